@@ -1,0 +1,27 @@
+/*  lh_connect -- how every Lighthouse peer connects to the broker.
+
+    One place sets CURVE keys, ZMTP heartbeats and high-water marks, so the
+    client and the worker side cannot drift apart.
+*/
+#ifndef LH_CONNECT_H_INCLUDED
+#define LH_CONNECT_H_INCLUDED
+
+#include <czmq.h>
+
+typedef struct {
+    const char *endpoint;   //  broker endpoint, e.g. tcp://127.0.0.1:5555
+    const char *server_key; //  broker public key (Z85); NULL means plaintext
+    zcert_t *cert;          //  our keypair (borrowed); required with server_key
+} lh_connect_t;
+
+//  A DEALER connected to the broker with the settings above, or NULL with
+//  errno set (EINVAL when server_key is given without cert).
+zsock_t *lh_connect_dealer (const lh_connect_t *conn);
+
+//  Fills conn from the environment: LH_BROKER (or fallback endpoint),
+//  LH_BROKER_KEY, LH_CERT (path of a zcert secret file, loaded into
+//  *cert_p, which the caller destroys). Returns 0, or -1 with a message on
+//  stderr when LH_CERT cannot be loaded.
+int lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback);
+
+#endif
