@@ -1,0 +1,60 @@
+/*  harness -- real Lighthouse processes for integration tests.
+
+    A cluster_t is a temp dir with fresh CURVE keys, a roster and a broker
+    config, a running lh-broker bound to ephemeral loopback ports (read back
+    from its log), and any lh-echo workers the test starts. Everything is
+    killed and removed by cluster_destroy.
+*/
+#ifndef LH_HARNESS_H_INCLUDED
+#define LH_HARNESS_H_INCLUDED
+
+#include "lh_client.h"
+#include "lh_worker.h"
+
+#include <czmq.h>
+#include <sys/types.h>
+
+typedef struct {
+    char dir[256];
+    char frontend[128];
+    char backend[128];
+    char pub[128];
+    char broker_key[41];
+    zcert_t *broker_cert;
+    zcert_t *admin;  //  role admin
+    zcert_t *agent;  //  role agent, agent id "agent-1"
+    zcert_t *agent2; //  role agent, agent id "agent-2"
+    zcert_t *node;   //  role node
+    zcert_t *stranger; //  not on the roster
+    pid_t broker;
+    pid_t workers[8];
+    int worker_count;
+} cluster_t;
+
+//  Starts a broker; extra_config is appended to the generated ZPL config
+//  after its "service" section (e.g. "    later\n" or a "role" section);
+//  set, if not NULL, is one --set PATH=VALUE override. Fails the test when
+//  the broker does not come up.
+cluster_t *cluster_new (const char *extra_config, const char *set);
+void cluster_destroy (cluster_t **self_p);
+
+//  Starts an lh-echo worker with the node key; returns its pid. Waits until
+//  the broker lists it (mmi.service) unless wait is false.
+pid_t cluster_start_echo (cluster_t *self, const char *service, bool wait);
+//  Waits until the broker reports `count` workers for service; false on timeout.
+bool cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms);
+
+//  A client with the given certificate (one of the cluster's).
+lh_client_t *cluster_client (cluster_t *self, zcert_t *cert);
+//  Connection parameters for the frontend or backend with a certificate.
+lh_connect_t cluster_connect (cluster_t *self, zcert_t *cert, bool backend);
+
+//  Calls service with a JSON body using cert; the caller destroys the reply.
+lh_reply_t *cluster_call (cluster_t *self, zcert_t *cert, const char *service, const char *json);
+//  Reads one broker counter via broker.stats (admin).
+uint64_t cluster_counter (cluster_t *self, const char *name);
+
+//  Sends a signal to a pid and, for SIGKILL/SIGTERM, reaps it.
+void cluster_signal (pid_t pid, int signum);
+
+#endif
