@@ -10,6 +10,7 @@
 #include "ratelimit.h"
 
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 //  Messages up to this size are read and answered with too_large; past it
@@ -129,14 +130,6 @@ struct _broker_t {
     counters_t n;
 };
 
-static volatile sig_atomic_t s_reload_requested;
-
-static void
-s_on_sighup (int signum)
-{
-    (void) signum;
-    s_reload_requested = 1;
-}
 
 //  --------------------------------------------------------------------------
 //  Sending: every send is non-blocking; a refusal is counted, never waited on.
@@ -1069,10 +1062,6 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
          service = (service_t *) zhashx_next (self->services))
         if (zlistx_size (service->queue) && zlistx_size (service->waiting))
             s_dispatch (self, service);
-    if (s_reload_requested && self->auth) {
-        s_reload_requested = 0;
-        auth_reload (self->auth);
-    }
     return 0;
 }
 
@@ -1231,15 +1220,39 @@ broker_destroy (broker_t **self_p)
     }
 }
 
+static int
+s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    broker_t *self = (broker_t *) arg;
+    struct signalfd_siginfo info;
+    while (read (item->fd, &info, sizeof (info)) == sizeof (info))
+        if (self->auth) {
+            lh_info ("SIGHUP: reloading roster", "%s", "");
+            auth_reload (self->auth);
+        }
+    return 0;
+}
+
 int
 broker_run (broker_t *self)
 {
-    struct sigaction action = {.sa_handler = s_on_sighup};
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGHUP, &action, NULL);
+    //  SIGHUP arrives as a readable fd, so it never interrupts zloop's poll
+    //  (main blocked it before any thread started)
+    sigset_t mask;
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGHUP);
+    int hup_fd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    zmq_pollitem_t hup = {NULL, hup_fd, ZMQ_POLLIN, 0};
+    if (hup_fd >= 0)
+        zloop_poller (self->loop, &hup, s_sighup, self);
     lh_info ("broker running", "pid=%d security=%s", (int) getpid (),
              self->plaintext ? "plaintext" : "curve");
     zloop_start (self->loop);
+    if (hup_fd >= 0) {
+        zloop_poller_end (self->loop, &hup);
+        close (hup_fd);
+    }
     lh_info ("broker stopping", "requests=%llu replies=%llu",
              (unsigned long long) self->n.requests, (unsigned long long) self->n.replies);
     return 0;

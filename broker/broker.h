@@ -18,7 +18,8 @@ typedef struct _broker_t broker_t;
 broker_t *broker_new (zconfig_t *config);
 void broker_destroy (broker_t **self_p);
 
-//  Runs until SIGINT/SIGTERM. Returns 0.
+//  Runs until SIGINT/SIGTERM; SIGHUP reloads the roster. The caller must
+//  block SIGHUP (pthread_sigmask) before any ZeroMQ thread starts. Returns 0.
 int broker_run (broker_t *self);
 
 #endif

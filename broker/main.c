@@ -4,6 +4,9 @@
 #include "lh_config.h"
 #include "lh_log.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 static const lh_option_t s_options[] = {
     {"frontend", "broker/frontend", "tcp://127.0.0.1:5555", "endpoint for clients (agents)", false},
     {"backend", "broker/backend", "tcp://127.0.0.1:5556", "endpoint for workers (nodes)", false},
@@ -36,6 +39,11 @@ main (int argc, char **argv)
     if (!config)
         return exit_code;
     lh_log_init ("broker", lh_log_level_parse (lh_config_str (config, "broker/log_level", "info")));
+    //  Blocked in every thread; broker_run reads it through a signalfd
+    sigset_t hup;
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &hup, NULL);
     zsys_init ();
     zsys_set_logsystem (false);
     //  Enough sockets and file descriptors for many thousands of peers

@@ -315,6 +315,104 @@ test_queue_until_worker_arrives (void **state)
 }
 
 static void
+test_queue_full_is_overloaded (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    later\n        queue_max = 3\n", NULL);
+    lh_client_t *client = cluster_client (c, c->admin);
+    static const uint8_t map[] = {0x80};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (lh_client_send (client, "later", map, 1, NULL, NULL), 0);
+    //  Two refused at once; the three queued ones wait for a worker
+    for (int i = 0; i < 2; i++) {
+        lh_reply_t *reply = lh_client_recv (client, 1000);
+        s_assert_error (reply, LH_E_OVERLOADED);
+        lh_reply_destroy (&reply);
+    }
+    assert_null (lh_client_recv (client, 200));
+    assert_int_equal (cluster_counter (c, "overloaded"), 2);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
+}
+
+static void
+test_roster_reload_on_sighup (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_reply_t *reply = cluster_call (c, c->stranger, "broker.ping", "{}");
+    s_assert_error (reply, LH_E_TIMEOUT);
+    lh_reply_destroy (&reply);
+    char path[512];
+    snprintf (path, sizeof (path), "%s/roster.zpl", c->dir);
+    FILE *roster = fopen (path, "a");
+    assert_non_null (roster);
+    fprintf (roster, "    stranger\n        key = \"%s\"\n        role = agent\n",
+             zcert_public_txt (c->stranger));
+    fclose (roster);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    reply = cluster_call (c, c->stranger, "broker.ping", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    //  A broken roster is refused and the loaded one stays in force
+    roster = fopen (path, "a");
+    fprintf (roster, "    broken\n        key = \"short\"\n        role = agent\n");
+    fclose (roster);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    reply = cluster_call (c, c->agent, "broker.ping", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
+//  Runs lh with the cluster's settings; returns its exit status and output.
+static int
+s_lh (cluster_t *c, const char *args, char *out, size_t size)
+{
+    char command[2048];
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s/admin.cert_secret' %s %s 2>&1",
+              c->frontend, c->broker_key, c->dir, LH_CLI_BIN, args);
+    FILE *pipe = popen (command, "r");
+    assert_non_null (pipe);
+    size_t n = fread (out, 1, size - 1, pipe);
+    out[n] = 0;
+    int status = pclose (pipe);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static void
+test_lh_cli (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
+    static char out[65536];
+    assert_int_equal (s_lh (c, "call echo '{\"a\": [1, 2.5, null, true]}'", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "\"ok\": true"));
+    assert_non_null (strstr (out, "2.5"));
+    assert_int_equal (s_lh (c, "call nosuch '{}'", out, sizeof (out)), 1);
+    assert_non_null (strstr (out, "unknown_service"));
+    assert_int_equal (s_lh (c, "call echo '{not json'", out, sizeof (out)), 2);
+    assert_int_equal (s_lh (c, "call echo '{\"id\": 5}'", out, sizeof (out)), 1);
+    assert_int_equal (s_lh (c, "status --json", out, sizeof (out)), 0);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    char why[256];
+    assert_int_equal (jsonpack_from_json (out, strlen (out), &buf, why, sizeof (why)), 0);
+    msgpack_sbuffer_destroy (&buf);
+    assert_non_null (strstr (out, "\"workers_ready\": 1"));
+    assert_int_equal (s_lh (c, "status", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "SERVICE"));
+    assert_int_equal (s_lh (c, "ping -c 2", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "seq=2"));
+    assert_int_equal (s_lh (c, "frobnicate", out, sizeof (out)), 2);
+    cluster_destroy (&c);
+}
+
+static void
 test_queued_request_expires (void **state)
 {
     (void) state;
@@ -517,6 +615,9 @@ main (void)
         cmocka_unit_test (test_unknown_service_and_forbidden),
         cmocka_unit_test (test_queue_until_worker_arrives),
         cmocka_unit_test (test_queued_request_expires),
+        cmocka_unit_test (test_queue_full_is_overloaded),
+        cmocka_unit_test (test_roster_reload_on_sighup),
+        cmocka_unit_test (test_lh_cli),
         cmocka_unit_test (test_worker_dies_retry_elsewhere),
         cmocka_unit_test (test_worker_dies_no_retry_clear_error),
         cmocka_unit_test (test_worker_stops_heartbeating),

@@ -1,0 +1,154 @@
+/*  bench.h -- the pieces of lh-bench, the Lighthouse load generator.
+
+    hist    log-linear latency histogram (HDR-style, < 0.8% relative error)
+    proc    child processes (spawn, kill on exit or signal), /proc readers
+    load    closed-loop load: client threads each with a pipelining depth
+    serve   the direct ROUTER echo server used as the baseline (a child)
+    conns   the connection holders of the 10k-client test (children)
+*/
+#ifndef LH_BENCH_H_INCLUDED
+#define LH_BENCH_H_INCLUDED
+
+#include <czmq.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lh_connect.h"
+
+//  --------------------------------------------------------------------------
+//  hist
+
+#define HIST_SUB_BITS 7
+#define HIST_SUB      (1 << HIST_SUB_BITS)
+#define HIST_BUCKETS  ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
+
+typedef struct {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t count;
+    uint64_t min;
+    uint64_t max;
+    double sum;
+} hist_t;
+
+void hist_reset (hist_t *self);
+void hist_record (hist_t *self, uint64_t value);
+void hist_merge (hist_t *self, const hist_t *other);
+//  Value at percentile p (0..100]; 0 when empty. Exact min and max at the ends.
+uint64_t hist_percentile (const hist_t *self, double p);
+double hist_mean (const hist_t *self);
+
+//  Monotonic clock, nanoseconds.
+uint64_t bench_now_ns (void);
+
+//  --------------------------------------------------------------------------
+//  proc
+
+//  Set by SIGINT/SIGTERM; every loop in the bench checks it.
+extern volatile sig_atomic_t bench_stop;
+
+//  Installs SIGINT/SIGTERM/SIGHUP handlers that stop the run (a second
+//  signal kills the children at once and exits), ignores SIGPIPE, and
+//  registers an atexit hook that stops every child still running.
+void proc_init (void);
+
+//  Raises RLIMIT_NOFILE (soft and, if allowed, hard) to want; returns the
+//  soft limit now in force. Children inherit it.
+long proc_raise_nofile (long want);
+
+//  Starts argv[0] with argv; stdout and stderr go to log_path (appended)
+//  unless stdout_fd >= 0; stdin comes from stdin_fd when >= 0, else
+//  /dev/null. The child dies with us (PR_SET_PDEATHSIG). Returns the pid or
+//  -1. The pid is remembered until proc_stop.
+pid_t proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd,
+                  int stdout_fd);
+//  SIGTERM, up to grace_ms for it to exit, then SIGKILL. Reaps it.
+void proc_stop (pid_t pid, int grace_ms);
+void proc_stop_all (int grace_ms);
+//  True while the child has not exited (reaps it if it has).
+bool proc_alive (pid_t pid);
+
+//  VmRSS or VmHWM of a process in KiB; -1 if unreadable.
+long proc_rss_kib (pid_t pid);
+long proc_hwm_kib (pid_t pid);
+//  Open file descriptors of a process; -1 if unreadable.
+long proc_fd_count (pid_t pid);
+
+//  CPU used by a process, per thread, between two snapshots.
+#define CPU_MAX_THREADS 256
+typedef struct {
+    int tid;
+    char comm[24];
+    uint64_t ticks; //  utime + stime
+} cpu_thread_t;
+
+typedef struct {
+    pid_t pid;
+    uint64_t at_ns;
+    int threads;
+    cpu_thread_t thread[CPU_MAX_THREADS];
+} cpu_snap_t;
+
+void cpu_snap (cpu_snap_t *snap, pid_t pid);
+//  CPU percent (100 = one core) of the whole process, and of the busiest
+//  thread (its name in top_comm) between a and b.
+double cpu_percent (const cpu_snap_t *a, const cpu_snap_t *b, double *top_pct, char *top_comm,
+                    size_t top_size);
+//  CPU percent of the threads whose name starts with prefix.
+double cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix);
+
+//  --------------------------------------------------------------------------
+//  load
+
+typedef struct {
+    const char *endpoint;
+    const char *server_key; //  NULL: plaintext
+    zcert_t **certs;        //  one per client (CURVE), borrowed
+    int clients;
+    int depth;
+    double warmup_s;
+    double duration_s;
+    double drain_s;
+    int timeout_ms;
+    const void *body; //  msgpack map without id
+    size_t body_size;
+    const char *service;
+} load_config_t;
+
+#define LOAD_ERR_KINDS 16
+
+typedef struct {
+    hist_t hist;           //  latency of replies in the window, ns
+    uint64_t ok;           //  ok replies in the window
+    uint64_t window_ns;    //  measured window length
+    uint64_t total_ok;     //  ok replies, whole run
+    uint64_t errors;       //  error replies + failed sends + lost, whole run
+    uint64_t send_failed;  //  lh_client_send refused
+    uint64_t lost;         //  still pending after the drain
+    uint64_t by_code[LOAD_ERR_KINDS]; //  error replies by lh_err_t
+    uint64_t dropped;      //  lh_client_dropped: unmatched replies
+    int clients_failed;    //  lh_client_new failed
+} load_result_t;
+
+//  Runs one closed-loop scenario: clients threads with depth requests in
+//  flight each, warmup, measured window, drain. Blocks for about
+//  warmup + duration (+ drain when replies are late). on_window (if set) is
+//  called with arg at the start (phase 1) and end (phase 2) of the window.
+void load_run (const load_config_t *config, load_result_t *result,
+               void (*on_window) (int phase, void *arg), void *arg);
+
+//  Builds the bench request body, a msgpack map {"payload": <str size>}.
+void load_body (msgpack_sbuffer *buf, size_t payload_size);
+
+//  --------------------------------------------------------------------------
+//  serve and conns: subcommands run in child processes (argv[1])
+
+//  lh-bench --serve-direct ENDPOINT [SECRET_CERT_PATH]
+int serve_direct_main (int argc, char **argv);
+//  lh-bench --hold ENDPOINT SERVER_KEY KEYS_FILE FIRST COUNT WINDOW TIMEOUT_MS
+int conns_hold_main (int argc, char **argv);
+
+#endif

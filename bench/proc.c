@@ -1,0 +1,330 @@
+/*  proc -- child processes and /proc readers. See bench.h. */
+#include "bench.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+volatile sig_atomic_t bench_stop;
+
+#define MAX_CHILDREN 128
+static volatile pid_t s_children[MAX_CHILDREN];
+static char s_names[MAX_CHILDREN][32];
+
+static void
+s_on_signal (int signum)
+{
+    (void) signum;
+    if (bench_stop) {
+        //  Second signal: do not wait for anything
+        for (int i = 0; i < MAX_CHILDREN; i++)
+            if (s_children[i] > 0)
+                kill (s_children[i], SIGKILL);
+        _exit (130);
+    }
+    bench_stop = 1;
+    zsys_interrupted = 1;
+}
+
+static void
+s_at_exit (void)
+{
+    proc_stop_all (1000);
+}
+
+void
+proc_init (void)
+{
+    struct sigaction action = {.sa_handler = s_on_signal};
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    atexit (s_at_exit);
+}
+
+long
+proc_raise_nofile (long want)
+{
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    struct rlimit raised = {(rlim_t) want, (rlim_t) want};
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max >= (rlim_t) want)
+        raised.rlim_max = rl.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &raised) != 0) {
+        //  Not allowed past the hard limit (no CAP_SYS_RESOURCE): take what there is
+        raised.rlim_cur = rl.rlim_max;
+        raised.rlim_max = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &raised);
+    }
+    getrlimit (RLIMIT_NOFILE, &rl);
+    return rl.rlim_cur == RLIM_INFINITY ? want : (long) rl.rlim_cur;
+}
+
+pid_t
+proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd,
+            int stdout_fd)
+{
+    int slot = -1;
+    for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
+        if (s_children[i] == 0)
+            slot = i;
+    if (slot < 0)
+        return -1;
+    int log_fd = open (log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                       0644);
+    int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log_fd < 0 || null_fd < 0) {
+        if (log_fd >= 0)
+            close (log_fd);
+        if (null_fd >= 0)
+            close (null_fd);
+        return -1;
+    }
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  Only async-signal-safe calls from here to exec
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        signal (SIGPIPE, SIG_DFL);
+        signal (SIGINT, SIG_DFL);
+        signal (SIGTERM, SIG_DFL);
+        signal (SIGHUP, SIG_DFL);
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        dup2 (stdin_fd >= 0 ? stdin_fd : null_fd, 0);
+        dup2 (stdout_fd >= 0 ? stdout_fd : log_fd, 1);
+        dup2 (log_fd, 2);
+#ifdef SYS_close_range
+        if (syscall (SYS_close_range, 3U, ~0U, 0U) != 0)
+#endif
+        {
+            long max = sysconf (_SC_OPEN_MAX);
+            for (long fd = 3; fd < max; fd++)
+                close ((int) fd);
+        }
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    close (log_fd);
+    close (null_fd);
+    if (pid < 0)
+        return -1;
+    snprintf (s_names[slot], sizeof (s_names[slot]), "%s", name);
+    s_children[slot] = pid;
+    return pid;
+}
+
+static int
+s_slot (pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (s_children[i] == pid)
+            return i;
+    return -1;
+}
+
+bool
+proc_alive (pid_t pid)
+{
+    int slot = s_slot (pid);
+    if (slot < 0 || pid <= 0)
+        return false;
+    int status;
+    pid_t rc = waitpid (pid, &status, WNOHANG);
+    if (rc == pid || (rc < 0 && errno == ECHILD)) {
+        s_children[slot] = 0;
+        return false;
+    }
+    return true;
+}
+
+void
+proc_stop (pid_t pid, int grace_ms)
+{
+    if (!proc_alive (pid))
+        return;
+    kill (pid, SIGTERM);
+    for (int waited = 0; waited < grace_ms; waited += 10) {
+        if (!proc_alive (pid))
+            return;
+        usleep (10000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    int slot = s_slot (pid);
+    if (slot >= 0)
+        s_children[slot] = 0;
+}
+
+void
+proc_stop_all (int grace_ms)
+{
+    //  TERM everyone first so they stop in parallel
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (s_children[i] > 0 && proc_alive (s_children[i]))
+            kill (s_children[i], SIGTERM);
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (s_children[i] > 0)
+            proc_stop (s_children[i], grace_ms);
+}
+
+static long
+s_status_kib (pid_t pid, const char *field)
+{
+    char path[64];
+    snprintf (path, sizeof (path), "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    char line[256];
+    long value = -1;
+    size_t len = strlen (field);
+    while (fgets (line, sizeof (line), file))
+        if (strncmp (line, field, len) == 0 && line[len] == ':') {
+            value = strtol (line + len + 1, NULL, 10);
+            break;
+        }
+    fclose (file);
+    return value;
+}
+
+long
+proc_rss_kib (pid_t pid)
+{
+    return s_status_kib (pid, "VmRSS");
+}
+
+long
+proc_hwm_kib (pid_t pid)
+{
+    return s_status_kib (pid, "VmHWM");
+}
+
+long
+proc_fd_count (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof (path), "/proc/%d/fd", (int) pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return -1;
+    long count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        if (entry->d_name[0] != '.')
+            count++;
+    closedir (dir);
+    return count;
+}
+
+void
+cpu_snap (cpu_snap_t *snap, pid_t pid)
+{
+    snap->pid = pid;
+    snap->threads = 0;
+    snap->at_ns = bench_now_ns ();
+    char path[64];
+    snprintf (path, sizeof (path), "/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) && snap->threads < CPU_MAX_THREADS) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char stat_path[128];
+        snprintf (stat_path, sizeof (stat_path), "/proc/%d/task/%s/stat", (int) pid,
+                  entry->d_name);
+        FILE *file = fopen (stat_path, "r");
+        if (!file)
+            continue;
+        char buf[1024];
+        size_t n = fread (buf, 1, sizeof (buf) - 1, file);
+        fclose (file);
+        buf[n] = 0;
+        char *open = strchr (buf, '(');
+        char *close_paren = strrchr (buf, ')');
+        if (!open || !close_paren)
+            continue;
+        cpu_thread_t *t = &snap->thread[snap->threads];
+        t->tid = atoi (entry->d_name);
+        snprintf (t->comm, sizeof (t->comm), "%.*s", (int) (close_paren - open - 1), open + 1);
+        //  After ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt
+        //  cmajflt utime(14) stime(15)
+        unsigned long long utime = 0, stime = 0;
+        if (sscanf (close_paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                    &utime, &stime)
+            == 2) {
+            t->ticks = utime + stime;
+            snap->threads++;
+        }
+    }
+    closedir (dir);
+}
+
+static const cpu_thread_t *
+s_find_thread (const cpu_snap_t *snap, int tid)
+{
+    for (int i = 0; i < snap->threads; i++)
+        if (snap->thread[i].tid == tid)
+            return &snap->thread[i];
+    return NULL;
+}
+
+static double
+s_ticks_to_pct (uint64_t ticks, uint64_t ns)
+{
+    static long hz;
+    if (!hz)
+        hz = sysconf (_SC_CLK_TCK);
+    if (!ns || hz <= 0)
+        return 0;
+    return 100.0 * ((double) ticks / (double) hz) / ((double) ns / 1e9);
+}
+
+double
+cpu_percent (const cpu_snap_t *a, const cpu_snap_t *b, double *top_pct, char *top_comm,
+             size_t top_size)
+{
+    uint64_t total = 0, top = 0;
+    const char *top_name = "";
+    for (int i = 0; i < b->threads; i++) {
+        const cpu_thread_t *before = s_find_thread (a, b->thread[i].tid);
+        uint64_t used = b->thread[i].ticks - (before ? before->ticks : 0);
+        total += used;
+        if (used > top) {
+            top = used;
+            top_name = b->thread[i].comm;
+        }
+    }
+    uint64_t ns = b->at_ns - a->at_ns;
+    if (top_pct)
+        *top_pct = s_ticks_to_pct (top, ns);
+    if (top_comm)
+        snprintf (top_comm, top_size, "%s", top_name);
+    return s_ticks_to_pct (total, ns);
+}
+
+double
+cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < b->threads; i++) {
+        if (strncmp (b->thread[i].comm, prefix, strlen (prefix)) != 0)
+            continue;
+        const cpu_thread_t *before = s_find_thread (a, b->thread[i].tid);
+        total += b->thread[i].ticks - (before ? before->ticks : 0);
+    }
+    return s_ticks_to_pct (total, b->at_ns - a->at_ns);
+}
