@@ -281,6 +281,7 @@ codec_check (const void *buf, size_t size, const codec_limits_t *limits, const c
 struct _codec_doc_t {
     msgpack_zone zone;
     msgpack_object root;
+    char *bytes; //  msgpack-c points str/bin objects into its input: we own a copy
 };
 
 static int
@@ -352,14 +353,18 @@ codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why)
         return NULL;
 
     codec_doc_t *self = calloc (1, sizeof (*self));
-    if (!self || !msgpack_zone_init (&self->zone, 2048)) {
+    char *bytes = malloc (size);
+    if (!self || !bytes || !msgpack_zone_init (&self->zone, 2048)) {
         free (self);
+        free (bytes);
         *err = LH_E_INTERNAL;
         *why = "out of memory";
         return NULL;
     }
+    memcpy (bytes, buf, size);
+    self->bytes = bytes;
     size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack (buf, size, &off, &self->zone, &self->root);
+    msgpack_unpack_return rc = msgpack_unpack (bytes, size, &off, &self->zone, &self->root);
     if (rc != MSGPACK_UNPACK_SUCCESS || off != size) {
         *err = LH_E_BAD_REQUEST;
         *why = "malformed msgpack";
@@ -380,6 +385,7 @@ codec_doc_destroy (codec_doc_t **self_p)
 {
     if (self_p && *self_p) {
         msgpack_zone_destroy (&(*self_p)->zone);
+        free ((*self_p)->bytes);
         free (*self_p);
         *self_p = NULL;
     }

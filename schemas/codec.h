@@ -40,8 +40,9 @@ lh_err_t codec_check (const void *buf, size_t size, const codec_limits_t *limits
 
 typedef struct _codec_doc_t codec_doc_t;
 
-//  Checks and decodes a body; also rejects duplicate map keys. NULL on
-//  failure, with *err and *why (static) set.
+//  Checks and decodes a body; also rejects duplicate map keys. The doc keeps
+//  its own copy of the bytes, so buf may be freed at once. NULL on failure,
+//  with *err and *why (static) set.
 codec_doc_t *codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why);
 void codec_doc_destroy (codec_doc_t **self_p);
 //  The root map.

@@ -122,21 +122,40 @@ cluster_new (const char *extra_config, const char *set)
     return NULL;
 }
 
-void
-cluster_signal (pid_t pid, int signum)
+int
+cluster_signal (cluster_t *self, pid_t pid, int signum)
 {
     if (pid <= 0)
-        return;
+        return -1;
     kill (pid, signum);
-    if (signum == SIGKILL || signum == SIGTERM) {
-        for (int i = 0; i < 100; i++) {
-            if (waitpid (pid, NULL, WNOHANG) == pid)
-                return;
+    if (signum != SIGKILL && signum != SIGTERM)
+        return -1;
+    int status = -1;
+    bool reaped = false;
+    for (int i = 0; i < 250 && !reaped; i++) {
+        reaped = waitpid (pid, &status, WNOHANG) == pid;
+        if (!reaped)
             zclock_sleep (20);
-        }
-        kill (pid, SIGKILL);
-        waitpid (pid, NULL, 0);
     }
+    if (!reaped) {
+        kill (pid, SIGKILL);
+        waitpid (pid, &status, 0);
+    }
+    if (pid == self->broker)
+        self->broker = 0;
+    for (int i = 0; i < self->worker_count; i++)
+        if (self->workers[i] == pid)
+            self->workers[i] = 0;
+    return status;
+}
+
+static void
+s_print_log (const char *dir, const char *name)
+{
+    char command[512];
+    snprintf (command, sizeof (command), "tail -n 40 '%s/%s' >&2", dir, name);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot show %s\n", name);
 }
 
 void
@@ -144,11 +163,15 @@ cluster_destroy (cluster_t **self_p)
 {
     if (self_p && *self_p) {
         cluster_t *self = *self_p;
-        for (int i = 0; i < self->worker_count; i++) {
-            kill (self->workers[i], SIGCONT);
-            cluster_signal (self->workers[i], SIGKILL);
-        }
-        cluster_signal (self->broker, SIGTERM);
+        for (int i = 0; i < self->worker_count; i++)
+            if (self->workers[i] > 0) {
+                kill (self->workers[i], SIGCONT);
+                cluster_signal (self, self->workers[i], SIGTERM);
+            }
+        int status = self->broker ? cluster_signal (self, self->broker, SIGTERM) : 0;
+        bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+        if (!clean)
+            s_print_log (self->dir, "broker.log");
         zcert_destroy (&self->broker_cert);
         zcert_destroy (&self->admin);
         zcert_destroy (&self->agent);
@@ -163,6 +186,8 @@ cluster_destroy (cluster_t **self_p)
         }
         free (self);
         *self_p = NULL;
+        if (!clean)
+            fail_msg ("broker did not exit cleanly on SIGTERM (status 0x%x)", status);
     }
 }
 

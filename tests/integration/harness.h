@@ -31,6 +31,10 @@ typedef struct {
     int worker_count;
 } cluster_t;
 
+//  cluster_destroy stops the workers and then the broker with SIGTERM and
+//  fails the test unless the broker exits 0, so a sanitizer report from
+//  the broker (leak, UB) fails the test that caused it.
+
 //  Starts a broker; extra_config is appended to the generated ZPL config
 //  after its "service" section (e.g. "    later\n" or a "role" section);
 //  set, if not NULL, is one --set PATH=VALUE override. Fails the test when
@@ -54,7 +58,9 @@ lh_reply_t *cluster_call (cluster_t *self, zcert_t *cert, const char *service, c
 //  Reads one broker counter via broker.stats (admin).
 uint64_t cluster_counter (cluster_t *self, const char *name);
 
-//  Sends a signal to a pid and, for SIGKILL/SIGTERM, reaps it.
-void cluster_signal (pid_t pid, int signum);
+//  Sends a signal to one of the cluster's processes; for SIGKILL and
+//  SIGTERM waits for it (SIGKILL after 5 s) and returns its wait status,
+//  forgetting the pid. Returns -1 otherwise.
+int cluster_signal (cluster_t *self, pid_t pid, int signum);
 
 #endif
