@@ -10,26 +10,26 @@
 #define LH_PROTO_VERSION 1
 
 //  7/MDP protocol headers and worker commands
-#define MDPC_CLIENT      "MDPC01"
-#define MDPW_WORKER      "MDPW01"
-#define MDPW_READY       0x01
-#define MDPW_REQUEST     0x02
-#define MDPW_REPLY       0x03
-#define MDPW_HEARTBEAT   0x04
-#define MDPW_DISCONNECT  0x05
+#define MDPC_CLIENT     "MDPC01"
+#define MDPW_WORKER     "MDPW01"
+#define MDPW_READY      0x01
+#define MDPW_REQUEST    0x02
+#define MDPW_REPLY      0x03
+#define MDPW_HEARTBEAT  0x04
+#define MDPW_DISCONNECT 0x05
 
 //  Limits, enforced by the broker and the codec
-#define LH_MAX_BODY       (1024 * 1024) //  bytes in one body frame
-#define LH_MAX_FRAMES     8             //  frames in one message, envelope included
-#define LH_MAX_DEPTH      16            //  nesting of maps and arrays
-#define LH_MAX_STR        (512 * 1024)  //  bytes in one str or bin value
-#define LH_MAX_KEY        64            //  bytes in one map key
-#define LH_MAX_ITEMS      4096          //  entries in one map or array
-#define LH_MAX_SERVICE    64            //  bytes in a service name
-#define LH_MAX_ID         64            //  bytes in a string request id
-#define LH_MAX_MESSAGE    512           //  bytes in an error message
-#define LH_MAX_AGENT      64            //  bytes in an agent id
-#define LH_MAX_CAPACITY   1024          //  requests in flight per worker
+#define LH_MAX_BODY     (1024 * 1024) //  bytes in one body frame
+#define LH_MAX_FRAMES   8             //  frames in one message, envelope included
+#define LH_MAX_DEPTH    16            //  nesting of maps and arrays
+#define LH_MAX_STR      (512 * 1024)  //  bytes in one str or bin value
+#define LH_MAX_KEY      64            //  bytes in one map key
+#define LH_MAX_ITEMS    4096          //  entries in one map or array
+#define LH_MAX_SERVICE  64            //  bytes in a service name
+#define LH_MAX_ID       64            //  bytes in a string request id
+#define LH_MAX_MESSAGE  512           //  bytes in an error message
+#define LH_MAX_AGENT    64            //  bytes in an agent id
+#define LH_MAX_CAPACITY 1024          //  requests in flight per worker
 
 //  Error codes: a closed list. Order is ABI (lh_err_t), names are wire.
 typedef enum {
