@@ -25,28 +25,28 @@ typedef struct _auth_t auth_t;
 
 //  Loads the roster; NULL with a log line when it cannot be read or holds
 //  an invalid entry.
-auth_t *auth_new(const char *roster_path);
-void auth_destroy(auth_t **self_p);
+auth_t *auth_new (const char *roster_path);
+void auth_destroy (auth_t **self_p);
 
 //  Reads the roster file again; on error keeps the old one. Returns 0 or -1.
-int auth_reload(auth_t *self);
-size_t auth_size(auth_t *self);
+int auth_reload (auth_t *self);
+size_t auth_size (auth_t *self);
 
 //  Binds the ZAP endpoint (inproc://zeromq.zap.01) in this process's
 //  context. Add auth_zap_socket to the loop and call auth_zap_handle when
 //  it is readable.
-int auth_zap_bind(auth_t *self);
-zsock_t *auth_zap_socket(auth_t *self);
-void auth_zap_handle(auth_t *self);
+int auth_zap_bind (auth_t *self);
+zsock_t *auth_zap_socket (auth_t *self);
+void auth_zap_handle (auth_t *self);
 
-uint64_t auth_accepted(auth_t *self);
-uint64_t auth_denied(auth_t *self);
+uint64_t auth_accepted (auth_t *self);
+uint64_t auth_denied (auth_t *self);
 
-const char *role_name(role_t role);
+const char *role_name (role_t role);
 //  ROLE_COUNT if unknown.
-role_t role_parse(const char *name);
+role_t role_parse (const char *name);
 
 //  Space-separated service patterns: "validate events.* *".
-bool auth_pattern_match(const char *patterns, const char *service);
+bool auth_pattern_match (const char *patterns, const char *service);
 
 #endif

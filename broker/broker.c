@@ -138,12 +138,13 @@ typedef struct {
     size_t size;
 } part_t;
 
-static int s_sendv(zsock_t *sock, const part_t *parts, size_t count, uint64_t *drops)
+static int
+s_sendv (zsock_t *sock, const part_t *parts, size_t count, uint64_t *drops)
 {
-    void *handle = zsock_resolve(sock);
+    void *handle = zsock_resolve (sock);
     for (size_t i = 0; i < count; i++) {
         int flags = (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
-        if (zmq_send(handle, parts[i].data, parts[i].size, flags) == -1) {
+        if (zmq_send (handle, parts[i].data, parts[i].size, flags) == -1) {
             //  Only the routing frame can fail: ROUTER_MANDATORY checks it first
             (*drops)++;
             return -1;
@@ -155,604 +156,630 @@ static int s_sendv(zsock_t *sock, const part_t *parts, size_t count, uint64_t *d
 #define FRAME_PART(f)                                                                              \
     (part_t)                                                                                       \
     {                                                                                              \
-        zframe_data(f), zframe_size(f)                                                             \
+        zframe_data (f), zframe_size (f)                                                           \
     }
 #define STR_PART(s)                                                                                \
     (part_t)                                                                                       \
     {                                                                                              \
-        (s), strlen(s)                                                                             \
+        (s), strlen (s)                                                                            \
     }
 
-static int s_send_client(broker_t *self, zframe_t *client, const char *service, const void *body,
-                         size_t size)
+static int
+s_send_client (broker_t *self, zframe_t *client, const char *service, const void *body, size_t size)
 {
     part_t parts[] = {
-        FRAME_PART(client), {"", 0}, STR_PART(MDPC_CLIENT), STR_PART(service), {body, size}};
-    return s_sendv(self->frontend, parts, 5, &self->n.drops_frontend);
+        FRAME_PART (client), {"", 0}, STR_PART (MDPC_CLIENT), STR_PART (service), {body, size}};
+    return s_sendv (self->frontend, parts, 5, &self->n.drops_frontend);
 }
 
-static int s_send_worker(broker_t *self, zframe_t *identity, char command, const part_t *extra,
-                         size_t extra_count)
+static int
+s_send_worker (broker_t *self, zframe_t *identity, char command, const part_t *extra,
+               size_t extra_count)
 {
-    part_t parts[8] = {FRAME_PART(identity), {"", 0}, STR_PART(MDPW_WORKER), {&command, 1}};
+    part_t parts[8] = {FRAME_PART (identity), {"", 0}, STR_PART (MDPW_WORKER), {&command, 1}};
     for (size_t i = 0; i < extra_count && i < 4; i++)
         parts[4 + i] = extra[i];
-    return s_sendv(self->backend, parts, 4 + extra_count, &self->n.drops_backend);
+    return s_sendv (self->backend, parts, 4 + extra_count, &self->n.drops_backend);
 }
 
 //  Error reply to a client; the request id is read back from the body when
 //  the body is readable, so the client can match it.
-static void s_client_error(broker_t *self, zframe_t *client, const char *service, zframe_t *body,
-                           lh_err_t code, const char *message)
+static void
+s_client_error (broker_t *self, zframe_t *client, const char *service, zframe_t *body,
+                lh_err_t code, const char *message)
 {
     codec_doc_t *doc =
-        body ? codec_doc_decode(zframe_data(body), zframe_size(body), NULL, NULL) : NULL;
-    const msgpack_object *id = doc ? codec_map_get(codec_doc_root(doc), "id") : NULL;
+        body ? codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL) : NULL;
+    const msgpack_object *id = doc ? codec_map_get (codec_doc_root (doc), "id") : NULL;
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    codec_pack_error(&pk, id, code, message);
-    s_send_client(self, client, service, buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
-    codec_doc_destroy(&doc);
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    codec_pack_error (&pk, id, code, message);
+    s_send_client (self, client, service, buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
+    codec_doc_destroy (&doc);
 }
 
 //  Notification on the PUB socket: [topic, msgpack map of string pairs].
-static void s_publish(broker_t *self, const char *topic, size_t pairs, ...)
+static void
+s_publish (broker_t *self, const char *topic, size_t pairs, ...)
 {
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, pairs + 1);
-    codec_pack_str(&pk, "time_ms");
-    msgpack_pack_int64(&pk, zclock_time());
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, pairs + 1);
+    codec_pack_str (&pk, "time_ms");
+    msgpack_pack_int64 (&pk, zclock_time ());
     va_list args;
-    va_start(args, pairs);
+    va_start (args, pairs);
     for (size_t i = 0; i < pairs; i++) {
-        codec_pack_str(&pk, va_arg(args, const char *));
-        codec_pack_str(&pk, va_arg(args, const char *));
+        codec_pack_str (&pk, va_arg (args, const char *));
+        codec_pack_str (&pk, va_arg (args, const char *));
     }
-    va_end(args);
-    part_t parts[] = {STR_PART(topic), {buf.data, buf.size}};
-    s_sendv(self->pub, parts, 2, &self->n.drops_pub);
-    msgpack_sbuffer_destroy(&buf);
+    va_end (args);
+    part_t parts[] = {STR_PART (topic), {buf.data, buf.size}};
+    s_sendv (self->pub, parts, 2, &self->n.drops_pub);
+    msgpack_sbuffer_destroy (&buf);
 }
 
 //  --------------------------------------------------------------------------
 //  Services, workers and requests
 
-static bool s_service_name_valid(const char *name, size_t len)
+static bool
+s_service_name_valid (const char *name, size_t len)
 {
     if (len == 0 || len > LH_MAX_SERVICE)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        if (!(isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_'))
+        if (!(isalnum ((unsigned char)c) || c == '.' || c == '-' || c == '_'))
             return false;
     }
     return true;
 }
 
-static bool s_service_internal(const char *name)
+static bool
+s_service_internal (const char *name)
 {
-    return strncmp(name, "mmi.", 4) == 0 || strncmp(name, "broker.", 7) == 0;
+    return strncmp (name, "mmi.", 4) == 0 || strncmp (name, "broker.", 7) == 0;
 }
 
-static void s_request_destroy(request_t **self_p)
+static void
+s_request_destroy (request_t **self_p)
 {
     if (self_p && *self_p) {
         request_t *self = *self_p;
-        zframe_destroy(&self->client);
-        zframe_destroy(&self->caller);
-        zframe_destroy(&self->body);
-        free(self);
+        zframe_destroy (&self->client);
+        zframe_destroy (&self->caller);
+        zframe_destroy (&self->body);
+        free (self);
         *self_p = NULL;
     }
 }
 
-static void s_request_destructor(void **item)
+static void
+s_request_destructor (void **item)
 {
-    s_request_destroy((request_t **)item);
+    s_request_destroy ((request_t **)item);
 }
 
-static void s_service_destructor(void **item)
+static void
+s_service_destructor (void **item)
 {
     service_t *service = (service_t *)*item;
     if (service) {
-        zlistx_destroy(&service->waiting);
-        zlistx_destroy(&service->queue);
-        free(service);
+        zlistx_destroy (&service->waiting);
+        zlistx_destroy (&service->queue);
+        free (service);
         *item = NULL;
     }
 }
 
-static void s_worker_destructor(void **item)
+static void
+s_worker_destructor (void **item)
 {
     worker_t *worker = (worker_t *)*item;
     if (worker) {
-        zframe_destroy(&worker->identity);
-        zlistx_destroy(&worker->inflight);
-        free(worker);
+        zframe_destroy (&worker->identity);
+        zlistx_destroy (&worker->inflight);
+        free (worker);
         *item = NULL;
     }
 }
 
-static service_t *s_service_require(broker_t *self, const char *name)
+static service_t *
+s_service_require (broker_t *self, const char *name)
 {
-    service_t *service = (service_t *)zhashx_lookup(self->services, name);
+    service_t *service = (service_t *)zhashx_lookup (self->services, name);
     if (service)
         return service;
-    service = (service_t *)zmalloc(sizeof(service_t));
-    snprintf(service->name, sizeof(service->name), "%s", name);
-    service->waiting = zlistx_new();
-    service->queue = zlistx_new();
-    zlistx_set_destructor(service->queue, s_request_destructor);
+    service = (service_t *)zmalloc (sizeof (service_t));
+    snprintf (service->name, sizeof (service->name), "%s", name);
+    service->waiting = zlistx_new ();
+    service->queue = zlistx_new ();
+    zlistx_set_destructor (service->queue, s_request_destructor);
     char path[128];
-    snprintf(path, sizeof(path), "service/%s/timeout", name);
-    service->timeout_ms = lh_config_int(self->config, path, self->timeout_ms);
-    snprintf(path, sizeof(path), "service/%s/queue_max", name);
-    service->queue_max = (size_t)lh_config_int(self->config, path, (long)self->queue_max);
-    zhashx_insert(self->services, name, service);
+    snprintf (path, sizeof (path), "service/%s/timeout", name);
+    service->timeout_ms = lh_config_int (self->config, path, self->timeout_ms);
+    snprintf (path, sizeof (path), "service/%s/queue_max", name);
+    service->queue_max = (size_t)lh_config_int (self->config, path, (long)self->queue_max);
+    zhashx_insert (self->services, name, service);
     return service;
 }
 
 //  Fails a request: error to its client, then destroys it.
-static void s_request_fail(broker_t *self, request_t **request_p, lh_err_t code,
-                           const char *message)
+static void
+s_request_fail (broker_t *self, request_t **request_p, lh_err_t code, const char *message)
 {
     request_t *request = *request_p;
     request->service->failures++;
-    s_client_error(self, request->client, request->service->name, request->body, code, message);
-    s_request_destroy(request_p);
+    s_client_error (self, request->client, request->service->name, request->body, code, message);
+    s_request_destroy (request_p);
 }
 
-static void s_worker_delete(broker_t *self, worker_t *worker, const char *reason);
+static void s_worker_delete (broker_t *self, worker_t *worker, const char *reason);
 
-static void s_worker_mark_waiting(worker_t *worker)
+static void
+s_worker_mark_waiting (worker_t *worker)
 {
-    bool has_room = (int)zlistx_size(worker->inflight) < worker->capacity;
+    bool has_room = (int)zlistx_size (worker->inflight) < worker->capacity;
     if (has_room && !worker->waiting_handle)
-        worker->waiting_handle = zlistx_add_end(worker->service->waiting, worker);
+        worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
     else if (!has_room && worker->waiting_handle) {
-        zlistx_delete(worker->service->waiting, worker->waiting_handle);
+        zlistx_delete (worker->service->waiting, worker->waiting_handle);
         worker->waiting_handle = NULL;
     }
 }
 
 //  Hands queued requests to workers with room, least recently used first.
-static void s_dispatch(broker_t *self, service_t *service)
+static void
+s_dispatch (broker_t *self, service_t *service)
 {
-    while (zlistx_size(service->queue) > 0 && zlistx_size(service->waiting) > 0) {
-        worker_t *worker = (worker_t *)zlistx_first(service->waiting);
-        request_t *request = (request_t *)zlistx_first(service->queue);
+    while (zlistx_size (service->queue) > 0 && zlistx_size (service->waiting) > 0) {
+        worker_t *worker = (worker_t *)zlistx_first (service->waiting);
+        request_t *request = (request_t *)zlistx_first (service->queue);
         uint8_t token[8];
         for (int i = 0; i < 8; i++)
             token[i] = (uint8_t)(request->token >> (8 * i));
         part_t extra[] = {
-            {token, 8}, {"", 0}, FRAME_PART(request->caller), FRAME_PART(request->body)};
-        if (s_send_worker(self, worker->identity, MDPW_REQUEST, extra, 4) != 0) {
+            {token, 8}, {"", 0}, FRAME_PART (request->caller), FRAME_PART (request->body)};
+        if (s_send_worker (self, worker->identity, MDPW_REQUEST, extra, 4) != 0) {
             //  The worker is gone or choked: forget it, its requests go back in the queue
-            s_worker_delete(self, worker, "unreachable");
+            s_worker_delete (self, worker, "unreachable");
             continue;
         }
-        zlistx_detach(service->queue, request->handle);
+        zlistx_detach (service->queue, request->handle);
         request->worker = worker;
         request->attempts++;
-        request->handle = zlistx_add_end(worker->inflight, request);
-        zhashx_insert(self->tokens, LH_IDKEY(request->token), request);
+        request->handle = zlistx_add_end (worker->inflight, request);
+        zhashx_insert (self->tokens, LH_IDKEY (request->token), request);
         //  Round robin among workers with room: move the worker to the back
-        zlistx_move_end(service->waiting, worker->waiting_handle);
-        s_worker_mark_waiting(worker);
+        zlistx_move_end (service->waiting, worker->waiting_handle);
+        s_worker_mark_waiting (worker);
     }
 }
 
 //  Removes a worker; its in-flight requests are retried on another worker
 //  while retries and time remain, and failed otherwise.
-static void s_worker_delete(broker_t *self, worker_t *worker, const char *reason)
+static void
+s_worker_delete (broker_t *self, worker_t *worker, const char *reason)
 {
     service_t *service = worker->service;
-    int64_t now = zclock_mono();
+    int64_t now = zclock_mono ();
     request_t *request;
-    while ((request = (request_t *)zlistx_detach(worker->inflight, NULL))) {
-        zhashx_delete(self->tokens, LH_IDKEY(request->token));
+    while ((request = (request_t *)zlistx_detach (worker->inflight, NULL))) {
+        zhashx_delete (self->tokens, LH_IDKEY (request->token));
         request->worker = NULL;
         if (request->attempts <= self->max_retries && request->deadline > now) {
             self->n.retries++;
-            request->handle = zlistx_add_start(service->queue, request);
+            request->handle = zlistx_add_start (service->queue, request);
         } else {
             self->n.worker_lost++;
-            s_request_fail(self, &request, LH_E_WORKER_LOST,
-                           "the worker holding this request died");
+            s_request_fail (self, &request, LH_E_WORKER_LOST,
+                            "the worker holding this request died");
         }
     }
     if (worker->waiting_handle)
-        zlistx_delete(service->waiting, worker->waiting_handle);
+        zlistx_delete (service->waiting, worker->waiting_handle);
     service->workers--;
-    lh_info("worker removed", "service=%s worker=%s agent=%s reason=%s", service->name, worker->id,
-            worker->principal.agent, reason);
-    s_publish(self, "broker.worker", 4, "event", "gone", "service", service->name, "worker",
-              worker->id, "reason", reason);
-    zhashx_delete(self->workers, worker->id);
-    s_dispatch(self, service);
+    lh_info ("worker removed", "service=%s worker=%s agent=%s reason=%s", service->name, worker->id,
+             worker->principal.agent, reason);
+    s_publish (self, "broker.worker", 4, "event", "gone", "service", service->name, "worker",
+               worker->id, "reason", reason);
+    zhashx_delete (self->workers, worker->id);
+    s_dispatch (self, service);
 }
 
 //  --------------------------------------------------------------------------
 //  Who sent a message: ZAP metadata, or the plaintext principal
 
-static bool s_caller(broker_t *self, zframe_t *frame, caller_t *caller)
+static bool
+s_caller (broker_t *self, zframe_t *frame, caller_t *caller)
 {
     if (self->plaintext) {
-        snprintf(caller->agent, sizeof(caller->agent), "anonymous");
+        snprintf (caller->agent, sizeof (caller->agent), "anonymous");
         caller->role = self->plaintext_role;
         caller->key[0] = 0;
         return true;
     }
-    const char *agent = zframe_meta(frame, "User-Id");
-    const char *role = zframe_meta(frame, "Lh-Role");
-    const char *key = zframe_meta(frame, "Lh-Key");
+    const char *agent = zframe_meta (frame, "User-Id");
+    const char *role = zframe_meta (frame, "Lh-Role");
+    const char *key = zframe_meta (frame, "Lh-Key");
     if (!agent || !role || !key)
         return false;
-    snprintf(caller->agent, sizeof(caller->agent), "%s", agent);
-    snprintf(caller->key, sizeof(caller->key), "%s", key);
-    caller->role = role_parse(role);
+    snprintf (caller->agent, sizeof (caller->agent), "%s", agent);
+    snprintf (caller->key, sizeof (caller->key), "%s", key);
+    caller->role = role_parse (role);
     return caller->role != ROLE_COUNT;
 }
 
-static zframe_t *s_caller_frame(const caller_t *caller)
+static zframe_t *
+s_caller_frame (const caller_t *caller)
 {
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    codec_pack_str(&pk, "key");
-    codec_pack_str(&pk, caller->key);
-    codec_pack_str(&pk, "agent");
-    codec_pack_str(&pk, caller->agent);
-    codec_pack_str(&pk, "role");
-    codec_pack_str(&pk, role_name(caller->role));
-    zframe_t *frame = zframe_new(buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    codec_pack_str (&pk, "key");
+    codec_pack_str (&pk, caller->key);
+    codec_pack_str (&pk, "agent");
+    codec_pack_str (&pk, caller->agent);
+    codec_pack_str (&pk, "role");
+    codec_pack_str (&pk, role_name (caller->role));
+    zframe_t *frame = zframe_new (buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
     return frame;
 }
 
 //  --------------------------------------------------------------------------
 //  Internal services: mmi.* (8/MMI) and broker.*
 
-static void s_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t value)
+static void
+s_pack_kv_u64 (msgpack_packer *pk, const char *key, uint64_t value)
 {
-    codec_pack_str(pk, key);
-    msgpack_pack_uint64(pk, value);
+    codec_pack_str (pk, key);
+    msgpack_pack_uint64 (pk, value);
 }
 
-static void s_pack_kv_str(msgpack_packer *pk, const char *key, const char *value)
+static void
+s_pack_kv_str (msgpack_packer *pk, const char *key, const char *value)
 {
-    codec_pack_str(pk, key);
-    codec_pack_str(pk, value);
+    codec_pack_str (pk, key);
+    codec_pack_str (pk, value);
 }
 
-static size_t s_service_inflight(service_t *service, broker_t *self)
+static size_t
+s_service_inflight (service_t *service, broker_t *self)
 {
     size_t inflight = 0;
-    for (worker_t *w = (worker_t *)zhashx_first(self->workers); w;
-         w = (worker_t *)zhashx_next(self->workers))
+    for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
+         w = (worker_t *)zhashx_next (self->workers))
         if (w->service == service)
-            inflight += zlistx_size(w->inflight);
+            inflight += zlistx_size (w->inflight);
     return inflight;
 }
 
-static void s_pack_counters(broker_t *self, msgpack_packer *pk)
+static void
+s_pack_counters (broker_t *self, msgpack_packer *pk)
 {
     const counters_t *n = &self->n;
-    msgpack_pack_map(pk, 25);
-    s_pack_kv_u64(pk, "requests", n->requests);
-    s_pack_kv_u64(pk, "replies", n->replies);
-    s_pack_kv_u64(pk, "malformed", n->malformed);
-    s_pack_kv_u64(pk, "too_large", n->too_large);
-    s_pack_kv_u64(pk, "unknown_service", n->unknown_service);
-    s_pack_kv_u64(pk, "forbidden", n->forbidden);
-    s_pack_kv_u64(pk, "rate_limited", n->rate_limited);
-    s_pack_kv_u64(pk, "overloaded", n->overloaded);
-    s_pack_kv_u64(pk, "unavailable", n->unavailable);
-    s_pack_kv_u64(pk, "timeouts", n->timeouts);
-    s_pack_kv_u64(pk, "worker_lost", n->worker_lost);
-    s_pack_kv_u64(pk, "retries", n->retries);
-    s_pack_kv_u64(pk, "late_replies", n->late_replies);
-    s_pack_kv_u64(pk, "forged_replies", n->forged_replies);
-    s_pack_kv_u64(pk, "drops_frontend", n->drops_frontend);
-    s_pack_kv_u64(pk, "drops_backend", n->drops_backend);
-    s_pack_kv_u64(pk, "drops_pub", n->drops_pub);
-    s_pack_kv_u64(pk, "workers_ready", n->workers_ready);
-    s_pack_kv_u64(pk, "workers_refused", n->workers_refused);
-    s_pack_kv_u64(pk, "workers_expired", n->workers_expired);
-    s_pack_kv_u64(pk, "workers_disconnected", n->workers_disconnected);
-    s_pack_kv_u64(pk, "protocol_errors", n->protocol_errors);
-    s_pack_kv_u64(pk, "auth_accepted", self->auth ? auth_accepted(self->auth) : 0);
-    s_pack_kv_u64(pk, "auth_denied", self->auth ? auth_denied(self->auth) : 0);
-    s_pack_kv_u64(pk, "inflight", zhashx_size(self->tokens));
+    msgpack_pack_map (pk, 25);
+    s_pack_kv_u64 (pk, "requests", n->requests);
+    s_pack_kv_u64 (pk, "replies", n->replies);
+    s_pack_kv_u64 (pk, "malformed", n->malformed);
+    s_pack_kv_u64 (pk, "too_large", n->too_large);
+    s_pack_kv_u64 (pk, "unknown_service", n->unknown_service);
+    s_pack_kv_u64 (pk, "forbidden", n->forbidden);
+    s_pack_kv_u64 (pk, "rate_limited", n->rate_limited);
+    s_pack_kv_u64 (pk, "overloaded", n->overloaded);
+    s_pack_kv_u64 (pk, "unavailable", n->unavailable);
+    s_pack_kv_u64 (pk, "timeouts", n->timeouts);
+    s_pack_kv_u64 (pk, "worker_lost", n->worker_lost);
+    s_pack_kv_u64 (pk, "retries", n->retries);
+    s_pack_kv_u64 (pk, "late_replies", n->late_replies);
+    s_pack_kv_u64 (pk, "forged_replies", n->forged_replies);
+    s_pack_kv_u64 (pk, "drops_frontend", n->drops_frontend);
+    s_pack_kv_u64 (pk, "drops_backend", n->drops_backend);
+    s_pack_kv_u64 (pk, "drops_pub", n->drops_pub);
+    s_pack_kv_u64 (pk, "workers_ready", n->workers_ready);
+    s_pack_kv_u64 (pk, "workers_refused", n->workers_refused);
+    s_pack_kv_u64 (pk, "workers_expired", n->workers_expired);
+    s_pack_kv_u64 (pk, "workers_disconnected", n->workers_disconnected);
+    s_pack_kv_u64 (pk, "protocol_errors", n->protocol_errors);
+    s_pack_kv_u64 (pk, "auth_accepted", self->auth ? auth_accepted (self->auth) : 0);
+    s_pack_kv_u64 (pk, "auth_denied", self->auth ? auth_denied (self->auth) : 0);
+    s_pack_kv_u64 (pk, "inflight", zhashx_size (self->tokens));
 }
 
-static void s_pack_service(broker_t *self, msgpack_packer *pk, service_t *service)
+static void
+s_pack_service (broker_t *self, msgpack_packer *pk, service_t *service)
 {
-    msgpack_pack_map(pk, 8);
-    s_pack_kv_str(pk, "name", service->name);
-    s_pack_kv_u64(pk, "workers", service->workers);
-    s_pack_kv_u64(pk, "idle", zlistx_size(service->waiting));
-    s_pack_kv_u64(pk, "queued", zlistx_size(service->queue));
-    s_pack_kv_u64(pk, "inflight", s_service_inflight(service, self));
-    s_pack_kv_u64(pk, "requests", service->requests);
-    s_pack_kv_u64(pk, "replies", service->replies);
-    s_pack_kv_u64(pk, "failures", service->failures);
+    msgpack_pack_map (pk, 8);
+    s_pack_kv_str (pk, "name", service->name);
+    s_pack_kv_u64 (pk, "workers", service->workers);
+    s_pack_kv_u64 (pk, "idle", zlistx_size (service->waiting));
+    s_pack_kv_u64 (pk, "queued", zlistx_size (service->queue));
+    s_pack_kv_u64 (pk, "inflight", s_service_inflight (service, self));
+    s_pack_kv_u64 (pk, "requests", service->requests);
+    s_pack_kv_u64 (pk, "replies", service->replies);
+    s_pack_kv_u64 (pk, "failures", service->failures);
 }
 
-static void s_pack_worker(msgpack_packer *pk, worker_t *worker, int64_t now)
+static void
+s_pack_worker (msgpack_packer *pk, worker_t *worker, int64_t now)
 {
-    msgpack_pack_map(pk, 8);
-    s_pack_kv_str(pk, "id", worker->id);
-    s_pack_kv_str(pk, "service", worker->service->name);
-    s_pack_kv_str(pk, "agent", worker->principal.agent);
-    s_pack_kv_str(pk, "role", role_name(worker->principal.role));
-    s_pack_kv_u64(pk, "capacity", (uint64_t)worker->capacity);
-    s_pack_kv_u64(pk, "inflight", zlistx_size(worker->inflight));
-    s_pack_kv_u64(pk, "served", worker->served);
-    codec_pack_str(pk, "expires_in_ms");
-    msgpack_pack_int64(pk, worker->expiry - now);
+    msgpack_pack_map (pk, 8);
+    s_pack_kv_str (pk, "id", worker->id);
+    s_pack_kv_str (pk, "service", worker->service->name);
+    s_pack_kv_str (pk, "agent", worker->principal.agent);
+    s_pack_kv_str (pk, "role", role_name (worker->principal.role));
+    s_pack_kv_u64 (pk, "capacity", (uint64_t)worker->capacity);
+    s_pack_kv_u64 (pk, "inflight", zlistx_size (worker->inflight));
+    s_pack_kv_u64 (pk, "served", worker->served);
+    codec_pack_str (pk, "expires_in_ms");
+    msgpack_pack_int64 (pk, worker->expiry - now);
 }
 
 //  Answers a request for an internal service into pk.
-static void s_internal(broker_t *self, const char *service, const msgpack_object *body,
-                       msgpack_packer *pk)
+static void
+s_internal (broker_t *self, const char *service, const msgpack_object *body, msgpack_packer *pk)
 {
-    const msgpack_object *id = codec_map_get(body, "id");
+    const msgpack_object *id = codec_map_get (body, "id");
     char why[128];
-    int64_t now = zclock_mono();
-    if (streq(service, "mmi.service") || streq(service, "mmi.workers")) {
+    int64_t now = zclock_mono ();
+    if (streq (service, "mmi.service") || streq (service, "mmi.workers")) {
         const char *name = NULL;
         size_t len = 0;
         lh_err_t rc =
-            codec_get_str(body, "name", true, LH_MAX_SERVICE, &name, &len, why, sizeof(why));
+            codec_get_str (body, "name", true, LH_MAX_SERVICE, &name, &len, why, sizeof (why));
         if (rc != LH_OK) {
-            codec_pack_error(pk, id, rc, why);
+            codec_pack_error (pk, id, rc, why);
             return;
         }
         char key[LH_MAX_SERVICE + 1];
-        snprintf(key, sizeof(key), "%.*s", (int)len, name);
-        service_t *found = (service_t *)zhashx_lookup(self->services, key);
-        if (streq(service, "mmi.service")) {
-            codec_pack_ok_head(pk, id, 3);
-            s_pack_kv_str(pk, "name", key);
-            codec_pack_str(pk, "found");
+        snprintf (key, sizeof (key), "%.*s", (int)len, name);
+        service_t *found = (service_t *)zhashx_lookup (self->services, key);
+        if (streq (service, "mmi.service")) {
+            codec_pack_ok_head (pk, id, 3);
+            s_pack_kv_str (pk, "name", key);
+            codec_pack_str (pk, "found");
             if (found && found->workers > 0)
-                msgpack_pack_true(pk);
+                msgpack_pack_true (pk);
             else
-                msgpack_pack_false(pk);
-            s_pack_kv_u64(pk, "workers", found ? found->workers : 0);
+                msgpack_pack_false (pk);
+            s_pack_kv_u64 (pk, "workers", found ? found->workers : 0);
             return;
         }
         size_t count = 0;
-        for (worker_t *w = (worker_t *)zhashx_first(self->workers); w;
-             w = (worker_t *)zhashx_next(self->workers))
+        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
+             w = (worker_t *)zhashx_next (self->workers))
             count += w->service == found;
-        codec_pack_ok_head(pk, id, 2);
-        s_pack_kv_str(pk, "name", key);
-        codec_pack_str(pk, "workers");
-        msgpack_pack_array(pk, count);
-        for (worker_t *w = (worker_t *)zhashx_first(self->workers); w;
-             w = (worker_t *)zhashx_next(self->workers))
+        codec_pack_ok_head (pk, id, 2);
+        s_pack_kv_str (pk, "name", key);
+        codec_pack_str (pk, "workers");
+        msgpack_pack_array (pk, count);
+        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
+             w = (worker_t *)zhashx_next (self->workers))
             if (w->service == found)
-                s_pack_worker(pk, w, now);
-    } else if (streq(service, "mmi.services")) {
-        codec_pack_ok_head(pk, id, 1);
-        codec_pack_str(pk, "services");
-        msgpack_pack_array(pk, zhashx_size(self->services));
-        for (service_t *s = (service_t *)zhashx_first(self->services); s;
-             s = (service_t *)zhashx_next(self->services)) {
-            msgpack_pack_map(pk, 2);
-            s_pack_kv_str(pk, "name", s->name);
-            s_pack_kv_u64(pk, "workers", s->workers);
+                s_pack_worker (pk, w, now);
+    } else if (streq (service, "mmi.services")) {
+        codec_pack_ok_head (pk, id, 1);
+        codec_pack_str (pk, "services");
+        msgpack_pack_array (pk, zhashx_size (self->services));
+        for (service_t *s = (service_t *)zhashx_first (self->services); s;
+             s = (service_t *)zhashx_next (self->services)) {
+            msgpack_pack_map (pk, 2);
+            s_pack_kv_str (pk, "name", s->name);
+            s_pack_kv_u64 (pk, "workers", s->workers);
         }
-    } else if (streq(service, "broker.ping")) {
-        codec_pack_ok_head(pk, id, 1);
-        codec_pack_str(pk, "time_ms");
-        msgpack_pack_int64(pk, zclock_time());
-    } else if (streq(service, "broker.stats")) {
-        codec_pack_ok_head(pk, id, 4);
-        codec_pack_str(pk, "broker");
-        msgpack_pack_map(pk, 9);
-        s_pack_kv_str(pk, "version", "lighthouse " LH_VERSION);
-        s_pack_kv_u64(pk, "protocol", LH_PROTO_VERSION);
-        s_pack_kv_u64(pk, "pid", (uint64_t)getpid());
-        s_pack_kv_u64(pk, "uptime_ms", (uint64_t)(now - self->started_ms));
-        s_pack_kv_str(pk, "frontend", self->endpoints[0]);
-        s_pack_kv_str(pk, "backend", self->endpoints[1]);
-        s_pack_kv_str(pk, "pub", self->endpoints[2]);
-        s_pack_kv_str(pk, "security", self->plaintext ? "plaintext" : "curve");
-        s_pack_kv_u64(pk, "roster", self->auth ? auth_size(self->auth) : 0);
-        codec_pack_str(pk, "counters");
-        s_pack_counters(self, pk);
-        codec_pack_str(pk, "services");
-        msgpack_pack_array(pk, zhashx_size(self->services));
-        for (service_t *s = (service_t *)zhashx_first(self->services); s;
-             s = (service_t *)zhashx_next(self->services))
-            s_pack_service(self, pk, s);
-        codec_pack_str(pk, "workers");
-        msgpack_pack_array(pk, zhashx_size(self->workers));
-        for (worker_t *w = (worker_t *)zhashx_first(self->workers); w;
-             w = (worker_t *)zhashx_next(self->workers))
-            s_pack_worker(pk, w, now);
+    } else if (streq (service, "broker.ping")) {
+        codec_pack_ok_head (pk, id, 1);
+        codec_pack_str (pk, "time_ms");
+        msgpack_pack_int64 (pk, zclock_time ());
+    } else if (streq (service, "broker.stats")) {
+        codec_pack_ok_head (pk, id, 4);
+        codec_pack_str (pk, "broker");
+        msgpack_pack_map (pk, 9);
+        s_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
+        s_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
+        s_pack_kv_u64 (pk, "pid", (uint64_t)getpid ());
+        s_pack_kv_u64 (pk, "uptime_ms", (uint64_t)(now - self->started_ms));
+        s_pack_kv_str (pk, "frontend", self->endpoints[0]);
+        s_pack_kv_str (pk, "backend", self->endpoints[1]);
+        s_pack_kv_str (pk, "pub", self->endpoints[2]);
+        s_pack_kv_str (pk, "security", self->plaintext ? "plaintext" : "curve");
+        s_pack_kv_u64 (pk, "roster", self->auth ? auth_size (self->auth) : 0);
+        codec_pack_str (pk, "counters");
+        s_pack_counters (self, pk);
+        codec_pack_str (pk, "services");
+        msgpack_pack_array (pk, zhashx_size (self->services));
+        for (service_t *s = (service_t *)zhashx_first (self->services); s;
+             s = (service_t *)zhashx_next (self->services))
+            s_pack_service (self, pk, s);
+        codec_pack_str (pk, "workers");
+        msgpack_pack_array (pk, zhashx_size (self->workers));
+        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
+             w = (worker_t *)zhashx_next (self->workers))
+            s_pack_worker (pk, w, now);
     } else {
         self->n.unknown_service++;
-        codec_pack_error(pk, id, LH_E_UNKNOWN_SERVICE, "no such internal service");
+        codec_pack_error (pk, id, LH_E_UNKNOWN_SERVICE, "no such internal service");
     }
 }
 
 //  8/MMI: a body that is not msgpack is a bare service name; answer "200",
 //  "404" or "501" as the guide's clients expect.
-static bool s_mmi_classic(broker_t *self, zframe_t *client, const char *service, zframe_t *body)
+static bool
+s_mmi_classic (broker_t *self, zframe_t *client, const char *service, zframe_t *body)
 {
-    if (!streq(service, "mmi.service") || zframe_size(body) == 0 ||
-        (zframe_data(body)[0] & 0xF0) == 0x80 || zframe_data(body)[0] == 0xDE ||
-        zframe_data(body)[0] == 0xDF)
+    if (!streq (service, "mmi.service") || zframe_size (body) == 0 ||
+        (zframe_data (body)[0] & 0xF0) == 0x80 || zframe_data (body)[0] == 0xDE ||
+        zframe_data (body)[0] == 0xDF)
         return false;
     char name[LH_MAX_SERVICE + 1];
     const char *answer = "404";
-    if (zframe_size(body) <= LH_MAX_SERVICE) {
-        memcpy(name, zframe_data(body), zframe_size(body));
-        name[zframe_size(body)] = 0;
-        service_t *found = (service_t *)zhashx_lookup(self->services, name);
+    if (zframe_size (body) <= LH_MAX_SERVICE) {
+        memcpy (name, zframe_data (body), zframe_size (body));
+        name[zframe_size (body)] = 0;
+        service_t *found = (service_t *)zhashx_lookup (self->services, name);
         answer = found && found->workers > 0 ? "200" : "404";
     }
-    s_send_client(self, client, service, answer, 3);
+    s_send_client (self, client, service, answer, 3);
     return true;
 }
 
 //  --------------------------------------------------------------------------
 //  Frontend: [client, "", MDPC01, service, body]
 
-static bool s_may(const char *patterns, const char *service)
+static bool
+s_may (const char *patterns, const char *service)
 {
-    return patterns && auth_pattern_match(patterns, service);
+    return patterns && auth_pattern_match (patterns, service);
 }
 
-static void s_client_message(broker_t *self, zmsg_t *msg)
+static void
+s_client_message (broker_t *self, zmsg_t *msg)
 {
-    zframe_t *client = zmsg_pop(msg);
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    zframe_t *service_frame = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
+    zframe_t *client = zmsg_pop (msg);
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *header = zmsg_pop (msg);
+    zframe_t *service_frame = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
     char service[LH_MAX_SERVICE + 1] = "";
     caller_t caller;
     self->n.requests++;
 
-    if (!body || zmsg_size(msg) > 0 || zframe_size(empty) != 0 ||
-        !zframe_streq(header, MDPC_CLIENT)) {
+    if (!body || zmsg_size (msg) > 0 || zframe_size (empty) != 0 ||
+        !zframe_streq (header, MDPC_CLIENT)) {
         self->n.malformed++;
-        s_client_error(self, client, "", NULL, LH_E_BAD_REQUEST,
-                       "expected frames: empty, \"MDPC01\", service, one body");
+        s_client_error (self, client, "", NULL, LH_E_BAD_REQUEST,
+                        "expected frames: empty, \"MDPC01\", service, one body");
         goto done;
     }
-    if (!s_service_name_valid((const char *)zframe_data(service_frame),
-                              zframe_size(service_frame))) {
+    if (!s_service_name_valid ((const char *)zframe_data (service_frame),
+                               zframe_size (service_frame))) {
         self->n.malformed++;
-        s_client_error(self, client, "", body, LH_E_BAD_REQUEST,
-                       "service name must be 1-64 of [A-Za-z0-9._-]");
+        s_client_error (self, client, "", body, LH_E_BAD_REQUEST,
+                        "service name must be 1-64 of [A-Za-z0-9._-]");
         goto done;
     }
-    memcpy(service, zframe_data(service_frame), zframe_size(service_frame));
-    service[zframe_size(service_frame)] = 0;
+    memcpy (service, zframe_data (service_frame), zframe_size (service_frame));
+    service[zframe_size (service_frame)] = 0;
 
-    if (!s_caller(self, body, &caller)) {
+    if (!s_caller (self, body, &caller)) {
         self->n.forbidden++;
-        s_client_error(self, client, service, body, LH_E_FORBIDDEN, "unauthenticated");
+        s_client_error (self, client, service, body, LH_E_FORBIDDEN, "unauthenticated");
         goto done;
     }
     const role_rules_t *rules = &self->rules[caller.role];
-    if (!ratelimit_take(self->limits, caller.agent, rules->rate, rules->burst, zclock_usecs())) {
+    if (!ratelimit_take (self->limits, caller.agent, rules->rate, rules->burst, zclock_usecs ())) {
         self->n.rate_limited++;
-        s_client_error(self, client, service, body, LH_E_RATE_LIMITED,
-                       "request rate limit exceeded");
+        s_client_error (self, client, service, body, LH_E_RATE_LIMITED,
+                        "request rate limit exceeded");
         goto done;
     }
-    if (!s_may(rules->call, service)) {
+    if (!s_may (rules->call, service)) {
         self->n.forbidden++;
-        lh_warn("call refused", "agent=%s role=%s service=%s", caller.agent, role_name(caller.role),
-                service);
-        s_client_error(self, client, service, body, LH_E_FORBIDDEN,
-                       "your role may not call this service");
+        lh_warn ("call refused", "agent=%s role=%s service=%s", caller.agent,
+                 role_name (caller.role), service);
+        s_client_error (self, client, service, body, LH_E_FORBIDDEN,
+                        "your role may not call this service");
         goto done;
     }
-    if (s_mmi_classic(self, client, service, body)) {
+    if (s_mmi_classic (self, client, service, body)) {
         self->n.replies++;
         goto done;
     }
     const char *why;
-    lh_err_t rc = codec_check(zframe_data(body), zframe_size(body), NULL, &why);
+    lh_err_t rc = codec_check (zframe_data (body), zframe_size (body), NULL, &why);
     if (rc != LH_OK) {
         if (rc == LH_E_TOO_LARGE)
             self->n.too_large++;
         else
             self->n.malformed++;
-        s_client_error(self, client, service, NULL, rc, why);
+        s_client_error (self, client, service, NULL, rc, why);
         goto done;
     }
-    if (s_service_internal(service)) {
-        codec_doc_t *doc = codec_doc_decode(zframe_data(body), zframe_size(body), &rc, &why);
+    if (s_service_internal (service)) {
+        codec_doc_t *doc = codec_doc_decode (zframe_data (body), zframe_size (body), &rc, &why);
         msgpack_sbuffer buf;
-        msgpack_sbuffer_init(&buf);
+        msgpack_sbuffer_init (&buf);
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
         if (doc)
-            s_internal(self, service, codec_doc_root(doc), &pk);
+            s_internal (self, service, codec_doc_root (doc), &pk);
         else
-            codec_pack_error(&pk, NULL, rc, why);
-        if (s_send_client(self, client, service, buf.data, buf.size) == 0)
+            codec_pack_error (&pk, NULL, rc, why);
+        if (s_send_client (self, client, service, buf.data, buf.size) == 0)
             self->n.replies++;
-        msgpack_sbuffer_destroy(&buf);
-        codec_doc_destroy(&doc);
+        msgpack_sbuffer_destroy (&buf);
+        codec_doc_destroy (&doc);
         goto done;
     }
     //  Known services: configured ones and those a worker has served
-    service_t *target = (service_t *)zhashx_lookup(self->services, service);
+    service_t *target = (service_t *)zhashx_lookup (self->services, service);
     if (!target) {
         self->n.unknown_service++;
-        s_client_error(self, client, service, body, LH_E_UNKNOWN_SERVICE, "no such service");
+        s_client_error (self, client, service, body, LH_E_UNKNOWN_SERVICE, "no such service");
         goto done;
     }
-    if (zlistx_size(target->queue) >= target->queue_max) {
+    if (zlistx_size (target->queue) >= target->queue_max) {
         self->n.overloaded++;
         target->failures++;
-        s_client_error(self, client, service, body, LH_E_OVERLOADED, "service queue is full");
+        s_client_error (self, client, service, body, LH_E_OVERLOADED, "service queue is full");
         goto done;
     }
-    request_t *request = (request_t *)zmalloc(sizeof(request_t));
+    request_t *request = (request_t *)zmalloc (sizeof (request_t));
     request->token = ++self->next_token;
     request->client = client;
-    request->caller = s_caller_frame(&caller);
+    request->caller = s_caller_frame (&caller);
     request->body = body;
     request->service = target;
-    request->deadline = zclock_mono() + target->timeout_ms;
-    request->handle = zlistx_add_end(target->queue, request);
+    request->deadline = zclock_mono () + target->timeout_ms;
+    request->handle = zlistx_add_end (target->queue, request);
     target->requests++;
     client = NULL;
     body = NULL;
-    s_dispatch(self, target);
+    s_dispatch (self, target);
 
 done:
-    zframe_destroy(&client);
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zframe_destroy(&service_frame);
-    zframe_destroy(&body);
+    zframe_destroy (&client);
+    zframe_destroy (&empty);
+    zframe_destroy (&header);
+    zframe_destroy (&service_frame);
+    zframe_destroy (&body);
 }
 
 //  Next message if one is waiting: readers drain in bounded batches so one
 //  busy socket cannot starve the other.
-static zmsg_t *s_recv_waiting(zsock_t *sock)
+static zmsg_t *
+s_recv_waiting (zsock_t *sock)
 {
-    return (zsock_events(sock) & ZMQ_POLLIN) ? zmsg_recv(sock) : NULL;
+    return (zsock_events (sock) & ZMQ_POLLIN) ? zmsg_recv (sock) : NULL;
 }
 
-static int s_frontend_ready(zloop_t *loop, zsock_t *reader, void *arg)
+static int
+s_frontend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     broker_t *self = (broker_t *)arg;
     //  Drain a bounded batch so the backend gets its turn under load
     for (int i = 0; i < 256; i++) {
-        zmsg_t *msg = s_recv_waiting(reader);
+        zmsg_t *msg = s_recv_waiting (reader);
         if (!msg)
             break;
-        if (zmsg_size(msg) > LH_MAX_FRAMES) {
-            zframe_t *client = zmsg_pop(msg);
+        if (zmsg_size (msg) > LH_MAX_FRAMES) {
+            zframe_t *client = zmsg_pop (msg);
             self->n.requests++;
             self->n.malformed++;
-            s_client_error(self, client, "", NULL, LH_E_BAD_REQUEST, "too many frames");
-            zframe_destroy(&client);
+            s_client_error (self, client, "", NULL, LH_E_BAD_REQUEST, "too many frames");
+            zframe_destroy (&client);
         } else
-            s_client_message(self, msg);
-        zmsg_destroy(&msg);
+            s_client_message (self, msg);
+        zmsg_destroy (&msg);
     }
     return 0;
 }
@@ -760,443 +787,463 @@ static int s_frontend_ready(zloop_t *loop, zsock_t *reader, void *arg)
 //  --------------------------------------------------------------------------
 //  Backend: [worker, "", MDPW01, command, ...]
 
-static void s_worker_id(zframe_t *identity, char *id, size_t size)
+static void
+s_worker_id (zframe_t *identity, char *id, size_t size)
 {
-    size_t len = zframe_size(identity);
+    size_t len = zframe_size (identity);
     if (len * 2 + 1 > size)
         len = (size - 1) / 2;
     for (size_t i = 0; i < len; i++)
-        snprintf(id + 2 * i, 3, "%02x", zframe_data(identity)[i]);
+        snprintf (id + 2 * i, 3, "%02x", zframe_data (identity)[i]);
     id[2 * len] = 0;
 }
 
-static void s_worker_disconnect(broker_t *self, zframe_t *identity)
+static void
+s_worker_disconnect (broker_t *self, zframe_t *identity)
 {
-    s_send_worker(self, identity, MDPW_DISCONNECT, NULL, 0);
+    s_send_worker (self, identity, MDPW_DISCONNECT, NULL, 0);
 }
 
-static void s_worker_ready(broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
+static void
+s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
 {
-    zframe_t *service_frame = zmsg_pop(msg);
-    zframe_t *options = zmsg_pop(msg);
+    zframe_t *service_frame = zmsg_pop (msg);
+    zframe_t *options = zmsg_pop (msg);
     caller_t principal;
     char service[LH_MAX_SERVICE + 1] = "";
     const char *refusal = NULL;
-    if (!service_frame || zmsg_size(msg) > 0 ||
-        !s_service_name_valid((const char *)zframe_data(service_frame), zframe_size(service_frame)))
+    if (!service_frame || zmsg_size (msg) > 0 ||
+        !s_service_name_valid ((const char *)zframe_data (service_frame),
+                               zframe_size (service_frame)))
         refusal = "malformed READY";
     else {
-        memcpy(service, zframe_data(service_frame), zframe_size(service_frame));
-        service[zframe_size(service_frame)] = 0;
-        if (!s_caller(self, service_frame, &principal))
+        memcpy (service, zframe_data (service_frame), zframe_size (service_frame));
+        service[zframe_size (service_frame)] = 0;
+        if (!s_caller (self, service_frame, &principal))
             refusal = "unauthenticated";
-        else if (s_service_internal(service) || !s_may(self->rules[principal.role].serve, service))
+        else if (s_service_internal (service) ||
+                 !s_may (self->rules[principal.role].serve, service))
             refusal = "role may not serve this service";
     }
     int64_t capacity = 1;
     if (!refusal && options) {
         char why[128];
-        codec_doc_t *doc = codec_doc_decode(zframe_data(options), zframe_size(options), NULL, NULL);
-        if (!doc || codec_get_int(codec_doc_root(doc), "capacity", false, 1, LH_MAX_CAPACITY,
-                                  &capacity, why, sizeof(why)) != LH_OK)
+        codec_doc_t *doc =
+            codec_doc_decode (zframe_data (options), zframe_size (options), NULL, NULL);
+        if (!doc || codec_get_int (codec_doc_root (doc), "capacity", false, 1, LH_MAX_CAPACITY,
+                                   &capacity, why, sizeof (why)) != LH_OK)
             refusal = "malformed READY options";
-        codec_doc_destroy(&doc);
+        codec_doc_destroy (&doc);
     }
     if (refusal) {
         self->n.workers_refused++;
-        lh_warn("worker refused", "worker=%s service=%s reason=\"%s\"", id,
-                service[0] ? service : "-", refusal);
-        s_worker_disconnect(self, identity);
+        lh_warn ("worker refused", "worker=%s service=%s reason=\"%s\"", id,
+                 service[0] ? service : "-", refusal);
+        s_worker_disconnect (self, identity);
     } else {
-        worker_t *worker = (worker_t *)zmalloc(sizeof(worker_t));
-        snprintf(worker->id, sizeof(worker->id), "%s", id);
-        worker->identity = zframe_dup(identity);
-        worker->service = s_service_require(self, service);
+        worker_t *worker = (worker_t *)zmalloc (sizeof (worker_t));
+        snprintf (worker->id, sizeof (worker->id), "%s", id);
+        worker->identity = zframe_dup (identity);
+        worker->service = s_service_require (self, service);
         worker->principal = principal;
         worker->capacity = (int)capacity;
-        worker->inflight = zlistx_new();
-        zlistx_set_destructor(worker->inflight, s_request_destructor);
-        worker->expiry = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
-        zhashx_insert(self->workers, id, worker);
+        worker->inflight = zlistx_new ();
+        zlistx_set_destructor (worker->inflight, s_request_destructor);
+        worker->expiry = zclock_mono () + (int64_t)self->heartbeat_ms * self->liveness;
+        zhashx_insert (self->workers, id, worker);
         worker->service->workers++;
         self->n.workers_ready++;
-        s_worker_mark_waiting(worker);
-        lh_info("worker ready", "service=%s worker=%s agent=%s capacity=%d", service, id,
-                principal.agent, worker->capacity);
-        s_publish(self, "broker.worker", 3, "event", "ready", "service", service, "worker", id);
-        s_dispatch(self, worker->service);
+        s_worker_mark_waiting (worker);
+        lh_info ("worker ready", "service=%s worker=%s agent=%s capacity=%d", service, id,
+                 principal.agent, worker->capacity);
+        s_publish (self, "broker.worker", 3, "event", "ready", "service", service, "worker", id);
+        s_dispatch (self, worker->service);
     }
-    zframe_destroy(&service_frame);
-    zframe_destroy(&options);
+    zframe_destroy (&service_frame);
+    zframe_destroy (&options);
 }
 
-static void s_worker_reply(broker_t *self, worker_t *worker, zmsg_t *msg)
+static void
+s_worker_reply (broker_t *self, worker_t *worker, zmsg_t *msg)
 {
-    zframe_t *token_frame = zmsg_pop(msg);
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
-    if (!body || zmsg_size(msg) > 0 || zframe_size(token_frame) != 8 || zframe_size(empty) != 0) {
+    zframe_t *token_frame = zmsg_pop (msg);
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    if (!body || zmsg_size (msg) > 0 || zframe_size (token_frame) != 8 ||
+        zframe_size (empty) != 0) {
         self->n.protocol_errors++;
         goto done;
     }
     uint64_t token = 0;
     for (int i = 7; i >= 0; i--)
-        token = (token << 8) | zframe_data(token_frame)[i];
-    request_t *request = (request_t *)zhashx_lookup(self->tokens, LH_IDKEY(token));
+        token = (token << 8) | zframe_data (token_frame)[i];
+    request_t *request = (request_t *)zhashx_lookup (self->tokens, LH_IDKEY (token));
     if (!request) {
         self->n.late_replies++;
         goto done;
     }
     if (request->worker != worker) {
         self->n.forged_replies++;
-        lh_warn("reply for another worker's request dropped", "worker=%s", worker->id);
+        lh_warn ("reply for another worker's request dropped", "worker=%s", worker->id);
         goto done;
     }
-    zhashx_delete(self->tokens, LH_IDKEY(token));
-    zlistx_detach(worker->inflight, request->handle);
+    zhashx_delete (self->tokens, LH_IDKEY (token));
+    zlistx_detach (worker->inflight, request->handle);
     worker->served++;
     service_t *service = worker->service;
-    if (zframe_size(body) > LH_MAX_BODY) {
+    if (zframe_size (body) > LH_MAX_BODY) {
         self->n.too_large++;
-        s_request_fail(self, &request, LH_E_INTERNAL, "the worker's reply was too large");
+        s_request_fail (self, &request, LH_E_INTERNAL, "the worker's reply was too large");
     } else {
-        if (s_send_client(self, request->client, service->name, zframe_data(body),
-                          zframe_size(body)) == 0) {
+        if (s_send_client (self, request->client, service->name, zframe_data (body),
+                           zframe_size (body)) == 0) {
             self->n.replies++;
             service->replies++;
         }
-        s_request_destroy(&request);
+        s_request_destroy (&request);
     }
-    s_worker_mark_waiting(worker);
-    s_dispatch(self, service);
+    s_worker_mark_waiting (worker);
+    s_dispatch (self, service);
 done:
-    zframe_destroy(&token_frame);
-    zframe_destroy(&empty);
-    zframe_destroy(&body);
+    zframe_destroy (&token_frame);
+    zframe_destroy (&empty);
+    zframe_destroy (&body);
 }
 
-static void s_worker_message(broker_t *self, zmsg_t *msg)
+static void
+s_worker_message (broker_t *self, zmsg_t *msg)
 {
-    zframe_t *identity = zmsg_pop(msg);
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    zframe_t *command = zmsg_pop(msg);
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *header = zmsg_pop (msg);
+    zframe_t *command = zmsg_pop (msg);
     char id[64];
-    s_worker_id(identity, id, sizeof(id));
-    worker_t *worker = (worker_t *)zhashx_lookup(self->workers, id);
-    int cmd = command && zframe_size(command) == 1 ? zframe_data(command)[0] : -1;
+    s_worker_id (identity, id, sizeof (id));
+    worker_t *worker = (worker_t *)zhashx_lookup (self->workers, id);
+    int cmd = command && zframe_size (command) == 1 ? zframe_data (command)[0] : -1;
 
-    if (!command || zframe_size(empty) != 0 || !zframe_streq(header, MDPW_WORKER)) {
+    if (!command || zframe_size (empty) != 0 || !zframe_streq (header, MDPW_WORKER)) {
         self->n.protocol_errors++;
         if (worker)
-            s_worker_delete(self, worker, "protocol error");
-        s_worker_disconnect(self, identity);
+            s_worker_delete (self, worker, "protocol error");
+        s_worker_disconnect (self, identity);
         goto done;
     }
     if (worker)
-        worker->expiry = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
+        worker->expiry = zclock_mono () + (int64_t)self->heartbeat_ms * self->liveness;
     if (cmd == MDPW_READY && !worker)
-        s_worker_ready(self, identity, id, msg);
+        s_worker_ready (self, identity, id, msg);
     else if (cmd == MDPW_REPLY && worker)
-        s_worker_reply(self, worker, msg);
+        s_worker_reply (self, worker, msg);
     else if (cmd == MDPW_HEARTBEAT && worker)
         ;
     else if (cmd == MDPW_DISCONNECT) {
         if (worker) {
             self->n.workers_disconnected++;
-            s_worker_delete(self, worker, "disconnected");
+            s_worker_delete (self, worker, "disconnected");
         }
     } else {
         //  Unknown command, READY twice, or traffic before READY
         self->n.protocol_errors++;
         if (worker)
-            s_worker_delete(self, worker, "protocol error");
-        s_worker_disconnect(self, identity);
+            s_worker_delete (self, worker, "protocol error");
+        s_worker_disconnect (self, identity);
     }
 done:
-    zframe_destroy(&identity);
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zframe_destroy(&command);
+    zframe_destroy (&identity);
+    zframe_destroy (&empty);
+    zframe_destroy (&header);
+    zframe_destroy (&command);
 }
 
-static int s_backend_ready(zloop_t *loop, zsock_t *reader, void *arg)
+static int
+s_backend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     broker_t *self = (broker_t *)arg;
     for (int i = 0; i < 256; i++) {
-        zmsg_t *msg = s_recv_waiting(reader);
+        zmsg_t *msg = s_recv_waiting (reader);
         if (!msg)
             break;
-        if (zmsg_size(msg) > LH_MAX_FRAMES)
+        if (zmsg_size (msg) > LH_MAX_FRAMES)
             self->n.protocol_errors++;
         else
-            s_worker_message(self, msg);
-        zmsg_destroy(&msg);
+            s_worker_message (self, msg);
+        zmsg_destroy (&msg);
     }
     return 0;
 }
 
-static int s_zap_ready(zloop_t *loop, zsock_t *reader, void *arg)
+static int
+s_zap_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     (void)reader;
-    auth_zap_handle(((broker_t *)arg)->auth);
+    auth_zap_handle (((broker_t *)arg)->auth);
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Timer: heartbeats, worker expiry, deadlines, roster reload
 
-static void s_expire_requests(broker_t *self, int64_t now)
+static void
+s_expire_requests (broker_t *self, int64_t now)
 {
-    for (service_t *service = (service_t *)zhashx_first(self->services); service;
-         service = (service_t *)zhashx_next(self->services)) {
+    for (service_t *service = (service_t *)zhashx_first (self->services); service;
+         service = (service_t *)zhashx_next (self->services)) {
         //  Queues are in arrival order and share one timeout: stop at the first live one
         request_t *request;
-        while ((request = (request_t *)zlistx_first(service->queue)) && request->deadline <= now) {
-            zlistx_detach(service->queue, request->handle);
+        while ((request = (request_t *)zlistx_first (service->queue)) && request->deadline <= now) {
+            zlistx_detach (service->queue, request->handle);
             self->n.unavailable++;
-            s_request_fail(self, &request, LH_E_UNAVAILABLE,
-                           "no worker took the request before its deadline");
+            s_request_fail (self, &request, LH_E_UNAVAILABLE,
+                            "no worker took the request before its deadline");
         }
     }
-    for (worker_t *worker = (worker_t *)zhashx_first(self->workers); worker;
-         worker = (worker_t *)zhashx_next(self->workers)) {
-        request_t *request = (request_t *)zlistx_first(worker->inflight);
+    for (worker_t *worker = (worker_t *)zhashx_first (self->workers); worker;
+         worker = (worker_t *)zhashx_next (self->workers)) {
+        request_t *request = (request_t *)zlistx_first (worker->inflight);
         bool freed = false;
         while (request) {
-            request_t *next = (request_t *)zlistx_next(worker->inflight);
+            request_t *next = (request_t *)zlistx_next (worker->inflight);
             if (request->deadline <= now) {
-                zhashx_delete(self->tokens, LH_IDKEY(request->token));
-                zlistx_detach(worker->inflight, request->handle);
+                zhashx_delete (self->tokens, LH_IDKEY (request->token));
+                zlistx_detach (worker->inflight, request->handle);
                 self->n.timeouts++;
-                s_request_fail(self, &request, LH_E_TIMEOUT,
-                               "the worker did not answer before the deadline");
+                s_request_fail (self, &request, LH_E_TIMEOUT,
+                                "the worker did not answer before the deadline");
                 freed = true;
             }
             request = next;
         }
         if (freed)
-            s_worker_mark_waiting(worker);
+            s_worker_mark_waiting (worker);
     }
 }
 
-static int s_tick(zloop_t *loop, int timer_id, void *arg)
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     broker_t *self = (broker_t *)arg;
-    int64_t now = zclock_mono();
+    int64_t now = zclock_mono ();
     if (now >= self->heartbeat_at) {
-        zlistx_t *expired = zlistx_new();
-        for (worker_t *worker = (worker_t *)zhashx_first(self->workers); worker;
-             worker = (worker_t *)zhashx_next(self->workers)) {
+        zlistx_t *expired = zlistx_new ();
+        for (worker_t *worker = (worker_t *)zhashx_first (self->workers); worker;
+             worker = (worker_t *)zhashx_next (self->workers)) {
             if (worker->expiry <= now)
-                zlistx_add_end(expired, worker);
+                zlistx_add_end (expired, worker);
             else
-                s_send_worker(self, worker->identity, MDPW_HEARTBEAT, NULL, 0);
+                s_send_worker (self, worker->identity, MDPW_HEARTBEAT, NULL, 0);
         }
-        for (worker_t *worker = (worker_t *)zlistx_first(expired); worker;
-             worker = (worker_t *)zlistx_next(expired)) {
+        for (worker_t *worker = (worker_t *)zlistx_first (expired); worker;
+             worker = (worker_t *)zlistx_next (expired)) {
             self->n.workers_expired++;
-            s_worker_delete(self, worker, "heartbeat expired");
+            s_worker_delete (self, worker, "heartbeat expired");
         }
-        zlistx_destroy(&expired);
+        zlistx_destroy (&expired);
         self->heartbeat_at = now + self->heartbeat_ms;
     }
-    s_expire_requests(self, now);
+    s_expire_requests (self, now);
     //  Services freed by expiry may have queued work
-    for (service_t *service = (service_t *)zhashx_first(self->services); service;
-         service = (service_t *)zhashx_next(self->services))
-        if (zlistx_size(service->queue) && zlistx_size(service->waiting))
-            s_dispatch(self, service);
+    for (service_t *service = (service_t *)zhashx_first (self->services); service;
+         service = (service_t *)zhashx_next (self->services))
+        if (zlistx_size (service->queue) && zlistx_size (service->waiting))
+            s_dispatch (self, service);
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Construction
 
-static void s_load_rules(broker_t *self)
+static void
+s_load_rules (broker_t *self)
 {
     for (int role = 0; role < ROLE_COUNT; role++) {
         role_rules_t *rules = &self->rules[role];
         *rules = s_default_rules[role];
         char path[64];
-        snprintf(path, sizeof(path), "role/%s/call", role_name((role_t)role));
-        rules->call = lh_config_str(self->config, path, rules->call);
-        snprintf(path, sizeof(path), "role/%s/serve", role_name((role_t)role));
-        rules->serve = lh_config_str(self->config, path, rules->serve);
-        snprintf(path, sizeof(path), "role/%s/rate", role_name((role_t)role));
-        rules->rate = (double)lh_config_int(self->config, path, (long)rules->rate);
-        snprintf(path, sizeof(path), "role/%s/burst", role_name((role_t)role));
-        rules->burst = (double)lh_config_int(self->config, path, (long)rules->burst);
+        snprintf (path, sizeof (path), "role/%s/call", role_name ((role_t)role));
+        rules->call = lh_config_str (self->config, path, rules->call);
+        snprintf (path, sizeof (path), "role/%s/serve", role_name ((role_t)role));
+        rules->serve = lh_config_str (self->config, path, rules->serve);
+        snprintf (path, sizeof (path), "role/%s/rate", role_name ((role_t)role));
+        rules->rate = (double)lh_config_int (self->config, path, (long)rules->rate);
+        snprintf (path, sizeof (path), "role/%s/burst", role_name ((role_t)role));
+        rules->burst = (double)lh_config_int (self->config, path, (long)rules->burst);
     }
 }
 
-static zsock_t *s_socket(broker_t *self, int type, const char *endpoint, const char *label,
-                         char *resolved, size_t resolved_size)
+static zsock_t *
+s_socket (broker_t *self, int type, const char *endpoint, const char *label, char *resolved,
+          size_t resolved_size)
 {
-    zsock_t *sock = zsock_new(type);
+    zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
-    int hwm = (int)lh_config_int(self->config, "broker/hwm", 1000);
-    zsock_set_sndhwm(sock, hwm);
-    zsock_set_rcvhwm(sock, hwm);
-    zsock_set_linger(sock, 0);
+    int hwm = (int)lh_config_int (self->config, "broker/hwm", 1000);
+    zsock_set_sndhwm (sock, hwm);
+    zsock_set_rcvhwm (sock, hwm);
+    zsock_set_linger (sock, 0);
     if (type == ZMQ_ROUTER) {
-        zsock_set_router_mandatory(sock, 1);
-        zsock_set_maxmsgsize(sock, HARD_MAX_MSG);
-        zsock_set_heartbeat_ivl(sock, 2000);
-        zsock_set_heartbeat_timeout(sock, 6000);
-        zsock_set_heartbeat_ttl(sock, 6000);
+        zsock_set_router_mandatory (sock, 1);
+        zsock_set_maxmsgsize (sock, HARD_MAX_MSG);
+        zsock_set_heartbeat_ivl (sock, 2000);
+        zsock_set_heartbeat_timeout (sock, 6000);
+        zsock_set_heartbeat_ttl (sock, 6000);
     }
     if (!self->plaintext) {
-        zcert_apply(self->cert, sock);
-        zsock_set_curve_server(sock, 1);
-        zsock_set_zap_domain(sock, label);
+        zcert_apply (self->cert, sock);
+        zsock_set_curve_server (sock, 1);
+        zsock_set_zap_domain (sock, label);
     }
-    if (zsock_bind(sock, "%s", endpoint) < 0) {
-        lh_error("cannot bind", "socket=%s endpoint=%s", label, endpoint);
-        zsock_destroy(&sock);
+    if (zsock_bind (sock, "%s", endpoint) < 0) {
+        lh_error ("cannot bind", "socket=%s endpoint=%s", label, endpoint);
+        zsock_destroy (&sock);
         return NULL;
     }
-    snprintf(resolved, resolved_size, "%s", zsock_endpoint(sock));
-    lh_info("listening", "socket=%s endpoint=%s", label, resolved);
+    snprintf (resolved, resolved_size, "%s", zsock_endpoint (sock));
+    lh_info ("listening", "socket=%s endpoint=%s", label, resolved);
     return sock;
 }
 
-broker_t *broker_new(zconfig_t *config)
+broker_t *
+broker_new (zconfig_t *config)
 {
-    broker_t *self = (broker_t *)zmalloc(sizeof(broker_t));
+    broker_t *self = (broker_t *)zmalloc (sizeof (broker_t));
     self->config = config;
-    self->plaintext = lh_config_bool(config, "broker/plaintext", false);
-    self->timeout_ms = lh_config_int(config, "broker/request_timeout", 5000);
-    self->queue_max = (size_t)lh_config_int(config, "broker/queue_max", 1000);
-    self->max_retries = (int)lh_config_int(config, "broker/max_retries", 1);
-    self->heartbeat_ms = (int)lh_config_int(config, "broker/heartbeat", 2500);
-    self->liveness = (int)lh_config_int(config, "broker/liveness", 3);
-    self->plaintext_role = role_parse(lh_config_str(config, "broker/plaintext_role", "admin"));
+    self->plaintext = lh_config_bool (config, "broker/plaintext", false);
+    self->timeout_ms = lh_config_int (config, "broker/request_timeout", 5000);
+    self->queue_max = (size_t)lh_config_int (config, "broker/queue_max", 1000);
+    self->max_retries = (int)lh_config_int (config, "broker/max_retries", 1);
+    self->heartbeat_ms = (int)lh_config_int (config, "broker/heartbeat", 2500);
+    self->liveness = (int)lh_config_int (config, "broker/liveness", 3);
+    self->plaintext_role = role_parse (lh_config_str (config, "broker/plaintext_role", "admin"));
     if (self->plaintext_role == ROLE_COUNT)
         self->plaintext_role = ROLE_ADMIN;
-    self->started_ms = zclock_mono();
-    s_load_rules(self);
+    self->started_ms = zclock_mono ();
+    s_load_rules (self);
 
-    self->limits = ratelimit_new();
-    self->services = zhashx_new();
-    zhashx_set_destructor(self->services, s_service_destructor);
-    self->workers = zhashx_new();
-    zhashx_set_destructor(self->workers, s_worker_destructor);
-    self->tokens = lh_idhash_new();
-    self->loop = zloop_new();
+    self->limits = ratelimit_new ();
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_destructor);
+    self->workers = zhashx_new ();
+    zhashx_set_destructor (self->workers, s_worker_destructor);
+    self->tokens = lh_idhash_new ();
+    self->loop = zloop_new ();
 
     if (self->plaintext)
-        lh_warn("PLAINTEXT MODE: no encryption, no authentication", "role_for_everyone=%s",
-                role_name(self->plaintext_role));
+        lh_warn ("PLAINTEXT MODE: no encryption, no authentication", "role_for_everyone=%s",
+                 role_name (self->plaintext_role));
     else {
-        const char *cert_path = lh_config_str(config, "broker/cert", NULL);
-        const char *roster = lh_config_str(config, "broker/roster", NULL);
+        const char *cert_path = lh_config_str (config, "broker/cert", NULL);
+        const char *roster = lh_config_str (config, "broker/roster", NULL);
         if (!cert_path || !roster) {
-            lh_error("CURVE needs broker/cert and broker/roster (or --plaintext)", "%s", "");
-            broker_destroy(&self);
+            lh_error ("CURVE needs broker/cert and broker/roster (or --plaintext)", "%s", "");
+            broker_destroy (&self);
             return NULL;
         }
-        self->cert = zcert_load(cert_path);
+        self->cert = zcert_load (cert_path);
         if (!self->cert) {
-            lh_error("cannot load certificate", "path=%s", cert_path);
-            broker_destroy(&self);
+            lh_error ("cannot load certificate", "path=%s", cert_path);
+            broker_destroy (&self);
             return NULL;
         }
-        self->auth = auth_new(roster);
-        if (!self->auth || auth_zap_bind(self->auth) != 0) {
-            broker_destroy(&self);
+        self->auth = auth_new (roster);
+        if (!self->auth || auth_zap_bind (self->auth) != 0) {
+            broker_destroy (&self);
             return NULL;
         }
-        lh_info("roster loaded", "path=%s principals=%zu", roster, auth_size(self->auth));
-        zloop_reader(self->loop, auth_zap_socket(self->auth), s_zap_ready, self);
+        lh_info ("roster loaded", "path=%s principals=%zu", roster, auth_size (self->auth));
+        zloop_reader (self->loop, auth_zap_socket (self->auth), s_zap_ready, self);
     }
     //  Configured services are known before any worker arrives
-    zconfig_t *services = zconfig_locate(config, "service");
-    for (zconfig_t *s = services ? zconfig_child(services) : NULL; s; s = zconfig_next(s))
-        if (s_service_name_valid(zconfig_name(s), strlen(zconfig_name(s))) &&
-            !s_service_internal(zconfig_name(s)))
-            s_service_require(self, zconfig_name(s));
+    zconfig_t *services = zconfig_locate (config, "service");
+    for (zconfig_t *s = services ? zconfig_child (services) : NULL; s; s = zconfig_next (s))
+        if (s_service_name_valid (zconfig_name (s), strlen (zconfig_name (s))) &&
+            !s_service_internal (zconfig_name (s)))
+            s_service_require (self, zconfig_name (s));
 
-    self->frontend =
-        s_socket(self, ZMQ_ROUTER, lh_config_str(config, "broker/frontend", "tcp://127.0.0.1:5555"),
-                 "frontend", self->endpoints[0], sizeof(self->endpoints[0]));
-    self->backend =
-        s_socket(self, ZMQ_ROUTER, lh_config_str(config, "broker/backend", "tcp://127.0.0.1:5556"),
-                 "backend", self->endpoints[1], sizeof(self->endpoints[1]));
-    self->pub = s_socket(self, ZMQ_PUB, lh_config_str(config, "broker/pub", "tcp://127.0.0.1:5557"),
-                         "pub", self->endpoints[2], sizeof(self->endpoints[2]));
+    self->frontend = s_socket (self, ZMQ_ROUTER,
+                               lh_config_str (config, "broker/frontend", "tcp://127.0.0.1:5555"),
+                               "frontend", self->endpoints[0], sizeof (self->endpoints[0]));
+    self->backend = s_socket (self, ZMQ_ROUTER,
+                              lh_config_str (config, "broker/backend", "tcp://127.0.0.1:5556"),
+                              "backend", self->endpoints[1], sizeof (self->endpoints[1]));
+    self->pub =
+        s_socket (self, ZMQ_PUB, lh_config_str (config, "broker/pub", "tcp://127.0.0.1:5557"),
+                  "pub", self->endpoints[2], sizeof (self->endpoints[2]));
     if (!self->frontend || !self->backend || !self->pub) {
-        broker_destroy(&self);
+        broker_destroy (&self);
         return NULL;
     }
-    zloop_reader(self->loop, self->frontend, s_frontend_ready, self);
-    zloop_reader(self->loop, self->backend, s_backend_ready, self);
-    zloop_timer(self->loop, TICK_MS, 0, s_tick, self);
-    self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
+    zloop_reader (self->loop, self->frontend, s_frontend_ready, self);
+    zloop_reader (self->loop, self->backend, s_backend_ready, self);
+    zloop_timer (self->loop, TICK_MS, 0, s_tick, self);
+    self->heartbeat_at = zclock_mono () + self->heartbeat_ms;
     return self;
 }
 
-void broker_destroy(broker_t **self_p)
+void
+broker_destroy (broker_t **self_p)
 {
     if (self_p && *self_p) {
         broker_t *self = *self_p;
         //  Tell workers we are going so they reconnect to our successor at once
         if (self->backend)
-            for (worker_t *w = (worker_t *)zhashx_first(self->workers); w;
-                 w = (worker_t *)zhashx_next(self->workers))
-                s_worker_disconnect(self, w->identity);
-        zloop_destroy(&self->loop);
-        zhashx_destroy(&self->tokens);
-        zhashx_destroy(&self->workers);
-        zhashx_destroy(&self->services);
-        ratelimit_destroy(&self->limits);
-        zsock_destroy(&self->frontend);
-        zsock_destroy(&self->backend);
-        zsock_destroy(&self->pub);
-        auth_destroy(&self->auth);
-        zcert_destroy(&self->cert);
-        free(self);
+            for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
+                 w = (worker_t *)zhashx_next (self->workers))
+                s_worker_disconnect (self, w->identity);
+        zloop_destroy (&self->loop);
+        zhashx_destroy (&self->tokens);
+        zhashx_destroy (&self->workers);
+        zhashx_destroy (&self->services);
+        ratelimit_destroy (&self->limits);
+        zsock_destroy (&self->frontend);
+        zsock_destroy (&self->backend);
+        zsock_destroy (&self->pub);
+        auth_destroy (&self->auth);
+        zcert_destroy (&self->cert);
+        free (self);
         *self_p = NULL;
     }
 }
 
-static int s_sighup(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static int
+s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
     broker_t *self = (broker_t *)arg;
     struct signalfd_siginfo info;
-    while (read(item->fd, &info, sizeof(info)) == sizeof(info))
+    while (read (item->fd, &info, sizeof (info)) == sizeof (info))
         if (self->auth) {
-            lh_info("SIGHUP: reloading roster", "%s", "");
-            auth_reload(self->auth);
+            lh_info ("SIGHUP: reloading roster", "%s", "");
+            auth_reload (self->auth);
         }
     return 0;
 }
 
-int broker_run(broker_t *self)
+int
+broker_run (broker_t *self)
 {
     //  SIGHUP arrives as a readable fd, so it never interrupts zloop's poll
     //  (main blocked it before any thread started)
     sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGHUP);
-    int hup_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGHUP);
+    int hup_fd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     zmq_pollitem_t hup = {NULL, hup_fd, ZMQ_POLLIN, 0};
     if (hup_fd >= 0)
-        zloop_poller(self->loop, &hup, s_sighup, self);
-    lh_info("broker running", "pid=%d security=%s", (int)getpid(),
-            self->plaintext ? "plaintext" : "curve");
-    zloop_start(self->loop);
+        zloop_poller (self->loop, &hup, s_sighup, self);
+    lh_info ("broker running", "pid=%d security=%s", (int)getpid (),
+             self->plaintext ? "plaintext" : "curve");
+    zloop_start (self->loop);
     if (hup_fd >= 0) {
-        zloop_poller_end(self->loop, &hup);
-        close(hup_fd);
+        zloop_poller_end (self->loop, &hup);
+        close (hup_fd);
     }
-    lh_info("broker stopping", "requests=%llu replies=%llu", (unsigned long long)self->n.requests,
-            (unsigned long long)self->n.replies);
+    lh_info ("broker stopping", "requests=%llu replies=%llu", (unsigned long long)self->n.requests,
+             (unsigned long long)self->n.replies);
     return 0;
 }

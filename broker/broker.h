@@ -15,11 +15,11 @@ typedef struct _broker_t broker_t;
 
 //  Creates a broker from its configuration (see broker/main.c for the
 //  paths) and binds its sockets. NULL, with a log line, on failure.
-broker_t *broker_new(zconfig_t *config);
-void broker_destroy(broker_t **self_p);
+broker_t *broker_new (zconfig_t *config);
+void broker_destroy (broker_t **self_p);
 
 //  Runs until SIGINT/SIGTERM; SIGHUP reloads the roster. The caller must
 //  block SIGHUP (pthread_sigmask) before any ZeroMQ thread starts. Returns 0.
-int broker_run(broker_t *self);
+int broker_run (broker_t *self);
 
 #endif

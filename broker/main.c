@@ -26,34 +26,35 @@ static const lh_option_t s_options[] = {
     {NULL, NULL, NULL, NULL, false},
 };
 
-int main(int argc, char **argv)
+int
+main (int argc, char **argv)
 {
     int exit_code = 0;
     zconfig_t *config =
-        lh_config_load("lh-broker",
-                       "Lighthouse broker: routes 7/MDP requests from agents to workers with\n"
-                       "CURVE authentication, roles, rate limits and deadlines. Services are\n"
-                       "declared under service/<name> (timeout, queue_max); role rules under\n"
-                       "role/<agent|expert|node|admin> (call, serve, rate, burst).",
-                       s_options, argc, argv, &exit_code);
+        lh_config_load ("lh-broker",
+                        "Lighthouse broker: routes 7/MDP requests from agents to workers with\n"
+                        "CURVE authentication, roles, rate limits and deadlines. Services are\n"
+                        "declared under service/<name> (timeout, queue_max); role rules under\n"
+                        "role/<agent|expert|node|admin> (call, serve, rate, burst).",
+                        s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
-    lh_log_init("broker", lh_log_level_parse(lh_config_str(config, "broker/log_level", "info")));
+    lh_log_init ("broker", lh_log_level_parse (lh_config_str (config, "broker/log_level", "info")));
     //  Blocked in every thread; broker_run reads it through a signalfd
     sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &hup, NULL);
-    zsys_init();
-    zsys_set_logsystem(false);
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &hup, NULL);
+    zsys_init ();
+    zsys_set_logsystem (false);
     //  Enough sockets and file descriptors for many thousands of peers
-    zsys_set_max_sockets(0);
-    broker_t *broker = broker_new(config);
+    zsys_set_max_sockets (0);
+    broker_t *broker = broker_new (config);
     int rc = 1;
     if (broker) {
-        rc = broker_run(broker);
-        broker_destroy(&broker);
+        rc = broker_run (broker);
+        broker_destroy (&broker);
     }
-    zconfig_destroy(&config);
+    zconfig_destroy (&config);
     return rc;
 }

@@ -30,315 +30,330 @@ typedef struct {
     int timeout_ms;
 } cli_t;
 
-static int s_usage_error(const char *message)
+static int
+s_usage_error (const char *message)
 {
-    fprintf(stderr, "lh: %s\n\n%s", message, s_usage);
+    fprintf (stderr, "lh: %s\n\n%s", message, s_usage);
     return 2;
 }
 
 //  --------------------------------------------------------------------------
 //  keygen
 
-static int s_keygen(int argc, char **argv)
+static int
+s_keygen (int argc, char **argv)
 {
     const char *dir = ".";
     const char *role = NULL;
     const char *roster = NULL;
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--dir") && i + 1 < argc)
+        if (streq (argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
-        else if (streq(argv[i], "--role") && i + 1 < argc)
+        else if (streq (argv[i], "--role") && i + 1 < argc)
             role = argv[++i];
-        else if (streq(argv[i], "--roster") && i + 1 < argc)
+        else if (streq (argv[i], "--roster") && i + 1 < argc)
             roster = argv[++i];
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else
-            return s_usage_error("keygen: unexpected argument");
+            return s_usage_error ("keygen: unexpected argument");
     }
     if (!name)
-        return s_usage_error("keygen: NAME is required");
+        return s_usage_error ("keygen: NAME is required");
     for (const char *c = name; *c; c++)
-        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
-            return s_usage_error("keygen: NAME may hold only [A-Za-z0-9._-]");
+        if (!(isalnum ((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+            return s_usage_error ("keygen: NAME may hold only [A-Za-z0-9._-]");
     if (roster && !role)
-        return s_usage_error("keygen: --roster needs --role");
-    if (role && !streq(role, "agent") && !streq(role, "expert") && !streq(role, "node") &&
-        !streq(role, "admin"))
-        return s_usage_error("keygen: ROLE is agent, expert, node or admin");
+        return s_usage_error ("keygen: --roster needs --role");
+    if (role && !streq (role, "agent") && !streq (role, "expert") && !streq (role, "node") &&
+        !streq (role, "admin"))
+        return s_usage_error ("keygen: ROLE is agent, expert, node or admin");
 
-    zcert_t *cert = zcert_new();
-    zcert_set_meta(cert, "name", "%s", name);
+    zcert_t *cert = zcert_new ();
+    zcert_set_meta (cert, "name", "%s", name);
     if (role)
-        zcert_set_meta(cert, "role", "%s", role);
+        zcert_set_meta (cert, "role", "%s", role);
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s.cert", dir, name);
-    zsys_dir_create(dir);
-    if (zsys_file_exists(path)) {
-        fprintf(stderr, "lh keygen: %s exists; not overwriting\n", path);
-        zcert_destroy(&cert);
+    snprintf (path, sizeof (path), "%s/%s.cert", dir, name);
+    zsys_dir_create (dir);
+    if (zsys_file_exists (path)) {
+        fprintf (stderr, "lh keygen: %s exists; not overwriting\n", path);
+        zcert_destroy (&cert);
         return 1;
     }
-    if (zcert_save(cert, path) != 0) {
-        fprintf(stderr, "lh keygen: cannot write %s\n", path);
-        zcert_destroy(&cert);
+    if (zcert_save (cert, path) != 0) {
+        fprintf (stderr, "lh keygen: cannot write %s\n", path);
+        zcert_destroy (&cert);
         return 1;
     }
     if (roster) {
-        FILE *file = fopen(roster, "a");
+        FILE *file = fopen (roster, "a");
         if (!file) {
-            fprintf(stderr, "lh keygen: cannot open roster %s\n", roster);
-            zcert_destroy(&cert);
+            fprintf (stderr, "lh keygen: cannot open roster %s\n", roster);
+            zcert_destroy (&cert);
             return 1;
         }
         //  ZPL: "principal" must head the file; add it when the file is new
-        if (ftell(file) == 0)
-            fprintf(file, "#   Lighthouse roster: public key -> agent id and role\n"
-                          "principal\n");
-        fprintf(file, "    %s\n        key = \"%s\"\n        role = %s\n", name,
-                zcert_public_txt(cert), role);
-        fclose(file);
+        if (ftell (file) == 0)
+            fprintf (file, "#   Lighthouse roster: public key -> agent id and role\n"
+                           "principal\n");
+        fprintf (file, "    %s\n        key = \"%s\"\n        role = %s\n", name,
+                 zcert_public_txt (cert), role);
+        fclose (file);
     }
-    printf("%s\n", zcert_public_txt(cert));
-    zcert_destroy(&cert);
+    printf ("%s\n", zcert_public_txt (cert));
+    zcert_destroy (&cert);
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Requests
 
-static lh_client_t *s_client(cli_t *cli)
+static lh_client_t *
+s_client (cli_t *cli)
 {
-    lh_client_t *client = lh_client_new(&cli->conn);
+    lh_client_t *client = lh_client_new (&cli->conn);
     if (!client) {
-        fprintf(stderr, "lh: cannot connect to %s\n", cli->conn.endpoint);
+        fprintf (stderr, "lh: cannot connect to %s\n", cli->conn.endpoint);
         return NULL;
     }
-    lh_client_set_timeout(client, cli->timeout_ms);
-    lh_client_set_retries(client, 1);
+    lh_client_set_timeout (client, cli->timeout_ms);
+    lh_client_set_retries (client, 1);
     return client;
 }
 
 //  Sends an empty request map to service and returns the reply.
-static lh_reply_t *s_call_empty(lh_client_t *client, const char *service)
+static lh_reply_t *
+s_call_empty (lh_client_t *client, const char *service)
 {
     static const uint8_t empty_map = 0x80;
-    return lh_client_call(client, service, &empty_map, 1);
+    return lh_client_call (client, service, &empty_map, 1);
 }
 
-static int s_print_error(const lh_reply_t *reply)
+static int
+s_print_error (const lh_reply_t *reply)
 {
-    fprintf(stderr, "lh: %s: %s: %s\n", lh_reply_service(reply), lh_reply_code_name(reply),
-            lh_reply_message(reply));
+    fprintf (stderr, "lh: %s: %s: %s\n", lh_reply_service (reply), lh_reply_code_name (reply),
+             lh_reply_message (reply));
     return 1;
 }
 
-static int s_call(cli_t *cli, int argc, char **argv)
+static int
+s_call (cli_t *cli, int argc, char **argv)
 {
     if (argc != 3)
-        return s_usage_error("call: SERVICE and JSON are required");
+        return s_usage_error ("call: SERVICE and JSON are required");
     msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
+    msgpack_sbuffer_init (&body);
     char why[256];
-    if (jsonpack_from_json(argv[2], strlen(argv[2]), &body, why, sizeof(why)) != 0) {
-        msgpack_sbuffer_destroy(&body);
-        fprintf(stderr, "lh call: %s\n", why);
+    if (jsonpack_from_json (argv[2], strlen (argv[2]), &body, why, sizeof (why)) != 0) {
+        msgpack_sbuffer_destroy (&body);
+        fprintf (stderr, "lh call: %s\n", why);
         return 2;
     }
-    lh_client_t *client = s_client(cli);
+    lh_client_t *client = s_client (cli);
     if (!client) {
-        msgpack_sbuffer_destroy(&body);
+        msgpack_sbuffer_destroy (&body);
         return 1;
     }
-    lh_reply_t *reply = lh_client_call(client, argv[1], body.data, body.size);
-    msgpack_sbuffer_destroy(&body);
+    lh_reply_t *reply = lh_client_call (client, argv[1], body.data, body.size);
+    msgpack_sbuffer_destroy (&body);
     int rc = 1;
     if (reply) {
-        const msgpack_object *root = lh_reply_root(reply);
+        const msgpack_object *root = lh_reply_root (reply);
         if (root) {
-            char *json = jsonpack_to_json(root, true);
-            printf("%s\n", json ? json : "null");
-            free(json);
+            char *json = jsonpack_to_json (root, true);
+            printf ("%s\n", json ? json : "null");
+            free (json);
         } else
-            s_print_error(reply);
-        rc = lh_reply_ok(reply) ? 0 : 1;
-        lh_reply_destroy(&reply);
+            s_print_error (reply);
+        rc = lh_reply_ok (reply) ? 0 : 1;
+        lh_reply_destroy (&reply);
     }
-    lh_client_destroy(&client);
+    lh_client_destroy (&client);
     return rc;
 }
 
-static int s_ping(cli_t *cli, int argc, char **argv)
+static int
+s_ping (cli_t *cli, int argc, char **argv)
 {
     int count = 3;
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "-c") && i + 1 < argc)
-            count = atoi(argv[++i]);
+        if (streq (argv[i], "-c") && i + 1 < argc)
+            count = atoi (argv[++i]);
         else
-            return s_usage_error("ping: unexpected argument");
+            return s_usage_error ("ping: unexpected argument");
     }
     if (count < 1)
-        return s_usage_error("ping: COUNT must be at least 1");
-    lh_client_t *client = s_client(cli);
+        return s_usage_error ("ping: COUNT must be at least 1");
+    lh_client_t *client = s_client (cli);
     if (!client)
         return 1;
     int failures = 0;
     for (int i = 0; i < count && !zsys_interrupted; i++) {
-        lh_reply_t *reply = s_call_empty(client, "broker.ping");
+        lh_reply_t *reply = s_call_empty (client, "broker.ping");
         if (!reply)
             break;
-        if (lh_reply_ok(reply))
-            printf("reply from %s: seq=%d time=%.3f ms\n", cli->conn.endpoint, i + 1,
-                   (double)lh_reply_rtt_us(reply) / 1000.0);
+        if (lh_reply_ok (reply))
+            printf ("reply from %s: seq=%d time=%.3f ms\n", cli->conn.endpoint, i + 1,
+                    (double)lh_reply_rtt_us (reply) / 1000.0);
         else {
-            s_print_error(reply);
+            s_print_error (reply);
             failures++;
         }
-        lh_reply_destroy(&reply);
+        lh_reply_destroy (&reply);
     }
-    lh_client_destroy(&client);
+    lh_client_destroy (&client);
     return failures ? 1 : 0;
 }
 
 //  --------------------------------------------------------------------------
 //  status
 
-static uint64_t s_u64(const msgpack_object *map, const char *key)
+static uint64_t
+s_u64 (const msgpack_object *map, const char *key)
 {
-    const msgpack_object *v = codec_map_get(map, key);
+    const msgpack_object *v = codec_map_get (map, key);
     return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
 }
 
-static const char *s_str(const msgpack_object *map, const char *key, char *buf, size_t size)
+static const char *
+s_str (const msgpack_object *map, const char *key, char *buf, size_t size)
 {
-    if (!codec_str_copy(codec_map_get(map, key), buf, size))
-        snprintf(buf, size, "-");
+    if (!codec_str_copy (codec_map_get (map, key), buf, size))
+        snprintf (buf, size, "-");
     return buf;
 }
 
-static void s_print_status(const msgpack_object *root)
+static void
+s_print_status (const msgpack_object *root)
 {
     char a[128], b[128], c[128];
-    const msgpack_object *broker = codec_map_get(root, "broker");
-    printf("broker   %s, protocol %llu, pid %llu, up %llu s, %s\n",
-           s_str(broker, "version", a, sizeof(a)), (unsigned long long)s_u64(broker, "protocol"),
-           (unsigned long long)s_u64(broker, "pid"),
-           (unsigned long long)s_u64(broker, "uptime_ms") / 1000,
-           s_str(broker, "security", b, sizeof(b)));
-    printf("         frontend %s  backend %s  pub %s\n\n", s_str(broker, "frontend", a, sizeof(a)),
-           s_str(broker, "backend", b, sizeof(b)), s_str(broker, "pub", c, sizeof(c)));
+    const msgpack_object *broker = codec_map_get (root, "broker");
+    printf ("broker   %s, protocol %llu, pid %llu, up %llu s, %s\n",
+            s_str (broker, "version", a, sizeof (a)),
+            (unsigned long long)s_u64 (broker, "protocol"),
+            (unsigned long long)s_u64 (broker, "pid"),
+            (unsigned long long)s_u64 (broker, "uptime_ms") / 1000,
+            s_str (broker, "security", b, sizeof (b)));
+    printf ("         frontend %s  backend %s  pub %s\n\n",
+            s_str (broker, "frontend", a, sizeof (a)), s_str (broker, "backend", b, sizeof (b)),
+            s_str (broker, "pub", c, sizeof (c)));
 
-    const msgpack_object *services = codec_map_get(root, "services");
-    printf("%-20s %7s %5s %7s %8s %10s %10s %9s\n", "SERVICE", "WORKERS", "IDLE", "QUEUED",
-           "INFLIGHT", "REQUESTS", "REPLIES", "FAILURES");
+    const msgpack_object *services = codec_map_get (root, "services");
+    printf ("%-20s %7s %5s %7s %8s %10s %10s %9s\n", "SERVICE", "WORKERS", "IDLE", "QUEUED",
+            "INFLIGHT", "REQUESTS", "REPLIES", "FAILURES");
     for (uint32_t i = 0;
          services && services->type == MSGPACK_OBJECT_ARRAY && i < services->via.array.size; i++) {
         const msgpack_object *s = &services->via.array.ptr[i];
-        printf("%-20s %7llu %5llu %7llu %8llu %10llu %10llu %9llu\n",
-               s_str(s, "name", a, sizeof(a)), (unsigned long long)s_u64(s, "workers"),
-               (unsigned long long)s_u64(s, "idle"), (unsigned long long)s_u64(s, "queued"),
-               (unsigned long long)s_u64(s, "inflight"), (unsigned long long)s_u64(s, "requests"),
-               (unsigned long long)s_u64(s, "replies"), (unsigned long long)s_u64(s, "failures"));
+        printf ("%-20s %7llu %5llu %7llu %8llu %10llu %10llu %9llu\n",
+                s_str (s, "name", a, sizeof (a)), (unsigned long long)s_u64 (s, "workers"),
+                (unsigned long long)s_u64 (s, "idle"), (unsigned long long)s_u64 (s, "queued"),
+                (unsigned long long)s_u64 (s, "inflight"),
+                (unsigned long long)s_u64 (s, "requests"), (unsigned long long)s_u64 (s, "replies"),
+                (unsigned long long)s_u64 (s, "failures"));
     }
-    const msgpack_object *workers = codec_map_get(root, "workers");
-    printf("\n%-12s %-16s %-16s %8s %8s %10s\n", "WORKER", "SERVICE", "AGENT", "CAPACITY",
-           "INFLIGHT", "SERVED");
+    const msgpack_object *workers = codec_map_get (root, "workers");
+    printf ("\n%-12s %-16s %-16s %8s %8s %10s\n", "WORKER", "SERVICE", "AGENT", "CAPACITY",
+            "INFLIGHT", "SERVED");
     for (uint32_t i = 0;
          workers && workers->type == MSGPACK_OBJECT_ARRAY && i < workers->via.array.size; i++) {
         const msgpack_object *w = &workers->via.array.ptr[i];
-        printf("%-12.12s %-16s %-16s %8llu %8llu %10llu\n", s_str(w, "id", a, sizeof(a)),
-               s_str(w, "service", b, sizeof(b)), s_str(w, "agent", c, sizeof(c)),
-               (unsigned long long)s_u64(w, "capacity"), (unsigned long long)s_u64(w, "inflight"),
-               (unsigned long long)s_u64(w, "served"));
+        printf ("%-12.12s %-16s %-16s %8llu %8llu %10llu\n", s_str (w, "id", a, sizeof (a)),
+                s_str (w, "service", b, sizeof (b)), s_str (w, "agent", c, sizeof (c)),
+                (unsigned long long)s_u64 (w, "capacity"),
+                (unsigned long long)s_u64 (w, "inflight"), (unsigned long long)s_u64 (w, "served"));
     }
-    const msgpack_object *counters = codec_map_get(root, "counters");
-    printf("\nCOUNTERS\n");
+    const msgpack_object *counters = codec_map_get (root, "counters");
+    printf ("\nCOUNTERS\n");
     for (uint32_t i = 0;
          counters && counters->type == MSGPACK_OBJECT_MAP && i < counters->via.map.size; i++) {
         const msgpack_object_kv *kv = &counters->via.map.ptr[i];
-        codec_str_copy(&kv->key, a, sizeof(a));
-        printf("  %-22s %llu\n", a, (unsigned long long)kv->val.via.u64);
+        codec_str_copy (&kv->key, a, sizeof (a));
+        printf ("  %-22s %llu\n", a, (unsigned long long)kv->val.via.u64);
     }
 }
 
-static int s_status(cli_t *cli, int argc, char **argv)
+static int
+s_status (cli_t *cli, int argc, char **argv)
 {
-    bool json = argc == 2 && streq(argv[1], "--json");
+    bool json = argc == 2 && streq (argv[1], "--json");
     if (argc > 2 || (argc == 2 && !json))
-        return s_usage_error("status: unexpected argument");
-    lh_client_t *client = s_client(cli);
+        return s_usage_error ("status: unexpected argument");
+    lh_client_t *client = s_client (cli);
     if (!client)
         return 1;
-    lh_reply_t *reply = s_call_empty(client, "broker.stats");
+    lh_reply_t *reply = s_call_empty (client, "broker.stats");
     int rc = 1;
-    if (reply && lh_reply_ok(reply)) {
+    if (reply && lh_reply_ok (reply)) {
         if (json) {
-            char *text = jsonpack_to_json(lh_reply_root(reply), true);
-            printf("%s\n", text ? text : "null");
-            free(text);
+            char *text = jsonpack_to_json (lh_reply_root (reply), true);
+            printf ("%s\n", text ? text : "null");
+            free (text);
         } else
-            s_print_status(lh_reply_root(reply));
+            s_print_status (lh_reply_root (reply));
         rc = 0;
     } else if (reply)
-        s_print_error(reply);
-    lh_reply_destroy(&reply);
-    lh_client_destroy(&client);
+        s_print_error (reply);
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
     return rc;
 }
 
-int main(int argc, char **argv)
+int
+main (int argc, char **argv)
 {
-    zsys_init();
-    zsys_set_logsystem(false);
+    zsys_init ();
+    zsys_set_logsystem (false);
     cli_t cli = {.timeout_ms = 3000};
-    if (lh_connect_from_env(&cli.conn, &cli.cert, "tcp://127.0.0.1:5555") != 0)
+    if (lh_connect_from_env (&cli.conn, &cli.cert, "tcp://127.0.0.1:5555") != 0)
         return 1;
 
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
-            fputs(s_usage, stdout);
-            zcert_destroy(&cli.cert);
+        if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
+            fputs (s_usage, stdout);
+            zcert_destroy (&cli.cert);
             return 0;
         }
         if (i + 1 >= argc)
-            return s_usage_error("option needs a value");
-        if (streq(argv[i], "--broker"))
+            return s_usage_error ("option needs a value");
+        if (streq (argv[i], "--broker"))
             cli.conn.endpoint = argv[++i];
-        else if (streq(argv[i], "--broker-key"))
+        else if (streq (argv[i], "--broker-key"))
             cli.conn.server_key = argv[++i];
-        else if (streq(argv[i], "--timeout"))
-            cli.timeout_ms = atoi(argv[++i]);
-        else if (streq(argv[i], "--cert")) {
-            zcert_destroy(&cli.cert);
-            cli.cert = zcert_load(argv[++i]);
+        else if (streq (argv[i], "--timeout"))
+            cli.timeout_ms = atoi (argv[++i]);
+        else if (streq (argv[i], "--cert")) {
+            zcert_destroy (&cli.cert);
+            cli.cert = zcert_load (argv[++i]);
             if (!cli.cert) {
-                fprintf(stderr, "lh: cannot load certificate %s\n", argv[i]);
+                fprintf (stderr, "lh: cannot load certificate %s\n", argv[i]);
                 return 1;
             }
             cli.conn.cert = cli.cert;
         } else
-            return s_usage_error("unknown option");
+            return s_usage_error ("unknown option");
     }
     if (i >= argc)
-        return s_usage_error("COMMAND is required");
-    if (cli.conn.server_key && !cli.conn.cert && !streq(argv[i], "keygen")) {
-        fprintf(stderr, "lh: a broker key without a certificate: set LH_CERT or --cert\n");
+        return s_usage_error ("COMMAND is required");
+    if (cli.conn.server_key && !cli.conn.cert && !streq (argv[i], "keygen")) {
+        fprintf (stderr, "lh: a broker key without a certificate: set LH_CERT or --cert\n");
         return 2;
     }
     const char *command = argv[i];
     int rc;
-    if (streq(command, "keygen"))
-        rc = s_keygen(argc - i, argv + i);
-    else if (streq(command, "call"))
-        rc = s_call(&cli, argc - i, argv + i);
-    else if (streq(command, "status"))
-        rc = s_status(&cli, argc - i, argv + i);
-    else if (streq(command, "ping"))
-        rc = s_ping(&cli, argc - i, argv + i);
+    if (streq (command, "keygen"))
+        rc = s_keygen (argc - i, argv + i);
+    else if (streq (command, "call"))
+        rc = s_call (&cli, argc - i, argv + i);
+    else if (streq (command, "status"))
+        rc = s_status (&cli, argc - i, argv + i);
+    else if (streq (command, "ping"))
+        rc = s_ping (&cli, argc - i, argv + i);
     else
-        rc = s_usage_error("unknown command");
-    zcert_destroy(&cli.cert);
+        rc = s_usage_error ("unknown command");
+    zcert_destroy (&cli.cert);
     return rc;
 }

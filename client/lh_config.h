@@ -21,12 +21,12 @@ typedef struct {
 //  -h/--help, -c/--config FILE and --set PATH=VALUE besides the table.
 //  Returns the merged tree, or NULL with *exit_code set (0 after --help,
 //  2 after a usage error, which is printed).
-zconfig_t *lh_config_load(const char *prog, const char *summary, const lh_option_t *opts, int argc,
-                          char **argv, int *exit_code);
+zconfig_t *lh_config_load (const char *prog, const char *summary, const lh_option_t *opts, int argc,
+                           char **argv, int *exit_code);
 
 //  Typed reads with a fallback when the path is unset or malformed.
-const char *lh_config_str(zconfig_t *config, const char *path, const char *fallback);
-long lh_config_int(zconfig_t *config, const char *path, long fallback);
-bool lh_config_bool(zconfig_t *config, const char *path, bool fallback);
+const char *lh_config_str (zconfig_t *config, const char *path, const char *fallback);
+long lh_config_int (zconfig_t *config, const char *path, long fallback);
+bool lh_config_bool (zconfig_t *config, const char *path, bool fallback);
 
 #endif

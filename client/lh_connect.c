@@ -5,51 +5,53 @@
 
 #include <errno.h>
 
-zsock_t *lh_connect_dealer(const lh_connect_t *conn)
+zsock_t *
+lh_connect_dealer (const lh_connect_t *conn)
 {
     if (conn->server_key && !conn->cert) {
         errno = EINVAL;
         return NULL;
     }
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock)
         return NULL;
-    zsock_set_linger(sock, 0);
-    zsock_set_sndhwm(sock, 100000);
-    zsock_set_rcvhwm(sock, 100000);
+    zsock_set_linger (sock, 0);
+    zsock_set_sndhwm (sock, 100000);
+    zsock_set_rcvhwm (sock, 100000);
     //  Replies are bounded by the protocol; anything bigger is not ours
-    zsock_set_maxmsgsize(sock, LH_MAX_BODY + 4096);
+    zsock_set_maxmsgsize (sock, LH_MAX_BODY + 4096);
     //  ZMTP heartbeats notice a dead TCP peer that MDP alone would not
-    zsock_set_heartbeat_ivl(sock, 2000);
-    zsock_set_heartbeat_timeout(sock, 6000);
-    zsock_set_heartbeat_ttl(sock, 6000);
-    zsock_set_reconnect_ivl(sock, 100);
-    zsock_set_reconnect_ivl_max(sock, 2000);
+    zsock_set_heartbeat_ivl (sock, 2000);
+    zsock_set_heartbeat_timeout (sock, 6000);
+    zsock_set_heartbeat_ttl (sock, 6000);
+    zsock_set_reconnect_ivl (sock, 100);
+    zsock_set_reconnect_ivl_max (sock, 2000);
     if (conn->server_key) {
-        zcert_apply(conn->cert, sock);
-        zsock_set_curve_serverkey(sock, conn->server_key);
+        zcert_apply (conn->cert, sock);
+        zsock_set_curve_serverkey (sock, conn->server_key);
     }
-    if (zsock_connect(sock, "%s", conn->endpoint) != 0) {
-        zsock_destroy(&sock);
+    if (zsock_connect (sock, "%s", conn->endpoint) != 0) {
+        zsock_destroy (&sock);
         errno = EINVAL;
         return NULL;
     }
     return sock;
 }
 
-int lh_connect_from_env(lh_connect_t *conn, zcert_t **cert_p, const char *fallback)
+int
+lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback)
 {
-    const char *endpoint = getenv("LH_BROKER");
+    const char *endpoint = getenv ("LH_BROKER");
     conn->endpoint = endpoint && *endpoint ? endpoint : fallback;
-    const char *key = getenv("LH_BROKER_KEY");
+    const char *key = getenv ("LH_BROKER_KEY");
     conn->server_key = key && *key ? key : NULL;
     conn->cert = NULL;
     *cert_p = NULL;
-    const char *path = getenv("LH_CERT");
+    const char *path = getenv ("LH_CERT");
     if (path && *path) {
-        *cert_p = zcert_load(path);
+        *cert_p = zcert_load (path);
         if (!*cert_p) {
-            fprintf(stderr, "cannot load certificate '%s' (LH_CERT)\n", path);
+            fprintf (stderr, "cannot load certificate '%s' (LH_CERT)\n", path);
             return -1;
         }
         conn->cert = *cert_p;

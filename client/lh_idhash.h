@@ -5,7 +5,7 @@
 
 #include <czmq.h>
 
-zhashx_t *lh_idhash_new(void);
+zhashx_t *lh_idhash_new (void);
 #define LH_IDKEY(id) ((void *)(uintptr_t)(id))
 
 #endif

@@ -29,22 +29,25 @@ static const char *s_err_names[LH_E_COUNT] = {
     [LH_E_UNSUPPORTED] = "unsupported",
 };
 
-const codec_limits_t *codec_limits_default(void)
+const codec_limits_t *
+codec_limits_default (void)
 {
     return &s_default_limits;
 }
 
-const char *codec_err_name(lh_err_t code)
+const char *
+codec_err_name (lh_err_t code)
 {
     if ((int)code < 0 || code >= LH_E_COUNT)
         return "internal";
     return s_err_names[code];
 }
 
-lh_err_t codec_err_from_name(const char *name, size_t len)
+lh_err_t
+codec_err_from_name (const char *name, size_t len)
 {
     for (int code = 0; code < LH_E_COUNT; code++)
-        if (strlen(s_err_names[code]) == len && memcmp(s_err_names[code], name, len) == 0)
+        if (strlen (s_err_names[code]) == len && memcmp (s_err_names[code], name, len) == 0)
             return (lh_err_t)code;
     return LH_E_COUNT;
 }
@@ -60,23 +63,26 @@ typedef struct {
     lh_err_t err;
 } walker_t;
 
-static bool s_fail(walker_t *w, lh_err_t err, const char *why)
+static bool
+s_fail (walker_t *w, lh_err_t err, const char *why)
 {
     w->err = err;
     w->why = why;
     return false;
 }
 
-static bool s_take(walker_t *w, size_t n, const uint8_t **out)
+static bool
+s_take (walker_t *w, size_t n, const uint8_t **out)
 {
     if ((size_t)(w->end - w->pos) < n)
-        return s_fail(w, LH_E_BAD_REQUEST, "truncated msgpack");
+        return s_fail (w, LH_E_BAD_REQUEST, "truncated msgpack");
     *out = w->pos;
     w->pos += n;
     return true;
 }
 
-static uint64_t s_be(const uint8_t *p, size_t n)
+static uint64_t
+s_be (const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -84,7 +90,8 @@ static uint64_t s_be(const uint8_t *p, size_t n)
     return v;
 }
 
-static bool s_utf8_valid(const uint8_t *s, size_t n)
+static bool
+s_utf8_valid (const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -122,42 +129,45 @@ static bool s_utf8_valid(const uint8_t *s, size_t n)
     return true;
 }
 
-static bool s_walk_value(walker_t *w, size_t depth, bool as_key);
+static bool s_walk_value (walker_t *w, size_t depth, bool as_key);
 
-static bool s_walk_str(walker_t *w, size_t len, bool as_key)
+static bool
+s_walk_str (walker_t *w, size_t len, bool as_key)
 {
     const uint8_t *data;
     if (len > (as_key ? w->limits->max_key : w->limits->max_str))
-        return s_fail(w, LH_E_TOO_LARGE, as_key ? "map key too long" : "string too long");
-    if (!s_take(w, len, &data))
+        return s_fail (w, LH_E_TOO_LARGE, as_key ? "map key too long" : "string too long");
+    if (!s_take (w, len, &data))
         return false;
-    if (!s_utf8_valid(data, len))
-        return s_fail(w, LH_E_BAD_REQUEST, "string is not valid UTF-8");
+    if (!s_utf8_valid (data, len))
+        return s_fail (w, LH_E_BAD_REQUEST, "string is not valid UTF-8");
     return true;
 }
 
-static bool s_walk_container(walker_t *w, size_t depth, uint64_t count, bool is_map)
+static bool
+s_walk_container (walker_t *w, size_t depth, uint64_t count, bool is_map)
 {
     if (depth >= w->limits->max_depth)
-        return s_fail(w, LH_E_TOO_LARGE, "nesting too deep");
+        return s_fail (w, LH_E_TOO_LARGE, "nesting too deep");
     if (count > w->limits->max_items)
-        return s_fail(w, LH_E_TOO_LARGE, "too many entries in a map or array");
+        return s_fail (w, LH_E_TOO_LARGE, "too many entries in a map or array");
     //  Every entry takes at least one byte: a count past the end is a lie
     if (count * (is_map ? 2 : 1) > (uint64_t)(w->end - w->pos))
-        return s_fail(w, LH_E_BAD_REQUEST, "truncated msgpack");
+        return s_fail (w, LH_E_BAD_REQUEST, "truncated msgpack");
     for (uint64_t i = 0; i < count; i++) {
-        if (is_map && !s_walk_value(w, depth + 1, true))
+        if (is_map && !s_walk_value (w, depth + 1, true))
             return false;
-        if (!s_walk_value(w, depth + 1, false))
+        if (!s_walk_value (w, depth + 1, false))
             return false;
     }
     return true;
 }
 
-static bool s_walk_value(walker_t *w, size_t depth, bool as_key)
+static bool
+s_walk_value (walker_t *w, size_t depth, bool as_key)
 {
     const uint8_t *p;
-    if (!s_take(w, 1, &p))
+    if (!s_take (w, 1, &p))
         return false;
     uint8_t t = *p;
     size_t len_bytes = 0;
@@ -165,16 +175,16 @@ static bool s_walk_value(walker_t *w, size_t depth, bool as_key)
     //  Strings are the only type allowed as map keys
     bool is_str = (t >= 0xA0 && t <= 0xBF) || t == 0xD9 || t == 0xDA || t == 0xDB;
     if (as_key && !is_str)
-        return s_fail(w, LH_E_BAD_REQUEST, "map key is not a string");
+        return s_fail (w, LH_E_BAD_REQUEST, "map key is not a string");
 
     if (t <= 0x7F || t >= 0xE0)
         return true; //  fixint
     if (t >= 0xA0 && t <= 0xBF)
-        return s_walk_str(w, t & 0x1F, as_key);
+        return s_walk_str (w, t & 0x1F, as_key);
     if (t >= 0x80 && t <= 0x8F)
-        return s_walk_container(w, depth, t & 0x0F, true);
+        return s_walk_container (w, depth, t & 0x0F, true);
     if (t >= 0x90 && t <= 0x9F)
-        return s_walk_container(w, depth, t & 0x0F, false);
+        return s_walk_container (w, depth, t & 0x0F, false);
 
     switch (t) {
     case 0xC0: //  nil
@@ -183,18 +193,18 @@ static bool s_walk_value(walker_t *w, size_t depth, bool as_key)
         return true;
     case 0xCC:
     case 0xD0:
-        return s_take(w, 1, &p);
+        return s_take (w, 1, &p);
     case 0xCD:
     case 0xD1:
-        return s_take(w, 2, &p);
+        return s_take (w, 2, &p);
     case 0xCE:
     case 0xD2:
     case 0xCA: //  float32
-        return s_take(w, 4, &p);
+        return s_take (w, 4, &p);
     case 0xCF:
     case 0xD3:
     case 0xCB: //  float64
-        return s_take(w, 8, &p);
+        return s_take (w, 8, &p);
     case 0xD9:
     case 0xC4:
         len_bytes = 1;
@@ -212,24 +222,25 @@ static bool s_walk_value(walker_t *w, size_t depth, bool as_key)
         len_bytes = 4;
         break;
     default: //  0xC1 (never used) and every ext type
-        return s_fail(w, LH_E_BAD_REQUEST, "unsupported msgpack type");
+        return s_fail (w, LH_E_BAD_REQUEST, "unsupported msgpack type");
     }
-    if (!s_take(w, len_bytes, &p))
+    if (!s_take (w, len_bytes, &p))
         return false;
-    uint64_t n = s_be(p, len_bytes);
+    uint64_t n = s_be (p, len_bytes);
     if (t == 0xD9 || t == 0xDA || t == 0xDB)
-        return s_walk_str(w, n, as_key);
+        return s_walk_str (w, n, as_key);
     if (t == 0xDC || t == 0xDD)
-        return s_walk_container(w, depth, n, false);
+        return s_walk_container (w, depth, n, false);
     if (t == 0xDE || t == 0xDF)
-        return s_walk_container(w, depth, n, true);
+        return s_walk_container (w, depth, n, true);
     //  bin
     if (n > w->limits->max_str)
-        return s_fail(w, LH_E_TOO_LARGE, "binary value too long");
-    return s_take(w, n, &p);
+        return s_fail (w, LH_E_TOO_LARGE, "binary value too long");
+    return s_take (w, n, &p);
 }
 
-lh_err_t codec_check(const void *buf, size_t size, const codec_limits_t *limits, const char **why)
+lh_err_t
+codec_check (const void *buf, size_t size, const codec_limits_t *limits, const char **why)
 {
     const char *dummy;
     if (!why)
@@ -250,7 +261,7 @@ lh_err_t codec_check(const void *buf, size_t size, const codec_limits_t *limits,
         return LH_E_BAD_REQUEST;
     }
     walker_t w = {.pos = b, .end = b + size, .limits = limits, .err = LH_OK};
-    if (!s_walk_value(&w, 0, false)) {
+    if (!s_walk_value (&w, 0, false)) {
         *why = w.why;
         return w.err;
     }
@@ -270,27 +281,30 @@ struct _codec_doc_t {
     char *bytes; //  msgpack-c points str/bin objects into its input: we own a copy
 };
 
-static int s_str_cmp(const msgpack_object_str *x, const msgpack_object_str *y)
+static int
+s_str_cmp (const msgpack_object_str *x, const msgpack_object_str *y)
 {
     size_t n = x->size < y->size ? x->size : y->size;
-    int c = memcmp(x->ptr, y->ptr, n);
+    int c = memcmp (x->ptr, y->ptr, n);
     if (c)
         return c;
     return (x->size > y->size) - (x->size < y->size);
 }
 
-static int s_key_cmp(const void *a, const void *b)
+static int
+s_key_cmp (const void *a, const void *b)
 {
-    return s_str_cmp(*(const msgpack_object_str *const *)a, *(const msgpack_object_str *const *)b);
+    return s_str_cmp (*(const msgpack_object_str *const *)a, *(const msgpack_object_str *const *)b);
 }
 
 //  Duplicate keys would let two readers see two different values for one
 //  field; maps are small, so short ones compare pairwise, long ones sort.
-static bool s_no_duplicate_keys(const msgpack_object *obj)
+static bool
+s_no_duplicate_keys (const msgpack_object *obj)
 {
     if (obj->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < obj->via.array.size; i++)
-            if (!s_no_duplicate_keys(&obj->via.array.ptr[i]))
+            if (!s_no_duplicate_keys (&obj->via.array.ptr[i]))
                 return false;
         return true;
     }
@@ -301,26 +315,27 @@ static bool s_no_duplicate_keys(const msgpack_object *obj)
     if (m->size <= 16) {
         for (uint32_t i = 0; i < m->size && unique; i++)
             for (uint32_t j = i + 1; j < m->size && unique; j++)
-                if (s_str_cmp(&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0)
+                if (s_str_cmp (&m->ptr[i].key.via.str, &m->ptr[j].key.via.str) == 0)
                     unique = false;
     } else {
-        const msgpack_object_str **keys = malloc(m->size * sizeof(*keys));
+        const msgpack_object_str **keys = malloc (m->size * sizeof (*keys));
         if (!keys)
             return false;
         for (uint32_t i = 0; i < m->size; i++)
             keys[i] = &m->ptr[i].key.via.str;
-        qsort(keys, m->size, sizeof(*keys), s_key_cmp);
+        qsort (keys, m->size, sizeof (*keys), s_key_cmp);
         for (uint32_t i = 1; i < m->size && unique; i++)
-            if (s_str_cmp(keys[i - 1], keys[i]) == 0)
+            if (s_str_cmp (keys[i - 1], keys[i]) == 0)
                 unique = false;
-        free(keys);
+        free (keys);
     }
     for (uint32_t i = 0; i < m->size && unique; i++)
-        unique = s_no_duplicate_keys(&m->ptr[i].val);
+        unique = s_no_duplicate_keys (&m->ptr[i].val);
     return unique;
 }
 
-codec_doc_t *codec_doc_decode(const void *buf, size_t size, lh_err_t *err, const char **why)
+codec_doc_t *
+codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why)
 {
     lh_err_t dummy_err;
     const char *dummy_why;
@@ -328,49 +343,51 @@ codec_doc_t *codec_doc_decode(const void *buf, size_t size, lh_err_t *err, const
         err = &dummy_err;
     if (!why)
         why = &dummy_why;
-    *err = codec_check(buf, size, &s_default_limits, why);
+    *err = codec_check (buf, size, &s_default_limits, why);
     if (*err != LH_OK)
         return NULL;
 
-    codec_doc_t *self = calloc(1, sizeof(*self));
-    char *bytes = malloc(size);
-    if (!self || !bytes || !msgpack_zone_init(&self->zone, 2048)) {
-        free(self);
-        free(bytes);
+    codec_doc_t *self = calloc (1, sizeof (*self));
+    char *bytes = malloc (size);
+    if (!self || !bytes || !msgpack_zone_init (&self->zone, 2048)) {
+        free (self);
+        free (bytes);
         *err = LH_E_INTERNAL;
         *why = "out of memory";
         return NULL;
     }
-    memcpy(bytes, buf, size);
+    memcpy (bytes, buf, size);
     self->bytes = bytes;
     size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack(bytes, size, &off, &self->zone, &self->root);
+    msgpack_unpack_return rc = msgpack_unpack (bytes, size, &off, &self->zone, &self->root);
     if (rc != MSGPACK_UNPACK_SUCCESS || off != size) {
         *err = LH_E_BAD_REQUEST;
         *why = "malformed msgpack";
-        codec_doc_destroy(&self);
+        codec_doc_destroy (&self);
         return NULL;
     }
-    if (!s_no_duplicate_keys(&self->root)) {
+    if (!s_no_duplicate_keys (&self->root)) {
         *err = LH_E_BAD_REQUEST;
         *why = "duplicate map key";
-        codec_doc_destroy(&self);
+        codec_doc_destroy (&self);
         return NULL;
     }
     return self;
 }
 
-void codec_doc_destroy(codec_doc_t **self_p)
+void
+codec_doc_destroy (codec_doc_t **self_p)
 {
     if (self_p && *self_p) {
-        msgpack_zone_destroy(&(*self_p)->zone);
-        free((*self_p)->bytes);
-        free(*self_p);
+        msgpack_zone_destroy (&(*self_p)->zone);
+        free ((*self_p)->bytes);
+        free (*self_p);
         *self_p = NULL;
     }
 }
 
-const msgpack_object *codec_doc_root(const codec_doc_t *self)
+const msgpack_object *
+codec_doc_root (const codec_doc_t *self)
 {
     return &self->root;
 }
@@ -378,61 +395,67 @@ const msgpack_object *codec_doc_root(const codec_doc_t *self)
 //  --------------------------------------------------------------------------
 //  Field access
 
-bool codec_str_eq(const msgpack_object *obj, const char *text)
+bool
+codec_str_eq (const msgpack_object *obj, const char *text)
 {
-    size_t n = strlen(text);
+    size_t n = strlen (text);
     return obj && obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == n &&
-           memcmp(obj->via.str.ptr, text, n) == 0;
+           memcmp (obj->via.str.ptr, text, n) == 0;
 }
 
-bool codec_str_copy(const msgpack_object *obj, char *buf, size_t size)
+bool
+codec_str_copy (const msgpack_object *obj, char *buf, size_t size)
 {
     if (!obj || obj->type != MSGPACK_OBJECT_STR || obj->via.str.size >= size)
         return false;
-    memcpy(buf, obj->via.str.ptr, obj->via.str.size);
+    memcpy (buf, obj->via.str.ptr, obj->via.str.size);
     buf[obj->via.str.size] = 0;
     return true;
 }
 
-const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
+const msgpack_object *
+codec_map_get (const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++)
-        if (codec_str_eq(&map->via.map.ptr[i].key, key))
+        if (codec_str_eq (&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
     return NULL;
 }
 
 //  Common head of the getters: LH_OK with *found false when optional and absent.
-static lh_err_t s_lookup(const msgpack_object *map, const char *key, bool required,
-                         const msgpack_object **val, char *why, size_t why_size)
+static lh_err_t
+s_lookup (const msgpack_object *map, const char *key, bool required, const msgpack_object **val,
+          char *why, size_t why_size)
 {
-    *val = codec_map_get(map, key);
+    *val = codec_map_get (map, key);
     if (!*val && required) {
-        snprintf(why, why_size, "missing field '%s'", key);
+        snprintf (why, why_size, "missing field '%s'", key);
         return LH_E_BAD_REQUEST;
     }
     return LH_OK;
 }
 
-static lh_err_t s_wrong_type(const char *key, const char *expected, char *why, size_t why_size)
+static lh_err_t
+s_wrong_type (const char *key, const char *expected, char *why, size_t why_size)
 {
-    snprintf(why, why_size, "field '%s' must be %s", key, expected);
+    snprintf (why, why_size, "field '%s' must be %s", key, expected);
     return LH_E_BAD_REQUEST;
 }
 
-lh_err_t codec_get_str(const msgpack_object *map, const char *key, bool required, size_t max_len,
-                       const char **str, size_t *len, char *why, size_t why_size)
+lh_err_t
+codec_get_str (const msgpack_object *map, const char *key, bool required, size_t max_len,
+               const char **str, size_t *len, char *why, size_t why_size)
 {
     const msgpack_object *v;
-    lh_err_t rc = s_lookup(map, key, required, &v, why, why_size);
+    lh_err_t rc = s_lookup (map, key, required, &v, why, why_size);
     if (rc != LH_OK || !v)
         return rc;
     if (v->type != MSGPACK_OBJECT_STR)
-        return s_wrong_type(key, "a string", why, why_size);
+        return s_wrong_type (key, "a string", why, why_size);
     if (v->via.str.size > max_len) {
-        snprintf(why, why_size, "field '%s' is longer than %zu bytes", key, max_len);
+        snprintf (why, why_size, "field '%s' is longer than %zu bytes", key, max_len);
         return LH_E_TOO_LARGE;
     }
     *str = v->via.str.ptr;
@@ -441,11 +464,12 @@ lh_err_t codec_get_str(const msgpack_object *map, const char *key, bool required
     return LH_OK;
 }
 
-lh_err_t codec_get_int(const msgpack_object *map, const char *key, bool required, int64_t min,
-                       int64_t max, int64_t *value, char *why, size_t why_size)
+lh_err_t
+codec_get_int (const msgpack_object *map, const char *key, bool required, int64_t min, int64_t max,
+               int64_t *value, char *why, size_t why_size)
 {
     const msgpack_object *v;
-    lh_err_t rc = s_lookup(map, key, required, &v, why, why_size);
+    lh_err_t rc = s_lookup (map, key, required, &v, why, why_size);
     if (rc != LH_OK || !v)
         return rc;
     int64_t n;
@@ -454,43 +478,46 @@ lh_err_t codec_get_int(const msgpack_object *map, const char *key, bool required
     else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
         n = v->via.i64;
     else
-        return s_wrong_type(key, "an integer", why, why_size);
+        return s_wrong_type (key, "an integer", why, why_size);
     if (n < min || n > max) {
-        snprintf(why, why_size, "field '%s' must be between %lld and %lld", key, (long long)min,
-                 (long long)max);
+        snprintf (why, why_size, "field '%s' must be between %lld and %lld", key, (long long)min,
+                  (long long)max);
         return LH_E_BAD_REQUEST;
     }
     *value = n;
     return LH_OK;
 }
 
-lh_err_t codec_get_bool(const msgpack_object *map, const char *key, bool required, bool *value,
-                        char *why, size_t why_size)
+lh_err_t
+codec_get_bool (const msgpack_object *map, const char *key, bool required, bool *value, char *why,
+                size_t why_size)
 {
     const msgpack_object *v;
-    lh_err_t rc = s_lookup(map, key, required, &v, why, why_size);
+    lh_err_t rc = s_lookup (map, key, required, &v, why, why_size);
     if (rc != LH_OK || !v)
         return rc;
     if (v->type != MSGPACK_OBJECT_BOOLEAN)
-        return s_wrong_type(key, "a boolean", why, why_size);
+        return s_wrong_type (key, "a boolean", why, why_size);
     *value = v->via.boolean;
     return LH_OK;
 }
 
-lh_err_t codec_get_map(const msgpack_object *map, const char *key, bool required,
-                       const msgpack_object **value, char *why, size_t why_size)
+lh_err_t
+codec_get_map (const msgpack_object *map, const char *key, bool required,
+               const msgpack_object **value, char *why, size_t why_size)
 {
     const msgpack_object *v;
-    lh_err_t rc = s_lookup(map, key, required, &v, why, why_size);
+    lh_err_t rc = s_lookup (map, key, required, &v, why, why_size);
     if (rc != LH_OK || !v)
         return rc;
     if (v->type != MSGPACK_OBJECT_MAP)
-        return s_wrong_type(key, "a map", why, why_size);
+        return s_wrong_type (key, "a map", why, why_size);
     *value = v;
     return LH_OK;
 }
 
-bool codec_id_valid(const msgpack_object *id)
+bool
+codec_id_valid (const msgpack_object *id)
 {
     return id && (id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                   (id->type == MSGPACK_OBJECT_STR && id->via.str.size <= LH_MAX_ID));
@@ -499,65 +526,69 @@ bool codec_id_valid(const msgpack_object *id)
 //  --------------------------------------------------------------------------
 //  Packing
 
-void codec_pack_strn(msgpack_packer *pk, const char *text, size_t len)
+void
+codec_pack_strn (msgpack_packer *pk, const char *text, size_t len)
 {
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, text, len);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, text, len);
 }
 
-void codec_pack_str(msgpack_packer *pk, const char *text)
+void
+codec_pack_str (msgpack_packer *pk, const char *text)
 {
-    codec_pack_strn(pk, text, strlen(text));
+    codec_pack_strn (pk, text, strlen (text));
 }
 
-void codec_pack_id(msgpack_packer *pk, const msgpack_object *id)
+void
+codec_pack_id (msgpack_packer *pk, const msgpack_object *id)
 {
-    codec_pack_str(pk, "id");
-    if (codec_id_valid(id))
-        msgpack_pack_object(pk, *id);
+    codec_pack_str (pk, "id");
+    if (codec_id_valid (id))
+        msgpack_pack_object (pk, *id);
     else
-        msgpack_pack_nil(pk);
+        msgpack_pack_nil (pk);
 }
 
-void codec_pack_ok_head(msgpack_packer *pk, const msgpack_object *id, size_t extra)
+void
+codec_pack_ok_head (msgpack_packer *pk, const msgpack_object *id, size_t extra)
 {
-    msgpack_pack_map(pk, 2 + extra);
-    codec_pack_id(pk, id);
-    codec_pack_str(pk, "ok");
-    msgpack_pack_true(pk);
+    msgpack_pack_map (pk, 2 + extra);
+    codec_pack_id (pk, id);
+    codec_pack_str (pk, "ok");
+    msgpack_pack_true (pk);
 }
 
-void codec_pack_error(msgpack_packer *pk, const msgpack_object *id, lh_err_t code,
-                      const char *message)
+void
+codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code, const char *message)
 {
-    msgpack_pack_map(pk, 3);
-    codec_pack_id(pk, id);
-    codec_pack_str(pk, "ok");
-    msgpack_pack_false(pk);
-    codec_pack_str(pk, "error");
-    msgpack_pack_map(pk, 2);
-    codec_pack_str(pk, "code");
-    codec_pack_str(pk, codec_err_name(code));
-    codec_pack_str(pk, "message");
-    size_t len = strlen(message);
-    codec_pack_strn(pk, message, len > LH_MAX_MESSAGE ? LH_MAX_MESSAGE : len);
+    msgpack_pack_map (pk, 3);
+    codec_pack_id (pk, id);
+    codec_pack_str (pk, "ok");
+    msgpack_pack_false (pk);
+    codec_pack_str (pk, "error");
+    msgpack_pack_map (pk, 2);
+    codec_pack_str (pk, "code");
+    codec_pack_str (pk, codec_err_name (code));
+    codec_pack_str (pk, "message");
+    size_t len = strlen (message);
+    codec_pack_strn (pk, message, len > LH_MAX_MESSAGE ? LH_MAX_MESSAGE : len);
 }
 
-lh_err_t codec_with_id(const void *map, size_t size, uint64_t id, msgpack_sbuffer *out,
-                       const char **why)
+lh_err_t
+codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out, const char **why)
 {
     lh_err_t dummy_err;
-    codec_doc_t *doc = codec_doc_decode(map, size, &dummy_err, why);
+    codec_doc_t *doc = codec_doc_decode (map, size, &dummy_err, why);
     if (!doc)
         return dummy_err;
-    const msgpack_object *root = codec_doc_root(doc);
-    if (codec_map_get(root, "id")) {
-        codec_doc_destroy(&doc);
+    const msgpack_object *root = codec_doc_root (doc);
+    if (codec_map_get (root, "id")) {
+        codec_doc_destroy (&doc);
         *why = "body already has an 'id': the client library assigns it";
         return LH_E_BAD_REQUEST;
     }
     uint32_t entries = root->via.map.size;
-    codec_doc_destroy(&doc);
+    codec_doc_destroy (&doc);
     if (entries + 1 > LH_MAX_ITEMS) {
         *why = "too many entries in a map or array";
         return LH_E_TOO_LARGE;
@@ -567,10 +598,10 @@ lh_err_t codec_with_id(const void *map, size_t size, uint64_t id, msgpack_sbuffe
     const uint8_t *b = (const uint8_t *)map;
     size_t header = b[0] == 0xDE ? 3 : b[0] == 0xDF ? 5 : 1;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, entries + 1);
-    codec_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, id);
-    msgpack_sbuffer_write(out, (const char *)b + header, size - header);
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, entries + 1);
+    codec_pack_str (&pk, "id");
+    msgpack_pack_uint64 (&pk, id);
+    msgpack_sbuffer_write (out, (const char *)b + header, size - header);
     return LH_OK;
 }

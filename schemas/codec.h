@@ -25,67 +25,67 @@ typedef struct {
 } codec_limits_t;
 
 //  The protocol's limits (LH_MAX_*).
-const codec_limits_t *codec_limits_default(void);
+const codec_limits_t *codec_limits_default (void);
 
 //  Wire name of an error code ("bad_request", ...); "internal" if out of range.
-const char *codec_err_name(lh_err_t code);
+const char *codec_err_name (lh_err_t code);
 //  Inverse of codec_err_name; LH_E_COUNT if the name is not on the list.
-lh_err_t codec_err_from_name(const char *name, size_t len);
+lh_err_t codec_err_from_name (const char *name, size_t len);
 
 //  Checks that buf holds exactly one msgpack map within limits: known types
 //  only, string keys, valid UTF-8 in str, no trailing bytes. Returns LH_OK or
 //  LH_E_BAD_REQUEST / LH_E_TOO_LARGE with *why set to a static message.
-lh_err_t codec_check(const void *buf, size_t size, const codec_limits_t *limits, const char **why);
+lh_err_t codec_check (const void *buf, size_t size, const codec_limits_t *limits, const char **why);
 
 typedef struct _codec_doc_t codec_doc_t;
 
 //  Checks and decodes a body; also rejects duplicate map keys. The doc keeps
 //  its own copy of the bytes, so buf may be freed at once. NULL on failure,
 //  with *err and *why (static) set.
-codec_doc_t *codec_doc_decode(const void *buf, size_t size, lh_err_t *err, const char **why);
-void codec_doc_destroy(codec_doc_t **self_p);
+codec_doc_t *codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why);
+void codec_doc_destroy (codec_doc_t **self_p);
 //  The root map.
-const msgpack_object *codec_doc_root(const codec_doc_t *self);
+const msgpack_object *codec_doc_root (const codec_doc_t *self);
 
 //  Field lookup in a map object; NULL if absent or obj is not a map.
-const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
+const msgpack_object *codec_map_get (const msgpack_object *map, const char *key);
 
 //  Typed getters. Return LH_OK, or LH_E_BAD_REQUEST when the field is
 //  required and absent, has the wrong type or is over max_len; *why then
 //  names the field. When optional and absent, return LH_OK and leave the
 //  out-parameters untouched.
-lh_err_t codec_get_str(const msgpack_object *map, const char *key, bool required, size_t max_len,
-                       const char **str, size_t *len, char *why, size_t why_size);
-lh_err_t codec_get_int(const msgpack_object *map, const char *key, bool required, int64_t min,
-                       int64_t max, int64_t *value, char *why, size_t why_size);
-lh_err_t codec_get_bool(const msgpack_object *map, const char *key, bool required, bool *value,
-                        char *why, size_t why_size);
-lh_err_t codec_get_map(const msgpack_object *map, const char *key, bool required,
-                       const msgpack_object **value, char *why, size_t why_size);
+lh_err_t codec_get_str (const msgpack_object *map, const char *key, bool required, size_t max_len,
+                        const char **str, size_t *len, char *why, size_t why_size);
+lh_err_t codec_get_int (const msgpack_object *map, const char *key, bool required, int64_t min,
+                        int64_t max, int64_t *value, char *why, size_t why_size);
+lh_err_t codec_get_bool (const msgpack_object *map, const char *key, bool required, bool *value,
+                         char *why, size_t why_size);
+lh_err_t codec_get_map (const msgpack_object *map, const char *key, bool required,
+                        const msgpack_object **value, char *why, size_t why_size);
 
 //  A request id must be a non-negative integer or a str of at most LH_MAX_ID bytes.
-bool codec_id_valid(const msgpack_object *id);
+bool codec_id_valid (const msgpack_object *id);
 
 //  Copies a str object into a NUL-terminated buffer; false if it does not fit.
-bool codec_str_copy(const msgpack_object *obj, char *buf, size_t size);
+bool codec_str_copy (const msgpack_object *obj, char *buf, size_t size);
 //  True if obj is a str equal to text.
-bool codec_str_eq(const msgpack_object *obj, const char *text);
+bool codec_str_eq (const msgpack_object *obj, const char *text);
 
 //  Packing helpers
-void codec_pack_str(msgpack_packer *pk, const char *text);
-void codec_pack_strn(msgpack_packer *pk, const char *text, size_t len);
+void codec_pack_str (msgpack_packer *pk, const char *text);
+void codec_pack_strn (msgpack_packer *pk, const char *text, size_t len);
 //  Packs id (nil when NULL) as the value of "id".
-void codec_pack_id(msgpack_packer *pk, const msgpack_object *id);
+void codec_pack_id (msgpack_packer *pk, const msgpack_object *id);
 //  Packs the head of a reply map: {id, ok: true} plus room for extra pairs
 //  the caller packs next.
-void codec_pack_ok_head(msgpack_packer *pk, const msgpack_object *id, size_t extra);
+void codec_pack_ok_head (msgpack_packer *pk, const msgpack_object *id, size_t extra);
 //  Packs a whole error reply: {id, ok: false, error: {code, message}}.
-void codec_pack_error(msgpack_packer *pk, const msgpack_object *id, lh_err_t code,
-                      const char *message);
+void codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code,
+                       const char *message);
 
 //  Builds a body that is map + {"id": id}: copies the map's entries after a
 //  new header. Fails (LH_E_BAD_REQUEST) when map already has "id".
-lh_err_t codec_with_id(const void *map, size_t size, uint64_t id, msgpack_sbuffer *out,
-                       const char **why);
+lh_err_t codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out,
+                        const char **why);
 
 #endif

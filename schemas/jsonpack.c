@@ -8,129 +8,133 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_pack_json(msgpack_packer *pk, const json_t *json)
+static void
+s_pack_json (msgpack_packer *pk, const json_t *json)
 {
-    switch (json_typeof(json)) {
+    switch (json_typeof (json)) {
     case JSON_OBJECT: {
-        msgpack_pack_map(pk, json_object_size(json));
+        msgpack_pack_map (pk, json_object_size (json));
         const char *key;
         json_t *value;
-        json_object_foreach((json_t *)json, key, value)
+        json_object_foreach ((json_t *)json, key, value)
         {
-            size_t len = strlen(key);
-            msgpack_pack_str(pk, len);
-            msgpack_pack_str_body(pk, key, len);
-            s_pack_json(pk, value);
+            size_t len = strlen (key);
+            msgpack_pack_str (pk, len);
+            msgpack_pack_str_body (pk, key, len);
+            s_pack_json (pk, value);
         }
         break;
     }
     case JSON_ARRAY: {
-        msgpack_pack_array(pk, json_array_size(json));
+        msgpack_pack_array (pk, json_array_size (json));
         size_t index;
         json_t *value;
-        json_array_foreach(json, index, value) s_pack_json(pk, value);
+        json_array_foreach (json, index, value) s_pack_json (pk, value);
         break;
     }
     case JSON_STRING:
-        msgpack_pack_str(pk, json_string_length(json));
-        msgpack_pack_str_body(pk, json_string_value(json), json_string_length(json));
+        msgpack_pack_str (pk, json_string_length (json));
+        msgpack_pack_str_body (pk, json_string_value (json), json_string_length (json));
         break;
     case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(json));
+        msgpack_pack_int64 (pk, json_integer_value (json));
         break;
     case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(json));
+        msgpack_pack_double (pk, json_real_value (json));
         break;
     case JSON_TRUE:
-        msgpack_pack_true(pk);
+        msgpack_pack_true (pk);
         break;
     case JSON_FALSE:
-        msgpack_pack_false(pk);
+        msgpack_pack_false (pk);
         break;
     case JSON_NULL:
-        msgpack_pack_nil(pk);
+        msgpack_pack_nil (pk);
         break;
     }
 }
 
-int jsonpack_from_json(const char *text, size_t len, msgpack_sbuffer *out, char *why,
-                       size_t why_size)
+int
+jsonpack_from_json (const char *text, size_t len, msgpack_sbuffer *out, char *why, size_t why_size)
 {
     json_error_t error;
-    json_t *json = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    json_t *json = json_loadb (text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
     if (!json) {
-        snprintf(why, why_size, "invalid JSON at line %d column %d: %s", error.line, error.column,
-                 error.text);
+        snprintf (why, why_size, "invalid JSON at line %d column %d: %s", error.line, error.column,
+                  error.text);
         return -1;
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    s_pack_json(&pk, json);
-    json_decref(json);
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    s_pack_json (&pk, json);
+    json_decref (json);
     return 0;
 }
 
-static json_t *s_to_json(const msgpack_object *obj)
+static json_t *
+s_to_json (const msgpack_object *obj)
 {
     switch (obj->type) {
     case MSGPACK_OBJECT_NIL:
-        return json_null();
+        return json_null ();
     case MSGPACK_OBJECT_BOOLEAN:
-        return json_boolean(obj->via.boolean);
+        return json_boolean (obj->via.boolean);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (obj->via.u64 > (uint64_t)INT64_MAX)
-            return json_real((double)obj->via.u64);
-        return json_integer((json_int_t)obj->via.u64);
+            return json_real ((double)obj->via.u64);
+        return json_integer ((json_int_t)obj->via.u64);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer((json_int_t)obj->via.i64);
+        return json_integer ((json_int_t)obj->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        return json_real(obj->via.f64);
+        return json_real (obj->via.f64);
     case MSGPACK_OBJECT_STR:
-        return json_stringn_nocheck(obj->via.str.ptr, obj->via.str.size);
+        return json_stringn_nocheck (obj->via.str.ptr, obj->via.str.size);
     case MSGPACK_OBJECT_BIN: {
-        size_t size = sodium_base64_encoded_len(obj->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
-        char *text = malloc(size);
+        size_t size = sodium_base64_encoded_len (obj->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
+        char *text = malloc (size);
         if (!text)
             return NULL;
-        sodium_bin2base64(text, size, (const unsigned char *)obj->via.bin.ptr, obj->via.bin.size,
-                          sodium_base64_VARIANT_ORIGINAL);
-        json_t *json = json_string(text);
-        free(text);
+        sodium_bin2base64 (text, size, (const unsigned char *)obj->via.bin.ptr, obj->via.bin.size,
+                           sodium_base64_VARIANT_ORIGINAL);
+        json_t *json = json_string (text);
+        free (text);
         return json;
     }
     case MSGPACK_OBJECT_ARRAY: {
-        json_t *array = json_array();
+        json_t *array = json_array ();
         for (uint32_t i = 0; array && i < obj->via.array.size; i++)
-            json_array_append_new(array, s_to_json(&obj->via.array.ptr[i]));
+            json_array_append_new (array, s_to_json (&obj->via.array.ptr[i]));
         return array;
     }
     case MSGPACK_OBJECT_MAP: {
-        json_t *map = json_object();
+        json_t *map = json_object ();
         for (uint32_t i = 0; map && i < obj->via.map.size; i++) {
             const msgpack_object_kv *kv = &obj->via.map.ptr[i];
             char key[256];
-            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size < sizeof(key)) {
-                memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size < sizeof (key)) {
+                memcpy (key, kv->key.via.str.ptr, kv->key.via.str.size);
                 key[kv->key.via.str.size] = 0;
             } else
-                snprintf(key, sizeof(key), "#%u", i);
-            json_object_set_new_nocheck(map, key, s_to_json(&kv->val));
+                snprintf (key, sizeof (key), "#%u", i);
+            json_object_set_new_nocheck (map, key, s_to_json (&kv->val));
         }
         return map;
     }
     default:
-        return json_null();
+        return json_null ();
     }
 }
 
-char *jsonpack_to_json(const msgpack_object *obj, bool pretty)
+char *
+jsonpack_to_json (const msgpack_object *obj, bool pretty)
 {
-    json_t *json = s_to_json(obj);
+    json_t *json = s_to_json (obj);
     if (!json)
         return NULL;
-    size_t flags = JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
-    char *text = json_dumps(json, flags);
-    json_decref(json);
+    size_t flags =
+        JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT (2) : JSON_COMPACT);
+    char *text = json_dumps (json, flags);
+    json_decref (json);
     return text;
 }

@@ -13,11 +13,11 @@
 
 //  Parses JSON text (duplicate keys rejected) and appends its msgpack form
 //  to out. Returns 0, or -1 with a message in why.
-int jsonpack_from_json(const char *text, size_t len, msgpack_sbuffer *out, char *why,
-                       size_t why_size);
+int jsonpack_from_json (const char *text, size_t len, msgpack_sbuffer *out, char *why,
+                        size_t why_size);
 
 //  Renders obj as JSON. pretty: indented over several lines. Returns a
 //  heap string the caller frees, NULL on failure.
-char *jsonpack_to_json(const msgpack_object *obj, bool pretty);
+char *jsonpack_to_json (const msgpack_object *obj, bool pretty);
 
 #endif

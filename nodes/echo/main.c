@@ -26,109 +26,112 @@ typedef struct {
     int64_t due;
 } held_t;
 
-static void s_held_destroy(void **item)
+static void
+s_held_destroy (void **item)
 {
     held_t *h = (held_t *)*item;
     if (h) {
-        lh_request_destroy(&h->request);
-        free(h);
+        lh_request_destroy (&h->request);
+        free (h);
         *item = NULL;
     }
 }
 
-static void s_answer(lh_worker_t *worker, lh_request_t **request_p)
+static void
+s_answer (lh_worker_t *worker, lh_request_t **request_p)
 {
     lh_request_t *request = *request_p;
-    const msgpack_object *body = lh_request_body(request);
+    const msgpack_object *body = lh_request_body (request);
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    codec_pack_ok_head(&pk, lh_request_id(request), 2);
-    codec_pack_str(&pk, "echo");
-    msgpack_pack_object(&pk, *body);
-    codec_pack_str(&pk, "caller");
-    msgpack_pack_map(&pk, 3);
-    codec_pack_str(&pk, "agent");
-    codec_pack_str(&pk, lh_request_agent(request));
-    codec_pack_str(&pk, "role");
-    codec_pack_str(&pk, lh_request_role(request));
-    codec_pack_str(&pk, "key");
-    codec_pack_str(&pk, lh_request_key(request));
-    lh_worker_reply(worker, request_p, buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    codec_pack_ok_head (&pk, lh_request_id (request), 2);
+    codec_pack_str (&pk, "echo");
+    msgpack_pack_object (&pk, *body);
+    codec_pack_str (&pk, "caller");
+    msgpack_pack_map (&pk, 3);
+    codec_pack_str (&pk, "agent");
+    codec_pack_str (&pk, lh_request_agent (request));
+    codec_pack_str (&pk, "role");
+    codec_pack_str (&pk, lh_request_role (request));
+    codec_pack_str (&pk, "key");
+    codec_pack_str (&pk, lh_request_key (request));
+    lh_worker_reply (worker, request_p, buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
 }
 
-int main(int argc, char **argv)
+int
+main (int argc, char **argv)
 {
     int exit_code = 0;
     zconfig_t *config =
-        lh_config_load("lh-echo", "Lighthouse echo node.", s_options, argc, argv, &exit_code);
+        lh_config_load ("lh-echo", "Lighthouse echo node.", s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
-    lh_log_init("echo", lh_log_level_parse(lh_config_str(config, "echo/log_level", "info")));
-    zsys_init();
-    zsys_set_logsystem(false);
+    lh_log_init ("echo", lh_log_level_parse (lh_config_str (config, "echo/log_level", "info")));
+    zsys_init ();
+    zsys_set_logsystem (false);
 
     zcert_t *cert = NULL;
-    const char *cert_path = lh_config_str(config, "echo/cert", NULL);
-    if (cert_path && !(cert = zcert_load(cert_path))) {
-        lh_error("cannot load certificate", "path=%s", cert_path);
-        zconfig_destroy(&config);
+    const char *cert_path = lh_config_str (config, "echo/cert", NULL);
+    if (cert_path && !(cert = zcert_load (cert_path))) {
+        lh_error ("cannot load certificate", "path=%s", cert_path);
+        zconfig_destroy (&config);
         return 1;
     }
-    lh_connect_t conn = {lh_config_str(config, "echo/broker", NULL),
-                         lh_config_str(config, "echo/broker_key", NULL), cert};
-    const char *service = lh_config_str(config, "echo/service", "echo");
+    lh_connect_t conn = {lh_config_str (config, "echo/broker", NULL),
+                         lh_config_str (config, "echo/broker_key", NULL), cert};
+    const char *service = lh_config_str (config, "echo/service", "echo");
     lh_worker_t *worker =
-        lh_worker_new(&conn, service, (int)lh_config_int(config, "echo/capacity", 64));
+        lh_worker_new (&conn, service, (int)lh_config_int (config, "echo/capacity", 64));
     if (!worker) {
-        lh_error("cannot start worker", "broker=%s", conn.endpoint);
-        zcert_destroy(&cert);
-        zconfig_destroy(&config);
+        lh_error ("cannot start worker", "broker=%s", conn.endpoint);
+        zcert_destroy (&cert);
+        zconfig_destroy (&config);
         return 1;
     }
-    lh_worker_set_heartbeat(worker, (int)lh_config_int(config, "echo/heartbeat", 2500), 3);
-    lh_info("serving", "service=%s broker=%s", service, conn.endpoint);
+    lh_worker_set_heartbeat (worker, (int)lh_config_int (config, "echo/heartbeat", 2500), 3);
+    lh_info ("serving", "service=%s broker=%s", service, conn.endpoint);
 
-    zlistx_t *held = zlistx_new(); //  held_t, requests asked to wait
-    zlistx_set_destructor(held, s_held_destroy);
+    zlistx_t *held = zlistx_new (); //  held_t, requests asked to wait
+    zlistx_set_destructor (held, s_held_destroy);
     uint64_t served = 0;
     while (!zsys_interrupted) {
-        int64_t now = zclock_mono();
+        int64_t now = zclock_mono ();
         int wait = 1000;
-        for (held_t *h = (held_t *)zlistx_first(held); h; h = (held_t *)zlistx_next(held)) {
+        for (held_t *h = (held_t *)zlistx_first (held); h; h = (held_t *)zlistx_next (held)) {
             if (h->due <= now) {
-                s_answer(worker, &h->request);
+                s_answer (worker, &h->request);
                 served++;
-                zlistx_delete(held, zlistx_cursor(held));
+                zlistx_delete (held, zlistx_cursor (held));
             } else if (h->due - now < wait)
                 wait = (int)(h->due - now);
         }
-        lh_request_t *request = lh_worker_recv(worker, wait);
+        lh_request_t *request = lh_worker_recv (worker, wait);
         if (!request)
             continue;
         int64_t sleep_ms = 0;
         char why[128];
-        if (codec_get_int(lh_request_body(request), "sleep_ms", false, 0, 60000, &sleep_ms, why,
-                          sizeof(why)) != LH_OK) {
-            lh_worker_reply_error(worker, &request, LH_E_BAD_REQUEST, why);
+        if (codec_get_int (lh_request_body (request), "sleep_ms", false, 0, 60000, &sleep_ms, why,
+                           sizeof (why)) != LH_OK) {
+            lh_worker_reply_error (worker, &request, LH_E_BAD_REQUEST, why);
             continue;
         }
         if (sleep_ms > 0) {
-            held_t *h = (held_t *)zmalloc(sizeof(held_t));
+            held_t *h = (held_t *)zmalloc (sizeof (held_t));
             h->request = request;
-            h->due = zclock_mono() + sleep_ms;
-            zlistx_add_end(held, h);
+            h->due = zclock_mono () + sleep_ms;
+            zlistx_add_end (held, h);
             continue;
         }
-        s_answer(worker, &request);
+        s_answer (worker, &request);
         served++;
     }
-    zlistx_destroy(&held);
-    lh_info("stopping", "served=%llu", (unsigned long long)served);
-    lh_worker_destroy(&worker);
-    zcert_destroy(&cert);
-    zconfig_destroy(&config);
+    zlistx_destroy (&held);
+    lh_info ("stopping", "served=%llu", (unsigned long long)served);
+    lh_worker_destroy (&worker);
+    zcert_destroy (&cert);
+    zconfig_destroy (&config);
     return 0;
 }

@@ -11,130 +11,141 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t s_spawn(const char *log_path, char *const argv[])
+//  The cluster of the running test, for cluster_teardown
+static cluster_t *s_current;
+
+static pid_t
+s_spawn (const char *log_path, char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = fork ();
     if (pid == 0) {
-        FILE *log = fopen(log_path, "a");
+        FILE *log = fopen (log_path, "a");
         if (log) {
-            dup2(fileno(log), 1);
-            dup2(fileno(log), 2);
+            dup2 (fileno (log), 1);
+            dup2 (fileno (log), 2);
         }
-        execv(argv[0], argv);
-        _exit(127);
+        execv (argv[0], argv);
+        _exit (127);
     }
     return pid;
 }
 
-static zcert_t *s_cert(cluster_t *self, FILE *roster, const char *name, const char *role)
+static zcert_t *
+s_cert (cluster_t *self, FILE *roster, const char *name, const char *role)
 {
-    zcert_t *cert = zcert_new();
+    zcert_t *cert = zcert_new ();
     if (roster && role)
-        fprintf(roster, "    %s\n        key = \"%s\"\n        role = %s\n", name,
-                zcert_public_txt(cert), role);
+        fprintf (roster, "    %s\n        key = \"%s\"\n        role = %s\n", name,
+                 zcert_public_txt (cert), role);
     char path[512];
-    snprintf(path, sizeof(path), "%s/%s.cert", self->dir, name);
-    zcert_save(cert, path);
+    snprintf (path, sizeof (path), "%s/%s.cert", self->dir, name);
+    zcert_save (cert, path);
     return cert;
 }
 
 //  Scans the broker log for "socket=NAME endpoint=EP".
-static bool s_endpoint(const char *log_path, const char *name, char *out, size_t size)
+static bool
+s_endpoint (const char *log_path, const char *name, char *out, size_t size)
 {
-    FILE *log = fopen(log_path, "r");
+    FILE *log = fopen (log_path, "r");
     if (!log)
         return false;
     char line[1024], needle[64];
-    snprintf(needle, sizeof(needle), "socket=%s endpoint=", name);
+    snprintf (needle, sizeof (needle), "socket=%s endpoint=", name);
     bool found = false;
-    while (!found && fgets(line, sizeof(line), log)) {
-        char *at = strstr(line, needle);
+    while (!found && fgets (line, sizeof (line), log)) {
+        char *at = strstr (line, needle);
         if (at) {
-            at += strlen(needle);
-            at[strcspn(at, " \n")] = 0;
-            snprintf(out, size, "%s", at);
+            at += strlen (needle);
+            at[strcspn (at, " \n")] = 0;
+            snprintf (out, size, "%s", at);
             found = true;
         }
     }
-    fclose(log);
+    fclose (log);
     return found;
 }
 
-cluster_t *cluster_new(const char *extra_config, const char *set)
+cluster_t *
+cluster_new (const char *extra_config, const char *set)
 {
-    zsys_init();
-    zsys_set_logsystem(false);
-    cluster_t *self = (cluster_t *)zmalloc(sizeof(cluster_t));
-    snprintf(self->dir, sizeof(self->dir), "/tmp/lh-it-XXXXXX");
-    assert_non_null(mkdtemp(self->dir));
+    zsys_init ();
+    zsys_set_logsystem (false);
+    cluster_t *self = (cluster_t *)zmalloc (sizeof (cluster_t));
+    snprintf (self->dir, sizeof (self->dir), "/tmp/lh-it-XXXXXX");
+    assert_non_null (mkdtemp (self->dir));
 
     char path[512];
-    snprintf(path, sizeof(path), "%s/roster.zpl", self->dir);
-    FILE *roster = fopen(path, "w");
-    assert_non_null(roster);
-    fprintf(roster, "principal\n");
-    self->broker_cert = s_cert(self, NULL, "broker", NULL);
-    self->admin = s_cert(self, roster, "admin", "admin");
-    self->agent = s_cert(self, roster, "agent-1", "agent");
-    self->agent2 = s_cert(self, roster, "agent-2", "agent");
-    self->node = s_cert(self, roster, "node-1", "node");
-    self->stranger = s_cert(self, NULL, "stranger", NULL);
-    fclose(roster);
-    snprintf(self->broker_key, sizeof(self->broker_key), "%s", zcert_public_txt(self->broker_cert));
+    snprintf (path, sizeof (path), "%s/roster.zpl", self->dir);
+    FILE *roster = fopen (path, "w");
+    assert_non_null (roster);
+    fprintf (roster, "principal\n");
+    self->broker_cert = s_cert (self, NULL, "broker", NULL);
+    self->admin = s_cert (self, roster, "admin", "admin");
+    self->agent = s_cert (self, roster, "agent-1", "agent");
+    self->agent2 = s_cert (self, roster, "agent-2", "agent");
+    self->node = s_cert (self, roster, "node-1", "node");
+    self->stranger = s_cert (self, NULL, "stranger", NULL);
+    fclose (roster);
+    snprintf (self->broker_key, sizeof (self->broker_key), "%s",
+              zcert_public_txt (self->broker_cert));
 
-    snprintf(path, sizeof(path), "%s/broker.cfg", self->dir);
-    FILE *config = fopen(path, "w");
-    assert_non_null(config);
-    fprintf(config,
-            "broker\n"
-            "    frontend = tcp://127.0.0.1:*\n"
-            "    backend = tcp://127.0.0.1:*\n"
-            "    pub = tcp://127.0.0.1:*\n"
-            "    cert = %s/broker.cert_secret\n"
-            "    roster = %s/roster.zpl\n"
-            "    heartbeat = 200\n"
-            "    liveness = 3\n"
-            "    request_timeout = 3000\n"
-            "service\n"
-            "    echo\n"
-            "%s",
-            self->dir, self->dir, extra_config ? extra_config : "");
-    fclose(config);
+    snprintf (path, sizeof (path), "%s/broker.cfg", self->dir);
+    FILE *config = fopen (path, "w");
+    assert_non_null (config);
+    fprintf (config,
+             "broker\n"
+             "    frontend = tcp://127.0.0.1:*\n"
+             "    backend = tcp://127.0.0.1:*\n"
+             "    pub = tcp://127.0.0.1:*\n"
+             "    cert = %s/broker.cert_secret\n"
+             "    roster = %s/roster.zpl\n"
+             "    heartbeat = 200\n"
+             "    liveness = 3\n"
+             "    request_timeout = 3000\n"
+             "service\n"
+             "    echo\n"
+             "%s",
+             self->dir, self->dir, extra_config ? extra_config : "");
+    fclose (config);
 
     char log_path[512];
-    snprintf(log_path, sizeof(log_path), "%s/broker.log", self->dir);
-    snprintf(self->set, sizeof(self->set), "%s", set ? set : "");
+    snprintf (log_path, sizeof (log_path), "%s/broker.log", self->dir);
+    snprintf (self->set, sizeof (self->set), "%s", set ? set : "");
     char *argv[] = {(char *)LH_BROKER_BIN, "-c", path, set ? "--set" : NULL, (char *)set, NULL};
-    self->broker = s_spawn(log_path, argv);
-    assert_true(self->broker > 0);
+    self->broker = s_spawn (log_path, argv);
+    assert_true (self->broker > 0);
     for (int i = 0; i < 100; i++) {
-        if (s_endpoint(log_path, "frontend", self->frontend, sizeof(self->frontend)) &&
-            s_endpoint(log_path, "backend", self->backend, sizeof(self->backend)) &&
-            s_endpoint(log_path, "pub", self->pub, sizeof(self->pub)))
+        if (s_endpoint (log_path, "frontend", self->frontend, sizeof (self->frontend)) &&
+            s_endpoint (log_path, "backend", self->backend, sizeof (self->backend)) &&
+            s_endpoint (log_path, "pub", self->pub, sizeof (self->pub))) {
+            s_current = self;
             return self;
-        zclock_sleep(50);
+        }
+        zclock_sleep (50);
     }
-    fail_msg("broker did not start; see %s", log_path);
+    fail_msg ("broker did not start; see %s", log_path);
     return NULL;
 }
 
-int cluster_signal(cluster_t *self, pid_t pid, int signum)
+int
+cluster_signal (cluster_t *self, pid_t pid, int signum)
 {
     if (pid <= 0)
         return -1;
-    kill(pid, signum);
+    kill (pid, signum);
     if (signum != SIGKILL && signum != SIGTERM)
         return -1;
     int status = -1;
     bool reaped = false;
     for (int i = 0; i < 250 && !reaped; i++) {
-        reaped = waitpid(pid, &status, WNOHANG) == pid;
+        reaped = waitpid (pid, &status, WNOHANG) == pid;
         if (!reaped)
-            zclock_sleep(20);
+            zclock_sleep (20);
     }
     if (!reaped) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill (pid, SIGKILL);
+        waitpid (pid, &status, 0);
     }
     if (pid == self->broker)
         self->broker = 0;
@@ -144,52 +155,57 @@ int cluster_signal(cluster_t *self, pid_t pid, int signum)
     return status;
 }
 
-static void s_print_log(const char *dir, const char *name)
+static void
+s_print_log (const char *dir, const char *name)
 {
     char command[512];
-    snprintf(command, sizeof(command), "tail -n 40 '%s/%s' >&2", dir, name);
-    if (system(command) != 0)
-        fprintf(stderr, "cannot show %s\n", name);
+    snprintf (command, sizeof (command), "tail -n 40 '%s/%s' >&2", dir, name);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot show %s\n", name);
 }
 
-void cluster_destroy(cluster_t **self_p)
+void
+cluster_destroy (cluster_t **self_p)
 {
     if (self_p && *self_p) {
         cluster_t *self = *self_p;
+        if (self == s_current)
+            s_current = NULL;
         for (int i = 0; i < self->worker_count; i++)
             if (self->workers[i] > 0) {
-                kill(self->workers[i], SIGCONT);
-                cluster_signal(self, self->workers[i], SIGTERM);
+                kill (self->workers[i], SIGCONT);
+                cluster_signal (self, self->workers[i], SIGTERM);
             }
-        int status = self->broker ? cluster_signal(self, self->broker, SIGTERM) : 0;
-        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        int status = self->broker ? cluster_signal (self, self->broker, SIGTERM) : 0;
+        bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
         if (!clean)
-            s_print_log(self->dir, "broker.log");
-        zcert_destroy(&self->broker_cert);
-        zcert_destroy(&self->admin);
-        zcert_destroy(&self->agent);
-        zcert_destroy(&self->agent2);
-        zcert_destroy(&self->node);
-        zcert_destroy(&self->stranger);
-        if (!getenv("LH_KEEP_TMP")) {
+            s_print_log (self->dir, "broker.log");
+        zcert_destroy (&self->broker_cert);
+        zcert_destroy (&self->admin);
+        zcert_destroy (&self->agent);
+        zcert_destroy (&self->agent2);
+        zcert_destroy (&self->node);
+        zcert_destroy (&self->stranger);
+        if (!getenv ("LH_KEEP_TMP")) {
             char command[512];
-            snprintf(command, sizeof(command), "rm -rf '%s'", self->dir);
-            if (system(command) != 0)
-                fprintf(stderr, "cannot remove %s\n", self->dir);
+            snprintf (command, sizeof (command), "rm -rf '%s'", self->dir);
+            if (system (command) != 0)
+                fprintf (stderr, "cannot remove %s\n", self->dir);
         }
-        free(self);
+        free (self);
         *self_p = NULL;
         if (!clean)
-            fail_msg("broker did not exit cleanly on SIGTERM (status 0x%x)", status);
+            fail_msg ("broker did not exit cleanly on SIGTERM (status 0x%x)", status);
     }
 }
 
-void cluster_restart_broker(cluster_t *self)
+void
+cluster_restart_broker (cluster_t *self)
 {
-    cluster_signal(self, self->broker, SIGKILL);
+    cluster_signal (self, self->broker, SIGKILL);
     char config[512], log_path[512];
-    snprintf(config, sizeof(config), "%s/broker.cfg", self->dir);
-    snprintf(log_path, sizeof(log_path), "%s/broker.log", self->dir);
+    snprintf (config, sizeof (config), "%s/broker.cfg", self->dir);
+    snprintf (log_path, sizeof (log_path), "%s/broker.log", self->dir);
     char *argv[] = {(char *)LH_BROKER_BIN,
                     "-c",
                     config,
@@ -202,89 +218,113 @@ void cluster_restart_broker(cluster_t *self)
                     self->set[0] ? "--set" : NULL,
                     self->set,
                     NULL};
-    self->broker = s_spawn(log_path, argv);
-    assert_true(self->broker > 0);
+    self->broker = s_spawn (log_path, argv);
+    assert_true (self->broker > 0);
 }
 
-lh_connect_t cluster_connect(cluster_t *self, zcert_t *cert, bool backend)
+int
+cluster_teardown (void **state)
+{
+    (void)state;
+    if (s_current) {
+        cluster_t *self = s_current;
+        s_current = NULL;
+        for (int i = 0; i < self->worker_count; i++)
+            if (self->workers[i] > 0) {
+                kill (self->workers[i], SIGCONT);
+                cluster_signal (self, self->workers[i], SIGKILL);
+            }
+        cluster_signal (self, self->broker, SIGKILL);
+        fprintf (stderr, "teardown: killed the processes of a failed test; kept %s\n", self->dir);
+    }
+    return 0;
+}
+
+lh_connect_t
+cluster_connect (cluster_t *self, zcert_t *cert, bool backend)
 {
     return (lh_connect_t){backend ? self->backend : self->frontend, self->broker_key, cert};
 }
 
-lh_client_t *cluster_client(cluster_t *self, zcert_t *cert)
+lh_client_t *
+cluster_client (cluster_t *self, zcert_t *cert)
 {
-    lh_connect_t conn = cluster_connect(self, cert, false);
-    lh_client_t *client = lh_client_new(&conn);
-    assert_non_null(client);
-    lh_client_set_timeout(client, 2000);
-    lh_client_set_retries(client, 0);
+    lh_connect_t conn = cluster_connect (self, cert, false);
+    lh_client_t *client = lh_client_new (&conn);
+    assert_non_null (client);
+    lh_client_set_timeout (client, 2000);
+    lh_client_set_retries (client, 0);
     return client;
 }
 
-lh_reply_t *cluster_call(cluster_t *self, zcert_t *cert, const char *service, const char *json)
+lh_reply_t *
+cluster_call (cluster_t *self, zcert_t *cert, const char *service, const char *json)
 {
     msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
+    msgpack_sbuffer_init (&body);
     char why[256];
-    assert_int_equal(jsonpack_from_json(json, strlen(json), &body, why, sizeof(why)), 0);
-    lh_client_t *client = cluster_client(self, cert);
-    lh_reply_t *reply = lh_client_call(client, service, body.data, body.size);
-    lh_client_destroy(&client);
-    msgpack_sbuffer_destroy(&body);
-    assert_non_null(reply);
+    assert_int_equal (jsonpack_from_json (json, strlen (json), &body, why, sizeof (why)), 0);
+    lh_client_t *client = cluster_client (self, cert);
+    lh_reply_t *reply = lh_client_call (client, service, body.data, body.size);
+    lh_client_destroy (&client);
+    msgpack_sbuffer_destroy (&body);
+    assert_non_null (reply);
     return reply;
 }
 
-uint64_t cluster_counter(cluster_t *self, const char *name)
+uint64_t
+cluster_counter (cluster_t *self, const char *name)
 {
-    lh_reply_t *reply = cluster_call(self, self->admin, "broker.stats", "{}");
-    assert_true(lh_reply_ok(reply));
-    const msgpack_object *counters = codec_map_get(lh_reply_root(reply), "counters");
-    const msgpack_object *value = codec_map_get(counters, name);
-    assert_non_null(value);
+    lh_reply_t *reply = cluster_call (self, self->admin, "broker.stats", "{}");
+    assert_true (lh_reply_ok (reply));
+    const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
+    const msgpack_object *value = codec_map_get (counters, name);
+    assert_non_null (value);
     uint64_t n = value->via.u64;
-    lh_reply_destroy(&reply);
+    lh_reply_destroy (&reply);
     return n;
 }
 
-bool cluster_wait_workers(cluster_t *self, const char *service, uint64_t count, int timeout_ms)
+bool
+cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms)
 {
     char json[128];
-    snprintf(json, sizeof(json), "{\"name\":\"%s\"}", service);
-    int64_t until = zclock_mono() + timeout_ms;
-    while (zclock_mono() < until) {
-        lh_reply_t *reply = cluster_call(self, self->admin, "mmi.service", json);
-        const msgpack_object *workers = codec_map_get(lh_reply_root(reply), "workers");
+    snprintf (json, sizeof (json), "{\"name\":\"%s\"}", service);
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        lh_reply_t *reply = cluster_call (self, self->admin, "mmi.service", json);
+        const msgpack_object *workers = codec_map_get (lh_reply_root (reply), "workers");
         bool done = workers && workers->via.u64 == count;
-        lh_reply_destroy(&reply);
+        lh_reply_destroy (&reply);
         if (done)
             return true;
-        zclock_sleep(50);
+        zclock_sleep (50);
     }
     return false;
 }
 
-pid_t cluster_start_echo(cluster_t *self, const char *service, bool wait)
+pid_t
+cluster_start_echo (cluster_t *self, const char *service, bool wait)
 {
-    assert_true(self->worker_count < 8);
+    assert_true (self->worker_count < 8);
     char cert[512], log_path[512];
-    snprintf(cert, sizeof(cert), "%s/node-1.cert_secret", self->dir);
-    snprintf(log_path, sizeof(log_path), "%s/echo-%d.log", self->dir, self->worker_count);
+    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
+    snprintf (log_path, sizeof (log_path), "%s/echo-%d.log", self->dir, self->worker_count);
     char *argv[] = {(char *)LH_ECHO_BIN, "--broker",    self->backend, "--broker-key",
                     self->broker_key,    "--cert",      cert,          "--service",
                     (char *)service,     "--heartbeat", "200",         NULL};
     //  Count before, so that "one more" is what we wait for
     char json[128];
-    snprintf(json, sizeof(json), "{\"name\":\"%s\"}", service);
-    lh_reply_t *reply = cluster_call(self, self->admin, "mmi.service", json);
-    const msgpack_object *workers = codec_map_get(lh_reply_root(reply), "workers");
+    snprintf (json, sizeof (json), "{\"name\":\"%s\"}", service);
+    lh_reply_t *reply = cluster_call (self, self->admin, "mmi.service", json);
+    const msgpack_object *workers = codec_map_get (lh_reply_root (reply), "workers");
     uint64_t before = workers ? workers->via.u64 : 0;
-    lh_reply_destroy(&reply);
+    lh_reply_destroy (&reply);
 
-    pid_t pid = s_spawn(log_path, argv);
-    assert_true(pid > 0);
+    pid_t pid = s_spawn (log_path, argv);
+    assert_true (pid > 0);
     self->workers[self->worker_count++] = pid;
     if (wait)
-        assert_true(cluster_wait_workers(self, service, before + 1, 5000));
+        assert_true (cluster_wait_workers (self, service, before + 1, 5000));
     return pid;
 }

@@ -40,31 +40,31 @@ typedef struct {
 //  after its "service" section (e.g. "    later\n" or a "role" section);
 //  set, if not NULL, is one --set PATH=VALUE override. Fails the test when
 //  the broker does not come up.
-cluster_t *cluster_new(const char *extra_config, const char *set);
-void cluster_destroy(cluster_t **self_p);
+cluster_t *cluster_new (const char *extra_config, const char *set);
+void cluster_destroy (cluster_t **self_p);
 
 //  Kills the broker with SIGKILL and starts it again on the same endpoints.
-void cluster_restart_broker(cluster_t *self);
+void cluster_restart_broker (cluster_t *self);
 
 //  Starts an lh-echo worker with the node key; returns its pid. Waits until
 //  the broker lists it (mmi.service) unless wait is false.
-pid_t cluster_start_echo(cluster_t *self, const char *service, bool wait);
+pid_t cluster_start_echo (cluster_t *self, const char *service, bool wait);
 //  Waits until the broker reports `count` workers for service; false on timeout.
-bool cluster_wait_workers(cluster_t *self, const char *service, uint64_t count, int timeout_ms);
+bool cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms);
 
 //  A client with the given certificate (one of the cluster's).
-lh_client_t *cluster_client(cluster_t *self, zcert_t *cert);
+lh_client_t *cluster_client (cluster_t *self, zcert_t *cert);
 //  Connection parameters for the frontend or backend with a certificate.
-lh_connect_t cluster_connect(cluster_t *self, zcert_t *cert, bool backend);
+lh_connect_t cluster_connect (cluster_t *self, zcert_t *cert, bool backend);
 
 //  Calls service with a JSON body using cert; the caller destroys the reply.
-lh_reply_t *cluster_call(cluster_t *self, zcert_t *cert, const char *service, const char *json);
+lh_reply_t *cluster_call (cluster_t *self, zcert_t *cert, const char *service, const char *json);
 //  Reads one broker counter via broker.stats (admin).
-uint64_t cluster_counter(cluster_t *self, const char *name);
+uint64_t cluster_counter (cluster_t *self, const char *name);
 
 //  Sends a signal to one of the cluster's processes; for SIGKILL and
 //  SIGTERM waits for it (SIGKILL after 5 s) and returns its wait status,
 //  forgetting the pid. Returns -1 otherwise.
-int cluster_signal(cluster_t *self, pid_t pid, int signum);
+int cluster_signal (cluster_t *self, pid_t pid, int signum);
 
 #endif

@@ -15,185 +15,195 @@
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static const msgpack_object *s_get(const lh_reply_t *reply, const char *path)
+static const msgpack_object *
+s_get (const lh_reply_t *reply, const char *path)
 {
     //  "a.b.c" through nested maps
-    const msgpack_object *obj = lh_reply_root(reply);
+    const msgpack_object *obj = lh_reply_root (reply);
     char buf[128];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *part = strtok(buf, "."); part && obj; part = strtok(NULL, "."))
-        obj = codec_map_get(obj, part);
+    snprintf (buf, sizeof (buf), "%s", path);
+    for (char *part = strtok (buf, "."); part && obj; part = strtok (NULL, "."))
+        obj = codec_map_get (obj, part);
     return obj;
 }
 
-static void s_assert_ok(lh_reply_t *reply)
+static void
+s_assert_ok (lh_reply_t *reply)
 {
-    assert_non_null(reply);
-    if (!lh_reply_ok(reply))
-        fail_msg("expected ok, got %s: %s", lh_reply_code_name(reply), lh_reply_message(reply));
+    assert_non_null (reply);
+    if (!lh_reply_ok (reply))
+        fail_msg ("expected ok, got %s: %s", lh_reply_code_name (reply), lh_reply_message (reply));
 }
 
-static void s_assert_error(lh_reply_t *reply, lh_err_t code)
+static void
+s_assert_error (lh_reply_t *reply, lh_err_t code)
 {
-    assert_non_null(reply);
-    if (lh_reply_ok(reply) || lh_reply_code(reply) != code)
-        fail_msg("expected error %s, got ok=%d code=%s message=%s", codec_err_name(code),
-                 lh_reply_ok(reply), lh_reply_code_name(reply), lh_reply_message(reply));
+    assert_non_null (reply);
+    if (lh_reply_ok (reply) || lh_reply_code (reply) != code)
+        fail_msg ("expected error %s, got ok=%d code=%s message=%s", codec_err_name (code),
+                  lh_reply_ok (reply), lh_reply_code_name (reply), lh_reply_message (reply));
 }
 
 //  Sends raw frames on a fresh CURVE DEALER and returns the reply body's
 //  decoded doc (or NULL when nothing came back within timeout_ms).
-static codec_doc_t *s_raw(cluster_t *c, zcert_t *cert, int timeout_ms, int count, ...)
+static codec_doc_t *
+s_raw (cluster_t *c, zcert_t *cert, int timeout_ms, int count, ...)
 {
-    lh_connect_t conn = cluster_connect(c, cert, false);
-    zsock_t *sock = lh_connect_dealer(&conn);
-    assert_non_null(sock);
-    zmsg_t *msg = zmsg_new();
+    lh_connect_t conn = cluster_connect (c, cert, false);
+    zsock_t *sock = lh_connect_dealer (&conn);
+    assert_non_null (sock);
+    zmsg_t *msg = zmsg_new ();
     va_list args;
-    va_start(args, count);
+    va_start (args, count);
     for (int i = 0; i < count; i++) {
-        const void *data = va_arg(args, const void *);
-        size_t size = va_arg(args, size_t);
-        zmsg_addmem(msg, data, size);
+        const void *data = va_arg (args, const void *);
+        size_t size = va_arg (args, size_t);
+        zmsg_addmem (msg, data, size);
     }
-    va_end(args);
-    zmsg_send(&msg, sock);
-    zsock_set_rcvtimeo(sock, timeout_ms);
-    zmsg_t *reply = zmsg_recv(sock);
+    va_end (args);
+    zmsg_send (&msg, sock);
+    zsock_set_rcvtimeo (sock, timeout_ms);
+    zmsg_t *reply = zmsg_recv (sock);
     codec_doc_t *doc = NULL;
     if (reply) {
-        assert_int_equal(zmsg_size(reply), 4);
-        zframe_t *body = zmsg_last(reply);
-        doc = codec_doc_decode(zframe_data(body), zframe_size(body), NULL, NULL);
-        assert_non_null(doc);
-        zmsg_destroy(&reply);
+        assert_int_equal (zmsg_size (reply), 4);
+        zframe_t *body = zmsg_last (reply);
+        doc = codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL);
+        assert_non_null (doc);
+        zmsg_destroy (&reply);
     }
-    zsock_destroy(&sock);
+    zsock_destroy (&sock);
     return doc;
 }
 
-static void s_assert_doc_error(codec_doc_t *doc, const char *code)
+static void
+s_assert_doc_error (codec_doc_t *doc, const char *code)
 {
-    assert_non_null(doc);
-    const msgpack_object *root = codec_doc_root(doc);
-    const msgpack_object *ok = codec_map_get(root, "ok");
-    assert_true(ok && ok->type == MSGPACK_OBJECT_BOOLEAN && !ok->via.boolean);
-    assert_true(codec_str_eq(codec_map_get(codec_map_get(root, "error"), "code"), code));
+    assert_non_null (doc);
+    const msgpack_object *root = codec_doc_root (doc);
+    const msgpack_object *ok = codec_map_get (root, "ok");
+    assert_true (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && !ok->via.boolean);
+    assert_true (codec_str_eq (codec_map_get (codec_map_get (root, "error"), "code"), code));
 }
 
-static bool s_broker_alive(cluster_t *c)
+static bool
+s_broker_alive (cluster_t *c)
 {
-    lh_reply_t *reply = cluster_call(c, c->admin, "broker.ping", "{}");
-    bool ok = lh_reply_ok(reply);
-    lh_reply_destroy(&reply);
+    lh_reply_t *reply = cluster_call (c, c->admin, "broker.ping", "{}");
+    bool ok = lh_reply_ok (reply);
+    lh_reply_destroy (&reply);
     return ok;
 }
 
 //  --------------------------------------------------------------------------
 //  Tests
 
-static void test_roundtrip_and_caller_frame_wins(void **state)
+static void
+test_roundtrip_and_caller_frame_wins (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
-    lh_reply_t *reply = cluster_call(c, c->agent, "echo",
-                                     "{\"text\":\"hi\",\"agent\":\"agent-2\",\"role\":\"admin\"}");
-    s_assert_ok(reply);
-    assert_true(codec_str_eq(s_get(reply, "echo.text"), "hi"));
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
+    lh_reply_t *reply = cluster_call (c, c->agent, "echo",
+                                      "{\"text\":\"hi\",\"agent\":\"agent-2\",\"role\":\"admin\"}");
+    s_assert_ok (reply);
+    assert_true (codec_str_eq (s_get (reply, "echo.text"), "hi"));
     //  The body claims agent-2 and admin; the broker's caller frame says who it really was
-    assert_true(codec_str_eq(s_get(reply, "caller.agent"), "agent-1"));
-    assert_true(codec_str_eq(s_get(reply, "caller.role"), "agent"));
-    assert_true(codec_str_eq(s_get(reply, "caller.key"), zcert_public_txt(c->agent)));
-    assert_int_equal(s_get(reply, "id")->via.u64, lh_reply_id(reply));
-    lh_reply_destroy(&reply);
-    cluster_destroy(&c);
+    assert_true (codec_str_eq (s_get (reply, "caller.agent"), "agent-1"));
+    assert_true (codec_str_eq (s_get (reply, "caller.role"), "agent"));
+    assert_true (codec_str_eq (s_get (reply, "caller.key"), zcert_public_txt (c->agent)));
+    assert_int_equal (s_get (reply, "id")->via.u64, lh_reply_id (reply));
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
 }
 
-static void test_pipelined_replies_match_ids(void **state)
+static void
+test_pipelined_replies_match_ids (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, "broker/queue_max=5000");
-    cluster_start_echo(c, "echo", true);
-    cluster_start_echo(c, "echo", true);
-    lh_client_t *client = cluster_client(c, c->admin);
+    cluster_t *c = cluster_new (NULL, "broker/queue_max=5000");
+    cluster_start_echo (c, "echo", true);
+    cluster_start_echo (c, "echo", true);
+    lh_client_t *client = cluster_client (c, c->admin);
     enum { N = 2000 };
     static uint64_t seen[N + 1];
-    memset(seen, 0, sizeof(seen));
+    memset (seen, 0, sizeof (seen));
     for (uint64_t i = 0; i < N; i++) {
         msgpack_sbuffer buf;
-        msgpack_sbuffer_init(&buf);
+        msgpack_sbuffer_init (&buf);
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        codec_pack_str(&pk, "n");
-        msgpack_pack_uint64(&pk, i);
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 1);
+        codec_pack_str (&pk, "n");
+        msgpack_pack_uint64 (&pk, i);
         uint64_t id;
-        assert_int_equal(lh_client_send(client, "echo", buf.data, buf.size, &id, NULL), 0);
-        msgpack_sbuffer_destroy(&buf);
-        assert_true(id >= 1 && id <= N);
+        assert_int_equal (lh_client_send (client, "echo", buf.data, buf.size, &id, NULL), 0);
+        msgpack_sbuffer_destroy (&buf);
+        assert_true (id >= 1 && id <= N);
         seen[id] = i + 1; //  expected n for this id, plus one
     }
     for (int i = 0; i < N; i++) {
-        lh_reply_t *reply = lh_client_recv(client, 5000);
-        assert_non_null(reply);
-        s_assert_ok(reply);
-        uint64_t id = lh_reply_id(reply);
-        assert_true(seen[id] > 0);
-        assert_int_equal(s_get(reply, "echo.n")->via.u64, seen[id] - 1);
+        lh_reply_t *reply = lh_client_recv (client, 5000);
+        assert_non_null (reply);
+        s_assert_ok (reply);
+        uint64_t id = lh_reply_id (reply);
+        assert_true (seen[id] > 0);
+        assert_int_equal (s_get (reply, "echo.n")->via.u64, seen[id] - 1);
         seen[id] = 0; //  each id answered once
-        lh_reply_destroy(&reply);
+        lh_reply_destroy (&reply);
     }
-    assert_int_equal(lh_client_pending(client), 0);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    assert_int_equal (lh_client_pending (client), 0);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_garbage_frames(void **state)
+static void
+test_garbage_frames (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
     static const uint8_t map[] = {0x80};
     //  Wrong protocol header
-    codec_doc_t *doc = s_raw(c, c->admin, 2000, 4, "", (size_t)0, "MDPC99", (size_t)6, "echo",
-                             (size_t)4, map, sizeof(map));
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
+    codec_doc_t *doc = s_raw (c, c->admin, 2000, 4, "", (size_t)0, "MDPC99", (size_t)6, "echo",
+                              (size_t)4, map, sizeof (map));
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
     //  Missing body
-    doc = s_raw(c, c->admin, 2000, 3, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4);
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
+    doc = s_raw (c, c->admin, 2000, 3, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4);
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
     //  Two bodies
-    doc = s_raw(c, c->admin, 2000, 5, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, map,
-                sizeof(map), map, sizeof(map));
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
+    doc = s_raw (c, c->admin, 2000, 5, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, map,
+                 sizeof (map), map, sizeof (map));
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
     //  No empty delimiter
-    doc = s_raw(c, c->admin, 2000, 3, "MDPC01", (size_t)6, "echo", (size_t)4, map, sizeof(map));
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
+    doc = s_raw (c, c->admin, 2000, 3, "MDPC01", (size_t)6, "echo", (size_t)4, map, sizeof (map));
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
     //  Too many frames
-    doc = s_raw(c, c->admin, 2000, 10, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, "a",
-                (size_t)1, "b", (size_t)1, "c", (size_t)1, "d", (size_t)1, "e", (size_t)1, "f",
-                (size_t)1, "g", (size_t)1);
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
+    doc = s_raw (c, c->admin, 2000, 10, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, "a",
+                 (size_t)1, "b", (size_t)1, "c", (size_t)1, "d", (size_t)1, "e", (size_t)1, "f",
+                 (size_t)1, "g", (size_t)1);
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
     //  Bad service name
-    doc = s_raw(c, c->admin, 2000, 4, "", (size_t)0, "MDPC01", (size_t)6, "../etc", (size_t)6, map,
-                sizeof(map));
-    s_assert_doc_error(doc, "bad_request");
-    codec_doc_destroy(&doc);
-    assert_true(cluster_counter(c, "malformed") >= 6);
-    assert_true(s_broker_alive(c));
-    cluster_destroy(&c);
+    doc = s_raw (c, c->admin, 2000, 4, "", (size_t)0, "MDPC01", (size_t)6, "../etc", (size_t)6, map,
+                 sizeof (map));
+    s_assert_doc_error (doc, "bad_request");
+    codec_doc_destroy (&doc);
+    assert_true (cluster_counter (c, "malformed") >= 6);
+    assert_true (s_broker_alive (c));
+    cluster_destroy (&c);
 }
 
-static void test_bad_msgpack_bodies(void **state)
+static void
+test_bad_msgpack_bodies (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
     static const uint8_t truncated[] = {0x82, 0xA2, 'i', 'd', 0x01, 0xA4, 't', 'e'};
     static const uint8_t not_map[] = {0x93, 0x01, 0x02, 0x03};
     static const uint8_t lying[] = {0xDF, 0xFF, 0xFF, 0xFF, 0xFF, 0xA1, 'a'};
@@ -205,20 +215,20 @@ static void test_bad_msgpack_bodies(void **state)
         size_t size;
         const char *code;
     } cases[] = {
-        {truncated, sizeof(truncated), "bad_request"}, {not_map, sizeof(not_map), "bad_request"},
-        {lying, sizeof(lying), "too_large"},           {ext, sizeof(ext), "bad_request"},
-        {bad_utf8, sizeof(bad_utf8), "bad_request"},   {dup_key, sizeof(dup_key), "bad_request"},
+        {truncated, sizeof (truncated), "bad_request"}, {not_map, sizeof (not_map), "bad_request"},
+        {lying, sizeof (lying), "too_large"},           {ext, sizeof (ext), "bad_request"},
+        {bad_utf8, sizeof (bad_utf8), "bad_request"},   {dup_key, sizeof (dup_key), "bad_request"},
         {(const uint8_t *)"hello", 5, "bad_request"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        codec_doc_t *doc = s_raw(c, c->admin, 2000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo",
-                                 (size_t)4, cases[i].data, cases[i].size);
-        s_assert_doc_error(doc, cases[i].code);
-        codec_doc_destroy(&doc);
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+        codec_doc_t *doc = s_raw (c, c->admin, 2000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo",
+                                  (size_t)4, cases[i].data, cases[i].size);
+        s_assert_doc_error (doc, cases[i].code);
+        codec_doc_destroy (&doc);
     }
     //  Oversize: a 1.5 MiB string is answered, not forwarded
     size_t big = 1536 * 1024;
-    uint8_t *body = (uint8_t *)malloc(big + 16);
+    uint8_t *body = (uint8_t *)malloc (big + 16);
     size_t n = 0;
     body[n++] = 0x81;
     body[n++] = 0xA1;
@@ -227,439 +237,459 @@ static void test_bad_msgpack_bodies(void **state)
     uint32_t len = (uint32_t)big;
     for (int i = 3; i >= 0; i--)
         body[n++] = (uint8_t)(len >> (8 * i));
-    memset(body + n, 'a', big);
+    memset (body + n, 'a', big);
     n += big;
-    codec_doc_t *doc =
-        s_raw(c, c->admin, 5000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, body, n);
-    s_assert_doc_error(doc, "too_large");
-    codec_doc_destroy(&doc);
+    codec_doc_t *doc = s_raw (c, c->admin, 5000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo",
+                              (size_t)4, body, n);
+    s_assert_doc_error (doc, "too_large");
+    codec_doc_destroy (&doc);
     //  Past the hard cap the connection is dropped without an answer
-    uint8_t *huge = (uint8_t *)calloc(1, 3 * 1024 * 1024);
-    doc = s_raw(c, c->admin, 1000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, huge,
-                (size_t)3 * 1024 * 1024);
-    assert_null(doc);
-    free(huge);
-    free(body);
+    uint8_t *huge = (uint8_t *)calloc (1, 3 * 1024 * 1024);
+    doc = s_raw (c, c->admin, 1000, 4, "", (size_t)0, "MDPC01", (size_t)6, "echo", (size_t)4, huge,
+                 (size_t)3 * 1024 * 1024);
+    assert_null (doc);
+    free (huge);
+    free (body);
     //  The worker never saw any of it; the broker still serves
-    assert_int_equal(cluster_counter(c, "too_large"), 2);
-    assert_true(s_broker_alive(c));
-    lh_reply_t *reply = cluster_call(c, c->admin, "echo", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
-    cluster_destroy(&c);
+    assert_int_equal (cluster_counter (c, "too_large"), 2);
+    assert_true (s_broker_alive (c));
+    lh_reply_t *reply = cluster_call (c, c->admin, "echo", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
 }
 
-static void test_wrong_field_type_from_worker(void **state)
+static void
+test_wrong_field_type_from_worker (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
-    lh_reply_t *reply = cluster_call(c, c->admin, "echo", "{\"sleep_ms\":\"soon\"}");
-    s_assert_error(reply, LH_E_BAD_REQUEST);
-    assert_non_null(strstr(lh_reply_message(reply), "sleep_ms"));
-    lh_reply_destroy(&reply);
-    cluster_destroy(&c);
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
+    lh_reply_t *reply = cluster_call (c, c->admin, "echo", "{\"sleep_ms\":\"soon\"}");
+    s_assert_error (reply, LH_E_BAD_REQUEST);
+    assert_non_null (strstr (lh_reply_message (reply), "sleep_ms"));
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
 }
 
-static void test_unknown_service_and_forbidden(void **state)
+static void
+test_unknown_service_and_forbidden (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    lh_reply_t *reply = cluster_call(c, c->admin, "nosuch", "{}");
-    s_assert_error(reply, LH_E_UNKNOWN_SERVICE);
-    lh_reply_destroy(&reply);
-    reply = cluster_call(c, c->admin, "mmi.nosuch", "{}");
-    s_assert_error(reply, LH_E_UNKNOWN_SERVICE);
-    lh_reply_destroy(&reply);
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_reply_t *reply = cluster_call (c, c->admin, "nosuch", "{}");
+    s_assert_error (reply, LH_E_UNKNOWN_SERVICE);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->admin, "mmi.nosuch", "{}");
+    s_assert_error (reply, LH_E_UNKNOWN_SERVICE);
+    lh_reply_destroy (&reply);
     //  Agents may not read broker statistics
-    reply = cluster_call(c, c->agent, "broker.stats", "{}");
-    s_assert_error(reply, LH_E_FORBIDDEN);
-    lh_reply_destroy(&reply);
-    assert_int_equal(cluster_counter(c, "unknown_service"), 2);
-    assert_int_equal(cluster_counter(c, "forbidden"), 1);
-    cluster_destroy(&c);
+    reply = cluster_call (c, c->agent, "broker.stats", "{}");
+    s_assert_error (reply, LH_E_FORBIDDEN);
+    lh_reply_destroy (&reply);
+    assert_int_equal (cluster_counter (c, "unknown_service"), 2);
+    assert_int_equal (cluster_counter (c, "forbidden"), 1);
+    cluster_destroy (&c);
 }
 
-static void test_queue_until_worker_arrives(void **state)
+static void
+test_queue_until_worker_arrives (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new("    later\n", "role/node/serve=echo later");
-    lh_client_t *client = cluster_client(c, c->admin);
+    cluster_t *c = cluster_new ("    later\n", "role/node/serve=echo later");
+    lh_client_t *client = cluster_client (c, c->admin);
     static const uint8_t map[] = {0x81, 0xA1, 'k', 0x07};
     uint64_t id;
-    assert_int_equal(lh_client_send(client, "later", map, sizeof(map), &id, NULL), 0);
-    zclock_sleep(300);
-    cluster_start_echo(c, "later", false);
-    lh_reply_t *reply = lh_client_recv(client, 3000);
-    assert_non_null(reply);
-    s_assert_ok(reply);
-    assert_int_equal(lh_reply_id(reply), id);
-    assert_int_equal(s_get(reply, "echo.k")->via.u64, 7);
-    lh_reply_destroy(&reply);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    assert_int_equal (lh_client_send (client, "later", map, sizeof (map), &id, NULL), 0);
+    zclock_sleep (300);
+    cluster_start_echo (c, "later", false);
+    lh_reply_t *reply = lh_client_recv (client, 3000);
+    assert_non_null (reply);
+    s_assert_ok (reply);
+    assert_int_equal (lh_reply_id (reply), id);
+    assert_int_equal (s_get (reply, "echo.k")->via.u64, 7);
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_queue_full_is_overloaded(void **state)
+static void
+test_queue_full_is_overloaded (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new("    later\n        queue_max = 3\n", NULL);
-    lh_client_t *client = cluster_client(c, c->admin);
+    cluster_t *c = cluster_new ("    later\n        queue_max = 3\n", NULL);
+    lh_client_t *client = cluster_client (c, c->admin);
     static const uint8_t map[] = {0x80};
     for (int i = 0; i < 5; i++)
-        assert_int_equal(lh_client_send(client, "later", map, 1, NULL, NULL), 0);
+        assert_int_equal (lh_client_send (client, "later", map, 1, NULL, NULL), 0);
     //  Two refused at once; the three queued ones wait for a worker
     for (int i = 0; i < 2; i++) {
-        lh_reply_t *reply = lh_client_recv(client, 1000);
-        s_assert_error(reply, LH_E_OVERLOADED);
-        lh_reply_destroy(&reply);
+        lh_reply_t *reply = lh_client_recv (client, 1000);
+        s_assert_error (reply, LH_E_OVERLOADED);
+        lh_reply_destroy (&reply);
     }
-    assert_null(lh_client_recv(client, 200));
-    assert_int_equal(cluster_counter(c, "overloaded"), 2);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    assert_null (lh_client_recv (client, 200));
+    assert_int_equal (cluster_counter (c, "overloaded"), 2);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_roster_reload_on_sighup(void **state)
+static void
+test_roster_reload_on_sighup (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    lh_reply_t *reply = cluster_call(c, c->stranger, "broker.ping", "{}");
-    s_assert_error(reply, LH_E_TIMEOUT);
-    lh_reply_destroy(&reply);
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_reply_t *reply = cluster_call (c, c->stranger, "broker.ping", "{}");
+    s_assert_error (reply, LH_E_TIMEOUT);
+    lh_reply_destroy (&reply);
     char path[512];
-    snprintf(path, sizeof(path), "%s/roster.zpl", c->dir);
-    FILE *roster = fopen(path, "a");
-    assert_non_null(roster);
-    fprintf(roster, "    stranger\n        key = \"%s\"\n        role = agent\n",
-            zcert_public_txt(c->stranger));
-    fclose(roster);
-    kill(c->broker, SIGHUP);
-    zclock_sleep(300);
-    reply = cluster_call(c, c->stranger, "broker.ping", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
+    snprintf (path, sizeof (path), "%s/roster.zpl", c->dir);
+    FILE *roster = fopen (path, "a");
+    assert_non_null (roster);
+    fprintf (roster, "    stranger\n        key = \"%s\"\n        role = agent\n",
+             zcert_public_txt (c->stranger));
+    fclose (roster);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    reply = cluster_call (c, c->stranger, "broker.ping", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
     //  A broken roster is refused and the loaded one stays in force
-    roster = fopen(path, "a");
-    fprintf(roster, "    broken\n        key = \"short\"\n        role = agent\n");
-    fclose(roster);
-    kill(c->broker, SIGHUP);
-    zclock_sleep(300);
-    reply = cluster_call(c, c->agent, "broker.ping", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
-    cluster_destroy(&c);
+    roster = fopen (path, "a");
+    fprintf (roster, "    broken\n        key = \"short\"\n        role = agent\n");
+    fclose (roster);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    reply = cluster_call (c, c->agent, "broker.ping", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
 }
 
 //  Runs lh with the cluster's settings; returns its exit status and output.
-static int s_lh(cluster_t *c, const char *args, char *out, size_t size)
+static int
+s_lh (cluster_t *c, const char *args, char *out, size_t size)
 {
     char command[2048];
-    snprintf(command, sizeof(command),
-             "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s/admin.cert_secret' %s %s 2>&1",
-             c->frontend, c->broker_key, c->dir, LH_CLI_BIN, args);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    size_t n = fread(out, 1, size - 1, pipe);
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s/admin.cert_secret' %s %s 2>&1",
+              c->frontend, c->broker_key, c->dir, LH_CLI_BIN, args);
+    FILE *pipe = popen (command, "r");
+    assert_non_null (pipe);
+    size_t n = fread (out, 1, size - 1, pipe);
     out[n] = 0;
-    int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int status = pclose (pipe);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-static void test_lh_cli(void **state)
+static void
+test_lh_cli (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
     static char out[65536];
-    assert_int_equal(s_lh(c, "call echo '{\"a\": [1, 2.5, null, true]}'", out, sizeof(out)), 0);
-    assert_non_null(strstr(out, "\"ok\": true"));
-    assert_non_null(strstr(out, "2.5"));
-    assert_int_equal(s_lh(c, "call nosuch '{}'", out, sizeof(out)), 1);
-    assert_non_null(strstr(out, "unknown_service"));
-    assert_int_equal(s_lh(c, "call echo '{not json'", out, sizeof(out)), 2);
-    assert_int_equal(s_lh(c, "call echo '{\"id\": 5}'", out, sizeof(out)), 1);
-    assert_int_equal(s_lh(c, "status --json", out, sizeof(out)), 0);
+    assert_int_equal (s_lh (c, "call echo '{\"a\": [1, 2.5, null, true]}'", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "\"ok\": true"));
+    assert_non_null (strstr (out, "2.5"));
+    assert_int_equal (s_lh (c, "call nosuch '{}'", out, sizeof (out)), 1);
+    assert_non_null (strstr (out, "unknown_service"));
+    assert_int_equal (s_lh (c, "call echo '{not json'", out, sizeof (out)), 2);
+    assert_int_equal (s_lh (c, "call echo '{\"id\": 5}'", out, sizeof (out)), 1);
+    assert_int_equal (s_lh (c, "status --json", out, sizeof (out)), 0);
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init (&buf);
     char why[256];
-    assert_int_equal(jsonpack_from_json(out, strlen(out), &buf, why, sizeof(why)), 0);
-    msgpack_sbuffer_destroy(&buf);
-    assert_non_null(strstr(out, "\"workers_ready\": 1"));
-    assert_int_equal(s_lh(c, "status", out, sizeof(out)), 0);
-    assert_non_null(strstr(out, "SERVICE"));
-    assert_int_equal(s_lh(c, "ping -c 2", out, sizeof(out)), 0);
-    assert_non_null(strstr(out, "seq=2"));
-    assert_int_equal(s_lh(c, "frobnicate", out, sizeof(out)), 2);
-    cluster_destroy(&c);
+    assert_int_equal (jsonpack_from_json (out, strlen (out), &buf, why, sizeof (why)), 0);
+    msgpack_sbuffer_destroy (&buf);
+    assert_non_null (strstr (out, "\"workers_ready\": 1"));
+    assert_int_equal (s_lh (c, "status", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "SERVICE"));
+    assert_int_equal (s_lh (c, "ping -c 2", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "seq=2"));
+    assert_int_equal (s_lh (c, "frobnicate", out, sizeof (out)), 2);
+    cluster_destroy (&c);
 }
 
-static void test_queued_request_expires(void **state)
+static void
+test_queued_request_expires (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new("    slow\n        timeout = 500\n", NULL);
-    lh_reply_t *reply = cluster_call(c, c->admin, "slow", "{}");
-    s_assert_error(reply, LH_E_UNAVAILABLE);
-    lh_reply_destroy(&reply);
-    assert_int_equal(cluster_counter(c, "unavailable"), 1);
-    cluster_destroy(&c);
+    cluster_t *c = cluster_new ("    slow\n        timeout = 500\n", NULL);
+    lh_reply_t *reply = cluster_call (c, c->admin, "slow", "{}");
+    s_assert_error (reply, LH_E_UNAVAILABLE);
+    lh_reply_destroy (&reply);
+    assert_int_equal (cluster_counter (c, "unavailable"), 1);
+    cluster_destroy (&c);
 }
 
-static void test_worker_dies_retry_elsewhere(void **state)
+static void
+test_worker_dies_retry_elsewhere (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    pid_t first = cluster_start_echo(c, "echo", true);
-    lh_client_t *client = cluster_client(c, c->admin);
-    lh_client_set_timeout(client, 5000);
+    cluster_t *c = cluster_new (NULL, NULL);
+    pid_t first = cluster_start_echo (c, "echo", true);
+    lh_client_t *client = cluster_client (c, c->admin);
+    lh_client_set_timeout (client, 5000);
     static const uint8_t body[] = {0x81, 0xA8, 's', 'l',  'e',  'e', 'p',
                                    '_',  'm',  's', 0xCD, 0x01, 0xF4}; //  sleep_ms: 500
     uint64_t id;
-    assert_int_equal(lh_client_send(client, "echo", body, sizeof(body), &id, NULL), 0);
-    zclock_sleep(200); //  the only worker now holds it
-    cluster_start_echo(c, "echo", true);
-    cluster_signal(c, first, SIGKILL);
-    lh_reply_t *reply = lh_client_recv(client, 5000);
-    assert_non_null(reply);
-    s_assert_ok(reply);
-    assert_int_equal(lh_reply_id(reply), id);
-    lh_reply_destroy(&reply);
-    assert_int_equal(cluster_counter(c, "retries"), 1);
-    assert_int_equal(cluster_counter(c, "workers_expired"), 1);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    assert_int_equal (lh_client_send (client, "echo", body, sizeof (body), &id, NULL), 0);
+    zclock_sleep (200); //  the only worker now holds it
+    cluster_start_echo (c, "echo", true);
+    cluster_signal (c, first, SIGKILL);
+    lh_reply_t *reply = lh_client_recv (client, 5000);
+    assert_non_null (reply);
+    s_assert_ok (reply);
+    assert_int_equal (lh_reply_id (reply), id);
+    lh_reply_destroy (&reply);
+    assert_int_equal (cluster_counter (c, "retries"), 1);
+    assert_int_equal (cluster_counter (c, "workers_expired"), 1);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_worker_dies_no_retry_clear_error(void **state)
+static void
+test_worker_dies_no_retry_clear_error (void **state)
 {
     (void)state;
     //  No retries: the caller must hear worker_lost, not silence
-    cluster_t *c = cluster_new(NULL, "broker/max_retries=0");
-    pid_t only = cluster_start_echo(c, "echo", true);
-    lh_client_t *client = cluster_client(c, c->admin);
+    cluster_t *c = cluster_new (NULL, "broker/max_retries=0");
+    pid_t only = cluster_start_echo (c, "echo", true);
+    lh_client_t *client = cluster_client (c, c->admin);
     static const uint8_t body[] = {0x81, 0xA8, 's', 'l',  'e',  'e', 'p',
                                    '_',  'm',  's', 0xCD, 0x0B, 0xB8}; //  sleep_ms: 3000
-    assert_int_equal(lh_client_send(client, "echo", body, sizeof(body), NULL, NULL), 0);
-    zclock_sleep(200);
-    cluster_signal(c, only, SIGKILL);
-    lh_reply_t *reply = lh_client_recv(client, 3000);
-    s_assert_error(reply, LH_E_WORKER_LOST);
-    lh_reply_destroy(&reply);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    assert_int_equal (lh_client_send (client, "echo", body, sizeof (body), NULL, NULL), 0);
+    zclock_sleep (200);
+    cluster_signal (c, only, SIGKILL);
+    lh_reply_t *reply = lh_client_recv (client, 3000);
+    s_assert_error (reply, LH_E_WORKER_LOST);
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_worker_stops_heartbeating(void **state)
+static void
+test_worker_stops_heartbeating (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    pid_t worker = cluster_start_echo(c, "echo", true);
-    kill(worker, SIGSTOP);
-    assert_true(cluster_wait_workers(c, "echo", 0, 3000));
-    assert_int_equal(cluster_counter(c, "workers_expired"), 1);
+    cluster_t *c = cluster_new (NULL, NULL);
+    pid_t worker = cluster_start_echo (c, "echo", true);
+    kill (worker, SIGSTOP);
+    assert_true (cluster_wait_workers (c, "echo", 0, 3000));
+    assert_int_equal (cluster_counter (c, "workers_expired"), 1);
     //  Resumed, it notices the broker forgot it and registers again
-    kill(worker, SIGCONT);
-    assert_true(cluster_wait_workers(c, "echo", 1, 5000));
-    lh_reply_t *reply = cluster_call(c, c->admin, "echo", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
-    cluster_destroy(&c);
+    kill (worker, SIGCONT);
+    assert_true (cluster_wait_workers (c, "echo", 1, 5000));
+    lh_reply_t *reply = cluster_call (c, c->admin, "echo", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
 }
 
-static void test_stranger_key_refused(void **state)
+static void
+test_stranger_key_refused (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    lh_client_t *client = cluster_client(c, c->stranger);
-    lh_client_set_timeout(client, 700);
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_client_t *client = cluster_client (c, c->stranger);
+    lh_client_set_timeout (client, 700);
     static const uint8_t map[] = {0x80};
-    lh_reply_t *reply = lh_client_call(client, "broker.ping", map, 1);
+    lh_reply_t *reply = lh_client_call (client, "broker.ping", map, 1);
     //  No connection is ever established: the only answer is our own timeout
-    s_assert_error(reply, LH_E_TIMEOUT);
-    assert_null(lh_reply_root(reply));
-    lh_reply_destroy(&reply);
-    lh_client_destroy(&client);
-    assert_true(cluster_counter(c, "auth_denied") >= 1);
-    cluster_destroy(&c);
+    s_assert_error (reply, LH_E_TIMEOUT);
+    assert_null (lh_reply_root (reply));
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    assert_true (cluster_counter (c, "auth_denied") >= 1);
+    cluster_destroy (&c);
 }
 
-static void test_agent_cannot_serve(void **state)
+static void
+test_agent_cannot_serve (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    lh_connect_t conn = cluster_connect(c, c->agent, true);
-    lh_worker_t *worker = lh_worker_new(&conn, "echo", 1);
-    assert_non_null(worker);
-    lh_request_t *request = lh_worker_recv(worker, 1000);
-    assert_null(request);
-    assert_true(lh_worker_disconnects(worker) >= 1);
-    assert_true(cluster_counter(c, "workers_refused") >= 1);
-    assert_true(cluster_wait_workers(c, "echo", 0, 100));
-    lh_worker_destroy(&worker);
-    cluster_destroy(&c);
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_connect_t conn = cluster_connect (c, c->agent, true);
+    lh_worker_t *worker = lh_worker_new (&conn, "echo", 1);
+    assert_non_null (worker);
+    lh_request_t *request = lh_worker_recv (worker, 1000);
+    assert_null (request);
+    assert_true (lh_worker_disconnects (worker) >= 1);
+    assert_true (cluster_counter (c, "workers_refused") >= 1);
+    assert_true (cluster_wait_workers (c, "echo", 0, 100));
+    lh_worker_destroy (&worker);
+    cluster_destroy (&c);
 }
 
-static void test_unknown_worker_command(void **state)
+static void
+test_unknown_worker_command (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    lh_connect_t conn = cluster_connect(c, c->node, true);
-    zsock_t *sock = lh_connect_dealer(&conn);
-    zsock_set_rcvtimeo(sock, 2000);
-    zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, "", 0);
-    zmsg_addstr(msg, "MDPW01");
-    zmsg_addmem(msg, "\x09", 1);
-    zmsg_send(&msg, sock);
-    zmsg_t *reply = zmsg_recv(sock);
-    assert_non_null(reply);
-    assert_int_equal(zmsg_size(reply), 3);
-    zframe_t *command = zmsg_last(reply);
-    assert_int_equal(zframe_size(command), 1);
-    assert_int_equal(zframe_data(command)[0], 0x05); //  DISCONNECT
-    zmsg_destroy(&reply);
-    zsock_destroy(&sock);
-    assert_int_equal(cluster_counter(c, "protocol_errors"), 1);
-    cluster_destroy(&c);
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    zsock_t *sock = lh_connect_dealer (&conn);
+    zsock_set_rcvtimeo (sock, 2000);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, "", 0);
+    zmsg_addstr (msg, "MDPW01");
+    zmsg_addmem (msg, "\x09", 1);
+    zmsg_send (&msg, sock);
+    zmsg_t *reply = zmsg_recv (sock);
+    assert_non_null (reply);
+    assert_int_equal (zmsg_size (reply), 3);
+    zframe_t *command = zmsg_last (reply);
+    assert_int_equal (zframe_size (command), 1);
+    assert_int_equal (zframe_data (command)[0], 0x05); //  DISCONNECT
+    zmsg_destroy (&reply);
+    zsock_destroy (&sock);
+    assert_int_equal (cluster_counter (c, "protocol_errors"), 1);
+    cluster_destroy (&c);
 }
 
-static void test_rate_limit(void **state)
+static void
+test_rate_limit (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new("role\n    agent\n        rate = 5\n        burst = 10\n", NULL);
-    cluster_start_echo(c, "echo", true);
-    lh_client_t *client = cluster_client(c, c->agent);
+    cluster_t *c = cluster_new ("role\n    agent\n        rate = 5\n        burst = 10\n", NULL);
+    cluster_start_echo (c, "echo", true);
+    lh_client_t *client = cluster_client (c, c->agent);
     static const uint8_t map[] = {0x80};
     for (int i = 0; i < 30; i++)
-        assert_int_equal(lh_client_send(client, "echo", map, 1, NULL, NULL), 0);
+        assert_int_equal (lh_client_send (client, "echo", map, 1, NULL, NULL), 0);
     int ok = 0, limited = 0;
     for (int i = 0; i < 30; i++) {
-        lh_reply_t *reply = lh_client_recv(client, 3000);
-        assert_non_null(reply);
-        if (lh_reply_ok(reply))
+        lh_reply_t *reply = lh_client_recv (client, 3000);
+        assert_non_null (reply);
+        if (lh_reply_ok (reply))
             ok++;
-        else if (lh_reply_code(reply) == LH_E_RATE_LIMITED)
+        else if (lh_reply_code (reply) == LH_E_RATE_LIMITED)
             limited++;
-        lh_reply_destroy(&reply);
+        lh_reply_destroy (&reply);
     }
     //  Burst of 10 plus at most a couple refilled while sending
-    assert_true(ok >= 10 && ok <= 13);
-    assert_int_equal(ok + limited, 30);
-    assert_int_equal(cluster_counter(c, "rate_limited"), (uint64_t)limited);
+    assert_true (ok >= 10 && ok <= 13);
+    assert_int_equal (ok + limited, 30);
+    assert_int_equal (cluster_counter (c, "rate_limited"), (uint64_t)limited);
     //  Another agent has its own bucket
-    lh_reply_t *reply = cluster_call(c, c->agent2, "echo", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    lh_reply_t *reply = cluster_call (c, c->agent2, "echo", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_sigterm_clean_exit(void **state)
+static void
+test_sigterm_clean_exit (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    pid_t worker = cluster_start_echo(c, "echo", true);
-    lh_reply_t *reply = cluster_call(c, c->admin, "echo", "{}");
-    s_assert_ok(reply);
-    lh_reply_destroy(&reply);
-    int status = cluster_signal(c, worker, SIGTERM);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    cluster_t *c = cluster_new (NULL, NULL);
+    pid_t worker = cluster_start_echo (c, "echo", true);
+    lh_reply_t *reply = cluster_call (c, c->admin, "echo", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    int status = cluster_signal (c, worker, SIGTERM);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
     //  cluster_destroy checks the broker's own exit status
-    cluster_destroy(&c);
+    cluster_destroy (&c);
 }
 
-static void test_client_and_worker_survive_broker_restart(void **state)
+static void
+test_client_and_worker_survive_broker_restart (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    cluster_start_echo(c, "echo", true);
-    lh_client_t *client = cluster_client(c, c->admin);
-    lh_client_set_timeout(client, 1000);
-    lh_client_set_retries(client, 8);
-    cluster_restart_broker(c);
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
+    lh_client_t *client = cluster_client (c, c->admin);
+    lh_client_set_timeout (client, 1000);
+    lh_client_set_retries (client, 8);
+    cluster_restart_broker (c);
     //  Sent while the broker is down or forgetting everything: Lazy Pirate resends it
     static const uint8_t map[] = {0x81, 0xA1, 'k', 0x2A};
-    lh_reply_t *reply = lh_client_call(client, "echo", map, sizeof(map));
-    s_assert_ok(reply);
-    assert_int_equal(s_get(reply, "echo.k")->via.u64, 42);
-    lh_reply_destroy(&reply);
-    assert_true(cluster_wait_workers(c, "echo", 1, 5000));
-    lh_client_destroy(&client);
-    cluster_destroy(&c);
+    lh_reply_t *reply = lh_client_call (client, "echo", map, sizeof (map));
+    s_assert_ok (reply);
+    assert_int_equal (s_get (reply, "echo.k")->via.u64, 42);
+    lh_reply_destroy (&reply);
+    assert_true (cluster_wait_workers (c, "echo", 1, 5000));
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
 }
 
-static void test_notifications_on_pub(void **state)
+static void
+test_notifications_on_pub (void **state)
 {
     (void)state;
-    cluster_t *c = cluster_new(NULL, NULL);
-    zsock_t *sub = zsock_new(ZMQ_SUB);
-    zcert_apply(c->admin, sub);
-    zsock_set_curve_serverkey(sub, c->broker_key);
-    zsock_set_subscribe(sub, "broker.worker");
-    zsock_set_rcvtimeo(sub, 5000);
-    assert_int_equal(zsock_connect(sub, "%s", c->pub), 0);
-    zclock_sleep(300); //  slow joiner: let the subscription reach the broker
-    cluster_start_echo(c, "echo", true);
-    zmsg_t *msg = zmsg_recv(sub);
-    assert_non_null(msg);
-    char *topic = zmsg_popstr(msg);
-    assert_string_equal(topic, "broker.worker");
-    zframe_t *body = zmsg_pop(msg);
-    codec_doc_t *doc = codec_doc_decode(zframe_data(body), zframe_size(body), NULL, NULL);
-    assert_non_null(doc);
-    assert_true(codec_str_eq(codec_map_get(codec_doc_root(doc), "event"), "ready"));
-    assert_true(codec_str_eq(codec_map_get(codec_doc_root(doc), "service"), "echo"));
-    codec_doc_destroy(&doc);
-    zframe_destroy(&body);
-    zstr_free(&topic);
-    zmsg_destroy(&msg);
-    zsock_destroy(&sub);
-    cluster_destroy(&c);
+    cluster_t *c = cluster_new (NULL, NULL);
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_apply (c->admin, sub);
+    zsock_set_curve_serverkey (sub, c->broker_key);
+    zsock_set_subscribe (sub, "broker.worker");
+    zsock_set_rcvtimeo (sub, 5000);
+    assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    zclock_sleep (300); //  slow joiner: let the subscription reach the broker
+    cluster_start_echo (c, "echo", true);
+    zmsg_t *msg = zmsg_recv (sub);
+    assert_non_null (msg);
+    char *topic = zmsg_popstr (msg);
+    assert_string_equal (topic, "broker.worker");
+    zframe_t *body = zmsg_pop (msg);
+    codec_doc_t *doc = codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL);
+    assert_non_null (doc);
+    assert_true (codec_str_eq (codec_map_get (codec_doc_root (doc), "event"), "ready"));
+    assert_true (codec_str_eq (codec_map_get (codec_doc_root (doc), "service"), "echo"));
+    codec_doc_destroy (&doc);
+    zframe_destroy (&body);
+    zstr_free (&topic);
+    zmsg_destroy (&msg);
+    zsock_destroy (&sub);
+    cluster_destroy (&c);
 }
 
-static void test_plaintext_needs_the_flag(void **state)
+static void
+test_plaintext_needs_the_flag (void **state)
 {
     (void)state;
     //  Without keys and without --plaintext the broker refuses to start
     char dir[] = "/tmp/lh-pt-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    assert_non_null (mkdtemp (dir));
     char command[1024];
-    snprintf(command, sizeof(command),
-             "%s --frontend tcp://127.0.0.1:* --backend tcp://127.0.0.1:* --pub tcp://127.0.0.1:* "
-             ">%s/log 2>&1",
-             LH_BROKER_BIN, dir);
-    int status = system(command);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    snprintf(command, sizeof(command), "grep -q 'CURVE needs' %s/log && rm -rf %s", dir, dir);
-    assert_int_equal(system(command), 0);
+    snprintf (command, sizeof (command),
+              "%s --frontend tcp://127.0.0.1:* --backend tcp://127.0.0.1:* --pub tcp://127.0.0.1:* "
+              ">%s/log 2>&1",
+              LH_BROKER_BIN, dir);
+    int status = system (command);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) != 0);
+    snprintf (command, sizeof (command), "grep -q 'CURVE needs' %s/log && rm -rf %s", dir, dir);
+    assert_int_equal (system (command), 0);
 }
 
-int main(void)
+int
+main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_and_caller_frame_wins),
-        cmocka_unit_test(test_pipelined_replies_match_ids),
-        cmocka_unit_test(test_garbage_frames),
-        cmocka_unit_test(test_bad_msgpack_bodies),
-        cmocka_unit_test(test_wrong_field_type_from_worker),
-        cmocka_unit_test(test_unknown_service_and_forbidden),
-        cmocka_unit_test(test_queue_until_worker_arrives),
-        cmocka_unit_test(test_queued_request_expires),
-        cmocka_unit_test(test_queue_full_is_overloaded),
-        cmocka_unit_test(test_roster_reload_on_sighup),
-        cmocka_unit_test(test_lh_cli),
-        cmocka_unit_test(test_worker_dies_retry_elsewhere),
-        cmocka_unit_test(test_worker_dies_no_retry_clear_error),
-        cmocka_unit_test(test_worker_stops_heartbeating),
-        cmocka_unit_test(test_stranger_key_refused),
-        cmocka_unit_test(test_agent_cannot_serve),
-        cmocka_unit_test(test_unknown_worker_command),
-        cmocka_unit_test(test_rate_limit),
-        cmocka_unit_test(test_sigterm_clean_exit),
-        cmocka_unit_test(test_client_and_worker_survive_broker_restart),
-        cmocka_unit_test(test_notifications_on_pub),
-        cmocka_unit_test(test_plaintext_needs_the_flag),
+        cmocka_unit_test (test_roundtrip_and_caller_frame_wins),
+        cmocka_unit_test (test_pipelined_replies_match_ids),
+        cmocka_unit_test (test_garbage_frames),
+        cmocka_unit_test (test_bad_msgpack_bodies),
+        cmocka_unit_test (test_wrong_field_type_from_worker),
+        cmocka_unit_test (test_unknown_service_and_forbidden),
+        cmocka_unit_test (test_queue_until_worker_arrives),
+        cmocka_unit_test (test_queued_request_expires),
+        cmocka_unit_test (test_queue_full_is_overloaded),
+        cmocka_unit_test (test_roster_reload_on_sighup),
+        cmocka_unit_test (test_lh_cli),
+        cmocka_unit_test (test_worker_dies_retry_elsewhere),
+        cmocka_unit_test (test_worker_dies_no_retry_clear_error),
+        cmocka_unit_test (test_worker_stops_heartbeating),
+        cmocka_unit_test (test_stranger_key_refused),
+        cmocka_unit_test (test_agent_cannot_serve),
+        cmocka_unit_test (test_unknown_worker_command),
+        cmocka_unit_test (test_rate_limit),
+        cmocka_unit_test (test_sigterm_clean_exit),
+        cmocka_unit_test (test_client_and_worker_survive_broker_restart),
+        cmocka_unit_test (test_notifications_on_pub),
+        cmocka_unit_test (test_plaintext_needs_the_flag),
     };
-    return cmocka_run_group_tests_name("integration_broker", tests, NULL, NULL);
+    return cmocka_run_group_tests_name ("integration_broker", tests, NULL, NULL);
 }
