@@ -32,7 +32,7 @@ role_parse (const char *name)
 {
     for (int role = 0; role < ROLE_COUNT; role++)
         if (name && streq (name, s_role_names[role]))
-            return (role_t)role;
+            return (role_t) role;
     return ROLE_COUNT;
 }
 
@@ -43,7 +43,7 @@ s_agent_valid (const char *agent)
     if (len == 0 || len > LH_MAX_AGENT)
         return false;
     for (const char *c = agent; *c; c++)
-        if (!(isalnum ((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+        if (!(isalnum ((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.'))
             return false;
     return true;
 }
@@ -81,7 +81,7 @@ s_load (const char *path)
             break;
         }
         snprintf (principal.agent, sizeof (principal.agent), "%s", agent);
-        principal_t *copy = (principal_t *)zmalloc (sizeof (principal_t));
+        principal_t *copy = (principal_t *) zmalloc (sizeof (principal_t));
         *copy = principal;
         if (zhashx_insert (keys, key, copy) != 0) {
             free (copy);
@@ -101,7 +101,7 @@ auth_new (const char *roster_path)
     zhashx_t *keys = s_load (roster_path);
     if (!keys)
         return NULL;
-    auth_t *self = (auth_t *)zmalloc (sizeof (auth_t));
+    auth_t *self = (auth_t *) zmalloc (sizeof (auth_t));
     self->path = strdup (roster_path);
     self->keys = keys;
     return self;
@@ -159,8 +159,8 @@ auth_zap_socket (auth_t *self)
 static void
 s_meta_add (zchunk_t *chunk, const char *name, const char *value)
 {
-    uint8_t name_len = (uint8_t)strlen (name);
-    uint32_t value_len = htonl ((uint32_t)strlen (value));
+    uint8_t name_len = (uint8_t) strlen (name);
+    uint32_t value_len = htonl ((uint32_t) strlen (value));
     zchunk_extend (chunk, &name_len, 1);
     zchunk_extend (chunk, name, name_len);
     zchunk_extend (chunk, &value_len, 4);
@@ -192,7 +192,7 @@ auth_zap_handle (auth_t *self)
         text = "unsupported mechanism";
     else {
         zmq_z85_encode (key, zframe_data (client_key), 32);
-        principal_t *principal = (principal_t *)zhashx_lookup (self->keys, key);
+        principal_t *principal = (principal_t *) zhashx_lookup (self->keys, key);
         if (principal) {
             status = "200";
             text = "OK";
@@ -251,7 +251,7 @@ auth_pattern_match (const char *patterns, const char *service)
         const char *start = p;
         while (*p && *p != ' ' && *p != ',')
             p++;
-        size_t len = (size_t)(p - start);
+        size_t len = (size_t) (p - start);
         if (len == 0)
             break;
         if (len == 1 && *start == '*')

@@ -9,6 +9,7 @@
 #include "lh_proto.h"
 #include "ratelimit.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -67,7 +68,7 @@ struct _service_t {
 };
 
 struct _worker_t {
-    char id[64]; //  hex of the routing id; key in self->workers
+    char id[2 * 255 + 1]; //  hex of the routing id; key in self->workers
     zframe_t *identity;
     service_t *service;
     caller_t principal;
@@ -99,6 +100,7 @@ typedef struct {
     uint64_t workers_ready;
     uint64_t workers_refused;
     uint64_t workers_expired;
+    uint64_t workers_unreachable;
     uint64_t workers_disconnected;
     uint64_t protocol_errors; //  bad worker commands
 } counters_t;
@@ -234,7 +236,7 @@ s_service_name_valid (const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        if (!(isalnum ((unsigned char)c) || c == '.' || c == '-' || c == '_'))
+        if (!(isalnum ((unsigned char) c) || c == '.' || c == '-' || c == '_'))
             return false;
     }
     return true;
@@ -262,13 +264,13 @@ s_request_destroy (request_t **self_p)
 static void
 s_request_destructor (void **item)
 {
-    s_request_destroy ((request_t **)item);
+    s_request_destroy ((request_t **) item);
 }
 
 static void
 s_service_destructor (void **item)
 {
-    service_t *service = (service_t *)*item;
+    service_t *service = (service_t *) *item;
     if (service) {
         zlistx_destroy (&service->waiting);
         zlistx_destroy (&service->queue);
@@ -280,7 +282,7 @@ s_service_destructor (void **item)
 static void
 s_worker_destructor (void **item)
 {
-    worker_t *worker = (worker_t *)*item;
+    worker_t *worker = (worker_t *) *item;
     if (worker) {
         zframe_destroy (&worker->identity);
         zlistx_destroy (&worker->inflight);
@@ -292,10 +294,10 @@ s_worker_destructor (void **item)
 static service_t *
 s_service_require (broker_t *self, const char *name)
 {
-    service_t *service = (service_t *)zhashx_lookup (self->services, name);
+    service_t *service = (service_t *) zhashx_lookup (self->services, name);
     if (service)
         return service;
-    service = (service_t *)zmalloc (sizeof (service_t));
+    service = (service_t *) zmalloc (sizeof (service_t));
     snprintf (service->name, sizeof (service->name), "%s", name);
     service->waiting = zlistx_new ();
     service->queue = zlistx_new ();
@@ -304,7 +306,7 @@ s_service_require (broker_t *self, const char *name)
     snprintf (path, sizeof (path), "service/%s/timeout", name);
     service->timeout_ms = lh_config_int (self->config, path, self->timeout_ms);
     snprintf (path, sizeof (path), "service/%s/queue_max", name);
-    service->queue_max = (size_t)lh_config_int (self->config, path, (long)self->queue_max);
+    service->queue_max = (size_t) lh_config_int (self->config, path, (long) self->queue_max);
     zhashx_insert (self->services, name, service);
     return service;
 }
@@ -324,7 +326,7 @@ static void s_worker_delete (broker_t *self, worker_t *worker, const char *reaso
 static void
 s_worker_mark_waiting (worker_t *worker)
 {
-    bool has_room = (int)zlistx_size (worker->inflight) < worker->capacity;
+    bool has_room = (int) zlistx_size (worker->inflight) < worker->capacity;
     if (has_room && !worker->waiting_handle)
         worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
     else if (!has_room && worker->waiting_handle) {
@@ -338,11 +340,11 @@ static void
 s_dispatch (broker_t *self, service_t *service)
 {
     while (zlistx_size (service->queue) > 0 && zlistx_size (service->waiting) > 0) {
-        worker_t *worker = (worker_t *)zlistx_first (service->waiting);
-        request_t *request = (request_t *)zlistx_first (service->queue);
+        worker_t *worker = (worker_t *) zlistx_first (service->waiting);
+        request_t *request = (request_t *) zlistx_first (service->queue);
         uint8_t token[8];
         for (int i = 0; i < 8; i++)
-            token[i] = (uint8_t)(request->token >> (8 * i));
+            token[i] = (uint8_t) (request->token >> (8 * i));
         part_t extra[] = {
             {token, 8}, {"", 0}, FRAME_PART (request->caller), FRAME_PART (request->body)};
         if (s_send_worker (self, worker->identity, MDPW_REQUEST, extra, 4) != 0) {
@@ -369,7 +371,7 @@ s_worker_delete (broker_t *self, worker_t *worker, const char *reason)
     service_t *service = worker->service;
     int64_t now = zclock_mono ();
     request_t *request;
-    while ((request = (request_t *)zlistx_detach (worker->inflight, NULL))) {
+    while ((request = (request_t *) zlistx_detach (worker->inflight, NULL))) {
         zhashx_delete (self->tokens, LH_IDKEY (request->token));
         request->worker = NULL;
         if (request->attempts <= self->max_retries && request->deadline > now) {
@@ -455,8 +457,8 @@ static size_t
 s_service_inflight (service_t *service, broker_t *self)
 {
     size_t inflight = 0;
-    for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
-         w = (worker_t *)zhashx_next (self->workers))
+    for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+         w = (worker_t *) zhashx_next (self->workers))
         if (w->service == service)
             inflight += zlistx_size (w->inflight);
     return inflight;
@@ -466,32 +468,41 @@ static void
 s_pack_counters (broker_t *self, msgpack_packer *pk)
 {
     const counters_t *n = &self->n;
-    msgpack_pack_map (pk, 25);
-    s_pack_kv_u64 (pk, "requests", n->requests);
-    s_pack_kv_u64 (pk, "replies", n->replies);
-    s_pack_kv_u64 (pk, "malformed", n->malformed);
-    s_pack_kv_u64 (pk, "too_large", n->too_large);
-    s_pack_kv_u64 (pk, "unknown_service", n->unknown_service);
-    s_pack_kv_u64 (pk, "forbidden", n->forbidden);
-    s_pack_kv_u64 (pk, "rate_limited", n->rate_limited);
-    s_pack_kv_u64 (pk, "overloaded", n->overloaded);
-    s_pack_kv_u64 (pk, "unavailable", n->unavailable);
-    s_pack_kv_u64 (pk, "timeouts", n->timeouts);
-    s_pack_kv_u64 (pk, "worker_lost", n->worker_lost);
-    s_pack_kv_u64 (pk, "retries", n->retries);
-    s_pack_kv_u64 (pk, "late_replies", n->late_replies);
-    s_pack_kv_u64 (pk, "forged_replies", n->forged_replies);
-    s_pack_kv_u64 (pk, "drops_frontend", n->drops_frontend);
-    s_pack_kv_u64 (pk, "drops_backend", n->drops_backend);
-    s_pack_kv_u64 (pk, "drops_pub", n->drops_pub);
-    s_pack_kv_u64 (pk, "workers_ready", n->workers_ready);
-    s_pack_kv_u64 (pk, "workers_refused", n->workers_refused);
-    s_pack_kv_u64 (pk, "workers_expired", n->workers_expired);
-    s_pack_kv_u64 (pk, "workers_disconnected", n->workers_disconnected);
-    s_pack_kv_u64 (pk, "protocol_errors", n->protocol_errors);
-    s_pack_kv_u64 (pk, "auth_accepted", self->auth ? auth_accepted (self->auth) : 0);
-    s_pack_kv_u64 (pk, "auth_denied", self->auth ? auth_denied (self->auth) : 0);
-    s_pack_kv_u64 (pk, "inflight", zhashx_size (self->tokens));
+    const struct {
+        const char *name;
+        uint64_t value;
+    } counters[] = {
+        {"requests", n->requests},
+        {"replies", n->replies},
+        {"malformed", n->malformed},
+        {"too_large", n->too_large},
+        {"unknown_service", n->unknown_service},
+        {"forbidden", n->forbidden},
+        {"rate_limited", n->rate_limited},
+        {"overloaded", n->overloaded},
+        {"unavailable", n->unavailable},
+        {"timeouts", n->timeouts},
+        {"worker_lost", n->worker_lost},
+        {"retries", n->retries},
+        {"late_replies", n->late_replies},
+        {"forged_replies", n->forged_replies},
+        {"drops_frontend", n->drops_frontend},
+        {"drops_backend", n->drops_backend},
+        {"drops_pub", n->drops_pub},
+        {"workers_ready", n->workers_ready},
+        {"workers_refused", n->workers_refused},
+        {"workers_expired", n->workers_expired},
+        {"workers_unreachable", n->workers_unreachable},
+        {"workers_disconnected", n->workers_disconnected},
+        {"protocol_errors", n->protocol_errors},
+        {"auth_accepted", self->auth ? auth_accepted (self->auth) : 0},
+        {"auth_denied", self->auth ? auth_denied (self->auth) : 0},
+        {"inflight", zhashx_size (self->tokens)},
+    };
+    size_t count = sizeof (counters) / sizeof (counters[0]);
+    msgpack_pack_map (pk, count);
+    for (size_t i = 0; i < count; i++)
+        s_pack_kv_u64 (pk, counters[i].name, counters[i].value);
 }
 
 static void
@@ -516,7 +527,7 @@ s_pack_worker (msgpack_packer *pk, worker_t *worker, int64_t now)
     s_pack_kv_str (pk, "service", worker->service->name);
     s_pack_kv_str (pk, "agent", worker->principal.agent);
     s_pack_kv_str (pk, "role", role_name (worker->principal.role));
-    s_pack_kv_u64 (pk, "capacity", (uint64_t)worker->capacity);
+    s_pack_kv_u64 (pk, "capacity", (uint64_t) worker->capacity);
     s_pack_kv_u64 (pk, "inflight", zlistx_size (worker->inflight));
     s_pack_kv_u64 (pk, "served", worker->served);
     codec_pack_str (pk, "expires_in_ms");
@@ -540,8 +551,8 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
             return;
         }
         char key[LH_MAX_SERVICE + 1];
-        snprintf (key, sizeof (key), "%.*s", (int)len, name);
-        service_t *found = (service_t *)zhashx_lookup (self->services, key);
+        snprintf (key, sizeof (key), "%.*s", (int) len, name);
+        service_t *found = (service_t *) zhashx_lookup (self->services, key);
         if (streq (service, "mmi.service")) {
             codec_pack_ok_head (pk, id, 3);
             s_pack_kv_str (pk, "name", key);
@@ -554,23 +565,23 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
             return;
         }
         size_t count = 0;
-        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
-             w = (worker_t *)zhashx_next (self->workers))
+        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+             w = (worker_t *) zhashx_next (self->workers))
             count += w->service == found;
         codec_pack_ok_head (pk, id, 2);
         s_pack_kv_str (pk, "name", key);
         codec_pack_str (pk, "workers");
         msgpack_pack_array (pk, count);
-        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
-             w = (worker_t *)zhashx_next (self->workers))
+        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+             w = (worker_t *) zhashx_next (self->workers))
             if (w->service == found)
                 s_pack_worker (pk, w, now);
     } else if (streq (service, "mmi.services")) {
         codec_pack_ok_head (pk, id, 1);
         codec_pack_str (pk, "services");
         msgpack_pack_array (pk, zhashx_size (self->services));
-        for (service_t *s = (service_t *)zhashx_first (self->services); s;
-             s = (service_t *)zhashx_next (self->services)) {
+        for (service_t *s = (service_t *) zhashx_first (self->services); s;
+             s = (service_t *) zhashx_next (self->services)) {
             msgpack_pack_map (pk, 2);
             s_pack_kv_str (pk, "name", s->name);
             s_pack_kv_u64 (pk, "workers", s->workers);
@@ -585,8 +596,8 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
         msgpack_pack_map (pk, 9);
         s_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
         s_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
-        s_pack_kv_u64 (pk, "pid", (uint64_t)getpid ());
-        s_pack_kv_u64 (pk, "uptime_ms", (uint64_t)(now - self->started_ms));
+        s_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
+        s_pack_kv_u64 (pk, "uptime_ms", (uint64_t) (now - self->started_ms));
         s_pack_kv_str (pk, "frontend", self->endpoints[0]);
         s_pack_kv_str (pk, "backend", self->endpoints[1]);
         s_pack_kv_str (pk, "pub", self->endpoints[2]);
@@ -596,13 +607,13 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
         s_pack_counters (self, pk);
         codec_pack_str (pk, "services");
         msgpack_pack_array (pk, zhashx_size (self->services));
-        for (service_t *s = (service_t *)zhashx_first (self->services); s;
-             s = (service_t *)zhashx_next (self->services))
+        for (service_t *s = (service_t *) zhashx_first (self->services); s;
+             s = (service_t *) zhashx_next (self->services))
             s_pack_service (self, pk, s);
         codec_pack_str (pk, "workers");
         msgpack_pack_array (pk, zhashx_size (self->workers));
-        for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
-             w = (worker_t *)zhashx_next (self->workers))
+        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+             w = (worker_t *) zhashx_next (self->workers))
             s_pack_worker (pk, w, now);
     } else {
         self->n.unknown_service++;
@@ -624,7 +635,7 @@ s_mmi_classic (broker_t *self, zframe_t *client, const char *service, zframe_t *
     if (zframe_size (body) <= LH_MAX_SERVICE) {
         memcpy (name, zframe_data (body), zframe_size (body));
         name[zframe_size (body)] = 0;
-        service_t *found = (service_t *)zhashx_lookup (self->services, name);
+        service_t *found = (service_t *) zhashx_lookup (self->services, name);
         answer = found && found->workers > 0 ? "200" : "404";
     }
     s_send_client (self, client, service, answer, 3);
@@ -659,7 +670,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
                         "expected frames: empty, \"MDPC01\", service, one body");
         goto done;
     }
-    if (!s_service_name_valid ((const char *)zframe_data (service_frame),
+    if (!s_service_name_valid ((const char *) zframe_data (service_frame),
                                zframe_size (service_frame))) {
         self->n.malformed++;
         s_client_error (self, client, "", body, LH_E_BAD_REQUEST,
@@ -720,7 +731,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
         goto done;
     }
     //  Known services: configured ones and those a worker has served
-    service_t *target = (service_t *)zhashx_lookup (self->services, service);
+    service_t *target = (service_t *) zhashx_lookup (self->services, service);
     if (!target) {
         self->n.unknown_service++;
         s_client_error (self, client, service, body, LH_E_UNKNOWN_SERVICE, "no such service");
@@ -732,7 +743,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
         s_client_error (self, client, service, body, LH_E_OVERLOADED, "service queue is full");
         goto done;
     }
-    request_t *request = (request_t *)zmalloc (sizeof (request_t));
+    request_t *request = (request_t *) zmalloc (sizeof (request_t));
     request->token = ++self->next_token;
     request->client = client;
     request->caller = s_caller_frame (&caller);
@@ -764,8 +775,8 @@ s_recv_waiting (zsock_t *sock)
 static int
 s_frontend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void)loop;
-    broker_t *self = (broker_t *)arg;
+    (void) loop;
+    broker_t *self = (broker_t *) arg;
     //  Drain a bounded batch so the backend gets its turn under load
     for (int i = 0; i < 256; i++) {
         zmsg_t *msg = s_recv_waiting (reader);
@@ -813,7 +824,7 @@ s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
     char service[LH_MAX_SERVICE + 1] = "";
     const char *refusal = NULL;
     if (!service_frame || zmsg_size (msg) > 0 ||
-        !s_service_name_valid ((const char *)zframe_data (service_frame),
+        !s_service_name_valid ((const char *) zframe_data (service_frame),
                                zframe_size (service_frame)))
         refusal = "malformed READY";
     else {
@@ -841,15 +852,15 @@ s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
                  service[0] ? service : "-", refusal);
         s_worker_disconnect (self, identity);
     } else {
-        worker_t *worker = (worker_t *)zmalloc (sizeof (worker_t));
+        worker_t *worker = (worker_t *) zmalloc (sizeof (worker_t));
         snprintf (worker->id, sizeof (worker->id), "%s", id);
         worker->identity = zframe_dup (identity);
         worker->service = s_service_require (self, service);
         worker->principal = principal;
-        worker->capacity = (int)capacity;
+        worker->capacity = (int) capacity;
         worker->inflight = zlistx_new ();
         zlistx_set_destructor (worker->inflight, s_request_destructor);
-        worker->expiry = zclock_mono () + (int64_t)self->heartbeat_ms * self->liveness;
+        worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
         zhashx_insert (self->workers, id, worker);
         worker->service->workers++;
         self->n.workers_ready++;
@@ -877,7 +888,7 @@ s_worker_reply (broker_t *self, worker_t *worker, zmsg_t *msg)
     uint64_t token = 0;
     for (int i = 7; i >= 0; i--)
         token = (token << 8) | zframe_data (token_frame)[i];
-    request_t *request = (request_t *)zhashx_lookup (self->tokens, LH_IDKEY (token));
+    request_t *request = (request_t *) zhashx_lookup (self->tokens, LH_IDKEY (token));
     if (!request) {
         self->n.late_replies++;
         goto done;
@@ -917,9 +928,9 @@ s_worker_message (broker_t *self, zmsg_t *msg)
     zframe_t *empty = zmsg_pop (msg);
     zframe_t *header = zmsg_pop (msg);
     zframe_t *command = zmsg_pop (msg);
-    char id[64];
+    char id[2 * 255 + 1];
     s_worker_id (identity, id, sizeof (id));
-    worker_t *worker = (worker_t *)zhashx_lookup (self->workers, id);
+    worker_t *worker = (worker_t *) zhashx_lookup (self->workers, id);
     int cmd = command && zframe_size (command) == 1 ? zframe_data (command)[0] : -1;
 
     if (!command || zframe_size (empty) != 0 || !zframe_streq (header, MDPW_WORKER)) {
@@ -930,7 +941,7 @@ s_worker_message (broker_t *self, zmsg_t *msg)
         goto done;
     }
     if (worker)
-        worker->expiry = zclock_mono () + (int64_t)self->heartbeat_ms * self->liveness;
+        worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
     if (cmd == MDPW_READY && !worker)
         s_worker_ready (self, identity, id, msg);
     else if (cmd == MDPW_REPLY && worker)
@@ -959,8 +970,8 @@ done:
 static int
 s_backend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void)loop;
-    broker_t *self = (broker_t *)arg;
+    (void) loop;
+    broker_t *self = (broker_t *) arg;
     for (int i = 0; i < 256; i++) {
         zmsg_t *msg = s_recv_waiting (reader);
         if (!msg)
@@ -977,9 +988,9 @@ s_backend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 static int
 s_zap_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void)loop;
-    (void)reader;
-    auth_zap_handle (((broker_t *)arg)->auth);
+    (void) loop;
+    (void) reader;
+    auth_zap_handle (((broker_t *) arg)->auth);
     return 0;
 }
 
@@ -989,23 +1000,24 @@ s_zap_ready (zloop_t *loop, zsock_t *reader, void *arg)
 static void
 s_expire_requests (broker_t *self, int64_t now)
 {
-    for (service_t *service = (service_t *)zhashx_first (self->services); service;
-         service = (service_t *)zhashx_next (self->services)) {
+    for (service_t *service = (service_t *) zhashx_first (self->services); service;
+         service = (service_t *) zhashx_next (self->services)) {
         //  Queues are in arrival order and share one timeout: stop at the first live one
         request_t *request;
-        while ((request = (request_t *)zlistx_first (service->queue)) && request->deadline <= now) {
+        while ((request = (request_t *) zlistx_first (service->queue)) &&
+               request->deadline <= now) {
             zlistx_detach (service->queue, request->handle);
             self->n.unavailable++;
             s_request_fail (self, &request, LH_E_UNAVAILABLE,
                             "no worker took the request before its deadline");
         }
     }
-    for (worker_t *worker = (worker_t *)zhashx_first (self->workers); worker;
-         worker = (worker_t *)zhashx_next (self->workers)) {
-        request_t *request = (request_t *)zlistx_first (worker->inflight);
+    for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
+         worker = (worker_t *) zhashx_next (self->workers)) {
+        request_t *request = (request_t *) zlistx_first (worker->inflight);
         bool freed = false;
         while (request) {
-            request_t *next = (request_t *)zlistx_next (worker->inflight);
+            request_t *next = (request_t *) zlistx_next (worker->inflight);
             if (request->deadline <= now) {
                 zhashx_delete (self->tokens, LH_IDKEY (request->token));
                 zlistx_detach (worker->inflight, request->handle);
@@ -1024,31 +1036,41 @@ s_expire_requests (broker_t *self, int64_t now)
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop;
-    (void)timer_id;
-    broker_t *self = (broker_t *)arg;
+    (void) loop;
+    (void) timer_id;
+    broker_t *self = (broker_t *) arg;
     int64_t now = zclock_mono ();
     if (now >= self->heartbeat_at) {
+        //  Silent workers expire; ROUTER_MANDATORY tells us at once about
+        //  one whose connection is gone (kill -9), without waiting for liveness
         zlistx_t *expired = zlistx_new ();
-        for (worker_t *worker = (worker_t *)zhashx_first (self->workers); worker;
-             worker = (worker_t *)zhashx_next (self->workers)) {
+        zlistx_t *unreachable = zlistx_new ();
+        for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
+             worker = (worker_t *) zhashx_next (self->workers)) {
             if (worker->expiry <= now)
                 zlistx_add_end (expired, worker);
-            else
-                s_send_worker (self, worker->identity, MDPW_HEARTBEAT, NULL, 0);
+            else if (s_send_worker (self, worker->identity, MDPW_HEARTBEAT, NULL, 0) != 0 &&
+                     errno == EHOSTUNREACH)
+                zlistx_add_end (unreachable, worker);
         }
-        for (worker_t *worker = (worker_t *)zlistx_first (expired); worker;
-             worker = (worker_t *)zlistx_next (expired)) {
+        for (worker_t *worker = (worker_t *) zlistx_first (expired); worker;
+             worker = (worker_t *) zlistx_next (expired)) {
             self->n.workers_expired++;
             s_worker_delete (self, worker, "heartbeat expired");
         }
+        for (worker_t *worker = (worker_t *) zlistx_first (unreachable); worker;
+             worker = (worker_t *) zlistx_next (unreachable)) {
+            self->n.workers_unreachable++;
+            s_worker_delete (self, worker, "connection lost");
+        }
         zlistx_destroy (&expired);
+        zlistx_destroy (&unreachable);
         self->heartbeat_at = now + self->heartbeat_ms;
     }
     s_expire_requests (self, now);
     //  Services freed by expiry may have queued work
-    for (service_t *service = (service_t *)zhashx_first (self->services); service;
-         service = (service_t *)zhashx_next (self->services))
+    for (service_t *service = (service_t *) zhashx_first (self->services); service;
+         service = (service_t *) zhashx_next (self->services))
         if (zlistx_size (service->queue) && zlistx_size (service->waiting))
             s_dispatch (self, service);
     return 0;
@@ -1064,14 +1086,14 @@ s_load_rules (broker_t *self)
         role_rules_t *rules = &self->rules[role];
         *rules = s_default_rules[role];
         char path[64];
-        snprintf (path, sizeof (path), "role/%s/call", role_name ((role_t)role));
+        snprintf (path, sizeof (path), "role/%s/call", role_name ((role_t) role));
         rules->call = lh_config_str (self->config, path, rules->call);
-        snprintf (path, sizeof (path), "role/%s/serve", role_name ((role_t)role));
+        snprintf (path, sizeof (path), "role/%s/serve", role_name ((role_t) role));
         rules->serve = lh_config_str (self->config, path, rules->serve);
-        snprintf (path, sizeof (path), "role/%s/rate", role_name ((role_t)role));
-        rules->rate = (double)lh_config_int (self->config, path, (long)rules->rate);
-        snprintf (path, sizeof (path), "role/%s/burst", role_name ((role_t)role));
-        rules->burst = (double)lh_config_int (self->config, path, (long)rules->burst);
+        snprintf (path, sizeof (path), "role/%s/rate", role_name ((role_t) role));
+        rules->rate = (double) lh_config_int (self->config, path, (long) rules->rate);
+        snprintf (path, sizeof (path), "role/%s/burst", role_name ((role_t) role));
+        rules->burst = (double) lh_config_int (self->config, path, (long) rules->burst);
     }
 }
 
@@ -1082,7 +1104,7 @@ s_socket (broker_t *self, int type, const char *endpoint, const char *label, cha
     zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
-    int hwm = (int)lh_config_int (self->config, "broker/hwm", 1000);
+    int hwm = (int) lh_config_int (self->config, "broker/hwm", 1000);
     zsock_set_sndhwm (sock, hwm);
     zsock_set_rcvhwm (sock, hwm);
     zsock_set_linger (sock, 0);
@@ -1111,14 +1133,14 @@ s_socket (broker_t *self, int type, const char *endpoint, const char *label, cha
 broker_t *
 broker_new (zconfig_t *config)
 {
-    broker_t *self = (broker_t *)zmalloc (sizeof (broker_t));
+    broker_t *self = (broker_t *) zmalloc (sizeof (broker_t));
     self->config = config;
     self->plaintext = lh_config_bool (config, "broker/plaintext", false);
     self->timeout_ms = lh_config_int (config, "broker/request_timeout", 5000);
-    self->queue_max = (size_t)lh_config_int (config, "broker/queue_max", 1000);
-    self->max_retries = (int)lh_config_int (config, "broker/max_retries", 1);
-    self->heartbeat_ms = (int)lh_config_int (config, "broker/heartbeat", 2500);
-    self->liveness = (int)lh_config_int (config, "broker/liveness", 3);
+    self->queue_max = (size_t) lh_config_int (config, "broker/queue_max", 1000);
+    self->max_retries = (int) lh_config_int (config, "broker/max_retries", 1);
+    self->heartbeat_ms = (int) lh_config_int (config, "broker/heartbeat", 2500);
+    self->liveness = (int) lh_config_int (config, "broker/liveness", 3);
     self->plaintext_role = role_parse (lh_config_str (config, "broker/plaintext_role", "admin"));
     if (self->plaintext_role == ROLE_COUNT)
         self->plaintext_role = ROLE_ADMIN;
@@ -1192,8 +1214,8 @@ broker_destroy (broker_t **self_p)
         broker_t *self = *self_p;
         //  Tell workers we are going so they reconnect to our successor at once
         if (self->backend)
-            for (worker_t *w = (worker_t *)zhashx_first (self->workers); w;
-                 w = (worker_t *)zhashx_next (self->workers))
+            for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+                 w = (worker_t *) zhashx_next (self->workers))
                 s_worker_disconnect (self, w->identity);
         zloop_destroy (&self->loop);
         zhashx_destroy (&self->tokens);
@@ -1213,8 +1235,8 @@ broker_destroy (broker_t **self_p)
 static int
 s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    (void)loop;
-    broker_t *self = (broker_t *)arg;
+    (void) loop;
+    broker_t *self = (broker_t *) arg;
     struct signalfd_siginfo info;
     while (read (item->fd, &info, sizeof (info)) == sizeof (info))
         if (self->auth) {
@@ -1236,14 +1258,14 @@ broker_run (broker_t *self)
     zmq_pollitem_t hup = {NULL, hup_fd, ZMQ_POLLIN, 0};
     if (hup_fd >= 0)
         zloop_poller (self->loop, &hup, s_sighup, self);
-    lh_info ("broker running", "pid=%d security=%s", (int)getpid (),
+    lh_info ("broker running", "pid=%d security=%s", (int) getpid (),
              self->plaintext ? "plaintext" : "curve");
     zloop_start (self->loop);
     if (hup_fd >= 0) {
         zloop_poller_end (self->loop, &hup);
         close (hup_fd);
     }
-    lh_info ("broker stopping", "requests=%llu replies=%llu", (unsigned long long)self->n.requests,
-             (unsigned long long)self->n.replies);
+    lh_info ("broker stopping", "requests=%llu replies=%llu", (unsigned long long) self->n.requests,
+             (unsigned long long) self->n.replies);
     return 0;
 }

@@ -22,7 +22,7 @@ s_free_item (void **item)
 ratelimit_t *
 ratelimit_new (void)
 {
-    ratelimit_t *self = (ratelimit_t *)zmalloc (sizeof (ratelimit_t));
+    ratelimit_t *self = (ratelimit_t *) zmalloc (sizeof (ratelimit_t));
     self->buckets = zhashx_new ();
     zhashx_set_destructor (self->buckets, s_free_item);
     return self;
@@ -45,14 +45,14 @@ ratelimit_take (ratelimit_t *self, const char *agent, double rate, double burst,
         return true;
     if (burst < 1)
         burst = 1;
-    bucket_t *bucket = (bucket_t *)zhashx_lookup (self->buckets, agent);
+    bucket_t *bucket = (bucket_t *) zhashx_lookup (self->buckets, agent);
     if (!bucket) {
-        bucket = (bucket_t *)zmalloc (sizeof (bucket_t));
+        bucket = (bucket_t *) zmalloc (sizeof (bucket_t));
         bucket->tokens = burst;
         bucket->last_us = now_us;
         zhashx_insert (self->buckets, agent, bucket);
     }
-    double refill = (double)(now_us - bucket->last_us) * rate / 1e6;
+    double refill = (double) (now_us - bucket->last_us) * rate / 1e6;
     bucket->tokens = bucket->tokens + refill > burst ? burst : bucket->tokens + refill;
     bucket->last_us = now_us;
     if (bucket->tokens < 1)

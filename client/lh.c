@@ -62,7 +62,7 @@ s_keygen (int argc, char **argv)
     if (!name)
         return s_usage_error ("keygen: NAME is required");
     for (const char *c = name; *c; c++)
-        if (!(isalnum ((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+        if (!(isalnum ((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.'))
             return s_usage_error ("keygen: NAME may hold only [A-Za-z0-9._-]");
     if (roster && !role)
         return s_usage_error ("keygen: --roster needs --role");
@@ -197,7 +197,7 @@ s_ping (cli_t *cli, int argc, char **argv)
             break;
         if (lh_reply_ok (reply))
             printf ("reply from %s: seq=%d time=%.3f ms\n", cli->conn.endpoint, i + 1,
-                    (double)lh_reply_rtt_us (reply) / 1000.0);
+                    (double) lh_reply_rtt_us (reply) / 1000.0);
         else {
             s_print_error (reply);
             failures++;
@@ -233,9 +233,9 @@ s_print_status (const msgpack_object *root)
     const msgpack_object *broker = codec_map_get (root, "broker");
     printf ("broker   %s, protocol %llu, pid %llu, up %llu s, %s\n",
             s_str (broker, "version", a, sizeof (a)),
-            (unsigned long long)s_u64 (broker, "protocol"),
-            (unsigned long long)s_u64 (broker, "pid"),
-            (unsigned long long)s_u64 (broker, "uptime_ms") / 1000,
+            (unsigned long long) s_u64 (broker, "protocol"),
+            (unsigned long long) s_u64 (broker, "pid"),
+            (unsigned long long) s_u64 (broker, "uptime_ms") / 1000,
             s_str (broker, "security", b, sizeof (b)));
     printf ("         frontend %s  backend %s  pub %s\n\n",
             s_str (broker, "frontend", a, sizeof (a)), s_str (broker, "backend", b, sizeof (b)),
@@ -247,12 +247,12 @@ s_print_status (const msgpack_object *root)
     for (uint32_t i = 0;
          services && services->type == MSGPACK_OBJECT_ARRAY && i < services->via.array.size; i++) {
         const msgpack_object *s = &services->via.array.ptr[i];
-        printf ("%-20s %7llu %5llu %7llu %8llu %10llu %10llu %9llu\n",
-                s_str (s, "name", a, sizeof (a)), (unsigned long long)s_u64 (s, "workers"),
-                (unsigned long long)s_u64 (s, "idle"), (unsigned long long)s_u64 (s, "queued"),
-                (unsigned long long)s_u64 (s, "inflight"),
-                (unsigned long long)s_u64 (s, "requests"), (unsigned long long)s_u64 (s, "replies"),
-                (unsigned long long)s_u64 (s, "failures"));
+        printf (
+            "%-20s %7llu %5llu %7llu %8llu %10llu %10llu %9llu\n", s_str (s, "name", a, sizeof (a)),
+            (unsigned long long) s_u64 (s, "workers"), (unsigned long long) s_u64 (s, "idle"),
+            (unsigned long long) s_u64 (s, "queued"), (unsigned long long) s_u64 (s, "inflight"),
+            (unsigned long long) s_u64 (s, "requests"), (unsigned long long) s_u64 (s, "replies"),
+            (unsigned long long) s_u64 (s, "failures"));
     }
     const msgpack_object *workers = codec_map_get (root, "workers");
     printf ("\n%-12s %-16s %-16s %8s %8s %10s\n", "WORKER", "SERVICE", "AGENT", "CAPACITY",
@@ -262,8 +262,9 @@ s_print_status (const msgpack_object *root)
         const msgpack_object *w = &workers->via.array.ptr[i];
         printf ("%-12.12s %-16s %-16s %8llu %8llu %10llu\n", s_str (w, "id", a, sizeof (a)),
                 s_str (w, "service", b, sizeof (b)), s_str (w, "agent", c, sizeof (c)),
-                (unsigned long long)s_u64 (w, "capacity"),
-                (unsigned long long)s_u64 (w, "inflight"), (unsigned long long)s_u64 (w, "served"));
+                (unsigned long long) s_u64 (w, "capacity"),
+                (unsigned long long) s_u64 (w, "inflight"),
+                (unsigned long long) s_u64 (w, "served"));
     }
     const msgpack_object *counters = codec_map_get (root, "counters");
     printf ("\nCOUNTERS\n");
@@ -271,7 +272,7 @@ s_print_status (const msgpack_object *root)
          counters && counters->type == MSGPACK_OBJECT_MAP && i < counters->via.map.size; i++) {
         const msgpack_object_kv *kv = &counters->via.map.ptr[i];
         codec_str_copy (&kv->key, a, sizeof (a));
-        printf ("  %-22s %llu\n", a, (unsigned long long)kv->val.via.u64);
+        printf ("  %-22s %llu\n", a, (unsigned long long) kv->val.via.u64);
     }
 }
 

@@ -46,7 +46,7 @@ struct _lh_reply_t {
 static void
 s_pending_destroy (void **item)
 {
-    pending_t *p = (pending_t *)*item;
+    pending_t *p = (pending_t *) *item;
     if (p) {
         zframe_destroy (&p->body);
         free (p);
@@ -57,7 +57,7 @@ s_pending_destroy (void **item)
 static void
 s_reply_destructor (void **item)
 {
-    lh_reply_destroy ((lh_reply_t **)item);
+    lh_reply_destroy ((lh_reply_t **) item);
 }
 
 lh_client_t *
@@ -65,7 +65,7 @@ lh_client_new (const lh_connect_t *conn)
 {
     if (!conn || !conn->endpoint)
         return NULL;
-    lh_client_t *self = (lh_client_t *)zmalloc (sizeof (lh_client_t));
+    lh_client_t *self = (lh_client_t *) zmalloc (sizeof (lh_client_t));
     self->endpoint = strdup (conn->endpoint);
     self->server_key = conn->server_key ? strdup (conn->server_key) : NULL;
     self->conn = (lh_connect_t){self->endpoint, self->server_key, conn->cert};
@@ -172,7 +172,7 @@ lh_client_send (lh_client_t *self, const char *service, const void *body, size_t
         msgpack_sbuffer_destroy (&buf);
         return rc;
     }
-    pending_t *p = (pending_t *)zmalloc (sizeof (pending_t));
+    pending_t *p = (pending_t *) zmalloc (sizeof (pending_t));
     p->id = id;
     memcpy (p->service, service, service_len + 1);
     p->body = zframe_new (buf.data, buf.size);
@@ -180,7 +180,7 @@ lh_client_send (lh_client_t *self, const char *service, const void *body, size_t
     p->tries_left = self->retries;
     if (s_send_pending (self, p) != 0) {
         *why = "client send queue is full";
-        s_pending_destroy ((void **)&p);
+        s_pending_destroy ((void **) &p);
         return LH_E_OVERLOADED;
     }
     p->handle = zlistx_add_end (self->order, p);
@@ -193,7 +193,7 @@ lh_client_send (lh_client_t *self, const char *service, const void *body, size_t
 static lh_reply_t *
 s_reply_local (pending_t *p, lh_err_t code, const char *message)
 {
-    lh_reply_t *reply = (lh_reply_t *)zmalloc (sizeof (lh_reply_t));
+    lh_reply_t *reply = (lh_reply_t *) zmalloc (sizeof (lh_reply_t));
     reply->id = p->id;
     snprintf (reply->service, sizeof (reply->service), "%s", p->service);
     reply->code = code;
@@ -228,7 +228,7 @@ s_reconnect (lh_client_t *self)
 static lh_reply_t *
 s_expire (lh_client_t *self, int64_t now)
 {
-    pending_t *p = (pending_t *)zlistx_first (self->order);
+    pending_t *p = (pending_t *) zlistx_first (self->order);
     if (!p || p->deadline > now)
         return NULL;
     if (p->tries_left > 0) {
@@ -273,13 +273,13 @@ s_read (lh_client_t *self)
     const msgpack_object *id = codec_map_get (root, "id");
     pending_t *p = NULL;
     if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        p = (pending_t *)zhashx_lookup (self->pending, LH_IDKEY (id->via.u64));
+        p = (pending_t *) zhashx_lookup (self->pending, LH_IDKEY (id->via.u64));
     if (!p) {
         self->dropped++;
         codec_doc_destroy (&doc);
         goto done;
     }
-    reply = (lh_reply_t *)zmalloc (sizeof (lh_reply_t));
+    reply = (lh_reply_t *) zmalloc (sizeof (lh_reply_t));
     reply->id = p->id;
     memcpy (reply->service, zframe_data (service), zframe_size (service));
     reply->rtt_us = zclock_usecs () - p->sent_us;
@@ -316,7 +316,7 @@ done:
 lh_reply_t *
 lh_client_recv (lh_client_t *self, int timeout_ms)
 {
-    lh_reply_t *ready = (lh_reply_t *)zlistx_detach (self->ready, NULL);
+    lh_reply_t *ready = (lh_reply_t *) zlistx_detach (self->ready, NULL);
     if (ready)
         return ready;
     int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
@@ -325,11 +325,11 @@ lh_client_recv (lh_client_t *self, int timeout_ms)
         lh_reply_t *reply = s_expire (self, now);
         if (reply)
             return reply;
-        pending_t *first = (pending_t *)zlistx_first (self->order);
+        pending_t *first = (pending_t *) zlistx_first (self->order);
         int64_t wake = first && first->deadline < until ? first->deadline : until;
         if (wake == INT64_MAX)
             return NULL; //  nothing pending and told to wait for it
-        long wait = wake > now ? (long)(wake - now) : 0;
+        long wait = wake > now ? (long) (wake - now) : 0;
         zmq_pollitem_t item = {zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll (&item, 1, wait);
         if (rc == -1 && errno != EINTR)
@@ -353,7 +353,7 @@ lh_client_call (lh_client_t *self, const char *service, const void *body, size_t
     if (rc != LH_OK) {
         pending_t local = {.id = 0, .sent_us = zclock_usecs ()};
         snprintf (local.service, sizeof (local.service), "%.64s", service);
-        return s_reply_local (&local, (lh_err_t)rc, why);
+        return s_reply_local (&local, (lh_err_t) rc, why);
     }
     while (!zsys_interrupted) {
         lh_reply_t *reply = lh_client_recv (self, -1);

@@ -71,7 +71,7 @@ lh_config_load (const char *prog, const char *summary, const lh_option_t *opts, 
             goto usage_error;
         const char *name = arg + 2;
         const char *eq = strchr (name, '=');
-        size_t name_len = eq ? (size_t)(eq - name) : strlen (name);
+        size_t name_len = eq ? (size_t) (eq - name) : strlen (name);
         const char *value = eq ? eq + 1 : NULL;
 
         if (name_len == 3 && memcmp (name, "set", 3) == 0) {
@@ -84,7 +84,7 @@ lh_config_load (const char *prog, const char *summary, const lh_option_t *opts, 
             if (!sep || sep == value)
                 goto usage_error;
             char path[256];
-            snprintf (path, sizeof (path), "%.*s", (int)(sep - value), value);
+            snprintf (path, sizeof (path), "%.*s", (int) (sep - value), value);
             zconfig_put (config, path, sep + 1);
             continue;
         }

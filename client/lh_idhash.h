@@ -6,6 +6,6 @@
 #include <czmq.h>
 
 zhashx_t *lh_idhash_new (void);
-#define LH_IDKEY(id) ((void *)(uintptr_t)(id))
+#define LH_IDKEY(id) ((void *) (uintptr_t) (id))
 
 #endif

@@ -22,7 +22,7 @@ lh_log_level_parse (const char *name)
 {
     for (int level = LH_LOG_DEBUG; level <= LH_LOG_ERROR; level++)
         if (name && strcmp (name, s_names[level]) == 0)
-            return (lh_log_level_t)level;
+            return (lh_log_level_t) level;
     return LH_LOG_INFO;
 }
 
@@ -32,14 +32,14 @@ lh_log_quote (const char *text, size_t len, char *buf, size_t size)
     size_t out = 0;
     buf[out++] = '"';
     for (size_t i = 0; i < len && out + 4 < size; i++) {
-        unsigned char c = (unsigned char)text[i];
+        unsigned char c = (unsigned char) text[i];
         if (c == '"' || c == '\\') {
             buf[out++] = '\\';
-            buf[out++] = (char)c;
+            buf[out++] = (char) c;
         } else if (c < 0x20 || c == 0x7F)
             buf[out++] = '?';
         else
-            buf[out++] = (char)c;
+            buf[out++] = (char) c;
     }
     buf[out++] = '"';
     buf[out] = 0;
@@ -62,7 +62,7 @@ lh_log (lh_log_level_t level, const char *msg, const char *fields_fmt, ...)
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                       tm.tm_sec, now.tv_nsec / 1000000, s_names[level], s_component,
                       lh_log_quote (msg, strlen (msg), quoted, sizeof (quoted)));
-    if (fields_fmt && *fields_fmt && n > 0 && (size_t)n < sizeof (line) - 2) {
+    if (fields_fmt && *fields_fmt && n > 0 && (size_t) n < sizeof (line) - 2) {
         line[n++] = ' ';
         va_list args;
         va_start (args, fields_fmt);
@@ -71,8 +71,8 @@ lh_log (lh_log_level_t level, const char *msg, const char *fields_fmt, ...)
         if (m > 0)
             n += m;
     }
-    if (n < 0 || (size_t)n >= sizeof (line) - 1)
+    if (n < 0 || (size_t) n >= sizeof (line) - 1)
         n = sizeof (line) - 2;
     line[n++] = '\n';
-    fwrite (line, 1, (size_t)n, stderr);
+    fwrite (line, 1, (size_t) n, stderr);
 }

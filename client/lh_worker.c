@@ -36,7 +36,7 @@ s_send_command (lh_worker_t *self, int command, const char *service, zframe_t *e
     zmsg_t *msg = zmsg_new ();
     zmsg_addmem (msg, "", 0);
     zmsg_addstr (msg, MDPW_WORKER);
-    zmsg_addmem (msg, &(char){(char)command}, 1);
+    zmsg_addmem (msg, &(char){(char) command}, 1);
     if (service)
         zmsg_addstr (msg, service);
     if (extra)
@@ -63,7 +63,7 @@ s_connect (lh_worker_t *self)
     msgpack_sbuffer_destroy (&buf);
     int64_t now = zclock_mono ();
     self->heartbeat_at = now + self->heartbeat_ms;
-    self->expect_by = now + (int64_t)self->heartbeat_ms * self->liveness;
+    self->expect_by = now + (int64_t) self->heartbeat_ms * self->liveness;
 }
 
 lh_worker_t *
@@ -72,7 +72,7 @@ lh_worker_new (const lh_connect_t *conn, const char *service, int capacity)
     if (!conn || !conn->endpoint || !service || strlen (service) == 0 ||
         strlen (service) > LH_MAX_SERVICE)
         return NULL;
-    lh_worker_t *self = (lh_worker_t *)zmalloc (sizeof (lh_worker_t));
+    lh_worker_t *self = (lh_worker_t *) zmalloc (sizeof (lh_worker_t));
     self->endpoint = strdup (conn->endpoint);
     self->server_key = conn->server_key ? strdup (conn->server_key) : NULL;
     self->conn = (lh_connect_t){self->endpoint, self->server_key, conn->cert};
@@ -109,7 +109,7 @@ lh_worker_set_heartbeat (lh_worker_t *self, int interval_ms, int liveness)
     self->liveness = liveness > 0 ? liveness : 3;
     int64_t now = zclock_mono ();
     self->heartbeat_at = now + self->heartbeat_ms;
-    self->expect_by = now + (int64_t)self->heartbeat_ms * self->liveness;
+    self->expect_by = now + (int64_t) self->heartbeat_ms * self->liveness;
 }
 
 uint64_t
@@ -136,7 +136,7 @@ s_caller_field (const msgpack_object *caller, const char *key, char *buf, size_t
 static lh_request_t *
 s_request_new (lh_worker_t *self, zmsg_t *msg)
 {
-    lh_request_t *request = (lh_request_t *)zmalloc (sizeof (lh_request_t));
+    lh_request_t *request = (lh_request_t *) zmalloc (sizeof (lh_request_t));
     request->token = zmsg_pop (msg);
     zframe_t *empty = zmsg_pop (msg);
     zframe_t *caller = zmsg_pop (msg);
@@ -194,9 +194,9 @@ lh_worker_recv (lh_worker_t *self, int timeout_ms)
             wake = until;
         if (now >= until)
             return NULL;
-        long wait = wake > now ? (long)(wake - now) : 0;
+        long wait = wake > now ? (long) (wake - now) : 0;
         if (!self->sock) {
-            zclock_sleep ((int)wait);
+            zclock_sleep ((int) wait);
             continue;
         }
         zmq_pollitem_t item = {zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0};
@@ -208,7 +208,7 @@ lh_worker_recv (lh_worker_t *self, int timeout_ms)
         zmsg_t *msg = zmsg_recv (self->sock);
         if (!msg)
             continue;
-        self->expect_by = zclock_mono () + (int64_t)self->heartbeat_ms * self->liveness;
+        self->expect_by = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
         zframe_t *empty = zmsg_pop (msg);
         zframe_t *header = zmsg_pop (msg);
         zframe_t *command = zmsg_pop (msg);

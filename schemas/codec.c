@@ -38,7 +38,7 @@ codec_limits_default (void)
 const char *
 codec_err_name (lh_err_t code)
 {
-    if ((int)code < 0 || code >= LH_E_COUNT)
+    if ((int) code < 0 || code >= LH_E_COUNT)
         return "internal";
     return s_err_names[code];
 }
@@ -48,7 +48,7 @@ codec_err_from_name (const char *name, size_t len)
 {
     for (int code = 0; code < LH_E_COUNT; code++)
         if (strlen (s_err_names[code]) == len && memcmp (s_err_names[code], name, len) == 0)
-            return (lh_err_t)code;
+            return (lh_err_t) code;
     return LH_E_COUNT;
 }
 
@@ -74,7 +74,7 @@ s_fail (walker_t *w, lh_err_t err, const char *why)
 static bool
 s_take (walker_t *w, size_t n, const uint8_t **out)
 {
-    if ((size_t)(w->end - w->pos) < n)
+    if ((size_t) (w->end - w->pos) < n)
         return s_fail (w, LH_E_BAD_REQUEST, "truncated msgpack");
     *out = w->pos;
     w->pos += n;
@@ -152,7 +152,7 @@ s_walk_container (walker_t *w, size_t depth, uint64_t count, bool is_map)
     if (count > w->limits->max_items)
         return s_fail (w, LH_E_TOO_LARGE, "too many entries in a map or array");
     //  Every entry takes at least one byte: a count past the end is a lie
-    if (count * (is_map ? 2 : 1) > (uint64_t)(w->end - w->pos))
+    if (count * (is_map ? 2 : 1) > (uint64_t) (w->end - w->pos))
         return s_fail (w, LH_E_BAD_REQUEST, "truncated msgpack");
     for (uint64_t i = 0; i < count; i++) {
         if (is_map && !s_walk_value (w, depth + 1, true))
@@ -255,7 +255,7 @@ codec_check (const void *buf, size_t size, const codec_limits_t *limits, const c
         *why = "empty body";
         return LH_E_BAD_REQUEST;
     }
-    const uint8_t *b = (const uint8_t *)buf;
+    const uint8_t *b = (const uint8_t *) buf;
     if (!((b[0] >= 0x80 && b[0] <= 0x8F) || b[0] == 0xDE || b[0] == 0xDF)) {
         *why = "body is not a msgpack map";
         return LH_E_BAD_REQUEST;
@@ -294,7 +294,8 @@ s_str_cmp (const msgpack_object_str *x, const msgpack_object_str *y)
 static int
 s_key_cmp (const void *a, const void *b)
 {
-    return s_str_cmp (*(const msgpack_object_str *const *)a, *(const msgpack_object_str *const *)b);
+    return s_str_cmp (*(const msgpack_object_str *const *) a,
+                      *(const msgpack_object_str *const *) b);
 }
 
 //  Duplicate keys would let two readers see two different values for one
@@ -474,14 +475,14 @@ codec_get_int (const msgpack_object *map, const char *key, bool required, int64_
         return rc;
     int64_t n;
     if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
-        n = (int64_t)v->via.u64;
+        n = (int64_t) v->via.u64;
     else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
         n = v->via.i64;
     else
         return s_wrong_type (key, "an integer", why, why_size);
     if (n < min || n > max) {
-        snprintf (why, why_size, "field '%s' must be between %lld and %lld", key, (long long)min,
-                  (long long)max);
+        snprintf (why, why_size, "field '%s' must be between %lld and %lld", key, (long long) min,
+                  (long long) max);
         return LH_E_BAD_REQUEST;
     }
     *value = n;
@@ -595,13 +596,13 @@ codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out, 
     }
 
     //  Skip the original map header and append its entries unchanged
-    const uint8_t *b = (const uint8_t *)map;
+    const uint8_t *b = (const uint8_t *) map;
     size_t header = b[0] == 0xDE ? 3 : b[0] == 0xDF ? 5 : 1;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, entries + 1);
     codec_pack_str (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
-    msgpack_sbuffer_write (out, (const char *)b + header, size - header);
+    msgpack_sbuffer_write (out, (const char *) b + header, size - header);
     return LH_OK;
 }

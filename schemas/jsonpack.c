@@ -16,7 +16,7 @@ s_pack_json (msgpack_packer *pk, const json_t *json)
         msgpack_pack_map (pk, json_object_size (json));
         const char *key;
         json_t *value;
-        json_object_foreach ((json_t *)json, key, value)
+        json_object_foreach ((json_t *) json, key, value)
         {
             size_t len = strlen (key);
             msgpack_pack_str (pk, len);
@@ -80,11 +80,11 @@ s_to_json (const msgpack_object *obj)
     case MSGPACK_OBJECT_BOOLEAN:
         return json_boolean (obj->via.boolean);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (obj->via.u64 > (uint64_t)INT64_MAX)
-            return json_real ((double)obj->via.u64);
-        return json_integer ((json_int_t)obj->via.u64);
+        if (obj->via.u64 > (uint64_t) INT64_MAX)
+            return json_real ((double) obj->via.u64);
+        return json_integer ((json_int_t) obj->via.u64);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer ((json_int_t)obj->via.i64);
+        return json_integer ((json_int_t) obj->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         return json_real (obj->via.f64);
@@ -95,7 +95,7 @@ s_to_json (const msgpack_object *obj)
         char *text = malloc (size);
         if (!text)
             return NULL;
-        sodium_bin2base64 (text, size, (const unsigned char *)obj->via.bin.ptr, obj->via.bin.size,
+        sodium_bin2base64 (text, size, (const unsigned char *) obj->via.bin.ptr, obj->via.bin.size,
                            sodium_base64_VARIANT_ORIGINAL);
         json_t *json = json_string (text);
         free (text);

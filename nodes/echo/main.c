@@ -29,7 +29,7 @@ typedef struct {
 static void
 s_held_destroy (void **item)
 {
-    held_t *h = (held_t *)*item;
+    held_t *h = (held_t *) *item;
     if (h) {
         lh_request_destroy (&h->request);
         free (h);
@@ -84,14 +84,14 @@ main (int argc, char **argv)
                          lh_config_str (config, "echo/broker_key", NULL), cert};
     const char *service = lh_config_str (config, "echo/service", "echo");
     lh_worker_t *worker =
-        lh_worker_new (&conn, service, (int)lh_config_int (config, "echo/capacity", 64));
+        lh_worker_new (&conn, service, (int) lh_config_int (config, "echo/capacity", 64));
     if (!worker) {
         lh_error ("cannot start worker", "broker=%s", conn.endpoint);
         zcert_destroy (&cert);
         zconfig_destroy (&config);
         return 1;
     }
-    lh_worker_set_heartbeat (worker, (int)lh_config_int (config, "echo/heartbeat", 2500), 3);
+    lh_worker_set_heartbeat (worker, (int) lh_config_int (config, "echo/heartbeat", 2500), 3);
     lh_info ("serving", "service=%s broker=%s", service, conn.endpoint);
 
     zlistx_t *held = zlistx_new (); //  held_t, requests asked to wait
@@ -100,13 +100,13 @@ main (int argc, char **argv)
     while (!zsys_interrupted) {
         int64_t now = zclock_mono ();
         int wait = 1000;
-        for (held_t *h = (held_t *)zlistx_first (held); h; h = (held_t *)zlistx_next (held)) {
+        for (held_t *h = (held_t *) zlistx_first (held); h; h = (held_t *) zlistx_next (held)) {
             if (h->due <= now) {
                 s_answer (worker, &h->request);
                 served++;
                 zlistx_delete (held, zlistx_cursor (held));
             } else if (h->due - now < wait)
-                wait = (int)(h->due - now);
+                wait = (int) (h->due - now);
         }
         lh_request_t *request = lh_worker_recv (worker, wait);
         if (!request)
@@ -119,7 +119,7 @@ main (int argc, char **argv)
             continue;
         }
         if (sleep_ms > 0) {
-            held_t *h = (held_t *)zmalloc (sizeof (held_t));
+            held_t *h = (held_t *) zmalloc (sizeof (held_t));
             h->request = request;
             h->due = zclock_mono () + sleep_ms;
             zlistx_add_end (held, h);
@@ -129,7 +129,7 @@ main (int argc, char **argv)
         served++;
     }
     zlistx_destroy (&held);
-    lh_info ("stopping", "served=%llu", (unsigned long long)served);
+    lh_info ("stopping", "served=%llu", (unsigned long long) served);
     lh_worker_destroy (&worker);
     zcert_destroy (&cert);
     zconfig_destroy (&config);

@@ -71,7 +71,7 @@ cluster_new (const char *extra_config, const char *set)
 {
     zsys_init ();
     zsys_set_logsystem (false);
-    cluster_t *self = (cluster_t *)zmalloc (sizeof (cluster_t));
+    cluster_t *self = (cluster_t *) zmalloc (sizeof (cluster_t));
     snprintf (self->dir, sizeof (self->dir), "/tmp/lh-it-XXXXXX");
     assert_non_null (mkdtemp (self->dir));
 
@@ -112,7 +112,7 @@ cluster_new (const char *extra_config, const char *set)
     char log_path[512];
     snprintf (log_path, sizeof (log_path), "%s/broker.log", self->dir);
     snprintf (self->set, sizeof (self->set), "%s", set ? set : "");
-    char *argv[] = {(char *)LH_BROKER_BIN, "-c", path, set ? "--set" : NULL, (char *)set, NULL};
+    char *argv[] = {(char *) LH_BROKER_BIN, "-c", path, set ? "--set" : NULL, (char *) set, NULL};
     self->broker = s_spawn (log_path, argv);
     assert_true (self->broker > 0);
     for (int i = 0; i < 100; i++) {
@@ -206,7 +206,7 @@ cluster_restart_broker (cluster_t *self)
     char config[512], log_path[512];
     snprintf (config, sizeof (config), "%s/broker.cfg", self->dir);
     snprintf (log_path, sizeof (log_path), "%s/broker.log", self->dir);
-    char *argv[] = {(char *)LH_BROKER_BIN,
+    char *argv[] = {(char *) LH_BROKER_BIN,
                     "-c",
                     config,
                     "--frontend",
@@ -225,7 +225,7 @@ cluster_restart_broker (cluster_t *self)
 int
 cluster_teardown (void **state)
 {
-    (void)state;
+    (void) state;
     if (s_current) {
         cluster_t *self = s_current;
         s_current = NULL;
@@ -310,9 +310,9 @@ cluster_start_echo (cluster_t *self, const char *service, bool wait)
     char cert[512], log_path[512];
     snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
     snprintf (log_path, sizeof (log_path), "%s/echo-%d.log", self->dir, self->worker_count);
-    char *argv[] = {(char *)LH_ECHO_BIN, "--broker",    self->backend, "--broker-key",
-                    self->broker_key,    "--cert",      cert,          "--service",
-                    (char *)service,     "--heartbeat", "200",         NULL};
+    char *argv[] = {(char *) LH_ECHO_BIN, "--broker",    self->backend, "--broker-key",
+                    self->broker_key,     "--cert",      cert,          "--service",
+                    (char *) service,     "--heartbeat", "200",         NULL};
     //  Count before, so that "one more" is what we wait for
     char json[128];
     snprintf (json, sizeof (json), "{\"name\":\"%s\"}", service);
