@@ -14,10 +14,10 @@
 #include <string.h>
 
 //  abort() with a line on stderr: libFuzzer saves the input as a crash
-#define FUZZ_ASSERT(cond)                                                                         \
+#define FUZZ_ASSERT(cond)                                                                          \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf (stderr, "%s:%d: oracle failed: %s\n", __FILE__, __LINE__, #cond);            \
+            fprintf (stderr, "%s:%d: oracle failed: %s\n", __FILE__, __LINE__, #cond);             \
             abort ();                                                                              \
         }                                                                                          \
     } while (0)
@@ -40,13 +40,13 @@ s_obj_same (const msgpack_object *a, const msgpack_object *b)
     case MSGPACK_OBJECT_FLOAT64:
         return memcmp (&a->via.f64, &b->via.f64, sizeof (double)) == 0;
     case MSGPACK_OBJECT_STR:
-        return a->via.str.size == b->via.str.size
-               && (a->via.str.size == 0
-                   || memcmp (a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
+        return a->via.str.size == b->via.str.size &&
+               (a->via.str.size == 0 ||
+                memcmp (a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
     case MSGPACK_OBJECT_BIN:
-        return a->via.bin.size == b->via.bin.size
-               && (a->via.bin.size == 0
-                   || memcmp (a->via.bin.ptr, b->via.bin.ptr, a->via.bin.size) == 0);
+        return a->via.bin.size == b->via.bin.size &&
+               (a->via.bin.size == 0 ||
+                memcmp (a->via.bin.ptr, b->via.bin.ptr, a->via.bin.size) == 0);
     case MSGPACK_OBJECT_ARRAY:
         if (a->via.array.size != b->via.array.size)
             return false;
@@ -58,8 +58,8 @@ s_obj_same (const msgpack_object *a, const msgpack_object *b)
         if (a->via.map.size != b->via.map.size)
             return false;
         for (uint32_t i = 0; i < a->via.map.size; i++)
-            if (!s_obj_same (&a->via.map.ptr[i].key, &b->via.map.ptr[i].key)
-                || !s_obj_same (&a->via.map.ptr[i].val, &b->via.map.ptr[i].val))
+            if (!s_obj_same (&a->via.map.ptr[i].key, &b->via.map.ptr[i].key) ||
+                !s_obj_same (&a->via.map.ptr[i].val, &b->via.map.ptr[i].val))
                 return false;
         return true;
     default:
