@@ -6,14 +6,9 @@
 
 #include <arpa/inet.h>
 
-typedef struct {
-    char agent[LH_MAX_AGENT + 1];
-    role_t role;
-} principal_t;
-
 struct _auth_t {
     char *path;
-    zhashx_t *keys; //  Z85 public key -> principal_t
+    zhashx_t *keys; //  Z85 public key -> auth_principal_t
     zsock_t *zap;
     uint64_t accepted;
     uint64_t denied;
@@ -73,7 +68,7 @@ s_load (const char *path)
         const char *key = zconfig_get (entry, "key", "");
         const char *role = zconfig_get (entry, "role", "");
         uint8_t bin[32];
-        principal_t principal = {.role = role_parse (role)};
+        auth_principal_t principal = {.role = role_parse (role)};
         if (!s_agent_valid (agent) || strlen (key) != 40 || !zmq_z85_decode (bin, key) ||
             principal.role == ROLE_COUNT) {
             lh_error ("invalid roster entry", "path=%s agent=%s role=%s", path, agent, role);
@@ -81,7 +76,7 @@ s_load (const char *path)
             break;
         }
         snprintf (principal.agent, sizeof (principal.agent), "%s", agent);
-        principal_t *copy = (principal_t *) zmalloc (sizeof (principal_t));
+        auth_principal_t *copy = (auth_principal_t *) zmalloc (sizeof (auth_principal_t));
         *copy = principal;
         if (zhashx_insert (keys, key, copy) != 0) {
             free (copy);
@@ -130,6 +125,12 @@ auth_reload (auth_t *self)
     self->keys = keys;
     lh_info ("roster loaded", "path=%s principals=%zu", self->path, zhashx_size (keys));
     return 0;
+}
+
+const auth_principal_t *
+auth_lookup (auth_t *self, const char *key)
+{
+    return (const auth_principal_t *) zhashx_lookup (self->keys, key);
 }
 
 size_t
@@ -192,7 +193,7 @@ auth_zap_handle (auth_t *self)
         text = "unsupported mechanism";
     else {
         zmq_z85_encode (key, zframe_data (client_key), 32);
-        principal_t *principal = (principal_t *) zhashx_lookup (self->keys, key);
+        auth_principal_t *principal = (auth_principal_t *) zhashx_lookup (self->keys, key);
         if (principal) {
             status = "200";
             text = "OK";

@@ -19,9 +19,16 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "lh_proto.h"
+
 typedef enum { ROLE_AGENT, ROLE_EXPERT, ROLE_NODE, ROLE_ADMIN, ROLE_COUNT } role_t;
 
 typedef struct _auth_t auth_t;
+
+typedef struct {
+    char agent[LH_MAX_AGENT + 1];
+    role_t role;
+} auth_principal_t;
 
 //  Loads the roster; NULL with a log line when it cannot be read or holds
 //  an invalid entry.
@@ -30,6 +37,10 @@ void auth_destroy (auth_t **self_p);
 
 //  Reads the roster file again; on error keeps the old one. Returns 0 or -1.
 int auth_reload (auth_t *self);
+//  The principal a Z85 public key maps to in the roster now, or NULL. The
+//  broker asks on every message, so a key removed by a reload stops working
+//  on connections that are already open.
+const auth_principal_t *auth_lookup (auth_t *self, const char *key);
 size_t auth_size (auth_t *self);
 
 //  Binds the ZAP endpoint (inproc://zeromq.zap.01) in this process's

@@ -14,8 +14,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-//  Messages up to this size are read and answered with too_large; past it
-//  libzmq drops the connection, so one peer cannot make us buffer more.
+//  Frames up to this size are read and answered with too_large; past it
+//  (ZMQ_MAXMSGSIZE, which counts the encrypted frame under CURVE) libzmq
+//  drops the connection, so one peer cannot make us buffer more.
 #define HARD_MAX_MSG (2 * LH_MAX_BODY + 4096)
 #define TICK_MS      100
 
@@ -31,7 +32,7 @@ static const role_rules_t s_default_rules[ROLE_COUNT] = {
     [ROLE_AGENT] = {"validate events events.read cache echo mmi.* broker.ping", "", 500, 1000},
     [ROLE_EXPERT] = {"validate events.read cache echo mmi.* broker.ping", "expert.*", 500, 1000},
     [ROLE_NODE] = {"*", "validate cache expert events events.read echo", 0, 0},
-    [ROLE_ADMIN] = {"*", "*", 0, 0},
+    [ROLE_ADMIN] = {"*", "", 0, 0},
 };
 
 typedef struct {
@@ -349,7 +350,9 @@ s_dispatch (broker_t *self, service_t *service)
             {token, 8}, {"", 0}, FRAME_PART (request->caller), FRAME_PART (request->body)};
         if (s_send_worker (self, worker->identity, MDPW_REQUEST, extra, 4) != 0) {
             //  The worker is gone or choked: forget it, its requests go back in the queue
-            s_worker_delete (self, worker, "unreachable");
+            self->n.workers_unreachable++;
+            s_worker_delete (self, worker,
+                             errno == EHOSTUNREACH ? "connection lost" : "send queue full");
             continue;
         }
         zlistx_detach (service->queue, request->handle);
@@ -371,7 +374,9 @@ s_worker_delete (broker_t *self, worker_t *worker, const char *reason)
     service_t *service = worker->service;
     int64_t now = zclock_mono ();
     request_t *request;
-    while ((request = (request_t *) zlistx_detach (worker->inflight, NULL))) {
+    //  From the newest back, each to the queue's head: the queue keeps arrival order
+    while ((request = (request_t *) zlistx_last (worker->inflight))) {
+        zlistx_detach_cur (worker->inflight);
         zhashx_delete (self->tokens, LH_IDKEY (request->token));
         request->worker = NULL;
         if (request->attempts <= self->max_retries && request->deadline > now) {
@@ -406,15 +411,16 @@ s_caller (broker_t *self, zframe_t *frame, caller_t *caller)
         caller->key[0] = 0;
         return true;
     }
-    const char *agent = zframe_meta (frame, "User-Id");
-    const char *role = zframe_meta (frame, "Lh-Role");
+    //  The key is what the handshake proved; agent and role come from the
+    //  roster as it is now, so a reload revokes or changes open connections too
     const char *key = zframe_meta (frame, "Lh-Key");
-    if (!agent || !role || !key)
+    const auth_principal_t *principal = key ? auth_lookup (self->auth, key) : NULL;
+    if (!principal)
         return false;
-    snprintf (caller->agent, sizeof (caller->agent), "%s", agent);
+    snprintf (caller->agent, sizeof (caller->agent), "%s", principal->agent);
     snprintf (caller->key, sizeof (caller->key), "%s", key);
-    caller->role = role_parse (role);
-    return caller->role != ROLE_COUNT;
+    caller->role = principal->role;
+    return true;
 }
 
 static zframe_t *
@@ -621,8 +627,8 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
     }
 }
 
-//  8/MMI: a body that is not msgpack is a bare service name; answer "200",
-//  "404" or "501" as the guide's clients expect.
+//  8/MMI: a body that is not a msgpack map is a bare service name; answer
+//  "200" or "404" as the guide's clients expect.
 static bool
 s_mmi_classic (broker_t *self, zframe_t *client, const char *service, zframe_t *body)
 {
@@ -682,7 +688,8 @@ s_client_message (broker_t *self, zmsg_t *msg)
 
     if (!s_caller (self, body, &caller)) {
         self->n.forbidden++;
-        s_client_error (self, client, service, body, LH_E_FORBIDDEN, "unauthenticated");
+        s_client_error (self, client, service, body, LH_E_FORBIDDEN,
+                        "unauthenticated, or the key was removed from the roster");
         goto done;
     }
     const role_rules_t *rules = &self->rules[caller.role];
@@ -692,7 +699,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
                         "request rate limit exceeded");
         goto done;
     }
-    if (!s_may (rules->call, service)) {
+    if (!self->plaintext && !s_may (rules->call, service)) {
         self->n.forbidden++;
         lh_warn ("call refused", "agent=%s role=%s service=%s", caller.agent,
                  role_name (caller.role), service);
@@ -705,7 +712,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
         goto done;
     }
     const char *why;
-    lh_err_t rc = codec_check (zframe_data (body), zframe_size (body), NULL, &why);
+    lh_err_t rc = codec_check_request (zframe_data (body), zframe_size (body), &why);
     if (rc != LH_OK) {
         if (rc == LH_E_TOO_LARGE)
             self->n.too_large++;
@@ -737,7 +744,8 @@ s_client_message (broker_t *self, zmsg_t *msg)
         s_client_error (self, client, service, body, LH_E_UNKNOWN_SERVICE, "no such service");
         goto done;
     }
-    if (zlistx_size (target->queue) >= target->queue_max) {
+    //  Workers with room mean an empty queue: only a request that must wait can overflow it
+    if (zlistx_size (target->waiting) == 0 && zlistx_size (target->queue) >= target->queue_max) {
         self->n.overloaded++;
         target->failures++;
         s_client_error (self, client, service, body, LH_E_OVERLOADED, "service queue is full");
@@ -833,7 +841,7 @@ s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
         if (!s_caller (self, service_frame, &principal))
             refusal = "unauthenticated";
         else if (s_service_internal (service) ||
-                 !s_may (self->rules[principal.role].serve, service))
+                 (!self->plaintext && !s_may (self->rules[principal.role].serve, service)))
             refusal = "role may not serve this service";
     }
     int64_t capacity = 1;
@@ -874,15 +882,17 @@ s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
     zframe_destroy (&options);
 }
 
-static void
+//  Returns -1 when the REPLY is malformed (a protocol error).
+static int
 s_worker_reply (broker_t *self, worker_t *worker, zmsg_t *msg)
 {
     zframe_t *token_frame = zmsg_pop (msg);
     zframe_t *empty = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
+    int rc = 0;
     if (!body || zmsg_size (msg) > 0 || zframe_size (token_frame) != 8 ||
         zframe_size (empty) != 0) {
-        self->n.protocol_errors++;
+        rc = -1;
         goto done;
     }
     uint64_t token = 0;
@@ -919,6 +929,7 @@ done:
     zframe_destroy (&token_frame);
     zframe_destroy (&empty);
     zframe_destroy (&body);
+    return rc;
 }
 
 static void
@@ -942,19 +953,19 @@ s_worker_message (broker_t *self, zmsg_t *msg)
     }
     if (worker)
         worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+    bool valid = true;
     if (cmd == MDPW_READY && !worker)
         s_worker_ready (self, identity, id, msg);
     else if (cmd == MDPW_REPLY && worker)
-        s_worker_reply (self, worker, msg);
-    else if (cmd == MDPW_HEARTBEAT && worker)
-        ;
+        valid = s_worker_reply (self, worker, msg) == 0;
     else if (cmd == MDPW_DISCONNECT) {
         if (worker) {
             self->n.workers_disconnected++;
             s_worker_delete (self, worker, "disconnected");
         }
-    } else {
-        //  Unknown command, READY twice, or traffic before READY
+    } else if (cmd != MDPW_HEARTBEAT || !worker)
+        valid = false; //  unknown command, READY twice, or traffic before READY
+    if (!valid) {
         self->n.protocol_errors++;
         if (worker)
             s_worker_delete (self, worker, "protocol error");

@@ -136,7 +136,11 @@ bool
 lh_config_bool (zconfig_t *config, const char *path, bool fallback)
 {
     const char *text = zconfig_get (config, path, NULL);
-    if (!text || !*text)
+    if (!text)
         return fallback;
-    return streq (text, "1") || streq (text, "true") || streq (text, "yes") || streq (text, "on");
+    if (streq (text, "1") || streq (text, "true") || streq (text, "yes") || streq (text, "on"))
+        return true;
+    if (streq (text, "0") || streq (text, "false") || streq (text, "no") || streq (text, "off"))
+        return false;
+    return fallback;
 }

@@ -272,6 +272,59 @@ codec_check (const void *buf, size_t size, const codec_limits_t *limits, const c
     return LH_OK;
 }
 
+//  Reads a str header at *pos (the body was checked: it is well formed).
+static const uint8_t *
+s_str_at (walker_t *w, size_t *len)
+{
+    const uint8_t *p = w->pos;
+    s_take (w, 1, &p);
+    uint8_t t = *p;
+    size_t len_bytes = t == 0xD9 ? 1 : t == 0xDA ? 2 : t == 0xDB ? 4 : 0;
+    *len = len_bytes ? 0 : (size_t) (t & 0x1F);
+    if (len_bytes) {
+        s_take (w, len_bytes, &p);
+        *len = (size_t) s_be (p, len_bytes);
+    }
+    s_take (w, *len, &p);
+    return p;
+}
+
+lh_err_t
+codec_check_request (const void *buf, size_t size, const char **why)
+{
+    lh_err_t rc = codec_check (buf, size, &s_default_limits, why);
+    if (rc != LH_OK)
+        return rc;
+    const uint8_t *b = (const uint8_t *) buf;
+    walker_t w = {.pos = b, .end = b + size, .limits = &s_default_limits};
+    const uint8_t *p = b;
+    s_take (&w, 1, &p);
+    uint64_t count = b[0] <= 0x8F ? (uint64_t) (b[0] & 0x0F) : 0;
+    if (b[0] == 0xDE || b[0] == 0xDF) {
+        size_t n = b[0] == 0xDE ? 2 : 4;
+        s_take (&w, n, &p);
+        count = s_be (p, n);
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        size_t len;
+        const uint8_t *key = s_str_at (&w, &len);
+        const uint8_t *value = w.pos;
+        s_walk_value (&w, 1, false);
+        if (len != 2 || memcmp (key, "id", 2) != 0)
+            continue;
+        uint8_t t = *value;
+        bool is_uint = t <= 0x7F || (t >= 0xCC && t <= 0xCF);
+        size_t len_bytes = t == 0xD9 ? 1 : t == 0xDA ? 2 : t == 0xDB ? 4 : 0;
+        bool is_short_str =
+            (t >= 0xA0 && t <= 0xBF) || (len_bytes && s_be (value + 1, len_bytes) <= LH_MAX_ID);
+        if (is_uint || is_short_str)
+            return LH_OK;
+        break;
+    }
+    *why = "request needs an 'id': a non-negative integer or a string of at most 64 bytes";
+    return LH_E_BAD_REQUEST;
+}
+
 //  --------------------------------------------------------------------------
 //  Decoded documents
 
@@ -285,7 +338,8 @@ static int
 s_str_cmp (const msgpack_object_str *x, const msgpack_object_str *y)
 {
     size_t n = x->size < y->size ? x->size : y->size;
-    int c = memcmp (x->ptr, y->ptr, n);
+    //  msgpack-c leaves ptr NULL for empty strings; memcmp must not see it
+    int c = n ? memcmp (x->ptr, y->ptr, n) : 0;
     if (c)
         return c;
     return (x->size > y->size) - (x->size < y->size);
@@ -401,7 +455,7 @@ codec_str_eq (const msgpack_object *obj, const char *text)
 {
     size_t n = strlen (text);
     return obj && obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == n &&
-           memcmp (obj->via.str.ptr, text, n) == 0;
+           (n == 0 || memcmp (obj->via.str.ptr, text, n) == 0);
 }
 
 bool
@@ -409,7 +463,8 @@ codec_str_copy (const msgpack_object *obj, char *buf, size_t size)
 {
     if (!obj || obj->type != MSGPACK_OBJECT_STR || obj->via.str.size >= size)
         return false;
-    memcpy (buf, obj->via.str.ptr, obj->via.str.size);
+    if (obj->via.str.size)
+        memcpy (buf, obj->via.str.ptr, obj->via.str.size);
     buf[obj->via.str.size] = 0;
     return true;
 }
@@ -571,8 +626,19 @@ codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code, c
     codec_pack_str (pk, "code");
     codec_pack_str (pk, codec_err_name (code));
     codec_pack_str (pk, "message");
+    //  Cut at a character boundary, and never send a message the strict
+    //  decoder on the other side would reject
     size_t len = strlen (message);
-    codec_pack_strn (pk, message, len > LH_MAX_MESSAGE ? LH_MAX_MESSAGE : len);
+    if (len > LH_MAX_MESSAGE) {
+        len = LH_MAX_MESSAGE;
+        while (len > 0 && ((uint8_t) message[len] & 0xC0) == 0x80)
+            len--;
+    }
+    if (!s_utf8_valid ((const uint8_t *) message, len)) {
+        message = "(error message was not valid UTF-8)";
+        len = strlen (message);
+    }
+    codec_pack_strn (pk, message, len);
 }
 
 lh_err_t
@@ -598,11 +664,17 @@ codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out, 
     //  Skip the original map header and append its entries unchanged
     const uint8_t *b = (const uint8_t *) map;
     size_t header = b[0] == 0xDE ? 3 : b[0] == 0xDF ? 5 : 1;
+    size_t start = out->size;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, entries + 1);
     codec_pack_str (&pk, "id");
     msgpack_pack_uint64 (&pk, id);
     msgpack_sbuffer_write (out, (const char *) b + header, size - header);
+    if (out->size - start > LH_MAX_BODY) {
+        out->size = start;
+        *why = "body too large";
+        return LH_E_TOO_LARGE;
+    }
     return LH_OK;
 }

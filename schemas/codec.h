@@ -37,6 +37,10 @@ lh_err_t codec_err_from_name (const char *name, size_t len);
 //  LH_E_BAD_REQUEST / LH_E_TOO_LARGE with *why set to a static message.
 lh_err_t codec_check (const void *buf, size_t size, const codec_limits_t *limits, const char **why);
 
+//  codec_check with the protocol's limits, and the body must carry a valid
+//  top-level "id" (see codec_id_valid): what the broker requires of requests.
+lh_err_t codec_check_request (const void *buf, size_t size, const char **why);
+
 typedef struct _codec_doc_t codec_doc_t;
 
 //  Checks and decodes a body; also rejects duplicate map keys. The doc keeps
@@ -50,10 +54,10 @@ const msgpack_object *codec_doc_root (const codec_doc_t *self);
 //  Field lookup in a map object; NULL if absent or obj is not a map.
 const msgpack_object *codec_map_get (const msgpack_object *map, const char *key);
 
-//  Typed getters. Return LH_OK, or LH_E_BAD_REQUEST when the field is
-//  required and absent, has the wrong type or is over max_len; *why then
-//  names the field. When optional and absent, return LH_OK and leave the
-//  out-parameters untouched.
+//  Typed getters. Return LH_OK; LH_E_BAD_REQUEST when the field is
+//  required and absent, has the wrong type or is out of range;
+//  LH_E_TOO_LARGE when a string is over max_len. *why then names the field. When optional and
+//  absent, return LH_OK and leave the out-parameters untouched.
 lh_err_t codec_get_str (const msgpack_object *map, const char *key, bool required, size_t max_len,
                         const char **str, size_t *len, char *why, size_t why_size);
 lh_err_t codec_get_int (const msgpack_object *map, const char *key, bool required, int64_t min,
@@ -83,8 +87,9 @@ void codec_pack_ok_head (msgpack_packer *pk, const msgpack_object *id, size_t ex
 void codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code,
                        const char *message);
 
-//  Builds a body that is map + {"id": id}: copies the map's entries after a
-//  new header. Fails (LH_E_BAD_REQUEST) when map already has "id".
+//  Appends to out a body that is map + {"id": id}: copies the map's entries
+//  after a new header. Fails (LH_E_BAD_REQUEST) when map already has "id",
+//  LH_E_TOO_LARGE when the result would pass a limit; out is then unchanged.
 lh_err_t codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out,
                         const char **why);
 

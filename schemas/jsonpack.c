@@ -2,6 +2,7 @@
 #include "jsonpack.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +59,8 @@ int
 jsonpack_from_json (const char *text, size_t len, msgpack_sbuffer *out, char *why, size_t why_size)
 {
     json_error_t error;
-    json_t *json = json_loadb (text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    json_t *json =
+        json_loadb (text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
     if (!json) {
         snprintf (why, why_size, "invalid JSON at line %d column %d: %s", error.line, error.column,
                   error.text);
@@ -71,6 +73,14 @@ jsonpack_from_json (const char *text, size_t len, msgpack_sbuffer *out, char *wh
     return 0;
 }
 
+//  msgpack-c gives zero-length strings a NULL pointer; jansson wants a real one
+static const char *
+s_ptr (const char *ptr)
+{
+    return ptr ? ptr : "";
+}
+
+//  NULL when any part cannot be converted: nothing is silently dropped.
 static json_t *
 s_to_json (const msgpack_object *obj)
 {
@@ -87,42 +97,63 @@ s_to_json (const msgpack_object *obj)
         return json_integer ((json_int_t) obj->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
+        //  JSON has no NaN or infinities: name them as strings
+        if (isnan (obj->via.f64))
+            return json_string ("NaN");
+        if (isinf (obj->via.f64))
+            return json_string (obj->via.f64 > 0 ? "Infinity" : "-Infinity");
         return json_real (obj->via.f64);
     case MSGPACK_OBJECT_STR:
-        return json_stringn_nocheck (obj->via.str.ptr, obj->via.str.size);
+        return json_stringn_nocheck (s_ptr (obj->via.str.ptr), obj->via.str.size);
     case MSGPACK_OBJECT_BIN: {
         size_t size = sodium_base64_encoded_len (obj->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
         char *text = malloc (size);
         if (!text)
             return NULL;
-        sodium_bin2base64 (text, size, (const unsigned char *) obj->via.bin.ptr, obj->via.bin.size,
-                           sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64 (text, size, (const unsigned char *) s_ptr (obj->via.bin.ptr),
+                           obj->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
         json_t *json = json_string (text);
         free (text);
         return json;
     }
     case MSGPACK_OBJECT_ARRAY: {
         json_t *array = json_array ();
-        for (uint32_t i = 0; array && i < obj->via.array.size; i++)
-            json_array_append_new (array, s_to_json (&obj->via.array.ptr[i]));
+        for (uint32_t i = 0; array && i < obj->via.array.size; i++) {
+            json_t *item = s_to_json (&obj->via.array.ptr[i]);
+            if (!item || json_array_append_new (array, item) != 0) {
+                json_decref (array);
+                array = NULL;
+            }
+        }
         return array;
     }
     case MSGPACK_OBJECT_MAP: {
         json_t *map = json_object ();
         for (uint32_t i = 0; map && i < obj->via.map.size; i++) {
             const msgpack_object_kv *kv = &obj->via.map.ptr[i];
-            char key[256];
-            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size < sizeof (key)) {
-                memcpy (key, kv->key.via.str.ptr, kv->key.via.str.size);
-                key[kv->key.via.str.size] = 0;
+            char fallback[16];
+            const char *key = fallback;
+            size_t key_len;
+            if (kv->key.type == MSGPACK_OBJECT_STR) {
+                key = s_ptr (kv->key.via.str.ptr);
+                key_len = kv->key.via.str.size;
+                //  JSON parsers (jansson among them) refuse NUL in keys
+                if (memchr (key, 0, key_len)) {
+                    json_decref (map);
+                    return NULL;
+                }
             } else
-                snprintf (key, sizeof (key), "#%u", i);
-            json_object_set_new_nocheck (map, key, s_to_json (&kv->val));
+                key_len = (size_t) snprintf (fallback, sizeof (fallback), "#%u", i);
+            json_t *value = s_to_json (&kv->val);
+            if (!value || json_object_setn_new_nocheck (map, key, key_len, value) != 0) {
+                json_decref (map);
+                map = NULL;
+            }
         }
         return map;
     }
     default:
-        return json_null ();
+        return NULL;
     }
 }
 

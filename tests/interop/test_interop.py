@@ -485,6 +485,10 @@ class Env:
                 "    doomed\n        timeout = 3000\n"
                 "role\n"
                 "    expert\n        rate = 1\n        burst = 3\n"
+                #   Admins serve nothing; nodes serve the test's services. The
+                #   internal prefixes are listed to show they stay unservable.
+                "    node\n        serve = \"echo plain cap slow dynamic flaky doomed"
+                " mmi.* broker.*\"\n"
                 % (self.frontend, self.backend, self.pub, self.cert_path, self.roster_path,
                    HEARTBEAT_MS, LIVENESS, DEFAULT_TIMEOUT_MS, SHORT_TIMEOUT_MS,
                    SHORT_TIMEOUT_MS))
@@ -721,10 +725,10 @@ def roles_that_may_not_call(env):
 def roles_that_may_not_serve(env):
     before = env.counters()
     refused = [env.worker("echo", "agent-1"),   # agents serve nothing
-               env.worker("mmi.extra", "admin"),  # internal names are never served
-               env.worker("broker.x", "admin"),
+               env.worker("mmi.extra", "node-1"),  # internal names are never served
+               env.worker("broker.x", "node-1"),
                env.worker("nothere", "node-1"),  # not on node's serve list
-               env.worker("bad name", "admin")]  # service name syntax
+               env.worker("bad name", "node-1")]  # service name syntax
     for w in refused:
         check(w.disconnected.wait(3), "READY for %r was not answered with DISCONNECT" % w.service)
     after = env.counters()
@@ -754,19 +758,19 @@ def ready_options(env):
         check_eq(entry["role"], "node", "worker role")
         check(entry["expires_in_ms"] > 0, "worker expiry in the future")
     #   No options frame: capacity 1. Bad options: refused.
-    plain = env.worker("plain", "admin", send_options=False, routing_id=b"py-plain")
+    plain = env.worker("plain", "node-1", send_options=False, routing_id=b"py-plain")
     check(wait_until(lambda: env.service_workers("plain") == 1, 3), "plain worker registered")
     reply = env.admin.call_ok("mmi.workers", {"name": "plain"})
     check_eq([w["capacity"] for w in reply["workers"]], [1], "default capacity")
     plain.stop()
     for bad in [0, MAX_CAPACITY + 1, -1, "2", 1.5, None]:
-        w = env.worker("plain", "admin", capacity=bad)
+        w = env.worker("plain", "node-1", capacity=bad)
         check(w.disconnected.wait(3), "READY with capacity %r must be refused" % bad)
 
 
 @test
 def capacity_is_respected(env):
-    w = env.worker("cap", "admin", capacity=2, routing_id=b"py-cap",
+    w = env.worker("cap", "node-1", capacity=2, routing_id=b"py-cap",
                    handler=lambda wk, body, caller: ("hold", echo_handler(wk, body, caller)))
     check(wait_until(lambda: env.service_workers("cap") == 1, 3), "cap worker registered")
     client = env.client("admin")
@@ -895,7 +899,7 @@ def queueing_deadlines_and_overload(env):
     check(elapsed >= SHORT_TIMEOUT_MS / 1000 * 0.9, "unavailable came before the deadline "
           "(%.3fs)" % elapsed)
     #   A worker that takes a request and never answers: timeout, and its late reply is dropped
-    slow = env.worker("slow", "admin", handler=lambda wk, b, c: ("hold", echo_handler(wk, b, c)))
+    slow = env.worker("slow", "node-1", handler=lambda wk, b, c: ("hold", echo_handler(wk, b, c)))
     check(wait_until(lambda: env.service_workers("slow") == 1, 3), "slow worker registered")
     check_error(client.call("slow", rid="c", timeout=3), "timeout", "c", b"slow", "in flight")
     slow.release()
@@ -911,7 +915,7 @@ def queueing_deadlines_and_overload(env):
 def known_services(env):
     admin = env.client("admin")
     check_error(admin.call("dynamic", rid=1), "unknown_service", 1, b"dynamic", "before READY")
-    w = env.worker("dynamic", "admin")
+    w = env.worker("dynamic", "node-1")
     check(wait_until(lambda: env.service_workers("dynamic") == 1, 3), "dynamic registered")
     check_eq(admin.call_ok("dynamic", {"x": 2})["echo"]["x"], 2, "dynamic answers")
     w.stop()
@@ -925,7 +929,7 @@ def known_services(env):
     rid = admin.new_id()
     admin.send("dynamic", pack({"id": rid, "late": True}))
     time.sleep(0.2)
-    env.worker("dynamic", "admin")
+    env.worker("dynamic", "node-1")
     svc, reply = admin.wait_reply(rid, 3)
     check_eq(reply["ok"], True, "queued request served by a new worker")
 
@@ -942,9 +946,9 @@ def worker_death_retry_and_worker_lost(env):
                 return "disconnect"
         return echo_handler(worker, body, caller)
 
-    flaky = [env.worker("flaky", "admin", handler=die_once, routing_id=b"py-flaky-%d" % i)
+    flaky = [env.worker("flaky", "node-1", handler=die_once, routing_id=b"py-flaky-%d" % i)
              for i in range(2)]
-    doomed = [env.worker("doomed", "admin", handler=lambda *a: "disconnect") for _ in range(3)]
+    doomed = [env.worker("doomed", "node-1", handler=lambda *a: "disconnect") for _ in range(3)]
     check(wait_until(lambda: env.service_workers("flaky") == 2 and
                      env.service_workers("doomed") == 3, 3), "workers registered")
     client = env.client("admin")

@@ -440,11 +440,11 @@ test_nul_in_string_round_trip (void **state)
         msgpack_sbuffer_destroy (&sb);
         fail_msg ("jsonpack_from_json refused %s: %s", text, why);
     }
-    assert_int_equal (sb.size, 6);
+    assert_int_equal (sb.size, 7);
     assert_memory_equal (sb.data,
                          "\x81\xA1s\xA3"
                          "a\0b",
-                         6);
+                         7);
     msgpack_sbuffer_destroy (&sb);
 }
 
