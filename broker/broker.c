@@ -644,7 +644,8 @@ s_mmi_classic (broker_t *self, zframe_t *client, const char *service, zframe_t *
         service_t *found = (service_t *) zhashx_lookup (self->services, name);
         answer = found && found->workers > 0 ? "200" : "404";
     }
-    s_send_client (self, client, service, answer, 3);
+    if (s_send_client (self, client, service, answer, 3) == 0)
+        self->n.replies++;
     return true;
 }
 
@@ -707,10 +708,8 @@ s_client_message (broker_t *self, zmsg_t *msg)
                         "your role may not call this service");
         goto done;
     }
-    if (s_mmi_classic (self, client, service, body)) {
-        self->n.replies++;
+    if (s_mmi_classic (self, client, service, body))
         goto done;
-    }
     const char *why;
     lh_err_t rc = codec_check_request (zframe_data (body), zframe_size (body), &why);
     if (rc != LH_OK) {
@@ -1013,14 +1012,18 @@ s_expire_requests (broker_t *self, int64_t now)
 {
     for (service_t *service = (service_t *) zhashx_first (self->services); service;
          service = (service_t *) zhashx_next (self->services)) {
-        //  Queues are in arrival order and share one timeout: stop at the first live one
-        request_t *request;
-        while ((request = (request_t *) zlistx_first (service->queue)) &&
-               request->deadline <= now) {
-            zlistx_detach (service->queue, request->handle);
-            self->n.unavailable++;
-            s_request_fail (self, &request, LH_E_UNAVAILABLE,
-                            "no worker took the request before its deadline");
+        //  Retries return to the head, so the queue is not strictly in
+        //  deadline order: scan it whole (it is bounded by queue_max)
+        request_t *request = (request_t *) zlistx_first (service->queue);
+        while (request) {
+            request_t *next = (request_t *) zlistx_next (service->queue);
+            if (request->deadline <= now) {
+                zlistx_detach (service->queue, request->handle);
+                self->n.unavailable++;
+                s_request_fail (self, &request, LH_E_UNAVAILABLE,
+                                "no worker took the request before its deadline");
+            }
+            request = next;
         }
     }
     for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
@@ -1243,6 +1246,26 @@ broker_destroy (broker_t **self_p)
     }
 }
 
+//  After a roster reload: workers whose key left the roster, or whose role
+//  may no longer serve their service, are removed and told to go.
+static void
+s_workers_recheck (broker_t *self)
+{
+    zlistx_t *revoked = zlistx_new ();
+    for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
+         worker = (worker_t *) zhashx_next (self->workers)) {
+        const auth_principal_t *now = auth_lookup (self->auth, worker->principal.key);
+        if (!now || !s_may (self->rules[now->role].serve, worker->service->name))
+            zlistx_add_end (revoked, worker);
+    }
+    for (worker_t *worker = (worker_t *) zlistx_first (revoked); worker;
+         worker = (worker_t *) zlistx_next (revoked)) {
+        s_worker_disconnect (self, worker->identity);
+        s_worker_delete (self, worker, "revoked");
+    }
+    zlistx_destroy (&revoked);
+}
+
 static int
 s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -1252,7 +1275,8 @@ s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while (read (item->fd, &info, sizeof (info)) == sizeof (info))
         if (self->auth) {
             lh_info ("SIGHUP: reloading roster", "%s", "");
-            auth_reload (self->auth);
+            if (auth_reload (self->auth) == 0)
+                s_workers_recheck (self);
         }
     return 0;
 }

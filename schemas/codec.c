@@ -313,7 +313,9 @@ codec_check_request (const void *buf, size_t size, const char **why)
         if (len != 2 || memcmp (key, "id", 2) != 0)
             continue;
         uint8_t t = *value;
-        bool is_uint = t <= 0x7F || (t >= 0xCC && t <= 0xCF);
+        //  Non-negative integers in any width, signed encodings included
+        size_t int_bytes = t == 0xD0 ? 1 : t == 0xD1 ? 2 : t == 0xD2 ? 4 : t == 0xD3 ? 8 : 0;
+        bool is_uint = t <= 0x7F || (t >= 0xCC && t <= 0xCF) || (int_bytes && !(value[1] & 0x80));
         size_t len_bytes = t == 0xD9 ? 1 : t == 0xDA ? 2 : t == 0xDB ? 4 : 0;
         bool is_short_str =
             (t >= 0xA0 && t <= 0xBF) || (len_bytes && s_be (value + 1, len_bytes) <= LH_MAX_ID);

@@ -42,6 +42,9 @@ typedef struct {
 //  the broker does not come up.
 cluster_t *cluster_new (const char *extra_config, const char *set);
 void cluster_destroy (cluster_t **self_p);
+//  cmocka teardown: kills what a failed test left running (a failing
+//  assertion jumps past the test's own cluster_destroy).
+int cluster_teardown (void **state);
 
 //  Kills the broker with SIGKILL and starts it again on the same endpoints.
 void cluster_restart_broker (cluster_t *self);

@@ -597,6 +597,57 @@ test_sigterm_clean_exit (void **state)
 }
 
 static void
+test_revoked_worker_removed (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_echo (c, "echo", true);
+    //  A roster without the node's key
+    char path[512];
+    snprintf (path, sizeof (path), "%s/roster.zpl", c->dir);
+    FILE *roster = fopen (path, "w");
+    assert_non_null (roster);
+    fprintf (roster, "principal\n    admin\n        key = \"%s\"\n        role = admin\n",
+             zcert_public_txt (c->admin));
+    fclose (roster);
+    kill (c->broker, SIGHUP);
+    assert_true (cluster_wait_workers (c, "echo", 0, 3000));
+    //  It comes back and the handshake fails: the key is no longer known
+    zclock_sleep (500);
+    assert_true (cluster_wait_workers (c, "echo", 0, 100));
+    assert_true (cluster_counter (c, "auth_denied") >= 1);
+    cluster_destroy (&c);
+}
+
+static void
+test_request_id_rules (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    //  A non-negative id in a signed encoding is an id like any other
+    static const uint8_t int8_id[] = {0x81, 0xA2, 'i', 'd', 0xD0, 0x05};
+    codec_doc_t *doc = s_raw (c, c->admin, 2000, 4, "", (size_t) 0, "MDPC01", (size_t) 6,
+                              "broker.ping", (size_t) 11, int8_id, sizeof (int8_id));
+    assert_non_null (doc);
+    assert_true (codec_map_get (codec_doc_root (doc), "ok")->via.boolean);
+    assert_int_equal (codec_map_get (codec_doc_root (doc), "id")->via.u64, 5);
+    codec_doc_destroy (&doc);
+    static const uint8_t negative_id[] = {0x81, 0xA2, 'i', 'd', 0xFF};
+    static const uint8_t float_id[] = {0x81, 0xA2, 'i', 'd', 0xCA, 0, 0, 0, 0};
+    static const uint8_t no_id[] = {0x81, 0xA1, 'x', 0x01};
+    const uint8_t *bad[] = {negative_id, float_id, no_id};
+    size_t sizes[] = {sizeof (negative_id), sizeof (float_id), sizeof (no_id)};
+    for (int i = 0; i < 3; i++) {
+        doc = s_raw (c, c->admin, 2000, 4, "", (size_t) 0, "MDPC01", (size_t) 6, "broker.ping",
+                     (size_t) 11, bad[i], sizes[i]);
+        s_assert_doc_error (doc, "bad_request");
+        assert_int_equal (codec_map_get (codec_doc_root (doc), "id")->type, MSGPACK_OBJECT_NIL);
+        codec_doc_destroy (&doc);
+    }
+    cluster_destroy (&c);
+}
+
+static void
 test_client_and_worker_survive_broker_restart (void **state)
 {
     (void) state;
@@ -669,28 +720,30 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_roundtrip_and_caller_frame_wins),
-        cmocka_unit_test (test_pipelined_replies_match_ids),
-        cmocka_unit_test (test_garbage_frames),
-        cmocka_unit_test (test_bad_msgpack_bodies),
-        cmocka_unit_test (test_wrong_field_type_from_worker),
-        cmocka_unit_test (test_unknown_service_and_forbidden),
-        cmocka_unit_test (test_queue_until_worker_arrives),
-        cmocka_unit_test (test_queued_request_expires),
-        cmocka_unit_test (test_queue_full_is_overloaded),
-        cmocka_unit_test (test_roster_reload_on_sighup),
-        cmocka_unit_test (test_lh_cli),
-        cmocka_unit_test (test_worker_dies_retry_elsewhere),
-        cmocka_unit_test (test_worker_dies_no_retry_clear_error),
-        cmocka_unit_test (test_worker_stops_heartbeating),
-        cmocka_unit_test (test_stranger_key_refused),
-        cmocka_unit_test (test_agent_cannot_serve),
-        cmocka_unit_test (test_unknown_worker_command),
-        cmocka_unit_test (test_rate_limit),
-        cmocka_unit_test (test_sigterm_clean_exit),
-        cmocka_unit_test (test_client_and_worker_survive_broker_restart),
-        cmocka_unit_test (test_notifications_on_pub),
-        cmocka_unit_test (test_plaintext_needs_the_flag),
+        cmocka_unit_test_teardown (test_roundtrip_and_caller_frame_wins, cluster_teardown),
+        cmocka_unit_test_teardown (test_pipelined_replies_match_ids, cluster_teardown),
+        cmocka_unit_test_teardown (test_garbage_frames, cluster_teardown),
+        cmocka_unit_test_teardown (test_bad_msgpack_bodies, cluster_teardown),
+        cmocka_unit_test_teardown (test_wrong_field_type_from_worker, cluster_teardown),
+        cmocka_unit_test_teardown (test_unknown_service_and_forbidden, cluster_teardown),
+        cmocka_unit_test_teardown (test_queue_until_worker_arrives, cluster_teardown),
+        cmocka_unit_test_teardown (test_queued_request_expires, cluster_teardown),
+        cmocka_unit_test_teardown (test_queue_full_is_overloaded, cluster_teardown),
+        cmocka_unit_test_teardown (test_roster_reload_on_sighup, cluster_teardown),
+        cmocka_unit_test_teardown (test_lh_cli, cluster_teardown),
+        cmocka_unit_test_teardown (test_worker_dies_retry_elsewhere, cluster_teardown),
+        cmocka_unit_test_teardown (test_worker_dies_no_retry_clear_error, cluster_teardown),
+        cmocka_unit_test_teardown (test_worker_stops_heartbeating, cluster_teardown),
+        cmocka_unit_test_teardown (test_stranger_key_refused, cluster_teardown),
+        cmocka_unit_test_teardown (test_agent_cannot_serve, cluster_teardown),
+        cmocka_unit_test_teardown (test_unknown_worker_command, cluster_teardown),
+        cmocka_unit_test_teardown (test_rate_limit, cluster_teardown),
+        cmocka_unit_test_teardown (test_sigterm_clean_exit, cluster_teardown),
+        cmocka_unit_test_teardown (test_client_and_worker_survive_broker_restart, cluster_teardown),
+        cmocka_unit_test_teardown (test_notifications_on_pub, cluster_teardown),
+        cmocka_unit_test_teardown (test_plaintext_needs_the_flag, cluster_teardown),
+        cmocka_unit_test_teardown (test_revoked_worker_removed, cluster_teardown),
+        cmocka_unit_test_teardown (test_request_id_rules, cluster_teardown),
     };
     return cmocka_run_group_tests_name ("integration_broker", tests, NULL, NULL);
 }
