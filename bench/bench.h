@@ -100,6 +100,15 @@ double cpu_percent (const cpu_snap_t *a, const cpu_snap_t *b, double *top_pct, c
 //  CPU percent of the threads whose name starts with prefix.
 double cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix);
 
+//  Whole host, from /proc/stat: busy and total jiffies over all CPUs.
+typedef struct {
+    uint64_t busy;
+    uint64_t total;
+} host_snap_t;
+void host_snap (host_snap_t *snap);
+//  Busy percent between a and b, 100 = one core.
+double host_busy_percent (const host_snap_t *a, const host_snap_t *b);
+
 //  --------------------------------------------------------------------------
 //  load
 
@@ -121,16 +130,16 @@ typedef struct {
 #define LOAD_ERR_KINDS 16
 
 typedef struct {
-    hist_t hist;           //  latency of replies in the window, ns
-    uint64_t ok;           //  ok replies in the window
-    uint64_t window_ns;    //  measured window length
-    uint64_t total_ok;     //  ok replies, whole run
-    uint64_t errors;       //  error replies + failed sends + lost, whole run
-    uint64_t send_failed;  //  lh_client_send refused
-    uint64_t lost;         //  still pending after the drain
+    hist_t hist;                      //  latency of replies in the window, ns
+    uint64_t ok;                      //  ok replies in the window
+    uint64_t window_ns;               //  measured window length
+    uint64_t total_ok;                //  ok replies, whole run
+    uint64_t errors;                  //  error replies + failed sends + lost, whole run
+    uint64_t send_failed;             //  lh_client_send refused
+    uint64_t lost;                    //  still pending after the drain
     uint64_t by_code[LOAD_ERR_KINDS]; //  error replies by lh_err_t
-    uint64_t dropped;      //  lh_client_dropped: unmatched replies
-    int clients_failed;    //  lh_client_new failed
+    uint64_t dropped;                 //  lh_client_dropped: unmatched replies
+    int clients_failed;               //  lh_client_new failed
 } load_result_t;
 
 //  Runs one closed-loop scenario: clients threads with depth requests in

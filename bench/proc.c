@@ -69,8 +69,7 @@ proc_raise_nofile (long want)
 }
 
 pid_t
-proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd,
-            int stdout_fd)
+proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd, int stdout_fd)
 {
     int slot = -1;
     for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
@@ -78,8 +77,8 @@ proc_spawn (const char *name, char *const argv[], const char *log_path, int stdi
             slot = i;
     if (slot < 0)
         return -1;
-    int log_fd = open (log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                       0644);
+    int log_fd =
+        open (log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) {
         if (log_fd >= 0)
@@ -243,9 +242,8 @@ cpu_snap (cpu_snap_t *snap, pid_t pid)
     while ((entry = readdir (dir)) && snap->threads < CPU_MAX_THREADS) {
         if (entry->d_name[0] == '.')
             continue;
-        char stat_path[128];
-        snprintf (stat_path, sizeof (stat_path), "/proc/%d/task/%s/stat", (int) pid,
-                  entry->d_name);
+        char stat_path[320];
+        snprintf (stat_path, sizeof (stat_path), "/proc/%d/task/%s/stat", (int) pid, entry->d_name);
         FILE *file = fopen (stat_path, "r");
         if (!file)
             continue;
@@ -264,8 +262,7 @@ cpu_snap (cpu_snap_t *snap, pid_t pid)
         //  cmajflt utime(14) stime(15)
         unsigned long long utime = 0, stime = 0;
         if (sscanf (close_paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                    &utime, &stime)
-            == 2) {
+                    &utime, &stime) == 2) {
             t->ticks = utime + stime;
             snap->threads++;
         }
@@ -327,4 +324,32 @@ cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix
         total += b->thread[i].ticks - (before ? before->ticks : 0);
     }
     return s_ticks_to_pct (total, b->at_ns - a->at_ns);
+}
+
+void
+host_snap (host_snap_t *snap)
+{
+    snap->busy = snap->total = 0;
+    FILE *file = fopen ("/proc/stat", "r");
+    if (!file)
+        return;
+    unsigned long long v[10] = {0};
+    //  cpu user nice system idle iowait irq softirq steal guest guest_nice
+    int n = fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose (file);
+    if (n < 8)
+        return;
+    //  guest time is already counted in user
+    snap->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    snap->busy = snap->total - v[3] - v[4];
+}
+
+double
+host_busy_percent (const host_snap_t *a, const host_snap_t *b)
+{
+    if (b->total <= a->total)
+        return 0;
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    return 100.0 * (double) cpus * (double) (b->busy - a->busy) / (double) (b->total - a->total);
 }
