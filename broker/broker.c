@@ -102,6 +102,7 @@ typedef struct {
     uint64_t workers_refused;
     uint64_t workers_expired;
     uint64_t workers_unreachable;
+    uint64_t workers_revoked;
     uint64_t workers_disconnected;
     uint64_t protocol_errors; //  bad worker commands
 } counters_t;
@@ -499,6 +500,7 @@ s_pack_counters (broker_t *self, msgpack_packer *pk)
         {"workers_refused", n->workers_refused},
         {"workers_expired", n->workers_expired},
         {"workers_unreachable", n->workers_unreachable},
+        {"workers_revoked", n->workers_revoked},
         {"workers_disconnected", n->workers_disconnected},
         {"protocol_errors", n->protocol_errors},
         {"auth_accepted", self->auth ? auth_accepted (self->auth) : 0},
@@ -1260,6 +1262,7 @@ s_workers_recheck (broker_t *self)
     }
     for (worker_t *worker = (worker_t *) zlistx_first (revoked); worker;
          worker = (worker_t *) zlistx_next (revoked)) {
+        self->n.workers_revoked++;
         s_worker_disconnect (self, worker->identity);
         s_worker_delete (self, worker, "revoked");
     }

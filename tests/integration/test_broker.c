@@ -612,6 +612,7 @@ test_revoked_worker_removed (void **state)
     fclose (roster);
     kill (c->broker, SIGHUP);
     assert_true (cluster_wait_workers (c, "echo", 0, 3000));
+    assert_int_equal (cluster_counter (c, "workers_revoked"), 1);
     //  It comes back and the handshake fails: the key is no longer known
     zclock_sleep (500);
     assert_true (cluster_wait_workers (c, "echo", 0, 100));
