@@ -126,7 +126,7 @@ conns_hold_main (int argc, char **argv)
             zcert_t *cert = NULL;
             if (zmq_z85_decode (pub_bin, pub[next]) && zmq_z85_decode (sec_bin, sec[next]))
                 cert = zcert_new_from (pub_bin, sec_bin);
-            lh_connect_t conn = {endpoint, server_key, cert};
+            lh_connect_t conn = {.endpoint = endpoint, .server_key = server_key, .cert = cert};
             h->sock = cert ? lh_connect_dealer (&conn) : NULL;
             zcert_destroy (&cert);
             if (!h->sock || s_send_request (h->sock, (uint64_t) next + 1) != 0) {

@@ -482,8 +482,9 @@ s_log_tail (const char *path)
 static lh_client_t *
 s_probe_client (const env_t *env, const cluster_t *c)
 {
-    lh_connect_t conn = {c->endpoint, c->curve ? env->broker_key : NULL,
-                         c->curve ? env->client_certs[0] : NULL};
+    lh_connect_t conn = {.endpoint = c->endpoint,
+                         .server_key = c->curve ? env->broker_key : NULL,
+                         .cert = c->curve ? env->client_certs[0] : NULL};
     lh_client_t *client = lh_client_new (&conn);
     if (client) {
         lh_client_set_timeout (client, 300);

@@ -75,8 +75,9 @@ s_runner (void *arg)
     runner_t *self = (runner_t *) arg;
     const load_config_t *config = self->config;
     load_result_t *r = &self->result;
-    lh_connect_t conn = {config->endpoint, config->server_key,
-                         config->certs ? config->certs[self->index] : NULL};
+    lh_connect_t conn = {.endpoint = config->endpoint,
+                         .server_key = config->server_key,
+                         .cert = config->certs ? config->certs[self->index] : NULL};
     lh_client_t *client = lh_client_new (&conn);
     if (!client) {
         r->clients_failed = 1;

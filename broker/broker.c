@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "lh_config.h"
+#include "lh_connect.h"
 #include "lh_idhash.h"
 #include "lh_log.h"
 #include "lh_proto.h"
@@ -1114,8 +1115,8 @@ s_load_rules (broker_t *self)
 }
 
 static zsock_t *
-s_socket (broker_t *self, int type, const char *endpoint, const char *label, char *resolved,
-          size_t resolved_size)
+s_socket (broker_t *self, int type, const char *endpoint, const char *label, int heartbeat_ms,
+          char *resolved, size_t resolved_size)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
@@ -1127,9 +1128,11 @@ s_socket (broker_t *self, int type, const char *endpoint, const char *label, cha
     if (type == ZMQ_ROUTER) {
         zsock_set_router_mandatory (sock, 1);
         zsock_set_maxmsgsize (sock, HARD_MAX_MSG);
-        zsock_set_heartbeat_ivl (sock, 2000);
-        zsock_set_heartbeat_timeout (sock, 6000);
-        zsock_set_heartbeat_ttl (sock, 6000);
+    }
+    if (heartbeat_ms > 0) {
+        zsock_set_heartbeat_ivl (sock, heartbeat_ms);
+        zsock_set_heartbeat_timeout (sock, 3 * heartbeat_ms);
+        zsock_set_heartbeat_ttl (sock, 3 * heartbeat_ms);
     }
     if (!self->plaintext) {
         zcert_apply (self->cert, sock);
@@ -1203,15 +1206,16 @@ broker_new (zconfig_t *config)
             !s_service_internal (zconfig_name (s)))
             s_service_require (self, zconfig_name (s));
 
-    self->frontend = s_socket (self, ZMQ_ROUTER,
-                               lh_config_str (config, "broker/frontend", "tcp://127.0.0.1:5555"),
-                               "frontend", self->endpoints[0], sizeof (self->endpoints[0]));
-    self->backend = s_socket (self, ZMQ_ROUTER,
-                              lh_config_str (config, "broker/backend", "tcp://127.0.0.1:5556"),
-                              "backend", self->endpoints[1], sizeof (self->endpoints[1]));
+    self->frontend = s_socket (
+        self, ZMQ_ROUTER, lh_config_str (config, "broker/frontend", "tcp://127.0.0.1:5555"),
+        "frontend", (int) lh_config_int (config, "broker/client_heartbeat", LH_CLIENT_HEARTBEAT_MS),
+        self->endpoints[0], sizeof (self->endpoints[0]));
+    self->backend = s_socket (
+        self, ZMQ_ROUTER, lh_config_str (config, "broker/backend", "tcp://127.0.0.1:5556"),
+        "backend", LH_WORKER_HEARTBEAT_MS, self->endpoints[1], sizeof (self->endpoints[1]));
     self->pub =
         s_socket (self, ZMQ_PUB, lh_config_str (config, "broker/pub", "tcp://127.0.0.1:5557"),
-                  "pub", self->endpoints[2], sizeof (self->endpoints[2]));
+                  "pub", 0, self->endpoints[2], sizeof (self->endpoints[2]));
     if (!self->frontend || !self->backend || !self->pub) {
         broker_destroy (&self);
         return NULL;

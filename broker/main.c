@@ -23,6 +23,9 @@ static const lh_option_t s_options[] = {
     {"heartbeat", "broker/heartbeat", "2500", "MDP heartbeat interval, ms", false},
     {"liveness", "broker/liveness", "3", "missed heartbeats before a worker expires", false},
     {"hwm", "broker/hwm", "1000", "high-water mark per peer, messages", false},
+    {"client-heartbeat", "broker/client_heartbeat", "30000",
+     "ZMTP heartbeat to clients, ms (0: none); workers always 2000", false},
+    {"io-threads", "broker/io_threads", "1", "ZeroMQ I/O threads (CURVE work runs there)", false},
     {"log-level", "broker/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
@@ -50,6 +53,7 @@ main (int argc, char **argv)
     zsys_set_logsystem (false);
     //  Enough sockets and file descriptors for many thousands of peers
     zsys_set_max_sockets (0);
+    zsys_set_io_threads ((size_t) lh_config_int (config, "broker/io_threads", 1));
     broker_t *broker = broker_new (config);
     int rc = 1;
     if (broker) {

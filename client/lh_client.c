@@ -68,7 +68,10 @@ lh_client_new (const lh_connect_t *conn)
     lh_client_t *self = (lh_client_t *) zmalloc (sizeof (lh_client_t));
     self->endpoint = strdup (conn->endpoint);
     self->server_key = conn->server_key ? strdup (conn->server_key) : NULL;
-    self->conn = (lh_connect_t){self->endpoint, self->server_key, conn->cert};
+    self->conn = (lh_connect_t){.endpoint = self->endpoint,
+                                .server_key = self->server_key,
+                                .cert = conn->cert,
+                                .heartbeat_ms = conn->heartbeat_ms};
     self->sock = lh_connect_dealer (&self->conn);
     if (!self->sock) {
         lh_client_destroy (&self);

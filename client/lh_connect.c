@@ -21,9 +21,10 @@ lh_connect_dealer (const lh_connect_t *conn)
     //  Replies are bounded by the protocol; anything bigger is not ours
     zsock_set_maxmsgsize (sock, LH_MAX_BODY + 4096);
     //  ZMTP heartbeats notice a dead TCP peer that MDP alone would not
-    zsock_set_heartbeat_ivl (sock, 2000);
-    zsock_set_heartbeat_timeout (sock, 6000);
-    zsock_set_heartbeat_ttl (sock, 6000);
+    int heartbeat = conn->heartbeat_ms > 0 ? conn->heartbeat_ms : LH_CLIENT_HEARTBEAT_MS;
+    zsock_set_heartbeat_ivl (sock, heartbeat);
+    zsock_set_heartbeat_timeout (sock, 3 * heartbeat);
+    zsock_set_heartbeat_ttl (sock, 3 * heartbeat);
     zsock_set_reconnect_ivl (sock, 100);
     zsock_set_reconnect_ivl_max (sock, 2000);
     if (conn->server_key) {

@@ -12,7 +12,14 @@ typedef struct {
     const char *endpoint;   //  broker endpoint, e.g. tcp://127.0.0.1:5555
     const char *server_key; //  broker public key (Z85); NULL means plaintext
     zcert_t *cert;          //  our keypair (borrowed); required with server_key
+    int heartbeat_ms;       //  ZMTP heartbeat interval; 0 means LH_CLIENT_HEARTBEAT_MS
 } lh_connect_t;
+
+//  Clients beat slowly: libzmq cancels a heartbeat timer per received
+//  message in O(timers), so thousands of fast-beating peers would load the
+//  broker's I/O thread quadratically. Workers (few) beat every 2 s.
+#define LH_CLIENT_HEARTBEAT_MS 30000
+#define LH_WORKER_HEARTBEAT_MS 2000
 
 //  A DEALER connected to the broker with the settings above, or NULL with
 //  errno set (EINVAL when server_key is given without cert).

@@ -75,7 +75,11 @@ lh_worker_new (const lh_connect_t *conn, const char *service, int capacity)
     lh_worker_t *self = (lh_worker_t *) zmalloc (sizeof (lh_worker_t));
     self->endpoint = strdup (conn->endpoint);
     self->server_key = conn->server_key ? strdup (conn->server_key) : NULL;
-    self->conn = (lh_connect_t){self->endpoint, self->server_key, conn->cert};
+    self->conn = (lh_connect_t){.endpoint = self->endpoint,
+                                .server_key = self->server_key,
+                                .cert = conn->cert,
+                                .heartbeat_ms = conn->heartbeat_ms ? conn->heartbeat_ms
+                                                                   : LH_WORKER_HEARTBEAT_MS};
     snprintf (self->service, sizeof (self->service), "%s", service);
     self->capacity = capacity < 1 ? 1 : capacity > LH_MAX_CAPACITY ? LH_MAX_CAPACITY : capacity;
     self->heartbeat_ms = 2500;

@@ -80,8 +80,9 @@ main (int argc, char **argv)
         zconfig_destroy (&config);
         return 1;
     }
-    lh_connect_t conn = {lh_config_str (config, "echo/broker", NULL),
-                         lh_config_str (config, "echo/broker_key", NULL), cert};
+    lh_connect_t conn = {.endpoint = lh_config_str (config, "echo/broker", NULL),
+                         .server_key = lh_config_str (config, "echo/broker_key", NULL),
+                         .cert = cert};
     const char *service = lh_config_str (config, "echo/service", "echo");
     lh_worker_t *worker =
         lh_worker_new (&conn, service, (int) lh_config_int (config, "echo/capacity", 64));
