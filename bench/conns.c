@@ -63,23 +63,21 @@ s_reply_ok (zmsg_t *msg)
 static int
 s_send_request (zsock_t *sock, uint64_t id)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
-    codec_pack_str (&pk, "id");
-    msgpack_pack_uint64 (&pk, id);
-    codec_pack_str (&pk, "payload");
-    codec_pack_str (&pk, "hold");
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 2);
+    codec_pack_str (&buf.pk, "id");
+    msgpack_pack_uint64 (&buf.pk, id);
+    codec_pack_str (&buf.pk, "payload");
+    codec_pack_str (&buf.pk, "hold");
     void *handle = zsock_resolve (sock);
     int rc = zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc != -1) {
         zmq_send (handle, MDPC_CLIENT, strlen (MDPC_CLIENT), ZMQ_SNDMORE);
         zmq_send (handle, "echo", 4, ZMQ_SNDMORE);
-        rc = zmq_send (handle, buf.data, buf.size, 0);
+        rc = zmq_send (handle, buf.sbuf.data, buf.sbuf.size, 0);
     }
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_destroy (&buf);
     return rc == -1 ? -1 : 0;
 }
 

@@ -502,16 +502,14 @@ s_cluster_wait (env_t *env, cluster_t *c, int timeout_ms)
     uint8_t query[16];
     size_t query_size = 0;
     {
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 1);
-        codec_pack_str (&pk, "name");
-        codec_pack_str (&pk, "echo");
-        memcpy (query, buf.data, buf.size);
-        query_size = buf.size;
-        msgpack_sbuffer_destroy (&buf);
+        codec_buf_t buf;
+        codec_buf_init (&buf);
+        msgpack_pack_map (&buf.pk, 1);
+        codec_pack_str (&buf.pk, "name");
+        codec_pack_str (&buf.pk, "echo");
+        memcpy (query, buf.sbuf.data, buf.sbuf.size);
+        query_size = buf.sbuf.size;
+        codec_buf_destroy (&buf);
     }
     while (!bench_stop && zclock_mono () < until) {
         if (!proc_alive (c->server))

@@ -196,13 +196,11 @@ s_client_error (broker_t *self, zframe_t *client, const char *service, zframe_t 
     codec_doc_t *doc =
         body ? codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL) : NULL;
     const msgpack_object *id = doc ? codec_map_get (codec_doc_root (doc), "id") : NULL;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    codec_pack_error (&pk, id, code, message);
-    s_send_client (self, client, service, buf.data, buf.size);
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    codec_pack_error (&buf.pk, id, code, message);
+    s_send_client (self, client, service, buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
     codec_doc_destroy (&doc);
 }
 
@@ -210,23 +208,21 @@ s_client_error (broker_t *self, zframe_t *client, const char *service, zframe_t 
 static void
 s_publish (broker_t *self, const char *topic, size_t pairs, ...)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, pairs + 1);
-    codec_pack_str (&pk, "time_ms");
-    msgpack_pack_int64 (&pk, zclock_time ());
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, pairs + 1);
+    codec_pack_str (&buf.pk, "time_ms");
+    msgpack_pack_int64 (&buf.pk, zclock_time ());
     va_list args;
     va_start (args, pairs);
     for (size_t i = 0; i < pairs; i++) {
-        codec_pack_str (&pk, va_arg (args, const char *));
-        codec_pack_str (&pk, va_arg (args, const char *));
+        codec_pack_str (&buf.pk, va_arg (args, const char *));
+        codec_pack_str (&buf.pk, va_arg (args, const char *));
     }
     va_end (args);
-    part_t parts[] = {STR_PART (topic), {buf.data, buf.size}};
+    part_t parts[] = {STR_PART (topic), {buf.sbuf.data, buf.sbuf.size}};
     s_sendv (self->pub, parts, 2, &self->n.drops_pub);
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_destroy (&buf);
 }
 
 //  --------------------------------------------------------------------------
@@ -428,19 +424,17 @@ s_caller (broker_t *self, zframe_t *frame, caller_t *caller)
 static zframe_t *
 s_caller_frame (const caller_t *caller)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
-    codec_pack_str (&pk, "key");
-    codec_pack_str (&pk, caller->key);
-    codec_pack_str (&pk, "agent");
-    codec_pack_str (&pk, caller->agent);
-    codec_pack_str (&pk, "role");
-    codec_pack_str (&pk, role_name (caller->role));
-    zframe_t *frame = zframe_new (buf.data, buf.size);
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 3);
+    codec_pack_str (&buf.pk, "key");
+    codec_pack_str (&buf.pk, caller->key);
+    codec_pack_str (&buf.pk, "agent");
+    codec_pack_str (&buf.pk, caller->agent);
+    codec_pack_str (&buf.pk, "role");
+    codec_pack_str (&buf.pk, role_name (caller->role));
+    zframe_t *frame = zframe_new (buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
     return frame;
 }
 
@@ -673,6 +667,11 @@ s_client_message (broker_t *self, zmsg_t *msg)
     caller_t caller;
     self->n.requests++;
 
+    if (zmsg_size (msg) > LH_MAX_FRAMES - 5) {
+        self->n.malformed++;
+        s_client_error (self, client, "", NULL, LH_E_BAD_REQUEST, "too many frames");
+        goto done;
+    }
     if (!body || zmsg_size (msg) > 0 || zframe_size (empty) != 0 ||
         !zframe_streq (header, MDPC_CLIENT)) {
         self->n.malformed++;
@@ -725,17 +724,15 @@ s_client_message (broker_t *self, zmsg_t *msg)
     }
     if (s_service_internal (service)) {
         codec_doc_t *doc = codec_doc_decode (zframe_data (body), zframe_size (body), &rc, &why);
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        codec_buf_t buf;
+        codec_buf_init (&buf);
         if (doc)
-            s_internal (self, service, codec_doc_root (doc), &pk);
+            s_internal (self, service, codec_doc_root (doc), &buf.pk);
         else
-            codec_pack_error (&pk, NULL, rc, why);
-        if (s_send_client (self, client, service, buf.data, buf.size) == 0)
+            codec_pack_error (&buf.pk, NULL, rc, why);
+        if (s_send_client (self, client, service, buf.sbuf.data, buf.sbuf.size) == 0)
             self->n.replies++;
-        msgpack_sbuffer_destroy (&buf);
+        codec_buf_destroy (&buf);
         codec_doc_destroy (&doc);
         goto done;
     }
@@ -774,34 +771,28 @@ done:
     zframe_destroy (&body);
 }
 
-//  Next message if one is waiting: readers drain in bounded batches so one
-//  busy socket cannot starve the other.
-static zmsg_t *
-s_recv_waiting (zsock_t *sock)
+typedef void (message_fn) (broker_t *self, zmsg_t *msg);
+
+//  Handles what is waiting on a socket, in a bounded batch so that one busy
+//  socket cannot starve the other. A message with too many frames is never
+//  parsed: handle gets it with the frame count checked by the caller.
+static void
+s_drain (broker_t *self, zsock_t *reader, message_fn *handle)
 {
-    return (zsock_events (sock) & ZMQ_POLLIN) ? zmsg_recv (sock) : NULL;
+    for (int i = 0; i < 256 && (zsock_events (reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv (reader);
+        if (!msg)
+            break;
+        handle (self, msg);
+        zmsg_destroy (&msg);
+    }
 }
 
 static int
 s_frontend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
-    broker_t *self = (broker_t *) arg;
-    //  Drain a bounded batch so the backend gets its turn under load
-    for (int i = 0; i < 256; i++) {
-        zmsg_t *msg = s_recv_waiting (reader);
-        if (!msg)
-            break;
-        if (zmsg_size (msg) > LH_MAX_FRAMES) {
-            zframe_t *client = zmsg_pop (msg);
-            self->n.requests++;
-            self->n.malformed++;
-            s_client_error (self, client, "", NULL, LH_E_BAD_REQUEST, "too many frames");
-            zframe_destroy (&client);
-        } else
-            s_client_message (self, msg);
-        zmsg_destroy (&msg);
-    }
+    s_drain ((broker_t *) arg, reader, s_client_message);
     return 0;
 }
 
@@ -946,7 +937,8 @@ s_worker_message (broker_t *self, zmsg_t *msg)
     worker_t *worker = (worker_t *) zhashx_lookup (self->workers, id);
     int cmd = command && zframe_size (command) == 1 ? zframe_data (command)[0] : -1;
 
-    if (!command || zframe_size (empty) != 0 || !zframe_streq (header, MDPW_WORKER)) {
+    if (!command || zmsg_size (msg) > LH_MAX_FRAMES - 4 || zframe_size (empty) != 0 ||
+        !zframe_streq (header, MDPW_WORKER)) {
         self->n.protocol_errors++;
         if (worker)
             s_worker_delete (self, worker, "protocol error");
@@ -984,17 +976,7 @@ static int
 s_backend_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
-    broker_t *self = (broker_t *) arg;
-    for (int i = 0; i < 256; i++) {
-        zmsg_t *msg = s_recv_waiting (reader);
-        if (!msg)
-            break;
-        if (zmsg_size (msg) > LH_MAX_FRAMES)
-            self->n.protocol_errors++;
-        else
-            s_worker_message (self, msg);
-        zmsg_destroy (&msg);
-    }
+    s_drain ((broker_t *) arg, reader, s_worker_message);
     return 0;
 }
 

@@ -52,15 +52,13 @@ s_connect (lh_worker_t *self)
     if (!self->sock)
         return;
     //  READY carries our capacity in an extra frame that plain MDP brokers ignore
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    codec_pack_str (&pk, "capacity");
-    msgpack_pack_int (&pk, self->capacity);
-    s_send_command (self, MDPW_READY, self->service, zframe_new (buf.data, buf.size));
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 1);
+    codec_pack_str (&buf.pk, "capacity");
+    msgpack_pack_int (&buf.pk, self->capacity);
+    s_send_command (self, MDPW_READY, self->service, zframe_new (buf.sbuf.data, buf.sbuf.size));
+    codec_buf_destroy (&buf);
     int64_t now = zclock_mono ();
     self->heartbeat_at = now + self->heartbeat_ms;
     self->expect_by = now + (int64_t) self->heartbeat_ms * self->liveness;
@@ -265,13 +263,11 @@ int
 lh_worker_reply_error (lh_worker_t *self, lh_request_t **request_p, lh_err_t code,
                        const char *message)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    codec_pack_error (&pk, lh_request_id (*request_p), code, message);
-    int rc = lh_worker_reply (self, request_p, buf.data, buf.size);
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    codec_pack_error (&buf.pk, lh_request_id (*request_p), code, message);
+    int rc = lh_worker_reply (self, request_p, buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
     return rc;
 }
 

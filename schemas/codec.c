@@ -585,6 +585,19 @@ codec_id_valid (const msgpack_object *id)
 //  Packing
 
 void
+codec_buf_init (codec_buf_t *self)
+{
+    msgpack_sbuffer_init (&self->sbuf);
+    msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
+}
+
+void
+codec_buf_destroy (codec_buf_t *self)
+{
+    msgpack_sbuffer_destroy (&self->sbuf);
+}
+
+void
 codec_pack_strn (msgpack_packer *pk, const char *text, size_t len)
 {
     msgpack_pack_str (pk, len);

@@ -75,6 +75,17 @@ bool codec_str_copy (const msgpack_object *obj, char *buf, size_t size);
 //  True if obj is a str equal to text.
 bool codec_str_eq (const msgpack_object *obj, const char *text);
 
+//  A msgpack buffer with its packer: pack through &self->pk, read
+//  self->sbuf.data and .size. The packer points into the struct, so it
+//  must not be copied or moved after codec_buf_init.
+typedef struct {
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+} codec_buf_t;
+
+void codec_buf_init (codec_buf_t *self);
+void codec_buf_destroy (codec_buf_t *self);
+
 //  Packing helpers
 void codec_pack_str (msgpack_packer *pk, const char *text);
 void codec_pack_strn (msgpack_packer *pk, const char *text, size_t len);

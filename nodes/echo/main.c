@@ -42,23 +42,21 @@ s_answer (lh_worker_t *worker, lh_request_t **request_p)
 {
     lh_request_t *request = *request_p;
     const msgpack_object *body = lh_request_body (request);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    codec_pack_ok_head (&pk, lh_request_id (request), 2);
-    codec_pack_str (&pk, "echo");
-    msgpack_pack_object (&pk, *body);
-    codec_pack_str (&pk, "caller");
-    msgpack_pack_map (&pk, 3);
-    codec_pack_str (&pk, "agent");
-    codec_pack_str (&pk, lh_request_agent (request));
-    codec_pack_str (&pk, "role");
-    codec_pack_str (&pk, lh_request_role (request));
-    codec_pack_str (&pk, "key");
-    codec_pack_str (&pk, lh_request_key (request));
-    lh_worker_reply (worker, request_p, buf.data, buf.size);
-    msgpack_sbuffer_destroy (&buf);
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    codec_pack_ok_head (&buf.pk, lh_request_id (request), 2);
+    codec_pack_str (&buf.pk, "echo");
+    msgpack_pack_object (&buf.pk, *body);
+    codec_pack_str (&buf.pk, "caller");
+    msgpack_pack_map (&buf.pk, 3);
+    codec_pack_str (&buf.pk, "agent");
+    codec_pack_str (&buf.pk, lh_request_agent (request));
+    codec_pack_str (&buf.pk, "role");
+    codec_pack_str (&buf.pk, lh_request_role (request));
+    codec_pack_str (&buf.pk, "key");
+    codec_pack_str (&buf.pk, lh_request_key (request));
+    lh_worker_reply (worker, request_p, buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
 }
 
 int

@@ -243,9 +243,9 @@ cluster_teardown (void **state)
 lh_connect_t
 cluster_connect (cluster_t *self, zcert_t *cert, bool backend)
 {
-    return (lh_connect_t){
-        .endpoint = backend ? self->backend : self->frontend, .server_key = self->broker_key,
-        .cert = cert};
+    return (lh_connect_t){.endpoint = backend ? self->backend : self->frontend,
+                          .server_key = self->broker_key,
+                          .cert = cert};
 }
 
 lh_client_t *

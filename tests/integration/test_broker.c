@@ -129,16 +129,15 @@ test_pipelined_replies_match_ids (void **state)
     static uint64_t seen[N + 1];
     memset (seen, 0, sizeof (seen));
     for (uint64_t i = 0; i < N; i++) {
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 1);
-        codec_pack_str (&pk, "n");
-        msgpack_pack_uint64 (&pk, i);
+        codec_buf_t buf;
+        codec_buf_init (&buf);
+        msgpack_pack_map (&buf.pk, 1);
+        codec_pack_str (&buf.pk, "n");
+        msgpack_pack_uint64 (&buf.pk, i);
         uint64_t id;
-        assert_int_equal (lh_client_send (client, "echo", buf.data, buf.size, &id, NULL), 0);
-        msgpack_sbuffer_destroy (&buf);
+        assert_int_equal (lh_client_send (client, "echo", buf.sbuf.data, buf.sbuf.size, &id, NULL),
+                          0);
+        codec_buf_destroy (&buf);
         assert_true (id >= 1 && id <= N);
         seen[id] = i + 1; //  expected n for this id, plus one
     }
