@@ -106,6 +106,7 @@ typedef struct {
     uint64_t workers_revoked;
     uint64_t workers_disconnected;
     uint64_t protocol_errors; //  bad worker commands
+    uint64_t published;       //  notifications re-published for workers and admins
 } counters_t;
 
 struct _broker_t {
@@ -498,6 +499,7 @@ s_pack_counters (broker_t *self, msgpack_packer *pk)
         {"workers_revoked", n->workers_revoked},
         {"workers_disconnected", n->workers_disconnected},
         {"protocol_errors", n->protocol_errors},
+        {"published", n->published},
         {"auth_accepted", self->auth ? auth_accepted (self->auth) : 0},
         {"auth_denied", self->auth ? auth_denied (self->auth) : 0},
         {"inflight", zhashx_size (self->tokens)},
@@ -589,6 +591,37 @@ s_internal (broker_t *self, const char *service, const msgpack_object *body, msg
             s_pack_kv_str (pk, "name", s->name);
             s_pack_kv_u64 (pk, "workers", s->workers);
         }
+    } else if (streq (service, "broker.announce")) {
+        //  An operator's notice to every subscriber: topics under "control."
+        const char *topic = NULL;
+        size_t topic_len = 0;
+        const msgpack_object *data = NULL;
+        lh_err_t rc = codec_get_str (body, "topic", true, LH_MAX_TOPIC, &topic, &topic_len, why,
+                                     sizeof (why));
+        if (rc == LH_OK)
+            rc = codec_get_map (body, "data", true, &data, why, sizeof (why));
+        if (rc == LH_OK && (topic_len < 9 || memcmp (topic, "control.", 8) != 0)) {
+            rc = LH_E_BAD_REQUEST;
+            snprintf (why, sizeof (why), "announcements go to topics under 'control.'");
+        }
+        if (rc != LH_OK) {
+            codec_pack_error (pk, id, rc, why);
+            return;
+        }
+        codec_buf_t buf;
+        codec_buf_init (&buf);
+        msgpack_pack_object (&buf.pk, *data);
+        part_t parts[] = {{topic, topic_len}, {buf.sbuf.data, buf.sbuf.size}};
+        bool sent = s_sendv (self->pub, parts, 2, &self->n.drops_pub) == 0;
+        codec_buf_destroy (&buf);
+        if (sent)
+            self->n.published++;
+        codec_pack_ok_head (pk, id, 1);
+        codec_pack_str (pk, "published");
+        if (sent)
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
     } else if (streq (service, "broker.ping")) {
         codec_pack_ok_head (pk, id, 1);
         codec_pack_str (pk, "time_ms");
@@ -925,6 +958,31 @@ done:
     return rc;
 }
 
+//  PUBLISH [topic, body]: a worker's notification, re-published on PUB when
+//  the topic is in its service's namespace. Returns -1 on a protocol error.
+static int
+s_worker_publish (broker_t *self, worker_t *worker, zmsg_t *msg)
+{
+    zframe_t *topic = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    int rc = -1;
+    const char *name = worker->service->name;
+    size_t name_len = strlen (name);
+    const char *why;
+    if (body && zmsg_size (msg) == 0 && zframe_size (topic) <= LH_MAX_TOPIC &&
+        zframe_size (topic) >= name_len && memcmp (zframe_data (topic), name, name_len) == 0 &&
+        (zframe_size (topic) == name_len || zframe_data (topic)[name_len] == '.') &&
+        codec_check (zframe_data (body), zframe_size (body), NULL, &why) == LH_OK) {
+        part_t parts[] = {FRAME_PART (topic), FRAME_PART (body)};
+        if (s_sendv (self->pub, parts, 2, &self->n.drops_pub) == 0)
+            self->n.published++;
+        rc = 0;
+    }
+    zframe_destroy (&topic);
+    zframe_destroy (&body);
+    return rc;
+}
+
 static void
 s_worker_message (broker_t *self, zmsg_t *msg)
 {
@@ -952,6 +1010,8 @@ s_worker_message (broker_t *self, zmsg_t *msg)
         s_worker_ready (self, identity, id, msg);
     else if (cmd == MDPW_REPLY && worker)
         valid = s_worker_reply (self, worker, msg) == 0;
+    else if (cmd == MDPW_PUBLISH && worker)
+        valid = s_worker_publish (self, worker, msg) == 0;
     else if (cmd == MDPW_DISCONNECT) {
         if (worker) {
             self->n.workers_disconnected++;

@@ -271,6 +271,20 @@ lh_worker_reply_error (lh_worker_t *self, lh_request_t **request_p, lh_err_t cod
     return rc;
 }
 
+int
+lh_worker_publish (lh_worker_t *self, const char *topic, const void *body, size_t size)
+{
+    if (!self->sock)
+        return -1;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, "", 0);
+    zmsg_addstr (msg, MDPW_WORKER);
+    zmsg_addmem (msg, &(char){MDPW_PUBLISH}, 1);
+    zmsg_addstr (msg, topic);
+    zmsg_addmem (msg, body, size);
+    return zmsg_send (&msg, self->sock);
+}
+
 const msgpack_object *
 lh_request_body (const lh_request_t *self)
 {

@@ -17,6 +17,10 @@
 #define MDPW_REPLY      0x03
 #define MDPW_HEARTBEAT  0x04
 #define MDPW_DISCONNECT 0x05
+//  Lighthouse extension: [topic, body] from a worker, re-published by the
+//  broker on its PUB socket when topic is the worker's service name or
+//  starts with it and a dot ("validate.decision").
+#define MDPW_PUBLISH 0x06
 
 //  Limits, enforced by the broker and the codec
 #define LH_MAX_BODY     (1024 * 1024) //  bytes in one body frame
@@ -30,6 +34,7 @@
 #define LH_MAX_MESSAGE  512           //  bytes in an error message
 #define LH_MAX_AGENT    64            //  bytes in an agent id
 #define LH_MAX_CAPACITY 1024          //  requests in flight per worker
+#define LH_MAX_TOPIC    128           //  bytes in a PUB topic
 
 //  Error codes: a closed list. Order is ABI (lh_err_t), names are wire.
 typedef enum {

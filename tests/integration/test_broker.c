@@ -698,6 +698,78 @@ test_notifications_on_pub (void **state)
     cluster_destroy (&c);
 }
 
+static zsock_t *
+s_subscriber (cluster_t *c, const char *prefix)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_apply (c->admin, sub);
+    zsock_set_curve_serverkey (sub, c->broker_key);
+    zsock_set_subscribe (sub, prefix);
+    zsock_set_rcvtimeo (sub, 3000);
+    assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    zclock_sleep (300); //  slow joiner
+    return sub;
+}
+
+static void
+test_worker_publish_and_announce (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    zsock_t *sub = s_subscriber (c, "");
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    lh_worker_t *worker = lh_worker_new (&conn, "echo", 1);
+    assert_true (cluster_wait_workers (c, "echo", 1, 3000));
+    static const uint8_t note[] = {0x81, 0xA1, 'n', 0x01};
+    assert_int_equal (lh_worker_publish (worker, "echo.note", note, sizeof (note)), 0);
+    //  The worker's READY notice comes first, then its own
+    char *topic = NULL;
+    zframe_t *body = NULL;
+    for (int i = 0; i < 3 && !(topic && streq (topic, "echo.note")); i++) {
+        zstr_free (&topic);
+        zframe_destroy (&body);
+        zmsg_t *msg = zmsg_recv (sub);
+        assert_non_null (msg);
+        topic = zmsg_popstr (msg);
+        body = zmsg_pop (msg);
+        zmsg_destroy (&msg);
+    }
+    assert_string_equal (topic, "echo.note");
+    assert_memory_equal (zframe_data (body), note, sizeof (note));
+    zstr_free (&topic);
+    zframe_destroy (&body);
+    //  Outside its namespace: a protocol error, the worker is removed
+    assert_int_equal (lh_worker_publish (worker, "validate.decision", note, sizeof (note)), 0);
+    assert_true (cluster_wait_workers (c, "echo", 0, 3000));
+    assert_int_equal (cluster_counter (c, "published"), 1);
+    lh_worker_destroy (&worker);
+    //  An operator's announcement reaches subscribers; other topics are refused
+    lh_reply_t *reply =
+        cluster_call (c, c->admin, "broker.announce",
+                      "{\"topic\":\"control.validate\",\"data\":{\"op\":\"reload\"}}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->admin, "broker.announce", "{\"topic\":\"echo.x\",\"data\":{}}");
+    s_assert_error (reply, LH_E_BAD_REQUEST);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->agent, "broker.announce",
+                          "{\"topic\":\"control.validate\",\"data\":{}}");
+    s_assert_error (reply, LH_E_FORBIDDEN);
+    lh_reply_destroy (&reply);
+    bool seen = false;
+    for (int i = 0; i < 5 && !seen; i++) {
+        zmsg_t *msg = zmsg_recv (sub);
+        assert_non_null (msg);
+        char *t = zmsg_popstr (msg);
+        seen = streq (t, "control.validate");
+        zstr_free (&t);
+        zmsg_destroy (&msg);
+    }
+    assert_true (seen);
+    zsock_destroy (&sub);
+    cluster_destroy (&c);
+}
+
 static void
 test_plaintext_needs_the_flag (void **state)
 {
@@ -742,6 +814,7 @@ main (void)
         cmocka_unit_test_teardown (test_client_and_worker_survive_broker_restart, cluster_teardown),
         cmocka_unit_test_teardown (test_notifications_on_pub, cluster_teardown),
         cmocka_unit_test_teardown (test_plaintext_needs_the_flag, cluster_teardown),
+        cmocka_unit_test_teardown (test_worker_publish_and_announce, cluster_teardown),
         cmocka_unit_test_teardown (test_revoked_worker_removed, cluster_teardown),
         cmocka_unit_test_teardown (test_request_id_rules, cluster_teardown),
     };
