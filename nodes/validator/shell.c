@@ -1,0 +1,4195 @@
+/*  shell.c -- a POSIX/bash command-line parser for policy decisions.
+
+    Two passes over an arena owned by the shell_t:
+
+    1. The parser turns the source into a small syntax tree: lists, and-or
+       lists, pipelines, simple commands, compound commands and function
+       definitions. Words are expanded as they are read (quote removal, ~
+       and $HOME, dynamic marks); every command substitution, backquote and
+       process substitution inside a word is parsed on the spot as a nested
+       list and hangs off the word. Heredoc bodies are read when the line
+       that introduced them ends.
+
+    2. The emitter walks the tree in execution order and appends one
+       shell_cmd_t per simple command, substitutions first. It then looks
+       through wrappers (sudo, env, xargs, find -exec, bash -c, eval, ...):
+       an inner command is appended after its wrapper with the wrapper's
+       name added to its chain; strings that a wrapper hands to a shell are
+       parsed again with the same parser.
+
+    Bounds: recursion is counted on both passes against max_depth, the
+    arena has a memory limit proportional to the input, the result holds at
+    most max_commands commands. Every scan moves forward; lookahead for
+    `((` and `$((` is bounded by nesting, so time is linear in the input
+    times the nesting depth.
+*/
+
+#include "shell.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NONE             SIZE_MAX
+#define S_DEPTH_DEFAULT    32
+#define S_DEPTH_MAX        256
+#define S_COMMANDS_DEFAULT 4096
+#define S_INPUT_MAX        ((size_t) 16 << 20)
+#define S_CHUNK            ((size_t) 64 << 10)
+#define S_ALIGN            ((size_t) 16)
+#define S_MEM_BASE         ((size_t) 32 << 20)
+#define S_MEM_PER_BYTE     64
+#define S_MEM_PER_COMMAND  2048
+#define S_REDIRS_MAX       256
+
+//  --------------------------------------------------------------------------
+//  Arena
+
+typedef struct s_chunk_t {
+    struct s_chunk_t *next;
+    size_t size; //  bytes at mem
+    size_t used;
+    char *mem;
+} s_chunk_t;
+
+#define S_HDR ((sizeof (s_chunk_t) + S_ALIGN - 1) & ~(S_ALIGN - 1))
+
+//  A command as the caller sees it, plus what shell_upstream needs
+typedef struct {
+    shell_cmd_t pub;
+    size_t upstream; //  index of the command feeding it, or S_NONE
+} s_rec_t;
+
+typedef struct {
+    void *data;
+    size_t n, cap;
+} s_vec_t;
+
+typedef struct {
+    char *data;
+    size_t n, cap;
+} s_str_t;
+
+typedef struct {
+    size_t func;        //  index into funcs
+    const char *callee; //  argv[0] of a command in its body
+} s_call_t;
+
+struct _shell_t {
+    s_chunk_t *chunks;
+    size_t mem, mem_limit;
+    void *last; //  last allocation in the head chunk (grows in place)
+    s_rec_t *recs;
+    size_t nrecs, caprecs;
+    bool recursive;
+
+    //  Options, valid while parsing
+    const char *home;
+    size_t home_len;
+    size_t max_depth, max_commands;
+
+    //  Parse and emission state
+    size_t nsimple; //  simple commands in the trees parsed so far
+    size_t next_pipeline;
+    s_vec_t funcs; //  const char *: names of function definitions
+    s_vec_t calls; //  s_call_t
+    bool failed;
+    char msg[256];
+};
+
+static void
+s_fail (shell_t *sh, const char *fmt, ...)
+{
+    if (sh->failed)
+        return;
+    sh->failed = true;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (sh->msg, sizeof (sh->msg), fmt, ap);
+    va_end (ap);
+}
+
+static size_t
+s_round (size_t size)
+{
+    return (size + S_ALIGN - 1) & ~(S_ALIGN - 1);
+}
+
+//  Zeroed memory from the arena; NULL (and the parse fails) past the limit
+static void *
+s_alloc (shell_t *sh, size_t size)
+{
+    if (sh->failed)
+        return NULL;
+    if (size > SIZE_MAX / 4) {
+        s_fail (sh, "command too complex (parser memory limit)");
+        return NULL;
+    }
+    size = size ? s_round (size) : S_ALIGN;
+    s_chunk_t *head = sh->chunks;
+    if (head && head->size - head->used >= size) {
+        void *ptr = head->mem + head->used;
+        head->used += size;
+        sh->last = ptr;
+        return ptr;
+    }
+    bool dedicated = size > S_CHUNK / 4;
+    size_t csize = dedicated ? size : S_CHUNK;
+    if (sh->mem + csize > sh->mem_limit) {
+        s_fail (sh, "command too complex (parser memory limit)");
+        return NULL;
+    }
+    s_chunk_t *chunk = calloc (1, S_HDR + csize);
+    if (!chunk) {
+        s_fail (sh, "out of memory");
+        return NULL;
+    }
+    chunk->size = csize;
+    chunk->used = size;
+    chunk->mem = (char *) chunk + S_HDR;
+    sh->mem += csize;
+    if (dedicated && head) {
+        //  Keep the current head: its free space stays in use
+        chunk->next = head->next;
+        head->next = chunk;
+    } else {
+        chunk->next = head;
+        sh->chunks = chunk;
+        sh->last = chunk->mem;
+    }
+    return chunk->mem;
+}
+
+//  Grows the last allocation in place when it can; else copies
+static void *
+s_realloc (shell_t *sh, void *ptr, size_t old, size_t size)
+{
+    if (sh->failed)
+        return NULL;
+    if (ptr && ptr == sh->last && size <= SIZE_MAX / 4) {
+        s_chunk_t *head = sh->chunks;
+        size_t off = (size_t) ((char *) ptr - head->mem);
+        if (s_round (size) <= head->size - off) {
+            head->used = off + s_round (size);
+            return ptr;
+        }
+    }
+    void *fresh = s_alloc (sh, size);
+    if (fresh && old)
+        memcpy (fresh, ptr, old);
+    return fresh;
+}
+
+static void *
+s_vec_push (shell_t *sh, s_vec_t *vec, size_t size)
+{
+    if (sh->failed)
+        return NULL;
+    if (vec->n == vec->cap) {
+        size_t cap = vec->cap ? vec->cap * 2 : 4;
+        if (cap > SIZE_MAX / 8 / size) {
+            s_fail (sh, "command too complex (parser memory limit)");
+            return NULL;
+        }
+        void *data = s_realloc (sh, vec->data, vec->cap * size, cap * size);
+        if (!data)
+            return NULL;
+        vec->data = data;
+        vec->cap = cap;
+    }
+    void *slot = (char *) vec->data + vec->n * size;
+    memset (slot, 0, size);
+    vec->n++;
+    return slot;
+}
+
+static void
+s_vec_pushp (shell_t *sh, s_vec_t *vec, const void *item)
+{
+    const void **slot = s_vec_push (sh, vec, sizeof (void *));
+    if (slot)
+        *slot = item;
+}
+
+static bool
+s_str_reserve (shell_t *sh, s_str_t *str, size_t extra)
+{
+    if (sh->failed)
+        return false;
+    if (extra > SIZE_MAX / 8 - str->n) {
+        s_fail (sh, "command too complex (parser memory limit)");
+        return false;
+    }
+    if (str->n + extra + 1 <= str->cap)
+        return true;
+    size_t cap = str->cap ? str->cap : 16;
+    while (cap < str->n + extra + 1)
+        cap *= 2;
+    char *data = s_realloc (sh, str->data, str->cap, cap);
+    if (!data)
+        return false;
+    str->data = data;
+    str->cap = cap;
+    return true;
+}
+
+static void
+s_str_putc (shell_t *sh, s_str_t *str, char c)
+{
+    if (s_str_reserve (sh, str, 1))
+        str->data[str->n++] = c;
+}
+
+static void
+s_str_put (shell_t *sh, s_str_t *str, const char *src, size_t len)
+{
+    if (len && s_str_reserve (sh, str, len)) {
+        memcpy (str->data + str->n, src, len);
+        str->n += len;
+    }
+}
+
+static const char *
+s_str_cstr (shell_t *sh, s_str_t *str)
+{
+    if (!s_str_reserve (sh, str, 0))
+        return "";
+    str->data[str->n] = 0;
+    return str->data;
+}
+
+static const char *
+s_strndup (shell_t *sh, const char *src, size_t len)
+{
+    char *copy = s_alloc (sh, len + 1);
+    if (!copy)
+        return "";
+    memcpy (copy, src, len);
+    copy[len] = 0;
+    return copy;
+}
+
+//  --------------------------------------------------------------------------
+//  Syntax tree
+
+typedef struct s_node_t s_node_t;
+
+typedef enum { SUB_CMD, SUB_PROCIN, SUB_PROCOUT } s_subkind_t;
+
+typedef struct {
+    s_subkind_t kind;
+    s_node_t *body;
+} s_sub_t;
+
+typedef struct {
+    s_sub_t *v;
+    size_t n;
+} s_subs_t;
+
+typedef struct {
+    shell_word_t w;
+    s_subs_t subs;  //  substitutions inside it, in order
+    bool plain;     //  no quoting and no expansion: may be a reserved word
+    bool assign;    //  NAME=, NAME+= or NAME[..]= prefix, unquoted
+    bool subscript; //  NAME[..] in that prefix: a glob unless assigned
+} s_word_t;
+
+typedef struct {
+    shell_redir_t r;
+    s_subs_t subs;
+} s_redir_t;
+
+typedef enum {
+    N_LIST,     //  kids: and-or lists
+    N_ANDOR,    //  kids: pipelines
+    N_PIPELINE, //  kids: commands
+    N_SIMPLE,   //  argv, assigns, redirs
+    N_COMPOUND, //  kids in execution order, redirs
+    N_FUNC,     //  name, kids[0] the body
+    N_WORDS     //  argv: words whose substitutions run (for lists, case words, (( )))
+} s_nkind_t;
+
+struct s_node_t {
+    s_nkind_t kind;
+    bool background; //  N_ANDOR ends with &; coproc
+    bool compound;   //  [[ ]] and (( )): may be a function body
+    s_vec_t kids;    //  s_node_t *
+    shell_word_t *argv;
+    s_subs_t *argv_subs;
+    size_t argc;
+    shell_word_t *assigns;
+    s_subs_t *assign_subs;
+    size_t nassigns;
+    s_vec_t redirs; //  s_redir_t *
+    const char *name;
+};
+
+//  --------------------------------------------------------------------------
+//  Lexer
+
+typedef enum {
+    T_EOF,
+    T_NEWLINE,
+    T_WORD,
+    T_SEMI,
+    T_AMP,
+    T_AND,
+    T_OR,
+    T_PIPE,
+    T_PIPEAMP,
+    T_DSEMI,
+    T_SEMIAMP,
+    T_DSEMIAMP,
+    T_LPAREN,
+    T_RPAREN,
+    T_REDIR
+} s_ttype_t;
+
+typedef enum {
+    R_LESS,
+    R_GREAT,
+    R_DGREAT,
+    R_CLOBBER,
+    R_LESSGREAT,
+    R_LESSAND,
+    R_GREATAND,
+    R_ANDGREAT,
+    R_ANDDGREAT,
+    R_DLESS,
+    R_DLESSDASH,
+    R_TLESS
+} s_rop_t;
+
+typedef struct {
+    s_ttype_t type;
+    size_t start, end; //  source span
+    s_word_t word;     //  T_WORD
+    s_rop_t op;        //  T_REDIR
+    int fd;            //  T_REDIR: -2 default, -1 {name}
+} s_tok_t;
+
+typedef struct s_heredoc_t {
+    struct s_heredoc_t *next;
+    s_redir_t *redir;
+    const char *delim;
+    size_t dlen;
+    bool strip;  //  <<-
+    bool quoted; //  delimiter quoted: body is literal
+} s_heredoc_t;
+
+typedef struct {
+    shell_t *sh;
+    const char *buf;
+    size_t len, pos;
+    size_t depth;
+    const char *what; //  NULL for the command itself, else e.g. "bash -c string"
+    s_tok_t tok;
+    bool have;
+    s_heredoc_t *hd_head, *hd_tail;
+    bool cond;  //  inside [[ ]]
+    bool regex; //  the next word is the right side of =~
+} s_parser_t;
+
+static s_node_t *s_parse_list (s_parser_t *p);
+static s_node_t *s_parse_program (s_parser_t *p);
+static s_node_t *s_parse_command (s_parser_t *p);
+
+static bool
+s_is_blank (char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool
+s_is_meta (char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '<' ||
+           c == '>' || c == '(' || c == ')';
+}
+
+static bool
+s_is_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+s_is_name_start (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool
+s_is_name_char (char c)
+{
+    return s_is_name_start (c) || s_is_digit (c);
+}
+
+static bool
+s_all_digits (const char *text)
+{
+    if (!*text)
+        return false;
+    for (; *text; text++)
+        if (!s_is_digit (*text))
+            return false;
+    return true;
+}
+
+//  NAME=value (what env and sudo take before the command)
+static bool
+s_is_assignment (const char *text)
+{
+    if (!s_is_name_start (*text))
+        return false;
+    while (s_is_name_char (*text))
+        text++;
+    return *text == '=';
+}
+
+//  Skips backslash-newline pairs (line continuations) from i
+static size_t
+s_cont (const s_parser_t *p, size_t i)
+{
+    while (i + 1 < p->len && p->buf[i] == '\\' && p->buf[i + 1] == '\n')
+        i += 2;
+    return i;
+}
+
+static bool
+s_next_is (const s_parser_t *p, char c)
+{
+    size_t i = s_cont (p, p->pos);
+    return i < p->len && p->buf[i] == c;
+}
+
+static void
+s_perr (s_parser_t *p, size_t at, const char *fmt, ...)
+{
+    shell_t *sh = p->sh;
+    if (sh->failed)
+        return;
+    char what[160];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (what, sizeof (what), fmt, ap);
+    va_end (ap);
+    if (p->what)
+        s_fail (sh, "%s (offset %zu in %s)", what, at, p->what);
+    else
+        s_fail (sh, "%s (offset %zu)", what, at);
+}
+
+//  A printable, UTF-8-safe excerpt of the source for error messages
+static void
+s_excerpt (const s_parser_t *p, size_t start, size_t end, char *out, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = start; i < end && i < p->len && n + 1 < size; i++) {
+        unsigned char c = (unsigned char) p->buf[i];
+        out[n++] = c >= 0x20 && c < 0x7f && c != '\'' ? (char) c : '?';
+    }
+    out[n] = 0;
+}
+
+static void
+s_syntax (s_parser_t *p, const s_tok_t *tok)
+{
+    if (tok->type == T_EOF)
+        s_perr (p, tok->start, "syntax error: unexpected end of input");
+    else if (tok->type == T_NEWLINE)
+        s_perr (p, tok->start, "syntax error near unexpected newline");
+    else {
+        char text[32];
+        s_excerpt (p, tok->start, tok->end < tok->start + 24 ? tok->end : tok->start + 24, text,
+                   sizeof (text));
+        s_perr (p, tok->start, "syntax error near unexpected token '%s'", text);
+    }
+}
+
+static bool
+s_enter (s_parser_t *p)
+{
+    if (p->depth >= p->sh->max_depth) {
+        s_perr (p, p->pos, "nesting too deep (max_depth %zu)", p->sh->max_depth);
+        return false;
+    }
+    p->depth++;
+    return true;
+}
+
+static void
+s_leave (s_parser_t *p)
+{
+    p->depth--;
+}
+
+//  Word builder ------------------------------------------------------------
+
+typedef enum {
+    A_NAME,     //  reading what could be NAME
+    A_SUB,      //  inside NAME[...]
+    A_AFTERSUB, //  after NAME[...]
+    A_PLUS,     //  after NAME+ (before =)
+    A_VALUE,    //  after NAME= : an assignment-like word
+    A_NONE      //  not an assignment
+} s_astate_t;
+
+typedef struct {
+    s_parser_t *p;
+    s_str_t text;
+    s_vec_t subs; //  s_sub_t
+    bool dynamic, quoted, plain;
+    s_astate_t astate;
+    bool assign;
+    bool sub_glob;  //  a [...] that is a glob unless the word is an assignment
+    bool subscript; //  NAME[...]= seen
+    bool tilde_ok;  //  a ~ at this point starts a tilde prefix
+    bool bracket;   //  unquoted [ seen
+    size_t braces;  //  unquoted { open
+    bool brace_sep;
+} s_wb_t;
+
+static void
+s_wb_init (s_wb_t *wb, s_parser_t *p)
+{
+    memset (wb, 0, sizeof (*wb));
+    wb->p = p;
+    wb->plain = true;
+    wb->astate = A_NAME;
+    wb->tilde_ok = true;
+}
+
+static void
+s_wb_putc (s_wb_t *wb, char c)
+{
+    s_str_putc (wb->p->sh, &wb->text, c);
+}
+
+static void
+s_wb_put (s_wb_t *wb, const char *src, size_t len)
+{
+    s_str_put (wb->p->sh, &wb->text, src, len);
+}
+
+//  Quoting or an expansion: the word is no longer a candidate NAME=
+static void
+s_wb_break (s_wb_t *wb)
+{
+    wb->plain = false;
+    if (wb->astate == A_AFTERSUB && wb->sub_glob)
+        wb->dynamic = true;
+    if (wb->astate == A_NAME || wb->astate == A_AFTERSUB || wb->astate == A_PLUS)
+        wb->astate = A_NONE;
+}
+
+static void
+s_wb_sub (s_wb_t *wb, s_subkind_t kind, s_node_t *body)
+{
+    s_sub_t *sub = s_vec_push (wb->p->sh, &wb->subs, sizeof (s_sub_t));
+    if (sub) {
+        sub->kind = kind;
+        sub->body = body;
+    }
+}
+
+static s_word_t
+s_wb_done (s_wb_t *wb)
+{
+    shell_t *sh = wb->p->sh;
+    s_word_t word;
+    memset (&word, 0, sizeof (word));
+    word.subscript = wb->subscript && wb->assign;
+    if (wb->sub_glob && (wb->astate == A_SUB || wb->astate == A_AFTERSUB || wb->astate == A_PLUS))
+        wb->dynamic = true;
+    word.w.text = s_str_cstr (sh, &wb->text);
+    word.w.dynamic = wb->dynamic;
+    word.w.quoted = wb->quoted;
+    word.subs.v = wb->subs.data;
+    word.subs.n = wb->subs.n;
+    word.plain = wb->plain;
+    word.assign = wb->assign;
+    return word;
+}
+
+static void s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq);
+static void s_read_bq (s_parser_t *p, s_wb_t *wb, bool dq);
+
+//  Reads the inside of "..." (term '"'), of '...' inside ${} within double
+//  quotes (term '\''), or up to p->len (term 0: heredoc bodies, arithmetic)
+static void
+s_read_dq (s_parser_t *p, s_wb_t *wb, char term)
+{
+    size_t start = p->pos;
+    if (term)
+        p->pos++;
+    while (!p->sh->failed) {
+        p->pos = s_cont (p, p->pos);
+        if (p->pos >= p->len) {
+            if (term)
+                s_perr (p, start,
+                        term == '"' ? "unterminated double quote" : "unterminated single quote");
+            return;
+        }
+        char c = p->buf[p->pos];
+        if (term && c == term) {
+            p->pos++;
+            return;
+        }
+        if (c == '\\' && p->pos + 1 < p->len) {
+            char next = p->buf[p->pos + 1];
+            if (next == '$' || next == '`' || next == '\\' || (term == '"' && next == '"')) {
+                s_wb_putc (wb, next);
+                p->pos += 2;
+            } else {
+                s_wb_putc (wb, '\\');
+                p->pos++;
+            }
+            continue;
+        }
+        if (c == '$') {
+            s_read_dollar (p, wb, true);
+            continue;
+        }
+        if (c == '`') {
+            s_read_bq (p, wb, true);
+            continue;
+        }
+        s_wb_putc (wb, c);
+        p->pos++;
+    }
+}
+
+//  Parses a list up to the `)` that closes $( or <( or >(; p->pos is just
+//  past the opening parenthesis. Returns the list, p->pos past the `)`.
+static s_node_t *
+s_read_paren_list (s_parser_t *p, size_t start, const char *what)
+{
+    if (!s_enter (p))
+        return NULL;
+    bool cond = p->cond, regex = p->regex;
+    p->cond = p->regex = false;
+    s_node_t *list = s_parse_list (p);
+    s_tok_t *tok = &p->tok;
+    if (!p->sh->failed) {
+        if (!p->have)
+            tok = NULL; //  cannot happen: s_parse_list stops on a peeked token
+        if (!tok || tok->type == T_EOF)
+            s_perr (p, start, "unterminated %s", what);
+        else if (tok->type != T_RPAREN)
+            s_syntax (p, tok);
+        else
+            p->have = false;
+    }
+    p->cond = cond;
+    p->regex = regex;
+    s_leave (p);
+    return list;
+}
+
+//  $( ... ) -- p->pos on the `$`, body the offset past `(`
+static void
+s_read_cmdsub (s_parser_t *p, s_wb_t *wb, size_t body)
+{
+    size_t start = p->pos;
+    p->pos = body;
+    s_node_t *list = s_read_paren_list (p, start, "command substitution");
+    if (p->sh->failed)
+        return;
+    s_wb_put (wb, p->buf + start, p->pos - start);
+    wb->dynamic = true;
+    s_wb_sub (wb, SUB_CMD, list);
+}
+
+//  <( ... ) and >( ... ) -- p->pos on `<` or `>`, paren the offset of `(`
+static void
+s_read_procsub (s_parser_t *p, s_wb_t *wb, size_t paren)
+{
+    size_t start = p->pos;
+    char dir = p->buf[start];
+    s_wb_break (wb);
+    p->pos = paren + 1;
+    s_node_t *list = s_read_paren_list (p, start, "process substitution");
+    if (p->sh->failed)
+        return;
+    s_wb_put (wb, p->buf + start, p->pos - start);
+    wb->dynamic = true;
+    s_wb_sub (wb, dir == '<' ? SUB_PROCIN : SUB_PROCOUT, list);
+}
+
+//  Where the `))` closing an arithmetic expansion or command starts, or
+//  S_NONE when the parentheses do not close that way (then it is a
+//  command substitution or subshell holding a subshell, as in bash)
+static size_t
+s_arith_end (const s_parser_t *p, size_t i)
+{
+    size_t depth = 0;
+    while (i < p->len) {
+        char c = p->buf[i];
+        if (c == '\\') {
+            i += 2;
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            size_t j = i + 1;
+            while (j < p->len && p->buf[j] != c) {
+                if (c == '"' && p->buf[j] == '\\')
+                    j++;
+                j++;
+            }
+            if (j >= p->len)
+                return S_NONE;
+            i = j + 1;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')') {
+            if (depth == 0)
+                return i + 1 < p->len && p->buf[i + 1] == ')' ? i : S_NONE;
+            depth--;
+        }
+        i++;
+    }
+    return S_NONE;
+}
+
+//  Reads [body, end) like a double-quoted string to find the substitutions
+//  in an arithmetic expression; the text it adds is dropped by the caller
+static void
+s_scan_arith (s_parser_t *p, s_wb_t *wb, size_t body, size_t end)
+{
+    if (!s_enter (p))
+        return;
+    size_t len = p->len;
+    p->len = end;
+    p->pos = body;
+    s_read_dq (p, wb, 0);
+    p->len = len;
+    p->pos = end + 2;
+    s_leave (p);
+}
+
+//  ${ ... } -- p->pos on the `$`, body the offset past `{`
+static void
+s_read_param (s_parser_t *p, s_wb_t *wb, size_t body, bool dq)
+{
+    shell_t *sh = p->sh;
+    size_t start = p->pos;
+    if (!s_enter (p))
+        return;
+    size_t saved = wb->text.n;
+    p->pos = body;
+    size_t depth = 0;
+    while (!sh->failed) {
+        p->pos = s_cont (p, p->pos);
+        if (p->pos >= p->len) {
+            s_perr (p, start, "unterminated parameter expansion");
+            break;
+        }
+        char c = p->buf[p->pos];
+        if (c == '}') {
+            p->pos++;
+            if (depth == 0)
+                break;
+            depth--;
+        } else if (c == '{') {
+            depth++;
+            p->pos++;
+        } else if (c == '\\')
+            p->pos = p->pos + 2 <= p->len ? p->pos + 2 : p->len;
+        else if (c == '\'') {
+            if (dq)
+                s_read_dq (p, wb, '\'');
+            else {
+                const char *close = memchr (p->buf + p->pos + 1, '\'', p->len - p->pos - 1);
+                if (!close) {
+                    s_perr (p, p->pos, "unterminated single quote");
+                    break;
+                }
+                p->pos = (size_t) (close - p->buf) + 1;
+            }
+        } else if (c == '"')
+            s_read_dq (p, wb, '"');
+        else if (c == '$')
+            s_read_dollar (p, wb, dq);
+        else if (c == '`')
+            s_read_bq (p, wb, dq);
+        else
+            p->pos++;
+    }
+    s_leave (p);
+    if (sh->failed)
+        return;
+    wb->text.n = saved;
+    if (sh->home && p->pos - body == 5 && memcmp (p->buf + body, "HOME}", 5) == 0)
+        s_wb_put (wb, sh->home, sh->home_len);
+    else {
+        s_wb_put (wb, p->buf + start, p->pos - start);
+        wb->dynamic = true;
+    }
+}
+
+static void
+s_put_utf8 (s_wb_t *wb, uint32_t cp)
+{
+    char out[4];
+    size_t n;
+    if (cp < 0x80) {
+        out[0] = (char) cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        out[0] = (char) (0xC0 | (cp >> 6));
+        out[1] = (char) (0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        out[0] = (char) (0xE0 | (cp >> 12));
+        out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char) (0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        out[0] = (char) (0xF0 | (cp >> 18));
+        out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    s_wb_put (wb, out, n);
+}
+
+static int
+s_hex (char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+//  $'...' -- p->pos on the quote. A NUL ends the string, as in bash.
+static void
+s_read_ansi (s_parser_t *p, s_wb_t *wb)
+{
+    size_t start = p->pos - 1;
+    bool cut = false;
+    p->pos++;
+    wb->quoted = true;
+    while (!p->sh->failed) {
+        if (p->pos >= p->len) {
+            s_perr (p, start, "unterminated $'...' string");
+            return;
+        }
+        char c = p->buf[p->pos];
+        if (c == '\'') {
+            p->pos++;
+            return;
+        }
+        if (c != '\\' || p->pos + 1 >= p->len) {
+            if (!cut)
+                s_wb_putc (wb, c);
+            p->pos++;
+            continue;
+        }
+        char e = p->buf[p->pos + 1];
+        p->pos += 2;
+        uint32_t value = 0;
+        bool code_point = false;
+        switch (e) {
+        case 'a':
+            value = 7;
+            break;
+        case 'b':
+            value = 8;
+            break;
+        case 'e':
+        case 'E':
+            value = 27;
+            break;
+        case 'f':
+            value = 12;
+            break;
+        case 'n':
+            value = 10;
+            break;
+        case 'r':
+            value = 13;
+            break;
+        case 't':
+            value = 9;
+            break;
+        case 'v':
+            value = 11;
+            break;
+        case '\\':
+        case '\'':
+        case '"':
+        case '?':
+            value = (unsigned char) e;
+            break;
+        case 'c':
+            if (p->pos < p->len) {
+                value = (unsigned char) p->buf[p->pos++] & 0x1F;
+                break;
+            }
+            if (!cut)
+                s_wb_put (wb, "\\c", 2);
+            continue;
+        case 'x':
+        case 'u':
+        case 'U': {
+            size_t max = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+            size_t n = 0;
+            while (n < max && p->pos < p->len && s_hex (p->buf[p->pos]) >= 0) {
+                value = value * 16 + (uint32_t) s_hex (p->buf[p->pos++]);
+                n++;
+            }
+            if (n == 0 || (e != 'x' && value > 0x10FFFF)) {
+                if (!cut) {
+                    s_wb_putc (wb, '\\');
+                    s_wb_putc (wb, e);
+                    s_wb_put (wb, p->buf + p->pos - n, n);
+                }
+                continue;
+            }
+            code_point = e != 'x';
+            break;
+        }
+        default:
+            if (e >= '0' && e <= '7') {
+                value = (uint32_t) (e - '0');
+                for (int n = 0;
+                     n < 2 && p->pos < p->len && p->buf[p->pos] >= '0' && p->buf[p->pos] <= '7';
+                     n++)
+                    value = value * 8 + (uint32_t) (p->buf[p->pos++] - '0');
+                value &= 0xFF;
+                break;
+            }
+            if (!cut) {
+                s_wb_putc (wb, '\\');
+                s_wb_putc (wb, e);
+            }
+            continue;
+        }
+        if (value == 0)
+            cut = true;
+        if (cut)
+            continue;
+        if (code_point)
+            s_put_utf8 (wb, value);
+        else
+            s_wb_putc (wb, (char) value);
+    }
+}
+
+//  $ and what follows, in or out of double quotes; p->pos on the `$`
+static void
+s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
+{
+    shell_t *sh = p->sh;
+    s_wb_break (wb);
+    size_t i = s_cont (p, p->pos + 1);
+    if (i >= p->len) {
+        s_wb_putc (wb, '$');
+        p->pos = i;
+        return;
+    }
+    char c = p->buf[i];
+    if (c == '(') {
+        size_t j = s_cont (p, i + 1);
+        if (j < p->len && p->buf[j] == '(') {
+            size_t end = s_arith_end (p, j + 1);
+            if (end != S_NONE) {
+                size_t start = p->pos, saved = wb->text.n;
+                s_scan_arith (p, wb, j + 1, end);
+                if (sh->failed)
+                    return;
+                wb->text.n = saved;
+                s_wb_put (wb, p->buf + start, p->pos - start);
+                wb->dynamic = true;
+                return;
+            }
+        }
+        s_read_cmdsub (p, wb, i + 1);
+        return;
+    }
+    if (c == '{') {
+        s_read_param (p, wb, i + 1, dq);
+        return;
+    }
+    if (c == '\'' && !dq) {
+        p->pos = i;
+        s_read_ansi (p, wb);
+        return;
+    }
+    if (c == '"' && !dq) {
+        p->pos = i;
+        wb->quoted = true;
+        s_read_dq (p, wb, '"');
+        return;
+    }
+    if (s_is_name_start (c)) {
+        size_t j = i;
+        while (j < p->len && s_is_name_char (p->buf[j]))
+            j++;
+        if (sh->home && j - i == 4 && memcmp (p->buf + i, "HOME", 4) == 0)
+            s_wb_put (wb, sh->home, sh->home_len);
+        else {
+            s_wb_putc (wb, '$');
+            s_wb_put (wb, p->buf + i, j - i);
+            wb->dynamic = true;
+        }
+        p->pos = j;
+        return;
+    }
+    if (s_is_digit (c) || memchr ("@*#?-$!", c, 7)) {
+        s_wb_putc (wb, '$');
+        s_wb_putc (wb, c);
+        wb->dynamic = true;
+        p->pos = i + 1;
+        return;
+    }
+    //  A lone $ is literal
+    s_wb_putc (wb, '$');
+    p->pos = i;
+}
+
+//  Parses text as a whole program in a parser of its own (backquotes,
+//  heredoc bodies, strings handed to shells)
+static s_node_t *
+s_parse_text (shell_t *sh, const char *text, size_t len, size_t depth, const char *what)
+{
+    s_parser_t sub = {.sh = sh, .buf = text, .len = len, .depth = depth, .what = what};
+    if (!s_enter (&sub))
+        return NULL;
+    return s_parse_program (&sub);
+}
+
+//  `...` -- p->pos on the opening backquote
+static void
+s_read_bq (s_parser_t *p, s_wb_t *wb, bool dq)
+{
+    shell_t *sh = p->sh;
+    size_t start = p->pos++;
+    s_str_t code = {0};
+    bool closed = false;
+    s_wb_break (wb);
+    while (p->pos < p->len && !sh->failed) {
+        char c = p->buf[p->pos];
+        if (c == '`') {
+            p->pos++;
+            closed = true;
+            break;
+        }
+        if (c == '\\' && p->pos + 1 < p->len) {
+            char next = p->buf[p->pos + 1];
+            if (next == '\n') {
+                p->pos += 2;
+                continue;
+            }
+            if (next == '$' || next == '`' || next == '\\' || (dq && next == '"')) {
+                s_str_putc (sh, &code, next);
+                p->pos += 2;
+                continue;
+            }
+        }
+        s_str_putc (sh, &code, c);
+        p->pos++;
+    }
+    if (!closed) {
+        s_perr (p, start, "unterminated backquote");
+        return;
+    }
+    const char *text = s_str_cstr (sh, &code);
+    s_node_t *list = s_parse_text (sh, text, code.n, p->depth, "backquote");
+    if (sh->failed)
+        return;
+    s_wb_put (wb, p->buf + start, p->pos - start);
+    wb->dynamic = true;
+    s_wb_sub (wb, SUB_CMD, list);
+}
+
+//  ~ at the start of a word or after = and : in an assignment
+static void
+s_tilde (s_wb_t *wb)
+{
+    s_parser_t *p = wb->p;
+    shell_t *sh = p->sh;
+    bool assign = wb->astate == A_VALUE;
+    size_t i = p->pos + 1;
+    while (i < p->len) {
+        char c = p->buf[i];
+        if (c == '/' || s_is_meta (c) || (assign && c == ':'))
+            break;
+        if (c == '\\' || c == '\'' || c == '"' || c == '$' || c == '`') {
+            //  A quoted tilde prefix is not expanded
+            s_wb_putc (wb, '~');
+            p->pos++;
+            if (wb->astate == A_NAME)
+                wb->astate = A_NONE;
+            return;
+        }
+        i++;
+    }
+    wb->plain = false;
+    if (wb->astate == A_NAME)
+        wb->astate = A_NONE;
+    if (i == p->pos + 1 && sh->home)
+        s_wb_put (wb, sh->home, sh->home_len);
+    else {
+        //  ~user, ~+, ~-, or ~ without a home: left as written
+        s_wb_put (wb, p->buf + p->pos, i - p->pos);
+        wb->dynamic = true;
+    }
+    p->pos = i;
+}
+
+static void
+s_wb_assign (s_wb_t *wb)
+{
+    wb->astate = A_VALUE;
+    wb->assign = true;
+    wb->sub_glob = false;
+    wb->tilde_ok = true;
+}
+
+//  An unquoted literal character of a word
+static void
+s_wb_lit (s_wb_t *wb, char c, bool tilde)
+{
+    s_parser_t *p = wb->p;
+    if (c == '~' && tilde) {
+        s_tilde (wb);
+        return;
+    }
+    p->pos++;
+    switch (wb->astate) {
+    case A_NAME:
+        if (s_is_name_char (c) && !(wb->text.n == 0 && s_is_digit (c)))
+            break;
+        if (wb->text.n > 0 && c == '=') {
+            s_wb_putc (wb, c);
+            s_wb_assign (wb);
+            return;
+        }
+        if (wb->text.n > 0 && c == '[') {
+            wb->astate = A_SUB;
+            wb->sub_glob = wb->subscript = true;
+            s_wb_putc (wb, c);
+            return;
+        }
+        if (wb->text.n > 0 && c == '+' && s_next_is (p, '=')) {
+            wb->astate = A_PLUS;
+            s_wb_putc (wb, c);
+            return;
+        }
+        wb->astate = A_NONE;
+        break;
+    case A_SUB:
+        if (c == ']')
+            wb->astate = A_AFTERSUB;
+        s_wb_putc (wb, c);
+        return;
+    case A_AFTERSUB:
+    case A_PLUS:
+        if (c == '=') {
+            s_wb_putc (wb, c);
+            s_wb_assign (wb);
+            return;
+        }
+        if (wb->astate == A_AFTERSUB && c == '+' && s_next_is (p, '=')) {
+            wb->astate = A_PLUS;
+            s_wb_putc (wb, c);
+            return;
+        }
+        if (wb->sub_glob)
+            wb->dynamic = true;
+        wb->astate = A_NONE;
+        break;
+    case A_VALUE:
+        if (c == ':')
+            wb->tilde_ok = true;
+        break;
+    case A_NONE:
+        break;
+    }
+    switch (c) {
+    case '*':
+    case '?':
+        wb->dynamic = true;
+        break;
+    case '[':
+        wb->bracket = true;
+        break;
+    case ']':
+        if (wb->bracket)
+            wb->dynamic = true;
+        break;
+    case '{':
+        wb->braces++;
+        break;
+    case ',':
+        if (wb->braces)
+            wb->brace_sep = true;
+        break;
+    case '.':
+        if (wb->braces && s_next_is (p, '.'))
+            wb->brace_sep = true;
+        break;
+    case '}':
+        if (wb->braces) {
+            wb->braces--;
+            if (wb->brace_sep)
+                wb->dynamic = true;
+        }
+        break;
+    default:
+        break;
+    }
+    s_wb_putc (wb, c);
+}
+
+//  A word at p->pos (not a blank, not an operator). In regex mode (the
+//  right side of =~ in [[ ]]) parentheses and | belong to the word.
+static s_word_t
+s_read_word (s_parser_t *p, bool regex)
+{
+    shell_t *sh = p->sh;
+    s_wb_t wb;
+    s_wb_init (&wb, p);
+    size_t parens = 0;
+    while (!sh->failed) {
+        p->pos = s_cont (p, p->pos);
+        if (p->pos >= p->len)
+            break;
+        char c = p->buf[p->pos];
+        bool tilde = wb.tilde_ok;
+        wb.tilde_ok = false;
+        if (c == '<' || c == '>') {
+            size_t next = s_cont (p, p->pos + 1);
+            if (next < p->len && p->buf[next] == '(') {
+                s_read_procsub (p, &wb, next);
+                continue;
+            }
+        }
+        if (regex && (c == '(' || c == ')' || c == '|' || (parens && s_is_meta (c) && c != '\n'))) {
+            if (c == '(')
+                parens++;
+            else if (c == ')') {
+                if (!parens)
+                    break;
+                parens--;
+            }
+            wb.plain = false;
+            s_wb_putc (&wb, c);
+            p->pos++;
+            continue;
+        }
+        if (s_is_meta (c))
+            break;
+        switch (c) {
+        case '\\':
+            s_wb_break (&wb);
+            wb.quoted = true;
+            if (p->pos + 1 < p->len) {
+                s_wb_putc (&wb, p->buf[p->pos + 1]);
+                p->pos += 2;
+            } else {
+                s_wb_putc (&wb, '\\');
+                p->pos++;
+            }
+            break;
+        case '\'': {
+            s_wb_break (&wb);
+            wb.quoted = true;
+            const char *close = memchr (p->buf + p->pos + 1, '\'', p->len - p->pos - 1);
+            if (!close) {
+                s_perr (p, p->pos, "unterminated single quote");
+                break;
+            }
+            s_wb_put (&wb, p->buf + p->pos + 1, (size_t) (close - p->buf) - p->pos - 1);
+            p->pos = (size_t) (close - p->buf) + 1;
+            break;
+        }
+        case '"':
+            s_wb_break (&wb);
+            wb.quoted = true;
+            s_read_dq (p, &wb, '"');
+            break;
+        case '$':
+            s_read_dollar (p, &wb, false);
+            break;
+        case '`':
+            s_read_bq (p, &wb, false);
+            break;
+        default:
+            s_wb_lit (&wb, c, tilde);
+            break;
+        }
+    }
+    return s_wb_done (&wb);
+}
+
+//  Heredocs ----------------------------------------------------------------
+
+static void
+s_heredoc_body (s_parser_t *p, s_heredoc_t *hd, size_t body, size_t end)
+{
+    shell_t *sh = p->sh;
+    s_str_t text = {0};
+    if (hd->strip) {
+        size_t i = body;
+        while (i < end) {
+            while (i < end && p->buf[i] == '\t')
+                i++;
+            const char *nl = memchr (p->buf + i, '\n', end - i);
+            size_t eol = nl ? (size_t) (nl - p->buf) + 1 : end;
+            s_str_put (sh, &text, p->buf + i, eol - i);
+            i = eol;
+        }
+    } else
+        s_str_put (sh, &text, p->buf + body, end - body);
+    const char *copy = s_str_cstr (sh, &text);
+    shell_word_t *target = &hd->redir->r.target;
+    if (hd->quoted) {
+        target->text = copy;
+        target->quoted = true;
+        return;
+    }
+    //  Unquoted: expanded like a double-quoted string, substitutions run
+    s_parser_t sub = {.sh = sh, .buf = copy, .len = text.n, .depth = p->depth, .what = "heredoc"};
+    if (!s_enter (&sub))
+        return;
+    s_wb_t wb;
+    s_wb_init (&wb, &sub);
+    s_read_dq (&sub, &wb, 0);
+    if (sub.hd_head)
+        s_perr (&sub, sub.len, "unterminated heredoc (delimiter '%s')", sub.hd_head->delim);
+    s_word_t word = s_wb_done (&wb);
+    if (sh->failed)
+        return;
+    target->text = word.w.text;
+    target->dynamic = word.w.dynamic;
+    target->quoted = false;
+    hd->redir->subs = word.subs;
+}
+
+//  After a newline: the bodies of the heredocs started on that line
+static void
+s_read_heredocs (s_parser_t *p)
+{
+    while (p->hd_head && !p->sh->failed) {
+        s_heredoc_t *hd = p->hd_head;
+        p->hd_head = hd->next;
+        if (!p->hd_head)
+            p->hd_tail = NULL;
+        size_t body = p->pos, end = 0;
+        bool joined = false, found = false;
+        while (p->pos < p->len) {
+            const char *nl = memchr (p->buf + p->pos, '\n', p->len - p->pos);
+            size_t eol = nl ? (size_t) (nl - p->buf) : p->len;
+            size_t ls = p->pos;
+            if (hd->strip)
+                while (ls < eol && p->buf[ls] == '\t')
+                    ls++;
+            if (!joined && eol - ls == hd->dlen && memcmp (p->buf + ls, hd->delim, hd->dlen) == 0) {
+                end = p->pos;
+                p->pos = nl ? eol + 1 : eol;
+                found = true;
+                break;
+            }
+            if (!hd->quoted) {
+                //  backslash-newline joins the next line to this one
+                size_t n = 0;
+                while (n < eol - p->pos && p->buf[eol - 1 - n] == '\\')
+                    n++;
+                joined = n % 2 == 1;
+            }
+            p->pos = nl ? eol + 1 : eol;
+        }
+        if (!found) {
+            char delim[48];
+            snprintf (delim, sizeof (delim), "%.40s", hd->delim);
+            for (char *c = delim; *c; c++)
+                if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f || *c == '\'')
+                    *c = '?';
+            s_perr (p, body, "unterminated heredoc (delimiter '%s')", delim);
+            return;
+        }
+        s_heredoc_body (p, hd, body, end);
+    }
+}
+
+//  Tokens ------------------------------------------------------------------
+
+//  p->pos on `<` or `>` (not followed by `(`): the operator into tok
+static void
+s_lex_redir (s_parser_t *p, s_tok_t *tok)
+{
+    size_t i1 = s_cont (p, p->pos + 1);
+    char c = p->buf[p->pos];
+    char c1 = i1 < p->len ? p->buf[i1] : 0;
+    size_t i2 = i1 < p->len ? s_cont (p, i1 + 1) : p->len;
+    char c2 = i2 < p->len ? p->buf[i2] : 0;
+    tok->type = T_REDIR;
+    if (c == '<') {
+        if (c1 == '<' && c2 == '<') {
+            tok->op = R_TLESS;
+            p->pos = i2 + 1;
+        } else if (c1 == '<' && c2 == '-') {
+            tok->op = R_DLESSDASH;
+            p->pos = i2 + 1;
+        } else if (c1 == '<') {
+            tok->op = R_DLESS;
+            p->pos = i1 + 1;
+        } else if (c1 == '&') {
+            tok->op = R_LESSAND;
+            p->pos = i1 + 1;
+        } else if (c1 == '>') {
+            tok->op = R_LESSGREAT;
+            p->pos = i1 + 1;
+        } else {
+            tok->op = R_LESS;
+            p->pos++;
+        }
+    } else {
+        if (c1 == '>') {
+            tok->op = R_DGREAT;
+            p->pos = i1 + 1;
+        } else if (c1 == '&') {
+            tok->op = R_GREATAND;
+            p->pos = i1 + 1;
+        } else if (c1 == '|') {
+            tok->op = R_CLOBBER;
+            p->pos = i1 + 1;
+        } else {
+            tok->op = R_GREAT;
+            p->pos++;
+        }
+    }
+}
+
+static s_word_t
+s_make_word (const char *text)
+{
+    s_word_t word;
+    memset (&word, 0, sizeof (word));
+    word.w.text = text;
+    word.plain = true;
+    return word;
+}
+
+static s_tok_t
+s_lex (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_tok_t tok;
+    memset (&tok, 0, sizeof (tok));
+    tok.fd = -2;
+    while (!sh->failed) {
+        p->pos = s_cont (p, p->pos);
+        if (p->pos >= p->len)
+            break;
+        char c = p->buf[p->pos];
+        if (s_is_blank (c))
+            p->pos++;
+        else if (c == '#') {
+            const char *nl = memchr (p->buf + p->pos, '\n', p->len - p->pos);
+            p->pos = nl ? (size_t) (nl - p->buf) : p->len;
+        } else if (c == '\n' && p->cond) {
+            p->pos++;
+            s_read_heredocs (p);
+        } else
+            break;
+    }
+    tok.start = tok.end = p->pos;
+    if (sh->failed || p->pos >= p->len) {
+        if (p->hd_head && !sh->failed) {
+            char delim[48];
+            snprintf (delim, sizeof (delim), "%.40s", p->hd_head->delim);
+            for (char *c = delim; *c; c++)
+                if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f || *c == '\'')
+                    *c = '?';
+            s_perr (p, p->pos, "unterminated heredoc (delimiter '%s')", delim);
+        }
+        tok.type = T_EOF;
+        return tok;
+    }
+    char c = p->buf[p->pos];
+    size_t i1 = s_cont (p, p->pos + 1);
+    char c1 = i1 < p->len ? p->buf[i1] : 0;
+    size_t i2 = i1 < p->len ? s_cont (p, i1 + 1) : p->len;
+    char c2 = i2 < p->len ? p->buf[i2] : 0;
+    bool word = false;
+    switch (c) {
+    case '\n':
+        tok.type = T_NEWLINE;
+        p->pos++;
+        tok.end = p->pos;
+        s_read_heredocs (p);
+        return tok;
+    case ';':
+        if (c1 == ';' && c2 == '&') {
+            tok.type = T_DSEMIAMP;
+            p->pos = i2 + 1;
+        } else if (c1 == ';') {
+            tok.type = T_DSEMI;
+            p->pos = i1 + 1;
+        } else if (c1 == '&') {
+            tok.type = T_SEMIAMP;
+            p->pos = i1 + 1;
+        } else {
+            tok.type = T_SEMI;
+            p->pos++;
+        }
+        break;
+    case '&':
+        if (c1 == '&') {
+            tok.type = T_AND;
+            p->pos = i1 + 1;
+        } else if (c1 == '>' && !p->cond) {
+            tok.type = T_REDIR;
+            tok.op = c2 == '>' ? R_ANDDGREAT : R_ANDGREAT;
+            p->pos = c2 == '>' ? i2 + 1 : i1 + 1;
+        } else {
+            tok.type = T_AMP;
+            p->pos++;
+        }
+        break;
+    case '|':
+        if (c1 == '|') {
+            tok.type = T_OR;
+            p->pos = i1 + 1;
+        } else if (c1 == '&') {
+            tok.type = T_PIPEAMP;
+            p->pos = i1 + 1;
+        } else {
+            tok.type = T_PIPE;
+            p->pos++;
+        }
+        break;
+    case '(':
+        tok.type = T_LPAREN;
+        p->pos++;
+        break;
+    case ')':
+        tok.type = T_RPAREN;
+        p->pos++;
+        break;
+    case '<':
+    case '>':
+        if (c1 == '(')
+            word = true;
+        else if (p->cond) {
+            //  In [[ ]], < and > compare strings
+            tok.type = T_WORD;
+            tok.word = s_make_word (c == '<' ? "<" : ">");
+            p->pos++;
+        } else
+            s_lex_redir (p, &tok);
+        break;
+    default:
+        word = true;
+        break;
+    }
+    if (word) {
+        bool regex = p->regex;
+        p->regex = false;
+        tok.type = T_WORD;
+        tok.word = s_read_word (p, regex);
+        if (sh->failed) {
+            tok.type = T_EOF;
+            return tok;
+        }
+        //  2>file, {fd}>file: the word is the descriptor
+        const char *text = tok.word.w.text;
+        size_t tlen = strlen (text);
+        bool number = tok.word.plain && s_all_digits (text);
+        bool named = tok.word.plain && tlen > 2 && text[0] == '{' && text[tlen - 1] == '}' &&
+                     s_is_name_start (text[1]);
+        for (size_t k = 1; named && k + 1 < tlen; k++)
+            named = s_is_name_char (text[k]);
+        size_t at = s_cont (p, p->pos);
+        if (!p->cond && (number || named) && at < p->len &&
+            (p->buf[at] == '<' || p->buf[at] == '>')) {
+            size_t after = s_cont (p, at + 1);
+            if (!(after < p->len && p->buf[after] == '(')) {
+                int fd = -1;
+                if (number) {
+                    if (tlen > 9) {
+                        s_perr (p, tok.start, "file descriptor out of range");
+                        tok.type = T_EOF;
+                        return tok;
+                    }
+                    fd = atoi (text);
+                }
+                p->pos = at;
+                s_lex_redir (p, &tok);
+                tok.fd = fd;
+                memset (&tok.word, 0, sizeof (tok.word));
+            }
+        }
+    }
+    tok.end = p->pos;
+    return tok;
+}
+
+static s_tok_t *
+s_peek (s_parser_t *p)
+{
+    if (!p->have) {
+        p->tok = s_lex (p);
+        p->have = true;
+    }
+    return &p->tok;
+}
+
+static void
+s_consume (s_parser_t *p)
+{
+    p->have = false;
+}
+
+static bool
+s_kw (const s_tok_t *tok, const char *kw)
+{
+    return tok->type == T_WORD && tok->word.plain && strcmp (tok->word.w.text, kw) == 0;
+}
+
+//  Reserved words that close a list
+static bool
+s_is_closer (const s_tok_t *tok)
+{
+    static const char *const closers[] = {"}", "fi", "then", "else", "elif", "do", "done", "esac"};
+    if (tok->type != T_WORD || !tok->word.plain)
+        return false;
+    for (size_t i = 0; i < sizeof (closers) / sizeof (closers[0]); i++)
+        if (strcmp (tok->word.w.text, closers[i]) == 0)
+            return true;
+    return false;
+}
+
+//  Reserved words and tokens that start a compound command
+static bool
+s_is_opener (const s_tok_t *tok)
+{
+    static const char *const openers[] = {"{",      "if",   "while", "until",   "for",
+                                          "select", "case", "[[",    "function"};
+    if (tok->type == T_LPAREN)
+        return true;
+    if (tok->type != T_WORD || !tok->word.plain)
+        return false;
+    for (size_t i = 0; i < sizeof (openers) / sizeof (openers[0]); i++)
+        if (strcmp (tok->word.w.text, openers[i]) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_skip_newlines (s_parser_t *p)
+{
+    while (!p->sh->failed && s_peek (p)->type == T_NEWLINE)
+        s_consume (p);
+}
+
+static bool
+s_expect_kw (s_parser_t *p, const char *kw)
+{
+    s_tok_t *tok = s_peek (p);
+    if (p->sh->failed)
+        return false;
+    if (!s_kw (tok, kw)) {
+        s_syntax (p, tok);
+        return false;
+    }
+    s_consume (p);
+    return true;
+}
+
+static bool
+s_expect (s_parser_t *p, s_ttype_t type)
+{
+    s_tok_t *tok = s_peek (p);
+    if (p->sh->failed)
+        return false;
+    if (tok->type != type) {
+        s_syntax (p, tok);
+        return false;
+    }
+    s_consume (p);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Parser
+
+static s_node_t *
+s_node_new (s_parser_t *p, s_nkind_t kind)
+{
+    s_node_t *node = s_alloc (p->sh, sizeof (s_node_t));
+    if (node)
+        node->kind = kind;
+    return node;
+}
+
+static void
+s_add_kid (s_parser_t *p, s_node_t *node, s_node_t *kid)
+{
+    if (node && kid)
+        s_vec_pushp (p->sh, &node->kids, kid);
+}
+
+static bool
+s_count_simple (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    if (++sh->nsimple > sh->max_commands) {
+        s_fail (sh, "too many commands (max_commands %zu)", sh->max_commands);
+        return false;
+    }
+    return true;
+}
+
+//  Words collected for a node: texts and flags contiguous (they become
+//  shell_cmd_t.argv as they are), substitutions on the side
+typedef struct {
+    s_vec_t words; //  shell_word_t
+    s_vec_t subs;  //  s_isubs_t, for the few words that have some
+} s_wlist_t;
+
+typedef struct {
+    size_t index;
+    s_subs_t subs;
+} s_isubs_t;
+
+static void
+s_push_word (shell_t *sh, s_wlist_t *list, const s_word_t *word)
+{
+    shell_word_t *slot = s_vec_push (sh, &list->words, sizeof (shell_word_t));
+    if (!slot)
+        return;
+    *slot = word->w;
+    if (word->subs.n) {
+        s_isubs_t *isubs = s_vec_push (sh, &list->subs, sizeof (s_isubs_t));
+        if (isubs) {
+            isubs->index = list->words.n - 1;
+            isubs->subs = word->subs;
+        }
+    }
+}
+
+static void
+s_wlist_take (shell_t *sh, s_wlist_t *list, shell_word_t **words, s_subs_t **subs, size_t *count)
+{
+    *words = list->words.data;
+    *subs = NULL;
+    *count = 0;
+    if (list->subs.n) {
+        *subs = s_alloc (sh, list->words.n * sizeof (s_subs_t));
+        if (!*subs)
+            return;
+        s_isubs_t *isubs = list->subs.data;
+        for (size_t i = 0; i < list->subs.n; i++)
+            (*subs)[isubs[i].index] = isubs[i].subs;
+    }
+    *count = list->words.n;
+}
+
+static void
+s_set_words (s_parser_t *p, s_node_t *node, s_wlist_t *list)
+{
+    if (node)
+        s_wlist_take (p->sh, list, &node->argv, &node->argv_subs, &node->argc);
+}
+
+static s_node_t *
+s_words_node (s_parser_t *p, s_wlist_t *words)
+{
+    s_node_t *node = s_node_new (p, N_WORDS);
+    s_set_words (p, node, words);
+    return node;
+}
+
+static s_redir_t *
+s_parse_redir (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_tok_t op = *s_peek (p);
+    s_consume (p);
+    s_tok_t *tok = s_peek (p);
+    if (sh->failed)
+        return NULL;
+    if (tok->type != T_WORD) {
+        s_syntax (p, tok);
+        return NULL;
+    }
+    s_word_t *word = &tok->word;
+    s_consume (p);
+    s_redir_t *rd = s_alloc (sh, sizeof (s_redir_t));
+    if (!rd)
+        return NULL;
+    rd->r.target = word->w;
+    rd->subs = word->subs;
+    int fd = 1;
+    switch (op.op) {
+    case R_LESS:
+        rd->r.kind = SHELL_REDIR_IN;
+        fd = 0;
+        break;
+    case R_GREAT:
+    case R_CLOBBER:
+        rd->r.kind = SHELL_REDIR_OUT;
+        break;
+    case R_DGREAT:
+        rd->r.kind = SHELL_REDIR_APPEND;
+        break;
+    case R_LESSGREAT:
+        rd->r.kind = SHELL_REDIR_INOUT;
+        fd = 0;
+        break;
+    case R_LESSAND:
+        rd->r.kind = SHELL_REDIR_DUP_IN;
+        fd = 0;
+        break;
+    case R_GREATAND:
+        //  >&file (no fd given, not a number, not -) is &>file
+        if (op.fd == -2 && !word->w.dynamic && !s_all_digits (word->w.text) &&
+            strcmp (word->w.text, "-") != 0)
+            rd->r.kind = SHELL_REDIR_OUT_ALL;
+        else
+            rd->r.kind = SHELL_REDIR_DUP_OUT;
+        break;
+    case R_ANDGREAT:
+    case R_ANDDGREAT:
+        rd->r.kind = SHELL_REDIR_OUT_ALL;
+        break;
+    case R_TLESS:
+        rd->r.kind = SHELL_REDIR_HERESTRING;
+        fd = 0;
+        break;
+    case R_DLESS:
+    case R_DLESSDASH: {
+        rd->r.kind = SHELL_REDIR_HEREDOC;
+        fd = 0;
+        s_heredoc_t *hd = s_alloc (sh, sizeof (s_heredoc_t));
+        if (!hd)
+            return NULL;
+        hd->redir = rd;
+        hd->delim = word->w.text;
+        hd->dlen = strlen (word->w.text);
+        hd->strip = op.op == R_DLESSDASH;
+        hd->quoted = word->w.quoted;
+        if (p->hd_tail)
+            p->hd_tail->next = hd;
+        else
+            p->hd_head = hd;
+        p->hd_tail = hd;
+        //  The body comes later; substitutions in the delimiter never run
+        rd->r.target.text = "";
+        rd->r.target.dynamic = false;
+        rd->r.target.quoted = hd->quoted;
+        rd->subs.v = NULL;
+        rd->subs.n = 0;
+        break;
+    }
+    }
+    rd->r.fd = op.fd == -2 ? fd : op.fd;
+    return rd;
+}
+
+static void
+s_parse_trailing_redirs (s_parser_t *p, s_node_t *node)
+{
+    while (!p->sh->failed && s_peek (p)->type == T_REDIR) {
+        s_redir_t *rd = s_parse_redir (p);
+        if (rd && node)
+            s_vec_pushp (p->sh, &node->redirs, rd);
+    }
+}
+
+//  NAME=( ... ) -- word is NAME= (or NAME+=), p->pos on the `(`
+static s_word_t
+s_read_array (s_parser_t *p, const s_word_t *word)
+{
+    shell_t *sh = p->sh;
+    size_t start = p->pos;
+    s_wb_t wb;
+    s_wb_init (&wb, p);
+    wb.plain = false;
+    wb.assign = true;
+    wb.astate = A_VALUE;
+    wb.dynamic = word->w.dynamic;
+    wb.quoted = word->w.quoted;
+    s_wb_put (&wb, word->w.text, strlen (word->w.text));
+    s_wb_putc (&wb, '(');
+    for (size_t i = 0; i < word->subs.n; i++)
+        s_wb_sub (&wb, word->subs.v[i].kind, word->subs.v[i].body);
+    p->pos++;
+    bool first = true;
+    while (!sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (sh->failed)
+            break;
+        if (tok->type == T_NEWLINE) {
+            s_consume (p);
+            continue;
+        }
+        if (tok->type == T_RPAREN) {
+            s_consume (p);
+            break;
+        }
+        if (tok->type != T_WORD) {
+            if (tok->type == T_EOF)
+                s_perr (p, start, "unterminated array assignment");
+            else
+                s_syntax (p, tok);
+            break;
+        }
+        s_word_t *elem = &tok->word;
+        s_consume (p);
+        if (!first)
+            s_wb_putc (&wb, ' ');
+        first = false;
+        s_wb_put (&wb, elem->w.text, strlen (elem->w.text));
+        wb.dynamic = wb.dynamic || elem->w.dynamic;
+        wb.quoted = wb.quoted || elem->w.quoted;
+        for (size_t i = 0; i < elem->subs.n; i++)
+            s_wb_sub (&wb, elem->subs.v[i].kind, elem->subs.v[i].body);
+    }
+    s_wb_putc (&wb, ')');
+    s_word_t array = s_wb_done (&wb);
+    array.assign = true;
+    return array;
+}
+
+static bool
+s_array_follows (s_parser_t *p, const s_word_t *word)
+{
+    size_t n = strlen (word->w.text);
+    return !p->have && word->assign && n > 0 && word->w.text[n - 1] == '=' && p->pos < p->len &&
+           p->buf[p->pos] == '(';
+}
+
+static s_node_t *s_parse_fundef (s_parser_t *p, const char *name);
+
+//  A simple command; prefix words (time, -p, coproc NAME) come first
+static s_node_t *
+s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
+{
+    shell_t *sh = p->sh;
+    s_node_t *node = s_node_new (p, N_SIMPLE);
+    if (!node || !s_count_simple (p))
+        return NULL;
+    s_wlist_t argv = {0}, assigns = {0};
+    for (size_t i = 0; i < nprefix; i++)
+        s_push_word (sh, &argv, &prefix[i]);
+    bool decl = false;
+    s_tok_t first = *s_peek (p);
+    while (!sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (sh->failed)
+            break;
+        if (tok->type == T_WORD) {
+            s_word_t word = tok->word;
+            s_consume (p);
+            if (argv.words.n == 0 && word.assign) {
+                if (s_array_follows (p, &word))
+                    word = s_read_array (p, &word);
+                s_push_word (sh, &assigns, &word);
+                continue;
+            }
+            if (argv.words.n == 0 && assigns.words.n == 0 && node->redirs.n == 0 &&
+                s_peek (p)->type == T_LPAREN) {
+                sh->nsimple--;
+                return s_parse_fundef (p, word.w.text);
+            }
+            if (decl && s_array_follows (p, &word))
+                word = s_read_array (p, &word);
+            else if (word.subscript && !decl)
+                word.w.dynamic = true; //  x[1]=y as an argument is a glob
+            s_push_word (sh, &argv, &word);
+            if (argv.words.n == 1) {
+                const char *t = word.w.text;
+                decl = !strcmp (t, "declare") || !strcmp (t, "typeset") || !strcmp (t, "local") ||
+                       !strcmp (t, "export") || !strcmp (t, "readonly");
+            }
+        } else if (tok->type == T_REDIR) {
+            s_redir_t *rd = s_parse_redir (p);
+            if (rd)
+                s_vec_pushp (sh, &node->redirs, rd);
+        } else
+            break;
+    }
+    if (sh->failed)
+        return NULL;
+    if (argv.words.n == 0 && assigns.words.n == 0 && node->redirs.n == 0) {
+        s_syntax (p, &first);
+        return NULL;
+    }
+    s_set_words (p, node, &argv);
+    s_wlist_take (sh, &assigns, &node->assigns, &node->assign_subs, &node->nassigns);
+    return node;
+}
+
+//  NAME ( ) body -- NAME already read, the `(` peeked
+static s_node_t *
+s_parse_fundef (s_parser_t *p, const char *name)
+{
+    s_consume (p);
+    if (!s_expect (p, T_RPAREN) || !s_enter (p))
+        return NULL;
+    s_skip_newlines (p);
+    s_tok_t at = *s_peek (p);
+    s_node_t *body = s_parse_command (p);
+    s_leave (p);
+    if (p->sh->failed || !body)
+        return NULL;
+    if (body->kind == N_SIMPLE && !body->compound) {
+        s_syntax (p, &at);
+        return NULL;
+    }
+    s_node_t *fn = s_node_new (p, N_FUNC);
+    if (fn) {
+        fn->name = name;
+        s_add_kid (p, fn, body);
+    }
+    return fn;
+}
+
+//  (( ... )) as a command, p->pos just past `((`' first `(`; end from
+//  s_arith_end. Only its substitutions run.
+static s_node_t *
+s_parse_arith_cmd (s_parser_t *p, size_t end)
+{
+    s_wb_t wb;
+    s_wb_init (&wb, p);
+    s_scan_arith (p, &wb, p->pos + 1, end);
+    s_word_t word = s_wb_done (&wb);
+    if (p->sh->failed)
+        return NULL;
+    s_wlist_t words = {0};
+    s_push_word (p->sh, &words, &word);
+    s_node_t *node = s_words_node (p, &words);
+    if (node)
+        node->compound = true;
+    return node;
+}
+
+static s_node_t *
+s_compound (s_parser_t *p)
+{
+    return s_node_new (p, N_COMPOUND);
+}
+
+//  A list that must not be empty, then the keyword that closes it
+static s_node_t *
+s_parse_body (s_parser_t *p, const char *closer)
+{
+    s_node_t *list = s_parse_list (p);
+    if (p->sh->failed || !list)
+        return NULL;
+    s_tok_t *tok = s_peek (p);
+    if (list->kids.n == 0 || (closer && !s_kw (tok, closer))) {
+        s_syntax (p, tok);
+        return NULL;
+    }
+    if (closer)
+        s_consume (p);
+    return list;
+}
+
+static s_node_t *
+s_parse_group (s_parser_t *p)
+{
+    s_consume (p); //  {
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_add_kid (p, node, s_parse_body (p, "}"));
+    s_leave (p);
+    return node;
+}
+
+static s_node_t *
+s_parse_subshell (s_parser_t *p)
+{
+    s_consume (p); //  (
+    if (p->pos < p->len && p->buf[p->pos] == '(') {
+        size_t end = s_arith_end (p, p->pos + 1);
+        if (end != S_NONE)
+            return s_parse_arith_cmd (p, end);
+    }
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_node_t *list = s_parse_list (p);
+    s_tok_t *tok = s_peek (p);
+    if (!p->sh->failed && (tok->type != T_RPAREN || !list || list->kids.n == 0))
+        s_syntax (p, tok);
+    else
+        s_consume (p);
+    s_add_kid (p, node, list);
+    s_leave (p);
+    return node;
+}
+
+static s_node_t *
+s_parse_if (s_parser_t *p)
+{
+    s_consume (p); //  if
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_add_kid (p, node, s_parse_body (p, "then"));
+    s_add_kid (p, node, s_parse_list (p));
+    while (!p->sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (node && node->kids.n &&
+            ((s_node_t **) node->kids.data)[node->kids.n - 1]->kids.n == 0) {
+            s_syntax (p, tok); //  empty then/else part
+            break;
+        }
+        if (s_kw (tok, "elif")) {
+            s_consume (p);
+            s_add_kid (p, node, s_parse_body (p, "then"));
+            s_add_kid (p, node, s_parse_list (p));
+        } else if (s_kw (tok, "else")) {
+            s_consume (p);
+            s_add_kid (p, node, s_parse_body (p, "fi"));
+            break;
+        } else if (s_kw (tok, "fi")) {
+            s_consume (p);
+            break;
+        } else {
+            s_syntax (p, tok);
+            break;
+        }
+    }
+    s_leave (p);
+    return node;
+}
+
+static s_node_t *
+s_parse_while (s_parser_t *p)
+{
+    s_consume (p); //  while, until
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_add_kid (p, node, s_parse_body (p, "do"));
+    s_add_kid (p, node, s_parse_body (p, "done"));
+    s_leave (p);
+    return node;
+}
+
+//  do ... done, or { ... } (bash accepts it after for and select)
+static s_node_t *
+s_parse_do_group (s_parser_t *p)
+{
+    s_tok_t *tok = s_peek (p);
+    if (s_kw (tok, "{"))
+        return s_parse_group (p);
+    if (!s_expect_kw (p, "do"))
+        return NULL;
+    return s_parse_body (p, "done");
+}
+
+static s_node_t *
+s_parse_for (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    bool is_for = s_kw (s_peek (p), "for");
+    s_consume (p);
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_tok_t *tok = s_peek (p);
+    if (is_for && tok->type == T_LPAREN && p->pos < p->len && p->buf[p->pos] == '(') {
+        //  for (( init; test; step ))
+        s_consume (p);
+        size_t end = s_arith_end (p, p->pos + 1);
+        if (end == S_NONE) {
+            s_perr (p, tok->start, "syntax error in for (( ))");
+            s_leave (p);
+            return NULL;
+        }
+        s_add_kid (p, node, s_parse_arith_cmd (p, end));
+        if (s_peek (p)->type == T_SEMI)
+            s_consume (p);
+    } else {
+        if (tok->type != T_WORD) {
+            s_syntax (p, tok);
+            s_leave (p);
+            return NULL;
+        }
+        s_consume (p);
+        s_skip_newlines (p);
+        tok = s_peek (p);
+        s_wlist_t words = {0};
+        if (s_kw (tok, "in")) {
+            s_consume (p);
+            while (!sh->failed) {
+                tok = s_peek (p);
+                if (tok->type == T_WORD) {
+                    s_push_word (sh, &words, &tok->word);
+                    s_consume (p);
+                } else if (tok->type == T_SEMI || tok->type == T_NEWLINE) {
+                    s_consume (p);
+                    break;
+                } else {
+                    s_syntax (p, tok);
+                    break;
+                }
+            }
+        } else if (tok->type == T_SEMI)
+            s_consume (p);
+        s_add_kid (p, node, s_words_node (p, &words));
+    }
+    s_skip_newlines (p);
+    s_add_kid (p, node, s_parse_do_group (p));
+    s_leave (p);
+    return node;
+}
+
+static s_node_t *
+s_parse_case (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_consume (p); //  case
+    if (!s_enter (p))
+        return NULL;
+    s_node_t *node = s_compound (p);
+    s_tok_t *tok = s_peek (p);
+    if (tok->type != T_WORD) {
+        s_syntax (p, tok);
+        s_leave (p);
+        return NULL;
+    }
+    s_wlist_t subject = {0};
+    s_push_word (sh, &subject, &tok->word);
+    s_consume (p);
+    s_add_kid (p, node, s_words_node (p, &subject));
+    s_skip_newlines (p);
+    if (!s_expect_kw (p, "in")) {
+        s_leave (p);
+        return NULL;
+    }
+    while (!sh->failed) {
+        s_skip_newlines (p);
+        tok = s_peek (p);
+        if (s_kw (tok, "esac")) {
+            s_consume (p);
+            break;
+        }
+        if (tok->type == T_LPAREN) {
+            s_consume (p);
+            tok = s_peek (p);
+        }
+        s_wlist_t patterns = {0};
+        while (!sh->failed) {
+            if (tok->type != T_WORD) {
+                s_syntax (p, tok);
+                break;
+            }
+            s_push_word (sh, &patterns, &tok->word);
+            s_consume (p);
+            tok = s_peek (p);
+            if (tok->type != T_PIPE)
+                break;
+            s_consume (p);
+            tok = s_peek (p);
+        }
+        if (!s_expect (p, T_RPAREN))
+            break;
+        s_add_kid (p, node, s_words_node (p, &patterns));
+        s_add_kid (p, node, s_parse_list (p));
+        tok = s_peek (p);
+        if (tok->type == T_DSEMI || tok->type == T_SEMIAMP || tok->type == T_DSEMIAMP)
+            s_consume (p);
+        else if (!s_kw (tok, "esac")) {
+            s_syntax (p, tok);
+            break;
+        }
+    }
+    s_leave (p);
+    return node;
+}
+
+//  [[ ... ]]: one command, argv "[[" ... "]]"; < > && || ( ) are words
+static s_node_t *
+s_parse_cond (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    size_t start = s_peek (p)->start;
+    s_wlist_t words = {0};
+    s_push_word (sh, &words, &p->tok.word);
+    p->cond = true;
+    s_consume (p);
+    if (!s_enter (p) || !s_count_simple (p)) {
+        p->cond = false;
+        return NULL;
+    }
+    while (!sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (sh->failed)
+            break;
+        if (s_kw (tok, "]]")) {
+            s_push_word (sh, &words, &tok->word);
+            p->cond = false;
+            s_consume (p);
+            break;
+        }
+        const char *op = NULL;
+        switch (tok->type) {
+        case T_WORD:
+            s_push_word (sh, &words, &tok->word);
+            if (strcmp (tok->word.w.text, "=~") == 0 && tok->word.plain) {
+                s_consume (p);
+                p->regex = true;
+                continue;
+            }
+            break;
+        case T_AND:
+            op = "&&";
+            break;
+        case T_OR:
+            op = "||";
+            break;
+        case T_LPAREN:
+            op = "(";
+            break;
+        case T_RPAREN:
+            op = ")";
+            break;
+        case T_EOF:
+            s_perr (p, start, "unterminated [[");
+            break;
+        default:
+            s_syntax (p, tok);
+            break;
+        }
+        if (sh->failed)
+            break;
+        if (op) {
+            s_word_t word = s_make_word (op);
+            s_push_word (sh, &words, &word);
+        }
+        s_consume (p);
+    }
+    p->cond = false;
+    p->regex = false;
+    s_leave (p);
+    if (sh->failed)
+        return NULL;
+    s_node_t *node = s_node_new (p, N_SIMPLE);
+    if (node) {
+        node->compound = true;
+        s_set_words (p, node, &words);
+    }
+    return node;
+}
+
+static s_node_t *
+s_parse_function (s_parser_t *p)
+{
+    s_consume (p); //  function
+    s_tok_t *tok = s_peek (p);
+    if (tok->type != T_WORD) {
+        s_syntax (p, tok);
+        return NULL;
+    }
+    const char *name = tok->word.w.text;
+    s_consume (p);
+    tok = s_peek (p);
+    if (tok->type == T_LPAREN)
+        return s_parse_fundef (p, name);
+    if (!s_enter (p))
+        return NULL;
+    s_skip_newlines (p);
+    s_tok_t at = *s_peek (p);
+    s_node_t *body = s_parse_command (p);
+    s_leave (p);
+    if (p->sh->failed || !body)
+        return NULL;
+    if (body->kind == N_SIMPLE && !body->compound) {
+        s_syntax (p, &at);
+        return NULL;
+    }
+    s_node_t *fn = s_node_new (p, N_FUNC);
+    if (fn) {
+        fn->name = name;
+        s_add_kid (p, fn, body);
+    }
+    return fn;
+}
+
+//  coproc [NAME] command
+static s_node_t *
+s_parse_coproc (s_parser_t *p)
+{
+    s_consume (p);
+    s_tok_t *tok = s_peek (p);
+    s_node_t *node = NULL;
+    if (s_is_opener (tok))
+        node = s_parse_command (p);
+    else if (tok->type == T_WORD) {
+        s_word_t word = tok->word;
+        s_consume (p);
+        if (s_is_opener (s_peek (p)))
+            node = s_parse_command (p);
+        else
+            node = s_parse_simple (p, &word, 1);
+    } else
+        node = s_parse_command (p);
+    if (node)
+        node->background = true;
+    return node;
+}
+
+static s_node_t *
+s_parse_command (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_tok_t *tok = s_peek (p);
+    if (sh->failed)
+        return NULL;
+    s_node_t *node = NULL;
+    if (tok->type == T_LPAREN)
+        node = s_parse_subshell (p);
+    else if (tok->type == T_WORD && tok->word.plain) {
+        const char *t = tok->word.w.text;
+        if (!strcmp (t, "{"))
+            node = s_parse_group (p);
+        else if (!strcmp (t, "if"))
+            node = s_parse_if (p);
+        else if (!strcmp (t, "while") || !strcmp (t, "until"))
+            node = s_parse_while (p);
+        else if (!strcmp (t, "for") || !strcmp (t, "select"))
+            node = s_parse_for (p);
+        else if (!strcmp (t, "case"))
+            node = s_parse_case (p);
+        else if (!strcmp (t, "[["))
+            return s_parse_cond (p);
+        else if (!strcmp (t, "function"))
+            return s_parse_function (p);
+        else if (!strcmp (t, "coproc"))
+            return s_parse_coproc (p);
+        else if (s_is_closer (tok)) {
+            s_syntax (p, tok);
+            return NULL;
+        } else
+            return s_parse_simple (p, NULL, 0);
+    } else if (tok->type == T_WORD || tok->type == T_REDIR)
+        return s_parse_simple (p, NULL, 0);
+    else {
+        s_syntax (p, tok);
+        return NULL;
+    }
+    if (node && node->kind == N_COMPOUND)
+        s_parse_trailing_redirs (p, node);
+    return node;
+}
+
+static s_node_t *
+s_parse_pipeline (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_tok_t *tok = s_peek (p);
+    while (s_kw (tok, "!")) {
+        s_consume (p);
+        tok = s_peek (p);
+    }
+    s_node_t *first = NULL;
+    if (s_kw (tok, "time")) {
+        //  The keyword times a whole pipeline; before a simple command it
+        //  is kept as argv[0] so that the command shows wrapper "time"
+        s_word_t prefix[2];
+        prefix[0] = tok->word;
+        size_t nprefix = 1;
+        s_consume (p);
+        tok = s_peek (p);
+        if (s_kw (tok, "-p")) {
+            prefix[nprefix++] = tok->word;
+            s_consume (p);
+            tok = s_peek (p);
+        }
+        if (s_kw (tok, "!") || s_is_opener (tok)) {
+            while (s_kw (tok, "!")) {
+                s_consume (p);
+                tok = s_peek (p);
+            }
+            first = s_parse_command (p);
+        } else
+            first = s_parse_simple (p, prefix, nprefix);
+    } else
+        first = s_parse_command (p);
+    if (sh->failed || !first)
+        return NULL;
+    s_node_t *node = s_node_new (p, N_PIPELINE);
+    s_add_kid (p, node, first);
+    s_node_t *last = first;
+    while (!sh->failed) {
+        tok = s_peek (p);
+        if (tok->type != T_PIPE && tok->type != T_PIPEAMP)
+            break;
+        if (tok->type == T_PIPEAMP && (last->kind == N_SIMPLE || last->kind == N_COMPOUND)) {
+            //  |& is 2>&1 |
+            s_redir_t *rd = s_alloc (sh, sizeof (s_redir_t));
+            if (rd) {
+                rd->r.kind = SHELL_REDIR_DUP_OUT;
+                rd->r.fd = 2;
+                rd->r.target.text = "1";
+                s_vec_pushp (sh, &last->redirs, rd);
+            }
+        }
+        s_consume (p);
+        s_skip_newlines (p);
+        last = s_parse_command (p);
+        if (!last)
+            return NULL;
+        s_add_kid (p, node, last);
+    }
+    //  A lone command needs no pipeline node
+    return node && node->kids.n == 1 ? first : node;
+}
+
+static s_node_t *
+s_parse_andor (s_parser_t *p)
+{
+    s_node_t *node = s_node_new (p, N_ANDOR);
+    s_node_t *pipeline = s_parse_pipeline (p);
+    if (!pipeline)
+        return NULL;
+    s_add_kid (p, node, pipeline);
+    while (!p->sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (tok->type != T_AND && tok->type != T_OR)
+            break;
+        s_consume (p);
+        s_skip_newlines (p);
+        pipeline = s_parse_pipeline (p);
+        if (!pipeline)
+            return NULL;
+        s_add_kid (p, node, pipeline);
+    }
+    return node && node->kids.n == 1 ? ((s_node_t **) node->kids.data)[0] : node;
+}
+
+static bool
+s_is_end (const s_tok_t *tok)
+{
+    return tok->type == T_EOF || tok->type == T_RPAREN || tok->type == T_DSEMI ||
+           tok->type == T_SEMIAMP || tok->type == T_DSEMIAMP || s_is_closer (tok);
+}
+
+static s_node_t *
+s_parse_list (s_parser_t *p)
+{
+    shell_t *sh = p->sh;
+    s_node_t *list = s_node_new (p, N_LIST);
+    s_skip_newlines (p);
+    while (!sh->failed) {
+        s_tok_t *tok = s_peek (p);
+        if (s_is_end (tok))
+            break;
+        s_node_t *andor = s_parse_andor (p);
+        if (!andor)
+            break;
+        s_add_kid (p, list, andor);
+        tok = s_peek (p);
+        if (tok->type == T_SEMI || tok->type == T_AMP) {
+            andor->background = tok->type == T_AMP;
+            s_consume (p);
+            s_skip_newlines (p);
+        } else if (tok->type == T_NEWLINE)
+            s_skip_newlines (p);
+        else
+            break;
+    }
+    return list;
+}
+
+static s_node_t *
+s_parse_program (s_parser_t *p)
+{
+    s_node_t *list = s_parse_list (p);
+    s_tok_t *tok = s_peek (p);
+    if (!p->sh->failed && tok->type != T_EOF)
+        s_syntax (p, tok);
+    return list;
+}
+
+//  --------------------------------------------------------------------------
+//  Emitter
+
+typedef struct {
+    size_t depth;
+    size_t upstream; //  what stdin of commands here comes from
+    bool has_pipe;   //  inside an element of a pipeline
+    size_t pipe_id, pipe_pos, pipe_len;
+    bool background, in_function;
+    size_t func; //  innermost function being defined, or S_NONE
+    bool calls;  //  commands here can call shell functions
+    const char *const *wrappers;
+    size_t nwrappers;
+    const shell_redir_t *redirs; //  from enclosing compound commands
+    size_t nredirs;
+} s_ectx_t;
+
+static void s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx);
+static void s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index);
+
+static bool
+s_deeper (shell_t *sh, s_ectx_t *ctx)
+{
+    if (ctx->depth >= sh->max_depth) {
+        s_fail (sh, "nesting too deep (max_depth %zu)", sh->max_depth);
+        return false;
+    }
+    ctx->depth++;
+    return true;
+}
+
+static const char *const *
+s_wrappers_add (shell_t *sh, const char *const *list, size_t n, const char *name)
+{
+    const char **fresh = s_alloc (sh, (n + 1) * sizeof (char *));
+    if (!fresh)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        fresh[i] = list[i];
+    fresh[n] = name;
+    return fresh;
+}
+
+static size_t
+s_push_rec (shell_t *sh, const s_rec_t *rec)
+{
+    if (sh->failed)
+        return S_NONE;
+    if (sh->nrecs >= sh->max_commands) {
+        s_fail (sh, "too many commands (max_commands %zu)", sh->max_commands);
+        return S_NONE;
+    }
+    if (sh->nrecs == sh->caprecs) {
+        size_t cap = sh->caprecs ? sh->caprecs * 2 : 16;
+        if (cap > sh->max_commands)
+            cap = sh->max_commands;
+        size_t grow = (cap - sh->caprecs) * sizeof (s_rec_t);
+        if (sh->mem + grow > sh->mem_limit) {
+            s_fail (sh, "command too complex (parser memory limit)");
+            return S_NONE;
+        }
+        s_rec_t *recs = realloc (sh->recs, cap * sizeof (s_rec_t));
+        if (!recs) {
+            s_fail (sh, "out of memory");
+            return S_NONE;
+        }
+        sh->mem += grow;
+        sh->recs = recs;
+        sh->caprecs = cap;
+    }
+    sh->recs[sh->nrecs] = *rec;
+    return sh->nrecs++;
+}
+
+//  A command inside a function body whose name may be a function
+static void
+s_note_call (shell_t *sh, const s_ectx_t *ctx, size_t index)
+{
+    if (index == S_NONE || ctx->func == S_NONE || !ctx->calls)
+        return;
+    const shell_cmd_t *cmd = &sh->recs[index].pub;
+    if (cmd->argc == 0 || cmd->argv[0].dynamic)
+        return;
+    s_call_t *call = s_vec_push (sh, &sh->calls, sizeof (s_call_t));
+    if (call) {
+        call->func = ctx->func;
+        call->callee = cmd->argv[0].text;
+    }
+}
+
+static void
+s_emit_subs (shell_t *sh, const s_ectx_t *ctx, const s_subs_t *subs, size_t *procin)
+{
+    for (size_t i = 0; i < subs->n && !sh->failed; i++) {
+        const s_sub_t *sub = &subs->v[i];
+        s_ectx_t c = *ctx;
+        if (!s_deeper (sh, &c))
+            return;
+        c.has_pipe = false;
+        c.redirs = NULL;
+        c.nredirs = 0;
+        c.wrappers = s_wrappers_add (sh, ctx->wrappers, ctx->nwrappers,
+                                     sub->kind == SUB_CMD      ? "$()"
+                                     : sub->kind == SUB_PROCIN ? "<()"
+                                                               : ">()");
+        c.nwrappers = ctx->nwrappers + 1;
+        size_t before = sh->nrecs;
+        s_emit (sh, sub->body, &c);
+        if (sub->kind == SUB_PROCIN && procin && *procin == S_NONE && sh->nrecs > before)
+            *procin = sh->nrecs - 1;
+    }
+}
+
+//  Redirections of the enclosing compound commands, then these
+static const shell_redir_t *
+s_merge_redirs (shell_t *sh, const s_ectx_t *ctx, const s_node_t *node, size_t *count)
+{
+    size_t own = node->redirs.n;
+    *count = ctx->nredirs;
+    if (ctx->nredirs + own > S_REDIRS_MAX) {
+        //  Also what keeps copying inherited redirections linear
+        s_fail (sh, "too many redirections (more than %d on one command)", S_REDIRS_MAX);
+        return NULL;
+    }
+    if (own == 0)
+        return ctx->redirs;
+    shell_redir_t *merged = s_alloc (sh, (ctx->nredirs + own) * sizeof (shell_redir_t));
+    if (!merged)
+        return NULL;
+    if (ctx->nredirs)
+        memcpy (merged, ctx->redirs, ctx->nredirs * sizeof (shell_redir_t));
+    s_redir_t **rd = node->redirs.data;
+    for (size_t i = 0; i < own; i++)
+        merged[ctx->nredirs + i] = rd[i]->r;
+    *count = ctx->nredirs + own;
+    return merged;
+}
+
+static void
+s_emit_simple (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
+{
+    size_t procin = S_NONE;
+    for (size_t i = 0; node->assign_subs && i < node->nassigns; i++)
+        s_emit_subs (sh, ctx, &node->assign_subs[i], NULL);
+    for (size_t i = 0; node->argv_subs && i < node->argc; i++)
+        s_emit_subs (sh, ctx, &node->argv_subs[i], &procin);
+    s_redir_t **rd = node->redirs.data;
+    for (size_t i = 0; i < node->redirs.n; i++) {
+        bool stdin_file = rd[i]->r.fd == 0 &&
+                          (rd[i]->r.kind == SHELL_REDIR_IN || rd[i]->r.kind == SHELL_REDIR_INOUT);
+        s_emit_subs (sh, ctx, &rd[i]->subs, stdin_file ? &procin : NULL);
+    }
+    if (sh->failed)
+        return;
+    s_rec_t rec;
+    memset (&rec, 0, sizeof (rec));
+    rec.pub.argv = node->argv;
+    rec.pub.argc = node->argc;
+    rec.pub.assigns = node->assigns;
+    rec.pub.assigns_count = node->nassigns;
+    rec.pub.redirs = s_merge_redirs (sh, ctx, node, &rec.pub.redirs_count);
+    rec.pub.wrappers = ctx->wrappers;
+    rec.pub.wrappers_count = ctx->nwrappers;
+    if (ctx->has_pipe) {
+        rec.pub.pipeline = ctx->pipe_id;
+        rec.pub.position = ctx->pipe_pos;
+        rec.pub.pipeline_len = ctx->pipe_len;
+    } else {
+        rec.pub.pipeline = sh->next_pipeline++;
+        rec.pub.pipeline_len = 1;
+    }
+    rec.pub.background = ctx->background;
+    rec.pub.in_function = ctx->in_function;
+    rec.upstream = ctx->upstream != S_NONE ? ctx->upstream : procin;
+    size_t index = s_push_rec (sh, &rec);
+    s_note_call (sh, ctx, index);
+    if (index != S_NONE)
+        s_unwrap (sh, ctx, index);
+}
+
+static void
+s_emit_pipeline (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
+{
+    s_node_t **kids = node->kids.data;
+    size_t n = node->kids.n;
+    if (n == 1) {
+        //  A lone command inside an element of a pipeline belongs to that
+        //  pipeline; anywhere else each simple command is its own
+        s_emit (sh, kids[0], ctx);
+        return;
+    }
+    size_t id = sh->next_pipeline++;
+    size_t upstream = ctx->upstream;
+    for (size_t i = 0; i < n && !sh->failed; i++) {
+        s_ectx_t c = *ctx;
+        c.has_pipe = true;
+        c.pipe_id = id;
+        c.pipe_pos = i;
+        c.pipe_len = n;
+        c.upstream = upstream;
+        size_t before = sh->nrecs;
+        s_emit (sh, kids[i], &c);
+        upstream = sh->nrecs > before ? sh->nrecs - 1 : S_NONE;
+    }
+}
+
+static void
+s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
+{
+    if (sh->failed || !node)
+        return;
+    s_ectx_t c = *ctx;
+    c.background = c.background || node->background;
+    s_node_t **kids = node->kids.data;
+    switch (node->kind) {
+    case N_LIST:
+    case N_ANDOR:
+        for (size_t i = 0; i < node->kids.n && !sh->failed; i++)
+            s_emit (sh, kids[i], &c);
+        break;
+    case N_PIPELINE:
+        s_emit_pipeline (sh, node, &c);
+        break;
+    case N_SIMPLE:
+        s_emit_simple (sh, node, &c);
+        break;
+    case N_COMPOUND: {
+        if (!s_deeper (sh, &c))
+            return;
+        //  Redirections are opened before the body runs
+        s_redir_t **rd = node->redirs.data;
+        for (size_t i = 0; i < node->redirs.n; i++)
+            s_emit_subs (sh, &c, &rd[i]->subs, NULL);
+        c.redirs = s_merge_redirs (sh, ctx, node, &c.nredirs);
+        for (size_t i = 0; i < node->kids.n && !sh->failed; i++)
+            s_emit (sh, kids[i], &c);
+        break;
+    }
+    case N_FUNC: {
+        if (!s_deeper (sh, &c))
+            return;
+        const char **slot = s_vec_push (sh, &sh->funcs, sizeof (char *));
+        if (!slot)
+            return;
+        *slot = node->name;
+        //  The body runs when called, not here
+        c.func = sh->funcs.n - 1;
+        c.in_function = true;
+        c.calls = true;
+        c.upstream = S_NONE;
+        c.has_pipe = false;
+        c.background = false;
+        c.redirs = NULL;
+        c.nredirs = 0;
+        if (node->kids.n)
+            s_emit (sh, kids[0], &c);
+        break;
+    }
+    case N_WORDS:
+        for (size_t i = 0; node->argv_subs && i < node->argc; i++)
+            s_emit_subs (sh, &c, &node->argv_subs[i], NULL);
+        break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Wrappers
+
+//  The inner command of a wrapper: a new record sharing the wrapper's
+//  pipeline, redirections and stdin, with name added to its chain
+static void
+s_emit_inner (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t *argv, size_t argc,
+              const shell_word_t *assigns, size_t nassigns, const char *name, bool calls)
+{
+    if (argc == 0 || sh->failed)
+        return;
+    s_ectx_t c = *ctx;
+    if (!s_deeper (sh, &c))
+        return;
+    c.calls = ctx->calls && calls;
+    s_rec_t rec = sh->recs[outer];
+    rec.pub.argv = argv;
+    rec.pub.argc = argc;
+    if (nassigns && rec.pub.assigns_count) {
+        shell_word_t *merged =
+            s_alloc (sh, (rec.pub.assigns_count + nassigns) * sizeof (shell_word_t));
+        if (!merged)
+            return;
+        memcpy (merged, rec.pub.assigns, rec.pub.assigns_count * sizeof (shell_word_t));
+        memcpy (merged + rec.pub.assigns_count, assigns, nassigns * sizeof (shell_word_t));
+        rec.pub.assigns = merged;
+        rec.pub.assigns_count += nassigns;
+    } else if (nassigns) {
+        rec.pub.assigns = assigns;
+        rec.pub.assigns_count = nassigns;
+    }
+    rec.pub.wrappers = s_wrappers_add (sh, rec.pub.wrappers, rec.pub.wrappers_count, name);
+    rec.pub.wrappers_count++;
+    if (sh->failed)
+        return;
+    size_t index = s_push_rec (sh, &rec);
+    s_note_call (sh, &c, index);
+    if (index != S_NONE)
+        s_unwrap (sh, &c, index);
+}
+
+//  A string a wrapper hands to a shell: parsed and emitted as commands
+//  running where the wrapper runs
+static void
+s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, const char *name,
+           bool calls)
+{
+    if (sh->failed)
+        return;
+    s_ectx_t c = *ctx;
+    if (!s_deeper (sh, &c))
+        return;
+    char what[64];
+    snprintf (what, sizeof (what), "%s string", name);
+    const char *label = s_strndup (sh, what, strlen (what));
+    s_node_t *root = s_parse_text (sh, text, strlen (text), c.depth, label);
+    if (sh->failed)
+        return;
+    const s_rec_t rec = sh->recs[outer];
+    c.upstream = rec.upstream;
+    c.has_pipe = true;
+    c.pipe_id = rec.pub.pipeline;
+    c.pipe_pos = rec.pub.position;
+    c.pipe_len = rec.pub.pipeline_len;
+    c.background = rec.pub.background;
+    c.in_function = rec.pub.in_function;
+    c.calls = ctx->calls && calls;
+    c.wrappers = s_wrappers_add (sh, rec.pub.wrappers, rec.pub.wrappers_count, name);
+    c.nwrappers = rec.pub.wrappers_count + 1;
+    c.redirs = rec.pub.redirs;
+    c.nredirs = rec.pub.redirs_count;
+    s_emit (sh, root, &c);
+}
+
+//  Arguments from..argc joined with spaces (eval, ssh, watch, sg)
+static const char *
+s_join (shell_t *sh, const shell_word_t *argv, size_t from, size_t argc)
+{
+    s_str_t str = {0};
+    for (size_t i = from; i < argc; i++) {
+        if (i > from)
+            s_str_putc (sh, &str, ' ');
+        s_str_put (sh, &str, argv[i].text, strlen (argv[i].text));
+    }
+    return s_str_cstr (sh, &str);
+}
+
+typedef struct {
+    const char *name; //  without the leading --
+    char arg;         //  0 none, ':' required, '?' only as --name=value
+    char alias;       //  short option it is, '!' for help/version, 0 none
+} s_long_t;
+
+typedef struct {
+    const char *shorts;    //  getopt style: "u:" takes an argument, "h::" optionally attached
+    const char *nocmd;     //  options after which nothing runs
+    const s_long_t *longs; //  ends with {NULL}
+    bool numeric;          //  -N is an option (nice -10)
+    bool longeq;           //  long options take values only as --name=value
+} s_opts_t;
+
+typedef struct {
+    size_t next; //  first operand
+    size_t alt;  //  first operand if an unknown option took an argument, or S_NONE
+    bool nocmd;
+    bool seen[128];
+    const char *arg[128];
+} s_optres_t;
+
+static const s_long_t *
+s_find_long (const s_long_t *longs, const char *name, size_t len)
+{
+    if (!longs || len == 0)
+        return NULL;
+    const s_long_t *found = NULL;
+    size_t hits = 0;
+    for (const s_long_t *l = longs; l->name; l++) {
+        if (strncmp (l->name, name, len) != 0)
+            continue;
+        if (l->name[len] == 0)
+            return l;
+        found = l;
+        hits++;
+    }
+    return hits == 1 ? found : NULL;
+}
+
+static bool
+s_is_nocmd (const s_opts_t *o, char c, bool has_value)
+{
+    if (!o->nocmd || !c || !strchr (o->nocmd, c))
+        return false;
+    const char *s = strchr (o->shorts, c);
+    bool optional = s && s[1] == ':' && s[2] == ':';
+    return optional ? !has_value : true;
+}
+
+//  getopt-like scan from argv[i], stopping at the first operand or --
+static void
+s_scan_opts (const shell_cmd_t *cmd, size_t i, const s_opts_t *o, s_optres_t *r)
+{
+    memset (r, 0, sizeof (*r));
+    r->alt = S_NONE;
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc;
+    while (i < n) {
+        const char *t = v[i].text;
+        if (t[0] != '-' || t[1] == 0)
+            break;
+        i++;
+        if (strcmp (t, "--") == 0)
+            break;
+        if (o->numeric && s_all_digits (t + 1))
+            continue;
+        if (t[1] == '-') {
+            const char *name = t + 2;
+            const char *eq = strchr (name, '=');
+            size_t nlen = eq ? (size_t) (eq - name) : strlen (name);
+            const s_long_t *l = s_find_long (o->longs, name, nlen);
+            if (!l) {
+                if (!eq && !o->longeq && r->alt == S_NONE && i < n && v[i].text[0] != '-')
+                    r->alt = i + 1;
+                continue;
+            }
+            const char *value = eq ? eq + 1 : NULL;
+            if (l->arg == ':' && !eq && i < n)
+                value = v[i++].text;
+            if (l->alias > 0) {
+                r->seen[(int) l->alias] = true;
+                if (value)
+                    r->arg[(int) l->alias] = value;
+                if (s_is_nocmd (o, l->alias, value != NULL))
+                    r->nocmd = true;
+            }
+            continue;
+        }
+        for (size_t j = 1; t[j]; j++) {
+            unsigned char c = (unsigned char) t[j];
+            const char *s = c < 128 && c != ':' ? strchr (o->shorts, c) : NULL;
+            if (!s) {
+                if (t[j + 1] == 0 && r->alt == S_NONE && i < n && v[i].text[0] != '-')
+                    r->alt = i + 1;
+                continue;
+            }
+            r->seen[c] = true;
+            if (s[1] == ':' && s[2] == ':') {
+                if (t[j + 1])
+                    r->arg[c] = t + j + 1;
+                if (s_is_nocmd (o, (char) c, t[j + 1] != 0))
+                    r->nocmd = true;
+                break;
+            }
+            if (s[1] == ':') {
+                if (t[j + 1])
+                    r->arg[c] = t + j + 1;
+                else if (i < n)
+                    r->arg[c] = v[i++].text;
+                else
+                    r->arg[c] = "";
+                if (s_is_nocmd (o, (char) c, true))
+                    r->nocmd = true;
+                break;
+            }
+            if (s_is_nocmd (o, (char) c, false))
+                r->nocmd = true;
+        }
+    }
+    r->next = i;
+}
+
+typedef enum {
+    W_EXEC,    //  options, then the command (sudo, nice, timeout, ...)
+    W_ENV,     //  env: options, -S, NAME=value, command
+    W_FIND,    //  find -exec ... ;
+    W_EVAL,    //  eval ARGS
+    W_TRAP,    //  trap ACTION SIGNALS
+    W_SU,      //  su -c STRING
+    W_RUNUSER, //  runuser -u USER CMD, runuser -c STRING
+    W_SG,      //  sg GROUP [-c] STRING
+    W_SSH,     //  ssh HOST COMMAND...
+    W_WATCH,   //  watch COMMAND... (through sh -c unless -x)
+    W_FLOCK,   //  flock FILE CMD / flock FILE -c STRING
+    W_SCRIPT,  //  script -c STRING
+    W_GDB,     //  gdb --args CMD
+    W_BUSYBOX  //  busybox APPLET
+} s_wtype_t;
+
+typedef struct {
+    const char *name;
+    s_wtype_t type;
+    s_opts_t opts;
+    size_t positional; //  operands before the command (timeout DURATION, chroot DIR)
+    bool assigns;      //  NAME=value operands before the command (sudo)
+    bool calls;        //  the inner command may be a shell function (time)
+    const char *dflt;  //  the command when none is given (xargs)
+} s_wrap_t;
+
+#define S_HELP                                                                                     \
+    {"help", 0, '!'},                                                                              \
+    {                                                                                              \
+        "version", 0, '!'                                                                          \
+    }
+
+static const s_long_t s_sudo_longs[] = {{"askpass", 0, 'A'},
+                                        {"auth-type", ':', 'a'},
+                                        {"background", 0, 'b'},
+                                        {"bell", 0, 'B'},
+                                        {"close-from", ':', 'C'},
+                                        {"login-class", ':', 'c'},
+                                        {"chdir", ':', 'D'},
+                                        {"preserve-env", '?', 'E'},
+                                        {"edit", 0, 'e'},
+                                        {"group", ':', 'g'},
+                                        {"set-home", 0, 'H'},
+                                        {"host", ':', 'h'},
+                                        {"login", 0, 'i'},
+                                        {"remove-timestamp", 0, 'K'},
+                                        {"reset-timestamp", 0, 'k'},
+                                        {"list", 0, 'l'},
+                                        {"non-interactive", 0, 'n'},
+                                        {"preserve-groups", 0, 'P'},
+                                        {"prompt", ':', 'p'},
+                                        {"chroot", ':', 'R'},
+                                        {"role", ':', 'r'},
+                                        {"stdin", 0, 'S'},
+                                        {"shell", 0, 's'},
+                                        {"type", ':', 't'},
+                                        {"command-timeout", ':', 'T'},
+                                        {"other-user", ':', 'U'},
+                                        {"user", ':', 'u'},
+                                        {"validate", 0, 'v'},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+static const s_long_t s_help_longs[] = {S_HELP, {NULL, 0, 0}};
+static const s_long_t s_nice_longs[] = {{"adjustment", ':', 'n'}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_ionice_longs[] = {{"class", ':', 'c'},
+                                          {"classdata", ':', 'n'},
+                                          {"pid", ':', 'p'},
+                                          {"pgid", ':', 'P'},
+                                          {"ignore", 0, 't'},
+                                          {"uid", ':', 'u'},
+                                          S_HELP,
+                                          {NULL, 0, 0}};
+static const s_long_t s_timeout_longs[] = {{"kill-after", ':', 'k'},
+                                           {"signal", ':', 's'},
+                                           {"preserve-status", 0, 0},
+                                           {"foreground", 0, 0},
+                                           {"verbose", 0, 'v'},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+static const s_long_t s_stdbuf_longs[] = {
+    {"input", ':', 'i'}, {"output", ':', 'o'}, {"error", ':', 'e'}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_time_longs[] = {{"format", ':', 'f'},
+                                        {"output", ':', 'o'},
+                                        {"append", 0, 'a'},
+                                        {"portability", 0, 'p'},
+                                        {"quiet", 0, 'q'},
+                                        {"verbose", 0, 'v'},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+static const s_long_t s_xargs_longs[] = {{"null", 0, '0'},
+                                         {"arg-file", ':', 'a'},
+                                         {"delimiter", ':', 'd'},
+                                         {"eof", '?', 'e'},
+                                         {"replace", '?', 'i'},
+                                         {"max-lines", '?', 'l'},
+                                         {"max-args", ':', 'n'},
+                                         {"open-tty", 0, 'o'},
+                                         {"max-procs", ':', 'P'},
+                                         {"interactive", 0, 'p'},
+                                         {"process-slot-var", ':', 0},
+                                         {"no-run-if-empty", 0, 'r'},
+                                         {"max-chars", ':', 's'},
+                                         {"show-limits", 0, 0},
+                                         {"verbose", 0, 't'},
+                                         {"exit", 0, 'x'},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_long_t s_nsenter_longs[] = {{"all", 0, 'a'},
+                                           {"target", ':', 't'},
+                                           {"mount", '?', 'm'},
+                                           {"uts", '?', 'u'},
+                                           {"ipc", '?', 'i'},
+                                           {"net", '?', 'n'},
+                                           {"pid", '?', 'p'},
+                                           {"user", '?', 'U'},
+                                           {"cgroup", '?', 'C'},
+                                           {"time", '?', 'T'},
+                                           {"setuid", ':', 'S'},
+                                           {"setgid", ':', 'G'},
+                                           {"preserve-credentials", 0, 0},
+                                           {"root", '?', 'r'},
+                                           {"wd", '?', 'w'},
+                                           {"wdns", ':', 0},
+                                           {"env", 0, 'e'},
+                                           {"no-fork", 0, 'F'},
+                                           {"follow-context", 0, 'Z'},
+                                           {"user-parent", 0, 0},
+                                           {"keep-caps", 0, 0},
+                                           {"join-cgroup", 0, 0},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+static const s_long_t s_chroot_longs[] = {
+    {"userspec", ':', 0}, {"groups", ':', 0}, {"skip-chdir", 0, 0}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_unshare_longs[] = {{"mount", '?', 'm'},
+                                           {"uts", '?', 'u'},
+                                           {"ipc", '?', 'i'},
+                                           {"net", '?', 'n'},
+                                           {"pid", '?', 'p'},
+                                           {"user", '?', 'U'},
+                                           {"cgroup", '?', 'C'},
+                                           {"time", '?', 'T'},
+                                           {"fork", 0, 'f'},
+                                           {"kill-child", '?', 0},
+                                           {"mount-proc", '?', 0},
+                                           {"map-root-user", 0, 'r'},
+                                           {"map-current-user", 0, 'c'},
+                                           {"map-user", ':', 0},
+                                           {"map-group", ':', 0},
+                                           {"map-users", ':', 0},
+                                           {"map-groups", ':', 0},
+                                           {"map-auto", 0, 0},
+                                           {"propagation", ':', 0},
+                                           {"setgroups", ':', 0},
+                                           {"keep-caps", 0, 0},
+                                           {"setuid", ':', 'S'},
+                                           {"setgid", ':', 'G'},
+                                           {"root", ':', 'R'},
+                                           {"wd", ':', 'w'},
+                                           {"monotonic", ':', 0},
+                                           {"boottime", ':', 0},
+                                           {"load-interp", ':', 0},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+static const s_long_t s_setsid_longs[] = {
+    {"ctty", 0, 'c'}, {"fork", 0, 'f'}, {"wait", 0, 'w'}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_chrt_longs[] = {{"all-tasks", 0, 'a'},
+                                        {"batch", 0, 'b'},
+                                        {"deadline", 0, 'd'},
+                                        {"ext", 0, 'e'},
+                                        {"fifo", 0, 'f'},
+                                        {"idle", 0, 'i'},
+                                        {"max", 0, 'm'},
+                                        {"other", 0, 'o'},
+                                        {"pid", 0, 'p'},
+                                        {"rr", 0, 'r'},
+                                        {"reset-on-fork", 0, 'R'},
+                                        {"sched-runtime", ':', 'T'},
+                                        {"sched-period", ':', 'P'},
+                                        {"sched-deadline", ':', 'D'},
+                                        {"verbose", 0, 'v'},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+static const s_long_t s_taskset_longs[] = {
+    {"all-tasks", 0, 'a'}, {"cpu-list", 0, 'c'}, {"pid", 0, 'p'}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_strace_longs[] = {{"output", ':', 'o'},
+                                          {"attach", ':', 'p'},
+                                          {"string-limit", ':', 's'},
+                                          {"user", ':', 'u'},
+                                          {"env", ':', 'E'},
+                                          {"trace", ':', 'e'},
+                                          {"follow-forks", 0, 'f'},
+                                          {"summary-only", 0, 'c'},
+                                          {"summary", 0, 'C'},
+                                          {"trace-path", ':', 'P'},
+                                          {"columns", ':', 'a'},
+                                          {"signal", ':', 0},
+                                          {"status", ':', 0},
+                                          {"successful-only", 0, 'z'},
+                                          {"failed-only", 0, 'Z'},
+                                          {"seccomp-bpf", 0, 0},
+                                          {"output-separately", 0, 0},
+                                          {"decode-fds", '?', 0},
+                                          {"absolute-timestamps", '?', 0},
+                                          {"timestamps", '?', 0},
+                                          S_HELP,
+                                          {NULL, 0, 0}};
+static const s_long_t s_ltrace_longs[] = {{"output", ':', 'o'},
+                                          {"align", ':', 'a'},
+                                          {"demangle", 0, 'C'},
+                                          {"library", ':', 'l'},
+                                          {"indent", ':', 'n'},
+                                          {"config", ':', 'F'},
+                                          S_HELP,
+                                          {NULL, 0, 0}};
+static const s_long_t s_pkexec_longs[] = {
+    {"user", ':', 0}, {"disable-internal-agent", 0, 0}, {"keep-cwd", 0, 0}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_fakeroot_longs[] = {
+    {"lib", ':', 'l'}, {"faked", ':', 0}, {"unknown-is-real", 0, 'u'}, S_HELP, {NULL, 0, 0}};
+static const s_long_t s_torsocks_longs[] = {
+    {"address", ':', 'a'}, {"port", ':', 'P'},  {"user", ':', 'u'},
+    {"pass", ':', 'p'},    {"isolate", 0, 'i'}, {"quiet", 0, 'q'},
+    {"debug", 0, 'd'},     {"shell", 0, '!'},   S_HELP,
+    {NULL, 0, 0}};
+static const s_long_t s_watch_longs[] = {{"beep", 0, 'b'},
+                                         {"color", 0, 'c'},
+                                         {"no-color", 0, 'C'},
+                                         {"differences", '?', 'd'},
+                                         {"errexit", 0, 'e'},
+                                         {"chgexit", 0, 'g'},
+                                         {"interval", ':', 'n'},
+                                         {"precise", 0, 'p'},
+                                         {"equexit", ':', 'q'},
+                                         {"no-rerun", 0, 'r'},
+                                         {"no-title", 0, 't'},
+                                         {"no-wrap", 0, 'w'},
+                                         {"exec", 0, 'x'},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_long_t s_flock_longs[] = {{"shared", 0, 's'},
+                                         {"exclusive", 0, 'x'},
+                                         {"unlock", 0, 'u'},
+                                         {"nonblock", 0, 'n'},
+                                         {"nb", 0, 'n'},
+                                         {"close", 0, 'o'},
+                                         {"no-fork", 0, 'F'},
+                                         {"timeout", ':', 'w'},
+                                         {"wait", ':', 'w'},
+                                         {"conflict-exit-code", ':', 'E'},
+                                         {"verbose", 0, 0},
+                                         {"command", ':', 'c'},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_long_t s_runuser_longs[] = {{"command", ':', 'c'},
+                                           {"session-command", ':', 'c'},
+                                           {"group", ':', 'g'},
+                                           {"supp-group", ':', 'G'},
+                                           {"login", 0, 'l'},
+                                           {"preserve-environment", 0, 'm'},
+                                           {"pty", 0, 'P'},
+                                           {"shell", ':', 's'},
+                                           {"user", ':', 'u'},
+                                           {"whitelist-environment", ':', 'w'},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+
+static const s_wrap_t s_wraps[] = {
+    {"sudo",
+     W_EXEC,
+     {"Aa:BbC:c:D:Eeg:Hh::iKklNnPp:R:r:SsT:t:U:u:Vv", "eKlVvh!", s_sudo_longs, false, false},
+     0,
+     true,
+     false,
+     NULL},
+    {"doas", W_EXEC, {"a:C:Lnsu:", "CL", NULL, false, false}, 0, false, false, NULL},
+    {"pkexec", W_EXEC, {"", "!", s_pkexec_longs, false, false}, 0, false, false, NULL},
+    {"nice", W_EXEC, {"n:", "!", s_nice_longs, true, false}, 0, false, false, NULL},
+    {"ionice",
+     W_EXEC,
+     {"c:n:p:P:tu:h", "pPuh!", s_ionice_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"nohup", W_EXEC, {"", "!", s_help_longs, false, false}, 0, false, false, NULL},
+    {"timeout", W_EXEC, {"k:s:v", "!", s_timeout_longs, false, false}, 1, false, false, NULL},
+    {"stdbuf", W_EXEC, {"i:o:e:", "!", s_stdbuf_longs, false, false}, 0, false, false, NULL},
+    {"time", W_EXEC, {"f:o:apqv", "!", s_time_longs, false, false}, 0, false, true, NULL},
+    {"command", W_EXEC, {"pVv", "Vv", NULL, false, false}, 0, false, false, NULL},
+    {"builtin", W_EXEC, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"exec", W_EXEC, {"a:cl", "", NULL, false, false}, 0, false, false, NULL},
+    {"xargs",
+     W_EXEC,
+     {"0a:d:E:e::I:i::L:l::n:oP:prs:tx", "!", s_xargs_longs, false, false},
+     0,
+     false,
+     false,
+     "echo"},
+    {"nsenter",
+     W_EXEC,
+     {"aC::eFG:i::m::n::p::r::S:t:T::U::u::w::Z", "!", s_nsenter_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"chroot", W_EXEC, {"", "!", s_chroot_longs, false, false}, 1, false, false, NULL},
+    {"unshare",
+     W_EXEC,
+     {"cC::fG:i::m::n::p::rR:S:T::U::u::w:", "!", s_unshare_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"setsid", W_EXEC, {"cfw", "!", s_setsid_longs, false, false}, 0, false, false, NULL},
+    {"chrt",
+     W_EXEC,
+     {"abD:defimoP:pRrT:v", "mp!", s_chrt_longs, false, false},
+     1,
+     false,
+     false,
+     NULL},
+    {"taskset", W_EXEC, {"acp", "p!", s_taskset_longs, false, false}, 1, false, false, NULL},
+    {"strace",
+     W_EXEC,
+     {"a:b:cCdDe:E:fFhiI:kno:O:p:P:qrs:S:tTu:U:vVwxX:yzZ", "hV!", s_strace_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"ltrace",
+     W_EXEC,
+     {"a:A:bcCD:e:fF:hiLl:n:o:p:rs:StTu:Vw:x:", "hV!", s_ltrace_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"valgrind", W_EXEC, {"dhqv", "h!", s_help_longs, false, true}, 0, false, false, NULL},
+    {"fakeroot",
+     W_EXEC,
+     {"hi:l:s:uv", "hv!", s_fakeroot_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"unbuffer", W_EXEC, {"p", "", NULL, false, false}, 0, false, false, NULL},
+    {"torsocks",
+     W_EXEC,
+     {"a:dhiP:p:qu:", "h!", s_torsocks_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"proxychains", W_EXEC, {"f:q", "", NULL, false, false}, 0, false, false, NULL},
+    {"proxychains4", W_EXEC, {"f:q", "", NULL, false, false}, 0, false, false, NULL},
+    {"firejail", W_EXEC, {"", "!", s_help_longs, false, true}, 0, false, false, NULL},
+    {"env", W_ENV, {"", "", NULL, false, false}, 0, true, false, NULL},
+    {"find", W_FIND, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"eval", W_EVAL, {"", "", NULL, false, false}, 0, false, true, NULL},
+    {"trap", W_TRAP, {"", "", NULL, false, false}, 0, false, true, NULL},
+    {"su", W_SU, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"runuser",
+     W_RUNUSER,
+     {"c:fg:G:lmpPs:u:w:", "!", s_runuser_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"sg", W_SG, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"ssh", W_SSH, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"watch",
+     W_WATCH,
+     {"bcCd::eghn:pq:rtvwx", "hv!", s_watch_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"flock",
+     W_FLOCK,
+     {"c:E:eFhnosuVw:x", "hV!", s_flock_longs, false, false},
+     0,
+     false,
+     false,
+     NULL},
+    {"script", W_SCRIPT, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"gdb", W_GDB, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"busybox", W_BUSYBOX, {"", "", NULL, false, false}, 0, false, false, NULL},
+};
+
+static const char *const s_shells[] = {"sh",    "bash",  "dash", "zsh",  "ksh",  "ksh93",
+                                       "mksh",  "pdksh", "oksh", "ash",  "yash", "posh",
+                                       "rbash", "fish",  "csh",  "tcsh", NULL};
+
+//  Options, NAME=value words and fixed operands, then the command
+static void
+s_exec_from (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd,
+             const s_wrap_t *w, size_t k)
+{
+    size_t a = k;
+    if (w->assigns)
+        while (k < cmd->argc && s_is_assignment (cmd->argv[k].text))
+            k++;
+    size_t nassigns = k - a;
+    k = cmd->argc - k > w->positional ? k + w->positional : cmd->argc;
+    if (k < cmd->argc)
+        s_emit_inner (sh, ctx, outer, cmd->argv + k, cmd->argc - k, cmd->argv + a, nassigns,
+                      w->name, w->calls);
+    else if (w->dflt) {
+        static const shell_word_t echo = {"echo", false, false};
+        s_emit_inner (sh, ctx, outer, &echo, 1, cmd->argv + a, nassigns, w->name, w->calls);
+    }
+}
+
+//  Splits env -S STRING into words (quotes, escapes, ${VAR} dynamic)
+typedef struct {
+    s_vec_t words;
+    s_str_t cur;
+    bool in_word, quoted, dyn, base_dyn;
+} s_split_t;
+
+static void
+s_split_flush (shell_t *sh, s_split_t *st)
+{
+    if (st->in_word) {
+        shell_word_t *w = s_vec_push (sh, &st->words, sizeof (shell_word_t));
+        if (w) {
+            w->text = s_str_cstr (sh, &st->cur);
+            w->dynamic = st->dyn;
+            w->quoted = st->quoted;
+        }
+    }
+    memset (&st->cur, 0, sizeof (st->cur));
+    st->in_word = st->quoted = false;
+    st->dyn = st->base_dyn;
+}
+
+static char
+s_split_escape (char c)
+{
+    switch (c) {
+    case 'n':
+        return '\n';
+    case 't':
+        return '\t';
+    case 'r':
+        return '\r';
+    case 'f':
+        return '\f';
+    case 'v':
+        return '\v';
+    case '_':
+        return ' ';
+    default:
+        return c;
+    }
+}
+
+static shell_word_t *
+s_env_split (shell_t *sh, const char *s, bool dynamic, size_t *count)
+{
+    s_split_t st;
+    memset (&st, 0, sizeof (st));
+    st.dyn = st.base_dyn = dynamic;
+    bool stop = false;
+    size_t i = 0;
+    while (s[i] && !stop && !sh->failed) {
+        char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            s_split_flush (sh, &st);
+            i++;
+            continue;
+        }
+        if (c == '#' && !st.in_word)
+            break;
+        st.in_word = true;
+        if (c == '\'' || c == '"') {
+            st.quoted = true;
+            for (i++; s[i] && s[i] != c && !stop; i++) {
+                char d = s[i];
+                if (c == '"' && d == '\\' && s[i + 1]) {
+                    d = s[++i];
+                    if (d == 'c') {
+                        stop = true;
+                        break;
+                    }
+                    d = s_split_escape (d);
+                } else if (c == '"' && d == '$' && s[i + 1] == '{')
+                    st.dyn = true;
+                s_str_putc (sh, &st.cur, d);
+            }
+            if (s[i] == c)
+                i++;
+            continue;
+        }
+        if (c == '\\' && s[i + 1]) {
+            char d = s[i + 1];
+            i += 2;
+            st.quoted = true;
+            if (d == 'c')
+                stop = true;
+            else if (d == '_')
+                s_split_flush (sh, &st); //  outside quotes \_ separates
+            else
+                s_str_putc (sh, &st.cur, s_split_escape (d));
+            continue;
+        }
+        if (c == '$' && s[i + 1] == '{')
+            st.dyn = true;
+        s_str_putc (sh, &st.cur, c);
+        i++;
+    }
+    s_split_flush (sh, &st);
+    *count = st.words.n;
+    return st.words.data;
+}
+
+static void
+s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd)
+{
+    static const char *const with_arg[] = {"unset", "chdir", "split-string", NULL};
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1;
+    while (i < n && !sh->failed) {
+        const char *t = v[i].text;
+        if (strcmp (t, "-") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp (t, "--") == 0) {
+            i++;
+            break;
+        }
+        if (t[0] != '-')
+            break;
+        i++;
+        const char *split = NULL;
+        bool splitting = false;
+        if (t[1] == '-') {
+            const char *name = t + 2;
+            const char *eq = strchr (name, '=');
+            size_t nlen = eq ? (size_t) (eq - name) : strlen (name);
+            if ((nlen == 4 && !strncmp (name, "help", 4)) ||
+                (nlen == 7 && !strncmp (name, "version", 7)))
+                return;
+            const char *hit = NULL;
+            size_t hits = 0;
+            for (size_t k = 0; with_arg[k]; k++)
+                if (!strncmp (with_arg[k], name, nlen)) {
+                    hit = with_arg[k];
+                    hits++;
+                }
+            if (hits == 1) {
+                const char *value = eq ? eq + 1 : i < n ? v[i++].text : "";
+                if (!strcmp (hit, "split-string")) {
+                    split = value;
+                    splitting = true;
+                }
+            }
+        } else {
+            for (size_t j = 1; t[j]; j++) {
+                char c = t[j];
+                if (c == 'u' || c == 'C' || c == 'S') {
+                    const char *value = t[j + 1] ? t + j + 1 : i < n ? v[i++].text : "";
+                    if (c == 'S') {
+                        split = value;
+                        splitting = true;
+                    }
+                    break;
+                }
+            }
+        }
+        if (splitting) {
+            //  The words of the string take its place, then the rest
+            size_t count = 0;
+            shell_word_t *parts = s_env_split (sh, split, v[i - 1].dynamic, &count);
+            if (sh->failed)
+                return;
+            shell_word_t *fresh = s_alloc (sh, (count + n - i + 1) * sizeof (shell_word_t));
+            if (!fresh)
+                return;
+            if (count)
+                memcpy (fresh, parts, count * sizeof (shell_word_t));
+            if (n > i)
+                memcpy (fresh + count, v + i, (n - i) * sizeof (shell_word_t));
+            v = fresh;
+            n = count + n - i;
+            i = 0;
+        }
+    }
+    size_t a = i;
+    while (i < n && s_is_assignment (v[i].text))
+        i++;
+    s_emit_inner (sh, ctx, outer, v + i, n - i, v + a, i - a, "env", false);
+}
+
+static void
+s_unwrap_find (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd)
+{
+    static const char *const actions[] = {"-exec", "-execdir", "-ok", "-okdir", NULL};
+    static const char *const names[] = {"find -exec", "find -execdir", "find -ok", "find -okdir"};
+    for (size_t i = 1; i < cmd->argc && !sh->failed; i++) {
+        size_t a = 0;
+        while (actions[a] && strcmp (cmd->argv[i].text, actions[a]) != 0)
+            a++;
+        if (!actions[a])
+            continue;
+        size_t start = i + 1, j = start;
+        while (j < cmd->argc) {
+            const char *t = cmd->argv[j].text;
+            if (!strcmp (t, ";"))
+                break;
+            if (!strcmp (t, "+") && j > start && !strcmp (cmd->argv[j - 1].text, "{}"))
+                break;
+            j++;
+        }
+        if (j > start)
+            s_emit_inner (sh, ctx, outer, cmd->argv + start, j - start, NULL, 0, names[a], false);
+        i = j;
+    }
+}
+
+static void
+s_unwrap_shell (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd,
+                const char *name)
+{
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1;
+    bool c_flag = false, s_flag = false;
+    while (i < n) {
+        const char *t = v[i].text;
+        if (!strcmp (t, "--") || !strcmp (t, "-")) {
+            i++;
+            break;
+        }
+        if ((t[0] != '-' && t[0] != '+') || !t[1])
+            break;
+        i++;
+        if (t[0] == '-' && t[1] == '-') {
+            if ((!strcmp (t, "--rcfile") || !strcmp (t, "--init-file")) && i < n)
+                i++;
+            else if (!strcmp (t, "--help") || !strcmp (t, "--version"))
+                return;
+            continue;
+        }
+        for (size_t j = 1; t[j]; j++) {
+            if (t[j] == 'c' && t[0] == '-')
+                c_flag = true;
+            else if (t[j] == 's' && t[0] == '-')
+                s_flag = true;
+            else if ((t[j] == 'o' || t[j] == 'O') && i < n)
+                i++;
+        }
+    }
+    char label[48];
+    if (c_flag) {
+        if (i < n) {
+            snprintf (label, sizeof (label), "%s -c", name);
+            s_reparse (sh, ctx, outer, v[i].text, s_strndup (sh, label, strlen (label)), false);
+        }
+        return;
+    }
+    if (i < n && !s_flag)
+        return; //  runs a script file
+    //  Commands from stdin: a heredoc or here-string is the script
+    const shell_redir_t *input = NULL;
+    for (size_t k = 0; k < cmd->redirs_count; k++) {
+        const shell_redir_t *r = &cmd->redirs[k];
+        if (r->fd == 0 && (r->kind == SHELL_REDIR_IN || r->kind == SHELL_REDIR_INOUT ||
+                           r->kind == SHELL_REDIR_DUP_IN || r->kind == SHELL_REDIR_HEREDOC ||
+                           r->kind == SHELL_REDIR_HERESTRING))
+            input = r;
+    }
+    if (input && (input->kind == SHELL_REDIR_HEREDOC || input->kind == SHELL_REDIR_HERESTRING)) {
+        snprintf (label, sizeof (label), "%s <<", name);
+        s_reparse (sh, ctx, outer, input->target.text, s_strndup (sh, label, strlen (label)),
+                   false);
+    }
+}
+
+//  su and friends: -c STRING anywhere (su permutes its arguments)
+static const char *
+s_find_dash_c (const shell_cmd_t *cmd, const char *with_arg)
+{
+    const shell_word_t *v = cmd->argv;
+    const char *found = NULL;
+    for (size_t i = 1; i < cmd->argc; i++) {
+        const char *t = v[i].text;
+        if (!strcmp (t, "--"))
+            break;
+        if (t[0] != '-' || !t[1])
+            continue;
+        if (t[1] == '-') {
+            const char *name = t + 2;
+            const char *eq = strchr (name, '=');
+            size_t nlen = eq ? (size_t) (eq - name) : strlen (name);
+            bool command = (nlen == 7 && !strncmp (name, "command", 7)) ||
+                           (nlen == 15 && !strncmp (name, "session-command", 15));
+            bool takes = command || (nlen == 5 && !strncmp (name, "shell", 5)) ||
+                         (nlen == 5 && !strncmp (name, "group", 5)) ||
+                         (nlen == 10 && !strncmp (name, "supp-group", 10)) ||
+                         (nlen == 4 && !strncmp (name, "user", 4)) ||
+                         (nlen == 21 && !strncmp (name, "whitelist-environment", 21));
+            const char *value = NULL;
+            if (eq)
+                value = eq + 1;
+            else if (takes && i + 1 < cmd->argc)
+                value = v[++i].text;
+            if (command && value)
+                found = value;
+            continue;
+        }
+        for (size_t j = 1; t[j]; j++) {
+            if (t[j] == 'c' || strchr (with_arg, t[j])) {
+                const char *value = t[j + 1] ? t + j + 1 : i + 1 < cmd->argc ? v[++i].text : NULL;
+                if (t[j] == 'c' && value)
+                    found = value;
+                break;
+            }
+        }
+    }
+    return found;
+}
+
+static void
+s_unwrap_ssh (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd)
+{
+    static const char with_arg[] = "BbcDEeFIiJLlmOoPpQRSWw";
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1;
+    bool host = false;
+    while (i < n) {
+        const char *t = v[i].text;
+        if (!strcmp (t, "--")) {
+            i++;
+            if (!host && i < n) {
+                host = true;
+                i++;
+            }
+            break;
+        }
+        if (t[0] == '-' && t[1]) {
+            i++;
+            for (size_t j = 1; t[j]; j++)
+                if (strchr (with_arg, t[j])) {
+                    if (!t[j + 1] && i < n)
+                        i++;
+                    break;
+                }
+            continue;
+        }
+        if (host)
+            break;
+        host = true;
+        i++;
+    }
+    if (host && i < n)
+        s_reparse (sh, ctx, outer, s_join (sh, v, i, n), "ssh", false);
+}
+
+static void
+s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
+{
+    if (sh->failed)
+        return;
+    const shell_cmd_t cmd = sh->recs[index].pub;
+    if (cmd.argc == 0 || cmd.argv[0].dynamic)
+        return;
+    const char *name = strrchr (cmd.argv[0].text, '/');
+    name = name ? name + 1 : cmd.argv[0].text;
+    for (size_t i = 0; s_shells[i]; i++)
+        if (!strcmp (name, s_shells[i])) {
+            s_unwrap_shell (sh, ctx, index, &cmd, s_shells[i]);
+            return;
+        }
+    const s_wrap_t *w = NULL;
+    for (size_t i = 0; i < sizeof (s_wraps) / sizeof (s_wraps[0]); i++)
+        if (!strcmp (name, s_wraps[i].name)) {
+            w = &s_wraps[i];
+            break;
+        }
+    if (!w)
+        return;
+    const shell_word_t *v = cmd.argv;
+    size_t n = cmd.argc;
+    s_optres_t r;
+    switch (w->type) {
+    case W_EXEC:
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.nocmd)
+            return;
+        s_exec_from (sh, ctx, index, &cmd, w, r.next);
+        if (r.alt != S_NONE && r.alt != r.next && r.alt < n)
+            s_exec_from (sh, ctx, index, &cmd, w, r.alt);
+        return;
+    case W_ENV:
+        s_unwrap_env (sh, ctx, index, &cmd);
+        return;
+    case W_FIND:
+        s_unwrap_find (sh, ctx, index, &cmd);
+        return;
+    case W_EVAL: {
+        size_t i = 1;
+        if (i < n && !strcmp (v[i].text, "--"))
+            i++;
+        if (i < n)
+            s_reparse (sh, ctx, index, s_join (sh, v, i, n), "eval", true);
+        return;
+    }
+    case W_TRAP: {
+        size_t i = 1;
+        if (i < n && !strcmp (v[i].text, "--"))
+            i++;
+        if (i < n && v[i].text[0] == '-' && v[i].text[1])
+            return; //  -l, -p
+        if (n - i < 2 || !strcmp (v[i].text, "-") || !v[i].text[0] || s_all_digits (v[i].text))
+            return; //  resets
+        s_reparse (sh, ctx, index, v[i].text, "trap", true);
+        return;
+    }
+    case W_SU: {
+        const char *str = s_find_dash_c (&cmd, "sgGw");
+        if (str)
+            s_reparse (sh, ctx, index, str, "su -c", false);
+        return;
+    }
+    case W_RUNUSER: {
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.nocmd)
+            return;
+        if (r.seen['u'] && r.next < n) {
+            s_emit_inner (sh, ctx, index, v + r.next, n - r.next, NULL, 0, "runuser", false);
+            return;
+        }
+        const char *str = s_find_dash_c (&cmd, "sgGwu");
+        if (str)
+            s_reparse (sh, ctx, index, str, "runuser -c", false);
+        return;
+    }
+    case W_SG: {
+        size_t i = 1;
+        if (i < n && !strcmp (v[i].text, "-"))
+            i++;
+        i++; //  group
+        if (i < n && !strcmp (v[i].text, "-c"))
+            i++;
+        if (i < n)
+            s_reparse (sh, ctx, index, s_join (sh, v, i, n), "sg", false);
+        return;
+    }
+    case W_SSH:
+        s_unwrap_ssh (sh, ctx, index, &cmd);
+        return;
+    case W_WATCH:
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.nocmd || r.next >= n)
+            return;
+        if (r.seen['x'])
+            s_emit_inner (sh, ctx, index, v + r.next, n - r.next, NULL, 0, "watch", false);
+        else
+            s_reparse (sh, ctx, index, s_join (sh, v, r.next, n), "watch", false);
+        return;
+    case W_FLOCK: {
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.nocmd)
+            return;
+        if (r.arg['c'])
+            s_reparse (sh, ctx, index, r.arg['c'], "flock -c", false);
+        size_t k = r.next + 1; //  past FILE
+        if (k >= n)
+            return;
+        if (!strcmp (v[k].text, "-c") || !strcmp (v[k].text, "--command")) {
+            if (k + 1 < n)
+                s_reparse (sh, ctx, index, v[k + 1].text, "flock -c", false);
+            return;
+        }
+        s_emit_inner (sh, ctx, index, v + k, n - k, NULL, 0, "flock", false);
+        return;
+    }
+    case W_SCRIPT: {
+        const char *str = s_find_dash_c (&cmd, "EIOBTm");
+        if (str)
+            s_reparse (sh, ctx, index, str, "script -c", false);
+        return;
+    }
+    case W_GDB:
+        for (size_t i = 1; i < n; i++)
+            if (!strcmp (v[i].text, "--args") || !strcmp (v[i].text, "-args")) {
+                s_emit_inner (sh, ctx, index, v + i + 1, n - i - 1, NULL, 0, "gdb --args", false);
+                return;
+            }
+        return;
+    case W_BUSYBOX:
+        if (n > 1 && v[1].text[0] != '-')
+            s_emit_inner (sh, ctx, index, v + 1, n - 1, NULL, 0, "busybox", false);
+        return;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Recursive functions: a cycle in the graph of calls between functions
+
+static uint64_t
+s_hash (const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ull;
+    return h;
+}
+
+static void
+s_find_recursion (shell_t *sh)
+{
+    size_t nf = sh->funcs.n;
+    if (nf == 0 || sh->calls.n == 0)
+        return;
+    const char **names = sh->funcs.data;
+    size_t cap = 16;
+    while (cap < nf * 2)
+        cap *= 2;
+    size_t *table = s_alloc (sh, cap * sizeof (size_t)); //  name slot -> first func index + 1
+    size_t *canon = s_alloc (sh, nf * sizeof (size_t));
+    if (!table || !canon)
+        return;
+    for (size_t i = 0; i < nf; i++) {
+        size_t h = (size_t) s_hash (names[i]) & (cap - 1);
+        while (table[h] && strcmp (names[table[h] - 1], names[i]) != 0)
+            h = (h + 1) & (cap - 1);
+        if (!table[h])
+            table[h] = i + 1;
+        canon[i] = table[h] - 1;
+    }
+    //  Edges between canonical functions, as a compact adjacency
+    s_call_t *calls = sh->calls.data;
+    size_t nc = sh->calls.n;
+    size_t *target = s_alloc (sh, nc * sizeof (size_t));
+    size_t *outdeg = s_alloc (sh, (nf + 1) * sizeof (size_t));
+    size_t *indeg = s_alloc (sh, nf * sizeof (size_t));
+    if (!target || !outdeg || !indeg)
+        return;
+    for (size_t i = 0; i < nc; i++) {
+        target[i] = S_NONE;
+        size_t h = (size_t) s_hash (calls[i].callee) & (cap - 1);
+        while (table[h]) {
+            if (!strcmp (names[table[h] - 1], calls[i].callee)) {
+                target[i] = table[h] - 1;
+                break;
+            }
+            h = (h + 1) & (cap - 1);
+        }
+        if (target[i] != S_NONE) {
+            outdeg[canon[calls[i].func] + 1]++;
+            indeg[target[i]]++;
+        }
+    }
+    for (size_t i = 0; i < nf; i++)
+        outdeg[i + 1] += outdeg[i];
+    size_t *edges = s_alloc (sh, (outdeg[nf] + 1) * sizeof (size_t));
+    size_t *fill = s_alloc (sh, nf * sizeof (size_t));
+    size_t *queue = s_alloc (sh, nf * sizeof (size_t));
+    if (!edges || !fill || !queue)
+        return;
+    for (size_t i = 0; i < nc; i++)
+        if (target[i] != S_NONE) {
+            size_t from = canon[calls[i].func];
+            edges[outdeg[from] + fill[from]++] = target[i];
+        }
+    //  Kahn: whatever cannot be ordered sits on a cycle
+    size_t head = 0, tail = 0, nodes = 0, done = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (canon[i] == i) {
+            nodes++;
+            if (indeg[i] == 0)
+                queue[tail++] = i;
+        }
+    while (head < tail) {
+        size_t f = queue[head++];
+        done++;
+        for (size_t e = outdeg[f]; e < outdeg[f + 1]; e++)
+            if (--indeg[edges[e]] == 0)
+                queue[tail++] = edges[e];
+    }
+    sh->recursive = done < nodes;
+}
+
+//  --------------------------------------------------------------------------
+//  API
+
+static void
+s_copy_err (char *err, size_t err_size, const char *msg)
+{
+    if (err && err_size) {
+        snprintf (err, err_size, "%s", msg);
+    }
+}
+
+shell_t *
+shell_parse (const char *src, size_t len, const shell_opts_t *opts, char *err, size_t err_size)
+{
+    if (err && err_size)
+        err[0] = 0;
+    shell_t *self = calloc (1, sizeof (shell_t));
+    if (!self) {
+        s_copy_err (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->max_depth = opts && opts->max_depth ? opts->max_depth : S_DEPTH_DEFAULT;
+    if (self->max_depth > S_DEPTH_MAX)
+        self->max_depth = S_DEPTH_MAX;
+    self->max_commands = opts && opts->max_commands ? opts->max_commands : S_COMMANDS_DEFAULT;
+    self->home = opts ? opts->home : NULL;
+    self->home_len = self->home ? strlen (self->home) : 0;
+    //  Bounded by what the input and the options can ask for
+    size_t commands = self->max_commands < SIZE_MAX / 8 / S_MEM_PER_COMMAND
+                          ? self->max_commands
+                          : SIZE_MAX / 8 / S_MEM_PER_COMMAND;
+    self->mem_limit = S_MEM_BASE + (len < S_INPUT_MAX ? len : S_INPUT_MAX) * S_MEM_PER_BYTE +
+                      commands * S_MEM_PER_COMMAND;
+
+    if (!src && len)
+        s_fail (self, "no input");
+    else if (len > S_INPUT_MAX)
+        s_fail (self, "command too long (%zu bytes, at most %zu)", len, S_INPUT_MAX);
+    else if (len && memchr (src, 0, len))
+        s_fail (self, "NUL byte in command (offset %zu)",
+                (size_t) ((const char *) memchr (src, 0, len) - src));
+    else {
+        s_parser_t p = {.sh = self, .buf = src ? src : "", .len = len};
+        s_node_t *root = s_parse_program (&p);
+        if (!self->failed) {
+            s_ectx_t ctx = {.upstream = S_NONE, .func = S_NONE, .calls = true};
+            s_emit (self, root, &ctx);
+        }
+        if (!self->failed)
+            s_find_recursion (self);
+    }
+    if (self->failed) {
+        s_copy_err (err, err_size, self->msg);
+        shell_destroy (&self);
+        return NULL;
+    }
+    self->home = NULL;
+    return self;
+}
+
+void
+shell_destroy (shell_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    shell_t *self = *self_p;
+    s_chunk_t *chunk = self->chunks;
+    while (chunk) {
+        s_chunk_t *next = chunk->next;
+        free (chunk);
+        chunk = next;
+    }
+    free (self->recs);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+shell_count (const shell_t *self)
+{
+    return self ? self->nrecs : 0;
+}
+
+const shell_cmd_t *
+shell_cmd (const shell_t *self, size_t index)
+{
+    if (!self || index >= self->nrecs)
+        return NULL;
+    return &self->recs[index].pub;
+}
+
+const shell_cmd_t *
+shell_upstream (const shell_t *self, const shell_cmd_t *cmd)
+{
+    if (!self || !cmd || self->nrecs == 0)
+        return NULL;
+    uintptr_t base = (uintptr_t) self->recs;
+    uintptr_t at = (uintptr_t) cmd;
+    if (at < base || at >= base + self->nrecs * sizeof (s_rec_t) ||
+        (at - base) % sizeof (s_rec_t) != 0)
+        return NULL;
+    size_t up = self->recs[(at - base) / sizeof (s_rec_t)].upstream;
+    return up == S_NONE ? NULL : &self->recs[up].pub;
+}
+
+bool
+shell_has_recursive_function (const shell_t *self)
+{
+    return self && self->recursive;
+}
