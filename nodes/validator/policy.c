@@ -1,0 +1,2854 @@
+/*  policy -- the Lighthouse policy engine (see policy.h, POLICY.md).
+
+    Loading turns the ZPL text into rules with pre-compiled patterns and
+    two indexes: rules naming literal commands are found through a hash
+    table keyed by command name, rules naming literal tools (for the file
+    and other tools) through a second one; every other rule sits on a
+    scan list. Evaluating one command merges its bucket with the scan
+    list in rule order, so the first matching rule is found without
+    looking at the rules written for other commands.
+
+    Evaluation uses the stack only (the shell parser allocates its
+    result; a shell fed from a pipe or heredoc gets its input parsed
+    again). Paths are resolved lexically, never through the filesystem.
+*/
+#include <czmq.h>
+#include <ctype.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "policy.h"
+#include "shell.h"
+
+#define MAX_COMMAND     (256 * 1024) //  longer Bash input is a parse error
+#define MAX_POLICY_FILE (4 * 1024 * 1024)
+#define MAX_ZPL_LINE    1024 //  zconfig cuts longer lines silently; we refuse them
+#define PATH_BUF        4096
+#define MAX_CLASSES     32 //  class sets are uint32_t masks
+#define MAX_TOKENS      63 //  wildcard section of one pattern (uint64_t NFA)
+#define MAX_PATTERN     255
+#define MAX_LIST        512 //  patterns in one list
+#define MAX_CWDS        4   //  working directories tracked through `cd`
+#define MAX_NEST        4   //  shells fed from heredocs or echo, parsed again
+
+//  --------------------------------------------------------------------------
+//  Patterns
+
+typedef enum { TOK_LIT, TOK_ANY, TOK_STAR, TOK_DSTAR } tok_kind_t;
+
+typedef enum {
+    ANCHOR_NONE,     //  text pattern: the whole word
+    ANCHOR_ABS,      //  path pattern from /
+    ANCHOR_HOME,     //  ~/ or $HOME/
+    ANCHOR_PROJECT,  //  $PROJECT/
+    ANCHOR_BASENAME, //  no slash: the last path component
+} anchor_t;
+
+typedef enum { FLAG_NONE, FLAG_SHORT, FLAG_LONG, FLAG_WORD } flag_kind_t;
+
+typedef struct {
+    char *text;        //  as written, for messages
+    const char *body;  //  after the anchor (points into text or into owned)
+    char *owned;       //  body when it had to be rewritten (**/ prefix)
+    size_t prefix_len; //  literal characters before the first wildcard
+    size_t suffix_len; //  literal characters after the last wildcard
+    size_t body_len;
+    uint8_t ntok;
+    uint8_t kinds[MAX_TOKENS];
+    char lits[MAX_TOKENS];
+    uint64_t star_mask;
+    uint8_t run_off; //  longest literal run inside the wildcard section
+    uint8_t run_len; //  (a quick memmem before the NFA); 0: none
+    bool literal;    //  no wildcard at all
+    bool path;       //  * and ? stop at /
+    bool nocase;     //  ASCII case-insensitive
+    uint8_t anchor;
+    uint8_t fkind; //  for flag lists
+    char fch;      //  FLAG_SHORT: the letter
+} pattern_t;
+
+typedef struct {
+    pattern_t *items;
+    size_t count;
+} plist_t;
+
+//  --------------------------------------------------------------------------
+//  Classes, rules, the policy
+
+typedef enum {
+    CLASS_USER,
+    CLASS_PROJECT,
+    CLASS_TEMP,
+    CLASS_HOME,
+    CLASS_OTHER,
+    CLASS_UNKNOWN
+} class_kind_t;
+
+typedef struct {
+    char *name;
+    class_kind_t kind;
+    plist_t patterns;
+} class_t;
+
+typedef enum {
+    WHEN_FORK_BOMB = 1 << 0,
+    WHEN_BACKGROUND = 1 << 1,
+    WHEN_DYNAMIC_COMMAND = 1 << 2,
+    WHEN_DYNAMIC_ARG = 1 << 3,
+    WHEN_NO_OPERAND = 1 << 4,
+    WHEN_IN_FUNCTION = 1 << 5,
+    WHEN_NO_ARGS = 1 << 6,
+} when_t;
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} s_whens[] = {{"fork_bomb", WHEN_FORK_BOMB},
+               {"background", WHEN_BACKGROUND},
+               {"dynamic_command", WHEN_DYNAMIC_COMMAND},
+               {"dynamic_arg", WHEN_DYNAMIC_ARG},
+               {"no_operand", WHEN_NO_OPERAND},
+               {"in_function", WHEN_IN_FUNCTION},
+               {"no_args", WHEN_NO_ARGS}};
+
+typedef struct {
+    policy_action_t action;
+    policy_risk_t risk;
+    char capability[32];
+} action_t;
+
+typedef struct {
+    char name[64];
+    char reason[256];
+    action_t act;
+    bool nocase;
+    bool bash_only; //  has command, or tool lists only Bash
+    plist_t tool, command, subcommand, flag, arg, file, wrapper, upstream, role, assign, input;
+    uint32_t path_mask;
+    uint32_t target_mask;
+    bool has_path, has_target;
+    uint32_t when;
+} rule_t;
+
+typedef struct {
+    char *key;
+    uint32_t *rules;
+    size_t count;
+} bucket_t;
+
+typedef struct {
+    bucket_t *slots;
+    size_t cap; //  power of two, or 0
+} index_t;
+
+typedef struct {
+    uint32_t *items;
+    size_t count;
+} idlist_t;
+
+struct _policy_t {
+    char *version;
+    char *name;
+    action_t dflt, unknown_tool, parse_error, dynamic_command, bad_input;
+    class_t classes[MAX_CLASSES];
+    size_t class_count;
+    uint8_t order[MAX_CLASSES]; //  classes checked in this order
+    size_t order_count;
+    uint8_t cls_project, cls_temp, cls_home, cls_other, cls_unknown;
+    rule_t *rules;
+    size_t rule_count;
+    index_t cmd_index;  //  literal command name -> rules (Bash)
+    index_t tool_index; //  literal tool name -> rules (other tools)
+    idlist_t bash_scan; //  Bash rules every command must try
+    idlist_t tool_scan; //  non-Bash rules every tool must try
+};
+
+//  Tools the engine knows
+static const char *s_file_tools[] = {"Write", "Edit", "MultiEdit", "NotebookEdit", "Read"};
+static const char *s_other_tools[] = {"Glob",       "Grep",     "LS",        "WebFetch",
+                                      "WebSearch",  "Task",     "TodoWrite", "ExitPlanMode",
+                                      "BashOutput", "KillShell"};
+//  Shells whose stdin program (heredoc, here-string, echo | sh) is parsed again
+static const char *s_shells[] = {"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh"};
+static const char *s_shell_wrappers[] = {"sh <<",  "bash <<", "zsh <<", "dash <<",
+                                         "ksh <<", "ash <<",  "mksh <<"};
+
+//  --------------------------------------------------------------------------
+//  Small helpers
+
+static int
+s_lower (int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static bool
+s_ch_eq (char a, char b, bool nocase)
+{
+    return nocase ? s_lower ((unsigned char) a) == s_lower ((unsigned char) b) : a == b;
+}
+
+static bool
+s_mem_eq (const char *a, const char *b, size_t n, bool nocase)
+{
+    if (!nocase)
+        return n == 0 || memcmp (a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!s_ch_eq (a[i], b[i], true))
+            return false;
+    return true;
+}
+
+static bool
+s_streq_n (const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen (b);
+    return alen == blen && (alen == 0 || memcmp (a, b, alen) == 0);
+}
+
+//  Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
+static size_t
+s_utf8_seq (const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if ((s[0] & 0xE0) == 0xC0) {
+        len = 2;
+        cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3;
+        cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static bool
+s_utf8_valid (const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = s_utf8_seq (p + i, n - i);
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+//  Appends n bytes of src to dst (size, current length *len) as valid
+//  UTF-8 without control characters: invalid bytes and controls become
+//  '?'; never cuts a character in half; dst stays NUL-terminated.
+static void
+s_append_clean (char *dst, size_t size, size_t *len, const char *src, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) src;
+    size_t i = 0;
+    while (i < n && *len + 1 < size) {
+        size_t k = s_utf8_seq (p + i, n - i);
+        if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7F))) {
+            dst[(*len)++] = '?';
+            i++;
+            continue;
+        }
+        if (*len + k >= size)
+            break;
+        memcpy (dst + *len, p + i, k);
+        *len += k;
+        i += k;
+    }
+    dst[*len] = 0;
+}
+
+static void
+s_set_text (char *dst, size_t size, const char *src)
+{
+    size_t len = 0;
+    dst[0] = 0;
+    s_append_clean (dst, size, &len, src, strlen (src));
+}
+
+//  Formats into dst, then cleans it to UTF-8; args already cleaned where
+//  they come from outside.
+static void
+s_textf (char *dst, size_t size, const char *format, ...)
+{
+    char raw[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (raw, sizeof (raw), format, args);
+    va_end (args);
+    s_set_text (dst, size, raw);
+}
+
+//  A short printable excerpt of untrusted bytes for a message
+static void
+s_excerpt (char *dst, size_t size, const char *src, size_t n)
+{
+    size_t len = 0;
+    dst[0] = 0;
+    bool cut = n > 40;
+    s_append_clean (dst, size > 48 ? 48 : size, &len, src, cut ? 40 : n);
+    if (cut && len + 4 < size) {
+        memcpy (dst + len, "...", 4);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Pattern compilation and matching
+
+static bool
+s_is_wild (char c)
+{
+    return c == '*' || c == '?';
+}
+
+//  Compiles pat (path: * and ? stop at '/', anchors apply). Returns NULL
+//  or a static error.
+static const char *
+s_pattern_compile (pattern_t *self, const char *text, bool path, bool nocase)
+{
+    memset (self, 0, sizeof (*self));
+    size_t len = strlen (text);
+    if (len == 0)
+        return "empty pattern";
+    if (len > MAX_PATTERN)
+        return "pattern longer than 255 characters";
+    self->text = strdup (text);
+    if (!self->text)
+        return "out of memory";
+    self->path = path;
+    self->nocase = nocase;
+    self->body = self->text;
+    self->anchor = ANCHOR_NONE;
+    if (path) {
+        if (text[0] == '~' && (text[1] == 0 || text[1] == '/')) {
+            self->anchor = ANCHOR_HOME;
+            self->body = self->text + 1;
+        } else if (strncmp (text, "$HOME", 5) == 0 && (text[5] == 0 || text[5] == '/')) {
+            self->anchor = ANCHOR_HOME;
+            self->body = self->text + 5;
+        } else if (strncmp (text, "$PROJECT", 8) == 0 && (text[8] == 0 || text[8] == '/')) {
+            self->anchor = ANCHOR_PROJECT;
+            self->body = self->text + 8;
+        } else if (text[0] == '/')
+            self->anchor = ANCHOR_ABS;
+        else if (!strchr (text, '/'))
+            self->anchor = ANCHOR_BASENAME;
+        else {
+            //  relative with a slash: at any depth
+            self->anchor = ANCHOR_ABS;
+            size_t olen = len + 4;
+            self->owned = (char *) malloc (olen);
+            if (!self->owned)
+                return "out of memory";
+            snprintf (self->owned, olen, "**/%s", text);
+            self->body = self->owned;
+        }
+        if (text[0] == '~' && self->anchor != ANCHOR_HOME)
+            return "~user is not supported: use ~/ (the caller's home) or an absolute path";
+        if (self->anchor != ANCHOR_HOME && self->anchor != ANCHOR_PROJECT && text[0] == '$')
+            return "only $HOME and $PROJECT may start a path pattern";
+    }
+    const char *b = self->body;
+    size_t blen = strlen (b);
+    self->body_len = blen;
+    size_t first = blen, last = 0;
+    for (size_t i = 0; i < blen; i++)
+        if (s_is_wild (b[i])) {
+            if (first == blen)
+                first = i;
+            last = i;
+        }
+    if (first == blen) {
+        self->literal = true;
+        self->prefix_len = blen;
+        return NULL;
+    }
+    self->prefix_len = first;
+    self->suffix_len = blen - last - 1;
+    for (size_t i = first; i <= last; i++) {
+        if (self->ntok >= MAX_TOKENS)
+            return "pattern too complex (more than 63 characters between its first and last "
+                   "wildcard)";
+        uint8_t k;
+        if (b[i] == '*') {
+            if (i + 1 <= last && b[i + 1] == '*') {
+                while (i + 1 <= last && b[i + 1] == '*')
+                    i++;
+                k = TOK_DSTAR;
+            } else
+                k = path ? TOK_STAR : TOK_DSTAR;
+            //  a star right after a star adds nothing
+            if (self->ntok && (self->kinds[self->ntok - 1] == TOK_STAR ||
+                               self->kinds[self->ntok - 1] == TOK_DSTAR)) {
+                if (k == TOK_DSTAR)
+                    self->kinds[self->ntok - 1] = TOK_DSTAR;
+                continue;
+            }
+            self->star_mask |= (uint64_t) 1 << self->ntok;
+        } else if (b[i] == '?')
+            k = TOK_ANY;
+        else
+            k = TOK_LIT;
+        self->kinds[self->ntok] = k;
+        self->lits[self->ntok] = b[i];
+        self->ntok++;
+    }
+    for (uint8_t i = 0; i < self->ntok;) {
+        uint8_t j = i;
+        while (j < self->ntok && self->kinds[j] == TOK_LIT)
+            j++;
+        if (j - i > self->run_len) {
+            self->run_off = i;
+            self->run_len = (uint8_t) (j - i);
+        }
+        i = j > i ? j : (uint8_t) (i + 1);
+    }
+    if (self->run_len < 2)
+        self->run_len = 0;
+    return NULL;
+}
+
+static void
+s_pattern_free (pattern_t *self)
+{
+    free (self->text);
+    free (self->owned);
+    self->text = self->owned = NULL;
+}
+
+static uint64_t
+s_closure (const pattern_t *p, uint64_t s)
+{
+    while (true) {
+        uint64_t t = s | ((s & p->star_mask) << 1);
+        if (t == s)
+            return s;
+        s = t;
+    }
+}
+
+//  The wildcard section against text (NFA over at most 63 tokens)
+//  True if the n bytes at t contain the run (ASCII case folded when nocase)
+static bool
+s_contains (const char *t, size_t n, const char *run, size_t rn, bool nocase)
+{
+    if (rn > n)
+        return false;
+    if (!nocase)
+        return memmem (t, n, run, rn) != NULL;
+    int first = s_lower ((unsigned char) run[0]);
+    for (size_t i = 0; i + rn <= n; i++)
+        if (s_lower ((unsigned char) t[i]) == first && s_mem_eq (t + i + 1, run + 1, rn - 1, true))
+            return true;
+    return false;
+}
+
+static bool
+s_match_middle (const pattern_t *p, const char *t, size_t n)
+{
+    if (p->ntok == 1 && p->kinds[0] == TOK_DSTAR)
+        return true;
+    if (p->ntok == 1 && p->kinds[0] == TOK_STAR)
+        return memchr (t, '/', n) == NULL;
+    if (p->run_len && !s_contains (t, n, p->lits + p->run_off, p->run_len, p->nocase))
+        return false;
+    uint64_t accept = (uint64_t) 1 << p->ntok;
+    uint64_t s = s_closure (p, 1);
+    for (size_t i = 0; i < n && s; i++) {
+        char c = t[i];
+        uint64_t next = 0;
+        uint64_t bits = s & (accept - 1);
+        while (bits) {
+            int k = __builtin_ctzll (bits);
+            bits &= bits - 1;
+            switch (p->kinds[k]) {
+            case TOK_LIT:
+                if (s_ch_eq (p->lits[k], c, p->nocase))
+                    next |= (uint64_t) 1 << (k + 1);
+                break;
+            case TOK_ANY:
+                if (!(p->path && c == '/'))
+                    next |= (uint64_t) 1 << (k + 1);
+                break;
+            case TOK_STAR:
+                if (c != '/')
+                    next |= (uint64_t) 1 << k;
+                break;
+            default:
+                next |= (uint64_t) 1 << k;
+                break;
+            }
+        }
+        s = s_closure (p, next);
+    }
+    return (s & accept) != 0;
+}
+
+//  The pattern body (after its anchor) against text
+static bool
+s_match_body (const pattern_t *p, const char *t, size_t n)
+{
+    const char *b = p->body;
+    if (p->literal)
+        return n == p->body_len && s_mem_eq (b, t, n, p->nocase);
+    if (n < p->prefix_len + p->suffix_len)
+        return false;
+    if (!s_mem_eq (b, t, p->prefix_len, p->nocase))
+        return false;
+    if (!s_mem_eq (b + p->body_len - p->suffix_len, t + n - p->suffix_len, p->suffix_len,
+                   p->nocase))
+        return false;
+    return s_match_middle (p, t + p->prefix_len, n - p->prefix_len - p->suffix_len);
+}
+
+//  A text pattern against a word
+static bool
+s_match_text (const pattern_t *p, const char *t, size_t n)
+{
+    return s_match_body (p, t, n);
+}
+
+static bool
+s_plist_match_text (const plist_t *list, const char *t, size_t n)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (s_match_text (&list->items[i], t, n))
+            return true;
+    return false;
+}
+
+static void
+s_plist_free (plist_t *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        s_pattern_free (&list->items[i]);
+    free (list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Evaluation context
+
+typedef struct {
+    const char *s;
+    size_t n;
+    bool dynamic;
+} word_t;
+
+typedef struct _eval_t eval_t;
+
+//  What one rule is tested against: a simple command, a redirection, or a
+//  file tool's path
+typedef struct {
+    const char *name; //  command basename; ">" / "<"; "" for tools and assignments
+    size_t name_len;
+    const char *word0; //  argv[0] as written
+    size_t word0_len;
+    const shell_cmd_t *cmd;    //  Bash: the simple command (also for redirections)
+    const shell_t *shell;      //  the parse it belongs to
+    const shell_word_t *sargs; //  Bash arguments (argv + 1) ...
+    const word_t *wargs;       //  ... or these
+    size_t argc;
+    bool pseudo;    //  redirection: its only argument is the path
+    bool tool_path; //  file tool: wargs[0] is the path, ~ expanded
+    bool find_exec; //  ran through find -exec: {} is below the find's roots
+    bool xargs;     //  ran through xargs: more, unknown arguments follow
+    //  lazily computed
+    bool classes_done;
+    uint32_t classes;
+    uint32_t target_classes;
+} view_t;
+
+struct _eval_t {
+    const policy_t *policy;
+    const policy_request_t *req;
+    const char *tool;
+    size_t tool_len;
+    const char *role;
+    char home[PATH_BUF];
+    size_t home_len;
+    char project[PATH_BUF];
+    size_t project_len;
+    bool project_on;
+    char cwds[MAX_CWDS][PATH_BUF];
+    size_t cwd_lens[MAX_CWDS];
+    size_t ncwd;
+    bool cwd_unknown;
+    //  the roots of the last find command, for the {} of its -exec
+    const shell_word_t *find_roots[MAX_CWDS];
+    size_t nfind;
+    bool find_unknown;
+    bool fork_bomb;
+    bool run_in_background;
+    int depth;
+    const char *extra_wrapper[MAX_NEST]; //  "bash <<" chain of re-parsed input
+    size_t extra_count;
+    bool have;
+    bool done; //  a deny was found: nothing can be more severe
+    policy_decision_t best;
+};
+
+static void
+s_decide (policy_decision_t *d, const action_t *act, const char *rule, const char *reason)
+{
+    d->action = act->action;
+    d->risk = act->risk;
+    snprintf (d->capability, sizeof (d->capability), "%s",
+              act->action == POLICY_ESCALATE ? act->capability : "");
+    s_set_text (d->rule, sizeof (d->rule), rule);
+    s_set_text (d->reason, sizeof (d->reason), reason);
+}
+
+//  Offers one outcome: kept when more severe than what we have (the first
+//  of equals wins)
+static void
+s_offer (eval_t *e, const action_t *act, const char *rule, const char *reason)
+{
+    if (e->have && act->action <= e->best.action)
+        return;
+    s_decide (&e->best, act, rule, reason);
+    e->have = true;
+    if (act->action == POLICY_DENY)
+        e->done = true;
+}
+
+//  --------------------------------------------------------------------------
+//  Paths
+
+//  Resolves text (n bytes) against base (absolute, normalised) into out.
+//  Returns the length, or -1 when the result would not fit.
+static int
+s_resolve (const char *base, size_t base_len, const char *text, size_t n, char *out)
+{
+    size_t len = 0;
+    if (n == 0 || text[0] != '/') {
+        if (base_len >= PATH_BUF)
+            return -1;
+        memcpy (out, base, base_len);
+        len = base_len;
+        if (len == 1 && out[0] == '/')
+            len = 0; //  root is "" while building
+    }
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && text[i] == '/')
+            i++;
+        size_t start = i;
+        while (i < n && text[i] != '/')
+            i++;
+        size_t clen = i - start;
+        if (clen == 0 || (clen == 1 && text[start] == '.'))
+            continue;
+        if (clen == 2 && text[start] == '.' && text[start + 1] == '.') {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--; //  the slash
+            continue;
+        }
+        if (len + 1 + clen >= PATH_BUF)
+            return -1;
+        out[len++] = '/';
+        memcpy (out + len, text + start, clen);
+        len += clen;
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = 0;
+    return (int) len;
+}
+
+//  True if path is dir or below it (dir normalised, len 0 means disabled)
+static bool
+s_under (const char *path, size_t n, const char *dir, size_t dlen)
+{
+    if (dlen == 0)
+        return false;
+    if (dlen == 1 && dir[0] == '/')
+        return true;
+    return n >= dlen && memcmp (path, dir, dlen) == 0 && (n == dlen || path[dlen] == '/');
+}
+
+static bool
+s_match_path (const eval_t *e, const pattern_t *p, const char *path, size_t n)
+{
+    switch (p->anchor) {
+    case ANCHOR_HOME:
+    case ANCHOR_PROJECT: {
+        const char *root = p->anchor == ANCHOR_HOME ? e->home : e->project;
+        size_t rlen = p->anchor == ANCHOR_HOME ? e->home_len : e->project_len;
+        if (p->anchor == ANCHOR_PROJECT && !e->project_on)
+            return false;
+        if (rlen == 1) //  "/" as root: the rest is the whole path
+            return s_match_body (p, path, n) || (n == 1 && p->body_len == 0);
+        if (!s_under (path, n, root, rlen))
+            return false;
+        return s_match_body (p, path + rlen, n - rlen);
+    }
+    case ANCHOR_BASENAME: {
+        size_t i = n;
+        while (i > 0 && path[i - 1] != '/')
+            i--;
+        return s_match_body (p, path + i, n - i);
+    }
+    default:
+        return s_match_body (p, path, n);
+    }
+}
+
+static bool
+s_plist_match_path (const eval_t *e, const plist_t *list, const char *path, size_t n)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (s_match_path (e, &list->items[i], path, n))
+            return true;
+    return false;
+}
+
+//  The class of a resolved path
+static uint8_t
+s_classify (const eval_t *e, const char *path, size_t n)
+{
+    const policy_t *p = e->policy;
+    for (size_t i = 0; i < p->order_count; i++) {
+        uint8_t id = p->order[i];
+        const class_t *c = &p->classes[id];
+        switch (c->kind) {
+        case CLASS_USER:
+            if (s_plist_match_path (e, &c->patterns, path, n))
+                return id;
+            break;
+        case CLASS_PROJECT:
+            if (e->project_on && s_under (path, n, e->project, e->project_len))
+                return id;
+            break;
+        case CLASS_TEMP:
+            if (s_under (path, n, "/tmp", 4) || s_under (path, n, "/var/tmp", 8))
+                return id;
+            break;
+        case CLASS_HOME:
+            if (e->home_len > 1 && s_under (path, n, e->home, e->home_len))
+                return id;
+            break;
+        default:
+            break;
+        }
+    }
+    return p->cls_other;
+}
+
+//  Path candidates. A callback gets each resolved path (NULL for an
+//  unknown one) and returns true to stop.
+typedef bool (path_fn_t) (eval_t *e, const char *path, size_t n, void *arg);
+
+static bool
+s_has_var (const char *s, size_t n)
+{
+    return memchr (s, '$', n) != NULL || memchr (s, '`', n) != NULL;
+}
+
+//  One candidate text: resolved against each working directory
+static bool
+s_candidate (eval_t *e, const char *s, size_t n, bool dynamic, bool expand_tilde, path_fn_t *fn,
+             void *arg)
+{
+    char buf[PATH_BUF];
+    char out[PATH_BUF];
+    if (n == 0)
+        return false;
+    if (dynamic) {
+        if (s_has_var (s, n))
+            return fn (e, NULL, 0, arg);
+        //  a glob: its literal form tells the directory it stays in,
+        //  unless a wildcard component could match . or .. (leading dot
+        //  or bracket)
+        bool dot_glob = false;
+        size_t start = 0;
+        for (size_t i = 0; i <= n && !dot_glob; i++)
+            if (i == n || s[i] == '/') {
+                const char *c = s + start;
+                size_t cn = i - start;
+                bool wild =
+                    cn && (memchr (c, '*', cn) || memchr (c, '?', cn) || memchr (c, '[', cn));
+                dot_glob = wild && (c[0] == '.' || c[0] == '[');
+                start = i + 1;
+            }
+        if (dot_glob)
+            return fn (e, NULL, 0, arg);
+        //  trailing components of only * and ? stand for their directory
+        size_t end = n;
+        while (end > 0) {
+            size_t k = end;
+            while (k > 0 && s[k - 1] == '/')
+                k--;
+            size_t comp = k;
+            while (comp > 0 && s[comp - 1] != '/')
+                comp--;
+            bool all_wild = k > comp;
+            for (size_t i = comp; i < k && all_wild; i++)
+                all_wild = s[i] == '*' || s[i] == '?';
+            if (!all_wild)
+                break;
+            end = comp;
+        }
+        if (end < n) {
+            if (end == 0) {
+                s = ".";
+                n = 1;
+            } else
+                n = end;
+        }
+    }
+    if (expand_tilde && s[0] == '~' && (n == 1 || s[1] == '/')) {
+        if (e->home_len + n >= PATH_BUF)
+            return fn (e, NULL, 0, arg);
+        memcpy (buf, e->home, e->home_len);
+        memcpy (buf + e->home_len, s + 1, n - 1);
+        s = buf;
+        n = e->home_len + n - 1;
+    } else if (expand_tilde && n >= 5 && memcmp (s, "$HOME", 5) == 0 && (n == 5 || s[5] == '/')) {
+        if (e->home_len + n >= PATH_BUF)
+            return fn (e, NULL, 0, arg);
+        memcpy (buf, e->home, e->home_len);
+        memcpy (buf + e->home_len, s + 5, n - 5);
+        s = buf;
+        n = e->home_len + n - 5;
+    }
+    if (s[0] == '/') {
+        int len = s_resolve ("/", 1, s, n, out);
+        return len < 0 ? fn (e, NULL, 0, arg) : fn (e, out, (size_t) len, arg);
+    }
+    for (size_t i = 0; i < e->ncwd; i++) {
+        int len = s_resolve (e->cwds[i], e->cwd_lens[i], s, n, out);
+        if (len < 0 ? fn (e, NULL, 0, arg) : fn (e, out, (size_t) len, arg))
+            return true;
+    }
+    if (e->cwd_unknown)
+        return fn (e, NULL, 0, arg);
+    return false;
+}
+
+//  The candidates of one Bash argument word
+static bool
+s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn, void *arg)
+{
+    const char *s = w.s;
+    size_t n = w.n;
+    if (v->find_exec && memmem (s, n, "{}", 2)) {
+        //  {} is something below one of the find's roots
+        if (!e->nfind || e->find_unknown)
+            return fn (e, NULL, 0, arg);
+        char joined[PATH_BUF];
+        for (size_t i = 0; i < e->nfind; i++) {
+            const char *root = e->find_roots[i]->text;
+            size_t rn = strlen (root);
+            if (rn + 1 + n >= PATH_BUF) {
+                if (fn (e, NULL, 0, arg))
+                    return true;
+                continue;
+            }
+            memcpy (joined, root, rn);
+            joined[rn] = '/';
+            memcpy (joined + rn + 1, s, n);
+            if (s_candidate (e, joined, rn + 1 + n, false, false, fn, arg))
+                return true;
+        }
+        return false;
+    }
+    if (!operand) {
+        //  --opt=value: the value
+        if (n > 2 && s[0] == '-' && s[1] == '-') {
+            const char *eq = (const char *) memchr (s, '=', n);
+            if (eq && eq + 1 < s + n) {
+                const char *val = eq + 1;
+                size_t vn = (size_t) (s + n - val);
+                if (s_candidate (e, val, vn, w.dynamic, true, fn, arg))
+                    return true;
+                if (val[0] == '@' && vn > 1)
+                    return s_candidate (e, val + 1, vn - 1, w.dynamic, true, fn, arg);
+            }
+        }
+        return false;
+    }
+    if (n == 1 && s[0] == '-')
+        return false;
+    if (s_candidate (e, s, n, w.dynamic, false, fn, arg))
+        return true;
+    if (s[0] == '@' && n > 1 && s_candidate (e, s + 1, n - 1, w.dynamic, true, fn, arg))
+        return true;
+    const char *eq = (const char *) memchr (s, '=', n);
+    if (eq && eq > s && eq + 1 < s + n) {
+        const char *val = eq + 1;
+        size_t vn = (size_t) (s + n - val);
+        if (s_candidate (e, val, vn, w.dynamic, true, fn, arg))
+            return true;
+        if (val[0] == '@' && vn > 1 && s_candidate (e, val + 1, vn - 1, w.dynamic, true, fn, arg))
+            return true;
+    }
+    return false;
+}
+
+static word_t
+s_arg (const view_t *v, size_t i)
+{
+    word_t w;
+    if (v->sargs) {
+        w.s = v->sargs[i].text;
+        w.n = strlen (w.s);
+        w.dynamic = v->sargs[i].dynamic;
+    } else
+        w = v->wargs[i];
+    return w;
+}
+
+static bool
+s_is_option (word_t w)
+{
+    return w.n > 1 && w.s[0] == '-';
+}
+
+//  Every path candidate of the view; target_only: just the last operand's
+static bool
+s_view_paths (eval_t *e, view_t *v, bool target_only, path_fn_t *fn, void *arg)
+{
+    if (v->pseudo || v->tool_path) {
+        word_t w = s_arg (v, 0);
+        return s_candidate (e, w.s, w.n, w.dynamic, v->tool_path, fn, arg);
+    }
+    if (!v->sargs) {
+        //  other tools: their path field is wargs[argc - 1] when flagged
+        return false;
+    }
+    bool options = true;
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (options && w.n == 2 && w.s[0] == '-' && w.s[1] == '-') {
+            options = false;
+            continue;
+        }
+        bool operand = !options || !s_is_option (w);
+        if (operand && !(w.n == 1 && w.s[0] == '-'))
+            last = i;
+        if (!target_only && s_word_paths (e, v, w, operand, fn, arg))
+            return true;
+    }
+    if (target_only && last != SIZE_MAX)
+        if (s_word_paths (e, v, s_arg (v, last), true, fn, arg))
+            return true;
+    if (v->xargs && !target_only)
+        return fn (e, NULL, 0, arg);
+    return false;
+}
+
+static bool
+s_collect_class (eval_t *e, const char *path, size_t n, void *arg)
+{
+    uint32_t *mask = (uint32_t *) arg;
+    uint8_t id = path ? s_classify (e, path, n) : e->policy->cls_unknown;
+    *mask |= (uint32_t) 1 << id;
+    return false;
+}
+
+static void
+s_view_classes (eval_t *e, view_t *v)
+{
+    if (v->classes_done)
+        return;
+    v->classes = 0;
+    v->target_classes = 0;
+    s_view_paths (e, v, false, s_collect_class, &v->classes);
+    s_view_paths (e, v, true, s_collect_class, &v->target_classes);
+    if (v->xargs)
+        v->target_classes |= (uint32_t) 1 << e->policy->cls_unknown;
+    v->classes_done = true;
+}
+
+typedef struct {
+    const plist_t *list;
+    bool hit;
+} file_probe_t;
+
+static bool
+s_probe_file (eval_t *e, const char *path, size_t n, void *arg)
+{
+    file_probe_t *probe = (file_probe_t *) arg;
+    if (path && s_plist_match_path (e, probe->list, path, n))
+        probe->hit = true;
+    return probe->hit;
+}
+
+//  --------------------------------------------------------------------------
+//  Rule conditions
+
+static bool
+s_flag_match (const pattern_t *f, word_t w)
+{
+    const char *s = w.s;
+    size_t n = w.n;
+    switch (f->fkind) {
+    case FLAG_SHORT:
+        //  -x, or a cluster -abx (single dash)
+        if (n < 2 || s[0] != '-' || s[1] == '-')
+            return false;
+        for (size_t i = 1; i < n; i++)
+            if (s_ch_eq (s[i], f->fch, f->nocase))
+                return true;
+        return false;
+    case FLAG_LONG: {
+        if (n < 3 || s[0] != '-' || s[1] != '-')
+            return false;
+        const char *eq = (const char *) memchr (s, '=', n);
+        size_t name_len = eq ? (size_t) (eq - s) : n;
+        if (s_match_text (f, s, name_len))
+            return true;
+        //  GNU-style abbreviation: --recur for --recursive (3+ letters)
+        if (f->literal && name_len >= 5 && name_len < f->body_len &&
+            s_mem_eq (f->body, s, name_len, f->nocase))
+            return true;
+        return false;
+    }
+    default:
+        return s_match_text (f, s, n);
+    }
+}
+
+static bool
+s_cond_flag (const rule_t *r, const view_t *v)
+{
+    if (v->pseudo || !v->sargs)
+        return false;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
+            return false;
+        if (!s_is_option (w))
+            continue;
+        for (size_t j = 0; j < r->flag.count; j++)
+            if (s_flag_match (&r->flag.items[j], w))
+                return true;
+    }
+    return false;
+}
+
+static bool
+s_cond_arg (const rule_t *r, const view_t *v)
+{
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (s_plist_match_text (&r->arg, w.s, w.n))
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_cond_subcommand (const rule_t *r, const view_t *v)
+{
+    if (v->pseudo || !v->sargs)
+        return false;
+    bool seen_option = false;
+    int checked = 0;
+    for (size_t i = 0; i < v->argc && checked < 2; i++) {
+        word_t w = s_arg (v, i);
+        if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
+            break;
+        if (s_is_option (w)) {
+            seen_option = true;
+            continue;
+        }
+        if (s_plist_match_text (&r->subcommand, w.s, w.n))
+            return true;
+        checked++;
+        if (!seen_option)
+            break;
+    }
+    return false;
+}
+
+static bool
+s_wrapper_match (const plist_t *list, const char *wrapper)
+{
+    size_t n = strlen (wrapper);
+    if (s_plist_match_text (list, wrapper, n))
+        return true;
+    const char *space = (const char *) memchr (wrapper, ' ', n);
+    return space && s_plist_match_text (list, wrapper, (size_t) (space - wrapper));
+}
+
+static bool
+s_cond_wrapper (const eval_t *e, const rule_t *r, const view_t *v)
+{
+    for (size_t i = 0; i < e->extra_count; i++)
+        if (s_wrapper_match (&r->wrapper, e->extra_wrapper[i]))
+            return true;
+    if (!v->cmd)
+        return false;
+    for (size_t i = 0; i < v->cmd->wrappers_count; i++)
+        if (v->cmd->wrappers[i] && s_wrapper_match (&r->wrapper, v->cmd->wrappers[i]))
+            return true;
+    return false;
+}
+
+static void
+s_basename (const char *s, size_t n, const char **base, size_t *blen)
+{
+    size_t i = n;
+    while (i > 0 && s[i - 1] != '/')
+        i--;
+    *base = s + i;
+    *blen = n - i;
+}
+
+static bool
+s_cond_upstream (const rule_t *r, const view_t *v)
+{
+    if (!v->cmd || !v->shell || v->pseudo)
+        return false;
+    const shell_cmd_t *up = shell_upstream (v->shell, v->cmd);
+    size_t guard = 0;
+    while (up && guard++ < 4096) {
+        if (up->argc > 0) {
+            const char *b;
+            size_t bn;
+            s_basename (up->argv[0].text, strlen (up->argv[0].text), &b, &bn);
+            if (s_plist_match_text (&r->upstream, b, bn))
+                return true;
+        }
+        up = shell_upstream (v->shell, up);
+    }
+    return false;
+}
+
+static bool
+s_cond_assign (const rule_t *r, const view_t *v)
+{
+    if (!v->cmd || v->pseudo)
+        return false;
+    for (size_t i = 0; i < v->cmd->assigns_count; i++) {
+        const char *t = v->cmd->assigns[i].text;
+        if (s_plist_match_text (&r->assign, t, strlen (t)))
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_redirs_input (const rule_t *r, const shell_cmd_t *cmd)
+{
+    for (size_t i = 0; i < cmd->redirs_count; i++) {
+        const shell_redir_t *rd = &cmd->redirs[i];
+        if (rd->kind == SHELL_REDIR_HEREDOC || rd->kind == SHELL_REDIR_HERESTRING) {
+            const char *t = rd->target.text;
+            if (t && s_plist_match_text (&r->input, t, strlen (t)))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_name_is (const shell_cmd_t *cmd, const char *const *names, size_t count)
+{
+    if (cmd->argc == 0)
+        return false;
+    const char *b;
+    size_t bn;
+    s_basename (cmd->argv[0].text, strlen (cmd->argv[0].text), &b, &bn);
+    for (size_t i = 0; i < count; i++)
+        if (s_streq_n (b, bn, names[i]))
+            return true;
+    return false;
+}
+
+static const char *s_echoes[] = {"echo", "printf", "cat"};
+
+//  The command's stdin data: heredocs and here-strings, and what an
+//  echo / printf / cat right before it in the pipeline feeds it
+static bool
+s_cond_input (const rule_t *r, const view_t *v)
+{
+    if (!v->cmd || v->pseudo)
+        return false;
+    if (s_redirs_input (r, v->cmd))
+        return true;
+    const shell_cmd_t *up = v->shell ? shell_upstream (v->shell, v->cmd) : NULL;
+    if (!up || !s_name_is (up, s_echoes, 3))
+        return false;
+    for (size_t i = 1; i < up->argc; i++) {
+        const char *t = up->argv[i].text;
+        if (s_plist_match_text (&r->input, t, strlen (t)))
+            return true;
+    }
+    return s_redirs_input (r, up);
+}
+
+static bool
+s_no_operand (const view_t *v)
+{
+    if (!v->sargs || v->pseudo)
+        return false;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
+            return true;
+        if (w.n == 1 && w.s[0] == '-')
+            return true;
+        if (!s_is_option (w))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
+{
+    uint32_t w = r->when;
+    if ((w & WHEN_FORK_BOMB) && !e->fork_bomb)
+        return false;
+    if ((w & WHEN_BACKGROUND) && !(e->run_in_background || (v->cmd && v->cmd->background)))
+        return false;
+    if ((w & WHEN_DYNAMIC_COMMAND) &&
+        !(v->cmd && !v->pseudo && v->cmd->argc > 0 && v->cmd->argv[0].dynamic))
+        return false;
+    if (w & WHEN_DYNAMIC_ARG) {
+        bool any = false;
+        for (size_t i = 0; i < v->argc && !any; i++)
+            any = s_arg (v, i).dynamic;
+        if (!any)
+            return false;
+    }
+    if ((w & WHEN_NO_OPERAND) && !s_no_operand (v))
+        return false;
+    if ((w & WHEN_IN_FUNCTION) && !(v->cmd && v->cmd->in_function))
+        return false;
+    if ((w & WHEN_NO_ARGS) && (v->argc > 0 || v->pseudo || !v->cmd))
+        return false;
+    return true;
+}
+
+//  All conditions of rule r against view v. Cheap tests first.
+static bool
+s_rule_matches (eval_t *e, const rule_t *r, view_t *v)
+{
+    if (r->tool.count && !s_plist_match_text (&r->tool, e->tool, e->tool_len))
+        return false;
+    if (r->bash_only && !v->cmd)
+        return false;
+    if (r->command.count) {
+        bool hit = false;
+        for (size_t i = 0; i < r->command.count && !hit; i++) {
+            const pattern_t *p = &r->command.items[i];
+            if (strchr (p->text, '/'))
+                hit = s_match_text (p, v->word0, v->word0_len);
+            else
+                hit = s_match_text (p, v->name, v->name_len);
+        }
+        if (!hit)
+            return false;
+    }
+    if (r->role.count && !(e->role && s_plist_match_text (&r->role, e->role, strlen (e->role))))
+        return false;
+    if (r->when && !s_cond_when (e, r, v))
+        return false;
+    if (r->subcommand.count && !s_cond_subcommand (r, v))
+        return false;
+    if (r->flag.count && !s_cond_flag (r, v))
+        return false;
+    if (r->arg.count && !s_cond_arg (r, v))
+        return false;
+    if (r->wrapper.count && !s_cond_wrapper (e, r, v))
+        return false;
+    if (r->upstream.count && !s_cond_upstream (r, v))
+        return false;
+    if (r->assign.count && !s_cond_assign (r, v))
+        return false;
+    if (r->input.count && !s_cond_input (r, v))
+        return false;
+    if (r->has_path || r->has_target) {
+        s_view_classes (e, v);
+        if (r->has_path && !(v->classes & r->path_mask))
+            return false;
+        if (r->has_target && !(v->target_classes & r->target_mask))
+            return false;
+    }
+    if (r->file.count) {
+        file_probe_t probe = {&r->file, false};
+        s_view_paths (e, v, false, s_probe_file, &probe);
+        if (!probe.hit)
+            return false;
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Index lookups
+
+static uint64_t
+s_hash (const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char) s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static const bucket_t *
+s_index_find (const index_t *index, const char *key, size_t n)
+{
+    if (!index->cap)
+        return NULL;
+    size_t mask = index->cap - 1;
+    for (size_t i = s_hash (key, n) & mask;; i = (i + 1) & mask) {
+        const bucket_t *b = &index->slots[i];
+        if (!b->key)
+            return NULL;
+        if (s_streq_n (key, n, b->key))
+            return b;
+    }
+}
+
+//  The first rule (in file order) among bucket + scan that matches v
+static const rule_t *
+s_first_match (eval_t *e, const bucket_t *bucket, const idlist_t *scan, view_t *v,
+               bool tool_given_only)
+{
+    const policy_t *p = e->policy;
+    size_t i = 0, j = 0;
+    size_t bn = bucket ? bucket->count : 0;
+    while (i < bn || j < scan->count) {
+        uint32_t id;
+        if (j >= scan->count || (i < bn && bucket->rules[i] < scan->items[j]))
+            id = bucket->rules[i++];
+        else if (i >= bn || scan->items[j] < bucket->rules[i])
+            id = scan->items[j++];
+        else {
+            id = bucket->rules[i++];
+            j++;
+        }
+        const rule_t *r = &p->rules[id];
+        if (tool_given_only && !r->tool.count)
+            continue;
+        if (s_rule_matches (e, r, v))
+            return r;
+    }
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Bash evaluation
+
+static void s_eval_shell (eval_t *e, const shell_t *sh);
+
+static void
+s_eval_view (eval_t *e, view_t *v, bool dynamic_name)
+{
+    const policy_t *p = e->policy;
+    const bucket_t *bucket = s_index_find (&p->cmd_index, v->name, v->name_len);
+    const rule_t *r = s_first_match (e, bucket, &p->bash_scan, v, false);
+    if (r)
+        s_offer (e, &r->act, r->name, r->reason);
+    if (dynamic_name && (!r || r->act.action < p->dynamic_command.action)) {
+        char reason[256];
+        char ex[64];
+        s_excerpt (ex, sizeof (ex), v->word0, v->word0_len);
+        s_textf (reason, sizeof (reason),
+                 "the command name '%s' is only known at run time (variable or substitution)", ex);
+        s_offer (e, &p->dynamic_command, "dynamic-command", reason);
+    } else if (!r)
+        s_offer (e, &p->dflt, "default", "no rule matched; the policy's default");
+}
+
+static bool
+s_is_fd_word (const char *t)
+{
+    if (!t[0])
+        return false;
+    if (t[0] == '-' && !t[1])
+        return true;
+    for (const char *c = t; *c; c++)
+        if (!isdigit ((unsigned char) *c))
+            return false;
+    return true;
+}
+
+static void
+s_flags_from_wrappers (view_t *v, const shell_cmd_t *cmd)
+{
+    for (size_t i = 0; i < cmd->wrappers_count; i++) {
+        const char *w = cmd->wrappers[i];
+        if (!w)
+            continue;
+        if (strncmp (w, "find", 4) == 0)
+            v->find_exec = true;
+        if (strcmp (w, "xargs") == 0)
+            v->xargs = true;
+    }
+}
+
+//  Parses text as the program a shell reads on stdin and evaluates it
+static void
+s_eval_nested (eval_t *e, const char *text, size_t n, const char *shell_name)
+{
+    if (e->depth >= MAX_NEST) {
+        s_offer (e, &e->policy->parse_error, "parse-error",
+                 "shell input nested too deeply (a shell fed by a shell fed by ...)");
+        return;
+    }
+    shell_opts_t opts = {.home = e->home, .max_depth = 0, .max_commands = 0};
+    char err[256] = "";
+    shell_t *sh = shell_parse (text, n, &opts, err, sizeof (err));
+    if (!sh) {
+        char reason[256];
+        s_textf (reason, sizeof (reason), "cannot parse the input piped into %s: %s", shell_name,
+                 err[0] ? err : "parse error");
+        s_offer (e, &e->policy->parse_error, "parse-error", reason);
+        return;
+    }
+    const char *wrapper = "sh <<";
+    for (size_t i = 0; i < sizeof (s_shells) / sizeof (s_shells[0]); i++)
+        if (strcmp (shell_name, s_shells[i]) == 0)
+            wrapper = s_shell_wrappers[i];
+    e->depth++;
+    e->extra_wrapper[e->extra_count++] = wrapper;
+    s_eval_shell (e, sh);
+    e->extra_count--;
+    e->depth--;
+    shell_destroy (&sh);
+}
+
+//  A shell reading its program from stdin: heredoc, here-string, or an
+//  echo / printf right before it in the pipeline
+static void
+s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
+{
+    if (!s_name_is (cmd, s_shells, sizeof (s_shells) / sizeof (s_shells[0])))
+        return;
+    if (!s_no_operand (v))
+        return;
+    //  -c is handled by the parser; -s, -e, -x, ... leave stdin the program
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (w.n >= 2 && w.s[0] == '-' && w.s[1] != '-' && memchr (w.s, 'c', w.n))
+            return;
+    }
+    char name[16];
+    size_t nlen = v->name_len < sizeof (name) - 1 ? v->name_len : sizeof (name) - 1;
+    memcpy (name, v->name, nlen);
+    name[nlen] = 0;
+    for (size_t i = 0; i < cmd->redirs_count && !e->done; i++) {
+        const shell_redir_t *rd = &cmd->redirs[i];
+        if ((rd->kind == SHELL_REDIR_HEREDOC || rd->kind == SHELL_REDIR_HERESTRING) &&
+            rd->fd == 0 && rd->target.text) {
+            if (rd->target.dynamic && s_has_var (rd->target.text, strlen (rd->target.text)))
+                s_offer (e, &e->policy->dynamic_command, "dynamic-command",
+                         "a shell reads a program built at run time from its input");
+            s_eval_nested (e, rd->target.text, strlen (rd->target.text), name);
+        }
+    }
+    const shell_cmd_t *up = shell_upstream (sh, cmd);
+    if (!e->done && up && s_name_is (up, s_echoes, 2) && up->argc > 1) {
+        //  echo 'rm -rf ~' | sh: the echoed words, joined, are the program
+        size_t total = 0;
+        bool dynamic = false;
+        for (size_t i = 1; i < up->argc; i++) {
+            total += strlen (up->argv[i].text) + 1;
+            dynamic = dynamic || up->argv[i].dynamic;
+        }
+        if (total > MAX_COMMAND) {
+            s_offer (e, &e->policy->parse_error, "parse-error",
+                     "the program piped into a shell is too long");
+            return;
+        }
+        char *text = (char *) malloc (total + 1);
+        if (!text) {
+            s_offer (e, &e->policy->parse_error, "parse-error", "out of memory");
+            return;
+        }
+        size_t len = 0;
+        for (size_t i = 1; i < up->argc; i++) {
+            const char *t = up->argv[i].text;
+            size_t tn = strlen (t);
+            //  echo -n / -e and printf's options are not program text
+            if (i == 1 && t[0] == '-' && tn > 1 && tn < 4)
+                continue;
+            memcpy (text + len, t, tn);
+            len += tn;
+            text[len++] = ' ';
+        }
+        text[len] = 0;
+        if (dynamic)
+            s_offer (e, &e->policy->dynamic_command, "dynamic-command",
+                     "a shell reads a program built at run time from a pipe");
+        s_eval_nested (e, text, len, name);
+        free (text);
+    }
+}
+
+//  find [-H|-L|-P|-D x|-Ox] ROOT... EXPRESSION: remembers the roots
+static void
+s_find_roots (eval_t *e, const shell_cmd_t *cmd)
+{
+    e->nfind = 0;
+    e->find_unknown = false;
+    size_t i = 1;
+    while (i < cmd->argc) {
+        const char *t = cmd->argv[i].text;
+        if (strcmp (t, "-H") == 0 || strcmp (t, "-L") == 0 || strcmp (t, "-P") == 0 ||
+            strncmp (t, "-O", 2) == 0)
+            i++;
+        else if (strcmp (t, "-D") == 0)
+            i += 2;
+        else
+            break;
+    }
+    for (; i < cmd->argc; i++) {
+        const shell_word_t *w = &cmd->argv[i];
+        if (w->text[0] == '-' || strcmp (w->text, "(") == 0 || strcmp (w->text, "!") == 0)
+            break;
+        if (w->dynamic || e->nfind >= MAX_CWDS) {
+            e->find_unknown = true;
+            return;
+        }
+        e->find_roots[e->nfind++] = w;
+    }
+    if (e->nfind == 0) {
+        static const shell_word_t dot = {".", false, false};
+        e->find_roots[e->nfind++] = &dot;
+    }
+}
+
+static void
+s_chdir (eval_t *e, const shell_cmd_t *cmd)
+{
+    //  cd DIR / pushd DIR: later relative paths may be relative to DIR too
+    //  (we do not know where its scope ends, so we keep both)
+    if (cmd->argc > 2) {
+        e->cwd_unknown = true;
+        return;
+    }
+    const char *target = cmd->argc == 2 ? cmd->argv[1].text : NULL;
+    bool dynamic = cmd->argc == 2 && cmd->argv[1].dynamic;
+    if (cmd->argc == 2 && (strcmp (target, "-") == 0 || dynamic || target[0] == 0)) {
+        e->cwd_unknown = true;
+        return;
+    }
+    size_t count = e->ncwd;
+    for (size_t i = 0; i < count; i++) {
+        if (e->ncwd >= MAX_CWDS) {
+            e->cwd_unknown = true;
+            return;
+        }
+        char *out = e->cwds[e->ncwd];
+        int len = target ? s_resolve (e->cwds[i], e->cwd_lens[i], target, strlen (target), out)
+                         : s_resolve ("/", 1, e->home, e->home_len, out);
+        if (len < 0) {
+            e->cwd_unknown = true;
+            return;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < e->ncwd && !dup; k++)
+            dup = e->cwd_lens[k] == (size_t) len && memcmp (e->cwds[k], out, (size_t) len) == 0;
+        if (!dup)
+            e->cwd_lens[e->ncwd++] = (size_t) len;
+        if (!target)
+            break;
+    }
+}
+
+static void
+s_eval_cmd (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd)
+{
+    view_t v;
+    memset (&v, 0, sizeof (v));
+    v.cmd = cmd;
+    v.shell = sh;
+    s_flags_from_wrappers (&v, cmd);
+    if (cmd->argc > 0) {
+        const char *w0 = cmd->argv[0].text;
+        v.word0 = w0;
+        v.word0_len = strlen (w0);
+        s_basename (w0, v.word0_len, &v.name, &v.name_len);
+        v.sargs = cmd->argv + 1;
+        v.argc = cmd->argc - 1;
+        s_eval_view (e, &v, cmd->argv[0].dynamic);
+        if (e->done)
+            return;
+        if (s_streq_n (v.name, v.name_len, "find"))
+            s_find_roots (e, cmd);
+        if (!cmd->argv[0].dynamic && cmd->wrappers_count == 0 &&
+            (s_streq_n (v.name, v.name_len, "cd") || s_streq_n (v.name, v.name_len, "pushd")))
+            s_chdir (e, cmd);
+        else if (s_streq_n (v.name, v.name_len, "popd"))
+            e->cwd_unknown = true;
+    } else if (cmd->assigns_count > 0) {
+        v.name = v.word0 = "";
+        v.sargs = cmd->argv;
+        v.argc = 0;
+        s_eval_view (e, &v, false);
+        if (e->done)
+            return;
+    }
+    //  Redirections to files: pseudo commands > and <
+    for (size_t i = 0; i < cmd->redirs_count && !e->done; i++) {
+        const shell_redir_t *rd = &cmd->redirs[i];
+        const char *name = NULL;
+        switch (rd->kind) {
+        case SHELL_REDIR_OUT:
+        case SHELL_REDIR_APPEND:
+        case SHELL_REDIR_OUT_ALL:
+        case SHELL_REDIR_INOUT:
+            name = ">";
+            break;
+        case SHELL_REDIR_DUP_OUT:
+            name = s_is_fd_word (rd->target.text) ? NULL : ">";
+            break;
+        case SHELL_REDIR_IN:
+            name = "<";
+            break;
+        case SHELL_REDIR_DUP_IN:
+            name = s_is_fd_word (rd->target.text) ? NULL : "<";
+            break;
+        default:
+            break;
+        }
+        if (!name || !rd->target.text)
+            continue;
+        view_t r;
+        memset (&r, 0, sizeof (r));
+        r.cmd = cmd;
+        r.shell = sh;
+        r.pseudo = true;
+        r.name = r.word0 = name;
+        r.name_len = r.word0_len = 1;
+        r.sargs = &rd->target;
+        r.argc = 1;
+        s_eval_view (e, &r, false);
+    }
+    if (!e->done && cmd->argc > 0)
+        s_shell_stdin (e, sh, cmd, &v);
+}
+
+static void
+s_eval_shell (eval_t *e, const shell_t *sh)
+{
+    bool outer_bomb = e->fork_bomb;
+    if (shell_has_recursive_function (sh))
+        e->fork_bomb = true;
+    size_t count = shell_count (sh);
+    for (size_t i = 0; i < count && !e->done; i++) {
+        const shell_cmd_t *cmd = shell_cmd (sh, i);
+        if (cmd)
+            s_eval_cmd (e, sh, cmd);
+    }
+    e->fork_bomb = outer_bomb;
+}
+
+//  --------------------------------------------------------------------------
+//  Tools
+
+static bool
+s_in_list (const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (s_streq_n (s, n, list[i]))
+            return true;
+    return false;
+}
+
+static void
+s_bad_input (eval_t *e, const char *what)
+{
+    char reason[256];
+    char tool[64];
+    s_excerpt (tool, sizeof (tool), e->tool, e->tool_len);
+    s_textf (reason, sizeof (reason), "%s: %s", tool, what);
+    s_offer (e, &e->policy->bad_input, "bad-input", reason);
+}
+
+//  A str field: absent -> *present false; wrong type -> false
+static bool
+s_str_field (const msgpack_object *input, const char *key, word_t *w, bool *present)
+{
+    const msgpack_object *o = codec_map_get (input, key);
+    *present = o != NULL;
+    if (!o)
+        return true;
+    if (o->type != MSGPACK_OBJECT_STR)
+        return false;
+    w->s = o->via.str.size ? o->via.str.ptr : "";
+    w->n = o->via.str.size;
+    w->dynamic = false;
+    return true;
+}
+
+static void
+s_eval_bash (eval_t *e)
+{
+    const msgpack_object *input = e->req->input;
+    word_t cmd;
+    bool present;
+    if (!input || input->type != MSGPACK_OBJECT_MAP) {
+        s_bad_input (e, "tool input must be a map");
+        return;
+    }
+    if (!s_str_field (input, "command", &cmd, &present) || !present) {
+        s_bad_input (e, present ? "'command' must be a string" : "'command' is missing");
+        return;
+    }
+    const msgpack_object *bg = codec_map_get (input, "run_in_background");
+    if (bg && bg->type == MSGPACK_OBJECT_BOOLEAN)
+        e->run_in_background = bg->via.boolean;
+    else if (bg && bg->type != MSGPACK_OBJECT_NIL) {
+        s_bad_input (e, "'run_in_background' must be a boolean");
+        return;
+    }
+    if (cmd.n > MAX_COMMAND) {
+        char reason[256];
+        s_textf (reason, sizeof (reason), "command too long to check (%zu bytes; limit %d)", cmd.n,
+                 MAX_COMMAND);
+        s_offer (e, &e->policy->parse_error, "parse-error", reason);
+        return;
+    }
+    if (memchr (cmd.s, 0, cmd.n)) {
+        s_offer (e, &e->policy->parse_error, "parse-error", "command contains a NUL byte");
+        return;
+    }
+    if (!s_utf8_valid (cmd.s, cmd.n)) {
+        s_offer (e, &e->policy->parse_error, "parse-error", "command is not valid UTF-8");
+        return;
+    }
+    shell_opts_t opts = {.home = e->home, .max_depth = 0, .max_commands = 0};
+    char err[256] = "";
+    shell_t *sh = shell_parse (cmd.s, cmd.n, &opts, err, sizeof (err));
+    if (!sh) {
+        char reason[256];
+        s_textf (reason, sizeof (reason), "cannot parse the command: %s",
+                 err[0] ? err : "parse error");
+        s_offer (e, &e->policy->parse_error, "parse-error", reason);
+        return;
+    }
+    if (shell_count (sh) == 0)
+        s_offer (e, &e->policy->dflt, "empty", "nothing to run");
+    else
+        s_eval_shell (e, sh);
+    shell_destroy (&sh);
+}
+
+static void
+s_eval_tool (eval_t *e, bool known, bool file_tool)
+{
+    const policy_t *p = e->policy;
+    const msgpack_object *input = e->req->input;
+    view_t v;
+    memset (&v, 0, sizeof (v));
+    v.name = v.word0 = "";
+    //  words[0] is the path (file tools; the path field of the others),
+    //  words[1] the main string of the others (url, query, pattern)
+    word_t words[2];
+    size_t nwords = 0;
+    if (known) {
+        if (!input || input->type != MSGPACK_OBJECT_MAP) {
+            s_bad_input (e, "tool input must be a map");
+            return;
+        }
+        bool present;
+        word_t path, text;
+        const char *key =
+            file_tool
+                ? (s_streq_n (e->tool, e->tool_len, "NotebookEdit") ? "notebook_path" : "file_path")
+                : "path";
+        char what[64];
+        if (!s_str_field (input, key, &path, &present)) {
+            snprintf (what, sizeof (what), "'%s' must be a string", key);
+            s_bad_input (e, what);
+            return;
+        }
+        if (file_tool && (!present || path.n == 0)) {
+            snprintf (what, sizeof (what), "'%s' is %s", key, present ? "empty" : "missing");
+            s_bad_input (e, what);
+            return;
+        }
+        if (present && path.n > 0) {
+            if (memchr (path.s, 0, path.n)) {
+                snprintf (what, sizeof (what), "'%s' contains a NUL byte", key);
+                s_bad_input (e, what);
+                return;
+            }
+            if (path.n >= PATH_BUF) {
+                snprintf (what, sizeof (what), "'%s' is too long", key);
+                s_bad_input (e, what);
+                return;
+            }
+            words[nwords++] = path;
+            v.tool_path = true;
+        }
+        if (!file_tool) {
+            static const char *const arg_keys[] = {"url", "query", "pattern"};
+            for (size_t i = 0; i < 3; i++) {
+                if (!s_str_field (input, arg_keys[i], &text, &present)) {
+                    snprintf (what, sizeof (what), "'%s' must be a string", arg_keys[i]);
+                    s_bad_input (e, what);
+                    return;
+                }
+                if (present) {
+                    words[nwords++] = text;
+                    break;
+                }
+            }
+        }
+    }
+    v.wargs = words;
+    v.argc = nwords;
+    const bucket_t *bucket = s_index_find (&p->tool_index, e->tool, e->tool_len);
+    const rule_t *r = s_first_match (e, bucket, &p->tool_scan, &v, !known);
+    if (r)
+        s_offer (e, &r->act, r->name, r->reason);
+    else if (known)
+        s_offer (e, &p->dflt, "default", "no rule matched; the policy's default");
+    else {
+        char reason[256], tool[64];
+        s_excerpt (tool, sizeof (tool), e->tool, e->tool_len);
+        s_textf (reason, sizeof (reason), "unknown tool '%s': no rule names it", tool);
+        s_offer (e, &p->unknown_tool, "unknown-tool", reason);
+    }
+}
+
+//  Normalises an absolute directory; false if it is not one
+static bool
+s_norm_dir (const char *in, char *out, size_t *len)
+{
+    if (!in || in[0] != '/')
+        return false;
+    size_t n = strnlen (in, PATH_BUF);
+    if (n >= PATH_BUF)
+        return false;
+    int r = s_resolve ("/", 1, in, n, out);
+    if (r < 0)
+        return false;
+    *len = (size_t) r;
+    return true;
+}
+
+void
+policy_eval (const policy_t *self, const policy_request_t *request, policy_decision_t *decision)
+{
+    if (!decision)
+        return;
+    memset (decision, 0, sizeof (*decision));
+    static const action_t deny = {POLICY_DENY, RISK_CRITICAL, ""};
+    if (!self || !request) {
+        s_decide (decision, &deny, "bad-input", "no policy or no request");
+        return;
+    }
+    eval_t e;
+    //  the big buffers are written before they are read; clear the rest
+    e.policy = self;
+    e.req = request;
+    e.tool = request->tool ? request->tool : "";
+    e.tool_len = strlen (e.tool);
+    e.role = request->role;
+    e.ncwd = 0;
+    e.cwd_unknown = false;
+    e.nfind = 0;
+    e.find_unknown = false;
+    e.fork_bomb = false;
+    e.run_in_background = false;
+    e.depth = 0;
+    e.extra_count = 0;
+    e.have = false;
+    e.done = false;
+    memset (&e.best, 0, sizeof (e.best));
+
+    if (!request->tool || !request->tool[0]) {
+        s_offer (&e, &self->bad_input, "bad-input", "the request names no tool");
+        *decision = e.best;
+        return;
+    }
+    if (!s_norm_dir (request->cwd, e.cwds[0], &e.cwd_lens[0])) {
+        s_bad_input (&e, "cwd must be an absolute path");
+        *decision = e.best;
+        return;
+    }
+    e.ncwd = 1;
+    if (!s_norm_dir (request->home ? request->home : "/root", e.home, &e.home_len)) {
+        s_bad_input (&e, "home must be an absolute path");
+        *decision = e.best;
+        return;
+    }
+    if (!s_norm_dir (request->project ? request->project : request->cwd, e.project,
+                     &e.project_len)) {
+        s_bad_input (&e, "project must be an absolute path");
+        *decision = e.best;
+        return;
+    }
+    //  A project root of /, the home directory or one of its parents
+    //  would make everything "project": no project then
+    e.project_on = !(e.project_len == 1 || s_under (e.home, e.home_len, e.project, e.project_len));
+
+    bool file_tool = s_in_list (e.tool, e.tool_len, s_file_tools,
+                                sizeof (s_file_tools) / sizeof (s_file_tools[0]));
+    bool other_tool = s_in_list (e.tool, e.tool_len, s_other_tools,
+                                 sizeof (s_other_tools) / sizeof (s_other_tools[0]));
+    if (strcmp (e.tool, "Bash") == 0)
+        s_eval_bash (&e);
+    else
+        s_eval_tool (&e, file_tool || other_tool, file_tool);
+    if (!e.have) //  cannot happen; fail closed all the same
+        s_offer (&e, &deny, "internal", "no decision");
+    *decision = e.best;
+}
+
+//  --------------------------------------------------------------------------
+//  Loading
+
+typedef struct {
+    const char *name; //  file name for messages
+    char *err;
+    size_t err_size;
+    bool failed;
+} loader_t;
+
+static void
+s_fail (loader_t *l, const char *where, const char *format, ...)
+{
+    if (l->failed)
+        return;
+    l->failed = true;
+    char what[512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (what, sizeof (what), format, args);
+    va_end (args);
+    if (l->err && l->err_size) {
+        char raw[1024];
+        snprintf (raw, sizeof (raw), "%s: %s%s%s", l->name, where ? where : "", where ? ": " : "",
+                  what);
+        s_set_text (l->err, l->err_size, raw);
+    }
+}
+
+//  Mirrors zconfig's line rules so that errors carry a line number
+//  (zconfig itself only logs them)
+static bool
+s_zpl_precheck (loader_t *l, const char *text, size_t size)
+{
+    if (memchr (text, 0, size)) {
+        s_fail (l, NULL, "the file contains a NUL byte");
+        return false;
+    }
+    if (!s_utf8_valid (text, size)) {
+        s_fail (l, NULL, "the file is not valid UTF-8");
+        return false;
+    }
+    int lineno = 0;
+    int last_level = -1;
+    const char *p = text;
+    const char *end = text + size;
+    char where[32];
+    while (p < end) {
+        const char *eol = (const char *) memchr (p, '\n', (size_t) (end - p));
+        size_t n = eol ? (size_t) (eol - p) : (size_t) (end - p);
+        lineno++;
+        snprintf (where, sizeof (where), "line %d", lineno);
+        if (n > MAX_ZPL_LINE) {
+            s_fail (l, where, "line longer than %d characters", MAX_ZPL_LINE);
+            return false;
+        }
+        while (n && isspace ((unsigned char) p[n - 1]))
+            n--;
+        size_t i = 0;
+        while (i < n && p[i] == ' ')
+            i++;
+        if (i < n && p[i] == '\t') {
+            s_fail (l, where, "indent with spaces (4 per level), not tabs");
+            return false;
+        }
+        int level = (int) (i / 4);
+        if (i % 4 && i < n && p[i] != '#') {
+            s_fail (l, where, "indent by 4 spaces per level");
+            return false;
+        }
+        if (i % 4) {
+            s_fail (l, where, "indent by 4 spaces per level");
+            return false;
+        }
+        size_t name_start = i;
+        while (i < n && (isalnum ((unsigned char) p[i]) || strchr ("$-_@.&+/", p[i])))
+            i++;
+        size_t name_len = i - name_start;
+        if (name_len && (p[name_start] == '/' || p[i - 1] == '/')) {
+            s_fail (l, where, "'/' not valid at the start or end of a name");
+            return false;
+        }
+        while (i < n && isspace ((unsigned char) p[i]))
+            i++;
+        if (name_len == 0) {
+            if (i < n && p[i] != '#') {
+                s_fail (l, where, "expected a name, found '%c'", p[i]);
+                return false;
+            }
+        } else {
+            if (level > last_level + 1) {
+                s_fail (l, where, "indented too far (one level at a time)");
+                return false;
+            }
+            last_level = level;
+            if (i < n && p[i] == '=') {
+                i++;
+                while (i < n && isspace ((unsigned char) p[i]))
+                    i++;
+                if (i < n && (p[i] == '"' || p[i] == '\'')) {
+                    const char *close = (const char *) memchr (p + i + 1, p[i], n - i - 1);
+                    if (!close) {
+                        s_fail (l, where, "missing closing %c", p[i]);
+                        return false;
+                    }
+                    i = (size_t) (close - p) + 1;
+                    while (i < n && isspace ((unsigned char) p[i]))
+                        i++;
+                    if (i < n && p[i] != '#') {
+                        s_fail (l, where, "text after the quoted value");
+                        return false;
+                    }
+                }
+            } else if (i < n && p[i] != '#') {
+                s_fail (l, where, "expected '=' after the name");
+                return false;
+            }
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return true;
+}
+
+//  Splits a list value: whitespace separates, '...' groups
+static bool
+s_parse_list (loader_t *l, const char *where, const char *value, bool path, bool nocase,
+              plist_t *out)
+{
+    size_t cap = 0;
+    char item[MAX_PATTERN + 2];
+    const char *p = value;
+    while (*p) {
+        while (*p && isspace ((unsigned char) *p))
+            p++;
+        if (!*p)
+            break;
+        size_t len = 0;
+        bool too_long = false;
+        while (*p && !isspace ((unsigned char) *p)) {
+            if (*p == '\'') {
+                const char *close = strchr (p + 1, '\'');
+                if (!close) {
+                    s_fail (l, where, "missing closing ' in the list");
+                    return false;
+                }
+                for (const char *c = p + 1; c < close; c++)
+                    if (len <= MAX_PATTERN)
+                        item[len++] = *c;
+                    else
+                        too_long = true;
+                p = close + 1;
+            } else {
+                if (len <= MAX_PATTERN)
+                    item[len++] = *p;
+                else
+                    too_long = true;
+                p++;
+            }
+        }
+        item[len] = 0;
+        if (too_long || len > MAX_PATTERN) {
+            s_fail (l, where, "pattern longer than %d characters", MAX_PATTERN);
+            return false;
+        }
+        if (out->count >= MAX_LIST) {
+            s_fail (l, where, "more than %d patterns in one list", MAX_LIST);
+            return false;
+        }
+        if (out->count + 2 > cap) {
+            cap = cap ? cap * 2 : 4;
+            pattern_t *grown = (pattern_t *) realloc (out->items, cap * sizeof (pattern_t));
+            if (!grown) {
+                s_fail (l, where, "out of memory");
+                return false;
+            }
+            out->items = grown;
+        }
+        const char *why = s_pattern_compile (&out->items[out->count], item, path, nocase);
+        if (why) {
+            s_pattern_free (&out->items[out->count]);
+            s_fail (l, where, "'%s': %s", item, why);
+            return false;
+        }
+        out->count++;
+        //  a/** also matches a itself
+        if (path && len >= 3 && strcmp (item + len - 3, "/**") == 0 && len > 3) {
+            item[len - 3] = 0;
+            why = s_pattern_compile (&out->items[out->count], item, path, nocase);
+            if (why) {
+                s_pattern_free (&out->items[out->count]);
+                s_fail (l, where, "'%s': %s", item, why);
+                return false;
+            }
+            out->count++;
+        }
+    }
+    if (out->count == 0) {
+        s_fail (l, where, "empty list");
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_parse_action (loader_t *l, const char *where, const char *value, action_t *act)
+{
+    memset (act, 0, sizeof (*act));
+    if (strcmp (value, "allow") == 0) {
+        act->action = POLICY_ALLOW;
+        act->risk = RISK_LOW;
+    } else if (strcmp (value, "deny") == 0) {
+        act->action = POLICY_DENY;
+        act->risk = RISK_CRITICAL;
+    } else if (strncmp (value, "escalate:", 9) == 0) {
+        const char *cap = value + 9;
+        size_t n = strlen (cap);
+        if (n == 0 || n >= sizeof (act->capability)) {
+            s_fail (l, where, "capability must be 1 to 31 characters: '%s'", value);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!(islower ((unsigned char) cap[i]) || isdigit ((unsigned char) cap[i]) ||
+                  cap[i] == '-' || cap[i] == '_')) {
+                s_fail (l, where, "capability may use a-z 0-9 - _ only: '%s'", value);
+                return false;
+            }
+        act->action = POLICY_ESCALATE;
+        act->risk = RISK_HIGH;
+        memcpy (act->capability, cap, n + 1);
+    } else {
+        s_fail (l, where, "bad action '%s' (allow, deny or escalate:CAPABILITY)", value);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_parse_risk (loader_t *l, const char *where, const char *value, policy_risk_t *risk)
+{
+    static const char *names[] = {"none", "low", "medium", "high", "critical"};
+    for (int i = 1; i < 5; i++)
+        if (strcmp (value, names[i]) == 0) {
+            *risk = (policy_risk_t) i;
+            return true;
+        }
+    s_fail (l, where, "bad risk '%s' (low, medium, high or critical)", value);
+    return false;
+}
+
+static bool
+s_name_ok (const char *name, size_t max, bool underscore)
+{
+    size_t n = strlen (name);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower ((unsigned char) name[i]) || isdigit ((unsigned char) name[i]) ||
+              name[i] == '-' || (underscore && name[i] == '_')))
+            return false;
+    return true;
+}
+
+static int
+s_class_find (const policy_t *self, const char *name, size_t n)
+{
+    for (size_t i = 0; i < self->class_count; i++)
+        if (s_streq_n (name, n, self->classes[i].name))
+            return (int) i;
+    return -1;
+}
+
+static bool
+s_parse_classes (loader_t *l, policy_t *self, const char *where, const char *value, uint32_t *mask)
+{
+    *mask = 0;
+    const char *p = value;
+    int count = 0;
+    while (*p) {
+        while (*p && isspace ((unsigned char) *p))
+            p++;
+        const char *start = p;
+        while (*p && !isspace ((unsigned char) *p))
+            p++;
+        if (p == start)
+            break;
+        int id = s_class_find (self, start, (size_t) (p - start));
+        if (id < 0) {
+            s_fail (l, where, "unknown class '%.*s'", (int) (p - start > 64 ? 64 : p - start),
+                    start);
+            return false;
+        }
+        *mask |= (uint32_t) 1 << id;
+        count++;
+    }
+    if (!count) {
+        s_fail (l, where, "empty list");
+        return false;
+    }
+    return true;
+}
+
+static int
+s_add_class (policy_t *self, const char *name, class_kind_t kind)
+{
+    if (self->class_count >= MAX_CLASSES)
+        return -1;
+    class_t *c = &self->classes[self->class_count];
+    memset (c, 0, sizeof (*c));
+    c->name = strdup (name);
+    c->kind = kind;
+    return c->name ? (int) self->class_count++ : -1;
+}
+
+static const char *s_rule_keys[] = {
+    "tool",     "command", "subcommand", "flag",   "arg",   "path",   "target", "file", "wrapper",
+    "upstream", "role",    "when",       "assign", "input", "nocase", "action", "risk", "reason"};
+
+static bool
+s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
+{
+    const char *name = zconfig_name (item);
+    char where[160];
+    snprintf (where, sizeof (where), "rule/%.60s", name);
+    if (!s_name_ok (name, 63, false)) {
+        s_fail (l, where, "rule names use a-z 0-9 - and at most 63 characters");
+        return false;
+    }
+    if (zconfig_value (item) && *zconfig_value (item)) {
+        s_fail (l, where, "a rule takes its conditions on indented lines, not a value");
+        return false;
+    }
+    snprintf (r->name, sizeof (r->name), "%s", name);
+    //  Pass 1: unknown and duplicate keys, nocase
+    const char *action = NULL;
+    for (zconfig_t *k = zconfig_child (item); k; k = zconfig_next (k)) {
+        const char *key = zconfig_name (k);
+        char kwhere[200];
+        snprintf (kwhere, sizeof (kwhere), "%s/%.30s", where, key);
+        bool known = false;
+        for (size_t i = 0; i < sizeof (s_rule_keys) / sizeof (s_rule_keys[0]); i++)
+            known = known || strcmp (key, s_rule_keys[i]) == 0;
+        if (!known) {
+            s_fail (l, kwhere, "unknown key");
+            return false;
+        }
+        if (zconfig_child (k)) {
+            s_fail (l, kwhere, "a key has no indented lines under it");
+            return false;
+        }
+        for (zconfig_t *o = zconfig_child (item); o != k; o = zconfig_next (o))
+            if (strcmp (zconfig_name (o), key) == 0) {
+                s_fail (l, kwhere, "duplicate key (write the alternatives in one list)");
+                return false;
+            }
+        if (strcmp (key, "nocase") == 0) {
+            const char *v = zconfig_value (k);
+            if (strcmp (v, "true") == 0)
+                r->nocase = true;
+            else if (strcmp (v, "false") != 0) {
+                s_fail (l, kwhere, "nocase is true or false");
+                return false;
+            }
+        }
+        if (strcmp (key, "action") == 0)
+            action = zconfig_value (k);
+    }
+    if (!action) {
+        snprintf (where + strlen (where), sizeof (where) - strlen (where), "/action");
+        s_fail (l, where, "missing");
+        return false;
+    }
+    char awhere[200];
+    snprintf (awhere, sizeof (awhere), "%s/action", where);
+    if (!s_parse_action (l, awhere, action, &r->act))
+        return false;
+    bool has_reason = false;
+    for (zconfig_t *k = zconfig_child (item); k; k = zconfig_next (k)) {
+        const char *key = zconfig_name (k);
+        const char *value = zconfig_value (k);
+        char kwhere[200];
+        snprintf (kwhere, sizeof (kwhere), "%s/%s", where, key);
+        bool ok = true;
+        if (strcmp (key, "tool") == 0)
+            ok = s_parse_list (l, kwhere, value, false, false, &r->tool);
+        else if (strcmp (key, "command") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->command);
+        else if (strcmp (key, "subcommand") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->subcommand);
+        else if (strcmp (key, "arg") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->arg);
+        else if (strcmp (key, "file") == 0)
+            ok = s_parse_list (l, kwhere, value, true, r->nocase, &r->file);
+        else if (strcmp (key, "wrapper") == 0)
+            ok = s_parse_list (l, kwhere, value, false, false, &r->wrapper);
+        else if (strcmp (key, "upstream") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->upstream);
+        else if (strcmp (key, "role") == 0)
+            ok = s_parse_list (l, kwhere, value, false, false, &r->role);
+        else if (strcmp (key, "assign") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->assign);
+        else if (strcmp (key, "input") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->input);
+        else if (strcmp (key, "flag") == 0) {
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->flag);
+            for (size_t i = 0; ok && i < r->flag.count; i++) {
+                pattern_t *f = &r->flag.items[i];
+                size_t n = strlen (f->text);
+                if (f->text[0] != '-' || n < 2) {
+                    s_fail (l, kwhere, "'%s': a flag starts with - or --", f->text);
+                    ok = false;
+                } else if (f->text[1] == '-')
+                    f->fkind = n > 2 ? FLAG_LONG : FLAG_WORD;
+                else if (n == 2 && !s_is_wild (f->text[1])) {
+                    f->fkind = FLAG_SHORT;
+                    f->fch = f->text[1];
+                } else
+                    f->fkind = FLAG_WORD;
+            }
+        } else if (strcmp (key, "path") == 0) {
+            ok = s_parse_classes (l, self, kwhere, value, &r->path_mask);
+            r->has_path = true;
+        } else if (strcmp (key, "target") == 0) {
+            ok = s_parse_classes (l, self, kwhere, value, &r->target_mask);
+            r->has_target = true;
+        } else if (strcmp (key, "when") == 0) {
+            const char *p = value;
+            while (ok && *p) {
+                while (*p && isspace ((unsigned char) *p))
+                    p++;
+                const char *start = p;
+                while (*p && !isspace ((unsigned char) *p))
+                    p++;
+                if (p == start)
+                    break;
+                bool found = false;
+                for (size_t i = 0; i < sizeof (s_whens) / sizeof (s_whens[0]); i++)
+                    if (s_streq_n (start, (size_t) (p - start), s_whens[i].name)) {
+                        r->when |= s_whens[i].bit;
+                        found = true;
+                    }
+                if (!found) {
+                    s_fail (l, kwhere,
+                            "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
+                            "dynamic_arg, no_operand, no_args, in_function)",
+                            (int) (p - start > 40 ? 40 : p - start), start);
+                    ok = false;
+                }
+            }
+            if (ok && !r->when) {
+                s_fail (l, kwhere, "empty list");
+                ok = false;
+            }
+        } else if (strcmp (key, "risk") == 0)
+            ok = s_parse_risk (l, kwhere, value, &r->act.risk);
+        else if (strcmp (key, "reason") == 0) {
+            if (strlen (value) > 255) {
+                s_fail (l, kwhere, "longer than 255 characters");
+                ok = false;
+            }
+            snprintf (r->reason, sizeof (r->reason), "%s", value);
+            has_reason = value[0] != 0;
+        }
+        if (!ok)
+            return false;
+    }
+    if (!has_reason && r->act.action != POLICY_ALLOW) {
+        snprintf (where + strlen (where), sizeof (where) - strlen (where), "/reason");
+        s_fail (l, where, "required for deny and escalate");
+        return false;
+    }
+    //  Which tools can this rule apply to?
+    bool tool_has_bash = !r->tool.count;
+    bool tool_non_bash = !r->tool.count;
+    for (size_t i = 0; i < r->tool.count; i++) {
+        const pattern_t *t = &r->tool.items[i];
+        if (s_match_text (t, "Bash", 4))
+            tool_has_bash = true;
+        if (!(t->literal && strcmp (t->text, "Bash") == 0))
+            tool_non_bash = true;
+    }
+    if (r->command.count && !tool_has_bash) {
+        snprintf (where + strlen (where), sizeof (where) - strlen (where), "/command");
+        s_fail (l, where, "command only applies to Bash, and tool does not include Bash");
+        return false;
+    }
+    r->bash_only = r->command.count || (r->tool.count && !tool_non_bash);
+    return true;
+}
+
+static bool
+s_list_push (idlist_t *list, uint32_t id)
+{
+    if (list->count && list->items[list->count - 1] == id)
+        return true;
+    uint32_t *grown = (uint32_t *) realloc (list->items, (list->count + 1) * sizeof (uint32_t));
+    if (!grown)
+        return false;
+    list->items = grown;
+    list->items[list->count++] = id;
+    return true;
+}
+
+static bool
+s_index_add (index_t *index, const char *key, uint32_t id)
+{
+    size_t n = strlen (key);
+    size_t mask = index->cap - 1;
+    size_t i = s_hash (key, n) & mask;
+    while (index->slots[i].key && strcmp (index->slots[i].key, key) != 0)
+        i = (i + 1) & mask;
+    bucket_t *b = &index->slots[i];
+    if (!b->key) {
+        b->key = strdup (key);
+        if (!b->key)
+            return false;
+    }
+    if (b->count && b->rules[b->count - 1] == id)
+        return true;
+    uint32_t *grown = (uint32_t *) realloc (b->rules, (b->count + 1) * sizeof (uint32_t));
+    if (!grown)
+        return false;
+    b->rules = grown;
+    b->rules[b->count++] = id;
+    return true;
+}
+
+static bool
+s_index_init (index_t *index, size_t keys)
+{
+    size_t cap = 16;
+    while (cap < keys * 2 + 1)
+        cap *= 2;
+    index->slots = (bucket_t *) calloc (cap, sizeof (bucket_t));
+    index->cap = index->slots ? cap : 0;
+    return index->slots != NULL;
+}
+
+static void
+s_index_free (index_t *index)
+{
+    for (size_t i = 0; i < index->cap; i++) {
+        free (index->slots[i].key);
+        free (index->slots[i].rules);
+    }
+    free (index->slots);
+    index->slots = NULL;
+    index->cap = 0;
+}
+
+static bool
+s_build_index (policy_t *self)
+{
+    size_t cmd_keys = 0, tool_keys = 0;
+    for (size_t i = 0; i < self->rule_count; i++) {
+        cmd_keys += self->rules[i].command.count;
+        tool_keys += self->rules[i].tool.count;
+    }
+    if (!s_index_init (&self->cmd_index, cmd_keys) || !s_index_init (&self->tool_index, tool_keys))
+        return false;
+    for (uint32_t id = 0; id < self->rule_count; id++) {
+        const rule_t *r = &self->rules[id];
+        //  Bash
+        bool bash = r->bash_only || !r->tool.count;
+        for (size_t i = 0; i < r->tool.count && !bash; i++)
+            bash = s_match_text (&r->tool.items[i], "Bash", 4);
+        if (bash) {
+            bool literal = r->command.count > 0;
+            for (size_t i = 0; i < r->command.count; i++)
+                if (!r->command.items[i].literal || strchr (r->command.items[i].text, '/'))
+                    literal = false;
+            if (literal) {
+                for (size_t i = 0; i < r->command.count; i++)
+                    if (!s_index_add (&self->cmd_index, r->command.items[i].text, id))
+                        return false;
+            } else if (!s_list_push (&self->bash_scan, id))
+                return false;
+        }
+        //  Other tools
+        if (!r->bash_only) {
+            bool literal = r->tool.count > 0;
+            for (size_t i = 0; i < r->tool.count; i++)
+                if (!r->tool.items[i].literal)
+                    literal = false;
+            if (literal) {
+                for (size_t i = 0; i < r->tool.count; i++)
+                    if (strcmp (r->tool.items[i].text, "Bash") != 0 &&
+                        !s_index_add (&self->tool_index, r->tool.items[i].text, id))
+                        return false;
+            } else if (!s_list_push (&self->tool_scan, id))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool
+s_load_policy_section (loader_t *l, policy_t *self, zconfig_t *sec)
+{
+    static const char *keys[] = {"version",     "default",         "unknown_tool",
+                                 "parse_error", "dynamic_command", "bad_input"};
+    action_t *acts[] = {NULL,
+                        &self->dflt,
+                        &self->unknown_tool,
+                        &self->parse_error,
+                        &self->dynamic_command,
+                        &self->bad_input};
+    for (zconfig_t *k = zconfig_child (sec); k; k = zconfig_next (k)) {
+        const char *key = zconfig_name (k);
+        char where[100];
+        snprintf (where, sizeof (where), "policy/%.60s", key);
+        size_t idx = SIZE_MAX;
+        for (size_t i = 0; i < 6; i++)
+            if (strcmp (key, keys[i]) == 0)
+                idx = i;
+        if (idx == SIZE_MAX) {
+            s_fail (l, where, "unknown key");
+            return false;
+        }
+        for (zconfig_t *o = zconfig_child (sec); o != k; o = zconfig_next (o))
+            if (strcmp (zconfig_name (o), key) == 0) {
+                s_fail (l, where, "duplicate key");
+                return false;
+            }
+        if (zconfig_child (k)) {
+            s_fail (l, where, "a key has no indented lines under it");
+            return false;
+        }
+        const char *value = zconfig_value (k);
+        if (idx == 0) {
+            if (!value[0] || strlen (value) > 64) {
+                s_fail (l, where, "1 to 64 characters");
+                return false;
+            }
+            for (const char *c = value; *c; c++)
+                if ((unsigned char) *c < 0x21 || (unsigned char) *c > 0x7E) {
+                    s_fail (l, where, "printable ASCII without spaces");
+                    return false;
+                }
+            free (self->version);
+            self->version = strdup (value);
+        } else if (!s_parse_action (l, where, value, acts[idx]))
+            return false;
+    }
+    if (!self->version) {
+        s_fail (l, "policy/version", "missing (required)");
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_load_class_section (loader_t *l, policy_t *self, zconfig_t *sec)
+{
+    for (zconfig_t *c = zconfig_child (sec); c; c = zconfig_next (c)) {
+        const char *name = zconfig_name (c);
+        const char *value = zconfig_value (c);
+        char where[100];
+        snprintf (where, sizeof (where), "class/%.60s", name);
+        if (zconfig_child (c)) {
+            s_fail (l, where, "a class has no indented lines under it");
+            return false;
+        }
+        int id = s_class_find (self, name, strlen (name));
+        class_kind_t kind = CLASS_USER;
+        if (strcmp (name, "project") == 0)
+            kind = CLASS_PROJECT;
+        else if (strcmp (name, "temp") == 0)
+            kind = CLASS_TEMP;
+        else if (strcmp (name, "home") == 0)
+            kind = CLASS_HOME;
+        else if (strcmp (name, "other") == 0 || strcmp (name, "unknown") == 0) {
+            s_fail (l, where, "'%s' is built in and always last", name);
+            return false;
+        }
+        if (kind != CLASS_USER) {
+            //  a built-in named without a value: checked at this place
+            if (value[0]) {
+                s_fail (l, where, "built-in class: name it without a value to place it");
+                return false;
+            }
+            for (size_t i = 0; i < self->order_count; i++)
+                if ((int) self->order[i] == id) {
+                    s_fail (l, where, "placed twice");
+                    return false;
+                }
+            self->order[self->order_count++] = (uint8_t) id;
+            continue;
+        }
+        if (!s_name_ok (name, 31, true)) {
+            s_fail (l, where, "class names use a-z 0-9 - _ and at most 31 characters");
+            return false;
+        }
+        if (id >= 0) {
+            s_fail (l, where, "duplicate class");
+            return false;
+        }
+        id = s_add_class (self, name, CLASS_USER);
+        if (id < 0) {
+            s_fail (l, where, "too many classes (at most %d with the 5 built-in)", MAX_CLASSES);
+            return false;
+        }
+        if (!s_parse_list (l, where, value, true, false, &self->classes[id].patterns))
+            return false;
+        self->order[self->order_count++] = (uint8_t) id;
+    }
+    return true;
+}
+
+policy_t *
+policy_load_text (const char *text, const char *name, char *err, size_t err_size)
+{
+    loader_t l = {name ? name : "policy", err, err_size, false};
+    if (err && err_size)
+        err[0] = 0;
+    if (!text) {
+        s_fail (&l, NULL, "no text");
+        return NULL;
+    }
+    size_t size = strlen (text);
+    if (size > MAX_POLICY_FILE) {
+        s_fail (&l, NULL, "larger than %d bytes", MAX_POLICY_FILE);
+        return NULL;
+    }
+    if (!s_zpl_precheck (&l, text, size))
+        return NULL;
+    zconfig_t *root = zconfig_str_load (text);
+    if (!root) {
+        s_fail (&l, NULL, "not valid ZPL");
+        return NULL;
+    }
+    policy_t *self = (policy_t *) calloc (1, sizeof (policy_t));
+    if (!self) {
+        zconfig_destroy (&root);
+        s_fail (&l, NULL, "out of memory");
+        return NULL;
+    }
+    self->name = strdup (l.name);
+    //  fail-closed defaults for the policy's own actions
+    self->dflt = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
+    self->unknown_tool = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
+    self->parse_error = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
+    self->bad_input = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
+    self->dynamic_command = (action_t){POLICY_ESCALATE, RISK_HIGH, "security"};
+    //  built-in classes first in the table, placed at the end of the order
+    //  unless the class section places them
+    self->cls_project = (uint8_t) s_add_class (self, "project", CLASS_PROJECT);
+    self->cls_temp = (uint8_t) s_add_class (self, "temp", CLASS_TEMP);
+    self->cls_home = (uint8_t) s_add_class (self, "home", CLASS_HOME);
+    self->cls_other = (uint8_t) s_add_class (self, "other", CLASS_OTHER);
+    self->cls_unknown = (uint8_t) s_add_class (self, "unknown", CLASS_UNKNOWN);
+
+    size_t rules_cap = 0;
+    bool seen_policy = false;
+    for (zconfig_t *sec = zconfig_child (root); sec && !l.failed; sec = zconfig_next (sec)) {
+        const char *sname = zconfig_name (sec);
+        if (zconfig_value (sec) && *zconfig_value (sec)) {
+            s_fail (&l, sname, "a section takes no value");
+            break;
+        }
+        if (strcmp (sname, "policy") == 0) {
+            if (seen_policy) {
+                s_fail (&l, "policy", "duplicate section");
+                break;
+            }
+            seen_policy = true;
+            s_load_policy_section (&l, self, sec);
+        } else if (strcmp (sname, "class") == 0)
+            s_load_class_section (&l, self, sec);
+        else if (strcmp (sname, "rule") == 0) {
+            for (zconfig_t *item = zconfig_child (sec); item && !l.failed;
+                 item = zconfig_next (item)) {
+                if (self->rule_count == rules_cap) {
+                    rules_cap = rules_cap ? rules_cap * 2 : 64;
+                    rule_t *grown = (rule_t *) realloc (self->rules, rules_cap * sizeof (rule_t));
+                    if (!grown) {
+                        s_fail (&l, "rule", "out of memory");
+                        break;
+                    }
+                    self->rules = grown;
+                }
+                rule_t *r = &self->rules[self->rule_count];
+                memset (r, 0, sizeof (*r));
+                self->rule_count++;
+                if (!s_load_rule (&l, self, item, r))
+                    break;
+                for (size_t i = 0; i + 1 < self->rule_count; i++)
+                    if (strcmp (self->rules[i].name, r->name) == 0) {
+                        char where[80];
+                        snprintf (where, sizeof (where), "rule/%s", r->name);
+                        s_fail (&l, where, "duplicate rule name");
+                        break;
+                    }
+            }
+        } else
+            s_fail (&l, sname, "unknown section (policy, class, rule)");
+    }
+    zconfig_destroy (&root);
+    if (!l.failed && !seen_policy)
+        s_fail (&l, "policy", "missing section (version is required)");
+    if (!l.failed && self->rule_count > UINT32_MAX / 2)
+        s_fail (&l, "rule", "too many rules");
+    if (!l.failed) {
+        //  built-ins not placed: after the named classes, in this order
+        uint8_t builtins[] = {self->cls_project, self->cls_temp, self->cls_home};
+        for (size_t b = 0; b < 3; b++) {
+            bool placed = false;
+            for (size_t i = 0; i < self->order_count; i++)
+                placed = placed || self->order[i] == builtins[b];
+            if (!placed)
+                self->order[self->order_count++] = builtins[b];
+        }
+        if (!s_build_index (self))
+            s_fail (&l, NULL, "out of memory");
+    }
+    if (l.failed) {
+        policy_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+policy_t *
+policy_load (const char *path, char *err, size_t err_size)
+{
+    loader_t l = {path ? path : "(null)", err, err_size, false};
+    if (err && err_size)
+        err[0] = 0;
+    FILE *file = path ? fopen (path, "rb") : NULL;
+    if (!file) {
+        s_fail (&l, NULL, "cannot open: %s", path ? strerror (errno) : "no path");
+        return NULL;
+    }
+    char *text = (char *) malloc (MAX_POLICY_FILE + 2);
+    size_t size = text ? fread (text, 1, MAX_POLICY_FILE + 1, file) : 0;
+    bool read_error = text && ferror (file);
+    fclose (file);
+    if (!text || read_error) {
+        free (text);
+        s_fail (&l, NULL, "cannot read the file");
+        return NULL;
+    }
+    if (size > MAX_POLICY_FILE) {
+        free (text);
+        s_fail (&l, NULL, "larger than %d bytes", MAX_POLICY_FILE);
+        return NULL;
+    }
+    if (memchr (text, 0, size)) {
+        free (text);
+        s_fail (&l, NULL, "the file contains a NUL byte");
+        return NULL;
+    }
+    text[size] = 0;
+    policy_t *self = policy_load_text (text, path, err, err_size);
+    free (text);
+    return self;
+}
+
+static void
+s_rule_free (rule_t *r)
+{
+    plist_t *lists[] = {&r->tool,    &r->command,  &r->subcommand, &r->flag,   &r->arg,  &r->file,
+                        &r->wrapper, &r->upstream, &r->role,       &r->assign, &r->input};
+    for (size_t i = 0; i < sizeof (lists) / sizeof (lists[0]); i++)
+        s_plist_free (lists[i]);
+}
+
+void
+policy_destroy (policy_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    policy_t *self = *self_p;
+    for (size_t i = 0; i < self->rule_count; i++)
+        s_rule_free (&self->rules[i]);
+    free (self->rules);
+    for (size_t i = 0; i < self->class_count; i++) {
+        free (self->classes[i].name);
+        s_plist_free (&self->classes[i].patterns);
+    }
+    s_index_free (&self->cmd_index);
+    s_index_free (&self->tool_index);
+    free (self->bash_scan.items);
+    free (self->tool_scan.items);
+    free (self->version);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+policy_version (const policy_t *self)
+{
+    return self && self->version ? self->version : "";
+}
+
+size_t
+policy_rule_count (const policy_t *self)
+{
+    return self ? self->rule_count : 0;
+}
+
+const char *
+policy_action_name (policy_action_t action)
+{
+    switch (action) {
+    case POLICY_ALLOW:
+        return "allow";
+    case POLICY_ESCALATE:
+        return "escalate";
+    case POLICY_DENY:
+        return "deny";
+    }
+    return "deny";
+}
+
+const char *
+policy_risk_name (policy_risk_t risk)
+{
+    switch (risk) {
+    case RISK_NONE:
+        return "none";
+    case RISK_LOW:
+        return "low";
+    case RISK_MEDIUM:
+        return "medium";
+    case RISK_HIGH:
+        return "high";
+    case RISK_CRITICAL:
+        return "critical";
+    }
+    return "critical";
+}
