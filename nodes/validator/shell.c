@@ -44,6 +44,7 @@
 #define S_MEM_PER_BYTE     64
 #define S_MEM_PER_COMMAND  2048
 #define S_REDIRS_MAX       256
+#define S_ASSIGNS_MAX      256
 
 //  --------------------------------------------------------------------------
 //  Arena
@@ -2603,7 +2604,8 @@ s_parse_list (s_parser_t *p)
         s_add_kid (p, list, andor);
         tok = s_peek (p);
         if (tok->type == T_SEMI || tok->type == T_AMP) {
-            andor->background = tok->type == T_AMP;
+            if (tok->type == T_AMP)
+                andor->background = true;
             s_consume (p);
             s_skip_newlines (p);
         } else if (tok->type == T_NEWLINE)
@@ -2639,6 +2641,8 @@ typedef struct {
     size_t nwrappers;
     const shell_redir_t *redirs; //  from enclosing compound commands
     size_t nredirs;
+    const shell_word_t *assigns; //  environment a wrapper set for a shell it runs
+    size_t nassigns;
 } s_ectx_t;
 
 static void s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx);
@@ -2762,6 +2766,28 @@ s_merge_redirs (shell_t *sh, const s_ectx_t *ctx, const s_node_t *node, size_t *
     return merged;
 }
 
+//  Assignments a wrapper passes on, then these (shared when one side is empty)
+static const shell_word_t *
+s_merge_assigns (shell_t *sh, const shell_word_t *first, size_t nfirst, const shell_word_t *second,
+                 size_t nsecond, size_t *count)
+{
+    *count = nfirst + nsecond;
+    if (*count > S_ASSIGNS_MAX) {
+        s_fail (sh, "too many assignments (more than %d on one command)", S_ASSIGNS_MAX);
+        return NULL;
+    }
+    if (nsecond == 0)
+        return first;
+    if (nfirst == 0)
+        return second;
+    shell_word_t *merged = s_alloc (sh, *count * sizeof (shell_word_t));
+    if (!merged)
+        return NULL;
+    memcpy (merged, first, nfirst * sizeof (shell_word_t));
+    memcpy (merged + nfirst, second, nsecond * sizeof (shell_word_t));
+    return merged;
+}
+
 static void
 s_emit_simple (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
 {
@@ -2782,8 +2808,8 @@ s_emit_simple (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
     memset (&rec, 0, sizeof (rec));
     rec.pub.argv = node->argv;
     rec.pub.argc = node->argc;
-    rec.pub.assigns = node->assigns;
-    rec.pub.assigns_count = node->nassigns;
+    rec.pub.assigns = s_merge_assigns (sh, ctx->assigns, ctx->nassigns, node->assigns,
+                                       node->nassigns, &rec.pub.assigns_count);
     rec.pub.redirs = s_merge_redirs (sh, ctx, node, &rec.pub.redirs_count);
     rec.pub.wrappers = ctx->wrappers;
     rec.pub.wrappers_count = ctx->nwrappers;
@@ -2907,19 +2933,8 @@ s_emit_inner (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t
     s_rec_t rec = sh->recs[outer];
     rec.pub.argv = argv;
     rec.pub.argc = argc;
-    if (nassigns && rec.pub.assigns_count) {
-        shell_word_t *merged =
-            s_alloc (sh, (rec.pub.assigns_count + nassigns) * sizeof (shell_word_t));
-        if (!merged)
-            return;
-        memcpy (merged, rec.pub.assigns, rec.pub.assigns_count * sizeof (shell_word_t));
-        memcpy (merged + rec.pub.assigns_count, assigns, nassigns * sizeof (shell_word_t));
-        rec.pub.assigns = merged;
-        rec.pub.assigns_count += nassigns;
-    } else if (nassigns) {
-        rec.pub.assigns = assigns;
-        rec.pub.assigns_count = nassigns;
-    }
+    rec.pub.assigns = s_merge_assigns (sh, rec.pub.assigns, rec.pub.assigns_count, assigns,
+                                       nassigns, &rec.pub.assigns_count);
     rec.pub.wrappers = s_wrappers_add (sh, rec.pub.wrappers, rec.pub.wrappers_count, name);
     rec.pub.wrappers_count++;
     if (sh->failed)
@@ -2960,6 +2975,8 @@ s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, con
     c.nwrappers = rec.pub.wrappers_count + 1;
     c.redirs = rec.pub.redirs;
     c.nredirs = rec.pub.redirs_count;
+    c.assigns = rec.pub.assigns;
+    c.nassigns = rec.pub.assigns_count;
     s_emit (sh, root, &c);
 }
 

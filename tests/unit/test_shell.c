@@ -1,0 +1,1853 @@
+/*  test_shell -- unit tests for nodes/validator/shell.c (cmocka).
+
+    Most cases parse one command line with home "/home/u" and compare the
+    commands found: s_line() joins argv texts with single spaces, s_chain()
+    joins the wrapper chain with commas, s_find() finds a command by its
+    argv[0] and wrapper chain.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shell.h"
+
+static const shell_opts_t s_opts = {.home = "/home/u"};
+
+static shell_t *
+s_parse_with (const char *src, const shell_opts_t *opts)
+{
+    char err[256] = "";
+    shell_t *sh = shell_parse (src, strlen (src), opts, err, sizeof (err));
+    if (!sh)
+        fail_msg ("parse failed for [%s]: %s", src, err);
+    return sh;
+}
+
+static shell_t *
+s_ok (const char *src)
+{
+    return s_parse_with (src, &s_opts);
+}
+
+//  The parse fails and the message contains needle
+static void
+s_fails_with (const char *src, size_t len, const shell_opts_t *opts, const char *needle)
+{
+    char err[256] = "";
+    shell_t *sh = shell_parse (src, len, opts, err, sizeof (err));
+    if (sh) {
+        shell_destroy (&sh);
+        fail_msg ("expected an error for [%s]", src);
+    }
+    if (needle && !strstr (err, needle))
+        fail_msg ("error for [%s] is '%s', expected '%s'", src, err, needle);
+}
+
+static void
+s_fails (const char *src, const char *needle)
+{
+    s_fails_with (src, strlen (src), &s_opts, needle);
+}
+
+//  argv texts joined with single spaces
+static const char *
+s_line (const shell_cmd_t *cmd)
+{
+    static char buf[4][1024];
+    static int next;
+    char *out = buf[next++ % 4];
+    out[0] = 0;
+    assert_non_null (cmd);
+    for (size_t i = 0; i < cmd->argc; i++) {
+        if (i)
+            strncat (out, " ", 1023 - strlen (out));
+        strncat (out, cmd->argv[i].text, 1023 - strlen (out));
+    }
+    return out;
+}
+
+//  Wrapper chain joined with commas
+static const char *
+s_chain (const shell_cmd_t *cmd)
+{
+    static char buf[4][512];
+    static int next;
+    char *out = buf[next++ % 4];
+    out[0] = 0;
+    assert_non_null (cmd);
+    for (size_t i = 0; i < cmd->wrappers_count; i++) {
+        if (i)
+            strncat (out, ",", 511 - strlen (out));
+        strncat (out, cmd->wrappers[i], 511 - strlen (out));
+    }
+    return out;
+}
+
+//  The first command with this argv[0] and wrapper chain (NULL: any chain)
+static const shell_cmd_t *
+s_find (const shell_t *sh, const char *argv0, const char *chain)
+{
+    for (size_t i = 0; i < shell_count (sh); i++) {
+        const shell_cmd_t *cmd = shell_cmd (sh, i);
+        if (cmd->argc && !strcmp (cmd->argv[0].text, argv0) &&
+            (!chain || !strcmp (s_chain (cmd), chain)))
+            return cmd;
+    }
+    return NULL;
+}
+
+static const shell_cmd_t *
+s_must (const shell_t *sh, const char *argv0, const char *chain)
+{
+    const shell_cmd_t *cmd = s_find (sh, argv0, chain);
+    if (!cmd)
+        fail_msg ("no command %s with wrappers [%s]", argv0, chain ? chain : "*");
+    return cmd;
+}
+
+static size_t
+s_index (const shell_t *sh, const shell_cmd_t *cmd)
+{
+    for (size_t i = 0; i < shell_count (sh); i++)
+        if (shell_cmd (sh, i) == cmd)
+            return i;
+    fail_msg ("not a command of the result");
+    return 0;
+}
+
+//  The one command of a one-command parse, argv joined
+static void
+s_single (const char *src, const char *expect)
+{
+    shell_t *sh = s_ok (src);
+    assert_int_equal (shell_count (sh), 1);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), expect);
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Words, quoting, expansion
+
+static void
+test_simple_words (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("  echo   hello\tworld  ");
+    assert_int_equal (shell_count (sh), 1);
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 3);
+    assert_string_equal (cmd->argv[1].text, "hello");
+    assert_false (cmd->argv[1].dynamic);
+    assert_false (cmd->argv[1].quoted);
+    assert_int_equal (cmd->wrappers_count, 0);
+    assert_int_equal (cmd->assigns_count, 0);
+    assert_int_equal (cmd->redirs_count, 0);
+    assert_false (cmd->background);
+    assert_false (cmd->in_function);
+    shell_destroy (&sh);
+    assert_null (sh);
+}
+
+static void
+test_single_quotes (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo 'a $b `c` \\d \"e\"' x'y'z");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "a $b `c` \\d \"e\"");
+    assert_true (cmd->argv[1].quoted);
+    assert_false (cmd->argv[1].dynamic);
+    assert_string_equal (cmd->argv[2].text, "xyz");
+    assert_int_equal (shell_count (sh), 1); //  no command from `c` in quotes
+    shell_destroy (&sh);
+}
+
+static void
+test_double_quotes (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo \"a\\\"b\\$c\\\\d\\`e\\x 'f'\" \"$v\"");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "a\"b$c\\d`e\\x 'f'");
+    assert_true (cmd->argv[1].quoted);
+    assert_false (cmd->argv[1].dynamic);
+    assert_string_equal (cmd->argv[2].text, "$v");
+    assert_true (cmd->argv[2].dynamic);
+    assert_true (cmd->argv[2].quoted);
+    shell_destroy (&sh);
+}
+
+static void
+test_ansi_c_quotes (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("printf $'a\\tb\\n\\x41\\101\\u00e9\\'q\\\\' $'x\\0y'z $'\\cA'");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "a\tb\nAA\xc3\xa9'q\\");
+    assert_true (cmd->argv[1].quoted);
+    assert_false (cmd->argv[1].dynamic);
+    //  A NUL ends the $'' string, as in bash
+    assert_string_equal (cmd->argv[2].text, "xz");
+    assert_string_equal (cmd->argv[3].text, "\x01");
+    shell_destroy (&sh);
+    //  $'' builds a command name: it is known statically
+    sh = s_ok ("$'\\x72\\x6d' -rf /");
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "rm -rf /");
+    assert_false (shell_cmd (sh, 0)->argv[0].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_backslash_escapes (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo a\\ b \\$x \\' \\\\ r\\m");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 6);
+    assert_string_equal (cmd->argv[1].text, "a b");
+    assert_true (cmd->argv[1].quoted);
+    assert_string_equal (cmd->argv[2].text, "$x");
+    assert_false (cmd->argv[2].dynamic);
+    assert_string_equal (cmd->argv[3].text, "'");
+    assert_string_equal (cmd->argv[4].text, "\\");
+    assert_string_equal (cmd->argv[5].text, "rm");
+    shell_destroy (&sh);
+}
+
+static void
+test_line_continuation (void **state)
+{
+    (void) state;
+    s_single ("echo a \\\n b", "echo a b");
+    s_single ("ec\\\nho x\\\ny", "echo xy");
+    s_single ("echo \"a\\\nb\"", "echo ab");
+    //  Not in single quotes
+    s_single ("echo 'a\\\nb'", "echo a\\\nb");
+    //  Inside an operator
+    shell_t *sh = s_ok ("a &\\\n& b");
+    assert_int_equal (shell_count (sh), 2);
+    assert_false (shell_cmd (sh, 0)->background);
+    shell_destroy (&sh);
+}
+
+static void
+test_comments (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("# leading\necho a#b $# # rm -rf /\n  # only\nls # x \\\necho y");
+    assert_int_equal (shell_count (sh), 3);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "echo a#b $#");
+    assert_true (shell_cmd (sh, 0)->argv[2].dynamic);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "ls");
+    //  A backslash does not continue a comment
+    assert_string_equal (s_line (shell_cmd (sh, 2)), "echo y");
+    assert_null (s_find (sh, "rm", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_empty_and_literal_words (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo '' \"\" $ a$ $\"loc\"");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 6);
+    assert_string_equal (cmd->argv[1].text, "");
+    assert_true (cmd->argv[1].quoted);
+    assert_string_equal (cmd->argv[2].text, "");
+    assert_string_equal (cmd->argv[3].text, "$");
+    assert_false (cmd->argv[3].dynamic);
+    assert_string_equal (cmd->argv[4].text, "a$");
+    assert_string_equal (cmd->argv[5].text, "loc");
+    assert_true (cmd->argv[5].quoted);
+    shell_destroy (&sh);
+    //  Empty input and comments only: no commands
+    sh = s_ok ("");
+    assert_int_equal (shell_count (sh), 0);
+    shell_destroy (&sh);
+    sh = s_ok (" \n\n # nothing\n");
+    assert_int_equal (shell_count (sh), 0);
+    shell_destroy (&sh);
+}
+
+static void
+test_tilde (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("ls ~ ~/x ~root/.ssh ~+ a~ \"~\" ~\"/q\" '~'");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "/home/u");
+    assert_false (cmd->argv[1].dynamic);
+    assert_string_equal (cmd->argv[2].text, "/home/u/x");
+    assert_string_equal (cmd->argv[3].text, "~root/.ssh");
+    assert_true (cmd->argv[3].dynamic);
+    assert_string_equal (cmd->argv[4].text, "~+");
+    assert_true (cmd->argv[4].dynamic);
+    assert_string_equal (cmd->argv[5].text, "a~");
+    assert_false (cmd->argv[5].dynamic);
+    assert_string_equal (cmd->argv[6].text, "~");
+    assert_string_equal (cmd->argv[7].text, "~/q");
+    assert_false (cmd->argv[7].dynamic);
+    assert_string_equal (cmd->argv[8].text, "~");
+    shell_destroy (&sh);
+}
+
+static void
+test_tilde_in_assignments (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("P=~/bin:~/sbin:x cmd a=~/y --prefix=~/z b:~");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->assigns_count, 1);
+    assert_string_equal (cmd->assigns[0].text, "P=/home/u/bin:/home/u/sbin:x");
+    assert_string_equal (cmd->argv[1].text, "a=/home/u/y");
+    //  Only NAME= words expand after = (as bash does)
+    assert_string_equal (cmd->argv[2].text, "--prefix=~/z");
+    assert_string_equal (cmd->argv[3].text, "b:~");
+    shell_destroy (&sh);
+}
+
+static void
+test_home_variable (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("cat $HOME/.ssh/id \"${HOME}/x\" $HOMEX ${HOME:-/} '$HOME'");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "/home/u/.ssh/id");
+    assert_false (cmd->argv[1].dynamic);
+    assert_string_equal (cmd->argv[2].text, "/home/u/x");
+    assert_false (cmd->argv[2].dynamic);
+    assert_true (cmd->argv[2].quoted);
+    assert_string_equal (cmd->argv[3].text, "$HOMEX");
+    assert_true (cmd->argv[3].dynamic);
+    assert_string_equal (cmd->argv[4].text, "${HOME:-/}");
+    assert_true (cmd->argv[4].dynamic);
+    assert_string_equal (cmd->argv[5].text, "$HOME");
+    assert_false (cmd->argv[5].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_no_home (void **state)
+{
+    (void) state;
+    shell_opts_t opts = {0};
+    shell_t *sh = s_parse_with ("ls ~ ~/x $HOME ${HOME}", &opts);
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (s_line (cmd), "ls ~ ~/x $HOME ${HOME}");
+    for (size_t i = 1; i < 5; i++)
+        assert_true (cmd->argv[i].dynamic);
+    shell_destroy (&sh);
+    //  NULL options: defaults, no home
+    char err[64];
+    sh = shell_parse ("echo ~", 6, NULL, err, sizeof (err));
+    assert_non_null (sh);
+    assert_true (shell_cmd (sh, 0)->argv[1].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_parameters_dynamic (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo $x ${y} $1 $@ $? $$ ${#z} ${a[1]} pre$x");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (s_line (cmd), "echo $x ${y} $1 $@ $? $$ ${#z} ${a[1]} pre$x");
+    for (size_t i = 1; i < cmd->argc; i++)
+        assert_true (cmd->argv[i].dynamic);
+    assert_false (cmd->argv[1].quoted);
+    shell_destroy (&sh);
+}
+
+static void
+test_globs_dynamic (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("rm *.o a?c [ab]x [ ] \"*\" '?' \\* x[1]=2");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_true (cmd->argv[1].dynamic);
+    assert_true (cmd->argv[2].dynamic);
+    assert_true (cmd->argv[3].dynamic);
+    assert_string_equal (cmd->argv[3].text, "[ab]x");
+    assert_false (cmd->argv[4].dynamic); //  [ alone
+    assert_false (cmd->argv[5].dynamic);
+    assert_false (cmd->argv[6].dynamic); //  quoted
+    assert_false (cmd->argv[7].dynamic);
+    assert_false (cmd->argv[8].dynamic);
+    assert_string_equal (cmd->argv[8].text, "*");
+    assert_true (cmd->argv[9].dynamic); //  an argument, so a glob
+    shell_destroy (&sh);
+}
+
+static void
+test_brace_sets_dynamic (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("{rm,-rf,/} a{b,c}d {1..3} {} {a} '{x,y}' ${v}");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[0].text, "{rm,-rf,/}");
+    assert_true (cmd->argv[0].dynamic);
+    assert_true (cmd->argv[1].dynamic);
+    assert_true (cmd->argv[2].dynamic);
+    assert_false (cmd->argv[3].dynamic);
+    assert_false (cmd->argv[4].dynamic);
+    assert_false (cmd->argv[5].dynamic);
+    assert_true (cmd->argv[6].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_arithmetic_expansion (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo $((1 + 2 * (3 - x)))");
+    assert_int_equal (shell_count (sh), 1);
+    assert_string_equal (shell_cmd (sh, 0)->argv[1].text, "$((1 + 2 * (3 - x)))");
+    assert_true (shell_cmd (sh, 0)->argv[1].dynamic);
+    shell_destroy (&sh);
+    //  Substitutions inside arithmetic still run
+    sh = s_ok ("echo $(( $(id -u) + a[`whoami`] ))");
+    assert_int_equal (shell_count (sh), 3);
+    assert_string_equal (s_chain (s_must (sh, "id", NULL)), "$()");
+    assert_non_null (s_must (sh, "whoami", "$()"));
+    assert_string_equal (shell_cmd (sh, 2)->argv[0].text, "echo");
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Lists, pipelines, compound commands
+
+static void
+test_lists (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("a; b && c || d\ne\n\n f");
+    assert_int_equal (shell_count (sh), 6);
+    const char *expect[] = {"a", "b", "c", "d", "e", "f"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal (s_line (shell_cmd (sh, i)), expect[i]);
+        assert_int_equal (shell_cmd (sh, i)->pipeline_len, 1);
+        assert_null (shell_upstream (sh, shell_cmd (sh, i)));
+    }
+    //  Every lone command has a pipeline of its own
+    assert_true (shell_cmd (sh, 0)->pipeline != shell_cmd (sh, 1)->pipeline);
+    shell_destroy (&sh);
+}
+
+static void
+test_background (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("a & b; c && d & e | f &");
+    assert_int_equal (shell_count (sh), 6);
+    assert_true (shell_cmd (sh, 0)->background);
+    assert_false (shell_cmd (sh, 1)->background);
+    assert_true (shell_cmd (sh, 2)->background); //  the whole c && d
+    assert_true (shell_cmd (sh, 3)->background);
+    assert_true (shell_cmd (sh, 4)->background);
+    assert_true (shell_cmd (sh, 5)->background);
+    shell_destroy (&sh);
+}
+
+static void
+test_pipeline_upstream (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("curl -s http://x | tee log | sh -s; ls");
+    assert_int_equal (shell_count (sh), 4);
+    const shell_cmd_t *curl = shell_cmd (sh, 0), *tee = shell_cmd (sh, 1), *sh_ = shell_cmd (sh, 2);
+    assert_int_equal (curl->pipeline, tee->pipeline);
+    assert_int_equal (tee->pipeline, sh_->pipeline);
+    assert_int_equal (curl->position, 0);
+    assert_int_equal (tee->position, 1);
+    assert_int_equal (sh_->position, 2);
+    assert_int_equal (sh_->pipeline_len, 3);
+    assert_null (shell_upstream (sh, curl));
+    assert_ptr_equal (shell_upstream (sh, tee), curl);
+    assert_ptr_equal (shell_upstream (sh, sh_), tee);
+    assert_true (shell_cmd (sh, 3)->pipeline != curl->pipeline);
+    assert_null (shell_upstream (sh, shell_cmd (sh, 3)));
+    shell_destroy (&sh);
+}
+
+static void
+test_pipeline_into_compound (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("curl x | while read l; do sh -c \"$l\"; done; { a; b; } | c");
+    const shell_cmd_t *curl = s_must (sh, "curl", "");
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "read", "")), curl);
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "sh", "")), curl);
+    assert_int_equal (s_must (sh, "sh", "")->position, 1);
+    //  The last command of a group feeds the next element
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "c", "")), s_must (sh, "b", ""));
+    shell_destroy (&sh);
+}
+
+static void
+test_pipe_stderr (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("make |& tee log");
+    const shell_cmd_t *make = shell_cmd (sh, 0);
+    assert_int_equal (make->redirs_count, 1);
+    assert_int_equal (make->redirs[0].kind, SHELL_REDIR_DUP_OUT);
+    assert_int_equal (make->redirs[0].fd, 2);
+    assert_string_equal (make->redirs[0].target.text, "1");
+    assert_ptr_equal (shell_upstream (sh, shell_cmd (sh, 1)), make);
+    shell_destroy (&sh);
+}
+
+static void
+test_negation (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("! grep -q x f && ! ! rm y");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "grep -q x f");
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "rm y");
+    shell_destroy (&sh);
+    //  ! is only special at the start
+    s_single ("echo ! x", "echo ! x");
+}
+
+static void
+test_subshell_and_group (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("(cd /tmp && rm -rf x); { echo a; echo b; } > out");
+    assert_int_equal (shell_count (sh), 4);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "cd /tmp");
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "rm -rf x");
+    //  The group's redirection applies to every command in it
+    for (size_t i = 2; i < 4; i++) {
+        assert_int_equal (shell_cmd (sh, i)->redirs_count, 1);
+        assert_int_equal (shell_cmd (sh, i)->redirs[0].kind, SHELL_REDIR_OUT);
+        assert_string_equal (shell_cmd (sh, i)->redirs[0].target.text, "out");
+    }
+    shell_destroy (&sh);
+    //  { and } are only reserved as whole words in command position
+    s_single ("echo { } {x}", "echo { } {x}");
+}
+
+static void
+test_if_elif_else (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("if test -f a; then rm a\nelif [ -d b ]; then rmdir b; else echo none; fi");
+    assert_int_equal (shell_count (sh), 5);
+    const char *expect[] = {"test -f a", "rm a", "[ -d b ]", "rmdir b", "echo none"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal (s_line (shell_cmd (sh, i)), expect[i]);
+    shell_destroy (&sh);
+}
+
+static void
+test_while_until (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("while read -r l; do echo \"$l\"; done < in\nuntil false\ndo sleep 1; done");
+    assert_int_equal (shell_count (sh), 4);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "read -r l");
+    assert_int_equal (shell_cmd (sh, 0)->redirs_count, 1);
+    assert_int_equal (shell_cmd (sh, 0)->redirs[0].kind, SHELL_REDIR_IN);
+    assert_string_equal (s_line (shell_cmd (sh, 3)), "sleep 1");
+    assert_int_equal (shell_cmd (sh, 3)->redirs_count, 0);
+    shell_destroy (&sh);
+}
+
+static void
+test_for_loops (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("for f in *.c $(ls); do gcc \"$f\"; done; for x; do :; done\n"
+              "for ((i = 0; i < $(nproc); i++)); do echo $i; done; for y in a b\n{ rm $y; }");
+    assert_non_null (s_must (sh, "ls", "$()"));
+    assert_non_null (s_must (sh, "gcc", ""));
+    assert_non_null (s_must (sh, ":", ""));
+    assert_non_null (s_must (sh, "nproc", "$()"));
+    assert_non_null (s_must (sh, "rm", ""));
+    //  The word list runs before the body
+    assert_true (s_index (sh, s_must (sh, "ls", NULL)) < s_index (sh, s_must (sh, "gcc", NULL)));
+    assert_null (s_find (sh, "f", NULL));
+    assert_null (s_find (sh, "in", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_select (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("select opt in a b; do echo $opt; break; done");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "break");
+    shell_destroy (&sh);
+}
+
+static void
+test_case (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("case \"$1\" in\n (start|run) ./app ;;\n stop) kill $(cat pid) ;&\n"
+                        " $(evil)) x ;;&\n *) echo \"usage\" ;;\nesac");
+    assert_non_null (s_must (sh, "./app", ""));
+    assert_non_null (s_must (sh, "kill", ""));
+    assert_non_null (s_must (sh, "cat", "$()"));
+    assert_non_null (s_must (sh, "evil", "$()")); //  patterns are expanded
+    assert_non_null (s_must (sh, "x", ""));
+    assert_non_null (s_must (sh, "echo", ""));
+    assert_null (s_find (sh, "start", NULL));
+    shell_destroy (&sh);
+    sh = s_ok ("case x in esac");
+    assert_int_equal (shell_count (sh), 0);
+    shell_destroy (&sh);
+}
+
+static void
+test_functions (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("greet() { echo hi; }\nfunction build { make -j4; }\nfunction t() ( ls )\ngreet");
+    assert_int_equal (shell_count (sh), 4);
+    assert_true (shell_cmd (sh, 0)->in_function);
+    assert_true (shell_cmd (sh, 1)->in_function);
+    assert_true (shell_cmd (sh, 2)->in_function);
+    assert_string_equal (s_line (shell_cmd (sh, 3)), "greet");
+    assert_false (shell_cmd (sh, 3)->in_function);
+    assert_false (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    //  A function body must be compound
+    s_fails ("f() echo x", "syntax error");
+}
+
+static void
+test_cond_command (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("[[ -f $x && ( $a < $b || ! -d y ) ]] && [[ $v =~ ^(a|b)+$ ]]");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "[[ -f $x && ( $a < $b || ! -d y ) ]]");
+    //  < inside [[ ]] compares, it does not redirect
+    assert_int_equal (shell_cmd (sh, 0)->redirs_count, 0);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "[[ $v =~ ^(a|b)+$ ]]");
+    shell_destroy (&sh);
+    sh = s_ok ("[[ $(id -u) -eq 0 ]]");
+    assert_non_null (s_must (sh, "id", "$()"));
+    shell_destroy (&sh);
+}
+
+static void
+test_arith_command (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("((i++)); (( x = $(wc -l < f) ))");
+    assert_int_equal (shell_count (sh), 1);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "wc -l");
+    assert_string_equal (s_chain (shell_cmd (sh, 0)), "$()");
+    shell_destroy (&sh);
+    //  (( that does not close as arithmetic is a nested subshell, as in bash
+    sh = s_ok ("((echo a); rm b)");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "rm b");
+    shell_destroy (&sh);
+    sh = s_ok ("echo $((echo a); rm b)");
+    assert_non_null (s_must (sh, "rm", "$()"));
+    shell_destroy (&sh);
+}
+
+static void
+test_time_keyword (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("time make all | tee log; time -p ls; time { a; b; }; time ! c");
+    assert_non_null (s_must (sh, "make", "time"));
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "tee", "")), s_must (sh, "make", "time"));
+    assert_non_null (s_must (sh, "ls", "time"));
+    assert_non_null (s_must (sh, "a", ""));
+    assert_non_null (s_must (sh, "b", ""));
+    assert_non_null (s_must (sh, "c", ""));
+    shell_destroy (&sh);
+}
+
+static void
+test_coproc (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("coproc nc -l 80; coproc NAME { cat; }");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "nc -l 80");
+    assert_true (shell_cmd (sh, 0)->background);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "cat");
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Redirections
+
+static void
+test_redirect_kinds (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("cmd <in >out >>app >|clob <>rw 3<&0 >&- 2>err 2>&1");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 1);
+    assert_int_equal (cmd->redirs_count, 9);
+    const shell_redir_kind_t kinds[] = {
+        SHELL_REDIR_IN,      SHELL_REDIR_OUT,   SHELL_REDIR_APPEND,
+        SHELL_REDIR_OUT,     SHELL_REDIR_INOUT, SHELL_REDIR_DUP_IN,
+        SHELL_REDIR_DUP_OUT, SHELL_REDIR_OUT,   SHELL_REDIR_DUP_OUT};
+    const int fds[] = {0, 1, 1, 1, 0, 3, 1, 2, 2};
+    const char *targets[] = {"in", "out", "app", "clob", "rw", "0", "-", "err", "1"};
+    for (size_t i = 0; i < 9; i++) {
+        assert_int_equal (cmd->redirs[i].kind, kinds[i]);
+        assert_int_equal (cmd->redirs[i].fd, fds[i]);
+        assert_string_equal (cmd->redirs[i].target.text, targets[i]);
+    }
+    shell_destroy (&sh);
+}
+
+static void
+test_redirect_out_all (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("a &>log; b &>>log; c >&file; d 2> \"$f\"");
+    assert_int_equal (shell_cmd (sh, 0)->redirs[0].kind, SHELL_REDIR_OUT_ALL);
+    assert_int_equal (shell_cmd (sh, 0)->redirs[0].fd, 1);
+    assert_int_equal (shell_cmd (sh, 1)->redirs[0].kind, SHELL_REDIR_OUT_ALL);
+    //  >&file is &>file
+    assert_int_equal (shell_cmd (sh, 2)->redirs[0].kind, SHELL_REDIR_OUT_ALL);
+    assert_string_equal (shell_cmd (sh, 2)->redirs[0].target.text, "file");
+    assert_true (shell_cmd (sh, 3)->redirs[0].target.dynamic);
+    assert_true (shell_cmd (sh, 3)->redirs[0].target.quoted);
+    shell_destroy (&sh);
+}
+
+static void
+test_redirect_positions (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok (">out echo a 2>/dev/null b; > empty; 2 >x; echo a>b");
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "echo a b");
+    assert_int_equal (shell_cmd (sh, 0)->redirs_count, 2);
+    assert_int_equal (shell_cmd (sh, 1)->argc, 0);
+    assert_int_equal (shell_cmd (sh, 1)->redirs_count, 1);
+    //  "2 >x": the 2 is a word, not a descriptor
+    assert_string_equal (s_line (shell_cmd (sh, 2)), "2");
+    assert_int_equal (shell_cmd (sh, 2)->redirs[0].fd, 1);
+    assert_string_equal (s_line (shell_cmd (sh, 3)), "echo a");
+    assert_string_equal (shell_cmd (sh, 3)->redirs[0].target.text, "b");
+    shell_destroy (&sh);
+}
+
+static void
+test_named_fd (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("exec {fd}>lock 12<in");
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 1);
+    assert_int_equal (cmd->redirs_count, 2);
+    assert_int_equal (cmd->redirs[0].fd, -1);
+    assert_string_equal (cmd->redirs[0].target.text, "lock");
+    assert_int_equal (cmd->redirs[1].fd, 12);
+    shell_destroy (&sh);
+}
+
+static void
+test_herestring (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("grep x <<< \"$data\" ; cat <<<plain");
+    assert_int_equal (shell_cmd (sh, 0)->redirs[0].kind, SHELL_REDIR_HERESTRING);
+    assert_int_equal (shell_cmd (sh, 0)->redirs[0].fd, 0);
+    assert_true (shell_cmd (sh, 0)->redirs[0].target.dynamic);
+    assert_string_equal (shell_cmd (sh, 1)->redirs[0].target.text, "plain");
+    shell_destroy (&sh);
+}
+
+static void
+test_heredoc_bodies (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("cat <<EOF\nhello $USER\n\\$x \\\\ \\\"q\\\"\nEOF\n"
+                        "cat <<'EOF'\nliteral $USER `id`\nEOF\n"
+                        "cat <<-END\n\tindented\n\t\tmore\n\tEND\n");
+    assert_int_equal (shell_count (sh), 3);
+    const shell_redir_t *r = &shell_cmd (sh, 0)->redirs[0];
+    assert_int_equal (r->kind, SHELL_REDIR_HEREDOC);
+    assert_int_equal (r->fd, 0);
+    assert_string_equal (r->target.text, "hello $USER\n$x \\ \\\"q\\\"\n");
+    assert_true (r->target.dynamic);
+    assert_false (r->target.quoted);
+    r = &shell_cmd (sh, 1)->redirs[0];
+    assert_string_equal (r->target.text, "literal $USER `id`\n");
+    assert_false (r->target.dynamic);
+    assert_true (r->target.quoted);
+    r = &shell_cmd (sh, 2)->redirs[0];
+    assert_string_equal (r->target.text, "indented\nmore\n");
+    assert_null (s_find (sh, "id", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_heredoc_substitutions (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("cat <<EOF > out\nuser $(whoami) on `hostname`\nEOF\necho done");
+    assert_int_equal (shell_count (sh), 4);
+    //  Substitutions in the body run before the command
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "whoami");
+    assert_string_equal (s_chain (shell_cmd (sh, 0)), "$()");
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "hostname");
+    assert_string_equal (s_chain (shell_cmd (sh, 1)), "$()");
+    assert_string_equal (s_line (shell_cmd (sh, 2)), "cat");
+    assert_int_equal (shell_cmd (sh, 2)->redirs_count, 2);
+    assert_string_equal (s_line (shell_cmd (sh, 3)), "echo done");
+    shell_destroy (&sh);
+}
+
+static void
+test_heredoc_multiple (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("paste <<A <<\"B\"; rm x\none\nA\ntwo $y\nB\nls");
+    assert_int_equal (shell_count (sh), 3);
+    const shell_cmd_t *paste = shell_cmd (sh, 0);
+    assert_string_equal (paste->redirs[0].target.text, "one\n");
+    assert_string_equal (paste->redirs[1].target.text, "two $y\n");
+    assert_false (paste->redirs[1].target.dynamic);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "rm x");
+    assert_string_equal (s_line (shell_cmd (sh, 2)), "ls");
+    shell_destroy (&sh);
+    //  Partly quoted delimiter; a backslash-newline joins lines in unquoted bodies
+    sh = s_ok ("cat <<E\"O\"F\n$x\nEOF\ncat <<X\na\\\nX\nX\n");
+    assert_string_equal (shell_cmd (sh, 0)->redirs[0].target.text, "$x\n");
+    assert_false (shell_cmd (sh, 0)->redirs[0].target.dynamic);
+    assert_string_equal (shell_cmd (sh, 1)->redirs[0].target.text, "aX\n");
+    shell_destroy (&sh);
+}
+
+static void
+test_heredoc_in_substitution (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("x=$(cat <<EOF\n$(date)\nEOF\n); echo \"$x\"");
+    assert_non_null (s_must (sh, "date", "$(),$()"));
+    const shell_cmd_t *cat = s_must (sh, "cat", "$()");
+    assert_string_equal (cat->redirs[0].target.text, "$(date)\n");
+    assert_non_null (s_must (sh, "echo", ""));
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Assignments
+
+static void
+test_assignments (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("A=1 B+=2 C[3]=x LD_PRELOAD=/tmp/x.so cmd D=4; E=$(id)");
+    const shell_cmd_t *cmd = s_must (sh, "cmd", "");
+    assert_int_equal (cmd->assigns_count, 4);
+    assert_string_equal (cmd->assigns[0].text, "A=1");
+    assert_string_equal (cmd->assigns[1].text, "B+=2");
+    assert_string_equal (cmd->assigns[2].text, "C[3]=x");
+    assert_false (cmd->assigns[2].dynamic);
+    assert_string_equal (cmd->assigns[3].text, "LD_PRELOAD=/tmp/x.so");
+    //  After the command word it is an argument
+    assert_string_equal (s_line (cmd), "cmd D=4");
+    const shell_cmd_t *only = shell_cmd (sh, shell_count (sh) - 1);
+    assert_int_equal (only->argc, 0);
+    assert_int_equal (only->assigns_count, 1);
+    assert_true (only->assigns[0].dynamic);
+    assert_non_null (s_must (sh, "id", "$()"));
+    shell_destroy (&sh);
+    //  Not assignments
+    s_single ("'A'=1 x", "A=1 x");
+    s_single ("=1 x", "=1 x");
+}
+
+static void
+test_arrays (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("a=(one \"two three\" $(four)\n # note\n five) b+=(x) c=()");
+    const shell_cmd_t *cmd = shell_cmd (sh, shell_count (sh) - 1);
+    assert_int_equal (cmd->argc, 0);
+    assert_int_equal (cmd->assigns_count, 3);
+    assert_string_equal (cmd->assigns[0].text, "a=(one two three $(four) five)");
+    assert_true (cmd->assigns[0].dynamic);
+    assert_string_equal (cmd->assigns[1].text, "b+=(x)");
+    assert_string_equal (cmd->assigns[2].text, "c=()");
+    assert_non_null (s_must (sh, "four", "$()"));
+    shell_destroy (&sh);
+    sh = s_ok ("local -a arr=(1 2) plain; declare -A m=([k]=v)");
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "local -a arr=(1 2) plain");
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "declare -A m=([k]=v)");
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Substitutions
+
+static void
+test_command_substitution_nested (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo \"$(dirname \"$(readlink -f \"$0\")\")\"");
+    assert_int_equal (shell_count (sh), 3);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "readlink -f $0");
+    assert_string_equal (s_chain (shell_cmd (sh, 0)), "$(),$()");
+    assert_string_equal (s_chain (shell_cmd (sh, 1)), "$()");
+    assert_string_equal (shell_cmd (sh, 1)->argv[0].text, "dirname");
+    assert_true (shell_cmd (sh, 1)->argv[1].dynamic);
+    const shell_cmd_t *echo = shell_cmd (sh, 2);
+    assert_string_equal (echo->argv[1].text, "$(dirname \"$(readlink -f \"$0\")\")");
+    assert_true (echo->argv[1].dynamic);
+    assert_true (echo->argv[1].quoted);
+    shell_destroy (&sh);
+}
+
+static void
+test_backquotes_nested (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo `echo \\`id -u\\` \\$HOME` \"`date`\"");
+    assert_non_null (s_must (sh, "id", "$(),$()"));
+    const shell_cmd_t *inner = s_must (sh, "echo", "$()");
+    assert_string_equal (inner->argv[2].text, "/home/u");
+    assert_non_null (s_must (sh, "date", "$()"));
+    assert_true (s_must (sh, "echo", "")->argv[1].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_parameter_expansion_commands (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo ${x:-$(rm -rf /)} \"${y:=`id`}\" ${z#'$(no)'} \"${w:-\"$(yes)\"}\"");
+    assert_non_null (s_must (sh, "rm", "$()"));
+    assert_non_null (s_must (sh, "id", "$()"));
+    assert_non_null (s_must (sh, "yes", "$()"));
+    //  Single quotes inside unquoted ${} quote
+    assert_null (s_find (sh, "no", NULL));
+    const shell_cmd_t *echo = s_must (sh, "echo", "");
+    assert_string_equal (echo->argv[1].text, "${x:-$(rm -rf /)}");
+    assert_true (echo->argv[1].dynamic);
+    shell_destroy (&sh);
+    //  Nested braces
+    sh = s_ok ("echo ${a:-{b}} ${c:-${d:-$(e)}}");
+    assert_string_equal (s_line (s_must (sh, "echo", "")), "echo ${a:-{b}} ${c:-${d:-$(e)}}");
+    assert_non_null (s_must (sh, "e", "$()"));
+    shell_destroy (&sh);
+}
+
+static void
+test_process_substitution (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("diff <(sort a) <(sort b) > >(tee log)");
+    const shell_cmd_t *diff = s_must (sh, "diff", "");
+    assert_string_equal (diff->argv[1].text, "<(sort a)");
+    assert_true (diff->argv[1].dynamic);
+    assert_int_equal (shell_count (sh), 4);
+    assert_string_equal (s_chain (shell_cmd (sh, 0)), "<()");
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "sort a");
+    assert_string_equal (s_chain (s_must (sh, "tee", NULL)), ">()");
+    assert_string_equal (diff->redirs[0].target.text, ">(tee log)");
+    shell_destroy (&sh);
+}
+
+static void
+test_procsub_feeds_shell (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("sh <(curl -s http://x) ; bash < <(wget -qO- y)");
+    const shell_cmd_t *curl = s_must (sh, "curl", "<()");
+    const shell_cmd_t *sh1 = s_must (sh, "sh", "");
+    assert_true (sh1->argv[1].dynamic);
+    //  The script sh reads comes from curl
+    assert_ptr_equal (shell_upstream (sh, sh1), curl);
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "bash", "")), s_must (sh, "wget", "<()"));
+    shell_destroy (&sh);
+}
+
+static void
+test_bash_c_substitution (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("bash -c \"$(curl -fsSL https://x/install.sh)\"");
+    const shell_cmd_t *curl = s_must (sh, "curl", "$()");
+    const shell_cmd_t *bash = s_must (sh, "bash", "");
+    assert_true (s_index (sh, curl) < s_index (sh, bash));
+    assert_true (bash->argv[2].dynamic);
+    assert_string_equal (bash->argv[2].text, "$(curl -fsSL https://x/install.sh)");
+    //  The string is parsed as shell too: its command is dynamic
+    const shell_cmd_t *inner = s_must (sh, "$(curl -fsSL https://x/install.sh)", "bash -c");
+    assert_true (inner->argv[0].dynamic);
+    assert_true (s_index (sh, bash) < s_index (sh, inner));
+    shell_destroy (&sh);
+}
+
+static void
+test_substitution_case_parens (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("echo $(case $x in a) rm a;; (b) rm b;; esac) after");
+    assert_non_null (s_must (sh, "rm", "$()"));
+    assert_string_equal (s_must (sh, "echo", "")->argv[2].text, "after");
+    shell_destroy (&sh);
+    sh = s_ok ("echo $(echo \")\" ')' \\)) ok");
+    assert_string_equal (s_line (s_must (sh, "echo", "$()")), "echo ) ) )");
+    assert_string_equal (s_must (sh, "echo", "")->argv[2].text, "ok");
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Wrappers
+
+static void
+test_sudo (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("sudo -u root -g wheel -E -H -n rm -rf /; sudo -i -- ls; sudo -uroot id;"
+                        " sudo --user=bob -s whoami; sudo -C 3 -D /tmp FOO=1 make install");
+    const shell_cmd_t *rm = s_must (sh, "rm", "sudo");
+    assert_string_equal (s_line (rm), "rm -rf /");
+    assert_non_null (s_must (sh, "sudo", ""));
+    assert_string_equal (s_line (s_must (sh, "ls", "sudo")), "ls");
+    assert_non_null (s_must (sh, "id", "sudo"));
+    assert_non_null (s_must (sh, "whoami", "sudo"));
+    const shell_cmd_t *make = s_must (sh, "make", "sudo");
+    assert_string_equal (s_line (make), "make install");
+    assert_int_equal (make->assigns_count, 1);
+    assert_string_equal (make->assigns[0].text, "FOO=1");
+    assert_null (s_find (sh, "root", NULL));
+    assert_null (s_find (sh, "wheel", NULL));
+    assert_null (s_find (sh, "/tmp", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_sudo_runs_nothing (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("sudo -l rm; sudo -v; sudo -e /etc/hosts; sudo -s; sudo -k ls");
+    assert_int_equal (shell_count (sh), 6);
+    assert_null (s_find (sh, "rm", NULL));
+    assert_null (s_find (sh, "/etc/hosts", NULL));
+    assert_non_null (s_must (sh, "ls", "sudo")); //  -k still runs the command
+    shell_destroy (&sh);
+}
+
+static void
+test_wrapper_by_path (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("/usr/bin/sudo /bin/rm -r x; \\sudo 'id'");
+    assert_string_equal (s_line (s_must (sh, "/bin/rm", "sudo")), "/bin/rm -r x");
+    assert_non_null (s_must (sh, "id", "sudo"));
+    shell_destroy (&sh);
+    //  A dynamic command name is not looked through
+    sh = s_ok ("$SUDO rm x");
+    assert_int_equal (shell_count (sh), 1);
+    shell_destroy (&sh);
+}
+
+static void
+test_doas (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("doas -u admin -n reboot; doas -C /etc/doas.conf rm x");
+    assert_string_equal (s_line (s_must (sh, "reboot", "doas")), "reboot");
+    assert_null (s_find (sh, "rm", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_env (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("env -i -u HOME PATH=/bin LD_PRELOAD=x.so bash -c 'id'; env; env -0 X=1;"
+                        " env --unset=A --chdir /tmp -- B=2 ls -l");
+    const shell_cmd_t *bash = s_must (sh, "bash", "env");
+    assert_string_equal (s_line (bash), "bash -c id");
+    assert_int_equal (bash->assigns_count, 2);
+    assert_string_equal (bash->assigns[1].text, "LD_PRELOAD=x.so");
+    assert_non_null (s_must (sh, "id", "env,bash -c"));
+    const shell_cmd_t *ls = s_must (sh, "ls", "env");
+    assert_string_equal (s_line (ls), "ls -l");
+    assert_int_equal (ls->assigns_count, 1);
+    assert_null (s_find (sh, "HOME", NULL));
+    assert_null (s_find (sh, "/tmp", NULL));
+    //  env alone and env with only assignments run nothing else
+    assert_int_equal (shell_count (sh), 7);
+    shell_destroy (&sh);
+}
+
+static void
+test_env_split_string (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("env -S 'python3 -u \"a b\"' x.py; env -S\"-i sh -c 'rm y'\"");
+    assert_string_equal (s_line (s_must (sh, "python3", "env")), "python3 -u a b x.py");
+    assert_string_equal (s_must (sh, "python3", "env")->argv[2].text, "a b");
+    assert_non_null (s_must (sh, "rm", "env,sh -c"));
+    shell_destroy (&sh);
+}
+
+static void
+test_nice_ionice_nohup (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("nice -n 10 a; nice -5 b; nice --adjustment=3 c; nice -n5 d;"
+                        " ionice -c 3 -n7 -t e; ionice -c2 -p 123; nohup f &");
+    assert_non_null (s_must (sh, "a", "nice"));
+    assert_non_null (s_must (sh, "b", "nice"));
+    assert_non_null (s_must (sh, "c", "nice"));
+    assert_non_null (s_must (sh, "d", "nice"));
+    assert_non_null (s_must (sh, "e", "ionice"));
+    assert_null (s_find (sh, "123", NULL));
+    assert_true (s_must (sh, "f", "nohup")->background);
+    assert_null (s_find (sh, "10", NULL));
+    assert_null (s_find (sh, "7", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_timeout_stdbuf (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("timeout 10 a; timeout -s KILL --kill-after=5 30s b x; timeout -k 1 2 c;"
+                        " stdbuf -oL -e 0 --input=L d; timeout 5");
+    assert_non_null (s_must (sh, "a", "timeout"));
+    assert_string_equal (s_line (s_must (sh, "b", "timeout")), "b x");
+    assert_non_null (s_must (sh, "c", "timeout"));
+    assert_non_null (s_must (sh, "d", "stdbuf"));
+    assert_null (s_find (sh, "30s", NULL));
+    assert_null (s_find (sh, "2", NULL));
+    assert_null (s_find (sh, "5", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_time_wrapper (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("/usr/bin/time -v -o stats -f '%e' make; command time -p ls");
+    assert_non_null (s_must (sh, "make", "time"));
+    assert_non_null (s_must (sh, "ls", "command,time"));
+    assert_null (s_find (sh, "stats", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_command_builtin (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("command -v rm; command -V ls; command -p cat f; builtin cd /; command -pv x");
+    assert_null (s_find (sh, "rm", NULL));
+    assert_null (s_find (sh, "ls", NULL));
+    assert_null (s_find (sh, "x", NULL));
+    assert_string_equal (s_line (s_must (sh, "cat", "command")), "cat f");
+    assert_string_equal (s_line (s_must (sh, "cd", "builtin")), "cd /");
+    shell_destroy (&sh);
+}
+
+static void
+test_exec (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("exec -a fake -c -l bash; exec 3>&1; exec \"$@\"");
+    assert_non_null (s_must (sh, "bash", "exec"));
+    assert_null (s_find (sh, "fake", NULL));
+    assert_int_equal (shell_count (sh), 5);
+    assert_true (s_must (sh, "$@", "exec")->argv[0].dynamic);
+    shell_destroy (&sh);
+}
+
+static void
+test_xargs (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("find . -print0 | xargs -0 -n 1 -P4 -I {} rm -f {}; ls | xargs;"
+                        " xargs -d '\\n' -L1 -a list sh -c 'echo \"$1\"' _");
+    const shell_cmd_t *rm = s_must (sh, "rm", "xargs");
+    assert_string_equal (s_line (rm), "rm -f {}");
+    //  The inner command reads what xargs reads
+    assert_ptr_equal (shell_upstream (sh, rm), s_must (sh, "find", ""));
+    assert_int_equal (rm->position, 1);
+    //  No command: echo
+    assert_non_null (s_must (sh, "echo", "xargs"));
+    assert_non_null (s_must (sh, "echo", "xargs,sh -c"));
+    assert_null (s_find (sh, "list", NULL));
+    assert_null (s_find (sh, "{}", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_find_exec (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("find / -name '*.log' -exec rm -f {} \\; -execdir gzip {} + -ok mv {} /x ';'"
+              " -okdir chmod 600 {} \\; -print");
+    assert_string_equal (s_line (s_must (sh, "rm", "find -exec")), "rm -f {}");
+    assert_string_equal (s_line (s_must (sh, "gzip", "find -execdir")), "gzip {}");
+    assert_string_equal (s_line (s_must (sh, "mv", "find -ok")), "mv {} /x");
+    assert_string_equal (s_line (s_must (sh, "chmod", "find -okdir")), "chmod 600 {}");
+    assert_int_equal (shell_count (sh), 5);
+    shell_destroy (&sh);
+    //  + ends -exec only after {}
+    sh = s_ok ("find . -exec echo + {} +");
+    assert_string_equal (s_line (s_must (sh, "echo", "find -exec")), "echo + {}");
+    shell_destroy (&sh);
+}
+
+static void
+test_shell_dash_c (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("bash -c 'rm -rf /tmp/x; ls' ; sh -lc \"a | b\" ; zsh -ec c; dash -c d;"
+                        " ksh -o pipefail -c e arg0; /bin/bash --norc -x -c 'f'");
+    assert_string_equal (s_line (s_must (sh, "rm", "bash -c")), "rm -rf /tmp/x");
+    assert_non_null (s_must (sh, "ls", "bash -c"));
+    const shell_cmd_t *a = s_must (sh, "a", "sh -c");
+    const shell_cmd_t *b = s_must (sh, "b", "sh -c");
+    assert_ptr_equal (shell_upstream (sh, b), a);
+    assert_non_null (s_must (sh, "c", "zsh -c"));
+    assert_non_null (s_must (sh, "d", "dash -c"));
+    assert_non_null (s_must (sh, "e", "ksh -c"));
+    assert_non_null (s_must (sh, "f", "bash -c"));
+    assert_null (s_find (sh, "pipefail", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_shell_script_and_stdin (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("bash deploy.sh arg; sh -s < script; bash <<EOF\nrm -rf /srv\nEOF\n"
+                        "sh <<< 'reboot'; python3 <<EOF\nimport os\nEOF\n");
+    assert_int_equal (s_must (sh, "bash", "")->argc, 3);
+    assert_null (s_find (sh, "deploy.sh", NULL));
+    assert_string_equal (s_line (s_must (sh, "rm", "bash <<")), "rm -rf /srv");
+    assert_non_null (s_must (sh, "reboot", "sh <<"));
+    assert_null (s_find (sh, "import", NULL)); //  not a shell
+    shell_destroy (&sh);
+}
+
+static void
+test_busybox (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("busybox sh -c 'rm x'; busybox wget http://y; busybox --list");
+    assert_non_null (s_must (sh, "sh", "busybox"));
+    assert_non_null (s_must (sh, "rm", "busybox,sh -c"));
+    assert_non_null (s_must (sh, "wget", "busybox"));
+    shell_destroy (&sh);
+}
+
+static void
+test_eval (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("eval \"rm -rf\" '/tmp/x;' ls; eval \"$(ssh-agent -s)\"; eval");
+    assert_string_equal (s_line (s_must (sh, "rm", "eval")), "rm -rf /tmp/x");
+    assert_non_null (s_must (sh, "ls", "eval"));
+    assert_non_null (s_must (sh, "ssh-agent", "$()"));
+    assert_non_null (s_must (sh, "ssh-agent", "eval,$()"));
+    shell_destroy (&sh);
+}
+
+static void
+test_su_runuser (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("su -c 'id; rm a' root; su - bob -c b; su -l -s /bin/sh -c c; su root;"
+                        " su --command=d; runuser -u www -- e x; runuser -l app -c f");
+    assert_non_null (s_must (sh, "id", "su -c"));
+    assert_non_null (s_must (sh, "rm", "su -c"));
+    assert_non_null (s_must (sh, "b", "su -c"));
+    assert_non_null (s_must (sh, "c", "su -c"));
+    assert_non_null (s_must (sh, "d", "su -c"));
+    assert_string_equal (s_line (s_must (sh, "e", "runuser")), "e x");
+    assert_non_null (s_must (sh, "f", "runuser -c"));
+    assert_null (s_find (sh, "root", NULL));
+    assert_null (s_find (sh, "/bin/sh", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_ssh (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("ssh -p 2222 -i key -o StrictHostKeyChecking=no user@host 'cd /srv && rm -rf *';"
+              " ssh host -t sudo reboot; ssh -N -L 80:x:80 gw; ssh h2");
+    assert_non_null (s_must (sh, "cd", "ssh"));
+    const shell_cmd_t *rm = s_must (sh, "rm", "ssh");
+    assert_true (rm->argv[2].dynamic);
+    assert_non_null (s_must (sh, "sudo", "ssh"));
+    assert_non_null (s_must (sh, "reboot", "ssh,sudo"));
+    assert_null (s_find (sh, "user@host", NULL));
+    assert_null (s_find (sh, "gw", NULL));
+    assert_null (s_find (sh, "h2", "ssh"));
+    shell_destroy (&sh);
+}
+
+static void
+test_watch (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("watch -n 2 -d 'ps aux | grep x'; watch -x ls -l; watch df -h");
+    assert_non_null (s_must (sh, "ps", "watch"));
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "grep", "watch")),
+                      s_must (sh, "ps", "watch"));
+    assert_string_equal (s_line (s_must (sh, "ls", "watch")), "ls -l");
+    assert_string_equal (s_line (s_must (sh, "df", "watch")), "df -h");
+    assert_null (s_find (sh, "2", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_namespace_wrappers (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("nsenter -t 1 -m -u -n -p sh; nsenter --target=1 --mount a;"
+                        " chroot /mnt /bin/bash -c b; chroot --userspec=u:g /r c; unshare -r -n d;"
+                        " unshare --map-root-user --propagation private e; setsid -f f");
+    assert_non_null (s_must (sh, "sh", "nsenter"));
+    assert_non_null (s_must (sh, "a", "nsenter"));
+    assert_non_null (s_must (sh, "/bin/bash", "chroot"));
+    assert_non_null (s_must (sh, "b", "chroot,bash -c"));
+    assert_non_null (s_must (sh, "c", "chroot"));
+    assert_non_null (s_must (sh, "d", "unshare"));
+    assert_non_null (s_must (sh, "e", "unshare"));
+    assert_non_null (s_must (sh, "f", "setsid"));
+    assert_null (s_find (sh, "/mnt", NULL));
+    assert_null (s_find (sh, "private", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_flock (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("flock /tmp/l -c 'make && make install'; flock -n -w 5 /tmp/l rsync a b;"
+                        " flock 9");
+    assert_non_null (s_must (sh, "make", "flock -c"));
+    assert_string_equal (s_line (s_must (sh, "rsync", "flock")), "rsync a b");
+    assert_int_equal (shell_count (sh), 6); //  flock 9 runs nothing
+    shell_destroy (&sh);
+}
+
+static void
+test_sched_wrappers (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("chrt -f 99 a; chrt -p 1234; taskset -c 0-3 b; taskset 0x1 c; taskset -p 1");
+    assert_non_null (s_must (sh, "a", "chrt"));
+    assert_non_null (s_must (sh, "b", "taskset"));
+    assert_non_null (s_must (sh, "c", "taskset"));
+    assert_int_equal (shell_count (sh), 8);
+    assert_null (s_find (sh, "99", NULL));
+    assert_null (s_find (sh, "0-3", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_debug_wrappers (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("strace -f -e trace=open -o out ./a; ltrace -o x -s 64 b;"
+              " valgrind --leak-check=full --log-file=v ./c 1; gdb --args ./d 2; gdb ./e");
+    assert_non_null (s_must (sh, "./a", "strace"));
+    assert_non_null (s_must (sh, "b", "ltrace"));
+    assert_string_equal (s_line (s_must (sh, "./c", "valgrind")), "./c 1");
+    assert_string_equal (s_line (s_must (sh, "./d", "gdb --args")), "./d 2");
+    assert_null (s_find (sh, "./e", "gdb --args"));
+    assert_null (s_find (sh, "out", NULL));
+    assert_null (s_find (sh, "64", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_interpreters_not_parsed (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("python3 -c 'import os; os.system(\"rm -rf /\")'; perl -e 'unlink \"x\"';"
+                        " perl -E 'say 1'; ruby -e 'puts 1'; node -e 'process.exit()'; node -p 1;"
+                        " php -r 'echo 1;'; lua -e 'print(1)'; osascript -e 'beep'");
+    assert_int_equal (shell_count (sh), 9);
+    assert_null (s_find (sh, "rm", NULL));
+    assert_null (s_find (sh, "import", NULL));
+    assert_string_equal (shell_cmd (sh, 0)->argv[2].text, "import os; os.system(\"rm -rf /\")");
+    for (size_t i = 0; i < shell_count (sh); i++)
+        assert_int_equal (shell_cmd (sh, i)->wrappers_count, 0);
+    shell_destroy (&sh);
+}
+
+static void
+test_wrapper_chains (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("sudo env FOO=1 nice -n 5 nohup timeout 10 bash -c 'xargs rm < list'");
+    const shell_cmd_t *rm = s_must (sh, "rm", NULL);
+    assert_string_equal (s_chain (rm), "sudo,env,nice,nohup,timeout,bash -c,xargs");
+    assert_int_equal (rm->assigns_count, 1);
+    assert_int_equal (rm->redirs_count, 1); //  xargs reads list
+    assert_int_equal (shell_count (sh), 8);
+    shell_destroy (&sh);
+}
+
+static void
+test_wrapper_in_pipeline (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("curl -s http://x | sudo -E sh -s; wget -O- y | timeout 5 env bash");
+    const shell_cmd_t *curl = s_must (sh, "curl", "");
+    const shell_cmd_t *inner = s_must (sh, "sh", "sudo");
+    assert_ptr_equal (shell_upstream (sh, inner), curl);
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "sudo", "")), curl);
+    assert_int_equal (inner->pipeline, curl->pipeline);
+    assert_int_equal (inner->position, 1);
+    assert_int_equal (inner->pipeline_len, 2);
+    assert_ptr_equal (shell_upstream (sh, s_must (sh, "bash", "timeout,env")),
+                      s_must (sh, "wget", ""));
+    shell_destroy (&sh);
+}
+
+static void
+test_trap (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("trap 'rm -rf \"$tmp\"' EXIT INT; trap - EXIT; trap -p; trap 'x' ; trap 0 1");
+    assert_non_null (s_must (sh, "rm", "trap"));
+    assert_int_equal (shell_count (sh), 6);
+    shell_destroy (&sh);
+}
+
+static void
+test_unknown_option_both_readings (void **state)
+{
+    (void) state;
+    //  An option the table does not know may or may not take an argument:
+    //  both readings are listed, so nothing hides behind it
+    shell_t *sh = s_ok ("nice --frobnicate value rm -rf /");
+    assert_non_null (s_must (sh, "value", "nice"));
+    assert_non_null (s_must (sh, "rm", "nice"));
+    shell_destroy (&sh);
+}
+
+static void
+test_misc_wrappers (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("pkexec --user root a; fakeroot -- b; unbuffer -p c; torsocks d; proxychains4 -q e;"
+              " sg docker -c 'f x'; script -q -c 'g' log; firejail --private h");
+    assert_non_null (s_must (sh, "a", "pkexec"));
+    assert_non_null (s_must (sh, "b", "fakeroot"));
+    assert_non_null (s_must (sh, "c", "unbuffer"));
+    assert_non_null (s_must (sh, "d", "torsocks"));
+    assert_non_null (s_must (sh, "e", "proxychains4"));
+    assert_string_equal (s_line (s_must (sh, "f", "sg")), "f x");
+    assert_non_null (s_must (sh, "g", "script -c"));
+    assert_non_null (s_must (sh, "h", "firejail"));
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Recursive functions
+
+static void
+test_fork_bomb_classic (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok (":(){ :|:& };:");
+    assert_true (shell_has_recursive_function (sh));
+    assert_int_equal (shell_count (sh), 3);
+    assert_true (shell_cmd (sh, 0)->in_function);
+    assert_true (shell_cmd (sh, 1)->background);
+    assert_ptr_equal (shell_upstream (sh, shell_cmd (sh, 1)), shell_cmd (sh, 0));
+    assert_false (shell_cmd (sh, 2)->in_function);
+    shell_destroy (&sh);
+}
+
+static void
+test_fork_bomb_renamed (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("bomb(){ bomb|bomb& }; bomb");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    sh = s_ok ("function f { f & f; }; f");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    sh = s_ok ("f() {\n  \\f | f &\n}\nf");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+}
+
+static void
+test_fork_bomb_indirect (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("a(){ b|b& }; b(){ a|a& }; a");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    sh = s_ok ("f(){ x=$(f); eval f; }");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    sh = s_ok ("bash -c ':(){ :|:& };:'");
+    assert_true (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+}
+
+static void
+test_not_recursive (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("ls() { command ls --color \"$@\"; }; g() { ls; }; g; h() { sudo h; }");
+    assert_false (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+    sh = s_ok ("echo f; f; f & f");
+    assert_false (shell_has_recursive_function (sh));
+    shell_destroy (&sh);
+}
+
+//  --------------------------------------------------------------------------
+//  Errors and limits
+
+static void
+test_unterminated (void **state)
+{
+    (void) state;
+    s_fails ("echo 'abc", "unterminated single quote");
+    s_fails ("echo \"abc", "unterminated double quote");
+    s_fails ("echo `ls", "unterminated backquote");
+    s_fails ("echo $(ls", "unterminated command substitution");
+    s_fails ("echo ${x", "unterminated parameter expansion");
+    s_fails ("echo $'abc", "unterminated $'");
+    s_fails ("cat <(ls", "unterminated process substitution");
+    s_fails ("a=(1 2", "unterminated array");
+    s_fails ("[[ -f x", "unterminated [[");
+    s_fails ("echo \"$(echo 'x)\"", NULL);
+}
+
+static void
+test_unterminated_heredoc (void **state)
+{
+    (void) state;
+    s_fails ("cat <<EOF\nbody\n", "unterminated heredoc");
+    s_fails ("cat <<EOF", "unterminated heredoc");
+    s_fails ("cat <<EOF\nbody\n EOF\n", "unterminated heredoc");
+    s_fails ("cat <<EOF\n$(id\nEOF\n", "unterminated command substitution");
+}
+
+static void
+test_syntax_errors (void **state)
+{
+    (void) state;
+    s_fails (";", "syntax error");
+    s_fails ("a |", "syntax error");
+    s_fails ("a &&", "syntax error");
+    s_fails ("| a", "syntax error");
+    s_fails ("a ;; b", "syntax error");
+    s_fails ("echo )", "syntax error");
+    s_fails ("fi", "syntax error");
+    s_fails ("{ }", "syntax error");
+    s_fails ("( )", "syntax error");
+    s_fails ("if a; then fi", "syntax error");
+    s_fails ("if a; then b", "syntax error");
+    s_fails ("while a; do b", "syntax error");
+    s_fails ("for x in a b c", "syntax error");
+    s_fails ("case x in a) b", "syntax error");
+    s_fails ("cat <", "syntax error");
+    s_fails ("echo a (b)", "syntax error");
+    s_fails ("{ echo a }", "syntax error");
+}
+
+static void
+test_errors_in_nested_strings (void **state)
+{
+    (void) state;
+    //  A string given to a shell that does not parse fails the whole parse
+    s_fails ("bash -c 'echo \"oops'", "bash -c string");
+    s_fails ("eval 'if true'", "eval string");
+    s_fails ("echo `echo $(`", NULL);
+}
+
+static void
+test_nesting_too_deep (void **state)
+{
+    (void) state;
+    shell_opts_t opts = {.max_depth = 4};
+    const char *deep[] = {"echo $(a $(b $(c $(d $(e)))))",
+                          "( ( ( ( ( a ) ) ) ) )",
+                          "{ { { { { a; }; }; }; }; }",
+                          "sudo sudo sudo sudo sudo a",
+                          "bash -c \"bash -c 'sh -c \\\"sh -c x\\\"'\"",
+                          "echo \"${a:-\"${b:-\"${c:-\"${d:-\"${e}\"}\"}\"}\"}\"",
+                          "cat <<A\n$(cat <<B\n$(cat <<C\n$(cat <<D\n$(x)\nD\n)\nC\n)\nB\n)\nA\n"};
+    for (size_t i = 0; i < sizeof (deep) / sizeof (deep[0]); i++)
+        s_fails_with (deep[i], strlen (deep[i]), &opts, "nesting too deep");
+    //  Just within the limit
+    shell_t *sh = s_parse_with ("echo $(a $(b))", &opts);
+    assert_int_equal (shell_count (sh), 3);
+    shell_destroy (&sh);
+    //  Default depth: 200 nested subshells fail cleanly
+    char nested[1024] = "";
+    for (int i = 0; i < 200; i++)
+        strcat (nested, "( ");
+    strcat (nested, "a");
+    for (int i = 0; i < 200; i++)
+        strcat (nested, " )");
+    s_fails_with (nested, strlen (nested), &s_opts, "nesting too deep");
+}
+
+static void
+test_too_many_commands (void **state)
+{
+    (void) state;
+    //  100,000 commands against the default limit of 4096
+    size_t n = 100000;
+    char *src = malloc (n * 2 + 1);
+    assert_non_null (src);
+    for (size_t i = 0; i < n; i++)
+        memcpy (src + i * 2, "a;", 2);
+    src[n * 2] = 0;
+    s_fails_with (src, n * 2, &s_opts, "too many commands");
+    //  Raised limit: they all parse
+    shell_opts_t opts = {.max_commands = n};
+    char err[256];
+    shell_t *sh = shell_parse (src, n * 2, &opts, err, sizeof (err));
+    assert_non_null (sh);
+    assert_int_equal (shell_count (sh), n);
+    shell_destroy (&sh);
+    free (src);
+    //  Wrappers count too
+    opts.max_commands = 2;
+    s_fails_with ("sudo nice ls", 12, &opts, "too many commands");
+}
+
+static void
+test_nul_byte (void **state)
+{
+    (void) state;
+    s_fails_with ("echo a\0; rm -rf /", 17, &s_opts, "NUL byte");
+    //  A NUL past len is not read
+    shell_t *sh = shell_parse ("ls\0garbage", 2, &s_opts, NULL, 0);
+    assert_non_null (sh);
+    assert_int_equal (shell_count (sh), 1);
+    shell_destroy (&sh);
+}
+
+static void
+test_large_inputs (void **state)
+{
+    (void) state;
+    //  A 1 MiB command line
+    size_t len = 1 << 20;
+    char *src = malloc (len + 1);
+    assert_non_null (src);
+    memcpy (src, "echo ", 5);
+    for (size_t i = 5; i < len; i++)
+        src[i] = (i % 8 == 7) ? ' ' : 'a' + (char) (i % 26);
+    src[len] = 0;
+    char err[256];
+    shell_t *sh = shell_parse (src, len, &s_opts, err, sizeof (err));
+    assert_non_null (sh);
+    assert_int_equal (shell_count (sh), 1);
+    assert_true (shell_cmd (sh, 0)->argc > 100000);
+    shell_destroy (&sh);
+    //  One 1 MiB word
+    memset (src + 5, 'x', len - 5);
+    sh = shell_parse (src, len, &s_opts, err, sizeof (err));
+    assert_non_null (sh);
+    assert_int_equal (strlen (shell_cmd (sh, 0)->argv[1].text), len - 5);
+    shell_destroy (&sh);
+    //  A 1 MiB heredoc
+    const char *head = "cat <<E\n";
+    memcpy (src, head, strlen (head));
+    for (size_t i = strlen (head); i < len; i++)
+        src[i] = i % 40 == 39 ? '\n' : '$';
+    memcpy (src + len - 3, "\nE\n", 3);
+    sh = shell_parse (src, len, &s_opts, err, sizeof (err));
+    assert_non_null (sh);
+    shell_destroy (&sh);
+    free (src);
+}
+
+static void
+test_invalid_utf8 (void **state)
+{
+    (void) state;
+    const char src[] = "echo \xff\xfe \"\xc3\x28\" '\x80'";
+    shell_t *sh = s_ok (src);
+    const shell_cmd_t *cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].text, "\xff\xfe");
+    assert_string_equal (cmd->argv[2].text, "\xc3\x28");
+    assert_string_equal (cmd->argv[3].text, "\x80");
+    shell_destroy (&sh);
+    //  Error messages stay printable ASCII
+    char err[256];
+    assert_null (shell_parse ("echo \xff\xfe)", 8, &s_opts, err, sizeof (err)));
+    for (const char *c = err; *c; c++)
+        assert_true (*c >= 0x20 && *c < 0x7f);
+}
+
+static void
+test_error_buffer (void **state)
+{
+    (void) state;
+    char err[8];
+    memset (err, 'x', sizeof (err));
+    assert_null (shell_parse ("echo 'x", 7, &s_opts, err, sizeof (err)));
+    assert_int_equal (strlen (err), 7); //  truncated, terminated
+    assert_null (shell_parse ("echo 'x", 7, &s_opts, NULL, 0));
+    assert_null (shell_parse (NULL, 5, &s_opts, err, sizeof (err)));
+    shell_t *sh = shell_parse (NULL, 0, &s_opts, err, sizeof (err));
+    assert_non_null (sh);
+    assert_int_equal (shell_count (sh), 0);
+    shell_destroy (&sh);
+}
+
+static void
+test_api_edges (void **state)
+{
+    (void) state;
+    shell_destroy (NULL);
+    shell_t *none = NULL;
+    shell_destroy (&none);
+    assert_int_equal (shell_count (NULL), 0);
+    assert_null (shell_cmd (NULL, 0));
+    assert_false (shell_has_recursive_function (NULL));
+    shell_t *sh = s_ok ("a | b");
+    assert_null (shell_cmd (sh, 2));
+    shell_cmd_t stray;
+    memset (&stray, 0, sizeof (stray));
+    assert_null (shell_upstream (sh, &stray));
+    assert_null (shell_upstream (sh, NULL));
+    assert_null (shell_upstream (NULL, shell_cmd (sh, 1)));
+    shell_destroy (&sh);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_simple_words),
+        cmocka_unit_test (test_single_quotes),
+        cmocka_unit_test (test_double_quotes),
+        cmocka_unit_test (test_ansi_c_quotes),
+        cmocka_unit_test (test_backslash_escapes),
+        cmocka_unit_test (test_line_continuation),
+        cmocka_unit_test (test_comments),
+        cmocka_unit_test (test_empty_and_literal_words),
+        cmocka_unit_test (test_tilde),
+        cmocka_unit_test (test_tilde_in_assignments),
+        cmocka_unit_test (test_home_variable),
+        cmocka_unit_test (test_no_home),
+        cmocka_unit_test (test_parameters_dynamic),
+        cmocka_unit_test (test_globs_dynamic),
+        cmocka_unit_test (test_brace_sets_dynamic),
+        cmocka_unit_test (test_arithmetic_expansion),
+        cmocka_unit_test (test_lists),
+        cmocka_unit_test (test_background),
+        cmocka_unit_test (test_pipeline_upstream),
+        cmocka_unit_test (test_pipeline_into_compound),
+        cmocka_unit_test (test_pipe_stderr),
+        cmocka_unit_test (test_negation),
+        cmocka_unit_test (test_subshell_and_group),
+        cmocka_unit_test (test_if_elif_else),
+        cmocka_unit_test (test_while_until),
+        cmocka_unit_test (test_for_loops),
+        cmocka_unit_test (test_select),
+        cmocka_unit_test (test_case),
+        cmocka_unit_test (test_functions),
+        cmocka_unit_test (test_cond_command),
+        cmocka_unit_test (test_arith_command),
+        cmocka_unit_test (test_time_keyword),
+        cmocka_unit_test (test_coproc),
+        cmocka_unit_test (test_redirect_kinds),
+        cmocka_unit_test (test_redirect_out_all),
+        cmocka_unit_test (test_redirect_positions),
+        cmocka_unit_test (test_named_fd),
+        cmocka_unit_test (test_herestring),
+        cmocka_unit_test (test_heredoc_bodies),
+        cmocka_unit_test (test_heredoc_substitutions),
+        cmocka_unit_test (test_heredoc_multiple),
+        cmocka_unit_test (test_heredoc_in_substitution),
+        cmocka_unit_test (test_assignments),
+        cmocka_unit_test (test_arrays),
+        cmocka_unit_test (test_command_substitution_nested),
+        cmocka_unit_test (test_backquotes_nested),
+        cmocka_unit_test (test_parameter_expansion_commands),
+        cmocka_unit_test (test_process_substitution),
+        cmocka_unit_test (test_procsub_feeds_shell),
+        cmocka_unit_test (test_bash_c_substitution),
+        cmocka_unit_test (test_substitution_case_parens),
+        cmocka_unit_test (test_sudo),
+        cmocka_unit_test (test_sudo_runs_nothing),
+        cmocka_unit_test (test_wrapper_by_path),
+        cmocka_unit_test (test_doas),
+        cmocka_unit_test (test_env),
+        cmocka_unit_test (test_env_split_string),
+        cmocka_unit_test (test_nice_ionice_nohup),
+        cmocka_unit_test (test_timeout_stdbuf),
+        cmocka_unit_test (test_time_wrapper),
+        cmocka_unit_test (test_command_builtin),
+        cmocka_unit_test (test_exec),
+        cmocka_unit_test (test_xargs),
+        cmocka_unit_test (test_find_exec),
+        cmocka_unit_test (test_shell_dash_c),
+        cmocka_unit_test (test_shell_script_and_stdin),
+        cmocka_unit_test (test_busybox),
+        cmocka_unit_test (test_eval),
+        cmocka_unit_test (test_su_runuser),
+        cmocka_unit_test (test_ssh),
+        cmocka_unit_test (test_watch),
+        cmocka_unit_test (test_namespace_wrappers),
+        cmocka_unit_test (test_flock),
+        cmocka_unit_test (test_sched_wrappers),
+        cmocka_unit_test (test_debug_wrappers),
+        cmocka_unit_test (test_interpreters_not_parsed),
+        cmocka_unit_test (test_wrapper_chains),
+        cmocka_unit_test (test_wrapper_in_pipeline),
+        cmocka_unit_test (test_trap),
+        cmocka_unit_test (test_unknown_option_both_readings),
+        cmocka_unit_test (test_misc_wrappers),
+        cmocka_unit_test (test_fork_bomb_classic),
+        cmocka_unit_test (test_fork_bomb_renamed),
+        cmocka_unit_test (test_fork_bomb_indirect),
+        cmocka_unit_test (test_not_recursive),
+        cmocka_unit_test (test_unterminated),
+        cmocka_unit_test (test_unterminated_heredoc),
+        cmocka_unit_test (test_syntax_errors),
+        cmocka_unit_test (test_errors_in_nested_strings),
+        cmocka_unit_test (test_nesting_too_deep),
+        cmocka_unit_test (test_too_many_commands),
+        cmocka_unit_test (test_nul_byte),
+        cmocka_unit_test (test_large_inputs),
+        cmocka_unit_test (test_invalid_utf8),
+        cmocka_unit_test (test_error_buffer),
+        cmocka_unit_test (test_api_edges),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
