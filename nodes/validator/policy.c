@@ -60,6 +60,7 @@ typedef struct {
     uint8_t run_off; //  longest literal run inside the wildcard section
     uint8_t run_len; //  (a quick memmem before the NFA); 0: none
     bool literal;    //  no wildcard at all
+    bool slash;      //  the text holds a '/'
     bool path;       //  * and ? stop at /
     bool nocase;     //  ASCII case-insensitive
     uint8_t anchor;
@@ -146,6 +147,23 @@ typedef struct {
     size_t count;
 } idlist_t;
 
+//  Class patterns by anchor and by one character, for s_classify: the
+//  character after the leading '/' (absolute, ~ and $PROJECT anchors) or
+//  the last one (basename patterns); KEY_ANY holds the patterns with a
+//  wildcard there. Each list is in class order.
+typedef struct {
+    const pattern_t *pat;
+    uint8_t rank; //  place of its class in the check order
+} cpat_t;
+
+typedef struct {
+    cpat_t *items;
+    uint32_t count;
+} cplist_t;
+
+enum { GRP_ABS, GRP_HOME, GRP_PROJECT, GRP_BASE, GRP_COUNT };
+#define KEY_ANY 256
+
 struct _policy_t {
     char *version;
     char *name;
@@ -161,6 +179,8 @@ struct _policy_t {
     index_t tool_index; //  literal tool name -> rules (other tools)
     idlist_t bash_scan; //  Bash rules every command must try
     idlist_t tool_scan; //  non-Bash rules every tool must try
+    cplist_t classifier[GRP_COUNT][KEY_ANY + 1];
+    uint8_t rank_project, rank_temp, rank_home;
 };
 
 //  Tools the engine knows
@@ -335,6 +355,7 @@ s_pattern_compile (pattern_t *self, const char *text, bool path, bool nocase)
         return "out of memory";
     self->path = path;
     self->nocase = nocase;
+    self->slash = strchr (text, '/') != NULL;
     self->body = self->text;
     self->anchor = ANCHOR_NONE;
     if (path) {
@@ -508,8 +529,14 @@ s_match_body (const pattern_t *p, const char *t, size_t n)
 {
     const char *b = p->body;
     if (p->literal)
-        return n == p->body_len && s_mem_eq (b, t, n, p->nocase);
+        return n == p->body_len && (n == 0 || s_ch_eq (b[0], t[0], p->nocase)) &&
+               s_mem_eq (b, t, n, p->nocase);
     if (n < p->prefix_len + p->suffix_len)
+        return false;
+    //  first and last characters inline: most patterns fail there
+    if (p->prefix_len && !s_ch_eq (b[0], t[0], p->nocase))
+        return false;
+    if (p->suffix_len && !s_ch_eq (b[p->body_len - 1], t[n - 1], p->nocase))
         return false;
     if (!s_mem_eq (b, t, p->prefix_len, p->nocase))
         return false;
@@ -607,15 +634,25 @@ struct _eval_t {
     policy_decision_t best;
 };
 
+//  Bounded copy of clean text (no UTF-8 cut: the sources fit)
+static void
+s_copy (char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen (src, size - 1);
+    memcpy (dst, src, n);
+    dst[n] = 0;
+}
+
+//  rule and reason are clean (checked at load, or built by s_textf)
 static void
 s_decide (policy_decision_t *d, const action_t *act, const char *rule, const char *reason)
 {
     d->action = act->action;
     d->risk = act->risk;
-    snprintf (d->capability, sizeof (d->capability), "%s",
-              act->action == POLICY_ESCALATE ? act->capability : "");
-    s_set_text (d->rule, sizeof (d->rule), rule);
-    s_set_text (d->reason, sizeof (d->reason), reason);
+    s_copy (d->capability, sizeof (d->capability),
+            act->action == POLICY_ESCALATE ? act->capability : "");
+    s_copy (d->rule, sizeof (d->rule), rule);
+    s_copy (d->reason, sizeof (d->reason), reason);
 }
 
 //  Offers one outcome: kept when more severe than what we have (the first
@@ -724,36 +761,61 @@ s_plist_match_path (const eval_t *e, const plist_t *list, const char *path, size
     return false;
 }
 
-//  The class of a resolved path
+static void
+s_scan_class_list (const eval_t *e, const cplist_t *list, const char *path, size_t n, uint8_t *best)
+{
+    for (uint32_t i = 0; i < list->count; i++) {
+        const cpat_t *c = &list->items[i];
+        if (c->rank >= *best)
+            return;
+        if (s_match_path (e, c->pat, path, n)) {
+            *best = c->rank;
+            return;
+        }
+    }
+}
+
+static unsigned
+s_key_after_root (const char *rest, size_t n)
+{
+    return n >= 2 ? (unsigned char) rest[1] : 0;
+}
+
+//  The class of a resolved path: the first in check order that matches
 static uint8_t
 s_classify (const eval_t *e, const char *path, size_t n)
 {
     const policy_t *p = e->policy;
-    for (size_t i = 0; i < p->order_count; i++) {
-        uint8_t id = p->order[i];
-        const class_t *c = &p->classes[id];
-        switch (c->kind) {
-        case CLASS_USER:
-            if (s_plist_match_path (e, &c->patterns, path, n))
-                return id;
-            break;
-        case CLASS_PROJECT:
-            if (e->project_on && s_under (path, n, e->project, e->project_len))
-                return id;
-            break;
-        case CLASS_TEMP:
-            if (s_under (path, n, "/tmp", 4) || s_under (path, n, "/var/tmp", 8))
-                return id;
-            break;
-        case CLASS_HOME:
-            if (e->home_len > 1 && s_under (path, n, e->home, e->home_len))
-                return id;
-            break;
-        default:
-            break;
-        }
+    uint8_t best = UINT8_MAX;
+    const cplist_t *abs = p->classifier[GRP_ABS];
+    unsigned key = s_key_after_root (path, n);
+    s_scan_class_list (e, &abs[key], path, n, &best);
+    s_scan_class_list (e, &abs[KEY_ANY], path, n, &best);
+    if (e->home_len == 1 || s_under (path, n, e->home, e->home_len)) {
+        const cplist_t *home = p->classifier[GRP_HOME];
+        size_t skip = e->home_len == 1 ? 0 : e->home_len;
+        key = s_key_after_root (path + skip, n - skip);
+        s_scan_class_list (e, &home[key], path, n, &best);
+        s_scan_class_list (e, &home[KEY_ANY], path, n, &best);
     }
-    return p->cls_other;
+    bool in_project = e->project_on && s_under (path, n, e->project, e->project_len);
+    if (in_project) {
+        const cplist_t *proj = p->classifier[GRP_PROJECT];
+        key = s_key_after_root (path + e->project_len, n - e->project_len);
+        s_scan_class_list (e, &proj[key], path, n, &best);
+        s_scan_class_list (e, &proj[KEY_ANY], path, n, &best);
+    }
+    const cplist_t *base = p->classifier[GRP_BASE];
+    s_scan_class_list (e, &base[n ? (unsigned char) path[n - 1] : 0], path, n, &best);
+    s_scan_class_list (e, &base[KEY_ANY], path, n, &best);
+    //  the built-in classes, where they are placed
+    if (p->rank_project < best && in_project)
+        best = p->rank_project;
+    if (p->rank_temp < best && (s_under (path, n, "/tmp", 4) || s_under (path, n, "/var/tmp", 8)))
+        best = p->rank_temp;
+    if (p->rank_home < best && e->home_len > 1 && s_under (path, n, e->home, e->home_len))
+        best = p->rank_home;
+    return best == UINT8_MAX ? p->cls_other : p->order[best];
 }
 
 //  Path candidates. A callback gets each resolved path (NULL for an
@@ -976,11 +1038,31 @@ s_view_classes (eval_t *e, view_t *v)
         return;
     v->classes = 0;
     v->target_classes = 0;
-    s_view_paths (e, v, false, s_collect_class, &v->classes);
-    s_view_paths (e, v, true, s_collect_class, &v->target_classes);
-    if (v->xargs)
-        v->target_classes |= (uint32_t) 1 << e->policy->cls_unknown;
     v->classes_done = true;
+    if (v->pseudo || v->tool_path || !v->sargs) {
+        s_view_paths (e, v, false, s_collect_class, &v->classes);
+        v->target_classes = v->classes;
+        return;
+    }
+    //  one pass: every word's classes, and the last operand's apart
+    bool options = true;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (options && w.n == 2 && w.s[0] == '-' && w.s[1] == '-') {
+            options = false;
+            continue;
+        }
+        bool operand = !options || !s_is_option (w);
+        uint32_t mask = 0;
+        s_word_paths (e, v, w, operand, s_collect_class, &mask);
+        v->classes |= mask;
+        if (operand && !(w.n == 1 && w.s[0] == '-'))
+            v->target_classes = mask;
+    }
+    if (v->xargs) {
+        v->classes |= (uint32_t) 1 << e->policy->cls_unknown;
+        v->target_classes |= (uint32_t) 1 << e->policy->cls_unknown;
+    }
 }
 
 typedef struct {
@@ -1248,17 +1330,19 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
 
 //  All conditions of rule r against view v. Cheap tests first.
 static bool
-s_rule_matches (eval_t *e, const rule_t *r, view_t *v)
+s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
 {
     if (r->tool.count && !s_plist_match_text (&r->tool, e->tool, e->tool_len))
         return false;
     if (r->bash_only && !v->cmd)
         return false;
-    if (r->command.count) {
+    //  a rule found through the command index has a literal name that is
+    //  the command's (the tool index only holds rules without command)
+    if (r->command.count && !(indexed && v->cmd)) {
         bool hit = false;
         for (size_t i = 0; i < r->command.count && !hit; i++) {
             const pattern_t *p = &r->command.items[i];
-            if (strchr (p->text, '/'))
+            if (p->slash)
                 hit = s_match_text (p, v->word0, v->word0_len);
             else
                 hit = s_match_text (p, v->name, v->name_len);
@@ -1339,18 +1423,20 @@ s_first_match (eval_t *e, const bucket_t *bucket, const idlist_t *scan, view_t *
     size_t bn = bucket ? bucket->count : 0;
     while (i < bn || j < scan->count) {
         uint32_t id;
+        bool from_bucket = true;
         if (j >= scan->count || (i < bn && bucket->rules[i] < scan->items[j]))
             id = bucket->rules[i++];
-        else if (i >= bn || scan->items[j] < bucket->rules[i])
+        else if (i >= bn || scan->items[j] < bucket->rules[i]) {
             id = scan->items[j++];
-        else {
+            from_bucket = false;
+        } else {
             id = bucket->rules[i++];
             j++;
         }
         const rule_t *r = &p->rules[id];
         if (tool_given_only && !r->tool.count)
             continue;
-        if (s_rule_matches (e, r, v))
+        if (s_rule_matches (e, r, v, from_bucket))
             return r;
     }
     return NULL;
@@ -1438,8 +1524,8 @@ s_eval_nested (eval_t *e, const char *text, size_t n, const char *shell_name)
     shell_destroy (&sh);
 }
 
-//  A shell reading its program from stdin: heredoc, here-string, or an
-//  echo / printf right before it in the pipeline
+//  A shell reading its program from an echo / printf right before it in
+//  the pipeline: the echoed words are parsed as the program
 static void
 s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
 {
@@ -1457,16 +1543,8 @@ s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
     size_t nlen = v->name_len < sizeof (name) - 1 ? v->name_len : sizeof (name) - 1;
     memcpy (name, v->name, nlen);
     name[nlen] = 0;
-    for (size_t i = 0; i < cmd->redirs_count && !e->done; i++) {
-        const shell_redir_t *rd = &cmd->redirs[i];
-        if ((rd->kind == SHELL_REDIR_HEREDOC || rd->kind == SHELL_REDIR_HERESTRING) &&
-            rd->fd == 0 && rd->target.text) {
-            if (rd->target.dynamic && s_has_var (rd->target.text, strlen (rd->target.text)))
-                s_offer (e, &e->policy->dynamic_command, "dynamic-command",
-                         "a shell reads a program built at run time from its input");
-            s_eval_nested (e, rd->target.text, strlen (rd->target.text), name);
-        }
-    }
+    //  (heredocs and here-strings the parser already parses as the program:
+    //  their commands come with the wrapper "bash <<")
     const shell_cmd_t *up = shell_upstream (sh, cmd);
     if (!e->done && up && s_name_is (up, s_echoes, 2) && up->argc > 1) {
         //  echo 'rm -rf ~' | sh: the echoed words, joined, are the program
@@ -1487,14 +1565,23 @@ s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
             return;
         }
         size_t len = 0;
+        bool escapes = s_streq_n (up->argv[0].text, strlen (up->argv[0].text), "printf");
         for (size_t i = 1; i < up->argc; i++) {
             const char *t = up->argv[i].text;
             size_t tn = strlen (t);
             //  echo -n / -e and printf's options are not program text
-            if (i == 1 && t[0] == '-' && tn > 1 && tn < 4)
+            if (i == 1 && t[0] == '-' && tn > 1 && tn < 4) {
+                escapes = escapes || memchr (t, 'e', tn);
                 continue;
-            memcpy (text + len, t, tn);
-            len += tn;
+            }
+            for (size_t k = 0; k < tn; k++) {
+                //  printf and echo -e turn \n and \t into separators
+                if (escapes && t[k] == '\\' && k + 1 < tn && (t[k + 1] == 'n' || t[k + 1] == 't')) {
+                    text[len++] = t[k + 1] == 'n' ? '\n' : '\t';
+                    k++;
+                } else
+                    text[len++] = t[k];
+            }
             text[len++] = ' ';
         }
         text[len] = 0;
@@ -2379,6 +2466,11 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                 s_fail (l, kwhere, "longer than 255 characters");
                 ok = false;
             }
+            for (const char *c = value; ok && *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7F) {
+                    s_fail (l, kwhere, "control character");
+                    ok = false;
+                }
             snprintf (r->reason, sizeof (r->reason), "%s", value);
             has_reason = value[0] != 0;
         }
@@ -2509,6 +2601,53 @@ s_build_index (policy_t *self)
                         !s_index_add (&self->tool_index, r->tool.items[i].text, id))
                         return false;
             } else if (!s_list_push (&self->tool_scan, id))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool
+s_cplist_push (cplist_t *list, const pattern_t *pat, uint8_t rank)
+{
+    cpat_t *grown = (cpat_t *) realloc (list->items, (list->count + 1) * sizeof (cpat_t));
+    if (!grown)
+        return false;
+    list->items = grown;
+    list->items[list->count].pat = pat;
+    list->items[list->count].rank = rank;
+    list->count++;
+    return true;
+}
+
+static bool
+s_build_classifier (policy_t *self)
+{
+    for (size_t rank = 0; rank < self->order_count; rank++) {
+        uint8_t id = self->order[rank];
+        const class_t *c = &self->classes[id];
+        if (id == self->cls_project)
+            self->rank_project = (uint8_t) rank;
+        else if (id == self->cls_temp)
+            self->rank_temp = (uint8_t) rank;
+        else if (id == self->cls_home)
+            self->rank_home = (uint8_t) rank;
+        for (size_t i = 0; i < c->patterns.count; i++) {
+            const pattern_t *pat = &c->patterns.items[i];
+            const char *b = pat->body;
+            size_t n = pat->body_len;
+            int grp;
+            unsigned key;
+            if (pat->anchor == ANCHOR_BASENAME) {
+                grp = GRP_BASE;
+                key = s_is_wild (b[n - 1]) ? KEY_ANY : (unsigned char) b[n - 1];
+            } else {
+                grp = pat->anchor == ANCHOR_HOME      ? GRP_HOME
+                      : pat->anchor == ANCHOR_PROJECT ? GRP_PROJECT
+                                                      : GRP_ABS;
+                key = n < 2 ? 0 : s_is_wild (b[1]) ? KEY_ANY : (unsigned char) b[1];
+            }
+            if (!s_cplist_push (&self->classifier[grp][key], pat, (uint8_t) rank))
                 return false;
         }
     }
@@ -2670,6 +2809,7 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
     self->cls_home = (uint8_t) s_add_class (self, "home", CLASS_HOME);
     self->cls_other = (uint8_t) s_add_class (self, "other", CLASS_OTHER);
     self->cls_unknown = (uint8_t) s_add_class (self, "unknown", CLASS_UNKNOWN);
+    self->rank_project = self->rank_temp = self->rank_home = UINT8_MAX;
 
     size_t rules_cap = 0;
     bool seen_policy = false;
@@ -2731,7 +2871,7 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
             if (!placed)
                 self->order[self->order_count++] = builtins[b];
         }
-        if (!s_build_index (self))
+        if (!s_build_index (self) || !s_build_classifier (self))
             s_fail (&l, NULL, "out of memory");
     }
     if (l.failed) {
@@ -2799,6 +2939,9 @@ policy_destroy (policy_t **self_p)
         free (self->classes[i].name);
         s_plist_free (&self->classes[i].patterns);
     }
+    for (int g = 0; g < GRP_COUNT; g++)
+        for (int k = 0; k <= KEY_ANY; k++)
+            free (self->classifier[g][k].items);
     s_index_free (&self->cmd_index);
     s_index_free (&self->tool_index);
     free (self->bash_scan.items);
