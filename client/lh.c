@@ -3,11 +3,10 @@
     Connection settings come from the environment (. run/env sets them) or
     from --broker, --broker-key and --cert before the command.
 */
+#include "lh_cli.h"
+
 #include "codec.h"
 #include "jsonpack.h"
-#include "lh_client.h"
-
-#include <getopt.h>
 
 static const char *s_usage =
     "Usage: lh [--broker EP] [--broker-key Z85] [--cert FILE] [--timeout MS] COMMAND ...\n"
@@ -19,19 +18,19 @@ static const char *s_usage =
     "  status [--json]     broker, services, workers, queues and counters\n"
     "  call SERVICE JSON   send a request (a JSON object) and print the reply as JSON\n"
     "  ping [-c COUNT]     round trips to the broker\n"
+    "  validate --tool TOOL (--command CMD | --input JSON) [--cwd DIR] [--json]\n"
+    "                      ask for a decision; exit 0 allow, 2 deny, 3 escalate, 1 error\n"
+    "  hook                Claude Code PreToolUse hook: hook JSON on stdin, decision out\n"
+    "  policy check FILE   lint a policy file\n"
+    "  policy reload       tell every validator to load its policy file again\n"
     "\n"
+    "--env FILE reads KEY=VALUE lines (as ops/run writes run/env) before the rest.\n"
     "Environment: LH_BROKER (frontend endpoint), LH_BROKER_KEY (broker public key),\n"
     "LH_CERT (this client's secret certificate). Without LH_BROKER_KEY, plaintext.\n"
     "Exit status: 0 success, 1 error reply or failure, 2 usage.\n";
 
-typedef struct {
-    lh_connect_t conn;
-    zcert_t *cert;
-    int timeout_ms;
-} cli_t;
-
-static int
-s_usage_error (const char *message)
+int
+cli_usage_error (const char *message)
 {
     fprintf (stderr, "lh: %s\n\n%s", message, s_usage);
     return 2;
@@ -57,18 +56,18 @@ s_keygen (int argc, char **argv)
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else
-            return s_usage_error ("keygen: unexpected argument");
+            return cli_usage_error ("keygen: unexpected argument");
     }
     if (!name)
-        return s_usage_error ("keygen: NAME is required");
+        return cli_usage_error ("keygen: NAME is required");
     for (const char *c = name; *c; c++)
         if (!(isalnum ((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.'))
-            return s_usage_error ("keygen: NAME may hold only [A-Za-z0-9._-]");
+            return cli_usage_error ("keygen: NAME may hold only [A-Za-z0-9._-]");
     if (roster && !role)
-        return s_usage_error ("keygen: --roster needs --role");
+        return cli_usage_error ("keygen: --roster needs --role");
     if (role && !streq (role, "agent") && !streq (role, "expert") && !streq (role, "node") &&
         !streq (role, "admin"))
-        return s_usage_error ("keygen: ROLE is agent, expert, node or admin");
+        return cli_usage_error ("keygen: ROLE is agent, expert, node or admin");
 
     zcert_t *cert = zcert_new ();
     zcert_set_meta (cert, "name", "%s", name);
@@ -110,8 +109,8 @@ s_keygen (int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  Requests
 
-static lh_client_t *
-s_client (cli_t *cli)
+lh_client_t *
+cli_client (cli_t *cli)
 {
     lh_client_t *client = lh_client_new (&cli->conn);
     if (!client) {
@@ -123,16 +122,15 @@ s_client (cli_t *cli)
     return client;
 }
 
-//  Sends an empty request map to service and returns the reply.
-static lh_reply_t *
-s_call_empty (lh_client_t *client, const char *service)
+lh_reply_t *
+cli_call_empty (lh_client_t *client, const char *service)
 {
     static const uint8_t empty_map = 0x80;
     return lh_client_call (client, service, &empty_map, 1);
 }
 
-static int
-s_print_error (const lh_reply_t *reply)
+int
+cli_print_error (const lh_reply_t *reply)
 {
     fprintf (stderr, "lh: %s: %s: %s\n", lh_reply_service (reply), lh_reply_code_name (reply),
              lh_reply_message (reply));
@@ -143,7 +141,7 @@ static int
 s_call (cli_t *cli, int argc, char **argv)
 {
     if (argc != 3)
-        return s_usage_error ("call: SERVICE and JSON are required");
+        return cli_usage_error ("call: SERVICE and JSON are required");
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
     char why[256];
@@ -152,7 +150,7 @@ s_call (cli_t *cli, int argc, char **argv)
         fprintf (stderr, "lh call: %s\n", why);
         return 2;
     }
-    lh_client_t *client = s_client (cli);
+    lh_client_t *client = cli_client (cli);
     if (!client) {
         msgpack_sbuffer_destroy (&body);
         return 1;
@@ -167,7 +165,7 @@ s_call (cli_t *cli, int argc, char **argv)
             printf ("%s\n", json ? json : "null");
             free (json);
         } else
-            s_print_error (reply);
+            cli_print_error (reply);
         rc = lh_reply_ok (reply) ? 0 : 1;
         lh_reply_destroy (&reply);
     }
@@ -183,23 +181,23 @@ s_ping (cli_t *cli, int argc, char **argv)
         if (streq (argv[i], "-c") && i + 1 < argc)
             count = atoi (argv[++i]);
         else
-            return s_usage_error ("ping: unexpected argument");
+            return cli_usage_error ("ping: unexpected argument");
     }
     if (count < 1)
-        return s_usage_error ("ping: COUNT must be at least 1");
-    lh_client_t *client = s_client (cli);
+        return cli_usage_error ("ping: COUNT must be at least 1");
+    lh_client_t *client = cli_client (cli);
     if (!client)
         return 1;
     int failures = 0;
     for (int i = 0; i < count && !zsys_interrupted; i++) {
-        lh_reply_t *reply = s_call_empty (client, "broker.ping");
+        lh_reply_t *reply = cli_call_empty (client, "broker.ping");
         if (!reply)
             break;
         if (lh_reply_ok (reply))
             printf ("reply from %s: seq=%d time=%.3f ms\n", cli->conn.endpoint, i + 1,
                     (double) lh_reply_rtt_us (reply) / 1000.0);
         else {
-            s_print_error (reply);
+            cli_print_error (reply);
             failures++;
         }
         lh_reply_destroy (&reply);
@@ -281,11 +279,11 @@ s_status (cli_t *cli, int argc, char **argv)
 {
     bool json = argc == 2 && streq (argv[1], "--json");
     if (argc > 2 || (argc == 2 && !json))
-        return s_usage_error ("status: unexpected argument");
-    lh_client_t *client = s_client (cli);
+        return cli_usage_error ("status: unexpected argument");
+    lh_client_t *client = cli_client (cli);
     if (!client)
         return 1;
-    lh_reply_t *reply = s_call_empty (client, "broker.stats");
+    lh_reply_t *reply = cli_call_empty (client, "broker.stats");
     int rc = 1;
     if (reply && lh_reply_ok (reply)) {
         if (json) {
@@ -296,7 +294,7 @@ s_status (cli_t *cli, int argc, char **argv)
             s_print_status (lh_reply_root (reply));
         rc = 0;
     } else if (reply)
-        s_print_error (reply);
+        cli_print_error (reply);
     lh_reply_destroy (&reply);
     lh_client_destroy (&client);
     return rc;
@@ -307,11 +305,17 @@ main (int argc, char **argv)
 {
     zsys_init ();
     zsys_set_logsystem (false);
+    //  --env FILE first: it feeds the environment the rest reads
+    int i = 1;
+    if (argc > 2 && streq (argv[1], "--env")) {
+        if (cli_load_env (argv[2]) != 0)
+            return 1;
+        i = 3;
+    }
     cli_t cli = {.timeout_ms = 3000};
     if (lh_connect_from_env (&cli.conn, &cli.cert, "tcp://127.0.0.1:5555") != 0)
         return 1;
 
-    int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
             fputs (s_usage, stdout);
@@ -319,7 +323,7 @@ main (int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc)
-            return s_usage_error ("option needs a value");
+            return cli_usage_error ("option needs a value");
         if (streq (argv[i], "--broker"))
             cli.conn.endpoint = argv[++i];
         else if (streq (argv[i], "--broker-key"))
@@ -335,11 +339,12 @@ main (int argc, char **argv)
             }
             cli.conn.cert = cli.cert;
         } else
-            return s_usage_error ("unknown option");
+            return cli_usage_error ("unknown option");
     }
     if (i >= argc)
-        return s_usage_error ("COMMAND is required");
-    if (cli.conn.server_key && !cli.conn.cert && !streq (argv[i], "keygen")) {
+        return cli_usage_error ("COMMAND is required");
+    if (cli.conn.server_key && !cli.conn.cert && !streq (argv[i], "keygen") &&
+        !streq (argv[i], "policy")) {
         fprintf (stderr, "lh: a broker key without a certificate: set LH_CERT or --cert\n");
         return 2;
     }
@@ -353,8 +358,14 @@ main (int argc, char **argv)
         rc = s_status (&cli, argc - i, argv + i);
     else if (streq (command, "ping"))
         rc = s_ping (&cli, argc - i, argv + i);
+    else if (streq (command, "validate"))
+        rc = cli_validate (&cli, argc - i, argv + i);
+    else if (streq (command, "hook"))
+        rc = cli_hook (&cli, argc - i, argv + i);
+    else if (streq (command, "policy"))
+        rc = cli_policy (&cli, argc - i, argv + i);
     else
-        rc = s_usage_error ("unknown command");
+        rc = cli_usage_error ("unknown command");
     zcert_destroy (&cli.cert);
     return rc;
 }
