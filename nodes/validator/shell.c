@@ -3130,7 +3130,8 @@ typedef enum {
     W_FLOCK,   //  flock FILE CMD / flock FILE -c STRING
     W_SCRIPT,  //  script -c STRING
     W_GDB,     //  gdb --args CMD
-    W_BUSYBOX  //  busybox APPLET
+    W_BUSYBOX, //  busybox APPLET
+    W_SOURCE   //  source /dev/stdin <<EOF
 } s_wtype_t;
 
 typedef struct {
@@ -3141,6 +3142,7 @@ typedef struct {
     bool assigns;      //  NAME=value operands before the command (sudo)
     bool calls;        //  the inner command may be a shell function (time)
     const char *dflt;  //  the command when none is given (xargs)
+    const char *shell; //  options that start a shell reading stdin when no command is given
 } s_wrap_t;
 
 #define S_HELP                                                                                     \
@@ -3382,127 +3384,56 @@ static const s_long_t s_runuser_longs[] = {{"command", ':', 'c'},
                                            S_HELP,
                                            {NULL, 0, 0}};
 
+//  name, type, {shorts, nocmd, longs, -N options, long values only with =},
+//  operands before the command, NAME=value operands, may call functions,
+//  command when none is given, options that start a shell on stdin
+// clang-format off
 static const s_wrap_t s_wraps[] = {
-    {"sudo",
-     W_EXEC,
-     {"Aa:BbC:c:D:Eeg:Hh::iKklNnPp:R:r:SsT:t:U:u:Vv", "eKlVvh!", s_sudo_longs, false, false},
-     0,
-     true,
-     false,
-     NULL},
-    {"doas", W_EXEC, {"a:C:Lnsu:", "CL", NULL, false, false}, 0, false, false, NULL},
-    {"pkexec", W_EXEC, {"", "!", s_pkexec_longs, false, false}, 0, false, false, NULL},
-    {"nice", W_EXEC, {"n:", "!", s_nice_longs, true, false}, 0, false, false, NULL},
-    {"ionice",
-     W_EXEC,
-     {"c:n:p:P:tu:h", "pPuh!", s_ionice_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"nohup", W_EXEC, {"", "!", s_help_longs, false, false}, 0, false, false, NULL},
-    {"timeout", W_EXEC, {"k:s:v", "!", s_timeout_longs, false, false}, 1, false, false, NULL},
-    {"stdbuf", W_EXEC, {"i:o:e:", "!", s_stdbuf_longs, false, false}, 0, false, false, NULL},
-    {"time", W_EXEC, {"f:o:apqv", "!", s_time_longs, false, false}, 0, false, true, NULL},
-    {"command", W_EXEC, {"pVv", "Vv", NULL, false, false}, 0, false, false, NULL},
-    {"builtin", W_EXEC, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"exec", W_EXEC, {"a:cl", "", NULL, false, false}, 0, false, false, NULL},
-    {"xargs",
-     W_EXEC,
-     {"0a:d:E:e::I:i::L:l::n:oP:prs:tx", "!", s_xargs_longs, false, false},
-     0,
-     false,
-     false,
-     "echo"},
-    {"nsenter",
-     W_EXEC,
-     {"aC::eFG:i::m::n::p::r::S:t:T::U::u::w::Z", "!", s_nsenter_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"chroot", W_EXEC, {"", "!", s_chroot_longs, false, false}, 1, false, false, NULL},
-    {"unshare",
-     W_EXEC,
-     {"cC::fG:i::m::n::p::rR:S:T::U::u::w:", "!", s_unshare_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"setsid", W_EXEC, {"cfw", "!", s_setsid_longs, false, false}, 0, false, false, NULL},
-    {"chrt",
-     W_EXEC,
-     {"abD:defimoP:pRrT:v", "mp!", s_chrt_longs, false, false},
-     1,
-     false,
-     false,
-     NULL},
-    {"taskset", W_EXEC, {"acp", "p!", s_taskset_longs, false, false}, 1, false, false, NULL},
-    {"strace",
-     W_EXEC,
-     {"a:b:cCdDe:E:fFhiI:kno:O:p:P:qrs:S:tTu:U:vVwxX:yzZ", "hV!", s_strace_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"ltrace",
-     W_EXEC,
-     {"a:A:bcCD:e:fF:hiLl:n:o:p:rs:StTu:Vw:x:", "hV!", s_ltrace_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"valgrind", W_EXEC, {"dhqv", "h!", s_help_longs, false, true}, 0, false, false, NULL},
-    {"fakeroot",
-     W_EXEC,
-     {"hi:l:s:uv", "hv!", s_fakeroot_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"unbuffer", W_EXEC, {"p", "", NULL, false, false}, 0, false, false, NULL},
-    {"torsocks",
-     W_EXEC,
-     {"a:dhiP:p:qu:", "h!", s_torsocks_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"proxychains", W_EXEC, {"f:q", "", NULL, false, false}, 0, false, false, NULL},
-    {"proxychains4", W_EXEC, {"f:q", "", NULL, false, false}, 0, false, false, NULL},
-    {"firejail", W_EXEC, {"", "!", s_help_longs, false, true}, 0, false, false, NULL},
-    {"env", W_ENV, {"", "", NULL, false, false}, 0, true, false, NULL},
-    {"find", W_FIND, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"eval", W_EVAL, {"", "", NULL, false, false}, 0, false, true, NULL},
-    {"trap", W_TRAP, {"", "", NULL, false, false}, 0, false, true, NULL},
-    {"su", W_SU, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"runuser",
-     W_RUNUSER,
-     {"c:fg:G:lmpPs:u:w:", "!", s_runuser_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"sg", W_SG, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"ssh", W_SSH, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"watch",
-     W_WATCH,
-     {"bcCd::eghn:pq:rtvwx", "hv!", s_watch_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"flock",
-     W_FLOCK,
-     {"c:E:eFhnosuVw:x", "hV!", s_flock_longs, false, false},
-     0,
-     false,
-     false,
-     NULL},
-    {"script", W_SCRIPT, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"gdb", W_GDB, {"", "", NULL, false, false}, 0, false, false, NULL},
-    {"busybox", W_BUSYBOX, {"", "", NULL, false, false}, 0, false, false, NULL},
+    {"sudo",         W_EXEC,    {"Aa:BbC:c:D:Eeg:Hh::iKklNnPp:R:r:SsT:t:U:u:Vv", "eKlVvh!", s_sudo_longs, false, false}, 0, true,  false, NULL, "si"},
+    {"doas",         W_EXEC,    {"a:C:Lnsu:", "CL", NULL, false, false},                                  0, false, false, NULL, "s"},
+    {"pkexec",       W_EXEC,    {"", "!", s_pkexec_longs, false, false},                                  0, false, false, NULL, NULL},
+    {"nice",         W_EXEC,    {"n:", "!", s_nice_longs, true, false},                                   0, false, false, NULL, NULL},
+    {"ionice",       W_EXEC,    {"c:n:p:P:tu:h", "pPuh!", s_ionice_longs, false, false},                  0, false, false, NULL, NULL},
+    {"nohup",        W_EXEC,    {"", "!", s_help_longs, false, false},                                    0, false, false, NULL, NULL},
+    {"timeout",      W_EXEC,    {"k:s:v", "!", s_timeout_longs, false, false},                            1, false, false, NULL, NULL},
+    {"stdbuf",       W_EXEC,    {"i:o:e:", "!", s_stdbuf_longs, false, false},                            0, false, false, NULL, NULL},
+    {"time",         W_EXEC,    {"f:o:apqv", "!", s_time_longs, false, false},                            0, false, true,  NULL, NULL},
+    {"command",      W_EXEC,    {"pVv", "Vv", NULL, false, false},                                        0, false, false, NULL, NULL},
+    {"builtin",      W_EXEC,    {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"exec",         W_EXEC,    {"a:cl", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"xargs",        W_EXEC,    {"0a:d:E:e::I:i::L:l::n:oP:prs:tx", "!", s_xargs_longs, false, false},    0, false, false, "echo", NULL},
+    {"nsenter",      W_EXEC,    {"aC::eFG:i::m::n::p::r::S:t:T::U::u::w::Z", "!", s_nsenter_longs, false, false}, 0, false, false, NULL, NULL},
+    {"chroot",       W_EXEC,    {"", "!", s_chroot_longs, false, false},                                  1, false, false, NULL, NULL},
+    {"unshare",      W_EXEC,    {"cC::fG:i::m::n::p::rR:S:T::U::u::w:", "!", s_unshare_longs, false, false}, 0, false, false, NULL, NULL},
+    {"setsid",       W_EXEC,    {"cfw", "!", s_setsid_longs, false, false},                               0, false, false, NULL, NULL},
+    {"chrt",         W_EXEC,    {"abD:defimoP:pRrT:v", "mp!", s_chrt_longs, false, false},                1, false, false, NULL, NULL},
+    {"taskset",      W_EXEC,    {"acp", "p!", s_taskset_longs, false, false},                             1, false, false, NULL, NULL},
+    {"strace",       W_EXEC,    {"a:b:cCdDe:E:fFhiI:kno:O:p:P:qrs:S:tTu:U:vVwxX:yzZ", "hV!", s_strace_longs, false, false}, 0, false, false, NULL, NULL},
+    {"ltrace",       W_EXEC,    {"a:A:bcCD:e:fF:hiLl:n:o:p:rs:StTu:Vw:x:", "hV!", s_ltrace_longs, false, false}, 0, false, false, NULL, NULL},
+    {"valgrind",     W_EXEC,    {"dhqv", "h!", s_help_longs, false, true},                                0, false, false, NULL, NULL},
+    {"fakeroot",     W_EXEC,    {"hi:l:s:uv", "hv!", s_fakeroot_longs, false, false},                     0, false, false, NULL, NULL},
+    {"unbuffer",     W_EXEC,    {"p", "", NULL, false, false},                                            0, false, false, NULL, NULL},
+    {"torsocks",     W_EXEC,    {"a:dhiP:p:qu:", "h!", s_torsocks_longs, false, false},                   0, false, false, NULL, NULL},
+    {"proxychains",  W_EXEC,    {"f:q", "", NULL, false, false},                                          0, false, false, NULL, NULL},
+    {"proxychains4", W_EXEC,    {"f:q", "", NULL, false, false},                                          0, false, false, NULL, NULL},
+    {"firejail",     W_EXEC,    {"", "!", s_help_longs, false, true},                                     0, false, false, NULL, NULL},
+    {"env",          W_ENV,     {"", "", NULL, false, false},                                             0, true,  false, NULL, NULL},
+    {"find",         W_FIND,    {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"eval",         W_EVAL,    {"", "", NULL, false, false},                                             0, false, true,  NULL, NULL},
+    {"trap",         W_TRAP,    {"", "", NULL, false, false},                                             0, false, true,  NULL, NULL},
+    {"su",           W_SU,      {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"runuser",      W_RUNUSER, {"c:fg:G:lmpPs:u:w:", "!", s_runuser_longs, false, false},                0, false, false, NULL, NULL},
+    {"sg",           W_SG,      {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"ssh",          W_SSH,     {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"watch",        W_WATCH,   {"bcCd::eghn:pq:rtvwx", "hv!", s_watch_longs, false, false},              0, false, false, NULL, NULL},
+    {"flock",        W_FLOCK,   {"c:E:eFhnosuVw:x", "hV!", s_flock_longs, false, false},                  0, false, false, NULL, NULL},
+    {"script",       W_SCRIPT,  {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"gdb",          W_GDB,     {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"busybox",      W_BUSYBOX, {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"source",       W_SOURCE,  {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {".",            W_SOURCE,  {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
 };
+// clang-format on
 
 static const char *const s_shells[] = {"sh",    "bash",  "dash", "zsh",  "ksh",  "ksh93",
                                        "mksh",  "pdksh", "oksh", "ash",  "yash", "posh",
@@ -3736,6 +3667,24 @@ s_unwrap_find (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t
     }
 }
 
+//  A shell that reads its commands from stdin: when stdin is a heredoc or
+//  here-string, its text is the script
+static void
+s_stdin_script (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd,
+                const char *name)
+{
+    const shell_redir_t *input = NULL;
+    for (size_t k = 0; k < cmd->redirs_count; k++) {
+        const shell_redir_t *r = &cmd->redirs[k];
+        if (r->fd == 0 && (r->kind == SHELL_REDIR_IN || r->kind == SHELL_REDIR_INOUT ||
+                           r->kind == SHELL_REDIR_DUP_IN || r->kind == SHELL_REDIR_HEREDOC ||
+                           r->kind == SHELL_REDIR_HERESTRING))
+            input = r; //  the last one wins
+    }
+    if (input && (input->kind == SHELL_REDIR_HEREDOC || input->kind == SHELL_REDIR_HERESTRING))
+        s_reparse (sh, ctx, outer, input->target.text, name, false);
+}
+
 static void
 s_unwrap_shell (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd,
                 const char *name)
@@ -3778,20 +3727,8 @@ s_unwrap_shell (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_
     }
     if (i < n && !s_flag)
         return; //  runs a script file
-    //  Commands from stdin: a heredoc or here-string is the script
-    const shell_redir_t *input = NULL;
-    for (size_t k = 0; k < cmd->redirs_count; k++) {
-        const shell_redir_t *r = &cmd->redirs[k];
-        if (r->fd == 0 && (r->kind == SHELL_REDIR_IN || r->kind == SHELL_REDIR_INOUT ||
-                           r->kind == SHELL_REDIR_DUP_IN || r->kind == SHELL_REDIR_HEREDOC ||
-                           r->kind == SHELL_REDIR_HERESTRING))
-            input = r;
-    }
-    if (input && (input->kind == SHELL_REDIR_HEREDOC || input->kind == SHELL_REDIR_HERESTRING)) {
-        snprintf (label, sizeof (label), "%s <<", name);
-        s_reparse (sh, ctx, outer, input->target.text, s_strndup (sh, label, strlen (label)),
-                   false);
-    }
+    snprintf (label, sizeof (label), "%s <<", name);
+    s_stdin_script (sh, ctx, outer, cmd, s_strndup (sh, label, strlen (label)));
 }
 
 //  su and friends: -c STRING anywhere (su permutes its arguments)
@@ -3872,6 +3809,8 @@ s_unwrap_ssh (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
     }
     if (host && i < n)
         s_reparse (sh, ctx, outer, s_join (sh, v, i, n), "ssh", false);
+    else if (host)
+        s_stdin_script (sh, ctx, outer, cmd, "ssh"); //  the remote shell reads stdin
 }
 
 static void
@@ -3905,6 +3844,15 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
         s_scan_opts (&cmd, 1, &w->opts, &r);
         if (r.nocmd)
             return;
+        if (w->shell && r.next >= n) {
+            //  sudo -s, sudo -i, doas -s: a shell, fed by a heredoc maybe
+            for (const char *o = w->shell; *o; o++)
+                if (r.seen[(int) *o]) {
+                    s_stdin_script (sh, ctx, index, &cmd, w->name);
+                    break;
+                }
+            return;
+        }
         s_exec_from (sh, ctx, index, &cmd, w, r.next);
         if (r.alt != S_NONE && r.alt != r.next && r.alt < n)
             s_exec_from (sh, ctx, index, &cmd, w, r.alt);
@@ -3938,6 +3886,8 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
         const char *str = s_find_dash_c (&cmd, "sgGw");
         if (str)
             s_reparse (sh, ctx, index, str, "su -c", false);
+        else
+            s_stdin_script (sh, ctx, index, &cmd, "su");
         return;
     }
     case W_RUNUSER: {
@@ -3951,6 +3901,8 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
         const char *str = s_find_dash_c (&cmd, "sgGwu");
         if (str)
             s_reparse (sh, ctx, index, str, "runuser -c", false);
+        else if (!r.seen['u'])
+            s_stdin_script (sh, ctx, index, &cmd, "runuser");
         return;
     }
     case W_SG: {
@@ -4009,6 +3961,11 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
     case W_BUSYBOX:
         if (n > 1 && v[1].text[0] != '-')
             s_emit_inner (sh, ctx, index, v + 1, n - 1, NULL, 0, "busybox", false);
+        return;
+    case W_SOURCE:
+        if (n > 1 && (!strcmp (v[1].text, "/dev/stdin") || !strcmp (v[1].text, "/dev/fd/0") ||
+                      !strcmp (v[1].text, "/proc/self/fd/0")))
+            s_stdin_script (sh, ctx, index, &cmd, "source");
         return;
     }
 }

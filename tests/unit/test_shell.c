@@ -1249,6 +1249,29 @@ test_shell_script_and_stdin (void **state)
 }
 
 static void
+test_stdin_shells (void **state)
+{
+    (void) state;
+    shell_t *sh =
+        s_ok ("sudo -s <<EOF\nrm -rf /a\nEOF\nsudo -i <<< 'rm /b'; su - root <<'X'\nrm /c\nX\n"
+              "ssh -T host <<'EOF'\ncd /srv && rm -rf d\nEOF\nsource /dev/stdin <<< 'rm e';"
+              " doas -s <<< 'rm f'; sudo -s < script; ssh host2");
+    assert_string_equal (s_line (s_must (sh, "rm", "sudo")), "rm -rf /a");
+    assert_non_null (s_must (sh, "rm", "su"));
+    assert_string_equal (s_line (s_must (sh, "rm", "ssh")), "rm -rf d");
+    assert_non_null (s_must (sh, "cd", "ssh"));
+    assert_non_null (s_must (sh, "rm", "source"));
+    assert_non_null (s_must (sh, "rm", "doas"));
+    //  Two bodies under sudo: -s and -i
+    size_t under_sudo = 0;
+    for (size_t i = 0; i < shell_count (sh); i++)
+        if (!strcmp (s_chain (shell_cmd (sh, i)), "sudo"))
+            under_sudo++;
+    assert_int_equal (under_sudo, 2);
+    shell_destroy (&sh);
+}
+
+static void
 test_busybox (void **state)
 {
     (void) state;
@@ -1818,6 +1841,7 @@ main (void)
         cmocka_unit_test (test_find_exec),
         cmocka_unit_test (test_shell_dash_c),
         cmocka_unit_test (test_shell_script_and_stdin),
+        cmocka_unit_test (test_stdin_shells),
         cmocka_unit_test (test_busybox),
         cmocka_unit_test (test_eval),
         cmocka_unit_test (test_su_runuser),
