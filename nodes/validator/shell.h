@@ -16,6 +16,44 @@
     deeper than max_depth, more than max_commands commands) is an error, so
     the caller can fail closed.
 
+    Wrapper names in shell_cmd_t.wrappers, outermost first:
+        "sudo" "doas" "pkexec" "env" "nice" "ionice" "nohup" "timeout"
+        "stdbuf" "time" "command" "builtin" "exec" "xargs" "nsenter" "chroot"
+        "unshare" "setsid" "chrt" "taskset" "strace" "ltrace" "valgrind"
+        "fakeroot" "unbuffer" "torsocks" "proxychains" "proxychains4"
+        "firejail" "busybox" "runuser" "flock" "watch" "gdb --args"
+            the command the wrapper runs, argv a suffix of the wrapper's
+            (watch without -x, and sudo -s/-i or doas -s without a command,
+            run a shell: see below)
+        "find -exec" "find -execdir" "find -ok" "find -okdir"
+            each action up to ; or {} +
+        "sh -c" "bash -c" "zsh -c" ... (the shell's basename, then " -c")
+        "eval" "trap" "su -c" "runuser -c" "sg" "ssh" "watch" "flock -c"
+        "script -c"
+            a string parsed again as shell (eval, ssh and watch join their
+            arguments with spaces first)
+        "sh <<" "bash <<" ..., "sudo" "doas" "su" "runuser" "ssh" "source"
+            a shell reading commands from stdin (sh without -c or script,
+            sudo -s, su without -c, ssh HOST without a command, source
+            /dev/stdin, ...) when stdin is a heredoc or here-string: its
+            text is parsed as the script
+        "$()"  command substitution, $(...) or backquotes
+        "<()" ">()"  process substitution
+    Commands found through a wrapper come right after it and share its
+    pipeline, position, background flag, redirections and upstream; env and
+    sudo NAME=value words (and a wrapper's own assignments) are added to
+    their assigns. xargs appends arguments read at run time that are not in
+    argv; with no command it runs "echo". An option a wrapper's table does
+    not know is read both ways (taking an argument or not), so two inner
+    commands may be listed. Code given to interpreters (python -c, perl -e,
+    node -e, ...) is not shell and stays an argument. A command name that is
+    dynamic is never looked through.
+
+    Limits beyond the options: max_depth is at most 256 (wrapper chains
+    count as nesting), inputs over 16 MiB, commands with more than 256
+    redirections or assignments (own plus inherited) and trees past a
+    memory budget proportional to the input are refused.
+
     The result owns all its memory; pointers into it live until
     shell_destroy.
 */
@@ -32,8 +70,11 @@ typedef struct {
 } shell_opts_t;
 
 typedef struct {
-    const char *text; //  after quote removal and the static expansions above
-    bool dynamic;     //  holds $VAR, $(..), `..`, $((..)), globs or brace sets
+    const char *text; //  after quote removal and the static expansions above;
+                      //  $VAR, ${..}, $(..), `..`, $((..)), <(..) stay as
+                      //  written, $'..' escapes are decoded
+    bool dynamic;     //  holds $VAR, $(..), `..`, $((..)), <(..), globs
+                      //  (* ? [..]), brace sets ({a,b} {1..3}) or ~user, ~+
                       //  that could not be resolved statically
     bool quoted;      //  some part was quoted or escaped
 } shell_word_t;
@@ -43,17 +84,17 @@ typedef enum {
     SHELL_REDIR_OUT,       //  >  and >|
     SHELL_REDIR_APPEND,    //  >>
     SHELL_REDIR_INOUT,     //  <>
-    SHELL_REDIR_DUP_OUT,   //  >&  (target is an fd number, or a file with &>)
+    SHELL_REDIR_DUP_OUT,   //  >&N, >&- (target the fd number or -); |& adds 2>&1
     SHELL_REDIR_DUP_IN,    //  <&
-    SHELL_REDIR_OUT_ALL,   //  &> and &>> (stdout and stderr to a file)
+    SHELL_REDIR_OUT_ALL,   //  &>, &>> and >&file (stdout and stderr to a file)
     SHELL_REDIR_HEREDOC,   //  << and <<- (target.text is the body)
     SHELL_REDIR_HERESTRING //  <<<
 } shell_redir_kind_t;
 
 typedef struct {
     shell_redir_kind_t kind;
-    int fd; //  the redirected descriptor (default 0 or 1 by kind)
-    shell_word_t target;
+    int fd;              //  the redirected descriptor (default 0 or 1 by kind), -1 for {name}>
+    shell_word_t target; //  heredocs: the body, dynamic when unquoted and expanding
 } shell_redir_t;
 
 typedef struct {
@@ -61,19 +102,24 @@ typedef struct {
     //  argc is 0 for a command that only assigns or redirects
     const shell_word_t *argv;
     size_t argc;
-    const shell_word_t *assigns; //  "NAME=value" prefixes, as written
-    size_t assigns_count;
+    const shell_word_t *assigns; //  "NAME=value" prefixes, as written; arrays
+    size_t assigns_count;        //  as "NAME=(a b)"
+    //  Redirections of enclosing compound commands ({ } > f, while ... done
+    //  < f) first, then the command's own
     const shell_redir_t *redirs;
     size_t redirs_count;
     //  Wrappers that led here, outermost first: "sudo", "env", "xargs",
     //  "find -exec", "bash -c", "eval", "$()" (command substitution), ...
     const char *const *wrappers;
     size_t wrappers_count;
-    size_t pipeline;     //  commands with the same id form one pipeline
+    //  Commands with the same id form one pipeline. Commands inside a
+    //  compound element of a pipeline (curl x | while ...; do sh; done) and
+    //  commands found through a wrapper take that element's id and place.
+    size_t pipeline;
     size_t position;     //  0-based place in that pipeline
-    size_t pipeline_len; //  commands in that pipeline
-    bool background;     //  ends with &
-    bool in_function;    //  inside a function body
+    size_t pipeline_len; //  elements in that pipeline
+    bool background;     //  runs asynchronously (&, in a backgrounded list, coproc)
+    bool in_function;    //  inside a function body (emitted where it is defined)
 } shell_cmd_t;
 
 typedef struct _shell_t shell_t;
@@ -88,11 +134,17 @@ void shell_destroy (shell_t **self_p);
 size_t shell_count (const shell_t *self);
 const shell_cmd_t *shell_cmd (const shell_t *self, size_t index);
 
-//  The command whose output feeds cmd through a pipe, or NULL.
+//  The command whose output feeds cmd through a pipe, or NULL. For the
+//  first element of a pipeline inside a compound command or a -c string,
+//  that is what feeds the compound or the shell. Failing a pipe, a
+//  process substitution cmd reads (sh <(curl ..), sh < <(curl ..)): the
+//  last command in it. cmd must come from self; any other pointer gives NULL.
 const shell_cmd_t *shell_upstream (const shell_t *self, const shell_cmd_t *cmd);
 
-//  True if some function calls itself from its own body (the fork bomb
-//  `:(){ :|:& };:` and its renamings).
+//  True if some function calls itself from its own body, directly or
+//  through other functions, $(), eval or trap (the fork bomb
+//  `:(){ :|:& };:` and its renamings). Calls through command, sudo, env...
+//  run programs, not functions, and do not count.
 bool shell_has_recursive_function (const shell_t *self);
 
 #endif
