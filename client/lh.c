@@ -8,6 +8,8 @@
 #include "codec.h"
 #include "jsonpack.h"
 
+#include <jansson.h>
+
 static const char *s_usage =
     "Usage: lh [--broker EP] [--broker-key Z85] [--cert FILE] [--timeout MS] COMMAND ...\n"
     "\n"
@@ -274,6 +276,42 @@ s_print_status (const msgpack_object *root)
     }
 }
 
+//  Counters of a node service that answers {op: "stats"} (one of its
+//  workers answers), or NULL when it has no worker or does not answer.
+static lh_reply_t *
+s_node_stats (lh_client_t *client, const msgpack_object *services, const char *name)
+{
+    bool present = false;
+    for (uint32_t i = 0;
+         services && services->type == MSGPACK_OBJECT_ARRAY && i < services->via.array.size; i++) {
+        const msgpack_object *s = &services->via.array.ptr[i];
+        present |= codec_str_eq (codec_map_get (s, "name"), name) && s_u64 (s, "workers") > 0;
+    }
+    if (!present)
+        return NULL;
+    static const uint8_t stats[] = {0x81, 0xA2, 'o', 'p', 0xA5, 's', 't', 'a', 't', 's'};
+    lh_reply_t *reply = lh_client_call (client, name, stats, sizeof (stats));
+    if (reply && !lh_reply_ok (reply))
+        lh_reply_destroy (&reply);
+    return reply;
+}
+
+static void
+s_print_node (const char *name, const msgpack_object *root)
+{
+    char version[128];
+    const msgpack_object *counters = codec_map_get (root, "counters");
+    printf ("\n%s (one worker's counters), policy %s\n", name,
+            codec_str_copy (codec_map_get (root, "policy"), version, sizeof (version)) ? version
+                                                                                       : "-");
+    for (uint32_t i = 0;
+         counters && counters->type == MSGPACK_OBJECT_MAP && i < counters->via.map.size; i++) {
+        char key[64];
+        codec_str_copy (&counters->via.map.ptr[i].key, key, sizeof (key));
+        printf ("  %-22s %llu\n", key, (unsigned long long) counters->via.map.ptr[i].val.via.u64);
+    }
+}
+
 static int
 s_status (cli_t *cli, int argc, char **argv)
 {
@@ -286,12 +324,30 @@ s_status (cli_t *cli, int argc, char **argv)
     lh_reply_t *reply = cli_call_empty (client, "broker.stats");
     int rc = 1;
     if (reply && lh_reply_ok (reply)) {
+        const msgpack_object *root = lh_reply_root (reply);
+        lh_reply_t *validate = s_node_stats (client, codec_map_get (root, "services"), "validate");
         if (json) {
-            char *text = jsonpack_to_json (lh_reply_root (reply), true);
+            //  {broker.stats..., "nodes": {"validate": {...}}}
+            char *text = jsonpack_to_json (root, false);
+            json_t *all = text ? json_loads (text, 0, NULL) : NULL;
+            free (text);
+            json_t *nodes = json_object ();
+            if (validate) {
+                text = jsonpack_to_json (lh_reply_root (validate), false);
+                json_object_set_new (nodes, "validate", text ? json_loads (text, 0, NULL) : NULL);
+                free (text);
+            }
+            json_object_set_new (all, "nodes", nodes);
+            text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
             printf ("%s\n", text ? text : "null");
             free (text);
-        } else
-            s_print_status (lh_reply_root (reply));
+            json_decref (all);
+        } else {
+            s_print_status (root);
+            if (validate)
+                s_print_node ("VALIDATE", lh_reply_root (validate));
+        }
+        lh_reply_destroy (&validate);
         rc = 0;
     } else if (reply)
         cli_print_error (reply);

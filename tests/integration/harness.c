@@ -305,28 +305,64 @@ cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int 
     return false;
 }
 
-pid_t
-cluster_start_echo (cluster_t *self, const char *service, bool wait)
+static uint64_t
+s_workers_of (cluster_t *self, const char *service)
 {
-    assert_true (self->worker_count < 8);
-    char cert[512], log_path[512];
-    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
-    snprintf (log_path, sizeof (log_path), "%s/echo-%d.log", self->dir, self->worker_count);
-    char *argv[] = {(char *) LH_ECHO_BIN, "--broker",    self->backend, "--broker-key",
-                    self->broker_key,     "--cert",      cert,          "--service",
-                    (char *) service,     "--heartbeat", "200",         NULL};
-    //  Count before, so that "one more" is what we wait for
     char json[128];
     snprintf (json, sizeof (json), "{\"name\":\"%s\"}", service);
     lh_reply_t *reply = cluster_call (self, self->admin, "mmi.service", json);
     const msgpack_object *workers = codec_map_get (lh_reply_root (reply), "workers");
-    uint64_t before = workers ? workers->via.u64 : 0;
+    uint64_t count = workers ? workers->via.u64 : 0;
     lh_reply_destroy (&reply);
+    return count;
+}
 
+//  Starts a node process and, when wait, waits until the broker lists one
+//  more worker of service.
+static pid_t
+s_start_node (cluster_t *self, const char *name, const char *service, char *const argv[], bool wait)
+{
+    assert_true (self->worker_count < 8);
+    char log_path[512];
+    snprintf (log_path, sizeof (log_path), "%s/%s-%d.log", self->dir, name, self->worker_count);
+    uint64_t before = s_workers_of (self, service);
     pid_t pid = s_spawn (log_path, argv);
     assert_true (pid > 0);
     self->workers[self->worker_count++] = pid;
     if (wait)
         assert_true (cluster_wait_workers (self, service, before + 1, 5000));
     return pid;
+}
+
+pid_t
+cluster_start_echo (cluster_t *self, const char *service, bool wait)
+{
+    char cert[512];
+    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
+    char *argv[] = {(char *) LH_ECHO_BIN, "--broker",    self->backend, "--broker-key",
+                    self->broker_key,     "--cert",      cert,          "--service",
+                    (char *) service,     "--heartbeat", "200",         NULL};
+    return s_start_node (self, "echo", service, argv, wait);
+}
+
+pid_t
+cluster_start_validator (cluster_t *self, const char *policy)
+{
+    char cert[512];
+    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
+    char *argv[] = {(char *) LH_VALIDATOR_BIN,
+                    "--broker",
+                    self->backend,
+                    "--pub",
+                    self->pub,
+                    "--broker-key",
+                    self->broker_key,
+                    "--cert",
+                    cert,
+                    "--policy",
+                    (char *) policy,
+                    "--home",
+                    "/home/dev",
+                    NULL};
+    return s_start_node (self, "validator", "validate", argv, true);
 }

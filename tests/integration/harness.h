@@ -52,6 +52,9 @@ void cluster_restart_broker (cluster_t *self);
 //  Starts an lh-echo worker with the node key; returns its pid. Waits until
 //  the broker lists it (mmi.service) unless wait is false.
 pid_t cluster_start_echo (cluster_t *self, const char *service, bool wait);
+//  Starts an lh-validator with the node key, the given policy file and
+//  home /home/dev; waits until the broker lists it.
+pid_t cluster_start_validator (cluster_t *self, const char *policy);
 //  Waits until the broker reports `count` workers for service; false on timeout.
 bool cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms);
 
