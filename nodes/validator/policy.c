@@ -30,6 +30,8 @@
 #define MAX_LIST        512 //  patterns in one list
 #define MAX_CWDS        4   //  working directories tracked through `cd`
 #define MAX_NEST        4   //  shells fed from heredocs or echo, parsed again
+#define MAX_DOWNLOADS   8   //  files downloaded earlier in the call
+#define DOWNLOAD_PATH   512
 
 //  --------------------------------------------------------------------------
 //  Patterns
@@ -99,6 +101,8 @@ typedef enum {
     WHEN_NO_OPERAND = 1 << 4,
     WHEN_IN_FUNCTION = 1 << 5,
     WHEN_NO_ARGS = 1 << 6,
+    WHEN_RUNS_DOWNLOAD = 1 << 7,
+    WHEN_READS_DOWNLOAD = 1 << 8,
 } when_t;
 
 static const struct {
@@ -110,7 +114,9 @@ static const struct {
                {"dynamic_arg", WHEN_DYNAMIC_ARG},
                {"no_operand", WHEN_NO_OPERAND},
                {"in_function", WHEN_IN_FUNCTION},
-               {"no_args", WHEN_NO_ARGS}};
+               {"no_args", WHEN_NO_ARGS},
+               {"runs_download", WHEN_RUNS_DOWNLOAD},
+               {"reads_download", WHEN_READS_DOWNLOAD}};
 
 typedef struct {
     policy_action_t action;
@@ -624,6 +630,10 @@ struct _eval_t {
     const shell_word_t *find_roots[MAX_CWDS];
     size_t nfind;
     bool find_unknown;
+    //  files that curl / wget write in this call (resolved)
+    char downloads[MAX_DOWNLOADS][DOWNLOAD_PATH];
+    size_t download_lens[MAX_DOWNLOADS];
+    size_t ndownloads;
     bool fork_bomb;
     bool run_in_background;
     int depth;
@@ -840,6 +850,23 @@ s_candidate (eval_t *e, const char *s, size_t n, bool dynamic, bool expand_tilde
     if (dynamic) {
         if (s_has_var (s, n))
             return fn (e, NULL, 0, arg);
+        //  ~user, left alone by the parser: /root or /home/user (a lexical
+        //  guess; anything odd is unknown)
+        if (s[0] == '~') {
+            size_t u = 1;
+            while (u < n &&
+                   (isalnum ((unsigned char) s[u]) || s[u] == '_' || s[u] == '-' || s[u] == '.'))
+                u++;
+            if (u == 1 || (u < n && s[u] != '/') || u > 64 || n - u + 80 >= PATH_BUF)
+                return fn (e, NULL, 0, arg);
+            char user_path[PATH_BUF];
+            int len =
+                u == 5 && memcmp (s + 1, "root", 4) == 0
+                    ? snprintf (user_path, sizeof (user_path), "/root%.*s", (int) (n - u), s + u)
+                    : snprintf (user_path, sizeof (user_path), "/home/%.*s%.*s", (int) (u - 1),
+                                s + 1, (int) (n - u), s + u);
+            return s_candidate (e, user_path, (size_t) len, false, false, fn, arg);
+        }
         //  a glob: its literal form tells the directory it stays in,
         //  unless a wildcard component could match . or .. (leading dot
         //  or bracket)
@@ -1301,6 +1328,48 @@ s_no_operand (const view_t *v)
     return true;
 }
 
+//  True if text, resolved against the working directory, is a file
+//  downloaded earlier in the call
+static bool
+s_is_download (const eval_t *e, const char *text, size_t n)
+{
+    char out[PATH_BUF];
+    for (size_t c = 0; c < e->ncwd; c++) {
+        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
+        for (size_t i = 0; len > 0 && i < e->ndownloads; i++)
+            if (e->download_lens[i] == (size_t) len &&
+                memcmp (e->downloads[i], out, (size_t) len) == 0)
+                return true;
+    }
+    return false;
+}
+
+//  argv[0] (a path, not a name looked up in PATH) is a downloaded file
+static bool
+s_runs_download (const eval_t *e, const view_t *v)
+{
+    if (!e->ndownloads || !v->cmd || v->pseudo || !v->cmd->argc || v->cmd->argv[0].dynamic)
+        return false;
+    return memchr (v->word0, '/', v->word0_len) && s_is_download (e, v->word0, v->word0_len);
+}
+
+//  The first operand (the script of an interpreter) is a downloaded file
+static bool
+s_reads_download (const eval_t *e, const view_t *v)
+{
+    if (!e->ndownloads || !v->sargs || v->pseudo)
+        return false;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
+            continue;
+        if (s_is_option (w))
+            continue;
+        return !w.dynamic && s_is_download (e, w.s, w.n);
+    }
+    return false;
+}
+
 static bool
 s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
 {
@@ -1324,6 +1393,10 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
     if ((w & WHEN_IN_FUNCTION) && !(v->cmd && v->cmd->in_function))
         return false;
     if ((w & WHEN_NO_ARGS) && (v->argc > 0 || v->pseudo || !v->cmd))
+        return false;
+    if ((w & WHEN_RUNS_DOWNLOAD) && !s_runs_download (e, v))
+        return false;
+    if ((w & WHEN_READS_DOWNLOAD) && !s_reads_download (e, v))
         return false;
     return true;
 }
@@ -1593,6 +1666,87 @@ s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
     }
 }
 
+static const char *s_downloaders[] = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh"};
+
+static void
+s_note_download (eval_t *e, const char *text, size_t n)
+{
+    if (n == 0 || (n == 1 && text[0] == '-'))
+        return;
+    char out[PATH_BUF];
+    for (size_t c = 0; c < e->ncwd && e->ndownloads < MAX_DOWNLOADS; c++) {
+        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
+        if (len < 0 || len >= DOWNLOAD_PATH)
+            continue;
+        memcpy (e->downloads[e->ndownloads], out, (size_t) len + 1);
+        e->download_lens[e->ndownloads++] = (size_t) len;
+    }
+}
+
+//  The file a URL is saved as by curl -O and plain wget: its last component
+static void
+s_note_url_name (eval_t *e, const char *t)
+{
+    const char *scheme = strstr (t, "://");
+    if (!scheme)
+        return;
+    const char *host = scheme + 3;
+    const char *end = host + strcspn (host, "?#");
+    const char *name = NULL;
+    for (const char *c = host; c < end; c++)
+        if (*c == '/')
+            name = c + 1;
+    if (name && name < end)
+        s_note_download (e, name, (size_t) (end - name));
+}
+
+//  curl -o FILE / -oFILE / --output FILE / -O (remote name), wget -O FILE
+//  or the URL's name: remembers where a download lands
+static void
+s_note_downloads (eval_t *e, const shell_cmd_t *cmd, bool wget)
+{
+    char opt = wget ? 'O' : 'o';
+    bool named = false, remote_name = false;
+    for (size_t i = 1; i < cmd->argc; i++) {
+        const shell_word_t *w = &cmd->argv[i];
+        const char *t = w->text;
+        const shell_word_t *next = i + 1 < cmd->argc ? &cmd->argv[i + 1] : NULL;
+        if (strcmp (t, "--output") == 0 || strcmp (t, "--output-document") == 0) {
+            if (next && !next->dynamic)
+                s_note_download (e, next->text, strlen (next->text));
+            named = true;
+            i++;
+        } else if (strncmp (t, "--output=", 9) == 0 || strncmp (t, "--output-document=", 18) == 0) {
+            const char *value = strchr (t, '=') + 1;
+            if (!w->dynamic)
+                s_note_download (e, value, strlen (value));
+            named = true;
+        } else if (strcmp (t, "--remote-name") == 0 || strcmp (t, "--remote-name-all") == 0)
+            remote_name = true;
+        else if (t[0] == '-' && t[1] && t[1] != '-') {
+            //  a cluster: the option's value is the rest of the word or
+            //  the next word
+            const char *o = strchr (t + 1, opt);
+            if (!wget && strchr (t + 1, 'O') && (!o || strchr (t + 1, 'O') < o))
+                remote_name = true;
+            if (o) {
+                named = true;
+                if (o[1] && !w->dynamic)
+                    s_note_download (e, o + 1, strlen (o + 1));
+                else if (!o[1] && next) {
+                    if (!next->dynamic)
+                        s_note_download (e, next->text, strlen (next->text));
+                    i++;
+                }
+            }
+        }
+    }
+    if ((wget && !named) || remote_name)
+        for (size_t i = 1; i < cmd->argc; i++)
+            if (!cmd->argv[i].dynamic)
+                s_note_url_name (e, cmd->argv[i].text);
+}
+
 //  find [-H|-L|-P|-D x|-Ox] ROOT... EXPRESSION: remembers the roots
 static void
 s_find_roots (eval_t *e, const shell_cmd_t *cmd)
@@ -1684,6 +1838,19 @@ s_eval_cmd (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd)
             return;
         if (s_streq_n (v.name, v.name_len, "find"))
             s_find_roots (e, cmd);
+        bool downloader = false;
+        for (size_t i = 0; i < sizeof (s_downloaders) / sizeof (s_downloaders[0]); i++)
+            downloader = downloader || s_streq_n (v.name, v.name_len, s_downloaders[i]);
+        if (downloader) {
+            s_note_downloads (e, cmd, s_streq_n (v.name, v.name_len, "wget"));
+            for (size_t i = 0; i < cmd->redirs_count; i++) {
+                const shell_redir_t *rd = &cmd->redirs[i];
+                if ((rd->kind == SHELL_REDIR_OUT || rd->kind == SHELL_REDIR_APPEND ||
+                     rd->kind == SHELL_REDIR_OUT_ALL) &&
+                    rd->target.text && !rd->target.dynamic)
+                    s_note_download (e, rd->target.text, strlen (rd->target.text));
+            }
+        }
         if (!cmd->argv[0].dynamic && cmd->wrappers_count == 0 &&
             (s_streq_n (v.name, v.name_len, "cd") || s_streq_n (v.name, v.name_len, "pushd")))
             s_chdir (e, cmd);
@@ -1960,6 +2127,7 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.cwd_unknown = false;
     e.nfind = 0;
     e.find_unknown = false;
+    e.ndownloads = 0;
     e.fork_bomb = false;
     e.run_in_background = false;
     e.depth = 0;
@@ -2135,7 +2303,8 @@ static bool
 s_parse_list (loader_t *l, const char *where, const char *value, bool path, bool nocase,
               plist_t *out)
 {
-    size_t cap = 0;
+    size_t cap = out->count; //  the list may have items already (a class named again)
+    size_t first = out->count;
     char item[MAX_PATTERN + 2];
     const char *p = value;
     while (*p) {
@@ -2176,7 +2345,7 @@ s_parse_list (loader_t *l, const char *where, const char *value, bool path, bool
             return false;
         }
         if (out->count + 2 > cap) {
-            cap = cap ? cap * 2 : 4;
+            cap = (out->count + 2) * 2;
             pattern_t *grown = (pattern_t *) realloc (out->items, cap * sizeof (pattern_t));
             if (!grown) {
                 s_fail (l, where, "out of memory");
@@ -2203,7 +2372,7 @@ s_parse_list (loader_t *l, const char *where, const char *value, bool path, bool
             out->count++;
         }
     }
-    if (out->count == 0) {
+    if (out->count == first) {
         s_fail (l, where, "empty list");
         return false;
     }
@@ -2450,7 +2619,8 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                 if (!found) {
                     s_fail (l, kwhere,
                             "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
-                            "dynamic_arg, no_operand, no_args, in_function)",
+                            "dynamic_arg, no_operand, no_args, in_function, runs_download, "
+                            "reads_download)",
                             (int) (p - start > 40 ? 40 : p - start), start);
                     ok = false;
                 }
@@ -2752,8 +2922,10 @@ s_load_class_section (loader_t *l, policy_t *self, zconfig_t *sec)
             return false;
         }
         if (id >= 0) {
-            s_fail (l, where, "duplicate class");
-            return false;
+            //  named again: more patterns for it, at its first place
+            if (!s_parse_list (l, where, value, true, false, &self->classes[id].patterns))
+                return false;
+            continue;
         }
         id = s_add_class (self, name, CLASS_USER);
         if (id < 0) {

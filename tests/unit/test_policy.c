@@ -203,7 +203,7 @@ test_load_errors (void **state)
     }
     //  classes
     s_load_error (HEAD "class\n    Secrets = \"~/.ssh/**\"\n", "class/Secrets", "class names");
-    s_load_error (HEAD "class\n    a = x\n    a = y\n", "class/a", "duplicate class");
+    s_load_error (HEAD "class\n    a = x\n    a = \"\"\n", "class/a", "empty list");
     s_load_error (HEAD "class\n    other = x\n", "class/other", "built in");
     s_load_error (HEAD "class\n    project = x\n", "class/project", "without a value");
     s_load_error (HEAD "class\n    project\n    project\n", "class/project", "placed twice");
@@ -842,6 +842,40 @@ test_class_placement (void **state)
                      "        action = deny\n"
                      "        reason = w\n");
     s_bash_is (p, "w src", POLICY_DENY, "w");
+    policy_destroy (&p);
+    //  a class named again gets more patterns and keeps its first place
+    p = s_load (HEAD "class\n"
+                     "    a = \"/x/**\"\n"
+                     "    b = \"/x/** /y/**\"\n"
+                     "    a = \"/y/**\"\n"
+                     "rule\n"
+                     "    a\n"
+                     "        command = c\n"
+                     "        path = a\n"
+                     "        action = deny\n"
+                     "        reason = a\n");
+    s_bash_is (p, "c /x/1", POLICY_DENY, "a");
+    s_bash_is (p, "c /y/1", POLICY_DENY, "a");
+    s_bash_is (p, "c /z/1", POLICY_ALLOW, "default");
+    //  ~user: /root or /home/user
+    s_bash_is (p, "c ~root/x", POLICY_ALLOW, "default");
+    policy_destroy (&p);
+    p = s_load (HEAD "class\n"
+                     "    other-homes = \"/home/*/.ssh/** /root/**\"\n"
+                     "rule\n"
+                     "    o\n"
+                     "        command = c\n"
+                     "        path = other-homes\n"
+                     "        action = deny\n"
+                     "        reason = o\n"
+                     "    u\n"
+                     "        command = c\n"
+                     "        path = unknown\n"
+                     "        action = escalate:x\n"
+                     "        reason = u\n");
+    s_bash_is (p, "c ~bob/.ssh/id_rsa", POLICY_DENY, "o");
+    s_bash_is (p, "c ~root/.bashrc", POLICY_DENY, "o");
+    s_bash_is (p, "c ~+/x", POLICY_ESCALATE, "u");
     policy_destroy (&p);
 }
 
