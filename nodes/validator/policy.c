@@ -1742,9 +1742,13 @@ s_note_downloads (eval_t *e, const shell_cmd_t *cmd, bool wget)
         }
     }
     if ((wget && !named) || remote_name)
-        for (size_t i = 1; i < cmd->argc; i++)
-            if (!cmd->argv[i].dynamic)
-                s_note_url_name (e, cmd->argv[i].text);
+        for (size_t i = 1; i < cmd->argc; i++) {
+            //  an unquoted ? or * in a URL stays as written when it
+            //  matches no file: only variables make the name unknown
+            const char *t = cmd->argv[i].text;
+            if (!s_has_var (t, strlen (t)))
+                s_note_url_name (e, t);
+        }
 }
 
 //  find [-H|-L|-P|-D x|-Ox] ROOT... EXPRESSION: remembers the roots
