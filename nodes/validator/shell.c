@@ -39,6 +39,7 @@
 #define S_COMMANDS_DEFAULT 4096
 #define S_INPUT_MAX        ((size_t) 16 << 20)
 #define S_CHUNK            ((size_t) 64 << 10)
+#define S_CHUNK_MIN        ((size_t) 4 << 10)
 #define S_ALIGN            ((size_t) 16)
 #define S_MEM_BASE         ((size_t) 32 << 20)
 #define S_MEM_PER_BYTE     64
@@ -137,8 +138,12 @@ s_alloc (shell_t *sh, size_t size)
         sh->last = ptr;
         return ptr;
     }
+    //  Chunks grow with the arena (small commands stay small), then stay
+    //  at S_CHUNK; big requests get a chunk of their own
     bool dedicated = size > S_CHUNK / 4;
-    size_t csize = dedicated ? size : S_CHUNK;
+    size_t csize = sh->mem < S_CHUNK_MIN ? S_CHUNK_MIN : sh->mem < S_CHUNK ? sh->mem : S_CHUNK;
+    if (dedicated || csize < size)
+        csize = size;
     if (sh->mem + csize > sh->mem_limit) {
         s_fail (sh, "command too complex (parser memory limit)");
         return NULL;
@@ -723,35 +728,65 @@ s_read_procsub (s_parser_t *p, s_wb_t *wb, size_t paren)
 
 //  Where the `))` closing an arithmetic expansion or command starts, or
 //  S_NONE when the parentheses do not close that way (then it is a
-//  command substitution or subshell holding a subshell, as in bash)
+//  command substitution or subshell holding a subshell, as in bash). i is
+//  just past `((`. Quotes, $( ), ${ } and backquotes nest inside, tracked
+//  on a small stack; nesting past max_depth gives up (S_NONE) and the
+//  parser reports it.
 static size_t
 s_arith_end (const s_parser_t *p, size_t i)
 {
-    size_t depth = 0;
+    enum { IN_PAREN, IN_DQUOTE, IN_BRACE, IN_BACKQUOTE };
+    unsigned char stack[S_DEPTH_MAX];
+    size_t top = 0, max = p->sh->max_depth;
     while (i < p->len) {
         char c = p->buf[i];
+        char next = i + 1 < p->len ? p->buf[i + 1] : 0;
+        int where = top ? stack[top - 1] : IN_PAREN;
         if (c == '\\') {
             i += 2;
             continue;
         }
-        if (c == '\'' || c == '"') {
-            size_t j = i + 1;
-            while (j < p->len && p->buf[j] != c) {
-                if (c == '"' && p->buf[j] == '\\')
-                    j++;
-                j++;
-            }
-            if (j >= p->len)
-                return S_NONE;
-            i = j + 1;
+        if (where == IN_BACKQUOTE) {
+            if (c == '`')
+                top--;
+            i++;
             continue;
         }
-        if (c == '(')
-            depth++;
+        int push = -1;
+        if (c == '`')
+            push = IN_BACKQUOTE;
+        else if (c == '$' && next == '(') {
+            push = IN_PAREN;
+            i++;
+        } else if (c == '$' && next == '{') {
+            push = IN_BRACE;
+            i++;
+        } else if (where == IN_DQUOTE) {
+            if (c == '"')
+                top--;
+        } else if (c == '"')
+            push = IN_DQUOTE;
+        else if (c == '\'') {
+            const char *close = memchr (p->buf + i + 1, '\'', p->len - i - 1);
+            if (!close)
+                return S_NONE;
+            i = (size_t) (close - p->buf);
+        } else if (where == IN_BRACE) {
+            if (c == '{')
+                push = IN_BRACE;
+            else if (c == '}')
+                top--;
+        } else if (c == '(')
+            push = IN_PAREN;
         else if (c == ')') {
-            if (depth == 0)
-                return i + 1 < p->len && p->buf[i + 1] == ')' ? i : S_NONE;
-            depth--;
+            if (top == 0)
+                return next == ')' ? i : S_NONE;
+            top--;
+        }
+        if (push >= 0) {
+            if (top >= max)
+                return S_NONE;
+            stack[top++] = (unsigned char) push;
         }
         i++;
     }
@@ -1122,7 +1157,11 @@ s_tilde (s_wb_t *wb)
     s_parser_t *p = wb->p;
     shell_t *sh = p->sh;
     bool assign = wb->astate == A_VALUE;
-    size_t i = p->pos + 1;
+    if (wb->astate == A_NAME)
+        wb->astate = A_NONE;
+    //  The tilde prefix runs to the first unquoted / (or : in assignments)
+    size_t i = s_cont (p, p->pos + 1);
+    bool empty = true;
     while (i < p->len) {
         char c = p->buf[i];
         if (c == '/' || s_is_meta (c) || (assign && c == ':'))
@@ -1131,20 +1170,18 @@ s_tilde (s_wb_t *wb)
             //  A quoted tilde prefix is not expanded
             s_wb_putc (wb, '~');
             p->pos++;
-            if (wb->astate == A_NAME)
-                wb->astate = A_NONE;
             return;
         }
-        i++;
+        empty = false;
+        i = s_cont (p, i + 1);
     }
     wb->plain = false;
-    if (wb->astate == A_NAME)
-        wb->astate = A_NONE;
-    if (i == p->pos + 1 && sh->home)
+    if (empty && sh->home)
         s_wb_put (wb, sh->home, sh->home_len);
     else {
         //  ~user, ~+, ~-, or ~ without a home: left as written
-        s_wb_put (wb, p->buf + p->pos, i - p->pos);
+        for (size_t k = p->pos; k < i; k = s_cont (p, k + 1))
+            s_wb_putc (wb, p->buf[k]);
         wb->dynamic = true;
     }
     p->pos = i;

@@ -421,6 +421,32 @@ test_arithmetic_expansion (void **state)
     shell_destroy (&sh);
 }
 
+static void
+test_arithmetic_lookahead_nesting (void **state)
+{
+    (void) state;
+    //  $(( followed by a subshell whose quotes hold "$(...)" with inner
+    //  quotes and a later )): a command substitution, not arithmetic
+    shell_t *sh = s_ok ("echo $(( a \"$(b \"c\" d)\" ) | e \"$(f))\")");
+    assert_non_null (s_must (sh, "a", "$()"));
+    assert_non_null (s_must (sh, "b", "$(),$()"));
+    assert_non_null (s_must (sh, "e", "$()"));
+    assert_non_null (s_must (sh, "f", "$(),$()"));
+    shell_destroy (&sh);
+    sh = s_ok ("echo $(( \"$(( 1 ))\" + ${x:-\")\"} + $(echo \")\") ))");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "echo )");
+    shell_destroy (&sh);
+}
+
+static void
+test_tilde_line_continuation (void **state)
+{
+    (void) state;
+    //  The continuation is removed before the tilde prefix is read
+    s_single ("echo ~\\\n /x ~\\\n/y", "echo /home/u /x /home/u/y");
+}
+
 //  --------------------------------------------------------------------------
 //  Lists, pipelines, compound commands
 
@@ -1791,6 +1817,8 @@ main (void)
         cmocka_unit_test (test_globs_dynamic),
         cmocka_unit_test (test_brace_sets_dynamic),
         cmocka_unit_test (test_arithmetic_expansion),
+        cmocka_unit_test (test_arithmetic_lookahead_nesting),
+        cmocka_unit_test (test_tilde_line_continuation),
         cmocka_unit_test (test_lists),
         cmocka_unit_test (test_background),
         cmocka_unit_test (test_pipeline_upstream),
