@@ -425,9 +425,19 @@ static void
 test_arithmetic_lookahead_nesting (void **state)
 {
     (void) state;
-    //  $(( followed by a subshell whose quotes hold "$(...)" with inner
-    //  quotes and a later )): a command substitution, not arithmetic
-    shell_t *sh = s_ok ("echo $(( a \"$(b \"c\" d)\" ) | e \"$(f))\")");
+    //  A quote inside $( ) inside "..." must not end the string early: this
+    //  is one arithmetic command, not two subshells around "n = ..."
+    shell_t *sh = s_ok ("(( n = \"$(wc -c <<< '\"')\" + 1 ))");
+    assert_int_equal (shell_count (sh), 1);
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "wc -c");
+    assert_string_equal (s_chain (shell_cmd (sh, 0)), "$()");
+    shell_destroy (&sh);
+    sh = s_ok ("echo $(( \"$(printf '\"')\" + 1 ))");
+    assert_int_equal (shell_count (sh), 2);
+    assert_string_equal (s_line (shell_cmd (sh, 1)), "echo $(( \"$(printf '\"')\" + 1 ))");
+    shell_destroy (&sh);
+    //  $(( that closes a subshell first is a command substitution
+    sh = s_ok ("echo $(( a \"$(b \"c\" d)\" ) | e \"$(f))\")");
     assert_non_null (s_must (sh, "a", "$()"));
     assert_non_null (s_must (sh, "b", "$(),$()"));
     assert_non_null (s_must (sh, "e", "$()"));
