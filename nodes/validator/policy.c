@@ -59,12 +59,13 @@ typedef struct {
     uint8_t kinds[MAX_TOKENS];
     char lits[MAX_TOKENS];
     uint64_t star_mask;
-    uint8_t run_off; //  longest literal run inside the wildcard section
-    uint8_t run_len; //  (a quick memmem before the NFA); 0: none
-    bool literal;    //  no wildcard at all
-    bool slash;      //  the text holds a '/'
-    bool path;       //  * and ? stop at /
-    bool nocase;     //  ASCII case-insensitive
+    uint8_t lead_run; //  path: * then a literal run from '/': its length
+    uint8_t run_off;  //  longest literal run inside the wildcard section
+    uint8_t run_len;  //  (a quick memmem before the NFA); 0: none
+    bool literal;     //  no wildcard at all
+    bool slash;       //  the text holds a '/'
+    bool path;        //  * and ? stop at /
+    bool nocase;      //  ASCII case-insensitive
     uint8_t anchor;
     uint8_t fkind; //  for flag lists
     char fch;      //  FLAG_SHORT: the letter
@@ -450,6 +451,15 @@ s_pattern_compile (pattern_t *self, const char *text, bool path, bool nocase)
     }
     if (self->run_len < 2)
         self->run_len = 0;
+    //  "*/rest" in a path: the star ends at the first '/', so the literal
+    //  run from that '/' can be checked in place
+    if (path && self->ntok > 1 && self->kinds[0] == TOK_STAR && self->kinds[1] == TOK_LIT &&
+        self->lits[1] == '/') {
+        uint8_t j = 1;
+        while (j < self->ntok && self->kinds[j] == TOK_LIT)
+            j++;
+        self->lead_run = (uint8_t) (j - 1);
+    }
     return NULL;
 }
 
@@ -495,6 +505,12 @@ s_match_middle (const pattern_t *p, const char *t, size_t n)
         return true;
     if (p->ntok == 1 && p->kinds[0] == TOK_STAR)
         return memchr (t, '/', n) == NULL;
+    if (p->lead_run) {
+        const char *slash = (const char *) memchr (t, '/', n);
+        if (!slash || (size_t) (t + n - slash) < p->lead_run ||
+            !s_mem_eq (slash, p->lits + 1, p->lead_run, p->nocase))
+            return false;
+    }
     if (p->run_len && !s_contains (t, n, p->lits + p->run_off, p->run_len, p->nocase))
         return false;
     uint64_t accept = (uint64_t) 1 << p->ntok;
