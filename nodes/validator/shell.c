@@ -46,6 +46,8 @@
 #define S_MEM_PER_COMMAND  2048
 #define S_REDIRS_MAX       256
 #define S_ASSIGNS_MAX      256
+#define S_WORK_BASE        ((size_t) 1 << 20)
+#define S_WORK_PER_BYTE    16
 
 //  --------------------------------------------------------------------------
 //  Arena
@@ -96,8 +98,9 @@ struct _shell_t {
     //  Parse and emission state
     size_t nsimple; //  simple commands in the trees parsed so far
     size_t next_pipeline;
-    s_vec_t funcs; //  const char *: names of function definitions
-    s_vec_t calls; //  s_call_t
+    size_t work, work_limit; //  words scanned by wrappers, bytes parsed again
+    s_vec_t funcs;           //  const char *: names of function definitions
+    s_vec_t calls;           //  s_call_t
     bool failed;
     char msg[256];
 };
@@ -112,6 +115,22 @@ s_fail (shell_t *sh, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (sh->msg, sizeof (sh->msg), fmt, ap);
     va_end (ap);
+}
+
+//  Wrapper analysis and re-parsing can revisit the same words (nested
+//  wrappers, options read two ways): their total work is bounded by a
+//  budget proportional to the input, which keeps time linear
+static bool
+s_charge (shell_t *sh, size_t units)
+{
+    if (sh->failed)
+        return false;
+    if (units > sh->work_limit - sh->work) {
+        s_fail (sh, "command too complex (wrapper and re-parse work limit)");
+        return false;
+    }
+    sh->work += units;
+    return true;
 }
 
 static size_t
@@ -2993,10 +3012,13 @@ s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, con
     s_ectx_t c = *ctx;
     if (!s_deeper (sh, &c))
         return;
+    size_t len = strlen (text);
+    if (!s_charge (sh, len))
+        return;
     char what[64];
     snprintf (what, sizeof (what), "%s string", name);
     const char *label = s_strndup (sh, what, strlen (what));
-    s_node_t *root = s_parse_text (sh, text, strlen (text), c.depth, label);
+    s_node_t *root = s_parse_text (sh, text, len, c.depth, label);
     if (sh->failed)
         return;
     const s_rec_t rec = sh->recs[outer];
@@ -3025,7 +3047,10 @@ s_join (shell_t *sh, const shell_word_t *argv, size_t from, size_t argc)
     for (size_t i = from; i < argc; i++) {
         if (i > from)
             s_str_putc (sh, &str, ' ');
-        s_str_put (sh, &str, argv[i].text, strlen (argv[i].text));
+        size_t len = strlen (argv[i].text);
+        if (!s_charge (sh, len + 1))
+            return "";
+        s_str_put (sh, &str, argv[i].text, len);
     }
     return s_str_cstr (sh, &str);
 }
@@ -3657,6 +3682,8 @@ s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
         if (splitting) {
             //  The words of the string take its place, then the rest
             size_t count = 0;
+            if (!s_charge (sh, strlen (split) + n))
+                return;
             shell_word_t *parts = s_env_split (sh, split, v[i - 1].dynamic, &count);
             if (sh->failed)
                 return;
@@ -3860,9 +3887,12 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
         return;
     const char *name = strrchr (cmd.argv[0].text, '/');
     name = name ? name + 1 : cmd.argv[0].text;
+    //  Whatever a wrapper does with its arguments, it scans them at most
+    //  a few times: charged once here
     for (size_t i = 0; s_shells[i]; i++)
         if (!strcmp (name, s_shells[i])) {
-            s_unwrap_shell (sh, ctx, index, &cmd, s_shells[i]);
+            if (s_charge (sh, cmd.argc))
+                s_unwrap_shell (sh, ctx, index, &cmd, s_shells[i]);
             return;
         }
     const s_wrap_t *w = NULL;
@@ -3871,7 +3901,7 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
             w = &s_wraps[i];
             break;
         }
-    if (!w)
+    if (!w || !s_charge (sh, cmd.argc))
         return;
     const shell_word_t *v = cmd.argv;
     size_t n = cmd.argc;
@@ -4127,6 +4157,7 @@ shell_parse (const char *src, size_t len, const shell_opts_t *opts, char *err, s
                           : SIZE_MAX / 8 / S_MEM_PER_COMMAND;
     self->mem_limit = S_MEM_BASE + (len < S_INPUT_MAX ? len : S_INPUT_MAX) * S_MEM_PER_BYTE +
                       commands * S_MEM_PER_COMMAND;
+    self->work_limit = S_WORK_BASE + (len < S_INPUT_MAX ? len : S_INPUT_MAX) * S_WORK_PER_BYTE;
 
     if (!src && len)
         s_fail (self, "no input");

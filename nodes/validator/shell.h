@@ -50,9 +50,11 @@
     dynamic is never looked through.
 
     Limits beyond the options: max_depth is at most 256 (wrapper chains
-    count as nesting), inputs over 16 MiB, commands with more than 256
-    redirections or assignments (own plus inherited) and trees past a
-    memory budget proportional to the input are refused.
+    count as nesting); inputs over 16 MiB, commands with more than 256
+    redirections or assignments (own plus inherited), trees past a memory
+    budget and wrapper analysis or re-parsing past a work budget (both
+    proportional to the input) are refused ("command too complex"), so
+    time and memory stay linear in the input.
 
     The result owns all its memory; pointers into it live until
     shell_destroy.

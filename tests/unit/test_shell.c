@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shell.h"
 
@@ -1753,6 +1754,54 @@ test_large_inputs (void **state)
     free (src);
 }
 
+static double
+s_seconds (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void
+test_adversarial_wrappers_bounded (void **state)
+{
+    (void) state;
+    //  Each "nice --zz nice" level can be read two ways (--zz taking an
+    //  argument or not) and both readings reach the next level: a doubling
+    //  tree whose leaves would all scan the same 1 MiB of options. The work
+    //  budget stops it in linear time.
+    size_t cap = 1 << 20;
+    char *src = malloc (cap + 64);
+    assert_non_null (src);
+    size_t n = 0;
+    for (int i = 0; i < 11; i++)
+        n += (size_t) sprintf (src + n, "nice --zz nice ");
+    while (n + 8 < cap)
+        n += (size_t) sprintf (src + n, "-n 5 ");
+    src[n++] = 'x';
+    char err[256] = "";
+    double start = s_seconds ();
+    shell_t *sh = shell_parse (src, n, NULL, err, sizeof (err));
+    double took = s_seconds () - start;
+    //  The same with eval of a big string at the end: bounded by the
+    //  budgets after a few parses of it
+    size_t m = 0;
+    for (int i = 0; i < 11; i++)
+        m += (size_t) sprintf (src + m, "nice --zz eval ");
+    src[m++] = '\'';
+    while (m + 8 < cap)
+        m += (size_t) sprintf (src + m, "a ");
+    src[m++] = '\'';
+    char err2[256] = "";
+    shell_t *sh2 = shell_parse (src, m, NULL, err2, sizeof (err2));
+    free (src);
+    assert_null (sh);
+    assert_non_null (strstr (err, "too complex"));
+    assert_true (took < 2.0); //  0.1 s (0.5 s under ASan); it was 2.6 s (16 s)
+    assert_null (sh2);
+    assert_non_null (strstr (err2, "too complex"));
+}
+
 static void
 test_invalid_utf8 (void **state)
 {
@@ -1907,6 +1956,7 @@ main (void)
         cmocka_unit_test (test_too_many_commands),
         cmocka_unit_test (test_nul_byte),
         cmocka_unit_test (test_large_inputs),
+        cmocka_unit_test (test_adversarial_wrappers_bounded),
         cmocka_unit_test (test_invalid_utf8),
         cmocka_unit_test (test_error_buffer),
         cmocka_unit_test (test_api_edges),
