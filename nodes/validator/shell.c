@@ -46,7 +46,7 @@
 #define S_MEM_PER_COMMAND  2048
 #define S_REDIRS_MAX       256
 #define S_ASSIGNS_MAX      256
-#define S_WORK_BASE        ((size_t) 1 << 20)
+#define S_WORK_BASE        ((size_t) 64 << 10)
 #define S_WORK_PER_BYTE    16
 
 //  --------------------------------------------------------------------------
