@@ -2131,9 +2131,9 @@ s_parse_arith_cmd (s_parser_t *p, size_t end)
         return NULL;
     s_wlist_t words = {0};
     s_push_word (p->sh, &words, &word);
-    s_node_t *node = s_words_node (p, &words);
-    if (node)
-        node->compound = true;
+    //  A compound command around the expression, so it can take redirections
+    s_node_t *node = s_node_new (p, N_COMPOUND);
+    s_add_kid (p, node, s_words_node (p, &words));
     return node;
 }
 
@@ -2531,7 +2531,7 @@ s_parse_command (s_parser_t *p)
         else if (!strcmp (t, "case"))
             node = s_parse_case (p);
         else if (!strcmp (t, "[["))
-            return s_parse_cond (p);
+            node = s_parse_cond (p);
         else if (!strcmp (t, "function"))
             return s_parse_function (p);
         else if (!strcmp (t, "coproc"))
@@ -2547,7 +2547,8 @@ s_parse_command (s_parser_t *p)
         s_syntax (p, tok);
         return NULL;
     }
-    if (node && node->kind == N_COMPOUND)
+    //  Compound commands, [[ ]] and (( )) take redirections after them
+    if (node && (node->kind == N_COMPOUND || node->compound))
         s_parse_trailing_redirs (p, node);
     return node;
 }

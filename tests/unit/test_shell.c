@@ -681,6 +681,11 @@ test_cond_command (void **state)
     sh = s_ok ("[[ $(id -u) -eq 0 ]]");
     assert_non_null (s_must (sh, "id", "$()"));
     shell_destroy (&sh);
+    //  Redirections after [[ ]]
+    sh = s_ok ("[[ -n $x ]] > /dev/null 2>&1 && echo ok");
+    assert_int_equal (shell_cmd (sh, 0)->redirs_count, 2);
+    assert_string_equal (shell_cmd (sh, 0)->redirs[0].target.text, "/dev/null");
+    shell_destroy (&sh);
 }
 
 static void
@@ -699,6 +704,11 @@ test_arith_command (void **state)
     shell_destroy (&sh);
     sh = s_ok ("echo $((echo a); rm b)");
     assert_non_null (s_must (sh, "rm", "$()"));
+    shell_destroy (&sh);
+    //  Redirections after (( )), their substitutions run
+    sh = s_ok ("(( n > 1 )) 2>/dev/null > \"$(mktemp)\" && echo big");
+    assert_non_null (s_must (sh, "mktemp", "$()"));
+    assert_non_null (s_must (sh, "echo", ""));
     shell_destroy (&sh);
 }
 
