@@ -23,15 +23,21 @@
 #define MAX_COMMAND     (256 * 1024) //  longer Bash input is a parse error
 #define MAX_POLICY_FILE (4 * 1024 * 1024)
 #define MAX_ZPL_LINE    1024 //  zconfig cuts longer lines silently; we refuse them
-#define PATH_BUF        4096
-#define MAX_CLASSES     32 //  class sets are uint32_t masks
-#define MAX_TOKENS      63 //  wildcard section of one pattern (uint64_t NFA)
-#define MAX_PATTERN     255
-#define MAX_LIST        512 //  patterns in one list
-#define MAX_CWDS        4   //  working directories tracked through `cd`
-#define MAX_NEST        4   //  shells fed from heredocs or echo, parsed again
-#define MAX_DOWNLOADS   8   //  files downloaded earlier in the call
-#define DOWNLOAD_PATH   512
+//  zconfig finds each line's parent by walking all earlier siblings, so a
+//  file's load time grows with (lines x siblings): these caps keep it
+//  well under a second
+#define MAX_SECTIONS  64
+#define MAX_ENTRIES   10000 //  rules (or classes) in one section
+#define MAX_KEYS      64    //  keys under one rule
+#define PATH_BUF      4096
+#define MAX_CLASSES   32 //  class sets are uint32_t masks
+#define MAX_TOKENS    63 //  wildcard section of one pattern (uint64_t NFA)
+#define MAX_PATTERN   255
+#define MAX_LIST      512 //  patterns in one list
+#define MAX_CWDS      4   //  working directories tracked through `cd`
+#define MAX_NEST      4   //  shells fed from heredocs or echo, parsed again
+#define MAX_DOWNLOADS 8   //  files downloaded earlier in the call
+#define DOWNLOAD_PATH 512
 
 //  --------------------------------------------------------------------------
 //  Patterns
@@ -2239,6 +2245,8 @@ s_zpl_precheck (loader_t *l, const char *text, size_t size)
     }
     int lineno = 0;
     int last_level = -1;
+    size_t counts[3] = {0, 0, 0}; //  names at levels 0, 1, 2 under the current parents
+    size_t entries = 0;           //  level 1 names in the whole file
     const char *p = text;
     const char *end = text + size;
     char where[32];
@@ -2290,6 +2298,22 @@ s_zpl_precheck (loader_t *l, const char *text, size_t size)
                 return false;
             }
             last_level = level;
+            if (level < 3) {
+                static const size_t caps[3] = {MAX_SECTIONS, MAX_ENTRIES, MAX_KEYS};
+                static const char *what[3] = {"sections", "entries in one section",
+                                              "keys in one entry"};
+                for (int k = level + 1; k < 3; k++)
+                    counts[k] = 0;
+                if (++counts[level] > caps[level]) {
+                    s_fail (l, where, "too many %s (at most %zu)", what[level], caps[level]);
+                    return false;
+                }
+                if (level == 1 && ++entries > MAX_ENTRIES) {
+                    s_fail (l, where, "too many rules, classes and policy keys (at most %d)",
+                            MAX_ENTRIES);
+                    return false;
+                }
+            }
             if (i < n && p[i] == '=') {
                 i++;
                 while (i < n && isspace ((unsigned char) p[i]))
@@ -3005,6 +3029,13 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
 
     size_t rules_cap = 0;
     bool seen_policy = false;
+    zhashx_t *names = zhashx_new (); //  rule names seen
+    if (!names) {
+        zconfig_destroy (&root);
+        policy_destroy (&self);
+        s_fail (&l, NULL, "out of memory");
+        return NULL;
+    }
     for (zconfig_t *sec = zconfig_child (root); sec && !l.failed; sec = zconfig_next (sec)) {
         const char *sname = zconfig_name (sec);
         if (zconfig_value (sec) && *zconfig_value (sec)) {
@@ -3037,18 +3068,17 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
                 self->rule_count++;
                 if (!s_load_rule (&l, self, item, r))
                     break;
-                for (size_t i = 0; i + 1 < self->rule_count; i++)
-                    if (strcmp (self->rules[i].name, r->name) == 0) {
-                        char where[80];
-                        snprintf (where, sizeof (where), "rule/%s", r->name);
-                        s_fail (&l, where, "duplicate rule name");
-                        break;
-                    }
+                if (zhashx_insert (names, r->name, r) != 0) {
+                    char where[80];
+                    snprintf (where, sizeof (where), "rule/%s", r->name);
+                    s_fail (&l, where, "duplicate rule name");
+                }
             }
         } else
             s_fail (&l, sname, "unknown section (policy, class, rule)");
     }
     zconfig_destroy (&root);
+    zhashx_destroy (&names);
     if (!l.failed && !seen_policy)
         s_fail (&l, "policy", "missing section (version is required)");
     if (!l.failed && self->rule_count > UINT32_MAX / 2)

@@ -279,6 +279,22 @@ test_load_errors (void **state)
                   HEAD "rule\n    r\n        action = deny\n        reason = \"%s\"\n", reason);
         s_load_error (text, "rule/r/reason", "255");
     }
+    //  caps that keep loading fast
+    {
+        size_t cap = 10001 * 40 + 200;
+        char *text = (char *) malloc (cap);
+        assert_non_null (text);
+        size_t len = (size_t) snprintf (text, cap, HEAD "rule\n");
+        for (int i = 0; i < 10001; i++)
+            len +=
+                (size_t) snprintf (text + len, cap - len, "    r%d\n        action = allow\n", i);
+        s_load_error (text, "line 20001", "too many rules, classes and policy keys");
+        len = (size_t) snprintf (text, cap, HEAD "rule\n    r\n");
+        for (int i = 0; i < 65; i++)
+            len += (size_t) snprintf (text + len, cap - len, "        arg = x\n");
+        s_load_error (text, "line 70", "too many keys");
+        free (text);
+    }
     //  files
     char err[256];
     assert_null (policy_load ("/nonexistent/x.policy", err, sizeof (err)));
