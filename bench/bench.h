@@ -5,6 +5,9 @@
     load    closed-loop load: client threads each with a pipelining depth
     serve   the direct ROUTER echo server used as the baseline (a child)
     conns   the connection holders of the 10k-client test (children)
+    mix     the validate request mix (bench/validate-mix.tsv)
+    agents  many synchronous agents in one thread (children of --suite validate)
+    validate  the validate suite: echo vs validate through one broker
 */
 #ifndef LH_BENCH_H_INCLUDED
 #define LH_BENCH_H_INCLUDED
@@ -159,5 +162,83 @@ void load_body (msgpack_sbuffer *buf, size_t payload_size);
 int serve_direct_main (int argc, char **argv);
 //  lh-bench --hold ENDPOINT SERVER_KEY KEYS_FILE FIRST COUNT WINDOW TIMEOUT_MS
 int conns_hold_main (int argc, char **argv);
+
+//  --------------------------------------------------------------------------
+//  mix: the validate requests, by class
+
+typedef enum { MIX_SAFE, MIX_RISKY, MIX_COMPLEX, MIX_CLASSES } mix_class_t;
+
+typedef struct {
+    mix_class_t cls;
+    char *tool;
+    char *expected;        //  allow | escalate | deny
+    char *label;           //  the command or path, for messages
+    msgpack_sbuffer input; //  the tool input, packed
+} mix_entry_t;
+
+typedef struct {
+    mix_entry_t *entry;
+    int count;
+    int *of_class[MIX_CLASSES]; //  entry indexes by class
+    int in_class[MIX_CLASSES];
+} mix_t;
+
+extern const char *mix_class_name[MIX_CLASSES];
+//  Share of each class in the mix, percent (70 / 20 / 10)
+extern const int mix_class_pct[MIX_CLASSES];
+
+//  Loads the mix file; -1 with a message in err. Every class must have an entry.
+int mix_load (mix_t *self, const char *path, char *err, size_t err_size);
+void mix_destroy (mix_t *self);
+//  The project every request names, its home, and the cwd of a warm request
+//  (cold requests use a unique directory of the same length beside it)
+#define MIX_HOME    "/home/dev"
+#define MIX_PROJECT "/home/dev/proj"
+//  Appends the validate body (a map without id) of entry index with cwd to buf
+void mix_body (const mix_t *self, int index, const char *cwd, msgpack_sbuffer *buf);
+//  cwd of a request: warm (token NULL) or the unique directory for token;
+//  always MIX_CWD_LEN characters
+#define MIX_CWD_LEN 37
+void mix_cwd (char *buf, size_t size, const char *token);
+//  Picks an entry: a class by its share, then an entry of it uniformly
+int mix_pick (const mix_t *self, uint64_t *rng);
+//  Mean size of a warm body, weighted as the mix draws
+double mix_mean_body (const mix_t *self);
+//  xorshift64*: the bench's deterministic random numbers
+uint64_t mix_rand (uint64_t *state);
+
+//  --------------------------------------------------------------------------
+//  agents: a child holding COUNT agents, each a DEALER from
+//  lh_connect_dealer with its own key, one request in flight each
+
+typedef enum { AGENTS_ECHO, AGENTS_WARM, AGENTS_COLD } agents_mode_t;
+
+typedef struct {
+    hist_t hist[MIX_CLASSES];    //  latency of ok replies in the window by class (echo: [0])
+    uint64_t ok[MIX_CLASSES];    //  ok replies in the window by class
+    uint64_t wrong[MIX_CLASSES]; //  validate decisions other than expected, window
+    uint64_t cached;             //  validate replies that said cached: true, window
+    uint64_t window_ns;          //  the window as this child saw it
+    uint64_t total_ok;           //  ok replies, warmup + window + drain
+    uint64_t errors;             //  error replies + timeouts + failed sends + lost
+    uint64_t send_failed;
+    uint64_t timeouts; //  no reply within the timeout (no resends)
+    uint64_t lost;     //  still pending at the end of the drain
+    uint64_t dropped;  //  replies to no pending request (late, or malformed)
+    uint64_t by_code[LOAD_ERR_KINDS];
+    uint64_t req_bytes; //  request bodies sent in the window (with id)
+    uint64_t rep_bytes; //  reply bodies received in the window
+    uint64_t sent;      //  requests sent in the window
+    int agents;
+    int agents_failed;
+} agents_result_t;
+
+//  lh-bench --agents ENDPOINT SERVER_KEY KEYS_FILE FIRST COUNT MIX_FILE
+//                    ECHO_PAYLOAD TIMEOUT_MS CONNECT_TIMEOUT_MS RESULT_FILE
+int agents_main (int argc, char **argv);
+
+//  --------------------------------------------------------------------------
+//  validate suite: lh-bench --suite validate [OPTIONS]
+int validate_main (int argc, char **argv);
 
 #endif

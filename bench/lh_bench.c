@@ -199,6 +199,8 @@ static const char *s_usage =
     "  --json            JSON on stdout (the table goes to stderr)\n"
     "  --json-out FILE   also write the JSON to FILE\n"
     "  --keep            keep the temporary directory (keys, config, logs)\n"
+    "  --suite NAME      echo: this suite [echo]; validate: echo vs validate\n"
+    "                    through the broker (lh-bench --suite validate --help)\n"
     "\n"
     "Targets: broker throughput >= 0.6x direct (CLIENTS x DEPTH); broker p99 <= 2x\n"
     "direct (1 synchronous client); <= 50 KiB broker RSS per connected CURVE client;\n"
@@ -259,7 +261,9 @@ s_parse (opts_t *o, int argc, char **argv)
             o->json = true;
         else if (streq (a, "--keep"))
             o->keep = true;
-        else if (streq (a, "--duration")) {
+        else if (streq (a, "--suite")) {
+            NEEDS_VALUE //  echo: this suite (validate is dispatched in main)
+        } else if (streq (a, "--duration")) {
             NEEDS_VALUE o->duration = atof (v);
         } else if (streq (a, "--warmup")) {
             NEEDS_VALUE o->warmup = atof (v);
@@ -1136,6 +1140,17 @@ main (int argc, char **argv)
         return serve_direct_main (argc, argv);
     if (argc > 1 && streq (argv[1], "--hold"))
         return conns_hold_main (argc, argv);
+    if (argc > 1 && streq (argv[1], "--agents"))
+        return agents_main (argc, argv);
+    for (int i = 1; i + 1 < argc; i++)
+        if (streq (argv[i], "--suite")) {
+            if (streq (argv[i + 1], "validate"))
+                return validate_main (argc, argv);
+            if (!streq (argv[i + 1], "echo")) {
+                fprintf (stderr, "lh-bench: --suite is echo (the default) or validate\n");
+                return 2;
+            }
+        }
 
     opts_t o;
     int rc = s_parse (&o, argc, argv);
