@@ -40,7 +40,7 @@ int lh_worker_reply_error (lh_worker_t *self, lh_request_t **request_p, lh_err_t
 
 //  Publishes body (a msgpack map) under topic on the broker's PUB socket.
 //  The broker accepts topics equal to the service name or under it
-//  ("validate.decision"); anything else is a protocol error that costs the
+//  ("validate.decisions"); anything else is a protocol error that costs the
 //  worker its registration. Fire and forget: returns 0 when queued.
 int lh_worker_publish (lh_worker_t *self, const char *topic, const void *body, size_t size);
 

@@ -19,7 +19,7 @@
 #define MDPW_DISCONNECT 0x05
 //  Lighthouse extension: [topic, body] from a worker, re-published by the
 //  broker on its PUB socket when topic is the worker's service name or
-//  starts with it and a dot ("validate.decision").
+//  starts with it and a dot ("validate.decisions").
 #define MDPW_PUBLISH 0x06
 
 //  Limits, enforced by the broker and the codec

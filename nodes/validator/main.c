@@ -1,7 +1,10 @@
 /*  lh-validator -- worker of the "validate" service.
 
-    Serves decisions from a policy file, caches them, publishes each one on
-    the broker's PUB socket as "validate.decision", and reloads the policy
+    Serves decisions from a policy file, caches them, publishes them on the
+    broker's PUB socket in batches as "validate.decisions" {count, decisions:
+    [notice, ...]} (one message per NOTICE_BATCH decisions or NOTICE_DELAY_MS,
+    whichever comes first: a message per decision cost more than the
+    decision itself), and reloads the policy
     on SIGHUP or on a "control.validate" {op: "reload"} announcement
     (lh policy reload) without dropping requests: a reload happens between
     two requests, and a policy that fails to load leaves the old one serving.
@@ -28,7 +31,36 @@ static const lh_option_t s_options[] = {
     {NULL, NULL, NULL, NULL, false},
 };
 
+#define NOTICE_BATCH    64
+#define NOTICE_DELAY_MS 10
+
 static volatile sig_atomic_t s_hup;
+
+//  Decision notices waiting to be published, packed back to back
+typedef struct {
+    codec_buf_t items;
+    size_t count;
+    int64_t due;
+} batch_t;
+
+static void
+s_batch_flush (batch_t *batch, lh_worker_t *worker)
+{
+    if (batch->count == 0)
+        return;
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 2);
+    codec_pack_str (&body.pk, "count");
+    msgpack_pack_uint64 (&body.pk, batch->count);
+    codec_pack_str (&body.pk, "decisions");
+    msgpack_pack_array (&body.pk, batch->count);
+    msgpack_sbuffer_write (&body.sbuf, batch->items.sbuf.data, batch->items.sbuf.size);
+    lh_worker_publish (worker, "validate.decisions", body.sbuf.data, body.sbuf.size);
+    codec_buf_destroy (&body);
+    msgpack_sbuffer_clear (&batch->items.sbuf);
+    batch->count = 0;
+}
 
 static void
 s_on_hup (int signum)
@@ -138,28 +170,34 @@ main (int argc, char **argv)
     lh_info ("serving", "service=validate broker=%s policy=%s version=%s", conn.endpoint,
              policy_path, validator_policy_version (validator));
 
+    batch_t batch = {.count = 0};
+    codec_buf_init (&batch.items);
     while (!zsys_interrupted) {
         //  Short waits: reloads are checked between requests, never during one
-        lh_request_t *request = lh_worker_recv (worker, 100);
+        int64_t now = zclock_mono ();
+        int wait = batch.count ? (batch.due > now ? (int) (batch.due - now) : 0) : 100;
+        lh_request_t *request = lh_worker_recv (worker, wait);
         if (s_hup) {
             s_hup = 0;
             s_reload (validator, "SIGHUP");
         }
         s_control_check (control, validator);
-        if (!request)
-            continue;
-        codec_buf_t reply, notice;
-        codec_buf_init (&reply);
-        codec_buf_init (&notice);
-        bool decided =
-            validator_handle (validator, lh_request_body (request), lh_request_agent (request),
-                              lh_request_role (request), &reply, &notice);
-        lh_worker_reply (worker, &request, reply.sbuf.data, reply.sbuf.size);
-        if (decided)
-            lh_worker_publish (worker, "validate.decision", notice.sbuf.data, notice.sbuf.size);
-        codec_buf_destroy (&reply);
-        codec_buf_destroy (&notice);
+        if (request) {
+            codec_buf_t reply;
+            codec_buf_init (&reply);
+            //  The notice is packed straight after the ones already waiting
+            if (validator_handle (validator, lh_request_body (request), lh_request_agent (request),
+                                  lh_request_role (request), &reply, &batch.items) &&
+                batch.count++ == 0)
+                batch.due = zclock_mono () + NOTICE_DELAY_MS;
+            lh_worker_reply (worker, &request, reply.sbuf.data, reply.sbuf.size);
+            codec_buf_destroy (&reply);
+        }
+        if (batch.count >= NOTICE_BATCH || (batch.count && zclock_mono () >= batch.due))
+            s_batch_flush (&batch, worker);
     }
+    s_batch_flush (&batch, worker);
+    codec_buf_destroy (&batch.items);
     rc = 0;
     lh_info ("stopping", "%s", "");
 done:

@@ -24,8 +24,9 @@ validator_t *validator_new (const char *policy_path, size_t cache_size, const ch
 void validator_destroy (validator_t **self_p);
 
 //  Answers one request: the complete reply map goes to reply; when a
-//  decision was made, a notice map for "validate.decision" goes to notice
-//  and the function returns true.
+//  decision was made, a notice map (time_ms, agent, role, tool, decision,
+//  rule, risk, cwd, subject, policy) is appended to notice and the
+//  function returns true.
 bool validator_handle (validator_t *self, const msgpack_object *body, const char *agent,
                        const char *role, codec_buf_t *reply, codec_buf_t *notice);
 

@@ -259,7 +259,7 @@ test_decisions_published (void **state)
     zsock_t *sub = zsock_new (ZMQ_SUB);
     zcert_apply (c->admin, sub);
     zsock_set_curve_serverkey (sub, c->broker_key);
-    zsock_set_subscribe (sub, "validate.decision");
+    zsock_set_subscribe (sub, "validate.decisions");
     zsock_set_rcvtimeo (sub, 3000);
     assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
     zclock_sleep (300);
@@ -268,11 +268,16 @@ test_decisions_published (void **state)
     zmsg_t *msg = zmsg_recv (sub);
     assert_non_null (msg);
     char *topic = zmsg_popstr (msg);
-    assert_string_equal (topic, "validate.decision");
+    assert_string_equal (topic, "validate.decisions");
     zframe_t *frame = zmsg_pop (msg);
     codec_doc_t *doc = codec_doc_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
     assert_non_null (doc);
-    const msgpack_object *root = codec_doc_root (doc);
+    //  A batch: {count, decisions: [notice, ...]}, here of one
+    const msgpack_object *batch = codec_doc_root (doc);
+    assert_int_equal (codec_map_get (batch, "count")->via.u64, 1);
+    const msgpack_object *decisions = codec_map_get (batch, "decisions");
+    assert_int_equal (decisions->via.array.size, 1);
+    const msgpack_object *root = &decisions->via.array.ptr[0];
     //  Who asked comes from the broker's caller frame
     assert_true (codec_str_eq (codec_map_get (root, "agent"), "agent-1"));
     assert_true (codec_str_eq (codec_map_get (root, "decision"), "deny"));
