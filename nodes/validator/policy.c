@@ -1153,7 +1153,9 @@ s_flag_match (const pattern_t *f, word_t w)
         if (s_match_text (f, s, name_len))
             return true;
         //  GNU-style abbreviation: --recur for --recursive (3+ letters)
-        if (f->literal && name_len >= 5 && name_len < f->body_len &&
+        //  (not when the word stops at a '-' of the flag: --export is its
+        //  own option, not --export-secret-keys cut short)
+        if (f->literal && name_len >= 5 && name_len < f->body_len && f->body[name_len] != '-' &&
             s_mem_eq (f->body, s, name_len, f->nocase))
             return true;
         return false;

@@ -440,9 +440,10 @@ test_cond_subcommand_flag_arg (void **state)
                                "        reason = init\n");
     s_bash_is (p, "git push --force", POLICY_DENY, "force-push");
     s_bash_is (p, "git push -f", POLICY_DENY, "force-push");
-    s_bash_is (p, "git push -uf origin x", POLICY_DENY, "force-push");   //  cluster
-    s_bash_is (p, "git push --forc", POLICY_DENY, "force-push");         //  abbreviation
-    s_bash_is (p, "git push --fo", POLICY_ALLOW, "default");             //  too short
+    s_bash_is (p, "git push -uf origin x", POLICY_DENY, "force-push"); //  cluster
+    s_bash_is (p, "git push --forc", POLICY_DENY, "force-push");       //  abbreviation
+    s_bash_is (p, "git push --fo", POLICY_ALLOW, "default");           //  too short
+    s_bash_is (p, "git push --force-x", POLICY_ALLOW, "default");
     s_bash_is (p, "git push --force=yes", POLICY_DENY, "force-push");    //  with a value
     s_bash_is (p, "git push origin -- -f", POLICY_ALLOW, "default");     //  after --
     s_bash_is (p, "git -C dir push --force", POLICY_DENY, "force-push"); //  second word
