@@ -8,20 +8,27 @@
        and $HOME, dynamic marks); every command substitution, backquote and
        process substitution inside a word is parsed on the spot as a nested
        list and hangs off the word. Heredoc bodies are read when the line
-       that introduced them ends.
+       that introduced them ends. `((` and `$((` look ahead for the `))`
+       that makes them arithmetic, as bash does, else they are subshells.
 
     2. The emitter walks the tree in execution order and appends one
        shell_cmd_t per simple command, substitutions first. It then looks
-       through wrappers (sudo, env, xargs, find -exec, bash -c, eval, ...):
-       an inner command is appended after its wrapper with the wrapper's
-       name added to its chain; strings that a wrapper hands to a shell are
-       parsed again with the same parser.
+       through wrappers (sudo, env, xargs, find -exec, bash -c, eval, ...)
+       with a table of each wrapper's options: an inner command is appended
+       after its wrapper with the wrapper's name added to its chain; strings
+       that a wrapper hands to a shell (-c strings, eval, ssh, heredocs fed
+       to a shell) are parsed again with the same parser. An option missing
+       from a wrapper's table is read both ways, so that nothing hides
+       behind an option the table does not know.
 
-    Bounds: recursion is counted on both passes against max_depth, the
-    arena has a memory limit proportional to the input, the result holds at
-    most max_commands commands. Every scan moves forward; lookahead for
-    `((` and `$((` is bounded by nesting, so time is linear in the input
-    times the nesting depth.
+    Bounds: recursion is counted on both passes against max_depth (wrapper
+    levels and re-parses included), the arena has a memory limit
+    proportional to the input, the result holds at most max_commands
+    commands, and the work of wrapper analysis and re-parsing (which can
+    revisit the same words) has a budget proportional to the input. Scans
+    move forward and lookaheads are bounded by nesting, so time is linear
+    in the input. Failure anywhere is an error for the whole parse: the
+    caller fails closed.
 */
 
 #include "shell.h"
