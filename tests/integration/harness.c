@@ -254,7 +254,7 @@ cluster_client (cluster_t *self, zcert_t *cert)
     lh_connect_t conn = cluster_connect (self, cert, false);
     lh_client_t *client = lh_client_new (&conn);
     assert_non_null (client);
-    lh_client_set_timeout (client, 2000);
+    lh_client_set_timeout (client, 5000); //  generous: CI machines are loaded
     lh_client_set_retries (client, 0);
     return client;
 }
