@@ -1673,7 +1673,15 @@ s_lex (s_parser_t *p)
         //  2>file, {fd}>file: the word is the descriptor
         const char *text = tok.word.w.text;
         size_t tlen = strlen (text);
+        //  A number is a descriptor only if it fits in an int (as in bash:
+        //  9999999999>f is the word 9999999999 and >f)
         bool number = tok.word.plain && s_all_digits (text);
+        long long value = 0;
+        for (size_t k = 0; number && k < tlen; k++) {
+            value = value * 10 + (text[k] - '0');
+            if (value > INT_MAX)
+                number = false;
+        }
         bool named = tok.word.plain && tlen > 2 && text[0] == '{' && text[tlen - 1] == '}' &&
                      s_is_name_start (text[1]);
         for (size_t k = 1; named && k + 1 < tlen; k++)
@@ -1683,15 +1691,7 @@ s_lex (s_parser_t *p)
             (p->buf[at] == '<' || p->buf[at] == '>')) {
             size_t after = s_cont (p, at + 1);
             if (!(after < p->len && p->buf[after] == '(')) {
-                int fd = -1;
-                if (number) {
-                    if (tlen > 9) {
-                        s_perr (p, tok.start, "file descriptor out of range");
-                        tok.type = T_EOF;
-                        return tok;
-                    }
-                    fd = atoi (text);
-                }
+                int fd = number ? (int) value : -1;
                 p->pos = at;
                 s_lex_redir (p, &tok);
                 tok.fd = fd;
@@ -2103,12 +2103,12 @@ s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
     return node;
 }
 
-//  NAME ( ) body -- NAME already read, the `(` peeked
+//  A function's body (a compound command) and the N_FUNC node for it; both
+//  function forms end here.
 static s_node_t *
-s_parse_fundef (s_parser_t *p, const char *name)
+s_parse_fundef_body (s_parser_t *p, const char *name)
 {
-    s_consume (p);
-    if (!s_expect (p, T_RPAREN) || !s_enter (p))
+    if (!s_enter (p))
         return NULL;
     s_skip_newlines (p);
     s_tok_t at = *s_peek (p);
@@ -2126,6 +2126,16 @@ s_parse_fundef (s_parser_t *p, const char *name)
         s_add_kid (p, fn, body);
     }
     return fn;
+}
+
+//  NAME ( ) body -- NAME already read, the `(` peeked
+static s_node_t *
+s_parse_fundef (s_parser_t *p, const char *name)
+{
+    s_consume (p);
+    if (!s_expect (p, T_RPAREN))
+        return NULL;
+    return s_parse_fundef_body (p, name);
 }
 
 //  (( ... )) as a command, p->pos just past `((`' first `(`; end from
@@ -2475,24 +2485,7 @@ s_parse_function (s_parser_t *p)
     tok = s_peek (p);
     if (tok->type == T_LPAREN)
         return s_parse_fundef (p, name);
-    if (!s_enter (p))
-        return NULL;
-    s_skip_newlines (p);
-    s_tok_t at = *s_peek (p);
-    s_node_t *body = s_parse_command (p);
-    s_leave (p);
-    if (p->sh->failed || !body)
-        return NULL;
-    if (body->kind == N_SIMPLE && !body->compound) {
-        s_syntax (p, &at);
-        return NULL;
-    }
-    s_node_t *fn = s_node_new (p, N_FUNC);
-    if (fn) {
-        fn->name = name;
-        s_add_kid (p, fn, body);
-    }
-    return fn;
+    return s_parse_fundef_body (p, name);
 }
 
 //  coproc [NAME] command
