@@ -145,20 +145,19 @@ typedef struct {
 } rule_t;
 
 typedef struct {
-    char *key;
-    uint32_t *rules;
+    uint32_t *items;
     size_t count;
+} idlist_t;
+
+typedef struct {
+    char *key;
+    idlist_t rules; //  rule ids in file order
 } bucket_t;
 
 typedef struct {
     bucket_t *slots;
     size_t cap; //  power of two, or 0
 } index_t;
-
-typedef struct {
-    uint32_t *items;
-    size_t count;
-} idlist_t;
 
 //  Class patterns by anchor and by one character, for s_classify: the
 //  character after the leading '/' (absolute, ~ and $PROJECT anchors) or
@@ -1517,17 +1516,18 @@ s_first_match (eval_t *e, const bucket_t *bucket, const idlist_t *scan, view_t *
 {
     const policy_t *p = e->policy;
     size_t i = 0, j = 0;
-    size_t bn = bucket ? bucket->count : 0;
+    size_t bn = bucket ? bucket->rules.count : 0;
+    const uint32_t *bucket_ids = bucket ? bucket->rules.items : NULL;
     while (i < bn || j < scan->count) {
         uint32_t id;
         bool from_bucket = true;
-        if (j >= scan->count || (i < bn && bucket->rules[i] < scan->items[j]))
-            id = bucket->rules[i++];
-        else if (i >= bn || scan->items[j] < bucket->rules[i]) {
+        if (j >= scan->count || (i < bn && bucket_ids[i] < scan->items[j]))
+            id = bucket_ids[i++];
+        else if (i >= bn || scan->items[j] < bucket_ids[i]) {
             id = scan->items[j++];
             from_bucket = false;
         } else {
-            id = bucket->rules[i++];
+            id = bucket_ids[i++];
             j++;
         }
         const rule_t *r = &p->rules[id];
@@ -2744,14 +2744,7 @@ s_index_add (index_t *index, const char *key, uint32_t id)
         if (!b->key)
             return false;
     }
-    if (b->count && b->rules[b->count - 1] == id)
-        return true;
-    uint32_t *grown = (uint32_t *) realloc (b->rules, (b->count + 1) * sizeof (uint32_t));
-    if (!grown)
-        return false;
-    b->rules = grown;
-    b->rules[b->count++] = id;
-    return true;
+    return s_list_push (&b->rules, id);
 }
 
 static bool
@@ -2770,7 +2763,7 @@ s_index_free (index_t *index)
 {
     for (size_t i = 0; i < index->cap; i++) {
         free (index->slots[i].key);
-        free (index->slots[i].rules);
+        free (index->slots[i].rules.items);
     }
     free (index->slots);
     index->slots = NULL;
