@@ -71,25 +71,6 @@ typedef struct {
     msgpack_sbuffer scratch, with_id;
 } driver_t;
 
-static int
-s_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41])
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    char line[128];
-    int n = 0, loaded = 0;
-    while (loaded < count && fgets (line, sizeof (line), file)) {
-        if (n++ < first)
-            continue;
-        if (sscanf (line, "%40s %40s", pub[loaded], sec[loaded]) != 2)
-            break;
-        loaded++;
-    }
-    fclose (file);
-    return loaded;
-}
-
 //  Sends the next request of agent a; false when the socket refused it
 static bool
 s_send (driver_t *d, agent_t *a)
@@ -356,7 +337,7 @@ agents_main (int argc, char **argv)
     }
     char (*pub)[41] = calloc ((size_t) count, 41);
     char (*sec)[41] = calloc ((size_t) count, 41);
-    if (server_key && s_load_keys (keys_path, first, count, pub, sec) != count) {
+    if (server_key && proc_load_keys (keys_path, first, count, pub, sec) != count) {
         fprintf (stderr, "agents: %s has fewer than %d keys from %d\n", keys_path, count, first);
         return 1;
     }

@@ -74,6 +74,15 @@ void proc_stop_all (int grace_ms);
 //  True while the child has not exited (reaps it if it has).
 bool proc_alive (pid_t pid);
 
+//  Prints the last lines of a child's log on stderr (after a failure).
+void proc_log_tail (const char *path);
+//  Removes a temporary directory and everything in it.
+void proc_remove_tree (const char *path);
+//  Reads count "PUBLIC SECRET" Z85 key lines, skipping the first `first`
+//  lines of path (the holder and agent processes share one keys file).
+//  Returns the number read, or -1 when the file cannot be opened.
+int proc_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41]);
+
 //  VmRSS or VmHWM of a process in KiB; -1 if unreadable.
 long proc_rss_kib (pid_t pid);
 long proc_hwm_kib (pid_t pid);

@@ -27,25 +27,6 @@ typedef struct {
     int state; //  0 not opened, 1 waiting, 2 done, 3 failed
 } held_t;
 
-static int
-s_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41])
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    char line[128];
-    int n = 0, loaded = 0;
-    while (loaded < count && fgets (line, sizeof (line), file)) {
-        if (n++ < first)
-            continue;
-        if (sscanf (line, "%40s %40s", pub[loaded], sec[loaded]) != 2)
-            break;
-        loaded++;
-    }
-    fclose (file);
-    return loaded;
-}
-
 static bool
 s_reply_ok (zmsg_t *msg)
 {
@@ -106,7 +87,7 @@ conns_hold_main (int argc, char **argv)
     held_t *held = (held_t *) calloc ((size_t) count, sizeof (held_t));
     zmq_pollitem_t *items = (zmq_pollitem_t *) calloc ((size_t) window, sizeof (zmq_pollitem_t));
     int *active = (int *) calloc ((size_t) window, sizeof (int));
-    int loaded = s_load_keys (keys_path, first, count, pub, sec);
+    int loaded = proc_load_keys (keys_path, first, count, pub, sec);
     if (loaded != count) {
         fprintf (stderr, "hold: %s has %d keys from %d, wanted %d\n", keys_path, loaded, first,
                  count);

@@ -457,31 +457,11 @@ s_env_destroy (env_t *env, bool keep)
         s_progress ("kept %s (keys, config, logs)", env->tmp);
         return;
     }
-    zdir_t *dir = zdir_new (env->tmp, NULL);
-    if (dir) {
-        zdir_remove (dir, true);
-        zdir_destroy (&dir);
-    }
+    proc_remove_tree (env->tmp);
 }
 
 //  --------------------------------------------------------------------------
 //  Clusters: the direct server, or a broker with its workers
-
-static void
-s_log_tail (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    char lines[12][512];
-    int n = 0;
-    while (fgets (lines[n % 12], sizeof (lines[0]), file))
-        n++;
-    fclose (file);
-    fprintf (stderr, "---- last lines of %s\n", path);
-    for (int i = n > 12 ? n - 12 : 0; i < n; i++)
-        fprintf (stderr, "  %s", lines[i % 12]);
-}
 
 static lh_client_t *
 s_probe_client (const env_t *env, const cluster_t *c)
@@ -548,9 +528,9 @@ s_cluster_wait (env_t *env, cluster_t *c, int timeout_ms)
     if (!bench_stop) {
         fprintf (stderr, "lh-bench: %s at %s did not come up\n",
                  c->is_broker ? "broker" : "direct server", c->endpoint);
-        s_log_tail (c->log);
+        proc_log_tail (c->log);
         if (c->nworkers)
-            s_log_tail (c->worker_log);
+            proc_log_tail (c->worker_log);
         env->failed = true;
     }
     return -1;
@@ -1217,7 +1197,7 @@ main (int argc, char **argv)
                 //  A dead server means the numbers are not what they seem
                 if (!proc_alive (c.server)) {
                     fprintf (stderr, "lh-bench: the %s died during the run\n", s->path);
-                    s_log_tail (c.log);
+                    proc_log_tail (c.log);
                     env.failed = true;
                     any_failed = true;
                 }

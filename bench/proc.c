@@ -353,3 +353,48 @@ host_busy_percent (const host_snap_t *a, const host_snap_t *b)
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     return 100.0 * (double) cpus * (double) (b->busy - a->busy) / (double) (b->total - a->total);
 }
+
+void
+proc_log_tail (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    char lines[12][512];
+    int n = 0;
+    while (fgets (lines[n % 12], sizeof (lines[0]), file))
+        n++;
+    fclose (file);
+    fprintf (stderr, "---- last lines of %s\n", path);
+    for (int i = n > 12 ? n - 12 : 0; i < n; i++)
+        fprintf (stderr, "  %s", lines[i % 12]);
+}
+
+void
+proc_remove_tree (const char *path)
+{
+    zdir_t *dir = zdir_new (path, NULL);
+    if (dir) {
+        zdir_remove (dir, true);
+        zdir_destroy (&dir);
+    }
+}
+
+int
+proc_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41])
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    char line[128];
+    int n = 0, loaded = 0;
+    while (loaded < count && fgets (line, sizeof (line), file)) {
+        if (n++ < first)
+            continue;
+        if (sscanf (line, "%40s %40s", pub[loaded], sec[loaded]) != 2)
+            break;
+        loaded++;
+    }
+    fclose (file);
+    return loaded;
+}

@@ -448,27 +448,7 @@ s_env_destroy (venv_t *env, bool keep)
         s_progress ("kept %s (keys, logs)", env->tmp);
         return;
     }
-    zdir_t *dir = zdir_new (env->tmp, NULL);
-    if (dir) {
-        zdir_remove (dir, true);
-        zdir_destroy (&dir);
-    }
-}
-
-static void
-s_log_tail (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    char lines[12][512];
-    int n = 0;
-    while (fgets (lines[n % 12], sizeof (lines[0]), file))
-        n++;
-    fclose (file);
-    fprintf (stderr, "---- last lines of %s\n", path);
-    for (int i = n > 12 ? n - 12 : 0; i < n; i++)
-        fprintf (stderr, "  %s", lines[i % 12]);
+    proc_remove_tree (env->tmp);
 }
 
 //  --------------------------------------------------------------------------
@@ -568,9 +548,9 @@ s_cluster_start (venv_t *env, const vopts_t *o, int max_agents)
     }
     if (!bench_stop) {
         fprintf (stderr, "lh-bench: the broker and its workers did not come up\n");
-        s_log_tail (env->broker_log);
-        s_log_tail (env->echo_log);
-        s_log_tail (env->validator_log);
+        proc_log_tail (env->broker_log);
+        proc_log_tail (env->echo_log);
+        proc_log_tail (env->validator_log);
         env->failed = true;
     }
     return -1;
@@ -1537,9 +1517,9 @@ validate_main (int argc, char **argv)
                     s_round (&env, &o, procs, nprocs, s, r);
                     if (!s_cluster_alive (&env, &o)) {
                         fprintf (stderr, "lh-bench: the broker or a worker died during the run\n");
-                        s_log_tail (env.broker_log);
-                        s_log_tail (env.echo_log);
-                        s_log_tail (env.validator_log);
+                        proc_log_tail (env.broker_log);
+                        proc_log_tail (env.echo_log);
+                        proc_log_tail (env.validator_log);
                         env.failed = true;
                         s->failed = true;
                     }
