@@ -114,6 +114,22 @@ lh_worker_set_heartbeat (lh_worker_t *self, int interval_ms, int liveness)
     self->expect_by = now + (int64_t) self->heartbeat_ms * self->liveness;
 }
 
+int
+lh_worker_fd (lh_worker_t *self)
+{
+    return self->sock ? zsock_fd (self->sock) : -1;
+}
+
+int
+lh_worker_next_ms (lh_worker_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t wake = self->sock ? (self->heartbeat_at < self->expect_by ? self->heartbeat_at
+                                                                      : self->expect_by)
+                              : self->reconnect_at;
+    return wake > now ? (int) (wake - now) : 0;
+}
+
 uint64_t
 lh_worker_reconnects (lh_worker_t *self)
 {
@@ -194,10 +210,12 @@ lh_worker_recv (lh_worker_t *self, int timeout_ms)
                                   : self->reconnect_at;
         if (until < wake)
             wake = until;
-        if (now >= until)
+        if (now > until)
             return NULL;
         long wait = wake > now ? (long) (wake - now) : 0;
         if (!self->sock) {
+            if (now >= until)
+                return NULL;
             zclock_sleep ((int) wait);
             continue;
         }
@@ -205,8 +223,12 @@ lh_worker_recv (lh_worker_t *self, int timeout_ms)
         int rc = zmq_poll (&item, 1, wait);
         if (rc == -1 && errno != EINTR)
             return NULL;
-        if (rc <= 0)
+        if (rc <= 0) {
+            //  A zero wait polls once, so timeout 0 means "what is there now"
+            if (now >= until)
+                return NULL;
             continue;
+        }
         zmsg_t *msg = zmsg_recv (self->sock);
         if (!msg)
             continue;

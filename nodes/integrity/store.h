@@ -1,0 +1,108 @@
+/*  store -- one replica's copy of the integrity log, in one LMDB file.
+
+    Named databases (all keys big-endian so that LMDB's byte order is
+    numeric order):
+      events       seq -> leaf (event.h)
+      merkle       level(1) index(8) -> hash of that perfect subtree
+      by_agent     agent 0x00 seq -> ""
+      by_type      type(1) seq -> ""
+      by_time      ts(8, offset binary) seq -> ""
+      checkpoints  tree size -> signed note (C2SP tlog-checkpoint)
+      dedup        appender 0x00 client_id -> seq
+      meta         "size", "mark" (last applied Raft batch: term, counter)
+
+    Writes happen in one transaction per Raft entry, on the replica's loop
+    thread (store_begin .. store_commit). Reads open their own read-only
+    transaction and may run on any thread (MDB_NOTLS). The file is written
+    without fsync: the Raft log is the durable copy, the store is replayed
+    from it (batches carry a mark, so a replayed batch is skipped).
+*/
+#ifndef LH_STORE_H_INCLUDED
+#define LH_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "merkle.h"
+
+typedef struct _store_t store_t;
+
+typedef struct {
+    uint64_t term;
+    uint64_t counter;
+} store_mark_t;
+
+//  Opens (creating unless readonly) the store file at path. NULL with err set.
+store_t *store_open (const char *path, size_t map_size, bool readonly, char *err, size_t err_size);
+void store_destroy (store_t **self_p);
+const char *store_path (const store_t *self);
+
+//  Committed tree size and last applied mark.
+uint64_t store_size (store_t *self);
+store_mark_t store_mark (store_t *self);
+
+//  --- Writing (loop thread only). Every call returns 0, or an MDB error
+//  code (ENOSPC, MDB_MAP_FULL, ...) after which the caller must store_abort.
+int store_begin (store_t *self);
+//  Seq of an earlier event by the same appender with this client id, if any.
+bool store_dedup_find (store_t *self, const char *by, const char *client_id, uint64_t *seq);
+//  Appends a leaf as event number store_size()-in-this-txn; ev gives the
+//  index keys. *seq gets its number.
+int store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, uint64_t *seq);
+//  Tree size and root inside the open transaction.
+uint64_t store_txn_size (store_t *self);
+int store_txn_root (store_t *self, merkle_hash_t root);
+int store_put_checkpoint (store_t *self, uint64_t size, const char *note);
+int store_commit (store_t *self, store_mark_t mark);
+void store_abort (store_t *self);
+
+//  Replaces the checkpoint note for size if one exists (cosignatures).
+int store_update_checkpoint (store_t *self, uint64_t size, const char *note);
+
+//  --- Reading (any thread). Results are malloc'd copies the caller frees.
+int store_get (store_t *self, uint64_t seq, void **leaf, size_t *size);
+//  Level-0 hash stored for seq (what the tree was built from).
+int store_leaf_hash (store_t *self, uint64_t seq, merkle_hash_t out);
+int store_root (store_t *self, uint64_t size, merkle_hash_t out);
+//  Checkpoint at exactly size, or the latest one when size is 0.
+int store_checkpoint (store_t *self, uint64_t size, char **note, uint64_t *at_size);
+int store_inclusion (store_t *self, uint64_t seq, uint64_t size,
+                     merkle_hash_t proof[MERKLE_MAX_PROOF], size_t *count);
+int store_consistency (store_t *self, uint64_t old_size, uint64_t new_size,
+                       merkle_hash_t proof[MERKLE_MAX_PROOF], size_t *count);
+
+//  Visits leaves in seq order; the callback returns false to stop.
+typedef bool (store_visit_fn) (void *arg, uint64_t seq, const void *leaf, size_t size);
+
+typedef struct {
+    const char *agent; //  NULL: any
+    int type;          //  -1: any
+    int64_t since;     //  ts >= since (0: any)
+    int64_t until;     //  ts < until (0: any)
+    uint64_t after;    //  seq > after; 0 with from_start
+    bool from_start;
+} store_filter_t;
+
+//  Leaves matching filter, in seq order, at most limit of them.
+int store_query (store_t *self, const store_filter_t *filter, size_t limit, store_visit_fn *visit,
+                 void *arg);
+
+//  Walks every leaf with the level-0 hash the tree holds for it, in seq
+//  order, in one read transaction (the verifier).
+typedef bool (store_leaf_fn) (void *arg, uint64_t seq, const void *leaf, size_t size,
+                              const merkle_hash_t stored);
+int store_walk (store_t *self, store_leaf_fn *visit, void *arg);
+//  Walks every checkpoint in size order.
+typedef bool (store_checkpoint_fn) (void *arg, uint64_t size, const char *note);
+int store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg);
+
+//  A consistent compact copy of the whole store into a malloc'd buffer
+//  (Raft snapshots), and the reverse.
+int store_snapshot (store_t *self, void **data, size_t *size);
+int store_restore (store_t *self, const void *data, size_t size, char *err, size_t err_size);
+//  Flushes written pages to disk.
+int store_sync (store_t *self);
+
+#endif
