@@ -25,6 +25,16 @@ static const char *s_usage =
     "  hook                Claude Code PreToolUse hook: hook JSON on stdin, decision out\n"
     "  policy check FILE   lint a policy file\n"
     "  policy reload       tell every validator to load its policy file again\n"
+    "  event append --type T [--data JSON] [--id CLIENT_ID] [--agent A]\n"
+    "                      append an event; returns once a majority has it on disk\n"
+    "  event get SEQ | event range A B | event tail [-n N] [-f]\n"
+    "  event query [--agent A] [--type T] [--since TIME] [--until TIME] [--limit N]\n"
+    "  event proof SEQ [--keys FILE]   RFC 6962 inclusion proof, checked here\n"
+    "  event export FILE   the log under the latest checkpoint, for lh verify\n"
+    "  consistency OLD NEW [--keys FILE]   RFC 6962 consistency proof, checked here\n"
+    "  checkpoint [--keys FILE]   latest signed checkpoint (C2SP tlog-checkpoint)\n"
+    "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N]\n"
+    "                      verify a log offline; exit 1 naming the first bad seq\n"
     "\n"
     "--env FILE reads KEY=VALUE lines (as ops/run writes run/env) before the rest.\n"
     "Environment: LH_BROKER (frontend endpoint), LH_BROKER_KEY (broker public key),\n"
@@ -400,7 +410,7 @@ main (int argc, char **argv)
     if (i >= argc)
         return cli_usage_error ("COMMAND is required");
     if (cli.conn.server_key && !cli.conn.cert && !streq (argv[i], "keygen") &&
-        !streq (argv[i], "policy")) {
+        !streq (argv[i], "policy") && !streq (argv[i], "verify")) {
         fprintf (stderr, "lh: a broker key without a certificate: set LH_CERT or --cert\n");
         return 2;
     }
@@ -420,6 +430,14 @@ main (int argc, char **argv)
         rc = cli_hook (&cli, argc - i, argv + i);
     else if (streq (command, "policy"))
         rc = cli_policy (&cli, argc - i, argv + i);
+    else if (streq (command, "event"))
+        rc = cli_event (&cli, argc - i, argv + i);
+    else if (streq (command, "checkpoint"))
+        rc = cli_checkpoint (&cli, argc - i, argv + i);
+    else if (streq (command, "consistency"))
+        rc = cli_consistency (&cli, argc - i, argv + i);
+    else if (streq (command, "verify"))
+        rc = cli_verify (&cli, argc - i, argv + i);
     else
         rc = cli_usage_error ("unknown command");
     zcert_destroy (&cli.cert);

@@ -27,4 +27,10 @@ int cli_validate (cli_t *cli, int argc, char **argv);
 int cli_hook (cli_t *cli, int argc, char **argv);
 int cli_policy (cli_t *cli, int argc, char **argv);
 
+//  Commands in lh_event.c (the integrity log)
+int cli_event (cli_t *cli, int argc, char **argv);
+int cli_checkpoint (cli_t *cli, int argc, char **argv);
+int cli_consistency (cli_t *cli, int argc, char **argv);
+int cli_verify (cli_t *cli, int argc, char **argv);
+
 #endif

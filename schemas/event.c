@@ -180,8 +180,8 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
 size_t
 event_pack_body (msgpack_packer *pk, const event_t *ev)
 {
-    size_t pairs = 7 + (ev->client_id[0] != 0) + (ev->correlation[0] != 0) +
-                   (ev->causation[0] != 0);
+    size_t pairs =
+        7 + (ev->client_id[0] != 0) + (ev->correlation[0] != 0) + (ev->causation[0] != 0);
     msgpack_pack_map (pk, pairs);
     codec_pack_str (pk, "v");
     msgpack_pack_uint8 (pk, EVENT_VERSION);
@@ -286,8 +286,7 @@ event_decode (const void *leaf, size_t size, event_t *ev, codec_doc_t **doc_p, c
         if (!val && !fields[i].required)
             continue;
         if (!codec_str_copy (val, fields[i].out, fields[i].size)) {
-            snprintf (why, why_size, "field '%s' missing, not a string or too long",
-                      fields[i].key);
+            snprintf (why, why_size, "field '%s' missing, not a string or too long", fields[i].key);
             rc = LH_E_BAD_REQUEST;
         }
     }

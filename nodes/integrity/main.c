@@ -10,14 +10,14 @@
 #include "replica.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <unistd.h>
 
 static const lh_option_t s_options[] = {
     {"id", "integrity/id", NULL, "this replica's Raft id (1..1000), one of --peers", false},
     {"dir", "integrity/dir", NULL, "data directory (Raft log and snapshots, log.mdb)", false},
-    {"peers", "integrity/peers", NULL, "every replica as ID@HOST:PORT, separated by spaces",
-     false},
+    {"peers", "integrity/peers", NULL, "every replica as ID@HOST:PORT, separated by spaces", false},
     {"origin", "integrity/origin", "lighthouse/log", "checkpoint origin line (the log's name)",
      false},
     {"signer", "integrity/signer", NULL, "this replica's signer key file (see --keygen)", false},
@@ -25,8 +25,7 @@ static const lh_option_t s_options[] = {
     {"broker", "integrity/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
     {"frontend", "integrity/frontend", NULL, "broker frontend, for appending integrity alerts",
      false},
-    {"pub", "integrity/pub", NULL, "broker PUB endpoint, for peers' checkpoint signatures",
-     false},
+    {"pub", "integrity/pub", NULL, "broker PUB endpoint, for peers' checkpoint signatures", false},
     {"broker-key", "integrity/broker_key", NULL, "broker public key (Z85); omit for plaintext",
      false},
     {"cert", "integrity/cert", NULL, "this node's secret certificate", false},
@@ -103,6 +102,8 @@ main (int argc, char **argv)
     zsys_set_logsystem (false);
     //  libuv owns the signals: czmq's handler would only set zsys_interrupted
     zsys_handler_set (NULL);
+    //  raft_uv writes to peers that may have gone: EPIPE, not death
+    signal (SIGPIPE, SIG_IGN);
     char err[512] = "";
     replica_t *replica = replica_new (config, err, sizeof (err));
     if (!replica) {

@@ -23,7 +23,7 @@
 #define TICK_MS           50
 #define SYNC_MS           1000
 #define PENDING_MAX_BYTES (8 * 1024 * 1024) //  appends waiting for the next entry
-#define COSIG_PENDING_MAX 4096               //  peer signatures for sizes not applied yet
+#define COSIG_PENDING_MAX 4096              //  peer signatures for sizes not applied yet
 #define READ_LIMIT_MAX    1000
 
 //  An append request waiting for its entry: events [first, first + count)
@@ -84,18 +84,18 @@ struct _replica_t {
     lh_connect_t backend, frontend;
     int capacity;
     //  Services
-    lh_worker_t *reader;  //  events.read
-    lh_worker_t *writer;  //  events, while leader
-    uint64_t generation;  //  bumped every time writer is replaced
+    lh_worker_t *reader; //  events.read
+    lh_worker_t *writer; //  events, while leader
+    uint64_t generation; //  bumped every time writer is replaced
     watch_t reader_watch, writer_watch;
-    lh_client_t *alerts;  //  appends integrity.alert events through the broker
-    zsock_t *sub;         //  peers' signatures and alerts, from the broker's PUB
+    lh_client_t *alerts; //  appends integrity.alert events through the broker
+    zsock_t *sub;        //  peers' signatures and alerts, from the broker's PUB
     //  Group commit
-    codec_buf_t pending;  //  entry bodies as msgpack bin, back to back
+    codec_buf_t pending; //  entry bodies as msgpack bin, back to back
     size_t pending_events;
     member_t *members;
     size_t nmembers, members_alloc;
-    uint64_t counter;     //  proposals made in this term
+    uint64_t counter; //  proposals made in this term
     uint64_t counter_term;
     int inflight, max_inflight;
     size_t max_entry_events;
@@ -117,6 +117,9 @@ struct _replica_t {
     bool stopping;
     bool failed; //  the store could not apply an entry: stop, replay on restart
     int last_state;
+    char *own_note; //  our signature on the latest tree head, published again now and then
+    uint64_t own_size;
+    unsigned ticks;
     //  Counters (events.read op "status", lh status)
     struct {
         uint64_t appends, appended, duplicates, rejected, entries, applied, apply_errors;
@@ -136,7 +139,6 @@ s_now_ns (void)
     clock_gettime (CLOCK_REALTIME, &ts);
     return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
-
 
 //  --------------------------------------------------------------------------
 //  The state machine
@@ -177,15 +179,30 @@ s_publish_signature (replica_t *self, uint64_t size, const char *note)
 static int
 s_apply (replica_t *self, const void *data, size_t size, result_t **result_p)
 {
+    //  Entries read back from raft_uv's segments are padded to 8 bytes
+    size_t end = 0;
+    msgpack_unpacked probe;
+    msgpack_unpacked_init (&probe);
+    if (msgpack_unpack_next (&probe, (const char *) data, size, &end) == MSGPACK_UNPACK_SUCCESS &&
+        size - end < 8) {
+        for (size_t i = end; i < size; i++)
+            if (((const uint8_t *) data)[i] != 0)
+                end = size; //  not padding: let the strict decoder refuse it
+    } else
+        end = size;
+    msgpack_unpacked_destroy (&probe);
     lh_err_t err;
     const char *why;
-    codec_doc_t *doc = codec_doc_decode (data, size, &err, &why);
+    codec_doc_t *doc = codec_doc_decode (data, end, &err, &why);
     const msgpack_object *root = doc ? codec_doc_root (doc) : NULL;
     const msgpack_object *t = codec_map_get (root, "t"), *c = codec_map_get (root, "c");
     const msgpack_object *e = codec_map_get (root, "e");
     if (!t || t->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !c ||
         c->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !e || e->type != MSGPACK_OBJECT_ARRAY) {
-        lh_error ("malformed Raft entry", "error=\"%s\"", doc ? "missing fields" : why);
+        char head[33] = "";
+        sodium_bin2hex (head, sizeof (head), (const uint8_t *) data, size < 16 ? size : 16);
+        lh_error ("malformed Raft entry", "error=\"%s\" bytes=%zu head=%s",
+                  doc ? "missing fields" : why, size, head);
         codec_doc_destroy (&doc);
         return RAFT_MALFORMED;
     }
@@ -254,6 +271,9 @@ s_apply (replica_t *self, const void *data, size_t size, result_t **result_p)
     self->stats.applied += count;
     self->stats.entries++;
     s_publish_signature (self, result->size, result->note);
+    free (self->own_note);
+    self->own_note = strdup (result->note);
+    self->own_size = result->size;
     *result_p = result;
     return 0;
 }
@@ -276,7 +296,8 @@ s_fsm_apply (struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
                   "error=\"%s\" size=%llu",
                   rc == RAFT_MALFORMED ? "malformed entry" : mdb_strerror (rc),
                   (unsigned long long) store_size (self->store));
-        s_stop (self, 75);
+        //  Not from inside libraft's apply loop: the next tick stops the replica
+        self->exit_code = 75;
         return RAFT_IOERR;
     }
     *result = self->last_result;
@@ -414,7 +435,10 @@ s_propose (replica_t *self)
     codec_pack_str (&entry.pk, "e");
     msgpack_pack_array (&entry.pk, self->pending_events);
     msgpack_sbuffer_write (&entry.sbuf, self->pending.sbuf.data, self->pending.sbuf.size);
-    struct raft_buffer buf = {.base = raft_malloc (entry.sbuf.size), .len = entry.sbuf.size};
+    //  A whole number of 8-byte words: raft_uv reads back entries of other
+    //  lengths from the wrong offset (libraft 0.15); s_apply skips the zeros
+    size_t len = (entry.sbuf.size + 7) & ~(size_t) 7;
+    struct raft_buffer buf = {.base = raft_calloc (1, len), .len = len};
     memcpy (buf.base, entry.sbuf.data, entry.sbuf.size);
     codec_buf_destroy (&entry);
 
@@ -710,8 +734,7 @@ s_read (replica_t *self, const msgpack_object *body, codec_buf_t *buf, char *why
             size_t len;
             int64_t after = -1;
             if (codec_map_get (body, "agent")) {
-                rc = codec_get_str (body, "agent", false, LH_MAX_AGENT, &text, &len, why,
-                                    why_size);
+                rc = codec_get_str (body, "agent", false, LH_MAX_AGENT, &text, &len, why, why_size);
                 if (rc == LH_OK) {
                     memcpy (agent, text, len);
                     agent[len] = 0;
@@ -836,8 +859,9 @@ s_read (replica_t *self, const msgpack_object *body, codec_buf_t *buf, char *why
         return LH_OK;
     }
 #undef OP
-    snprintf (why, why_size, "unknown op '%.*s' (get, range, query, checkpoint, proof, "
-                             "consistency, status, stats)",
+    snprintf (why, why_size,
+              "unknown op '%.*s' (get, range, query, checkpoint, proof, "
+              "consistency, status, stats)",
               (int) (op_len > 32 ? 32 : op_len), op);
     return LH_E_BAD_REQUEST;
 }
@@ -881,11 +905,11 @@ s_merge_signature (replica_t *self, cosig_t *cosig)
     } else {
         char *lines[NOTE_MAX_SIGS * 2];
         int mine_n = note_signature_lines (mine, lines, NOTE_MAX_SIGS);
-        int theirs_n = mine_n >= 0 ? note_signature_lines (cosig->note, lines + mine_n,
-                                                           NOTE_MAX_SIGS)
-                                   : -1;
+        int theirs_n =
+            mine_n >= 0 ? note_signature_lines (cosig->note, lines + mine_n, NOTE_MAX_SIGS) : -1;
         if (mine_n >= 0 && theirs_n >= 0) {
-            char *merged = note_assemble (my_body, (const char **) lines, (size_t) (mine_n + theirs_n));
+            char *merged =
+                note_assemble (my_body, (const char **) lines, (size_t) (mine_n + theirs_n));
             if (merged && strcmp (merged, mine) != 0 &&
                 store_update_checkpoint (self->store, cosig->size, merged) == 0)
                 self->stats.cosigs_merged++;
@@ -1085,13 +1109,11 @@ s_drain (replica_t *self)
         return;
     lh_request_t *request;
     //  Bounded rounds so that a flood cannot starve Raft's own I/O
-    for (int round = 0; round < 1024 && self->writer &&
-                        (request = lh_worker_recv (self->writer, 0));
-         round++)
+    for (int round = 0;
+         round < 1024 && self->writer && (request = lh_worker_recv (self->writer, 0)); round++)
         s_on_append (self, request);
-    for (int round = 0; round < 1024 && self->reader &&
-                        (request = lh_worker_recv (self->reader, 0));
-         round++)
+    for (int round = 0;
+         round < 1024 && self->reader && (request = lh_worker_recv (self->reader, 0)); round++)
         s_on_read (self, request);
     s_watch (self, &self->reader_watch, self->reader ? lh_worker_fd (self->reader) : -1);
     s_watch (self, &self->writer_watch, self->writer ? lh_worker_fd (self->writer) : -1);
@@ -1144,7 +1166,14 @@ s_on_tick (uv_timer_t *timer)
     replica_t *self = (replica_t *) timer->data;
     if (self->stopping)
         return;
+    if (self->failed) {
+        s_stop (self, 75);
+        return;
+    }
     s_leadership (self);
+    //  PUB drops what is sent before a peer subscribes: say it again each second
+    if (++self->ticks % (1000 / TICK_MS) == 0 && self->own_note)
+        s_publish_signature (self, self->own_size, self->own_note);
     s_on_sub (self);
     if (self->alerts) {
         lh_reply_t *reply;
@@ -1187,14 +1216,6 @@ s_raft_closed (struct raft *raft)
 }
 
 static void
-s_close_handle (uv_handle_t *handle, void *arg)
-{
-    (void) arg;
-    if (!uv_is_closing (handle))
-        uv_close (handle, NULL);
-}
-
-static void
 s_stop (replica_t *self, int exit_code)
 {
     if (exit_code)
@@ -1202,14 +1223,14 @@ s_stop (replica_t *self, int exit_code)
     if (self->stopping)
         return;
     self->stopping = true;
-    uv_timer_stop (&self->tick);
-    uv_timer_stop (&self->sync);
-    uv_timer_stop (&self->monitor);
-    uv_prepare_stop (&self->drain);
-    uv_check_stop (&self->propose);
-    uv_signal_stop (&self->sigterm);
-    uv_signal_stop (&self->sigint);
-    uv_signal_stop (&self->sighup);
+    //  Our handles close now; raft_uv closes its own, then the loop ends
+    uv_handle_t *handles[] = {(uv_handle_t *) &self->tick,    (uv_handle_t *) &self->sync,
+                              (uv_handle_t *) &self->monitor, (uv_handle_t *) &self->drain,
+                              (uv_handle_t *) &self->propose, (uv_handle_t *) &self->sigterm,
+                              (uv_handle_t *) &self->sigint,  (uv_handle_t *) &self->sighup};
+    for (size_t i = 0; i < sizeof (handles) / sizeof (handles[0]); i++)
+        if (!uv_is_closing (handles[i]))
+            uv_close (handles[i], NULL);
     s_watch (self, &self->reader_watch, -1);
     s_watch (self, &self->writer_watch, -1);
     if (self->writer)
@@ -1377,9 +1398,10 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
         replica_destroy (&self);
         return NULL;
     }
-    self->backend = (lh_connect_t){.endpoint = lh_config_str (config, "integrity/broker", NULL),
-                                   .server_key = lh_config_str (config, "integrity/broker_key", NULL),
-                                   .cert = self->cert};
+    self->backend =
+        (lh_connect_t){.endpoint = lh_config_str (config, "integrity/broker", NULL),
+                       .server_key = lh_config_str (config, "integrity/broker_key", NULL),
+                       .cert = self->cert};
     self->frontend = self->backend;
     self->frontend.endpoint = lh_config_str (config, "integrity/frontend", NULL);
     self->reader = lh_worker_new (&self->backend, "events.read", self->capacity);
@@ -1480,9 +1502,6 @@ replica_run (replica_t *self)
         uv_signal_start (signals[i], s_on_signal, signums[i]);
     }
     uv_run (&self->loop, UV_RUN_DEFAULT);
-    //  Close what is left (stopped timers, signal handles) and let the monitor thread finish
-    uv_walk (&self->loop, s_close_handle, NULL);
-    uv_run (&self->loop, UV_RUN_DEFAULT);
     return self->exit_code;
 }
 
@@ -1494,6 +1513,7 @@ replica_destroy (replica_t **self_p)
         if (self->writer)
             s_drop_pending (self, "the leader is stopping; retry");
         s_result_free (&self->last_result);
+        free (self->own_note);
         for (size_t i = 0; i < self->ncosigs; i++)
             free (self->cosigs[i].note);
         lh_worker_destroy (&self->writer);

@@ -12,9 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { DB_EVENTS, DB_MERKLE, DB_AGENT, DB_TYPE, DB_TIME, DB_CHECKPOINTS, DB_DEDUP, DB_META, DB_COUNT };
-static const char *s_db_names[DB_COUNT] = {"events", "merkle", "by_agent", "by_type",
-                                           "by_time", "checkpoints", "dedup", "meta"};
+enum {
+    DB_EVENTS,
+    DB_MERKLE,
+    DB_AGENT,
+    DB_TYPE,
+    DB_TIME,
+    DB_CHECKPOINTS,
+    DB_DEDUP,
+    DB_META,
+    DB_COUNT
+};
+static const char *s_db_names[DB_COUNT] = {"events",  "merkle",      "by_agent", "by_type",
+                                           "by_time", "checkpoints", "dedup",    "meta"};
 
 struct _store_t {
     char *path;
@@ -24,8 +34,8 @@ struct _store_t {
     MDB_dbi dbi[DB_COUNT];
     //  Readers hold it shared; store_restore swaps the environment under it exclusively
     pthread_rwlock_t lock;
-    MDB_txn *txn;     //  the open write transaction
-    uint64_t size;    //  committed tree size
+    MDB_txn *txn;      //  the open write transaction
+    uint64_t size;     //  committed tree size
     uint64_t txn_size; //  tree size inside txn
     store_mark_t mark;
 };
@@ -78,8 +88,8 @@ s_env_open (store_t *self, char *err, size_t err_size)
         self->size = s_get_be64 (val.mv_data);
     key = (MDB_val){4, "mark"};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 16)
-        self->mark = (store_mark_t){s_get_be64 (val.mv_data),
-                                    s_get_be64 ((uint8_t *) val.mv_data + 8)};
+        self->mark =
+            (store_mark_t){s_get_be64 (val.mv_data), s_get_be64 ((uint8_t *) val.mv_data + 8)};
     if (rc == 0)
         rc = mdb_txn_commit (txn);
     else if (txn)

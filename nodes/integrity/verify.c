@@ -29,6 +29,8 @@ struct _verify_t {
     size_t quorum;
     char *origin;
     merkle_tree_t *tree;
+    uint64_t last_size; //  the latest checkpoint seen, and its valid signatures
+    size_t last_valid;
     verify_result_t result;
 };
 
@@ -111,7 +113,8 @@ verify_checkpoint (verify_t *self, uint64_t size, const char *note)
         return s_fail (self, VERIFY_MALFORMED, size, "checkpoint at size %llu does not parse",
                        (unsigned long long) size);
     if (note_size != size || merkle_tree_size (self->tree) != size)
-        return s_fail (self, VERIFY_GAP, size, "checkpoint for size %llu filed at %llu, tree has %llu",
+        return s_fail (self, VERIFY_GAP, size,
+                       "checkpoint for size %llu filed at %llu, tree has %llu",
                        (unsigned long long) note_size, (unsigned long long) size,
                        (unsigned long long) merkle_tree_size (self->tree));
     if (self->origin && strcmp (origin, self->origin) != 0)
@@ -127,10 +130,14 @@ verify_checkpoint (verify_t *self, uint64_t size, const char *note)
         return s_fail (self, VERIFY_SIGNATURE, size,
                        "checkpoint for size %llu has a signature that does not verify",
                        (unsigned long long) size);
-    if ((size_t) valid < self->quorum)
+    //  Every checkpoint needs a signer; the quorum is asked of the latest,
+    //  whose root commits to every event before it
+    if (valid < 1)
         return s_fail (self, VERIFY_QUORUM, size,
-                       "checkpoint for size %llu has %d valid signatures, %zu required",
-                       (unsigned long long) size, valid, self->quorum);
+                       "checkpoint for size %llu has no valid signature by a known key",
+                       (unsigned long long) size);
+    self->last_size = size;
+    self->last_valid = (size_t) valid;
     self->result.checkpoints++;
     return 0;
 }
@@ -140,6 +147,10 @@ verify_finish (verify_t *self, const merkle_hash_t stored_root)
 {
     if (self->result.kind != VERIFY_OK)
         return -1;
+    if (self->result.checkpoints && self->last_valid < self->quorum)
+        return s_fail (self, VERIFY_QUORUM, self->last_size,
+                       "the latest checkpoint (size %llu) has %zu valid signatures, %zu required",
+                       (unsigned long long) self->last_size, self->last_valid, self->quorum);
     merkle_hash_t rebuilt;
     merkle_tree_root (self->tree, rebuilt);
     if (stored_root && memcmp (rebuilt, stored_root, MERKLE_HASH_SIZE) != 0)

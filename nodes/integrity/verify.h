@@ -4,7 +4,10 @@
     checkpoint's size, that checkpoint. Each leaf is re-hashed (and compared
     with the hash a store kept for it, if given), the tree is rebuilt from
     the leaves, and each checkpoint's root must equal the rebuilt root and
-    carry at least `quorum` valid signatures by the given keys. The first
+    carry a valid signature by one of the given keys, the latest one at
+    least `quorum` of them (its root commits to every earlier event; older
+    checkpoints may predate a peer's first cosignature). A signature line
+    by a known key that does not verify fails, whatever the quorum. The first
     violation is kept; later input is ignored.
 
     Used by each replica's integrity monitor (on its own store) and by
@@ -22,7 +25,7 @@ typedef enum {
     VERIFY_LEAF_HASH,  //  a leaf does not hash to what the tree holds for it
     VERIFY_ROOT,       //  the rebuilt root differs from a checkpoint's or the stored tree's
     VERIFY_SIGNATURE,  //  a checkpoint signature by a known key does not verify
-    VERIFY_QUORUM,     //  a checkpoint has fewer valid signatures than required
+    VERIFY_QUORUM,     //  the latest checkpoint has fewer valid signatures than required
     VERIFY_GAP,        //  a sequence number is missing or out of order
     VERIFY_MALFORMED,  //  a leaf or checkpoint cannot be parsed
     VERIFY_DIVERGENCE, //  two replicas signed different roots for one size

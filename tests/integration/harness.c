@@ -1,6 +1,10 @@
 /*  harness -- real Lighthouse processes for integration tests. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "codec.h"
 #include "jsonpack.h"
 
@@ -176,6 +180,20 @@ cluster_destroy (cluster_t **self_p)
                 kill (self->workers[i], SIGCONT);
                 cluster_signal (self, self->workers[i], SIGTERM);
             }
+        //  Replicas must stop cleanly too: a sanitizer report fails the test
+        int replica_status = 0, bad_replica = 0;
+        for (int id = 1; id <= self->replica_count; id++)
+            if (self->replicas[id] > 0) {
+                kill (self->replicas[id], SIGCONT);
+                int status = cluster_stop_replica (self, id, SIGTERM);
+                if (!(WIFEXITED (status) && WEXITSTATUS (status) == 0) && !bad_replica) {
+                    bad_replica = id;
+                    replica_status = status;
+                    char name[64];
+                    snprintf (name, sizeof (name), "integrity/replica-%d.log", id);
+                    s_print_log (self->dir, name);
+                }
+            }
         int status = self->broker ? cluster_signal (self, self->broker, SIGTERM) : 0;
         bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
         if (!clean)
@@ -196,6 +214,9 @@ cluster_destroy (cluster_t **self_p)
         *self_p = NULL;
         if (!clean)
             fail_msg ("broker did not exit cleanly on SIGTERM (status 0x%x)", status);
+        if (bad_replica)
+            fail_msg ("replica %d did not exit cleanly on SIGTERM (status 0x%x)", bad_replica,
+                      replica_status);
     }
 }
 
@@ -233,6 +254,11 @@ cluster_teardown (void **state)
             if (self->workers[i] > 0) {
                 kill (self->workers[i], SIGCONT);
                 cluster_signal (self, self->workers[i], SIGKILL);
+            }
+        for (int id = 1; id <= self->replica_count; id++)
+            if (self->replicas[id] > 0) {
+                kill (self->replicas[id], SIGCONT);
+                cluster_stop_replica (self, id, SIGKILL);
             }
         cluster_signal (self, self->broker, SIGKILL);
         fprintf (stderr, "teardown: killed the processes of a failed test; kept %s\n", self->dir);
@@ -365,4 +391,170 @@ cluster_start_validator (cluster_t *self, const char *policy)
                     "/home/dev",
                     NULL};
     return s_start_node (self, "validator", "validate", argv, true);
+}
+
+pid_t
+cluster_start_validator_logging (cluster_t *self, const char *policy, const char *extra_args)
+{
+    char cert[512], extra[512];
+    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
+    snprintf (extra, sizeof (extra), "%s", extra_args ? extra_args : "");
+    char *argv[40] = {(char *) LH_VALIDATOR_BIN,
+                      "--broker",
+                      self->backend,
+                      "--pub",
+                      self->pub,
+                      "--frontend",
+                      self->frontend,
+                      "--broker-key",
+                      self->broker_key,
+                      "--cert",
+                      cert,
+                      "--policy",
+                      (char *) policy,
+                      "--home",
+                      "/home/dev"};
+    int argc = 15;
+    char *save = NULL;
+    for (char *arg = strtok_r (extra, " ", &save); arg && argc < 38;
+         arg = strtok_r (NULL, " ", &save))
+        argv[argc++] = arg;
+    argv[argc] = NULL;
+    return s_start_node (self, "validator", "validate", argv, true);
+}
+
+//  --------------------------------------------------------------------------
+//  Integrity replicas
+
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t len = sizeof (addr);
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &addr, sizeof (addr)) == 0 &&
+        getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
+        port = ntohs (addr.sin_port);
+    close (fd);
+    return port;
+}
+
+void
+cluster_integrity_path (cluster_t *self, const char *name, char *out, size_t size)
+{
+    snprintf (out, size, "%s/integrity/%s", self->dir, name);
+}
+
+pid_t
+cluster_start_replica (cluster_t *self, int id)
+{
+    assert_true (id >= 1 && id <= self->replica_count);
+    char peers[256] = "", item[64], idtext[16], dir[512], signer[512], keys[512], cert[512],
+         log_path[512];
+    for (int i = 1; i <= self->replica_count; i++) {
+        snprintf (item, sizeof (item), "%s%d@127.0.0.1:%d", i > 1 ? " " : "", i,
+                  self->raft_ports[i]);
+        strcat (peers, item);
+    }
+    snprintf (idtext, sizeof (idtext), "%d", id);
+    snprintf (dir, sizeof (dir), "%s/integrity/%d", self->dir, id);
+    snprintf (signer, sizeof (signer), "%s/integrity/replica-%d.key", self->dir, id);
+    snprintf (keys, sizeof (keys), "%s/integrity/keys", self->dir);
+    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
+    snprintf (log_path, sizeof (log_path), "%s/integrity/replica-%d.log", self->dir, id);
+    char *argv[64] = {(char *) LH_INTEGRITY_BIN,
+                      "--id",
+                      idtext,
+                      "--dir",
+                      dir,
+                      "--peers",
+                      peers,
+                      "--signer",
+                      signer,
+                      "--keys",
+                      keys,
+                      "--broker",
+                      self->backend,
+                      "--frontend",
+                      self->frontend,
+                      "--pub",
+                      self->pub,
+                      "--broker-key",
+                      self->broker_key,
+                      "--cert",
+                      cert,
+                      "--election-ms",
+                      "500",
+                      "--heartbeat-ms",
+                      "50"};
+    int argc = 25;
+    char extra[512];
+    snprintf (extra, sizeof (extra), "%s", self->replica_args);
+    char *save = NULL;
+    for (char *arg = strtok_r (extra, " ", &save); arg && argc < 62;
+         arg = strtok_r (NULL, " ", &save))
+        argv[argc++] = arg;
+    argv[argc] = NULL;
+    self->replicas[id] = s_spawn (log_path, argv);
+    assert_true (self->replicas[id] > 0);
+    return self->replicas[id];
+}
+
+int
+cluster_stop_replica (cluster_t *self, int id, int signum)
+{
+    pid_t pid = self->replicas[id];
+    if (pid <= 0)
+        return -1;
+    int status = cluster_signal (self, pid, signum);
+    if (signum == SIGKILL || signum == SIGTERM)
+        self->replicas[id] = 0;
+    return status;
+}
+
+int
+cluster_leader (cluster_t *self, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        if (s_workers_of (self, "events") > 0) {
+            lh_reply_t *reply =
+                cluster_call (self, self->admin, "events.read", "{\"op\":\"status\"}");
+            const msgpack_object *status = codec_map_get (lh_reply_root (reply), "status");
+            const msgpack_object *leader = codec_map_get (status, "leader");
+            int id = leader && leader->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                         ? (int) leader->via.u64
+                         : 0;
+            lh_reply_destroy (&reply);
+            if (id > 0)
+                return id;
+        }
+        zclock_sleep (50);
+    }
+    return 0;
+}
+
+void
+cluster_start_integrity (cluster_t *self, int count, const char *extra_args)
+{
+    assert_true (count >= 1 && count <= 5);
+    self->replica_count = count;
+    snprintf (self->replica_args, sizeof (self->replica_args), "%s", extra_args ? extra_args : "");
+    char path[512], keys[512];
+    snprintf (path, sizeof (path), "%s/integrity", self->dir);
+    assert_int_equal (zsys_dir_create ("%s", path), 0);
+    snprintf (keys, sizeof (keys), "%s/integrity/keys", self->dir);
+    for (int id = 1; id <= count; id++) {
+        self->raft_ports[id] = s_free_port ();
+        char command[1536];
+        snprintf (command, sizeof (command),
+                  "'%s' --keygen replica-%d --signer '%s/integrity/replica-%d.key' >> '%s'",
+                  LH_INTEGRITY_BIN, id, self->dir, id, keys);
+        assert_int_equal (system (command), 0);
+    }
+    for (int id = 1; id <= count; id++)
+        cluster_start_replica (self, id);
+    assert_true (cluster_wait_workers (self, "events.read", (uint64_t) count, 10000));
+    assert_true (cluster_leader (self, 10000) > 0);
 }

@@ -30,6 +30,11 @@ typedef struct {
     pid_t broker;
     pid_t workers[8];
     int worker_count;
+    //  lh-integrity replicas (cluster_start_integrity), ids 1..replica_count
+    int replica_count;
+    pid_t replicas[6];
+    int raft_ports[6];
+    char replica_args[512]; //  extra options for every replica, split on spaces
 } cluster_t;
 
 //  cluster_destroy stops the workers and then the broker with SIGTERM and
@@ -55,8 +60,27 @@ pid_t cluster_start_echo (cluster_t *self, const char *service, bool wait);
 //  Starts an lh-validator with the node key, the given policy file and
 //  home /home/dev; waits until the broker lists it.
 pid_t cluster_start_validator (cluster_t *self, const char *policy);
+//  The same with --frontend, so that it appends its decisions to the
+//  integrity log; extra_args (NULL or options separated by spaces) follow.
+pid_t cluster_start_validator_logging (cluster_t *self, const char *policy, const char *extra_args);
 //  Waits until the broker reports `count` workers for service; false on timeout.
 bool cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms);
+
+//  Starts count (1..5) lh-integrity replicas with the node key: signer keys
+//  and the shared keys file under DIR/integrity, data in DIR/integrity/N,
+//  Raft on free loopback ports; extra_args (NULL or options separated by
+//  spaces, e.g. "--monitor-ms 500") go to every replica. Waits until a
+//  leader serves "events" and every replica serves "events.read".
+void cluster_start_integrity (cluster_t *self, int count, const char *extra_args);
+//  (Re)starts replica id with the same keys, data directory and port.
+pid_t cluster_start_replica (cluster_t *self, int id);
+//  Signals replica id (as cluster_signal) and returns its wait status.
+int cluster_stop_replica (cluster_t *self, int id, int signum);
+//  The id of the current Raft leader, as a replica reports it; 0 if none
+//  within timeout_ms.
+int cluster_leader (cluster_t *self, int timeout_ms);
+//  Path of a file under the cluster's integrity directory.
+void cluster_integrity_path (cluster_t *self, const char *name, char *out, size_t size);
 
 //  A client with the given certificate (one of the cluster's).
 lh_client_t *cluster_client (cluster_t *self, zcert_t *cert);

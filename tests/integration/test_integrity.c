@@ -1,0 +1,611 @@
+/*  Integration tests: three lh-integrity replicas (real Raft over loopback
+    TCP, real LMDB files, fsync on) behind a real CURVE broker. After each
+    test the replicas are stopped and their stores opened read-only, so
+    that what was acknowledged is checked on disk, replica by replica. */
+#include "harness.h"
+
+#include "codec.h"
+#include "event.h"
+#include "jsonpack.h"
+#include "merkle.h"
+#include "note.h"
+#include "store.h"
+#include "verify.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REPLICAS 3
+
+//  Appends one event; returns its seq or -1 (error reply); *code gets the error.
+static int64_t
+s_append (lh_client_t *client, const char *type, const char *client_id, const char *data_json,
+          lh_err_t *code)
+{
+    size_t size = strlen (data_json) + 512;
+    char *json = (char *) malloc (size);
+    snprintf (json, size, "{\"op\":\"append\",\"events\":[{\"type\":\"%s\"%s%s%s,\"data\":%s}]}",
+              type, client_id ? ",\"client_id\":\"" : "", client_id ? client_id : "",
+              client_id ? "\"" : "", data_json);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init (&body);
+    char why[256];
+    assert_int_equal (jsonpack_from_json (json, strlen (json), &body, why, sizeof (why)), 0);
+    free (json);
+    lh_reply_t *reply = lh_client_call (client, "events", body.data, body.size);
+    msgpack_sbuffer_destroy (&body);
+    int64_t seq = -1;
+    if (code)
+        *code = lh_reply_code (reply);
+    if (lh_reply_ok (reply)) {
+        const msgpack_object *results = codec_map_get (lh_reply_root (reply), "results");
+        assert_non_null (results);
+        assert_int_equal (results->via.array.size, 1);
+        seq = (int64_t) codec_map_get (&results->via.array.ptr[0], "seq")->via.u64;
+    }
+    lh_reply_destroy (&reply);
+    return seq;
+}
+
+static lh_reply_t *
+s_read (cluster_t *c, const char *json)
+{
+    lh_reply_t *reply = cluster_call (c, c->admin, "events.read", json);
+    if (!lh_reply_ok (reply))
+        fail_msg ("events.read %s: %s: %s", json, lh_reply_code_name (reply),
+                  lh_reply_message (reply));
+    return reply;
+}
+
+static uint64_t
+s_u64 (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = codec_map_get (map, key);
+    assert_non_null (v);
+    return v->via.u64;
+}
+
+//  The replicas' verifier keys, from the cluster's keys file.
+static size_t
+s_keys (cluster_t *c, note_key_t **keys)
+{
+    char path[512], line[512];
+    cluster_integrity_path (c, "keys", path, sizeof (path));
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    size_t n = 0;
+    while (n < REPLICAS && fgets (line, sizeof (line), file)) {
+        line[strcspn (line, "\r\n")] = 0;
+        keys[n] = note_key_from_verifier (line);
+        assert_non_null (keys[n]);
+        n++;
+    }
+    fclose (file);
+    return n;
+}
+
+//  Opens replica id's store read-only (the replica must be stopped).
+static store_t *
+s_store (cluster_t *c, int id)
+{
+    char path[512], name[64], err[256];
+    snprintf (name, sizeof (name), "%d/log.mdb", id);
+    cluster_integrity_path (c, name, path, sizeof (path));
+    store_t *store = store_open (path, (size_t) 1 << 30, true, err, sizeof (err));
+    if (!store)
+        fail_msg ("cannot open %s: %s", path, err);
+    return store;
+}
+
+//  Waits until the log served by events.read has at least size events.
+static bool
+s_wait_size (cluster_t *c, uint64_t size, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        lh_reply_t *reply = cluster_call (c, c->admin, "events.read", "{\"op\":\"status\"}");
+        const msgpack_object *status = codec_map_get (lh_reply_root (reply), "status");
+        uint64_t have = status ? s_u64 (status, "size") : 0;
+        lh_reply_destroy (&reply);
+        if (have >= size)
+            return true;
+        zclock_sleep (50);
+    }
+    return false;
+}
+
+//  Waits until every running replica reports the same log size (a follower
+//  learns of a commit with the leader's next heartbeat); false on timeout.
+static bool
+s_wait_converged (cluster_t *c, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    uint64_t sizes[8] = {0};
+    bool seen[8] = {false};
+    int running = 0;
+    for (int id = 1; id <= c->replica_count; id++)
+        running += c->replicas[id] > 0;
+    while (zclock_mono () < until) {
+        lh_reply_t *reply = cluster_call (c, c->admin, "events.read", "{\"op\":\"status\"}");
+        const msgpack_object *status = codec_map_get (lh_reply_root (reply), "status");
+        const msgpack_object *id = codec_map_get (status, "id");
+        if (id && id->via.u64 < 8) {
+            sizes[id->via.u64] = s_u64 (status, "size");
+            seen[id->via.u64] = true;
+        }
+        lh_reply_destroy (&reply);
+        int agree = 0;
+        uint64_t max = 0;
+        for (int i = 1; i <= c->replica_count; i++)
+            max = sizes[i] > max ? sizes[i] : max;
+        for (int i = 1; i <= c->replica_count; i++)
+            agree += seen[i] && sizes[i] == max;
+        if (agree == running)
+            return true;
+        zclock_sleep (20);
+    }
+    return false;
+}
+
+//  Stops every replica and checks each store on disk: it verifies against
+//  all keys, and all replicas hold the same size and root. Returns the size.
+static uint64_t
+s_check_replicas (cluster_t *c)
+{
+    assert_true (s_wait_converged (c, 10000));
+    for (int id = 1; id <= c->replica_count; id++)
+        if (c->replicas[id] > 0) {
+            int status = cluster_stop_replica (c, id, SIGTERM);
+            assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+        }
+    note_key_t *keys[REPLICAS];
+    size_t nkeys = s_keys (c, keys);
+    uint64_t size = 0;
+    merkle_hash_t first_root;
+    for (int id = 1; id <= c->replica_count; id++) {
+        store_t *store = s_store (c, id);
+        verify_result_t result;
+        if (verify_store (store, keys, nkeys, 1, "lighthouse/log", &result) != 0)
+            fail_msg ("replica %d: %s at %llu: %s", id, verify_kind_name (result.kind),
+                      (unsigned long long) result.seq, result.detail);
+        merkle_hash_t root;
+        assert_int_equal (store_root (store, store_size (store), root), 0);
+        if (id == 1) {
+            size = store_size (store);
+            memcpy (first_root, root, sizeof (root));
+        } else {
+            if (store_size (store) != size)
+                fail_msg ("replica %d has %llu events, replica 1 has %llu", id,
+                          (unsigned long long) store_size (store), (unsigned long long) size);
+            assert_memory_equal (root, first_root, sizeof (root));
+        }
+        store_destroy (&store);
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        note_key_destroy (&keys[i]);
+    return size;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+test_append_read_prove (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_t *node = cluster_client (c, c->node);
+
+    //  Exactly once under retries: the same client id answers the same seq
+    lh_err_t code;
+    int64_t first = s_append (agent, "command.executed", "run-1", "{\"command\":\"make\"}", &code);
+    assert_int_equal (first, 0);
+    assert_int_equal (s_append (agent, "command.executed", "run-1", "{\"command\":\"make\"}", NULL),
+                      0);
+    //  The same client id from another appender is another event
+    assert_int_equal (s_append (node, "custom", "run-1", "{}", NULL), 1);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (s_append (i % 2 ? agent : node, i % 2 ? "file.write" : "custom", NULL,
+                                    "{\"path\":\"/w/a.c\",\"content\":\"x\"}", NULL),
+                          2 + i);
+
+    //  Followers serve reads too, a heartbeat behind the leader at most
+    assert_true (s_wait_converged (c, 5000));
+
+    //  get: the agent id is the caller frame's
+    lh_reply_t *reply = s_read (c, "{\"op\":\"get\",\"seq\":0}");
+    const msgpack_object *ev = codec_map_get (lh_reply_root (reply), "event");
+    assert_true (codec_str_eq (codec_map_get (ev, "agent"), "agent-1"));
+    assert_true (codec_str_eq (codec_map_get (ev, "by"), "agent-1"));
+    assert_true (codec_str_eq (codec_map_get (ev, "role"), "agent"));
+    assert_true (codec_str_eq (codec_map_get (ev, "type"), "command.executed"));
+    lh_reply_destroy (&reply);
+
+    //  query by agent and type, paged
+    reply = s_read (c, "{\"op\":\"query\",\"agent\":\"agent-1\",\"type\":\"file.write\","
+                       "\"limit\":4}");
+    const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+    assert_int_equal (events->via.array.size, 4);
+    uint64_t next = s_u64 (lh_reply_root (reply), "next");
+    assert_int_equal (s_u64 (&events->via.array.ptr[0], "seq"), 3);
+    lh_reply_destroy (&reply);
+    char json[256];
+    snprintf (json, sizeof (json),
+              "{\"op\":\"query\",\"agent\":\"agent-1\",\"type\":\"file.write\",\"after\":%llu}",
+              (unsigned long long) next);
+    reply = s_read (c, json);
+    assert_int_equal (codec_map_get (lh_reply_root (reply), "events")->via.array.size, 6);
+    lh_reply_destroy (&reply);
+    reply = s_read (c, "{\"op\":\"range\",\"from\":5,\"to\":9}");
+    events = codec_map_get (lh_reply_root (reply), "events");
+    assert_int_equal (events->via.array.size, 4);
+    assert_int_equal (s_u64 (&events->via.array.ptr[3], "seq"), 8);
+    lh_reply_destroy (&reply);
+
+    //  Inclusion proof of event 7 against the latest checkpoint, checked here
+    reply = s_read (c, "{\"op\":\"proof\",\"seq\":7}");
+    const msgpack_object *root = lh_reply_root (reply);
+    const msgpack_object *proof = codec_map_get (root, "proof");
+    const msgpack_object *leaf_hash = codec_map_get (root, "leaf_hash");
+    char origin[64];
+    uint64_t size;
+    uint8_t tree_root[32];
+    char note[1024];
+    assert_true (codec_str_copy (codec_map_get (root, "checkpoint"), note, sizeof (note)));
+    assert_int_equal (note_checkpoint_parse (note, origin, sizeof (origin), &size, tree_root), 0);
+    assert_int_equal (size, 22);
+    merkle_hash_t hashes[MERKLE_MAX_PROOF];
+    for (uint32_t i = 0; i < proof->via.array.size; i++)
+        memcpy (hashes[i], proof->via.array.ptr[i].via.bin.ptr, 32);
+    merkle_hash_t leaf;
+    memcpy (leaf, leaf_hash->via.bin.ptr, 32);
+    assert_int_equal (
+        merkle_verify_inclusion (leaf, 7, size, hashes, proof->via.array.size, tree_root), 0);
+    //  The leaf hash is the hash of the event's bytes
+    lh_reply_t *raw = s_read (c, "{\"op\":\"get\",\"seq\":7,\"raw\":true}");
+    const msgpack_object *bytes = codec_map_get (lh_reply_root (raw), "event");
+    merkle_hash_t rehash;
+    merkle_leaf_hash (bytes->via.bin.ptr, bytes->via.bin.size, rehash);
+    assert_memory_equal (rehash, leaf, 32);
+    lh_reply_destroy (&raw);
+    lh_reply_destroy (&reply);
+
+    //  Consistency proof from 5 to the latest
+    reply = s_read (c, "{\"op\":\"consistency\",\"old\":5}");
+    root = lh_reply_root (reply);
+    proof = codec_map_get (root, "proof");
+    for (uint32_t i = 0; i < proof->via.array.size; i++)
+        memcpy (hashes[i], proof->via.array.ptr[i].via.bin.ptr, 32);
+    merkle_hash_t old_root;
+    memcpy (old_root, codec_map_get (root, "old_root")->via.bin.ptr, 32);
+    assert_true (codec_str_copy (codec_map_get (root, "checkpoint"), note, sizeof (note)));
+    assert_int_equal (note_checkpoint_parse (note, origin, sizeof (origin), &size, tree_root), 0);
+    assert_int_equal (
+        merkle_verify_consistency (5, size, old_root, tree_root, hashes, proof->via.array.size), 0);
+    lh_reply_destroy (&reply);
+
+    //  Checkpoints gather every replica's signature
+    note_key_t *keys[REPLICAS];
+    size_t nkeys = s_keys (c, keys);
+    int signed_by = 0;
+    for (int i = 0; i < 100 && signed_by < REPLICAS; i++) {
+        reply = s_read (c, "{\"op\":\"checkpoint\"}");
+        assert_true (codec_str_copy (codec_map_get (lh_reply_root (reply), "checkpoint"), note,
+                                     sizeof (note)));
+        signed_by = note_verify (note, keys, nkeys, NULL, NULL);
+        lh_reply_destroy (&reply);
+        if (signed_by < REPLICAS)
+            zclock_sleep (50);
+    }
+    assert_int_equal (signed_by, REPLICAS);
+    for (size_t i = 0; i < nkeys; i++)
+        note_key_destroy (&keys[i]);
+
+    lh_client_destroy (&agent);
+    lh_client_destroy (&node);
+    assert_int_equal (s_check_replicas (c), 22);
+    cluster_destroy (&c);
+}
+
+static void
+test_bad_appends (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_err_t code;
+    assert_int_equal (s_append (agent, "custom", NULL, "{}", NULL), 0);
+
+    struct {
+        const char *json;
+        lh_err_t code;
+    } cases[] = {
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":{},\"agent\":\"agent-2\"}]}",
+         LH_E_FORBIDDEN}, //  forged agent id
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"validation.decision\",\"data\":{}}]}",
+         LH_E_FORBIDDEN}, //  agents do not write decisions
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"integrity.alert\",\"data\":{}}]}",
+         LH_E_FORBIDDEN},
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"no.such\",\"data\":{}}]}", LH_E_BAD_REQUEST},
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":[1]}]}", LH_E_BAD_REQUEST},
+        {"{\"op\":\"append\",\"events\":[{\"type\":7,\"data\":{}}]}", LH_E_BAD_REQUEST},
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":{},\"seq\":0}]}",
+         LH_E_BAD_REQUEST}, //  the log numbers events, not the caller
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"file.write\",\"data\":{\"content\":\"x\"}}]}",
+         LH_E_BAD_REQUEST}, //  a file write without a path
+        {"{\"op\":\"append\",\"events\":[]}", LH_E_BAD_REQUEST},
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":{},\"client_id\":\"a b\"}]}",
+         LH_E_BAD_REQUEST},
+        {"{\"op\":\"delete\",\"events\":[]}", LH_E_BAD_REQUEST},
+        //  one good event and one bad: nothing is written
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":{}},{\"type\":\"custom\"}]}",
+         LH_E_BAD_REQUEST},
+    };
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+        lh_reply_t *reply = cluster_call (c, c->agent, "events", cases[i].json);
+        if (lh_reply_ok (reply) || lh_reply_code (reply) != cases[i].code)
+            fail_msg ("%s: expected %s, got %s", cases[i].json, codec_err_name (cases[i].code),
+                      lh_reply_ok (reply) ? "ok" : lh_reply_code_name (reply));
+        lh_reply_destroy (&reply);
+    }
+    //  Over-long client id, oversize data, too many events in one append
+    char big[EVENT_MAX_DATA + 1024];
+    memset (big, 'a', sizeof (big) - 1);
+    big[sizeof (big) - 1] = 0;
+    char *json = (char *) malloc (sizeof (big) + 256);
+    snprintf (json, sizeof (big) + 256, "{\"s\":\"%s\"}", big);
+    assert_int_equal (s_append (agent, "custom", NULL, json, &code), -1);
+    assert_int_equal (code, LH_E_TOO_LARGE);
+    free (json);
+    assert_int_equal (s_append (agent, "custom",
+                                "0123456789012345678901234567890123456789012345678901234567890123X",
+                                "{}", &code),
+                      -1);
+    assert_int_equal (code, LH_E_TOO_LARGE);
+    char many[64 * 300] = "{\"op\":\"append\",\"events\":[";
+    for (int i = 0; i < EVENT_MAX_BATCH + 1; i++)
+        strcat (many,
+                i ? ",{\"type\":\"custom\",\"data\":{}}" : "{\"type\":\"custom\",\"data\":{}}");
+    strcat (many, "]}");
+    lh_reply_t *reply = cluster_call (c, c->agent, "events", many);
+    assert_false (lh_reply_ok (reply));
+    assert_int_equal (lh_reply_code (reply), LH_E_TOO_LARGE);
+    lh_reply_destroy (&reply);
+    //  Experts may read but not append (broker role rules); strangers get nothing
+    zcert_t *stranger = c->stranger;
+    reply = cluster_call (c, stranger, "events", "{\"op\":\"append\",\"events\":[]}");
+    assert_false (lh_reply_ok (reply));
+    lh_reply_destroy (&reply);
+    //  Unknown read op and missing fields
+    reply = cluster_call (c, c->agent, "events.read", "{\"op\":\"drop\"}");
+    assert_int_equal (lh_reply_code (reply), LH_E_BAD_REQUEST);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->agent, "events.read", "{\"op\":\"get\",\"seq\":99}");
+    assert_int_equal (lh_reply_code (reply), LH_E_NOT_FOUND);
+    lh_reply_destroy (&reply);
+
+    //  Still exactly the one good event
+    assert_int_equal (s_append (agent, "custom", NULL, "{}", NULL), 1);
+    lh_client_destroy (&agent);
+    assert_int_equal (s_check_replicas (c), 2);
+    cluster_destroy (&c);
+}
+
+//  Appends with client ids "k-<n>" until `target` are acknowledged, killing
+//  the leader with SIGKILL after `kill_after`; resends use the same id.
+static void
+test_kill_leader_under_appends (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_client_t *node = cluster_client (c, c->node);
+    lh_client_set_timeout (node, 2000);
+    const int target = 400, kill_after = 150;
+    int64_t *acked = (int64_t *) calloc (target, sizeof (int64_t));
+    int killed = 0;
+    int64_t killed_at = 0, resumed_at = 0;
+    for (int n = 0; n < target; n++) {
+        if (n == kill_after) {
+            killed = cluster_leader (c, 5000);
+            assert_true (killed > 0);
+            cluster_stop_replica (c, killed, SIGKILL);
+            killed_at = zclock_mono ();
+        }
+        char id[32];
+        snprintf (id, sizeof (id), "k-%d", n);
+        int64_t seq = -1;
+        for (int attempt = 0; seq < 0 && attempt < 100; attempt++) {
+            seq = s_append (node, "custom", id, "{\"n\":1}", NULL);
+            if (seq < 0)
+                zclock_sleep (100);
+        }
+        if (seq < 0)
+            fail_msg ("append %d never acknowledged", n);
+        if (n == kill_after)
+            resumed_at = zclock_mono ();
+        acked[n] = seq;
+    }
+    print_message ("appends resumed %lld ms after the leader (replica %d) was killed\n",
+                   (long long) (resumed_at - killed_at), killed);
+    //  The killed replica comes back and catches up
+    cluster_start_replica (c, killed);
+    lh_client_destroy (&node);
+    zclock_sleep (1500);
+    uint64_t size = s_check_replicas (c);
+
+    //  Every acknowledged event: once, in the order acknowledged, same on every replica
+    for (int id = 1; id <= REPLICAS; id++) {
+        store_t *store = s_store (c, id);
+        char *seen = (char *) calloc (target, 1);
+        for (uint64_t seq = 0; seq < size; seq++) {
+            void *leaf;
+            size_t leaf_size;
+            assert_int_equal (store_get (store, seq, &leaf, &leaf_size), 0);
+            event_t ev;
+            codec_doc_t *doc;
+            char why[128];
+            assert_int_equal (event_decode (leaf, leaf_size, &ev, &doc, why, sizeof (why)), LH_OK);
+            int n = atoi (ev.client_id + 2);
+            assert_true (n >= 0 && n < target);
+            if (seen[n])
+                fail_msg ("replica %d: client id %s appears twice", id, ev.client_id);
+            seen[n] = 1;
+            assert_int_equal ((int64_t) seq, acked[n]);
+            codec_doc_destroy (&doc);
+            free (leaf);
+        }
+        for (int n = 0; n < target; n++)
+            if (!seen[n])
+                fail_msg ("replica %d lost acknowledged event k-%d", id, n);
+        free (seen);
+        store_destroy (&store);
+    }
+    assert_int_equal (size, (uint64_t) target);
+    free (acked);
+    cluster_destroy (&c);
+}
+
+static void
+test_empty_replica_catches_up (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    //  Small snapshots so that the wiped replica is sent one
+    cluster_start_integrity (c, REPLICAS, "--snapshot-threshold 16 --snapshot-trailing 4");
+    lh_client_t *node = cluster_client (c, c->node);
+    for (int n = 0; n < 100; n++)
+        assert_int_equal (s_append (node, "custom", NULL, "{\"n\":1}", NULL), n);
+    int leader = cluster_leader (c, 5000);
+    int victim = leader == 3 ? 2 : 3;
+    cluster_stop_replica (c, victim, SIGKILL);
+    char path[512], command[640];
+    snprintf (path, sizeof (path), "%s/integrity/%d", c->dir, victim);
+    snprintf (command, sizeof (command), "rm -rf '%s'", path);
+    assert_int_equal (system (command), 0);
+    for (int n = 100; n < 150; n++)
+        assert_int_equal (s_append (node, "custom", NULL, "{\"n\":1}", NULL), n);
+    cluster_start_replica (c, victim);
+    for (int n = 150; n < 200; n++)
+        assert_int_equal (s_append (node, "custom", NULL, "{\"n\":1}", NULL), n);
+    lh_client_destroy (&node);
+    //  Give it time to install the snapshot and replay the rest
+    zclock_sleep (2000);
+    assert_int_equal (s_check_replicas (c), 200);
+    cluster_destroy (&c);
+}
+
+//  Flips every copy of a marker in one replica's LMDB file.
+static int
+s_flip (const char *path, const char *marker)
+{
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    struct stat st;
+    assert_int_equal (fstat (fd, &st), 0);
+    char *map =
+        (char *) mmap (NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true (map != MAP_FAILED);
+    int flipped = 0;
+    size_t len = strlen (marker);
+    for (char *p = map; (p = (char *) memmem (p, (size_t) (map + st.st_size - p), marker, len));
+         p += len) {
+        p[0] ^= 0x01;
+        flipped++;
+    }
+    msync (map, (size_t) st.st_size, MS_SYNC);
+    munmap (map, (size_t) st.st_size);
+    close (fd);
+    return flipped;
+}
+
+static void
+test_flipped_byte_alert (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, "--monitor-ms 300");
+    lh_client_t *node = cluster_client (c, c->node);
+    for (int n = 0; n < 30; n++)
+        assert_int_equal (s_append (node, "custom", NULL,
+                                    n == 17 ? "{\"note\":\"FLIP-ME-HERE\"}" : "{\"n\":1}", NULL),
+                          n);
+    assert_true (s_wait_size (c, 30, 5000));
+    zclock_sleep (500); //  every replica has applied and signed
+    int leader = cluster_leader (c, 5000);
+    int victim = leader == 2 ? 1 : 2;
+    char path[512], name[64];
+    snprintf (name, sizeof (name), "%d/log.mdb", victim);
+    cluster_integrity_path (c, name, path, sizeof (path));
+    assert_true (s_flip (path, "FLIP-ME-HERE") >= 1);
+
+    //  Within seconds: an integrity.alert event naming the replica, seq and kind
+    bool found = false;
+    for (int i = 0; i < 100 && !found; i++) {
+        lh_reply_t *reply = s_read (c, "{\"op\":\"query\",\"type\":\"integrity.alert\"}");
+        const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+        for (uint32_t j = 0; j < events->via.array.size; j++) {
+            const msgpack_object *data = codec_map_get (&events->via.array.ptr[j], "data");
+            char replica[64], kind[64];
+            snprintf (name, sizeof (name), "replica-%d", victim);
+            if (codec_str_copy (codec_map_get (data, "replica"), replica, sizeof (replica)) &&
+                streq (replica, name) &&
+                codec_str_copy (codec_map_get (data, "kind"), kind, sizeof (kind)) &&
+                streq (kind, "leaf_hash_mismatch") && s_u64 (data, "seq") == 17)
+                found = true;
+        }
+        lh_reply_destroy (&reply);
+        if (!found)
+            zclock_sleep (100);
+    }
+    assert_true (found);
+    //  The replica's log line says the same
+    char log_path[512], command[4096];
+    snprintf (name, sizeof (name), "replica-%d.log", victim);
+    cluster_integrity_path (c, name, log_path, sizeof (log_path));
+    snprintf (command, sizeof (command),
+              "grep -q 'integrity alert.*kind=leaf_hash_mismatch seq=17' '%s'", log_path);
+    assert_int_equal (system (command), 0);
+
+    //  lh verify names it offline, on a copy, and passes a healthy replica
+    lh_client_destroy (&node);
+    for (int id = 1; id <= REPLICAS; id++)
+        cluster_stop_replica (c, id, SIGTERM);
+    char keys[512], copy[512];
+    cluster_integrity_path (c, "keys", keys, sizeof (keys));
+    cluster_integrity_path (c, "copy", copy, sizeof (copy));
+    snprintf (command, sizeof (command),
+              "cp -r '%s/integrity/%d' '%s' && '%s' verify --dir '%s' --keys '%s' > '%s.out' 2>&1",
+              c->dir, victim, copy, LH_CLI_BIN, copy, keys, copy);
+    int status = system (command);
+    assert_int_equal (WEXITSTATUS (status), 1);
+    snprintf (command, sizeof (command), "grep -q 'leaf_hash_mismatch.*17' '%s.out'", copy);
+    assert_int_equal (system (command), 0);
+    snprintf (command, sizeof (command),
+              "'%s' verify --dir '%s/integrity/%d' --keys '%s' --quorum 2", LH_CLI_BIN, c->dir,
+              leader, keys);
+    assert_int_equal (system (command), 0);
+    cluster_destroy (&c);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown (test_append_read_prove, cluster_teardown),
+        cmocka_unit_test_teardown (test_bad_appends, cluster_teardown),
+        cmocka_unit_test_teardown (test_kill_leader_under_appends, cluster_teardown),
+        cmocka_unit_test_teardown (test_empty_replica_catches_up, cluster_teardown),
+        cmocka_unit_test_teardown (test_flipped_byte_alert, cluster_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
