@@ -192,7 +192,7 @@ s_query (cli_t *cli, int argc, char **argv)
 {
     char filter[512] = "";
     int limit = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return cli_usage_error ("event query: option needs a value");
         size_t len = strlen (filter);
@@ -212,7 +212,6 @@ s_query (cli_t *cli, int argc, char **argv)
             limit = atoi (argv[i + 1]);
         else
             return cli_usage_error ("event query: unknown option");
-        i++;
     }
     lh_client_t *client = cli_client (cli);
     if (!client)

@@ -16,6 +16,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <sodium.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <uv.h>
 
@@ -292,10 +293,14 @@ s_fsm_apply (struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
     if (rc != 0) {
         self->failed = true;
         self->stats.apply_errors++;
+        //  LMDB reports a write the full disk cut short as EIO: say how full it is
+        struct statvfs fs;
+        unsigned long long free_bytes =
+            statvfs (self->dir, &fs) == 0 ? (unsigned long long) fs.f_bavail * fs.f_frsize : 0;
         lh_error ("cannot apply a committed entry; stopping (it is replayed on restart)",
-                  "error=\"%s\" size=%llu",
+                  "error=\"%s\" size=%llu dir=%s free_bytes=%llu",
                   rc == RAFT_MALFORMED ? "malformed entry" : mdb_strerror (rc),
-                  (unsigned long long) store_size (self->store));
+                  (unsigned long long) store_size (self->store), self->dir, free_bytes);
         //  Not from inside libraft's apply loop: the next tick stops the replica
         self->exit_code = 75;
         return RAFT_IOERR;

@@ -34,7 +34,8 @@ struct _store_t {
     MDB_dbi dbi[DB_COUNT];
     //  Readers hold it shared; store_restore swaps the environment under it exclusively
     pthread_rwlock_t lock;
-    MDB_txn *txn;      //  the open write transaction
+    MDB_txn *txn; //  the open write transaction
+    int merkle_rc; //  why the last Merkle node write failed
     uint64_t size;     //  committed tree size
     uint64_t txn_size; //  tree size inside txn
     store_mark_t mark;
@@ -182,7 +183,8 @@ s_merkle_put (void *arg, unsigned level, uint64_t index, const merkle_hash_t has
     uint8_t k[9] = {(uint8_t) level};
     s_be64 (k + 1, index);
     MDB_val key = {sizeof (k), k}, val = {MERKLE_HASH_SIZE, (void *) hash};
-    return mdb_put (ctx->txn, ctx->store->dbi[DB_MERKLE], &key, &val, 0) == 0 ? 0 : -1;
+    ctx->store->merkle_rc = mdb_put (ctx->txn, ctx->store->dbi[DB_MERKLE], &key, &val, 0);
+    return ctx->store->merkle_rc == 0 ? 0 : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -241,8 +243,9 @@ store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, u
     merkle_hash_t hash;
     merkle_leaf_hash (leaf, size, hash);
     s_merkle_ctx_t ctx = {self, self->txn};
+    self->merkle_rc = 0;
     if (rc == 0 && merkle_append (s_merkle_get, s_merkle_put, &ctx, seq, hash) != 0)
-        rc = EIO;
+        rc = self->merkle_rc ? self->merkle_rc : EIO;
     size_t alen = strlen (ev->agent);
     memcpy (k, ev->agent, alen);
     k[alen] = 0;

@@ -597,6 +597,75 @@ test_flipped_byte_alert (void **state)
     cluster_destroy (&c);
 }
 
+//  One replica on a 20 MiB tmpfs: it fills up, stops (exit 75) and
+//  acknowledges nothing more; the other two go on; nothing acknowledged is lost.
+static void
+test_full_disk (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    const int victim = 3;
+    char dir[512], command[1024];
+    snprintf (dir, sizeof (dir), "%s/integrity/%d", c->dir, victim);
+    assert_int_equal (zsys_dir_create ("%s", dir), 0);
+    snprintf (command, sizeof (command), "mount -t tmpfs -o size=20m tmpfs '%s' 2>/dev/null", dir);
+    if (system (command) != 0) {
+        cluster_destroy (&c);
+        print_message ("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): skipped\n");
+        skip ();
+    }
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_client_t *node = cluster_client (c, c->node);
+    lh_client_set_timeout (node, 3000);
+    //  100 KB events: the tmpfs holds fewer than 100 of them (Raft log and store)
+    size_t blob = 100 * 1000;
+    char *data = (char *) malloc (blob + 64);
+    memcpy (data, "{\"blob\":\"", 9);
+    memset (data + 9, 'x', blob);
+    strcpy (data + 9 + blob, "\"}");
+    const int target = 200;
+    for (int n = 0; n < target; n++) {
+        char id[32];
+        snprintf (id, sizeof (id), "big-%d", n);
+        int64_t seq = -1;
+        for (int attempt = 0; seq < 0 && attempt < 100; attempt++)
+            if ((seq = s_append (node, "custom", id, data, NULL)) < 0)
+                zclock_sleep (100);
+        if (seq != n)
+            fail_msg ("append %d: seq %lld", n, (long long) seq);
+    }
+    free (data);
+    lh_client_destroy (&node);
+    //  The full replica stopped on its own with the documented status
+    int status = -1;
+    for (int i = 0; i < 100 && c->replicas[victim] > 0; i++) {
+        if (waitpid (c->replicas[victim], &status, WNOHANG) == c->replicas[victim])
+            c->replicas[victim] = 0;
+        else
+            zclock_sleep (100);
+    }
+    assert_int_equal (c->replicas[victim], 0);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 75);
+    char log_path[512];
+    snprintf (log_path, sizeof (log_path), "%s/integrity/replica-%d.log", c->dir, victim);
+    snprintf (command, sizeof (command),
+              "grep -q 'cannot apply a committed entry.*free_bytes=[0-9]' '%s'", log_path);
+    assert_int_equal (system (command), 0);
+    //  The two others hold every acknowledged event
+    int survivors[] = {1, 2};
+    c->replica_count = 2; //  s_check_replicas checks replicas 1 and 2
+    assert_int_equal (s_check_replicas (c), (uint64_t) target);
+    c->replica_count = REPLICAS;
+    for (int i = 0; i < 2; i++) {
+        store_t *store = s_store (c, survivors[i]);
+        assert_int_equal (store_size (store), (uint64_t) target);
+        store_destroy (&store);
+    }
+    snprintf (command, sizeof (command), "umount '%s'", dir);
+    assert_int_equal (system (command), 0);
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -606,6 +675,7 @@ main (void)
         cmocka_unit_test_teardown (test_kill_leader_under_appends, cluster_teardown),
         cmocka_unit_test_teardown (test_empty_replica_catches_up, cluster_teardown),
         cmocka_unit_test_teardown (test_flipped_byte_alert, cluster_teardown),
+        cmocka_unit_test_teardown (test_full_disk, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
