@@ -27,6 +27,11 @@ struct _validator_t {
     policy_t *policy;
     cache_t *cache;
     counters_t n;
+    struct {
+        const char *name;
+        const uint64_t *value;
+    } extra[VALIDATOR_EXTRA];
+    size_t extras;
 };
 
 validator_t *
@@ -83,6 +88,16 @@ validator_reload (validator_t *self, char *err, size_t err_size)
     return 0;
 }
 
+int
+validator_add_counter (validator_t *self, const char *name, const uint64_t *value)
+{
+    if (self->extras == VALIDATOR_EXTRA)
+        return -1;
+    self->extra[self->extras].name = name;
+    self->extra[self->extras++].value = value;
+    return 0;
+}
+
 //  Copies a str field into buf (NUL-terminated); "" when absent.
 static lh_err_t
 s_get_text (const msgpack_object *body, const char *key, bool required, char *buf, size_t size,
@@ -133,10 +148,14 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
         {"rules", policy_rule_count (self->policy)},
     };
     size_t count = sizeof (counters) / sizeof (counters[0]);
-    msgpack_pack_map (pk, count);
+    msgpack_pack_map (pk, count + self->extras);
     for (size_t i = 0; i < count; i++) {
         codec_pack_str (pk, counters[i].name);
         msgpack_pack_uint64 (pk, counters[i].value);
+    }
+    for (size_t i = 0; i < self->extras; i++) {
+        codec_pack_str (pk, self->extra[i].name);
+        msgpack_pack_uint64 (pk, *self->extra[i].value);
     }
 }
 

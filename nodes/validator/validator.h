@@ -15,6 +15,7 @@
 
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct _validator_t validator_t;
 
@@ -34,5 +35,11 @@ bool validator_handle (validator_t *self, const msgpack_object *body, const char
 //  returns -1 with a message in err. Clears the cache on success.
 int validator_reload (validator_t *self, char *err, size_t err_size);
 const char *validator_policy_version (validator_t *self);
+
+//  Adds a counter kept elsewhere to what op "stats" reports; name and
+//  value must stay valid while requests are handled. -1 when
+//  VALIDATOR_EXTRA are taken.
+#define VALIDATOR_EXTRA 16
+int validator_add_counter (validator_t *self, const char *name, const uint64_t *value);
 
 #endif

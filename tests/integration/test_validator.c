@@ -393,6 +393,265 @@ test_lh_validate_and_hook (void **state)
     cluster_destroy (&c);
 }
 
+//  --------------------------------------------------------------------------
+//  Decisions in the integrity log (--frontend)
+
+#define QUERY_DECISIONS "{\"op\":\"query\",\"type\":\"validation.decision\",\"limit\":1000}"
+
+//  What the log holds of validation.decision events
+typedef struct {
+    size_t count;
+    size_t agent1, agent2; //  events about each caller
+    size_t deny;
+    bool unique;     //  no client_id twice
+    bool consistent; //  agent as in the notice, appended by the validator's key
+} logged_t;
+
+static logged_t
+s_logged (cluster_t *c)
+{
+    logged_t out = {.unique = true, .consistent = true};
+    lh_reply_t *reply = cluster_call (c, c->admin, "events.read", QUERY_DECISIONS);
+    const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+    if (!lh_reply_ok (reply) || !events || events->type != MSGPACK_OBJECT_ARRAY) {
+        lh_reply_destroy (&reply);
+        return out; //  a replica still starting
+    }
+    zhashx_t *ids = zhashx_new ();
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        const msgpack_object *ev = &events->via.array.ptr[i];
+        const msgpack_object *data = codec_map_get (ev, "data");
+        char id[80] = "", agent[80] = "", noticed[80] = "";
+        if (!codec_str_copy (codec_map_get (ev, "client_id"), id, sizeof (id)) ||
+            zhashx_insert (ids, id, (void *) ids) != 0)
+            out.unique = false;
+        codec_str_copy (codec_map_get (ev, "agent"), agent, sizeof (agent));
+        codec_str_copy (codec_map_get (data, "agent"), noticed, sizeof (noticed));
+        if (!streq (agent, noticed) || !codec_str_eq (codec_map_get (ev, "by"), "node-1"))
+            out.consistent = false;
+        out.agent1 += streq (agent, "agent-1");
+        out.agent2 += streq (agent, "agent-2");
+        out.deny += codec_str_eq (codec_map_get (data, "decision"), "deny");
+        out.count++;
+    }
+    zhashx_destroy (&ids);
+    lh_reply_destroy (&reply);
+    return out;
+}
+
+//  Polls the log until it holds at least count decisions or timeout_ms pass.
+static logged_t
+s_wait_logged (cluster_t *c, size_t count, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    logged_t logged = s_logged (c);
+    while (logged.count < count && zclock_mono () < until) {
+        zclock_sleep (100);
+        logged = s_logged (c);
+    }
+    return logged;
+}
+
+//  One counter of the validator's op "stats".
+static uint64_t
+s_stat (cluster_t *c, const char *name)
+{
+    lh_reply_t *reply = s_validate (c, c->admin, "{\"op\":\"stats\"}");
+    assert_true (lh_reply_ok (reply));
+    const msgpack_object *value =
+        codec_map_get (codec_map_get (lh_reply_root (reply), "counters"), name);
+    if (!value || value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        fail_msg ("no counter %s in the validator's stats", name);
+    uint64_t n = value->via.u64;
+    lh_reply_destroy (&reply);
+    return n;
+}
+
+//  Whether the file holds every one of the strings (NULL-terminated).
+static bool
+s_file_has (const char *path, ...)
+{
+    char *text = NULL;
+    FILE *file = fopen (path, "r");
+    if (file) {
+        text = (char *) zmalloc (1 << 20);
+        text[fread (text, 1, (1 << 20) - 1, file)] = 0;
+        fclose (file);
+    }
+    va_list args;
+    va_start (args, path);
+    bool found = text != NULL;
+    for (const char *needle = va_arg (args, const char *); needle && found;
+         needle = va_arg (args, const char *))
+        found = strstr (text, needle) != NULL;
+    va_end (args);
+    free (text);
+    return found;
+}
+
+static void
+s_validator_log (cluster_t *c, char *path, size_t size)
+{
+    //  The harness names node logs by their start order
+    snprintf (path, size, "%s/validator-%d.log", c->dir, c->worker_count - 1);
+}
+
+//  Sends count validate requests pipelined, alternating agents when both
+//  is set, and checks every answer.
+static void
+s_validate_many (cluster_t *c, int count, int from, bool both)
+{
+    lh_client_t *clients[2] = {cluster_client (c, c->agent), cluster_client (c, c->agent2)};
+    for (int i = 0; i < count; i++) {
+        char json[256];
+        snprintf (json, sizeof (json),
+                  "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls dir-%d\"},\"cwd\":\"/work/p\"}",
+                  from + i);
+        codec_buf_t body;
+        codec_buf_init (&body);
+        char why[128];
+        assert_int_equal (jsonpack_from_json (json, strlen (json), &body.sbuf, why, sizeof (why)),
+                          0);
+        assert_int_equal (lh_client_send (clients[both ? i % 2 : 0], "validate", body.sbuf.data,
+                                          body.sbuf.size, NULL, NULL),
+                          0);
+        codec_buf_destroy (&body);
+    }
+    for (int i = 0; i < count; i++) {
+        lh_reply_t *reply = lh_client_recv (clients[both ? i % 2 : 0], 5000);
+        assert_non_null (reply);
+        assert_true (lh_reply_ok (reply));
+        assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "decision"), "allow"));
+        lh_reply_destroy (&reply);
+    }
+    lh_client_destroy (&clients[0]);
+    lh_client_destroy (&clients[1]);
+}
+
+static void
+test_decisions_logged (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n", NULL);
+    cluster_start_integrity (c, 3, NULL);
+    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--log-level debug");
+    int64_t start = zclock_mono ();
+    s_validate_many (c, 200, 0, true);
+    print_message ("answered after %lld ms\n", (long long) (zclock_mono () - start));
+    logged_t logged = s_wait_logged (c, 200, 10000);
+    print_message ("200 decisions in the log after %lld ms\n",
+                   (long long) (zclock_mono () - start));
+    assert_int_equal (logged.count, 200);
+    assert_int_equal (logged.agent1, 100);
+    assert_int_equal (logged.agent2, 100);
+    assert_true (logged.unique);
+    assert_true (logged.consistent);
+    //  The validator's side agrees: all acknowledged, nothing left or lost
+    assert_int_equal (s_stat (c, "spool_acked"), 200);
+    assert_int_equal (s_stat (c, "spool_queued"), 0);
+    assert_int_equal (s_stat (c, "spool_dropped"), 0);
+    //  Decisions still in the spool when SIGTERM comes are flushed on the way out
+    s_validate_many (c, 5, 1000, false);
+    int status = cluster_signal (c, validator, SIGTERM);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    char log_path[512];
+    s_validator_log (c, log_path, sizeof (log_path));
+    assert_true (s_file_has (log_path, "integrity log spool flushed", "acked=205", NULL));
+    //  Acknowledged means committed; a follower answering the query may apply it a little later
+    logged = s_wait_logged (c, 205, 5000);
+    assert_int_equal (logged.count, 205);
+    assert_true (logged.unique);
+    cluster_destroy (&c);
+}
+
+static void
+test_decisions_logged_after_outage (void **state)
+{
+    (void) state;
+    //  A short deadline for appends, so the outage shows as failures quickly
+    cluster_t *c = cluster_new ("    validate\n    events\n        timeout = 1000\n", NULL);
+    cluster_start_integrity (c, 3, NULL);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    for (int id = 1; id <= 3; id++)
+        cluster_stop_replica (c, id, SIGTERM);
+    int64_t slowest = 0;
+    for (int i = 0; i < 100; i++) {
+        int64_t start = zclock_mono ();
+        if (i % 2)
+            s_expect (c, "{\"tool\":\"Bash\",\"input\":{\"command\":\"rm -rf ~\"},\"cwd\":\"/w\"}",
+                      "deny", NULL);
+        else
+            s_expect (c,
+                      "{\"tool\":\"Bash\",\"input\":{\"command\":\"git status\"},\"cwd\":\"/w\"}",
+                      "allow", NULL);
+        int64_t took = zclock_mono () - start;
+        slowest = took > slowest ? took : slowest;
+    }
+    print_message ("slowest answer with the log down: %lld ms\n", (long long) slowest);
+    assert_true (slowest < 1000);
+    assert_int_equal (s_stat (c, "spool_queued"), 100);
+    assert_int_equal (s_stat (c, "spool_acked"), 0);
+    //  Failed appends are resent, the same events each time
+    int64_t until = zclock_mono () + 10000;
+    while (s_stat (c, "spool_retries") == 0 && zclock_mono () < until)
+        zclock_sleep (100);
+    assert_true (s_stat (c, "spool_retries") > 0);
+    for (int id = 1; id <= 3; id++)
+        cluster_start_replica (c, id);
+    assert_true (cluster_leader (c, 15000) > 0);
+    int64_t start = zclock_mono ();
+    logged_t logged = s_wait_logged (c, 100, 20000);
+    print_message ("100 decisions in the log %lld ms after the leader was back\n",
+                   (long long) (zclock_mono () - start));
+    assert_int_equal (logged.count, 100);
+    assert_int_equal (logged.deny, 50);
+    assert_int_equal (logged.agent1, 100);
+    assert_true (logged.unique);
+    assert_true (logged.consistent);
+    until = zclock_mono () + 5000;
+    while (s_stat (c, "spool_queued") > 0 && zclock_mono () < until)
+        zclock_sleep (50);
+    assert_int_equal (s_stat (c, "spool_queued"), 0);
+    assert_int_equal (s_stat (c, "spool_acked"), 100);
+    //  Nothing appended twice, even later
+    zclock_sleep (300);
+    assert_int_equal (s_logged (c).count, 100);
+    cluster_destroy (&c);
+}
+
+static void
+test_spool_overflow_counted (void **state)
+{
+    (void) state;
+    //  "events" is known to the broker but nobody serves it: nothing is ever acknowledged
+    cluster_t *c = cluster_new ("    validate\n    events\n", NULL);
+    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--spool-max 10");
+    for (int i = 0; i < 50; i++)
+        s_expect (c, "{\"tool\":\"Bash\",\"input\":{\"command\":\"git status\"},\"cwd\":\"/w\"}",
+                  "allow", NULL);
+    assert_int_equal (s_stat (c, "spool_dropped"), 40);
+    assert_int_equal (s_stat (c, "spool_queued"), 10);
+    assert_int_equal (s_stat (c, "spool_acked"), 0);
+    //  The first drop is reported at once, the running count within a second
+    char log_path[512];
+    s_validator_log (c, log_path, sizeof (log_path));
+    assert_true (s_file_has (log_path, "spool full", "dropped=1 ", NULL));
+    int64_t until = zclock_mono () + 3000;
+    while (!s_file_has (log_path, "dropped=40 ", NULL) && zclock_mono () < until)
+        zclock_sleep (100);
+    assert_true (s_file_has (log_path, "spool full", "dropped=40 ", NULL));
+    //  SIGTERM: a bounded try at the log, then what was left is said
+    int64_t start = zclock_mono ();
+    int status = cluster_signal (c, validator, SIGTERM);
+    int64_t took = zclock_mono () - start;
+    print_message ("stopped in %lld ms with the log down\n", (long long) took);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    assert_true (took >= 1500 && took < 4000);
+    assert_true (s_file_has (log_path, "decisions left out of the integrity log", "unsent=10 ",
+                             "dropped=40 ", NULL));
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -402,6 +661,9 @@ main (void)
         cmocka_unit_test_teardown (test_reload_without_dropping_requests, cluster_teardown),
         cmocka_unit_test_teardown (test_decisions_published, cluster_teardown),
         cmocka_unit_test_teardown (test_lh_validate_and_hook, cluster_teardown),
+        cmocka_unit_test_teardown (test_decisions_logged, cluster_teardown),
+        cmocka_unit_test_teardown (test_decisions_logged_after_outage, cluster_teardown),
+        cmocka_unit_test_teardown (test_spool_overflow_counted, cluster_teardown),
     };
     return cmocka_run_group_tests_name ("integration_validator", tests, NULL, NULL);
 }
