@@ -193,6 +193,35 @@ s_check_replicas (cluster_t *c)
     return size;
 }
 
+static int s_flip (const char *path, const char *marker);
+
+//  Runs lh with the admin key and args; returns its exit status. Output
+//  goes to DIR/lh.out.
+static int
+s_lh (cluster_t *c, const char *format, ...)
+{
+    char args[2048], command[4096];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (args, sizeof (args), format, list);
+    va_end (list);
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s/admin.cert_secret' '%s' %s "
+              "> '%s/lh.out' 2>&1",
+              c->frontend, c->broker_key, c->dir, LH_CLI_BIN, args, c->dir);
+    int status = system (command);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  Whether DIR/lh.out matches an extended regular expression.
+static bool
+s_lh_out (cluster_t *c, const char *pattern)
+{
+    char command[1024];
+    snprintf (command, sizeof (command), "grep -Eq '%s' '%s/lh.out'", pattern, c->dir);
+    return system (command) == 0;
+}
+
 //  --------------------------------------------------------------------------
 
 static void
@@ -309,9 +338,40 @@ test_append_read_prove (void **state)
     for (size_t i = 0; i < nkeys; i++)
         note_key_destroy (&keys[i]);
 
+    //  The same through lh: append (exactly once under --id), proofs checked
+    //  by lh against the replicas' keys, export and offline verification
+    char keys_path[512], export_path[512];
+    cluster_integrity_path (c, "keys", keys_path, sizeof (keys_path));
+    cluster_integrity_path (c, "export", export_path, sizeof (export_path));
+    assert_int_equal (s_lh (c, "event append --type custom --data '{\"k\":1}' --id cli-1"), 0);
+    assert_true (s_lh_out (c, "\"seq\": 22"));
+    assert_int_equal (s_lh (c, "event append --type custom --data '{\"k\":1}' --id cli-1"), 0);
+    assert_true (s_lh_out (c, "\"duplicate\": true"));
+    assert_true (s_wait_converged (c, 5000));
+    assert_int_equal (s_lh (c, "event proof 22 --keys '%s'", keys_path), 0);
+    assert_true (s_lh_out (c, "\"verified\": true"));
+    assert_int_equal (s_lh (c, "consistency 3 23 --keys '%s'", keys_path), 0);
+    assert_int_equal (s_lh (c, "checkpoint --keys '%s'", keys_path), 0);
+    assert_true (s_lh_out (c, "^23$"));
+    assert_int_equal (s_lh (c, "event query --agent agent-1 --type file.write"), 0);
+    char command[1536];
+    snprintf (command, sizeof (command), "test $(grep -c file.write '%s/lh.out') -eq 10", c->dir);
+    assert_int_equal (system (command), 0);
+    assert_int_equal (s_lh (c, "event tail -n 3"), 0);
+    assert_true (s_lh_out (c, "\"seq\":20,") && s_lh_out (c, "\"seq\":22,"));
+    assert_int_equal (s_lh (c, "event get 99"), 1);
+    assert_true (s_lh_out (c, "not_found"));
+    assert_int_equal (s_lh (c, "event export '%s'", export_path), 0);
+    assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 0);
+    assert_true (s_lh_out (c, "verified: 23 events"));
+    //  One changed byte in the export: verify names the event
+    assert_true (s_flip (export_path, "/w/a.c") >= 1);
+    assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 1);
+    assert_true (s_lh_out (c, "FAILED: root_mismatch"));
+
     lh_client_destroy (&agent);
     lh_client_destroy (&node);
-    assert_int_equal (s_check_replicas (c), 22);
+    assert_int_equal (s_check_replicas (c), 23);
     cluster_destroy (&c);
 }
 
