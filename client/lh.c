@@ -17,7 +17,8 @@ static const char *s_usage =
     "  keygen NAME [--dir DIR] [--role ROLE --roster FILE]\n"
     "                      make a CURVE keypair (DIR/NAME.cert, DIR/NAME.cert_secret);\n"
     "                      with --roster, add it to a roster file under ROLE\n"
-    "  status [--json]     broker, services, workers, queues and counters\n"
+    "  status [--json]     broker, services, workers, queues and counters (and the\n"
+    "                      validators' and one integrity replica's)\n"
     "  call SERVICE JSON   send a request (a JSON object) and print the reply as JSON\n"
     "  ping [-c COUNT]     round trips to the broker\n"
     "  validate --tool TOOL (--command CMD | --input JSON) [--cwd DIR] [--json]\n"
@@ -322,6 +323,30 @@ s_print_node (const char *name, const msgpack_object *root)
     }
 }
 
+static void
+s_print_integrity (const msgpack_object *root)
+{
+    char replica[64], state[32], origin[256];
+    const msgpack_object *monitor = codec_map_get (root, "monitor");
+    char verdict[64];
+    printf ("\nINTEGRITY LOG %s (one replica's view: %s, %s, term %llu, leader %llu)\n",
+            s_str (root, "origin", origin, sizeof (origin)),
+            s_str (root, "replica", replica, sizeof (replica)),
+            s_str (root, "state", state, sizeof (state)), (unsigned long long) s_u64 (root, "term"),
+            (unsigned long long) s_u64 (root, "leader"));
+    printf ("  %-22s %llu\n  %-22s %s (%llu events checked)\n", "size",
+            (unsigned long long) s_u64 (root, "size"), "monitor",
+            s_str (monitor, "status", verdict, sizeof (verdict)),
+            (unsigned long long) s_u64 (monitor, "leaves"));
+    const msgpack_object *counters = codec_map_get (root, "counters");
+    for (uint32_t i = 0;
+         counters && counters->type == MSGPACK_OBJECT_MAP && i < counters->via.map.size; i++) {
+        char key[64];
+        codec_str_copy (&counters->via.map.ptr[i].key, key, sizeof (key));
+        printf ("  %-22s %llu\n", key, (unsigned long long) counters->via.map.ptr[i].val.via.u64);
+    }
+}
+
 static int
 s_status (cli_t *cli, int argc, char **argv)
 {
@@ -336,6 +361,8 @@ s_status (cli_t *cli, int argc, char **argv)
     if (reply && lh_reply_ok (reply)) {
         const msgpack_object *root = lh_reply_root (reply);
         lh_reply_t *validate = s_node_stats (client, codec_map_get (root, "services"), "validate");
+        lh_reply_t *integrity =
+            s_node_stats (client, codec_map_get (root, "services"), "events.read");
         if (json) {
             //  {broker.stats..., "nodes": {"validate": {...}}}
             char *text = jsonpack_to_json (root, false);
@@ -347,6 +374,12 @@ s_status (cli_t *cli, int argc, char **argv)
                 json_object_set_new (nodes, "validate", text ? json_loads (text, 0, NULL) : NULL);
                 free (text);
             }
+            if (integrity) {
+                text = jsonpack_to_json (lh_reply_root (integrity), false);
+                json_object_set_new (nodes, "events.read",
+                                     text ? json_loads (text, 0, NULL) : NULL);
+                free (text);
+            }
             json_object_set_new (all, "nodes", nodes);
             text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
             printf ("%s\n", text ? text : "null");
@@ -356,8 +389,11 @@ s_status (cli_t *cli, int argc, char **argv)
             s_print_status (root);
             if (validate)
                 s_print_node ("VALIDATE", lh_reply_root (validate));
+            if (integrity)
+                s_print_integrity (lh_reply_root (integrity));
         }
         lh_reply_destroy (&validate);
+        lh_reply_destroy (&integrity);
         rc = 0;
     } else if (reply)
         cli_print_error (reply);

@@ -637,7 +637,7 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
     store_root (self->store, size, root);
     codec_pack_str (pk, "replica");
     codec_pack_str (pk, self->name);
-    s_pack_u64 (pk, "id", self->id);
+    s_pack_u64 (pk, "replica_id", self->id);
     codec_pack_str (pk, "state");
     codec_pack_str (pk, s_state_name (raft_state (&self->raft)));
     s_pack_u64 (pk, "leader", leader_id);

@@ -135,7 +135,7 @@ s_wait_converged (cluster_t *c, int timeout_ms)
     while (zclock_mono () < until) {
         lh_reply_t *reply = cluster_call (c, c->admin, "events.read", "{\"op\":\"status\"}");
         const msgpack_object *status = codec_map_get (lh_reply_root (reply), "status");
-        const msgpack_object *id = codec_map_get (status, "id");
+        const msgpack_object *id = codec_map_get (status, "replica_id");
         if (id && id->via.u64 < 8) {
             sizes[id->via.u64] = s_u64 (status, "size");
             seen[id->via.u64] = true;
@@ -152,6 +152,32 @@ s_wait_converged (cluster_t *c, int timeout_ms)
         zclock_sleep (20);
     }
     return false;
+}
+
+//  Waits until the latest checkpoint, read from whichever replicas answer,
+//  carries `count` valid signatures six times running; false on timeout.
+static bool
+s_wait_cosigned (cluster_t *c, int count, int timeout_ms)
+{
+    note_key_t *keys[REPLICAS];
+    size_t nkeys = s_keys (c, keys);
+    int64_t until = zclock_mono () + timeout_ms;
+    int running = 0;
+    while (running < 6 && zclock_mono () < until) {
+        lh_reply_t *reply = cluster_call (c, c->admin, "events.read", "{\"op\":\"checkpoint\"}");
+        char note[4096] = "";
+        codec_str_copy (codec_map_get (lh_reply_root (reply), "checkpoint"), note, sizeof (note));
+        lh_reply_destroy (&reply);
+        if (note_verify (note, keys, nkeys, NULL, NULL) >= count)
+            running++;
+        else {
+            running = 0;
+            zclock_sleep (50);
+        }
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        note_key_destroy (&keys[i]);
+    return running == 6;
 }
 
 //  Stops every replica and checks each store on disk: it verifies against
@@ -322,21 +348,7 @@ test_append_read_prove (void **state)
     lh_reply_destroy (&reply);
 
     //  Checkpoints gather every replica's signature
-    note_key_t *keys[REPLICAS];
-    size_t nkeys = s_keys (c, keys);
-    int signed_by = 0;
-    for (int i = 0; i < 100 && signed_by < REPLICAS; i++) {
-        reply = s_read (c, "{\"op\":\"checkpoint\"}");
-        assert_true (codec_str_copy (codec_map_get (lh_reply_root (reply), "checkpoint"), note,
-                                     sizeof (note)));
-        signed_by = note_verify (note, keys, nkeys, NULL, NULL);
-        lh_reply_destroy (&reply);
-        if (signed_by < REPLICAS)
-            zclock_sleep (50);
-    }
-    assert_int_equal (signed_by, REPLICAS);
-    for (size_t i = 0; i < nkeys; i++)
-        note_key_destroy (&keys[i]);
+    assert_true (s_wait_cosigned (c, REPLICAS, 5000));
 
     //  The same through lh: append (exactly once under --id), proofs checked
     //  by lh against the replicas' keys, export and offline verification
@@ -359,6 +371,8 @@ test_append_read_prove (void **state)
     assert_int_equal (system (command), 0);
     assert_int_equal (s_lh (c, "event tail -n 3"), 0);
     assert_true (s_lh_out (c, "\"seq\":20,") && s_lh_out (c, "\"seq\":22,"));
+    assert_int_equal (s_lh (c, "status"), 0);
+    assert_true (s_lh_out (c, "^INTEGRITY LOG lighthouse/log") && s_lh_out (c, "events_appended"));
     assert_int_equal (s_lh (c, "event get 99"), 1);
     assert_true (s_lh_out (c, "not_found"));
     assert_int_equal (s_lh (c, "event export '%s'", export_path), 0);
@@ -638,6 +652,8 @@ test_flipped_byte_alert (void **state)
 
     //  lh verify names it offline, on a copy, and passes a healthy replica
     lh_client_destroy (&node);
+    assert_true (s_wait_converged (c, 5000));
+    assert_true (s_wait_cosigned (c, 2, 5000));
     for (int id = 1; id <= REPLICAS; id++)
         cluster_stop_replica (c, id, SIGTERM);
     char keys[512], copy[512];
