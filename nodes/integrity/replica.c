@@ -64,6 +64,13 @@ typedef struct {
     char peer[NOTE_MAX_NAME + 1];
 } cosig_t;
 
+#define REPORTED_MAX 64
+typedef struct {
+    verify_kind_t kind; //  VERIFY_OK: an empty slot
+    uint64_t seq;
+    char peer[NOTE_MAX_NAME + 1];
+} reported_t;
+
 struct _replica_t {
     zconfig_t *config;
     unsigned id;
@@ -112,8 +119,8 @@ struct _replica_t {
     uv_work_t monitor_work;
     bool monitor_busy;
     verify_result_t monitor_result;
-    verify_kind_t reported_kind;
-    uint64_t reported_seq;
+    reported_t reported[REPORTED_MAX]; //  alerts already raised
+    size_t reported_next;
     int exit_code;
     bool stopping;
     bool failed; //  the store could not apply an entry: stop, replay on restart
@@ -983,11 +990,16 @@ s_on_sub (replica_t *self)
 static void
 s_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const char *peer, const char *detail)
 {
-    //  One report per violation, however many rounds see it
-    if (kind == self->reported_kind && seq == self->reported_seq)
-        return;
-    self->reported_kind = kind;
-    self->reported_seq = seq;
+    //  One report per violation, however many rounds or republished signatures show it
+    for (size_t i = 0; i < REPORTED_MAX; i++) {
+        reported_t *seen = &self->reported[i];
+        if (seen->kind == kind && seen->seq == seq && streq (seen->peer, peer ? peer : ""))
+            return;
+    }
+    reported_t *slot = &self->reported[self->reported_next++ % REPORTED_MAX];
+    slot->kind = kind;
+    slot->seq = seq;
+    snprintf (slot->peer, sizeof (slot->peer), "%s", peer ? peer : "");
     self->stats.alerts++;
     const char *kind_name = verify_kind_name (kind);
     lh_error ("integrity alert", "replica=%s kind=%s seq=%llu peer=%s detail=\"%s\"", self->name,
@@ -1435,6 +1447,9 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
         replica_destroy (&self);
         return NULL;
     }
+    //  Peers start together: the default 1 s retry would hold the first
+    //  commit back by a second whenever a first connect lost that race
+    raft_uv_set_connect_retry_delay (&self->io, 100);
     self->fsm = (struct raft_fsm){.version = 2,
                                   .data = self,
                                   .apply = s_fsm_apply,

@@ -673,6 +673,96 @@ test_flipped_byte_alert (void **state)
     cluster_destroy (&c);
 }
 
+//  Waits for an integrity.alert event of kind about peer; true when found.
+static bool
+s_wait_alert (cluster_t *c, const char *kind, const char *peer, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        lh_reply_t *reply = s_read (c, "{\"op\":\"query\",\"type\":\"integrity.alert\"}");
+        const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+        bool found = false;
+        for (uint32_t j = 0; j < events->via.array.size; j++) {
+            const msgpack_object *data = codec_map_get (&events->via.array.ptr[j], "data");
+            found |= codec_str_eq (codec_map_get (data, "kind"), kind) &&
+                     codec_str_eq (codec_map_get (data, "peer"), peer);
+        }
+        lh_reply_destroy (&reply);
+        if (found)
+            return true;
+        zclock_sleep (100);
+    }
+    return false;
+}
+
+//  A replica's key signs a different root for a size the log has: the other
+//  replicas call it divergence. A signature by no known key is a bad one.
+static void
+test_peer_divergence (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_client_t *node = cluster_client (c, c->node);
+    for (int n = 0; n < 5; n++)
+        assert_int_equal (s_append (node, "custom", NULL, "{}", NULL), n);
+    assert_true (s_wait_converged (c, 5000));
+    //  Replica 1's own signer key, as a thief would have it
+    char path[512], text[512];
+    cluster_integrity_path (c, "replica-1.key", path, sizeof (path));
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    assert_non_null (fgets (text, sizeof (text), file));
+    fclose (file);
+    text[strcspn (text, "\n")] = 0;
+    note_key_t *stolen = note_key_from_signer (text);
+    note_key_t *stranger = note_key_generate ("replica-2");
+    assert_non_null (stolen);
+    uint8_t root[32];
+    memset (root, 0xab, sizeof (root));
+    char *body = note_checkpoint_body ("lighthouse/log", 5, root);
+    //  Published as events.read would: a worker of that service with the node key
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    lh_worker_t *fake = lh_worker_new (&conn, "events.read", 1);
+    assert_non_null (fake);
+    assert_true (cluster_wait_workers (c, "events.read", REPLICAS + 1, 5000));
+    note_key_t *signers[] = {stolen, stranger};
+    const char *names[] = {"replica-1", "replica-2"};
+    bool diverged = false, forged = false;
+    for (int round = 0; round < 50 && !(diverged && forged); round++) {
+        for (int i = 0; i < 2; i++) {
+            char *line = note_sign_line (signers[i], body);
+            char *note = note_assemble (body, (const char **) &line, 1);
+            codec_buf_t buf;
+            codec_buf_init (&buf);
+            msgpack_pack_map (&buf.pk, 3);
+            codec_pack_str (&buf.pk, "replica");
+            codec_pack_str (&buf.pk, names[i]);
+            codec_pack_str (&buf.pk, "size");
+            msgpack_pack_uint64 (&buf.pk, 5);
+            codec_pack_str (&buf.pk, "checkpoint");
+            codec_pack_str (&buf.pk, note);
+            lh_worker_publish (fake, "events.read.checkpoint", buf.sbuf.data, buf.sbuf.size);
+            codec_buf_destroy (&buf);
+            free (line);
+            free (note);
+        }
+        lh_worker_recv (fake, 100); //  keeps its heartbeats going
+        diverged = diverged || s_wait_alert (c, "replica_divergence", "replica-1", 100);
+        forged = forged || s_wait_alert (c, "bad_signature", "replica-2", 100);
+    }
+    assert_true (diverged);
+    assert_true (forged);
+    free (body);
+    note_key_destroy (&stolen);
+    note_key_destroy (&stranger);
+    lh_worker_destroy (&fake);
+    lh_client_destroy (&node);
+    //  The log itself is intact: the alerts are appended after the 5 events
+    assert_true (s_check_replicas (c) >= 7);
+    cluster_destroy (&c);
+}
+
 //  One replica on a 20 MiB tmpfs: it fills up, stops (exit 75) and
 //  acknowledges nothing more; the other two go on; nothing acknowledged is lost.
 static void
@@ -751,6 +841,7 @@ main (void)
         cmocka_unit_test_teardown (test_kill_leader_under_appends, cluster_teardown),
         cmocka_unit_test_teardown (test_empty_replica_catches_up, cluster_teardown),
         cmocka_unit_test_teardown (test_flipped_byte_alert, cluster_teardown),
+        cmocka_unit_test_teardown (test_peer_divergence, cluster_teardown),
         cmocka_unit_test_teardown (test_full_disk, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
