@@ -620,6 +620,13 @@ test_flipped_byte_alert (void **state)
     char path[512], name[64];
     snprintf (name, sizeof (name), "%d/log.mdb", victim);
     cluster_integrity_path (c, name, path, sizeof (path));
+    //  Alerts are also published: listen on the broker's PUB socket
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_apply (c->admin, sub);
+    zsock_set_curve_serverkey (sub, c->broker_key);
+    zsock_set_subscribe (sub, "events.read.alert");
+    assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    zclock_sleep (300); //  the subscription reaches the broker
     assert_true (s_flip (path, "FLIP-ME-HERE") >= 1);
 
     //  Within seconds: an integrity.alert event naming the replica, seq and kind
@@ -642,6 +649,17 @@ test_flipped_byte_alert (void **state)
             zclock_sleep (100);
     }
     assert_true (found);
+    zsock_set_rcvtimeo (sub, 5000);
+    zmsg_t *msg = zmsg_recv (sub);
+    assert_non_null (msg);
+    zframe_t *body = zmsg_last (msg);
+    codec_doc_t *doc = codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL);
+    assert_non_null (doc);
+    assert_true (codec_str_eq (codec_map_get (codec_doc_root (doc), "kind"), "leaf_hash_mismatch"));
+    assert_int_equal (s_u64 (codec_doc_root (doc), "seq"), 17);
+    codec_doc_destroy (&doc);
+    zmsg_destroy (&msg);
+    zsock_destroy (&sub);
     //  The replica's log line says the same
     char log_path[512], command[4096];
     snprintf (name, sizeof (name), "replica-%d.log", victim);
