@@ -8,6 +8,8 @@
     mix     the validate request mix (bench/validate-mix.tsv)
     agents  many synchronous agents in one thread (children of --suite validate)
     validate  the validate suite: echo vs validate through one broker
+
+    lh-events-bench (events.c, bench/run-events) shares hist and proc.
 */
 #ifndef LH_BENCH_H_INCLUDED
 #define LH_BENCH_H_INCLUDED
@@ -46,6 +48,8 @@ double hist_mean (const hist_t *self);
 
 //  Monotonic clock, nanoseconds.
 uint64_t bench_now_ns (void);
+//  Writes text as a JSON string, quotes included.
+void bench_json_string (FILE *out, const char *text);
 
 //  --------------------------------------------------------------------------
 //  proc
@@ -83,6 +87,14 @@ void proc_remove_tree (const char *path);
 //  Returns the number read, or -1 when the file cannot be opened.
 int proc_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41]);
 
+//  The binary to run: given when set, else self_dir/relative, else built_in
+//  (a path fixed at build time). out gets the last one tried; false when it
+//  is not executable.
+bool proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
+                    const char *relative, const char *built_in);
+//  /proc/loadavg without its newline ("?" when unreadable).
+void proc_loadavg (char *out, size_t size);
+
 //  VmRSS or VmHWM of a process in KiB; -1 if unreadable.
 long proc_rss_kib (pid_t pid);
 long proc_hwm_kib (pid_t pid);
@@ -94,7 +106,8 @@ long proc_fd_count (pid_t pid);
 typedef struct {
     int tid;
     char comm[24];
-    uint64_t ticks; //  utime + stime
+    uint64_t ticks;     //  utime + stime
+    uint64_t sys_ticks; //  stime alone (system calls, the kernel's share)
 } cpu_thread_t;
 
 typedef struct {
@@ -111,15 +124,23 @@ double cpu_percent (const cpu_snap_t *a, const cpu_snap_t *b, double *top_pct, c
                     size_t top_size);
 //  CPU percent of the threads whose name starts with prefix.
 double cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix);
+//  CPU percent of one thread (the main thread's tid is the pid: worker
+//  threads of libuv's pool carry the same name, so names cannot tell them).
+double cpu_percent_tid (const cpu_snap_t *a, const cpu_snap_t *b, int tid);
+//  System (kernel) CPU percent of the whole process.
+double cpu_percent_sys (const cpu_snap_t *a, const cpu_snap_t *b);
 
 //  Whole host, from /proc/stat: busy and total jiffies over all CPUs.
 typedef struct {
     uint64_t busy;
     uint64_t total;
+    uint64_t iowait; //  idle with I/O outstanding (not in busy)
 } host_snap_t;
 void host_snap (host_snap_t *snap);
 //  Busy percent between a and b, 100 = one core.
 double host_busy_percent (const host_snap_t *a, const host_snap_t *b);
+//  I/O wait percent between a and b, 100 = one core.
+double host_iowait_percent (const host_snap_t *a, const host_snap_t *b);
 
 //  --------------------------------------------------------------------------
 //  load

@@ -111,3 +111,18 @@ hist_mean (const hist_t *self)
 {
     return self->count ? self->sum / (double) self->count : 0;
 }
+
+void
+bench_json_string (FILE *out, const char *text)
+{
+    fputc ('"', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf (out, "\\%c", *c);
+        else if ((unsigned char) *c < 0x20)
+            fprintf (out, "\\u%04x", (unsigned char) *c);
+        else
+            fputc (*c, out);
+    }
+    fputc ('"', out);
+}

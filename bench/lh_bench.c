@@ -332,27 +332,6 @@ s_parse (opts_t *o, int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  Environment: binaries, keys, roster
 
-static bool
-s_executable (const char *path)
-{
-    return path && *path && access (path, X_OK) == 0;
-}
-
-static bool
-s_find_binary (char *out, const char *given, const char *self_dir, const char *relative,
-               const char *built_in)
-{
-    if (given) {
-        snprintf (out, PATH_MAX, "%s", given);
-        return s_executable (out);
-    }
-    snprintf (out, PATH_MAX, "%s/%s", self_dir, relative);
-    if (s_executable (out))
-        return true;
-    snprintf (out, PATH_MAX, "%s", built_in);
-    return s_executable (out);
-}
-
 static int
 s_env_init (env_t *env, const opts_t *o)
 {
@@ -365,14 +344,14 @@ s_env_init (env_t *env, const opts_t *o)
     char *slash = strrchr (self_dir, '/');
     if (slash)
         *slash = 0;
-    if (!s_find_binary (env->broker_bin, o->broker_bin, self_dir, "../broker/lh-broker",
-                        LH_BENCH_BROKER)) {
+    if (!proc_find_bin (env->broker_bin, sizeof (env->broker_bin), o->broker_bin, self_dir,
+                        "../broker/lh-broker", LH_BENCH_BROKER)) {
         fprintf (stderr, "lh-bench: lh-broker not found (tried %s); use --broker-bin\n",
                  env->broker_bin);
         return -1;
     }
-    if (!s_find_binary (env->echo_bin, o->echo_bin, self_dir, "../nodes/echo/lh-echo",
-                        LH_BENCH_ECHO)) {
+    if (!proc_find_bin (env->echo_bin, sizeof (env->echo_bin), o->echo_bin, self_dir,
+                        "../nodes/echo/lh-echo", LH_BENCH_ECHO)) {
         fprintf (stderr, "lh-bench: lh-echo not found (tried %s); use --echo-bin\n", env->echo_bin);
         return -1;
     }

@@ -264,6 +264,7 @@ cpu_snap (cpu_snap_t *snap, pid_t pid)
         if (sscanf (close_paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
                     &utime, &stime) == 2) {
             t->ticks = utime + stime;
+            t->sys_ticks = stime;
             snap->threads++;
         }
     }
@@ -326,10 +327,31 @@ cpu_percent_prefix (const cpu_snap_t *a, const cpu_snap_t *b, const char *prefix
     return s_ticks_to_pct (total, b->at_ns - a->at_ns);
 }
 
+double
+cpu_percent_tid (const cpu_snap_t *a, const cpu_snap_t *b, int tid)
+{
+    const cpu_thread_t *after = s_find_thread (b, tid);
+    if (!after)
+        return 0;
+    const cpu_thread_t *before = s_find_thread (a, tid);
+    return s_ticks_to_pct (after->ticks - (before ? before->ticks : 0), b->at_ns - a->at_ns);
+}
+
+double
+cpu_percent_sys (const cpu_snap_t *a, const cpu_snap_t *b)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < b->threads; i++) {
+        const cpu_thread_t *before = s_find_thread (a, b->thread[i].tid);
+        total += b->thread[i].sys_ticks - (before ? before->sys_ticks : 0);
+    }
+    return s_ticks_to_pct (total, b->at_ns - a->at_ns);
+}
+
 void
 host_snap (host_snap_t *snap)
 {
-    snap->busy = snap->total = 0;
+    snap->busy = snap->total = snap->iowait = 0;
     FILE *file = fopen ("/proc/stat", "r");
     if (!file)
         return;
@@ -343,6 +365,7 @@ host_snap (host_snap_t *snap)
     //  guest time is already counted in user
     snap->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
     snap->busy = snap->total - v[3] - v[4];
+    snap->iowait = v[4];
 }
 
 double
@@ -352,6 +375,42 @@ host_busy_percent (const host_snap_t *a, const host_snap_t *b)
         return 0;
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     return 100.0 * (double) cpus * (double) (b->busy - a->busy) / (double) (b->total - a->total);
+}
+
+double
+host_iowait_percent (const host_snap_t *a, const host_snap_t *b)
+{
+    if (b->total <= a->total)
+        return 0;
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    return 100.0 * (double) cpus * (double) (b->iowait - a->iowait) /
+           (double) (b->total - a->total);
+}
+
+bool
+proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
+               const char *relative, const char *built_in)
+{
+    if (given)
+        snprintf (out, size, "%s", given);
+    else {
+        snprintf (out, size, "%s/%s", self_dir, relative);
+        if (access (out, X_OK) != 0)
+            snprintf (out, size, "%s", built_in ? built_in : "");
+    }
+    return *out && access (out, X_OK) == 0;
+}
+
+void
+proc_loadavg (char *out, size_t size)
+{
+    snprintf (out, size, "?");
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (!file)
+        return;
+    if (fgets (out, (int) size, file))
+        out[strcspn (out, "\n")] = 0;
+    fclose (file);
 }
 
 void

@@ -336,14 +336,7 @@ static bool
 s_find (char *out, const char *given, const char *self_dir, const char *relative,
         const char *built_in, const char *what)
 {
-    if (given)
-        snprintf (out, PATH_MAX, "%s", given);
-    else {
-        snprintf (out, PATH_MAX, "%s/%s", self_dir, relative);
-        if (access (out, X_OK) != 0)
-            snprintf (out, PATH_MAX, "%s", built_in);
-    }
-    if (*out && access (out, X_OK) == 0)
+    if (proc_find_bin (out, PATH_MAX, given, self_dir, relative, built_in))
         return true;
     fprintf (stderr, "lh-bench: %s not found (tried %s)\n", what, out);
     return false;
@@ -1308,21 +1301,6 @@ s_json_scen (FILE *out, const vscen_t *s)
 }
 
 static void
-s_json_string (FILE *out, const char *text)
-{
-    fputc ('"', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf (out, "\\%c", *c);
-        else if ((unsigned char) *c < 0x20)
-            fprintf (out, "\\u%04x", (unsigned char) *c);
-        else
-            fputc (*c, out);
-    }
-    fputc ('"', out);
-}
-
-static void
 s_json (FILE *out, const vopts_t *o, const mix_t *mix, double mean_body, int payload,
         const check_t *check, const pbench_t *pb, const vscen_t *scen, int nscen,
         const vtarget_t *targets, int ntargets, const char *load_before, double host_before)
@@ -1330,9 +1308,9 @@ s_json (FILE *out, const vopts_t *o, const mix_t *mix, double mean_body, int pay
     fprintf (out, "{\n  \"tool\": \"lh-bench\",\n  \"suite\": \"validate\",\n  \"time\": %lld,\n",
              (long long) time (NULL));
     fprintf (out, "  \"source\": ");
-    s_json_string (out, o->source ? o->source : "");
+    bench_json_string (out, o->source ? o->source : "");
     fprintf (out, ",\n  \"host_before\": {\"loadavg\": ");
-    s_json_string (out, load_before);
+    bench_json_string (out, load_before);
     fprintf (out, ", \"busy_pct\": %.1f},\n", host_before);
     fprintf (
         out,
@@ -1341,9 +1319,9 @@ s_json (FILE *out, const vopts_t *o, const mix_t *mix, double mean_body, int pay
         "\"agents_per_process\": %d, \"timeout_ms\": %d, \"depth\": 1, \"policy\": ",
         sysconf (_SC_NPROCESSORS_ONLN), o->duration, o->warmup, o->drain, o->rounds, o->workers,
         o->capacity, o->per_proc, o->timeout_ms);
-    s_json_string (out, o->policy_path);
+    bench_json_string (out, o->policy_path);
     fprintf (out, ", \"mix\": ");
-    s_json_string (out, o->mix_path);
+    bench_json_string (out, o->mix_path);
     fprintf (out,
              ", \"mix_pct\": {\"safe\": %d, \"risky\": %d, \"complex\": %d}, \"mix_entries\": "
              "{\"safe\": %d, \"risky\": %d, \"complex\": %d}, \"validate_body_bytes\": %.1f, "
@@ -1356,7 +1334,7 @@ s_json (FILE *out, const vopts_t *o, const mix_t *mix, double mean_body, int pay
              check->checked, check->mismatches, check->failed ? "true" : "false");
     for (int i = 0; i < check->mismatches && i < MAX_MISMATCH; i++) {
         fprintf (out, "%s", i ? ", " : "");
-        s_json_string (out, check->lines[i]);
+        bench_json_string (out, check->lines[i]);
     }
     fprintf (out, "]},\n  \"scenarios\": [");
     bool first = true;
@@ -1452,12 +1430,7 @@ validate_main (int argc, char **argv)
 
     //  What else the machine is doing, before we add anything
     char load_before[64] = "?";
-    FILE *loadavg = fopen ("/proc/loadavg", "r");
-    if (loadavg) {
-        if (fgets (load_before, sizeof (load_before), loadavg))
-            load_before[strcspn (load_before, "\n")] = 0;
-        fclose (loadavg);
-    }
+    proc_loadavg (load_before, sizeof (load_before));
     host_snap_t h0, h1;
     host_snap (&h0);
     zclock_sleep (1000);
