@@ -10,6 +10,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "store.h"
+#include "transport.h"
 #include "verify.h"
 
 #include <lmdb.h>
@@ -78,7 +79,7 @@ struct _replica_t {
     char origin[256];
     char dir[2048];
     uv_loop_t loop;
-    struct raft_uv_transport transport;
+    transport_t transport;
     struct raft_io io;
     struct raft_fsm fsm;
     struct raft raft;
@@ -896,37 +897,64 @@ s_on_read (replica_t *self, lh_request_t *request)
 //  --------------------------------------------------------------------------
 //  Peer signatures
 
-static void
-s_merge_signature (replica_t *self, cosig_t *cosig)
+//  Notes merged in this round, by size, written in one transaction
+typedef struct {
+    uint64_t sizes[COSIG_PENDING_MAX];
+    char *notes[COSIG_PENDING_MAX];
+    size_t count;
+} merged_t;
+
+//  Our note for a size: one merged earlier in this round, or the stored one
+static char *
+s_our_note (replica_t *self, merged_t *merged, uint64_t size, size_t *slot)
 {
-    char *mine = NULL;
+    for (size_t i = 0; i < merged->count; i++)
+        if (merged->sizes[i] == size) {
+            *slot = i;
+            return strdup (merged->notes[i]);
+        }
+    char *note = NULL;
     uint64_t at;
-    if (store_checkpoint (self->store, cosig->size, &mine, &at) != 0)
+    *slot = merged->count;
+    return store_checkpoint (self->store, size, &note, &at) == 0 ? note : NULL;
+}
+
+static void
+s_merge_signature (replica_t *self, cosig_t *cosig, merged_t *merged)
+{
+    size_t slot;
+    char *mine = s_our_note (self, merged, cosig->size, &slot);
+    if (!mine)
         return;
+    //  One verification: the peer's line over its text. Ours needs none here
     char *their_body = NULL, *my_body = NULL;
-    bool verified[MAX_PEERS] = {false};
-    int valid = note_verify (cosig->note, self->keys, self->nkeys, verified, &their_body);
-    note_verify (mine, self->keys, self->nkeys, NULL, &my_body);
+    int valid = note_verify (cosig->note, self->keys, self->nkeys, NULL, &their_body);
+    note_verify (mine, NULL, 0, NULL, &my_body);
     if (valid <= 0 || !their_body) {
         self->stats.cosigs_bad++;
         s_alert (self, VERIFY_SIGNATURE, cosig->size, cosig->peer,
                  "a peer's checkpoint signature does not verify");
-    } else if (!my_body || strcmp (my_body, their_body) != 0) {
+    } else if (!my_body || strcmp (my_body, their_body) != 0)
         s_alert (self, VERIFY_DIVERGENCE, cosig->size, cosig->peer,
                  "a peer signed a different tree head for this size");
-    } else {
+    else {
         char *lines[NOTE_MAX_SIGS * 2];
         int mine_n = note_signature_lines (mine, lines, NOTE_MAX_SIGS);
         int theirs_n =
             mine_n >= 0 ? note_signature_lines (cosig->note, lines + mine_n, NOTE_MAX_SIGS) : -1;
-        if (mine_n >= 0 && theirs_n >= 0) {
-            char *merged =
-                note_assemble (my_body, (const char **) lines, (size_t) (mine_n + theirs_n));
-            if (merged && strcmp (merged, mine) != 0 &&
-                store_update_checkpoint (self->store, cosig->size, merged) == 0)
-                self->stats.cosigs_merged++;
-            free (merged);
+        char *note = mine_n >= 0 && theirs_n >= 0 ? note_assemble (my_body, (const char **) lines,
+                                                                   (size_t) (mine_n + theirs_n))
+                                                  : NULL;
+        if (note && strcmp (note, mine) != 0) {
+            if (slot < merged->count)
+                free (merged->notes[slot]);
+            else
+                merged->sizes[merged->count++] = cosig->size;
+            merged->notes[slot] = note;
+            note = NULL;
+            self->stats.cosigs_merged++;
         }
+        free (note);
         for (int i = 0; i < (mine_n > 0 ? mine_n : 0) + (theirs_n > 0 ? theirs_n : 0); i++)
             free (lines[i]);
     }
@@ -939,16 +967,23 @@ static void
 s_cosig_drain (replica_t *self)
 {
     //  Signatures for sizes this replica has applied by now
+    merged_t *merged = (merged_t *) calloc (1, sizeof (merged_t));
     size_t kept = 0;
     for (size_t i = 0; i < self->ncosigs; i++) {
         cosig_t *cosig = &self->cosigs[i];
         if (cosig->size <= store_size (self->store)) {
-            s_merge_signature (self, cosig);
+            s_merge_signature (self, cosig, merged);
             free (cosig->note);
         } else
             self->cosigs[kept++] = *cosig;
     }
     self->ncosigs = kept;
+    if (merged->count &&
+        store_update_checkpoints (self->store, merged->sizes, merged->notes, merged->count) != 0)
+        lh_warn ("cannot store peer signatures", "count=%zu", merged->count);
+    for (size_t i = 0; i < merged->count; i++)
+        free (merged->notes[i]);
+    free (merged);
 }
 
 static void
@@ -1134,6 +1169,8 @@ s_drain (replica_t *self)
         s_on_read (self, request);
     s_watch (self, &self->reader_watch, self->reader ? lh_worker_fd (self->reader) : -1);
     s_watch (self, &self->writer_watch, self->writer ? lh_worker_fd (self->writer) : -1);
+    //  Now, not after the next poll: that may sleep until a timer
+    s_propose (self);
 }
 
 static void
@@ -1229,7 +1266,7 @@ s_raft_closed (struct raft *raft)
     //  The loop ends by itself once raft_uv has closed its handles
     replica_t *self = (replica_t *) raft->data;
     raft_uv_close (&self->io);
-    raft_uv_tcp_close (&self->transport);
+    transport_close (&self->transport);
 }
 
 static void
@@ -1439,9 +1476,9 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
 
     //  Raft
     snprintf (path, sizeof (path), "%s/raft", self->dir);
-    int rc = raft_uv_tcp_init (&self->transport, &self->loop);
+    int rc = transport_init (&self->transport, &self->loop);
     if (rc == 0)
-        rc = raft_uv_init (&self->io, &self->loop, path, &self->transport);
+        rc = raft_uv_init (&self->io, &self->loop, path, &self->transport.outer);
     if (rc != 0) {
         snprintf (err, err_size, "raft_uv_init %s: %s", path, raft_strerror (rc));
         replica_destroy (&self);
@@ -1460,7 +1497,7 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
     if (rc != 0) {
         snprintf (err, err_size, "raft_init: %s", raft_errmsg (&self->raft));
         raft_uv_close (&self->io);
-        raft_uv_tcp_close (&self->transport);
+        transport_close (&self->transport);
         replica_destroy (&self);
         return NULL;
     }

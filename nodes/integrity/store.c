@@ -34,8 +34,8 @@ struct _store_t {
     MDB_dbi dbi[DB_COUNT];
     //  Readers hold it shared; store_restore swaps the environment under it exclusively
     pthread_rwlock_t lock;
-    MDB_txn *txn; //  the open write transaction
-    int merkle_rc; //  why the last Merkle node write failed
+    MDB_txn *txn;      //  the open write transaction
+    int merkle_rc;     //  why the last Merkle node write failed
     uint64_t size;     //  committed tree size
     uint64_t txn_size; //  tree size inside txn
     store_mark_t mark;
@@ -336,24 +336,24 @@ store_abort (store_t *self)
 }
 
 int
-store_update_checkpoint (store_t *self, uint64_t size, const char *note)
+store_update_checkpoints (store_t *self, const uint64_t *sizes, char *const *notes, size_t n)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
-    if (rc != 0)
-        return rc;
-    uint8_t k[8];
-    s_be64 (k, size);
-    MDB_val key = {8, k}, val;
-    if (mdb_get (txn, self->dbi[DB_CHECKPOINTS], &key, &val) != 0) {
-        mdb_txn_abort (txn);
-        return MDB_NOTFOUND;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t k[8];
+        s_be64 (k, sizes[i]);
+        MDB_val key = {8, k}, val;
+        //  Only sizes this replica has applied and signed itself
+        if (mdb_get (txn, self->dbi[DB_CHECKPOINTS], &key, &val) != 0)
+            continue;
+        val = (MDB_val){strlen (notes[i]), (void *) notes[i]};
+        rc = mdb_put (txn, self->dbi[DB_CHECKPOINTS], &key, &val, 0);
     }
-    val = (MDB_val){strlen (note), (void *) note};
-    rc = mdb_put (txn, self->dbi[DB_CHECKPOINTS], &key, &val, 0);
     if (rc == 0)
         return mdb_txn_commit (txn);
-    mdb_txn_abort (txn);
+    if (txn)
+        mdb_txn_abort (txn);
     return rc;
 }
 

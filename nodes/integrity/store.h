@@ -58,8 +58,9 @@ int store_put_checkpoint (store_t *self, uint64_t size, const char *note);
 int store_commit (store_t *self, store_mark_t mark);
 void store_abort (store_t *self);
 
-//  Replaces the checkpoint note for size if one exists (cosignatures).
-int store_update_checkpoint (store_t *self, uint64_t size, const char *note);
+//  Replaces the checkpoint notes for sizes that have one (cosignatures),
+//  in one transaction. Loop thread only, outside store_begin..store_commit.
+int store_update_checkpoints (store_t *self, const uint64_t *sizes, char *const *notes, size_t n);
 
 //  --- Reading (any thread). Results are malloc'd copies the caller frees.
 int store_get (store_t *self, uint64_t seq, void **leaf, size_t *size);
