@@ -24,7 +24,7 @@
 #define MAX_PEERS         9
 #define TICK_MS           50
 #define SYNC_MS           1000
-#define PENDING_MAX_BYTES (8 * 1024 * 1024) //  appends waiting for the next entry
+#define PENDING_MAX_BYTES (2 * 1024 * 1024) //  appends waiting for the next entry (one entry)
 #define COSIG_PENDING_MAX 4096              //  peer signatures for sizes not applied yet
 #define READ_LIMIT_MAX    1000
 
