@@ -132,7 +132,7 @@ struct _replica_t {
     //  Counters (events.read op "status", lh status)
     struct {
         uint64_t appends, appended, duplicates, rejected, entries, applied, apply_errors;
-        uint64_t reads, cosigs_sent, cosigs_merged, cosigs_bad, alerts, monitor_runs;
+        uint64_t reads, cosigs_sent, cosigs_merged, cosigs_bad, alerts, monitor_runs, clock_clamped;
         uint64_t leader_changes, not_leader;
     } stats;
 };
@@ -245,6 +245,19 @@ s_apply (replica_t *self, const void *data, size_t size, result_t **result_p)
             lh_error ("malformed event in Raft entry", "index=%zu", i);
             rc = RAFT_MALFORMED;
             break;
+        }
+        //  A new leader's clock may be behind the last one's: time never goes
+        //  back along the log, so such an event takes the latest time (the
+        //  same on every replica, since all apply the same entries in order)
+        if (ev.ts < store_txn_last_ts (self->store)) {
+            ev.ts = store_txn_last_ts (self->store);
+            codec_buf_t again;
+            codec_buf_init (&again);
+            event_pack_body (&again.pk, &ev);
+            msgpack_sbuffer_clear (&leaf);
+            event_leaf (again.sbuf.data, again.sbuf.size, seq, &leaf);
+            codec_buf_destroy (&again);
+            self->stats.clock_clamped++;
         }
         uint64_t earlier;
         if (ev.client_id[0] && store_dedup_find (self->store, ev.by, ev.client_id, &earlier)) {
@@ -679,6 +692,7 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
         {"signatures_bad", self->stats.cosigs_bad},
         {"alerts", self->stats.alerts},
         {"monitor_runs", self->stats.monitor_runs},
+        {"times_clamped", self->stats.clock_clamped},
         {"leader_changes", self->stats.leader_changes},
         {"inflight_entries", (uint64_t) self->inflight},
     };

@@ -34,10 +34,11 @@ struct _store_t {
     MDB_dbi dbi[DB_COUNT];
     //  Readers hold it shared; store_restore swaps the environment under it exclusively
     pthread_rwlock_t lock;
-    MDB_txn *txn;      //  the open write transaction
-    int merkle_rc;     //  why the last Merkle node write failed
-    uint64_t size;     //  committed tree size
-    uint64_t txn_size; //  tree size inside txn
+    MDB_txn *txn;                 //  the open write transaction
+    int merkle_rc;                //  why the last Merkle node write failed
+    int64_t last_ts, txn_last_ts; //  the latest event's time, committed and in txn
+    uint64_t size;                //  committed tree size
+    uint64_t txn_size;            //  tree size inside txn
     store_mark_t mark;
 };
 
@@ -87,6 +88,10 @@ s_env_open (store_t *self, char *err, size_t err_size)
     self->mark = (store_mark_t){0, 0};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 8)
         self->size = s_get_be64 (val.mv_data);
+    self->last_ts = INT64_MIN;
+    key = (MDB_val){7, "last_ts"};
+    if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 8)
+        self->last_ts = (int64_t) (s_get_be64 (val.mv_data) ^ (UINT64_C (1) << 63));
     key = (MDB_val){4, "mark"};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 16)
         self->mark =
@@ -199,7 +204,14 @@ store_begin (store_t *self)
     if (rc != 0)
         self->txn = NULL;
     self->txn_size = self->size;
+    self->txn_last_ts = self->last_ts;
     return rc;
+}
+
+int64_t
+store_txn_last_ts (store_t *self)
+{
+    return self->txn_last_ts;
 }
 
 static void
@@ -236,6 +248,9 @@ int
 store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, uint64_t *seq_p)
 {
     uint64_t seq = self->txn_size;
+    //  Times never go back along the log: queries by time rely on it
+    if (ev->ts < self->txn_last_ts)
+        return EINVAL;
     uint8_t k[LH_MAX_AGENT + 1 + EVENT_MAX_REF + 8];
     s_be64 (k, seq);
     MDB_val key = {8, k}, val = {size, (void *) leaf};
@@ -270,6 +285,7 @@ store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, u
     }
     if (rc == 0) {
         self->txn_size = seq + 1;
+        self->txn_last_ts = ev->ts;
         *seq_p = seq;
     }
     return rc;
@@ -314,6 +330,11 @@ store_commit (store_t *self, store_mark_t mark)
     val = (MDB_val){16, v};
     if (rc == 0)
         rc = mdb_put (self->txn, self->dbi[DB_META], &key, &val, 0);
+    s_be64 (v, (uint64_t) self->txn_last_ts ^ (UINT64_C (1) << 63));
+    key = (MDB_val){7, "last_ts"};
+    val = (MDB_val){8, v};
+    if (rc == 0 && self->txn_size > 0)
+        rc = mdb_put (self->txn, self->dbi[DB_META], &key, &val, 0);
     if (rc == 0)
         rc = mdb_txn_commit (self->txn);
     else
@@ -321,6 +342,7 @@ store_commit (store_t *self, store_mark_t mark)
     self->txn = NULL;
     if (rc == 0) {
         self->size = self->txn_size;
+        self->last_ts = self->txn_last_ts;
         self->mark = mark;
     }
     return rc;
@@ -333,6 +355,7 @@ store_abort (store_t *self)
         mdb_txn_abort (self->txn);
     self->txn = NULL;
     self->txn_size = self->size;
+    self->txn_last_ts = self->last_ts;
 }
 
 int
@@ -589,29 +612,43 @@ store_query (store_t *self, const store_filter_t *filter, size_t limit, store_vi
 }
 
 int
-store_walk (store_t *self, store_leaf_fn *visit, void *arg)
+store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf, void *arg)
 {
     MDB_txn *txn;
-    MDB_cursor *cursor;
+    MDB_cursor *cursor = NULL;
     int rc = s_read_begin (self, &txn);
     if (rc != 0)
         return rc;
-    rc = mdb_cursor_open (txn, self->dbi[DB_EVENTS], &cursor);
-    s_merkle_ctx_t ctx = {self, txn};
     MDB_val key, val;
-    int op = MDB_FIRST;
-    while (rc == 0 && mdb_cursor_get (cursor, &key, &val, op) == 0) {
-        op = MDB_NEXT;
-        uint64_t seq = key.mv_size == 8 ? s_get_be64 (key.mv_data) : UINT64_MAX;
-        merkle_hash_t stored;
-        bool have = seq != UINT64_MAX && s_merkle_get (&ctx, 0, seq, stored) == 0;
-        if (!have)
-            memset (stored, 0, sizeof (stored));
-        if (!visit (arg, seq, val.mv_data, val.mv_size, stored))
-            break;
+    bool more = true;
+    //  Checkpoints first, from the same state as the leaves
+    if (checkpoint) {
+        rc = mdb_cursor_open (txn, self->dbi[DB_CHECKPOINTS], &cursor);
+        for (int op = MDB_FIRST; rc == 0 && more && mdb_cursor_get (cursor, &key, &val, op) == 0;
+             op = MDB_NEXT) {
+            if (key.mv_size != 8)
+                continue;
+            char *note = (char *) s_dup (&val);
+            more = checkpoint (arg, s_get_be64 (key.mv_data), note);
+            free (note);
+        }
+        if (rc == 0)
+            mdb_cursor_close (cursor);
     }
-    if (rc == 0)
-        mdb_cursor_close (cursor);
+    if (rc == 0 && more && leaf) {
+        rc = mdb_cursor_open (txn, self->dbi[DB_EVENTS], &cursor);
+        s_merkle_ctx_t ctx = {self, txn};
+        for (int op = MDB_FIRST; rc == 0 && more && mdb_cursor_get (cursor, &key, &val, op) == 0;
+             op = MDB_NEXT) {
+            uint64_t seq = key.mv_size == 8 ? s_get_be64 (key.mv_data) : UINT64_MAX;
+            merkle_hash_t stored;
+            if (seq == UINT64_MAX || s_merkle_get (&ctx, 0, seq, stored) != 0)
+                memset (stored, 0, sizeof (stored));
+            more = leaf (arg, seq, val.mv_data, val.mv_size, stored);
+        }
+        if (rc == 0)
+            mdb_cursor_close (cursor);
+    }
     s_read_end (self, txn);
     return rc;
 }
@@ -619,26 +656,48 @@ store_walk (store_t *self, store_leaf_fn *visit, void *arg)
 int
 store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg)
 {
+    return store_walk (self, visit, NULL, arg);
+}
+
+int
+store_check_nodes (store_t *self, unsigned *level, uint64_t *index)
+{
     MDB_txn *txn;
     MDB_cursor *cursor;
     int rc = s_read_begin (self, &txn);
     if (rc != 0)
         return rc;
-    rc = mdb_cursor_open (txn, self->dbi[DB_CHECKPOINTS], &cursor);
-    MDB_val key, val;
-    int op = MDB_FIRST;
-    while (rc == 0 && mdb_cursor_get (cursor, &key, &val, op) == 0) {
-        op = MDB_NEXT;
-        if (key.mv_size != 8)
-            continue;
-        char *note = (char *) s_dup (&val);
-        bool more = visit (arg, s_get_be64 (key.mv_data), note);
-        free (note);
-        if (!more)
-            break;
+    if (mdb_cursor_open (txn, self->dbi[DB_MERKLE], &cursor) != 0) {
+        s_read_end (self, txn);
+        return -1;
     }
-    if (rc == 0)
-        mdb_cursor_close (cursor);
+    s_merkle_ctx_t ctx = {self, txn};
+    MDB_val key, val;
+    //  Each interior node must be the hash of its two children; with every
+    //  leaf hash checked against its event, that checks the whole tree
+    for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get (cursor, &key, &val, op) == 0;
+         op = MDB_NEXT) {
+        unsigned l = key.mv_size == 9 ? ((uint8_t *) key.mv_data)[0] : 0;
+        uint64_t i = key.mv_size == 9 ? s_get_be64 ((uint8_t *) key.mv_data + 1) : 0;
+        merkle_hash_t left, right, expected;
+        if (key.mv_size != 9 || val.mv_size != MERKLE_HASH_SIZE)
+            rc = -1;
+        else if (l == 0)
+            continue;
+        else if (s_merkle_get (&ctx, l - 1, 2 * i, left) != 0 ||
+                 s_merkle_get (&ctx, l - 1, 2 * i + 1, right) != 0)
+            rc = -1;
+        else {
+            merkle_node_hash (left, right, expected);
+            if (memcmp (expected, val.mv_data, MERKLE_HASH_SIZE) != 0)
+                rc = -1;
+        }
+        if (rc != 0) {
+            *level = l;
+            *index = i;
+        }
+    }
+    mdb_cursor_close (cursor);
     s_read_end (self, txn);
     return rc;
 }

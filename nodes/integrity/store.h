@@ -51,8 +51,10 @@ bool store_dedup_find (store_t *self, const char *by, const char *client_id, uin
 //  Appends a leaf as event number store_size()-in-this-txn; ev gives the
 //  index keys. *seq gets its number.
 int store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, uint64_t *seq);
-//  Tree size and root inside the open transaction.
+//  Tree size, root and the latest event's time inside the open transaction.
+//  Times never go back: store_append refuses an event older than the last.
 uint64_t store_txn_size (store_t *self);
+int64_t store_txn_last_ts (store_t *self);
 int store_txn_root (store_t *self, merkle_hash_t root);
 int store_put_checkpoint (store_t *self, uint64_t size, const char *note);
 int store_commit (store_t *self, store_mark_t mark);
@@ -90,14 +92,18 @@ typedef struct {
 int store_query (store_t *self, const store_filter_t *filter, size_t limit, store_visit_fn *visit,
                  void *arg);
 
-//  Walks every leaf with the level-0 hash the tree holds for it, in seq
-//  order, in one read transaction (the verifier).
+//  Walks, in one read transaction (one consistent state), every checkpoint
+//  in size order and then every leaf in seq order with the level-0 hash the
+//  tree holds for it (zeros when it holds none). Either visitor may be
+//  NULL; one returning false ends the walk.
+typedef bool (store_checkpoint_fn) (void *arg, uint64_t size, const char *note);
 typedef bool (store_leaf_fn) (void *arg, uint64_t seq, const void *leaf, size_t size,
                               const merkle_hash_t stored);
-int store_walk (store_t *self, store_leaf_fn *visit, void *arg);
-//  Walks every checkpoint in size order.
-typedef bool (store_checkpoint_fn) (void *arg, uint64_t size, const char *note);
+int store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf, void *arg);
 int store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg);
+//  Checks that every stored interior node is the hash of its two stored
+//  children. 0, or -1 with the first bad node's level and index.
+int store_check_nodes (store_t *self, unsigned *level, uint64_t *index);
 
 //  A consistent compact copy of the whole store into a malloc'd buffer
 //  (Raft snapshots), and the reverse.

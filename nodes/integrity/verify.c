@@ -147,6 +147,13 @@ verify_finish (verify_t *self, const merkle_hash_t stored_root)
 {
     if (self->result.kind != VERIFY_OK)
         return -1;
+    //  Every event must be under a signed checkpoint, the latest one under N
+    uint64_t leaves = merkle_tree_size (self->tree);
+    if (leaves > 0 && (!self->result.checkpoints || self->last_size != leaves))
+        return s_fail (self, VERIFY_QUORUM, self->result.checkpoints ? self->last_size : 0,
+                       "events %llu to %llu are under no signed checkpoint",
+                       (unsigned long long) (self->result.checkpoints ? self->last_size : 0),
+                       (unsigned long long) leaves - 1);
     if (self->result.checkpoints && self->last_valid < self->quorum)
         return s_fail (self, VERIFY_QUORUM, self->last_size,
                        "the latest checkpoint (size %llu) has %zu valid signatures, %zu required",
@@ -209,15 +216,20 @@ verify_store (store_t *store, note_key_t *const *keys, size_t nkeys, size_t quor
               const char *origin, verify_result_t *result)
 {
     s_walk_t walk = {.verify = verify_new (keys, nkeys, quorum, origin)};
-    int rc = store_walk_checkpoints (store, s_collect, &walk);
-    if (rc == 0)
-        rc = store_walk (store, s_leaf, &walk);
+    //  Checkpoints and leaves from one state, so the latest checkpoint is the tree's size
+    int rc = store_walk (store, s_collect, s_leaf, &walk);
     if (rc != 0)
         s_fail (walk.verify, VERIFY_MALFORMED, 0, "cannot read the store: error %d", rc);
     uint64_t size = walk.verify->result.leaves;
     if (walk.verify->result.kind == VERIFY_OK && walk.next < walk.count)
         s_fail (walk.verify, VERIFY_GAP, size, "checkpoint for size %llu but only %llu events",
                 (unsigned long long) walk.list[walk.next].size, (unsigned long long) size);
+    unsigned level;
+    uint64_t index;
+    if (walk.verify->result.kind == VERIFY_OK && store_check_nodes (store, &level, &index) != 0)
+        s_fail (walk.verify, VERIFY_ROOT, index << level,
+                "tree node (level %u, index %llu) is not the hash of its children", level,
+                (unsigned long long) index);
     merkle_hash_t stored_root;
     if (walk.verify->result.kind == VERIFY_OK) {
         if (store_root (store, size, stored_root) == 0)

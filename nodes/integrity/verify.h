@@ -6,8 +6,10 @@
     the leaves, and each checkpoint's root must equal the rebuilt root and
     carry a valid signature by one of the given keys, the latest one at
     least `quorum` of them (its root commits to every earlier event; older
-    checkpoints may predate a peer's first cosignature). A signature line
-    by a known key that does not verify fails, whatever the quorum. The first
+    checkpoints may predate a peer's first cosignature), and the latest must
+    cover every event. A signature line by a known key that does not verify
+    fails, whatever the quorum. verify_store also checks every stored
+    interior tree node against its children. The first
     violation is kept; later input is ignored.
 
     Used by each replica's integrity monitor (on its own store) and by
@@ -25,7 +27,7 @@ typedef enum {
     VERIFY_LEAF_HASH,  //  a leaf does not hash to what the tree holds for it
     VERIFY_ROOT,       //  the rebuilt root differs from a checkpoint's or the stored tree's
     VERIFY_SIGNATURE,  //  a checkpoint signature by a known key does not verify
-    VERIFY_QUORUM,     //  the latest checkpoint has fewer valid signatures than required
+    VERIFY_QUORUM,     //  too few valid signatures, or events under no checkpoint
     VERIFY_GAP,        //  a sequence number is missing or out of order
     VERIFY_MALFORMED,  //  a leaf or checkpoint cannot be parsed
     VERIFY_DIVERGENCE, //  two replicas signed different roots for one size
@@ -34,7 +36,7 @@ typedef enum {
 
 typedef struct {
     verify_kind_t kind;
-    uint64_t seq; //  the first bad sequence number (tree size for checkpoints)
+    uint64_t seq; //  the first bad or missing event; a checkpoint's tree size for checkpoint faults
     char detail[256];
     uint64_t leaves;      //  leaves checked
     uint64_t checkpoints; //  checkpoints checked

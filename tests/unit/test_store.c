@@ -12,10 +12,6 @@
     reopen it and check that the verifier names the right violation at the
     right sequence number: the integrity monitor and `lh verify` report
     exactly that to an operator.
-
-    A test of a known, reported defect skips with a message while the defect
-    is there and passes once it is fixed, so that the suite stays green
-    without asserting the wrong behaviour.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -750,28 +746,39 @@ test_query (void **state)
     assert_int_equal (found.seqs[0], 2);
 }
 
-//  Times are the leader's wall clock: after a leader change or a clock step
-//  a later event can carry an earlier time. A query by time must still find
-//  every event in the range.
+//  Times are the leader's wall clock, which can step back after a leader
+//  change. The store refuses an event older than the last (the replica gives
+//  such an event the latest time before it gets here), so that queries by
+//  time can start where the time index says.
 static void
 test_query_since_unordered_times (void **state)
 {
     fixture_t *fx = (fixture_t *) *state;
-    const int64_t times[] = {TS (0), TS (3), TS (2), TS (4)};
+    const int64_t times[] = {TS (0), TS (3), TS (3), TS (4)};
     s_entry (fx, 4, 1, times);
     found_t found = {.fx = fx};
     store_filter_t f = {.type = -1, .since = TS (1), .from_start = true};
     assert_int_equal (store_query (fx->store, &f, 100, s_collect, &found), 0);
-    //  KNOWN BUG (reported): store_query without an agent or type starts its
-    //  scan at the seq of the earliest-stamped event at or after since, and
-    //  skips earlier seqs with later times (here event 1).
-    if (found.count == 2 && found.seqs[0] == 2) {
-        print_message ("known bug: store_query since=TS(1) missed event 1 (ts TS(3))\n");
-        skip ();
-    }
     s_expect_query (fx, f, 100, SEQS (1, 2, 3));
-    f.until = TS (3);
-    s_expect_query (fx, f, 100, SEQS (2));
+    f.until = TS (4);
+    s_expect_query (fx, f, 100, SEQS (1, 2));
+
+    //  An event stamped before the last one is refused and changes nothing
+    msgpack_sbuffer leaf;
+    msgpack_sbuffer_init (&leaf);
+    s_leaf (4, TS (2), &leaf);
+    event_t ev;
+    codec_doc_t *doc;
+    char why[128];
+    assert_int_equal (event_decode (leaf.data, leaf.size, &ev, &doc, why, sizeof (why)), LH_OK);
+    assert_int_equal (store_begin (fx->store), 0);
+    assert_int_equal (store_txn_last_ts (fx->store), TS (4));
+    uint64_t seq;
+    assert_int_equal (store_append (fx->store, leaf.data, leaf.size, &ev, &seq), EINVAL);
+    store_abort (fx->store);
+    codec_doc_destroy (&doc);
+    msgpack_sbuffer_destroy (&leaf);
+    assert_int_equal (store_size (fx->store), 4);
 }
 
 static void
@@ -1189,7 +1196,7 @@ test_checkpoint_beyond_last_event (void **state)
 
 //  An interior node the root of the whole tree is built from (size 10 is
 //  node (3, 0) over 0..7 and node (1, 4) over 8..9): every leaf and
-//  checkpoint passes, the final comparison with the stored root fails
+//  checkpoint passes; the node check names the node's first leaf
 static void
 test_internal_node_changed (void **state)
 {
@@ -1204,7 +1211,7 @@ test_internal_node_changed (void **state)
     s_raw_put (&raw, "merkle", k, 9, hash, size);
     free (hash);
     s_raw_end (fx, &raw);
-    s_expect (fx, VERIFY_ROOT, 10, 10, 3);
+    s_expect (fx, VERIFY_ROOT, 8, 10, 3);
 }
 
 //  An interior node under (3, 0), which the root of size 10 does not read
@@ -1230,14 +1237,9 @@ test_internal_node_off_the_root_path (void **state)
     assert_int_equal (merkle_verify_inclusion (fx->hashes[2], 2, 10, proof, count, fx->roots[10]),
                       -1);
     verify_result_t result;
-    //  KNOWN GAP (reported): verify_store compares only the stored root for
-    //  the final size, so interior nodes it does not read go unchecked and
-    //  the monitor calls this store clean
-    if (s_verify (fx, 1, &result) == 0) {
-        print_message ("known gap: verify_store misses a changed interior node (1, 0)\n");
-        skip ();
-    }
+    assert_int_equal (s_verify (fx, 1, &result), -1);
     assert_int_equal (result.kind, VERIFY_ROOT);
+    assert_int_equal (result.seq, 0); //  the node's first leaf
 }
 
 //  Merkle node access through a raw transaction, to rebuild a tree the way
@@ -1308,14 +1310,8 @@ test_checkpoints_stripped (void **state)
 
     //  Every leaf matches its tree and no signature is left to contradict it
     verify_result_t result;
-    //  KNOWN GAP (reported): verify_finish asks the quorum of the latest
-    //  checkpoint only when there is one, so a store whose events no
-    //  checkpoint covers verifies clean at any quorum (also events after the
-    //  latest checkpoint are covered by no signature)
-    if (s_verify (fx, NKEYS, &result) == 0) {
-        print_message ("known gap: verify_store accepts 10 events without any checkpoint\n");
-        skip ();
-    }
+    //  ... but no checkpoint covers them
+    assert_int_equal (s_verify (fx, 1, &result), -1);
     assert_int_equal (result.kind, VERIFY_QUORUM);
 }
 
