@@ -119,6 +119,8 @@ struct _replica_t {
     uv_signal_t sigterm, sigint, sighup;
     uv_work_t monitor_work;
     bool monitor_busy;
+    uv_work_t sync_work;
+    bool sync_busy;
     verify_result_t monitor_result;
     reported_t reported[REPORTED_MAX]; //  alerts already raised
     size_t reported_next;
@@ -1256,10 +1258,30 @@ s_on_tick (uv_timer_t *timer)
 }
 
 static void
+s_sync_work (uv_work_t *work)
+{
+    replica_t *self = (replica_t *) work->data;
+    store_sync (self->store);
+}
+
+static void
+s_sync_done (uv_work_t *work, int status)
+{
+    (void) status;
+    ((replica_t *) work->data)->sync_busy = false;
+}
+
+//  The flush runs in a worker thread: an fdatasync of a busy store can take
+//  tens of ms, which the loop (Raft heartbeats, replies) must not wait for
+static void
 s_on_sync (uv_timer_t *timer)
 {
     replica_t *self = (replica_t *) timer->data;
-    store_sync (self->store);
+    if (self->sync_busy || self->stopping)
+        return;
+    self->sync_busy = true;
+    self->sync_work.data = self;
+    uv_queue_work (&self->loop, &self->sync_work, s_sync_work, s_sync_done);
 }
 
 static void

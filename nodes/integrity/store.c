@@ -776,5 +776,11 @@ store_restore (store_t *self, const void *data, size_t size, char *err, size_t e
 int
 store_sync (store_t *self)
 {
-    return self->readonly ? 0 : mdb_env_sync (self->env, 1);
+    if (self->readonly)
+        return 0;
+    //  Any thread: the environment may be swapped by store_restore meanwhile
+    pthread_rwlock_rdlock (&self->lock);
+    int rc = self->env ? mdb_env_sync (self->env, 1) : 0;
+    pthread_rwlock_unlock (&self->lock);
+    return rc;
 }

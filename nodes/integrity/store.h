@@ -109,7 +109,7 @@ int store_check_nodes (store_t *self, unsigned *level, uint64_t *index);
 //  (Raft snapshots), and the reverse.
 int store_snapshot (store_t *self, void **data, size_t *size);
 int store_restore (store_t *self, const void *data, size_t size, char *err, size_t err_size);
-//  Flushes written pages to disk.
+//  Flushes written pages to disk (any thread).
 int store_sync (store_t *self);
 
 #endif
