@@ -1546,6 +1546,8 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
         &self->raft, (unsigned) lh_config_int (config, "integrity/snapshot_threshold", 16384));
     raft_set_snapshot_trailing (
         &self->raft, (unsigned) lh_config_int (config, "integrity/snapshot_trailing", 4096));
+    raft_set_install_snapshot_timeout (
+        &self->raft, (unsigned) lh_config_int (config, "integrity/snapshot_timeout_ms", 30000));
     raft_set_pre_vote (&self->raft, true);
     rc = raft_bootstrap (&self->raft, &self->peers);
     if (rc != 0 && rc != RAFT_CANTBOOTSTRAP) {
