@@ -91,11 +91,7 @@ s_append (cli_t *cli, int argc, char **argv)
     }
     codec_buf_t body;
     codec_buf_init (&body);
-    msgpack_pack_map (&body.pk, 2);
-    codec_pack_str (&body.pk, "op");
-    codec_pack_str (&body.pk, "append");
-    codec_pack_str (&body.pk, "events");
-    msgpack_pack_array (&body.pk, 1);
+    event_pack_append (&body.pk, 1);
     msgpack_pack_map (&body.pk, 3 + (agent != NULL) + (correlation != NULL) + (causation != NULL));
     codec_pack_str (&body.pk, "type");
     codec_pack_str (&body.pk, type);

@@ -177,6 +177,16 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
     return LH_OK;
 }
 
+void
+event_pack_append (msgpack_packer *pk, size_t count)
+{
+    msgpack_pack_map (pk, 2);
+    codec_pack_str (pk, "op");
+    codec_pack_str (pk, "append");
+    codec_pack_str (pk, "events");
+    msgpack_pack_array (pk, count);
+}
+
 size_t
 event_pack_body (msgpack_packer *pk, const event_t *ev)
 {

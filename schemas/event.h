@@ -64,6 +64,10 @@ bool event_type_allowed (event_type_t type, const char *role);
 lh_err_t event_check (const msgpack_object *obj, const char *caller_agent, const char *caller_role,
                       event_t *ev, char *why, size_t why_size);
 
+//  Packs the head of an append request: {op: "append", events: [ with
+//  room for count event maps, which the caller packs next.
+void event_pack_append (msgpack_packer *pk, size_t count);
+
 //  Packs ev as an entry body. Returns the packed size of its data map, so
 //  that the caller can hold it to EVENT_MAX_DATA.
 size_t event_pack_body (msgpack_packer *pk, const event_t *ev);

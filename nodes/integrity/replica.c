@@ -1075,11 +1075,7 @@ s_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const char *peer, co
     if (self->alerts) {
         codec_buf_t req;
         codec_buf_init (&req);
-        msgpack_pack_map (&req.pk, 2);
-        codec_pack_str (&req.pk, "op");
-        codec_pack_str (&req.pk, "append");
-        codec_pack_str (&req.pk, "events");
-        msgpack_pack_array (&req.pk, 1);
+        event_pack_append (&req.pk, 1);
         msgpack_pack_map (&req.pk, 3);
         codec_pack_str (&req.pk, "type");
         codec_pack_str (&req.pk, "integrity.alert");

@@ -298,11 +298,7 @@ s_send (spool_t *self, batch_t *batch, int64_t now)
     batch->epoch = self->epoch;
     codec_buf_t body;
     codec_buf_init (&body);
-    msgpack_pack_map (&body.pk, 2);
-    codec_pack_str (&body.pk, "op");
-    codec_pack_str (&body.pk, "append");
-    codec_pack_str (&body.pk, "events");
-    msgpack_pack_array (&body.pk, batch->count);
+    event_pack_append (&body.pk, batch->count);
     msgpack_sbuffer_write (&body.sbuf, batch->events.sbuf.data, batch->events.sbuf.size);
     const char *why = NULL;
     int rc = lh_client_send (self->client, "events", body.sbuf.data, body.sbuf.size,
