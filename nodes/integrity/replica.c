@@ -119,6 +119,10 @@ struct _replica_t {
     uv_signal_t sigterm, sigint, sighup;
     uv_work_t monitor_work;
     bool monitor_busy;
+    verify_result_t monitor_pass; //  written by the pass in its worker thread
+    int64_t monitor_pass_ms;
+    int64_t monitor_ms;   //  how long the last full pass took
+    int64_t monitor_next; //  no pass before this (monotonic ms)
     uv_work_t sync_work;
     bool sync_busy;
     verify_result_t monitor_result;
@@ -672,7 +676,8 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
     codec_pack_str (pk, "origin");
     codec_pack_str (pk, self->origin);
     codec_pack_str (pk, "monitor");
-    msgpack_pack_map (pk, 3);
+    msgpack_pack_map (pk, 4);
+    s_pack_u64 (pk, "last_pass_ms", (uint64_t) self->monitor_ms);
     codec_pack_str (pk, "status");
     codec_pack_str (pk, verify_kind_name (self->monitor_result.kind));
     s_pack_u64 (pk, "seq", self->monitor_result.seq);
@@ -1097,7 +1102,10 @@ static void
 s_monitor_work (uv_work_t *work)
 {
     replica_t *self = (replica_t *) work->data;
-    verify_store (self->store, self->keys, self->nkeys, 1, self->origin, &self->monitor_result);
+    //  Results go to fields the loop reads only once the pass is done
+    int64_t started = zclock_mono ();
+    verify_store (self->store, self->keys, self->nkeys, 1, self->origin, &self->monitor_pass);
+    self->monitor_pass_ms = zclock_mono () - started;
 }
 
 static void
@@ -1105,6 +1113,10 @@ s_monitor_done (uv_work_t *work, int status)
 {
     replica_t *self = (replica_t *) work->data;
     self->monitor_busy = false;
+    self->monitor_result = self->monitor_pass;
+    self->monitor_ms = self->monitor_pass_ms;
+    //  A full pass over a large log is seconds of CPU: at most a tenth of a core
+    self->monitor_next = zclock_mono () + 9 * self->monitor_ms;
     if (status != 0)
         return;
     self->stats.monitor_runs++;
@@ -1120,7 +1132,7 @@ static void
 s_on_monitor (uv_timer_t *timer)
 {
     replica_t *self = (replica_t *) timer->data;
-    if (self->monitor_busy || self->stopping)
+    if (self->monitor_busy || self->stopping || zclock_mono () < self->monitor_next)
         return;
     self->monitor_busy = true;
     self->monitor_work.data = self;
