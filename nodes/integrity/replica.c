@@ -1046,20 +1046,24 @@ s_on_sub (replica_t *self)
 static void
 s_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const char *peer, const char *detail)
 {
-    //  One report per violation, however many rounds or republished signatures show it
-    for (size_t i = 0; i < REPORTED_MAX; i++) {
+    //  One log line and one event per violation, however many rounds or
+    //  republished signatures show it; the notification (best effort, like
+    //  all of PUB) is repeated each time, so a late subscriber hears of it
+    bool known = false;
+    for (size_t i = 0; i < REPORTED_MAX && !known; i++) {
         reported_t *seen = &self->reported[i];
-        if (seen->kind == kind && seen->seq == seq && streq (seen->peer, peer ? peer : ""))
-            return;
+        known = seen->kind == kind && seen->seq == seq && streq (seen->peer, peer ? peer : "");
     }
-    reported_t *slot = &self->reported[self->reported_next++ % REPORTED_MAX];
-    slot->kind = kind;
-    slot->seq = seq;
-    snprintf (slot->peer, sizeof (slot->peer), "%s", peer ? peer : "");
-    self->stats.alerts++;
     const char *kind_name = verify_kind_name (kind);
-    lh_error ("integrity alert", "replica=%s kind=%s seq=%llu peer=%s detail=\"%s\"", self->name,
-              kind_name, (unsigned long long) seq, peer ? peer : "-", detail);
+    if (!known) {
+        reported_t *slot = &self->reported[self->reported_next++ % REPORTED_MAX];
+        slot->kind = kind;
+        slot->seq = seq;
+        snprintf (slot->peer, sizeof (slot->peer), "%s", peer ? peer : "");
+        self->stats.alerts++;
+        lh_error ("integrity alert", "replica=%s kind=%s seq=%llu peer=%s detail=\"%s\"",
+                  self->name, kind_name, (unsigned long long) seq, peer ? peer : "-", detail);
+    }
     codec_buf_t data;
     codec_buf_init (&data);
     msgpack_pack_map (&data.pk, peer ? 5 : 4);
@@ -1076,8 +1080,8 @@ s_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const char *peer, co
     }
     if (self->reader)
         lh_worker_publish (self->reader, "events.read.alert", data.sbuf.data, data.sbuf.size);
-    //  And into the log itself, once: the client id makes repeats duplicates
-    if (self->alerts) {
+    //  And into the log itself, once (the client id would make a repeat a duplicate)
+    if (self->alerts && !known) {
         codec_buf_t req;
         codec_buf_init (&req);
         event_pack_append (&req.pk, 1);
