@@ -340,16 +340,16 @@ static int
 s_fsm_snapshot (struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     replica_t *self = (replica_t *) fsm->data;
-    void *data;
-    size_t size;
+    void *data = NULL;
+    size_t size = 0;
     store_sync (self->store);
-    if (store_snapshot (self->store, &data, &size) != 0)
+    if (store_snapshot (self->store, raft_malloc, &data, &size) != 0) {
+        raft_free (data);
         return RAFT_IOERR;
+    }
     *bufs = (struct raft_buffer *) raft_malloc (sizeof (struct raft_buffer));
-    (*bufs)[0].base = raft_malloc (size);
-    memcpy ((*bufs)[0].base, data, size);
+    (*bufs)[0].base = data;
     (*bufs)[0].len = size;
-    free (data);
     *n_bufs = 1;
     lh_info ("snapshot taken", "bytes=%zu size=%llu", size,
              (unsigned long long) store_size (self->store));

@@ -703,7 +703,7 @@ store_check_nodes (store_t *self, unsigned *level, uint64_t *index)
 }
 
 int
-store_snapshot (store_t *self, void **data, size_t *size)
+store_snapshot (store_t *self, void *(*alloc) (size_t), void **data, size_t *size)
 {
     int fd = memfd_create ("lh-snapshot", MFD_CLOEXEC);
     if (fd < 0)
@@ -716,14 +716,14 @@ store_snapshot (store_t *self, void **data, size_t *size)
         rc = errno;
     if (rc == 0) {
         *size = (size_t) st.st_size;
-        *data = malloc (*size ? *size : 1);
+        *data = alloc (*size ? *size : 1);
+        if (!*data)
+            rc = ENOMEM;
         size_t done = 0;
-        while (done < *size) {
+        while (rc == 0 && done < *size) {
             ssize_t n = pread (fd, (char *) *data + done, *size - done, (off_t) done);
             if (n <= 0) {
                 rc = n < 0 ? errno : EIO;
-                free (*data);
-                *data = NULL;
                 break;
             }
             done += (size_t) n;

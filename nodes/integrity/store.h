@@ -105,9 +105,10 @@ int store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg
 //  children. 0, or -1 with the first bad node's level and index.
 int store_check_nodes (store_t *self, unsigned *level, uint64_t *index);
 
-//  A consistent compact copy of the whole store into a malloc'd buffer
-//  (Raft snapshots), and the reverse.
-int store_snapshot (store_t *self, void **data, size_t *size);
+//  A consistent compact copy of the whole store into a buffer from alloc
+//  (Raft snapshots: raft_malloc, so that no second copy is needed), and the
+//  reverse. On error *data may hold a buffer the caller frees.
+int store_snapshot (store_t *self, void *(*alloc) (size_t), void **data, size_t *size);
 int store_restore (store_t *self, const void *data, size_t size, char *err, size_t err_size);
 //  Flushes written pages to disk (any thread).
 int store_sync (store_t *self);

@@ -864,7 +864,7 @@ test_snapshot_restore (void **state)
     void *data = NULL;
     size_t size = 0;
     assert_int_equal (store_sync (fx->store), 0);
-    assert_int_equal (store_snapshot (fx->store, &data, &size), 0);
+    assert_int_equal (store_snapshot (fx->store, malloc, &data, &size), 0);
     assert_non_null (data);
     assert_true (size > 0);
 
