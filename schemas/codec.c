@@ -394,13 +394,20 @@ s_no_duplicate_keys (const msgpack_object *obj)
 codec_doc_t *
 codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why)
 {
+    return codec_doc_decode_limits (buf, size, &s_default_limits, err, why);
+}
+
+codec_doc_t *
+codec_doc_decode_limits (const void *buf, size_t size, const codec_limits_t *limits, lh_err_t *err,
+                         const char **why)
+{
     lh_err_t dummy_err;
     const char *dummy_why;
     if (!err)
         err = &dummy_err;
     if (!why)
         why = &dummy_why;
-    *err = codec_check (buf, size, &s_default_limits, why);
+    *err = codec_check (buf, size, limits, why);
     if (*err != LH_OK)
         return NULL;
 

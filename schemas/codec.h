@@ -47,6 +47,10 @@ typedef struct _codec_doc_t codec_doc_t;
 //  its own copy of the bytes, so buf may be freed at once. NULL on failure,
 //  with *err and *why (static) set.
 codec_doc_t *codec_doc_decode (const void *buf, size_t size, lh_err_t *err, const char **why);
+//  The same within other limits (for documents that are not wire bodies,
+//  such as a Raft entry gathering many requests).
+codec_doc_t *codec_doc_decode_limits (const void *buf, size_t size, const codec_limits_t *limits,
+                                      lh_err_t *err, const char **why);
 void codec_doc_destroy (codec_doc_t **self_p);
 //  The root map.
 const msgpack_object *codec_doc_root (const codec_doc_t *self);

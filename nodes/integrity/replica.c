@@ -27,6 +27,17 @@
 #define PENDING_MAX_BYTES (2 * 1024 * 1024) //  appends waiting for the next entry (one entry)
 #define COSIG_PENDING_MAX 4096              //  peer signatures for sizes not applied yet
 #define READ_LIMIT_MAX    1000
+#define ENTRY_MAX_EVENTS  16384 //  events in one Raft entry, whatever --entry-events says
+
+//  A Raft entry gathers many requests: it is held to its own limits, which
+//  what s_on_append lets into one entry stays well inside
+static const codec_limits_t s_entry_limits = {
+    .max_size = 16 * 1024 * 1024,
+    .max_depth = LH_MAX_DEPTH,
+    .max_str = LH_MAX_STR,
+    .max_key = LH_MAX_KEY,
+    .max_items = ENTRY_MAX_EVENTS + EVENT_MAX_BATCH,
+};
 
 //  An append request waiting for its entry: events [first, first + count)
 typedef struct {
@@ -98,7 +109,7 @@ struct _replica_t {
     uint64_t generation; //  bumped every time writer is replaced
     watch_t reader_watch, writer_watch;
     lh_client_t *alerts; //  appends integrity.alert events through the broker
-    zsock_t *sub;        //  peers' signatures and alerts, from the broker's PUB
+    zsock_t *sub;        //  peers' checkpoint signatures, from the broker's PUB
     //  Group commit
     codec_buf_t pending; //  entry bodies as msgpack bin, back to back
     size_t pending_events;
@@ -208,7 +219,7 @@ s_apply (replica_t *self, const void *data, size_t size, result_t **result_p)
     msgpack_unpacked_destroy (&probe);
     lh_err_t err;
     const char *why;
-    codec_doc_t *doc = codec_doc_decode (data, end, &err, &why);
+    codec_doc_t *doc = codec_doc_decode_limits (data, end, &s_entry_limits, &err, &why);
     const msgpack_object *root = doc ? codec_doc_root (doc) : NULL;
     const msgpack_object *t = codec_map_get (root, "t"), *c = codec_map_get (root, "c");
     const msgpack_object *e = codec_map_get (root, "e");
@@ -269,6 +280,7 @@ s_apply (replica_t *self, const void *data, size_t size, result_t **result_p)
         if (ev.client_id[0] && store_dedup_find (self->store, ev.by, ev.client_id, &earlier)) {
             result->seqs[i] = earlier;
             result->dups[i] = true;
+            self->stats.duplicates++;
         } else
             rc = store_append (self->store, leaf.data, leaf.size, &ev, &result->seqs[i]);
         codec_doc_destroy (&evdoc);
@@ -522,7 +534,8 @@ s_on_append (replica_t *self, lh_request_t *request)
         lh_worker_reply_error (self->writer, &request, LH_E_TOO_LARGE, why);
         return;
     }
-    if (self->pending.sbuf.size > PENDING_MAX_BYTES) {
+    if (self->pending.sbuf.size > PENDING_MAX_BYTES ||
+        self->pending_events + events->via.array.size > ENTRY_MAX_EVENTS) {
         self->stats.rejected++;
         lh_worker_reply_error (self->writer, &request, LH_E_OVERLOADED,
                                "too many appends waiting for the log; retry");
@@ -692,6 +705,7 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
         {"appends_rejected", self->stats.rejected},
         {"entries_applied", self->stats.entries},
         {"events_applied", self->stats.applied},
+        {"duplicates", self->stats.duplicates},
         {"apply_errors", self->stats.apply_errors},
         {"reads", self->stats.reads},
         {"signatures_sent", self->stats.cosigs_sent},
@@ -1464,6 +1478,8 @@ replica_new (zconfig_t *config, char *err, size_t err_size)
     self->capacity = (int) lh_config_int (config, "integrity/capacity", 1024);
     self->max_inflight = (int) lh_config_int (config, "integrity/inflight", 4);
     self->max_entry_events = (size_t) lh_config_int (config, "integrity/entry_events", 8192);
+    if (self->max_entry_events < 1 || self->max_entry_events > ENTRY_MAX_EVENTS)
+        self->max_entry_events = ENTRY_MAX_EVENTS;
     if (self->id == 0 || !*self->dir) {
         snprintf (err, err_size, "--id N (1..1000) and --dir DIR are required");
         replica_destroy (&self);

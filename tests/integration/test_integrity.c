@@ -823,6 +823,64 @@ test_peer_divergence (void **state)
     cluster_destroy (&c);
 }
 
+//  Appends pipelined while one entry is in flight gather into entries of
+//  thousands of events (more than a wire body may hold): every replica
+//  applies them and every append is answered
+static void
+test_large_entries (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, "--inflight 1");
+    lh_client_t *node = cluster_client (c, c->node);
+    lh_client_set_timeout (node, 20000);
+    lh_client_set_retries (node, 0);
+    const int requests = 60, per = EVENT_MAX_BATCH;
+    codec_buf_t body;
+    codec_buf_init (&body);
+    for (int r = 0; r < requests; r++) {
+        msgpack_sbuffer_clear (&body.sbuf);
+        event_pack_append (&body.pk, (size_t) per);
+        for (int i = 0; i < per; i++) {
+            msgpack_pack_map (&body.pk, 2);
+            codec_pack_str (&body.pk, "type");
+            codec_pack_str (&body.pk, "custom");
+            codec_pack_str (&body.pk, "data");
+            msgpack_pack_map (&body.pk, 1);
+            codec_pack_str (&body.pk, "i");
+            msgpack_pack_int (&body.pk, r * per + i);
+        }
+        uint64_t id;
+        const char *why;
+        assert_int_equal (
+            lh_client_send (node, "events", body.sbuf.data, body.sbuf.size, &id, &why), 0);
+    }
+    codec_buf_destroy (&body);
+    int acked = 0, overloaded = 0;
+    for (int r = 0; r < requests; r++) {
+        lh_reply_t *reply = lh_client_recv (node, 30000);
+        assert_non_null (reply);
+        if (lh_reply_ok (reply))
+            acked++;
+        else if (lh_reply_code (reply) == LH_E_OVERLOADED)
+            overloaded++;
+        else
+            fail_msg ("append failed: %s: %s", lh_reply_code_name (reply),
+                      lh_reply_message (reply));
+        lh_reply_destroy (&reply);
+    }
+    lh_client_destroy (&node);
+    lh_reply_t *reply = s_read (c, "{\"op\":\"status\"}");
+    const msgpack_object *counters =
+        codec_map_get (codec_map_get (lh_reply_root (reply), "status"), "counters");
+    print_message ("%d appends of %d events answered (%d overloaded) in %llu entries\n", acked, per,
+                   overloaded, (unsigned long long) s_u64 (counters, "entries_applied"));
+    lh_reply_destroy (&reply);
+    assert_true (acked > 0 && acked + overloaded == requests);
+    assert_int_equal (s_check_replicas (c), (uint64_t) acked * per);
+    cluster_destroy (&c);
+}
+
 //  One replica on a 20 MiB tmpfs: it fills up, stops (exit 75) and
 //  acknowledges nothing more; the other two go on; nothing acknowledged is lost.
 static void
@@ -902,6 +960,7 @@ main (void)
         cmocka_unit_test_teardown (test_empty_replica_catches_up, cluster_teardown),
         cmocka_unit_test_teardown (test_flipped_byte_alert, cluster_teardown),
         cmocka_unit_test_teardown (test_peer_divergence, cluster_teardown),
+        cmocka_unit_test_teardown (test_large_entries, cluster_teardown),
         cmocka_unit_test_teardown (test_full_disk, cluster_teardown),
     };
     //  LH_TEST_FILTER=test_full_disk runs one test (cmocka's glob)
