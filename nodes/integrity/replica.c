@@ -613,12 +613,22 @@ typedef struct {
     size_t count;
     uint64_t last;
     bool raw;
+    bool full; //  the next event would take the reply past LH_MAX_BODY
 } s_list_t;
+
+//  Room left in a reply for events: the rest of the map is small
+#define REPLY_EVENTS_MAX (LH_MAX_BODY - 64 * 1024)
 
 static bool
 s_collect (void *arg, uint64_t seq, const void *leaf, size_t size)
 {
     s_list_t *list = (s_list_t *) arg;
+    //  One event always fits (a leaf is far smaller than a body); more stop
+    //  where the broker would refuse the reply, and "next" says where to go on
+    if (list->count && list->items.sbuf.size + size + 8 > REPLY_EVENTS_MAX) {
+        list->full = true;
+        return false;
+    }
     if (list->raw) {
         //  The exact bytes the tree hashed, for exports and proofs
         msgpack_pack_bin (&list->items.pk, size);
@@ -826,7 +836,7 @@ s_read (replica_t *self, const msgpack_object *body, codec_buf_t *buf, char *why
         s_pack_u64 (&buf->pk, "size", size);
         //  Where to continue: pass it back as "after" (query) or "from" (range)
         codec_pack_str (&buf->pk, "next");
-        if (list.count == (size_t) limit && limit > 0)
+        if ((list.count == (size_t) limit || list.full) && limit > 0)
             msgpack_pack_uint64 (&buf->pk, OP ("range") ? list.last + 1 : list.last);
         else
             msgpack_pack_nil (&buf->pk);
