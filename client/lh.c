@@ -34,7 +34,7 @@ static const char *s_usage =
     "  event export FILE   the log under the latest checkpoint, for lh verify\n"
     "  consistency OLD NEW [--keys FILE]   RFC 6962 consistency proof, checked here\n"
     "  checkpoint [--keys FILE]   latest signed checkpoint (C2SP tlog-checkpoint)\n"
-    "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N]\n"
+    "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N] [--origin O]\n"
     "                      verify a log offline; exit 1 naming the first bad seq\n"
     "\n"
     "--env FILE reads KEY=VALUE lines (as ops/run writes run/env) before the rest.\n"

@@ -533,6 +533,28 @@ s_export (cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+//  The origin an export's header names; -1 if the file does not start with one.
+static int
+s_export_origin (const char *path, char *origin, size_t size)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return -1;
+    char head[4096];
+    size_t n = fread (head, 1, sizeof (head), file);
+    fclose (file);
+    msgpack_unpacked item;
+    msgpack_unpacked_init (&item);
+    size_t off = 0;
+    int rc = msgpack_unpack_next (&item, head, n, &off) == MSGPACK_UNPACK_SUCCESS &&
+                     codec_str_eq (codec_map_get (&item.data, "format"), "lighthouse-log/1") &&
+                     codec_str_copy (codec_map_get (&item.data, "origin"), origin, size)
+                 ? 0
+                 : -1;
+    msgpack_unpacked_destroy (&item);
+    return rc;
+}
+
 static int
 s_verify_export (const char *path, verify_t *verify)
 {
@@ -634,12 +656,25 @@ s_verify (int argc, char **argv)
             rc = verify_store (store, keys, nkeys, (size_t) quorum, origin, &result);
         store_destroy (&store);
     } else {
-        verify_t *verify = verify_new (keys, nkeys, (size_t) quorum, origin);
-        rc = s_verify_export (export, verify);
-        if (rc == 0)
-            rc = verify_finish (verify, NULL);
-        result = *verify_result (verify);
-        verify_destroy (&verify);
+        //  Every checkpoint must be for the log the header names (and --origin, if given)
+        char named[256];
+        if (s_export_origin (export, named, sizeof (named)) != 0) {
+            fprintf (stderr, "lh verify: %s does not start with a lighthouse-log/1 header\n",
+                     export);
+            rc = -1;
+        } else if (origin && strcmp (origin, named) != 0) {
+            result.kind = VERIFY_MALFORMED;
+            snprintf (result.detail, sizeof (result.detail),
+                      "the export is of log '%.100s', not '%.100s'", named, origin);
+            rc = -1;
+        } else {
+            verify_t *verify = verify_new (keys, nkeys, (size_t) quorum, named);
+            rc = s_verify_export (export, verify);
+            if (rc == 0)
+                rc = verify_finish (verify, NULL);
+            result = *verify_result (verify);
+            verify_destroy (&verify);
+        }
     }
     while (nkeys)
         note_key_destroy (&keys[--nkeys]);

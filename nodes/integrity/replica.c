@@ -747,18 +747,19 @@ s_read (replica_t *self, const msgpack_object *body, codec_buf_t *buf, char *why
     int64_t a = 0, b = 0, limit = 100;
 #define OP(name) (op_len == strlen (name) && memcmp (op, name, op_len) == 0)
     if (OP ("get")) {
+        bool raw = false;
         rc = codec_get_int (body, "seq", true, 0, INT64_MAX, &a, why, why_size);
+        if (rc == LH_OK)
+            rc = codec_get_bool (body, "raw", false, &raw, why, why_size);
+        if (rc != LH_OK)
+            return rc;
         void *leaf;
         size_t leaf_size;
-        if (rc == LH_OK && store_get (self->store, (uint64_t) a, &leaf, &leaf_size) != 0) {
+        if (store_get (self->store, (uint64_t) a, &leaf, &leaf_size) != 0) {
             snprintf (why, why_size, "no event %lld (log size %llu)", (long long) a,
                       (unsigned long long) size);
             return LH_E_NOT_FOUND;
         }
-        if (rc != LH_OK)
-            return rc;
-        bool raw = false;
-        codec_get_bool (body, "raw", false, &raw, why, why_size);
         codec_pack_ok_head (&buf->pk, id, 1);
         codec_pack_str (&buf->pk, "event");
         if (raw) {
@@ -834,9 +835,13 @@ s_read (replica_t *self, const msgpack_object *body, codec_buf_t *buf, char *why
         msgpack_sbuffer_write (&buf->sbuf, list.items.sbuf.data, list.items.sbuf.size);
         codec_buf_destroy (&list.items);
         s_pack_u64 (&buf->pk, "size", size);
-        //  Where to continue: pass it back as "after" (query) or "from" (range)
+        //  Where to continue: pass it back as "after" (query) or "from" (range);
+        //  nil once a range has reached its end or the end of the log
+        bool more = (list.count == (size_t) limit || list.full) && limit > 0;
+        if (more && OP ("range"))
+            more = list.last + 1 < (uint64_t) b && list.last + 1 < size;
         codec_pack_str (&buf->pk, "next");
-        if ((list.count == (size_t) limit || list.full) && limit > 0)
+        if (more)
             msgpack_pack_uint64 (&buf->pk, OP ("range") ? list.last + 1 : list.last);
         else
             msgpack_pack_nil (&buf->pk);
