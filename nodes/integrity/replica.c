@@ -549,10 +549,14 @@ s_on_append (replica_t *self, lh_request_t *request)
     lh_err_t err = LH_OK;
     for (uint32_t i = 0; i < events->via.array.size && err == LH_OK; i++) {
         event_t ev;
+        char reason[200];
         err = event_check (&events->via.array.ptr[i], lh_request_agent (request),
-                           lh_request_role (request), &ev, why, sizeof (why));
-        if (err != LH_OK)
+                           lh_request_role (request), &ev, reason, sizeof (reason));
+        if (err != LH_OK) {
+            //  The index first, so that a program can tell which event was refused
+            snprintf (why, sizeof (why), "event %u: %s", i, reason);
             break;
+        }
         ev.ts = now;
         msgpack_sbuffer_clear (&scratch.sbuf);
         if (event_pack_body (&scratch.pk, &ev) > EVENT_MAX_DATA) {
