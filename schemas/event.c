@@ -47,8 +47,8 @@ event_type_allowed (event_type_t type, const char *role)
     return false;
 }
 
-static bool
-s_agent_valid (const char *text, size_t len)
+bool
+event_agent_valid (const char *text, size_t len)
 {
     if (len == 0 || len > LH_MAX_AGENT)
         return false;
@@ -156,7 +156,7 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
     }
     if (agent) {
         if (agent->type != MSGPACK_OBJECT_STR ||
-            !s_agent_valid (agent->via.str.ptr, agent->via.str.size)) {
+            !event_agent_valid (agent->via.str.ptr, agent->via.str.size)) {
             snprintf (why, why_size, "field 'agent' must be an agent id ([A-Za-z0-9._-], 1..%d)",
                       LH_MAX_AGENT);
             return LH_E_BAD_REQUEST;

@@ -102,22 +102,6 @@ spool_counters (spool_t *self)
     return &self->n;
 }
 
-//  As the log checks it: a bad one would make it refuse the whole batch.
-static bool
-s_agent_valid (const char *agent)
-{
-    size_t len = agent ? strlen (agent) : 0;
-    if (len == 0 || len > LH_MAX_AGENT)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = agent[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static void
 s_report_drops (spool_t *self, int64_t now)
 {
@@ -157,8 +141,9 @@ spool_add (spool_t *self, const char *agent, const void *notice, size_t size)
     }
     char ref[EVENT_MAX_REF + 1];
     snprintf (ref, sizeof (ref), "%s-%llu", self->instance, (unsigned long long) ++self->next_ref);
-    //  Without a valid agent the event names its appender; data keeps the original
-    bool named = s_agent_valid (agent);
+    //  Without a valid agent id (as the log checks it: a bad one would make it
+    //  refuse the whole batch) the event names its appender; data keeps the original
+    bool named = agent && event_agent_valid (agent, strlen (agent));
     msgpack_packer *pk = &batch->events.pk;
     msgpack_pack_map (pk, named ? 4 : 3);
     codec_pack_str (pk, "type");
