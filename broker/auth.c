@@ -1,6 +1,7 @@
 /*  auth -- roster, ZAP handler and roles. See auth.h. */
 #include "auth.h"
 
+#include "codec.h"
 #include "lh_log.h"
 #include "lh_proto.h"
 
@@ -31,18 +32,6 @@ role_parse (const char *name)
     return ROLE_COUNT;
 }
 
-static bool
-s_agent_valid (const char *agent)
-{
-    size_t len = strlen (agent);
-    if (len == 0 || len > LH_MAX_AGENT)
-        return false;
-    for (const char *c = agent; *c; c++)
-        if (!(isalnum ((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.'))
-            return false;
-    return true;
-}
-
 static void
 s_free_item (void **item)
 {
@@ -69,8 +58,8 @@ s_load (const char *path)
         const char *role = zconfig_get (entry, "role", "");
         uint8_t bin[32];
         auth_principal_t principal = {.role = role_parse (role)};
-        if (!s_agent_valid (agent) || strlen (key) != 40 || !zmq_z85_decode (bin, key) ||
-            principal.role == ROLE_COUNT) {
+        if (!codec_name_valid (agent, strlen (agent), LH_MAX_AGENT) || strlen (key) != 40 ||
+            !zmq_z85_decode (bin, key) || principal.role == ROLE_COUNT) {
             lh_error ("invalid roster entry", "path=%s agent=%s role=%s", path, agent, role);
             valid = false;
             break;

@@ -230,19 +230,6 @@ s_publish (broker_t *self, const char *topic, size_t pairs, ...)
 //  Services, workers and requests
 
 static bool
-s_service_name_valid (const char *name, size_t len)
-{
-    if (len == 0 || len > LH_MAX_SERVICE)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!(isalnum ((unsigned char) c) || c == '.' || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-static bool
 s_service_internal (const char *name)
 {
     return strncmp (name, "mmi.", 4) == 0 || strncmp (name, "broker.", 7) == 0;
@@ -712,8 +699,8 @@ s_client_message (broker_t *self, zmsg_t *msg)
                         "expected frames: empty, \"MDPC01\", service, one body");
         goto done;
     }
-    if (!s_service_name_valid ((const char *) zframe_data (service_frame),
-                               zframe_size (service_frame))) {
+    if (!codec_name_valid ((const char *) zframe_data (service_frame), zframe_size (service_frame),
+                           LH_MAX_SERVICE)) {
         self->n.malformed++;
         s_client_error (self, client, "", body, LH_E_BAD_REQUEST,
                         "service name must be 1-64 of [A-Za-z0-9._-]");
@@ -858,8 +845,8 @@ s_worker_ready (broker_t *self, zframe_t *identity, const char *id, zmsg_t *msg)
     char service[LH_MAX_SERVICE + 1] = "";
     const char *refusal = NULL;
     if (!service_frame || zmsg_size (msg) > 0 ||
-        !s_service_name_valid ((const char *) zframe_data (service_frame),
-                               zframe_size (service_frame)))
+        !codec_name_valid ((const char *) zframe_data (service_frame), zframe_size (service_frame),
+                           LH_MAX_SERVICE))
         refusal = "malformed READY";
     else {
         memcpy (service, zframe_data (service_frame), zframe_size (service_frame));
@@ -1244,7 +1231,7 @@ broker_new (zconfig_t *config)
     //  Configured services are known before any worker arrives
     zconfig_t *services = zconfig_locate (config, "service");
     for (zconfig_t *s = services ? zconfig_child (services) : NULL; s; s = zconfig_next (s))
-        if (s_service_name_valid (zconfig_name (s), strlen (zconfig_name (s))) &&
+        if (codec_name_valid (zconfig_name (s), strlen (zconfig_name (s)), LH_MAX_SERVICE) &&
             !s_service_internal (zconfig_name (s)))
             s_service_require (self, zconfig_name (s));
 

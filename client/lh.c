@@ -73,9 +73,8 @@ s_keygen (int argc, char **argv)
     }
     if (!name)
         return cli_usage_error ("keygen: NAME is required");
-    for (const char *c = name; *c; c++)
-        if (!(isalnum ((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.'))
-            return cli_usage_error ("keygen: NAME may hold only [A-Za-z0-9._-]");
+    if (!codec_name_valid (name, strlen (name), LH_MAX_AGENT))
+        return cli_usage_error ("keygen: NAME is 1 to 64 of [A-Za-z0-9._-]");
     if (roster && !role)
         return cli_usage_error ("keygen: --roster needs --role");
     if (role && !streq (role, "agent") && !streq (role, "expert") && !streq (role, "node") &&

@@ -29,6 +29,20 @@ static const char *s_err_names[LH_E_COUNT] = {
     [LH_E_UNSUPPORTED] = "unsupported",
 };
 
+bool
+codec_name_valid (const char *text, size_t len, size_t max)
+{
+    if (!text || len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 const codec_limits_t *
 codec_limits_default (void)
 {

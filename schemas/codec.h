@@ -71,6 +71,9 @@ lh_err_t codec_get_bool (const msgpack_object *map, const char *key, bool requir
 lh_err_t codec_get_map (const msgpack_object *map, const char *key, bool required,
                         const msgpack_object **value, char *why, size_t why_size);
 
+//  A name (service, agent id): 1 to max bytes of [A-Za-z0-9._-] (PROTOCOL.md 7, 11.3).
+bool codec_name_valid (const char *text, size_t len, size_t max);
+
 //  A request id must be a non-negative integer or a str of at most LH_MAX_ID bytes.
 bool codec_id_valid (const msgpack_object *id);
 

@@ -47,20 +47,6 @@ event_type_allowed (event_type_t type, const char *role)
     return false;
 }
 
-bool
-event_agent_valid (const char *text, size_t len)
-{
-    if (len == 0 || len > LH_MAX_AGENT)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 //  A reference (client_id, correlation, causation): printable ASCII.
 static lh_err_t
 s_ref (const msgpack_object *val, const char *key, char *out, char *why, size_t why_size)
@@ -156,7 +142,7 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
     }
     if (agent) {
         if (agent->type != MSGPACK_OBJECT_STR ||
-            !event_agent_valid (agent->via.str.ptr, agent->via.str.size)) {
+            !codec_name_valid (agent->via.str.ptr, agent->via.str.size, LH_MAX_AGENT)) {
             snprintf (why, why_size, "field 'agent' must be an agent id ([A-Za-z0-9._-], 1..%d)",
                       LH_MAX_AGENT);
             return LH_E_BAD_REQUEST;

@@ -53,9 +53,6 @@ typedef struct {
 const char *event_type_name (event_type_t type);
 //  Inverse of event_type_name; -1 when unknown.
 int event_type_parse (const char *name, size_t len);
-//  Whether text is an agent id: [A-Za-z0-9._-], 1 to LH_MAX_AGENT bytes.
-bool event_agent_valid (const char *text, size_t len);
-
 //  Whether a caller with this role may append events of this type.
 bool event_type_allowed (event_type_t type, const char *role);
 

@@ -143,7 +143,7 @@ spool_add (spool_t *self, const char *agent, const void *notice, size_t size)
     snprintf (ref, sizeof (ref), "%s-%llu", self->instance, (unsigned long long) ++self->next_ref);
     //  Without a valid agent id (as the log checks it: a bad one would make it
     //  refuse the whole batch) the event names its appender; data keeps the original
-    bool named = agent && event_agent_valid (agent, strlen (agent));
+    bool named = agent && codec_name_valid (agent, strlen (agent), LH_MAX_AGENT);
     msgpack_packer *pk = &batch->events.pk;
     msgpack_pack_map (pk, named ? 4 : 3);
     codec_pack_str (pk, "type");
