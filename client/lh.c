@@ -26,7 +26,7 @@ static const char *s_usage =
     "  hook                Claude Code PreToolUse hook: hook JSON on stdin, decision out\n"
     "  policy check FILE   lint a policy file\n"
     "  policy reload       tell every validator to load its policy file again\n"
-    "  event append --type T [--data JSON] [--id CLIENT_ID] [--agent A]\n"
+    "  event append --type T [--data JSON|@FILE] [--id CLIENT_ID] [--agent A]\n"
     "                      append an event; returns once a majority has it on disk\n"
     "  event get SEQ | event range A B | event tail [-n N] [-f]\n"
     "  event query [--agent A] [--type T] [--since TIME] [--until TIME] [--limit N]\n"

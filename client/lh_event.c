@@ -81,10 +81,29 @@ s_append (cli_t *cli, int argc, char **argv)
         sodium_bin2hex (random_id, sizeof (random_id), bytes, sizeof (bytes));
         client_id = random_id;
     }
+    //  --data @FILE: a map too large for a command line (a file's content)
+    char *loaded = NULL;
+    if (data[0] == '@') {
+        zfile_t *file = zfile_new (NULL, data + 1);
+        zchunk_t *chunk =
+            file && zfile_input (file) == 0 ? zfile_read (file, LH_MAX_BODY + 1, 0) : NULL;
+        if (chunk && zchunk_size (chunk) <= LH_MAX_BODY)
+            loaded = strndup ((const char *) zchunk_data (chunk), zchunk_size (chunk));
+        zchunk_destroy (&chunk);
+        zfile_destroy (&file);
+        if (!loaded) {
+            fprintf (stderr, "lh event append: --data %s: cannot read it, or over %d bytes\n", data,
+                     LH_MAX_BODY);
+            return 2;
+        }
+        data = loaded;
+    }
     msgpack_sbuffer data_pack;
     msgpack_sbuffer_init (&data_pack);
     char why[256];
-    if (jsonpack_from_json (data, strlen (data), &data_pack, why, sizeof (why)) != 0) {
+    int parsed = jsonpack_from_json (data, strlen (data), &data_pack, why, sizeof (why));
+    free (loaded);
+    if (parsed != 0) {
         fprintf (stderr, "lh event append: --data: %s\n", why);
         msgpack_sbuffer_destroy (&data_pack);
         return 2;

@@ -371,18 +371,29 @@ test_append_read_prove (void **state)
     assert_true (s_lh_out (c, "\"seq\": 22"));
     assert_int_equal (s_lh (c, "event append --type custom --data '{\"k\":1}' --id cli-1"), 0);
     assert_true (s_lh_out (c, "\"duplicate\": true"));
+    //  --data @FILE, for maps too large for a command line; a bad one writes nothing
+    char data_path[512], command_data[1024];
+    cluster_integrity_path (c, "data.json", data_path, sizeof (data_path));
+    snprintf (command_data, sizeof (command_data),
+              "printf '{\"path\":\"/w/big\",\"content\":\"%%0200000d\"}' 0 > '%s'", data_path);
+    assert_int_equal (system (command_data), 0);
+    assert_int_equal (s_lh (c, "event append --type file.write --data @'%s' --id cli-2", data_path),
+                      0);
+    assert_true (s_lh_out (c, "\"seq\": 23"));
+    assert_int_equal (s_lh (c, "event append --type custom --data @/nonexistent"), 2);
+    assert_int_equal (s_lh (c, "event append --type custom --data '[1'"), 2);
     assert_true (s_wait_converged (c, 5000));
     assert_int_equal (s_lh (c, "event proof 22 --keys '%s'", keys_path), 0);
     assert_true (s_lh_out (c, "\"verified\": true"));
-    assert_int_equal (s_lh (c, "consistency 3 23 --keys '%s'", keys_path), 0);
+    assert_int_equal (s_lh (c, "consistency 3 24 --keys '%s'", keys_path), 0);
     assert_int_equal (s_lh (c, "checkpoint --keys '%s'", keys_path), 0);
-    assert_true (s_lh_out (c, "^23$"));
+    assert_true (s_lh_out (c, "^24$"));
     assert_int_equal (s_lh (c, "event query --agent agent-1 --type file.write"), 0);
     char command[1536];
     snprintf (command, sizeof (command), "test $(grep -c file.write '%s/lh.out') -eq 10", c->dir);
     assert_int_equal (system (command), 0);
     assert_int_equal (s_lh (c, "event tail -n 3"), 0);
-    assert_true (s_lh_out (c, "\"seq\":20,") && s_lh_out (c, "\"seq\":22,"));
+    assert_true (s_lh_out (c, "\"seq\":21,") && s_lh_out (c, "\"seq\":23,"));
     assert_int_equal (s_lh (c, "status"), 0);
     assert_true (s_lh_out (c, "^INTEGRITY LOG lighthouse/log") && s_lh_out (c, "events_appended"));
     //  tail -f follows what is appended after it started
@@ -393,11 +404,11 @@ test_append_read_prove (void **state)
               c->frontend, c->broker_key, c->dir, LH_CLI_BIN, c->dir);
     assert_int_equal (system (command_tail), 0);
     zclock_sleep (1000);
-    assert_int_equal (s_append (node, "custom", "tail-1", "{\"followed\":1}", NULL), 23);
-    assert_int_equal (s_append (node, "custom", "tail-2", "{\"followed\":2}", NULL), 24);
+    assert_int_equal (s_append (node, "custom", "tail-1", "{\"followed\":1}", NULL), 24);
+    assert_int_equal (s_append (node, "custom", "tail-2", "{\"followed\":2}", NULL), 25);
     zclock_sleep (3500);
     snprintf (command_tail, sizeof (command_tail),
-              "grep -c '\"followed\"' '%s/tail.out' | grep -qx 2 && ! grep -q '\"seq\":22,' "
+              "grep -c '\"followed\"' '%s/tail.out' | grep -qx 2 && ! grep -q '\"seq\":23,' "
               "'%s/tail.out'",
               c->dir, c->dir);
     assert_int_equal (system (command_tail), 0);
@@ -405,7 +416,7 @@ test_append_read_prove (void **state)
     assert_true (s_lh_out (c, "not_found"));
     assert_int_equal (s_lh (c, "event export '%s'", export_path), 0);
     assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 0);
-    assert_true (s_lh_out (c, "verified: 25 events"));
+    assert_true (s_lh_out (c, "verified: 26 events"));
     //  One changed byte in the export: verify names the event
     assert_true (s_flip (export_path, "/w/a.c") >= 1);
     assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 1);
@@ -413,7 +424,7 @@ test_append_read_prove (void **state)
 
     lh_client_destroy (&agent);
     lh_client_destroy (&node);
-    assert_int_equal (s_check_replicas (c), 25);
+    assert_int_equal (s_check_replicas (c), 26);
     cluster_destroy (&c);
 }
 
