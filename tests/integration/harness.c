@@ -371,30 +371,21 @@ cluster_start_echo (cluster_t *self, const char *service, bool wait)
     return s_start_node (self, "echo", service, argv, wait);
 }
 
-pid_t
-cluster_start_validator (cluster_t *self, const char *policy)
+//  Appends the options in extra (separated by spaces; split in place) to
+//  argv[0..argc) and ends it with NULL; at most max entries in all.
+static void
+s_add_args (char **argv, int argc, int max, char *extra)
 {
-    char cert[512];
-    snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
-    char *argv[] = {(char *) LH_VALIDATOR_BIN,
-                    "--broker",
-                    self->backend,
-                    "--pub",
-                    self->pub,
-                    "--broker-key",
-                    self->broker_key,
-                    "--cert",
-                    cert,
-                    "--policy",
-                    (char *) policy,
-                    "--home",
-                    "/home/dev",
-                    NULL};
-    return s_start_node (self, "validator", "validate", argv, true);
+    char *save = NULL;
+    for (char *arg = strtok_r (extra, " ", &save); arg && argc < max - 1;
+         arg = strtok_r (NULL, " ", &save))
+        argv[argc++] = arg;
+    argv[argc] = NULL;
 }
 
-pid_t
-cluster_start_validator_logging (cluster_t *self, const char *policy, const char *extra_args)
+//  An lh-validator with the node key; with --frontend when logging.
+static pid_t
+s_start_validator (cluster_t *self, const char *policy, bool logging, const char *extra_args)
 {
     char cert[512], extra[512];
     snprintf (cert, sizeof (cert), "%s/node-1.cert_secret", self->dir);
@@ -404,8 +395,6 @@ cluster_start_validator_logging (cluster_t *self, const char *policy, const char
                       self->backend,
                       "--pub",
                       self->pub,
-                      "--frontend",
-                      self->frontend,
                       "--broker-key",
                       self->broker_key,
                       "--cert",
@@ -414,13 +403,25 @@ cluster_start_validator_logging (cluster_t *self, const char *policy, const char
                       (char *) policy,
                       "--home",
                       "/home/dev"};
-    int argc = 15;
-    char *save = NULL;
-    for (char *arg = strtok_r (extra, " ", &save); arg && argc < 38;
-         arg = strtok_r (NULL, " ", &save))
-        argv[argc++] = arg;
-    argv[argc] = NULL;
+    int argc = 13;
+    if (logging) {
+        argv[argc++] = "--frontend";
+        argv[argc++] = self->frontend;
+    }
+    s_add_args (argv, argc, 40, extra);
     return s_start_node (self, "validator", "validate", argv, true);
+}
+
+pid_t
+cluster_start_validator (cluster_t *self, const char *policy)
+{
+    return s_start_validator (self, policy, false, NULL);
+}
+
+pid_t
+cluster_start_validator_logging (cluster_t *self, const char *policy, const char *extra_args)
+{
+    return s_start_validator (self, policy, true, extra_args);
 }
 
 //  --------------------------------------------------------------------------
@@ -488,14 +489,9 @@ cluster_start_replica (cluster_t *self, int id)
                       "500",
                       "--heartbeat-ms",
                       "50"};
-    int argc = 25;
     char extra[512];
     snprintf (extra, sizeof (extra), "%s", self->replica_args);
-    char *save = NULL;
-    for (char *arg = strtok_r (extra, " ", &save); arg && argc < 62;
-         arg = strtok_r (NULL, " ", &save))
-        argv[argc++] = arg;
-    argv[argc] = NULL;
+    s_add_args (argv, 25, 64, extra);
     self->replicas[id] = s_spawn (log_path, argv);
     assert_true (self->replicas[id] > 0);
     return self->replicas[id];
