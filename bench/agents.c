@@ -162,11 +162,8 @@ s_reply (driver_t *d, agent_t *a, zmq_msg_t *parts, int count)
         }
     } else {
         r->errors++;
-        const msgpack_object *code = codec_map_get (codec_map_get (root, "error"), "code");
-        int k = code && code->type == MSGPACK_OBJECT_STR
-                    ? (int) codec_err_from_name (code->via.str.ptr, code->via.str.size)
-                    : (int) LH_E_INTERNAL;
-        r->by_code[k > 0 && k < (int) LH_E_COUNT ? k : (int) LH_E_INTERNAL]++;
+        int k = (int) codec_reply_code (root);
+        r->by_code[k > 0 ? k : (int) LH_E_INTERNAL]++;
     }
     codec_doc_destroy (&doc);
     return now;

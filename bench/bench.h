@@ -50,6 +50,9 @@ double hist_mean (const hist_t *self);
 uint64_t bench_now_ns (void);
 //  Writes text as a JSON string, quotes included.
 void bench_json_string (FILE *out, const char *text);
+//  One progress line on stderr: "[tool] message".
+void bench_progress (const char *tool, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 //  --------------------------------------------------------------------------
 //  proc

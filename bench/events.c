@@ -84,16 +84,7 @@ typedef struct {
 
 static FILE *s_out;
 
-static void
-s_progress (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "[lh-events-bench] ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
+#define s_progress(...) bench_progress ("lh-events-bench", __VA_ARGS__)
 
 //  --------------------------------------------------------------------------
 //  Options
@@ -1151,11 +1142,8 @@ s_reply (driver_t *d, eclient_t *c, int nparts)
     } else {
         r->errors++;
         r->error_replies++;
-        const msgpack_object *code = codec_map_get (codec_map_get (root, "error"), "code");
-        int k = code && code->type == MSGPACK_OBJECT_STR
-                    ? (int) codec_err_from_name (code->via.str.ptr, code->via.str.size)
-                    : (int) LH_E_INTERNAL;
-        r->by_code[k > 0 && k < (int) LH_E_COUNT ? k : (int) LH_E_INTERNAL]++;
+        int k = (int) codec_reply_code (root);
+        r->by_code[k > 0 ? k : (int) LH_E_INTERNAL]++;
     }
     codec_doc_destroy (&doc);
     return now;
@@ -1497,6 +1485,12 @@ s_run (eenv_t *env, const eopts_t *o, driver_t *d, escen_t *s, double duration, 
 #define PROF_TOP  20
 #define PROF_CATS 12
 
+//  A thread's or a library's share of the profiled samples
+typedef struct {
+    char name[64];
+    double pct;
+} share_t;
+
 typedef struct {
     bool available, ran;
     bool hw_counters; //  perf stat -e instructions works (it does not in most VMs)
@@ -1517,12 +1511,22 @@ typedef struct {
         bool found;
     } cat[PROF_CATS];
     int ncat;
-    struct {
-        char name[64];
-        double pct;
-    } thread[8], dso[10];
+    share_t thread[8], dso[10];
     int nthread, ndso;
 } profile_t;
+
+//  A JSON array of {<key>: name, "pct": share}
+static void
+s_json_shares (FILE *out, const char *key, const share_t *shares, int count)
+{
+    fprintf (out, "[");
+    for (int i = 0; i < count; i++) {
+        fprintf (out, "%s{\"%s\": ", i ? ", " : "", key);
+        bench_json_string (out, shares[i].name);
+        fprintf (out, ", \"pct\": %.2f}", shares[i].pct);
+    }
+    fprintf (out, "]");
+}
 
 static void
 s_profile_cats (profile_t *p)
@@ -2192,19 +2196,10 @@ s_json (FILE *out, const eopts_t *o, const eenv_t *env, const meta_t *m, const c
             fprintf (out, ", \"children_pct\": %.2f, \"self_pct\": %.2f}", prof->top[i].children,
                      prof->top[i].self);
         }
-        fprintf (out, "], \"threads\": [");
-        for (int i = 0; i < prof->nthread; i++) {
-            fprintf (out, "%s{\"thread\": ", i ? ", " : "");
-            bench_json_string (out, prof->thread[i].name);
-            fprintf (out, ", \"pct\": %.2f}", prof->thread[i].pct);
-        }
-        fprintf (out, "], \"libraries\": [");
-        for (int i = 0; i < prof->ndso; i++) {
-            fprintf (out, "%s{\"library\": ", i ? ", " : "");
-            bench_json_string (out, prof->dso[i].name);
-            fprintf (out, ", \"pct\": %.2f}", prof->dso[i].pct);
-        }
-        fprintf (out, "]");
+        fprintf (out, "], \"threads\": ");
+        s_json_shares (out, "thread", prof->thread, prof->nthread);
+        fprintf (out, ", \"libraries\": ");
+        s_json_shares (out, "library", prof->dso, prof->ndso);
     }
     fprintf (out,
              "},\n  \"log_check\": {\"ran\": %s, \"acknowledged_events\": %llu, "

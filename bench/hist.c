@@ -7,6 +7,8 @@
 */
 #include "bench.h"
 
+#include <stdarg.h>
+
 #include <time.h>
 
 uint64_t
@@ -110,6 +112,17 @@ double
 hist_mean (const hist_t *self)
 {
     return self->count ? self->sum / (double) self->count : 0;
+}
+
+void
+bench_progress (const char *tool, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "[%s] ", tool);
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
 }
 
 void

@@ -154,16 +154,7 @@ typedef struct {
 
 static FILE *s_out; //  the table: stdout, or stderr when JSON goes to stdout
 
-static void
-s_progress (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "[lh-bench] ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
+#define s_progress(...) bench_progress ("lh-bench", __VA_ARGS__)
 
 //  --------------------------------------------------------------------------
 //  Options

@@ -157,16 +157,7 @@ typedef struct {
 
 static FILE *s_out;
 
-static void
-s_progress (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "[lh-bench validate] ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
+#define s_progress(...) bench_progress ("lh-bench validate", __VA_ARGS__)
 
 //  --------------------------------------------------------------------------
 //  Options

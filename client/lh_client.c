@@ -293,15 +293,11 @@ s_read (lh_client_t *self)
         const msgpack_object *error = codec_map_get (root, "error");
         const msgpack_object *code = codec_map_get (error, "code");
         const msgpack_object *message = codec_map_get (error, "message");
-        if (code && code->type == MSGPACK_OBJECT_STR) {
-            reply->code = codec_err_from_name (code->via.str.ptr, code->via.str.size);
-            if (reply->code == LH_E_COUNT)
-                reply->code = LH_E_INTERNAL;
+        reply->code = codec_reply_code (root);
+        if (code && code->type == MSGPACK_OBJECT_STR)
             codec_str_copy (code, reply->code_name, sizeof (reply->code_name));
-        } else {
-            reply->code = LH_E_INTERNAL;
+        else
             snprintf (reply->code_name, sizeof (reply->code_name), "internal");
-        }
         if (!codec_str_copy (message, reply->message, sizeof (reply->message)))
             snprintf (reply->message, sizeof (reply->message), "%s",
                       doc ? "error reply without a message" : why);

@@ -58,6 +58,16 @@ codec_err_name (lh_err_t code)
 }
 
 lh_err_t
+codec_reply_code (const msgpack_object *reply)
+{
+    const msgpack_object *code = codec_map_get (codec_map_get (reply, "error"), "code");
+    lh_err_t err = code && code->type == MSGPACK_OBJECT_STR
+                       ? codec_err_from_name (code->via.str.ptr, code->via.str.size)
+                       : LH_E_COUNT;
+    return err == LH_E_COUNT ? LH_E_INTERNAL : err;
+}
+
+lh_err_t
 codec_err_from_name (const char *name, size_t len)
 {
     for (int code = 0; code < LH_E_COUNT; code++)

@@ -31,6 +31,9 @@ const codec_limits_t *codec_limits_default (void);
 const char *codec_err_name (lh_err_t code);
 //  Inverse of codec_err_name; LH_E_COUNT if the name is not on the list.
 lh_err_t codec_err_from_name (const char *name, size_t len);
+//  The code of a reply map's error: {error: {code: str}}; LH_E_INTERNAL
+//  when it is missing, not a str, or not on the list.
+lh_err_t codec_reply_code (const msgpack_object *reply);
 
 //  Checks that buf holds exactly one msgpack map within limits: known types
 //  only, string keys, valid UTF-8 in str, no trailing bytes. Returns LH_OK or
