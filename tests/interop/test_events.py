@@ -29,30 +29,27 @@ replicas are stopped on every path (exceptions, SIGINT/SIGTERM, and via
 PR_SET_PDEATHSIG if this process is killed outright).
 """
 import base64
-import ctypes
 import hashlib
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 
-import msgpack
 import nacl.exceptions
 import nacl.signing
 import zmq
 
+from lhproto import (ERROR_CODES, Failure, _die_with_parent, check, free_ports, pack,
+                     strict_unpack, wait_until)
+
 #   PROTOCOL.md section 3
 MDPC = b"MDPC01"
 
-ERROR_CODES = {"bad_request", "too_large", "unknown_service", "forbidden", "rate_limited",
-               "overloaded", "unavailable", "timeout", "worker_lost", "not_found", "internal",
-               "unsupported"}
 
 #   EVENTS.md section 2.1: type -> roles that may append it
 NODE_ADMIN = {"node", "admin"}
@@ -75,15 +72,6 @@ EM_DASH = "\u2014"
 DROP = object()           # a key left out of a test event
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
 def same(a, b):
     """Equality that does not confuse True with 1 or 1.0 with 1."""
     if type(a) is not type(b):
@@ -102,15 +90,6 @@ def check_eq(actual, expected, what):
 
 def is_uint(x):
     return type(x) is int and x >= 0
-
-
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
 
 
 NOTES = []
@@ -135,45 +114,6 @@ def differs(cond, text):
         raise Failure("contradicts the documents: " + text)
     if text not in DIFFS:
         DIFFS.append(text)
-
-
-#   ------------------------------------------------------------------------
-#   msgpack, strictly (PROTOCOL.md 4.1)
-
-class StrictError(ValueError):
-    pass
-
-
-def _pairs(pairs):
-    out = {}
-    for key, value in pairs:
-        if not isinstance(key, str):
-            raise StrictError("map key is not a str")
-        if key in out:
-            raise StrictError("duplicate map key %r" % key)
-        out[key] = value
-    return out
-
-
-def _ext(code, data):
-    raise StrictError("ext type %d" % code)
-
-
-def strict_unpack(data):
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False, object_pairs_hook=_pairs,
-                              ext_hook=_ext, timestamp=0)
-    except StrictError:
-        raise
-    except Exception as exc:
-        raise StrictError("not one valid msgpack value: %r" % exc)
-    if not isinstance(obj, dict):
-        raise StrictError("not a map")
-    return obj
-
-
-def pack(obj):
-    return msgpack.packb(obj, use_bin_type=True)
 
 
 #   ------------------------------------------------------------------------
@@ -503,24 +443,6 @@ class Subscriber:
 
 #   ------------------------------------------------------------------------
 #   Broker and replicas under test
-
-def free_ports(count):
-    socks, ports = [], []
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def write_cert(path, public, secret, name):

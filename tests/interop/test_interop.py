@@ -12,11 +12,9 @@ exits non-zero when any test fails. The broker is stopped on every path
 (exceptions, SIGINT/SIGTERM, and via PR_SET_PDEATHSIG if this process is
 killed outright).
 """
-import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,8 +22,10 @@ import threading
 import time
 import traceback
 
-import msgpack
 import zmq
+
+from lhproto import (ERROR_CODES, Failure, StrictError, _die_with_parent, check, free_ports, pack,
+                     strict_unpack, wait_until)
 
 #   PROTOCOL.md section "Frames"
 MDPC = b"MDPC01"
@@ -43,24 +43,12 @@ MAX_FRAMES = 8
 MAX_CAPACITY = 1024
 HARD_MAX_MSG = 2 * MAX_BODY + 4096
 
-ERROR_CODES = {"bad_request", "too_large", "unknown_service", "forbidden", "rate_limited",
-               "overloaded", "unavailable", "timeout", "worker_lost", "not_found", "internal",
-               "unsupported"}
 
 #   Broker settings this test runs with (written into the config file)
 HEARTBEAT_MS = 300
 LIVENESS = 5
 DEFAULT_TIMEOUT_MS = 1500
 SHORT_TIMEOUT_MS = 400
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 def same(a, b):
@@ -77,55 +65,6 @@ def same(a, b):
 def check_eq(actual, expected, what):
     if not same(actual, expected):
         raise Failure("%s: expected %r, got %r" % (what, expected, actual))
-
-
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-
-
-#   ------------------------------------------------------------------------
-#   msgpack, strictly (PROTOCOL.md "Bodies")
-
-class StrictError(ValueError):
-    pass
-
-
-def _pairs(pairs):
-    out = {}
-    for key, value in pairs:
-        if not isinstance(key, str):
-            raise StrictError("map key is not a str")
-        if key in out:
-            raise StrictError("duplicate map key %r" % key)
-        out[key] = value
-    return out
-
-
-def _ext(code, data):
-    raise StrictError("ext type %d" % code)
-
-
-def strict_unpack(data):
-    """One msgpack map, str keys, no duplicates, no ext, valid UTF-8, no trailing bytes."""
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False, object_pairs_hook=_pairs,
-                              ext_hook=_ext, timestamp=0)
-    except StrictError:
-        raise
-    except Exception as exc:  # ExtraData, UnicodeDecodeError, truncated data...
-        raise StrictError("not one valid msgpack value: %r" % exc)
-    if not isinstance(obj, dict):
-        raise StrictError("body is not a map")
-    return obj
-
-
-def pack(obj):
-    return msgpack.packb(obj, use_bin_type=True)
 
 
 #   ------------------------------------------------------------------------
@@ -413,25 +352,6 @@ class Subscriber:
 
 #   ------------------------------------------------------------------------
 #   The broker under test
-
-def free_ports(count):
-    socks, ports = [], []
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _die_with_parent():
-    #   PR_SET_PDEATHSIG: the broker gets SIGTERM if this test is killed
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 class Env:
