@@ -120,16 +120,6 @@ lh_worker_fd (lh_worker_t *self)
     return self->sock ? zsock_fd (self->sock) : -1;
 }
 
-int
-lh_worker_next_ms (lh_worker_t *self)
-{
-    int64_t now = zclock_mono ();
-    int64_t wake = self->sock ? (self->heartbeat_at < self->expect_by ? self->heartbeat_at
-                                                                      : self->expect_by)
-                              : self->reconnect_at;
-    return wake > now ? (int) (wake - now) : 0;
-}
-
 uint64_t
 lh_worker_reconnects (lh_worker_t *self)
 {

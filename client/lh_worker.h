@@ -45,12 +45,11 @@ int lh_worker_reply_error (lh_worker_t *self, lh_request_t **request_p, lh_err_t
 int lh_worker_publish (lh_worker_t *self, const char *topic, const void *body, size_t size);
 
 //  For event loops: the socket's ZMQ_FD (-1 while disconnected; it changes
-//  when the worker reconnects), and ms until lh_worker_recv has timed work
-//  to do (heartbeat, expiry, reconnect). Read with lh_worker_recv (self, 0)
-//  until it returns NULL whenever the FD is readable, after every send, and
-//  when that time comes: ZMQ_FD is edge-triggered.
+//  when the worker reconnects). Read with lh_worker_recv (self, 0) until it
+//  returns NULL whenever the FD is readable, after every send (ZMQ_FD is
+//  edge-triggered), and at least every heartbeat interval, which is when
+//  lh_worker_recv sends heartbeats and notices a silent broker.
 int lh_worker_fd (lh_worker_t *self);
-int lh_worker_next_ms (lh_worker_t *self);
 
 //  Times the worker connected again (after silence or DISCONNECT).
 uint64_t lh_worker_reconnects (lh_worker_t *self);

@@ -1021,6 +1021,8 @@ static void
 s_cosig_drain (replica_t *self)
 {
     //  Signatures for sizes this replica has applied by now
+    if (self->ncosigs == 0)
+        return;
     merged_t *merged = (merged_t *) calloc (1, sizeof (merged_t));
     size_t kept = 0;
     for (size_t i = 0; i < self->ncosigs; i++) {

@@ -654,12 +654,6 @@ store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf,
 }
 
 int
-store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg)
-{
-    return store_walk (self, visit, NULL, arg);
-}
-
-int
 store_check_nodes (store_t *self, unsigned *level, uint64_t *index)
 {
     MDB_txn *txn;

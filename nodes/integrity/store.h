@@ -100,7 +100,6 @@ typedef bool (store_checkpoint_fn) (void *arg, uint64_t size, const char *note);
 typedef bool (store_leaf_fn) (void *arg, uint64_t seq, const void *leaf, size_t size,
                               const merkle_hash_t stored);
 int store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf, void *arg);
-int store_walk_checkpoints (store_t *self, store_checkpoint_fn *visit, void *arg);
 //  Checks that every stored interior node is the hash of its two stored
 //  children. 0, or -1 with the first bad node's level and index.
 int store_check_nodes (store_t *self, unsigned *level, uint64_t *index);
