@@ -85,6 +85,10 @@ bool proc_alive (pid_t pid);
 void proc_log_tail (const char *path);
 //  Removes a temporary directory and everything in it.
 void proc_remove_tree (const char *path);
+//  Reads one line (without its newline) from a child's pipe into buf,
+//  waiting until the monotonic ms `until`. 0, or -1 on timeout, EOF, error
+//  or bench_stop.
+int proc_read_line (int fd, char *buf, size_t size, int64_t until);
 //  Reads count "PUBLIC SECRET" Z85 key lines, skipping the first `first`
 //  lines of path (the holder and agent processes share one keys file).
 //  Returns the number read, or -1 when the file cannot be opened.

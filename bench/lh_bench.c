@@ -684,31 +684,6 @@ s_scenario (env_t *env, const opts_t *o, cluster_t *c, scen_t *s)
 //  --------------------------------------------------------------------------
 //  Many connected clients: broker RSS per client
 
-static int
-s_read_line (int fd, char *buf, size_t size, int64_t until)
-{
-    size_t len = 0;
-    while (len + 1 < size && !bench_stop) {
-        int64_t left = until - zclock_mono ();
-        if (left <= 0)
-            return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int rc = poll (&pfd, 1, (int) (left > 200 ? 200 : left));
-        if (rc < 0 && errno != EINTR)
-            return -1;
-        if (rc <= 0)
-            continue;
-        ssize_t n = read (fd, buf + len, 1);
-        if (n <= 0)
-            return -1;
-        if (buf[len] == '\n')
-            break;
-        len++;
-    }
-    buf[len] = 0;
-    return bench_stop ? -1 : 0;
-}
-
 static void
 s_conns (env_t *env, const opts_t *o, long nofile, conns_t *r)
 {
@@ -791,7 +766,7 @@ s_conns (env_t *env, const opts_t *o, long nofile, conns_t *r)
         char line[128];
         int ok = 0, failed = 0;
         unsigned long long ms = 0;
-        if (s_read_line (from_child[p], line, sizeof (line), until) == 0 &&
+        if (proc_read_line (from_child[p], line, sizeof (line), until) == 0 &&
             sscanf (line, "held %d %d %llu", &ok, &failed, &ms) == 3) {
             r->ok += ok;
             r->failed_conns += failed;

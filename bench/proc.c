@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -437,6 +438,31 @@ proc_remove_tree (const char *path)
         zdir_remove (dir, true);
         zdir_destroy (&dir);
     }
+}
+
+int
+proc_read_line (int fd, char *buf, size_t size, int64_t until)
+{
+    size_t len = 0;
+    while (len + 1 < size && !bench_stop) {
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int rc = poll (&pfd, 1, (int) (left > 200 ? 200 : left));
+        if (rc < 0 && errno != EINTR)
+            return -1;
+        if (rc <= 0)
+            continue;
+        ssize_t n = read (fd, buf + len, 1);
+        if (n <= 0)
+            return -1;
+        if (buf[len] == '\n')
+            break;
+        len++;
+    }
+    buf[len] = 0;
+    return bench_stop ? -1 : 0;
 }
 
 int

@@ -714,31 +714,6 @@ typedef struct {
     char result[PATH_MAX];
 } driver_proc_t;
 
-static int
-s_read_line (int fd, char *buf, size_t size, int64_t until)
-{
-    size_t len = 0;
-    while (len + 1 < size && !bench_stop) {
-        int64_t left = until - zclock_mono ();
-        if (left <= 0)
-            return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int rc = poll (&pfd, 1, (int) (left > 200 ? 200 : left));
-        if (rc < 0 && errno != EINTR)
-            return -1;
-        if (rc <= 0)
-            continue;
-        ssize_t n = read (fd, buf + len, 1);
-        if (n <= 0)
-            return -1;
-        if (buf[len] == '\n')
-            break;
-        len++;
-    }
-    buf[len] = 0;
-    return bench_stop ? -1 : 0;
-}
-
 static void
 s_drivers_stop (driver_proc_t *procs, int nprocs)
 {
@@ -813,7 +788,7 @@ s_drivers_start (venv_t *env, const vopts_t *o, int count, int payload, driver_p
         char line[128];
         int ok = 0, failed = 0;
         unsigned long long ms = 0;
-        if (s_read_line (procs[p].from, line, sizeof (line), until) == 0 &&
+        if (proc_read_line (procs[p].from, line, sizeof (line), until) == 0 &&
             sscanf (line, "ready %d %d %llu", &ok, &failed, &ms) == 3)
             *ready += ok;
     }
@@ -896,7 +871,8 @@ s_round (venv_t *env, const vopts_t *o, driver_proc_t *procs, int nprocs, vscen_
         ok_before += sum->ok[c];
     for (int p = 0; p < nprocs; p++) {
         char line[64];
-        if (s_read_line (procs[p].from, line, sizeof (line), until) != 0 || !streq (line, "done"))
+        if (proc_read_line (procs[p].from, line, sizeof (line), until) != 0 ||
+            !streq (line, "done"))
             continue;
         FILE *file = fopen (procs[p].result, "rb");
         bool read_ok = file && fread (one, sizeof (*one), 1, file) == 1;
