@@ -2435,6 +2435,9 @@ s_parse_action (loader_t *l, const char *where, const char *value, action_t *act
     } else if (strcmp (value, "deny") == 0) {
         act->action = POLICY_DENY;
         act->risk = RISK_CRITICAL;
+    } else if (strcmp (value, "defer") == 0) {
+        act->action = POLICY_DEFER;
+        act->risk = RISK_MEDIUM;
     } else if (strncmp (value, "escalate:", 9) == 0) {
         const char *cap = value + 9;
         size_t n = strlen (cap);
@@ -2452,7 +2455,7 @@ s_parse_action (loader_t *l, const char *where, const char *value, action_t *act
         act->risk = RISK_HIGH;
         memcpy (act->capability, cap, n + 1);
     } else {
-        s_fail (l, where, "bad action '%s' (allow, deny or escalate:CAPABILITY)", value);
+        s_fail (l, where, "bad action '%s' (allow, defer, deny or escalate:CAPABILITY)", value);
         return false;
     }
     return true;
@@ -3187,6 +3190,8 @@ policy_action_name (policy_action_t action)
     switch (action) {
     case POLICY_ALLOW:
         return "allow";
+    case POLICY_DEFER:
+        return "defer";
     case POLICY_ESCALATE:
         return "escalate";
     case POLICY_DENY:

@@ -18,7 +18,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { POLICY_ALLOW = 0, POLICY_ESCALATE = 1, POLICY_DENY = 2 } policy_action_t;
+//  In order of severity: a call's decision is the most severe of its parts.
+//  DEFER is "no opinion": the agent's own permission flow applies.
+typedef enum {
+    POLICY_ALLOW = 0,
+    POLICY_DEFER = 1,
+    POLICY_ESCALATE = 2,
+    POLICY_DENY = 3
+} policy_action_t;
+#define POLICY_ACTIONS 4
 typedef enum { RISK_NONE = 0, RISK_LOW, RISK_MEDIUM, RISK_HIGH, RISK_CRITICAL } policy_risk_t;
 
 typedef struct {

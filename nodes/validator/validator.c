@@ -14,7 +14,7 @@
 typedef struct {
     uint64_t requests;
     uint64_t errors;
-    uint64_t decisions[3]; //  by policy_action_t
+    uint64_t decisions[POLICY_ACTIONS]; //  by policy_action_t
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t reloads;
@@ -137,6 +137,7 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
         {"requests", self->n.requests},
         {"errors", self->n.errors},
         {"allow", self->n.decisions[POLICY_ALLOW]},
+        {"defer", self->n.decisions[POLICY_DEFER]},
         {"escalate", self->n.decisions[POLICY_ESCALATE]},
         {"deny", self->n.decisions[POLICY_DENY]},
         {"cache_hits", self->n.cache_hits},
