@@ -20,6 +20,8 @@
 //  drops the connection, so one peer cannot make us buffer more.
 #define HARD_MAX_MSG (2 * LH_MAX_BODY + 4096)
 #define TICK_MS      100
+//  Bytes in a subscription message; a longer one drops its connection
+#define PUB_MAX_PREFIX 4096
 
 typedef struct {
     const char *call;
@@ -107,13 +109,32 @@ typedef struct {
     uint64_t workers_disconnected;
     uint64_t protocol_errors; //  bad worker commands
     uint64_t published;       //  notifications re-published for workers and admins
+    uint64_t subscriptions;   //  PUB subscriptions accepted
+    uint64_t subscriptions_refused;
+    uint64_t pub_malformed; //  messages on PUB that are not (un)subscriptions
+    uint64_t pub_reopened;  //  PUB socket closed and bound again to revoke subscriptions
 } counters_t;
+
+//  What a key was allowed to subscribe to, for revocation after a roster
+//  reload: the principal it had at its first granted subscription, and
+//  whether later grants came under another principal.
+typedef struct {
+    char agent[LH_MAX_AGENT + 1];
+    role_t role;
+    bool mixed;
+} grant_t;
 
 struct _broker_t {
     zconfig_t *config;
     zsock_t *frontend;
     zsock_t *backend;
-    zsock_t *pub;
+    zsock_t *pub;    //  XPUB in CURVE mode (subscriptions checked), PUB in plaintext
+    bool pub_reopen; //  the PUB socket is closed and waits to be bound again
+    int pub_reopen_attempts;
+    //  A non-subscription message was read since the XPUB's queue was last
+    //  empty: the connection libzmq applies ZMQ_SUBSCRIBE to is unknown
+    bool pub_misaligned;
+    zhashx_t *grants; //  Z85 key -> grant_t, keys granted a subscription
     zloop_t *loop;
     auth_t *auth;
     zcert_t *cert;
@@ -147,6 +168,11 @@ typedef struct {
 static int
 s_sendv (zsock_t *sock, const part_t *parts, size_t count, uint64_t *drops)
 {
+    if (!sock) {
+        //  The PUB socket while it is being bound again (s_pub_reopen)
+        (*drops)++;
+        return -1;
+    }
     void *handle = zsock_resolve (sock);
     for (size_t i = 0; i < count; i++) {
         int flags = (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
@@ -276,6 +302,13 @@ s_worker_destructor (void **item)
         free (worker);
         *item = NULL;
     }
+}
+
+static void
+s_grant_destructor (void **item)
+{
+    free (*item);
+    *item = NULL;
 }
 
 static service_t *
@@ -487,6 +520,10 @@ s_pack_counters (broker_t *self, msgpack_packer *pk)
         {"workers_disconnected", n->workers_disconnected},
         {"protocol_errors", n->protocol_errors},
         {"published", n->published},
+        {"subscriptions", n->subscriptions},
+        {"subscriptions_refused", n->subscriptions_refused},
+        {"pub_malformed", n->pub_malformed},
+        {"pub_reopened", n->pub_reopened},
         {"auth_accepted", self->auth ? auth_accepted (self->auth) : 0},
         {"auth_denied", self->auth ? auth_denied (self->auth) : 0},
         {"inflight", zhashx_size (self->tokens)},
@@ -945,6 +982,26 @@ done:
     return rc;
 }
 
+//  A worker's topic: its service name, or that name followed by a dot and
+//  more, optionally addressed to one agent as "@<agent id>/" in front.
+static bool
+s_topic_allowed (const char *service, const uint8_t *topic, size_t size)
+{
+    if (size > LH_MAX_TOPIC)
+        return false;
+    if (size > 0 && topic[0] == '@') {
+        const uint8_t *slash = (const uint8_t *) memchr (topic + 1, '/', size - 1);
+        size_t agent_len = slash ? (size_t) (slash - topic - 1) : 0;
+        if (!slash || !codec_name_valid ((const char *) topic + 1, agent_len, LH_MAX_AGENT))
+            return false;
+        topic = slash + 1;
+        size -= agent_len + 2;
+    }
+    size_t name_len = strlen (service);
+    return size >= name_len && memcmp (topic, service, name_len) == 0 &&
+           (size == name_len || topic[name_len] == '.');
+}
+
 //  PUBLISH [topic, body]: a worker's notification, re-published on PUB when
 //  the topic is in its service's namespace. Returns -1 on a protocol error.
 static int
@@ -953,12 +1010,9 @@ s_worker_publish (broker_t *self, worker_t *worker, zmsg_t *msg)
     zframe_t *topic = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     int rc = -1;
-    const char *name = worker->service->name;
-    size_t name_len = strlen (name);
     const char *why;
-    if (body && zmsg_size (msg) == 0 && zframe_size (topic) <= LH_MAX_TOPIC &&
-        zframe_size (topic) >= name_len && memcmp (zframe_data (topic), name, name_len) == 0 &&
-        (zframe_size (topic) == name_len || zframe_data (topic)[name_len] == '.') &&
+    if (body && zmsg_size (msg) == 0 &&
+        s_topic_allowed (worker->service->name, zframe_data (topic), zframe_size (topic)) &&
         codec_check (zframe_data (body), zframe_size (body), NULL, &why) == LH_OK) {
         part_t parts[] = {FRAME_PART (topic), FRAME_PART (body)};
         if (s_sendv (self->pub, parts, 2, &self->n.drops_pub) == 0)
@@ -1034,6 +1088,217 @@ s_zap_ready (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     auth_zap_handle (((broker_t *) arg)->auth);
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  PUB: who may subscribe to what (CURVE mode)
+//
+//  The PUB socket is an XPUB with ZMQ_XPUB_MANUAL: libzmq hands every
+//  (un)subscription to us instead of applying it, and ZMQ_SUBSCRIBE or
+//  ZMQ_UNSUBSCRIBE then applies to the connection the message we last read
+//  came from. Each subscription message carries its connection's ZAP
+//  metadata, so Lh-Key says whose it is; the roster as it is now says what
+//  that key may see. Nodes and admins may subscribe to anything; agents and
+//  experts only to prefixes starting "@<their agent id>/".
+//
+//  Two libzmq behaviours shape this code (read in its xpub.cpp):
+//  * A message that is not a subscription (an XSUB peer may send one) is
+//    queued without a connection, so every ZMQ_SUBSCRIBE after it would apply
+//    to the wrong connection until the queue is empty again. Subscriptions
+//    read in that state are refused, never applied.
+//  * When a connection closes, libzmq itself drops its subscriptions and
+//    queues one unsubscription per prefix with no metadata and no connection.
+//    They need nothing from us.
+//  libzmq before 4.3.5 (upstream commit 2df7ab6a) may apply ZMQ_SUBSCRIBE to
+//  a connection that closed between queueing a subscription and our reading
+//  it; s_pub_ready reads to the end of the queue with no other socket call
+//  between a read and its ZMQ_SUBSCRIBE, which leaves libzmq's own command
+//  processing as the only window.
+
+static zsock_t *s_socket (broker_t *self, int type, const char *endpoint, const char *label,
+                          int heartbeat_ms, char *resolved, size_t resolved_size);
+static int s_pub_ready (zloop_t *loop, zsock_t *reader, void *arg);
+
+static bool
+s_role_wide (role_t role)
+{
+    return role == ROLE_NODE || role == ROLE_ADMIN;
+}
+
+//  Whether a principal may subscribe to prefix: everything for nodes and
+//  admins; for agents and experts only "@<own id>/..." (the slash included,
+//  so that "@ag" cannot match "@agent-2/").
+static bool
+s_may_subscribe (const char *agent, role_t role, const uint8_t *prefix, size_t size)
+{
+    if (s_role_wide (role))
+        return true;
+    size_t len = strlen (agent);
+    return size >= len + 2 && prefix[0] == '@' && memcmp (prefix + 1, agent, len) == 0 &&
+           prefix[len + 1] == '/';
+}
+
+//  A prefix for a log line: printable ASCII, anything else as '?', at most
+//  LH_MAX_TOPIC bytes.
+static void
+s_printable (const uint8_t *data, size_t size, char *out, size_t out_size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 4 < out_size && i < LH_MAX_TOPIC; i++)
+        out[n++] = data[i] >= 0x20 && data[i] < 0x7F && data[i] != '"' && data[i] != '\\'
+                       ? (char) data[i]
+                       : '?';
+    if (size > LH_MAX_TOPIC && n + 4 < out_size)
+        for (int i = 0; i < 3; i++)
+            out[n++] = '.';
+    out[n] = 0;
+}
+
+static void
+s_grant_note (broker_t *self, const char *key, const auth_principal_t *principal)
+{
+    grant_t *grant = (grant_t *) zhashx_lookup (self->grants, key);
+    if (!grant) {
+        grant = (grant_t *) zmalloc (sizeof (grant_t));
+        snprintf (grant->agent, sizeof (grant->agent), "%s", principal->agent);
+        grant->role = principal->role;
+        zhashx_insert (self->grants, key, grant);
+    } else if (grant->role != principal->role || !streq (grant->agent, principal->agent))
+        grant->mixed = true;
+}
+
+static void
+s_pub_message (broker_t *self, zmq_msg_t *msg)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (msg);
+    size_t size = zmq_msg_size (msg);
+    const char *key = zmq_msg_gets (msg, "Lh-Key");
+    const auth_principal_t *principal = key ? auth_lookup (self->auth, key) : NULL;
+    void *handle = zsock_resolve (self->pub);
+    if (size == 0 || data[0] > 1) {
+        self->n.pub_malformed++;
+        self->pub_misaligned = true;
+        lh_warn ("message on PUB that is not a subscription", "agent=%s key=%s size=%zu",
+                 principal ? principal->agent : "-", key ? key : "-", size);
+        return;
+    }
+    if (!key)
+        return; //  libzmq's notice that a connection closed (see above)
+    const uint8_t *prefix = data + 1;
+    size_t prefix_size = size - 1;
+    if (data[0] == 0) {
+        //  Dropping a subscription never shows anything new, whoever asks;
+        //  misaligned, it could drop another connection's
+        if (!self->pub_misaligned)
+            zmq_setsockopt (handle, ZMQ_UNSUBSCRIBE, prefix, prefix_size);
+        return;
+    }
+    const char *refusal = NULL;
+    if (!principal)
+        refusal = "key not on the roster";
+    else if (self->pub_misaligned)
+        refusal = "sent after a message that was not a subscription";
+    else if (!s_may_subscribe (principal->agent, principal->role, prefix, prefix_size))
+        refusal = "agents and experts may subscribe only to @<own agent id>/";
+    if (!refusal && zmq_setsockopt (handle, ZMQ_SUBSCRIBE, prefix, prefix_size) != 0)
+        refusal = "libzmq refused it";
+    if (refusal) {
+        self->n.subscriptions_refused++;
+        char shown[LH_MAX_TOPIC + 8];
+        s_printable (prefix, prefix_size, shown, sizeof (shown));
+        lh_warn ("subscription refused", "agent=%s role=%s prefix=\"%s\" reason=\"%s\"",
+                 principal ? principal->agent : "-", principal ? role_name (principal->role) : "-",
+                 shown, refusal);
+        return;
+    }
+    self->n.subscriptions++;
+    s_grant_note (self, key, principal);
+}
+
+static int
+s_pub_ready (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    broker_t *self = (broker_t *) arg;
+    void *handle = zsock_resolve (reader);
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    //  A bounded batch; zloop calls again while the queue holds more
+    for (int i = 0; i < 1024; i++) {
+        if (zmq_msg_recv (&msg, handle, ZMQ_DONTWAIT) == -1) {
+            //  The queue is empty: connections and messages line up again
+            self->pub_misaligned = false;
+            break;
+        }
+        s_pub_message (self, &msg);
+    }
+    zmq_msg_close (&msg);
+    return 0;
+}
+
+//  Binds the PUB socket on its endpoint; false when it cannot yet (the one
+//  closed by s_pub_reopen may still hold the port for a moment).
+static bool
+s_pub_open (broker_t *self, const char *endpoint)
+{
+    char bound[sizeof (self->endpoints[2])];
+    self->pub = s_socket (self, self->plaintext ? ZMQ_PUB : ZMQ_XPUB, endpoint, "pub", 0, bound,
+                          sizeof (bound));
+    if (!self->pub)
+        return false;
+    snprintf (self->endpoints[2], sizeof (self->endpoints[2]), "%s", bound);
+    if (!self->plaintext)
+        zloop_reader (self->loop, self->pub, s_pub_ready, self);
+    self->pub_reopen = false;
+    self->pub_reopen_attempts = 0;
+    return true;
+}
+
+//  Revocation: libzmq can drop a connection's subscription only in answer
+//  to a message from that connection, so the broker closes the PUB socket
+//  and binds it again. Every reader's SUB socket reconnects by itself and
+//  sends its subscriptions again, and each is checked against the new
+//  roster (a removed key fails the handshake). Notifications published
+//  until the socket is bound again are dropped and counted in drops_pub.
+static void
+s_pub_reopen (broker_t *self)
+{
+    self->n.pub_reopened++;
+    zloop_reader_end (self->loop, self->pub);
+    zsock_destroy (&self->pub);
+    zhashx_purge (self->grants);
+    self->pub_misaligned = false;
+    self->pub_reopen = true;
+    char endpoint[sizeof (self->endpoints[2])];
+    snprintf (endpoint, sizeof (endpoint), "%s", self->endpoints[2]);
+    if (!s_pub_open (self, endpoint))
+        lh_info ("PUB socket closed, binding again at the next tick", "endpoint=%s", endpoint);
+}
+
+//  After a roster reload: a key that was granted a subscription and may now
+//  see less (gone, demoted to agent or expert, or an agent under another id)
+//  makes the broker reopen the PUB socket. Keys whose grants were all for
+//  their own agent id and still are, and nodes and admins, keep theirs.
+static void
+s_subscribers_recheck (broker_t *self)
+{
+    if (self->plaintext || !self->pub)
+        return;
+    const char *revoked = NULL;
+    for (grant_t *grant = (grant_t *) zhashx_first (self->grants); grant && !revoked;
+         grant = (grant_t *) zhashx_next (self->grants)) {
+        const char *key = (const char *) zhashx_cursor (self->grants);
+        const auth_principal_t *now = auth_lookup (self->auth, key);
+        bool keeps =
+            now && (s_role_wide (now->role) || (!grant->mixed && !s_role_wide (grant->role) &&
+                                                streq (grant->agent, now->agent)));
+        if (!keeps)
+            revoked = grant->agent;
+    }
+    if (revoked) {
+        lh_info ("roster reload revokes subscriptions: reopening PUB", "agent=%s", revoked);
+        s_pub_reopen (self);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -1114,6 +1379,13 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         self->heartbeat_at = now + self->heartbeat_ms;
     }
     s_expire_requests (self, now);
+    if (self->pub_reopen) {
+        char endpoint[sizeof (self->endpoints[2])];
+        snprintf (endpoint, sizeof (endpoint), "%s", self->endpoints[2]);
+        if (!s_pub_open (self, endpoint) && ++self->pub_reopen_attempts % 50 == 0)
+            lh_warn ("PUB socket still cannot be bound again", "endpoint=%s attempts=%d", endpoint,
+                     self->pub_reopen_attempts);
+    }
     //  Services freed by expiry may have queued work
     for (service_t *service = (service_t *) zhashx_first (self->services); service;
          service = (service_t *) zhashx_next (self->services))
@@ -1158,6 +1430,11 @@ s_socket (broker_t *self, int type, const char *endpoint, const char *label, int
         zsock_set_router_mandatory (sock, 1);
         zsock_set_maxmsgsize (sock, HARD_MAX_MSG);
     }
+    if (type == ZMQ_XPUB) {
+        //  Subscriptions come to s_pub_ready; none is longer than PUB_MAX_PREFIX
+        zsock_set_xpub_manual (sock, 1);
+        zsock_set_maxmsgsize (sock, PUB_MAX_PREFIX);
+    }
     if (heartbeat_ms > 0) {
         zsock_set_heartbeat_ivl (sock, heartbeat_ms);
         zsock_set_heartbeat_timeout (sock, 3 * heartbeat_ms);
@@ -1169,7 +1446,11 @@ s_socket (broker_t *self, int type, const char *endpoint, const char *label, int
         zsock_set_zap_domain (sock, label);
     }
     if (zsock_bind (sock, "%s", endpoint) < 0) {
-        lh_error ("cannot bind", "socket=%s endpoint=%s", label, endpoint);
+        //  Binding the PUB socket again may fail for a moment (s_pub_reopen)
+        if (self->pub_reopen)
+            lh_debug ("cannot bind yet", "socket=%s endpoint=%s", label, endpoint);
+        else
+            lh_error ("cannot bind", "socket=%s endpoint=%s", label, endpoint);
         zsock_destroy (&sock);
         return NULL;
     }
@@ -1201,6 +1482,8 @@ broker_new (zconfig_t *config)
     self->workers = zhashx_new ();
     zhashx_set_destructor (self->workers, s_worker_destructor);
     self->tokens = lh_idhash_new ();
+    self->grants = zhashx_new ();
+    zhashx_set_destructor (self->grants, s_grant_destructor);
     self->loop = zloop_new ();
 
     if (self->plaintext)
@@ -1242,9 +1525,7 @@ broker_new (zconfig_t *config)
     self->backend = s_socket (
         self, ZMQ_ROUTER, lh_config_str (config, "broker/backend", "tcp://127.0.0.1:5556"),
         "backend", LH_WORKER_HEARTBEAT_MS, self->endpoints[1], sizeof (self->endpoints[1]));
-    self->pub =
-        s_socket (self, ZMQ_PUB, lh_config_str (config, "broker/pub", "tcp://127.0.0.1:5557"),
-                  "pub", 0, self->endpoints[2], sizeof (self->endpoints[2]));
+    s_pub_open (self, lh_config_str (config, "broker/pub", "tcp://127.0.0.1:5557"));
     if (!self->frontend || !self->backend || !self->pub) {
         broker_destroy (&self);
         return NULL;
@@ -1274,6 +1555,7 @@ broker_destroy (broker_t **self_p)
         zsock_destroy (&self->frontend);
         zsock_destroy (&self->backend);
         zsock_destroy (&self->pub);
+        zhashx_destroy (&self->grants);
         auth_destroy (&self->auth);
         zcert_destroy (&self->cert);
         free (self);
@@ -1311,8 +1593,10 @@ s_sighup (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while (read (item->fd, &info, sizeof (info)) == sizeof (info))
         if (self->auth) {
             lh_info ("SIGHUP: reloading roster", "%s", "");
-            if (auth_reload (self->auth) == 0)
+            if (auth_reload (self->auth) == 0) {
                 s_workers_recheck (self);
+                s_subscribers_recheck (self);
+            }
         }
     return 0;
 }
