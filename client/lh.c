@@ -8,7 +8,11 @@
 #include "codec.h"
 #include "jsonpack.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
 static const char *s_usage =
     "Usage: lh [--broker EP] [--broker-key Z85] [--cert FILE] [--timeout MS] COMMAND ...\n"
@@ -16,14 +20,17 @@ static const char *s_usage =
     "Commands:\n"
     "  keygen NAME [--dir DIR] [--role ROLE --roster FILE]\n"
     "                      make a CURVE keypair (DIR/NAME.cert, DIR/NAME.cert_secret);\n"
-    "                      with --roster, add it to a roster file under ROLE\n"
+    "                      with --roster, add it to a roster file under ROLE; one key\n"
+    "                      per agent or machine (lh keygen --help)\n"
     "  status [--json]     broker, services, workers, queues and counters (and the\n"
     "                      validators' and one integrity replica's)\n"
     "  call SERVICE JSON   send a request (a JSON object) and print the reply as JSON\n"
     "  ping [-c COUNT]     round trips to the broker\n"
-    "  validate --tool TOOL (--command CMD | --input JSON) [--cwd DIR] [--json]\n"
-    "                      ask for a decision; exit 0 allow, 2 deny, 3 escalate, 1 error\n"
-    "  hook                Claude Code PreToolUse hook: hook JSON on stdin, decision out\n"
+    "  validate --tool TOOL (--command CMD | --input JSON|@FILE) [--cwd DIR] [--json]\n"
+    "                      ask for a decision; exit 0 allow, 2 deny, 3 escalate, 4 defer,\n"
+    "                      1 no decision, 64 usage (lh validate --help)\n"
+    "  hook                Claude Code PreToolUse hook: hook JSON on stdin, decision out;\n"
+    "                      every failure blocks (exit 2) (lh hook --help)\n"
     "  policy check FILE   lint a policy file\n"
     "  policy reload       tell every validator to load its policy file again\n"
     "  event append --type T [--data JSON|@FILE] [--id CLIENT_ID] [--agent A]\n"
@@ -37,20 +44,323 @@ static const char *s_usage =
     "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N] [--origin O]\n"
     "                      verify a log offline; exit 1 naming the first bad seq\n"
     "\n"
-    "--env FILE reads KEY=VALUE lines (as ops/run writes run/env) before the rest.\n"
+    "--env FILE reads NAME=VALUE lines (as ops/run writes run/env and run/admin.env)\n"
+    "before the rest; a line it cannot read is an error.\n"
     "Environment: LH_BROKER (frontend endpoint), LH_BROKER_KEY (broker public key),\n"
     "LH_CERT (this client's secret certificate). Without LH_BROKER_KEY, plaintext.\n"
-    "Exit status: 0 success, 1 error reply or failure, 2 usage.\n";
+    "Exit status: 0 success, 1 error reply or failure, 2 usage; lh validate and lh hook\n"
+    "have their own (lh validate --help, lh hook --help).\n";
+
+int cli_usage_status = 2;
 
 int
 cli_usage_error (const char *message)
 {
     fprintf (stderr, "lh: %s\n\n%s", message, s_usage);
-    return 2;
+    return cli_usage_status;
+}
+
+//  --------------------------------------------------------------------------
+//  Configuration: env files, keys, certificates
+
+//  A shell-like NAME=VALUE line; false with a message in err.
+static bool
+s_env_line (char *text, const char *path, int number, char *err, size_t err_size)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    if (*text == 0 || *text == '#')
+        return true;
+    if (strncmp (text, "export", 6) == 0 && (text[6] == ' ' || text[6] == '\t')) {
+        text += 6;
+        while (*text == ' ' || *text == '\t')
+            text++;
+    }
+    char *name = text;
+    if (!(isalpha ((unsigned char) *text) || *text == '_'))
+        goto bad;
+    while (isalnum ((unsigned char) *text) || *text == '_')
+        text++;
+    if (*text != '=')
+        goto bad;
+    *text++ = 0;
+    //  PATH lines reference $PATH: lh needs no PATH of its own
+    if (streq (name, "PATH"))
+        return true;
+    char *value = text, *end;
+    if (*text == '\'' || *text == '"') {
+        //  Quoted: the whole value, nothing the shell would expand inside
+        char quote = *text;
+        value = text + 1;
+        end = strchr (value, quote);
+        if (!end || (quote == '"' && strcspn (value, "$`\\") < (size_t) (end - value)))
+            goto bad;
+        *end++ = 0;
+    } else {
+        end = value + strcspn (value, " \t'\"$`\\;&|<>()");
+        if (*end && *end != ' ' && *end != '\t')
+            goto bad;
+        if (*end)
+            *end++ = 0;
+    }
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end && *end != '#')
+        goto bad;
+    if (setenv (name, value, 1) != 0) {
+        snprintf (err, err_size, "%s line %d: cannot set %s", path, number, name);
+        return false;
+    }
+    return true;
+bad:
+    snprintf (err, err_size,
+              "%s line %d: not NAME=VALUE (a bare word, or one quoted value without $, ` or \\)",
+              path, number);
+    return false;
+}
+
+int
+cli_load_env (const char *path, char *err, size_t err_size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (err, err_size, "cannot read env file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line[8192];
+    int number = 0, rc = 0;
+    while (rc == 0 && fgets (line, sizeof (line), file)) {
+        number++;
+        size_t len = strlen (line);
+        if (len + 1 == sizeof (line) && line[len - 1] != '\n') {
+            snprintf (err, err_size, "%s line %d: longer than %zu bytes", path, number,
+                      sizeof (line) - 2);
+            rc = -1;
+            break;
+        }
+        line[strcspn (line, "\r\n")] = 0;
+        if (!s_env_line (line, path, number, err, err_size))
+            rc = -1;
+    }
+    if (rc == 0 && ferror (file)) {
+        snprintf (err, err_size, "cannot read env file %s: %s", path, strerror (errno));
+        rc = -1;
+    }
+    fclose (file);
+    return rc;
+}
+
+bool
+cli_key_valid (const char *key)
+{
+    uint8_t bytes[32];
+    return key && strlen (key) == 40 && zmq_z85_decode (bytes, key) != NULL;
+}
+
+zcert_t *
+cli_cert_load (const char *path, char *err, size_t err_size)
+{
+    //  As zcert_load: PATH_secret first, then PATH
+    char secret_path[4096];
+    struct stat st;
+    snprintf (secret_path, sizeof (secret_path), "%s_secret", path);
+    const char *chosen = stat (secret_path, &st) == 0 ? secret_path : path;
+    FILE *file = fopen (chosen, "r");
+    if (!file || fstat (fileno (file), &st) != 0) {
+        snprintf (err, err_size, "cannot read certificate %s: %s", chosen, strerror (errno));
+        if (file)
+            fclose (file);
+        return NULL;
+    }
+    if (!S_ISREG (st.st_mode) || st.st_size > 65536) {
+        snprintf (err, err_size, "certificate %s is not a regular file of at most 64 KiB", chosen);
+        fclose (file);
+        return NULL;
+    }
+    char text[65537];
+    size_t size = fread (text, 1, sizeof (text) - 1, file);
+    bool failed = ferror (file);
+    fclose (file);
+    if (failed) {
+        snprintf (err, err_size, "cannot read certificate %s", chosen);
+        return NULL;
+    }
+    text[size] = 0;
+    zconfig_t *root = memchr (text, 0, size) ? NULL : zconfig_str_load (text);
+    const char *public_txt = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
+    const char *secret_txt = root ? zconfig_get (root, "curve/secret-key", NULL) : NULL;
+    uint8_t public_key[32], secret_key[32], derived[32];
+    zcert_t *cert = NULL;
+    if (!root)
+        snprintf (err, err_size, "certificate %s is not a ZPL file", chosen);
+    else if (!cli_key_valid (public_txt))
+        snprintf (err, err_size, "certificate %s has no valid curve/public-key", chosen);
+    else if (!cli_key_valid (secret_txt))
+        snprintf (err, err_size,
+                  "certificate %s has no valid curve/secret-key (a public .cert, not the "
+                  ".cert_secret?)",
+                  chosen);
+    else {
+        zmq_z85_decode (public_key, public_txt);
+        zmq_z85_decode (secret_key, secret_txt);
+        if (crypto_scalarmult_base (derived, secret_key) != 0 ||
+            sodium_memcmp (derived, public_key, 32) != 0)
+            snprintf (err, err_size, "certificate %s: the secret key does not match the public key",
+                      chosen);
+        else
+            cert = zcert_new_from (public_key, secret_key);
+        sodium_memzero (secret_key, sizeof (secret_key));
+        if (!cert && !err[0])
+            snprintf (err, err_size, "certificate %s: out of memory", chosen);
+    }
+    sodium_memzero (text, sizeof (text));
+    zconfig_destroy (&root);
+    return cert;
+}
+
+//  Options before the command that take a value.
+static bool
+s_takes_value (const char *option)
+{
+    return streq (option, "--broker") || streq (option, "--broker-key") ||
+           streq (option, "--cert") || streq (option, "--timeout") || streq (option, "--env");
+}
+
+int
+cli_command_index (int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-')
+        i += s_takes_value (argv[i]) ? 2 : 1;
+    return i < argc ? i : argc;
+}
+
+//  A broker endpoint lh can connect to: tcp://HOST:PORT or ipc://PATH.
+static bool
+s_endpoint_valid (const char *endpoint)
+{
+    size_t len = strlen (endpoint);
+    if (len > 255 || strpbrk (endpoint, " \t\r\n"))
+        return false;
+    if (strncmp (endpoint, "ipc://", 6) == 0)
+        return len > 6;
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr (endpoint + 6, ':');
+    if (!colon || colon == endpoint + 6)
+        return false;
+    char *end;
+    errno = 0;
+    long port = strtol (colon + 1, &end, 10);
+    return colon[1] && !*end && !errno && port >= 1 && port <= 65535;
+}
+
+cli_setup_t
+cli_setup (cli_t *cli, int argc, char **argv, bool strict, int *command, char *err, size_t err_size)
+{
+    err[0] = 0;
+    cli->cert = NULL;
+    cli->timeout_ms = 3000;
+    cli->timeout_set = false;
+    cli->conn = (lh_connect_t){0};
+    *command = cli_command_index (argc, argv);
+    //  --env FILE first: it feeds the environment the rest reads
+    int i = 1;
+    if (argc > 1 && streq (argv[1], "--env")) {
+        if (argc < 3) {
+            snprintf (err, err_size, "--env needs a FILE");
+            return CLI_SETUP_USAGE;
+        }
+        if (cli_load_env (argv[2], err, err_size) != 0)
+            return CLI_SETUP_CONFIG;
+        i = 3;
+    }
+    const char *endpoint = getenv ("LH_BROKER");
+    const char *key = getenv ("LH_BROKER_KEY");
+    const char *cert_path = getenv ("LH_CERT");
+    const char *endpoint_from = "LH_BROKER", *key_from = "LH_BROKER_KEY";
+    for (; i < *command; i++) {
+        if (streq (argv[i], "-h") || streq (argv[i], "--help"))
+            return CLI_SETUP_HELP;
+        if (!s_takes_value (argv[i]) || streq (argv[i], "--env")) {
+            snprintf (err, err_size, "unknown option %s", argv[i]);
+            return CLI_SETUP_USAGE;
+        }
+        if (i + 1 >= argc) {
+            snprintf (err, err_size, "option %s needs a value", argv[i]);
+            return CLI_SETUP_USAGE;
+        }
+        const char *option = argv[i++];
+        if (streq (option, "--broker")) {
+            endpoint = argv[i];
+            endpoint_from = "--broker";
+        } else if (streq (option, "--broker-key")) {
+            key = argv[i];
+            key_from = "--broker-key";
+        } else if (streq (option, "--cert"))
+            cert_path = argv[i];
+        else {
+            char *end;
+            errno = 0;
+            long ms = strtol (argv[i], &end, 10);
+            if (!*argv[i] || *end || errno || ms < 1 || ms > 3600000) {
+                snprintf (err, err_size, "--timeout is 1 to 3600000 ms");
+                return CLI_SETUP_USAGE;
+            }
+            cli->timeout_ms = (int) ms;
+            cli->timeout_set = true;
+        }
+    }
+    if (!endpoint || !*endpoint) {
+        if (strict) {
+            snprintf (err, err_size, "LH_BROKER is not set (no --env FILE, or it lacks LH_BROKER)");
+            return CLI_SETUP_CONFIG;
+        }
+        endpoint = "tcp://127.0.0.1:5555";
+    }
+    if (!s_endpoint_valid (endpoint)) {
+        snprintf (err, err_size, "%s '%.300s' is not tcp://HOST:PORT or ipc://PATH", endpoint_from,
+                  endpoint);
+        return CLI_SETUP_CONFIG;
+    }
+    if (key && *key && !cli_key_valid (key)) {
+        snprintf (err, err_size, "%s is not a CURVE public key (40 characters of Z85)", key_from);
+        return CLI_SETUP_CONFIG;
+    }
+    if (cert_path && *cert_path) {
+        cli->cert = cli_cert_load (cert_path, err, err_size);
+        if (!cli->cert)
+            return CLI_SETUP_CONFIG;
+    }
+    cli->conn.endpoint = endpoint;
+    cli->conn.server_key = key && *key ? key : NULL;
+    cli->conn.cert = cli->cert;
+    return CLI_SETUP_OK;
 }
 
 //  --------------------------------------------------------------------------
 //  keygen
+
+static const char *s_keygen_usage =
+    "Usage: lh keygen NAME [--dir DIR] [--role ROLE --roster FILE]\n"
+    "\n"
+    "Makes a CURVE keypair: DIR/NAME.cert (public) and DIR/NAME.cert_secret (keep it\n"
+    "private: whoever reads it is NAME). With --roster, appends NAME with its public key\n"
+    "and ROLE (agent, expert, node or admin) to the broker's roster; send the broker\n"
+    "SIGHUP to load it. NAME (1 to 64 of [A-Za-z0-9._-]) becomes the agent id that every\n"
+    "request and every logged decision carries.\n"
+    "\n"
+    "One key per agent or machine, role agent, never admin: a hook or an agent holding\n"
+    "an admin key could reload policy and read every notification. For example:\n"
+    "\n"
+    "  lh keygen hook-$(hostname -s) --dir run/keys --role agent --roster run/keys/roster.zpl\n"
+    "  kill -HUP $(cat run/pids/broker.pid)\n"
+    "  # an env file for that machine's hook (lh --env FILE hook):\n"
+    "  #   LH_BROKER=tcp://HOST:5555\n"
+    "  #   LH_BROKER_KEY=<the broker's public key>\n"
+    "  #   LH_CERT=/path/to/hook-NAME.cert_secret\n"
+    "\n"
+    "To retire a key, remove its entry from the roster and send SIGHUP.\n";
 
 static int
 s_keygen (int argc, char **argv)
@@ -60,6 +370,10 @@ s_keygen (int argc, char **argv)
     const char *roster = NULL;
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
+        if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
+            fputs (s_keygen_usage, stdout);
+            return 0;
+        }
         if (streq (argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
         else if (streq (argv[i], "--role") && i + 1 < argc)
@@ -404,50 +718,37 @@ s_status (cli_t *cli, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+    //  The hook runs its own setup: every failure must be a fail-closed answer
+    int command_at = cli_command_index (argc, argv);
+    if (command_at < argc && streq (argv[command_at], "hook"))
+        return cli_hook_main (argc, argv);
+    //  lh validate's exit status 2 means deny; its usage errors are distinct
+    if (command_at < argc && streq (argv[command_at], "validate"))
+        cli_usage_status = CLI_EXIT_USAGE;
     zsys_init ();
     zsys_set_logsystem (false);
-    //  --env FILE first: it feeds the environment the rest reads
-    int i = 1;
-    if (argc > 2 && streq (argv[1], "--env")) {
-        if (cli_load_env (argv[2]) != 0)
-            return 1;
-        i = 3;
-    }
-    cli_t cli = {.timeout_ms = 3000};
-    if (lh_connect_from_env (&cli.conn, &cli.cert, "tcp://127.0.0.1:5555") != 0)
+    cli_t cli;
+    char err[1024];
+    int i;
+    switch (cli_setup (&cli, argc, argv, false, &i, err, sizeof (err))) {
+    case CLI_SETUP_OK:
+        break;
+    case CLI_SETUP_HELP:
+        fputs (s_usage, stdout);
+        return 0;
+    case CLI_SETUP_USAGE:
+        return cli_usage_error (err);
+    case CLI_SETUP_CONFIG:
+        fprintf (stderr, "lh: %s\n", err);
         return 1;
-
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
-            fputs (s_usage, stdout);
-            zcert_destroy (&cli.cert);
-            return 0;
-        }
-        if (i + 1 >= argc)
-            return cli_usage_error ("option needs a value");
-        if (streq (argv[i], "--broker"))
-            cli.conn.endpoint = argv[++i];
-        else if (streq (argv[i], "--broker-key"))
-            cli.conn.server_key = argv[++i];
-        else if (streq (argv[i], "--timeout"))
-            cli.timeout_ms = atoi (argv[++i]);
-        else if (streq (argv[i], "--cert")) {
-            zcert_destroy (&cli.cert);
-            cli.cert = zcert_load (argv[++i]);
-            if (!cli.cert) {
-                fprintf (stderr, "lh: cannot load certificate %s\n", argv[i]);
-                return 1;
-            }
-            cli.conn.cert = cli.cert;
-        } else
-            return cli_usage_error ("unknown option");
     }
     if (i >= argc)
         return cli_usage_error ("COMMAND is required");
     if (cli.conn.server_key && !cli.conn.cert && !streq (argv[i], "keygen") &&
         !streq (argv[i], "policy") && !streq (argv[i], "verify")) {
         fprintf (stderr, "lh: a broker key without a certificate: set LH_CERT or --cert\n");
-        return 2;
+        zcert_destroy (&cli.cert);
+        return cli_usage_status;
     }
     const char *command = argv[i];
     int rc;
@@ -461,8 +762,6 @@ main (int argc, char **argv)
         rc = s_ping (&cli, argc - i, argv + i);
     else if (streq (command, "validate"))
         rc = cli_validate (&cli, argc - i, argv + i);
-    else if (streq (command, "hook"))
-        rc = cli_hook (&cli, argc - i, argv + i);
     else if (streq (command, "policy"))
         rc = cli_policy (&cli, argc - i, argv + i);
     else if (streq (command, "event"))

@@ -1,71 +1,69 @@
-/*  lh validate, lh hook, lh policy -- asking Lighthouse before a tool runs. */
+/*  lh validate, lh hook, lh policy -- asking Lighthouse before a tool runs.
+
+    lh hook speaks the Claude Code PreToolUse contract: exit 0 with a JSON
+    permissionDecision (allow, ask) on stdout, exit 0 with nothing on
+    stdout for "no opinion" (the agent's own permission flow applies), and
+    exit 2 to block, with the reason on stderr (Claude Code ignores stdout
+    then; the deny JSON is printed anyway for other readers). Any other
+    exit status lets the tool run, so every failure of the hook, down to a
+    signal, ends in exit 2 (or "ask" for read-only tools).
+*/
 #include "lh_cli.h"
 
 #include "codec.h"
 #include "jsonpack.h"
 #include "policy.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
-#define HOOK_MAX_INPUT (4 * 1024 * 1024)
+//  The hook's stdin and lh validate --input @FILE: at most this much
+#define INPUT_READ_MAX (16 * 1024 * 1024)
+//  A tool input whose msgpack form would exceed this (half of LH_MAX_BODY,
+//  so every string also stays under LH_MAX_STR and the request under
+//  LH_MAX_BODY) is reduced: its largest strings that are not judged
+//  (below) become a marker with their size and SHA-256.
+#define INPUT_SEND_MAX (LH_MAX_BODY / 2)
+//  session, tool_use_id, permission_mode longer than this are not sent
+#define CONTEXT_MAX 256
+//  The hook's validate deadline (LH_HOOK_TIMEOUT_MS) and what it may be
+#define HOOK_TIMEOUT_DEFAULT 2000
+#define HOOK_TIMEOUT_MAX     30000
+//  The hook answers within its deadline plus this, whatever happens
+#define HOOK_SLACK_MS 3000
 
-int
-cli_load_env (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        fprintf (stderr, "lh: cannot read %s\n", path);
-        return -1;
-    }
-    char line[8192];
-    while (fgets (line, sizeof (line), file)) {
-        char *text = line;
-        text[strcspn (text, "\r\n")] = 0;
-        if (strncmp (text, "export ", 7) == 0)
-            text += 7;
-        char *eq = strchr (text, '=');
-        if (*text == '#' || !eq || eq == text)
-            continue;
-        *eq = 0;
-        char *value = eq + 1;
-        size_t len = strlen (value);
-        if (len >= 2 && (value[0] == '\'' || value[0] == '"') && value[len - 1] == value[0]) {
-            value[len - 1] = 0;
-            value++;
-        }
-        //  PATH lines reference $PATH: lh needs no PATH of its own
-        if (!streq (text, "PATH"))
-            setenv (text, value, 1);
-    }
-    fclose (file);
-    return 0;
-}
+//  Input fields the policy judges: never replaced, however long
+static const char *s_judged_keys[] = {"command", "file_path", "notebook_path", "path",
+                                      "url",     "query",     "pattern"};
 
-//  Builds the validate request body (without id) for tool + input.
-static void
-s_pack_request (codec_buf_t *buf, const char *tool, const msgpack_object *input, const char *cwd)
+typedef enum {
+    DECISION_ALLOW,
+    DECISION_DENY,
+    DECISION_ESCALATE,
+    DECISION_DEFER,
+    DECISION_NONE //  missing, mistyped or unknown
+} decision_t;
+
+static decision_t
+s_decision (const lh_reply_t *reply)
 {
-    const char *home = getenv ("HOME");
-    const char *project = getenv ("CLAUDE_PROJECT_DIR");
-    if (!project || !*project)
-        project = getenv ("LH_PROJECT");
-    size_t pairs = 3 + (home && *home) + (project && *project);
-    msgpack_pack_map (&buf->pk, pairs);
-    codec_pack_str (&buf->pk, "tool");
-    codec_pack_str (&buf->pk, tool);
-    codec_pack_str (&buf->pk, "input");
-    msgpack_pack_object (&buf->pk, *input);
-    codec_pack_str (&buf->pk, "cwd");
-    codec_pack_str (&buf->pk, cwd);
-    if (home && *home) {
-        codec_pack_str (&buf->pk, "home");
-        codec_pack_str (&buf->pk, home);
-    }
-    if (project && *project) {
-        codec_pack_str (&buf->pk, "project");
-        codec_pack_str (&buf->pk, project);
-    }
+    const msgpack_object *value = codec_map_get (lh_reply_root (reply), "decision");
+    if (codec_str_eq (value, "allow"))
+        return DECISION_ALLOW;
+    if (codec_str_eq (value, "deny"))
+        return DECISION_DENY;
+    if (codec_str_eq (value, "escalate"))
+        return DECISION_ESCALATE;
+    if (codec_str_eq (value, "defer"))
+        return DECISION_DEFER;
+    return DECISION_NONE;
 }
 
 static const char *
@@ -76,81 +74,369 @@ s_field (const lh_reply_t *reply, const char *key, char *buf, size_t size)
     return buf;
 }
 
+//  Reads fd to its end, at most max bytes. NULL with *error set: EFBIG
+//  when there is more, ENOMEM, or the read's errno.
+static char *
+s_read_all (int fd, size_t max, size_t *size, int *error)
+{
+    size_t capacity = 65536, used = 0;
+    char *data = (char *) malloc (capacity + 1);
+    if (!data) {
+        *error = ENOMEM;
+        return NULL;
+    }
+    while (true) {
+        if (used == capacity) {
+            if (capacity > max) {
+                free (data);
+                *error = EFBIG;
+                return NULL;
+            }
+            //  One byte past max tells "exactly max" from "more"
+            size_t bigger = capacity * 2 > max + 1 ? max + 1 : capacity * 2;
+            char *grown = (char *) realloc (data, bigger + 1);
+            if (!grown) {
+                free (data);
+                *error = ENOMEM;
+                return NULL;
+            }
+            data = grown;
+            capacity = bigger;
+        }
+        ssize_t n = read (fd, data + used, capacity - used);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *error = errno;
+            free (data);
+            return NULL;
+        }
+        used += (size_t) n;
+    }
+    if (used > max) {
+        free (data);
+        *error = EFBIG;
+        return NULL;
+    }
+    data[used] = 0;
+    *size = used;
+    return data;
+}
+
+//  --------------------------------------------------------------------------
+//  The request
+
+typedef struct {
+    json_t **items;
+    size_t count, capacity;
+    bool no_memory;
+} strings_t;
+
+static bool
+s_judged (const char *key)
+{
+    for (size_t i = 0; key && i < sizeof (s_judged_keys) / sizeof (s_judged_keys[0]); i++)
+        if (streq (key, s_judged_keys[i]))
+            return true;
+    return false;
+}
+
+//  An upper bound of json's msgpack size (as jsonpack packs it); collects
+//  into found the strings that may be replaced (not under a judged key,
+//  longer than a marker). Array elements count under the array's key.
+static size_t
+s_estimate (json_t *json, const char *key, strings_t *found)
+{
+    size_t size = 9;
+    if (json_is_object (json)) {
+        const char *name;
+        json_t *value;
+        size = 5;
+        json_object_foreach (json, name, value) size +=
+            strlen (name) + 5 + s_estimate (value, name, found);
+    } else if (json_is_array (json)) {
+        size_t index;
+        json_t *value;
+        size = 5;
+        json_array_foreach (json, index, value) size += s_estimate (value, key, found);
+    } else if (json_is_string (json)) {
+        size = json_string_length (json) + 5;
+        if (size > 256 && !s_judged (key)) {
+            if (found->count == found->capacity) {
+                size_t capacity = found->capacity ? found->capacity * 2 : 16;
+                json_t **items = (json_t **) realloc (found->items, capacity * sizeof (json_t *));
+                if (!items) {
+                    found->no_memory = true;
+                    return size;
+                }
+                found->items = items;
+                found->capacity = capacity;
+            }
+            found->items[found->count++] = json;
+        }
+    }
+    return size;
+}
+
+static int
+s_longer_first (const void *a, const void *b)
+{
+    size_t la = json_string_length (*(json_t *const *) a);
+    size_t lb = json_string_length (*(json_t *const *) b);
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+//  Makes input small enough to send: while its size is over INPUT_SEND_MAX,
+//  its longest replaceable string becomes "[lighthouse: N bytes not sent,
+//  sha256 HEX]". Returns how many were replaced, or -1 with why.
+static int
+s_reduce (json_t *input, char *why, size_t why_size)
+{
+    strings_t found = {0};
+    size_t total = s_estimate (input, NULL, &found);
+    int replaced = 0;
+    if (found.no_memory) {
+        snprintf (why, why_size, "out of memory measuring the tool input");
+        free (found.items);
+        return -1;
+    }
+    if (total > INPUT_SEND_MAX && found.count > 0)
+        qsort (found.items, found.count, sizeof (json_t *), s_longer_first);
+    for (size_t i = 0; i < found.count && total > INPUT_SEND_MAX; i++) {
+        json_t *text = found.items[i];
+        size_t len = json_string_length (text);
+        uint8_t hash[crypto_hash_sha256_BYTES];
+        char hex[2 * crypto_hash_sha256_BYTES + 1], marker[160];
+        crypto_hash_sha256 (hash, (const uint8_t *) json_string_value (text), len);
+        sodium_bin2hex (hex, sizeof (hex), hash, sizeof (hash));
+        int n = snprintf (marker, sizeof (marker), "[lighthouse: %zu bytes not sent, sha256 %s]",
+                          len, hex);
+        if (json_string_setn (text, marker, (size_t) n) != 0) {
+            snprintf (why, why_size, "out of memory reducing the tool input");
+            free (found.items);
+            return -1;
+        }
+        total = total - len + (size_t) n;
+        replaced++;
+    }
+    free (found.items);
+    if (total > INPUT_SEND_MAX) {
+        snprintf (why, why_size,
+                  "the tool input is still about %zu bytes without its content fields, over the "
+                  "%d bytes a request may carry",
+                  total, INPUT_SEND_MAX);
+        return -1;
+    }
+    return replaced;
+}
+
+typedef struct {
+    const char *tool;
+    const char *cwd;
+    const char *session;         //  optional, from the hook's session_id
+    const char *tool_use_id;     //  optional
+    const char *permission_mode; //  optional
+} request_t;
+
+static const char *
+s_absolute_env (const char *name)
+{
+    const char *value = getenv (name);
+    return value && value[0] == '/' ? value : NULL;
+}
+
+//  Packs the validate request body (without id) for request and input
+//  (a JSON object, reduced in place when too large; *replaced says how
+//  many strings were). Returns 0, or -1 with why.
+static int
+s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int *replaced,
+                char *why, size_t why_size)
+{
+    *replaced = s_reduce (input, why, why_size);
+    if (*replaced < 0)
+        return -1;
+    char *text = json_dumps (input, JSON_COMPACT);
+    if (!text) {
+        snprintf (why, why_size, "out of memory encoding the tool input");
+        return -1;
+    }
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    int rc = jsonpack_from_json (text, strlen (text), &packed, why, why_size);
+    free (text);
+    const char *problem = NULL;
+    if (rc == 0 &&
+        codec_check (packed.data, packed.size, codec_limits_default (), &problem) != LH_OK) {
+        snprintf (why, why_size, "the tool input breaks a protocol limit: %s", problem);
+        rc = -1;
+    }
+    if (rc == 0) {
+        const char *home = s_absolute_env ("HOME");
+        const char *project = s_absolute_env ("CLAUDE_PROJECT_DIR");
+        if (!project)
+            project = s_absolute_env ("LH_PROJECT");
+        const char *optional[][2] = {{"home", home},
+                                     {"project", project},
+                                     {"session", request->session},
+                                     {"tool_use_id", request->tool_use_id},
+                                     {"permission_mode", request->permission_mode}};
+        size_t count = sizeof (optional) / sizeof (optional[0]), pairs = 3;
+        for (size_t i = 0; i < count; i++)
+            pairs += optional[i][1] != NULL;
+        msgpack_pack_map (&body->pk, pairs);
+        codec_pack_str (&body->pk, "tool");
+        codec_pack_str (&body->pk, request->tool);
+        codec_pack_str (&body->pk, "input");
+        msgpack_sbuffer_write (&body->sbuf, packed.data, packed.size);
+        codec_pack_str (&body->pk, "cwd");
+        codec_pack_str (&body->pk, request->cwd);
+        for (size_t i = 0; i < count; i++)
+            if (optional[i][1]) {
+                codec_pack_str (&body->pk, optional[i][0]);
+                codec_pack_str (&body->pk, optional[i][1]);
+            }
+        //  A write that failed for want of memory leaves a body that is cut short
+        if (codec_check (body->sbuf.data, body->sbuf.size, codec_limits_default (), &problem) !=
+            LH_OK) {
+            snprintf (why, why_size, "the request cannot be encoded: %s", problem);
+            rc = -1;
+        }
+    }
+    msgpack_sbuffer_destroy (&packed);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  lh validate
+
+static const char *s_validate_usage =
+    "Usage: lh validate --tool TOOL (--command CMD | --input JSON | --input @FILE)\n"
+    "                   [--cwd DIR] [--json]\n"
+    "\n"
+    "Asks the validate service for a decision on one tool call, as an agent would.\n"
+    "--command CMD is the input {\"command\": CMD}; --input is the tool's input, a JSON\n"
+    "object (inline, or read from FILE, at most 16 MiB). An input whose encoding is over\n"
+    "512 KiB (LH_MAX_BODY / 2) is sent with its longest strings that the policy does not\n"
+    "judge (all but command, file_path, notebook_path, path, url, query, pattern)\n"
+    "replaced by \"[lighthouse: N bytes not sent, sha256 HEX]\", so a large Write is\n"
+    "judged by its path. HOME, and CLAUDE_PROJECT_DIR or LH_PROJECT, when absolute, are\n"
+    "sent as home and project; --cwd defaults to the current directory.\n"
+    "\n"
+    "Exit status:\n"
+    "  0   allow\n"
+    "  2   deny\n"
+    "  3   escalate\n"
+    "  4   defer (no opinion: the agent's own permission flow applies)\n"
+    "  1   no decision: cannot connect, timeout, an error reply, a malformed reply or an\n"
+    "      unknown decision, an input too large to send, a bad env file, key or certificate\n"
+    "  64  usage: bad arguments, or an --input that is not a readable JSON object\n";
+
+static int
+s_validate_usage_error (const char *message)
+{
+    fprintf (stderr, "lh validate: %s\n\n%s", message, s_validate_usage);
+    return CLI_EXIT_USAGE;
+}
 
 int
 cli_validate (cli_t *cli, int argc, char **argv)
 {
-    const char *tool = NULL, *command = NULL, *input_json = NULL, *cwd = NULL;
+    const char *tool = NULL, *command = NULL, *input_text = NULL, *cwd = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        if (streq (argv[i], "--json"))
+        if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
+            fputs (s_validate_usage, stdout);
+            return 0;
+        } else if (streq (argv[i], "--json"))
             json = true;
         else if (i + 1 < argc && streq (argv[i], "--tool"))
             tool = argv[++i];
         else if (i + 1 < argc && streq (argv[i], "--command"))
             command = argv[++i];
         else if (i + 1 < argc && streq (argv[i], "--input"))
-            input_json = argv[++i];
+            input_text = argv[++i];
         else if (i + 1 < argc && streq (argv[i], "--cwd"))
             cwd = argv[++i];
         else
-            return cli_usage_error ("validate: unexpected argument");
+            return s_validate_usage_error ("unexpected argument");
     }
-    if (!tool || (!command && !input_json) || (command && input_json))
-        return cli_usage_error ("validate: --tool and one of --command or --input are required");
+    if (!tool || (!command && !input_text) || (command && input_text))
+        return s_validate_usage_error ("--tool and one of --command or --input are required");
 
-    //  The input map: {"command": CMD} or the JSON given
-    codec_buf_t input;
-    codec_buf_init (&input);
-    char why[256];
+    //  The input: {"command": CMD}, the JSON given, or the JSON in a file
+    json_t *input = NULL;
+    char why[512];
     if (command) {
-        msgpack_pack_map (&input.pk, 1);
-        codec_pack_str (&input.pk, "command");
-        codec_pack_str (&input.pk, command);
-    } else if (jsonpack_from_json (input_json, strlen (input_json), &input.sbuf, why,
-                                   sizeof (why)) != 0) {
-        codec_buf_destroy (&input);
-        fprintf (stderr, "lh validate: --input: %s\n", why);
-        return 1;
+        input = json_pack ("{s:s}", "command", command);
+        if (!input)
+            return s_validate_usage_error ("--command must be valid UTF-8");
+    } else {
+        size_t size = strlen (input_text);
+        char *file_text = NULL;
+        if (input_text[0] == '@') {
+            int fd = open (input_text + 1, O_RDONLY | O_CLOEXEC);
+            int error = errno;
+            file_text = fd >= 0 ? s_read_all (fd, INPUT_READ_MAX, &size, &error) : NULL;
+            if (fd >= 0)
+                close (fd);
+            if (!file_text) {
+                snprintf (why, sizeof (why), "--input %s: %s", input_text,
+                          error == EFBIG ? "larger than 16 MiB" : strerror (error));
+                return s_validate_usage_error (why);
+            }
+            input_text = file_text;
+        }
+        json_error_t error;
+        input = json_loadb (input_text, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
+        free (file_text);
+        if (!input) {
+            snprintf (why, sizeof (why), "--input: line %d column %d: %s", error.line, error.column,
+                      error.text);
+            return s_validate_usage_error (why);
+        }
     }
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 1024);
-    msgpack_object object;
-    size_t offset = 0;
-    msgpack_unpack (input.sbuf.data, input.sbuf.size, &offset, &zone, &object);
-    if (object.type != MSGPACK_OBJECT_MAP) {
-        msgpack_zone_destroy (&zone);
-        codec_buf_destroy (&input);
-        fprintf (stderr, "lh validate: --input must be a JSON object\n");
-        return 1;
+    if (!json_is_object (input)) {
+        json_decref (input);
+        return s_validate_usage_error ("--input must be a JSON object");
     }
     char here[4096];
     if (!cwd)
         cwd = getcwd (here, sizeof (here)) ? here : "/";
     codec_buf_t body;
     codec_buf_init (&body);
-    s_pack_request (&body, tool, &object, cwd);
-    msgpack_zone_destroy (&zone);
-    codec_buf_destroy (&input);
+    request_t request = {.tool = tool, .cwd = cwd};
+    int replaced = 0;
+    if (s_pack_request (&body, &request, input, &replaced, why, sizeof (why)) != 0) {
+        json_decref (input);
+        codec_buf_destroy (&body);
+        fprintf (stderr, "lh validate: no decision: %s\n", why);
+        return 1;
+    }
+    json_decref (input);
 
     int rc = 1;
     lh_client_t *client = cli_client (cli);
     lh_reply_t *reply =
         client ? lh_client_call (client, "validate", body.sbuf.data, body.sbuf.size) : NULL;
     codec_buf_destroy (&body);
-    if (reply && lh_reply_ok (reply)) {
-        char decision[16], rule[64], reason[256], risk[16], capability[32];
-        s_field (reply, "decision", decision, sizeof (decision));
+    decision_t decision = reply && lh_reply_ok (reply) ? s_decision (reply) : DECISION_NONE;
+    if (reply && lh_reply_ok (reply) && decision == DECISION_NONE) {
+        char value[64];
+        fprintf (stderr, "lh validate: no decision: a reply without a known decision ('%s')\n",
+                 s_field (reply, "decision", value, sizeof (value)));
+    } else if (reply && lh_reply_ok (reply)) {
+        char name[16], rule[64], reason[256], risk[16], capability[32];
+        s_field (reply, "decision", name, sizeof (name));
         if (json) {
             char *text = jsonpack_to_json (lh_reply_root (reply), true);
             printf ("%s\n", text ? text : "null");
             free (text);
         } else {
             const msgpack_object *cached = codec_map_get (lh_reply_root (reply), "cached");
-            printf ("%s", decision);
-            if (streq (decision, "escalate"))
+            printf ("%s", name);
+            if (decision == DECISION_ESCALATE)
                 printf (" to %s", s_field (reply, "capability", capability, sizeof (capability)));
             printf ("\n  rule    %s\n  reason  %s\n  risk    %s\n  cached  %s\n",
                     s_field (reply, "rule", rule, sizeof (rule)),
@@ -158,8 +444,14 @@ cli_validate (cli_t *cli, int argc, char **argv)
                     s_field (reply, "risk", risk, sizeof (risk)),
                     cached && cached->type == MSGPACK_OBJECT_BOOLEAN && cached->via.boolean ? "yes"
                                                                                             : "no");
+            if (replaced > 0)
+                printf ("  input   %d oversized field%s sent as size and SHA-256\n", replaced,
+                        replaced == 1 ? "" : "s");
         }
-        rc = streq (decision, "allow") ? 0 : streq (decision, "deny") ? 2 : 3;
+        rc = decision == DECISION_ALLOW      ? 0
+             : decision == DECISION_DENY     ? 2
+             : decision == DECISION_ESCALATE ? 3
+                                             : 4;
     } else if (reply)
         cli_print_error (reply);
     lh_reply_destroy (&reply);
@@ -170,137 +462,381 @@ cli_validate (cli_t *cli, int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  lh hook: the Claude Code PreToolUse contract
 
-//  Tools that can change nothing; when Lighthouse is silent they fall back
-//  to asking the user, every other tool is denied.
+static const char *s_hook_usage =
+    "Usage: lh [--env FILE] [--broker EP] [--broker-key Z85] [--cert FILE] hook\n"
+    "\n"
+    "Claude Code PreToolUse hook: reads the hook JSON on stdin, asks validate and\n"
+    "answers as Claude Code expects:\n"
+    "  allow     exit 0, {\"hookSpecificOutput\": {... \"permissionDecision\": \"allow\"}}\n"
+    "  escalate  exit 0, permissionDecision \"ask\" (Claude Code asks you)\n"
+    "  defer     exit 0, nothing on stdout (Claude Code's own permission flow applies)\n"
+    "  deny      exit 2, the reason on stderr (and the deny JSON on stdout)\n"
+    "Every failure (env file, keys, certificate, connection, timeout, an error or\n"
+    "malformed reply, bad hook input, no memory, a signal) is a deny, exit 2; for\n"
+    "read-only tools (Read, Glob, Grep, LS, WebSearch, NotebookRead, TodoWrite,\n"
+    "ExitPlanMode) it is \"ask\" instead. This text itself exits 2.\n"
+    "\n"
+    "The request carries tool, input, cwd, home ($HOME), project ($CLAUDE_PROJECT_DIR),\n"
+    "and from the hook JSON session (session_id), tool_use_id and permission_mode\n"
+    "(each sent only when a string of at most 256 bytes). Large inputs are reduced as\n"
+    "lh validate --help describes.\n"
+    "\n"
+    "LH_HOOK_TIMEOUT_MS (1 to 30000, default 2000) bounds the wait for validate; the\n"
+    "hook always answers within it plus 3 s. Keep the hook's \"timeout\" in Claude\n"
+    "Code's settings above that (its default, 60 s, is). The env file should hold an\n"
+    "agent key (role agent), never an admin key: see lh keygen --help.\n";
+
+//  What the hook has learned, and the answer a signal gives (prepared in
+//  advance: a signal handler may only write and exit).
+static struct {
+    int64_t start_ms;
+    const char *tool; //  NULL until the hook JSON is read
+    bool read_only;
+    volatile sig_atomic_t answered;
+    volatile sig_atomic_t status;
+    char signal_out[1024]; //  stdout for an answer made in a signal handler
+    size_t signal_out_len;
+    int signal_status;
+    char signal_tail[192]; //  "; failing closed: TOOL is blocked"
+} s_hook;
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Tools that can change nothing; when Lighthouse cannot decide they fall
+//  back to asking the user, every other tool is denied.
 static bool
 s_read_only_tool (const char *tool)
 {
     static const char *read_only[] = {"Read",      "Glob",      "Grep",         "LS",
                                       "WebSearch", "TodoWrite", "ExitPlanMode", "NotebookRead"};
-    for (size_t i = 0; i < sizeof (read_only) / sizeof (read_only[0]); i++)
+    for (size_t i = 0; tool && i < sizeof (read_only) / sizeof (read_only[0]); i++)
         if (streq (tool, read_only[i]))
             return true;
     return false;
 }
 
-//  Prints the hook's answer; returns the exit status (2 blocks).
-static int
-s_hook_answer (const char *decision, const char *reason)
+//  The hook's JSON answer, or NULL (out of memory).
+static char *
+s_hook_json (const char *decision, const char *reason)
 {
     json_t *out =
         json_pack ("{s:{s:s,s:s,s:s}}", "hookSpecificOutput", "hookEventName", "PreToolUse",
                    "permissionDecision", decision, "permissionDecisionReason", reason);
-    char *text = json_dumps (out, JSON_COMPACT);
-    printf ("%s\n", text ? text : "{}");
-    free (text);
+    char *text = out ? json_dumps (out, JSON_COMPACT) : NULL;
     json_decref (out);
-    if (streq (decision, "deny")) {
-        fprintf (stderr, "%s\n", reason);
-        return 2;
-    }
-    return 0;
+    return text;
 }
 
-static char *
-s_read_stdin (size_t *size)
+//  Prepares what a signal answers, for the tool known so far.
+static void
+s_hook_prepare_signal (void)
 {
-    size_t capacity = 65536, used = 0;
-    char *data = malloc (capacity);
-    size_t n;
-    while (data && (n = fread (data + used, 1, capacity - used, stdin)) > 0) {
-        used += n;
-        if (used == capacity) {
-            if (capacity >= HOOK_MAX_INPUT) {
-                free (data);
-                return NULL;
-            }
-            char *bigger = realloc (data, capacity * 2);
-            if (!bigger)
-                free (data);
-            data = bigger;
-            capacity *= 2;
-        }
+    const char *tool = s_hook.tool ? s_hook.tool : "the tool call";
+    if (s_hook.read_only)
+        snprintf (s_hook.signal_tail, sizeof (s_hook.signal_tail), "; asking you before %.64s\n",
+                  tool);
+    else
+        snprintf (s_hook.signal_tail, sizeof (s_hook.signal_tail),
+                  "; failing closed: %.64s is blocked\n", tool);
+    char *text = s_hook_json (s_hook.read_only ? "ask" : "deny",
+                              "Lighthouse could not decide: the hook was stopped or ran out "
+                              "of time");
+    s_hook.signal_out_len = 0;
+    if (text) {
+        s_hook.signal_out_len =
+            (size_t) snprintf (s_hook.signal_out, sizeof (s_hook.signal_out), "%s\n", text);
+        if (s_hook.signal_out_len >= sizeof (s_hook.signal_out))
+            s_hook.signal_out_len = 0;
     }
-    *size = used;
-    return data;
-}
-
-int
-cli_hook (cli_t *cli, int argc, char **argv)
-{
-    (void) argv;
-    if (argc > 1)
-        return cli_usage_error ("hook: takes no arguments (it reads the hook JSON on stdin)");
-    const char *timeout = getenv ("LH_HOOK_TIMEOUT_MS");
-    int timeout_ms = timeout && atoi (timeout) > 0 ? atoi (timeout) : 2000;
-
-    size_t size = 0;
-    char *text = s_read_stdin (&size);
-    json_error_t error;
-    json_t *hook = text ? json_loadb (text, size, JSON_REJECT_DUPLICATES, &error) : NULL;
     free (text);
-    const char *tool = json_string_value (json_object_get (hook, "tool_name"));
-    json_t *input = json_object_get (hook, "tool_input");
-    const char *cwd = json_string_value (json_object_get (hook, "cwd"));
-    if (!tool || !json_is_object (input)) {
-        json_decref (hook);
-        return s_hook_answer ("deny", "Lighthouse: the hook input is not PreToolUse JSON with "
-                                      "tool_name and tool_input; failing closed");
+    s_hook.signal_status = s_hook.read_only ? 0 : 2;
+}
+
+static size_t
+s_append (char *buf, size_t used, size_t size, const char *text)
+{
+    while (*text && used + 1 < size)
+        buf[used++] = *text++;
+    return used;
+}
+
+//  A fatal signal, a termination request or the watchdog: answer and exit
+//  (async-signal-safe: write and _exit only).
+static void
+s_hook_signal (int signum)
+{
+    if (s_hook.answered)
+        _exit (s_hook.status);
+    char text[512], number[16];
+    size_t used = s_append (text, 0, sizeof (text), "Lighthouse could not decide: ");
+    if (signum == SIGALRM)
+        used = s_append (text, used, sizeof (text), "the hook ran out of time");
+    else {
+        int n = 0;
+        char digits[16];
+        for (int v = signum; v > 0 && n < 15; v /= 10)
+            digits[n++] = (char) ('0' + v % 10);
+        for (int k = 0; k < n; k++)
+            number[k] = digits[n - 1 - k];
+        number[n] = 0;
+        used = s_append (text, used, sizeof (text), "the hook was stopped by signal ");
+        used = s_append (text, used, sizeof (text), number);
     }
-    char reason[512];
-    codec_buf_t in;
-    codec_buf_init (&in);
-    char *input_text = json_dumps (input, JSON_COMPACT | JSON_ENCODE_ANY);
-    char why[256];
-    int rc = input_text
-                 ? jsonpack_from_json (input_text, strlen (input_text), &in.sbuf, why, sizeof (why))
-                 : -1;
-    free (input_text);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 1024);
-    msgpack_object object;
-    size_t offset = 0;
-    if (rc == 0)
-        msgpack_unpack (in.sbuf.data, in.sbuf.size, &offset, &zone, &object);
+    used = s_append (text, used, sizeof (text), s_hook.signal_tail);
+    if (write (2, text, used) < 0 || write (1, s_hook.signal_out, s_hook.signal_out_len) < 0)
+        _exit (s_hook.signal_status);
+    _exit (s_hook.signal_status);
+}
+
+static void
+s_hook_install_handlers (void)
+{
+    static char alt_stack[65536];
+    stack_t stack = {.ss_sp = alt_stack, .ss_size = sizeof (alt_stack)};
+    sigaltstack (&stack, NULL);
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_hook_signal;
+    action.sa_flags = SA_ONSTACK;
+    sigfillset (&action.sa_mask);
+    static const int signals[] = {SIGALRM, SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,   SIGUSR1,
+                                  SIGUSR2, SIGABRT, SIGSEGV, SIGBUS,  SIGFPE,    SIGILL,
+                                  SIGTRAP, SIGSYS,  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF};
+    for (size_t i = 0; i < sizeof (signals) / sizeof (signals[0]); i++)
+        sigaction (signals[i], &action, NULL);
+    //  A closed stdout or stderr must not kill the hook before it exits 2
+    signal (SIGPIPE, SIG_IGN);
+}
+
+//  The watchdog: SIGALRM at start + timeout_ms + HOOK_SLACK_MS.
+static void
+s_hook_arm (int timeout_ms)
+{
+    int64_t left = s_hook.start_ms + timeout_ms + HOOK_SLACK_MS - s_now_ms ();
+    if (left < 1)
+        left = 1;
+    struct itimerval timer = {.it_value = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}};
+    setitimer (ITIMER_REAL, &timer, NULL);
+}
+
+//  Prints the answer; decision NULL is "no opinion" (nothing printed).
+//  Returns the exit status: 2 for deny, else 0.
+static int
+s_hook_answer (const char *decision, const char *reason)
+{
+    sigset_t all;
+    sigfillset (&all);
+    sigprocmask (SIG_BLOCK, &all, NULL);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer (ITIMER_REAL, &off, NULL);
+    bool deny = decision && streq (decision, "deny");
+    if (deny)
+        fprintf (stderr, "%s\n", reason);
+    char *text = decision ? s_hook_json (decision, reason) : NULL;
+    if (text)
+        printf ("%s\n", text);
+    free (text);
+    fflush (stdout);
+    fflush (stderr);
+    s_hook.status = deny ? 2 : 0;
+    s_hook.answered = 1;
+    return s_hook.status;
+}
+
+//  No decision could be had: deny, or ask for a read-only tool.
+static int
+s_hook_fail (const char *what)
+{
+    char reason[1024];
+    const char *tool = s_hook.tool ? s_hook.tool : "the tool call";
+    if (s_hook.read_only)
+        snprintf (reason, sizeof (reason),
+                  "Lighthouse could not decide (%s); asking you before %.64s", what, tool);
+    else
+        snprintf (reason, sizeof (reason),
+                  "Lighthouse could not decide (%s); failing closed: %.64s is blocked", what, tool);
+    return s_hook_answer (s_hook.read_only ? "ask" : "deny", reason);
+}
+
+//  A hook field sent as context: a string of at most CONTEXT_MAX bytes
+//  without NUL, else NULL (not sent).
+static const char *
+s_context (json_t *hook, const char *key)
+{
+    json_t *value = json_object_get (hook, key);
+    const char *text = json_string_value (value);
+    if (!text || json_string_length (value) > CONTEXT_MAX ||
+        strlen (text) != json_string_length (value))
+        return NULL;
+    return text;
+}
+
+//  LH_HOOK_TIMEOUT_MS: 1 to HOOK_TIMEOUT_MAX; -1 when malformed.
+static int
+s_hook_timeout (const char *text)
+{
+    if (!text || !*text)
+        return HOOK_TIMEOUT_DEFAULT;
+    char *end;
+    errno = 0;
+    long ms = strtol (text, &end, 10);
+    return *end || errno || ms < 1 || ms > HOOK_TIMEOUT_MAX ? -1 : (int) ms;
+}
+
+//  The part of the hook that needs the hook JSON; its failures are answered.
+static int
+s_hook_run (int argc, char **argv, json_t *hook)
+{
+    json_t *input = json_object_get (hook, "tool_input");
+    const char *event = json_string_value (json_object_get (hook, "hook_event_name"));
+    const char *cwd = json_string_value (json_object_get (hook, "cwd"));
+    if (event && !streq (event, "PreToolUse")) {
+        char what[160];
+        snprintf (what, sizeof (what), "lh hook is for PreToolUse, not %.64s", event);
+        return s_hook_fail (what);
+    }
+    if (!json_is_object (input))
+        return s_hook_fail ("the hook input has no tool_input object");
+    if (!cwd || cwd[0] != '/' || strlen (cwd) >= 4096)
+        return s_hook_fail ("the hook input has no absolute cwd");
+
+    //  Configuration: czmq first (its signal handlers are replaced by ours)
+    zsys_init ();
+    zsys_set_logsystem (false);
+    zsys_handler_set (NULL);
+    s_hook_install_handlers ();
+    cli_t cli;
+    char err[1024];
+    int command;
+    cli_setup_t setup = cli_setup (&cli, argc, argv, true, &command, err, sizeof (err));
+    if (setup == CLI_SETUP_HELP)
+        snprintf (err, sizeof (err), "--help before hook");
+    if (setup != CLI_SETUP_OK)
+        return s_hook_fail (err);
+    int status = -1;
+    int timeout_ms = s_hook_timeout (getenv ("LH_HOOK_TIMEOUT_MS"));
+    if (cli.timeout_set)
+        timeout_ms = cli.timeout_ms <= HOOK_TIMEOUT_MAX ? cli.timeout_ms : -1;
+    if (command + 1 < argc)
+        status = s_hook_fail ("lh hook takes no arguments (it reads the hook JSON on stdin)");
+    else if (timeout_ms < 0)
+        status = s_hook_fail ("LH_HOOK_TIMEOUT_MS (or --timeout) is not 1 to 30000 ms");
+    else if (cli.conn.server_key && !cli.conn.cert)
+        status = s_hook_fail ("LH_BROKER_KEY is set but LH_CERT is not");
+    if (status >= 0) {
+        zcert_destroy (&cli.cert);
+        return status;
+    }
+    s_hook_arm (timeout_ms);
+
     codec_buf_t body;
     codec_buf_init (&body);
-    if (rc == 0)
-        s_pack_request (&body, tool, &object, cwd && cwd[0] == '/' ? cwd : "/");
-    msgpack_zone_destroy (&zone);
-    codec_buf_destroy (&in);
-
-    lh_client_t *client = NULL;
+    request_t request = {.tool = s_hook.tool,
+                         .cwd = cwd,
+                         .session = s_context (hook, "session_id"),
+                         .tool_use_id = s_context (hook, "tool_use_id"),
+                         .permission_mode = s_context (hook, "permission_mode")};
+    int replaced = 0;
+    if (s_pack_request (&body, &request, input, &replaced, err, sizeof (err)) != 0) {
+        codec_buf_destroy (&body);
+        zcert_destroy (&cli.cert);
+        return s_hook_fail (err);
+    }
+    lh_client_t *client = lh_client_new (&cli.conn);
     lh_reply_t *reply = NULL;
-    if (rc == 0) {
-        cli->timeout_ms = timeout_ms;
-        client = cli_client (cli);
-        if (client) {
-            lh_client_set_retries (client, 0);
-            reply = lh_client_call (client, "validate", body.sbuf.data, body.sbuf.size);
-        }
+    if (client) {
+        lh_client_set_timeout (client, timeout_ms);
+        lh_client_set_retries (client, 0);
+        reply = lh_client_call (client, "validate", body.sbuf.data, body.sbuf.size);
     }
     codec_buf_destroy (&body);
-    int status;
-    if (reply && lh_reply_ok (reply)) {
-        char decision[16], rule[64], text_reason[256];
-        s_field (reply, "decision", decision, sizeof (decision));
-        snprintf (reason, sizeof (reason), "Lighthouse %s (rule %s): %s", decision,
+
+    decision_t decision = reply && lh_reply_ok (reply) ? s_decision (reply) : DECISION_NONE;
+    char reason[1024], name[128], rule[64], text[512], capability[64];
+    if (!client)
+        snprintf (err, sizeof (err), "cannot connect to %s", cli.conn.endpoint);
+    else if (!reply)
+        snprintf (err, sizeof (err), "interrupted while waiting for validate");
+    else if (!lh_reply_ok (reply))
+        snprintf (err, sizeof (err), "validate answered %s: %s", lh_reply_code_name (reply),
+                  lh_reply_message (reply));
+    else if (decision == DECISION_NONE)
+        snprintf (err, sizeof (err), "validate sent no known decision ('%s')",
+                  s_field (reply, "decision", name, sizeof (name)));
+    if (decision == DECISION_NONE)
+        status = s_hook_fail (err);
+    else {
+        s_field (reply, "decision", name, sizeof (name));
+        if (decision == DECISION_ESCALATE)
+            snprintf (name + strlen (name), sizeof (name) - strlen (name), " to %s",
+                      s_field (reply, "capability", capability, sizeof (capability)));
+        snprintf (reason, sizeof (reason), "Lighthouse %s (rule %s): %s", name,
                   s_field (reply, "rule", rule, sizeof (rule)),
-                  s_field (reply, "reason", text_reason, sizeof (text_reason)));
-        status = s_hook_answer (streq (decision, "allow")      ? "allow"
-                                : streq (decision, "escalate") ? "ask"
-                                                               : "deny",
+                  s_field (reply, "reason", text, sizeof (text)));
+        status = s_hook_answer (decision == DECISION_ALLOW      ? "allow"
+                                : decision == DECISION_ESCALATE ? "ask"
+                                : decision == DECISION_DENY     ? "deny"
+                                                                : NULL,
                                 reason);
-    } else {
-        //  No answer: fail closed for anything that can change the machine
-        const char *what = reply ? lh_reply_message (reply) : "could not build the request";
-        bool read_only = s_read_only_tool (tool);
-        snprintf (reason, sizeof (reason), "Lighthouse did not decide within %d ms (%s); %s for %s",
-                  timeout_ms, what, read_only ? "asking you" : "failing closed", tool);
-        status = s_hook_answer (read_only ? "ask" : "deny", reason);
     }
     lh_reply_destroy (&reply);
     lh_client_destroy (&client);
+    zcert_destroy (&cli.cert);
+    return status;
+}
+
+int
+cli_hook_main (int argc, char **argv)
+{
+    s_hook.start_ms = s_now_ms ();
+    s_hook_prepare_signal ();
+    s_hook_install_handlers ();
+    int command = cli_command_index (argc, argv);
+    for (int i = command + 1; i < argc; i++)
+        if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
+            //  Never an answer Claude Code would take as "go ahead"
+            fputs (s_hook_usage, stdout);
+            return 2;
+        }
+    //  Until the env file is read, the deadline comes from the environment
+    int timeout_ms = s_hook_timeout (getenv ("LH_HOOK_TIMEOUT_MS"));
+    s_hook_arm (timeout_ms > 0 ? timeout_ms : HOOK_TIMEOUT_DEFAULT);
+
+    size_t size = 0;
+    int error = 0;
+    char *text = s_read_all (STDIN_FILENO, INPUT_READ_MAX, &size, &error);
+    if (!text) {
+        char what[128];
+        snprintf (what, sizeof (what), "cannot read the hook input: %s",
+                  error == EFBIG ? "more than 16 MiB" : strerror (error));
+        return s_hook_fail (what);
+    }
+    json_error_t parse_error;
+    json_t *hook = json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &parse_error);
+    free (text);
+    if (!hook) {
+        char what[300];
+        snprintf (what, sizeof (what), "the hook input is not JSON: line %d column %d: %s",
+                  parse_error.line, parse_error.column, parse_error.text);
+        return s_hook_fail (what);
+    }
+    json_t *tool = json_object_get (hook, "tool_name");
+    if (!json_string_value (tool) || json_string_length (tool) == 0 ||
+        json_string_length (tool) > 64 ||
+        strlen (json_string_value (tool)) != json_string_length (tool)) {
+        json_decref (hook);
+        return s_hook_fail ("the hook input has no tool_name string of 1 to 64 bytes");
+    }
+    s_hook.tool = json_string_value (tool);
+    s_hook.read_only = s_read_only_tool (s_hook.tool);
+    s_hook_prepare_signal ();
+    int status = s_hook_run (argc, argv, hook);
     json_decref (hook);
     return status;
 }
