@@ -15,8 +15,10 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "codec.h"
+#include "glob.h"
 #include "policy.h"
 #include "shell.h"
 
@@ -138,6 +140,7 @@ typedef struct {
     bool nocase;
     bool bash_only; //  has command, or tool lists only Bash
     plist_t tool, command, subcommand, flag, arg, file, wrapper, upstream, role, assign, input;
+    plist_t not_flag, not_arg; //  hold when no option / no argument matches
     uint32_t path_mask;
     uint32_t target_mask;
     bool has_path, has_target;
@@ -193,6 +196,7 @@ struct _policy_t {
     idlist_t tool_scan; //  non-Bash rules every tool must try
     cplist_t classifier[GRP_COUNT][KEY_ANY + 1];
     uint8_t rank_project, rank_temp, rank_home;
+    bool symlinks; //  resolve symlinks on this filesystem (policy/symlinks)
 };
 
 //  Tools the engine knows
@@ -606,6 +610,7 @@ typedef struct {
     const char *s;
     size_t n;
     bool dynamic;
+    const char *pattern; //  the parser's glob form of a dynamic word, or NULL
 } word_t;
 
 typedef struct _eval_t eval_t;
@@ -656,6 +661,7 @@ struct _eval_t {
     size_t download_lens[MAX_DOWNLOADS];
     size_t ndownloads;
     bool fork_bomb;
+    bool dotglob; //  the input may turn on dotglob: globs may match dot files
     bool run_in_background;
     int depth;
     const char *extra_wrapper[MAX_NEST]; //  "bash <<" chain of re-parsed input
@@ -849,112 +855,610 @@ s_classify (const eval_t *e, const char *path, size_t n)
     return best == UINT8_MAX ? p->cls_other : p->order[best];
 }
 
-//  Path candidates. A callback gets each resolved path (NULL for an
-//  unknown one) and returns true to stop.
-typedef bool (path_fn_t) (eval_t *e, const char *path, size_t n, void *arg);
-
 static bool
 s_has_var (const char *s, size_t n)
 {
     return memchr (s, '$', n) != NULL || memchr (s, '`', n) != NULL;
 }
 
-//  One candidate text: resolved against each working directory
+//  Path candidates. A callback gets each one: a resolved path (kind
+//  CAND_PATH), a resolved GLOB_SHELL pattern standing for every path it
+//  could be (CAND_GLOB), a last component only known as a pattern in an
+//  unknown directory (CAND_BASENAME), or NULL for a path only known at run
+//  time; it returns true to stop.
+enum { CAND_PATH, CAND_GLOB, CAND_BASENAME };
+typedef bool (path_fn_t) (eval_t *e, const char *path, size_t n, int kind, void *arg);
+
+#define MAX_GLOB_TOKENS 512
+
+//  The glob form (GLOB_SHELL) of a word's text: $NAME, ${..}, $(..), `..`
+//  and $((..)) become one GLOB_ANY_TEXT, * ? [ stay operators, \ is
+//  escaped. The parser's own pattern (which knows what was quoted) wins
+//  when it has one. False when it does not fit.
 static bool
-s_candidate (eval_t *e, const char *s, size_t n, bool dynamic, bool expand_tilde, path_fn_t *fn,
-             void *arg)
+s_glob_of_word (const char *s, size_t n, char *out, size_t size, size_t *len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (o + 3 >= size)
+            return false;
+        char c = s[i];
+        if (c == '$' && i + 1 < n &&
+            (s[i + 1] == '{' || s[i + 1] == '(' || s[i + 1] == '_' ||
+             isalnum ((unsigned char) s[i + 1]) || strchr ("@*#?$!-", s[i + 1]))) {
+            size_t j = i + 1;
+            if (s[j] == '{' || s[j] == '(') {
+                char open = s[j], close = open == '{' ? '}' : ')';
+                int depth = 0;
+                for (; j < n; j++) {
+                    if (s[j] == open)
+                        depth++;
+                    else if (s[j] == close && --depth == 0)
+                        break;
+                }
+                j = j < n ? j + 1 : n;
+            } else if (s[j] == '_' || isalpha ((unsigned char) s[j])) {
+                while (j < n && (s[j] == '_' || isalnum ((unsigned char) s[j])))
+                    j++;
+            } else
+                j++;
+            if (!o || out[o - 1] != GLOB_ANY_TEXT)
+                out[o++] = GLOB_ANY_TEXT;
+            i = j;
+        } else if (c == '`') {
+            const char *end = (const char *) memchr (s + i + 1, '`', n - i - 1);
+            i = end ? (size_t) (end - s) + 1 : n;
+            if (!o || out[o - 1] != GLOB_ANY_TEXT)
+                out[o++] = GLOB_ANY_TEXT;
+        } else {
+            if (c == '\\' || c == GLOB_ANY_TEXT)
+                out[o++] = '\\';
+            out[o++] = c;
+            i++;
+        }
+    }
+    out[o] = 0;
+    *len = o;
+    return true;
+}
+
+//  True for a component of a GLOB_SHELL pattern that is only * and ?
+static bool
+s_glob_all_wild (const char *c, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] != '*' && c[i] != '?')
+            return false;
+    return true;
+}
+
+//  /proc/PID/{cwd,root,exe}, /proc/PID/{fd,map_files}/N (and the same
+//  under task/TID), /dev/fd/N: links to whatever another process has open
+//  or wherever it runs, which the validator cannot see. A process's own
+//  stdin, stdout and stderr are not counted (redirections are judged on
+//  their own).
+static bool
+s_magic_link (const char *p, size_t n)
+{
+    const char *comp[8];
+    size_t lens[8];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 8;) {
+        while (i < n && p[i] == '/')
+            i++;
+        if (i >= n)
+            break;
+        size_t start = i;
+        while (i < n && p[i] != '/')
+            i++;
+        comp[k] = p + start;
+        lens[k++] = i - start;
+    }
+#define IS(I, S) (lens[I] == strlen (S) && memcmp (comp[I], S, lens[I]) == 0)
+    bool self_std = false;
+    if (k == 3 && IS (0, "dev") && IS (1, "fd"))
+        return !(lens[2] == 1 && comp[2][0] >= '0' && comp[2][0] <= '2');
+    if (k < 3 || !IS (0, "proc"))
+        return false;
+    size_t base = 2;
+    bool self = IS (1, "self") || IS (1, "thread-self");
+    if (k >= 5 && IS (2, "task"))
+        base = 4;
+    if (k == base + 1)
+        return IS (base, "cwd") || IS (base, "root") || IS (base, "exe");
+    if (k == base + 2 && (IS (base, "fd") || IS (base, "map_files"))) {
+        self_std = self && base == 2 && IS (base, "fd") && lens[base + 1] == 1 &&
+                   comp[base + 1][0] >= '0' && comp[base + 1][0] <= '2';
+        return !self_std;
+    }
+#undef IS
+    return false;
+}
+
+//  Resolves a GLOB_SHELL pattern against base (absolute, normalised): .
+//  and .. lexically (.. after a magic link stays inside its "anything"),
+//  dynamic parts read as one component each (their "could be ../.." is
+//  the caller's unknown), magic links as GLOB_ANY_TEXT. Returns the
+//  length or -1.
+static int
+s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char *out, size_t size)
+{
+    size_t len = 0;
+    if (n == 0 || g[0] != '/') {
+        if (base_len >= size)
+            return -1;
+        for (size_t i = 0; i < base_len; i++) {
+            //  a working directory is literal text
+            if (base[i] == '*' || base[i] == '?' || base[i] == '[' || base[i] == '\\' ||
+                base[i] == GLOB_ANY_TEXT) {
+                if (len + 2 >= size)
+                    return -1;
+                out[len++] = '\\';
+            }
+            out[len++] = base[i];
+        }
+        if (len == 1 && out[0] == '/')
+            len = 0;
+    }
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && g[i] == '/')
+            i++;
+        size_t start = i;
+        while (i < n && g[i] != '/') {
+            if (g[i] == '\\' && i + 1 < n)
+                i++;
+            i++;
+        }
+        size_t clen = i - start;
+        if (clen == 0 || (clen == 1 && g[start] == '.'))
+            continue;
+        if (clen == 2 && g[start] == '.' && g[start + 1] == '.') {
+            if (len >= 2 && out[len - 1] == GLOB_ANY_TEXT && out[len - 2] == '/')
+                continue;
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;
+            continue;
+        }
+        if (len + 1 + clen * 2 >= size)
+            return -1;
+        out[len++] = '/';
+        for (size_t j = start; j < start + clen; j++)
+            out[len++] = g[j] == GLOB_ANY_TEXT ? '*' : g[j];
+        if (s_magic_link (out, len)) {
+            out[0] = '/';
+            out[1] = GLOB_ANY_TEXT;
+            len = 2;
+        }
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = 0;
+    return (int) len;
+}
+
+//  The tokens of a class or file pattern as the caller sees it (its
+//  anchor filled in); with_dir: a trailing /** also matching the
+//  directory itself is dropped. False when the anchor does not apply.
+static bool
+s_pattern_tokens (const eval_t *e, const pattern_t *p, bool dir_form, glob_tok_t *out,
+                  size_t *count)
+{
+    *count = 0;
+    const char *body = p->body;
+    size_t blen = p->body_len;
+    if (dir_form) {
+        if (blen < 3 || memcmp (body + blen - 3, "/**", 3) != 0)
+            return false;
+        blen -= 3;
+    }
+    switch (p->anchor) {
+    case ANCHOR_HOME:
+        if (e->home_len > 1 && !glob_literal (e->home, e->home_len, out, MAX_GLOB_TOKENS, count))
+            return false;
+        break;
+    case ANCHOR_PROJECT:
+        if (!e->project_on)
+            return false;
+        if (e->project_len > 1 &&
+            !glob_literal (e->project, e->project_len, out, MAX_GLOB_TOKENS, count))
+            return false;
+        break;
+    case ANCHOR_BASENAME:
+        if (!glob_compile ("**/", 3, GLOB_POLICY, out, MAX_GLOB_TOKENS, count))
+            return false;
+        break;
+    default:
+        break;
+    }
+    return glob_compile (body, blen, GLOB_POLICY, out, MAX_GLOB_TOKENS, count);
+}
+
+//  Could some path of the glob (tokens g) match pattern p?
+static bool
+s_pattern_overlap (const eval_t *e, const pattern_t *p, const glob_tok_t *g, size_t gn,
+                   bool basename_only)
+{
+    if (basename_only && p->anchor != ANCHOR_BASENAME)
+        return false;
+    glob_tok_t q[MAX_GLOB_TOKENS];
+    size_t qn;
+    if (s_pattern_tokens (e, p, false, q, &qn) && glob_overlap (g, gn, q, qn, e->dotglob))
+        return true;
+    return s_pattern_tokens (e, p, true, q, &qn) && glob_overlap (g, gn, q, qn, e->dotglob);
+}
+
+//  Every class a glob (resolved, or a basename in an unknown directory)
+//  could fall in: each class with a pattern it could match, and the
+//  built-in classes whose trees it could reach. Over-approximates (it
+//  ignores that an earlier class takes a path first): safe both ways, as
+//  deny rules ask "could" and allow rules "only".
+static uint32_t
+s_classify_glob (const eval_t *e, const char *g, size_t n, bool basename_only)
+{
+    const policy_t *p = e->policy;
+    uint32_t all = 0;
+    for (size_t c = 0; c < p->class_count; c++)
+        all |= (uint32_t) 1 << c;
+    glob_tok_t toks[MAX_GLOB_TOKENS];
+    size_t nt = 0;
+    if (basename_only) {
+        if (!glob_compile ("/", 1, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
+            return all;
+        toks[0].run = true; //  any directory: a run of anything
+        memset (toks[0].set, 0xff, sizeof (toks[0].set));
+        if (!glob_literal ("/", 1, toks, MAX_GLOB_TOKENS, &nt))
+            return all;
+    }
+    if (!glob_compile (g, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
+        return all;
+    uint32_t mask = 0;
+    for (size_t c = 0; c < p->class_count; c++) {
+        const plist_t *list = &p->classes[c].patterns;
+        for (size_t i = 0; i < list->count; i++)
+            if (s_pattern_overlap (e, &list->items[i], toks, nt, basename_only)) {
+                mask |= (uint32_t) 1 << c;
+                break;
+            }
+    }
+    if (basename_only)
+        return mask;
+    //  the built-in trees: could the glob be one of them, or below it? Its
+    //  literal directory (before the first wildcard) may already lie in
+    //  one: then a tree that holds that one but comes later in the check
+    //  order cannot take it (project before home)
+    size_t lit = 0;
+    while (lit < n && g[lit] != '*' && g[lit] != '?' && g[lit] != '[' && g[lit] != '\\' &&
+           g[lit] != GLOB_ANY_TEXT)
+        lit++;
+    while (lit > 1 && g[lit - 1] != '/')
+        lit--;
+    size_t dir_len = lit > 1 ? lit - 1 : 1;
+    struct {
+        const char *root;
+        size_t len;
+        uint8_t cls, rank;
+        bool on;
+    } trees[] = {{e->project, e->project_len, p->cls_project, p->rank_project, e->project_on},
+                 {"/tmp", 4, p->cls_temp, p->rank_temp, true},
+                 {"/var/tmp", 8, p->cls_temp, p->rank_temp, true},
+                 {e->home, e->home_len, p->cls_home, p->rank_home, e->home_len > 1}};
+    size_t ntrees = sizeof (trees) / sizeof (trees[0]);
+    size_t container = SIZE_MAX;
+    for (size_t t = 0; t < ntrees; t++)
+        if (trees[t].on && s_under (g, dir_len, trees[t].root, trees[t].len) &&
+            (container == SIZE_MAX || trees[t].rank < trees[container].rank))
+            container = t;
+    for (size_t t = 0; t < ntrees; t++) {
+        if (!trees[t].on)
+            continue;
+        if (container != SIZE_MAX && t != container && trees[container].rank < trees[t].rank &&
+            s_under (trees[container].root, trees[container].len, trees[t].root, trees[t].len))
+            continue;
+        glob_tok_t q[MAX_GLOB_TOKENS];
+        size_t qn = 0;
+        if (!glob_literal (trees[t].root, trees[t].len, q, MAX_GLOB_TOKENS, &qn))
+            continue;
+        bool exact = glob_overlap (toks, nt, q, qn, e->dotglob);
+        if (!glob_compile ("/**", 3, GLOB_POLICY, q, MAX_GLOB_TOKENS, &qn))
+            continue;
+        if (exact || glob_overlap (toks, nt, q, qn, e->dotglob))
+            mask |= (uint32_t) 1 << trees[t].cls;
+    }
+    if (container == SIZE_MAX)
+        mask |= (uint32_t) 1 << p->cls_other;
+    return mask;
+}
+
+//  The path the kernel would reach: the longest existing prefix of raw
+//  with its symlinks resolved, then the rest. Only where the validator's
+//  filesystem is the agent's (POLICY.md), never under /proc, /dev, /sys
+//  (they describe the validator itself). Returns the length, 0 when it
+//  is the lexical path anyway, -1 when it cannot tell.
+static int
+s_physical (const char *raw, size_t n, char *out)
+{
+    if (n >= PATH_BUF || raw[0] != '/')
+        return -1;
+    char buf[PATH_BUF];
+    memcpy (buf, raw, n);
+    buf[n] = 0;
+    //  walk forward: most paths hold no symlink and stop at a missing part
+    bool link = false;
+    size_t end = n;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && buf[i] != '/')
+            continue;
+        char save = buf[i];
+        buf[i] = 0;
+        struct stat st;
+        int rc = lstat (buf, &st);
+        buf[i] = save;
+        if (rc != 0) {
+            end = i;
+            break;
+        }
+        if (S_ISLNK (st.st_mode)) {
+            link = true;
+            break;
+        }
+    }
+    (void) end;
+    if (!link)
+        return 0;
+    //  the longest prefix realpath can resolve, then the remainder
+    size_t cut = n;
+    char real[PATH_MAX];
+    for (int tries = 0; tries < 64; tries++) {
+        char save = buf[cut];
+        buf[cut] = 0;
+        char *r = realpath (buf, real);
+        buf[cut] = save;
+        if (r) {
+            char joined[PATH_BUF];
+            int len =
+                snprintf (joined, sizeof (joined), "%s/%.*s", real, (int) (n - cut), buf + cut);
+            if (len < 0 || len >= (int) sizeof (joined))
+                return -1;
+            return s_resolve ("/", 1, joined, (size_t) len, out);
+        }
+        while (cut > 1 && buf[cut - 1] != '/')
+            cut--;
+        if (cut <= 1)
+            return -1;
+        cut--;
+    }
+    return -1;
+}
+
+static bool
+s_fs_skip (const char *p, size_t n)
+{
+    return s_under (p, n, "/proc", 5) || s_under (p, n, "/dev", 4) || s_under (p, n, "/sys", 4);
+}
+
+//  A literal candidate resolved against one base: its lexical path, and
+//  the physical one when a symlink makes them differ
+static bool
+s_candidate_literal (eval_t *e, const char *base, size_t blen, const char *s, size_t n,
+                     path_fn_t *fn, void *arg)
+{
+    char out[PATH_BUF];
+    //  magic links (/proc/self/cwd/..) first: lexical .. would remove them
+    if (memmem (s, n, "proc", 4) || memmem (s, n, "/fd", 3) || memmem (base, blen, "/proc", 5)) {
+        char g[PATH_BUF];
+        size_t gn = 0;
+        bool fits = true;
+        for (size_t i = 0; i < n && fits; i++) {
+            if (gn + 3 >= sizeof (g))
+                fits = false;
+            else {
+                if (s[i] == '*' || s[i] == '?' || s[i] == '[' || s[i] == '\\' ||
+                    s[i] == GLOB_ANY_TEXT)
+                    g[gn++] = '\\';
+                g[gn++] = s[i];
+            }
+        }
+        int len = fits ? s_resolve_glob (base, blen, g, gn, out, sizeof (out)) : -1;
+        if (len < 0)
+            return fn (e, NULL, 0, CAND_PATH, arg);
+        if (memchr (out, GLOB_ANY_TEXT, (size_t) len))
+            return fn (e, out, (size_t) len, CAND_GLOB, arg);
+    }
+    int len = s_resolve (base, blen, s, n, out);
+    if (len < 0)
+        return fn (e, NULL, 0, CAND_PATH, arg);
+    if (fn (e, out, (size_t) len, CAND_PATH, arg))
+        return true;
+    if (!e->policy->symlinks || s_fs_skip (out, (size_t) len))
+        return false;
+    char raw[PATH_BUF];
+    int rn = s[0] == '/' ? snprintf (raw, sizeof (raw), "%.*s", (int) n, s)
+                         : snprintf (raw, sizeof (raw), "%.*s/%.*s", (int) blen, base, (int) n, s);
+    if (rn < 0 || rn >= (int) sizeof (raw))
+        return false;
+    char phys[PATH_BUF];
+    int pn = s_physical (raw, (size_t) rn, phys);
+    if (pn < 0)
+        return fn (e, NULL, 0, CAND_PATH, arg);
+    if (pn > 0 && !(pn == len && memcmp (phys, out, (size_t) len) == 0))
+        return fn (e, phys, (size_t) pn, CAND_PATH, arg);
+    return false;
+}
+
+//  A resolved GLOB_SHELL pattern: a glob, or the plain path it may have
+//  become (trailing wildcards dropped, escapes removed)
+static bool
+s_offer_glob (eval_t *e, char *out, int len, path_fn_t *fn, void *arg)
+{
+    if (len < 0)
+        return fn (e, NULL, 0, CAND_PATH, arg);
+    if (glob_is_wild (out, (size_t) len))
+        return fn (e, out, (size_t) len, CAND_GLOB, arg);
+    size_t o = 0;
+    for (int i = 0; i < len; i++) {
+        if (out[i] == '\\' && i + 1 < len)
+            i++;
+        out[o++] = out[i];
+    }
+    out[o] = 0;
+    return fn (e, out, o, CAND_PATH, arg);
+}
+
+//  A glob or dynamic candidate (GLOB_SHELL pattern g)
+static bool
+s_candidate_glob (eval_t *e, const char *g, size_t n, bool expand_tilde, path_fn_t *fn, void *arg)
 {
     char buf[PATH_BUF];
     char out[PATH_BUF];
+    bool dynamic = false;
+    for (size_t i = 0; i < n; i++) {
+        if (g[i] == '\\')
+            i++;
+        else if (g[i] == GLOB_ANY_TEXT)
+            dynamic = true;
+    }
+    //  a value only known at run time could hold ../.., and a wildcard
+    //  component starting with '.' or '[' could be .. itself in older
+    //  bash (.* matches ..): also "unknown"
+    bool dotdot = false;
+    for (size_t i = 0; i < n && !dotdot; i++)
+        if (i == 0 || g[i - 1] == '/') {
+            size_t k = i;
+            while (k < n && g[k] != '/')
+                k++;
+            dotdot = (g[i] == '[' || (g[i] == '.' && glob_is_wild (g + i, k - i)));
+        }
+    if ((dynamic || dotdot) && fn (e, NULL, 0, CAND_PATH, arg))
+        return true;
+    if (g[0] == GLOB_ANY_TEXT) {
+        //  no directory known: the last component, when it has some
+        //  literal text, still tells a basename class (`$D/id_rsa`)
+        size_t last = n;
+        while (last > 0 && g[last - 1] != '/')
+            last--;
+        bool literal_part = false;
+        for (size_t i = last; i < n; i++)
+            if (g[i] != GLOB_ANY_TEXT && g[i] != '*' && g[i] != '?')
+                literal_part = true;
+        if (!literal_part || last == 0)
+            return n > 1 && literal_part ? fn (e, g, n, CAND_BASENAME, arg) : false;
+        return fn (e, g + last, n - last, CAND_BASENAME, arg);
+    }
+    //  ~ in a value (--opt=~/x)
+    if (expand_tilde && g[0] == '~' && (n == 1 || g[1] == '/')) {
+        if (e->home_len + n >= PATH_BUF)
+            return fn (e, NULL, 0, CAND_PATH, arg);
+        memcpy (buf, e->home, e->home_len);
+        memcpy (buf + e->home_len, g + 1, n - 1);
+        g = buf;
+        n = e->home_len + n - 1;
+    }
+    //  trailing components of only * and ? stand for their directory
+    //  (rm -rf build/* is about build)
+    size_t end = n;
+    while (end > 0) {
+        size_t k = end;
+        while (k > 0 && g[k - 1] == '/')
+            k--;
+        size_t comp = k;
+        while (comp > 0 && g[comp - 1] != '/')
+            comp--;
+        if (!s_glob_all_wild (g + comp, k - comp))
+            break;
+        end = comp;
+    }
+    if (end == 0) {
+        g = ".";
+        n = 1;
+    } else
+        n = end;
+    if (g[0] == '/') {
+        int len = s_resolve_glob ("/", 1, g, n, out, sizeof (out));
+        if (len < 0)
+            return fn (e, NULL, 0, CAND_PATH, arg);
+        return s_offer_glob (e, out, len, fn, arg);
+    }
+    for (size_t i = 0; i < e->ncwd; i++) {
+        int len = s_resolve_glob (e->cwds[i], e->cwd_lens[i], g, n, out, sizeof (out));
+        if (s_offer_glob (e, out, len, fn, arg))
+            return true;
+    }
+    if (e->cwd_unknown)
+        return fn (e, NULL, 0, CAND_PATH, arg);
+    return false;
+}
+
+//  One candidate text: resolved against each working directory. pattern:
+//  the parser's glob form of the same text, when it is a whole word.
+static bool
+s_candidate_p (eval_t *e, const char *s, size_t n, bool dynamic, const char *pattern,
+               bool expand_tilde, path_fn_t *fn, void *arg)
+{
+    char buf[PATH_BUF];
     if (n == 0)
         return false;
     if (dynamic) {
-        if (s_has_var (s, n))
-            return fn (e, NULL, 0, arg);
         //  ~user, left alone by the parser: /root or /home/user (a lexical
         //  guess; anything odd is unknown)
-        if (s[0] == '~') {
+        if (s[0] == '~' && !s_has_var (s, n)) {
             size_t u = 1;
             while (u < n &&
                    (isalnum ((unsigned char) s[u]) || s[u] == '_' || s[u] == '-' || s[u] == '.'))
                 u++;
             if (u == 1 || (u < n && s[u] != '/') || u > 64 || n - u + 80 >= PATH_BUF)
-                return fn (e, NULL, 0, arg);
+                return fn (e, NULL, 0, CAND_PATH, arg);
             char user_path[PATH_BUF];
             int len =
                 u == 5 && memcmp (s + 1, "root", 4) == 0
                     ? snprintf (user_path, sizeof (user_path), "/root%.*s", (int) (n - u), s + u)
                     : snprintf (user_path, sizeof (user_path), "/home/%.*s%.*s", (int) (u - 1),
                                 s + 1, (int) (n - u), s + u);
-            return s_candidate (e, user_path, (size_t) len, false, false, fn, arg);
+            return s_candidate_p (e, user_path, (size_t) len, false, NULL, false, fn, arg);
         }
-        //  a glob: its literal form tells the directory it stays in,
-        //  unless a wildcard component could match . or .. (leading dot
-        //  or bracket)
-        bool dot_glob = false;
-        size_t start = 0;
-        for (size_t i = 0; i <= n && !dot_glob; i++)
-            if (i == n || s[i] == '/') {
-                const char *c = s + start;
-                size_t cn = i - start;
-                bool wild =
-                    cn && (memchr (c, '*', cn) || memchr (c, '?', cn) || memchr (c, '[', cn));
-                dot_glob = wild && (c[0] == '.' || c[0] == '[');
-                start = i + 1;
-            }
-        if (dot_glob)
-            return fn (e, NULL, 0, arg);
-        //  trailing components of only * and ? stand for their directory
-        size_t end = n;
-        while (end > 0) {
-            size_t k = end;
-            while (k > 0 && s[k - 1] == '/')
-                k--;
-            size_t comp = k;
-            while (comp > 0 && s[comp - 1] != '/')
-                comp--;
-            bool all_wild = k > comp;
-            for (size_t i = comp; i < k && all_wild; i++)
-                all_wild = s[i] == '*' || s[i] == '?';
-            if (!all_wild)
-                break;
-            end = comp;
-        }
-        if (end < n) {
-            if (end == 0) {
-                s = ".";
-                n = 1;
-            } else
-                n = end;
-        }
+        char g[PATH_BUF];
+        size_t gn = pattern ? strlen (pattern) : 0;
+        if (pattern && gn < sizeof (g))
+            memcpy (g, pattern, gn + 1);
+        else if (pattern || !s_glob_of_word (s, n, g, sizeof (g), &gn))
+            return fn (e, NULL, 0, CAND_PATH, arg);
+        if (glob_is_wild (g, gn))
+            return s_candidate_glob (e, g, gn, expand_tilde, fn, arg);
     }
     if (expand_tilde && s[0] == '~' && (n == 1 || s[1] == '/')) {
         if (e->home_len + n >= PATH_BUF)
-            return fn (e, NULL, 0, arg);
+            return fn (e, NULL, 0, CAND_PATH, arg);
         memcpy (buf, e->home, e->home_len);
         memcpy (buf + e->home_len, s + 1, n - 1);
         s = buf;
         n = e->home_len + n - 1;
     } else if (expand_tilde && n >= 5 && memcmp (s, "$HOME", 5) == 0 && (n == 5 || s[5] == '/')) {
         if (e->home_len + n >= PATH_BUF)
-            return fn (e, NULL, 0, arg);
+            return fn (e, NULL, 0, CAND_PATH, arg);
         memcpy (buf, e->home, e->home_len);
         memcpy (buf + e->home_len, s + 5, n - 5);
         s = buf;
         n = e->home_len + n - 5;
     }
-    if (s[0] == '/') {
-        int len = s_resolve ("/", 1, s, n, out);
-        return len < 0 ? fn (e, NULL, 0, arg) : fn (e, out, (size_t) len, arg);
-    }
-    for (size_t i = 0; i < e->ncwd; i++) {
-        int len = s_resolve (e->cwds[i], e->cwd_lens[i], s, n, out);
-        if (len < 0 ? fn (e, NULL, 0, arg) : fn (e, out, (size_t) len, arg))
+    if (s[0] == '/')
+        return s_candidate_literal (e, "/", 1, s, n, fn, arg);
+    for (size_t i = 0; i < e->ncwd; i++)
+        if (s_candidate_literal (e, e->cwds[i], e->cwd_lens[i], s, n, fn, arg))
             return true;
-    }
     if (e->cwd_unknown)
-        return fn (e, NULL, 0, arg);
+        return fn (e, NULL, 0, CAND_PATH, arg);
     return false;
+}
+
+static bool
+s_candidate (eval_t *e, const char *s, size_t n, bool dynamic, bool expand_tilde, path_fn_t *fn,
+             void *arg)
+{
+    return s_candidate_p (e, s, n, dynamic, NULL, expand_tilde, fn, arg);
 }
 
 //  The candidates of one Bash argument word
@@ -966,13 +1470,13 @@ s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn,
     if (v->find_exec && memmem (s, n, "{}", 2)) {
         //  {} is something below one of the find's roots
         if (!e->nfind || e->find_unknown)
-            return fn (e, NULL, 0, arg);
+            return fn (e, NULL, 0, CAND_PATH, arg);
         char joined[PATH_BUF];
         for (size_t i = 0; i < e->nfind; i++) {
             const char *root = e->find_roots[i]->text;
             size_t rn = strlen (root);
             if (rn + 1 + n >= PATH_BUF) {
-                if (fn (e, NULL, 0, arg))
+                if (fn (e, NULL, 0, CAND_PATH, arg))
                     return true;
                 continue;
             }
@@ -1001,7 +1505,19 @@ s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn,
     }
     if (n == 1 && s[0] == '-')
         return false;
-    if (s_candidate (e, s, n, w.dynamic, false, fn, arg))
+    //  a URL names no local file, except file://
+    const char *scheme = (const char *) memmem (s, n, "://", 3);
+    if (scheme && scheme > s) {
+        bool name = true;
+        for (const char *c = s; c < scheme && name; c++)
+            name = isalnum ((unsigned char) *c) || *c == '+' || *c == '-' || *c == '.';
+        if (name && !(scheme - s == 4 && strncasecmp (s, "file", 4) == 0))
+            return false;
+        if (name)
+            return s_candidate (e, scheme + 2, (size_t) (s + n - scheme - 2), w.dynamic, false, fn,
+                                arg);
+    }
+    if (s_candidate_p (e, s, n, w.dynamic, w.pattern, false, fn, arg))
         return true;
     if (s[0] == '@' && n > 1 && s_candidate (e, s + 1, n - 1, w.dynamic, true, fn, arg))
         return true;
@@ -1025,6 +1541,7 @@ s_arg (const view_t *v, size_t i)
         w.s = v->sargs[i].text;
         w.n = strlen (w.s);
         w.dynamic = v->sargs[i].dynamic;
+        w.pattern = v->sargs[i].pattern;
     } else
         w = v->wargs[i];
     return w;
@@ -1066,16 +1583,21 @@ s_view_paths (eval_t *e, view_t *v, bool target_only, path_fn_t *fn, void *arg)
         if (s_word_paths (e, v, s_arg (v, last), true, fn, arg))
             return true;
     if (v->xargs && !target_only)
-        return fn (e, NULL, 0, arg);
+        return fn (e, NULL, 0, CAND_PATH, arg);
     return false;
 }
 
 static bool
-s_collect_class (eval_t *e, const char *path, size_t n, void *arg)
+s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
 {
     uint32_t *mask = (uint32_t *) arg;
-    uint8_t id = path ? s_classify (e, path, n) : e->policy->cls_unknown;
-    *mask |= (uint32_t) 1 << id;
+    if (!path)
+        *mask |= (uint32_t) 1 << e->policy->cls_unknown;
+    else if (kind == CAND_PATH)
+        *mask |= (uint32_t) 1 << s_classify (e, path, n);
+    else
+        *mask |= s_classify_glob (e, path, n, kind == CAND_BASENAME) |
+                 (kind == CAND_BASENAME ? (uint32_t) 1 << e->policy->cls_unknown : 0);
     return false;
 }
 
@@ -1115,16 +1637,34 @@ s_view_classes (eval_t *e, view_t *v)
 
 typedef struct {
     const plist_t *list;
-    bool hit;
+    bool hit;  //  some candidate matches (or could)
+    bool miss; //  some candidate does not (or might not)
+    bool all;  //  allow rules: look at every candidate
 } file_probe_t;
 
 static bool
-s_probe_file (eval_t *e, const char *path, size_t n, void *arg)
+s_probe_file (eval_t *e, const char *path, size_t n, int kind, void *arg)
 {
     file_probe_t *probe = (file_probe_t *) arg;
-    if (path && s_plist_match_path (e, probe->list, path, n))
-        probe->hit = true;
-    return probe->hit;
+    if (!path)
+        probe->miss = true;
+    else if (kind == CAND_PATH) {
+        if (s_plist_match_path (e, probe->list, path, n))
+            probe->hit = true;
+        else
+            probe->miss = true;
+    } else {
+        probe->miss = true;
+        glob_tok_t toks[MAX_GLOB_TOKENS];
+        size_t nt = 0;
+        if (kind == CAND_BASENAME)
+            glob_compile ("**/", 3, GLOB_POLICY, toks, MAX_GLOB_TOKENS, &nt);
+        if (!glob_compile (path, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
+            probe->hit = true;
+        for (size_t i = 0; i < probe->list->count && !probe->hit; i++)
+            probe->hit = s_pattern_overlap (e, &probe->list->items[i], toks, nt, false);
+    }
+    return probe->all ? false : probe->hit;
 }
 
 //  --------------------------------------------------------------------------
@@ -1165,7 +1705,7 @@ s_flag_match (const pattern_t *f, word_t w)
 }
 
 static bool
-s_cond_flag (const rule_t *r, const view_t *v)
+s_cond_flag (const plist_t *flags, const view_t *v)
 {
     if (v->pseudo || !v->sargs)
         return false;
@@ -1175,46 +1715,134 @@ s_cond_flag (const rule_t *r, const view_t *v)
             return false;
         if (!s_is_option (w))
             continue;
-        for (size_t j = 0; j < r->flag.count; j++)
-            if (s_flag_match (&r->flag.items[j], w))
+        for (size_t j = 0; j < flags->count; j++)
+            if (s_flag_match (&flags->items[j], w))
                 return true;
     }
     return false;
 }
 
 static bool
-s_cond_arg (const rule_t *r, const view_t *v)
+s_cond_arg (const plist_t *args, const view_t *v)
 {
     for (size_t i = 0; i < v->argc; i++) {
         word_t w = s_arg (v, i);
-        if (s_plist_match_text (&r->arg, w.s, w.n))
+        if (s_plist_match_text (args, w.s, w.n))
             return true;
     }
     return false;
 }
 
+//  Options that take a value (the next word) before the subcommand, for
+//  the programs whose subcommands matter. For these the subcommand is
+//  exact: any other option takes no value. Others are read both ways.
+static const struct {
+    const char *prog;
+    const char *opts; //  space-separated, with a space at each end
+} s_value_opts[] = {
+    {"git", " -C -c --git-dir --work-tree --namespace --config-env --super-prefix --exec-path "
+            "--list-cmds --attr-source "},
+    {"kubectl", " -n --namespace --context --cluster --user --kubeconfig -s --server --token --as "
+                "--as-group --as-uid --certificate-authority --client-certificate --client-key "
+                "--cache-dir --request-timeout --tls-server-name --username --password -v --v "
+                "--vmodule --log-file --log-dir --profile --profile-output -l --selector "
+                "--log-file-max-size --log-flush-frequency "},
+    {"oc", " -n --namespace --context --cluster --user --kubeconfig -s --server --token --as "
+           "--as-group --certificate-authority --client-certificate --client-key --cache-dir "
+           "--request-timeout --loglevel -v --v "},
+    {"helm", " -n --namespace --kube-context --kubeconfig --kube-apiserver --kube-as-user "
+             "--kube-as-group --kube-ca-file --kube-token --kube-tls-server-name "
+             "--registry-config --repository-cache --repository-config --burst-limit --qps "},
+    {"docker", " -H --host -c --context --config -l --log-level --tlscacert --tlscert --tlskey "},
+    {"podman", " --connection -c --url --identity --root --runroot --storage-driver --log-level "
+               "--cgroup-manager --events-backend --network-cmd-path --tmpdir --module "
+               "--hooks-dir --conmon --runtime --storage-opt --imagestore --volumepath "},
+    {"aws", " --profile --region --output --endpoint-url --query --cli-read-timeout "
+            "--cli-connect-timeout --ca-bundle --color --cli-binary-format "},
+    {"gcloud", " --project --account --configuration --format --verbosity --billing-project "
+               "--impersonate-service-account --flags-file --flatten --trace-token "
+               "--access-token-file "},
+    {"az", " -o --output --query --subscription "},
+    {"gh", " -R --repo "},
+    {"npm", " --prefix -w --workspace --registry --userconfig --cache --loglevel "},
+    {"cargo", " --manifest-path -p --package -Z --config --color -C --target-dir "},
+    {"go", " -C "},
+    {"systemctl", " -H --host -M --machine -t --type -p --property -s --signal -n --lines -o "
+                  "--output --root --state --kill-whom --kill-value --job-mode --what --image "
+                  "--timestamp --when --drop-in --reboot-argument --boot-loader-menu "
+                  "--boot-loader-entry --check-inhibitors --image-policy --preset-mode "},
+    {"journalctl", " -u --unit -n --lines -o --output -p --priority -S --since -U --until "},
+};
+
+static const char *
+s_value_opts_of (const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof (s_value_opts) / sizeof (s_value_opts[0]); i++)
+        if (s_streq_n (name, n, s_value_opts[i].prog))
+            return s_value_opts[i].opts;
+    return NULL;
+}
+
+//  True if the option word takes the next word as its value
 static bool
-s_cond_subcommand (const rule_t *r, const view_t *v)
+s_takes_value (const char *opts, word_t w)
+{
+    if (memchr (w.s, '=', w.n))
+        return false;
+    //  " -n " in the table: -n takes a value, -nfoo holds it
+    char key[72];
+    if (w.n + 3 > sizeof (key))
+        return false;
+    key[0] = ' ';
+    memcpy (key + 1, w.s, w.n);
+    key[w.n + 1] = ' ';
+    key[w.n + 2] = 0;
+    return strstr (opts, key) != NULL;
+}
+
+//  The subcommand candidates: one word for the programs with a table
+//  (options and their values skipped), else the first operand and, when
+//  options came before it, the second too. Returns how many.
+static size_t
+s_subcommands (const view_t *v, word_t out[2])
 {
     if (v->pseudo || !v->sargs)
-        return false;
+        return 0;
+    const char *opts = s_value_opts_of (v->name, v->name_len);
     bool seen_option = false;
-    int checked = 0;
-    for (size_t i = 0; i < v->argc && checked < 2; i++) {
+    size_t count = 0;
+    for (size_t i = 0; i < v->argc && count < 2; i++) {
         word_t w = s_arg (v, i);
         if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
             break;
         if (s_is_option (w)) {
             seen_option = true;
+            if (opts && s_takes_value (opts, w))
+                i++;
             continue;
         }
-        if (s_plist_match_text (&r->subcommand, w.s, w.n))
-            return true;
-        checked++;
-        if (!seen_option)
+        out[count++] = w;
+        if (opts || !seen_option)
             break;
     }
-    return false;
+    return count;
+}
+
+//  Some subcommand candidate matches; for an allow, every one must
+static bool
+s_cond_subcommand (const rule_t *r, const view_t *v)
+{
+    word_t subs[2];
+    size_t count = s_subcommands (v, subs);
+    bool certain = r->act.action == POLICY_ALLOW;
+    for (size_t i = 0; i < count; i++) {
+        bool hit = s_plist_match_text (&r->subcommand, subs[i].s, subs[i].n);
+        if (hit && !certain)
+            return true;
+        if (!hit && certain)
+            return false;
+    }
+    return certain && count > 0;
 }
 
 static bool
@@ -1335,18 +1963,44 @@ s_cond_input (const rule_t *r, const view_t *v)
 }
 
 static bool
+s_name_in (const char *name, size_t n, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (s_streq_n (name, n, names[i]))
+            return true;
+    return false;
+}
+
+static bool
+s_stdin_name (word_t w)
+{
+    static const char *names[] = {"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0",
+                                  "/proc/thread-self/fd/0"};
+    for (size_t i = 0; i < sizeof (names) / sizeof (names[0]); i++)
+        if (s_streq_n (w.s, w.n, names[i]))
+            return true;
+    return false;
+}
+
+//  The program comes from stdin: no operand, `-` or /dev/stdin first, or
+//  a shell's -s (read commands from stdin, operands are its arguments)
+static bool
 s_no_operand (const view_t *v)
 {
     if (!v->sargs || v->pseudo)
         return false;
+    bool shell =
+        s_name_in (v->name, v->name_len, s_shells, sizeof (s_shells) / sizeof (s_shells[0]));
     for (size_t i = 0; i < v->argc; i++) {
         word_t w = s_arg (v, i);
         if (w.n == 2 && w.s[0] == '-' && w.s[1] == '-')
-            return true;
-        if (w.n == 1 && w.s[0] == '-')
+            return i + 1 >= v->argc || s_stdin_name (s_arg (v, i + 1));
+        if (s_stdin_name (w))
             return true;
         if (!s_is_option (w))
             return false;
+        if (shell && w.s[1] != '-' && memchr (w.s + 1, 's', w.n - 1))
+            return true;
     }
     return true;
 }
@@ -1452,9 +2106,13 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
         return false;
     if (r->subcommand.count && !s_cond_subcommand (r, v))
         return false;
-    if (r->flag.count && !s_cond_flag (r, v))
+    if (r->flag.count && !s_cond_flag (&r->flag, v))
         return false;
-    if (r->arg.count && !s_cond_arg (r, v))
+    if (r->not_flag.count && s_cond_flag (&r->not_flag, v))
+        return false;
+    if (r->arg.count && !s_cond_arg (&r->arg, v))
+        return false;
+    if (r->not_arg.count && s_cond_arg (&r->not_arg, v))
         return false;
     if (r->wrapper.count && !s_cond_wrapper (e, r, v))
         return false;
@@ -1464,17 +2122,22 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
         return false;
     if (r->input.count && !s_cond_input (r, v))
         return false;
+    //  An allow needs certainty: every path the command could touch must
+    //  be in the rule's classes (or files); any other rule needs only one
+    bool certain = r->act.action == POLICY_ALLOW;
     if (r->has_path || r->has_target) {
         s_view_classes (e, v);
-        if (r->has_path && !(v->classes & r->path_mask))
+        if (r->has_path &&
+            (certain ? (v->classes & ~r->path_mask) != 0 : !(v->classes & r->path_mask)))
             return false;
-        if (r->has_target && !(v->target_classes & r->target_mask))
+        if (r->has_target && (certain ? (v->target_classes & ~r->target_mask) != 0
+                                      : !(v->target_classes & r->target_mask)))
             return false;
     }
     if (r->file.count) {
-        file_probe_t probe = {&r->file, false};
+        file_probe_t probe = {&r->file, false, false, certain};
         s_view_paths (e, v, false, s_probe_file, &probe);
-        if (!probe.hit)
+        if (certain ? probe.miss || !probe.hit : !probe.hit)
             return false;
     }
     return true;
@@ -1803,7 +2466,7 @@ s_find_roots (eval_t *e, const shell_cmd_t *cmd)
         e->find_roots[e->nfind++] = w;
     }
     if (e->nfind == 0) {
-        static const shell_word_t dot = {".", false, false};
+        static const shell_word_t dot = {.text = "."};
         e->find_roots[e->nfind++] = &dot;
     }
 }
@@ -2013,6 +2676,7 @@ s_eval_bash (eval_t *e)
         s_offer (e, &e->policy->parse_error, "parse-error", reason);
         return;
     }
+    e->dotglob = memmem (cmd.s, cmd.n, "dotglob", 7) || memmem (cmd.s, cmd.n, "GLOBIGNORE", 10);
     if (memchr (cmd.s, 0, cmd.n)) {
         s_offer (e, &e->policy->parse_error, "parse-error", "command contains a NUL byte");
         return;
@@ -2538,9 +3202,34 @@ s_add_class (policy_t *self, const char *name, class_kind_t kind)
     return c->name ? (int) self->class_count++ : -1;
 }
 
-static const char *s_rule_keys[] = {
-    "tool",     "command", "subcommand", "flag",   "arg",   "path",   "target", "file", "wrapper",
-    "upstream", "role",    "when",       "assign", "input", "nocase", "action", "risk", "reason"};
+//  A list of flags: -x (also inside a cluster), --long (abbreviations),
+//  or a whole word (-delete)
+static bool
+s_parse_flags (loader_t *l, const char *where, const char *value, bool nocase, plist_t *out)
+{
+    if (!s_parse_list (l, where, value, false, nocase, out))
+        return false;
+    for (size_t i = 0; i < out->count; i++) {
+        pattern_t *f = &out->items[i];
+        size_t n = strlen (f->text);
+        if (f->text[0] != '-' || n < 2) {
+            s_fail (l, where, "'%s': a flag starts with - or --", f->text);
+            return false;
+        } else if (f->text[1] == '-')
+            f->fkind = n > 2 ? FLAG_LONG : FLAG_WORD;
+        else if (n == 2 && !s_is_wild (f->text[1])) {
+            f->fkind = FLAG_SHORT;
+            f->fch = f->text[1];
+        } else
+            f->fkind = FLAG_WORD;
+    }
+    return true;
+}
+
+static const char *s_rule_keys[] = {"tool",   "command", "subcommand", "flag",     "arg",
+                                    "path",   "target",  "file",       "wrapper",  "upstream",
+                                    "role",   "when",    "assign",     "input",    "nocase",
+                                    "action", "risk",    "reason",     "not_flag", "not_arg"};
 
 static bool
 s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
@@ -2627,22 +3316,11 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
             ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->assign);
         else if (strcmp (key, "input") == 0)
             ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->input);
-        else if (strcmp (key, "flag") == 0) {
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->flag);
-            for (size_t i = 0; ok && i < r->flag.count; i++) {
-                pattern_t *f = &r->flag.items[i];
-                size_t n = strlen (f->text);
-                if (f->text[0] != '-' || n < 2) {
-                    s_fail (l, kwhere, "'%s': a flag starts with - or --", f->text);
-                    ok = false;
-                } else if (f->text[1] == '-')
-                    f->fkind = n > 2 ? FLAG_LONG : FLAG_WORD;
-                else if (n == 2 && !s_is_wild (f->text[1])) {
-                    f->fkind = FLAG_SHORT;
-                    f->fch = f->text[1];
-                } else
-                    f->fkind = FLAG_WORD;
-            }
+        else if (strcmp (key, "not_arg") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->not_arg);
+        else if (strcmp (key, "flag") == 0 || strcmp (key, "not_flag") == 0) {
+            ok = s_parse_flags (l, kwhere, value, r->nocase,
+                                strcmp (key, "flag") == 0 ? &r->flag : &r->not_flag);
         } else if (strcmp (key, "path") == 0) {
             ok = s_parse_classes (l, self, kwhere, value, &r->path_mask);
             r->has_path = true;
@@ -2869,20 +3547,21 @@ s_build_classifier (policy_t *self)
 static bool
 s_load_policy_section (loader_t *l, policy_t *self, zconfig_t *sec)
 {
-    static const char *keys[] = {"version",     "default",         "unknown_tool",
-                                 "parse_error", "dynamic_command", "bad_input"};
+    static const char *keys[] = {"version",         "default",   "unknown_tool", "parse_error",
+                                 "dynamic_command", "bad_input", "symlinks"};
     action_t *acts[] = {NULL,
                         &self->dflt,
                         &self->unknown_tool,
                         &self->parse_error,
                         &self->dynamic_command,
-                        &self->bad_input};
+                        &self->bad_input,
+                        NULL};
     for (zconfig_t *k = zconfig_child (sec); k; k = zconfig_next (k)) {
         const char *key = zconfig_name (k);
         char where[100];
         snprintf (where, sizeof (where), "policy/%.60s", key);
         size_t idx = SIZE_MAX;
-        for (size_t i = 0; i < 6; i++)
+        for (size_t i = 0; i < sizeof (keys) / sizeof (keys[0]); i++)
             if (strcmp (key, keys[i]) == 0)
                 idx = i;
         if (idx == SIZE_MAX) {
@@ -2911,6 +3590,12 @@ s_load_policy_section (loader_t *l, policy_t *self, zconfig_t *sec)
                 }
             free (self->version);
             self->version = strdup (value);
+        } else if (!acts[idx]) {
+            if (strcmp (value, "resolve") != 0 && strcmp (value, "lexical") != 0) {
+                s_fail (l, where, "resolve or lexical");
+                return false;
+            }
+            self->symlinks = strcmp (value, "resolve") == 0;
         } else if (!s_parse_action (l, where, value, acts[idx]))
             return false;
     }
@@ -3016,6 +3701,7 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
     self->parse_error = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
     self->bad_input = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
     self->dynamic_command = (action_t){POLICY_ESCALATE, RISK_HIGH, "security"};
+    self->symlinks = true;
     //  built-in classes first in the table, placed at the end of the order
     //  unless the class section places them
     self->cls_project = (uint8_t) s_add_class (self, "project", CLASS_PROJECT);
@@ -3140,10 +3826,22 @@ policy_load (const char *path, char *err, size_t err_size)
 static void
 s_rule_free (rule_t *r)
 {
-    plist_t *lists[] = {&r->tool,    &r->command,  &r->subcommand, &r->flag,   &r->arg,  &r->file,
-                        &r->wrapper, &r->upstream, &r->role,       &r->assign, &r->input};
+    plist_t *lists[] = {&r->tool,  &r->command,  &r->subcommand, &r->flag, &r->arg,
+                        &r->file,  &r->wrapper,  &r->upstream,   &r->role, &r->assign,
+                        &r->input, &r->not_flag, &r->not_arg};
     for (size_t i = 0; i < sizeof (lists) / sizeof (lists[0]); i++)
         s_plist_free (lists[i]);
+}
+
+static void
+s_classifier_free (policy_t *self)
+{
+    for (int g = 0; g < GRP_COUNT; g++)
+        for (int k = 0; k <= KEY_ANY; k++) {
+            free (self->classifier[g][k].items);
+            self->classifier[g][k].items = NULL;
+            self->classifier[g][k].count = 0;
+        }
 }
 
 void
@@ -3159,9 +3857,7 @@ policy_destroy (policy_t **self_p)
         free (self->classes[i].name);
         s_plist_free (&self->classes[i].patterns);
     }
-    for (int g = 0; g < GRP_COUNT; g++)
-        for (int k = 0; k <= KEY_ANY; k++)
-            free (self->classifier[g][k].items);
+    s_classifier_free (self);
     s_index_free (&self->cmd_index);
     s_index_free (&self->tool_index);
     free (self->bash_scan.items);
@@ -3170,6 +3866,53 @@ policy_destroy (policy_t **self_p)
     free (self->name);
     free (self);
     *self_p = NULL;
+}
+
+bool
+policy_protect (policy_t *self, const char *patterns, char *err, size_t err_size)
+{
+    loader_t l = {"protect", err, err_size, false};
+    if (err_size)
+        err[0] = 0;
+    plist_t extra = {NULL, 0};
+    if (!patterns || !*patterns)
+        return true;
+    if (!s_parse_list (&l, "lighthouse", patterns, true, false, &extra)) {
+        s_plist_free (&extra);
+        return false;
+    }
+    int id = s_class_find (self, "lighthouse", 10);
+    if (id < 0) {
+        //  a policy without the class: it goes first, before every other
+        if (self->order_count >= MAX_CLASSES ||
+            (id = s_add_class (self, "lighthouse", CLASS_USER)) < 0) {
+            s_fail (&l, NULL, "too many classes for 'lighthouse'");
+            s_plist_free (&extra);
+            return false;
+        }
+        memmove (self->order + 1, self->order, self->order_count);
+        self->order[0] = (uint8_t) id;
+        self->order_count++;
+    }
+    plist_t *list = &self->classes[id].patterns;
+    pattern_t *grown =
+        (pattern_t *) realloc (list->items, (list->count + extra.count) * sizeof (pattern_t));
+    if (!grown) {
+        s_fail (&l, NULL, "out of memory");
+        s_plist_free (&extra);
+        return false;
+    }
+    //  the classifier points into the lists: build it again
+    list->items = grown;
+    memcpy (list->items + list->count, extra.items, extra.count * sizeof (pattern_t));
+    list->count += extra.count;
+    free (extra.items);
+    s_classifier_free (self);
+    if (!s_build_classifier (self)) {
+        s_fail (&l, NULL, "out of memory");
+        return false;
+    }
+    return true;
 }
 
 const char *
