@@ -2,34 +2,64 @@
 
     Serves decisions from a policy file, caches them, publishes them on the
     broker's PUB socket in batches as "validate.decisions" {count, decisions:
-    [notice, ...]} (one message per NOTICE_BATCH decisions or NOTICE_DELAY_MS,
-    whichever comes first: a message per decision cost more than the
-    decision itself), and reloads the policy
-    on SIGHUP or on a "control.validate" {op: "reload"} announcement
-    (lh policy reload) without dropping requests: a reload happens between
-    two requests, and a policy that fails to load leaves the old one serving.
+    [notice, ...]}, and each agent's own as "@<agent>/validate.decisions"
+    (one message per NOTICE_BATCH decisions or NOTICE_DELAY_MS, whichever
+    comes first: a message per decision cost more than the decision
+    itself), and reloads the policy on SIGHUP or on a "control.validate"
+    {op: "reload"} announcement (lh policy reload) without dropping
+    requests: a reload happens between two requests, and a policy that
+    fails to load leaves the old one serving.
 
-    With --frontend, every decision is also appended to the integrity log
-    ("events") through a spool (spool.h), once its reply has gone: the log
-    being slow or down never delays an answer. On SIGTERM the spool gets
-    SHUTDOWN_FLUSH_MS to drain.
+    With --frontend, every decision and every policy load is also appended
+    to the integrity log ("events") through a durable spool (spool.h): the
+    requests that arrived together are decided, their events written to the
+    spool in one group commit, and only then answered. A decision that
+    cannot be made durable (spool full, disk full, I/O error) is not
+    answered: the request gets an `unavailable` error, which the hook turns
+    into a block. The log being slow or down never delays an answer. On
+    SIGTERM the spool gets SHUTDOWN_FLUSH_MS to drain; what is left stays in
+    the spool directory and is sent at the next start.
+
+    Secrets in notices and events are redacted (redact.h) with the
+    installation's key (--redact-key).
 */
 #include "codec.h"
 #include "lh_config.h"
 #include "lh_log.h"
 #include "lh_worker.h"
+#include "event.h"
+#include "redact.h"
 #include "spool.h"
 #include "validator.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <unistd.h>
 
 static const lh_option_t s_options[] = {
     {"broker", "validator/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
     {"pub", "validator/pub", NULL, "broker PUB endpoint, for reload announcements", false},
     {"frontend", "validator/frontend", NULL,
      "broker frontend endpoint: decisions also go to the integrity log (events)", false},
+    {"run-dir", "validator/run_dir", NULL,
+     "data directory [$XDG_STATE_HOME/lighthouse or ~/.local/state/lighthouse]", false},
+    {"spool-dir", "validator/spool_dir", NULL,
+     "durable spool of events for the integrity log [RUN_DIR/validator-spool]", false},
     {"spool-max", "validator/spool_max", "100000",
-     "decisions held for the integrity log; more are dropped and counted", false},
+     "events held for the integrity log; beyond, requests are answered with an error", false},
+    {"spool-max-mb", "validator/spool_max_mb", "1024", "size bound of the spool file, MiB", false},
+    {"spool-sync", "validator/spool_sync", "1",
+     "1: fdatasync each group before answering (survives power loss); 0: survives a kill only",
+     false},
+    {"redact-key", "validator/redact_key", NULL,
+     "key of the keyed hash replacing secrets, created 0600 if missing [RUN_DIR/redact.key]",
+     false},
+    {"protect", "validator/protect", NULL,
+     "path patterns for the policy's class lighthouse [the policy's directory, the spool, the "
+     "certificate, the redaction key, this program's directory]",
+     false},
+    {"agent-topics", "validator/agent_topics", "1",
+     "1: also publish each agent's notices as @<agent>/validate.decisions", false},
     {"broker-key", "validator/broker_key", NULL, "broker public key (Z85); omit for plaintext",
      false},
     {"cert", "validator/cert", NULL, "this node's secret certificate", false},
@@ -44,6 +74,7 @@ static const lh_option_t s_options[] = {
 #define NOTICE_BATCH      64
 #define NOTICE_DELAY_MS   10
 #define SHUTDOWN_FLUSH_MS 2000
+#define GROUP_MAX         LH_MAX_CAPACITY //  requests decided together, one commit
 
 static volatile sig_atomic_t s_hup;
 
@@ -51,11 +82,30 @@ static volatile sig_atomic_t s_hup;
 typedef struct {
     codec_buf_t items;
     size_t count;
-    int64_t due;
 } batch_t;
 
+//  Everything published: all notices, and each agent's own
+typedef struct {
+    batch_t all;
+    zhashx_t *agents; //  agent id -> batch_t
+    int64_t due;
+    bool agent_topics;
+    lh_worker_t *worker;
+} notices_t;
+
 static void
-s_batch_flush (batch_t *batch, lh_worker_t *worker)
+s_batch_destroy (void **item)
+{
+    batch_t *batch = (batch_t *) *item;
+    if (batch) {
+        codec_buf_destroy (&batch->items);
+        free (batch);
+        *item = NULL;
+    }
+}
+
+static void
+s_batch_publish (batch_t *batch, lh_worker_t *worker, const char *topic)
 {
     if (batch->count == 0)
         return;
@@ -67,32 +117,133 @@ s_batch_flush (batch_t *batch, lh_worker_t *worker)
     codec_pack_str (&body.pk, "decisions");
     msgpack_pack_array (&body.pk, batch->count);
     msgpack_sbuffer_write (&body.sbuf, batch->items.sbuf.data, batch->items.sbuf.size);
-    lh_worker_publish (worker, "validate.decisions", body.sbuf.data, body.sbuf.size);
+    lh_worker_publish (worker, topic, body.sbuf.data, body.sbuf.size);
     codec_buf_destroy (&body);
     msgpack_sbuffer_clear (&batch->items.sbuf);
     batch->count = 0;
 }
 
+static void
+s_notices_flush (notices_t *self)
+{
+    s_batch_publish (&self->all, self->worker, "validate.decisions");
+    for (batch_t *batch = (batch_t *) zhashx_first (self->agents); batch;
+         batch = (batch_t *) zhashx_next (self->agents)) {
+        char topic[LH_MAX_TOPIC + 1];
+        snprintf (topic, sizeof (topic), "@%s/validate.decisions",
+                  (const char *) zhashx_cursor (self->agents));
+        s_batch_publish (batch, self->worker, topic);
+    }
+    //  Agents come and go: keep no empty batches
+    zhashx_purge (self->agents);
+}
+
+static void
+s_notices_add (notices_t *self, const char *agent, const void *notice, size_t size)
+{
+    if (self->all.count++ == 0)
+        self->due = zclock_mono () + NOTICE_DELAY_MS;
+    msgpack_sbuffer_write (&self->all.items.sbuf, (const char *) notice, size);
+    if (!self->agent_topics || !codec_name_valid (agent, strlen (agent), LH_MAX_AGENT))
+        return;
+    batch_t *batch = (batch_t *) zhashx_lookup (self->agents, agent);
+    if (!batch) {
+        batch = (batch_t *) zmalloc (sizeof (batch_t));
+        codec_buf_init (&batch->items);
+        zhashx_insert (self->agents, agent, batch);
+    }
+    msgpack_sbuffer_write (&batch->items.sbuf, (const char *) notice, size);
+    batch->count++;
+}
+
+//  Paths the validator knows as its installation's, for --protect
+static void
+s_protect_add (char *list, size_t size, const char *path, bool dir)
+{
+    if (!path || !*path)
+        return;
+    char real[PATH_MAX];
+    if (!realpath (path, real))
+        snprintf (real, sizeof (real), "%s", path);
+    if (real[0] != '/' || strchr (real, ' ') || strlen (real) > 240) {
+        lh_warn ("path not protected (relative, with a space or too long)", "path=%s", real);
+        return;
+    }
+    size_t len = strlen (list);
+    snprintf (list + len, size - len, "%s%s%s", len ? " " : "", real,
+              dir ? (streq (real, "/") ? "**" : "/**") : "");
+}
+
+static void
+s_dirname (const char *path, char *out, size_t size)
+{
+    snprintf (out, size, "%s", path);
+    char *slash = strrchr (out, '/');
+    if (!slash)
+        snprintf (out, size, ".");
+    else if (slash == out)
+        out[1] = 0;
+    else
+        *slash = 0;
+}
+
+typedef struct {
+    spool_t *spool;
+    bool in_group; //  while a group of requests is being decided
+} loads_t;
+
+//  validator_on_load_fn: a policy.loaded event, through the spool. Until
+//  the log's event model names the type (schemas/event.c), it goes as a
+//  "custom" event; its data says kind "policy.loaded" either way.
+static void
+s_on_load (void *arg, validator_t *validator, const char *by, const char *role)
+{
+    loads_t *loads = (loads_t *) arg;
+    lh_info ("policy loaded", "by=%s role=%s version=%s sha256=%s", by, role[0] ? role : "-",
+             validator_policy_version (validator), validator_policy_sha256 (validator));
+    if (!loads->spool)
+        return;
+    codec_buf_t data;
+    codec_buf_init (&data);
+    validator_pack_loaded (validator, by, role, &data.pk);
+    const char *type = event_type_parse ("policy.loaded", 13) >= 0 ? "policy.loaded" : "custom";
+    bool stored = spool_add (loads->spool, type, NULL, data.sbuf.data, data.sbuf.size);
+    //  An op reload is committed with its group, before its reply; the others now
+    if (stored && !loads->in_group)
+        stored = spool_commit (loads->spool);
+    if (!stored)
+        lh_error ("policy.loaded event not stored", "by=%s", by);
+    codec_buf_destroy (&data);
+}
+
 //  The spool for the integrity log, or NULL without --frontend.
 static spool_t *
-s_spool (zconfig_t *config, zcert_t *cert, validator_t *validator)
+s_spool (zconfig_t *config, zcert_t *cert, validator_t *validator, const char *dir, char *err,
+         size_t err_size)
 {
     lh_connect_t conn = {.endpoint = lh_config_str (config, "validator/frontend", NULL),
                          .server_key = lh_config_str (config, "validator/broker_key", NULL),
                          .cert = cert};
     if (!conn.endpoint)
         return NULL;
+    long max_mb = lh_config_int (config, "validator/spool_max_mb", 1024);
     spool_t *spool =
-        spool_new (&conn, (size_t) lh_config_int (config, "validator/spool_max", 100000));
+        spool_new (&conn, dir, (size_t) lh_config_int (config, "validator/spool_max", 100000),
+                   (size_t) (max_mb > 0 ? max_mb : 1024) * 1024 * 1024,
+                   lh_config_int (config, "validator/spool_sync", 1) != 0, err, err_size);
     if (!spool)
         return NULL;
     const spool_counters_t *n = spool_counters (spool);
     validator_add_counter (validator, "spool_queued", &n->queued);
+    validator_add_counter (validator, "spool_bytes", &n->bytes);
+    validator_add_counter (validator, "spool_stored", &n->stored);
+    validator_add_counter (validator, "spool_commits", &n->commits);
+    validator_add_counter (validator, "spool_replayed", &n->replayed);
+    validator_add_counter (validator, "spool_refused", &n->refused);
     validator_add_counter (validator, "spool_sent", &n->sent);
     validator_add_counter (validator, "spool_acked", &n->acked);
     validator_add_counter (validator, "spool_duplicates", &n->duplicates);
     validator_add_counter (validator, "spool_retries", &n->retries);
-    validator_add_counter (validator, "spool_dropped", &n->dropped);
     validator_add_counter (validator, "spool_rejected", &n->rejected);
     return spool;
 }
@@ -109,11 +260,12 @@ s_spool_flush (spool_t *spool)
     size_t left = spool_flush (spool, SHUTDOWN_FLUSH_MS);
     const spool_counters_t *n = spool_counters (spool);
     if (left)
-        lh_warn ("decisions left out of the integrity log", "unsent=%zu dropped=%llu rejected=%llu",
-                 left, (unsigned long long) n->dropped, (unsigned long long) n->rejected);
+        lh_warn ("events kept in the spool for the next start",
+                 "unsent=%zu refused=%llu rejected=%llu", left, (unsigned long long) n->refused,
+                 (unsigned long long) n->rejected);
     else
-        lh_info ("integrity log spool flushed", "acked=%llu dropped=%llu rejected=%llu",
-                 (unsigned long long) n->acked, (unsigned long long) n->dropped,
+        lh_info ("integrity log spool flushed", "acked=%llu refused=%llu rejected=%llu",
+                 (unsigned long long) n->acked, (unsigned long long) n->refused,
                  (unsigned long long) n->rejected);
 }
 
@@ -128,10 +280,7 @@ static void
 s_reload (validator_t *validator, const char *why)
 {
     char err[512];
-    if (validator_reload (validator, err, sizeof (err)) == 0)
-        lh_info ("policy reloaded", "trigger=%s version=%s", why,
-                 validator_policy_version (validator));
-    else
+    if (validator_reload (validator, why, err, sizeof (err)) != 0)
         lh_error ("policy reload failed, keeping the current policy", "trigger=%s error=\"%s\"",
                   why, err);
 }
@@ -171,13 +320,35 @@ s_control_check (zsock_t *sub, validator_t *validator)
     }
 }
 
+//  One request of a group: decided, then answered once the group is durable
+typedef struct {
+    lh_request_t *request;
+    codec_buf_t reply;
+    codec_buf_t notice;
+    char agent[LH_MAX_AGENT + 1];
+    bool decided;
+    bool stored; //  its event is staged in the spool
+} pending_t;
+
+//  The default run directory: $XDG_STATE_HOME/lighthouse or ~/.local/state/lighthouse
+static void
+s_default_run_dir (char *out, size_t size)
+{
+    const char *state = getenv ("XDG_STATE_HOME");
+    const char *home = getenv ("HOME");
+    if (state && state[0] == '/')
+        snprintf (out, size, "%s/lighthouse", state);
+    else
+        snprintf (out, size, "%s/.local/state/lighthouse", home && *home ? home : "/tmp");
+}
+
 int
 main (int argc, char **argv)
 {
     int exit_code = 0;
     zconfig_t *config = lh_config_load ("lh-validator",
-                                        "Lighthouse validator: answers allow / deny / escalate "
-                                        "for the \"validate\" service.",
+                                        "Lighthouse validator: answers allow / defer / escalate / "
+                                        "deny for the \"validate\" service.",
                                         s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
@@ -193,100 +364,195 @@ main (int argc, char **argv)
     zcert_t *cert = NULL;
     lh_worker_t *worker = NULL;
     validator_t *validator = NULL;
+    redact_t *redact = NULL;
     zsock_t *control = NULL;
     spool_t *spool = NULL;
+    pending_t *group = NULL;
+    notices_t notices = {.agents = NULL};
+    loads_t loads = {.spool = NULL};
     const char *policy_path = lh_config_str (config, "validator/policy", NULL);
     const char *cert_path = lh_config_str (config, "validator/cert", NULL);
-    char err[512];
+    const char *frontend = lh_config_str (config, "validator/frontend", NULL);
+    char err[512], run_dir[PATH_MAX - 64], spool_dir[PATH_MAX], key_path[PATH_MAX], dir[PATH_MAX];
     if (!policy_path) {
         lh_error ("no policy file: --policy FILE", "%s", "");
         goto done;
+    }
+    if (lh_config_str (config, "validator/run_dir", NULL))
+        snprintf (run_dir, sizeof (run_dir), "%s", lh_config_str (config, "validator/run_dir", ""));
+    else
+        s_default_run_dir (run_dir, sizeof (run_dir));
+    snprintf (spool_dir, sizeof (spool_dir), "%s",
+              lh_config_str (config, "validator/spool_dir", ""));
+    if (!spool_dir[0])
+        snprintf (spool_dir, sizeof (spool_dir), "%s/validator-spool", run_dir);
+    snprintf (key_path, sizeof (key_path), "%s",
+              lh_config_str (config, "validator/redact_key", ""));
+    if (!key_path[0]) {
+        snprintf (key_path, sizeof (key_path), "%s/redact.key", run_dir);
+        if (zsys_dir_create ("%s", run_dir) != 0) {
+            lh_error ("cannot create the run directory", "path=%s", run_dir);
+            goto done;
+        }
     }
     if (cert_path && !(cert = zcert_load (cert_path))) {
         lh_error ("cannot load certificate", "path=%s", cert_path);
         goto done;
     }
-    validator =
-        validator_new (policy_path, (size_t) lh_config_int (config, "validator/cache_size", 100000),
-                       lh_config_str (config, "validator/home", "/root"), err, sizeof (err));
+    if (!(redact = redact_open (key_path, err, sizeof (err)))) {
+        lh_error ("cannot load the redaction key", "error=\"%s\"", err);
+        goto done;
+    }
+    //  What the policy's class lighthouse protects besides its own patterns
+    char protect[8192] = "";
+    if (lh_config_str (config, "validator/protect", NULL))
+        snprintf (protect, sizeof (protect), "%s", lh_config_str (config, "validator/protect", ""));
+    else {
+        s_dirname (policy_path, dir, sizeof (dir));
+        s_protect_add (protect, sizeof (protect), dir, true);
+        if (frontend)
+            s_protect_add (protect, sizeof (protect), spool_dir, true);
+        if (cert_path) {
+            s_protect_add (protect, sizeof (protect), cert_path, false);
+            //  zcert_save writes the public half beside the secret one
+            char pub[PATH_MAX];
+            size_t len = strlen (cert_path);
+            if (len > 7 && streq (cert_path + len - 7, "_secret")) {
+                snprintf (pub, sizeof (pub), "%.*s", (int) (len - 7), cert_path);
+                s_protect_add (protect, sizeof (protect), pub, false);
+            }
+        }
+        s_protect_add (protect, sizeof (protect), key_path, false);
+        char exe[PATH_MAX];
+        ssize_t n = readlink ("/proc/self/exe", exe, sizeof (exe) - 1);
+        if (n > 0) {
+            exe[n] = 0;
+            s_dirname (exe, dir, sizeof (dir));
+            s_protect_add (protect, sizeof (protect), dir, true);
+        }
+    }
+    validator = validator_new (
+        policy_path, (size_t) lh_config_int (config, "validator/cache_size", 100000),
+        lh_config_str (config, "validator/home", "/root"), protect, redact, err, sizeof (err));
     if (!validator) {
         lh_error ("cannot load policy", "path=%s error=\"%s\"", policy_path, err);
         goto done;
     }
-    const char *frontend = lh_config_str (config, "validator/frontend", NULL);
     if (lh_config_int (config, "validator/spool_max", 100000) < 1) {
         lh_error ("--spool-max must be at least 1", "%s", "");
         goto done;
     }
-    spool = s_spool (config, cert, validator);
+    spool = s_spool (config, cert, validator, spool_dir, err, sizeof (err));
     if (frontend && !spool) {
-        lh_error ("cannot start the integrity log client", "frontend=%s", frontend);
+        lh_error ("cannot start the integrity log spool", "frontend=%s error=\"%s\"", frontend,
+                  err);
         goto done;
     }
+    loads.spool = spool;
+    validator_set_on_load (validator, s_on_load, &loads);
     lh_connect_t conn = {.endpoint = lh_config_str (config, "validator/broker", NULL),
                          .server_key = lh_config_str (config, "validator/broker_key", NULL),
                          .cert = cert};
-    worker =
-        lh_worker_new (&conn, "validate", (int) lh_config_int (config, "validator/capacity", 64));
+    int capacity = (int) lh_config_int (config, "validator/capacity", 64);
+    worker = lh_worker_new (&conn, "validate", capacity);
     if (!worker) {
         lh_error ("cannot start worker", "broker=%s", conn.endpoint);
         goto done;
     }
     control = s_control (config, cert);
-    lh_info ("serving", "service=validate broker=%s policy=%s version=%s events=%s", conn.endpoint,
-             policy_path, validator_policy_version (validator), frontend ? frontend : "off");
+    lh_info ("serving",
+             "service=validate broker=%s policy=%s version=%s events=%s spool=%s protect=\"%s\"",
+             conn.endpoint, policy_path, validator_policy_version (validator),
+             frontend ? frontend : "off", spool ? spool_dir : "-", protect);
 
-    batch_t batch = {.count = 0};
-    codec_buf_init (&batch.items);
+    codec_buf_init (&notices.all.items);
+    notices.agents = zhashx_new ();
+    zhashx_set_destructor (notices.agents, s_batch_destroy);
+    notices.agent_topics = lh_config_int (config, "validator/agent_topics", 1) != 0;
+    notices.worker = worker;
+    group = (pending_t *) zmalloc (GROUP_MAX * sizeof (pending_t));
+    for (size_t i = 0; i < GROUP_MAX; i++) {
+        codec_buf_init (&group[i].reply);
+        codec_buf_init (&group[i].notice);
+    }
+    codec_buf_t event;
+    codec_buf_init (&event);
     while (!zsys_interrupted) {
         //  Short waits: reloads are checked between requests, never during one
         int64_t now = zclock_mono ();
-        int wait = batch.count ? (batch.due > now ? (int) (batch.due - now) : 0) : 100;
+        int wait = notices.all.count ? (notices.due > now ? (int) (notices.due - now) : 0) : 100;
         int spool_wait = spool ? spool_next_ms (spool) : -1;
         if (spool_wait >= 0 && spool_wait < wait)
             wait = spool_wait;
         lh_request_t *request = lh_worker_recv (worker, wait);
         if (s_hup) {
             s_hup = 0;
-            s_reload (validator, "SIGHUP");
+            s_reload (validator, "signal");
         }
         s_control_check (control, validator);
-        if (request) {
-            codec_buf_t reply;
-            codec_buf_init (&reply);
-            char agent[LH_MAX_AGENT + 1];
-            snprintf (agent, sizeof (agent), "%s", lh_request_agent (request));
-            //  The notice is packed straight after the ones already waiting
-            size_t mark = batch.items.sbuf.size;
-            bool decided =
-                validator_handle (validator, lh_request_body (request), lh_request_agent (request),
-                                  lh_request_role (request), &reply, &batch.items);
-            if (decided && batch.count++ == 0)
-                batch.due = zclock_mono () + NOTICE_DELAY_MS;
-            lh_worker_reply (worker, &request, reply.sbuf.data, reply.sbuf.size);
-            codec_buf_destroy (&reply);
-            //  Only once the agent has its answer
-            if (decided && spool)
-                spool_add (spool, agent, batch.items.sbuf.data + mark,
-                           batch.items.sbuf.size - mark);
+        //  Every request already here is decided in this group
+        size_t count = 0;
+        loads.in_group = true;
+        while (request) {
+            pending_t *p = &group[count++];
+            p->request = request;
+            msgpack_sbuffer_clear (&p->reply.sbuf);
+            msgpack_sbuffer_clear (&p->notice.sbuf);
+            msgpack_sbuffer_clear (&event.sbuf);
+            snprintf (p->agent, sizeof (p->agent), "%s", lh_request_agent (request));
+            p->decided = validator_handle (validator, lh_request_body (request), p->agent,
+                                           lh_request_role (request), &p->reply, &p->notice,
+                                           spool ? &event : NULL);
+            p->stored = p->decided && spool &&
+                        spool_add (spool, event_type_name (EVENT_DECISION), p->agent,
+                                   event.sbuf.data, event.sbuf.size);
+            request = count < GROUP_MAX ? lh_worker_recv (worker, 0) : NULL;
         }
-        if (batch.count >= NOTICE_BATCH || (batch.count && zclock_mono () >= batch.due))
-            s_batch_flush (&batch, worker);
+        //  One commit, one sync for the whole group, before any answer
+        loads.in_group = false;
+        bool durable = !spool || spool_commit (spool);
+        for (size_t i = 0; i < count; i++) {
+            pending_t *p = &group[i];
+            if (p->decided && spool && !(p->stored && durable))
+                lh_worker_reply_error (worker, &p->request, LH_E_UNAVAILABLE,
+                                       "the decision could not be stored for the integrity log "
+                                       "(spool full or disk error): not answered");
+            else {
+                lh_worker_reply (worker, &p->request, p->reply.sbuf.data, p->reply.sbuf.size);
+                if (p->decided)
+                    s_notices_add (&notices, p->agent, p->notice.sbuf.data, p->notice.sbuf.size);
+            }
+        }
+        if (notices.all.count >= NOTICE_BATCH ||
+            (notices.all.count && zclock_mono () >= notices.due))
+            s_notices_flush (&notices);
         if (spool)
             spool_poll (spool);
     }
-    s_batch_flush (&batch, worker);
-    codec_buf_destroy (&batch.items);
+    codec_buf_destroy (&event);
+    s_notices_flush (&notices);
     //  Leave the broker first, so no request waits on the flush
     lh_worker_destroy (&worker);
     s_spool_flush (spool);
     rc = 0;
     lh_info ("stopping", "%s", "");
 done:
+    if (group) {
+        for (size_t i = 0; i < GROUP_MAX; i++) {
+            codec_buf_destroy (&group[i].reply);
+            codec_buf_destroy (&group[i].notice);
+        }
+        free (group);
+    }
+    if (notices.agents) {
+        codec_buf_destroy (&notices.all.items);
+        zhashx_destroy (&notices.agents);
+    }
     spool_destroy (&spool);
     zsock_destroy (&control);
     lh_worker_destroy (&worker);
     validator_destroy (&validator);
+    redact_destroy (&redact);
     zcert_destroy (&cert);
     zconfig_destroy (&config);
     return rc;

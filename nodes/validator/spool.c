@@ -7,8 +7,14 @@
 #include "lh_log.h"
 
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <sodium.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 //  Room for the request's own keys and the id lh_client adds
 #define BATCH_BYTES (LH_MAX_BODY - 1024)
@@ -28,11 +34,28 @@ typedef struct {
     uint64_t request; //  lh_client request id while in flight
     uint64_t epoch;   //  the spool's epoch when last sent
     uint32_t attempts;
-    void *handle; //  in self->batches
+    void *handle;                   //  in self->batches
+    uint64_t keys[EVENT_MAX_BATCH]; //  its events' keys in the spool file
 } batch_t;
+
+//  An event staged in the open write transaction
+typedef struct {
+    uint64_t key;
+    size_t offset, size; //  in self->staged_events
+} staged_t;
 
 struct _spool_t {
     lh_client_t *client;
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *txn; //  the open group, NULL when nothing is staged
+    bool sync;
+    bool group_failed; //  a put failed: the whole group is refused at commit
+    int lock_fd;
+    uint64_t next_key;
+    codec_buf_t staged_events;
+    staged_t *staged;
+    size_t staged_count, staged_max;
     zlistx_t *batches; //  batch_t, oldest first
     size_t max_events;
     size_t inflight;   //  requests
@@ -45,7 +68,7 @@ struct _spool_t {
     uint64_t epoch;
     lh_err_t last_error;
     bool flushing;
-    uint64_t dropped_logged;
+    uint64_t refused_logged;
     int64_t warn_at;
     int64_t recv_at;
     spool_counters_t n;
@@ -62,26 +85,166 @@ s_batch_destroy (void **item)
     }
 }
 
-spool_t *
-spool_new (const lh_connect_t *conn, size_t max_events)
+static void
+s_be64 (uint8_t *out, uint64_t value)
 {
-    if (!conn || !conn->endpoint || max_events == 0 || sodium_init () < 0)
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        out[i] = (uint8_t) value;
+}
+
+static uint64_t
+s_get_be64 (const uint8_t *in)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | in[i];
+    return value;
+}
+
+static void
+s_update_bytes (spool_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info (self->env, &info) == 0 && mdb_env_stat (self->env, &st) == 0)
+        self->n.bytes = (uint64_t) (info.me_last_pgno + 1) * st.ms_psize;
+}
+
+//  Puts a packed event into the batches to send, as the newest.
+static void
+s_enqueue (spool_t *self, uint64_t key, const void *event, size_t size, int64_t now)
+{
+    batch_t *batch = (batch_t *) zlistx_last (self->batches);
+    if (batch && !batch->closed && batch->events.sbuf.size + size > BATCH_BYTES)
+        batch->closed = true;
+    if (!batch || batch->closed) {
+        batch = (batch_t *) zmalloc (sizeof (batch_t));
+        codec_buf_init (&batch->events);
+        batch->first_at = now;
+        batch->handle = zlistx_add_end (self->batches, batch);
+    }
+    msgpack_sbuffer_write (&batch->events.sbuf, (const char *) event, size);
+    if (batch->count == 0)
+        snprintf (batch->first, sizeof (batch->first), "%llu", (unsigned long long) key);
+    batch->keys[batch->count++] = key;
+    if (batch->count == EVENT_MAX_BATCH)
+        batch->closed = true;
+    self->n.queued++;
+}
+
+//  Every event left in the file, queued again in key order.
+static int
+s_replay (spool_t *self)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, self->dbi, &cursor);
+    MDB_val key, val;
+    int64_t now = zclock_mono ();
+    for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get (cursor, &key, &val, op) == 0;
+         op = MDB_NEXT) {
+        if (key.mv_size != 8 || val.mv_size + 1024 > BATCH_BYTES)
+            continue;
+        uint64_t k = s_get_be64 ((const uint8_t *) key.mv_data);
+        s_enqueue (self, k, val.mv_data, val.mv_size, now);
+        self->n.replayed++;
+        self->next_key = k + 1;
+    }
+    mdb_cursor_close (cursor);
+    mdb_txn_abort (txn);
+    return rc;
+}
+
+static int
+s_env_open (spool_t *self, const char *dir, size_t map_bytes)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof (path), "%s/spool.mdb", dir);
+    int rc = mdb_env_create (&self->env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize (self->env, map_bytes);
+    //  NOSYNC: spool_commit syncs once per group itself; NOTLS: one thread
+    if (rc == 0)
+        rc = mdb_env_open (self->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600);
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, NULL, 0, &self->dbi);
+    if (rc == 0)
+        rc = mdb_txn_commit (txn);
+    else if (txn)
+        mdb_txn_abort (txn);
+    return rc;
+}
+
+spool_t *
+spool_new (const lh_connect_t *conn, const char *dir, size_t max_events, size_t map_bytes,
+           bool sync, char *err, size_t err_size)
+{
+    if (!conn || !conn->endpoint || !dir || max_events == 0 || sodium_init () < 0) {
+        snprintf (err, err_size, "bad spool arguments");
         return NULL;
-    lh_client_t *client = lh_client_new (conn);
-    if (!client)
+    }
+    if (zsys_dir_create ("%s", dir) != 0 || chmod (dir, 0700) != 0) {
+        snprintf (err, err_size, "cannot create the spool directory %s: %s", dir, strerror (errno));
         return NULL;
+    }
+    char path[PATH_MAX];
+    snprintf (path, sizeof (path), "%s/spool.lock", dir);
+    int lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock (lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf (err, err_size, "%s %s: %s", lock_fd < 0 ? "cannot open" : "another process uses",
+                  dir, lock_fd < 0 ? strerror (errno) : "give each validator its own --spool-dir");
+        if (lock_fd >= 0)
+            close (lock_fd);
+        return NULL;
+    }
     spool_t *self = (spool_t *) zmalloc (sizeof (spool_t));
-    self->client = client;
-    //  Resends are ours, paced by the backoff; a local timeout is just a failure
-    lh_client_set_timeout (client, SPOOL_TIMEOUT_MS);
-    lh_client_set_retries (client, 0);
+    self->lock_fd = lock_fd;
+    self->sync = sync;
     self->batches = zlistx_new ();
     zlistx_set_destructor (self->batches, s_batch_destroy);
+    codec_buf_init (&self->staged_events);
     self->max_events = max_events;
+    int rc = s_env_open (self, dir, map_bytes);
+    if (rc == 0)
+        rc = s_replay (self);
+    if (rc != 0) {
+        snprintf (err, err_size, "cannot open the spool in %s: %s", dir, mdb_strerror (rc));
+        spool_destroy (&self);
+        return NULL;
+    }
+    s_update_bytes (self);
+    self->client = lh_client_new (conn);
+    if (!self->client) {
+        snprintf (err, err_size, "cannot connect to %s", conn->endpoint);
+        spool_destroy (&self);
+        return NULL;
+    }
+    //  Resends are ours, paced by the backoff; a local timeout is just a failure
+    lh_client_set_timeout (self->client, SPOOL_TIMEOUT_MS);
+    lh_client_set_retries (self->client, 0);
     uint8_t raw[8];
     randombytes_buf (raw, sizeof (raw));
     sodium_bin2hex (self->instance, sizeof (self->instance), raw, sizeof (raw));
+    if (self->n.replayed)
+        lh_info ("events from an earlier run to send again", "events=%llu dir=%s",
+                 (unsigned long long) self->n.replayed, dir);
     return self;
+}
+
+static void
+s_group_reset (spool_t *self)
+{
+    if (self->txn)
+        mdb_txn_abort (self->txn);
+    self->txn = NULL;
+    msgpack_sbuffer_clear (&self->staged_events.sbuf);
+    self->staged_count = 0;
+    self->group_failed = false;
 }
 
 void
@@ -89,8 +252,15 @@ spool_destroy (spool_t **self_p)
 {
     if (self_p && *self_p) {
         spool_t *self = *self_p;
+        s_group_reset (self);
         zlistx_destroy (&self->batches);
         lh_client_destroy (&self->client);
+        if (self->env)
+            mdb_env_close (self->env);
+        codec_buf_destroy (&self->staged_events);
+        free (self->staged);
+        if (self->lock_fd >= 0)
+            close (self->lock_fd);
         free (self);
         *self_p = NULL;
     }
@@ -102,52 +272,63 @@ spool_counters (spool_t *self)
     return &self->n;
 }
 
-static void
-s_report_drops (spool_t *self, int64_t now)
+size_t
+spool_staged (spool_t *self)
 {
-    if (self->n.dropped > self->dropped_logged && now >= self->warn_at) {
-        lh_warn ("spool full, decisions not sent to the integrity log",
-                 "dropped=%llu queued=%llu max=%zu", (unsigned long long) self->n.dropped,
-                 (unsigned long long) self->n.queued, self->max_events);
-        self->dropped_logged = self->n.dropped;
+    return self->staged_count;
+}
+
+static void
+s_report_refusals (spool_t *self, int64_t now)
+{
+    if (self->n.refused > self->refused_logged && now >= self->warn_at) {
+        lh_error ("spool cannot store events, requests answered with an error",
+                  "refused=%llu queued=%llu max=%zu bytes=%llu",
+                  (unsigned long long) self->n.refused, (unsigned long long) self->n.queued,
+                  self->max_events, (unsigned long long) self->n.bytes);
+        self->refused_logged = self->n.refused;
         self->warn_at = now + WARN_MS;
     }
 }
 
-bool
-spool_add (spool_t *self, const char *agent, const void *notice, size_t size)
+static void
+s_group_fail (spool_t *self, int rc)
 {
-    int64_t now = zclock_mono ();
-    if (self->n.queued >= self->max_events) {
-        self->n.dropped++;
-        s_report_drops (self, now);
+    lh_debug ("spool group refused", "error=\"%s\" events=%zu", mdb_strerror (rc),
+              self->staged_count);
+    self->n.refused += self->staged_count;
+    if (self->txn)
+        mdb_txn_abort (self->txn);
+    self->txn = NULL;
+    msgpack_sbuffer_clear (&self->staged_events.sbuf);
+    self->staged_count = 0;
+    self->group_failed = true;
+}
+
+bool
+spool_add (spool_t *self, const char *type, const char *agent, const void *data, size_t size)
+{
+    if (self->group_failed || self->n.queued + self->staged_count >= self->max_events) {
+        self->n.refused++;
         return false;
     }
-    size_t need = size + EVENT_OVERHEAD;
-    if (need > BATCH_BYTES) {
-        //  Notices are a few KB: this is a bug, not an outage
-        self->n.rejected++;
-        lh_error ("decision notice too large for the integrity log", "bytes=%zu", size);
+    if (size + EVENT_OVERHEAD > BATCH_BYTES) {
+        //  The validator keeps its events well under this: a bug, not an outage
+        self->n.refused++;
+        lh_error ("event too large for the integrity log", "type=%s bytes=%zu", type, size);
         return false;
     }
-    batch_t *batch = (batch_t *) zlistx_last (self->batches);
-    if (batch && !batch->closed && batch->events.sbuf.size + need > BATCH_BYTES)
-        batch->closed = true;
-    if (!batch || batch->closed) {
-        batch = (batch_t *) zmalloc (sizeof (batch_t));
-        codec_buf_init (&batch->events);
-        batch->first_at = now;
-        batch->handle = zlistx_add_end (self->batches, batch);
-    }
+    uint64_t key = self->next_key + self->staged_count;
     char ref[EVENT_MAX_REF + 1];
-    snprintf (ref, sizeof (ref), "%s-%llu", self->instance, (unsigned long long) ++self->next_ref);
+    snprintf (ref, sizeof (ref), "%s-%llu", self->instance, (unsigned long long) key);
     //  Without a valid agent id (as the log checks it: a bad one would make it
     //  refuse the whole batch) the event names its appender; data keeps the original
     bool named = agent && codec_name_valid (agent, strlen (agent), LH_MAX_AGENT);
-    msgpack_packer *pk = &batch->events.pk;
+    size_t offset = self->staged_events.sbuf.size;
+    msgpack_packer *pk = &self->staged_events.pk;
     msgpack_pack_map (pk, named ? 4 : 3);
     codec_pack_str (pk, "type");
-    codec_pack_str (pk, event_type_name (EVENT_DECISION));
+    codec_pack_str (pk, type);
     if (named) {
         codec_pack_str (pk, "agent");
         codec_pack_str (pk, agent);
@@ -155,18 +336,105 @@ spool_add (spool_t *self, const char *agent, const void *notice, size_t size)
     codec_pack_str (pk, "client_id");
     codec_pack_str (pk, ref);
     codec_pack_str (pk, "data");
-    msgpack_sbuffer_write (&batch->events.sbuf, (const char *) notice, size);
-    if (batch->count++ == 0)
-        snprintf (batch->first, sizeof (batch->first), "%s", ref);
-    if (batch->count == EVENT_MAX_BATCH)
-        batch->closed = true;
-    self->n.queued++;
+    msgpack_sbuffer_write (&self->staged_events.sbuf, (const char *) data, size);
+    int rc = self->txn ? 0 : mdb_txn_begin (self->env, NULL, 0, &self->txn);
+    uint8_t k[8];
+    s_be64 (k, key);
+    MDB_val mkey = {8, k},
+            mval = {self->staged_events.sbuf.size - offset, self->staged_events.sbuf.data + offset};
+    if (rc == 0)
+        rc = mdb_put (self->txn, self->dbi, &mkey, &mval, MDB_APPEND);
+    if (rc != 0) {
+        //  MDB_MAP_FULL, ENOSPC, ...: the transaction is dead, and the group with it
+        self->n.refused++;
+        s_group_fail (self, rc);
+        return false;
+    }
+    if (self->staged_count == self->staged_max) {
+        self->staged_max = self->staged_max ? self->staged_max * 2 : 64;
+        self->staged = (staged_t *) realloc (self->staged, self->staged_max * sizeof (staged_t));
+        assert (self->staged);
+    }
+    self->staged[self->staged_count++] =
+        (staged_t){.key = key, .offset = offset, .size = mval.mv_size};
     return true;
 }
 
+bool
+spool_commit (spool_t *self)
+{
+    if (self->group_failed) {
+        s_group_reset (self);
+        s_report_refusals (self, zclock_mono ());
+        return false;
+    }
+    if (!self->txn)
+        return true;
+    int rc = mdb_txn_commit (self->txn);
+    self->txn = NULL;
+    if (rc == 0 && self->sync)
+        rc = mdb_env_sync (self->env, 1);
+    if (rc != 0) {
+        lh_error ("spool commit failed", "error=\"%s\" events=%zu", mdb_strerror (rc),
+                  self->staged_count);
+        //  Committed but not synced: take them out again, so that what was not
+        //  answered is not logged either (best effort)
+        MDB_txn *txn = NULL;
+        if (mdb_txn_begin (self->env, NULL, 0, &txn) == 0) {
+            for (size_t i = 0; i < self->staged_count; i++) {
+                uint8_t k[8];
+                s_be64 (k, self->staged[i].key);
+                MDB_val mkey = {8, k};
+                mdb_del (txn, self->dbi, &mkey, NULL);
+            }
+            if (mdb_txn_commit (txn) != 0)
+                lh_warn ("spool: events of a failed commit may be sent at the next start",
+                         "events=%zu", self->staged_count);
+        }
+        s_group_fail (self, rc);
+        s_group_reset (self);
+        s_report_refusals (self, zclock_mono ());
+        return false;
+    }
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->staged_count; i++)
+        s_enqueue (self, self->staged[i].key,
+                   self->staged_events.sbuf.data + self->staged[i].offset, self->staged[i].size,
+                   now);
+    self->n.stored += self->staged_count;
+    self->n.commits++;
+    self->next_key += self->staged_count;
+    msgpack_sbuffer_clear (&self->staged_events.sbuf);
+    self->staged_count = 0;
+    s_update_bytes (self);
+    return true;
+}
+
+//  The batch's events leave the spool file (no sync: a deletion lost in a
+//  crash only sends them again, and the log answers duplicate).
 static void
 s_forget (spool_t *self, batch_t *batch)
 {
+    MDB_txn *txn = self->txn;
+    int rc = txn ? 0 : mdb_txn_begin (self->env, NULL, 0, &txn);
+    for (size_t i = 0; rc == 0 && i < batch->count; i++) {
+        uint8_t k[8];
+        s_be64 (k, batch->keys[i]);
+        MDB_val mkey = {8, k};
+        rc = mdb_del (txn, self->dbi, &mkey, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (txn != self->txn)
+        rc = rc == 0 ? mdb_txn_commit (txn) : (mdb_txn_abort (txn), rc);
+    else if (rc != 0) {
+        //  The open group's transaction died with the deletion
+        s_group_fail (self, rc);
+        self->group_failed = true;
+    }
+    if (rc != 0)
+        lh_warn ("spool: acknowledged events not removed, they will be sent again",
+                 "events=%zu error=\"%s\"", batch->count, mdb_strerror (rc));
     self->n.queued -= batch->count;
     zlistx_delete (self->batches, batch->handle);
 }
@@ -325,7 +593,7 @@ spool_poll (spool_t *self)
             s_on_reply (self, reply, now);
     }
     s_send_due (self, now);
-    s_report_drops (self, now);
+    s_report_refusals (self, now);
 }
 
 int
@@ -338,7 +606,7 @@ spool_next_ms (spool_t *self)
     batch_t *batch = s_slots (self) > 0 ? s_first_waiting (self) : NULL;
     if (batch && s_due (self, batch) < at)
         at = s_due (self, batch);
-    if (self->n.dropped > self->dropped_logged && self->warn_at < at)
+    if (self->n.refused > self->refused_logged && self->warn_at < at)
         at = self->warn_at;
     if (at == INT64_MAX)
         return -1;

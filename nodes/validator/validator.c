@@ -6,10 +6,16 @@
 #include "policy.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <sodium.h>
 
-#define MAX_PATH     4096
-#define NOTICE_INPUT 256 //  bytes of the command or path quoted in a notice
+#define MAX_PATH        4096
+#define MAX_CONTEXT     256                //  bytes of session, tool_use_id, permission_mode
+#define MAX_POLICY_READ (16 * 1024 * 1024) //  policy_load_text has its own, lower bound
+#define NOTICE_INPUT    256                //  bytes of the command or path quoted in a notice
+//  The input logged whole up to this many packed bytes: the event's data may
+//  hold 256 KiB (EVENT_MAX_DATA), the rest of the map stays well under 8 KiB
+#define EVENT_INPUT (248 * 1024)
 
 typedef struct {
     uint64_t requests;
@@ -24,7 +30,12 @@ typedef struct {
 struct _validator_t {
     char *policy_path;
     char *home;
+    char *protect;
+    redact_t *redact;
     policy_t *policy;
+    char sha256[crypto_hash_sha256_BYTES * 2 + 1];
+    validator_on_load_fn *on_load;
+    void *on_load_arg;
     cache_t *cache;
     counters_t n;
     struct {
@@ -34,21 +45,58 @@ struct _validator_t {
     size_t extras;
 };
 
+//  Reads the policy file once: its SHA-256 is that of the bytes loaded.
+static policy_t *
+s_load (const char *path, const char *protect, char *sha256, char *err, size_t err_size)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, err_size, "%s: cannot open: %s", path, strerror (errno));
+        return NULL;
+    }
+    char *text = (char *) malloc (MAX_POLICY_READ + 1);
+    size_t size = text ? fread (text, 1, MAX_POLICY_READ, file) : 0;
+    bool bad = !text || ferror (file) || !feof (file);
+    fclose (file);
+    if (bad || memchr (text, 0, size)) {
+        snprintf (err, err_size, "%s: %s", path,
+                  !text ? "out of memory"
+                  : bad ? "cannot read the file, or it is too large"
+                        : "the file contains a NUL byte");
+        free (text);
+        return NULL;
+    }
+    text[size] = 0;
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256 (hash, (const uint8_t *) text, size);
+    policy_t *policy = policy_load_text (text, path, err, err_size);
+    free (text);
+    if (policy && protect && *protect && !policy_protect (policy, protect, err, err_size))
+        policy_destroy (&policy);
+    if (policy)
+        sodium_bin2hex (sha256, crypto_hash_sha256_BYTES * 2 + 1, hash, sizeof (hash));
+    return policy;
+}
+
 validator_t *
-validator_new (const char *policy_path, size_t cache_size, const char *home, char *err,
-               size_t err_size)
+validator_new (const char *policy_path, size_t cache_size, const char *home, const char *protect,
+               redact_t *redact, char *err, size_t err_size)
 {
     if (sodium_init () < 0) {
         snprintf (err, err_size, "libsodium failed to initialise");
         return NULL;
     }
-    policy_t *policy = policy_load (policy_path, err, err_size);
+    char sha256[crypto_hash_sha256_BYTES * 2 + 1];
+    policy_t *policy = s_load (policy_path, protect, sha256, err, err_size);
     if (!policy)
         return NULL;
     validator_t *self = (validator_t *) zmalloc (sizeof (validator_t));
     self->policy_path = strdup (policy_path);
     self->home = strdup (home ? home : "/root");
+    self->protect = protect ? strdup (protect) : NULL;
+    self->redact = redact;
     self->policy = policy;
+    memcpy (self->sha256, sha256, sizeof (sha256));
     self->cache = cache_new (cache_size);
     return self;
 }
@@ -62,9 +110,19 @@ validator_destroy (validator_t **self_p)
         cache_destroy (&self->cache);
         free (self->policy_path);
         free (self->home);
+        free (self->protect);
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+validator_set_on_load (validator_t *self, validator_on_load_fn *fn, void *arg)
+{
+    self->on_load = fn;
+    self->on_load_arg = arg;
+    if (fn)
+        fn (arg, self, "start", "");
 }
 
 const char *
@@ -73,19 +131,59 @@ validator_policy_version (validator_t *self)
     return policy_version (self->policy);
 }
 
-int
-validator_reload (validator_t *self, char *err, size_t err_size)
+const char *
+validator_policy_sha256 (validator_t *self)
 {
-    policy_t *policy = policy_load (self->policy_path, err, err_size);
+    return self->sha256;
+}
+
+static void
+s_pack_kv (msgpack_packer *pk, const char *key, const char *value)
+{
+    codec_pack_str (pk, key);
+    codec_pack_str (pk, value);
+}
+
+void
+validator_pack_loaded (validator_t *self, const char *by, const char *role, msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 9);
+    s_pack_kv (pk, "kind", "policy.loaded");
+    codec_pack_str (pk, "time_ms");
+    msgpack_pack_int64 (pk, zclock_time ());
+    s_pack_kv (pk, "path", self->policy_path);
+    s_pack_kv (pk, "sha256", self->sha256);
+    s_pack_kv (pk, "version", policy_version (self->policy));
+    codec_pack_str (pk, "rules");
+    msgpack_pack_uint64 (pk, policy_rule_count (self->policy));
+    s_pack_kv (pk, "by", by);
+    s_pack_kv (pk, "role", role);
+    s_pack_kv (pk, "protect", self->protect ? self->protect : "");
+}
+
+static int
+s_reload (validator_t *self, const char *by, const char *role, char *err, size_t err_size)
+{
+    char sha256[crypto_hash_sha256_BYTES * 2 + 1];
+    policy_t *policy = s_load (self->policy_path, self->protect, sha256, err, err_size);
     if (!policy) {
         self->n.reload_failures++;
         return -1;
     }
     policy_destroy (&self->policy);
     self->policy = policy;
+    memcpy (self->sha256, sha256, sizeof (sha256));
     cache_clear (self->cache);
     self->n.reloads++;
+    if (self->on_load)
+        self->on_load (self->on_load_arg, self, by, role);
     return 0;
+}
+
+int
+validator_reload (validator_t *self, const char *by, char *err, size_t err_size)
+{
+    return s_reload (self, by, "", err, err_size);
 }
 
 int
@@ -115,13 +213,6 @@ s_get_text (const msgpack_object *body, const char *key, bool required, char *bu
     memcpy (buf, text ? text : "", len);
     buf[len] = 0;
     return LH_OK;
-}
-
-static void
-s_pack_kv (msgpack_packer *pk, const char *key, const char *value)
-{
-    codec_pack_str (pk, key);
-    codec_pack_str (pk, value);
 }
 
 static void
@@ -162,7 +253,8 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
 
 //  Admin operations; returns false when body is not one.
 static bool
-s_operation (validator_t *self, const msgpack_object *body, const char *role, codec_buf_t *reply)
+s_operation (validator_t *self, const msgpack_object *body, const char *agent, const char *role,
+             codec_buf_t *reply)
 {
     const msgpack_object *op = codec_map_get (body, "op");
     if (!op)
@@ -174,7 +266,7 @@ s_operation (validator_t *self, const msgpack_object *body, const char *role, co
         s_pack_stats (self, &reply->pk, id);
     else if (codec_str_eq (op, "reload")) {
         char err[512];
-        if (validator_reload (self, err, sizeof (err)) == 0) {
+        if (s_reload (self, agent, role, err, sizeof (err)) == 0) {
             lh_info ("policy reloaded", "version=%s", policy_version (self->policy));
             codec_pack_ok_head (&reply->pk, id, 1);
             s_pack_kv (&reply->pk, "policy", policy_version (self->policy));
@@ -204,39 +296,163 @@ s_cache_key (validator_t *self, const char *tool, const msgpack_object *input, c
     crypto_generichash_final (&state, key, CACHE_KEY_SIZE);
 }
 
-//  What a notice quotes of the input: the command, or the path.
-static void
-s_pack_subject (msgpack_packer *pk, const msgpack_object *input)
+//  The str field of the input a notice quotes: the command, or the path.
+static const msgpack_object *
+s_subject (const msgpack_object *input)
 {
     static const char *keys[] = {"command", "file_path", "notebook_path", "path", "url"};
     for (size_t i = 0; i < sizeof (keys) / sizeof (keys[0]); i++) {
         const msgpack_object *v = codec_map_get (input, keys[i]);
-        if (v && v->type == MSGPACK_OBJECT_STR) {
-            size_t len = v->via.str.size;
-            //  Cut on a UTF-8 character boundary
-            if (len > NOTICE_INPUT) {
-                len = NOTICE_INPUT;
-                while (len > 0 && ((uint8_t) v->via.str.ptr[len] & 0xC0) == 0x80)
-                    len--;
+        if (v && v->type == MSGPACK_OBJECT_STR)
+            return v;
+    }
+    return NULL;
+}
+
+//  Length of text[0..len) cut to at most max bytes on a UTF-8 character boundary.
+static size_t
+s_cut (const char *text, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    len = max;
+    while (len > 0 && ((uint8_t) text[len] & 0xC0) == 0x80)
+        len--;
+    return len;
+}
+
+//  The subject, secrets redacted first (so a cut never leaves half a
+//  secret), then cut to NOTICE_INPUT bytes.
+static void
+s_pack_subject (validator_t *self, msgpack_packer *pk, const msgpack_object *input)
+{
+    const msgpack_object *v = s_subject (input);
+    if (!v) {
+        codec_pack_str (pk, "");
+        return;
+    }
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    redact_text (self->redact, v->via.str.ptr, v->via.str.size, &buf);
+    codec_pack_strn (pk, buf.data ? buf.data : "", s_cut (buf.data, buf.size, NOTICE_INPUT));
+    msgpack_sbuffer_destroy (&buf);
+}
+
+//  The redacted input, whole when it packs within EVENT_INPUT bytes; else
+//  each top-level entry cut to its share, and the event says so.
+static void
+s_pack_input (validator_t *self, msgpack_packer *pk, const msgpack_object *input, size_t *fields)
+{
+    codec_buf_t red;
+    codec_buf_init (&red);
+    redact_pack (self->redact, input, &red.pk);
+    codec_pack_str (pk, "input_bytes");
+    msgpack_pack_uint64 (pk, red.sbuf.size);
+    (*fields)++;
+    codec_pack_str (pk, "input");
+    (*fields)++;
+    if (red.sbuf.size <= EVENT_INPUT) {
+        msgpack_sbuffer_write (pk->data, red.sbuf.data, red.sbuf.size);
+        codec_buf_destroy (&red);
+        return;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t off = 0;
+    bool ok =
+        msgpack_unpack_next (&u, red.sbuf.data, red.sbuf.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_MAP;
+    uint32_t n = ok ? u.data.via.map.size : 0;
+    size_t share = n ? (EVENT_INPUT - 64 * n) / n : 0;
+    msgpack_pack_map (pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *k = &u.data.via.map.ptr[i].key;
+        const msgpack_object *v = &u.data.via.map.ptr[i].val;
+        msgpack_pack_object (pk, *k);
+        if (v->type == MSGPACK_OBJECT_STR)
+            codec_pack_strn (pk, v->via.str.ptr, s_cut (v->via.str.ptr, v->via.str.size, share));
+        else {
+            codec_buf_t one;
+            codec_buf_init (&one);
+            msgpack_pack_object (&one.pk, *v);
+            if (one.sbuf.size <= share)
+                msgpack_sbuffer_write (pk->data, one.sbuf.data, one.sbuf.size);
+            else {
+                char note[64];
+                snprintf (note, sizeof (note), "(omitted: %zu bytes)", one.sbuf.size);
+                codec_pack_str (pk, note);
             }
-            codec_pack_strn (pk, v->via.str.ptr, len);
-            return;
+            codec_buf_destroy (&one);
         }
     }
-    codec_pack_str (pk, "");
+    msgpack_unpacked_destroy (&u);
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    char hex[sizeof (hash) * 2 + 1];
+    crypto_hash_sha256 (hash, (const uint8_t *) red.sbuf.data, red.sbuf.size);
+    sodium_bin2hex (hex, sizeof (hex), hash, sizeof (hash));
+    codec_pack_str (pk, "input_truncated");
+    msgpack_pack_true (pk);
+    s_pack_kv (pk, "input_sha256", hex);
+    *fields += 2;
+    codec_buf_destroy (&red);
+}
+
+//  Request context: pairs packed only when given
+typedef struct {
+    char session[MAX_CONTEXT + 1], tool_use_id[MAX_CONTEXT + 1], permission_mode[MAX_CONTEXT + 1];
+} context_t;
+
+static size_t
+s_pack_context (msgpack_packer *pk, const context_t *ctx)
+{
+    const char *keys[] = {"session", "tool_use_id", "permission_mode"};
+    const char *values[] = {ctx->session, ctx->tool_use_id, ctx->permission_mode};
+    size_t packed = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (values[i][0]) {
+            s_pack_kv (pk, keys[i], values[i]);
+            packed++;
+        }
+    return packed;
+}
+
+static size_t
+s_context_count (const context_t *ctx)
+{
+    return (ctx->session[0] != 0) + (ctx->tool_use_id[0] != 0) + (ctx->permission_mode[0] != 0);
+}
+
+//  Packs a map whose size is known only at the end: a map32 header, patched.
+static size_t
+s_map_open (msgpack_sbuffer *sbuf)
+{
+    static const char head[5] = {(char) 0xdf, 0, 0, 0, 0};
+    msgpack_sbuffer_write (sbuf, head, 5);
+    return sbuf->size - 5;
+}
+
+static void
+s_map_close (msgpack_sbuffer *sbuf, size_t at, size_t fields)
+{
+    uint8_t *p = (uint8_t *) sbuf->data + at + 1;
+    p[0] = (uint8_t) (fields >> 24);
+    p[1] = (uint8_t) (fields >> 16);
+    p[2] = (uint8_t) (fields >> 8);
+    p[3] = (uint8_t) fields;
 }
 
 bool
 validator_handle (validator_t *self, const msgpack_object *body, const char *agent,
-                  const char *role, codec_buf_t *reply, codec_buf_t *notice)
+                  const char *role, codec_buf_t *reply, codec_buf_t *notice, codec_buf_t *event)
 {
     self->n.requests++;
     const msgpack_object *id = codec_map_get (body, "id");
-    if (s_operation (self, body, role, reply))
+    if (s_operation (self, body, agent, role, reply))
         return false;
 
     char why[256];
     char tool[65], cwd[MAX_PATH], home[MAX_PATH], project[MAX_PATH];
+    context_t ctx;
     const msgpack_object *input = NULL;
     lh_err_t rc = s_get_text (body, "tool", true, tool, sizeof (tool), why, sizeof (why));
     if (rc == LH_OK)
@@ -251,6 +467,15 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
         rc = s_get_text (body, "home", false, home, sizeof (home), why, sizeof (why));
     if (rc == LH_OK)
         rc = s_get_text (body, "project", false, project, sizeof (project), why, sizeof (why));
+    if (rc == LH_OK)
+        rc = s_get_text (body, "session", false, ctx.session, sizeof (ctx.session), why,
+                         sizeof (why));
+    if (rc == LH_OK)
+        rc = s_get_text (body, "tool_use_id", false, ctx.tool_use_id, sizeof (ctx.tool_use_id), why,
+                         sizeof (why));
+    if (rc == LH_OK)
+        rc = s_get_text (body, "permission_mode", false, ctx.permission_mode,
+                         sizeof (ctx.permission_mode), why, sizeof (why));
     if (rc != LH_OK) {
         self->n.errors++;
         codec_pack_error (&reply->pk, id, rc, why);
@@ -296,10 +521,11 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
         msgpack_pack_false (pk);
     s_pack_kv (pk, "policy", policy_version (self->policy));
 
+    int64_t now = zclock_time ();
     pk = &notice->pk;
-    msgpack_pack_map (pk, 10);
+    msgpack_pack_map (pk, 10 + s_context_count (&ctx));
     codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, zclock_time ());
+    msgpack_pack_int64 (pk, now);
     s_pack_kv (pk, "agent", agent);
     s_pack_kv (pk, "role", role);
     s_pack_kv (pk, "tool", tool);
@@ -308,7 +534,42 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
     s_pack_kv (pk, "cwd", cwd);
     codec_pack_str (pk, "subject");
-    s_pack_subject (pk, input);
+    s_pack_subject (self, pk, input);
     s_pack_kv (pk, "policy", policy_version (self->policy));
+    s_pack_context (pk, &ctx);
+    if (!event)
+        return true;
+
+    pk = &event->pk;
+    size_t at = s_map_open (&event->sbuf);
+    size_t fields = 15;
+    codec_pack_str (pk, "time_ms");
+    msgpack_pack_int64 (pk, now);
+    s_pack_kv (pk, "agent", agent);
+    s_pack_kv (pk, "role", role);
+    s_pack_kv (pk, "tool", tool);
+    s_pack_kv (pk, "decision", policy_action_name (decision.action));
+    s_pack_kv (pk, "rule", decision.rule);
+    s_pack_kv (pk, "reason", decision.reason);
+    s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
+    s_pack_kv (pk, "policy", policy_version (self->policy));
+    s_pack_kv (pk, "policy_sha256", self->sha256);
+    codec_pack_str (pk, "cached");
+    if (cached)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_kv (pk, "cwd", cwd);
+    s_pack_kv (pk, "home", home);
+    s_pack_kv (pk, "project", project);
+    codec_pack_str (pk, "subject");
+    s_pack_subject (self, pk, input);
+    if (escalate) {
+        s_pack_kv (pk, "capability", decision.capability);
+        fields++;
+    }
+    fields += s_pack_context (pk, &ctx);
+    s_pack_input (self, pk, input, &fields);
+    s_map_close (&event->sbuf, at, fields);
     return true;
 }

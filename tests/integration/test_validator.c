@@ -6,6 +6,7 @@
 #include "jsonpack.h"
 
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -29,9 +30,9 @@ s_expect (cluster_t *c, const char *json, const char *decision, const char *rule
     char got[16] = "", got_rule[64] = "";
     codec_str_copy (codec_map_get (root, "decision"), got, sizeof (got));
     codec_str_copy (codec_map_get (root, "rule"), got_rule, sizeof (got_rule));
-    if (!streq (got, decision) || (rule && !streq (got_rule, rule)))
-        fail_msg ("%s: expected %s (%s), got %s (%s)", json, decision, rule ? rule : "any", got,
-                  got_rule);
+    if ((decision && !streq (got, decision)) || (rule && !streq (got_rule, rule)))
+        fail_msg ("%s: expected %s (%s), got %s (%s)", json, decision ? decision : "any",
+                  rule ? rule : "any", got, got_rule);
     lh_reply_destroy (&reply);
 }
 
@@ -102,7 +103,8 @@ test_bad_input_fails_closed (void **state)
     s_expect_error (c, c->agent, "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls\"}}",
                     LH_E_BAD_REQUEST);
     //  Unknown tools, unparseable and mistyped commands: decisions that fail closed
-    s_expect (c, "{\"tool\":\"Teleport\",\"input\":{},\"cwd\":\"/w\"}", "escalate", NULL);
+    //  An unknown tool: no opinion (defer), the agent's own permission flow asks
+    s_expect (c, "{\"tool\":\"Teleport\",\"input\":{},\"cwd\":\"/w\"}", "defer", NULL);
     s_expect (c,
               "{\"tool\":\"Bash\",\"input\":{\"command\":\"echo 'unterminated\"},\"cwd\":\"/w\"}",
               "deny", NULL);
@@ -262,6 +264,13 @@ test_decisions_published (void **state)
     zsock_set_subscribe (sub, "validate.decisions");
     zsock_set_rcvtimeo (sub, 3000);
     assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    //  agent-1 reads its own decisions, on its own topic only
+    zsock_t *own = zsock_new (ZMQ_SUB);
+    zcert_apply (c->agent, own);
+    zsock_set_curve_serverkey (own, c->broker_key);
+    zsock_set_subscribe (own, "@agent-1/");
+    zsock_set_rcvtimeo (own, 3000);
+    assert_int_equal (zsock_connect (own, "%s", c->pub), 0);
     zclock_sleep (300);
     s_expect (c, "{\"tool\":\"Bash\",\"input\":{\"command\":\"sudo reboot\"},\"cwd\":\"/w\"}",
               "deny", NULL);
@@ -286,6 +295,60 @@ test_decisions_published (void **state)
     zframe_destroy (&frame);
     zstr_free (&topic);
     zmsg_destroy (&msg);
+    //  The same notice on agent-1's own topic
+    msg = zmsg_recv (own);
+    assert_non_null (msg);
+    topic = zmsg_popstr (msg);
+    assert_string_equal (topic, "@agent-1/validate.decisions");
+    frame = zmsg_pop (msg);
+    doc = codec_doc_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+    decisions = codec_map_get (codec_doc_root (doc), "decisions");
+    assert_int_equal (decisions->via.array.size, 1);
+    assert_true (
+        codec_str_eq (codec_map_get (&decisions->via.array.ptr[0], "subject"), "sudo reboot"));
+    codec_doc_destroy (&doc);
+    zframe_destroy (&frame);
+    zstr_free (&topic);
+    zmsg_destroy (&msg);
+    //  Secrets never reach a notice; agent-2's decisions never reach agent-1
+    lh_reply_t *reply = s_validate (c, c->agent2,
+                                    "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls a\"},"
+                                    "\"cwd\":\"/w\"}");
+    lh_reply_destroy (&reply);
+    s_expect (c,
+              "{\"tool\":\"Bash\",\"input\":{\"command\":\"mysql -u root -phunter2 db\"},"
+              "\"cwd\":\"/w\",\"session\":\"s-9\"}",
+              NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        bool found = false;
+        for (int m = 0; m < 3 && !found; m++) {
+            msg = zmsg_recv (i ? own : sub);
+            assert_non_null (msg);
+            topic = zmsg_popstr (msg);
+            frame = zmsg_pop (msg);
+            doc = codec_doc_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+            decisions = codec_map_get (codec_doc_root (doc), "decisions");
+            for (uint32_t k = 0; k < decisions->via.array.size; k++) {
+                const msgpack_object *one = &decisions->via.array.ptr[k];
+                char subject[256] = "";
+                codec_str_copy (codec_map_get (one, "subject"), subject, sizeof (subject));
+                assert_null (strstr (subject, "hunter2"));
+                if (i)
+                    assert_true (codec_str_eq (codec_map_get (one, "agent"), "agent-1"));
+                if (strstr (subject, "mysql")) {
+                    found = true;
+                    assert_non_null (strstr (subject, "mysql -u root -p[redacted:"));
+                    assert_true (codec_str_eq (codec_map_get (one, "session"), "s-9"));
+                }
+            }
+            codec_doc_destroy (&doc);
+            zframe_destroy (&frame);
+            zstr_free (&topic);
+            zmsg_destroy (&msg);
+        }
+        assert_true (found);
+    }
+    zsock_destroy (&own);
     zsock_destroy (&sub);
     cluster_destroy (&c);
 }
@@ -345,8 +408,9 @@ test_lh_validate_and_hook (void **state)
                             NULL, out, sizeof (out), err, sizeof (err)),
                       3);
     assert_non_null (strstr (out, "\"decision\": \"escalate\""));
-    assert_int_equal (s_lh (c, "validate --tool Bash", NULL, out, sizeof (out), err, sizeof (err)),
-                      2);
+    //  No input: a usage error, never an answer
+    assert_true (s_lh (c, "validate --tool Bash", NULL, out, sizeof (out), err, sizeof (err)) > 4);
+    assert_non_null (strstr (err, "required"));
     //  lh hook: JSON on stdout, exit 2 and the reason on stderr when blocking
     assert_int_equal (s_lh (c, "hook", HOOK_INPUT ("Bash", "{\"command\":\"rm -rf /\"}"), out,
                             sizeof (out), err, sizeof (err)),
@@ -534,7 +598,9 @@ test_decisions_logged (void **state)
     (void) state;
     cluster_t *c = cluster_new ("    validate\n", NULL);
     cluster_start_integrity (c, 3, NULL);
-    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--log-level debug");
+    char args[1024];
+    snprintf (args, sizeof (args), "--log-level debug --run-dir %s", c->dir);
+    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
     int64_t start = zclock_mono ();
     s_validate_many (c, 200, 0, true);
     print_message ("answered after %lld ms\n", (long long) (zclock_mono () - start));
@@ -546,17 +612,23 @@ test_decisions_logged (void **state)
     assert_int_equal (logged.agent2, 100);
     assert_true (logged.unique);
     assert_true (logged.consistent);
-    //  The validator's side agrees: all acknowledged, nothing left or lost
-    assert_int_equal (s_stat (c, "spool_acked"), 200);
+    //  The validator's side agrees: all acknowledged (and policy.loaded at
+    //  start), nothing left or lost
+    int64_t until = zclock_mono () + 3000;
+    while (s_stat (c, "spool_queued") > 0 && zclock_mono () < until)
+        zclock_sleep (50);
+    assert_int_equal (s_stat (c, "spool_acked"), 201);
+    assert_int_equal (s_stat (c, "spool_stored"), 201);
     assert_int_equal (s_stat (c, "spool_queued"), 0);
-    assert_int_equal (s_stat (c, "spool_dropped"), 0);
+    assert_int_equal (s_stat (c, "spool_refused"), 0);
+    assert_true (s_stat (c, "spool_commits") >= 2);
     //  Decisions still in the spool when SIGTERM comes are flushed on the way out
     s_validate_many (c, 5, 1000, false);
     int status = cluster_signal (c, validator, SIGTERM);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     char log_path[512];
     s_validator_log (c, log_path, sizeof (log_path));
-    assert_true (s_file_has (log_path, "integrity log spool flushed", "acked=205", NULL));
+    assert_true (s_file_has (log_path, "integrity log spool flushed", "acked=206", NULL));
     //  Acknowledged means committed; a follower answering the query may apply it a little later
     logged = s_wait_logged (c, 205, 5000);
     assert_int_equal (logged.count, 205);
@@ -571,7 +643,14 @@ test_decisions_logged_after_outage (void **state)
     //  A short deadline for appends, so the outage shows as failures quickly
     cluster_t *c = cluster_new ("    validate\n    events\n        timeout = 1000\n", NULL);
     cluster_start_integrity (c, 3, NULL);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    char args[600];
+    snprintf (args, sizeof (args), "--run-dir %s", c->dir);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
+    //  policy.loaded of the start acknowledged first: the counts below are decisions
+    int64_t until = zclock_mono () + 5000;
+    while (s_stat (c, "spool_acked") < 1 && zclock_mono () < until)
+        zclock_sleep (50);
+    assert_int_equal (s_stat (c, "spool_acked"), 1);
     for (int id = 1; id <= 3; id++)
         cluster_stop_replica (c, id, SIGTERM);
     int64_t slowest = 0;
@@ -590,9 +669,9 @@ test_decisions_logged_after_outage (void **state)
     print_message ("slowest answer with the log down: %lld ms\n", (long long) slowest);
     assert_true (slowest < 1000);
     assert_int_equal (s_stat (c, "spool_queued"), 100);
-    assert_int_equal (s_stat (c, "spool_acked"), 0);
+    assert_int_equal (s_stat (c, "spool_acked"), 1);
     //  Failed appends are resent, the same events each time
-    int64_t until = zclock_mono () + 10000;
+    until = zclock_mono () + 10000;
     while (s_stat (c, "spool_retries") == 0 && zclock_mono () < until)
         zclock_sleep (100);
     assert_true (s_stat (c, "spool_retries") > 0);
@@ -612,7 +691,7 @@ test_decisions_logged_after_outage (void **state)
     while (s_stat (c, "spool_queued") > 0 && zclock_mono () < until)
         zclock_sleep (50);
     assert_int_equal (s_stat (c, "spool_queued"), 0);
-    assert_int_equal (s_stat (c, "spool_acked"), 100);
+    assert_int_equal (s_stat (c, "spool_acked"), 101);
     //  Nothing appended twice, even later
     zclock_sleep (300);
     assert_int_equal (s_logged (c).count, 100);
@@ -620,35 +699,235 @@ test_decisions_logged_after_outage (void **state)
 }
 
 static void
-test_spool_overflow_counted (void **state)
+test_spool_full_fails_closed (void **state)
 {
     (void) state;
     //  "events" is known to the broker but nobody serves it: nothing is ever acknowledged
     cluster_t *c = cluster_new ("    validate\n    events\n", NULL);
-    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--spool-max 10");
-    for (int i = 0; i < 50; i++)
-        s_expect (c, "{\"tool\":\"Bash\",\"input\":{\"command\":\"git status\"},\"cwd\":\"/w\"}",
-                  "allow", NULL);
-    assert_int_equal (s_stat (c, "spool_dropped"), 40);
+    char args[600];
+    snprintf (args, sizeof (args), "--run-dir %s --spool-max 10", c->dir);
+    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
+    //  policy.loaded of the start holds one place; nine decisions fit
+    int answered = 0, refused = 0;
+    for (int i = 0; i < 50; i++) {
+        lh_reply_t *reply = s_validate (
+            c, c->agent,
+            "{\"tool\":\"Bash\",\"input\":{\"command\":\"git status\"},\"cwd\":\"/w\"}");
+        if (lh_reply_ok (reply)) {
+            assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "decision"), "allow"));
+            answered++;
+        } else {
+            //  Never an allow that could not be made durable
+            assert_int_equal (lh_reply_code (reply), LH_E_UNAVAILABLE);
+            refused++;
+        }
+        lh_reply_destroy (&reply);
+    }
+    assert_int_equal (answered, 9);
+    assert_int_equal (refused, 41);
+    assert_int_equal (s_stat (c, "spool_refused"), 41);
     assert_int_equal (s_stat (c, "spool_queued"), 10);
     assert_int_equal (s_stat (c, "spool_acked"), 0);
-    //  The first drop is reported at once, the running count within a second
     char log_path[512];
     s_validator_log (c, log_path, sizeof (log_path));
-    assert_true (s_file_has (log_path, "spool full", "dropped=1 ", NULL));
     int64_t until = zclock_mono () + 3000;
-    while (!s_file_has (log_path, "dropped=40 ", NULL) && zclock_mono () < until)
+    while (!s_file_has (log_path, "refused=41 ", NULL) && zclock_mono () < until)
         zclock_sleep (100);
-    assert_true (s_file_has (log_path, "spool full", "dropped=40 ", NULL));
-    //  SIGTERM: a bounded try at the log, then what was left is said
+    assert_true (s_file_has (log_path, "spool cannot store events", "refused=41 ", NULL));
+    //  SIGTERM: a bounded try at the log, then what was left stays for the next start
     int64_t start = zclock_mono ();
     int status = cluster_signal (c, validator, SIGTERM);
     int64_t took = zclock_mono () - start;
     print_message ("stopped in %lld ms with the log down\n", (long long) took);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     assert_true (took >= 1500 && took < 4000);
-    assert_true (s_file_has (log_path, "decisions left out of the integrity log", "unsent=10 ",
-                             "dropped=40 ", NULL));
+    assert_true (
+        s_file_has (log_path, "events kept in the spool for the next start", "unsent=10 ", NULL));
+    //  Started again: the ten are there to be sent
+    assert_true (cluster_wait_workers (c, "validate", 0, 5000));
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
+    assert_int_equal (s_stat (c, "spool_replayed"), 10);
+    cluster_destroy (&c);
+}
+
+//  The validation.decision events in the log, with their data; caller destroys.
+static lh_reply_t *
+s_query (cluster_t *c, const char *type)
+{
+    char json[256];
+    snprintf (json, sizeof (json), "{\"op\":\"query\",\"type\":\"%s\",\"limit\":1000}", type);
+    return cluster_call (c, c->admin, "events.read", json);
+}
+
+//  Answers n requests, kills the validator with SIGKILL as soon as the last
+//  reply is in, and starts it again on the same spool.
+static pid_t
+s_answer_and_kill (cluster_t *c, pid_t validator, const char *args, int n, int from)
+{
+    s_validate_many (c, n, from, true);
+    int status = cluster_signal (c, validator, SIGKILL);
+    assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+    assert_true (cluster_wait_workers (c, "validate", 0, 5000));
+    return cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
+}
+
+static void
+test_sigkill_after_answer (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n    events\n        timeout = 1000\n", NULL);
+    cluster_start_integrity (c, 3, NULL);
+    char args[1024];
+    snprintf (args, sizeof (args), "--run-dir %s --spool-dir %s/spool", c->dir, c->dir);
+    pid_t validator = cluster_start_validator_logging (c, LH_DEFAULT_POLICY, args);
+    enum { N = 300 };
+    //  Log up: killed right after the N replies, whatever was acknowledged or not
+    validator = s_answer_and_kill (c, validator, args, N, 0);
+    logged_t logged = s_wait_logged (c, N, 15000);
+    assert_int_equal (logged.count, N);
+    assert_true (logged.unique);
+    assert_true (logged.consistent);
+    //  Log down: every one waits in the spool across the kill
+    for (int id = 1; id <= 3; id++)
+        cluster_stop_replica (c, id, SIGTERM);
+    validator = s_answer_and_kill (c, validator, args, N, N);
+    //  Nothing acknowledged yet: the restarted validator found them all
+    assert_true (s_stat (c, "spool_replayed") >= N);
+    for (int id = 1; id <= 3; id++)
+        cluster_start_replica (c, id);
+    assert_true (cluster_leader (c, 15000) > 0);
+    logged = s_wait_logged (c, 2 * N, 20000);
+    assert_int_equal (logged.count, 2 * N);
+    assert_int_equal (logged.agent1, N);
+    assert_int_equal (logged.agent2, N);
+    assert_true (logged.unique);
+    //  Every command exactly once
+    lh_reply_t *reply = s_query (c, "validation.decision");
+    const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+    static bool seen[2 * N];
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        char subject[64] = "";
+        codec_str_copy (
+            codec_map_get (codec_map_get (&events->via.array.ptr[i], "data"), "subject"), subject,
+            sizeof (subject));
+        int k = -1;
+        assert_int_equal (sscanf (subject, "ls dir-%d", &k), 1);
+        assert_true (k >= 0 && k < 2 * N && !seen[k]);
+        seen[k] = true;
+    }
+    lh_reply_destroy (&reply);
+    //  Later still nothing twice: the log's client ids deduplicated the replays
+    int64_t until = zclock_mono () + 5000;
+    while (s_stat (c, "spool_queued") > 0 && zclock_mono () < until)
+        zclock_sleep (50);
+    assert_int_equal (s_stat (c, "spool_queued"), 0);
+    zclock_sleep (500);
+    assert_int_equal (s_logged (c).count, 2 * N);
+    cluster_destroy (&c);
+}
+
+static void
+test_logged_input_redacted_with_context (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n", NULL);
+    cluster_start_integrity (c, 1, NULL);
+    char policy[512], args[1024];
+    snprintf (policy, sizeof (policy), "%s/test.policy", c->dir);
+    s_write_policy (policy, "v1", false);
+    snprintf (args, sizeof (args), "--run-dir %s", c->dir);
+    pid_t validator = cluster_start_validator_logging (c, policy, args);
+    //  Context fields: wrong types are refused
+    s_expect_error (c, c->agent,
+                    "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls\"},\"cwd\":\"/w\","
+                    "\"tool_use_id\":7}",
+                    LH_E_BAD_REQUEST);
+    s_expect_error (c, c->agent,
+                    "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls\"},\"cwd\":\"/w\","
+                    "\"permission_mode\":[\"x\"]}",
+                    LH_E_BAD_REQUEST);
+    s_expect_error (c, c->agent,
+                    "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls\"},\"cwd\":\"/w\","
+                    "\"session\":true}",
+                    LH_E_BAD_REQUEST);
+    //  A long command with secrets in it, past the old 256-byte subject
+    char command[2048], json[4096];
+    int len =
+        snprintf (command, sizeof (command),
+                  "curl -H 'Authorization: Bearer abcdefgh12345678' -u bob:hunter2 "
+                  "https://x.example/a; GITHUB_TOKEN=ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5 ls");
+    for (int i = 0; i < 40; i++)
+        len += snprintf (command + len, sizeof (command) - len, " file-%02d", i);
+    snprintf (json, sizeof (json),
+              "{\"tool\":\"Bash\",\"input\":{\"command\":\"%s\",\"description\":\"with "
+              "password=hunter2\"},\"cwd\":\"/w\",\"session\":\"sess-1\",\"tool_use_id\":"
+              "\"toolu_01\",\"permission_mode\":\"acceptEdits\"}",
+              command);
+    s_expect (c, json, NULL, NULL);
+    //  An op reload by the admin, then SIGHUP: two more policy.loaded
+    s_write_policy (policy, "v2", true);
+    lh_reply_t *reply = s_validate (c, c->admin, "{\"op\":\"reload\"}");
+    assert_true (lh_reply_ok (reply));
+    lh_reply_destroy (&reply);
+    kill (validator, SIGHUP);
+    int64_t until = zclock_mono () + 5000;
+    while (s_stat (c, "spool_acked") < 4 && zclock_mono () < until)
+        zclock_sleep (50);
+    assert_int_equal (s_stat (c, "spool_acked"), 4);
+    //  The decision: the whole command, redacted, with the request's context
+    reply = s_query (c, "validation.decision");
+    const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+    assert_int_equal (events->via.array.size, 1);
+    const msgpack_object *data = codec_map_get (&events->via.array.ptr[0], "data");
+    char *text = jsonpack_to_json (data, false);
+    assert_non_null (text);
+    print_message ("logged: %.300s...\n", text);
+    assert_null (strstr (text, "hunter2"));
+    assert_null (strstr (text, "abcdefgh12345678"));
+    assert_null (strstr (text, "ghp_"));
+    free (text);
+    const msgpack_object *input = codec_map_get (data, "input");
+    const msgpack_object *logged = codec_map_get (input, "command");
+    assert_non_null (logged);
+    assert_true (logged->via.str.size > 256);
+    assert_non_null (memmem (logged->via.str.ptr, logged->via.str.size, " file-39", 8));
+    assert_non_null (
+        memmem (logged->via.str.ptr, logged->via.str.size, "Authorization: Bearer [redacted:", 32));
+    assert_true (codec_str_eq (codec_map_get (data, "session"), "sess-1"));
+    assert_true (codec_str_eq (codec_map_get (data, "tool_use_id"), "toolu_01"));
+    assert_true (codec_str_eq (codec_map_get (data, "permission_mode"), "acceptEdits"));
+    assert_true (codec_str_eq (codec_map_get (data, "cwd"), "/w"));
+    assert_null (codec_map_get (data, "input_truncated"));
+    lh_reply_destroy (&reply);
+    //  policy.loaded: start, op reload by admin, SIGHUP
+    uint8_t hash[32];
+    char sha[65];
+    FILE *file = fopen (policy, "rb");
+    char body[4096];
+    size_t size = fread (body, 1, sizeof (body), file);
+    fclose (file);
+    crypto_hash_sha256 (hash, (const uint8_t *) body, size);
+    sodium_bin2hex (sha, sizeof (sha), hash, sizeof (hash));
+    reply = cluster_call (c, c->admin, "events.read", "{\"op\":\"query\",\"limit\":1000}");
+    events = codec_map_get (lh_reply_root (reply), "events");
+    const char *want_by[] = {"start", "admin", "signal"};
+    const char *want_version[] = {"v1", "v2", "v2"};
+    int loads = 0;
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        data = codec_map_get (&events->via.array.ptr[i], "data");
+        if (!codec_str_eq (codec_map_get (data, "kind"), "policy.loaded"))
+            continue;
+        assert_true (loads < 3);
+        assert_true (codec_str_eq (codec_map_get (data, "by"), want_by[loads]));
+        assert_true (codec_str_eq (codec_map_get (data, "version"), want_version[loads]));
+        assert_true (codec_str_eq (codec_map_get (data, "role"), loads == 1 ? "admin" : ""));
+        assert_int_equal (codec_map_get (data, "rules")->via.u64, 1);
+        if (loads > 0)
+            assert_true (codec_str_eq (codec_map_get (data, "sha256"), sha));
+        loads++;
+    }
+    assert_int_equal (loads, 3);
+    lh_reply_destroy (&reply);
     cluster_destroy (&c);
 }
 
@@ -663,7 +942,9 @@ main (void)
         cmocka_unit_test_teardown (test_lh_validate_and_hook, cluster_teardown),
         cmocka_unit_test_teardown (test_decisions_logged, cluster_teardown),
         cmocka_unit_test_teardown (test_decisions_logged_after_outage, cluster_teardown),
-        cmocka_unit_test_teardown (test_spool_overflow_counted, cluster_teardown),
+        cmocka_unit_test_teardown (test_spool_full_fails_closed, cluster_teardown),
+        cmocka_unit_test_teardown (test_sigkill_after_answer, cluster_teardown),
+        cmocka_unit_test_teardown (test_logged_input_redacted_with_context, cluster_teardown),
     };
     return cmocka_run_group_tests_name ("integration_validator", tests, NULL, NULL);
 }
