@@ -112,6 +112,7 @@ typedef enum {
     WHEN_NO_ARGS = 1 << 6,
     WHEN_RUNS_DOWNLOAD = 1 << 7,
     WHEN_READS_DOWNLOAD = 1 << 8,
+    WHEN_NO_COMMAND = 1 << 9,
 } when_t;
 
 static const struct {
@@ -125,7 +126,8 @@ static const struct {
                {"in_function", WHEN_IN_FUNCTION},
                {"no_args", WHEN_NO_ARGS},
                {"runs_download", WHEN_RUNS_DOWNLOAD},
-               {"reads_download", WHEN_READS_DOWNLOAD}};
+               {"reads_download", WHEN_READS_DOWNLOAD},
+               {"no_command", WHEN_NO_COMMAND}};
 
 typedef struct {
     policy_action_t action;
@@ -1505,6 +1507,9 @@ s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn,
     }
     if (n == 1 && s[0] == '-')
         return false;
+    //  <(..) and >(..) are pipes (their commands are judged on their own)
+    if (n > 2 && (s[0] == '<' || s[0] == '>') && s[1] == '(')
+        return false;
     //  a URL names no local file, except file://
     const char *scheme = (const char *) memmem (s, n, "://", 3);
     if (scheme && scheme > s) {
@@ -2074,6 +2079,8 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
     if ((w & WHEN_RUNS_DOWNLOAD) && !s_runs_download (e, v))
         return false;
     if ((w & WHEN_READS_DOWNLOAD) && !s_reads_download (e, v))
+        return false;
+    if ((w & WHEN_NO_COMMAND) && (!v->cmd || v->pseudo || v->cmd->argc > 0))
         return false;
     return true;
 }
@@ -2695,9 +2702,11 @@ s_eval_bash (eval_t *e)
         s_offer (e, &e->policy->parse_error, "parse-error", reason);
         return;
     }
-    if (shell_count (sh) == 0)
-        s_offer (e, &e->policy->dflt, "empty", "nothing to run");
-    else
+    if (shell_count (sh) == 0) {
+        //  nothing runs: there is nothing to defer to a person either
+        static const action_t nothing = {POLICY_ALLOW, RISK_NONE, ""};
+        s_offer (e, &nothing, "empty", "nothing to run");
+    } else
         s_eval_shell (e, sh);
     shell_destroy (&sh);
 }
@@ -3347,7 +3356,7 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                     s_fail (l, kwhere,
                             "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
                             "dynamic_arg, no_operand, no_args, in_function, runs_download, "
-                            "reads_download)",
+                            "reads_download, no_command)",
                             (int) (p - start > 40 ? 40 : p - start), start);
                     ok = false;
                 }
