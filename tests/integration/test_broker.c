@@ -772,6 +772,248 @@ test_worker_publish_and_announce (void **state)
     cluster_destroy (&c);
 }
 
+//  --------------------------------------------------------------------------
+//  Role-aware notifications
+
+//  A SUB socket with cert subscribed to each prefix in turn (NULL-terminated).
+static zsock_t *
+s_sub_as (cluster_t *c, zcert_t *cert, ...)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_apply (cert, sub);
+    zsock_set_curve_serverkey (sub, c->broker_key);
+    va_list args;
+    va_start (args, cert);
+    for (const char *prefix = va_arg (args, const char *); prefix;
+         prefix = va_arg (args, const char *))
+        zsock_set_subscribe (sub, prefix);
+    va_end (args);
+    assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    return sub;
+}
+
+//  The topic of the next notification, or NULL after timeout_ms.
+static char *
+s_next_topic (zsock_t *sub, int timeout_ms)
+{
+    zsock_set_rcvtimeo (sub, timeout_ms);
+    zmsg_t *msg = zmsg_recv (sub);
+    if (!msg)
+        return NULL;
+    assert_int_equal (zmsg_size (msg), 2);
+    char *topic = zmsg_popstr (msg);
+    zmsg_destroy (&msg);
+    return topic;
+}
+
+static void
+s_expect_topic (zsock_t *sub, const char *expected)
+{
+    char *topic = s_next_topic (sub, 3000);
+    if (!topic || !streq (topic, expected))
+        fail_msg ("expected notification %s, got %s", expected, topic ? topic : "nothing");
+    zstr_free (&topic);
+}
+
+static void
+s_expect_silence (zsock_t *sub, int timeout_ms)
+{
+    char *topic = s_next_topic (sub, timeout_ms);
+    if (topic)
+        fail_msg ("expected no notification, got %s", topic);
+}
+
+//  Waits until a broker counter reaches at least value; fails the test
+//  after 5 s. Meanwhile it answers the worker's heartbeats and lets the SUB
+//  socket run its commands: libzmq resends a SUB's subscriptions after a
+//  reconnection only when the application next uses the socket.
+static void
+s_wait_counter (cluster_t *c, lh_worker_t *worker, zsock_t *sub, const char *name, uint64_t value)
+{
+    uint64_t now = 0;
+    for (int i = 0; i < 100; i++) {
+        if (worker) {
+            lh_request_t *request = lh_worker_recv (worker, 0);
+            if (request)
+                lh_worker_reply_error (worker, &request, LH_E_UNAVAILABLE, "test worker");
+        }
+        if (sub)
+            zsock_events (sub);
+        now = cluster_counter (c, name);
+        if (now >= value)
+            return;
+        zclock_sleep (50);
+    }
+    fail_msg ("counter %s is %llu, expected %llu", name, (unsigned long long) now,
+              (unsigned long long) value);
+}
+
+//  Publishes a small map under topic; requests that reach the worker
+//  meanwhile (lh status asks every service for its stats) are refused.
+static void
+s_publish_note (lh_worker_t *worker, const char *topic)
+{
+    static const uint8_t note[] = {0x81, 0xA1, 'n', 0x01};
+    lh_request_t *request;
+    while ((request = lh_worker_recv (worker, 0)))
+        lh_worker_reply_error (worker, &request, LH_E_UNAVAILABLE, "test worker");
+    assert_int_equal (lh_worker_publish (worker, topic, note, sizeof (note)), 0);
+}
+
+//  Writes the roster anew: the cluster's four principals, then extra.
+static void
+s_write_roster (cluster_t *c, const char *extra)
+{
+    char path[512];
+    snprintf (path, sizeof (path), "%s/roster.zpl", c->dir);
+    FILE *roster = fopen (path, "w");
+    assert_non_null (roster);
+    fprintf (roster, "principal\n");
+    const struct {
+        const char *name;
+        zcert_t *cert;
+        const char *role;
+    } entries[] = {{"admin", c->admin, "admin"},
+                   {"agent-1", c->agent, "agent"},
+                   {"agent-2", c->agent2, "agent"},
+                   {"node-1", c->node, "node"}};
+    for (size_t i = 0; i < 4; i++)
+        fprintf (roster, "    %s\n        key = \"%s\"\n        role = %s\n", entries[i].name,
+                 zcert_public_txt (entries[i].cert), entries[i].role);
+    fprintf (roster, "%s", extra ? extra : "");
+    fclose (roster);
+}
+
+static void
+test_pub_agents_see_only_their_own (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, "broker/heartbeat=2000");
+    //  agent-1 asks for everything it can name; only "@agent-1/" is granted
+    zsock_t *agent1 = s_sub_as (c, c->agent, "@agent-1/", "", "validate.decisions", "broker.worker",
+                                "@agent-2/", "@ag", "@agent-1", NULL);
+    zsock_t *agent2 = s_sub_as (c, c->agent2, "@agent-2/", NULL);
+    zsock_t *admin = s_sub_as (c, c->admin, "", NULL);
+    zsock_t *node = s_sub_as (c, c->node, "", NULL);
+    s_wait_counter (c, NULL, NULL, "subscriptions", 4);
+    s_wait_counter (c, NULL, NULL, "subscriptions_refused", 6);
+
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    lh_worker_t *worker = lh_worker_new (&conn, "validate", 1);
+    assert_true (cluster_wait_workers (c, "validate", 1, 3000));
+    //  Everyone's decisions, then agent-2's, then agent-1's own
+    s_publish_note (worker, "validate.decisions");
+    s_publish_note (worker, "@agent-2/validate.decisions");
+    s_publish_note (worker, "@agent-1/validate.decisions");
+    //  Per connection, notifications arrive in order: anything refused would come first
+    s_expect_topic (agent1, "@agent-1/validate.decisions");
+    s_expect_topic (agent2, "@agent-2/validate.decisions");
+    zsock_t *wide[] = {admin, node};
+    for (int i = 0; i < 2; i++) {
+        s_expect_topic (wide[i], "broker.worker");
+        s_expect_topic (wide[i], "validate.decisions");
+        s_expect_topic (wide[i], "@agent-2/validate.decisions");
+        s_expect_topic (wide[i], "@agent-1/validate.decisions");
+    }
+    s_expect_silence (agent1, 300);
+    s_expect_silence (agent2, 100);
+    assert_int_equal (cluster_counter (c, "subscriptions"), 4);
+    assert_int_equal (cluster_counter (c, "subscriptions_refused"), 6);
+
+    //  Unsubscribed, agent-1 hears nothing more; a refused subscription sent
+    //  after the unsubscription tells us the broker has read both
+    zsock_set_unsubscribe (agent1, "@agent-1/");
+    zsock_set_subscribe (agent1, "validate");
+    s_wait_counter (c, worker, NULL, "subscriptions_refused", 7);
+    s_publish_note (worker, "@agent-1/validate.decisions");
+    s_expect_topic (admin, "@agent-1/validate.decisions");
+    s_expect_silence (agent1, 500);
+
+    //  lh status shows the refusals
+    static char out[65536];
+    assert_int_equal (s_lh (c, "status", out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "subscriptions_refused"));
+
+    //  Addressed topics follow the service rule after the slash, and the
+    //  agent id must be a valid name: each of these is a protocol error
+    const char *bad[] = {"@agent-1/echo.x", "@/validate.x", "@agent 1/validate", "@agent-1"};
+    for (int i = 0; i < 4; i++) {
+        assert_true (cluster_wait_workers (c, "validate", 1, 3000));
+        s_publish_note (worker, bad[i]);
+        assert_true (cluster_wait_workers (c, "validate", 0, 3000));
+        assert_int_equal (cluster_counter (c, "protocol_errors"), (uint64_t) i + 1);
+        lh_worker_destroy (&worker);
+        worker = lh_worker_new (&conn, "validate", 1);
+    }
+    assert_int_equal (cluster_counter (c, "published"), 4);
+    lh_worker_destroy (&worker);
+    zsock_destroy (&agent1);
+    zsock_destroy (&agent2);
+    zsock_destroy (&admin);
+    zsock_destroy (&node);
+    cluster_destroy (&c);
+}
+
+static void
+test_pub_revoked_on_roster_reload (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, "broker/heartbeat=2000");
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    lh_worker_t *worker = lh_worker_new (&conn, "echo", 1);
+    assert_true (cluster_wait_workers (c, "echo", 1, 3000));
+    //  A new reader, a node, joins the roster; no subscription yet, nothing to revoke
+    zcert_t *watcher = zcert_new ();
+    char entry[256];
+    snprintf (entry, sizeof (entry), "    watcher\n        key = \"%s\"\n        role = node\n",
+              zcert_public_txt (watcher));
+    s_write_roster (c, entry);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    zsock_t *sub = s_sub_as (c, watcher, "", "@watcher/", NULL);
+    s_wait_counter (c, worker, sub, "subscriptions", 2);
+    s_publish_note (worker, "echo.a");
+    s_expect_topic (sub, "echo.a");
+    assert_int_equal (cluster_counter (c, "pub_reopened"), 0);
+
+    //  Demoted to agent: it may keep "@watcher/" but not ""
+    snprintf (entry, sizeof (entry), "    watcher\n        key = \"%s\"\n        role = agent\n",
+              zcert_public_txt (watcher));
+    s_write_roster (c, entry);
+    kill (c->broker, SIGHUP);
+    s_wait_counter (c, worker, sub, "pub_reopened", 1);
+    //  Its SUB socket reconnects and subscribes again, checked by the new roster
+    s_wait_counter (c, worker, sub, "subscriptions", 3);
+    s_wait_counter (c, worker, sub, "subscriptions_refused", 1);
+    s_publish_note (worker, "echo.b");
+    s_publish_note (worker, "@watcher/echo.c");
+    s_expect_topic (sub, "@watcher/echo.c");
+    s_expect_silence (sub, 200);
+
+    //  A reload that changes nobody's view keeps the socket open
+    s_write_roster (c, entry);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    assert_int_equal (cluster_counter (c, "pub_reopened"), 1);
+
+    //  Removed from the roster: its handshake fails and it hears nothing
+    uint64_t denied = cluster_counter (c, "auth_denied");
+    s_write_roster (c, NULL);
+    kill (c->broker, SIGHUP);
+    s_wait_counter (c, worker, sub, "pub_reopened", 2);
+    s_wait_counter (c, worker, sub, "auth_denied", denied + 1);
+    s_publish_note (worker, "@watcher/echo.d");
+    s_expect_silence (sub, 500);
+    assert_int_equal (cluster_counter (c, "subscriptions"), 3);
+    //  The workers' backend connection was never touched
+    assert_true (cluster_wait_workers (c, "echo", 1, 100));
+    assert_int_equal (cluster_counter (c, "published"), 4);
+    zsock_destroy (&sub);
+    zcert_destroy (&watcher);
+    lh_worker_destroy (&worker);
+    cluster_destroy (&c);
+}
+
 static void
 test_plaintext_needs_the_flag (void **state)
 {
@@ -819,6 +1061,8 @@ main (void)
         cmocka_unit_test_teardown (test_worker_publish_and_announce, cluster_teardown),
         cmocka_unit_test_teardown (test_revoked_worker_removed, cluster_teardown),
         cmocka_unit_test_teardown (test_request_id_rules, cluster_teardown),
+        cmocka_unit_test_teardown (test_pub_agents_see_only_their_own, cluster_teardown),
+        cmocka_unit_test_teardown (test_pub_revoked_on_roster_reload, cluster_teardown),
     };
     return cmocka_run_group_tests_name ("integration_broker", tests, NULL, NULL);
 }
