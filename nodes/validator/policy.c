@@ -2085,6 +2085,34 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
     return true;
 }
 
+//  True when argv[0] is a bare name, or a path in a system directory
+static bool
+s_trusted_path (const view_t *v)
+{
+    const char *slash = (const char *) memrchr (v->word0, '/', v->word0_len);
+    if (!slash || v->pseudo)
+        return true;
+    static const char *dirs[] = {"/bin",      "/usr/bin",        "/usr/local/bin",    "/sbin",
+                                 "/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin", "/snap/bin"};
+    size_t dn = (size_t) (slash - v->word0);
+    for (size_t i = 0; i < sizeof (dirs) / sizeof (dirs[0]); i++)
+        if (s_streq_n (v->word0, dn, dirs[i]))
+            return true;
+    return false;
+}
+
+//  Some command pattern of r with a '/' matches argv[0] as written
+static bool
+s_command_by_path_matches (const rule_t *r, const view_t *v)
+{
+    for (size_t i = 0; i < r->command.count; i++) {
+        const pattern_t *p = &r->command.items[i];
+        if (p->slash && s_match_text (p, v->word0, v->word0_len))
+            return true;
+    }
+    return false;
+}
+
 //  All conditions of rule r against view v. Cheap tests first.
 static bool
 s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
@@ -2107,6 +2135,11 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
         if (!hit)
             return false;
     }
+    //  An allow for `git` is no allow for /tmp/x/git: a command given by
+    //  path matches a bare name only from the system's own directories
+    if (r->act.action == POLICY_ALLOW && r->command.count && v->cmd && !s_trusted_path (v) &&
+        !s_command_by_path_matches (r, v))
+        return false;
     if (r->role.count && !(e->role && s_plist_match_text (&r->role, e->role, strlen (e->role))))
         return false;
     if (r->when && !s_cond_when (e, r, v))
