@@ -130,8 +130,9 @@ glob_compile (const char *text, size_t n, glob_syntax_t syntax, glob_tok_t *out,
             s_set_all (&tok, false);
             tok.wild = syntax == GLOB_SHELL;
             i++;
-        } else if (syntax == GLOB_SHELL && c == (unsigned char) GLOB_ANY_TEXT) {
-            s_set_all (&tok, true);
+        } else if (syntax == GLOB_SHELL &&
+                   (c == (unsigned char) GLOB_ANY_TEXT || c == (unsigned char) GLOB_ANY_NAME)) {
+            s_set_all (&tok, c == (unsigned char) GLOB_ANY_TEXT);
             tok.run = true;
             i++;
         } else if (syntax == GLOB_SHELL && c == '\\' && i + 1 < n) {
@@ -221,7 +222,7 @@ glob_is_wild (const char *text, size_t n)
             i++;
             continue;
         }
-        if (c == '*' || c == '?' || c == '[' || c == GLOB_ANY_TEXT)
+        if (c == '*' || c == '?' || c == '[' || c == GLOB_ANY_TEXT || c == GLOB_ANY_NAME)
             return true;
     }
     return false;

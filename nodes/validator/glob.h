@@ -13,7 +13,9 @@
                    pattern): `*` `?` `[...]` as bash reads them, `\c` a
                    literal c,
                    byte 0x01 any text including `/` (a variable or
-                   substitution); `*` `?` `[..]` never match `/`.
+                   substitution), 0x02 any text without `/` (a value read
+                   as one component: it may start with a dot); `*` `?`
+                   `[..]` never match `/`.
       GLOB_POLICY  a policy path pattern body (POLICY.md): `**` any text,
                    `*` any text without `/`, `?` one character but `/`.
 */
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #define GLOB_ANY_TEXT '\x01' //  in GLOB_SHELL: any text, `/` included
+#define GLOB_ANY_NAME '\x02' //  in GLOB_SHELL: any text without `/`, dot files too
 
 typedef enum { GLOB_SHELL, GLOB_POLICY } glob_syntax_t;
 

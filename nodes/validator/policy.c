@@ -913,7 +913,7 @@ s_glob_of_word (const char *s, size_t n, char *out, size_t size, size_t *len)
             if (!o || out[o - 1] != GLOB_ANY_TEXT)
                 out[o++] = GLOB_ANY_TEXT;
         } else {
-            if (c == '\\' || c == GLOB_ANY_TEXT)
+            if (c == '\\' || c == GLOB_ANY_TEXT || c == GLOB_ANY_NAME)
                 out[o++] = '\\';
             out[o++] = c;
             i++;
@@ -924,14 +924,15 @@ s_glob_of_word (const char *s, size_t n, char *out, size_t size, size_t *len)
     return true;
 }
 
-//  True for a component of a GLOB_SHELL pattern that is only * and ?
+//  True for a component of a GLOB_SHELL pattern that is only *, ? and
+//  values known at run time: it names "some entry" of its directory
 static bool
 s_glob_all_wild (const char *c, size_t n)
 {
     if (!n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (c[i] != '*' && c[i] != '?')
+        if (c[i] != '*' && c[i] != '?' && c[i] != GLOB_ANY_TEXT)
             return false;
     return true;
 }
@@ -1030,7 +1031,7 @@ s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char
             return -1;
         out[len++] = '/';
         for (size_t j = start; j < start + clen; j++)
-            out[len++] = g[j] == GLOB_ANY_TEXT ? '*' : g[j];
+            out[len++] = g[j] == GLOB_ANY_TEXT ? GLOB_ANY_NAME : g[j];
         if (s_magic_link (out, len)) {
             out[0] = '/';
             out[1] = GLOB_ANY_TEXT;
@@ -1135,7 +1136,7 @@ s_classify_glob (const eval_t *e, const char *g, size_t n, bool basename_only)
     //  order cannot take it (project before home)
     size_t lit = 0;
     while (lit < n && g[lit] != '*' && g[lit] != '?' && g[lit] != '[' && g[lit] != '\\' &&
-           g[lit] != GLOB_ANY_TEXT)
+           g[lit] != GLOB_ANY_TEXT && g[lit] != GLOB_ANY_NAME)
         lit++;
     while (lit > 1 && g[lit - 1] != '/')
         lit--;
@@ -1360,8 +1361,9 @@ s_candidate_glob (eval_t *e, const char *g, size_t n, bool expand_tilde, path_fn
         g = buf;
         n = e->home_len + n - 1;
     }
-    //  trailing components of only * and ? stand for their directory
-    //  (rm -rf build/* is about build)
+    //  trailing components of only *, ? and run-time values stand for
+    //  their directory (rm -rf build/* is about build; cat src/$f about
+    //  src, and "unknown" above)
     size_t end = n;
     while (end > 0) {
         size_t k = end;
