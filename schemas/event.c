@@ -18,6 +18,7 @@ static const char *s_type_names[EVENT_TYPE_COUNT] = {
     [EVENT_AGENT_LEAVE] = "agent.leave",
     [EVENT_INTEGRITY_ALERT] = "integrity.alert",
     [EVENT_CUSTOM] = "custom",
+    [EVENT_POLICY_LOADED] = "policy.loaded",
 };
 
 const char *

@@ -33,6 +33,7 @@ typedef enum {
     EVENT_AGENT_LEAVE,
     EVENT_INTEGRITY_ALERT,
     EVENT_CUSTOM,
+    EVENT_POLICY_LOADED, //  a validator loaded its policy (node, admin)
     EVENT_TYPE_COUNT
 } event_type_t;
 

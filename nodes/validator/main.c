@@ -192,9 +192,7 @@ typedef struct {
     bool in_group; //  while a group of requests is being decided
 } loads_t;
 
-//  validator_on_load_fn: a policy.loaded event, through the spool. Until
-//  the log's event model names the type (schemas/event.c), it goes as a
-//  "custom" event; its data says kind "policy.loaded" either way.
+//  validator_on_load_fn: a policy.loaded event, through the spool
 static void
 s_on_load (void *arg, validator_t *validator, const char *by, const char *role)
 {
@@ -206,8 +204,8 @@ s_on_load (void *arg, validator_t *validator, const char *by, const char *role)
     codec_buf_t data;
     codec_buf_init (&data);
     validator_pack_loaded (validator, by, role, &data.pk);
-    const char *type = event_type_parse ("policy.loaded", 13) >= 0 ? "policy.loaded" : "custom";
-    bool stored = spool_add (loads->spool, type, NULL, data.sbuf.data, data.sbuf.size);
+    bool stored = spool_add (loads->spool, event_type_name (EVENT_POLICY_LOADED), NULL,
+                             data.sbuf.data, data.sbuf.size);
     //  An op reload is committed with its group, before its reply; the others now
     if (stored && !loads->in_group)
         stored = spool_commit (loads->spool);

@@ -60,6 +60,7 @@ TYPES = {
     "escalation.opened": NODE_ADMIN, "escalation.verdict": NODE_ADMIN,
     "file.write": ANYONE, "session.start": ANYONE, "session.end": ANYONE,
     "agent.join": NODE_ADMIN, "agent.leave": NODE_ADMIN, "integrity.alert": NODE_ADMIN,
+    "policy.loaded": NODE_ADMIN,
     "custom": ANYONE,
 }
 MAX_EVENTS = 256          # EVENTS.md 3
