@@ -653,14 +653,15 @@ s_hook_answer (const char *decision, const char *reason)
 static int
 s_hook_fail (const char *what)
 {
-    char reason[1024];
+    char reason[1100];
     const char *tool = s_hook.tool ? s_hook.tool : "the tool call";
     if (s_hook.read_only)
         snprintf (reason, sizeof (reason),
-                  "Lighthouse could not decide (%s); asking you before %.64s", what, tool);
+                  "Lighthouse could not decide (%.900s); asking you before %.64s", what, tool);
     else
         snprintf (reason, sizeof (reason),
-                  "Lighthouse could not decide (%s); failing closed: %.64s is blocked", what, tool);
+                  "Lighthouse could not decide (%.900s); failing closed: %.64s is blocked", what,
+                  tool);
     return s_hook_answer (s_hook.read_only ? "ask" : "deny", reason);
 }
 
@@ -703,7 +704,8 @@ s_hook_run (int argc, char **argv, json_t *hook)
     }
     if (!json_is_object (input))
         return s_hook_fail ("the hook input has no tool_input object");
-    if (!cwd || cwd[0] != '/' || strlen (cwd) >= 4096)
+    if (!cwd || cwd[0] != '/' || strlen (cwd) >= 4096 ||
+        strlen (cwd) != json_string_length (json_object_get (hook, "cwd")))
         return s_hook_fail ("the hook input has no absolute cwd");
 
     //  Configuration: czmq first (its signal handlers are replaced by ours)
