@@ -33,6 +33,8 @@
 
 #include "shell.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,6 +57,12 @@
 #define S_ASSIGNS_MAX      256
 #define S_WORK_BASE        ((size_t) 64 << 10)
 #define S_WORK_PER_BYTE    16
+#define S_BRACE_WORDS_MAX  4096
+
+//  How each byte of a word's text came to be (s_word_t.marks)
+#define M_LIT    'L' //  unquoted literal: may be a glob or brace operator
+#define M_QUOTED 'Q' //  quoted or escaped literal, or ~ and $HOME expanded
+#define M_DYN    'D' //  part of an expansion the parser cannot resolve
 
 //  --------------------------------------------------------------------------
 //  Arena
@@ -323,6 +331,9 @@ typedef struct {
 
 typedef struct {
     shell_word_t w;
+    const char *marks; //  one per byte of w.text: M_LIT, M_QUOTED or M_DYN
+    const char *raw;   //  the word as written in the source (rawlen bytes)
+    size_t rawlen;
     s_subs_t subs;  //  substitutions inside it, in order
     bool plain;     //  no quoting and no expansion: may be a reserved word
     bool assign;    //  NAME=, NAME+= or NAME[..]= prefix, unquoted
@@ -581,8 +592,8 @@ typedef struct {
     bool subscript; //  NAME[...]= seen
     bool tilde_ok;  //  a ~ at this point starts a tilde prefix
     bool bracket;   //  unquoted [ seen
-    size_t braces;  //  unquoted { open
-    bool brace_sep;
+    s_str_t marks;  //  parallel to text: how each byte came to be
+    char mode;      //  the mark of bytes added now
 } s_wb_t;
 
 static void
@@ -593,18 +604,48 @@ s_wb_init (s_wb_t *wb, s_parser_t *p)
     wb->plain = true;
     wb->astate = A_NAME;
     wb->tilde_ok = true;
+    wb->mode = M_LIT;
 }
 
 static void
 s_wb_putc (s_wb_t *wb, char c)
 {
     s_str_putc (wb->p->sh, &wb->text, c);
+    s_str_putc (wb->p->sh, &wb->marks, wb->mode);
 }
 
 static void
 s_wb_put (s_wb_t *wb, const char *src, size_t len)
 {
-    s_str_put (wb->p->sh, &wb->text, src, len);
+    shell_t *sh = wb->p->sh;
+    s_str_put (sh, &wb->text, src, len);
+    if (len && s_str_reserve (sh, &wb->marks, len)) {
+        memset (wb->marks.data + wb->marks.n, wb->mode, len);
+        wb->marks.n += len;
+    }
+}
+
+//  Bytes added in the given mode
+static void
+s_wb_putm (s_wb_t *wb, char mode, const char *src, size_t len)
+{
+    wb->mode = mode;
+    s_wb_put (wb, src, len);
+}
+
+static void
+s_wb_putcm (s_wb_t *wb, char mode, char c)
+{
+    wb->mode = mode;
+    s_wb_putc (wb, c);
+}
+
+//  Drops what was added past n bytes
+static void
+s_wb_cut (s_wb_t *wb, size_t n)
+{
+    wb->text.n = n;
+    wb->marks.n = n;
 }
 
 //  Quoting or an expansion: the word is no longer a candidate NAME=
@@ -628,6 +669,110 @@ s_wb_sub (s_wb_t *wb, s_subkind_t kind, s_node_t *body)
     }
 }
 
+//  A bracket expression starting at the unquoted [ at i, as bash's
+//  pattern matcher reads it: [!..] [^..], a ] first is a member, [:class:]
+//  [=c=] [.c.] nest, an unquoted ] closes, a / means it is no bracket.
+//  Sets *end to the closing ]; *dyn when a dynamic part is inside.
+static bool
+s_bracket_end (const char *text, const char *marks, size_t n, size_t i, size_t *end, bool *dyn)
+{
+    size_t j = i + 1;
+    *dyn = false;
+    if (j < n && marks[j] == M_LIT && (text[j] == '!' || text[j] == '^'))
+        j++;
+    if (j < n && text[j] == ']' && marks[j] != M_DYN)
+        j++;
+    while (j < n) {
+        char c = text[j];
+        if (c == '/')
+            return false;
+        if (marks[j] == M_DYN)
+            *dyn = true;
+        else if (c == ']' && marks[j] == M_LIT) {
+            *end = j;
+            return true;
+        } else if (c == '[' && marks[j] == M_LIT && j + 1 < n &&
+                   (text[j + 1] == ':' || text[j + 1] == '=' || text[j + 1] == '.')) {
+            char kind = text[j + 1];
+            size_t k = j + 2;
+            while (k + 1 < n && !(text[k] == kind && text[k + 1] == ']') && text[k] != '/')
+                k++;
+            if (k + 1 < n && text[k] == kind) {
+                j = k + 2;
+                continue;
+            }
+        }
+        j++;
+    }
+    return false;
+}
+
+static bool
+s_glob_special (char c)
+{
+    return c == '*' || c == '?' || c == '[' || c == ']' || c == '\\';
+}
+
+//  shell_word_t.pattern from a word's text and marks (see shell.h); NULL
+//  when nothing in it is a glob operator or dynamic, unless force. glob
+//  false: unquoted * ? [ are literal too (assignment values)
+static const char *
+s_pattern (shell_t *sh, const char *text, const char *marks, size_t n, bool glob, bool force)
+{
+    s_str_t out = {0};
+    bool special = false, last_dyn = false;
+    size_t i = 0;
+    while (i < n && !sh->failed) {
+        char c = text[i], m = marks ? marks[i] : M_QUOTED;
+        if (m == M_DYN) {
+            special = true;
+            if (!last_dyn)
+                s_str_putc (sh, &out, '\x01');
+            last_dyn = true;
+            i++;
+            continue;
+        }
+        if (m == M_LIT && glob && (c == '*' || c == '?')) {
+            special = true;
+            last_dyn = false;
+            s_str_putc (sh, &out, c);
+            i++;
+            continue;
+        }
+        size_t end = 0;
+        bool dyn = false;
+        if (m == M_LIT && glob && c == '[' && s_bracket_end (text, marks, n, i, &end, &dyn)) {
+            special = true;
+            if (dyn) {
+                //  What the bracket holds is unknown: any text at all
+                if (!last_dyn)
+                    s_str_putc (sh, &out, '\x01');
+                last_dyn = true;
+            } else {
+                last_dyn = false;
+                s_str_putc (sh, &out, '[');
+                for (size_t k = i + 1; k < end; k++) {
+                    if (marks[k] != M_LIT &&
+                        (s_glob_special (text[k]) || strchr ("!^-", text[k]) != NULL))
+                        s_str_putc (sh, &out, '\\');
+                    s_str_putc (sh, &out, text[k]);
+                }
+                s_str_putc (sh, &out, ']');
+            }
+            i = end + 1;
+            continue;
+        }
+        last_dyn = false;
+        if (s_glob_special (c))
+            s_str_putc (sh, &out, '\\');
+        s_str_putc (sh, &out, c);
+        i++;
+    }
+    if (!special && !force)
+        return NULL;
+    return s_str_cstr (sh, &out);
+}
+
 static s_word_t
 s_wb_done (s_wb_t *wb)
 {
@@ -638,13 +783,26 @@ s_wb_done (s_wb_t *wb)
     if (wb->sub_glob && (wb->astate == A_SUB || wb->astate == A_AFTERSUB || wb->astate == A_PLUS))
         wb->dynamic = true;
     word.w.text = s_str_cstr (sh, &wb->text);
-    word.w.dynamic = wb->dynamic;
+    word.marks = s_str_cstr (sh, &wb->marks);
+    //  An assignment's value is not globbed; an assignment-like argument
+    //  is (s_word_glob)
+    word.w.pattern = s_pattern (sh, word.w.text, word.marks, wb->text.n, !wb->assign, wb->dynamic);
+    word.w.dynamic = wb->dynamic || word.w.pattern != NULL;
     word.w.quoted = wb->quoted;
     word.subs.v = wb->subs.data;
     word.subs.n = wb->subs.n;
     word.plain = wb->plain;
     word.assign = wb->assign;
     return word;
+}
+
+//  A word with an assignment's form used as an argument: globbed after all
+static void
+s_word_glob (shell_t *sh, s_word_t *word)
+{
+    word->w.pattern =
+        s_pattern (sh, word->w.text, word->marks, strlen (word->w.text), true, word->w.dynamic);
+    word->w.dynamic = word->w.dynamic || word->w.pattern != NULL;
 }
 
 static void s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq);
@@ -674,10 +832,10 @@ s_read_dq (s_parser_t *p, s_wb_t *wb, char term)
         if (c == '\\' && p->pos + 1 < p->len) {
             char next = p->buf[p->pos + 1];
             if (next == '$' || next == '`' || next == '\\' || (term == '"' && next == '"')) {
-                s_wb_putc (wb, next);
+                s_wb_putcm (wb, M_QUOTED, next);
                 p->pos += 2;
             } else {
-                s_wb_putc (wb, '\\');
+                s_wb_putcm (wb, M_QUOTED, '\\');
                 p->pos++;
             }
             continue;
@@ -690,7 +848,7 @@ s_read_dq (s_parser_t *p, s_wb_t *wb, char term)
             s_read_bq (p, wb, true);
             continue;
         }
-        s_wb_putc (wb, c);
+        s_wb_putcm (wb, M_QUOTED, c);
         p->pos++;
     }
 }
@@ -731,7 +889,7 @@ s_read_cmdsub (s_parser_t *p, s_wb_t *wb, size_t body)
     s_node_t *list = s_read_paren_list (p, start, "command substitution");
     if (p->sh->failed)
         return;
-    s_wb_put (wb, p->buf + start, p->pos - start);
+    s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
     wb->dynamic = true;
     s_wb_sub (wb, SUB_CMD, list);
 }
@@ -747,7 +905,7 @@ s_read_procsub (s_parser_t *p, s_wb_t *wb, size_t paren)
     s_node_t *list = s_read_paren_list (p, start, "process substitution");
     if (p->sh->failed)
         return;
-    s_wb_put (wb, p->buf + start, p->pos - start);
+    s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
     wb->dynamic = true;
     s_wb_sub (wb, dir == '<' ? SUB_PROCIN : SUB_PROCOUT, list);
 }
@@ -886,11 +1044,11 @@ s_read_param (s_parser_t *p, s_wb_t *wb, size_t body, bool dq)
     s_leave (p);
     if (sh->failed)
         return;
-    wb->text.n = saved;
+    s_wb_cut (wb, saved);
     if (sh->home && p->pos - body == 5 && memcmp (p->buf + body, "HOME}", 5) == 0)
-        s_wb_put (wb, sh->home, sh->home_len);
+        s_wb_putm (wb, M_QUOTED, sh->home, sh->home_len);
     else {
-        s_wb_put (wb, p->buf + start, p->pos - start);
+        s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
         wb->dynamic = true;
     }
 }
@@ -942,6 +1100,7 @@ s_read_ansi (s_parser_t *p, s_wb_t *wb)
     bool cut = false;
     p->pos++;
     wb->quoted = true;
+    wb->mode = M_QUOTED;
     while (!p->sh->failed) {
         if (p->pos >= p->len) {
             s_perr (p, start, "unterminated $'...' string");
@@ -1057,7 +1216,7 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
     s_wb_break (wb);
     size_t i = s_cont (p, p->pos + 1);
     if (i >= p->len) {
-        s_wb_putc (wb, '$');
+        s_wb_putcm (wb, M_QUOTED, '$');
         p->pos = i;
         return;
     }
@@ -1071,8 +1230,8 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
                 s_scan_arith (p, wb, j + 1, end);
                 if (sh->failed)
                     return;
-                wb->text.n = saved;
-                s_wb_put (wb, p->buf + start, p->pos - start);
+                s_wb_cut (wb, saved);
+                s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
                 wb->dynamic = true;
                 return;
             }
@@ -1100,9 +1259,9 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
         while (j < p->len && s_is_name_char (p->buf[j]))
             j++;
         if (sh->home && j - i == 4 && memcmp (p->buf + i, "HOME", 4) == 0)
-            s_wb_put (wb, sh->home, sh->home_len);
+            s_wb_putm (wb, M_QUOTED, sh->home, sh->home_len);
         else {
-            s_wb_putc (wb, '$');
+            s_wb_putcm (wb, M_DYN, '$');
             s_wb_put (wb, p->buf + i, j - i);
             wb->dynamic = true;
         }
@@ -1110,14 +1269,14 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
         return;
     }
     if (s_is_digit (c) || memchr ("@*#?-$!", c, 7)) {
-        s_wb_putc (wb, '$');
+        s_wb_putcm (wb, M_DYN, '$');
         s_wb_putc (wb, c);
         wb->dynamic = true;
         p->pos = i + 1;
         return;
     }
     //  A lone $ is literal
-    s_wb_putc (wb, '$');
+    s_wb_putcm (wb, M_QUOTED, '$');
     p->pos = i;
 }
 
@@ -1171,7 +1330,7 @@ s_read_bq (s_parser_t *p, s_wb_t *wb, bool dq)
     s_node_t *list = s_parse_text (sh, text, code.n, p->depth, "backquote");
     if (sh->failed)
         return;
-    s_wb_put (wb, p->buf + start, p->pos - start);
+    s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
     wb->dynamic = true;
     s_wb_sub (wb, SUB_CMD, list);
 }
@@ -1194,7 +1353,7 @@ s_tilde (s_wb_t *wb)
             break;
         if (c == '\\' || c == '\'' || c == '"' || c == '$' || c == '`') {
             //  A quoted tilde prefix is not expanded
-            s_wb_putc (wb, '~');
+            s_wb_putcm (wb, M_LIT, '~');
             p->pos++;
             return;
         }
@@ -1203,9 +1362,10 @@ s_tilde (s_wb_t *wb)
     }
     wb->plain = false;
     if (empty && sh->home)
-        s_wb_put (wb, sh->home, sh->home_len);
+        s_wb_putm (wb, M_QUOTED, sh->home, sh->home_len);
     else {
         //  ~user, ~+, ~-, or ~ without a home: left as written
+        wb->mode = M_DYN;
         for (size_t k = p->pos; k < i; k = s_cont (p, k + 1))
             s_wb_putc (wb, p->buf[k]);
         wb->dynamic = true;
@@ -1231,6 +1391,7 @@ s_wb_lit (s_wb_t *wb, char c, bool tilde)
         s_tilde (wb);
         return;
     }
+    wb->mode = M_LIT;
     p->pos++;
     switch (wb->astate) {
     case A_NAME:
@@ -1294,24 +1455,6 @@ s_wb_lit (s_wb_t *wb, char c, bool tilde)
         if (wb->bracket)
             wb->dynamic = true;
         break;
-    case '{':
-        wb->braces++;
-        break;
-    case ',':
-        if (wb->braces)
-            wb->brace_sep = true;
-        break;
-    case '.':
-        if (wb->braces && s_next_is (p, '.'))
-            wb->brace_sep = true;
-        break;
-    case '}':
-        if (wb->braces) {
-            wb->braces--;
-            if (wb->brace_sep)
-                wb->dynamic = true;
-        }
-        break;
     default:
         break;
     }
@@ -1326,7 +1469,7 @@ s_read_word (s_parser_t *p, bool regex)
     shell_t *sh = p->sh;
     s_wb_t wb;
     s_wb_init (&wb, p);
-    size_t parens = 0;
+    size_t parens = 0, start = p->pos;
     while (!sh->failed) {
         p->pos = s_cont (p, p->pos);
         if (p->pos >= p->len)
@@ -1350,7 +1493,7 @@ s_read_word (s_parser_t *p, bool regex)
                 parens--;
             }
             wb.plain = false;
-            s_wb_putc (&wb, c);
+            s_wb_putcm (&wb, M_LIT, c);
             p->pos++;
             continue;
         }
@@ -1361,10 +1504,10 @@ s_read_word (s_parser_t *p, bool regex)
             s_wb_break (&wb);
             wb.quoted = true;
             if (p->pos + 1 < p->len) {
-                s_wb_putc (&wb, p->buf[p->pos + 1]);
+                s_wb_putcm (&wb, M_QUOTED, p->buf[p->pos + 1]);
                 p->pos += 2;
             } else {
-                s_wb_putc (&wb, '\\');
+                s_wb_putcm (&wb, M_QUOTED, '\\');
                 p->pos++;
             }
             break;
@@ -1376,7 +1519,7 @@ s_read_word (s_parser_t *p, bool regex)
                 s_perr (p, p->pos, "unterminated single quote");
                 break;
             }
-            s_wb_put (&wb, p->buf + p->pos + 1, (size_t) (close - p->buf) - p->pos - 1);
+            s_wb_putm (&wb, M_QUOTED, p->buf + p->pos + 1, (size_t) (close - p->buf) - p->pos - 1);
             p->pos = (size_t) (close - p->buf) + 1;
             break;
         }
@@ -1396,7 +1539,506 @@ s_read_word (s_parser_t *p, bool regex)
             break;
         }
     }
-    return s_wb_done (&wb);
+    s_word_t word = s_wb_done (&wb);
+    word.raw = p->buf + start;
+    word.rawlen = p->pos > start ? p->pos - start : 0;
+    return word;
+}
+
+//  Brace expansion -------------------------------------------------------
+//
+//  Done the way bash does it (braces.c): on the word as written, before
+//  any other expansion, so that quotes, escapes, ${..} and $(..) keep
+//  their braces and commas; each resulting word is then read again as a
+//  word of its own. The algorithm and its odd cases (a { that no valid
+//  set follows is skipped, {a} and {} stay, a sequence that is not one
+//  stays as text, a set needs an unquoted , or .. to close) follow bash.
+
+typedef struct {
+    const char **v;
+    size_t n, cap;
+} s_strs_t;
+
+static bool
+s_has_pair (const char *t, size_t n, char a, char b)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (t[i] == a && t[i + 1] == b)
+            return true;
+    return false;
+}
+
+static bool
+s_brace_blank (const char *t, size_t n, size_t i)
+{
+    return i >= n || t[i] == ' ' || t[i] == '\t' || t[i] == '\n';
+}
+
+//  t[i] is the `(` of $( <( >( : the index of its `)`, or n
+static size_t
+s_brace_paren (const char *t, size_t n, size_t i)
+{
+    size_t depth = 0;
+    char quote = 0;
+    for (; i < n; i++) {
+        char c = t[i];
+        if (quote) {
+            if (c == '\\' && quote == '"')
+                i++;
+            else if (c == quote)
+                quote = 0;
+            continue;
+        }
+        if (c == '\\')
+            i++;
+        else if (c == '\'' || c == '"' || c == '`')
+            quote = c;
+        else if (c == '(')
+            depth++;
+        else if (c == ')' && --depth == 0)
+            return i;
+    }
+    return n;
+}
+
+//  bash's brace_gobbler: from *idx to the first unquoted `satisfy` at
+//  level 0 (a } only once a , or .. was seen at level 0), 0 if none
+static char
+s_brace_gobble (const char *t, size_t n, size_t *idx, char satisfy)
+{
+    size_t i = *idx;
+    size_t level = 0, commas = satisfy == '}' ? 0 : 1;
+    char quoted = 0;
+    bool pass = false;
+    while (i < n) {
+        char c = t[i];
+        if (pass) {
+            pass = false;
+            i++;
+            continue;
+        }
+        if (c == '\\' && (quoted == 0 || quoted == '"' || quoted == '`')) {
+            pass = true;
+            i++;
+            continue;
+        }
+        if (c == '$' && i + 1 < n && t[i + 1] == '{' && quoted != '\'') {
+            pass = true;
+            i++;
+            if (quoted == 0)
+                level++;
+            continue;
+        }
+        if (quoted) {
+            if (c == quoted)
+                quoted = 0;
+            if (quoted == '"' && c == '$' && i + 1 < n && t[i + 1] == '(')
+                i = s_brace_paren (t, n, i + 1);
+            i++;
+            continue;
+        }
+        if (c == '"' || c == '\'' || c == '`') {
+            quoted = c;
+            i++;
+            continue;
+        }
+        if ((c == '$' || c == '<' || c == '>') && i + 1 < n && t[i + 1] == '(') {
+            i = s_brace_paren (t, n, i + 1) + 1;
+            continue;
+        }
+        if (c == satisfy && level == 0 && commas > 0) {
+            //  A { between blanks, or before a } and after a blank, is not one
+            if (c == '{' && (i == 0 || s_brace_blank (t, n, i - 1)) &&
+                (s_brace_blank (t, n, i + 1) || t[i + 1] == '}')) {
+                i++;
+                continue;
+            }
+            *idx = i;
+            return c;
+        }
+        if (c == '{')
+            level++;
+        else if (c == '}' && level)
+            level--;
+        else if (satisfy == '}' && c == ',' && level == 0)
+            commas++;
+        else if (satisfy == '}' && c == '.' && i + 1 < n && t[i + 1] == '.' &&
+                 (i + 2 >= n || t[i + 2] != '}') && level == 0)
+            commas++;
+        i++;
+    }
+    *idx = i;
+    return 0;
+}
+
+static bool
+s_strs_push (shell_t *sh, s_strs_t *list, const char *str)
+{
+    if (list->n >= S_BRACE_WORDS_MAX) {
+        s_fail (sh, "command too complex (brace expansion gives more than %d words)",
+                S_BRACE_WORDS_MAX);
+        return false;
+    }
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 4;
+        const char **v =
+            s_realloc (sh, list->v, list->cap * sizeof (char *), cap * sizeof (char *));
+        if (!v)
+            return false;
+        list->v = v;
+        list->cap = cap;
+    }
+    list->v[list->n++] = str;
+    return true;
+}
+
+static bool
+s_strs_one (shell_t *sh, s_strs_t *list, const char *t, size_t n)
+{
+    memset (list, 0, sizeof (*list));
+    return s_strs_push (sh, list, s_strndup (sh, t, n));
+}
+
+//  Every a[i] followed by every b[j], in that order
+static bool
+s_strs_product (shell_t *sh, const s_strs_t *a, const s_strs_t *b, s_strs_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    if (b->n && a->n > S_BRACE_WORDS_MAX / b->n) {
+        s_fail (sh, "command too complex (brace expansion gives more than %d words)",
+                S_BRACE_WORDS_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++) {
+            size_t la = strlen (a->v[i]), lb = strlen (b->v[j]);
+            if (!s_charge (sh, la + lb + 1))
+                return false;
+            char *s = s_alloc (sh, la + lb + 1);
+            if (!s)
+                return false;
+            memcpy (s, a->v[i], la);
+            memcpy (s + la, b->v[j], lb + 1);
+            if (!s_strs_push (sh, out, s))
+                return false;
+        }
+    return true;
+}
+
+//  bash's legal_number on a NUL-terminated string
+static bool
+s_brace_number (const char *s, intmax_t *value)
+{
+    char *end;
+    errno = 0;
+    *value = strtoimax (s, &end, 10);
+    if (errno || end == s)
+        return false;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *s && !*end;
+}
+
+static bool
+s_alpha (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+//  bash's expand_seqterm and mkseq: 1 with the words in out, 0 when the
+//  text is no sequence (or one bash refuses), -1 on failure
+static int
+s_brace_seq (shell_t *sh, const char *t, size_t n, s_strs_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    const char *text = s_strndup (sh, t, n);
+    const char *dots = strstr (text, "..");
+    if (sh->failed)
+        return -1;
+    if (!dots)
+        return 0;
+    size_t lhs_l = (size_t) (dots - text);
+    const char *lhs = s_strndup (sh, text, lhs_l);
+    const char *rhs = dots + 2;
+    if (!lhs[0] || !rhs[0])
+        return 0;
+    enum { ST_BAD, ST_INT, ST_CHAR, ST_ZINT };
+    intmax_t tl = 0, tr = 0;
+    int lhs_t = s_brace_number (lhs, &tl)           ? ST_INT
+                : (s_alpha (lhs[0]) && lhs[1] == 0) ? ST_CHAR
+                                                    : ST_BAD;
+    int rhs_t;
+    char *ep = NULL;
+    if (s_is_digit (rhs[0]) || ((rhs[0] == '+' || rhs[0] == '-') && s_is_digit (rhs[1]))) {
+        rhs_t = ST_INT;
+        errno = 0;
+        tr = strtoimax (rhs, &ep, 10);
+        if (errno == ERANGE || (*ep != 0 && *ep != '.'))
+            rhs_t = ST_BAD;
+    } else if (s_alpha (rhs[0]) && (rhs[1] == 0 || rhs[1] == '.')) {
+        rhs_t = ST_CHAR;
+        ep = (char *) rhs + 1;
+    } else
+        rhs_t = ST_BAD;
+    intmax_t incr = 1;
+    size_t tlen = n;
+    if (rhs_t != ST_BAD) {
+        char *oep = ep;
+        errno = 0;
+        if (ep[0] == '.' && ep[1] == '.' && ep[2])
+            incr = strtoimax (ep + 2, &ep, 10);
+        if (*ep != 0 || errno == ERANGE)
+            rhs_t = ST_BAD;
+        tlen -= (size_t) (ep - oep);
+    }
+    if (lhs_t != rhs_t || lhs_t == ST_BAD)
+        return 0;
+    intmax_t start, end;
+    int width = 0, type = lhs_t;
+    if (lhs_t == ST_CHAR) {
+        start = (unsigned char) lhs[0];
+        end = (unsigned char) rhs[0];
+    } else {
+        start = tl;
+        end = tr;
+        int ll = (int) lhs_l, rl = (int) (tlen - lhs_l - 2);
+        if (ll > 1 && lhs[0] == '0')
+            width = ll, type = ST_ZINT;
+        if (ll > 2 && lhs[0] == '-' && lhs[1] == '0')
+            width = ll, type = ST_ZINT;
+        if (rl > 1 && rhs[0] == '0' && width < rl)
+            width = rl, type = ST_ZINT;
+        if (rl > 2 && rhs[0] == '-' && rhs[1] == '0' && width < rl)
+            width = rl, type = ST_ZINT;
+        if (width < ll && type == ST_ZINT)
+            width = ll;
+        if (width < rl && type == ST_ZINT)
+            width = rl;
+    }
+    //  mkseq
+    if (incr == 0)
+        incr = 1;
+    if (start > end && incr > 0)
+        incr = -incr;
+    else if (start < end && incr < 0)
+        incr = -incr;
+    if ((end < 0 && start > INTMAX_MAX - 2 + end) || (end > 0 && start < INTMAX_MIN + 3 + end))
+        return 0; //  end - start would overflow
+    intmax_t span = end - start < 0 ? start - end : end - start;
+    intmax_t step = incr < 0 ? (incr == INTMAX_MIN ? INTMAX_MAX : -incr) : incr;
+    if (span / step > INT_MAX - 3)
+        return 0;
+    if (span / step + 1 > S_BRACE_WORDS_MAX) {
+        s_fail (sh, "command too complex (brace expansion gives more than %d words)",
+                S_BRACE_WORDS_MAX);
+        return -1;
+    }
+    intmax_t v = start;
+    for (;;) {
+        char buf[64];
+        if (type == ST_INT)
+            snprintf (buf, sizeof (buf), "%jd", v);
+        else if (type == ST_ZINT)
+            snprintf (buf, sizeof (buf), "%0*d", width > 40 ? 40 : width, (int) v);
+        else {
+            buf[0] = (char) v;
+            buf[1] = 0;
+        }
+        if (width > 40 && type == ST_ZINT) {
+            s_fail (sh, "command too complex (brace sequence width)");
+            return -1;
+        }
+        if (!s_charge (sh, strlen (buf) + 1) ||
+            !s_strs_push (sh, out, s_strndup (sh, buf, strlen (buf))))
+            return -1;
+        if ((incr > 0 && v > INTMAX_MAX - incr) || (incr < 0 && v < INTMAX_MIN - incr))
+            break;
+        v += incr;
+        if ((incr < 0 && v < end) || (incr > 0 && v > end))
+            break;
+    }
+    return 1;
+}
+
+static bool s_brace_expand (shell_t *sh, const char *t, size_t n, size_t depth, s_strs_t *out);
+
+//  The inside of a set: split at unquoted level-0 commas, each part expanded
+static bool
+s_brace_amble (shell_t *sh, const char *t, size_t n, size_t depth, s_strs_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    size_t start = 0, i = 0;
+    char c = 1;
+    while (c && !sh->failed) {
+        c = s_brace_gobble (t, n, &i, ',');
+        s_strs_t part;
+        if (!s_brace_expand (sh, t + start, i - start, depth + 1, &part))
+            return false;
+        for (size_t k = 0; k < part.n; k++)
+            if (!s_strs_push (sh, out, part.v[k]))
+                return false;
+        i++;
+        start = i;
+    }
+    return !sh->failed;
+}
+
+//  bash's brace_expand
+static bool
+s_brace_expand (shell_t *sh, const char *t, size_t n, size_t depth, s_strs_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    if (!s_charge (sh, n + 1))
+        return false;
+    if (depth >= S_DEPTH_MAX) {
+        s_fail (sh, "command too complex (brace expansion nesting)");
+        return false;
+    }
+    size_t i = 0;
+    char c;
+    for (;;) {
+        c = s_brace_gobble (t, n, &i, '{');
+        if (!c)
+            break;
+        size_t j = i + 1;
+        if (!s_charge (sh, n - i))
+            return false;
+        if (s_brace_gobble (t, n, &j, '}'))
+            break;
+        i++;
+    }
+    if (c != '{')
+        return s_strs_one (sh, out, t, n);
+    size_t pre = i, start = ++i;
+    c = s_brace_gobble (t, n, &i, '}');
+    if (!c)
+        return s_strs_one (sh, out, t, n);
+    const char *amble = t + start;
+    size_t alen = i - start;
+    bool sep = false;
+    for (size_t k = 0; k < alen; k++) {
+        if (amble[k] == '\\') {
+            k++;
+            continue;
+        }
+        if (amble[k] == ',') {
+            sep = true;
+            break;
+        }
+    }
+    s_strs_t tack;
+    if (sep) {
+        if (!s_brace_amble (sh, amble, alen, depth, &tack))
+            return false;
+    } else {
+        int seq = s_brace_seq (sh, amble, alen, &tack);
+        if (seq < 0)
+            return false;
+        if (seq == 0) {
+            if (i + 1 >= n)
+                return s_strs_one (sh, out, t, n);
+            //  Not a sequence: kept as text, what follows may still expand
+            if (!s_strs_one (sh, &tack, t + start - 1, alen + 2))
+                return false;
+        }
+    }
+    s_strs_t preamble, result;
+    if (!s_strs_one (sh, &preamble, t, pre) || !s_strs_product (sh, &preamble, &tack, &result))
+        return false;
+    if (i + 1 < n) {
+        s_strs_t post;
+        if (!s_brace_expand (sh, t + i + 1, n - i - 1, depth + 1, &post) ||
+            !s_strs_product (sh, &result, &post, out))
+            return false;
+        return true;
+    }
+    *out = result;
+    return true;
+}
+
+//  A word's source without line continuations (outside single quotes)
+static const char *
+s_raw_clean (shell_t *sh, const char *raw, size_t len, size_t *outlen)
+{
+    if (!s_has_pair (raw, len, '\\', '\n')) {
+        *outlen = len;
+        return raw;
+    }
+    s_str_t out = {0};
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = raw[i];
+        if (quote == '\'') {
+            if (c == '\'')
+                quote = 0;
+        } else if (c == '\\' && i + 1 < len) {
+            if (raw[i + 1] == '\n') {
+                i++;
+                continue;
+            }
+            s_str_putc (sh, &out, c);
+            c = raw[++i];
+        } else if (c == '"')
+            quote = quote ? 0 : '"';
+        else if (c == '\'' && !quote)
+            quote = '\'';
+        s_str_putc (sh, &out, c);
+    }
+    *outlen = out.n;
+    return s_str_cstr (sh, &out);
+}
+
+//  Could brace expansion change this word at all
+static bool
+s_brace_candidate (const s_word_t *word)
+{
+    const char *r = word->raw;
+    size_t n = word->rawlen;
+    return r && n >= 3 && memchr (r, '{', n) && memchr (r, '}', n) &&
+           (memchr (r, ',', n) || s_has_pair (r, n, '.', '.'));
+}
+
+//  The words a word becomes after brace expansion, each read again (they
+//  replace the word and its substitutions). Empty unquoted results are
+//  dropped, as bash drops null fields. Returns the count; *words the
+//  words, or NULL when nothing was expanded (use the word as it is).
+static size_t
+s_brace_words (s_parser_t *p, const s_word_t *word, s_word_t **words)
+{
+    shell_t *sh = p->sh;
+    *words = NULL;
+    if (!s_brace_candidate (word))
+        return 1;
+    size_t n;
+    const char *t = s_raw_clean (sh, word->raw, word->rawlen, &n);
+    s_strs_t pieces;
+    if (!s_brace_expand (sh, t, n, 0, &pieces))
+        return 0;
+    if (pieces.n == 1 && strlen (pieces.v[0]) == n && memcmp (pieces.v[0], t, n) == 0)
+        return 1;
+    s_word_t *out = s_alloc (sh, pieces.n * sizeof (s_word_t));
+    if (!out)
+        return 0;
+    size_t count = 0;
+    for (size_t i = 0; i < pieces.n && !sh->failed; i++) {
+        size_t len = strlen (pieces.v[i]);
+        if (!s_charge (sh, len + 1))
+            return 0;
+        s_parser_t sub = {
+            .sh = sh, .buf = pieces.v[i], .len = len, .depth = p->depth, .what = p->what};
+        s_word_t piece = s_read_word (&sub, false);
+        if (sh->failed)
+            return 0;
+        if (sub.pos != len) {
+            s_perr (p, p->pos, "cannot read the brace expansion of a word");
+            return 0;
+        }
+        if (!piece.w.text[0] && !piece.w.quoted && !piece.w.dynamic)
+            continue;
+        out[count++] = piece;
+    }
+    *words = out;
+    return count;
 }
 
 //  Heredocs ----------------------------------------------------------------
@@ -1420,6 +2062,7 @@ s_heredoc_body (s_parser_t *p, s_heredoc_t *hd, size_t body, size_t end)
         s_str_put (sh, &text, p->buf + body, end - body);
     const char *copy = s_str_cstr (sh, &text);
     shell_word_t *target = &hd->redir->r.target;
+    target->pattern = NULL;
     if (hd->quoted) {
         target->text = copy;
         target->quoted = true;
@@ -1438,7 +2081,7 @@ s_heredoc_body (s_parser_t *p, s_heredoc_t *hd, size_t body, size_t end)
     if (sh->failed)
         return;
     target->text = word.w.text;
-    target->dynamic = word.w.dynamic;
+    target->dynamic = wb.dynamic;
     target->quoted = false;
     hd->redir->subs = word.subs;
 }
@@ -1894,6 +2537,19 @@ s_parse_redir (s_parser_t *p)
     }
     s_word_t *word = &tok->word;
     s_consume (p);
+    if (op.op != R_DLESS && op.op != R_DLESSDASH && op.op != R_TLESS) {
+        //  Brace expansion to other than one word is an ambiguous redirect
+        s_word_t *pieces = NULL;
+        size_t npieces = s_brace_words (p, word, &pieces);
+        if (sh->failed)
+            return NULL;
+        if (pieces && npieces != 1) {
+            s_perr (p, tok->start, "ambiguous redirect (brace expansion)");
+            return NULL;
+        }
+        if (pieces)
+            word = &pieces[0];
+    }
     s_redir_t *rd = s_alloc (sh, sizeof (s_redir_t));
     if (!rd)
         return NULL;
@@ -1976,6 +2632,19 @@ s_parse_trailing_redirs (s_parser_t *p, s_node_t *node)
     }
 }
 
+//  A word's text with its marks
+static void
+s_wb_append (s_wb_t *wb, const s_word_t *word)
+{
+    size_t n = strlen (word->w.text);
+    if (!word->marks) {
+        s_wb_putm (wb, M_QUOTED, word->w.text, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        s_wb_putcm (wb, word->marks[i], word->w.text[i]);
+}
+
 //  NAME=( ... ) -- word is NAME= (or NAME+=), p->pos on the `(`
 static s_word_t
 s_read_array (s_parser_t *p, const s_word_t *word)
@@ -1989,8 +2658,8 @@ s_read_array (s_parser_t *p, const s_word_t *word)
     wb.astate = A_VALUE;
     wb.dynamic = word->w.dynamic;
     wb.quoted = word->w.quoted;
-    s_wb_put (&wb, word->w.text, strlen (word->w.text));
-    s_wb_putc (&wb, '(');
+    s_wb_append (&wb, word);
+    s_wb_putcm (&wb, M_QUOTED, '(');
     for (size_t i = 0; i < word->subs.n; i++)
         s_wb_sub (&wb, word->subs.v[i].kind, word->subs.v[i].body);
     p->pos++;
@@ -2017,15 +2686,15 @@ s_read_array (s_parser_t *p, const s_word_t *word)
         s_word_t *elem = &tok->word;
         s_consume (p);
         if (!first)
-            s_wb_putc (&wb, ' ');
+            s_wb_putcm (&wb, M_QUOTED, ' ');
         first = false;
-        s_wb_put (&wb, elem->w.text, strlen (elem->w.text));
+        s_wb_append (&wb, elem);
         wb.dynamic = wb.dynamic || elem->w.dynamic;
         wb.quoted = wb.quoted || elem->w.quoted;
         for (size_t i = 0; i < elem->subs.n; i++)
             s_wb_sub (&wb, elem->subs.v[i].kind, elem->subs.v[i].body);
     }
-    s_wb_putc (&wb, ')');
+    s_wb_putcm (&wb, M_QUOTED, ')');
     s_word_t array = s_wb_done (&wb);
     array.assign = true;
     return array;
@@ -2056,6 +2725,7 @@ s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
     for (size_t i = 0; i < nprefix; i++)
         s_push_word (sh, &argv, &prefix[i]);
     bool decl = false;
+    size_t braced = 0; //  words brace expansion made
     s_tok_t first = *s_peek (p);
     while (!sh->failed) {
         s_tok_t *tok = s_peek (p);
@@ -2075,13 +2745,32 @@ s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
                 sh->nsimple--;
                 return s_parse_fundef (p, word.w.text);
             }
-            if (decl && s_array_follows (p, &word))
+            if (decl && s_array_follows (p, &word)) {
                 word = s_read_array (p, &word);
-            else if (word.subscript && !decl)
-                word.w.dynamic = true; //  x[1]=y as an argument is a glob
-            s_push_word (sh, &argv, &word);
-            if (argv.words.n == 1) {
-                const char *t = word.w.text;
+                s_push_word (sh, &argv, &word);
+                continue;
+            }
+            s_word_t *pieces = NULL;
+            size_t npieces = s_brace_words (p, &word, &pieces);
+            if (sh->failed)
+                break;
+            if (pieces) {
+                braced += npieces;
+                if (braced > S_BRACE_WORDS_MAX) {
+                    s_fail (sh, "command too complex (brace expansion gives more than %d words)",
+                            S_BRACE_WORDS_MAX);
+                    break;
+                }
+            }
+            bool first_word = argv.words.n == 0;
+            for (size_t k = 0; k < (pieces ? npieces : 1); k++) {
+                s_word_t *one = pieces ? &pieces[k] : &word;
+                if (one->assign && !decl)
+                    s_word_glob (sh, one); //  x[1]=y as an argument is a glob
+                s_push_word (sh, &argv, one);
+            }
+            if (first_word && argv.words.n >= 1) {
+                const char *t = ((shell_word_t *) argv.words.data)[0].text;
                 decl = !strcmp (t, "declare") || !strcmp (t, "typeset") || !strcmp (t, "local") ||
                        !strcmp (t, "export") || !strcmp (t, "readonly");
             }
@@ -3547,7 +4236,7 @@ s_exec_from (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *
         s_emit_inner (sh, ctx, outer, cmd->argv + k, cmd->argc - k, cmd->argv + a, nassigns,
                       w->name, w->calls);
     else if (w->dflt) {
-        static const shell_word_t echo = {"echo", false, false};
+        static const shell_word_t echo = {.text = "echo"};
         s_emit_inner (sh, ctx, outer, &echo, 1, cmd->argv + a, nassigns, w->name, w->calls);
     }
 }

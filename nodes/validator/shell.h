@@ -76,9 +76,27 @@ typedef struct {
                       //  $VAR, ${..}, $(..), `..`, $((..)), <(..) stay as
                       //  written, $'..' escapes are decoded
     bool dynamic;     //  holds $VAR, $(..), `..`, $((..)), <(..), globs
-                      //  (* ? [..]), brace sets ({a,b} {1..3}) or ~user, ~+
-                      //  that could not be resolved statically
+                      //  (* ? [..]) or ~user, ~+ that could not be resolved
+                      //  statically (brace sets are expanded: see above)
     bool quoted;      //  some part was quoted or escaped
+    //  NULL exactly when dynamic is false (the word is its text). Else a
+    //  pattern for every text the word can become:
+    //    - unquoted glob operators * ? and bracket expressions [..] [!..]
+    //      [^..] (as bash reads them: a ] right after [ or [! is a member,
+    //      [:class:] nests, an unquoted ] closes, none spans a /) stay as
+    //      they are; a quoted character inside a bracket expression that
+    //      is one of * ? [ ] \ ! ^ - is preceded by a backslash
+    //    - every other literal * ? [ ] \ (quoted, or not an operator) is
+    //      preceded by a backslash
+    //    - each run of dynamic parts ($VAR, ${..}, $(..), `..`, $((..)),
+    //      <(..), ~user / ~+ / ~- or ~ without a home, a bracket
+    //      expression holding one) is the single byte 0x01: any text,
+    //      "/" included
+    //    - ~ and $HOME expanded from the options are literal text
+    //  In assignments (shell_cmd_t.assigns) the value is not globbed:
+    //  only 0x01 parts are special. Heredoc bodies have no pattern.
+    //  extglob groups never reach a word (the parser refuses them).
+    const char *pattern;
 } shell_word_t;
 
 typedef enum {

@@ -388,19 +388,138 @@ test_globs_dynamic (void **state)
 }
 
 static void
-test_brace_sets_dynamic (void **state)
+test_brace_expansion (void **state)
 {
     (void) state;
-    shell_t *sh = s_ok ("{rm,-rf,/} a{b,c}d {1..3} {} {a} '{x,y}' ${v}");
+    //  The command name and its arguments come out of one brace set
+    s_single ("{rm,-rf,/}", "rm -rf /");
+    s_single ("rm -rf {/home/dev,/x}", "rm -rf /home/dev /x");
+    s_single ("echo a{b,c}d x{1..3}y", "echo abd acd x1y x2y x3y");
+    s_single ("echo {a,b{c,d}e}f", "echo af bcef bdef");
+    s_single ("echo {01..03} {1..10..4} {3..1} {a..e..2}", "echo 01 02 03 1 5 9 3 2 1 a c e");
+    //  Not sets: kept as written
+    shell_t *sh;
+    s_single ("echo {} {a} '{a,b}' \"{a,b}\" \\{a,b} {1..a}",
+              "echo {} {a} {a,b} {a,b} {a,b} {1..a}");
+    sh = s_ok ("find . -exec rm {} +");
+    assert_string_equal (s_line (shell_cmd (sh, 0)), "find . -exec rm {} +");
+    shell_destroy (&sh);
+    //  Empty unquoted results are dropped, quoted ones kept
+    sh = s_ok ("echo {a,} {,''}");
     const shell_cmd_t *cmd = shell_cmd (sh, 0);
-    assert_string_equal (cmd->argv[0].text, "{rm,-rf,/}");
-    assert_true (cmd->argv[0].dynamic);
+    assert_int_equal (cmd->argc, 3);
+    assert_string_equal (cmd->argv[1].text, "a");
+    assert_string_equal (cmd->argv[2].text, "");
+    shell_destroy (&sh);
+    //  ~ at the start of a result expands; ${..} keeps its braces
+    s_single ("ls {~,x}/.ssh", "ls /home/u/.ssh x/.ssh");
+    sh = s_ok ("echo {${v},b}");
+    cmd = shell_cmd (sh, 0);
+    assert_int_equal (cmd->argc, 3);
+    assert_string_equal (cmd->argv[1].text, "${v}");
     assert_true (cmd->argv[1].dynamic);
-    assert_true (cmd->argv[2].dynamic);
-    assert_false (cmd->argv[3].dynamic);
+    assert_false (cmd->argv[2].dynamic);
+    shell_destroy (&sh);
+    //  Found through wrappers and -c strings too
+    sh = s_ok ("sudo {rm,-rf} ~; bash -c 'rm -r {/etc,/var}'");
+    assert_string_equal (s_line (s_must (sh, "rm", "sudo")), "rm -rf /home/u");
+    assert_string_equal (s_line (s_must (sh, "rm", "bash -c")), "rm -r /etc /var");
+    shell_destroy (&sh);
+    //  Substitutions in each result run (once per result, as in bash)
+    sh = s_ok ("echo {a,b}$(id)");
+    size_t ids = 0;
+    for (size_t i = 0; i < shell_count (sh); i++)
+        ids += !strcmp (shell_cmd (sh, i)->argv[0].text, "id");
+    assert_int_equal (ids, 2);
+    shell_destroy (&sh);
+    //  Assignment values are not expanded; arguments of that form are
+    sh = s_ok ("X={a,b} cmd y={c,d}");
+    cmd = s_must (sh, "cmd", "");
+    assert_string_equal (cmd->assigns[0].text, "X={a,b}");
+    assert_string_equal (s_line (cmd), "cmd y=c y=d");
+    shell_destroy (&sh);
+    //  Redirections: one word is fine, more is an ambiguous redirect
+    sh = s_ok ("echo x > {out,}");
+    assert_string_equal (shell_cmd (sh, 0)->redirs[0].target.text, "out");
+    shell_destroy (&sh);
+    s_fails ("echo x > {a,b}", "ambiguous redirect");
+    //  Here-strings and case words are not brace-expanded
+    sh = s_ok ("cat <<< {a,b}");
+    assert_string_equal (shell_cmd (sh, 0)->redirs[0].target.text, "{a,b}");
+    shell_destroy (&sh);
+}
+
+static void
+test_brace_expansion_bounds (void **state)
+{
+    (void) state;
+    //  2^13 words, and a sequence of a million
+    s_fails ("echo {a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}",
+             "command too complex");
+    s_fails ("echo {1..1000000}", "command too complex");
+    //  4096 words across one command
+    s_fails ("echo {1..3000} {1..3000}", "command too complex");
+    shell_t *sh = s_ok ("echo {1..4000}");
+    assert_int_equal (shell_cmd (sh, 0)->argc, 4001);
+    shell_destroy (&sh);
+    //  Deep nesting fails closed, it does not overflow the stack
+    static char deep[200000];
+    size_t n = 0;
+    memcpy (deep, "echo ", 5);
+    n = 5;
+    for (int i = 0; i < 30000; i++)
+        deep[n++] = '{';
+    deep[n++] = 'a';
+    deep[n++] = ',';
+    deep[n++] = 'b';
+    for (int i = 0; i < 30000; i++)
+        deep[n++] = '}';
+    deep[n] = 0;
+    char err[256];
+    sh = shell_parse (deep, n, &s_opts, err, sizeof (err));
+    assert_null (sh);
+}
+
+static void
+test_word_patterns (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("cat ~/.a*/credentials ~/.aws/credential${x}s \"$DIR\"/*.pem '*'x \"a*\"* "
+                        "plain [ab]c [!a]? x[\"]\"] $a$(b)`c` ~root/x a\\*b [a/b] [$v] "
+                        "$HOME/[[:alpha:]]");
+    const shell_cmd_t *cmd = s_must (sh, "cat", "");
+    assert_string_equal (cmd->argv[1].pattern, "/home/u/.a*/credentials");
+    assert_string_equal (cmd->argv[2].pattern, "/home/u/.aws/credential\x01s");
+    assert_string_equal (cmd->argv[3].pattern, "\x01/*.pem");
+    assert_null (cmd->argv[4].pattern); //  all quoted: the text is the word
     assert_false (cmd->argv[4].dynamic);
-    assert_false (cmd->argv[5].dynamic);
-    assert_true (cmd->argv[6].dynamic);
+    assert_string_equal (cmd->argv[5].pattern, "a\\**");
+    assert_null (cmd->argv[6].pattern);
+    assert_string_equal (cmd->argv[7].pattern, "[ab]c");
+    assert_string_equal (cmd->argv[8].pattern, "[!a]?");
+    assert_string_equal (cmd->argv[9].pattern, "x[\\]]");
+    assert_string_equal (cmd->argv[10].pattern, "\x01");
+    assert_string_equal (cmd->argv[11].pattern, "\x01/x");
+    assert_null (cmd->argv[12].pattern); //  a\*b: escaped, literal
+    assert_string_equal (cmd->argv[12].text, "a*b");
+    assert_string_equal (cmd->argv[13].pattern, "\\[a/b\\]"); //  no bracket across /
+    assert_string_equal (cmd->argv[14].pattern, "\x01");
+    assert_string_equal (cmd->argv[15].pattern, "/home/u/[[:alpha:]]");
+    for (size_t i = 1; i < cmd->argc; i++)
+        assert_true ((cmd->argv[i].pattern != NULL) == cmd->argv[i].dynamic);
+    shell_destroy (&sh);
+    //  Assignment values are not globbed; heredoc bodies have no pattern
+    sh = s_ok ("X=*.c Y=$v* cmd <<EOF\n$x *\nEOF");
+    cmd = s_must (sh, "cmd", "");
+    assert_string_equal (cmd->assigns[0].pattern, "X=\\*.c");
+    assert_string_equal (cmd->assigns[1].pattern, "Y=\x01\\*");
+    assert_null (cmd->redirs[0].target.pattern);
+    shell_destroy (&sh);
+    //  Brace results carry their own patterns
+    sh = s_ok ("rm {a,'*'}*");
+    cmd = shell_cmd (sh, 0);
+    assert_string_equal (cmd->argv[1].pattern, "a*");
+    assert_string_equal (cmd->argv[2].pattern, "\\**");
     shell_destroy (&sh);
 }
 
@@ -1917,9 +2036,51 @@ test_api_edges (void **state)
     shell_destroy (&sh);
 }
 
-int
-main (void)
+//  test_shell --words: for each input line (a command; \n in it as \x1f),
+//  one output line: the argv of every command of the parse, each word as
+//  TEXT (or ?TEXT when dynamic) followed by \x1e, commands separated by
+//  \x1d; or "ERR message". HOME is the home for ~. For the differential
+//  test against bash (test_shell_bash.py).
+static int
+s_words_mode (void)
 {
+    static char line[1 << 16];
+    shell_opts_t opts = {.home = getenv ("HOME")};
+    while (fgets (line, sizeof (line), stdin)) {
+        size_t len = strcspn (line, "\n");
+        line[len] = 0;
+        for (size_t i = 0; i < len; i++)
+            if (line[i] == '\x1f')
+                line[i] = '\n';
+        char err[256] = "";
+        shell_t *sh = shell_parse (line, len, &opts, err, sizeof (err));
+        if (!sh) {
+            printf ("ERR %s\n", err);
+            continue;
+        }
+        for (size_t k = 0; k < shell_count (sh); k++) {
+            const shell_cmd_t *cmd = shell_cmd (sh, k);
+            if (k)
+                putchar ('\x1d');
+            for (size_t i = 0; i < cmd->argc; i++) {
+                if (cmd->argv[i].dynamic)
+                    putchar ('?');
+                fputs (cmd->argv[i].text, stdout);
+                putchar ('\x1e');
+            }
+        }
+        putchar ('\n');
+        fflush (stdout);
+        shell_destroy (&sh);
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc > 1 && !strcmp (argv[1], "--words"))
+        return s_words_mode ();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_simple_words),
         cmocka_unit_test (test_single_quotes),
@@ -1935,7 +2096,9 @@ main (void)
         cmocka_unit_test (test_no_home),
         cmocka_unit_test (test_parameters_dynamic),
         cmocka_unit_test (test_globs_dynamic),
-        cmocka_unit_test (test_brace_sets_dynamic),
+        cmocka_unit_test (test_brace_expansion),
+        cmocka_unit_test (test_brace_expansion_bounds),
+        cmocka_unit_test (test_word_patterns),
         cmocka_unit_test (test_arithmetic_expansion),
         cmocka_unit_test (test_arithmetic_lookahead_nesting),
         cmocka_unit_test (test_tilde_line_continuation),
