@@ -97,6 +97,12 @@ typedef struct {
     const char *callee; //  argv[0] of a command in its body
 } s_call_t;
 
+typedef struct {
+    const char *name;
+    const char *value; //  NULL: defined with a value that is not static
+    bool removed;
+} s_alias_t;
+
 struct _shell_t {
     s_chunk_t *chunks;
     size_t mem, mem_limit;
@@ -116,6 +122,7 @@ struct _shell_t {
     size_t work, work_limit; //  words scanned by wrappers, bytes parsed again
     s_vec_t funcs;           //  const char *: names of function definitions
     s_vec_t calls;           //  s_call_t
+    s_vec_t aliases;         //  s_alias_t, in the order they were defined
     bool failed;
     char msg[256];
 };
@@ -3390,12 +3397,16 @@ typedef struct {
     size_t nwrappers;
     const shell_redir_t *redirs; //  from enclosing compound commands
     size_t nredirs;
-    const shell_word_t *assigns; //  environment a wrapper set for a shell it runs
+    const shell_word_t *assigns;  //  environment a wrapper set for a shell it runs
+    const char *const *expanding; //  aliases whose expansion this is
+    size_t nexpanding;
     size_t nassigns;
 } s_ectx_t;
 
 static void s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx);
 static void s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index);
+static void s_unwrap_alias (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd);
+static void s_alias_define (shell_t *sh, const shell_cmd_t *cmd, bool unalias);
 
 static bool
 s_deeper (shell_t *sh, s_ectx_t *ctx)
@@ -4601,6 +4612,15 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
     const shell_cmd_t cmd = sh->recs[index].pub;
     if (cmd.argc == 0 || cmd.argv[0].dynamic)
         return;
+    if (!strcmp (cmd.argv[0].text, "alias") || !strcmp (cmd.argv[0].text, "unalias")) {
+        if (s_charge (sh, cmd.argc))
+            s_alias_define (sh, &cmd, cmd.argv[0].text[0] == 'u');
+        return;
+    }
+    //  Both readings: the command as it is (below) and through its alias
+    s_unwrap_alias (sh, ctx, index, &cmd);
+    if (sh->failed)
+        return;
     const char *name = strrchr (cmd.argv[0].text, '/');
     name = name ? name + 1 : cmd.argv[0].text;
     //  Whatever a wrapper does with its arguments, it scans them at most
@@ -4751,6 +4771,168 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
             s_stdin_script (sh, ctx, index, &cmd, "source");
         return;
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Aliases
+//
+//  alias NAME=VALUE and unalias are tracked in the order commands are
+//  emitted (execution order), wherever they appear: in a function body, a
+//  subshell or on the same line as their use, although bash would not
+//  always apply them (assume the worst). A later command whose first word
+//  is unquoted, static and names an alias is kept as it is and is also
+//  looked through as a wrapper "alias": the value followed by the
+//  command's other words is parsed again, as bash reads it. A value
+//  ending in a blank makes the next word alias-checked too; an alias is
+//  not expanded inside its own expansion.
+
+static bool
+s_alias_name_ok (const char *name, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s_is_meta (name[i]) || strchr ("/$`=\\'\"", name[i]))
+            return false;
+    return true;
+}
+
+static s_alias_t *
+s_alias_find (shell_t *sh, const char *name, size_t len)
+{
+    s_alias_t *a = sh->aliases.data;
+    if (!s_charge (sh, sh->aliases.n))
+        return NULL;
+    //  The latest definition wins
+    for (size_t i = sh->aliases.n; i-- > 0;)
+        if (strlen (a[i].name) == len && !memcmp (a[i].name, name, len))
+            return a[i].removed ? NULL : &a[i];
+    return NULL;
+}
+
+//  alias NAME=VALUE ..., unalias [-a] NAME ...
+static void
+s_alias_define (shell_t *sh, const shell_cmd_t *cmd, bool unalias)
+{
+    for (size_t i = 1; i < cmd->argc && !sh->failed; i++) {
+        const shell_word_t *w = &cmd->argv[i];
+        const char *t = w->text;
+        if (unalias && !strcmp (t, "-a")) {
+            s_alias_t *a = sh->aliases.data;
+            for (size_t k = 0; k < sh->aliases.n; k++)
+                a[k].removed = true;
+            continue;
+        }
+        if (t[0] == '-' && !strchr (t, '='))
+            continue; //  -p, --
+        const char *eq = unalias ? NULL : strchr (t, '=');
+        size_t len = eq ? (size_t) (eq - t) : strlen (t);
+        if (!s_alias_name_ok (t, len))
+            continue;
+        if (unalias) {
+            if (!w->dynamic) {
+                s_alias_t *a = s_alias_find (sh, t, len);
+                if (a)
+                    a->removed = true;
+            }
+            continue;
+        }
+        if (!eq)
+            continue; //  alias NAME prints it
+        s_alias_t *a = s_vec_push (sh, &sh->aliases, sizeof (s_alias_t));
+        if (!a)
+            return;
+        a->name = s_strndup (sh, t, len);
+        //  A dynamic name part is unknown too: nothing is expanded for it
+        a->value = w->dynamic ? NULL : eq + 1;
+    }
+}
+
+static bool
+s_alias_expanding (const s_ectx_t *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->nexpanding; i++)
+        if (!strcmp (ctx->expanding[i], name))
+            return true;
+    return false;
+}
+
+//  A word to be read again: static words quoted, dynamic ones as written
+static void
+s_alias_put_word (shell_t *sh, s_str_t *out, const shell_word_t *w)
+{
+    const char *t = w->text;
+    bool bare = !w->quoted && *t;
+    for (const char *c = t; *c && bare; c++)
+        bare = s_is_name_char (*c) || strchr ("./,:+-@%=^", *c) != NULL;
+    if (w->dynamic || bare) {
+        s_str_put (sh, out, t, strlen (t));
+        return;
+    }
+    s_str_putc (sh, out, '\'');
+    for (const char *c = t; *c; c++) {
+        if (*c == '\'')
+            s_str_put (sh, out, "'\\''", 4);
+        else
+            s_str_putc (sh, out, *c);
+    }
+    s_str_putc (sh, out, '\'');
+}
+
+static void s_reparse (shell_t *sh, const s_ectx_t *ctx, size_t outer, const char *text,
+                       const char *name, bool calls);
+
+static void
+s_unwrap_alias (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    const shell_word_t *first = &cmd->argv[0];
+    if (sh->aliases.n == 0 || first->quoted || first->dynamic ||
+        s_alias_expanding (ctx, first->text))
+        return;
+    const s_alias_t *a = s_alias_find (sh, first->text, strlen (first->text));
+    if (!a || !a->value)
+        return;
+    const char **names = s_alloc (sh, (ctx->nexpanding + cmd->argc + 1) * sizeof (char *));
+    if (!names)
+        return;
+    size_t nnames = ctx->nexpanding;
+    for (size_t i = 0; i < nnames; i++)
+        names[i] = ctx->expanding[i];
+    names[nnames++] = a->name;
+    s_str_t text = {0};
+    const char *value = a->value;
+    s_str_put (sh, &text, value, strlen (value));
+    size_t i = 1;
+    //  A value ending in a blank: the next word is an alias too, maybe
+    for (;;) {
+        size_t vlen = strlen (value);
+        if (!vlen || (value[vlen - 1] != ' ' && value[vlen - 1] != '\t') || i >= cmd->argc)
+            break;
+        const shell_word_t *w = &cmd->argv[i];
+        bool again = false;
+        for (size_t k = 0; k < nnames; k++)
+            again = again || !strcmp (names[k], w->text);
+        if (w->quoted || w->dynamic || again)
+            break;
+        const s_alias_t *next = s_alias_find (sh, w->text, strlen (w->text));
+        if (!next || !next->value)
+            break;
+        names[nnames++] = next->name;
+        value = next->value;
+        s_str_put (sh, &text, value, strlen (value));
+        i++;
+    }
+    for (; i < cmd->argc; i++) {
+        s_str_putc (sh, &text, ' ');
+        s_alias_put_word (sh, &text, &cmd->argv[i]);
+    }
+    const char *src = s_str_cstr (sh, &text);
+    if (sh->failed)
+        return;
+    s_ectx_t c = *ctx;
+    c.expanding = names;
+    c.nexpanding = nnames;
+    s_reparse (sh, &c, index, src, "alias", true);
 }
 
 //  --------------------------------------------------------------------------

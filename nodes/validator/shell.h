@@ -10,6 +10,12 @@
     `source`-like -c strings are parsed again as shell, and the commands
     they run are listed with the chain of wrappers that led to them.
 
+    Words are brace-expanded as bash does it ({a,b}, {1..5}, nesting;
+    {a}, {}, ${..} and quoted braces stay): one word may become several,
+    the command name included ({rm,-rf,/} is rm -rf /). Assignment values
+    and here-strings are not expanded; a redirection target that expands
+    to more than one word is an error (ambiguous redirect).
+
     It never runs anything and never reads the environment: `~` and $HOME
     expand from the options, other expansions leave the word marked dynamic.
     Input it cannot parse (unterminated quotes or substitutions, nesting
@@ -37,6 +43,15 @@
             sudo -s, su without -c, ssh HOST without a command, source
             /dev/stdin, ...) when stdin is a heredoc or here-string: its
             text is parsed as the script
+        "alias"
+            a command whose first word (unquoted, static) names an alias
+            defined earlier in the input (alias NAME=VALUE, several per
+            command; unalias, unalias -a) -- earlier in execution order,
+            wherever the definition is (same line, function, subshell),
+            with or without shopt -s expand_aliases: the value followed by
+            the other words, parsed again (a value ending in a blank
+            alias-checks the next word; an alias is not expanded inside
+            its own expansion). The command itself is listed as well.
         "$()"  command substitution, $(...) or backquotes
         "<()" ">()"  process substitution
     Commands found through a wrapper come right after it and share its
@@ -52,8 +67,9 @@
     Limits beyond the options: max_depth is at most 256 (wrapper chains
     count as nesting); inputs over 16 MiB, commands with more than 256
     redirections or assignments (own plus inherited), trees past a memory
-    budget and wrapper analysis or re-parsing past a work budget (both
-    proportional to the input) are refused ("command too complex"), so
+    budget, brace expansion to more than 4096 words in one command, and
+    wrapper analysis, brace expansion or re-parsing past a work budget
+    (both proportional to the input) are refused ("command too complex"), so
     time and memory stay linear in the input.
 
     The result owns all its memory; pointers into it live until

@@ -524,6 +524,62 @@ test_word_patterns (void **state)
 }
 
 static void
+test_aliases (void **state)
+{
+    (void) state;
+    //  Defined on earlier lines, used later: seen through "alias"
+    shell_t *sh = s_ok ("shopt -s expand_aliases\nalias x=\"rm -rf\"\nx ~");
+    assert_string_equal (s_line (s_must (sh, "rm", "alias")), "rm -rf /home/u");
+    assert_non_null (s_find (sh, "x", "")); //  the other reading stays
+    shell_destroy (&sh);
+    //  Same line, several per command, a value that is a list
+    sh = s_ok ("alias a='cd /' b='rm -rf .; echo'; a; b done");
+    assert_string_equal (s_line (s_must (sh, "rm", "alias")), "rm -rf .");
+    assert_string_equal (s_line (s_must (sh, "echo", "alias")), "echo done");
+    assert_non_null (s_must (sh, "cd", "alias"));
+    shell_destroy (&sh);
+    //  A value ending in a blank makes the next word an alias too
+    sh = s_ok ("alias s='sudo ' r='rm -rf'; s r /");
+    assert_string_equal (s_line (s_must (sh, "rm", "alias,sudo")), "rm -rf /");
+    shell_destroy (&sh);
+    //  Not used before it is defined; unalias and unalias -a end it
+    sh = s_ok ("r /; alias r='rm -rf'; unalias r; r ~");
+    assert_null (s_find (sh, "rm", NULL));
+    shell_destroy (&sh);
+    sh = s_ok ("alias r='rm -rf' q=shred; unalias -a; r ~; q f");
+    assert_null (s_find (sh, "rm", NULL));
+    assert_null (s_find (sh, "shred", NULL));
+    shell_destroy (&sh);
+    //  Quoted or dynamic first words are not aliases
+    sh = s_ok ("alias r='rm -rf'; 'r' a; \\r b; $r c");
+    assert_null (s_find (sh, "rm", NULL));
+    shell_destroy (&sh);
+    //  Recursion stops at an alias inside its own expansion
+    sh = s_ok ("alias a=b b=a ls='ls -la'; a x; ls");
+    assert_non_null (s_must (sh, "b", "alias"));
+    assert_non_null (s_must (sh, "a", "alias,alias"));
+    assert_null (s_find (sh, "b", "alias,alias,alias"));
+    assert_string_equal (s_line (s_must (sh, "ls", "alias")), "ls -la");
+    shell_destroy (&sh);
+    //  Through wrappers, in functions, in eval and with redirections
+    sh = s_ok ("alias k='kill -9'; f() { k 1; }; eval 'k 2'; sudo k 3 > /dev/null");
+    assert_string_equal (s_line (s_must (sh, "kill", "alias")), "kill -9 1");
+    assert_string_equal (s_line (s_must (sh, "kill", "eval,alias")), "kill -9 2");
+    const shell_cmd_t *k3 = s_must (sh, "kill", "sudo,alias");
+    assert_string_equal (s_line (k3), "kill -9 3");
+    assert_int_equal (k3->redirs_count, 1);
+    shell_destroy (&sh);
+    //  Arguments keep their quoting; a value that is not static is unknown
+    sh = s_ok ("alias e=echo d=\"$CMD\"; e 'a b' \"$x\"; d /");
+    const shell_cmd_t *e = s_must (sh, "echo", "alias");
+    assert_int_equal (e->argc, 3);
+    assert_string_equal (e->argv[1].text, "a b");
+    assert_true (e->argv[2].dynamic);
+    assert_int_equal (shell_count (sh), 4);
+    shell_destroy (&sh);
+}
+
+static void
 test_arithmetic_expansion (void **state)
 {
     (void) state;
@@ -2099,6 +2155,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_brace_expansion),
         cmocka_unit_test (test_brace_expansion_bounds),
         cmocka_unit_test (test_word_patterns),
+        cmocka_unit_test (test_aliases),
         cmocka_unit_test (test_arithmetic_expansion),
         cmocka_unit_test (test_arithmetic_lookahead_nesting),
         cmocka_unit_test (test_tilde_line_continuation),
