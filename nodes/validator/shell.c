@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define S_NONE             SIZE_MAX
 #define S_DEPTH_DEFAULT    32
@@ -3407,6 +3408,7 @@ static void s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx);
 static void s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index);
 static void s_unwrap_alias (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd);
 static void s_alias_define (shell_t *sh, const shell_cmd_t *cmd, bool unalias);
+static void s_alias_put_word (shell_t *sh, s_str_t *out, const shell_word_t *w);
 
 static bool
 s_deeper (shell_t *sh, s_ectx_t *ctx)
@@ -3910,21 +3912,40 @@ s_scan_opts (const shell_cmd_t *cmd, size_t i, const s_opts_t *o, s_optres_t *r)
 }
 
 typedef enum {
-    W_EXEC,    //  options, then the command (sudo, nice, timeout, ...)
-    W_ENV,     //  env: options, -S, NAME=value, command
-    W_FIND,    //  find -exec ... ;
-    W_EVAL,    //  eval ARGS
-    W_TRAP,    //  trap ACTION SIGNALS
-    W_SU,      //  su -c STRING
-    W_RUNUSER, //  runuser -u USER CMD, runuser -c STRING
-    W_SG,      //  sg GROUP [-c] STRING
-    W_SSH,     //  ssh HOST COMMAND...
-    W_WATCH,   //  watch COMMAND... (through sh -c unless -x)
-    W_FLOCK,   //  flock FILE CMD / flock FILE -c STRING
-    W_SCRIPT,  //  script -c STRING
-    W_GDB,     //  gdb --args CMD
-    W_BUSYBOX, //  busybox APPLET
-    W_SOURCE   //  source /dev/stdin <<EOF
+    W_EXEC,       //  options, then the command (sudo, nice, timeout, ...)
+    W_ENV,        //  env: options, -S, NAME=value, command
+    W_FIND,       //  find -exec ... ;
+    W_EVAL,       //  eval ARGS
+    W_TRAP,       //  trap ACTION SIGNALS
+    W_SU,         //  su -c STRING
+    W_RUNUSER,    //  runuser -u USER CMD, runuser -c STRING
+    W_SG,         //  sg GROUP [-c] STRING
+    W_SSH,        //  ssh HOST COMMAND...
+    W_WATCH,      //  watch COMMAND... (through sh -c unless -x)
+    W_FLOCK,      //  flock FILE CMD / flock FILE -c STRING
+    W_SCRIPT,     //  script -c STRING
+    W_GDB,        //  gdb --args CMD
+    W_BUSYBOX,    //  busybox APPLET
+    W_SOURCE,     //  source /dev/stdin <<EOF
+    W_TMUX,       //  tmux [-c STRING] new|neww|splitw|run|send-keys|... STRING
+    W_SCREEN,     //  screen CMD, screen -X stuff TEXT
+    W_GIT,        //  git -c alias.X=!CMD X, rebase --exec, bisect run, submodule foreach
+    W_VIM,        //  vim -c '!CMD', +!CMD
+    W_XTERM,      //  xterm ... -e CMD
+    W_BWRAP,      //  bwrap OPTIONS CMD
+    W_IPNETNS,    //  ip netns exec NAME CMD
+    W_CAPSH,      //  capsh ... -- ARGS (bash ARGS)
+    W_AT,         //  at/batch reading commands from a heredoc
+    W_SHJOIN,     //  watchexec OPTIONS CMD... (joined, run by a shell)
+    W_NODEMON,    //  nodemon --exec STRING
+    W_ENTR,       //  entr [-s STRING | CMD]
+    W_PARALLEL,   //  parallel TEMPLATE ::: ARGS
+    W_MACHINECTL, //  machinectl shell MACHINE CMD
+    W_NPX,        //  npx [-c STRING | PKG ARGS]
+    W_NPM,        //  npm exec|x ...
+    W_PNPM,       //  pnpm exec|dlx ...
+    W_YARN,       //  yarn dlx|exec ...
+    W_BUN         //  bun x ...
 } s_wtype_t;
 
 typedef struct {
@@ -4177,6 +4198,279 @@ static const s_long_t s_runuser_longs[] = {{"command", ':', 'c'},
                                            S_HELP,
                                            {NULL, 0, 0}};
 
+//  systemd-run(1), run0(1)
+static const s_long_t s_systemd_run_longs[] = {{"unit", ':', 'u'},
+                                               {"property", ':', 'p'},
+                                               {"description", ':', 0},
+                                               {"slice", ':', 0},
+                                               {"slice-inherit", 0, 0},
+                                               {"remain-after-exit", 0, 'r'},
+                                               {"send-sighup", 0, 0},
+                                               {"service-type", ':', 0},
+                                               {"uid", ':', 0},
+                                               {"gid", ':', 0},
+                                               {"nice", ':', 0},
+                                               {"working-directory", ':', 0},
+                                               {"same-dir", 0, 'd'},
+                                               {"setenv", ':', 'E'},
+                                               {"pty", 0, 't'},
+                                               {"pipe", 0, 'P'},
+                                               {"shell", 0, 'S'},
+                                               {"quiet", 0, 'q'},
+                                               {"on-active", ':', 0},
+                                               {"on-boot", ':', 0},
+                                               {"on-startup", ':', 0},
+                                               {"on-unit-active", ':', 0},
+                                               {"on-unit-inactive", ':', 0},
+                                               {"on-calendar", ':', 0},
+                                               {"on-clock-change", 0, 0},
+                                               {"on-timezone-change", 0, 0},
+                                               {"path-property", ':', 0},
+                                               {"socket-property", ':', 0},
+                                               {"timer-property", ':', 0},
+                                               {"no-block", 0, 0},
+                                               {"wait", 0, 0},
+                                               {"collect", 0, 'G'},
+                                               {"user", 0, 0},
+                                               {"system", 0, 0},
+                                               {"scope", 0, 0},
+                                               {"host", ':', 'H'},
+                                               {"machine", ':', 'M'},
+                                               {"no-ask-password", 0, 0},
+                                               {"expand-environment", ':', 0},
+                                               {"json", ':', 0},
+                                               S_HELP,
+                                               {NULL, 0, 0}};
+static const s_long_t s_run0_longs[] = {{"user", ':', 'u'},
+                                        {"group", ':', 'g'},
+                                        {"nice", ':', 0},
+                                        {"chdir", ':', 'D'},
+                                        {"setenv", ':', 0},
+                                        {"property", ':', 0},
+                                        {"description", ':', 0},
+                                        {"slice", ':', 0},
+                                        {"slice-inherit", 0, 0},
+                                        {"unit", ':', 0},
+                                        {"machine", ':', 0},
+                                        {"background", ':', 0},
+                                        {"pty", 0, 0},
+                                        {"pipe", 0, 0},
+                                        {"shell-prompt-prefix", ':', 0},
+                                        {"no-ask-password", 0, 0},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+//  setpriv(1)
+static const s_long_t s_setpriv_longs[] = {{"clear-groups", 0, 0},
+                                           {"dump", 0, 'd'},
+                                           {"groups", ':', 0},
+                                           {"inh-caps", ':', 0},
+                                           {"ambient-caps", ':', 0},
+                                           {"bounding-set", ':', 0},
+                                           {"keep-groups", 0, 0},
+                                           {"init-groups", 0, 0},
+                                           {"list-caps", 0, '!'},
+                                           {"no-new-privs", 0, 0},
+                                           {"rgid", ':', 0},
+                                           {"egid", ':', 0},
+                                           {"regid", ':', 0},
+                                           {"ruid", ':', 0},
+                                           {"euid", ':', 0},
+                                           {"reuid", ':', 0},
+                                           {"securebits", ':', 0},
+                                           {"pdeathsig", ':', 0},
+                                           {"selinux-label", ':', 0},
+                                           {"apparmor-profile", ':', 0},
+                                           {"landlock-access", ':', 0},
+                                           {"landlock-rule", ':', 0},
+                                           {"seccomp-filter", ':', 0},
+                                           {"reset-env", 0, 0},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+//  dbus-run-session(1)
+static const s_long_t s_dbus_run_longs[] = {
+    {"config-file", ':', 0}, {"dbus-daemon", ':', 0}, S_HELP, {NULL, 0, 0}};
+//  proot(1)
+static const s_long_t s_proot_longs[] = {{"rootfs", ':', 'r'},
+                                         {"bind", ':', 'b'},
+                                         {"mount", ':', 'm'},
+                                         {"qemu", ':', 'q'},
+                                         {"pwd", ':', 'w'},
+                                         {"cwd", ':', 'w'},
+                                         {"verbose", ':', 'v'},
+                                         {"kernel-release", ':', 'k'},
+                                         {"root-id", 0, '0'},
+                                         {"change-id", ':', 'i'},
+                                         {"link2symlink", 0, 'l'},
+                                         {"kill-on-exit", 0, 0},
+                                         {"usage", 0, '!'},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+//  fakechroot(1)
+static const s_long_t s_fakechroot_longs[] = {{"use-system-libs", 0, 's'},
+                                              {"lib", ':', 'l'},
+                                              {"elfloader", ':', 'd'},
+                                              {"environment", ':', 'e'},
+                                              {"config-dir", ':', 'c'},
+                                              {"bindir", ':', 'b'},
+                                              S_HELP,
+                                              {NULL, 0, 0}};
+//  npx (npm exec), pnpm, bunx, yarn: the package's binary and its arguments
+static const s_long_t s_npx_longs[] = {{"package", ':', 'p'},
+                                       {"call", ':', 'c'},
+                                       {"yes", 0, 'y'},
+                                       {"no", 0, 0},
+                                       {"quiet", 0, 'q'},
+                                       {"ignore-existing", 0, 0},
+                                       {"shell", ':', 0},
+                                       {"node-arg", ':', 'n'},
+                                       {"workspace", ':', 'w'},
+                                       {"workspaces", 0, 0},
+                                       {"include-workspace-root", 0, 0},
+                                       {"prefix", ':', 0},
+                                       {"registry", ':', 0},
+                                       {"cache", ':', 0},
+                                       {"userconfig", ':', 0},
+                                       {"loglevel", ':', 0},
+                                       S_HELP,
+                                       {NULL, 0, 0}};
+static const s_long_t s_pnpm_longs[] = {{"filter", ':', 'F'},
+                                        {"dir", ':', 'C'},
+                                        {"package", ':', 0},
+                                        {"shell-mode", 0, 'c'},
+                                        {"recursive", 0, 'r'},
+                                        {"parallel", 0, 0},
+                                        {"workspace-root", 0, 'w'},
+                                        {"silent", 0, 's'},
+                                        {"reporter", ':', 0},
+                                        {"resume-from", ':', 0},
+                                        {"report-summary", 0, 0},
+                                        {"no-bail", 0, 0},
+                                        {"allow-build", ':', 0},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+static const s_long_t s_bunx_longs[] = {{"package", ':', 'p'}, {"bun", 0, 0}, {"silent", 0, 0},
+                                        {"verbose", 0, 0},     S_HELP,        {NULL, 0, 0}};
+static const s_long_t s_yarn_dlx_longs[] = {
+    {"package", ':', 'p'}, {"quiet", 0, 'q'}, S_HELP, {NULL, 0, 0}};
+//  watchexec(1): the command is run by a shell unless --shell=none
+static const s_long_t s_watchexec_longs[] = {{"watch", ':', 'w'},
+                                             {"watch-non-recursive", ':', 'W'},
+                                             {"watch-file", ':', 'F'},
+                                             {"exts", ':', 'e'},
+                                             {"filter", ':', 'f'},
+                                             {"filter-file", ':', 0},
+                                             {"filter-prog", ':', 'j'},
+                                             {"ignore", ':', 'i'},
+                                             {"ignore-file", ':', 0},
+                                             {"debounce", ':', 'd'},
+                                             {"signal", ':', 's'},
+                                             {"stop-signal", ':', 0},
+                                             {"stop-timeout", ':', 0},
+                                             {"delay-run", ':', 0},
+                                             {"poll", '?', 0},
+                                             {"shell", ':', 0},
+                                             {"env", ':', 'E'},
+                                             {"workdir", ':', 0},
+                                             {"project-origin", ':', 0},
+                                             {"on-busy-update", ':', 'o'},
+                                             {"emit-events-to", ':', 0},
+                                             {"color", ':', 0},
+                                             {"log-file", '?', 0},
+                                             {"wrap-process", ':', 0},
+                                             {"socket", ':', 0},
+                                             {"fs-events", ':', 0},
+                                             {"timeout", ':', 0},
+                                             {"restart", 0, 'r'},
+                                             {"clear", '?', 'c'},
+                                             {"notify", 0, 'N'},
+                                             {"postpone", 0, 'p'},
+                                             {"no-vcs-ignore", 0, 0},
+                                             {"no-project-ignore", 0, 0},
+                                             {"no-global-ignore", 0, 0},
+                                             {"no-default-ignore", 0, 0},
+                                             {"no-discover-ignore", 0, 0},
+                                             {"no-meta", 0, 0},
+                                             {"no-environment", 0, 0},
+                                             {"no-process-group", 0, 0},
+                                             {"print-events", 0, 0},
+                                             {"quiet", 0, 'q'},
+                                             {"bell", 0, 0},
+                                             {"verbose", 0, 'v'},
+                                             {"completions", ':', '!'},
+                                             {"manual", 0, '!'},
+                                             S_HELP,
+                                             {NULL, 0, 0}};
+//  GNU parallel(1): options with values (the rest are flags)
+static const s_long_t s_parallel_longs[] = {{"jobs", ':', 'j'},
+                                            {"sshlogin", ':', 'S'},
+                                            {"sshloginfile", ':', 0},
+                                            {"slf", ':', 0},
+                                            {"arg-file", ':', 'a'},
+                                            {"delimiter", ':', 'd'},
+                                            {"eof", '?', 'E'},
+                                            {"replace", '?', 'I'},
+                                            {"colsep", ':', 'C'},
+                                            {"max-args", ':', 'n'},
+                                            {"max-replace-args", ':', 'N'},
+                                            {"max-lines", ':', 'L'},
+                                            {"joblog", ':', 0},
+                                            {"results", ':', 0},
+                                            {"res", ':', 0},
+                                            {"tmpdir", ':', 0},
+                                            {"tempdir", ':', 0},
+                                            {"timeout", ':', 0},
+                                            {"retries", ':', 0},
+                                            {"delay", ':', 0},
+                                            {"halt", ':', 0},
+                                            {"halt-on-error", ':', 0},
+                                            {"memfree", ':', 0},
+                                            {"load", ':', 0},
+                                            {"nice", ':', 0},
+                                            {"workdir", ':', 0},
+                                            {"wd", ':', 0},
+                                            {"env", ':', 0},
+                                            {"basefile", ':', 0},
+                                            {"bf", ':', 0},
+                                            {"transferfile", ':', 0},
+                                            {"tf", ':', 0},
+                                            {"return", ':', 0},
+                                            {"shebang-wrap", 0, 0},
+                                            {"block", ':', 0},
+                                            {"tag", 0, 0},
+                                            {"tagstring", ':', 0},
+                                            {"keep-order", 0, 'k'},
+                                            {"ungroup", 0, 'u'},
+                                            {"verbose", 0, 'v'},
+                                            {"dry-run", 0, 0},
+                                            {"progress", 0, 0},
+                                            {"bar", 0, 0},
+                                            {"pipe", 0, 0},
+                                            {"xargs", 0, 0},
+                                            {"null", 0, '0'},
+                                            {"quote", 0, 'q'},
+                                            {"shell", ':', 0},
+                                            S_HELP,
+                                            {NULL, 0, 0}};
+//  nodemon: --exec/-x is a command string
+static const s_long_t s_nodemon_longs[] = {{"exec", ':', 'x'},
+                                           {"watch", ':', 'w'},
+                                           {"ext", ':', 'e'},
+                                           {"ignore", ':', 'i'},
+                                           {"delay", ':', 'd'},
+                                           {"config", ':', 0},
+                                           {"signal", ':', 0},
+                                           {"cwd", ':', 0},
+                                           {"exitcrash", 0, 0},
+                                           {"legacy-watch", 0, 'L'},
+                                           {"polling-interval", ':', 'P'},
+                                           {"quiet", 0, 'q'},
+                                           {"verbose", 0, 'V'},
+                                           {"no-stdin", 0, 'I'},
+                                           {"spawn", 0, 0},
+                                           {"on-change-only", 0, 'C'},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+
 //  name, type, {shorts, nocmd, longs, -N options, long values only with =},
 //  operands before the command, NAME=value operands, may call functions,
 //  command when none is given, options that start a shell on stdin
@@ -4225,6 +4519,46 @@ static const s_wrap_t s_wraps[] = {
     {"busybox",      W_BUSYBOX, {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
     {"source",       W_SOURCE,  {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
     {".",            W_SOURCE,  {"", "", NULL, false, false},                                             0, false, false, NULL, NULL},
+    {"systemd-run",  W_EXEC,    {"u:p:rdE:tPSqGH:M:h", "h!", s_systemd_run_longs, false, false},      0, false, false, NULL, "S"},
+    {"run0",         W_EXEC,    {"u:g:D:h", "h!", s_run0_longs, false, false},                        0, false, false, NULL, NULL},
+    {"setpriv",      W_EXEC,    {"dhV", "dhV!", s_setpriv_longs, false, false},                       0, false, false, NULL, NULL},
+    {"sshpass",      W_EXEC,    {"f:d:p:e::P:vhV", "hV", NULL, false, false},                         0, false, false, NULL, NULL},
+    {"dbus-run-session", W_EXEC, {"", "!", s_dbus_run_longs, false, false},                           0, false, false, NULL, NULL},
+    {"chpst",        W_EXEC,    {"vP012u:U:b:e:/:C:n:l:L:m:d:o:p:f:c:r:t:", "", NULL, false, false},  0, false, false, NULL, NULL},
+    {"chronic",      W_EXEC,    {"ev", "", NULL, false, false},                                       0, false, false, NULL, NULL},
+    {"caffeinate",   W_EXEC,    {"dimsut:w:", "", NULL, false, false},                                0, false, false, NULL, NULL},
+    {"proot",        W_EXEC,    {"r:b:m:q:w:v:k:0i:lVh", "Vh!", s_proot_longs, false, false},         0, false, false, NULL, NULL},
+    {"fakechroot",   W_EXEC,    {"sl:d:e:c:b:hv", "hv!", s_fakechroot_longs, false, false},           0, false, false, NULL, NULL},
+    {"cpulimit",     W_EXEC,    {"l:p:e:P:c:s:zikrvqfbh", "h", NULL, false, false},                   0, false, false, NULL, NULL},
+    {"bunx",         W_EXEC,    {"p:", "", s_bunx_longs, false, false},                               0, false, false, NULL, NULL},
+    {"tmux",         W_TMUX,    {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"screen",       W_SCREEN,  {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"git",          W_GIT,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"vim",          W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"nvim",         W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"vi",           W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"ex",           W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"view",         W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"vimdiff",      W_VIM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"xterm",        W_XTERM,   {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"uxterm",       W_XTERM,   {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"bwrap",        W_BWRAP,   {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"bubblewrap",   W_BWRAP,   {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"ip",           W_IPNETNS, {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"capsh",        W_CAPSH,   {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"at",           W_AT,      {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"batch",        W_AT,      {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"watchexec",    W_SHJOIN,  {"w:W:F:e:f:j:i:d:s:E:o:rc::NpqvhV", "hV!", s_watchexec_longs, false, false}, 0, false, false, NULL, NULL},
+    {"nodemon",      W_NODEMON, {"x:w:e:i:d:LP:qVIChv", "hv!", s_nodemon_longs, false, false},        0, false, false, NULL, NULL},
+    {"entr",         W_ENTR,    {"acdnprsz", "", NULL, false, false},                                 0, false, false, NULL, NULL},
+    {"parallel",     W_PARALLEL, {"j:S:a:d:E::I:C:n:N:L:kuv0qXmhV", "hV!", s_parallel_longs, false, false}, 0, false, false, NULL, NULL},
+    {"machinectl",   W_MACHINECTL, {"", "", NULL, false, false},                                      0, false, false, NULL, NULL},
+    {"npx",          W_NPX,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"npm",          W_NPM,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"pnpm",         W_PNPM,    {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"pnpx",         W_NPX,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"yarn",         W_YARN,    {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
+    {"bun",          W_BUN,     {"", "", NULL, false, false},                                         0, false, false, NULL, NULL},
 };
 // clang-format on
 
@@ -4604,6 +4938,486 @@ s_unwrap_ssh (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
         s_stdin_script (sh, ctx, outer, cmd, "ssh"); //  the remote shell reads stdin
 }
 
+//  More wrappers ------------------------------------------------------------
+
+//  argv[from..to) as a command of its own (argv[from] its name), for
+//  scanning the options of a subcommand
+static shell_cmd_t
+s_sub_cmd (const shell_cmd_t *cmd, size_t from, size_t to)
+{
+    shell_cmd_t sub;
+    memset (&sub, 0, sizeof (sub));
+    sub.argv = cmd->argv + from;
+    sub.argc = to > from ? to - from : 0;
+    return sub;
+}
+
+static void
+s_reparse_join (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd, size_t from,
+                size_t to, const char *name)
+{
+    if (from < to)
+        s_reparse (sh, ctx, index, s_join (sh, cmd->argv, from, to), name, false);
+}
+
+//  tmux: the commands (separated by ";" words) that run shell commands
+typedef struct {
+    const char *name, *alias;
+    const char *shorts;
+    char kind; //  's' shell-command operands, 'k' send-keys, 'i' if-shell
+} s_tmux_cmd_t;
+
+static const s_tmux_cmd_t s_tmux_cmds[] = {
+    {"new-session", "new", "AdDEPXc:e:f:F:n:s:t:x:y:", 's'},
+    {"new-window", "neww", "abdkPSc:e:F:n:t:", 's'},
+    {"split-window", "splitw", "bdfhIvPZc:e:l:p:t:F:", 's'},
+    {"respawn-pane", "respawnp", "kc:e:t:", 's'},
+    {"respawn-window", "respawnw", "kc:e:t:", 's'},
+    {"run-shell", "run", "bCc:d:t:", 's'},
+    {"display-popup", "popup", "BCEb:c:d:e:h:s:S:t:T:w:x:y:", 's'},
+    {"pipe-pane", "pipep", "IOot:", 's'},
+    {"if-shell", "if", "bFt:", 'i'},
+    {"send-keys", "send", "FHlMRXKc:N:t:", 'k'},
+    {NULL, NULL, NULL, 0}};
+
+//  send-keys KEY...: the keys typed, Enter and C-m as newlines
+static void
+s_tmux_keys (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd, size_t from,
+             size_t to)
+{
+    s_str_t text = {0};
+    for (size_t i = from; i < to; i++) {
+        const char *k = cmd->argv[i].text;
+        if (!strcmp (k, "Enter") || !strcmp (k, "C-m") || !strcmp (k, "C-j") ||
+            !strcmp (k, "KPEnter")) {
+            s_str_putc (sh, &text, '\n');
+            continue;
+        }
+        if (!s_charge (sh, strlen (k) + 1))
+            return;
+        if (text.n && text.data[text.n - 1] != '\n')
+            s_str_putc (sh, &text, ' ');
+        s_str_put (sh, &text, k, strlen (k));
+    }
+    const char *src = s_str_cstr (sh, &text);
+    if (!sh->failed && text.n)
+        s_reparse (sh, ctx, index, src, "tmux send-keys", false);
+}
+
+static void
+s_unwrap_tmux (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    static const s_opts_t global = {"2CDluvVNc:f:L:S:T:", "Vv", NULL, false, false};
+    s_optres_t r;
+    s_scan_opts (cmd, 1, &global, &r);
+    if (r.arg['c'])
+        s_reparse (sh, ctx, index, r.arg['c'], "tmux", false);
+    if (r.nocmd)
+        return;
+    size_t i = r.next;
+    while (i < cmd->argc && !sh->failed) {
+        size_t end = i;
+        while (end < cmd->argc && strcmp (cmd->argv[end].text, ";") != 0)
+            end++;
+        const char *name = cmd->argv[i].text;
+        const s_tmux_cmd_t *t = s_tmux_cmds;
+        while (t->name && strcmp (t->name, name) != 0 && strcmp (t->alias, name) != 0)
+            t++;
+        if (t->name) {
+            s_opts_t o = {t->shorts, "", NULL, false, false};
+            shell_cmd_t sub = s_sub_cmd (cmd, i, end);
+            s_scan_opts (&sub, 1, &o, &r);
+            size_t first = i + r.next;
+            bool tmux_cmd = t->kind == 's' && r.seen['C'] && !strcmp (t->name, "run-shell");
+            if (t->kind == 'k')
+                s_tmux_keys (sh, ctx, index, cmd, first, end);
+            else if (t->kind == 'i') {
+                if (first < end && !r.seen['F']) //  -F: a format, not a command
+                    s_reparse (sh, ctx, index, cmd->argv[first].text, "tmux", false);
+            } else if (!tmux_cmd)
+                s_reparse_join (sh, ctx, index, cmd, first, end, "tmux");
+        }
+        i = end + 1;
+    }
+}
+
+//  screen [options] [cmd [args]]; screen -X stuff TEXT / -X screen CMD
+static void
+s_unwrap_screen (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    static const char *const with_arg[] = {"-c", "-e", "-h", "-p",       "-s",
+                                           "-S", "-t", "-T", "-Logfile", NULL};
+    static const char *const nocmd[] = {"-v",    "-ls",    "-list",     "-wipe",
+                                        "-help", "--help", "--version", NULL};
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1;
+    while (i < n && !sh->failed) {
+        const char *t = v[i].text;
+        if (t[0] != '-' || !t[1])
+            break;
+        i++;
+        if (!strcmp (t, "--"))
+            break;
+        if (!strcmp (t, "-X")) {
+            if (i >= n)
+                return;
+            const char *verb = v[i].text;
+            if (!strcmp (verb, "stuff")) {
+                //  Typed into the window: \n, \r and ^M end lines
+                const char *text = s_join (sh, v, i + 1, n);
+                s_str_t typed = {0};
+                for (const char *c = text; *c; c++) {
+                    if ((c[0] == '\\' && (c[1] == 'n' || c[1] == 'r')) ||
+                        (c[0] == '^' && (c[1] == 'M' || c[1] == 'J'))) {
+                        s_str_putc (sh, &typed, '\n');
+                        c++;
+                    } else
+                        s_str_putc (sh, &typed, *c);
+                }
+                s_reparse (sh, ctx, index, s_str_cstr (sh, &typed), "screen -X stuff", false);
+            } else if (!strcmp (verb, "screen") || !strcmp (verb, "exec")) {
+                size_t k = i + 1;
+                if (!strcmp (verb, "exec") && k < n &&
+                    strspn (v[k].text, ".!|") == strlen (v[k].text))
+                    k++; //  exec's fd pattern
+                while (!strcmp (verb, "screen") && k < n && v[k].text[0] == '-') {
+                    k++; //  screen's own -t title etc.: read both ways below
+                }
+                if (k < n)
+                    s_emit_inner (sh, ctx, index, v + k, n - k, NULL, 0, "screen", false);
+            }
+            return;
+        }
+        for (size_t k = 0; nocmd[k]; k++)
+            if (!strcmp (t, nocmd[k]))
+                return;
+        bool whole = false;
+        for (size_t k = 0; with_arg[k] && !whole; k++)
+            if (!strcmp (t, with_arg[k])) {
+                i++;
+                whole = true;
+            }
+        //  A cluster (-dmS NAME): a letter taking a value ends it
+        for (size_t j = 1; !whole && t[j] && t[1] != 'L' && strncmp (t, "-f", 2) != 0; j++)
+            if (strchr ("cehpsStT", t[j])) {
+                if (!t[j + 1])
+                    i++;
+                break;
+            }
+    }
+    if (i < n)
+        s_emit_inner (sh, ctx, index, v + i, n - i, NULL, 0, "screen", false);
+}
+
+//  git: -c alias.NAME=!CMD / =ARGS, rebase --exec, bisect run, submodule
+//  foreach, and -c keys whose value is a command git runs
+static bool
+s_git_key_is (const char *key, size_t len, const char *name)
+{
+    return strlen (name) == len && !strncasecmp (key, name, len);
+}
+
+static void
+s_unwrap_git (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    static const s_long_t longs[] = {{"git-dir", ':', 0},
+                                     {"work-tree", ':', 0},
+                                     {"namespace", ':', 0},
+                                     {"config-env", ':', 0},
+                                     {"super-prefix", ':', 0},
+                                     {"exec-path", '?', 0},
+                                     {"list-cmds", ':', '!'},
+                                     S_HELP,
+                                     {NULL, 0, 0}};
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1;
+    const char *alias_name[16];
+    const char *alias_value[16];
+    size_t naliases = 0;
+    //  Global options, collecting -c NAME=VALUE
+    while (i < n && v[i].text[0] == '-' && !sh->failed) {
+        const char *t = v[i++].text;
+        const char *conf = NULL;
+        if (!strcmp (t, "-c") && i < n)
+            conf = v[i++].text;
+        else if (!strncmp (t, "-c", 2) && t[2])
+            conf = t + 2;
+        else if (!strcmp (t, "-C") && i < n)
+            i++;
+        else if (t[1] == '-') {
+            const char *eq = strchr (t + 2, '=');
+            size_t len = eq ? (size_t) (eq - t - 2) : strlen (t + 2);
+            const s_long_t *l = s_find_long (longs, t + 2, len);
+            if (l && l->alias == '!')
+                return;
+            if (l && l->arg == ':' && !eq && i < n)
+                i++;
+        }
+        if (!conf)
+            continue;
+        const char *eq = strchr (conf, '=');
+        if (!eq)
+            continue;
+        size_t klen = (size_t) (eq - conf);
+        const char *value = eq + 1;
+        if (klen > 6 && !strncasecmp (conf, "alias.", 6) && naliases < 16) {
+            alias_name[naliases] = s_strndup (sh, conf + 6, klen - 6);
+            alias_value[naliases++] = value;
+        } else if (s_git_key_is (conf, klen, "core.pager") ||
+                   s_git_key_is (conf, klen, "core.editor") ||
+                   s_git_key_is (conf, klen, "core.sshCommand") ||
+                   s_git_key_is (conf, klen, "core.fsmonitor") ||
+                   s_git_key_is (conf, klen, "sequence.editor") ||
+                   s_git_key_is (conf, klen, "diff.external") ||
+                   (klen > 6 && !strncasecmp (conf, "pager.", 6)))
+            s_reparse (sh, ctx, index, value, "git -c", false);
+        else if (s_git_key_is (conf, klen, "credential.helper") && value[0] == '!')
+            s_reparse (sh, ctx, index, value + 1, "git -c", false);
+    }
+    if (i >= n || sh->failed)
+        return;
+    const char *sub = v[i].text;
+    for (size_t a = naliases; a-- > 0;) {
+        if (strcmp (alias_name[a], sub) != 0)
+            continue;
+        const char *value = alias_value[a];
+        s_str_t text = {0};
+        if (value[0] == '!')
+            s_str_put (sh, &text, value + 1, strlen (value + 1));
+        else {
+            //  A git alias: git with these arguments (not itself again)
+            size_t w = strcspn (value, " \t");
+            if (w == strlen (sub) && !strncmp (value, sub, w))
+                return;
+            s_str_put (sh, &text, "git ", 4);
+            s_str_put (sh, &text, value, strlen (value));
+        }
+        for (size_t k = i + 1; k < n; k++) {
+            s_str_putc (sh, &text, ' ');
+            s_alias_put_word (sh, &text, &v[k]);
+        }
+        s_reparse (sh, ctx, index, s_str_cstr (sh, &text), "git alias", false);
+        return;
+    }
+    if (!strcmp (sub, "rebase")) {
+        for (size_t k = i + 1; k < n; k++) {
+            const char *t = v[k].text;
+            if (!strcmp (t, "--"))
+                break;
+            if ((!strcmp (t, "--exec") || !strcmp (t, "-x")) && k + 1 < n)
+                s_reparse (sh, ctx, index, v[++k].text, "git rebase --exec", false);
+            else if (!strncmp (t, "--exec=", 7))
+                s_reparse (sh, ctx, index, t + 7, "git rebase --exec", false);
+            else if (!strncmp (t, "-x", 2) && t[2])
+                s_reparse (sh, ctx, index, t + 2, "git rebase --exec", false);
+        }
+    } else if (!strcmp (sub, "bisect") && i + 2 < n && !strcmp (v[i + 1].text, "run"))
+        s_emit_inner (sh, ctx, index, v + i + 2, n - i - 2, NULL, 0, "git bisect run", false);
+    else if (!strcmp (sub, "submodule")) {
+        size_t k = i + 1;
+        while (k < n && v[k].text[0] == '-')
+            k++;
+        if (k < n && !strcmp (v[k].text, "foreach")) {
+            k++;
+            while (k < n && v[k].text[0] == '-')
+                k++; //  --recursive, --quiet
+            s_reparse_join (sh, ctx, index, cmd, k, n, "git submodule foreach");
+        }
+    }
+}
+
+//  vim -c CMD, +CMD, --cmd CMD: a CMD starting with ! is a shell command
+static void
+s_vim_cmd (shell_t *sh, const s_ectx_t *ctx, size_t index, const char *c)
+{
+    while (*c == ':' || *c == ' ' || *c == '\t')
+        c++;
+    if (!strncmp (c, "silent", 6)) {
+        c += 6;
+        if (*c == '!')
+            c++;
+        while (*c == ' ' || *c == '\t')
+            c++;
+    }
+    if (*c == '!')
+        s_reparse (sh, ctx, index, c + 1, "vim -c", false);
+}
+
+static void
+s_unwrap_vim (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    const shell_word_t *v = cmd->argv;
+    for (size_t i = 1; i < cmd->argc && !sh->failed; i++) {
+        const char *t = v[i].text;
+        if (!strcmp (t, "--"))
+            break;
+        if ((!strcmp (t, "-c") || !strcmp (t, "--cmd")) && i + 1 < cmd->argc)
+            s_vim_cmd (sh, ctx, index, v[++i].text);
+        else if (t[0] == '+' && t[1])
+            s_vim_cmd (sh, ctx, index, t + 1);
+    }
+}
+
+//  xterm ... -e CMD ARGS (and terminals like it): everything after -e
+static void
+s_unwrap_after (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                const char *marker, const char *name)
+{
+    for (size_t i = 1; i + 1 < cmd->argc; i++)
+        if (!strcmp (cmd->argv[i].text, marker)) {
+            s_emit_inner (sh, ctx, index, cmd->argv + i + 1, cmd->argc - i - 1, NULL, 0, name,
+                          false);
+            return;
+        }
+}
+
+//  bwrap: options take 0, 1 or 2 arguments; an unknown one is read with 0
+//  and with 1
+static void
+s_unwrap_bwrap (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
+{
+    static const char *const two[] = {
+        "--bind",         "--bind-try",    "--dev-bind",    "--dev-bind-try",
+        "--ro-bind",      "--ro-bind-try", "--file",        "--bind-data",
+        "--ro-bind-data", "--symlink",     "--chmod",       "--setenv",
+        "--bind-fd",      "--ro-bind-fd",  "--overlay-src", NULL};
+    static const char *const one[] = {"--args",         "--argv0",
+                                      "--userns",       "--userns2",
+                                      "--pidns",        "--uid",
+                                      "--gid",          "--hostname",
+                                      "--chdir",        "--unsetenv",
+                                      "--lock-file",    "--sync-fd",
+                                      "--remount-ro",   "--exec-label",
+                                      "--file-label",   "--proc",
+                                      "--dev",          "--tmpfs",
+                                      "--mqueue",       "--dir",
+                                      "--seccomp",      "--add-seccomp-fd",
+                                      "--block-fd",     "--userns-block-fd",
+                                      "--info-fd",      "--json-status-fd",
+                                      "--cap-add",      "--cap-drop",
+                                      "--perms",        "--size",
+                                      "--tmp-overlay",  "--ro-overlay",
+                                      "--level-prefix", NULL};
+    static const char *const zero[] = {"--unshare-all",
+                                       "--share-net",
+                                       "--unshare-user",
+                                       "--unshare-user-try",
+                                       "--unshare-ipc",
+                                       "--unshare-pid",
+                                       "--unshare-net",
+                                       "--unshare-uts",
+                                       "--unshare-cgroup",
+                                       "--unshare-cgroup-try",
+                                       "--clearenv",
+                                       "--new-session",
+                                       "--die-with-parent",
+                                       "--as-pid-1",
+                                       "--disable-userns",
+                                       "--assert-userns-disabled",
+                                       NULL};
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc, i = 1, alt = S_NONE;
+    while (i < n) {
+        const char *t = v[i].text;
+        if (!strcmp (t, "--")) {
+            i++;
+            break;
+        }
+        if (strncmp (t, "--", 2) != 0)
+            break;
+        i++;
+        if (!strcmp (t, "--help") || !strcmp (t, "--version"))
+            return;
+        bool known = !strcmp (t, "--overlay");
+        if (known)
+            i += 3;
+        for (size_t k = 0; one[k] && !known; k++)
+            if (!strcmp (t, one[k])) {
+                i++;
+                known = true;
+            }
+        for (size_t k = 0; two[k] && !known; k++)
+            if (!strcmp (t, two[k])) {
+                i += 2;
+                known = true;
+            }
+        for (size_t k = 0; zero[k] && !known; k++)
+            known = !strcmp (t, zero[k]);
+        if (!known) {
+            if (alt == S_NONE && i < n)
+                alt = i; //  had it no argument, the command starts here
+            i++;
+        }
+    }
+    if (i < n)
+        s_emit_inner (sh, ctx, index, v + i, n - i, NULL, 0, "bwrap", false);
+    if (alt != S_NONE && alt != i && alt < n && strncmp (v[alt].text, "--", 2) != 0)
+        s_emit_inner (sh, ctx, index, v + alt, n - alt, NULL, 0, "bwrap", false);
+}
+
+//  GNU parallel: the command template (before ::: or ::::) is run by a
+//  shell; without one, each argument is a command
+static void
+s_unwrap_parallel (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                   const s_wrap_t *w)
+{
+    s_optres_t r;
+    s_scan_opts (cmd, 1, &w->opts, &r);
+    if (r.nocmd)
+        return;
+    size_t end = r.next;
+    while (end < cmd->argc && strncmp (cmd->argv[end].text, ":::", 3) != 0)
+        end++;
+    if (end > r.next) {
+        s_reparse_join (sh, ctx, index, cmd, r.next, end, "parallel");
+        return;
+    }
+    for (size_t k = end; k < cmd->argc && !sh->failed; k++)
+        if (strncmp (cmd->argv[k].text, ":::", 3) != 0)
+            s_reparse (sh, ctx, index, cmd->argv[k].text, "parallel", false);
+}
+
+//  npx / npm exec / pnpm exec|dlx / yarn dlx|exec / bun x: -c STRING is
+//  run by a shell; otherwise the package's binary is the command
+static void
+s_unwrap_pkgexec (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                  size_t from, const s_long_t *longs, const char *shorts, const char *name)
+{
+    s_opts_t o = {shorts, "", longs, false, false};
+    shell_cmd_t sub = s_sub_cmd (cmd, from - 1, cmd->argc);
+    s_optres_t r;
+    s_scan_opts (&sub, 1, &o, &r);
+    size_t next = from - 1 + r.next;
+    if (r.arg['c'] && r.arg['c'][0]) {
+        s_reparse (sh, ctx, index, r.arg['c'], name, false);
+        return;
+    }
+    if (r.seen['c'] && next < cmd->argc) { //  pnpm's shell mode
+        s_reparse_join (sh, ctx, index, cmd, next, cmd->argc, name);
+        return;
+    }
+    if (next < cmd->argc)
+        s_emit_inner (sh, ctx, index, cmd->argv + next, cmd->argc - next, NULL, 0, name, false);
+    if (r.alt != S_NONE && from - 1 + r.alt < cmd->argc && from - 1 + r.alt != next)
+        s_emit_inner (sh, ctx, index, cmd->argv + from - 1 + r.alt, cmd->argc - from + 1 - r.alt,
+                      NULL, 0, name, false);
+}
+
+//  Where the first of verbs is (npm's, pnpm's subcommand), or argc
+static size_t
+s_verb_at (const shell_cmd_t *cmd, const char *const *verbs)
+{
+    for (size_t i = 1; i < cmd->argc; i++) {
+        const char *t = cmd->argv[i].text;
+        if (!strcmp (t, "--"))
+            break;
+        for (size_t k = 0; verbs[k]; k++)
+            if (!strcmp (t, verbs[k]))
+                return i;
+    }
+    return cmd->argc;
+}
+
 static void
 s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
 {
@@ -4770,6 +5584,119 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
                       !strcmp (v[1].text, "/proc/self/fd/0")))
             s_stdin_script (sh, ctx, index, &cmd, "source");
         return;
+    case W_TMUX:
+        s_unwrap_tmux (sh, ctx, index, &cmd);
+        return;
+    case W_SCREEN:
+        s_unwrap_screen (sh, ctx, index, &cmd);
+        return;
+    case W_GIT:
+        s_unwrap_git (sh, ctx, index, &cmd);
+        return;
+    case W_VIM:
+        s_unwrap_vim (sh, ctx, index, &cmd);
+        return;
+    case W_XTERM:
+        s_unwrap_after (sh, ctx, index, &cmd, "-e", "xterm -e");
+        return;
+    case W_BWRAP:
+        s_unwrap_bwrap (sh, ctx, index, &cmd);
+        return;
+    case W_IPNETNS:
+        for (size_t i = 1; i + 3 < n; i++)
+            if (!strcmp (v[i].text, "netns") && !strcmp (v[i + 1].text, "exec")) {
+                s_emit_inner (sh, ctx, index, v + i + 3, n - i - 3, NULL, 0, "ip netns exec",
+                              false);
+                break;
+            }
+        return;
+    case W_CAPSH: {
+        //  capsh ... -- ARGS runs bash ARGS (-c STRING included)
+        for (size_t i = 1; i < n; i++)
+            if (!strcmp (v[i].text, "--")) {
+                shell_word_t *argv = s_alloc (sh, (n - i) * sizeof (shell_word_t));
+                if (!argv)
+                    return;
+                argv[0].text = "bash";
+                memcpy (argv + 1, v + i + 1, (n - i - 1) * sizeof (shell_word_t));
+                s_emit_inner (sh, ctx, index, argv, n - i, NULL, 0, "capsh", false);
+                break;
+            }
+        return;
+    }
+    case W_AT: {
+        for (size_t i = 1; i < n; i++)
+            if (v[i].text[0] == '-' && strpbrk (v[i].text, "flrdc"))
+                return; //  a file, or no job at all
+        s_stdin_script (sh, ctx, index, &cmd, w->name);
+        return;
+    }
+    case W_SHJOIN:
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.nocmd)
+            return;
+        s_reparse_join (sh, ctx, index, &cmd, r.next, n, w->name);
+        if (r.alt != S_NONE && r.alt != r.next)
+            s_reparse_join (sh, ctx, index, &cmd, r.alt, n, w->name);
+        return;
+    case W_NODEMON:
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.arg['x'])
+            s_reparse (sh, ctx, index, r.arg['x'], "nodemon --exec", false);
+        return;
+    case W_ENTR:
+        s_scan_opts (&cmd, 1, &w->opts, &r);
+        if (r.next >= n)
+            return;
+        if (r.seen['s'])
+            s_reparse (sh, ctx, index, v[r.next].text, "entr -s", false);
+        else
+            s_emit_inner (sh, ctx, index, v + r.next, n - r.next, NULL, 0, "entr", false);
+        return;
+    case W_PARALLEL:
+        s_unwrap_parallel (sh, ctx, index, &cmd, w);
+        return;
+    case W_MACHINECTL:
+        for (size_t i = 1; i + 2 < n; i++)
+            if (!strcmp (v[i].text, "shell")) {
+                s_emit_inner (sh, ctx, index, v + i + 2, n - i - 2, NULL, 0, "machinectl shell",
+                              false);
+                break;
+            }
+        return;
+    case W_NPX:
+        s_unwrap_pkgexec (sh, ctx, index, &cmd, 1, s_npx_longs, "p:c:yqn:w:", "npx");
+        return;
+    case W_NPM: {
+        static const char *const verbs[] = {"exec", "x", NULL};
+        size_t at = s_verb_at (&cmd, verbs);
+        if (at < n)
+            s_unwrap_pkgexec (sh, ctx, index, &cmd, at + 1, s_npx_longs, "p:c:yqn:w:", "npm exec");
+        return;
+    }
+    case W_PNPM: {
+        static const char *const verbs[] = {"exec", "dlx", NULL};
+        size_t at = s_verb_at (&cmd, verbs);
+        if (at < n)
+            s_unwrap_pkgexec (sh, ctx, index, &cmd, at + 1, s_pnpm_longs, "F:C:crws",
+                              v[at].text[0] == 'd' ? "pnpm dlx" : "pnpm exec");
+        return;
+    }
+    case W_YARN: {
+        static const char *const verbs[] = {"dlx", "exec", NULL};
+        size_t at = s_verb_at (&cmd, verbs);
+        if (at < n)
+            s_unwrap_pkgexec (sh, ctx, index, &cmd, at + 1, s_yarn_dlx_longs, "p:q",
+                              v[at].text[0] == 'd' ? "yarn dlx" : "yarn exec");
+        return;
+    }
+    case W_BUN: {
+        static const char *const verbs[] = {"x", NULL};
+        size_t at = s_verb_at (&cmd, verbs);
+        if (at < n)
+            s_unwrap_pkgexec (sh, ctx, index, &cmd, at + 1, s_bunx_longs, "p:", "bun x");
+        return;
+    }
     }
 }
 

@@ -28,6 +28,12 @@
         "unshare" "setsid" "chrt" "taskset" "strace" "ltrace" "valgrind"
         "fakeroot" "unbuffer" "torsocks" "proxychains" "proxychains4"
         "firejail" "busybox" "runuser" "flock" "watch" "gdb --args"
+        "systemd-run" "run0" "setpriv" "sshpass" "dbus-run-session" "chpst"
+        "chronic" "caffeinate" "proot" "fakechroot" "cpulimit" "bunx"
+        "screen" "xterm -e" "bwrap" "ip netns exec" "capsh" (argv[0] is
+        "bash": capsh -- ARGS runs bash ARGS) "machinectl shell" "entr"
+        "git bisect run" "npx" "npm exec" "pnpm exec" "pnpm dlx" "yarn dlx"
+        "yarn exec" "bun x" (the package's binary is the command)
             the command the wrapper runs, argv a suffix of the wrapper's
             (watch without -x, and sudo -s/-i or doas -s without a command,
             run a shell: see below)
@@ -35,10 +41,24 @@
             each action up to ; or {} +
         "sh -c" "bash -c" "zsh -c" ... (the shell's basename, then " -c")
         "eval" "trap" "su -c" "runuser -c" "sg" "ssh" "watch" "flock -c"
-        "script -c"
-            a string parsed again as shell (eval, ssh and watch join their
-            arguments with spaces first)
+        "script -c" "tmux" (tmux -c, and the shell-command of new-session,
+        new-window, split-window, respawn-pane/-window, run-shell without
+        -C, display-popup, pipe-pane, if-shell without -F) "tmux send-keys"
+        (the keys joined, Enter/C-m as newlines) "screen -X stuff"
+        "git alias" (git -c alias.NAME=!CMD NAME ARGS: CMD ARGS; a non-!
+        alias is "git VALUE ARGS") "git -c" (core.pager, core.editor,
+        core.sshCommand, core.fsmonitor, sequence.editor, diff.external,
+        pager.*, credential.helper=!CMD) "git rebase --exec"
+        "git submodule foreach" "vim -c" (vim/nvim/vi/ex -c, --cmd, +CMD
+        when CMD starts with ! after : and silent) "npx" "npm exec"
+        "pnpm exec" "pnpm dlx" (-c / --call / pnpm's shell mode)
+        "watchexec" "nodemon --exec" "entr -s" "parallel" (the template
+        before :::, or each ::: argument when there is none)
+            a string parsed again as shell (eval, ssh, watch, tmux,
+            watchexec and parallel join their arguments with spaces first)
         "sh <<" "bash <<" ..., "sudo" "doas" "su" "runuser" "ssh" "source"
+        "systemd-run" (--shell) "at" "batch"
+        "systemd-run" (--shell) "at" "batch"
             a shell reading commands from stdin (sh without -c or script,
             sudo -s, su without -c, ssh HOST without a command, source
             /dev/stdin, ...) when stdin is a heredoc or here-string: its

@@ -579,6 +579,152 @@ test_aliases (void **state)
     shell_destroy (&sh);
 }
 
+//  Each line: a command, then the argv (joined) and chain the inner
+//  command must have
+typedef struct {
+    const char *src, *argv0, *chain, *line;
+} s_wrap_case_t;
+
+static void
+s_wrap_cases (const s_wrap_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        shell_t *sh = s_ok (cases[i].src);
+        const shell_cmd_t *cmd = s_find (sh, cases[i].argv0, cases[i].chain);
+        if (!cmd)
+            fail_msg ("[%s]: no %s with wrappers [%s]", cases[i].src, cases[i].argv0,
+                      cases[i].chain);
+        if (strcmp (s_line (cmd), cases[i].line) != 0)
+            fail_msg ("[%s]: got [%s], expected [%s]", cases[i].src, s_line (cmd), cases[i].line);
+        shell_destroy (&sh);
+    }
+}
+
+static void
+test_wrappers_terminal_and_service (void **state)
+{
+    (void) state;
+    static const s_wrap_case_t cases[] = {
+        {"tmux new -d 'rm -rf ~'", "rm", "tmux", "rm -rf /home/u"},
+        {"tmux -L s new-session -d -s x -c /tmp -e A=1 'rm -rf ~'", "rm", "tmux", "rm -rf /home/u"},
+        {"tmux new -ds x \\; split-window -h -l 10 'curl x | sh'", "sh", "tmux", "sh"},
+        {"tmux neww -t 1 rm -r /etc", "rm", "tmux", "rm -r /etc"},
+        {"tmux respawn-pane -k -t 0 'rm x'", "rm", "tmux", "rm x"},
+        {"tmux run-shell -b -d 1 'rm y'", "rm", "tmux", "rm y"},
+        {"tmux if-shell -b -t 0 'rm z' 'neww'", "rm", "tmux", "rm z"},
+        {"tmux send-keys -t s:0 'rm -rf ~' Enter", "rm", "tmux send-keys", "rm -rf /home/u"},
+        {"tmux send -N 2 -t 0 rm Space -rf Space / C-m", "rm", "tmux send-keys",
+         "rm Space -rf Space /"},
+        {"tmux -c 'shred f'", "shred", "tmux", "shred f"},
+        {"screen -dmS s rm -rf ~", "rm", "screen", "rm -rf /home/u"},
+        {"screen -S s -d -m -t t bash -c 'rm q'", "rm", "screen,bash -c", "rm q"},
+        {"screen -S s -X stuff 'rm -rf ~\\n'", "rm", "screen -X stuff", "rm -rf /home/u"},
+        {"screen -S s -X screen rm w", "rm", "screen", "rm w"},
+        {"systemd-run --user --scope -p MemoryMax=1G --unit=x rm -rf ~", "rm", "systemd-run",
+         "rm -rf /home/u"},
+        {"systemd-run -pA=1 -u x -E K=V --on-calendar daily --wait rm a", "rm", "systemd-run",
+         "rm a"},
+        {"run0 -u root --chdir / rm b", "rm", "run0", "rm b"},
+        {"xterm -geometry 80x24 -e rm -rf ~", "rm", "xterm -e", "rm -rf /home/u"},
+        {"dbus-run-session --config-file=f -- rm c", "rm", "dbus-run-session", "rm c"},
+        {"machinectl -q shell root@c /bin/rm d", "/bin/rm", "machinectl shell", "/bin/rm d"},
+        {"at now + 1 minute <<< 'rm -rf ~'", "rm", "at", "rm -rf /home/u"},
+        {"batch <<EOF\nrm -rf ~\nEOF", "rm", "batch", "rm -rf /home/u"},
+    };
+    s_wrap_cases (cases, sizeof (cases) / sizeof (cases[0]));
+    //  Nothing runs: no inner command
+    shell_t *sh = s_ok ("tmux ls; tmux run -C 'kill-server'; screen -ls; at -f job now; "
+                        "systemd-run --help rm");
+    assert_null (s_find (sh, "kill-server", NULL));
+    assert_null (s_find (sh, "rm", NULL));
+    shell_destroy (&sh);
+}
+
+static void
+test_wrappers_vcs_and_editors (void **state)
+{
+    (void) state;
+    static const s_wrap_case_t cases[] = {
+        {"git -c alias.x='!rm -rf ~' x", "rm", "git alias", "rm -rf /home/u"},
+        {"git -C /r -c user.name=a -calias.y='!curl u|sh' y arg", "curl", "git alias", "curl u"},
+        {"git -c alias.x='reset --hard' x HEAD~3", "git", "git alias", "git reset --hard HEAD~3"},
+        {"git --git-dir /g -c alias.c='!sh -c \"rm z\"' c", "rm", "git alias,sh -c", "rm z"},
+        {"git rebase --exec 'rm -rf ~' main", "rm", "git rebase --exec", "rm -rf /home/u"},
+        {"git rebase -i -x 'make; rm f' main", "rm", "git rebase --exec", "rm f"},
+        {"git rebase --exec='rm g' main", "rm", "git rebase --exec", "rm g"},
+        {"git bisect run rm -rf /", "rm", "git bisect run", "rm -rf /"},
+        {"git submodule --quiet foreach --recursive 'rm -rf .'", "rm", "git submodule foreach",
+         "rm -rf ."},
+        {"git -c core.pager='curl x | sh' log", "sh", "git -c", "sh"},
+        {"git -c core.sshCommand='rm h' fetch", "rm", "git -c", "rm h"},
+        {"vim -c '!rm -rf ~' file", "rm", "vim -c", "rm -rf /home/u"},
+        {"nvim +':silent !curl u' f", "curl", "vim -c", "curl u"},
+        {"vi --cmd '!rm i' f", "rm", "vim -c", "rm i"},
+    };
+    s_wrap_cases (cases, sizeof (cases) / sizeof (cases[0]));
+    //  Ordinary git and vim: nothing inside
+    shell_t *sh = s_ok ("git -c alias.x=x x; git log -x; vim -c 'set nu' +10 f; git status");
+    assert_int_equal (shell_count (sh), 4);
+    shell_destroy (&sh);
+}
+
+static void
+test_wrappers_packages_and_sandboxes (void **state)
+{
+    (void) state;
+    static const s_wrap_case_t cases[] = {
+        {"npx -c 'rm -rf ~'", "rm", "npx", "rm -rf /home/u"},
+        {"npx --call='rm j'", "rm", "npx", "rm j"},
+        {"npx -y -p rimraf rimraf ~", "rimraf", "npx", "rimraf /home/u"},
+        {"npm --prefix d exec -c 'rm k'", "rm", "npm exec", "rm k"},
+        {"npm exec --package=x -- rimraf ~", "rimraf", "npm exec", "rimraf /home/u"},
+        {"npm x --call 'rm l'", "rm", "npm exec", "rm l"},
+        {"pnpm dlx rimraf ~", "rimraf", "pnpm dlx", "rimraf /home/u"},
+        {"pnpm -C d exec -c 'rm m'", "rm", "pnpm exec", "rm m"},
+        {"pnpm --filter app exec rm n", "rm", "pnpm exec", "rm n"},
+        {"bunx --bun rimraf ~", "rimraf", "bunx", "rimraf /home/u"},
+        {"bun x rimraf o", "rimraf", "bun x", "rimraf o"},
+        {"yarn dlx -p x rimraf ~", "rimraf", "yarn dlx", "rimraf /home/u"},
+        {"sshpass -p pw ssh h 'rm -rf /'", "rm", "sshpass,ssh", "rm -rf /"},
+        {"sshpass -e ssh h 'rm p'", "rm", "sshpass,ssh", "rm p"},
+        {"ip -n x netns exec ns rm -rf /", "rm", "ip netns exec", "rm -rf /"},
+        {"setpriv --reuid=1000 --regid 1000 --init-groups rm q", "rm", "setpriv", "rm q"},
+        {"capsh --drop=cap_sys_admin -- -c 'rm -rf ~'", "rm", "capsh,bash -c", "rm -rf /home/u"},
+        {"bwrap --ro-bind / / --dev /dev --unshare-all rm -rf ~", "rm", "bwrap", "rm -rf /home/u"},
+        {"bwrap --overlay a b c --setenv K V --chdir / rm r", "rm", "bwrap", "rm r"},
+        {"proot -r /x -b /dev -w / rm s", "rm", "proot", "rm s"},
+        {"fakechroot -e x chroot /x rm t", "rm", "fakechroot,chroot", "rm t"},
+        {"chpst -u u -/ /r rm u", "rm", "chpst", "rm u"},
+        {"caffeinate -i -t 5 rm v", "rm", "caffeinate", "rm v"},
+        {"chronic -ev rm w", "rm", "chronic", "rm w"},
+        {"cpulimit -l 50 -- rm x", "rm", "cpulimit", "rm x"},
+        {"watchexec -e py -w src -- rm -rf ~", "rm", "watchexec", "rm -rf /home/u"},
+        {"watchexec --shell=bash 'rm y'", "rm", "watchexec", "rm y"},
+        {"nodemon --exec 'rm -rf ~' app.js", "rm", "nodemon --exec", "rm -rf /home/u"},
+        {"nodemon -w src -x 'rm z'", "rm", "nodemon --exec", "rm z"},
+        {"entr -s 'rm -rf ~'", "rm", "entr -s", "rm -rf /home/u"},
+        {"entr -cp rm a1", "rm", "entr", "rm a1"},
+        {"parallel -j 4 --joblog l rm -rf {} ::: a b", "rm", "parallel", "rm -rf {}"},
+        {"parallel ::: 'rm -rf ~' ls", "rm", "parallel", "rm -rf /home/u"},
+        //  The existing wrappers still find the command after valued options
+        {"sudo -u root -g wheel rm b1", "rm", "sudo", "rm b1"},
+        {"doas -u root rm c1", "rm", "doas", "rm c1"},
+        {"exec -a name rm d1", "rm", "exec", "rm d1"},
+        {"command -p rm e1", "rm", "command", "rm e1"},
+        {"nice -n 5 rm f1", "rm", "nice", "rm f1"},
+        {"ionice -c 3 -n 7 rm g1", "rm", "ionice", "rm g1"},
+        {"timeout -s KILL --kill-after=5 10 rm h1", "rm", "timeout", "rm h1"},
+        {"stdbuf -oL -e0 rm i1", "rm", "stdbuf", "rm i1"},
+        {"taskset -c 0-3 rm j1", "rm", "taskset", "rm j1"},
+        {"chrt -r 5 rm k1", "rm", "chrt", "rm k1"},
+        {"flock -w 5 /tmp/l rm l1", "rm", "flock", "rm l1"},
+        {"busybox sh -c 'rm m1'", "rm", "busybox,sh -c", "rm m1"},
+        {"env -S 'rm -rf /n1'", "rm", "env", "rm -rf /n1"},
+        {"env --split-string='rm o1'", "rm", "env", "rm o1"},
+    };
+    s_wrap_cases (cases, sizeof (cases) / sizeof (cases[0]));
+}
+
 static void
 test_arithmetic_expansion (void **state)
 {
@@ -2156,6 +2302,9 @@ main (int argc, char **argv)
         cmocka_unit_test (test_brace_expansion_bounds),
         cmocka_unit_test (test_word_patterns),
         cmocka_unit_test (test_aliases),
+        cmocka_unit_test (test_wrappers_terminal_and_service),
+        cmocka_unit_test (test_wrappers_vcs_and_editors),
+        cmocka_unit_test (test_wrappers_packages_and_sandboxes),
         cmocka_unit_test (test_arithmetic_expansion),
         cmocka_unit_test (test_arithmetic_lookahead_nesting),
         cmocka_unit_test (test_tilde_line_continuation),
