@@ -58,7 +58,6 @@
             watchexec and parallel join their arguments with spaces first)
         "sh <<" "bash <<" ..., "sudo" "doas" "su" "runuser" "ssh" "source"
         "systemd-run" (--shell) "at" "batch"
-        "systemd-run" (--shell) "at" "batch"
             a shell reading commands from stdin (sh without -c or script,
             sudo -s, su without -c, ssh HOST without a command, source
             /dev/stdin, ...) when stdin is a heredoc or here-string: its
