@@ -15,7 +15,12 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "glob.h"
@@ -664,6 +669,10 @@ struct _eval_t {
     size_t ndownloads;
     bool fork_bomb;
     bool dotglob; //  the input may turn on dotglob: globs may match dot files
+    //  raw paths already found to hold no symlink (the same path is asked
+    //  for by every rule with a path condition); short ones only
+    char plain[16][256];
+    size_t nplain;
     bool run_in_background;
     int depth;
     const char *extra_wrapper[MAX_NEST]; //  "bash <<" chain of re-parsed input
@@ -1081,12 +1090,70 @@ s_pattern_tokens (const eval_t *e, const pattern_t *p, bool dir_form, glob_tok_t
     return glob_compile (body, blen, GLOB_POLICY, out, MAX_GLOB_TOKENS, count);
 }
 
+//  The literal text a glob starts and ends with (a cheap first test)
+typedef struct {
+    const char *pre, *suf;
+    size_t pre_n, suf_n;
+} glob_ends_t;
+
+static glob_ends_t
+s_glob_ends (const char *g, size_t n, bool basename_only)
+{
+    glob_ends_t ends = {g, g + n, 0, 0};
+    while (!basename_only && ends.pre_n < n && !strchr ("*?[\\", g[ends.pre_n]) &&
+           g[ends.pre_n] != GLOB_ANY_TEXT && g[ends.pre_n] != GLOB_ANY_NAME)
+        ends.pre_n++;
+    while (ends.suf_n < n && !strchr ("*?]\\", g[n - 1 - ends.suf_n]) &&
+           g[n - 1 - ends.suf_n] != GLOB_ANY_TEXT && g[n - 1 - ends.suf_n] != GLOB_ANY_NAME)
+        ends.suf_n++;
+    //  an escaped character ends the run (its backslash is not text)
+    if (ends.suf_n < n && g[n - 1 - ends.suf_n] == '\\' && ends.suf_n)
+        ends.suf_n--;
+    ends.suf = g + n - ends.suf_n;
+    return ends;
+}
+
+//  False when the literal start or end of pattern p (its anchor filled in)
+//  cannot agree with the glob's: then they cannot overlap
+static bool
+s_ends_agree (const eval_t *e, const pattern_t *p, const glob_ends_t *ends)
+{
+    if (p->nocase)
+        return true;
+    const char *root = "";
+    size_t rlen = 0;
+    if (p->anchor == ANCHOR_HOME && e->home_len > 1) {
+        root = e->home;
+        rlen = e->home_len;
+    } else if (p->anchor == ANCHOR_PROJECT && e->project_len > 1) {
+        root = e->project;
+        rlen = e->project_len;
+    }
+    if (p->anchor != ANCHOR_BASENAME) {
+        size_t plen = rlen + p->prefix_len;
+        for (size_t i = 0; i < plen && i < ends->pre_n; i++) {
+            char c = i < rlen ? root[i] : p->body[i - rlen];
+            if (c != ends->pre[i])
+                return false;
+        }
+    }
+    //  the directory form (a trailing /** dropped) ends elsewhere
+    bool dir_form = p->body_len >= 3 && memcmp (p->body + p->body_len - 3, "/**", 3) == 0;
+    if (!dir_form)
+        for (size_t i = 0; i < p->suffix_len && i < ends->suf_n; i++)
+            if (p->body[p->body_len - 1 - i] != ends->suf[ends->suf_n - 1 - i])
+                return false;
+    return true;
+}
+
 //  Could some path of the glob (tokens g) match pattern p?
 static bool
 s_pattern_overlap (const eval_t *e, const pattern_t *p, const glob_tok_t *g, size_t gn,
-                   bool basename_only)
+                   bool basename_only, const glob_ends_t *ends)
 {
     if (basename_only && p->anchor != ANCHOR_BASENAME)
+        return false;
+    if (ends && !s_ends_agree (e, p, ends))
         return false;
     glob_tok_t q[MAX_GLOB_TOKENS];
     size_t qn;
@@ -1120,10 +1187,11 @@ s_classify_glob (const eval_t *e, const char *g, size_t n, bool basename_only)
     if (!glob_compile (g, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
         return all;
     uint32_t mask = 0;
+    glob_ends_t ends = s_glob_ends (g, n, basename_only);
     for (size_t c = 0; c < p->class_count; c++) {
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++)
-            if (s_pattern_overlap (e, &list->items[i], toks, nt, basename_only)) {
+            if (s_pattern_overlap (e, &list->items[i], toks, nt, basename_only, &ends)) {
                 mask |= (uint32_t) 1 << c;
                 break;
             }
@@ -1177,6 +1245,30 @@ s_classify_glob (const eval_t *e, const char *g, size_t n, bool basename_only)
     return mask;
 }
 
+//  1 when resolving path meets a symlink, 0 when its existing part holds
+//  none, -1 when the kernel cannot say (no openat2, a directory we may not
+//  search)
+static int
+s_any_symlink (const char *path)
+{
+#ifdef SYS_openat2
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    long fd = syscall (SYS_openat2, AT_FDCWD, path, &how, sizeof (how));
+    if (fd >= 0) {
+        close ((int) fd);
+        return 0;
+    }
+    if (errno == ELOOP)
+        return 1;
+    if (errno == ENOENT || errno == ENOTDIR)
+        return 0;
+#else
+    (void) path;
+#endif
+    return -1;
+}
+
 //  The path the kernel would reach: the longest existing prefix of raw
 //  with its symlinks resolved, then the rest. Only where the validator's
 //  filesystem is the agent's (POLICY.md), never under /proc, /dev, /sys
@@ -1190,10 +1282,13 @@ s_physical (const char *raw, size_t n, char *out)
     char buf[PATH_BUF];
     memcpy (buf, raw, n);
     buf[n] = 0;
-    //  walk forward: most paths hold no symlink and stop at a missing part
-    bool link = false;
-    size_t end = n;
-    for (size_t i = 1; i <= n; i++) {
+    //  one openat2 that refuses every symlink answers the usual case ("none
+    //  on the existing part") in one system call; else walk forward
+    int quick = s_any_symlink (buf);
+    if (quick == 0)
+        return 0;
+    bool link = quick == 1;
+    for (size_t i = 1; i <= n && !link; i++) {
         if (i < n && buf[i] != '/')
             continue;
         char save = buf[i];
@@ -1201,16 +1296,10 @@ s_physical (const char *raw, size_t n, char *out)
         struct stat st;
         int rc = lstat (buf, &st);
         buf[i] = save;
-        if (rc != 0) {
-            end = i;
+        if (rc != 0)
             break;
-        }
-        if (S_ISLNK (st.st_mode)) {
-            link = true;
-            break;
-        }
+        link = S_ISLNK (st.st_mode);
     }
-    (void) end;
     if (!link)
         return 0;
     //  the longest prefix realpath can resolve, then the remainder
@@ -1284,8 +1373,14 @@ s_candidate_literal (eval_t *e, const char *base, size_t blen, const char *s, si
                          : snprintf (raw, sizeof (raw), "%.*s/%.*s", (int) blen, base, (int) n, s);
     if (rn < 0 || rn >= (int) sizeof (raw))
         return false;
+    size_t cached = e->nplain < 16 ? e->nplain : 16;
+    for (size_t i = 0; i < cached; i++)
+        if (strcmp (e->plain[i], raw) == 0)
+            return false;
     char phys[PATH_BUF];
     int pn = s_physical (raw, (size_t) rn, phys);
+    if (pn == 0 && rn < 256)
+        memcpy (e->plain[e->nplain++ % 16], raw, (size_t) rn + 1);
     if (pn < 0)
         return fn (e, NULL, 0, CAND_PATH, arg);
     if (pn > 0 && !(pn == len && memcmp (phys, out, (size_t) len) == 0))
@@ -1669,7 +1764,7 @@ s_probe_file (eval_t *e, const char *path, size_t n, int kind, void *arg)
         if (!glob_compile (path, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
             probe->hit = true;
         for (size_t i = 0; i < probe->list->count && !probe->hit; i++)
-            probe->hit = s_pattern_overlap (e, &probe->list->items[i], toks, nt, false);
+            probe->hit = s_pattern_overlap (e, &probe->list->items[i], toks, nt, false, NULL);
     }
     return probe->all ? false : probe->hit;
 }
@@ -2865,6 +2960,8 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.find_unknown = false;
     e.ndownloads = 0;
     e.fork_bomb = false;
+    e.dotglob = false;
+    e.nplain = 0;
     e.run_in_background = false;
     e.depth = 0;
     e.extra_count = 0;
