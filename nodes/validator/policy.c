@@ -150,7 +150,8 @@ typedef struct {
     plist_t not_flag, not_arg; //  hold when no option / no argument matches
     uint32_t path_mask;
     uint32_t target_mask;
-    bool has_path, has_target;
+    uint32_t tree_mask;
+    bool has_path, has_target, has_tree;
     uint32_t when;
 } rule_t;
 
@@ -642,6 +643,8 @@ typedef struct {
     bool classes_done;
     uint32_t classes;
     uint32_t target_classes;
+    bool tree_done;
+    uint32_t tree_classes; //  classes of the paths and of everything below them
 } view_t;
 
 struct _eval_t {
@@ -877,7 +880,7 @@ s_has_var (const char *s, size_t n)
 //  could be (CAND_GLOB), a last component only known as a pattern in an
 //  unknown directory (CAND_BASENAME), or NULL for a path only known at run
 //  time; it returns true to stop.
-enum { CAND_PATH, CAND_GLOB, CAND_BASENAME };
+enum { CAND_PATH, CAND_GLOB, CAND_BASENAME, CAND_TREE };
 typedef bool (path_fn_t) (eval_t *e, const char *path, size_t n, int kind, void *arg);
 
 #define MAX_GLOB_TOKENS 512
@@ -1160,6 +1163,36 @@ s_pattern_overlap (const eval_t *e, const pattern_t *p, const glob_tok_t *g, siz
     if (s_pattern_tokens (e, p, false, q, &qn) && glob_overlap (g, gn, q, qn, e->dotglob))
         return true;
     return s_pattern_tokens (e, p, true, q, &qn) && glob_overlap (g, gn, q, qn, e->dotglob);
+}
+
+//  The classes a tree could hold below a path or glob (GLOB_SHELL, escaped
+//  when literal): those with a pattern anchored at /, ~ or $PROJECT that
+//  could match something under it. Patterns that match at any depth
+//  (basenames, **/x) are left out: every tree "could" hold them.
+static uint32_t
+s_classify_subtree (const eval_t *e, const char *g, size_t n)
+{
+    const policy_t *p = e->policy;
+    glob_tok_t toks[MAX_GLOB_TOKENS];
+    size_t nt = 0;
+    static const char any[] = {'/', GLOB_ANY_TEXT};
+    if (!glob_compile (g, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt) ||
+        !glob_compile (any, 2, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
+        return ~(uint32_t) 0 >> (32 - p->class_count);
+    uint32_t mask = 0;
+    for (size_t c = 0; c < p->class_count; c++) {
+        const plist_t *list = &p->classes[c].patterns;
+        for (size_t i = 0; i < list->count; i++) {
+            const pattern_t *pat = &list->items[i];
+            if (pat->anchor == ANCHOR_BASENAME || pat->owned || pat->body[0] == '*')
+                continue;
+            if (s_pattern_overlap (e, pat, toks, nt, false, NULL)) {
+                mask |= (uint32_t) 1 << c;
+                break;
+            }
+        }
+    }
+    return mask;
 }
 
 //  Every class a glob (resolved, or a basename in an unknown directory)
@@ -1560,6 +1593,19 @@ s_candidate (eval_t *e, const char *s, size_t n, bool dynamic, bool expand_tilde
     return s_candidate_p (e, s, n, dynamic, NULL, expand_tilde, fn, arg);
 }
 
+//  Passes literal paths on as trees (find's {}: the root or below it)
+typedef struct {
+    path_fn_t *fn;
+    void *arg;
+} tree_fn_t;
+
+static bool
+s_as_tree (eval_t *e, const char *path, size_t n, int kind, void *arg)
+{
+    tree_fn_t *tree = (tree_fn_t *) arg;
+    return tree->fn (e, path, n, path && kind == CAND_PATH ? CAND_TREE : kind, tree->arg);
+}
+
 //  The candidates of one Bash argument word
 static bool
 s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn, void *arg)
@@ -1574,6 +1620,13 @@ s_word_paths (eval_t *e, const view_t *v, word_t w, bool operand, path_fn_t *fn,
         for (size_t i = 0; i < e->nfind; i++) {
             const char *root = e->find_roots[i]->text;
             size_t rn = strlen (root);
+            if (n == 2) {
+                //  {} alone: the root or anything below it
+                tree_fn_t tree = {fn, arg};
+                if (s_candidate (e, root, rn, false, false, s_as_tree, &tree))
+                    return true;
+                continue;
+            }
             if (rn + 1 + n >= PATH_BUF) {
                 if (fn (e, NULL, 0, CAND_PATH, arg))
                     return true;
@@ -1689,6 +1742,20 @@ s_view_paths (eval_t *e, view_t *v, bool target_only, path_fn_t *fn, void *arg)
     return false;
 }
 
+//  A literal path in GLOB_SHELL form (wildcards escaped) into out
+static size_t
+s_escape_path (const char *path, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        if (strchr ("*?[]\\", path[i]) || path[i] == GLOB_ANY_TEXT || path[i] == GLOB_ANY_NAME)
+            out[o++] = '\\';
+        out[o++] = path[i];
+    }
+    out[o] = 0;
+    return o;
+}
+
 static bool
 s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
 {
@@ -1697,10 +1764,36 @@ s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
         *mask |= (uint32_t) 1 << e->policy->cls_unknown;
     else if (kind == CAND_PATH)
         *mask |= (uint32_t) 1 << s_classify (e, path, n);
-    else
+    else if (kind == CAND_TREE) {
+        char g[PATH_BUF * 2];
+        size_t gn = s_escape_path (path, n, g, sizeof (g));
+        *mask |= ((uint32_t) 1 << s_classify (e, path, n)) | s_classify_subtree (e, g, gn);
+    } else
         *mask |= s_classify_glob (e, path, n, kind == CAND_BASENAME) |
                  (kind == CAND_BASENAME ? (uint32_t) 1 << e->policy->cls_unknown : 0);
     return false;
+}
+
+//  Every candidate read as a tree: itself and whatever lies below it
+static bool
+s_collect_tree (eval_t *e, const char *path, size_t n, int kind, void *arg)
+{
+    uint32_t *mask = (uint32_t *) arg;
+    if (path && kind == CAND_PATH)
+        return s_collect_class (e, path, n, CAND_TREE, arg);
+    if (path && kind == CAND_GLOB)
+        *mask |= s_classify_subtree (e, path, n);
+    return s_collect_class (e, path, n, kind, arg);
+}
+
+static void
+s_view_tree (eval_t *e, view_t *v)
+{
+    if (v->tree_done)
+        return;
+    v->tree_done = true;
+    v->tree_classes = 0;
+    s_view_paths (e, v, false, s_collect_tree, &v->tree_classes);
 }
 
 static void
@@ -1750,6 +1843,8 @@ s_probe_file (eval_t *e, const char *path, size_t n, int kind, void *arg)
     file_probe_t *probe = (file_probe_t *) arg;
     if (!path)
         probe->miss = true;
+    else if (kind == CAND_TREE)
+        probe->miss = true; //  what lies below a root names no file pattern by itself
     else if (kind == CAND_PATH) {
         if (s_plist_match_path (e, probe->list, path, n))
             probe->hit = true;
@@ -2269,6 +2364,11 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
             return false;
         if (r->has_target && (certain ? (v->target_classes & ~r->target_mask) != 0
                                       : !(v->target_classes & r->target_mask)))
+            return false;
+    }
+    if (r->has_tree) {
+        s_view_tree (e, v);
+        if (certain ? (v->tree_classes & ~r->tree_mask) != 0 : !(v->tree_classes & r->tree_mask))
             return false;
     }
     if (r->file.count) {
@@ -3367,10 +3467,10 @@ s_parse_flags (loader_t *l, const char *where, const char *value, bool nocase, p
     return true;
 }
 
-static const char *s_rule_keys[] = {"tool",   "command", "subcommand", "flag",     "arg",
-                                    "path",   "target",  "file",       "wrapper",  "upstream",
-                                    "role",   "when",    "assign",     "input",    "nocase",
-                                    "action", "risk",    "reason",     "not_flag", "not_arg"};
+static const char *s_rule_keys[] = {
+    "tool",   "command", "subcommand", "flag",   "arg",      "path",    "target",
+    "file",   "wrapper", "upstream",   "role",   "when",     "assign",  "input",
+    "nocase", "action",  "risk",       "reason", "not_flag", "not_arg", "tree"};
 
 static bool
 s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
@@ -3468,6 +3568,9 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
         } else if (strcmp (key, "target") == 0) {
             ok = s_parse_classes (l, self, kwhere, value, &r->target_mask);
             r->has_target = true;
+        } else if (strcmp (key, "tree") == 0) {
+            ok = s_parse_classes (l, self, kwhere, value, &r->tree_mask);
+            r->has_tree = true;
         } else if (strcmp (key, "when") == 0) {
             const char *p = value;
             while (ok && *p) {
