@@ -147,7 +147,8 @@ typedef struct {
     bool nocase;
     bool bash_only; //  has command, or tool lists only Bash
     plist_t tool, command, subcommand, flag, arg, file, wrapper, upstream, role, assign, input;
-    plist_t not_flag, not_arg; //  hold when no option / no argument matches
+    plist_t not_flag, not_arg, not_assign; //  hold when no option / argument / assignment matches
+    plist_t pre_flag;                      //  an option before the subcommand
     uint32_t path_mask;
     uint32_t target_mask;
     uint32_t tree_mask;
@@ -2025,6 +2026,27 @@ s_subcommands (const view_t *v, word_t out[2])
     return count;
 }
 
+//  Some option before the subcommand matches (kubectl --context prod get,
+//  docker -c prod ps): the options that choose what the program talks to
+static bool
+s_cond_pre_flag (const plist_t *flags, const view_t *v)
+{
+    if (v->pseudo || !v->sargs)
+        return false;
+    const char *opts = s_value_opts_of (v->name, v->name_len);
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (!s_is_option (w) || (w.n == 2 && w.s[1] == '-'))
+            return false;
+        for (size_t j = 0; j < flags->count; j++)
+            if (s_flag_match (&flags->items[j], w))
+                return true;
+        if (opts && s_takes_value (opts, w))
+            i++;
+    }
+    return false;
+}
+
 //  Some subcommand candidate matches; for an allow, every one must
 static bool
 s_cond_subcommand (const rule_t *r, const view_t *v)
@@ -2097,13 +2119,13 @@ s_cond_upstream (const rule_t *r, const view_t *v)
 }
 
 static bool
-s_cond_assign (const rule_t *r, const view_t *v)
+s_cond_assign (const plist_t *assigns, const view_t *v)
 {
     if (!v->cmd || v->pseudo)
         return false;
     for (size_t i = 0; i < v->cmd->assigns_count; i++) {
         const char *t = v->cmd->assigns[i].text;
-        if (s_plist_match_text (&r->assign, t, strlen (t)))
+        if (s_plist_match_text (assigns, t, strlen (t)))
             return true;
     }
     return false;
@@ -2293,10 +2315,17 @@ s_trusted_path (const view_t *v)
     return false;
 }
 
-//  Some command pattern of r with a '/' matches argv[0] as written
+//  Some command pattern of r with a '/' matches argv[0] as written (and
+//  argv[0] climbs out with no `..`: ./../../x is not a program of ./)
 static bool
 s_command_by_path_matches (const rule_t *r, const view_t *v)
 {
+    const char *w = v->word0;
+    size_t n = v->word0_len;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (w[i] == '.' && w[i + 1] == '.' && (i == 0 || w[i - 1] == '/') &&
+            (i + 2 == n || w[i + 2] == '/'))
+            return false;
     for (size_t i = 0; i < r->command.count; i++) {
         const pattern_t *p = &r->command.items[i];
         if (p->slash && s_match_text (p, v->word0, v->word0_len))
@@ -2342,6 +2371,8 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
         return false;
     if (r->not_flag.count && s_cond_flag (&r->not_flag, v))
         return false;
+    if (r->pre_flag.count && !s_cond_pre_flag (&r->pre_flag, v))
+        return false;
     if (r->arg.count && !s_cond_arg (&r->arg, v))
         return false;
     if (r->not_arg.count && s_cond_arg (&r->not_arg, v))
@@ -2350,7 +2381,9 @@ s_rule_matches (eval_t *e, const rule_t *r, view_t *v, bool indexed)
         return false;
     if (r->upstream.count && !s_cond_upstream (r, v))
         return false;
-    if (r->assign.count && !s_cond_assign (r, v))
+    if (r->assign.count && !s_cond_assign (&r->assign, v))
+        return false;
+    if (r->not_assign.count && s_cond_assign (&r->not_assign, v))
         return false;
     if (r->input.count && !s_cond_input (r, v))
         return false;
@@ -3468,9 +3501,9 @@ s_parse_flags (loader_t *l, const char *where, const char *value, bool nocase, p
 }
 
 static const char *s_rule_keys[] = {
-    "tool",   "command", "subcommand", "flag",   "arg",      "path",    "target",
-    "file",   "wrapper", "upstream",   "role",   "when",     "assign",  "input",
-    "nocase", "action",  "risk",       "reason", "not_flag", "not_arg", "tree"};
+    "tool",    "command",  "subcommand", "flag",    "arg",        "path",  "target",  "file",
+    "wrapper", "upstream", "role",       "when",    "assign",     "input", "nocase",  "action",
+    "risk",    "reason",   "not_flag",   "not_arg", "not_assign", "tree",  "pre_flag"};
 
 static bool
 s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
@@ -3559,9 +3592,14 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
             ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->input);
         else if (strcmp (key, "not_arg") == 0)
             ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->not_arg);
-        else if (strcmp (key, "flag") == 0 || strcmp (key, "not_flag") == 0) {
+        else if (strcmp (key, "not_assign") == 0)
+            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->not_assign);
+        else if (strcmp (key, "flag") == 0 || strcmp (key, "not_flag") == 0 ||
+                 strcmp (key, "pre_flag") == 0) {
             ok = s_parse_flags (l, kwhere, value, r->nocase,
-                                strcmp (key, "flag") == 0 ? &r->flag : &r->not_flag);
+                                strcmp (key, "flag") == 0       ? &r->flag
+                                : strcmp (key, "not_flag") == 0 ? &r->not_flag
+                                                                : &r->pre_flag);
         } else if (strcmp (key, "path") == 0) {
             ok = s_parse_classes (l, self, kwhere, value, &r->path_mask);
             r->has_path = true;
@@ -4070,9 +4108,9 @@ policy_load (const char *path, char *err, size_t err_size)
 static void
 s_rule_free (rule_t *r)
 {
-    plist_t *lists[] = {&r->tool,  &r->command,  &r->subcommand, &r->flag, &r->arg,
-                        &r->file,  &r->wrapper,  &r->upstream,   &r->role, &r->assign,
-                        &r->input, &r->not_flag, &r->not_arg};
+    plist_t *lists[] = {&r->tool,  &r->command,  &r->subcommand, &r->flag,       &r->arg,
+                        &r->file,  &r->wrapper,  &r->upstream,   &r->role,       &r->assign,
+                        &r->input, &r->not_flag, &r->not_arg,    &r->not_assign, &r->pre_flag};
     for (size_t i = 0; i < sizeof (lists) / sizeof (lists[0]); i++)
         s_plist_free (lists[i]);
 }
