@@ -2741,18 +2741,13 @@ s_find_roots (eval_t *e, const shell_cmd_t *cmd)
     }
 }
 
+//  DIR (NULL: home) becomes one more directory that later relative paths
+//  may be relative to, resolved against each one known; we do not know
+//  where a cd's scope ends, so we keep them all
 static void
-s_chdir (eval_t *e, const shell_cmd_t *cmd)
+s_add_cwd (eval_t *e, const char *target, bool dynamic)
 {
-    //  cd DIR / pushd DIR: later relative paths may be relative to DIR too
-    //  (we do not know where its scope ends, so we keep both)
-    if (cmd->argc > 2) {
-        e->cwd_unknown = true;
-        return;
-    }
-    const char *target = cmd->argc == 2 ? cmd->argv[1].text : NULL;
-    bool dynamic = cmd->argc == 2 && cmd->argv[1].dynamic;
-    if (cmd->argc == 2 && (strcmp (target, "-") == 0 || dynamic || target[0] == 0)) {
+    if (target && (strcmp (target, "-") == 0 || dynamic || target[0] == 0)) {
         e->cwd_unknown = true;
         return;
     }
@@ -2779,6 +2774,41 @@ s_chdir (eval_t *e, const shell_cmd_t *cmd)
     }
 }
 
+//  cd DIR / pushd DIR
+static void
+s_chdir (eval_t *e, const shell_cmd_t *cmd)
+{
+    if (cmd->argc > 2) {
+        e->cwd_unknown = true;
+        return;
+    }
+    s_add_cwd (e, cmd->argc == 2 ? cmd->argv[1].text : NULL,
+               cmd->argc == 2 && cmd->argv[1].dynamic);
+}
+
+//  Programs whose -C DIR (--directory DIR) makes their relative paths
+//  relative to DIR: tar -C / -czf x home/dev archives /home/dev
+static void
+s_dir_options (eval_t *e, const view_t *v)
+{
+    static const char *progs[] = {"tar", "bsdtar", "gtar", "make", "gmake", "ninja", "git"};
+    if (!s_name_in (v->name, v->name_len, progs, sizeof (progs) / sizeof (progs[0])))
+        return;
+    for (size_t i = 0; i < v->argc; i++) {
+        const shell_word_t *w = &v->sargs[i];
+        const char *t = w->text;
+        if (strcmp (t, "--") == 0)
+            break;
+        if ((strcmp (t, "-C") == 0 || strcmp (t, "--directory") == 0) && i + 1 < v->argc) {
+            s_add_cwd (e, v->sargs[i + 1].text, v->sargs[i + 1].dynamic);
+            i++;
+        } else if (strncmp (t, "--directory=", 12) == 0)
+            s_add_cwd (e, t + 12, w->dynamic);
+        else if (strncmp (t, "-C", 2) == 0 && t[2] && !s_streq_n (v->name, v->name_len, "git"))
+            s_add_cwd (e, t + 2, w->dynamic);
+    }
+}
+
 static void
 s_eval_cmd (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd)
 {
@@ -2794,6 +2824,7 @@ s_eval_cmd (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd)
         s_basename (w0, v.word0_len, &v.name, &v.name_len);
         v.sargs = cmd->argv + 1;
         v.argc = cmd->argc - 1;
+        s_dir_options (e, &v);
         s_eval_view (e, &v, cmd->argv[0].dynamic);
         if (e->done)
             return;
