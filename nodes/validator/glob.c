@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-#define MAX_PAIRS 65536
+#define MAX_PAIRS  32768           //  position pairs searched at most
+#define MAX_STATES (3 * MAX_PAIRS) //  each in three places in a component
 
 static void
 s_set_add (glob_tok_t *t, unsigned char c)
@@ -66,6 +67,8 @@ s_bracket (const char *text, size_t n, size_t i, glob_tok_t *tok, size_t *end)
         unsigned char c = (unsigned char) text[j];
         if (c == ']' && !first)
             break;
+        if (c == '/')
+            return false; //  bash: a bracket expression never spans a /
         first = false;
         if (c == '[' && j + 1 < n &&
             (text[j + 1] == ':' || text[j + 1] == '=' || text[j + 1] == '.')) {
@@ -160,43 +163,45 @@ glob_compile (const char *text, size_t n, glob_syntax_t syntax, glob_tok_t *out,
 bool
 glob_overlap (const glob_tok_t *a, size_t na, const glob_tok_t *b, size_t nb, bool dotglob)
 {
-    //  a state is (position in a, position in b, next character starts a
-    //  component): without dotglob a wildcard of a may not put a '.' there
+    //  A state is (position in a, position in b, where in a component we
+    //  are): 0 inside, 1 at its start, 2 at its start after a's wildcard
+    //  matched nothing there. Without dotglob a component of a that starts
+    //  with a wildcard matches no name that starts with '.' (bash): so at
+    //  1 a wildcard of a, and at 2 anything of a, may not put a '.' there.
     size_t width = nb + 1;
     size_t pairs = (na + 1) * width;
-    if (pairs * 2 > MAX_PAIRS)
+    if (pairs > MAX_PAIRS)
         return true;
-    uint64_t seen[MAX_PAIRS / 64];
-    memset (seen, 0, (pairs * 2 + 63) / 64 * sizeof (uint64_t));
+    uint64_t seen[MAX_STATES / 64];
+    memset (seen, 0, (pairs * 3 + 63) / 64 * sizeof (uint64_t));
     //  each state is pushed at most once: the stack never outgrows them
-    static _Thread_local uint32_t stack[MAX_PAIRS];
+    static _Thread_local uint32_t stack[MAX_STATES];
     size_t top = 0;
-    stack[top++] = 0;
-    seen[0] = 1;
 #define VISIT(I, J, F)                                                                             \
     do {                                                                                           \
-        size_t k_ = ((I) *width + (J)) * 2 + (F);                                                  \
+        size_t k_ = ((I) *width + (J)) * 3 + (F);                                                  \
         if (!(seen[k_ >> 6] & ((uint64_t) 1 << (k_ & 63)))) {                                      \
             seen[k_ >> 6] |= (uint64_t) 1 << (k_ & 63);                                            \
             stack[top++] = (uint32_t) k_;                                                          \
         }                                                                                          \
     } while (0)
+    VISIT (0, 0, 1); //  the text starts a component
     while (top) {
         size_t k = stack[--top];
-        size_t fresh = k & 1;
-        k >>= 1;
+        size_t where = k % 3;
+        k /= 3;
         size_t i = k / width, j = k % width;
         if (i == na && j == nb)
             return true;
         if (i < na && a[i].run)
-            VISIT (i + 1, j, fresh);
+            VISIT (i + 1, j, where == 1 && a[i].wild && !dotglob ? 2 : where);
         if (j < nb && b[j].run)
-            VISIT (i, j + 1, fresh);
+            VISIT (i, j + 1, where);
         if (i < na && j < nb) {
             glob_tok_t meet;
             for (int w = 0; w < 4; w++)
                 meet.set[w] = a[i].set[w] & b[j].set[w];
-            if (fresh && a[i].wild && !dotglob)
+            if (!dotglob && ((where == 1 && a[i].wild) || where == 2))
                 meet.set['.' >> 6] &= ~((uint64_t) 1 << ('.' & 63));
             bool slash = meet.set['/' >> 6] & ((uint64_t) 1 << ('/' & 63));
             meet.set['/' >> 6] &= ~((uint64_t) 1 << ('/' & 63));

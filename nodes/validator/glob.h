@@ -46,10 +46,10 @@ bool glob_compile (const char *text, size_t n, glob_syntax_t syntax, glob_tok_t 
 //  Appends a literal (no wildcard) to out.
 bool glob_literal (const char *text, size_t n, glob_tok_t *out, size_t max, size_t *count);
 
-//  True if some string matches both token lists. Without dotglob the
-//  wildcards of a match no '.' at the start of a component (bash's
-//  default). Over budget (more than 32,768 position pairs) it answers
-//  true: "could".
+//  True if some string matches both token lists. Without dotglob a
+//  component of a that starts with a wildcard matches no name starting
+//  with '.' (bash's default). Over budget (more than 32,768 position
+//  pairs) it answers true: "could".
 bool glob_overlap (const glob_tok_t *a, size_t na, const glob_tok_t *b, size_t nb, bool dotglob);
 
 //  True if the text holds a glob operator or a dynamic part (GLOB_SHELL).

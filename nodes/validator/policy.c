@@ -998,26 +998,28 @@ s_magic_link (const char *p, size_t n)
 //  dynamic parts read as one component each (their "could be ../.." is
 //  the caller's unknown), magic links as GLOB_ANY_TEXT. Returns the
 //  length or -1.
-static int
-s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char *out, size_t size)
+//  A literal path in GLOB_SHELL form (wildcards escaped) into out
+static size_t
+s_escape_path (const char *path, size_t n, char *out, size_t size)
 {
-    size_t len = 0;
-    if (n == 0 || g[0] != '/') {
-        if (base_len >= size)
-            return -1;
-        for (size_t i = 0; i < base_len; i++) {
-            //  a working directory is literal text
-            if (base[i] == '*' || base[i] == '?' || base[i] == '[' || base[i] == '\\' ||
-                base[i] == GLOB_ANY_TEXT) {
-                if (len + 2 >= size)
-                    return -1;
-                out[len++] = '\\';
-            }
-            out[len++] = base[i];
-        }
-        if (len == 1 && out[0] == '/')
-            len = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        if (strchr ("*?[]\\", path[i]) || path[i] == GLOB_ANY_TEXT || path[i] == GLOB_ANY_NAME)
+            out[o++] = '\\';
+        out[o++] = path[i];
     }
+    out[o] = 0;
+    return o;
+}
+
+//  Appends the components of text (n bytes, GLOB_SHELL; escaped when
+//  literal) to out (len bytes): `.` skipped, `..` lexical, dynamic parts
+//  read as one component each, a magic link becoming GLOB_ANY_TEXT (any
+//  path, / itself included). False when out is full.
+static bool
+s_glob_components (const char *g, size_t n, char *out, size_t size, size_t *len_p)
+{
+    size_t len = *len_p;
     size_t i = 0;
     while (i < n) {
         while (i < n && g[i] == '/')
@@ -1032,7 +1034,8 @@ s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char
         if (clen == 0 || (clen == 1 && g[start] == '.'))
             continue;
         if (clen == 2 && g[start] == '.' && g[start + 1] == '.') {
-            if (len >= 2 && out[len - 1] == GLOB_ANY_TEXT && out[len - 2] == '/')
+            //  .. of "any path" is still any path
+            if (len && out[len - 1] == GLOB_ANY_TEXT && (len == 1 || out[len - 2] == '/'))
                 continue;
             while (len > 0 && out[len - 1] != '/')
                 len--;
@@ -1041,16 +1044,36 @@ s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char
             continue;
         }
         if (len + 1 + clen * 2 >= size)
-            return -1;
+            return false;
         out[len++] = '/';
         for (size_t j = start; j < start + clen; j++)
             out[len++] = g[j] == GLOB_ANY_TEXT ? GLOB_ANY_NAME : g[j];
         if (s_magic_link (out, len)) {
-            out[0] = '/';
-            out[1] = GLOB_ANY_TEXT;
-            len = 2;
+            out[0] = GLOB_ANY_TEXT;
+            len = 1;
         }
     }
+    *len_p = len;
+    return true;
+}
+
+//  Resolves a GLOB_SHELL pattern against base (absolute, normalised): .
+//  and .. lexically (.. after a magic link stays inside its "anything"),
+//  dynamic parts read as one component each (their "could be ../.." is
+//  the caller's unknown), magic links (in g or in base) as GLOB_ANY_TEXT.
+//  Returns the length or -1.
+static int
+s_resolve_glob (const char *base, size_t base_len, const char *g, size_t n, char *out, size_t size)
+{
+    size_t len = 0;
+    if (n == 0 || g[0] != '/') {
+        char lit[PATH_BUF * 2];
+        size_t ln = s_escape_path (base, base_len, lit, sizeof (lit));
+        if (ln >= sizeof (lit) - 2 || !s_glob_components (lit, ln, out, size, &len))
+            return -1;
+    }
+    if (!s_glob_components (g, n, out, size, &len))
+        return -1;
     if (len == 0)
         out[len++] = '/';
     out[len] = 0;
@@ -1303,8 +1326,8 @@ s_any_symlink (const char *path)
     return -1;
 }
 
-//  The path the kernel would reach: the longest existing prefix of raw
-//  with its symlinks resolved, then the rest. Only where the validator's
+//  The path the kernel would reach: raw with its symlinks (dangling ones
+//  too) followed as far as it exists, then the rest. Only where the validator's
 //  filesystem is the agent's (POLICY.md), never under /proc, /dev, /sys
 //  (they describe the validator itself). Returns the length, 0 when it
 //  is the lexical path anyway, -1 when it cannot tell.
@@ -1317,48 +1340,74 @@ s_physical (const char *raw, size_t n, char *out)
     memcpy (buf, raw, n);
     buf[n] = 0;
     //  one openat2 that refuses every symlink answers the usual case ("none
-    //  on the existing part") in one system call; else walk forward
-    int quick = s_any_symlink (buf);
-    if (quick == 0)
+    //  on the existing part") in one system call
+    if (s_any_symlink (buf) == 0)
         return 0;
-    bool link = quick == 1;
-    for (size_t i = 1; i <= n && !link; i++) {
-        if (i < n && buf[i] != '/')
+    //  else walk it as the kernel does, following each link (a dangling
+    //  one too: what it names is where a write would go), then the part
+    //  that does not exist yet lexically
+    char cur[PATH_BUF] = ""; //  resolved prefix, "" for /
+    char rest[PATH_BUF * 2]; //  components still to walk
+    size_t cn = 0, rn = n;
+    memcpy (rest, buf, n + 1);
+    bool link = false;
+    for (int links = 0, steps = 0; rn > 0 && steps < 4096; steps++) {
+        size_t i = 0;
+        while (i < rn && rest[i] == '/')
+            i++;
+        size_t start = i;
+        while (i < rn && rest[i] != '/')
+            i++;
+        size_t clen = i - start;
+        char comp[PATH_BUF];
+        memcpy (comp, rest + start, clen);
+        comp[clen] = 0;
+        memmove (rest, rest + i, rn - i + 1);
+        rn -= i;
+        if (clen == 0 || strcmp (comp, ".") == 0)
             continue;
-        char save = buf[i];
-        buf[i] = 0;
+        if (strcmp (comp, "..") == 0) {
+            while (cn > 0 && cur[cn - 1] != '/')
+                cn--;
+            if (cn > 0)
+                cn--;
+            cur[cn] = 0;
+            continue;
+        }
+        if (cn + 1 + clen >= PATH_BUF)
+            return -1;
+        size_t before = cn;
+        cur[cn++] = '/';
+        memcpy (cur + cn, comp, clen + 1);
+        cn += clen;
         struct stat st;
-        int rc = lstat (buf, &st);
-        buf[i] = save;
-        if (rc != 0)
+        if (lstat (cur, &st) != 0) {
+            //  the rest does not exist (yet): it stays as written
+            if (cn + rn >= PATH_BUF)
+                return -1;
+            memcpy (cur + cn, rest, rn + 1);
+            cn += rn;
             break;
-        link = S_ISLNK (st.st_mode);
+        }
+        if (!S_ISLNK (st.st_mode))
+            continue;
+        char target[PATH_BUF];
+        ssize_t tn = readlink (cur, target, sizeof (target) - 1);
+        if (tn <= 0 || ++links > 40 || (size_t) tn + 1 + rn >= sizeof (rest))
+            return -1;
+        link = true;
+        //  the link's text replaces it: from / when absolute, else from
+        //  the directory that holds it
+        memmove (rest + tn + 1, rest, rn + 1);
+        memcpy (rest, target, (size_t) tn);
+        rest[tn] = '/';
+        rn += (size_t) tn + 1;
+        cn = target[0] == '/' ? 0 : before;
+        cur[cn] = 0;
     }
     if (!link)
         return 0;
-    //  the longest prefix realpath can resolve, then the remainder
-    size_t cut = n;
-    char real[PATH_MAX];
-    for (int tries = 0; tries < 64; tries++) {
-        char save = buf[cut];
-        buf[cut] = 0;
-        char *r = realpath (buf, real);
-        buf[cut] = save;
-        if (r) {
-            char joined[PATH_BUF];
-            int len =
-                snprintf (joined, sizeof (joined), "%s/%.*s", real, (int) (n - cut), buf + cut);
-            if (len < 0 || len >= (int) sizeof (joined))
-                return -1;
-            return s_resolve ("/", 1, joined, (size_t) len, out);
-        }
-        while (cut > 1 && buf[cut - 1] != '/')
-            cut--;
-        if (cut <= 1)
-            return -1;
-        cut--;
-    }
-    return -1;
+    return s_resolve ("/", 1, cur[0] ? cur : "/", cur[0] ? cn : 1, out);
 }
 
 static bool
@@ -1374,22 +1423,13 @@ s_candidate_literal (eval_t *e, const char *base, size_t blen, const char *s, si
                      path_fn_t *fn, void *arg)
 {
     char out[PATH_BUF];
-    //  magic links (/proc/self/cwd/..) first: lexical .. would remove them
-    if (memmem (s, n, "proc", 4) || memmem (s, n, "/fd", 3) || memmem (base, blen, "/proc", 5)) {
-        char g[PATH_BUF];
-        size_t gn = 0;
-        bool fits = true;
-        for (size_t i = 0; i < n && fits; i++) {
-            if (gn + 3 >= sizeof (g))
-                fits = false;
-            else {
-                if (s[i] == '*' || s[i] == '?' || s[i] == '[' || s[i] == '\\' ||
-                    s[i] == GLOB_ANY_TEXT)
-                    g[gn++] = '\\';
-                g[gn++] = s[i];
-            }
-        }
-        int len = fits ? s_resolve_glob (base, blen, g, gn, out, sizeof (out)) : -1;
+    //  magic links (/proc/self/cwd/.., or a cwd under one) first: lexical
+    //  .. would remove them
+    if (memmem (s, n, "proc", 4) || memmem (s, n, "/fd", 3) || memmem (base, blen, "/proc", 5) ||
+        memmem (base, blen, "/fd", 3)) {
+        char g[PATH_BUF * 2];
+        size_t gn = s_escape_path (s, n, g, sizeof (g));
+        int len = gn < sizeof (g) - 2 ? s_resolve_glob (base, blen, g, gn, out, sizeof (out)) : -1;
         if (len < 0)
             return fn (e, NULL, 0, CAND_PATH, arg);
         if (memchr (out, GLOB_ANY_TEXT, (size_t) len))
@@ -1743,20 +1783,6 @@ s_view_paths (eval_t *e, view_t *v, bool target_only, path_fn_t *fn, void *arg)
     return false;
 }
 
-//  A literal path in GLOB_SHELL form (wildcards escaped) into out
-static size_t
-s_escape_path (const char *path, size_t n, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 2 < size; i++) {
-        if (strchr ("*?[]\\", path[i]) || path[i] == GLOB_ANY_TEXT || path[i] == GLOB_ANY_NAME)
-            out[o++] = '\\';
-        out[o++] = path[i];
-    }
-    out[o] = 0;
-    return o;
-}
-
 static bool
 s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
 {
@@ -1773,6 +1799,18 @@ s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
         *mask |= s_classify_glob (e, path, n, kind == CAND_BASENAME) |
                  (kind == CAND_BASENAME ? (uint32_t) 1 << e->policy->cls_unknown : 0);
     return false;
+}
+
+//  The classes of the working directories the command may run in
+static uint32_t
+s_cwd_classes (eval_t *e)
+{
+    uint32_t mask = 0;
+    for (size_t i = 0; i < e->ncwd; i++)
+        s_candidate_literal (e, "/", 1, e->cwds[i], e->cwd_lens[i], s_collect_class, &mask);
+    if (e->cwd_unknown || !e->ncwd)
+        mask |= (uint32_t) 1 << e->policy->cls_unknown;
+    return mask;
 }
 
 //  Every candidate read as a tree: itself and whatever lies below it
@@ -1795,6 +1833,10 @@ s_view_tree (eval_t *e, view_t *v)
     v->tree_done = true;
     v->tree_classes = 0;
     s_view_paths (e, v, false, s_collect_tree, &v->tree_classes);
+    for (size_t i = 0; !v->tree_classes && i < e->ncwd; i++)
+        s_collect_class (e, e->cwds[i], e->cwd_lens[i], CAND_TREE, &v->tree_classes);
+    if (!v->tree_classes)
+        v->tree_classes = s_cwd_classes (e);
 }
 
 static void
@@ -1808,6 +1850,8 @@ s_view_classes (eval_t *e, view_t *v)
     if (v->pseudo || v->tool_path || !v->sargs) {
         s_view_paths (e, v, false, s_collect_class, &v->classes);
         v->target_classes = v->classes;
+        if (!v->classes)
+            v->classes = s_cwd_classes (e);
         return;
     }
     //  one pass: every word's classes, and the last operand's apart
@@ -1829,6 +1873,10 @@ s_view_classes (eval_t *e, view_t *v)
         v->classes |= (uint32_t) 1 << e->policy->cls_unknown;
         v->target_classes |= (uint32_t) 1 << e->policy->cls_unknown;
     }
+    //  a command naming no path works where it runs (find -delete, git
+    //  clean, Grep without a path): the working directory is its path
+    if (!v->classes)
+        v->classes = s_cwd_classes (e);
 }
 
 typedef struct {
@@ -4196,15 +4244,23 @@ policy_protect (policy_t *self, const char *patterns, char *err, size_t err_size
     }
     int id = s_class_find (self, "lighthouse", 10);
     if (id < 0) {
-        //  a policy without the class: it goes first, before every other
+        //  a policy without the class: it goes after the policy's own
+        //  classes, so that it takes no path from them (no rule names it,
+        //  and a path of theirs must keep meeting their rules); the paths
+        //  it takes from project, temp or home then meet no allow written
+        //  for those
         if (self->order_count >= MAX_CLASSES ||
             (id = s_add_class (self, "lighthouse", CLASS_USER)) < 0) {
             s_fail (&l, NULL, "too many classes for 'lighthouse'");
             s_plist_free (&extra);
             return false;
         }
-        memmove (self->order + 1, self->order, self->order_count);
-        self->order[0] = (uint8_t) id;
+        size_t at = 0;
+        for (size_t i = 0; i < self->order_count; i++)
+            if (self->classes[self->order[i]].kind == CLASS_USER)
+                at = i + 1;
+        memmove (self->order + at + 1, self->order + at, self->order_count - at);
+        self->order[at] = (uint8_t) id;
         self->order_count++;
     }
     plist_t *list = &self->classes[id].patterns;

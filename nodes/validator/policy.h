@@ -56,10 +56,11 @@ policy_t *policy_load_text (const char *text, const char *name, char *err, size_
 void policy_destroy (policy_t **self_p);
 
 //  Adds path patterns (POLICY.md "Path patterns", space-separated) to the
-//  built-in class `lighthouse`: the installation's own files (run directory,
-//  keys, policy, env files, binaries). The validator calls it after every
-//  load with the paths of its configuration. False with a message in err
-//  for a malformed pattern; the policy is then unchanged.
+//  class `lighthouse`: the installation's own files (run directory, keys,
+//  policy, env files, binaries). A policy without the class gets it after
+//  its own classes. The validator calls it after every load with the paths
+//  of its configuration. False with a message in err for a malformed
+//  pattern; the policy is then unchanged.
 bool policy_protect (policy_t *self, const char *patterns, char *err, size_t err_size);
 
 //  The policy's version string (part of every decision cache key).

@@ -4,9 +4,6 @@
     reports it; GLOB_POLICY: a policy path pattern body), glob_overlap as
     truth tables (a is the shell side, b the policy side: the dot rule
     binds a's wildcards only), the budget answer and glob_is_wild.
-
-    Tests of a known bug skip with a message naming it; set
-    LH_RUN_KNOWN_BUGS=1 to run them anyway (they fail until it is fixed).
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,16 +90,6 @@ static void
 s_no (const char *a, const char *b)
 {
     s_ov_is (a, b, false, false);
-}
-
-static void
-s_known_bug (const char *what)
-{
-    const char *run = getenv ("LH_RUN_KNOWN_BUGS");
-    if (run && *run && strcmp (run, "0") != 0)
-        return;
-    print_message ("KNOWN BUG (skipped; LH_RUN_KNOWN_BUGS=1 runs it): %s\n", what);
-    skip ();
 }
 
 //  --------------------------------------------------------------------------
@@ -504,10 +491,6 @@ static void
 test_overlap_dot_rule_at_start (void **state)
 {
     (void) state;
-    s_known_bug ("glob_overlap starts its search with fresh = 0, so a wildcard at the very "
-                 "start of the text may match a leading '.': glob_overlap('*.py', '.env.*', "
-                 "dotglob=false) is true (unreachable through the engine, whose paths start "
-                 "with '/')");
     s_ov_is ("*.py", ".env.*", false, true);
     s_ov_is ("*", ".ssh", false, true);
     s_ov_is ("?ssh", ".ssh", false, true);
@@ -521,10 +504,6 @@ static void
 test_overlap_star_empty_before_dot (void **state)
 {
     (void) state;
-    s_known_bug ("glob_overlap lets a leading * match the empty string before a literal '.' "
-                 "at the start of a component: glob_overlap('/h/*.ssh', '/h/.ssh', "
-                 "dotglob=false) is true, bash's `echo /h/*.ssh` does not list /h/.ssh "
-                 "(over-approximation: more classes, on the safe side)");
     s_ov_is ("/h/*.ssh", "/h/.ssh", false, true);
     s_ov_is ("/p/*.env", "**/.env", false, true);
 }
@@ -535,10 +514,6 @@ static void
 test_overlap_bracket_spanning_slash (void **state)
 {
     (void) state;
-    s_known_bug ("glob_compile reads '[a/b]' as one bracket {a,b} (then drops /), bash reads it "
-                 "as the literal text '[a/b]': glob_overlap('/x/[a/b]', '/x/\\[a/b]' literal) "
-                 "is false (the shell parser escapes such a '[', so only a direct caller sees "
-                 "it)");
     glob_tok_t a[64], b[64];
     size_t na = s_compile ("/x/[a/b]", GLOB_SHELL, a);
     size_t nb = 0;

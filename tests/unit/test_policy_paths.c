@@ -10,9 +10,6 @@
     not_flag, not_arg, when = no_command; defer; the empty input;
     policy_protect. A few cases run against nodes/validator/default.policy
     (LH_POLICY_FILE).
-
-    Tests of a known bug skip with a message naming it; set
-    LH_RUN_KNOWN_BUGS=1 to run them anyway (they fail until it is fixed).
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -150,16 +147,6 @@ static void
 s_bash_is (const policy_t *policy, const char *cmd, policy_action_t action, const char *rule)
 {
     s_expect (s_bash (policy, cmd), cmd, action, rule);
-}
-
-static void
-s_known_bug (const char *what)
-{
-    const char *run = getenv ("LH_RUN_KNOWN_BUGS");
-    if (run && *run && strcmp (run, "0") != 0)
-        return;
-    print_message ("KNOWN BUG (skipped; LH_RUN_KNOWN_BUGS=1 runs it): %s\n", what);
-    skip ();
 }
 
 #define HEAD                                                                                       \
@@ -371,10 +358,6 @@ static void
 test_glob_star_before_leading_dot (void **state)
 {
     (void) state;
-    s_known_bug ("glob_overlap lets a leading * match the empty string before a literal '.' "
-                 "at the start of a component, so `cat src/*.env` reaches a basename class "
-                 "'.env' (bash never expands src/*.env to src/.env; safe-side "
-                 "over-approximation: an allow for project does not hold)");
     policy_t *p = s_probe_policy ();
     s_classes_are (p, "src/*.env", PROJ);
     s_classes_are (p, "~/*.aws/credentials", HOMEC);
@@ -486,12 +469,6 @@ static void
 test_magic_link_to_root (void **state)
 {
     (void) state;
-    s_known_bug ("a magic link is rewritten as '/' 0x01 and the next component appended after "
-                 "another '/', so '/proc/1/root/etc/shadow' becomes '/<any>/etc/shadow', which "
-                 "can never be '/etc/shadow' itself: a class whose patterns are all exact "
-                 "('/etc/shadow', '/etc/shadow*') is not reached; only a class holding some "
-                 "'**' pattern is, by accident ('/home/dev/.aws/**' holds "
-                 "'/home/dev/.aws/etc/shadow')");
     policy_t *p = s_load (HEAD "class\n"
                                "    shadow = \"/etc/shadow /etc/gshadow*\"\n"
                                "rule\n"
@@ -514,11 +491,6 @@ static void
 test_magic_link_as_cwd (void **state)
 {
     (void) state;
-    s_known_bug ("a working directory that is (or is under) a magic link is taken as literal "
-                 "text: s_resolve_glob checks for a magic link only after appending a component "
-                 "of the word, when the link is no longer the last component, so after "
-                 "`cd /proc/1/cwd` (or a request cwd of /proc/1/cwd) `cat .aws/credentials` "
-                 "is /proc/1/cwd/.aws/credentials, class procdev, not a secret");
     policy_t *p = s_probe_policy ();
     ctx_t in_proc = {"/proc/1/cwd", HOME, PROJECT, "agent"};
     unsigned m = s_classes_ctx (p, ".aws/credentials", &in_proc);
@@ -535,11 +507,12 @@ test_urls_and_pipes (void **state)
 {
     (void) state;
     policy_t *p = s_probe_policy ();
-    //  a URL is no path ...
-    s_classes_are (p, "https://example.com/etc/shadow", 0);
-    s_classes_are (p, "ssh://host/home/dev/.aws/credentials", 0);
-    s_classes_are (p, "git+ssh://host/x", 0);
-    s_classes_are (p, "s3://bucket/.ssh/id_rsa", 0);
+    //  a URL is no path (a command that names none works in its working
+    //  directory, the project here) ...
+    s_classes_are (p, "https://example.com/etc/shadow", PROJ);
+    s_classes_are (p, "ssh://host/home/dev/.aws/credentials", PROJ);
+    s_classes_are (p, "git+ssh://host/x", PROJ);
+    s_classes_are (p, "s3://bucket/.ssh/id_rsa", PROJ);
     //  ... except file://
     s_classes_are (p, "file:///etc/shadow", SECRETS);
     s_classes_are (p, "FILE:///etc/passwd", SYSTEM);
@@ -547,8 +520,8 @@ test_urls_and_pipes (void **state)
     //  a :// after a non-scheme is a path
     s_classes_are (p, "a/b://c", PROJ);
     //  <(..) and >(..) are pipes: the words inside are their own command
-    s_classes_are (p, "<(sort a)", 0);
-    s_classes_are (p, ">(gzip)", 0);
+    s_classes_are (p, "<(sort a)", PROJ);
+    s_classes_are (p, ">(gzip)", PROJ);
     s_classes_are (p, "<(cat /etc/shadow) x", PROJ);
     policy_destroy (&p);
     //  the command inside is judged on its own
@@ -726,11 +699,6 @@ test_symlink_dangling (void **state)
     s_bash_is (p, cmd, POLICY_DENY, "write-secrets");
     policy_destroy (&p);
     //  the dangling one
-    s_known_bug ("a dangling symlink is not followed: s_physical resolves the longest prefix "
-                 "realpath accepts, which for a link to a missing file is the directory "
-                 "holding the link, so `echo x > DIR/dangling` (dangling -> "
-                 "DIR/secretdir/nowhere) is judged as DIR/dangling although the write creates "
-                 "DIR/secretdir/nowhere");
     p = s_load (text);
     snprintf (cmd, sizeof (cmd), "echo x > %s", l->dangling);
     s_bash_is (p, cmd, POLICY_DENY, "write-secrets");
@@ -903,11 +871,6 @@ test_allow_path_without_candidates (void **state)
     s_bash_is (p, "find / -delete", POLICY_DEFER, "default");
     s_bash_is (p, "cd / && find . -delete", POLICY_DEFER, "default");
     policy_destroy (&p); //  skip () does not come back
-    s_known_bug ("an allow rule's `path` (and `target`) holds when the command has no path "
-                 "candidate at all (no class outside the list: vacuously true), unlike `file`; "
-                 "`find` without a starting point searches `.`, so `cd / && find -delete` "
-                 "(or cwd /etc) is allowed by `command = find, flag = -delete, path = project "
-                 "temp`; the shipped policy allows it by find-delete-project");
     p = s_load (text);
     s_bash_is (p, "cd / && find -delete", POLICY_DEFER, "default");
     s_expect (s_bash_ctx (p, "find -delete", &(ctx_t){"/etc", HOME, PROJECT, "agent"}),
@@ -1266,7 +1229,7 @@ test_protect_existing_class (void **state)
 }
 
 static void
-test_protect_creates_class_first (void **state)
+test_protect_creates_class_after_own (void **state)
 {
     (void) state;
     //  project placed first, and an allow for it
@@ -1292,14 +1255,14 @@ test_protect_creates_class_first (void **state)
     s_bash_is (p, "touch .lh/state", POLICY_ALLOW, "edit-project");
     s_bash_is (p, "touch src/a.c", POLICY_ALLOW, "edit-project");
     char err[256];
-    assert_true (policy_protect (p, "$PROJECT/.lh/**", err, sizeof (err)));
-    //  the new class comes before project, which was first: the path is
-    //  lighthouse now, and the allow for project no longer holds
-    s_bash_is (p, "touch .lh/state", POLICY_DENY, "default");
-    s_bash_is (p, "touch .lh", POLICY_DENY, "default");
-    s_bash_is (p, "touch .l*/state", POLICY_DENY, "default");
+    assert_true (policy_protect (p, "$PROJECT/.lh/** /tmp/lh/**", err, sizeof (err)));
+    //  the new class comes after the policy's own classes: project, which
+    //  this policy placed first, keeps its paths; temp, which comes after,
+    //  loses /tmp/lh to it (and so the escalation written for temp)
+    s_bash_is (p, "touch .lh/state", POLICY_ALLOW, "edit-project");
+    s_bash_is (p, "touch /tmp/lh/x", POLICY_DENY, "default");
+    s_bash_is (p, "touch /tmp/lhx", POLICY_ESCALATE, "temp");
     s_bash_is (p, "touch src/a.c", POLICY_ALLOW, "edit-project");
-    s_bash_is (p, "touch .lhx", POLICY_ALLOW, "edit-project");
     //  the other classes keep their order and places
     s_bash_is (p, "cat ~/.aws/x", POLICY_ESCALATE, "read-secrets");
     s_bash_is (p, "touch /tmp/x", POLICY_ESCALATE, "temp");
@@ -1312,17 +1275,11 @@ test_protect_creates_class_first (void **state)
 }
 
 //  A policy without the class: protecting a path must not take it out of
-//  the classes its deny rules name (the new class goes first)
+//  the classes its deny rules name (the new class goes after them)
 static void
 test_protect_keeps_deny_classes (void **state)
 {
     (void) state;
-    s_known_bug ("policy_protect on a policy without a 'lighthouse' class creates it first in "
-                 "the check order; a path belongs to its first class only, and no rule can name "
-                 "a class the file lacks, so a protected path escapes every deny rule that "
-                 "named its previous class: with system = /etc/** and a deny for rm of system, "
-                 "after policy_protect('/etc/lighthouse/**') `rm -rf /etc/lighthouse` falls to "
-                 "the default (allow here)");
     policy_t *p = s_load ("policy\n    version = t\n    default = allow\n"
                           "class\n"
                           "    system = \"/etc/**\"\n"
@@ -1475,7 +1432,7 @@ main (void)
         cmocka_unit_test (test_defer_and_severity),
         cmocka_unit_test (test_default_policy_paths),
         cmocka_unit_test (test_protect_existing_class),
-        cmocka_unit_test (test_protect_creates_class_first),
+        cmocka_unit_test (test_protect_creates_class_after_own),
         cmocka_unit_test (test_protect_keeps_deny_classes),
         cmocka_unit_test (test_protect_refuses_bad_patterns),
         cmocka_unit_test (test_protect_twice),
