@@ -104,6 +104,27 @@ typedef struct {
     bool removed;
 } s_alias_t;
 
+//  A for or select loop of the parse, for binding "$NAME" in its body to
+//  the pattern of its word list (see shell.h)
+typedef struct s_loop_t {
+    const char *name;
+    size_t nlen;
+    const char *bind;        //  the pattern "$name" stands for; NULL: none
+    struct s_loop_t *parent; //  the loop it is in, in the same parser
+    bool tainted;            //  something in its body may assign name
+    int verdict;             //  0 not known yet, 1 bound, -1 not
+} s_loop_t;
+
+//  Something that may assign variables and runs where it is not seen:
+//  inside a function, or a trap, eval or alias string. A loop whose name
+//  text holds loses its binding, unless owner is that loop or one around
+//  it (owner: the loop whose header this is)
+typedef struct {
+    const char *text;
+    size_t len;
+    const s_loop_t *owner;
+} s_gevent_t;
+
 struct _shell_t {
     s_chunk_t *chunks;
     size_t mem, mem_limit;
@@ -124,6 +145,10 @@ struct _shell_t {
     s_vec_t funcs;           //  const char *: names of function definitions
     s_vec_t calls;           //  s_call_t
     s_vec_t aliases;         //  s_alias_t, in the order they were defined
+    s_vec_t gevents;         //  s_gevent_t
+    bool gwild;              //  some variable, unknown which, may be assigned anywhere
+    bool bind_off;           //  binding work over its budget: no loop binds
+    size_t bind_work, bind_limit;
     bool failed;
     char msg[256];
 };
@@ -342,15 +367,34 @@ typedef struct {
     const char *marks; //  one per byte of w.text: M_LIT, M_QUOTED or M_DYN
     const char *raw;   //  the word as written in the source (rawlen bytes)
     size_t rawlen;
-    s_subs_t subs;  //  substitutions inside it, in order
+    s_subs_t subs;              //  substitutions inside it, in order
+    const struct s_ref_t *refs; //  "$NAME" of loops around it, in order
+    size_t nrefs;
+    bool noglob;    //  its pattern was made as an assignment value's
     bool plain;     //  no quoting and no expansion: may be a reserved word
     bool assign;    //  NAME=, NAME+= or NAME[..]= prefix, unquoted
     bool subscript; //  NAME[..] in that prefix: a glob unless assigned
 } s_word_t;
 
+//  "$NAME" or "${NAME}" in double quotes, at bytes [at, at + len) of a
+//  word's text, inside the body of a for loop over NAME
+typedef struct s_ref_t {
+    size_t at, len;
+    s_loop_t *loop;
+} s_ref_t;
+
+//  The references of one word, and what its pattern is made from
+typedef struct {
+    const s_ref_t *v;
+    size_t n;
+    const char *marks;
+    bool noglob;
+} s_wrefs_t;
+
 typedef struct {
     shell_redir_t r;
     s_subs_t subs;
+    s_wrefs_t refs;
 } s_redir_t;
 
 typedef enum {
@@ -367,12 +411,16 @@ struct s_node_t {
     s_nkind_t kind;
     bool background; //  N_ANDOR ends with &; coproc
     bool compound;   //  [[ ]] and (( )): may be a function body
-    s_vec_t kids;    //  s_node_t *
+    bool loop;       //  while, until, for, select: kids from loop_from on repeat
+    size_t loop_from;
+    s_vec_t kids; //  s_node_t *
     shell_word_t *argv;
     s_subs_t *argv_subs;
+    s_wrefs_t *argv_refs; //  NULL when no word has references
     size_t argc;
     shell_word_t *assigns;
     s_subs_t *assign_subs;
+    s_wrefs_t *assign_refs;
     size_t nassigns;
     s_vec_t redirs; //  s_redir_t *
     const char *name;
@@ -440,8 +488,12 @@ typedef struct {
     s_tok_t tok;
     bool have;
     s_heredoc_t *hd_head, *hd_tail;
-    bool cond;  //  inside [[ ]]
-    bool regex; //  the next word is the right side of =~
+    size_t hd_unquoted;   //  heredocs in that list whose body expands
+    bool cond;            //  inside [[ ]]
+    bool regex;           //  the next word is the right side of =~
+    s_loop_t *loop;       //  innermost for or select loop being parsed
+    s_loop_t *loop_floor; //  loop around the function being parsed: "$NAME" does not reach it
+    size_t in_func;       //  function bodies being parsed
 } s_parser_t;
 
 static s_node_t *s_parse_list (s_parser_t *p);
@@ -578,6 +630,111 @@ s_leave (s_parser_t *p)
     p->depth--;
 }
 
+//  Loop variables ----------------------------------------------------------
+//
+//  "$NAME" in the body of `for NAME in WORD` stands for what WORD expands
+//  to when WORD is static or a glob, unless NAME may be assigned while the
+//  body runs. What may assign a variable is found as the input is parsed
+//  (s_bind_event): assignments, read, declare, unset, printf -v, for and
+//  select headers, (( )), ${NAME:=}, {NAME}>... Their text is matched
+//  against the names of the loops around them, by substring, so anything
+//  that mentions NAME counts. Inside a function body, and in eval, trap
+//  and alias strings, they count for every loop of the input, as they may
+//  run at any time; source, a dynamic command name with arguments and
+//  anything that names variables dynamically count for every variable.
+//  The work is charged to a budget of its own: past it nothing binds.
+
+static bool
+s_bind_charge (shell_t *sh, size_t units)
+{
+    if (sh->bind_off || units > sh->bind_limit - sh->bind_work) {
+        sh->bind_off = true;
+        return false;
+    }
+    sh->bind_work += units;
+    return true;
+}
+
+//  text[0, len) may assign the variables it mentions; text NULL: any
+//  variable. global: wherever the loop is (see above)
+static void
+s_bind_event (s_parser_t *p, const char *text, size_t len, bool global, const s_loop_t *owner)
+{
+    shell_t *sh = p->sh;
+    if (sh->failed || sh->bind_off)
+        return;
+    if (global || p->in_func) {
+        if (!text) {
+            sh->gwild = true;
+            return;
+        }
+        s_gevent_t *ev = s_vec_push (sh, &sh->gevents, sizeof (s_gevent_t));
+        if (ev) {
+            ev->text = text;
+            ev->len = len;
+            ev->owner = owner;
+        }
+        return;
+    }
+    for (s_loop_t *l = p->loop; l; l = l->parent) {
+        if (!s_bind_charge (sh, l->tainted ? 1 : len + l->nlen + 1))
+            return;
+        if (!l->tainted && (!text || memmem (text, len, l->name, l->nlen)))
+            l->tainted = true;
+    }
+}
+
+static void
+s_bind_event_str (s_parser_t *p, const char *text, bool global)
+{
+    s_bind_event (p, text, text ? strlen (text) : 0, global, NULL);
+}
+
+//  Whether "$NAME" of this loop stands for its word's pattern: decided
+//  once the loop's parser is done, when its commands are emitted
+static bool
+s_loop_bound (shell_t *sh, s_loop_t *loop)
+{
+    if (loop->verdict)
+        return loop->verdict > 0;
+    bool ok = loop->bind && !loop->tainted && !sh->gwild;
+    size_t n = loop->nlen;
+    const s_gevent_t *ev = sh->gevents.data;
+    for (size_t i = 0; ok && i < sh->gevents.n; i++) {
+        bool around = false;
+        for (const s_loop_t *l = loop; ev[i].owner && l && !around; l = l->parent) {
+            if (!s_bind_charge (sh, 1))
+                break;
+            around = l == ev[i].owner;
+        }
+        if (around)
+            continue;
+        if (!s_bind_charge (sh, ev[i].len + n + 1) || memmem (ev[i].text, ev[i].len, loop->name, n))
+            ok = false;
+    }
+    ok = ok && !sh->bind_off;
+    loop->verdict = ok ? 1 : -1;
+    return ok;
+}
+
+//  Variables bash sets by itself: never bound
+static bool
+s_special_var (const char *name)
+{
+    static const char *const names[] = {
+        "_",       "REPLY",   "PWD",         "OLDPWD",      "HOME",          "RANDOM",
+        "SRANDOM", "SECONDS", "LINENO",      "BASHPID",     "BASH_REMATCH",  "OPTARG",
+        "OPTIND",  "COLUMNS", "LINES",       "HISTCMD",     "EPOCHSECONDS",  "EPOCHREALTIME",
+        "MAPFILE", "COPROC",  "PIPESTATUS",  "FUNCNAME",    "BASH_COMMAND",  "BASH_ARGV0",
+        "IFS",     "PATH",    "BASH_SOURCE", "BASH_LINENO", "GROUPS",        "DIRSTACK",
+        "PPID",    "UID",     "EUID",        "SHLVL",       "BASH_SUBSHELL", "CDPATH",
+        NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp (name, names[i]))
+            return true;
+    return false;
+}
+
 //  Word builder ------------------------------------------------------------
 
 typedef enum {
@@ -602,6 +759,7 @@ typedef struct {
     bool bracket;   //  unquoted [ seen
     s_str_t marks;  //  parallel to text: how each byte came to be
     char mode;      //  the mark of bytes added now
+    s_vec_t refs;   //  s_ref_t
 } s_wb_t;
 
 static void
@@ -654,6 +812,32 @@ s_wb_cut (s_wb_t *wb, size_t n)
 {
     wb->text.n = n;
     wb->marks.n = n;
+    while (wb->refs.n && ((s_ref_t *) wb->refs.data)[wb->refs.n - 1].at >= n)
+        wb->refs.n--;
+}
+
+//  The bytes from at to the end were "$NAME" or "${NAME}" inside double
+//  quotes: a reference when the innermost loop over NAME around it (not
+//  past a function body) binds
+static void
+s_wb_ref (s_wb_t *wb, size_t at, const char *name, size_t n)
+{
+    s_parser_t *p = wb->p;
+    for (s_loop_t *l = p->loop; l && l != p->loop_floor; l = l->parent) {
+        if (!s_bind_charge (p->sh, 1))
+            return;
+        if (l->nlen != n || memcmp (l->name, name, n) != 0)
+            continue;
+        if (!l->bind)
+            return;
+        s_ref_t *ref = s_vec_push (p->sh, &wb->refs, sizeof (s_ref_t));
+        if (ref) {
+            ref->at = at;
+            ref->len = wb->text.n - at;
+            ref->loop = l;
+        }
+        return;
+    }
 }
 
 //  Quoting or an expansion: the word is no longer a candidate NAME=
@@ -723,15 +907,30 @@ s_glob_special (char c)
 
 //  shell_word_t.pattern from a word's text and marks (see shell.h); NULL
 //  when nothing in it is a glob operator or dynamic, unless force. glob
-//  false: unquoted * ? [ are literal too (assignment values)
+//  false: unquoted * ? [ are literal too (assignment values). refs: loop
+//  variables in it, which stand for their loop's pattern when it binds
 static const char *
-s_pattern (shell_t *sh, const char *text, const char *marks, size_t n, bool glob, bool force)
+s_pattern_refs (shell_t *sh, const char *text, const char *marks, size_t n, bool glob, bool force,
+                const s_wrefs_t *refs)
 {
     s_str_t out = {0};
     bool special = false, last_dyn = false;
-    size_t i = 0;
+    size_t i = 0, r = 0;
     while (i < n && !sh->failed) {
         char c = text[i], m = marks ? marks[i] : M_QUOTED;
+        while (refs && r < refs->n && refs->v[r].at < i)
+            r++; //  inside a bracket expression: that is dynamic as a whole
+        if (refs && r < refs->n && refs->v[r].at == i && s_loop_bound (sh, refs->v[r].loop)) {
+            const s_ref_t *ref = &refs->v[r++];
+            size_t blen = strlen (ref->loop->bind);
+            if (s_bind_charge (sh, blen + 1)) {
+                special = true;
+                last_dyn = false;
+                s_str_put (sh, &out, ref->loop->bind, blen);
+                i += ref->len;
+                continue;
+            }
+        }
         if (m == M_DYN) {
             special = true;
             if (!last_dyn)
@@ -781,6 +980,12 @@ s_pattern (shell_t *sh, const char *text, const char *marks, size_t n, bool glob
     return s_str_cstr (sh, &out);
 }
 
+static const char *
+s_pattern (shell_t *sh, const char *text, const char *marks, size_t n, bool glob, bool force)
+{
+    return s_pattern_refs (sh, text, marks, n, glob, force, NULL);
+}
+
 static s_word_t
 s_wb_done (s_wb_t *wb)
 {
@@ -799,6 +1004,9 @@ s_wb_done (s_wb_t *wb)
     word.w.quoted = wb->quoted;
     word.subs.v = wb->subs.data;
     word.subs.n = wb->subs.n;
+    word.refs = wb->refs.data;
+    word.nrefs = wb->refs.n;
+    word.noglob = wb->assign;
     word.plain = wb->plain;
     word.assign = wb->assign;
     return word;
@@ -811,6 +1019,7 @@ s_word_glob (shell_t *sh, s_word_t *word)
     word->w.pattern =
         s_pattern (sh, word->w.text, word->marks, strlen (word->w.text), true, word->w.dynamic);
     word->w.dynamic = word->w.dynamic || word->w.pattern != NULL;
+    word->noglob = false;
 }
 
 static void s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq);
@@ -1058,6 +1267,14 @@ s_read_param (s_parser_t *p, s_wb_t *wb, size_t body, bool dq)
     else {
         s_wb_putm (wb, M_DYN, p->buf + start, p->pos - start);
         wb->dynamic = true;
+        size_t n = p->pos - body - 1, k = 0;
+        while (k < n && s_is_name_char (p->buf[body + k]))
+            k++;
+        if (dq && k == n && n && s_is_name_start (p->buf[body]))
+            s_wb_ref (wb, saved, p->buf + body, n);
+        //  ${NAME=..} ${NAME:=..} assign; ${!NAME=..} assigns what NAME names
+        if (memchr (p->buf + body, '=', n))
+            s_bind_event (p, p->buf[body] == '!' ? NULL : p->buf + body, n, false, NULL);
     }
 }
 
@@ -1235,6 +1452,7 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
             size_t end = s_arith_end (p, j + 1);
             if (end != S_NONE) {
                 size_t start = p->pos, saved = wb->text.n;
+                s_bind_event (p, p->buf + j + 1, end - j - 1, false, NULL); //  $(( f = 1 ))
                 s_scan_arith (p, wb, j + 1, end);
                 if (sh->failed)
                     return;
@@ -1269,9 +1487,12 @@ s_read_dollar (s_parser_t *p, s_wb_t *wb, bool dq)
         if (sh->home && j - i == 4 && memcmp (p->buf + i, "HOME", 4) == 0)
             s_wb_putm (wb, M_QUOTED, sh->home, sh->home_len);
         else {
+            size_t at = wb->text.n;
             s_wb_putcm (wb, M_DYN, '$');
             s_wb_put (wb, p->buf + i, j - i);
             wb->dynamic = true;
+            if (dq)
+                s_wb_ref (wb, at, p->buf + i, j - i);
         }
         p->pos = j;
         return;
@@ -2078,6 +2299,10 @@ s_heredoc_body (s_parser_t *p, s_heredoc_t *hd, size_t body, size_t end)
     }
     //  Unquoted: expanded like a double-quoted string, substitutions run
     s_parser_t sub = {.sh = sh, .buf = copy, .len = text.n, .depth = p->depth, .what = "heredoc"};
+    //  ${f:=x} and $(( f = 1 )) in it assign where the command runs
+    sub.loop = p->loop;
+    sub.loop_floor = p->loop_floor;
+    sub.in_func = p->in_func;
     if (!s_enter (&sub))
         return;
     s_wb_t wb;
@@ -2103,6 +2328,8 @@ s_read_heredocs (s_parser_t *p)
         p->hd_head = hd->next;
         if (!p->hd_head)
             p->hd_tail = NULL;
+        if (!hd->quoted)
+            p->hd_unquoted--;
         size_t body = p->pos, end = 0;
         bool joined = false, found = false;
         while (p->pos < p->len) {
@@ -2343,6 +2570,8 @@ s_lex (s_parser_t *p)
             size_t after = s_cont (p, at + 1);
             if (!(after < p->len && p->buf[after] == '(')) {
                 int fd = number ? (int) value : -1;
+                if (named)
+                    s_bind_event (p, text + 1, tlen - 2, false, NULL); //  {NAME}> sets NAME
                 p->pos = at;
                 s_lex_redir (p, &tok);
                 tok.fd = fd;
@@ -2475,12 +2704,26 @@ s_count_simple (s_parser_t *p)
 typedef struct {
     s_vec_t words; //  shell_word_t
     s_vec_t subs;  //  s_isubs_t, for the few words that have some
+    s_vec_t refs;  //  s_irefs_t, likewise
 } s_wlist_t;
 
 typedef struct {
     size_t index;
     s_subs_t subs;
 } s_isubs_t;
+
+typedef struct {
+    size_t index;
+    s_wrefs_t refs;
+} s_irefs_t;
+
+static s_wrefs_t
+s_word_refs (const s_word_t *word)
+{
+    s_wrefs_t refs = {
+        .v = word->refs, .n = word->nrefs, .marks = word->marks, .noglob = word->noglob};
+    return refs;
+}
 
 static void
 s_push_word (shell_t *sh, s_wlist_t *list, const s_word_t *word)
@@ -2496,6 +2739,29 @@ s_push_word (shell_t *sh, s_wlist_t *list, const s_word_t *word)
             isubs->subs = word->subs;
         }
     }
+    if (word->nrefs) {
+        s_irefs_t *irefs = s_vec_push (sh, &list->refs, sizeof (s_irefs_t));
+        if (irefs) {
+            irefs->index = list->words.n - 1;
+            irefs->refs = s_word_refs (word);
+        }
+    }
+}
+
+//  References of the words, one per word; NULL when there are none
+static s_wrefs_t *
+s_wlist_refs (shell_t *sh, const s_wlist_t *list)
+{
+    if (!list->refs.n)
+        return NULL;
+    s_wrefs_t *refs = s_alloc (sh, list->words.n * sizeof (s_wrefs_t));
+    if (!refs)
+        return NULL;
+    memset (refs, 0, list->words.n * sizeof (s_wrefs_t));
+    const s_irefs_t *irefs = list->refs.data;
+    for (size_t i = 0; i < list->refs.n; i++)
+        refs[irefs[i].index] = irefs[i].refs;
+    return refs;
 }
 
 static void
@@ -2518,8 +2784,10 @@ s_wlist_take (shell_t *sh, s_wlist_t *list, shell_word_t **words, s_subs_t **sub
 static void
 s_set_words (s_parser_t *p, s_node_t *node, s_wlist_t *list)
 {
-    if (node)
+    if (node) {
+        node->argv_refs = s_wlist_refs (p->sh, list);
         s_wlist_take (p->sh, list, &node->argv, &node->argv_subs, &node->argc);
+    }
 }
 
 static s_node_t *
@@ -2563,6 +2831,7 @@ s_parse_redir (s_parser_t *p)
         return NULL;
     rd->r.target = word->w;
     rd->subs = word->subs;
+    rd->refs = s_word_refs (word);
     int fd = 1;
     switch (op.op) {
     case R_LESS:
@@ -2612,6 +2881,8 @@ s_parse_redir (s_parser_t *p)
         hd->dlen = strlen (word->w.text);
         hd->strip = op.op == R_DLESSDASH;
         hd->quoted = word->w.quoted;
+        if (!hd->quoted)
+            p->hd_unquoted++;
         if (p->hd_tail)
             p->hd_tail->next = hd;
         else
@@ -2623,6 +2894,7 @@ s_parse_redir (s_parser_t *p)
         rd->r.target.quoted = hd->quoted;
         rd->subs.v = NULL;
         rd->subs.n = 0;
+        rd->refs.n = 0;
         break;
     }
     }
@@ -2721,6 +2993,151 @@ s_array_follows (s_parser_t *p, const s_word_t *word)
 
 static s_node_t *s_parse_fundef (s_parser_t *p, const char *name);
 
+//  What a simple command may assign, for loop variables (s_bind_event)
+typedef enum {
+    B_NONE,
+    B_ARGS,   //  its arguments name variables (read, unset, let, getopts)
+    B_EVAL,   //  its arguments are run later or elsewhere in this shell
+    B_ANY,    //  runs code nobody sees here (source) or defines aliases
+    B_DECL,   //  declare and the like: NAME or NAME=value; -n makes a reference
+    B_OPTION, //  one option takes a name (printf -v, wait -p)
+    B_COND    //  [[ ]]: arithmetic operands may assign
+} s_bkind_t;
+
+static s_bkind_t
+s_bind_kind (const char *name, char *letter)
+{
+    static const struct {
+        const char *name;
+        s_bkind_t kind;
+    } table[] = {
+        {"read", B_ARGS},   {"unset", B_ARGS},    {"let", B_ARGS},      {"getopts", B_ARGS},
+        {"eval", B_EVAL},   {"trap", B_EVAL},     {"mapfile", B_EVAL},  {"readarray", B_EVAL},
+        {"source", B_ANY},  {".", B_ANY},         {"alias", B_ANY},     {"enable", B_ANY},
+        {"fc", B_ANY},      {"declare", B_DECL},  {"typeset", B_DECL},  {"local", B_DECL},
+        {"export", B_DECL}, {"readonly", B_DECL}, {"printf", B_OPTION}, {"wait", B_OPTION},
+        {"[[", B_COND},
+    };
+    for (size_t i = 0; i < sizeof (table) / sizeof (table[0]); i++)
+        if (!strcmp (name, table[i].name)) {
+            *letter = !strcmp (name, "printf") ? 'v' : 'p';
+            return table[i].kind;
+        }
+    return B_NONE;
+}
+
+//  The events of a simple command just parsed (see s_bind_event)
+static void
+s_bind_scan (s_parser_t *p, const s_node_t *node)
+{
+    const shell_word_t *argv = node->argv;
+    size_t argc = node->argc;
+    bool seen = p->loop || p->in_func; //  a local event can matter
+    //  A shell started with BASH_ENV or an rc file runs code of its own
+    for (size_t i = 0; i < argc + node->nassigns; i++) {
+        const char *t = i < argc ? argv[i].text : node->assigns[i - argc].text;
+        if (!strncmp (t, "BASH_ENV=", 9) || !strncmp (t, "ENV=", 4) || !strcmp (t, "--rcfile") ||
+            !strcmp (t, "--init-file")) {
+            s_bind_event (p, NULL, 0, true, NULL);
+            break;
+        }
+    }
+    for (size_t i = 0; seen && i < node->nassigns; i++) {
+        const char *t = node->assigns[i].text;
+        const char *eq = strchr (t, '=');
+        s_bind_event (p, t, eq ? (size_t) (eq - t) : strlen (t), false, NULL);
+    }
+    //  The command that runs in this shell: past command, builtin, time
+    size_t k = 0;
+    while (k < argc && !argv[k].dynamic &&
+           (!strcmp (argv[k].text, "command") || !strcmp (argv[k].text, "builtin") ||
+            !strcmp (argv[k].text, "time"))) {
+        k++;
+        while (k < argc && !argv[k].dynamic && argv[k].text[0] == '-')
+            k++;
+    }
+    if (k >= argc)
+        return;
+    if (argv[k].dynamic) {
+        //  Could be eval or source; "$f" alone is harmless whatever it is
+        const s_wrefs_t *refs = node->argv_refs ? &node->argv_refs[k] : NULL;
+        bool whole =
+            refs && refs->n == 1 && refs->v[0].at == 0 && refs->v[0].len == strlen (argv[k].text);
+        if (k + 1 < argc || !whole)
+            s_bind_event (p, NULL, 0, true, NULL);
+        return;
+    }
+    char letter = 0;
+    s_bkind_t kind = s_bind_kind (argv[k].text, &letter);
+    if (!strcmp (argv[k].text, "trap")) {
+        //  An action that runs only when the shell exits assigns too late
+        size_t j = k + 1 < argc && !argv[k + 1].dynamic && !strcmp (argv[k + 1].text, "--") ? k + 3
+                                                                                            : k + 2;
+        bool exit_only = j < argc;
+        for (; exit_only && j < argc; j++)
+            exit_only =
+                !argv[j].dynamic && (!strcmp (argv[j].text, "EXIT") || !strcmp (argv[j].text, "0"));
+        if (exit_only)
+            return;
+    }
+    bool nameref = false;
+    for (size_t j = k + 1; kind == B_DECL && j < argc; j++)
+        if (!argv[j].dynamic && (argv[j].text[0] == '-' || argv[j].text[0] == '+') &&
+            strchr (argv[j].text, 'n'))
+            nameref = true;
+    bool global = kind == B_EVAL || nameref;
+    switch (kind) {
+    case B_NONE:
+        return;
+    case B_ANY:
+        s_bind_event (p, NULL, 0, true, NULL);
+        return;
+    case B_ARGS:
+    case B_EVAL:
+    case B_COND:
+        for (size_t j = k + 1; (seen || global) && j < argc; j++) {
+            if (!argv[j].dynamic)
+                s_bind_event_str (p, argv[j].text, global);
+            else if (kind != B_COND) //  [[ $x -eq 1 ]] with x='f=1': see shell.h
+                s_bind_event (p, NULL, 0, global, NULL);
+        }
+        return;
+    case B_DECL:
+        for (size_t j = k + 1; (seen || global) && j < argc; j++) {
+            const char *t = argv[j].text;
+            const char *eq = strchr (t, '=');
+            size_t n = eq ? (size_t) (eq - t) : strlen (t);
+            if (!argv[j].dynamic)
+                s_bind_event (p, t, nameref ? strlen (t) : n, global, NULL);
+            else if (!nameref && eq && !memchr (t, '$', n) && !memchr (t, '`', n) &&
+                     !memchr (t, '*', n) && !memchr (t, '?', n) && !memchr (t, '[', n) &&
+                     !memchr (t, '~', n) && !memchr (t, '<', n) && !memchr (t, '>', n))
+                s_bind_event (p, t, n, global, NULL); //  NAME="$value"
+            else
+                s_bind_event (p, NULL, 0, global, NULL);
+        }
+        return;
+    case B_OPTION:
+        for (size_t j = k + 1; seen && j < argc; j++) {
+            const char *t = argv[j].text;
+            if (argv[j].dynamic) {
+                s_bind_event (p, NULL, 0, false, NULL);
+                break;
+            }
+            if (t[0] != '-' || !strcmp (t, "--"))
+                break;
+            s_bind_event_str (p, t, false);
+            if (strchr (t + 1, letter) && j + 1 < argc) {
+                if (argv[j + 1].dynamic)
+                    s_bind_event (p, NULL, 0, false, NULL);
+                else
+                    s_bind_event_str (p, argv[j + 1].text, false);
+            }
+        }
+        return;
+    }
+}
+
 //  A simple command; prefix words (time, -p, coproc NAME) come first
 static s_node_t *
 s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
@@ -2796,7 +3213,9 @@ s_parse_simple (s_parser_t *p, const s_word_t *prefix, size_t nprefix)
         return NULL;
     }
     s_set_words (p, node, &argv);
+    node->assign_refs = s_wlist_refs (sh, &assigns);
     s_wlist_take (sh, &assigns, &node->assigns, &node->assign_subs, &node->nassigns);
+    s_bind_scan (p, node);
     return node;
 }
 
@@ -2809,7 +3228,16 @@ s_parse_fundef_body (s_parser_t *p, const char *name)
         return NULL;
     s_skip_newlines (p);
     s_tok_t at = *s_peek (p);
+    //  The body runs when called: "$NAME" does not stand for the loops
+    //  around, and what it assigns counts everywhere
+    s_loop_t *floor = p->loop_floor;
+    p->loop_floor = p->loop;
+    p->in_func++;
     s_node_t *body = s_parse_command (p);
+    if (p->hd_unquoted)
+        s_bind_event (p, NULL, 0, true, NULL); //  a heredoc's text comes after the body
+    p->in_func--;
+    p->loop_floor = floor;
     s_leave (p);
     if (p->sh->failed || !body)
         return NULL;
@@ -2842,6 +3270,7 @@ s_parse_arith_cmd (s_parser_t *p, size_t end)
 {
     s_wb_t wb;
     s_wb_init (&wb, p);
+    s_bind_event (p, p->buf + p->pos + 1, end - p->pos - 1, false, NULL); //  (( f = 1 ))
     s_scan_arith (p, &wb, p->pos + 1, end);
     s_word_t word = s_wb_done (&wb);
     if (p->sh->failed)
@@ -2955,6 +3384,8 @@ s_parse_while (s_parser_t *p)
     if (!s_enter (p))
         return NULL;
     s_node_t *node = s_compound (p);
+    if (node)
+        node->loop = true;
     s_add_kid (p, node, s_parse_body (p, "do"));
     s_add_kid (p, node, s_parse_body (p, "done"));
     s_leave (p);
@@ -2973,6 +3404,29 @@ s_parse_do_group (s_parser_t *p)
     return s_parse_body (p, "done");
 }
 
+//  The pattern "$NAME" stands for in a loop over this one word, or NULL
+static const char *
+s_bind_pattern (shell_t *sh, const s_word_t *word)
+{
+    if (word->subs.n || word->assign || s_brace_candidate (word))
+        return NULL;
+    if (!word->w.dynamic)
+        return s_pattern (sh, word->w.text, NULL, strlen (word->w.text), true, true);
+    if (!word->w.pattern || strchr (word->w.pattern, '\x01'))
+        return NULL;
+    return word->w.pattern;
+}
+
+static bool
+s_is_name (const char *text)
+{
+    if (!s_is_name_start (*text))
+        return false;
+    while (s_is_name_char (*text))
+        text++;
+    return *text == 0;
+}
+
 static s_node_t *
 s_parse_for (s_parser_t *p)
 {
@@ -2982,6 +3436,9 @@ s_parse_for (s_parser_t *p)
     if (!s_enter (p))
         return NULL;
     s_node_t *node = s_compound (p);
+    if (node)
+        node->loop = true;
+    s_loop_t *loop = NULL;
     s_tok_t *tok = s_peek (p);
     if (is_for && tok->type == T_LPAREN && p->pos < p->len && p->buf[p->pos] == '(') {
         //  for (( init; test; step ))
@@ -3001,15 +3458,21 @@ s_parse_for (s_parser_t *p)
             s_leave (p);
             return NULL;
         }
+        s_word_t name = tok->word, first;
+        memset (&first, 0, sizeof (first));
         s_consume (p);
         s_skip_newlines (p);
         tok = s_peek (p);
         s_wlist_t words = {0};
+        bool in = false;
         if (s_kw (tok, "in")) {
+            in = true;
             s_consume (p);
             while (!sh->failed) {
                 tok = s_peek (p);
                 if (tok->type == T_WORD) {
+                    if (!words.words.n)
+                        first = tok->word;
                     s_push_word (sh, &words, &tok->word);
                     s_consume (p);
                 } else if (tok->type == T_SEMI || tok->type == T_NEWLINE) {
@@ -3023,9 +3486,30 @@ s_parse_for (s_parser_t *p)
         } else if (tok->type == T_SEMI)
             s_consume (p);
         s_add_kid (p, node, s_words_node (p, &words));
+        if (node)
+            node->loop_from = 1; //  the words are expanded once
+        loop = s_alloc (sh, sizeof (s_loop_t));
+        if (loop) {
+            loop->name = name.w.text;
+            loop->nlen = strlen (name.w.text);
+            loop->parent = p->loop;
+            if (is_for && in && words.words.n == 1 && name.plain && s_is_name (name.w.text) &&
+                !s_special_var (name.w.text))
+                loop->bind = s_bind_pattern (sh, &first);
+            //  The header assigns name for the loops around
+            s_bind_event (p, name.w.text, strlen (name.w.text), false, loop);
+            p->loop = loop;
+        }
     }
     s_skip_newlines (p);
     s_add_kid (p, node, s_parse_do_group (p));
+    if (loop) {
+        p->loop = loop->parent;
+        //  A heredoc of the body whose text comes after done is expanded
+        //  in the body, out of the loop's sight
+        if (p->hd_unquoted)
+            loop->tainted = true;
+    }
     s_leave (p);
     return node;
 }
@@ -3164,6 +3648,7 @@ s_parse_cond (s_parser_t *p)
     if (node) {
         node->compound = true;
         s_set_words (p, node, &words);
+        s_bind_scan (p, node);
     }
     return node;
 }
@@ -3197,9 +3682,10 @@ s_parse_coproc (s_parser_t *p)
     else if (tok->type == T_WORD) {
         s_word_t word = tok->word;
         s_consume (p);
-        if (s_is_opener (s_peek (p)))
+        if (s_is_opener (s_peek (p))) {
+            s_bind_event_str (p, word.w.text, false); //  coproc NAME sets NAME
             node = s_parse_command (p);
-        else
+        } else
             node = s_parse_simple (p, &word, 1);
     } else
         node = s_parse_command (p);
@@ -3391,7 +3877,7 @@ typedef struct {
     size_t upstream; //  what stdin of commands here comes from
     bool has_pipe;   //  inside an element of a pipeline
     size_t pipe_id, pipe_pos, pipe_len;
-    bool background, in_function;
+    bool background, in_function, in_loop;
     size_t func; //  innermost function being defined, or S_NONE
     bool calls;  //  commands here can call shell functions
     const char *const *wrappers;
@@ -3503,6 +3989,40 @@ s_emit_subs (shell_t *sh, const s_ectx_t *ctx, const s_subs_t *subs, size_t *pro
     }
 }
 
+//  A word's pattern with the loop variables in it that bind, or NULL when
+//  none does
+static const char *
+s_bound_pattern (shell_t *sh, const shell_word_t *word, const s_wrefs_t *refs)
+{
+    bool any = false;
+    for (size_t i = 0; i < refs->n && !any; i++)
+        any = s_loop_bound (sh, refs->v[i].loop);
+    if (!any)
+        return NULL;
+    return s_pattern_refs (sh, word->text, refs->marks, strlen (word->text), !refs->noglob, true,
+                           refs);
+}
+
+//  The words, or a copy with the patterns of bound loop variables
+static const shell_word_t *
+s_bind_words (shell_t *sh, const shell_word_t *words, const s_wrefs_t *refs, size_t n)
+{
+    shell_word_t *copy = NULL;
+    for (size_t i = 0; refs && i < n && !sh->failed; i++) {
+        const char *pattern = refs[i].n ? s_bound_pattern (sh, &words[i], &refs[i]) : NULL;
+        if (!pattern)
+            continue;
+        if (!copy) {
+            copy = s_alloc (sh, n * sizeof (shell_word_t));
+            if (!copy)
+                return words;
+            memcpy (copy, words, n * sizeof (shell_word_t));
+        }
+        copy[i].pattern = pattern;
+    }
+    return copy ? copy : words;
+}
+
 //  Redirections of the enclosing compound commands, then these
 static const shell_redir_t *
 s_merge_redirs (shell_t *sh, const s_ectx_t *ctx, const s_node_t *node, size_t *count)
@@ -3522,8 +4042,13 @@ s_merge_redirs (shell_t *sh, const s_ectx_t *ctx, const s_node_t *node, size_t *
     if (ctx->nredirs)
         memcpy (merged, ctx->redirs, ctx->nredirs * sizeof (shell_redir_t));
     s_redir_t **rd = node->redirs.data;
-    for (size_t i = 0; i < own; i++)
+    for (size_t i = 0; i < own; i++) {
         merged[ctx->nredirs + i] = rd[i]->r;
+        const char *pattern =
+            rd[i]->refs.n ? s_bound_pattern (sh, &rd[i]->r.target, &rd[i]->refs) : NULL;
+        if (pattern)
+            merged[ctx->nredirs + i].target.pattern = pattern;
+    }
     *count = ctx->nredirs + own;
     return merged;
 }
@@ -3568,10 +4093,12 @@ s_emit_simple (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
         return;
     s_rec_t rec;
     memset (&rec, 0, sizeof (rec));
-    rec.pub.argv = node->argv;
+    rec.pub.argv = s_bind_words (sh, node->argv, node->argv_refs, node->argc);
     rec.pub.argc = node->argc;
-    rec.pub.assigns = s_merge_assigns (sh, ctx->assigns, ctx->nassigns, node->assigns,
-                                       node->nassigns, &rec.pub.assigns_count);
+    rec.pub.assigns =
+        s_merge_assigns (sh, ctx->assigns, ctx->nassigns,
+                         s_bind_words (sh, node->assigns, node->assign_refs, node->nassigns),
+                         node->nassigns, &rec.pub.assigns_count);
     rec.pub.redirs = s_merge_redirs (sh, ctx, node, &rec.pub.redirs_count);
     rec.pub.wrappers = ctx->wrappers;
     rec.pub.wrappers_count = ctx->nwrappers;
@@ -3585,6 +4112,7 @@ s_emit_simple (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
     }
     rec.pub.background = ctx->background;
     rec.pub.in_function = ctx->in_function;
+    rec.pub.in_loop = ctx->in_loop;
     rec.upstream = ctx->upstream != S_NONE ? ctx->upstream : procin;
     size_t index = s_push_rec (sh, &rec);
     s_note_call (sh, ctx, index);
@@ -3646,8 +4174,11 @@ s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
         for (size_t i = 0; i < node->redirs.n; i++)
             s_emit_subs (sh, &c, &rd[i]->subs, NULL);
         c.redirs = s_merge_redirs (sh, ctx, node, &c.nredirs);
-        for (size_t i = 0; i < node->kids.n && !sh->failed; i++)
-            s_emit (sh, kids[i], &c);
+        for (size_t i = 0; i < node->kids.n && !sh->failed; i++) {
+            s_ectx_t k = c;
+            k.in_loop = c.in_loop || (node->loop && i >= node->loop_from);
+            s_emit (sh, kids[i], &k);
+        }
         break;
     }
     case N_FUNC: {
@@ -5983,6 +6514,7 @@ shell_parse (const char *src, size_t len, const shell_opts_t *opts, char *err, s
     self->mem_limit = S_MEM_BASE + (len < S_INPUT_MAX ? len : S_INPUT_MAX) * S_MEM_PER_BYTE +
                       commands * S_MEM_PER_COMMAND;
     self->work_limit = S_WORK_BASE + (len < S_INPUT_MAX ? len : S_INPUT_MAX) * S_WORK_PER_BYTE;
+    self->bind_limit = self->work_limit;
 
     if (!src && len)
         s_fail (self, "no input");

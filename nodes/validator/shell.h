@@ -128,9 +128,43 @@ typedef struct {
     //      expression holding one) is the single byte 0x01: any text,
     //      "/" included
     //    - ~ and $HOME expanded from the options are literal text
+    //    - "$NAME" or "${NAME}" inside double quotes, in the body of
+    //      `for NAME in WORD; do ... done` with exactly one WORD that is
+    //      static or a glob (no $, no substitution, no brace set, not
+    //      NAME=...), is the pattern of WORD itself (for f in src/*.c;
+    //      do cc "$f.o": "src/*.c.o"; for f in a; do x "$f": "a"), its
+    //      glob operators active even though quoted: the value came from
+    //      that glob. Not when NAME is a variable bash sets itself (_,
+    //      PWD, REPLY, ...), nor when something may assign NAME while the
+    //      body runs: in the body, a construct that can assign whose text
+    //      contains NAME anywhere (NAME= and other assignments, arguments
+    //      of read unset let getopts declare local export readonly
+    //      typeset, printf -v, wait -p, eval, trap, mapfile, a for or
+    //      select header, (( )), $(( )), static words of [[ ]], ${..=..},
+    //      {NAME}>, coproc NAME; so `read file` counts for f), or such a
+    //      construct with a dynamic name; the same in any function body
+    //      and in eval, trap (but trap ... EXIT) and mapfile arguments
+    //      anywhere in the input, which may run during the body; and
+    //      anywhere in the input: source or ., alias, enable, fc, a
+    //      dynamic command name with arguments, eval, trap or declare -n
+    //      of a dynamic word, ${!x=..}, BASH_ENV= ENV= --rcfile
+    //      --init-file (a shell running code of its own), an unquoted
+    //      heredoc of a function or of the body whose text comes after
+    //      its end. Unquoted $NAME (split into fields and globbed again
+    //      at run time), several WORDs, `for NAME;` without in, a
+    //      reference inside a function defined in the body, after done,
+    //      or from backquotes, brace-expanded words and strings parsed
+    //      again (bash -c "cat $f") keep 0x01; a loop inside such a
+    //      string binds on its own (not in eval: its text assigns). The
+    //      word stays dynamic and its text keeps $NAME. Only this input
+    //      is seen: traps, functions and aliases from before it are not,
+    //      nor arithmetic evaluation of a variable whose value names NAME
+    //      (x='f=1'; ((x)), declare -i), which can only make it an
+    //      integer.
     //  In assignments (shell_cmd_t.assigns) the value is not globbed:
-    //  only 0x01 parts are special. Heredoc bodies have no pattern.
-    //  extglob groups never reach a word (the parser refuses them).
+    //  only 0x01 parts are special (a bound loop variable's glob is active
+    //  there too). Heredoc bodies have no pattern. extglob groups never
+    //  reach a word (the parser refuses them).
     const char *pattern;
 } shell_word_t;
 
@@ -175,6 +209,11 @@ typedef struct {
     size_t pipeline_len; //  elements in that pipeline
     bool background;     //  runs asynchronously (&, in a backgrounded list, coproc)
     bool in_function;    //  inside a function body (emitted where it is defined)
+    //  Inside the body or condition of a while, until, for (both forms) or
+    //  select loop, at any depth: through wrappers and -c strings run
+    //  there, and in functions defined there, too (not a for loop's word
+    //  list, expanded once)
+    bool in_loop;
 } shell_cmd_t;
 
 typedef struct _shell_t shell_t;

@@ -969,6 +969,195 @@ test_for_loops (void **state)
     shell_destroy (&sh);
 }
 
+//  The pattern of argument i of the first command argv0, "(null)" for none
+static const char *
+s_pat (const shell_t *sh, const char *argv0, size_t i)
+{
+    const shell_cmd_t *cmd = s_must (sh, argv0, NULL);
+    assert_true (i < cmd->argc);
+    return cmd->argv[i].pattern ? cmd->argv[i].pattern : "(null)";
+}
+
+//  src parses; argument i of the first command argv0 has pattern expect
+static void
+s_pattern_is (const char *src, const char *argv0, size_t i, const char *expect)
+{
+    shell_t *sh = s_ok (src);
+    const char *got = s_pat (sh, argv0, i);
+    if (strcmp (got, expect) != 0)
+        fail_msg ("[%s]: %s argument %zu has pattern '%s', expected '%s'", src, argv0, i, got,
+                  expect);
+    shell_destroy (&sh);
+}
+
+static void
+test_in_loop (void **state)
+{
+    (void) state;
+    shell_t *sh = s_ok ("while :; do sleep 1000 & done; after");
+    const shell_cmd_t *sleep_ = s_must (sh, "sleep", "");
+    assert_true (sleep_->background);
+    assert_true (sleep_->in_loop);
+    assert_true (s_must (sh, ":", "")->in_loop); //  the condition repeats too
+    assert_false (s_must (sh, "after", "")->in_loop);
+    shell_destroy (&sh);
+
+    sh = s_ok ("for a in 1 2; do while x; do for ((;;)); do y; done; done; z; done; w");
+    assert_true (s_must (sh, "x", "")->in_loop);
+    assert_true (s_must (sh, "y", "")->in_loop);
+    assert_true (s_must (sh, "z", "")->in_loop);
+    assert_false (s_must (sh, "w", "")->in_loop);
+    shell_destroy (&sh);
+
+    sh = s_ok ("bash -c 'while true; do x & done'; until false; do y; done");
+    assert_false (s_must (sh, "bash", "")->in_loop);
+    assert_true (s_must (sh, "x", "bash -c")->in_loop);
+    assert_true (s_must (sh, "x", "bash -c")->background);
+    assert_true (s_must (sh, "false", "")->in_loop);
+    assert_true (s_must (sh, "y", "")->in_loop);
+    shell_destroy (&sh);
+
+    //  Wrappers, substitutions and functions defined in a body; a for
+    //  loop's words are expanded once
+    sh = s_ok ("for f in $(ls); do sudo rm \"$(basename $f)\"; g() { h & }; done; "
+               "select o in a; do eval 'k &'; done; i");
+    assert_false (s_must (sh, "ls", "$()")->in_loop);
+    assert_true (s_must (sh, "sudo", "")->in_loop);
+    assert_true (s_must (sh, "rm", "sudo")->in_loop);
+    assert_true (s_must (sh, "basename", "$()")->in_loop);
+    assert_true (s_must (sh, "h", "")->in_loop);
+    assert_true (s_must (sh, "h", "")->in_function);
+    assert_true (s_must (sh, "k", "eval")->in_loop);
+    assert_false (s_must (sh, "i", "")->in_loop);
+    shell_destroy (&sh);
+
+    sh = s_ok ("f() { while :; do f & done; }; f; if a; then b; fi; { c; }");
+    assert_true (s_must (sh, "f", "")->in_loop);
+    assert_true (s_must (sh, "f", "")->in_function);
+    for (size_t i = 0; i < shell_count (sh); i++)
+        if (strcmp (shell_cmd (sh, i)->argv[0].text, ":") &&
+            strcmp (shell_cmd (sh, i)->argv[0].text, "f"))
+            assert_false (shell_cmd (sh, i)->in_loop);
+    shell_destroy (&sh);
+}
+
+static void
+test_for_binding (void **state)
+{
+    (void) state;
+    shell_t *sh;
+    //  One static or glob word: "$f" is that word's pattern
+    s_pattern_is ("for f in *.py; do cat \"$f\"; done", "cat", 1, "*.py");
+    s_pattern_is ("for f in *.py; do python -m py_compile \"$f\"; done", "python", 3, "*.py");
+    s_pattern_is ("for f in src/*.c; do x \"$f.o\"; done", "x", 1, "src/*.c.o");
+    s_pattern_is ("for d in */; do ls \"$d\"; done", "ls", 1, "*/");
+    s_pattern_is ("for d in */; do ls \"${d}\"; done", "ls", 1, "*/");
+    s_pattern_is ("for f in [ab]*.py; do cat \"x$f$y\"; done", "cat", 1, "x[ab]*.py\x01");
+    s_pattern_is ("for f in a.txt; do rm \"$f\"; done", "rm", 1, "a.txt");
+    s_pattern_is ("for f in \"*.py\"; do rm \"$f\"; done", "rm", 1, "\\*.py");
+    s_pattern_is ("for f in ~/x/*.py; do rm \"$f\"; done", "rm", 1, "/home/u/x/*.py");
+    s_pattern_is ("for f in *.py\ndo\n  rm -f -- \"$f\"\ndone", "rm", 3, "*.py");
+    s_pattern_is ("for f in *.py; do y=$(cat \"$f\"); done", "cat", 1, "*.py");
+    s_pattern_is ("for f in *.py; do cat \"$f\" \"$f\"; done", "cat", 2, "*.py");
+    s_pattern_is ("for f in *.py; do if x; then mv \"$f\" y; fi; done", "mv", 1, "*.py");
+    s_pattern_is ("for f in *.py; do (( i++ )); rm \"$f\"; done", "rm", 1, "*.py");
+    s_pattern_is ("for f in *.py; do read -r line; rm \"$f\"; done", "rm", 1, "*.py");
+    s_pattern_is ("trap 'unlink $t' EXIT; for f in *.py; do rm \"$f\"; done", "rm", 1, "*.py");
+    s_pattern_is ("h() { for f in *.py; do rm \"$f\"; done; }", "rm", 1, "*.py");
+    sh = s_ok ("bash -c 'for f in *.py; do cat \"$f\"; done'");
+    assert_string_equal (s_must (sh, "cat", "bash -c")->argv[1].pattern, "*.py");
+    shell_destroy (&sh);
+    s_pattern_is ("for f in *.py; do x <<'E'; rm \"$f\"; done\n${f:=/etc}\nE", "rm", 1, "*.py");
+    //  The word stays dynamic, its text as written
+    sh = s_ok ("for f in *.py; do cat \"$f\" > \"$f.out\"; X=\"$f\" y; done");
+    const shell_cmd_t *cat = s_must (sh, "cat", "");
+    assert_true (cat->argv[1].dynamic);
+    assert_string_equal (cat->argv[1].text, "$f");
+    assert_string_equal (cat->redirs[0].target.pattern, "*.py.out");
+    assert_string_equal (s_must (sh, "y", "")->assigns[0].pattern, "X=*.py");
+    shell_destroy (&sh);
+
+    //  Nested loops: each name its own list; the same name inside ends
+    //  the binding of the outer loop (it assigns it)
+    sh = s_ok ("for f in *.py; do for g in *.c; do x \"$f\" \"$g\"; done; done");
+    assert_string_equal (s_pat (sh, "x", 1), "*.py");
+    assert_string_equal (s_pat (sh, "x", 2), "*.c");
+    shell_destroy (&sh);
+    sh = s_ok ("for f in *.py; do for f in *.c; do x \"$f\"; done; y \"$f\"; done");
+    assert_string_equal (s_pat (sh, "x", 1), "*.c");
+    assert_string_equal (s_pat (sh, "y", 1), "\x01");
+    shell_destroy (&sh);
+    sh = s_ok ("for f in *.py; do a \"$f\"; done; for f in *.c; do b \"$f\"; done; c \"$f\"");
+    assert_string_equal (s_pat (sh, "a", 1), "*.py");
+    assert_string_equal (s_pat (sh, "b", 1), "*.c");
+    assert_string_equal (s_pat (sh, "c", 1), "\x01"); //  after done
+    shell_destroy (&sh);
+
+    //  What keeps 0x01: several words, no in, substitutions, braces,
+    //  unquoted uses, other expansions of the name
+    s_pattern_is ("for f in a b; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in *.py *.c; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in $(ls); do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in $D/*; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in {a,b}.py; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in *.py; do cat $f; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in *.py; do mv \"$f\" \"${f%.py}.txt\"; done", "mv", 2, "\x01.txt");
+    s_pattern_is ("for f in *.py; do mv \"$f\" \"${f%.py}.txt\"; done", "mv", 1, "*.py");
+    s_pattern_is ("for f in *.py; do g() { cat \"$f\"; }; done", "cat", 1, "\x01");
+    s_pattern_is ("for f in *.py; do cat `echo \"$f\"`; done", "echo", 1, "\x01");
+    s_pattern_is ("select f in *.py; do cat \"$f\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for _ in *.py; do cat \"$_\"; done", "cat", 1, "\x01");
+    s_pattern_is ("for PWD in *; do cat \"$PWD\"; done", "cat", 1, "\x01");
+
+    //  Anything that may assign the name while the body runs
+    static const char *const assigns[] = {
+        "for f in *.py; do f=1; cat \"$f\"; done",
+        "for f in *.py; do cat \"$f\"; f+=x; done", //  anywhere in the body
+        "for f in *.py; do read f; cat \"$f\"; done",
+        "for f in *.py; do read -r -a f; cat \"$f\"; done",
+        "for f in *.py; do command read f; cat \"$f\"; done",
+        "for f in *.py; do local f; cat \"$f\"; done",
+        "for f in *.py; do declare f=/etc; cat \"$f\"; done",
+        "for f in *.py; do unset f; cat \"$f\"; done",
+        "for f in *.py; do printf -v f x; cat \"$f\"; done",
+        "for f in *.py; do printf -vf x; cat \"$f\"; done",
+        "for f in *.py; do getopts ab f; cat \"$f\"; done",
+        "for f in *.py; do let f=1; cat \"$f\"; done",
+        "for f in *.py; do (( f = 1 )); cat \"$f\"; done",
+        "for f in *.py; do x=$(( f = 1 )); cat \"$f\"; done",
+        "for f in *.py; do [[ f -eq 1 ]]; cat \"$f\"; done",
+        "for f in *.py; do : ${f:=x}; cat \"$f\"; done",
+        "for f in *.py; do exec {f}>/dev/null; cat \"$f\"; done",
+        "for f in *.py; do select f in a; do :; done; cat \"$f\"; done",
+        "for f in *.py; do eval 'f=/etc'; cat \"$f\"; done",
+        "for f in *.py; do eval \"$x\"; cat \"$f\"; done",
+        "for f in *.py; do read \"$x\"; cat \"$f\"; done",
+        "for f in *.py; do $cmd f; cat \"$f\"; done",
+        "for f in *.py; do \"$f\" x; cat \"$f\"; done",
+        "for f in *.py; do coproc f { :; }; cat \"$f\"; done",
+        "x=f; for f in *.py; do : ${!x:=/etc}; cat \"$f\"; done",
+        //  Code that may run during the body, wherever it is
+        "g() { f=/etc; }; for f in *.py; do g; cat \"$f\"; done",
+        "g() { for f in /etc; do :; done; }; for f in *.py; do g; cat \"$f\"; done",
+        "trap 'f=/etc' DEBUG; for f in *.py; do cat \"$f\"; done",
+        "trap \"$x\" DEBUG; for f in *.py; do cat \"$f\"; done",
+        "declare -n r=f; for f in *.py; do r=/etc; cat \"$f\"; done",
+        "declare -n r=\"$x\"; for f in *.py; do r=/etc; cat \"$f\"; done",
+        "source ./env.sh; for f in *.py; do cat \"$f\"; done",
+        ". ./env.sh; for f in *.py; do cat \"$f\"; done",
+        "alias r=read; for f in *.py; do r f; cat \"$f\"; done",
+        "eval 'g() { f=/etc; }'; for f in *.py; do g; cat \"$f\"; done",
+        "for f in *.py; do cat \"$f\"; done; g() { f=1; }",
+        "BASH_ENV=./x bash -c 'for f in *.py; do cat \"$f\"; done'",
+        //  Heredoc bodies expand where their command runs
+        "for f in *.py; do x <<E\n${f:=/etc}\nE\ncat \"$f\"; done",
+        "for f in *.py; do x <<E; cat \"$f\"; done\n$(( f = 1 ))\nE",
+        "g() { x <<E; }; for f in *.py; do g; cat \"$f\"; done\n${f:=/etc}\nE", NULL};
+    for (size_t i = 0; assigns[i]; i++)
+        s_pattern_is (assigns[i], "cat", 1, "\x01");
+}
+
 static void
 test_select (void **state)
 {
@@ -2319,6 +2508,8 @@ main (int argc, char **argv)
         cmocka_unit_test (test_if_elif_else),
         cmocka_unit_test (test_while_until),
         cmocka_unit_test (test_for_loops),
+        cmocka_unit_test (test_in_loop),
+        cmocka_unit_test (test_for_binding),
         cmocka_unit_test (test_select),
         cmocka_unit_test (test_case),
         cmocka_unit_test (test_functions),
