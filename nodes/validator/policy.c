@@ -118,6 +118,7 @@ typedef enum {
     WHEN_RUNS_DOWNLOAD = 1 << 7,
     WHEN_READS_DOWNLOAD = 1 << 8,
     WHEN_NO_COMMAND = 1 << 9,
+    WHEN_IN_LOOP = 1 << 10,
 } when_t;
 
 static const struct {
@@ -132,7 +133,8 @@ static const struct {
                {"no_args", WHEN_NO_ARGS},
                {"runs_download", WHEN_RUNS_DOWNLOAD},
                {"reads_download", WHEN_READS_DOWNLOAD},
-               {"no_command", WHEN_NO_COMMAND}};
+               {"no_command", WHEN_NO_COMMAND},
+               {"in_loop", WHEN_IN_LOOP}};
 
 typedef struct {
     policy_action_t action;
@@ -2344,6 +2346,8 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
         return false;
     if ((w & WHEN_NO_COMMAND) && (!v->cmd || v->pseudo || v->cmd->argc > 0))
         return false;
+    if ((w & WHEN_IN_LOOP) && !(v->cmd && v->cmd->in_loop))
+        return false;
     return true;
 }
 
@@ -3708,7 +3712,7 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                     s_fail (l, kwhere,
                             "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
                             "dynamic_arg, no_operand, no_args, in_function, runs_download, "
-                            "reads_download, no_command)",
+                            "reads_download, no_command, in_loop)",
                             (int) (p - start > 40 ? 40 : p - start), start);
                     ok = false;
                 }
