@@ -183,7 +183,8 @@ s_secret (const scan_t *s, size_t a, size_t b)
 static size_t
 s_emit (scan_t *s, size_t a, size_t b)
 {
-    msgpack_sbuffer_write (s->out, s->t + s->copied, a - s->copied);
+    if (a > s->copied) //  msgpack's write does pointer arithmetic on an empty buffer
+        msgpack_sbuffer_write (s->out, s->t + s->copied, a - s->copied);
     char marker[REDACT_MARKER_SZ + 1];
     redact_marker (s->r, s->t + a, b - a, marker);
     msgpack_sbuffer_write (s->out, marker, REDACT_MARKER_SZ);
@@ -622,7 +623,8 @@ redact_text (const redact_t *self, const char *text, size_t len, msgpack_sbuffer
         }
         i++;
     }
-    msgpack_sbuffer_write (out, text + s.copied, len - s.copied);
+    if (len > s.copied) //  msgpack's write does pointer arithmetic on an empty buffer
+        msgpack_sbuffer_write (out, text + s.copied, len - s.copied);
     return s.count;
 }
 

@@ -90,8 +90,8 @@ s_clean_text (const char *text, size_t size)
 static void
 s_check (const policy_decision_t *d)
 {
-    FUZZ_ASSERT (d->action == POLICY_ALLOW || d->action == POLICY_ESCALATE ||
-                 d->action == POLICY_DENY);
+    FUZZ_ASSERT (d->action == POLICY_ALLOW || d->action == POLICY_DEFER ||
+                 d->action == POLICY_ESCALATE || d->action == POLICY_DENY);
     FUZZ_ASSERT (d->risk >= RISK_NONE && d->risk <= RISK_CRITICAL);
     FUZZ_ASSERT (s_clean_text (d->rule, sizeof (d->rule)));
     FUZZ_ASSERT (s_clean_text (d->reason, sizeof (d->reason)));
