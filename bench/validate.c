@@ -76,6 +76,7 @@ typedef struct {
     int port_base;
     int policy_rounds;
     int rounds;
+    int spool_sync; //  lh-validator --spool-sync
     bool warm, cold;
     bool json;
     const char *json_out;
@@ -183,6 +184,9 @@ static const char *s_usage =
     "  --timeout MS           per-request deadline, no resends [5000]\n"
     "  --connect-timeout S    bound on connecting the agents of one count [60]\n"
     "  --policy-rounds N      lh-policy-bench rounds; 0 skips it [5]\n"
+    "  --spool-sync 0|1       lh-validator --spool-sync: 1 fdatasyncs each group of\n"
+    "                         decisions before replying, 0 leaves them to the page\n"
+    "                         cache (survives a killed validator, not a power cut) [1]\n"
     "  --mix FILE             request mix [bench/validate-mix.tsv]\n"
     "  --policy FILE          policy for lh-validator [nodes/validator/default.policy]\n"
     "  --port-base P          ports P..P+2 on 127.0.0.1 [17100]\n"
@@ -223,6 +227,7 @@ s_parse (vopts_t *o, int argc, char **argv)
                    .port_base = 17100,
                    .policy_rounds = 5,
                    .rounds = 1,
+                   .spool_sync = 1,
                    .warm = true,
                    .cold = true,
                    .mix_path = LH_BENCH_MIX,
@@ -283,6 +288,8 @@ s_parse (vopts_t *o, int argc, char **argv)
             o->rounds = atoi (v);
         else if (streq (a, "--policy-rounds"))
             o->policy_rounds = atoi (v);
+        else if (streq (a, "--spool-sync"))
+            o->spool_sync = atoi (v);
         else if (streq (a, "--mix"))
             o->mix_path = v;
         else if (streq (a, "--policy"))
@@ -312,8 +319,9 @@ s_parse (vopts_t *o, int argc, char **argv)
     if (!counts_ok || o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->workers < 1 ||
         o->workers > MAX_WORKERS || o->capacity < 1 || o->capacity > LH_MAX_CAPACITY ||
         o->per_proc < 1 || o->timeout_ms < 1 || o->connect_s < 1 || o->policy_rounds < 0 ||
-        o->policy_rounds > 99 || o->rounds < 1 || o->rounds > MAX_ROUNDS || o->port_base < 1024 ||
-        o->port_base > 65000 || (!o->warm && !o->cold)) {
+        o->spool_sync < 0 || o->spool_sync > 1 || o->policy_rounds > 99 || o->rounds < 1 ||
+        o->rounds > MAX_ROUNDS || o->port_base < 1024 || o->port_base > 65000 ||
+        (!o->warm && !o->cold)) {
         fprintf (stderr, "lh-bench: an option is out of range (try --help)\n");
         return 2;
     }
@@ -502,15 +510,17 @@ s_cluster_start (venv_t *env, const vopts_t *o, int max_agents)
         env->echo[i] = proc_spawn ("lh-echo", eargv, env->echo_log, -1, -1);
         char spool_dir[PATH_MAX];
         snprintf (spool_dir, sizeof (spool_dir), "%s/spool-%d", env->tmp, i);
-        char *vargv[] = {env->validator_bin, "--broker", env->backend, "--capacity", capacity,
-                         "--log-level", "warn", "--broker-key", env->broker_key, "--cert",
-                         env->validator_secret, "--policy", (char *) o->policy_path, "--home",
-                         MIX_HOME,
-                         //  The durable spool on (issue 8): every decision written and
-                         //  fdatasync'd before its reply; no log serves "events" here, so
-                         //  the spool only grows (bounds lifted for the run)
-                         "--frontend", env->frontend, "--run-dir", env->tmp, "--spool-dir",
-                         spool_dir, "--spool-max", "100000000", "--spool-max-mb", "16384", NULL};
+        char sync[4];
+        snprintf (sync, sizeof (sync), "%d", o->spool_sync);
+        char *vargv[] = {
+            env->validator_bin, "--broker", env->backend, "--capacity", capacity, "--log-level",
+            "warn", "--broker-key", env->broker_key, "--cert", env->validator_secret, "--policy",
+            (char *) o->policy_path, "--home", MIX_HOME,
+            //  The durable spool on (issue 8): every decision written and
+            //  fdatasync'd before its reply; no log serves "events" here, so
+            //  the spool only grows (bounds lifted for the run)
+            "--frontend", env->frontend, "--run-dir", env->tmp, "--spool-dir", spool_dir,
+            "--spool-max", "100000000", "--spool-max-mb", "16384", "--spool-sync", sync, NULL};
         env->validator[i] = proc_spawn ("lh-validator", vargv, env->validator_log, -1, -1);
         if (env->echo[i] < 0 || env->validator[i] < 0)
             return -1;
