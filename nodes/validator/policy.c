@@ -679,6 +679,8 @@ struct _eval_t {
     //  for by every rule with a path condition); short ones only
     char plain[16][256];
     size_t nplain;
+    uint32_t cwd_mask;   //  classes of the working directories ...
+    size_t cwd_mask_key; //  ... for this many of them (0: none yet)
     bool run_in_background;
     int depth;
     const char *extra_wrapper[MAX_NEST]; //  "bash <<" chain of re-parsed input
@@ -1206,13 +1208,15 @@ s_classify_subtree (const eval_t *e, const char *g, size_t n)
         !glob_compile (any, 2, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
         return ~(uint32_t) 0 >> (32 - p->class_count);
     uint32_t mask = 0;
+    glob_ends_t ends = s_glob_ends (g, n, false);
+    ends.suf_n = 0; //  the tree ends in "anything"
     for (size_t c = 0; c < p->class_count; c++) {
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++) {
             const pattern_t *pat = &list->items[i];
             if (pat->anchor == ANCHOR_BASENAME || pat->owned || pat->body[0] == '*')
                 continue;
-            if (s_pattern_overlap (e, pat, toks, nt, false, NULL)) {
+            if (s_pattern_overlap (e, pat, toks, nt, false, &ends)) {
                 mask |= (uint32_t) 1 << c;
                 break;
             }
@@ -1807,11 +1811,18 @@ s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
 static uint32_t
 s_cwd_classes (eval_t *e)
 {
+    //  the directories only grow (cd adds, never removes): their count
+    //  tells whether the last answer still holds
+    size_t key = e->ncwd * 2 + (e->cwd_unknown ? 1 : 0);
+    if (e->cwd_mask_key == key + 1)
+        return e->cwd_mask;
     uint32_t mask = 0;
     for (size_t i = 0; i < e->ncwd; i++)
         s_candidate_literal (e, "/", 1, e->cwds[i], e->cwd_lens[i], s_collect_class, &mask);
     if (e->cwd_unknown || !e->ncwd)
         mask |= (uint32_t) 1 << e->policy->cls_unknown;
+    e->cwd_mask = mask;
+    e->cwd_mask_key = key + 1;
     return mask;
 }
 
@@ -3178,6 +3189,7 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.fork_bomb = false;
     e.dotglob = false;
     e.nplain = 0;
+    e.cwd_mask_key = 0;
     e.run_in_background = false;
     e.depth = 0;
     e.extra_count = 0;
