@@ -82,8 +82,8 @@ mix_load (mix_t *self, const char *path, char *err, size_t err_size)
                 *c++ = 0;
         }
         int cls = k >= 4 ? s_class (cols[0]) : -1;
-        bool known = k >= 4 && (streq (cols[3], "allow") || streq (cols[3], "escalate") ||
-                                streq (cols[3], "deny"));
+        bool known = k >= 4 && (streq (cols[3], "allow") || streq (cols[3], "defer") ||
+                                streq (cols[3], "escalate") || streq (cols[3], "deny"));
         if (cls < 0 || !known) {
             snprintf (err, err_size, "%s:%d: expected CLASS TOOL INPUT EXPECTED", path, lineno);
             rc = -1;
