@@ -1197,8 +1197,38 @@ s_pattern_overlap (const eval_t *e, const pattern_t *p, const glob_tok_t *g, siz
 //  when literal): those with a pattern anchored at /, ~ or $PROJECT that
 //  could match something under it. Patterns that match at any depth
 //  (basenames, **/x) are left out: every tree "could" hold them.
+//  A pattern that matches at any depth (**/.claude/**, **/.git/hooks/**)
+//  names a directory of the tree when that directory exists right below
+//  its root: find . -delete takes .claude/ with it. Only where the
+//  validator sees the agent's files (symlinks = resolve).
+static bool
+s_tree_holds (const eval_t *e, const pattern_t *pat, const char *root, size_t rn)
+{
+    if (!e->policy->symlinks || !root || rn + 2 >= PATH_BUF)
+        return false;
+    const char *rest = pat->body;
+    while (strncmp (rest, "**/", 3) == 0)
+        rest += 3;
+    if (rest == pat->body)
+        return false;
+    size_t lit = 0;
+    while (rest[lit] && rest[lit] != '*' && rest[lit] != '?')
+        lit++;
+    while (lit > 0 && rest[lit - 1] == '/')
+        lit--;
+    if (lit == 0 || rn + 1 + lit >= PATH_BUF)
+        return false;
+    char path[PATH_BUF];
+    memcpy (path, root, rn);
+    path[rn] = '/';
+    memcpy (path + rn + 1, rest, lit);
+    path[rn + 1 + lit] = 0;
+    struct stat st;
+    return lstat (path, &st) == 0;
+}
+
 static uint32_t
-s_classify_subtree (const eval_t *e, const char *g, size_t n)
+s_classify_subtree (const eval_t *e, const char *g, size_t n, const char *root, size_t rn)
 {
     const policy_t *p = e->policy;
     glob_tok_t toks[MAX_GLOB_TOKENS];
@@ -1214,8 +1244,15 @@ s_classify_subtree (const eval_t *e, const char *g, size_t n)
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++) {
             const pattern_t *pat = &list->items[i];
-            if (pat->anchor == ANCHOR_BASENAME || pat->owned || pat->body[0] == '*')
+            if (pat->anchor == ANCHOR_BASENAME)
                 continue;
+            if (pat->owned || pat->body[0] == '*') {
+                if (s_tree_holds (e, pat, root, rn)) {
+                    mask |= (uint32_t) 1 << c;
+                    break;
+                }
+                continue;
+            }
             if (s_pattern_overlap (e, pat, toks, nt, false, &ends)) {
                 mask |= (uint32_t) 1 << c;
                 break;
@@ -1800,7 +1837,7 @@ s_collect_class (eval_t *e, const char *path, size_t n, int kind, void *arg)
     else if (kind == CAND_TREE) {
         char g[PATH_BUF * 2];
         size_t gn = s_escape_path (path, n, g, sizeof (g));
-        *mask |= ((uint32_t) 1 << s_classify (e, path, n)) | s_classify_subtree (e, g, gn);
+        *mask |= ((uint32_t) 1 << s_classify (e, path, n)) | s_classify_subtree (e, g, gn, path, n);
     } else
         *mask |= s_classify_glob (e, path, n, kind == CAND_BASENAME) |
                  (kind == CAND_BASENAME ? (uint32_t) 1 << e->policy->cls_unknown : 0);
@@ -1834,7 +1871,7 @@ s_collect_tree (eval_t *e, const char *path, size_t n, int kind, void *arg)
     if (path && kind == CAND_PATH)
         return s_collect_class (e, path, n, CAND_TREE, arg);
     if (path && kind == CAND_GLOB)
-        *mask |= s_classify_subtree (e, path, n);
+        *mask |= s_classify_subtree (e, path, n, NULL, 0);
     return s_collect_class (e, path, n, kind, arg);
 }
 
