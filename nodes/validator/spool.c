@@ -165,7 +165,9 @@ s_env_open (spool_t *self, const char *dir, size_t map_bytes)
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, map_bytes);
-    //  NOSYNC: spool_commit syncs once per group itself; NOTLS: one thread
+    //  NOSYNC: spool_commit syncs once per group itself; NOTLS: one thread.
+    //  Not WRITEMAP, though it commits a little faster: a full disk under
+    //  a sparse map is a SIGBUS, where pwrite answers ENOSPC
     if (rc == 0)
         rc = mdb_env_open (self->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600);
     MDB_txn *txn = NULL;
