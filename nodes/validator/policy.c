@@ -207,7 +207,8 @@ struct _policy_t {
     idlist_t tool_scan; //  non-Bash rules every tool must try
     cplist_t classifier[GRP_COUNT][KEY_ANY + 1];
     uint8_t rank_project, rank_temp, rank_home;
-    bool symlinks; //  resolve symlinks on this filesystem (policy/symlinks)
+    bool symlinks;  //  resolve symlinks on this filesystem (policy/symlinks)
+    uint32_t trees; //  the classes some rule's `tree` names
 };
 
 //  Tools the engine knows
@@ -1240,6 +1241,10 @@ s_classify_subtree (const eval_t *e, const char *g, size_t n, const char *root, 
     uint32_t mask = 0;
     glob_ends_t ends = s_glob_ends (g, n, false);
     ends.suf_n = 0; //  the tree ends in "anything"
+    //  what lies right below the root is only looked for in a directory
+    struct stat st;
+    if (root && (!p->symlinks || !p->trees || lstat (root, &st) != 0 || !S_ISDIR (st.st_mode)))
+        root = NULL;
     for (size_t c = 0; c < p->class_count; c++) {
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++) {
@@ -1247,7 +1252,7 @@ s_classify_subtree (const eval_t *e, const char *g, size_t n, const char *root, 
             if (pat->anchor == ANCHOR_BASENAME)
                 continue;
             if (pat->owned || pat->body[0] == '*') {
-                if (s_tree_holds (e, pat, root, rn)) {
+                if ((p->trees & ((uint32_t) 1 << c)) && s_tree_holds (e, pat, root, rn)) {
                     mask |= (uint32_t) 1 << c;
                     break;
                 }
@@ -3741,6 +3746,7 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
         } else if (strcmp (key, "tree") == 0) {
             ok = s_parse_classes (l, self, kwhere, value, &r->tree_mask);
             r->has_tree = true;
+            self->trees |= r->tree_mask;
         } else if (strcmp (key, "when") == 0) {
             const char *p = value;
             while (ok && *p) {
