@@ -55,7 +55,8 @@ static const lh_option_t s_options[] = {
      "key of the keyed hash replacing secrets, created 0600 if missing [RUN_DIR/redact.key]",
      false},
     {"protect", "validator/protect", NULL,
-     "path patterns for the policy's class lighthouse [the policy's directory, the spool, the "
+     "path patterns for the policy's class lighthouse [the policy's directory, the run directory, "
+     "the spool, the "
      "certificate, the redaction key, this program's directory]",
      false},
     {"agent-topics", "validator/agent_topics", "1",
@@ -408,6 +409,7 @@ main (int argc, char **argv)
     else {
         s_dirname (policy_path, dir, sizeof (dir));
         s_protect_add (protect, sizeof (protect), dir, true);
+        s_protect_add (protect, sizeof (protect), run_dir, true);
         if (frontend)
             s_protect_add (protect, sizeof (protect), spool_dir, true);
         if (cert_path) {

@@ -408,6 +408,11 @@ s_start_validator (cluster_t *self, const char *policy, bool logging, const char
         argv[argc++] = "--frontend";
         argv[argc++] = self->frontend;
     }
+    //  the validator's data (spool, redaction key) stays in the test's directory
+    if (!strstr (extra, "--run-dir")) {
+        argv[argc++] = "--run-dir";
+        argv[argc++] = self->dir;
+    }
     s_add_args (argv, argc, 40, extra);
     return s_start_node (self, "validator", "validate", argv, true);
 }

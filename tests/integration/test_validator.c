@@ -86,6 +86,53 @@ test_decisions_and_cache (void **state)
     cluster_destroy (&c);
 }
 
+//  The validator protects its own installation: the paths of its
+//  configuration (run dir, spool, keys, policy) join the policy's class
+//  lighthouse at every load, whatever the request claims
+static void
+test_self_protection (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n", NULL);
+    cluster_start_validator (c, LH_DEFAULT_POLICY);
+    char json[2048];
+    const char *bash = "{\"tool\":\"Bash\",\"input\":{\"command\":\"%s %s%s\"},"
+                       "\"cwd\":\"/work/p\"}";
+    //  its spool and its redaction key, deleted, overwritten or read
+    snprintf (json, sizeof (json), bash, "rm -rf", c->dir, "/validator-spool");
+    s_expect (c, json, "deny", NULL);
+    snprintf (json, sizeof (json), bash, "echo x >", c->dir, "/redact.key");
+    s_expect (c, json, "deny", NULL);
+    snprintf (json, sizeof (json), bash, "cat", c->dir, "/redact.key");
+    s_expect (c, json, "deny", NULL);
+    snprintf (json, sizeof (json), bash, "cp /tmp/x", c->dir, "/node-1.cert");
+    s_expect (c, json, "deny", NULL);
+    snprintf (json, sizeof (json),
+              "{\"tool\":\"Write\",\"input\":{\"file_path\":\"%s/validator-spool/spool.mdb\","
+              "\"content\":\"x\"},\"cwd\":\"/work/p\"}",
+              c->dir);
+    s_expect (c, json, "deny", "lighthouse-tamper-tool");
+    //  its policy, even when the request claims to work in the policy's own
+    //  directory (as if it were the project)
+    char policy_dir[512];
+    snprintf (policy_dir, sizeof (policy_dir), "%s", LH_DEFAULT_POLICY);
+    *strrchr (policy_dir, '/') = 0;
+    snprintf (json, sizeof (json),
+              "{\"tool\":\"Edit\",\"input\":{\"file_path\":\"%s\",\"old_string\":\"deny\","
+              "\"new_string\":\"allow\"},\"cwd\":\"%s\",\"project\":\"%s\"}",
+              LH_DEFAULT_POLICY, policy_dir, policy_dir);
+    s_expect (c, json, "deny", "lighthouse-tamper-tool");
+    //  its processes
+    s_expect (c,
+              "{\"tool\":\"Bash\",\"input\":{\"command\":\"kill -9 $(pgrep -f lh-validator)\"},"
+              "\"cwd\":\"/work/p\"}",
+              "deny", NULL);
+    //  and ordinary work next to it is still allowed
+    s_expect (c, "{\"tool\":\"Bash\",\"input\":{\"command\":\"make test\"},\"cwd\":\"/work/p\"}",
+              "allow", NULL);
+    cluster_destroy (&c);
+}
+
 static void
 test_bad_input_fails_closed (void **state)
 {
@@ -936,6 +983,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_decisions_and_cache, cluster_teardown),
+        cmocka_unit_test_teardown (test_self_protection, cluster_teardown),
         cmocka_unit_test_teardown (test_bad_input_fails_closed, cluster_teardown),
         cmocka_unit_test_teardown (test_reload_without_dropping_requests, cluster_teardown),
         cmocka_unit_test_teardown (test_decisions_published, cluster_teardown),
