@@ -119,6 +119,8 @@ typedef enum {
     WHEN_READS_DOWNLOAD = 1 << 8,
     WHEN_NO_COMMAND = 1 << 9,
     WHEN_IN_LOOP = 1 << 10,
+    WHEN_RUNS_WRITTEN = 1 << 11,
+    WHEN_READS_WRITTEN = 1 << 12,
 } when_t;
 
 static const struct {
@@ -134,7 +136,9 @@ static const struct {
                {"runs_download", WHEN_RUNS_DOWNLOAD},
                {"reads_download", WHEN_READS_DOWNLOAD},
                {"no_command", WHEN_NO_COMMAND},
-               {"in_loop", WHEN_IN_LOOP}};
+               {"in_loop", WHEN_IN_LOOP},
+               {"runs_written", WHEN_RUNS_WRITTEN},
+               {"reads_written", WHEN_READS_WRITTEN}};
 
 typedef struct {
     policy_action_t action;
@@ -252,6 +256,15 @@ s_streq_n (const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen (b);
     return alen == blen && (alen == 0 || memcmp (a, b, alen) == 0);
+}
+
+static bool
+s_name_in (const char *name, size_t n, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (s_streq_n (name, n, names[i]))
+            return true;
+    return false;
 }
 
 //  Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
@@ -672,10 +685,16 @@ struct _eval_t {
     bool find_unknown;
     //  files that curl / wget write in this call (resolved)
     char downloads[MAX_DOWNLOADS][DOWNLOAD_PATH];
+    //  files that commands earlier in the call wrote (redirections, tee,
+    //  cp/mv/install targets, dd of=): a script written and run in one go
+    char written[MAX_DOWNLOADS][DOWNLOAD_PATH];
+    size_t written_lens[MAX_DOWNLOADS];
+    size_t nwritten;
     size_t download_lens[MAX_DOWNLOADS];
     size_t ndownloads;
     bool fork_bomb;
-    bool dotglob; //  the input may turn on dotglob: globs may match dot files
+    bool dotglob;    //  the input may turn on dotglob: globs may match dot files
+    bool nocaseglob; //  ... or nocaseglob: globs may match either case
     //  raw paths already found to hold no symlink (the same path is asked
     //  for by every rule with a path condition); short ones only
     char plain[16][256];
@@ -1122,6 +1141,25 @@ s_pattern_tokens (const eval_t *e, const pattern_t *p, bool dir_form, glob_tok_t
     return glob_compile (body, blen, GLOB_POLICY, out, MAX_GLOB_TOKENS, count);
 }
 
+//  Under nocaseglob a wildcard matches letters of either case: so may
+//  the glob's tokens (the literal ones too: bash compares the whole name)
+static void
+s_fold_case (const eval_t *e, glob_tok_t *toks, size_t nt)
+{
+    if (!e->nocaseglob)
+        return;
+    for (size_t i = 0; i < nt; i++)
+        for (int c = 'A'; c <= 'Z'; c++) {
+            int l = c + 32;
+            bool up = toks[i].set[c >> 6] & ((uint64_t) 1 << (c & 63));
+            bool lo = toks[i].set[l >> 6] & ((uint64_t) 1 << (l & 63));
+            if (up || lo) {
+                toks[i].set[c >> 6] |= (uint64_t) 1 << (c & 63);
+                toks[i].set[l >> 6] |= (uint64_t) 1 << (l & 63);
+            }
+        }
+}
+
 //  The literal text a glob starts and ends with (a cheap first test)
 typedef struct {
     const char *pre, *suf;
@@ -1291,8 +1329,11 @@ s_classify_glob (const eval_t *e, const char *g, size_t n, bool basename_only)
     }
     if (!glob_compile (g, n, GLOB_SHELL, toks, MAX_GLOB_TOKENS, &nt))
         return all;
+    s_fold_case (e, toks, nt);
     uint32_t mask = 0;
     glob_ends_t ends = s_glob_ends (g, n, basename_only);
+    if (e->nocaseglob)
+        ends.pre_n = ends.suf_n = 0;
     for (size_t c = 0; c < p->class_count; c++) {
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++)
@@ -1928,6 +1969,41 @@ s_view_classes (eval_t *e, view_t *v)
         v->classes |= (uint32_t) 1 << e->policy->cls_unknown;
         v->target_classes |= (uint32_t) 1 << e->policy->cls_unknown;
     }
+    //  cp / mv / ln / install -t DIR: the target is DIR, not the last word
+    static const char *targeted[] = {"cp", "mv", "ln", "install"};
+    if (s_name_in (v->name, v->name_len, targeted, 4))
+        for (size_t i = 0; i < v->argc; i++) {
+            word_t w = s_arg (v, i);
+            const char *dir = NULL;
+            size_t dn = 0;
+            if ((s_streq_n (w.s, w.n, "-t") || s_streq_n (w.s, w.n, "--target-directory")) &&
+                i + 1 < v->argc) {
+                word_t d = s_arg (v, i + 1);
+                dir = d.s;
+                dn = d.n;
+            } else if (w.n > 19 && memcmp (w.s, "--target-directory=", 19) == 0) {
+                dir = w.s + 19;
+                dn = w.n - 19;
+            } else if (w.n > 2 && w.s[0] == '-' && w.s[1] != '-' && memchr (w.s, 't', w.n)) {
+                //  a cluster holding t (-rt DIR, -tDIR): the value follows t
+                const char *t = (const char *) memchr (w.s, 't', w.n);
+                if (t + 1 < w.s + w.n) {
+                    dir = t + 1;
+                    dn = (size_t) (w.s + w.n - dir);
+                } else if (i + 1 < v->argc) {
+                    word_t d = s_arg (v, i + 1);
+                    dir = d.s;
+                    dn = d.n;
+                }
+            }
+            if (dir) {
+                uint32_t mask = 0;
+                s_candidate (e, dir, dn, w.dynamic || memchr (dir, '$', dn), false, s_collect_class,
+                             &mask);
+                v->target_classes = mask ? mask : (uint32_t) 1 << e->policy->cls_unknown;
+                v->classes |= v->target_classes;
+            }
+        }
     //  a command naming no path works where it runs (find -delete, git
     //  clean, Grep without a path): the working directory is its path
     if (!v->classes)
@@ -2285,15 +2361,6 @@ s_cond_input (const rule_t *r, const view_t *v)
 }
 
 static bool
-s_name_in (const char *name, size_t n, const char *const *names, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (s_streq_n (name, n, names[i]))
-            return true;
-    return false;
-}
-
-static bool
 s_stdin_name (word_t w)
 {
     static const char *names[] = {"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0",
@@ -2339,6 +2406,47 @@ s_is_download (const eval_t *e, const char *text, size_t n)
             if (e->download_lens[i] == (size_t) len &&
                 memcmp (e->downloads[i], out, (size_t) len) == 0)
                 return true;
+    }
+    return false;
+}
+
+//  True if text, resolved against the working directory, is a file a
+//  command earlier in the call wrote
+static bool
+s_is_written (const eval_t *e, const char *text, size_t n)
+{
+    char out[PATH_BUF];
+    for (size_t c = 0; c < e->ncwd; c++) {
+        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
+        for (size_t i = 0; len > 0 && i < e->nwritten; i++)
+            if (e->written_lens[i] == (size_t) len &&
+                memcmp (e->written[i], out, (size_t) len) == 0)
+                return true;
+    }
+    return false;
+}
+
+//  argv[0] is a file written earlier in the call, or some operand is
+//  (bash x.sh, make -f x.mk, python3 /tmp/x.py)
+static bool
+s_uses_written (const eval_t *e, const view_t *v, bool run)
+{
+    if (!e->nwritten || !v->cmd || v->pseudo || !v->cmd->argc)
+        return false;
+    if (run)
+        return !v->cmd->argv[0].dynamic && memchr (v->word0, '/', v->word0_len) &&
+               s_is_written (e, v->word0, v->word0_len);
+    for (size_t i = 0; v->sargs && i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        const char *eq = s_is_option (w) ? (const char *) memchr (w.s, '=', w.n) : NULL;
+        if (eq && s_is_written (e, eq + 1, (size_t) (w.s + w.n - eq - 1)))
+            return true;
+        //  -fFILE, -SFILE: a value glued to a short option
+        if (!eq && s_is_option (w) && w.s[1] != '-' && w.n > 2 &&
+            s_is_written (e, w.s + 2, w.n - 2))
+            return true;
+        if (!s_is_option (w) && !w.dynamic && s_is_written (e, w.s, w.n))
+            return true;
     }
     return false;
 }
@@ -2400,6 +2508,10 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
     if ((w & WHEN_NO_COMMAND) && (!v->cmd || v->pseudo || v->cmd->argc > 0))
         return false;
     if ((w & WHEN_IN_LOOP) && !(v->cmd && v->cmd->in_loop))
+        return false;
+    if ((w & WHEN_RUNS_WRITTEN) && !s_uses_written (e, v, true))
+        return false;
+    if ((w & WHEN_READS_WRITTEN) && !s_uses_written (e, v, false))
         return false;
     return true;
 }
@@ -2731,6 +2843,57 @@ s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
 static const char *s_downloaders[] = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh"};
 
 static void
+s_note_written (eval_t *e, const char *text, size_t n)
+{
+    if (n == 0 || (n == 1 && text[0] == '-'))
+        return;
+    char out[PATH_BUF];
+    for (size_t c = 0; c < e->ncwd && e->nwritten < MAX_DOWNLOADS; c++) {
+        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
+        if (len < 0 || len >= DOWNLOAD_PATH)
+            continue;
+        memcpy (e->written[e->nwritten], out, (size_t) len + 1);
+        e->written_lens[e->nwritten++] = (size_t) len;
+    }
+}
+
+//  What a command writes, for runs_written / reads_written later
+static void
+s_note_writes (eval_t *e, const shell_cmd_t *cmd, const view_t *v)
+{
+    for (size_t i = 0; i < cmd->redirs_count; i++) {
+        const shell_redir_t *rd = &cmd->redirs[i];
+        if ((rd->kind == SHELL_REDIR_OUT || rd->kind == SHELL_REDIR_APPEND ||
+             rd->kind == SHELL_REDIR_OUT_ALL || rd->kind == SHELL_REDIR_INOUT) &&
+            rd->target.text && !rd->target.dynamic)
+            s_note_written (e, rd->target.text, strlen (rd->target.text));
+    }
+    if (!v || !v->sargs)
+        return;
+    static const char *copiers[] = {"cp", "mv", "install", "ln", "rsync"};
+    bool tee = s_streq_n (v->name, v->name_len, "tee");
+    bool copier = s_name_in (v->name, v->name_len, copiers, 5);
+    bool dd = s_streq_n (v->name, v->name_len, "dd");
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (w.dynamic)
+            continue;
+        if (dd && w.n > 3 && memcmp (w.s, "of=", 3) == 0)
+            s_note_written (e, w.s + 3, w.n - 3);
+        else if (!s_is_option (w)) {
+            if (tee)
+                s_note_written (e, w.s, w.n);
+            last = i;
+        }
+    }
+    if (copier && last != SIZE_MAX) {
+        word_t w = s_arg (v, last);
+        s_note_written (e, w.s, w.n);
+    }
+}
+
+static void
 s_note_download (eval_t *e, const char *text, size_t n)
 {
     if (n == 0 || (n == 1 && text[0] == '-'))
@@ -2948,6 +3111,7 @@ s_eval_cmd (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd)
                     s_note_download (e, rd->target.text, strlen (rd->target.text));
             }
         }
+        s_note_writes (e, cmd, &v);
         if (!cmd->argv[0].dynamic && cmd->wrappers_count == 0 &&
             (s_streq_n (v.name, v.name_len, "cd") || s_streq_n (v.name, v.name_len, "pushd")))
             s_chdir (e, cmd);
@@ -3083,6 +3247,7 @@ s_eval_bash (eval_t *e)
         return;
     }
     e->dotglob = memmem (cmd.s, cmd.n, "dotglob", 7) || memmem (cmd.s, cmd.n, "GLOBIGNORE", 10);
+    e->nocaseglob = memmem (cmd.s, cmd.n, "nocaseglob", 10) != NULL;
     if (memchr (cmd.s, 0, cmd.n)) {
         s_offer (e, &e->policy->parse_error, "parse-error", "command contains a NUL byte");
         return;
@@ -3228,8 +3393,10 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.nfind = 0;
     e.find_unknown = false;
     e.ndownloads = 0;
+    e.nwritten = 0;
     e.fork_bomb = false;
     e.dotglob = false;
+    e.nocaseglob = false;
     e.nplain = 0;
     e.cwd_mask_key = 0;
     e.run_in_background = false;
@@ -3767,7 +3934,7 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                     s_fail (l, kwhere,
                             "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
                             "dynamic_arg, no_operand, no_args, in_function, runs_download, "
-                            "reads_download, no_command, in_loop)",
+                            "reads_download, no_command, in_loop, runs_written, reads_written)",
                             (int) (p - start > 40 ? 40 : p - start), start);
                     ok = false;
                 }

@@ -810,11 +810,13 @@ test_allow_needs_certainty_target_file (void **state)
                           "        file = \"**/.git/** $PROJECT\"\n"
                           "        action = deny\n"
                           "        reason = git\n");
-    //  target: the last operand only
+    //  target: the last operand, or what -t names
     s_bash_is (p, "cp /etc/hosts x", POLICY_ALLOW, "cp-into-project");
     s_bash_is (p, "cp x /etc/hosts", POLICY_DENY, "cp-into-system");
     s_bash_is (p, "cp -r a b /usr/lib/", POLICY_DENY, "cp-into-system");
-    s_bash_is (p, "cp -t /etc x", POLICY_ALLOW, "cp-into-project"); //  last operand: x
+    s_bash_is (p, "cp -t /etc x", POLICY_DENY, "cp-into-system"); //  -t names the target
+    s_bash_is (p, "cp --target-directory=/etc x", POLICY_DENY, "cp-into-system");
+    s_bash_is (p, "mv -ft /etc x", POLICY_DENY, "cp-into-system");
     s_bash_is (p, "mv x /etc/", POLICY_DENY, "cp-into-system");
     s_bash_is (p, "cp x -- /etc/y", POLICY_DENY, "cp-into-system");
     //  an allow needs every class of the target: a glob or value fails it
