@@ -636,6 +636,7 @@ typedef struct {
     size_t n;
     bool dynamic;
     const char *pattern; //  the parser's glob form of a dynamic word, or NULL
+    bool depth;          //  its 0x01 parts are "any directories", not run-time values
 } word_t;
 
 typedef struct _eval_t eval_t;
@@ -652,10 +653,11 @@ typedef struct {
     const shell_word_t *sargs; //  Bash arguments (argv + 1) ...
     const word_t *wargs;       //  ... or these
     size_t argc;
-    bool pseudo;    //  redirection: its only argument is the path
-    bool tool_path; //  file tool: wargs[0] is the path, ~ expanded
-    bool find_exec; //  ran through find -exec: {} is below the find's roots
-    bool xargs;     //  ran through xargs: more, unknown arguments follow
+    bool pseudo;       //  redirection: its only argument is the path
+    bool tool_path;    //  file tool: wargs[0] is the path, ~ expanded ...
+    size_t tool_paths; //  ... and this many words after it too (Grep's glob)
+    bool find_exec;    //  ran through find -exec: {} is below the find's roots
+    bool xargs;        //  ran through xargs: more, unknown arguments follow
     //  lazily computed
     bool classes_done;
     uint32_t classes;
@@ -695,6 +697,7 @@ struct _eval_t {
     bool fork_bomb;
     bool dotglob;    //  the input may turn on dotglob: globs may match dot files
     bool nocaseglob; //  ... or nocaseglob: globs may match either case
+    bool glob_depth; //  the candidate's 0x01 parts are directories, not values
     //  raw paths already found to hold no symlink (the same path is asked
     //  for by every rule with a path condition); short ones only
     char plain[16][256];
@@ -1594,7 +1597,7 @@ s_candidate_glob (eval_t *e, const char *g, size_t n, bool expand_tilde, path_fn
                 k++;
             dotdot = (g[i] == '[' || (g[i] == '.' && glob_is_wild (g + i, k - i)));
         }
-    if ((dynamic || dotdot) && fn (e, NULL, 0, CAND_PATH, arg))
+    if (((dynamic && !e->glob_depth) || dotdot) && fn (e, NULL, 0, CAND_PATH, arg))
         return true;
     if (g[0] == GLOB_ANY_TEXT) {
         //  no directory known: the last component, when it has some
@@ -1843,8 +1846,15 @@ static bool
 s_view_paths (eval_t *e, view_t *v, bool target_only, path_fn_t *fn, void *arg)
 {
     if (v->pseudo || v->tool_path) {
-        word_t w = s_arg (v, 0);
-        return s_candidate (e, w.s, w.n, w.dynamic, v->tool_path, fn, arg);
+        for (size_t i = 0; i <= v->tool_paths; i++) {
+            word_t w = s_arg (v, i);
+            e->glob_depth = w.depth;
+            bool stop = s_candidate_p (e, w.s, w.n, w.dynamic, w.pattern, v->tool_path, fn, arg);
+            e->glob_depth = false;
+            if (stop)
+                return true;
+        }
+        return false;
     }
     if (!v->sargs) {
         //  other tools: their path field is wargs[argc - 1] when flagged
@@ -3285,8 +3295,10 @@ s_eval_tool (eval_t *e, bool known, bool file_tool)
     v.name = v.word0 = "";
     //  words[0] is the path (file tools; the path field of the others),
     //  words[1] the main string of the others (url, query, pattern)
-    word_t words[2];
+    word_t words[3];
     size_t nwords = 0;
+    word_t wpaths[2], extra_path = {NULL, 0, false, NULL, false};
+    bool grep_glob = false;
     if (known) {
         if (!input || input->type != MSGPACK_OBJECT_MAP) {
             s_bad_input (e, "tool input must be a map");
@@ -3323,6 +3335,54 @@ s_eval_tool (eval_t *e, bool known, bool file_tool)
             words[nwords++] = path;
             v.tool_path = true;
         }
+        //  Grep's glob: the files it reads are those below path (or the
+        //  working directory) whose names match it, at any depth: PATH/GLOB
+        //  and PATH/<anything>/GLOB
+        word_t glob;
+        static _Thread_local char gtext[2][PATH_BUF * 2], gpat[2][PATH_BUF * 3];
+        if (s_streq_n (e->tool, e->tool_len, "Grep") &&
+            s_str_field (input, "glob", &glob, &present) && present && glob.n > 0 && glob.n < 256 &&
+            !memchr (glob.s, 0, glob.n)) {
+            word_t base = nwords ? words[0] : (word_t){".", 1, false, NULL, false};
+            for (int deep = 0; deep < 2 && base.n + glob.n + 8 < sizeof (gtext[0]); deep++) {
+                size_t tn = 0, pn;
+                memcpy (gtext[deep], base.s, base.n);
+                tn = base.n;
+                gtext[deep][tn++] = '/';
+                memcpy (gtext[deep] + tn, glob.s, glob.n);
+                tn += glob.n;
+                gtext[deep][tn] = 0;
+                pn = s_escape_path (base.s, base.n, gpat[deep],
+                                    sizeof (gpat[deep]) - glob.n * 2 - 8);
+                gpat[deep][pn++] = '/';
+                if (deep) {
+                    gpat[deep][pn++] = GLOB_ANY_TEXT;
+                    gpat[deep][pn++] = '/';
+                }
+                for (size_t i = 0; i < glob.n; i++) {
+                    char c = glob.s[i];
+                    if (c == '*' && i + 1 < glob.n && glob.s[i + 1] == '*') {
+                        gpat[deep][pn++] = GLOB_ANY_TEXT;
+                        i++;
+                    } else if (c == '{' || c == '}' || c == ',' || c == GLOB_ANY_TEXT ||
+                               c == GLOB_ANY_NAME)
+                        gpat[deep][pn++] = GLOB_ANY_NAME; //  alternatives: any name part
+                    else if (c == '\\') {
+                        gpat[deep][pn++] = '\\';
+                        gpat[deep][pn++] = '\\';
+                    } else
+                        gpat[deep][pn++] = c;
+                }
+                gpat[deep][pn] = 0;
+                wpaths[deep] = (word_t){gtext[deep], tn, true, gpat[deep], true};
+            }
+            words[0] = wpaths[0];
+            extra_path = wpaths[1];
+            grep_glob = true;
+            if (!nwords)
+                nwords = 1;
+            v.tool_path = true;
+        }
         if (!file_tool) {
             static const char *const arg_keys[] = {"url", "query", "pattern"};
             for (size_t i = 0; i < 3; i++) {
@@ -3337,6 +3397,13 @@ s_eval_tool (eval_t *e, bool known, bool file_tool)
                 }
             }
         }
+    }
+    if (grep_glob) {
+        //  the deeper glob goes second, before the pattern text
+        memmove (words + 2, words + 1, (nwords - 1) * sizeof (word_t));
+        words[1] = extra_path;
+        nwords++;
+        v.tool_paths = 1;
     }
     v.wargs = words;
     v.argc = nwords;
@@ -3397,6 +3464,7 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.fork_bomb = false;
     e.dotglob = false;
     e.nocaseglob = false;
+    e.glob_depth = false;
     e.nplain = 0;
     e.cwd_mask_key = 0;
     e.run_in_background = false;
