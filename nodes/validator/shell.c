@@ -4213,9 +4213,22 @@ s_emit (shell_t *sh, const s_node_t *node, const s_ectx_t *ctx)
 
 //  The inner command of a wrapper: a new record sharing the wrapper's
 //  pipeline, redirections and stdin, with name added to its chain
+static void s_emit_inner_as (shell_t *sh, const s_ectx_t *ctx, size_t outer,
+                             const shell_word_t *argv, size_t argc, const shell_word_t *assigns,
+                             size_t nassigns, const char *name, const char *also, bool calls);
+
 static void
 s_emit_inner (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t *argv, size_t argc,
               const shell_word_t *assigns, size_t nassigns, const char *name, bool calls)
+{
+    s_emit_inner_as (sh, ctx, outer, argv, argc, assigns, nassigns, name, NULL, calls);
+}
+
+//  also: a second name added after name (env, then "env -C")
+static void
+s_emit_inner_as (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t *argv,
+                 size_t argc, const shell_word_t *assigns, size_t nassigns, const char *name,
+                 const char *also, bool calls)
 {
     if (argc == 0 || sh->failed)
         return;
@@ -4230,6 +4243,10 @@ s_emit_inner (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_word_t
                                        nassigns, &rec.pub.assigns_count);
     rec.pub.wrappers = s_wrappers_add (sh, rec.pub.wrappers, rec.pub.wrappers_count, name);
     rec.pub.wrappers_count++;
+    if (also) {
+        rec.pub.wrappers = s_wrappers_add (sh, rec.pub.wrappers, rec.pub.wrappers_count, also);
+        rec.pub.wrappers_count++;
+    }
     if (sh->failed)
         return;
     size_t index = s_push_rec (sh, &rec);
@@ -5226,6 +5243,7 @@ s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
     static const char *const with_arg[] = {"unset", "chdir", "split-string", NULL};
     const shell_word_t *v = cmd->argv;
     size_t n = cmd->argc, i = 1;
+    bool chdir = false; //  -C DIR: the command runs elsewhere
     while (i < n && !sh->failed) {
         const char *t = v[i].text;
         if (strcmp (t, "-") == 0) {
@@ -5257,6 +5275,7 @@ s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
                 }
             if (hits == 1) {
                 const char *value = eq ? eq + 1 : i < n ? v[i++].text : "";
+                chdir = chdir || !strcmp (hit, "chdir");
                 if (!strcmp (hit, "split-string")) {
                     split = value;
                     splitting = true;
@@ -5267,6 +5286,7 @@ s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
                 char c = t[j];
                 if (c == 'u' || c == 'C' || c == 'S') {
                     const char *value = t[j + 1] ? t + j + 1 : i < n ? v[i++].text : "";
+                    chdir = chdir || c == 'C';
                     if (c == 'S') {
                         split = value;
                         splitting = true;
@@ -5298,7 +5318,8 @@ s_unwrap_env (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t 
     size_t a = i;
     while (i < n && s_is_assignment (v[i].text))
         i++;
-    s_emit_inner (sh, ctx, outer, v + i, n - i, v + a, i - a, "env", false);
+    s_emit_inner_as (sh, ctx, outer, v + i, n - i, v + a, i - a, "env", chdir ? "env -C" : NULL,
+                     false);
 }
 
 static void
@@ -5341,6 +5362,14 @@ s_stdin_script (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_
         s_reparse_as (sh, ctx, outer, input->target.text, name, false, true);
 }
 
+//  A path that is the process's own stdin
+static bool
+s_is_stdin_path (const char *path)
+{
+    return !strcmp (path, "/dev/stdin") || !strcmp (path, "/dev/fd/0") ||
+           !strcmp (path, "/proc/self/fd/0");
+}
+
 static void
 s_unwrap_shell (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_t *cmd,
                 const char *name)
@@ -5381,8 +5410,8 @@ s_unwrap_shell (shell_t *sh, const s_ectx_t *ctx, size_t outer, const shell_cmd_
         }
         return;
     }
-    if (i < n && !s_flag)
-        return; //  runs a script file
+    if (i < n && !s_flag && !s_is_stdin_path (v[i].text))
+        return; //  runs a script file (bash /dev/stdin reads stdin as one)
     snprintf (label, sizeof (label), "%s <<", name);
     s_stdin_script (sh, ctx, outer, cmd, s_strndup (sh, label, strlen (label)));
 }
@@ -5949,6 +5978,899 @@ s_verb_at (const shell_cmd_t *cmd, const char *const *verbs)
     return cmd->argc;
 }
 
+//  Runners: programs that run a command given after a subcommand (uv run,
+//  docker exec, perf stat, ...) --------------------------------------------
+//
+//  Each level of options is scanned with every unknown option read both
+//  ways (taking the next word or not) at once: the positions where an
+//  operand may start are marked in one pass, so several unknown options
+//  cost no more than one.
+
+//  start[p]: an operand may start at argv[p], for scans from each position
+//  marked in from (both of argc + 1 entries)
+static bool *
+s_starts (shell_t *sh, const shell_cmd_t *cmd, const bool *from, const s_opts_t *o)
+{
+    const shell_word_t *v = cmd->argv;
+    size_t n = cmd->argc;
+    if (!s_charge (sh, n + 1))
+        return NULL;
+    bool *reach = s_alloc (sh, (n + 2) * sizeof (bool));
+    bool *start = s_alloc (sh, (n + 1) * sizeof (bool));
+    if (!reach || !start)
+        return NULL;
+    memcpy (reach, from, (n + 1) * sizeof (bool));
+    for (size_t p = 0; p < n; p++) {
+        if (!reach[p])
+            continue;
+        const char *t = v[p].text;
+        if (t[0] != '-' || t[1] == 0) {
+            start[p] = true;
+            continue;
+        }
+        if (!strcmp (t, "--")) {
+            start[p + 1] = true;
+            continue;
+        }
+        bool next_free = p + 1 < n && v[p + 1].text[0] != '-';
+        bool can0 = false, can1 = false;
+        if (o->numeric && s_all_digits (t + 1))
+            can0 = true;
+        else if (t[1] == '-') {
+            const char *name = t + 2;
+            const char *eq = strchr (name, '=');
+            size_t nlen = eq ? (size_t) (eq - name) : strlen (name);
+            const s_long_t *l = s_find_long (o->longs, name, nlen);
+            if (l && (l->alias == '!' || s_is_nocmd (o, l->alias, eq != NULL)))
+                continue; //  --help: nothing runs
+            if (l)
+                can0 = !(l->arg == ':' && !eq), can1 = l->arg == ':' && !eq;
+            else
+                can0 = true, can1 = !eq && !o->longeq && next_free;
+        } else {
+            bool flags = true;
+            for (size_t j = 1; t[j] && flags; j++) {
+                unsigned char c = (unsigned char) t[j];
+                const char *s = c < 128 && c != ':' ? strchr (o->shorts, c) : NULL;
+                if (!s) {
+                    //  Unknown: its value (attached or the next word), or a flag
+                    if (t[j + 1])
+                        can0 = true;
+                    else
+                        can1 = can1 || next_free;
+                    continue;
+                }
+                bool optional = s[1] == ':' && s[2] == ':';
+                if (s_is_nocmd (o, (char) c, optional ? t[j + 1] != 0 : s[1] == ':'))
+                    flags = false; //  this reading runs nothing
+                else if (optional || (s[1] == ':' && t[j + 1]))
+                    can0 = true, flags = false;
+                else if (s[1] == ':')
+                    can1 = p + 1 < n, flags = false;
+            }
+            can0 = can0 || flags;
+        }
+        if (can0)
+            reach[p + 1] = true;
+        if (can1)
+            reach[p + 2] = true;
+    }
+    return start;
+}
+
+typedef struct {
+    const char *prog;          //  argv[0] (basename)
+    const char *verbs[3];      //  the subcommand's words (NULL-terminated)
+    const s_opts_t *before[3]; //  options before each verb
+    const s_opts_t *opts;      //  options of the subcommand
+    size_t positional;         //  operands before the command (docker exec CONTAINER)
+    char mode;                 //  see s_unwrap_runner
+    char latest;               //  short option (long "latest") that drops the positional
+    const char *name;          //  wrapper name
+} s_runner_t;
+
+//  uv(1): global options, `uv run` and `uv tool run` / uvx (one table: uv
+//  takes its global options after the subcommand too)
+static const s_long_t s_uv_longs[] = {{"with", ':', 0},
+                                      {"with-editable", ':', 0},
+                                      {"with-requirements", ':', 0},
+                                      {"python", ':', 'p'},
+                                      {"directory", ':', 0},
+                                      {"project", ':', 0},
+                                      {"env-file", ':', 0},
+                                      {"extra", ':', 0},
+                                      {"no-extra", ':', 0},
+                                      {"group", ':', 0},
+                                      {"no-group", ':', 0},
+                                      {"only-group", ':', 0},
+                                      {"package", ':', 0},
+                                      {"from", ':', 0},
+                                      {"constraints", ':', 'c'},
+                                      {"constraint", ':', 'c'},
+                                      {"overrides", ':', 0},
+                                      {"override", ':', 0},
+                                      {"build-constraints", ':', 'b'},
+                                      {"build-constraint", ':', 'b'},
+                                      {"index", ':', 0},
+                                      {"default-index", ':', 0},
+                                      {"index-url", ':', 'i'},
+                                      {"extra-index-url", ':', 0},
+                                      {"find-links", ':', 'f'},
+                                      {"index-strategy", ':', 0},
+                                      {"keyring-provider", ':', 0},
+                                      {"resolution", ':', 0},
+                                      {"prerelease", ':', 0},
+                                      {"fork-strategy", ':', 0},
+                                      {"exclude-newer", ':', 0},
+                                      {"exclude-newer-package", ':', 0},
+                                      {"no-build-package", ':', 0},
+                                      {"no-binary-package", ':', 0},
+                                      {"refresh-package", ':', 0},
+                                      {"reinstall-package", ':', 0},
+                                      {"upgrade-package", ':', 'P'},
+                                      {"link-mode", ':', 0},
+                                      {"config-setting", ':', 'C'},
+                                      {"config-settings-package", ':', 0},
+                                      {"no-build-isolation-package", ':', 0},
+                                      {"cache-dir", ':', 0},
+                                      {"python-preference", ':', 0},
+                                      {"python-platform", ':', 0},
+                                      {"color", ':', 0},
+                                      {"config-file", ':', 0},
+                                      {"allow-insecure-host", ':', 0},
+                                      {"trusted-host", ':', 0},
+                                      {"module", 0, 'm'},
+                                      {"script", 0, 's'},
+                                      {"quiet", 0, 'q'},
+                                      {"verbose", 0, 'v'},
+                                      {"no-cache", 0, 'n'},
+                                      {"upgrade", 0, 'U'},
+                                      {"isolated", 0, 0},
+                                      {"no-sync", 0, 0},
+                                      {"frozen", 0, 0},
+                                      {"locked", 0, 0},
+                                      {"no-project", 0, 0},
+                                      {"all-extras", 0, 0},
+                                      {"no-dev", 0, 0},
+                                      {"offline", 0, 0},
+                                      S_HELP,
+                                      {NULL, 0, 0}};
+static const s_opts_t s_uv_opts = {"p:i:f:P:C:c:b:mqvnUsVh", "Vh", s_uv_longs, false, false};
+
+//  poetry(1): -C/--directory, -P/--project
+static const s_long_t s_poetry_longs[] = {{"directory", ':', 'C'},
+                                          {"project", ':', 'P'},
+                                          {"quiet", 0, 'q'},
+                                          {"verbose", 0, 'v'},
+                                          {"no-interaction", 0, 'n'},
+                                          {"no-plugins", 0, 0},
+                                          {"no-cache", 0, 0},
+                                          {"ansi", 0, 0},
+                                          {"no-ansi", 0, 0},
+                                          S_HELP,
+                                          {NULL, 0, 0}};
+static const s_opts_t s_poetry_opts = {"C:P:qvnhV", "hV", s_poetry_longs, false, false};
+
+//  pipenv(1), pdm(1), hatch(1): options with values
+static const s_long_t s_pipenv_longs[] = {
+    {"python", ':', 0},  {"pypi-mirror", ':', 0}, {"site-packages", 0, 0},
+    {"verbose", 0, 'v'}, {"quiet", 0, 'q'},       S_HELP,
+    {NULL, 0, 0}};
+static const s_opts_t s_pipenv_opts = {"vqh", "h", s_pipenv_longs, false, false};
+static const s_long_t s_pdm_longs[] = {
+    {"project", ':', 'p'}, {"config", ':', 'c'}, {"venv", ':', 0},          {"skip", ':', 'k'},
+    {"list", 0, 'l'},      {"json", 0, 'j'},     {"site-packages", 0, 's'}, {"global", 0, 'g'},
+    {"recreate", 0, 0},    {"verbose", 0, 'v'},  {"quiet", 0, 'q'},         S_HELP,
+    {NULL, 0, 0}};
+static const s_opts_t s_pdm_opts = {"p:c:k:ljsgvqIh", "lhj", s_pdm_longs, false, false};
+static const s_long_t s_hatch_longs[] = {
+    {"env", ':', 'e'},  {"project", ':', 'p'}, {"data-dir", ':', 0},     {"cache-dir", ':', 0},
+    {"config", ':', 0}, {"verbose", 0, 'v'},   {"quiet", 0, 'q'},        {"color", 0, 0},
+    {"no-color", 0, 0}, {"interactive", 0, 0}, {"no-interactive", 0, 0}, S_HELP,
+    {NULL, 0, 0}};
+static const s_opts_t s_hatch_opts = {"e:p:i:x:f:vqh", "h", s_hatch_longs, false, false};
+static const s_opts_t s_hatch_run_opts = {"", "", NULL, false, false};
+
+//  conda run, mamba run, micromamba run
+static const s_long_t s_conda_longs[] = {{"name", ':', 'n'},
+                                         {"prefix", ':', 'p'},
+                                         {"cwd", ':', 0},
+                                         {"root-prefix", ':', 'r'},
+                                         {"attach", ':', 'a'},
+                                         {"env", ':', 'e'},
+                                         {"label", ':', 0},
+                                         {"rc-file", ':', 0},
+                                         {"log-level", ':', 0},
+                                         {"live-stream", 0, 0},
+                                         {"no-capture-output", 0, 0},
+                                         {"dev", 0, 0},
+                                         {"debug-wrapper-scripts", 0, 0},
+                                         {"detach", 0, 'd'},
+                                         {"clean-env", 0, 0},
+                                         {"verbose", 0, 'v'},
+                                         {"quiet", 0, 'q'},
+                                         {"json", 0, 0},
+                                         {"no-rc", 0, 0},
+                                         {"no-env", 0, 0},
+                                         {"offline", 0, 0},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_opts_t s_conda_opts = {"n:p:r:a:e:dvqhV", "hV", s_conda_longs, false, false};
+
+//  pipx run
+static const s_long_t s_pipx_longs[] = {{"spec", ':', 0},
+                                        {"python", ':', 0},
+                                        {"index-url", ':', 'i'},
+                                        {"pip-args", ':', 0},
+                                        {"backend", ':', 0},
+                                        {"no-cache", 0, 0},
+                                        {"pypackages", 0, 0},
+                                        {"path", 0, 0},
+                                        {"fetch-missing-python", 0, 0},
+                                        {"system-site-packages", 0, 0},
+                                        {"editable", 0, 'e'},
+                                        {"global", 0, 0},
+                                        {"verbose", 0, 'v'},
+                                        {"quiet", 0, 'q'},
+                                        S_HELP,
+                                        {NULL, 0, 0}};
+static const s_opts_t s_pipx_opts = {"i:evqh", "h", s_pipx_longs, false, false};
+
+//  bundle exec, composer exec, stack exec, cabal exec, rustup run
+static const s_long_t s_bundle_longs[] = {
+    {"gemfile", ':', 0}, {"retry", ':', 'r'}, {"keep-file-descriptors", 0, 0},
+    {"no-color", 0, 0},  {"verbose", 0, 'V'}, S_HELP,
+    {NULL, 0, 0}};
+static const s_opts_t s_bundle_opts = {"r:Vh", "h", s_bundle_longs, false, false};
+static const s_long_t s_composer_longs[] = {{"working-dir", ':', 'd'},
+                                            {"list", 0, 'l'},
+                                            {"quiet", 0, 'q'},
+                                            {"verbose", 0, 'v'},
+                                            {"ansi", 0, 0},
+                                            {"no-ansi", 0, 0},
+                                            {"no-interaction", 0, 'n'},
+                                            {"no-plugins", 0, 0},
+                                            {"no-scripts", 0, 0},
+                                            {"no-cache", 0, 0},
+                                            {"profile", 0, 0},
+                                            S_HELP,
+                                            {NULL, 0, 0}};
+static const s_opts_t s_composer_opts = {"d:lqvnhV", "lhV", s_composer_longs, false, false};
+static const s_long_t s_stack_longs[] = {{"package", ':', 0},
+                                         {"rts-options", ':', 0},
+                                         {"cwd", ':', 0},
+                                         {"stack-yaml", ':', 0},
+                                         {"resolver", ':', 0},
+                                         {"snapshot", ':', 0},
+                                         {"work-dir", ':', 0},
+                                         {"stack-root", ':', 0},
+                                         {"compiler", ':', 0},
+                                         {"arch", ':', 0},
+                                         {"jobs", ':', 'j'},
+                                         {"verbosity", ':', 0},
+                                         {"color", ':', 0},
+                                         {"colour", ':', 0},
+                                         {"terminal-width", ':', 0},
+                                         {"ghc-options", ':', 0},
+                                         {"docker-image", ':', 0},
+                                         {"verbose", 0, 'v'},
+                                         {"silent", 0, 0},
+                                         {"nix", 0, 0},
+                                         {"docker", 0, 0},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_opts_t s_stack_opts = {"j:vh", "h", s_stack_longs, false, false};
+static const s_long_t s_cabal_longs[] = {{"project-dir", ':', 0},
+                                         {"project-file", ':', 0},
+                                         {"builddir", ':', 0},
+                                         {"store-dir", ':', 0},
+                                         {"config-file", ':', 0},
+                                         {"with-compiler", ':', 'w'},
+                                         {"verbose", '?', 'v'},
+                                         S_HELP,
+                                         {NULL, 0, 0}};
+static const s_opts_t s_cabal_opts = {"w:v::h", "h", s_cabal_longs, false, false};
+static const s_long_t s_rustup_longs[] = {
+    {"install", 0, 0}, {"verbose", 0, 'v'}, {"quiet", 0, 'q'}, S_HELP, {NULL, 0, 0}};
+static const s_opts_t s_rustup_opts = {"vqhV", "hV", s_rustup_longs, false, false};
+
+//  perf(1) and perf stat / record / trace (parse_options stops at the
+//  first operand)
+static const s_long_t s_perf_longs[] = {
+    {"exec-path", '?', 0}, {"debugfs-dir", ':', 0}, {"buildid-dir", ':', 0},
+    {"debug", ':', 0},     {"paginate", 0, 'p'},    {"no-pager", 0, 'P'},
+    {"list-cmds", 0, '!'}, {"list-opts", 0, '!'},   S_HELP,
+    {NULL, 0, 0}};
+static const s_opts_t s_perf_opts = {"pPvh", "h", s_perf_longs, false, false};
+static const s_long_t s_perf_run_longs[] = {{"event", ':', 'e'},
+                                            {"expr", ':', 'e'},
+                                            {"pid", ':', 'p'},
+                                            {"tid", ':', 't'},
+                                            {"uid", ':', 'u'},
+                                            {"cpu", ':', 'C'},
+                                            {"repeat", ':', 'r'},
+                                            {"output", ':', 'o'},
+                                            {"input", ':', 'i'},
+                                            {"field-separator", ':', 'x'},
+                                            {"cgroup", ':', 'G'},
+                                            {"interval-print", ':', 'I'},
+                                            {"interval-count", ':', 0},
+                                            {"timeout", ':', 0},
+                                            {"delay", ':', 'D'},
+                                            {"metrics", ':', 'M'},
+                                            {"log-fd", ':', 0},
+                                            {"pre", ':', 0},
+                                            {"post", ':', 0},
+                                            {"control", ':', 0},
+                                            {"filter", ':', 0},
+                                            {"filter-pids", ':', 0},
+                                            {"count", ':', 'c'},
+                                            {"freq", ':', 'F'},
+                                            {"mmap-pages", ':', 'm'},
+                                            {"call-graph", ':', 0},
+                                            {"branch-filter", ':', 'j'},
+                                            {"clockid", ':', 'k'},
+                                            {"realtime", ':', 'r'},
+                                            {"duration", ':', 0},
+                                            {"max-stack", ':', 0},
+                                            {"min-stack", ':', 0},
+                                            {"max-events", ':', 0},
+                                            {"max-size", ':', 0},
+                                            {"proc-map-timeout", ':', 0},
+                                            {"switch-output", '?', 0},
+                                            {"switch-output-event", ':', 0},
+                                            {"switch-max-files", ':', 0},
+                                            {"compression-level", '?', 'z'},
+                                            {"snapshot", '?', 'S'},
+                                            {"cputype", ':', 0},
+                                            {"td-level", ':', 0},
+                                            {"for-each-cgroup", ':', 0},
+                                            {"affinity", ':', 0},
+                                            {"mmap-flush", ':', 0},
+                                            {"clang-path", ':', 0},
+                                            {"clang-opt", ':', 0},
+                                            {"vmlinux", ':', 0},
+                                            {"map-dump", ':', 0},
+                                            {"synth", ':', 0},
+                                            {"all-cpus", 0, 'a'},
+                                            {"append", 0, 0},
+                                            {"verbose", 0, 'v'},
+                                            {"quiet", 0, 'q'},
+                                            S_HELP,
+                                            {NULL, 0, 0}};
+static const s_opts_t s_perf_run_opts = {"e:p:t:u:C:r:o:i:x:G:I:D:M:c:F:m:j:k:z::S::avqgsTnNdAh",
+                                         "h", s_perf_run_longs, false, false};
+
+//  concurrently: each operand is a command line run by a shell
+static const s_long_t s_concurrently_longs[] = {{"names", ':', 'n'},
+                                                {"name-separator", ':', 0},
+                                                {"success", ':', 's'},
+                                                {"hide", ':', 0},
+                                                {"prefix", ':', 'p'},
+                                                {"prefix-colors", ':', 'c'},
+                                                {"prefix-length", ':', 'l'},
+                                                {"timestamp-format", ':', 't'},
+                                                {"kill-signal", ':', 0},
+                                                {"ks", ':', 0},
+                                                {"restart-tries", ':', 0},
+                                                {"restart-after", ':', 0},
+                                                {"max-processes", ':', 'm'},
+                                                {"default-input-target", ':', 0},
+                                                {"cwd", ':', 0},
+                                                {"teardown", ':', 0},
+                                                {"kill-others", 0, 'k'},
+                                                {"kill-others-on-fail", 0, 0},
+                                                {"raw", 0, 'r'},
+                                                {"group", 0, 'g'},
+                                                {"handle-input", 0, 'i'},
+                                                {"passthrough-arguments", 0, 'P'},
+                                                S_HELP,
+                                                {NULL, 0, 0}};
+static const s_opts_t s_concurrently_opts = {"n:s:p:c:l:t:m:krgiPhvV", "hvV", s_concurrently_longs,
+                                             false, false};
+
+//  docker / podman: global options, exec, run, compose
+static const s_long_t s_docker_longs[] = {{"config", ':', 0},
+                                          {"context", ':', 'c'},
+                                          {"host", ':', 'H'},
+                                          {"log-level", ':', 'l'},
+                                          {"tlscacert", ':', 0},
+                                          {"tlscert", ':', 0},
+                                          {"tlskey", ':', 0},
+                                          {"connection", ':', 0},
+                                          {"url", ':', 0},
+                                          {"identity", ':', 0},
+                                          {"root", ':', 0},
+                                          {"runroot", ':', 0},
+                                          {"storage-driver", ':', 0},
+                                          {"cgroup-manager", ':', 0},
+                                          {"debug", 0, 'D'},
+                                          {"tls", 0, 0},
+                                          {"tlsverify", 0, 0},
+                                          {"remote", 0, 'r'},
+                                          S_HELP,
+                                          {NULL, 0, 0}};
+static const s_opts_t s_docker_opts = {"c:H:l:Drhv", "hv", s_docker_longs, false, false};
+static const s_long_t s_docker_exec_longs[] = {{"env", ':', 'e'},
+                                               {"env-file", ':', 0},
+                                               {"user", ':', 'u'},
+                                               {"workdir", ':', 'w'},
+                                               {"detach-keys", ':', 0},
+                                               {"preserve-fds", ':', 0},
+                                               {"preserve-fd", ':', 0},
+                                               {"cidfile", ':', 0},
+                                               {"detach", 0, 'd'},
+                                               {"interactive", 0, 'i'},
+                                               {"tty", 0, 't'},
+                                               {"privileged", 0, 0},
+                                               {"latest", 0, 'l'},
+                                               S_HELP,
+                                               {NULL, 0, 0}};
+static const s_opts_t s_docker_exec_opts = {"e:u:w:ditlh", "h", s_docker_exec_longs, false, false};
+static const s_long_t s_docker_run_longs[] = {{"attach", ':', 'a'},
+                                              {"add-host", ':', 0},
+                                              {"annotation", ':', 0},
+                                              {"blkio-weight", ':', 0},
+                                              {"blkio-weight-device", ':', 0},
+                                              {"cap-add", ':', 0},
+                                              {"cap-drop", ':', 0},
+                                              {"cgroup-parent", ':', 0},
+                                              {"cgroupns", ':', 0},
+                                              {"cidfile", ':', 0},
+                                              {"cpu-count", ':', 0},
+                                              {"cpu-percent", ':', 0},
+                                              {"cpu-period", ':', 0},
+                                              {"cpu-quota", ':', 0},
+                                              {"cpu-rt-period", ':', 0},
+                                              {"cpu-rt-runtime", ':', 0},
+                                              {"cpu-shares", ':', 'c'},
+                                              {"cpus", ':', 0},
+                                              {"cpuset-cpus", ':', 0},
+                                              {"cpuset-mems", ':', 0},
+                                              {"detach-keys", ':', 0},
+                                              {"device", ':', 0},
+                                              {"device-cgroup-rule", ':', 0},
+                                              {"device-read-bps", ':', 0},
+                                              {"device-read-iops", ':', 0},
+                                              {"device-write-bps", ':', 0},
+                                              {"device-write-iops", ':', 0},
+                                              {"dns", ':', 0},
+                                              {"dns-option", ':', 0},
+                                              {"dns-opt", ':', 0},
+                                              {"dns-search", ':', 0},
+                                              {"domainname", ':', 0},
+                                              {"entrypoint", ':', 0},
+                                              {"env", ':', 'e'},
+                                              {"env-file", ':', 0},
+                                              {"expose", ':', 0},
+                                              {"gpus", ':', 0},
+                                              {"group-add", ':', 0},
+                                              {"health-cmd", ':', 0},
+                                              {"health-interval", ':', 0},
+                                              {"health-retries", ':', 0},
+                                              {"health-start-interval", ':', 0},
+                                              {"health-start-period", ':', 0},
+                                              {"health-timeout", ':', 0},
+                                              {"hostname", ':', 'h'},
+                                              {"io-maxbandwidth", ':', 0},
+                                              {"io-maxiops", ':', 0},
+                                              {"ip", ':', 0},
+                                              {"ip6", ':', 0},
+                                              {"ipc", ':', 0},
+                                              {"isolation", ':', 0},
+                                              {"kernel-memory", ':', 0},
+                                              {"label", ':', 'l'},
+                                              {"label-file", ':', 0},
+                                              {"link", ':', 0},
+                                              {"link-local-ip", ':', 0},
+                                              {"log-driver", ':', 0},
+                                              {"log-opt", ':', 0},
+                                              {"mac-address", ':', 0},
+                                              {"memory", ':', 'm'},
+                                              {"memory-reservation", ':', 0},
+                                              {"memory-swap", ':', 0},
+                                              {"memory-swappiness", ':', 0},
+                                              {"mount", ':', 0},
+                                              {"name", ':', 0},
+                                              {"network", ':', 0},
+                                              {"net", ':', 0},
+                                              {"network-alias", ':', 0},
+                                              {"net-alias", ':', 0},
+                                              {"oom-score-adj", ':', 0},
+                                              {"pid", ':', 0},
+                                              {"pids-limit", ':', 0},
+                                              {"platform", ':', 0},
+                                              {"publish", ':', 'p'},
+                                              {"pull", ':', 0},
+                                              {"restart", ':', 0},
+                                              {"runtime", ':', 0},
+                                              {"security-opt", ':', 0},
+                                              {"shm-size", ':', 0},
+                                              {"stop-signal", ':', 0},
+                                              {"stop-timeout", ':', 0},
+                                              {"storage-opt", ':', 0},
+                                              {"sysctl", ':', 0},
+                                              {"tmpfs", ':', 0},
+                                              {"ulimit", ':', 0},
+                                              {"user", ':', 'u'},
+                                              {"userns", ':', 0},
+                                              {"uts", ':', 0},
+                                              {"volume", ':', 'v'},
+                                              {"volume-driver", ':', 0},
+                                              {"volumes-from", ':', 0},
+                                              {"workdir", ':', 'w'},
+                                              {"arch", ':', 0},
+                                              {"os", ':', 0},
+                                              {"pod", ':', 0},
+                                              {"secret", ':', 0},
+                                              {"systemd", ':', 0},
+                                              {"detach", 0, 'd'},
+                                              {"interactive", 0, 'i'},
+                                              {"tty", 0, 't'},
+                                              {"init", 0, 0},
+                                              {"no-healthcheck", 0, 0},
+                                              {"oom-kill-disable", 0, 0},
+                                              {"publish-all", 0, 'P'},
+                                              {"privileged", 0, 0},
+                                              {"read-only", 0, 0},
+                                              {"rm", 0, 0},
+                                              {"sig-proxy", 0, 0},
+                                              {"quiet", 0, 'q'},
+                                              {"disable-content-trust", 0, 0},
+                                              {"help", 0, '!'},
+                                              {NULL, 0, 0}};
+static const s_opts_t s_docker_run_opts = {"a:c:e:h:l:m:p:u:v:w:ditPq", "", s_docker_run_longs,
+                                           false, false};
+static const s_long_t s_compose_longs[] = {{"file", ':', 'f'},
+                                           {"project-name", ':', 'p'},
+                                           {"profile", ':', 0},
+                                           {"env-file", ':', 0},
+                                           {"project-directory", ':', 0},
+                                           {"ansi", ':', 0},
+                                           {"progress", ':', 0},
+                                           {"parallel", ':', 0},
+                                           {"compatibility", 0, 0},
+                                           {"dry-run", 0, 0},
+                                           {"all-resources", 0, 0},
+                                           {"verbose", 0, 0},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+static const s_opts_t s_compose_opts = {"f:p:hv", "hv", s_compose_longs, false, false};
+static const s_long_t s_compose_exec_longs[] = {{"env", ':', 'e'},     {"user", ':', 'u'},
+                                                {"workdir", ':', 'w'}, {"index", ':', 0},
+                                                {"detach", 0, 'd'},    {"interactive", 0, 'i'},
+                                                {"no-TTY", 0, 'T'},    {"tty", 0, 't'},
+                                                {"privileged", 0, 0},  S_HELP,
+                                                {NULL, 0, 0}};
+static const s_opts_t s_compose_exec_opts = {"e:u:w:diTth", "h", s_compose_exec_longs, false,
+                                             false};
+static const s_long_t s_compose_run_longs[] = {{"env", ':', 'e'},
+                                               {"env-file", ':', 0},
+                                               {"user", ':', 'u'},
+                                               {"workdir", ':', 'w'},
+                                               {"index", ':', 0},
+                                               {"entrypoint", ':', 0},
+                                               {"label", ':', 'l'},
+                                               {"name", ':', 0},
+                                               {"publish", ':', 'p'},
+                                               {"pull", ':', 0},
+                                               {"volume", ':', 'v'},
+                                               {"cap-add", ':', 0},
+                                               {"cap-drop", ':', 0},
+                                               {"detach", 0, 'd'},
+                                               {"interactive", 0, 'i'},
+                                               {"no-TTY", 0, 'T'},
+                                               {"tty", 0, 't'},
+                                               {"privileged", 0, 0},
+                                               {"build", 0, 0},
+                                               {"no-deps", 0, 0},
+                                               {"quiet-pull", 0, 0},
+                                               {"quiet", 0, 'q'},
+                                               {"remove-orphans", 0, 0},
+                                               {"rm", 0, 0},
+                                               {"service-ports", 0, 'P'},
+                                               {"use-aliases", 0, 0},
+                                               S_HELP,
+                                               {NULL, 0, 0}};
+static const s_opts_t s_compose_run_opts = {"e:u:w:l:p:v:diTtqPh", "h", s_compose_run_longs, false,
+                                            false};
+
+//  kubectl: global and exec options with values (flags go anywhere; the
+//  command follows --)
+static const s_long_t s_kubectl_longs[] = {{"namespace", ':', 'n'},
+                                           {"container", ':', 'c'},
+                                           {"filename", ':', 'f'},
+                                           {"context", ':', 0},
+                                           {"cluster", ':', 0},
+                                           {"user", ':', 0},
+                                           {"kubeconfig", ':', 0},
+                                           {"server", ':', 's'},
+                                           {"token", ':', 0},
+                                           {"as", ':', 0},
+                                           {"as-group", ':', 0},
+                                           {"as-uid", ':', 0},
+                                           {"request-timeout", ':', 0},
+                                           {"pod-running-timeout", ':', 0},
+                                           {"certificate-authority", ':', 0},
+                                           {"client-certificate", ':', 0},
+                                           {"client-key", ':', 0},
+                                           {"tls-server-name", ':', 0},
+                                           {"cache-dir", ':', 0},
+                                           {"profile", ':', 0},
+                                           {"profile-output", ':', 0},
+                                           {"v", ':', 'v'},
+                                           {"stdin", 0, 'i'},
+                                           {"tty", 0, 't'},
+                                           {"quiet", 0, 'q'},
+                                           {"insecure-skip-tls-verify", 0, 0},
+                                           S_HELP,
+                                           {NULL, 0, 0}};
+static const s_opts_t s_kubectl_opts = {"n:c:f:s:v:itqh", "h", s_kubectl_longs, false, false};
+
+//  mode: 'x' the command follows the options and positional operands;
+//  'r' as 'x', and --entrypoint X runs X with the operands after the image;
+//  'c' operands before -- and all words after it (composer, stack, cabal:
+//  options may come anywhere before --), or as 'x'; 'd' the words after
+//  -- (kubectl), else as 'x'; 'h' hatch run [ENV:]CMD; 's' each operand
+//  a command line for a shell (concurrently)
+// clang-format off
+static const s_runner_t s_runners[] = {
+    {"uv",             {"run", NULL},            {&s_uv_opts},                       &s_uv_opts,          0, 'x', 0,   "uv run"},
+    {"uv",             {"tool", "run", NULL},    {&s_uv_opts, &s_uv_opts},           &s_uv_opts,          0, 'x', 0,   "uvx"},
+    {"uvx",            {NULL},                   {NULL},                             &s_uv_opts,          0, 'x', 0,   "uvx"},
+    {"poetry",         {"run", NULL},            {&s_poetry_opts},                   &s_poetry_opts,      0, 'x', 0,   "poetry run"},
+    {"pipenv",         {"run", NULL},            {&s_pipenv_opts},                   &s_pipenv_opts,      0, 'x', 0,   "pipenv run"},
+    {"pdm",            {"run", NULL},            {&s_pdm_opts},                      &s_pdm_opts,         0, 'x', 0,   "pdm run"},
+    {"hatch",          {"run", NULL},            {&s_hatch_opts},                    &s_hatch_run_opts,   0, 'h', 0,   "hatch run"},
+    {"hatch",          {"env", "run", NULL},     {&s_hatch_opts, &s_hatch_opts},     &s_hatch_opts,       0, 'x', 0,   "hatch run"},
+    {"conda",          {"run", NULL},            {&s_conda_opts},                    &s_conda_opts,       0, 'x', 0,   "conda run"},
+    {"mamba",          {"run", NULL},            {&s_conda_opts},                    &s_conda_opts,       0, 'x', 0,   "conda run"},
+    {"micromamba",     {"run", NULL},            {&s_conda_opts},                    &s_conda_opts,       0, 'x', 0,   "conda run"},
+    {"pipx",           {"run", NULL},            {&s_pipx_opts},                     &s_pipx_opts,        0, 'x', 0,   "pipx run"},
+    {"bundle",         {"exec", NULL},           {&s_bundle_opts},                   &s_bundle_opts,      0, 'x', 0,   "bundle exec"},
+    {"bundler",        {"exec", NULL},           {&s_bundle_opts},                   &s_bundle_opts,      0, 'x', 0,   "bundle exec"},
+    {"composer",       {"exec", NULL},           {&s_composer_opts},                 &s_composer_opts,    0, 'c', 0,   "composer exec"},
+    {"stack",          {"exec", NULL},           {&s_stack_opts},                    &s_stack_opts,       0, 'c', 0,   "stack exec"},
+    {"cabal",          {"exec", NULL},           {&s_cabal_opts},                    &s_cabal_opts,       0, 'c', 0,   "cabal exec"},
+    {"rustup",         {"run", NULL},            {&s_rustup_opts},                   &s_rustup_opts,      1, 'x', 0,   "rustup run"},
+    {"perf",           {"stat", NULL},           {&s_perf_opts},                     &s_perf_run_opts,    0, 'x', 0,   "perf stat"},
+    {"perf",           {"record", NULL},         {&s_perf_opts},                     &s_perf_run_opts,    0, 'x', 0,   "perf record"},
+    {"perf",           {"trace", NULL},          {&s_perf_opts},                     &s_perf_run_opts,    0, 'x', 0,   "perf trace"},
+    {"concurrently",   {NULL},                   {NULL},                             &s_concurrently_opts, 0, 's', 0,  "concurrently"},
+    {"docker",         {"exec", NULL},           {&s_docker_opts},                   &s_docker_exec_opts, 1, 'x', 0,   "docker exec"},
+    {"docker",         {"container", "exec", NULL}, {&s_docker_opts, &s_docker_opts}, &s_docker_exec_opts, 1, 'x', 0,  "docker exec"},
+    {"podman",         {"exec", NULL},           {&s_docker_opts},                   &s_docker_exec_opts, 1, 'x', 'l', "docker exec"},
+    {"podman",         {"container", "exec", NULL}, {&s_docker_opts, &s_docker_opts}, &s_docker_exec_opts, 1, 'x', 'l', "docker exec"},
+    {"docker",         {"run", NULL},            {&s_docker_opts},                   &s_docker_run_opts,  1, 'r', 0,   "docker run"},
+    {"docker",         {"container", "run", NULL}, {&s_docker_opts, &s_docker_opts}, &s_docker_run_opts,  1, 'r', 0,   "docker run"},
+    {"podman",         {"run", NULL},            {&s_docker_opts},                   &s_docker_run_opts,  1, 'r', 0,   "docker run"},
+    {"podman",         {"container", "run", NULL}, {&s_docker_opts, &s_docker_opts}, &s_docker_run_opts,  1, 'r', 0,   "docker run"},
+    {"docker",         {"compose", "exec", NULL}, {&s_docker_opts, &s_compose_opts}, &s_compose_exec_opts, 1, 'x', 0,   "docker compose exec"},
+    {"docker",         {"compose", "run", NULL}, {&s_docker_opts, &s_compose_opts},  &s_compose_run_opts, 1, 'r', 0,   "docker compose run"},
+    {"docker-compose", {"exec", NULL},           {&s_compose_opts},                  &s_compose_exec_opts, 1, 'x', 0,   "docker compose exec"},
+    {"docker-compose", {"run", NULL},            {&s_compose_opts},                  &s_compose_run_opts, 1, 'r', 0,   "docker compose run"},
+    {"podman-compose", {"exec", NULL},           {&s_compose_opts},                  &s_compose_exec_opts, 1, 'x', 0,   "docker compose exec"},
+    {"podman-compose", {"run", NULL},            {&s_compose_opts},                  &s_compose_run_opts, 1, 'r', 0,   "docker compose run"},
+    {"kubectl",        {"exec", NULL},           {&s_kubectl_opts},                  &s_kubectl_opts,     1, 'd', 0,   "kubectl exec"},
+    {"oc",             {"exec", NULL},           {&s_kubectl_opts},                  &s_kubectl_opts,     1, 'd', 0,   "kubectl exec"},
+};
+// clang-format on
+
+//  argv[rest..] after a first word of its own (hatch run ENV:CMD,
+//  docker run --entrypoint CMD IMAGE ARGS)
+static void
+s_runner_emit_as (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                  const shell_word_t *first, size_t rest, const char *name)
+{
+    size_t n = rest < cmd->argc ? cmd->argc - rest : 0;
+    shell_word_t *argv = s_alloc (sh, (n + 1) * sizeof (shell_word_t));
+    if (!argv || !s_charge (sh, n + 1))
+        return;
+    argv[0] = *first;
+    if (n)
+        memcpy (argv + 1, cmd->argv + rest, n * sizeof (shell_word_t));
+    s_emit_inner (sh, ctx, index, argv, n + 1, NULL, 0, name, false);
+}
+
+//  Does a short option cluster or --NAME between from and to name the
+//  option that drops the positional operand (podman exec --latest)?
+static bool
+s_runner_latest (const shell_cmd_t *cmd, size_t from, size_t to, char latest)
+{
+    for (size_t i = from; latest && i < to && i < cmd->argc; i++) {
+        const char *t = cmd->argv[i].text;
+        if (!strcmp (t, "--latest") || (t[0] == '-' && t[1] != '-' && strchr (t + 1, latest)))
+            return true;
+    }
+    return false;
+}
+
+//  docker run's --entrypoint (the last one) between from and to, static
+static const shell_word_t *
+s_runner_entrypoint (shell_t *sh, const shell_cmd_t *cmd, size_t from, size_t to)
+{
+    const shell_word_t *found = NULL;
+    for (size_t i = from; i < to && i < cmd->argc; i++) {
+        const shell_word_t *w = &cmd->argv[i];
+        if (!strcmp (w->text, "--entrypoint") && i + 1 < to) {
+            found = &cmd->argv[++i];
+        } else if (!strncmp (w->text, "--entrypoint=", 13) && !w->dynamic) {
+            shell_word_t *copy = s_alloc (sh, sizeof (shell_word_t));
+            if (!copy)
+                return NULL;
+            copy->text = w->text + 13;
+            copy->quoted = w->quoted;
+            found = copy;
+        }
+    }
+    return found && found->text[0] ? found : NULL;
+}
+
+//  Does an option word take the next word as its value (known options;
+//  unknown ones do not)?
+static bool
+s_takes_next (const s_opts_t *o, const char *t)
+{
+    if (t[0] != '-' || !t[1])
+        return false;
+    if (t[1] == '-') {
+        const char *eq = strchr (t + 2, '=');
+        const s_long_t *l =
+            s_find_long (o->longs, t + 2, eq ? (size_t) (eq - t - 2) : strlen (t + 2));
+        return l && l->arg == ':' && !eq;
+    }
+    for (size_t j = 1; t[j]; j++) {
+        unsigned char c = (unsigned char) t[j];
+        const char *s = c < 128 && c != ':' ? strchr (o->shorts, c) : NULL;
+        if (s && s[1] == ':')
+            return s[2] != ':' && !t[j + 1];
+    }
+    return false;
+}
+
+//  composer / stack / cabal exec: the operands before -- (options may be
+//  anywhere) and every word after it
+static void
+s_runner_collect (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                  size_t from, const s_runner_t *r, const bool *starts)
+{
+    size_t n = cmd->argc, count = 0;
+    shell_word_t *argv = s_alloc (sh, (n + 1) * sizeof (shell_word_t));
+    if (!argv)
+        return;
+    for (size_t i = from; i < n; i++) {
+        const char *t = cmd->argv[i].text;
+        if (!strcmp (t, "--")) {
+            for (i++; i < n; i++)
+                argv[count++] = cmd->argv[i];
+            break;
+        }
+        if (t[0] == '-' && t[1]) {
+            if (s_takes_next (r->opts, t))
+                i++;
+            continue;
+        }
+        argv[count++] = cmd->argv[i];
+    }
+    if (count)
+        s_emit_inner (sh, ctx, index, argv, count, NULL, 0, r->name, false);
+    //  And where the options may end (a suffix of the words), unless that
+    //  is the same command
+    for (size_t p = from; p < n && !sh->failed; p++) {
+        if (!starts[p])
+            continue;
+        bool same = count == n - p;
+        for (size_t j = 0; same && j < count; j++)
+            same = argv[j].text == cmd->argv[p + j].text;
+        if (!same)
+            s_emit_inner (sh, ctx, index, cmd->argv + p, n - p, NULL, 0, r->name, false);
+    }
+}
+
+//  concurrently: every operand is a command line; the values of known
+//  options are not (an unknown option's may be: it is parsed too)
+static void
+s_runner_shells (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                 size_t from, const s_runner_t *r)
+{
+    size_t n = cmd->argc;
+    bool dashdash = false;
+    for (size_t i = from; i < n && !sh->failed; i++) {
+        const char *t = cmd->argv[i].text;
+        if (!dashdash && !strcmp (t, "--")) {
+            dashdash = true;
+            continue;
+        }
+        if (!dashdash && t[0] == '-' && t[1]) {
+            if (s_takes_next (r->opts, t))
+                i++;
+            continue;
+        }
+        s_reparse (sh, ctx, index, t, r->name, false);
+    }
+}
+
+static void
+s_unwrap_runner (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
+                 const s_runner_t *r)
+{
+    size_t n = cmd->argc;
+    if (n < 2)
+        return;
+    //  at[p]: the subcommand's options may begin at p
+    bool *at = s_alloc (sh, (n + 1) * sizeof (bool));
+    if (!at)
+        return;
+    at[1] = true;
+    for (size_t l = 0; l < 3 && r->verbs[l]; l++) {
+        bool *starts = s_starts (sh, cmd, at, r->before[l]);
+        if (!starts)
+            return;
+        bool any = false;
+        memset (at, 0, (n + 1) * sizeof (bool));
+        for (size_t p = 0; p < n; p++)
+            if (starts[p] && !strcmp (cmd->argv[p].text, r->verbs[l]))
+                at[p + 1] = any = true;
+        if (!any)
+            return;
+    }
+    size_t first = 0;
+    while (first < n && !at[first])
+        first++;
+    if (r->mode == 's') {
+        for (size_t a = first; a < n && !sh->failed; a++)
+            if (at[a])
+                s_runner_shells (sh, ctx, index, cmd, a, r);
+        return;
+    }
+    bool *starts = s_starts (sh, cmd, at, r->opts);
+    if (!starts)
+        return;
+    if (r->mode == 'c') {
+        for (size_t a = first; a < n && !sh->failed; a++)
+            if (at[a])
+                s_runner_collect (sh, ctx, index, cmd, a, r, starts);
+        return;
+    }
+    if (r->mode == 'd') {
+        bool dashdash = false;
+        for (size_t a = first; a < n && !sh->failed; a++) {
+            if (!at[a])
+                continue;
+            size_t k = a;
+            while (k < n && strcmp (cmd->argv[k].text, "--") != 0)
+                k++;
+            if (k < n) {
+                dashdash = true;
+                s_emit_inner (sh, ctx, index, cmd->argv + k + 1, n - k - 1, NULL, 0, r->name,
+                              false);
+            }
+        }
+        if (dashdash)
+            return; //  else the old form: POD CMD
+    }
+    for (size_t p = first; p < n && !sh->failed; p++) {
+        if (!starts[p])
+            continue;
+        const shell_word_t *w = &cmd->argv[p];
+        const char *colon = r->mode == 'h' && !w->dynamic ? strchr (w->text, ':') : NULL;
+        if (colon && colon[1]) {
+            shell_word_t part = *w;
+            part.text = colon + 1;
+            s_runner_emit_as (sh, ctx, index, cmd, &part, p + 1, r->name);
+        } else if (colon)
+            s_emit_inner (sh, ctx, index, cmd->argv + p + 1, n - p - 1, NULL, 0, r->name, false);
+        else if (p + r->positional < n)
+            s_emit_inner (sh, ctx, index, cmd->argv + p + r->positional, n - p - r->positional,
+                          NULL, 0, r->name, false);
+        if (r->positional && s_runner_latest (cmd, first, p, r->latest))
+            s_emit_inner (sh, ctx, index, cmd->argv + p, n - p, NULL, 0, r->name, false);
+        const shell_word_t *entry = r->mode == 'r' ? s_runner_entrypoint (sh, cmd, first, p) : NULL;
+        if (entry)
+            s_runner_emit_as (sh, ctx, index, cmd, entry, p + 1, r->name);
+    }
+}
+
 static void
 s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
 {
@@ -5976,6 +6898,16 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
                 s_unwrap_shell (sh, ctx, index, &cmd, s_shells[i]);
             return;
         }
+    bool runner = false;
+    for (size_t i = 0; i < sizeof (s_runners) / sizeof (s_runners[0]) && !sh->failed; i++)
+        if (!strcmp (name, s_runners[i].prog)) {
+            if (!runner && !s_charge (sh, cmd.argc))
+                return;
+            runner = true;
+            s_unwrap_runner (sh, ctx, index, &cmd, &s_runners[i]);
+        }
+    if (runner)
+        return;
     const s_wrap_t *w = NULL;
     for (size_t i = 0; i < sizeof (s_wraps) / sizeof (s_wraps[0]); i++)
         if (!strcmp (name, s_wraps[i].name)) {
@@ -6111,8 +7043,7 @@ s_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index)
             s_emit_inner (sh, ctx, index, v + 1, n - 1, NULL, 0, "busybox", false);
         return;
     case W_SOURCE:
-        if (n > 1 && (!strcmp (v[1].text, "/dev/stdin") || !strcmp (v[1].text, "/dev/fd/0") ||
-                      !strcmp (v[1].text, "/proc/self/fd/0")))
+        if (n > 1 && s_is_stdin_path (v[1].text))
             s_stdin_script (sh, ctx, index, &cmd, "source");
         return;
     case W_TMUX:

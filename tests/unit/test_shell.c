@@ -1670,7 +1670,8 @@ test_env (void **state)
     assert_int_equal (bash->assigns_count, 2);
     assert_string_equal (bash->assigns[1].text, "LD_PRELOAD=x.so");
     assert_non_null (s_must (sh, "id", "env,bash -c"));
-    const shell_cmd_t *ls = s_must (sh, "ls", "env");
+    //  --chdir: "env -C" follows "env" in the chain
+    const shell_cmd_t *ls = s_must (sh, "ls", "env,env -C");
     assert_string_equal (s_line (ls), "ls -l");
     assert_int_equal (ls->assigns_count, 1);
     assert_null (s_find (sh, "HOME", NULL));
