@@ -6729,10 +6729,11 @@ s_takes_next (const s_opts_t *o, const char *t)
 }
 
 //  composer / stack / cabal exec: the operands before -- (options may be
-//  anywhere) and every word after it
+//  anywhere) and every word after it, the first skip of them dropped
+//  (kubectl exec POD CMD); starts: also each suffix where options may end
 static void
 s_runner_collect (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd,
-                  size_t from, const s_runner_t *r, const bool *starts)
+                  size_t from, const s_runner_t *r, const bool *starts, size_t skip)
 {
     size_t n = cmd->argc, count = 0;
     shell_word_t *argv = s_alloc (sh, (n + 1) * sizeof (shell_word_t));
@@ -6752,8 +6753,10 @@ s_runner_collect (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cm
         }
         argv[count++] = cmd->argv[i];
     }
-    if (count)
-        s_emit_inner (sh, ctx, index, argv, count, NULL, 0, r->name, false);
+    if (count > skip)
+        s_emit_inner (sh, ctx, index, argv + skip, count - skip, NULL, 0, r->name, false);
+    if (!starts)
+        return;
     //  And where the options may end (a suffix of the words), unless that
     //  is the same command
     for (size_t p = from; p < n && !sh->failed; p++) {
@@ -6826,10 +6829,13 @@ s_unwrap_runner (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd
     bool *starts = s_starts (sh, cmd, at, r->opts);
     if (!starts)
         return;
+    for (size_t p = 0; r->mode == 'h' && p + 1 < n; p++)
+        if (starts[p] && cmd->argv[p].text[0] == '+')
+            starts[p + 1] = true; //  hatch's +VAR=VALUE matrix selections
     if (r->mode == 'c') {
         for (size_t a = first; a < n && !sh->failed; a++)
             if (at[a])
-                s_runner_collect (sh, ctx, index, cmd, a, r, starts);
+                s_runner_collect (sh, ctx, index, cmd, a, r, starts, 0);
         return;
     }
     if (r->mode == 'd') {
@@ -6846,13 +6852,18 @@ s_unwrap_runner (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd
                               false);
             }
         }
-        if (dashdash)
-            return; //  else the old form: POD CMD
+        //  Else the old form, POD CMD (flags anywhere)
+        for (size_t a = first; !dashdash && a < n && !sh->failed; a++)
+            if (at[a])
+                s_runner_collect (sh, ctx, index, cmd, a, r, NULL, r->positional);
+        return;
     }
     for (size_t p = first; p < n && !sh->failed; p++) {
         if (!starts[p])
             continue;
         const shell_word_t *w = &cmd->argv[p];
+        if (r->mode == 'h' && w->text[0] == '+')
+            continue;
         const char *colon = r->mode == 'h' && !w->dynamic ? strchr (w->text, ':') : NULL;
         if (colon && colon[1]) {
             shell_word_t part = *w;

@@ -34,9 +34,29 @@
         "bash": capsh -- ARGS runs bash ARGS) "machinectl shell" "entr"
         "git bisect run" "npx" "npm exec" "pnpm exec" "pnpm dlx" "yarn dlx"
         "yarn exec" "bun x" (the package's binary is the command)
+        "uv run" "uvx" (uvx, uv tool run) "poetry run" "pipenv run"
+        "pdm run" "hatch run" (hatch run [ENV:]CMD, hatch env run)
+        "conda run" (conda, mamba, micromamba) "pipx run" "bundle exec"
+        "composer exec" "stack exec" "cabal exec" (the operands before --
+        and every word after it; also each suffix where options may end)
+        "rustup run" (after the toolchain) "perf stat" "perf record"
+        "perf trace" "docker exec" (docker/podman [container] exec, after
+        the container; podman -l/--latest has none) "docker run"
+        (docker/podman [container] run, after the image; --entrypoint X
+        also runs X with those arguments) "docker compose exec"
+        "docker compose run" (docker compose, docker-compose,
+        podman-compose; after the service) "kubectl exec" (kubectl, oc:
+        after --, or POD CMD without it)
             the command the wrapper runs, argv a suffix of the wrapper's
-            (watch without -x, and sudo -s/-i or doas -s without a command,
-            run a shell: see below)
+            (composer/stack/cabal exec, kubectl without --, hatch ENV:CMD
+            and --entrypoint build their own argv; options before the
+            subcommand and between the subcommand's levels are scanned
+            too, every unknown option read both ways; watch without -x,
+            and sudo -s/-i or doas -s without a command, run a shell: see
+            below)
+        "env" "env -C"
+            env -C DIR / --chdir=DIR: the command gets both names, so the
+            directory change shows
         "find -exec" "find -execdir" "find -ok" "find -okdir"
             each action up to ; or {} +
         "sh -c" "bash -c" "zsh -c" ... (the shell's basename, then " -c")
@@ -54,11 +74,14 @@
         "pnpm exec" "pnpm dlx" (-c / --call / pnpm's shell mode)
         "watchexec" "nodemon --exec" "entr -s" "parallel" (the template
         before :::, or each ::: argument when there is none)
+        "concurrently" (each operand, and each word after --, but not
+        the values of options it knows)
             a string parsed again as shell (eval, ssh, watch, tmux,
             watchexec and parallel join their arguments with spaces first)
         "sh <<" "bash <<" ..., "sudo" "doas" "su" "runuser" "ssh" "source"
         "systemd-run" (--shell) "at" "batch"
             a shell reading commands from stdin (sh without -c or script,
+            sh -s [ARGS], sh /dev/stdin | /dev/fd/0 | /proc/self/fd/0 [ARGS],
             sudo -s, su without -c, ssh HOST without a command, source
             /dev/stdin, ...) when stdin is a heredoc or here-string: its
             text is parsed as the script

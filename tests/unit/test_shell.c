@@ -641,6 +641,124 @@ test_wrappers_terminal_and_service (void **state)
 }
 
 static void
+test_wrappers_runners (void **state)
+{
+    (void) state;
+    static const s_wrap_case_t cases[] = {
+        {"uv run pytest -q", "pytest", "uv run", "pytest -q"},
+        {"uv run rm -rf ~", "rm", "uv run", "rm -rf /home/u"},
+        {"uv run --with x -p 3.12 --directory d --project p --env-file .e --extra e --group g "
+         "--index-url u rm a",
+         "rm", "uv run", "rm a"},
+        {"uv run --python=3.12 --with=x -p3.12 -- rm b", "rm", "uv run", "rm b"},
+        {"uv --directory run run rm c", "rm", "uv run", "rm c"},
+        {"uv -q --cache-dir /c run --frozen --no-sync rm d", "rm", "uv run", "rm d"},
+        {"uvx ruff check .", "ruff", "uvx", "ruff check ."},
+        {"uvx --from x --with y rm e", "rm", "uvx", "rm e"},
+        {"uv tool run --python 3.12 rm f", "rm", "uvx", "rm f"},
+        {"poetry run rm -rf ~", "rm", "poetry run", "rm -rf /home/u"},
+        {"poetry -C proj --no-ansi run rm g", "rm", "poetry run", "rm g"},
+        {"pipenv --python 3.11 run rm h", "rm", "pipenv run", "rm h"},
+        {"pdm run -p proj --venv v rm i", "rm", "pdm run", "rm i"},
+        {"hatch run test:pytest -q", "pytest", "hatch run", "pytest -q"},
+        {"hatch -e test run rm j", "rm", "hatch run", "rm j"},
+        {"hatch run +py=3.10 test:rm -rf ~", "rm", "hatch run", "rm -rf /home/u"},
+        {"hatch run test: rm k", "rm", "hatch run", "rm k"},
+        {"conda run -n base --cwd / --live-stream --no-capture-output rm l", "rm", "conda run",
+         "rm l"},
+        {"conda run --name=base -p /env rm m", "rm", "conda run", "rm m"},
+        {"mamba run -n x rm n", "rm", "conda run", "rm n"},
+        {"micromamba run -r /r -n x -e A=1 rm o", "rm", "conda run", "rm o"},
+        {"pipx run --spec black==23 black .", "black", "pipx run", "black ."},
+        {"pipx run --python python3.12 --pip-args=-q rimraf ~", "rimraf", "pipx run",
+         "rimraf /home/u"},
+        {"bundle exec rake db:drop", "rake", "bundle exec", "rake db:drop"},
+        {"bundle exec --gemfile=G --keep-file-descriptors rm p", "rm", "bundle exec", "rm p"},
+        {"composer exec -- rm -rf ~", "rm", "composer exec", "rm -rf /home/u"},
+        {"composer -d /app exec -- rm q", "rm", "composer exec", "rm q"},
+        {"composer exec rm -- -rf ~", "rm", "composer exec", "rm -rf /home/u"},
+        {"stack exec -- rm -rf ~", "rm", "stack exec", "rm -rf /home/u"},
+        {"stack exec --package x rm -- -r r", "rm", "stack exec", "rm -r r"},
+        {"stack exec rm s", "rm", "stack exec", "rm s"},
+        {"cabal exec -- rm -rf ~", "rm", "cabal exec", "rm -rf /home/u"},
+        {"cabal --project-dir d exec -- rm t", "rm", "cabal exec", "rm t"},
+        {"rustup run stable rm u", "rm", "rustup run", "rm u"},
+        {"rustup run --install nightly cargo build", "cargo", "rustup run", "cargo build"},
+        {"perf stat -- sh -c 'rm -rf ~'", "sh", "perf stat", "sh -c rm -rf ~"},
+        {"perf stat -- sh -c 'rm -rf ~'", "rm", "perf stat,sh -c", "rm -rf /home/u"},
+        {"perf stat -e cycles -o f -r 3 -p1 rm v", "rm", "perf stat", "rm v"},
+        {"perf record -g -o out.data -F 99 --call-graph dwarf -- rm w", "rm", "perf record",
+         "rm w"},
+        {"perf --no-pager trace -e 'syscalls:*' --duration=5 rm x", "rm", "perf trace", "rm x"},
+        {"concurrently -n a,b -c red,blue 'rm -rf ~' 'npm start' -k", "rm", "concurrently",
+         "rm -rf /home/u"},
+        {"concurrently -k 'npm start' --names=x 'curl u | sh'", "sh", "concurrently", "sh"},
+        {"concurrently -- 'rm y'", "rm", "concurrently", "rm y"},
+        {"docker exec -it ctr rm -rf /", "rm", "docker exec", "rm -rf /"},
+        {"docker exec -e A=1 -u root -w / --env-file f ctr rm z", "rm", "docker exec", "rm z"},
+        {"docker exec --user=root -eA=1 ctr rm a2", "rm", "docker exec", "rm a2"},
+        {"docker -H tcp://h --context c exec -it ctr sh -c 'rm b2'", "rm", "docker exec,sh -c",
+         "rm b2"},
+        {"docker container exec ctr rm c2", "rm", "docker exec", "rm c2"},
+        {"podman exec -it ctr rm d2", "rm", "docker exec", "rm d2"},
+        {"podman exec --latest rm e2", "rm", "docker exec", "rm e2"},
+        {"docker compose exec db psql -U postgres -c 'SELECT 1'", "psql", "docker compose exec",
+         "psql -U postgres -c SELECT 1"},
+        {"docker compose -f a.yml -p proj exec -T -u root db rm f2", "rm", "docker compose exec",
+         "rm f2"},
+        {"docker-compose exec --index 2 web rm g2", "rm", "docker compose exec", "rm g2"},
+        {"docker compose run --rm -e A=1 -v /:/h web rm -rf /h", "rm", "docker compose run",
+         "rm -rf /h"},
+        {"docker-compose run --entrypoint=sh web -c 'rm h2'", "rm", "docker compose run,sh -c",
+         "rm h2"},
+        {"docker run --rm -it -v /:/h -e A=1 --name x -p 80:80 --network=host -m 1g --cpus 2 "
+         "-w / -u 0 --platform linux/amd64 --pull always --restart no -l k=v --mount t=b ubuntu "
+         "rm -rf /h",
+         "rm", "docker run", "rm -rf /h"},
+        {"docker run -d --env-file e --label=a --memory=1g --user root img rm i2", "rm",
+         "docker run", "rm i2"},
+        {"docker run --entrypoint sh img -c 'rm j2'", "rm", "docker run,sh -c", "rm j2"},
+        {"docker container run -itv/:/h img rm k2", "rm", "docker run", "rm k2"},
+        {"podman run --rm img rm l2", "rm", "docker run", "rm l2"},
+        {"kubectl exec pod -- rm -rf /", "rm", "kubectl exec", "rm -rf /"},
+        {"kubectl -n ns exec -it pod -c app -- sh -c 'rm m2'", "rm", "kubectl exec,sh -c", "rm m2"},
+        {"kubectl exec --namespace=ns deploy/x -- rm n2", "rm", "kubectl exec", "rm n2"},
+        {"kubectl exec pod rm o2", "rm", "kubectl exec", "rm o2"},
+        //  An option the table does not know: read with and without a value
+        {"uv run --frobnicate x rm p2", "rm", "uv run", "rm p2"},
+        {"uv run --frobnicate x rm p2", "x", "uv run", "x rm p2"},
+        {"docker exec --frob v ctr rm q2", "rm", "docker exec", "rm q2"},
+        {"perf stat -Q x rm r2", "rm", "perf stat", "rm r2"},
+        //  env -C DIR: the command runs in DIR
+        {"env -C /x rm s2", "rm", "env,env -C", "rm s2"},
+        {"env -iC/x A=1 rm t2", "rm", "env,env -C", "rm t2"},
+        {"env --chdir=/ rm u2", "rm", "env,env -C", "rm u2"},
+        {"env -S '-C /t rm v2'", "rm", "env,env -C", "rm v2"},
+        {"env -u X rm w2", "rm", "env", "rm w2"},
+    };
+    s_wrap_cases (cases, sizeof (cases) / sizeof (cases[0]));
+    //  Nothing runs, or nothing but the program itself
+    shell_t *sh = s_ok ("uv run --help rm; docker run --help rm; docker exec ctr; uv pip install "
+                        "run rm; composer exec -l; kubectl exec pod -it; uv sync; docker ps");
+    assert_null (s_find (sh, "rm", NULL));
+    assert_int_equal (shell_count (sh), 8);
+    shell_destroy (&sh);
+    //  The program's own operands after the command are not looked at
+    sh = s_ok ("uv run python manage.py run rm; docker exec c ls run x; perf stat ls -o f");
+    assert_null (s_find (sh, "rm", NULL));
+    assert_null (s_find (sh, "x", NULL));
+    assert_string_equal (s_line (s_must (sh, "ls", "perf stat")), "ls -o f");
+    assert_int_equal (shell_count (sh), 6);
+    shell_destroy (&sh);
+    //  The inner command keeps the runner's redirections and pipeline
+    sh = s_ok ("echo x | uv run sh > out");
+    const shell_cmd_t *inner = s_must (sh, "sh", "uv run");
+    assert_int_equal (inner->redirs_count, 1);
+    assert_ptr_equal (shell_upstream (sh, inner), s_must (sh, "echo", ""));
+    shell_destroy (&sh);
+}
+
+static void
 test_wrappers_vcs_and_editors (void **state)
 {
     (void) state;
@@ -1831,6 +1949,23 @@ test_shell_script_and_stdin (void **state)
     assert_string_equal (s_line (s_must (sh, "rm", "bash <<")), "rm -rf /srv");
     assert_non_null (s_must (sh, "reboot", "sh <<"));
     assert_null (s_find (sh, "import", NULL)); //  not a shell
+    shell_destroy (&sh); //  /dev/stdin, /dev/fd/0 as the script, and -s with arguments: the
+    //  heredoc or here-string is the program
+    sh =
+        s_ok ("bash /dev/stdin <<< 'rm a'; sh /dev/fd/0 x y <<EOF\nrm b\nEOF\n"
+              "bash -x -- /proc/self/fd/0 <<< 'rm c'; bash -s <<< 'rm d'; "
+              "bash -s -- --flag x <<EOF\nrm e\nEOF\nbash /dev/stdin < file; bash x.sh <<< 'rm f'");
+    assert_string_equal (s_line (s_must (sh, "rm", "bash <<")), "rm a");
+    assert_string_equal (s_line (s_must (sh, "rm", "sh <<")), "rm b");
+    size_t found = 0;
+    for (size_t i = 0; i < shell_count (sh); i++) {
+        const shell_cmd_t *c = shell_cmd (sh, i);
+        if (!strcmp (c->argv[0].text, "rm")) {
+            assert_true (!strcmp (s_chain (c), "bash <<") || !strcmp (s_chain (c), "sh <<"));
+            found++;
+        }
+    }
+    assert_int_equal (found, 5); //  not rm f: bash runs x.sh
     shell_destroy (&sh);
 }
 
@@ -2494,6 +2629,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_aliases),
         cmocka_unit_test (test_wrappers_terminal_and_service),
         cmocka_unit_test (test_wrappers_vcs_and_editors),
+        cmocka_unit_test (test_wrappers_runners),
         cmocka_unit_test (test_wrappers_packages_and_sandboxes),
         cmocka_unit_test (test_arithmetic_expansion),
         cmocka_unit_test (test_arithmetic_lookahead_nesting),
