@@ -1830,6 +1830,7 @@ s_arg (const view_t *v, size_t i)
         w.n = strlen (w.s);
         w.dynamic = v->sargs[i].dynamic;
         w.pattern = v->sargs[i].pattern;
+        w.depth = false;
     } else
         w = v->wargs[i];
     return w;
@@ -3225,6 +3226,8 @@ s_str_field (const msgpack_object *input, const char *key, word_t *w, bool *pres
     w->s = o->via.str.size ? o->via.str.ptr : "";
     w->n = o->via.str.size;
     w->dynamic = false;
+    w->pattern = NULL;
+    w->depth = false;
     return true;
 }
 
