@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -121,6 +122,7 @@ typedef enum {
     WHEN_IN_LOOP = 1 << 10,
     WHEN_RUNS_WRITTEN = 1 << 11,
     WHEN_READS_WRITTEN = 1 << 12,
+    WHEN_METADATA_HOST = 1 << 13,
 } when_t;
 
 static const struct {
@@ -138,7 +140,8 @@ static const struct {
                {"no_command", WHEN_NO_COMMAND},
                {"in_loop", WHEN_IN_LOOP},
                {"runs_written", WHEN_RUNS_WRITTEN},
-               {"reads_written", WHEN_READS_WRITTEN}};
+               {"reads_written", WHEN_READS_WRITTEN},
+               {"metadata_host", WHEN_METADATA_HOST}};
 
 typedef struct {
     policy_action_t action;
@@ -1251,7 +1254,8 @@ s_tree_holds (const eval_t *e, const pattern_t *pat, const char *root, size_t rn
     const char *rest = pat->body;
     while (strncmp (rest, "**/", 3) == 0)
         rest += 3;
-    if (rest == pat->body)
+    //  a literal basename (.env, id_rsa) names a file right below the root
+    if (rest == pat->body && !(pat->anchor == ANCHOR_BASENAME && pat->literal))
         return false;
     size_t lit = 0;
     while (rest[lit] && rest[lit] != '*' && rest[lit] != '?')
@@ -1290,9 +1294,7 @@ s_classify_subtree (const eval_t *e, const char *g, size_t n, const char *root, 
         const plist_t *list = &p->classes[c].patterns;
         for (size_t i = 0; i < list->count; i++) {
             const pattern_t *pat = &list->items[i];
-            if (pat->anchor == ANCHOR_BASENAME)
-                continue;
-            if (pat->owned || pat->body[0] == '*') {
+            if (pat->anchor == ANCHOR_BASENAME || pat->owned || pat->body[0] == '*') {
                 if ((p->trees & ((uint32_t) 1 << c)) && s_tree_holds (e, pat, root, rn)) {
                     mask |= (uint32_t) 1 << c;
                     break;
@@ -2488,6 +2490,83 @@ s_reads_download (const eval_t *e, const view_t *v)
     return false;
 }
 
+//  True if host (n bytes) names a cloud metadata service however it is
+//  spelled: any IPv4 form inet_aton reads (decimal, octal, hex, 2 or 3
+//  parts) in 169.254.0.0/16 or 100.100.100.200, the AWS IPv6 address in
+//  any notation, or the metadata host names (a trailing dot too)
+static bool
+s_metadata_host (const char *host, size_t n)
+{
+    char h[256];
+    if (n == 0 || n >= sizeof (h))
+        return false;
+    memcpy (h, host, n);
+    h[n] = 0;
+    if (h[0] == '[' && h[n - 1] == ']') {
+        h[n - 1] = 0;
+        struct in6_addr a6, aws;
+        inet_pton (AF_INET6, "fd00:ec2::254", &aws);
+        if (inet_pton (AF_INET6, h + 1, &a6) == 1) {
+            if (memcmp (&a6, &aws, sizeof (a6)) == 0)
+                return true;
+            //  ::ffff:169.254.x.x
+            static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            if (memcmp (a6.s6_addr, mapped, 12) == 0 && a6.s6_addr[12] == 169 &&
+                a6.s6_addr[13] == 254)
+                return true;
+        }
+        return false;
+    }
+    while (n > 0 && h[n - 1] == '.')
+        h[--n] = 0; //  metadata. is metadata
+    for (size_t i = 0; i < n; i++)
+        h[i] = (char) s_lower ((unsigned char) h[i]);
+    if (strcmp (h, "metadata") == 0 || strcmp (h, "metadata.google.internal") == 0 ||
+        strcmp (h, "metadata.goog") == 0 || strcmp (h, "instance-data") == 0 ||
+        strcmp (h, "metadata.azure.com") == 0)
+        return true;
+    //  wildcard DNS names that resolve to the address they spell
+    if (strstr (h, "169-254-") || strstr (h, "169.254.") || strstr (h, "a9fe") ||
+        strstr (h, "100-100-100-200") || strstr (h, "fd00-ec2"))
+        return true;
+    struct in_addr a4;
+    if (inet_aton (h, &a4)) {
+        uint32_t ip = ntohl (a4.s_addr);
+        return (ip >> 16) == ((169u << 8) | 254u) ||
+               ip == ((100u << 24) | (100u << 16) | (100u << 8) | 200u);
+    }
+    return false;
+}
+
+//  Some argument is a URL (or host:port) whose host is a metadata service
+static bool
+s_metadata_arg (const view_t *v)
+{
+    for (size_t i = 0; i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        const char *s = w.s, *end = w.s + w.n;
+        const char *scheme = (const char *) memmem (s, w.n, "://", 3);
+        const char *host = scheme ? scheme + 3 : s;
+        //  user:pass@host
+        const char *at = (const char *) memchr (host, '@', (size_t) (end - host));
+        const char *slash = (const char *) memchr (host, '/', (size_t) (end - host));
+        if (at && (!slash || at < slash))
+            host = at + 1;
+        const char *stop = host;
+        if (stop < end && *stop == '[') {
+            while (stop < end && *stop != ']')
+                stop++;
+            if (stop < end)
+                stop++;
+        } else
+            while (stop < end && *stop != '/' && *stop != ':' && *stop != '?' && *stop != '#')
+                stop++;
+        if (s_metadata_host (host, (size_t) (stop - host)))
+            return true;
+    }
+    return false;
+}
+
 static bool
 s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
 {
@@ -2523,6 +2602,8 @@ s_cond_when (const eval_t *e, const rule_t *r, const view_t *v)
     if ((w & WHEN_RUNS_WRITTEN) && !s_uses_written (e, v, true))
         return false;
     if ((w & WHEN_READS_WRITTEN) && !s_uses_written (e, v, false))
+        return false;
+    if ((w & WHEN_METADATA_HOST) && !s_metadata_arg (v))
         return false;
     return true;
 }
@@ -4005,7 +4086,8 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
                     s_fail (l, kwhere,
                             "unknown predicate '%.*s' (fork_bomb, background, dynamic_command, "
                             "dynamic_arg, no_operand, no_args, in_function, runs_download, "
-                            "reads_download, no_command, in_loop, runs_written, reads_written)",
+                            "reads_download, no_command, in_loop, runs_written, reads_written, "
+                            "metadata_host)",
                             (int) (p - start > 40 ? 40 : p - start), start);
                     ok = false;
                 }
