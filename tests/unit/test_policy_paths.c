@@ -626,6 +626,50 @@ s_links_policy (const links_t *l, const char *mode)
     return s_load (text);
 }
 
+//  A tree holds what an any-depth pattern names right below its root, when
+//  that exists on disk: find . -delete in a project with .claude/, grep -r
+//  in one with .env. Nothing is counted where nothing is there.
+static void
+test_tree_from_disk (void **state)
+{
+    links_t *l = (links_t *) *state;
+    policy_t *p = s_load ("policy\n    version = t\n    default = allow\n"
+                          "class\n"
+                          "    agentcfg = \"**/.claude/**\"\n"
+                          "    sensitive = \".env\"\n"
+                          "rule\n"
+                          "    delete-tree\n"
+                          "        command = \"find rm\"\n"
+                          "        tree = agentcfg\n"
+                          "        action = deny\n"
+                          "        reason = cfg\n"
+                          "    grep-tree\n"
+                          "        command = grep\n"
+                          "        tree = sensitive\n"
+                          "        action = defer\n"
+                          "        reason = env\n");
+    ctx_t ctx = {l->dir, HOME, l->dir, "agent"};
+    //  nothing there yet
+    s_expect (s_bash_ctx (p, "find . -delete", &ctx), "empty", POLICY_ALLOW, "default");
+    s_expect (s_bash_ctx (p, "grep -r x .", &ctx), "empty", POLICY_ALLOW, "default");
+    char path[PATH_MAX + 64];
+    snprintf (path, sizeof (path), "%s/.claude", l->dir);
+    assert_int_equal (mkdir (path, 0700), 0);
+    snprintf (path, sizeof (path), "%s/.env", l->dir);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fclose (f);
+    s_expect (s_bash_ctx (p, "find . -delete", &ctx), ".claude", POLICY_DENY, "delete-tree");
+    s_expect (s_bash_ctx (p, "rm -rf ./", &ctx), ".claude", POLICY_DENY, "delete-tree");
+    s_expect (s_bash_ctx (p, "grep -r x .", &ctx), ".env", POLICY_DEFER, "grep-tree");
+    //  a subtree without them is not affected
+    s_expect (s_bash_ctx (p, "find secretdir -delete", &ctx), "sub", POLICY_ALLOW, "default");
+    policy_destroy (&p);
+    unlink (path);
+    snprintf (path, sizeof (path), "%s/.claude", l->dir);
+    rmdir (path);
+}
+
 static void
 test_symlinks (void **state)
 {
@@ -1425,6 +1469,7 @@ main (void)
         cmocka_unit_test (test_urls_and_pipes),
         cmocka_unit_test_setup_teardown (test_symlinks, s_links_setup, s_links_teardown),
         cmocka_unit_test_setup_teardown (test_symlink_dangling, s_links_setup, s_links_teardown),
+        cmocka_unit_test_setup_teardown (test_tree_from_disk, s_links_setup, s_links_teardown),
         cmocka_unit_test (test_allow_needs_certainty_path),
         cmocka_unit_test (test_allow_needs_certainty_target_file),
         cmocka_unit_test (test_allow_path_without_candidates),
