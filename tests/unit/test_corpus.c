@@ -36,6 +36,7 @@
 
 #include "jsonpack.h"
 #include "policy.h"
+#include "policy_test.h"
 
 //  policy_protect may not be in the engine yet (a weak reference, NULL
 //  then): the lighthouse paths are then whatever the policy file says
@@ -126,24 +127,8 @@ s_action_from (const char *name, policy_action_t *action)
 static void
 s_eval (const policy_t *policy, const case_t *c, policy_decision_t *d)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_unpacked msg;
-    msgpack_unpacked_init (&msg);
-    const msgpack_object *input = NULL;
-    if (c->json) {
-        char why[256];
-        if (jsonpack_from_json (c->json, strlen (c->json), &sbuf, why, sizeof (why)) != 0)
-            fail_msg ("%s:%d: bad JSON: %s", c->file, c->lineno, why);
-        size_t off = 0;
-        if (msgpack_unpack_next (&msg, sbuf.data, sbuf.size, &off) != MSGPACK_UNPACK_SUCCESS)
-            fail_msg ("%s:%d: unpack failed", c->file, c->lineno);
-        input = &msg.data;
-    }
-    policy_request_t req = {c->tool, input, c->cwd, HOME, PROJECT, "agent"};
-    policy_eval (policy, &req, d);
-    msgpack_unpacked_destroy (&msg);
-    msgpack_sbuffer_destroy (&sbuf);
+    const ctx_t ctx = {c->cwd, HOME, PROJECT, "agent"};
+    *d = s_eval_json (policy, c->tool, c->json, &ctx);
 }
 
 typedef void (case_fn) (const case_t *c, const policy_decision_t *d, void *arg);

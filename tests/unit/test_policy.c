@@ -18,6 +18,7 @@
 
 #include "jsonpack.h"
 #include "policy.h"
+#include "policy_test.h"
 
 #define HOME    "/home/dev"
 #define PROJECT "/home/dev/proj"
@@ -52,86 +53,12 @@ s_load_error (const char *text, const char *fragment, const char *fragment2)
                   fragment2 ? fragment2 : "");
 }
 
-typedef struct {
-    const char *cwd;
-    const char *home;
-    const char *project;
-    const char *role;
-} ctx_t;
-
 static const ctx_t s_ctx = {PROJECT, HOME, PROJECT, "agent"};
-
-//  Evaluates tool with a JSON input (NULL: no input)
-static policy_decision_t
-s_eval_json (const policy_t *policy, const char *tool, const char *json, const ctx_t *ctx)
-{
-    policy_decision_t d;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_unpacked msg;
-    msgpack_unpacked_init (&msg);
-    const msgpack_object *input = NULL;
-    if (json) {
-        char why[256];
-        if (jsonpack_from_json (json, strlen (json), &sbuf, why, sizeof (why)) != 0)
-            fail_msg ("bad JSON in test: %s: %s", why, json);
-        size_t off = 0;
-        if (msgpack_unpack_next (&msg, sbuf.data, sbuf.size, &off) != MSGPACK_UNPACK_SUCCESS)
-            fail_msg ("unpack failed");
-        input = &msg.data;
-    }
-    policy_request_t req = {tool, input, ctx->cwd, ctx->home, ctx->project, ctx->role};
-    policy_eval (policy, &req, &d);
-    msgpack_unpacked_destroy (&msg);
-    msgpack_sbuffer_destroy (&sbuf);
-    return d;
-}
-
-//  Evaluates a Bash command of len bytes (may hold NULs)
-static policy_decision_t
-s_eval_bytes (const policy_t *policy, const char *cmd, size_t len, const ctx_t *ctx)
-{
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    msgpack_pack_str (&pk, 7);
-    msgpack_pack_str_body (&pk, "command", 7);
-    msgpack_pack_str (&pk, len);
-    msgpack_pack_str_body (&pk, cmd, len);
-    msgpack_unpacked msg;
-    msgpack_unpacked_init (&msg);
-    size_t off = 0;
-    assert_int_equal (msgpack_unpack_next (&msg, sbuf.data, sbuf.size, &off),
-                      MSGPACK_UNPACK_SUCCESS);
-    policy_request_t req = {"Bash", &msg.data, ctx->cwd, ctx->home, ctx->project, ctx->role};
-    policy_decision_t d;
-    policy_eval (policy, &req, &d);
-    msgpack_unpacked_destroy (&msg);
-    msgpack_sbuffer_destroy (&sbuf);
-    return d;
-}
 
 static policy_decision_t
 s_bash (const policy_t *policy, const char *cmd)
 {
     return s_eval_bytes (policy, cmd, strlen (cmd), &s_ctx);
-}
-
-//  Decision and rule must be as expected (rule NULL: any)
-static void
-s_expect (policy_decision_t d, const char *label, policy_action_t action, const char *rule)
-{
-    if (d.action != action || (rule && strcmp (d.rule, rule) != 0))
-        fail_msg ("%s: got %s by '%s' (%s), expected %s by '%s'", label,
-                  policy_action_name (d.action), d.rule, d.reason, policy_action_name (action),
-                  rule ? rule : "any");
-    //  decisions always carry printable, bounded text
-    assert_true (strlen (d.rule) < sizeof (d.rule));
-    assert_true (strlen (d.reason) < sizeof (d.reason));
-    if (d.action != POLICY_ALLOW)
-        assert_true (d.reason[0] != 0);
 }
 
 static void
