@@ -1,8 +1,9 @@
 /*  policy_test.h -- asking the policy engine from unit tests.
 
-    One request context (cwd, home, project, role), a tool call given as
-    JSON or a Bash command given as bytes, and the check of a decision
-    that every policy test makes. Shared by test_policy, test_policy_paths
+    Loading a policy from text, splitting a corpus line, one request
+    context (cwd, home, project, role), a tool call given as JSON or a
+    Bash command given as bytes, and the check of a decision that every
+    policy test makes. Shared by test_policy, test_policy_paths
     and test_corpus; include after cmocka.h.
 */
 #ifndef LH_POLICY_TEST_H_INCLUDED
@@ -20,6 +21,35 @@ typedef struct {
     const char *project;
     const char *role;
 } ctx_t;
+
+//  Loads a policy from text; the test fails when it does not load
+static inline policy_t *
+s_load (const char *text)
+{
+    char err[512];
+    policy_t *policy = policy_load_text (text, "test.policy", err, sizeof (err));
+    if (!policy)
+        fail_msg ("policy did not load: %s\n%s", err, text);
+    return policy;
+}
+
+//  Splits a corpus line at its tabs into exactly 5 columns (in place);
+//  false when it has another number of them
+static inline bool
+s_split_columns (char *line, char *cols[5])
+{
+    int count = 0;
+    char *cursor = line;
+    while (count < 5) {
+        cols[count++] = cursor;
+        char *tab = strchr (cursor, '\t');
+        if (!tab)
+            break;
+        *tab = 0;
+        cursor = tab + 1;
+    }
+    return count == 5 && !strchr (cursor, '\t');
+}
 
 //  Evaluates tool with a JSON input (NULL: no input)
 static inline policy_decision_t

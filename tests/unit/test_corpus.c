@@ -161,17 +161,7 @@ s_corpus_each (const policy_t *policy, const char *path, case_fn *fn, void *arg)
         if (n == 0 || line[0] == '#')
             continue;
         char *cols[5];
-        int count = 0;
-        char *cursor = line;
-        while (count < 5) {
-            cols[count++] = cursor;
-            char *tab = strchr (cursor, '\t');
-            if (!tab)
-                break;
-            *tab = 0;
-            cursor = tab + 1;
-        }
-        if (count != 5 || strchr (cursor, '\t'))
+        if (!s_split_columns (line, cols))
             fail_msg ("%s:%d: expected 5 tab-separated columns", path, lineno);
         case_t c = {path,
                     lineno,

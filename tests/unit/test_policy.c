@@ -26,16 +26,6 @@
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static policy_t *
-s_load (const char *text)
-{
-    char err[512];
-    policy_t *policy = policy_load_text (text, "test.policy", err, sizeof (err));
-    if (!policy)
-        fail_msg ("policy did not load: %s\n%s", err, text);
-    return policy;
-}
-
 //  The text must fail to load with a message containing every fragment
 static void
 s_load_error (const char *text, const char *fragment, const char *fragment2)
@@ -1025,17 +1015,7 @@ test_corpus (void **state)
         if (n == 0 || line[0] == '#')
             continue;
         char *cols[5];
-        int count = 0;
-        char *cursor = line;
-        while (count < 5) {
-            cols[count++] = cursor;
-            char *tab = strchr (cursor, '\t');
-            if (!tab)
-                break;
-            *tab = 0;
-            cursor = tab + 1;
-        }
-        if (count != 5)
+        if (!s_split_columns (line, cols))
             fail_msg ("%s:%d: expected 5 tab-separated columns", LH_CORPUS_FILE, lineno);
         bool ok;
         policy_action_t expected = s_action_from (cols[3], &ok);

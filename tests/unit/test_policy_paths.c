@@ -33,17 +33,7 @@
 #define PROJECT "/home/dev/proj"
 
 //  --------------------------------------------------------------------------
-//  Helpers (as in test_policy.c)
-
-static policy_t *
-s_load (const char *text)
-{
-    char err[512];
-    policy_t *policy = policy_load_text (text, "test.policy", err, sizeof (err));
-    if (!policy)
-        fail_msg ("policy did not load: %s\n%s", err, text);
-    return policy;
-}
+//  Helpers
 
 static void
 s_load_error (const char *text, const char *fragment)
