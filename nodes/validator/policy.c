@@ -44,8 +44,8 @@
 #define MAX_LIST      512 //  patterns in one list
 #define MAX_CWDS      4   //  working directories tracked through `cd`
 #define MAX_NEST      4   //  shells fed from heredocs or echo, parsed again
-#define MAX_DOWNLOADS 8   //  files downloaded earlier in the call
-#define DOWNLOAD_PATH 512
+#define MAX_NOTED     8   //  files noted as downloaded / written earlier in the call
+#define NOTED_PATH    512
 
 //  --------------------------------------------------------------------------
 //  Patterns
@@ -644,6 +644,14 @@ typedef struct {
 
 typedef struct _eval_t eval_t;
 
+//  Resolved paths noted earlier in the call (at most MAX_NOTED, the rest
+//  forgotten: runs_written / reads_written then simply do not fire)
+typedef struct {
+    char path[MAX_NOTED][NOTED_PATH];
+    size_t len[MAX_NOTED];
+    size_t count;
+} noted_t;
+
 //  What one rule is tested against: a simple command, a redirection, or a
 //  file tool's path
 typedef struct {
@@ -689,14 +697,10 @@ struct _eval_t {
     size_t nfind;
     bool find_unknown;
     //  files that curl / wget write in this call (resolved)
-    char downloads[MAX_DOWNLOADS][DOWNLOAD_PATH];
+    noted_t downloads;
     //  files that commands earlier in the call wrote (redirections, tee,
     //  cp/mv/install targets, dd of=): a script written and run in one go
-    char written[MAX_DOWNLOADS][DOWNLOAD_PATH];
-    size_t written_lens[MAX_DOWNLOADS];
-    size_t nwritten;
-    size_t download_lens[MAX_DOWNLOADS];
-    size_t ndownloads;
+    noted_t written;
     bool fork_bomb;
     bool dotglob;    //  the input may turn on dotglob: globs may match dot files
     bool nocaseglob; //  ... or nocaseglob: globs may match either case
@@ -2407,33 +2411,16 @@ s_no_operand (const view_t *v)
     return true;
 }
 
-//  True if text, resolved against the working directory, is a file
-//  downloaded earlier in the call
+//  True if text, resolved against the working directory, is in set (a
+//  file downloaded or written earlier in the call)
 static bool
-s_is_download (const eval_t *e, const char *text, size_t n)
+s_noted_has (const eval_t *e, const noted_t *set, const char *text, size_t n)
 {
     char out[PATH_BUF];
     for (size_t c = 0; c < e->ncwd; c++) {
         int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
-        for (size_t i = 0; len > 0 && i < e->ndownloads; i++)
-            if (e->download_lens[i] == (size_t) len &&
-                memcmp (e->downloads[i], out, (size_t) len) == 0)
-                return true;
-    }
-    return false;
-}
-
-//  True if text, resolved against the working directory, is a file a
-//  command earlier in the call wrote
-static bool
-s_is_written (const eval_t *e, const char *text, size_t n)
-{
-    char out[PATH_BUF];
-    for (size_t c = 0; c < e->ncwd; c++) {
-        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
-        for (size_t i = 0; len > 0 && i < e->nwritten; i++)
-            if (e->written_lens[i] == (size_t) len &&
-                memcmp (e->written[i], out, (size_t) len) == 0)
+        for (size_t i = 0; len > 0 && i < set->count; i++)
+            if (set->len[i] == (size_t) len && memcmp (set->path[i], out, (size_t) len) == 0)
                 return true;
     }
     return false;
@@ -2444,21 +2431,21 @@ s_is_written (const eval_t *e, const char *text, size_t n)
 static bool
 s_uses_written (const eval_t *e, const view_t *v, bool run)
 {
-    if (!e->nwritten || !v->cmd || v->pseudo || !v->cmd->argc)
+    if (!e->written.count || !v->cmd || v->pseudo || !v->cmd->argc)
         return false;
     if (run)
         return !v->cmd->argv[0].dynamic && memchr (v->word0, '/', v->word0_len) &&
-               s_is_written (e, v->word0, v->word0_len);
+               s_noted_has (e, &e->written, v->word0, v->word0_len);
     for (size_t i = 0; v->sargs && i < v->argc; i++) {
         word_t w = s_arg (v, i);
         const char *eq = s_is_option (w) ? (const char *) memchr (w.s, '=', w.n) : NULL;
-        if (eq && s_is_written (e, eq + 1, (size_t) (w.s + w.n - eq - 1)))
+        if (eq && s_noted_has (e, &e->written, eq + 1, (size_t) (w.s + w.n - eq - 1)))
             return true;
         //  -fFILE, -SFILE: a value glued to a short option
         if (!eq && s_is_option (w) && w.s[1] != '-' && w.n > 2 &&
-            s_is_written (e, w.s + 2, w.n - 2))
+            s_noted_has (e, &e->written, w.s + 2, w.n - 2))
             return true;
-        if (!s_is_option (w) && !w.dynamic && s_is_written (e, w.s, w.n))
+        if (!s_is_option (w) && !w.dynamic && s_noted_has (e, &e->written, w.s, w.n))
             return true;
     }
     return false;
@@ -2468,16 +2455,17 @@ s_uses_written (const eval_t *e, const view_t *v, bool run)
 static bool
 s_runs_download (const eval_t *e, const view_t *v)
 {
-    if (!e->ndownloads || !v->cmd || v->pseudo || !v->cmd->argc || v->cmd->argv[0].dynamic)
+    if (!e->downloads.count || !v->cmd || v->pseudo || !v->cmd->argc || v->cmd->argv[0].dynamic)
         return false;
-    return memchr (v->word0, '/', v->word0_len) && s_is_download (e, v->word0, v->word0_len);
+    return memchr (v->word0, '/', v->word0_len) &&
+           s_noted_has (e, &e->downloads, v->word0, v->word0_len);
 }
 
 //  The first operand (the script of an interpreter) is a downloaded file
 static bool
 s_reads_download (const eval_t *e, const view_t *v)
 {
-    if (!e->ndownloads || !v->sargs || v->pseudo)
+    if (!e->downloads.count || !v->sargs || v->pseudo)
         return false;
     for (size_t i = 0; i < v->argc; i++) {
         word_t w = s_arg (v, i);
@@ -2485,7 +2473,7 @@ s_reads_download (const eval_t *e, const view_t *v)
             continue;
         if (s_is_option (w))
             continue;
-        return !w.dynamic && s_is_download (e, w.s, w.n);
+        return !w.dynamic && s_noted_has (e, &e->downloads, w.s, w.n);
     }
     return false;
 }
@@ -2934,19 +2922,27 @@ s_shell_stdin (eval_t *e, const shell_t *sh, const shell_cmd_t *cmd, view_t *v)
 
 static const char *s_downloaders[] = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh"};
 
+//  Adds text, resolved against each working directory, to set ("-" is
+//  stdout, not a file)
 static void
-s_note_written (eval_t *e, const char *text, size_t n)
+s_noted_add (eval_t *e, noted_t *set, const char *text, size_t n)
 {
     if (n == 0 || (n == 1 && text[0] == '-'))
         return;
     char out[PATH_BUF];
-    for (size_t c = 0; c < e->ncwd && e->nwritten < MAX_DOWNLOADS; c++) {
+    for (size_t c = 0; c < e->ncwd && set->count < MAX_NOTED; c++) {
         int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
-        if (len < 0 || len >= DOWNLOAD_PATH)
+        if (len < 0 || len >= NOTED_PATH)
             continue;
-        memcpy (e->written[e->nwritten], out, (size_t) len + 1);
-        e->written_lens[e->nwritten++] = (size_t) len;
+        memcpy (set->path[set->count], out, (size_t) len + 1);
+        set->len[set->count++] = (size_t) len;
     }
+}
+
+static void
+s_note_written (eval_t *e, const char *text, size_t n)
+{
+    s_noted_add (e, &e->written, text, n);
 }
 
 //  What a command writes, for runs_written / reads_written later
@@ -2988,16 +2984,7 @@ s_note_writes (eval_t *e, const shell_cmd_t *cmd, const view_t *v)
 static void
 s_note_download (eval_t *e, const char *text, size_t n)
 {
-    if (n == 0 || (n == 1 && text[0] == '-'))
-        return;
-    char out[PATH_BUF];
-    for (size_t c = 0; c < e->ncwd && e->ndownloads < MAX_DOWNLOADS; c++) {
-        int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
-        if (len < 0 || len >= DOWNLOAD_PATH)
-            continue;
-        memcpy (e->downloads[e->ndownloads], out, (size_t) len + 1);
-        e->download_lens[e->ndownloads++] = (size_t) len;
-    }
+    s_noted_add (e, &e->downloads, text, n);
 }
 
 //  The file a URL is saved as by curl -O and plain wget: its last component
@@ -3543,8 +3530,8 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.cwd_unknown = false;
     e.nfind = 0;
     e.find_unknown = false;
-    e.ndownloads = 0;
-    e.nwritten = 0;
+    e.downloads.count = 0;
+    e.written.count = 0;
     e.fork_bomb = false;
     e.dotglob = false;
     e.nocaseglob = false;
