@@ -644,12 +644,14 @@ typedef struct {
 
 typedef struct _eval_t eval_t;
 
-//  Resolved paths noted earlier in the call (at most MAX_NOTED, the rest
-//  forgotten: runs_written / reads_written then simply do not fire)
+//  Resolved paths noted earlier in the call. A path that could not be
+//  noted (set full, too long) sets lost: from then on every question
+//  "is this one of them?" answers yes, since allowing needs certainty.
 typedef struct {
     char path[MAX_NOTED][NOTED_PATH];
     size_t len[MAX_NOTED];
     size_t count;
+    bool lost;
 } noted_t;
 
 //  What one rule is tested against: a simple command, a redirection, or a
@@ -2416,6 +2418,8 @@ s_no_operand (const view_t *v)
 static bool
 s_noted_has (const eval_t *e, const noted_t *set, const char *text, size_t n)
 {
+    if (set->lost)
+        return true;
     char out[PATH_BUF];
     for (size_t c = 0; c < e->ncwd; c++) {
         int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
@@ -2431,7 +2435,7 @@ s_noted_has (const eval_t *e, const noted_t *set, const char *text, size_t n)
 static bool
 s_uses_written (const eval_t *e, const view_t *v, bool run)
 {
-    if (!e->written.count || !v->cmd || v->pseudo || !v->cmd->argc)
+    if (!(e->written.count || e->written.lost) || !v->cmd || v->pseudo || !v->cmd->argc)
         return false;
     if (run)
         return !v->cmd->argv[0].dynamic && memchr (v->word0, '/', v->word0_len) &&
@@ -2455,7 +2459,8 @@ s_uses_written (const eval_t *e, const view_t *v, bool run)
 static bool
 s_runs_download (const eval_t *e, const view_t *v)
 {
-    if (!e->downloads.count || !v->cmd || v->pseudo || !v->cmd->argc || v->cmd->argv[0].dynamic)
+    if (!(e->downloads.count || e->downloads.lost) || !v->cmd || v->pseudo || !v->cmd->argc ||
+        v->cmd->argv[0].dynamic)
         return false;
     return memchr (v->word0, '/', v->word0_len) &&
            s_noted_has (e, &e->downloads, v->word0, v->word0_len);
@@ -2465,7 +2470,7 @@ s_runs_download (const eval_t *e, const view_t *v)
 static bool
 s_reads_download (const eval_t *e, const view_t *v)
 {
-    if (!e->downloads.count || !v->sargs || v->pseudo)
+    if (!(e->downloads.count || e->downloads.lost) || !v->sargs || v->pseudo)
         return false;
     for (size_t i = 0; i < v->argc; i++) {
         word_t w = s_arg (v, i);
@@ -2929,11 +2934,15 @@ s_noted_add (eval_t *e, noted_t *set, const char *text, size_t n)
 {
     if (n == 0 || (n == 1 && text[0] == '-'))
         return;
+    if (e->cwd_unknown && text[0] != '/')
+        set->lost = true; //  relative to a directory we do not know
     char out[PATH_BUF];
-    for (size_t c = 0; c < e->ncwd && set->count < MAX_NOTED; c++) {
+    for (size_t c = 0; c < e->ncwd; c++) {
         int len = s_resolve (e->cwds[c], e->cwd_lens[c], text, n, out);
-        if (len < 0 || len >= NOTED_PATH)
+        if (len < 0 || len >= NOTED_PATH || set->count == MAX_NOTED) {
+            set->lost = true;
             continue;
+        }
         memcpy (set->path[set->count], out, (size_t) len + 1);
         set->len[set->count++] = (size_t) len;
     }
@@ -3531,7 +3540,9 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.nfind = 0;
     e.find_unknown = false;
     e.downloads.count = 0;
+    e.downloads.lost = false;
     e.written.count = 0;
+    e.written.lost = false;
     e.fork_bomb = false;
     e.dotglob = false;
     e.nocaseglob = false;
