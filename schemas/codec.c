@@ -724,3 +724,19 @@ codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out, 
     }
     return LH_OK;
 }
+
+void
+codec_put_be64 (uint8_t *out, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        out[i] = (uint8_t) value;
+}
+
+uint64_t
+codec_get_be64 (const uint8_t *in)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | in[i];
+    return value;
+}

@@ -108,6 +108,11 @@ void codec_pack_ok_head (msgpack_packer *pk, const msgpack_object *id, size_t ex
 void codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code,
                        const char *message);
 
+//  A u64 as 8 big-endian bytes: LMDB compares keys with memcmp, so these
+//  keys sort in numeric order
+void codec_put_be64 (uint8_t *out, uint64_t value);
+uint64_t codec_get_be64 (const uint8_t *in);
+
 //  Appends to out a body that is map + {"id": id}: copies the map's entries
 //  after a new header. Fails (LH_E_BAD_REQUEST) when map already has "id",
 //  LH_E_TOO_LARGE when the result would pass a limit; out is then unchanged.

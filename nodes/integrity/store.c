@@ -1,6 +1,8 @@
 /*  store -- one replica's copy of the integrity log. See store.h. */
 #include "store.h"
 
+#include "codec.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -42,22 +44,6 @@ struct _store_t {
     store_mark_t mark;
 };
 
-static void
-s_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--, value >>= 8)
-        out[i] = (uint8_t) value;
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = value << 8 | in[i];
-    return value;
-}
-
 static int
 s_env_open (store_t *self, char *err, size_t err_size)
 {
@@ -87,15 +73,15 @@ s_env_open (store_t *self, char *err, size_t err_size)
     self->size = 0;
     self->mark = (store_mark_t){0, 0};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 8)
-        self->size = s_get_be64 (val.mv_data);
+        self->size = codec_get_be64 (val.mv_data);
     self->last_ts = INT64_MIN;
     key = (MDB_val){7, "last_ts"};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 8)
-        self->last_ts = (int64_t) (s_get_be64 (val.mv_data) ^ (UINT64_C (1) << 63));
+        self->last_ts = (int64_t) (codec_get_be64 (val.mv_data) ^ (UINT64_C (1) << 63));
     key = (MDB_val){4, "mark"};
     if (rc == 0 && mdb_get (txn, self->dbi[DB_META], &key, &val) == 0 && val.mv_size == 16)
-        self->mark =
-            (store_mark_t){s_get_be64 (val.mv_data), s_get_be64 ((uint8_t *) val.mv_data + 8)};
+        self->mark = (store_mark_t){codec_get_be64 (val.mv_data),
+                                    codec_get_be64 ((uint8_t *) val.mv_data + 8)};
     if (rc == 0)
         rc = mdb_txn_commit (txn);
     else if (txn)
@@ -172,7 +158,7 @@ s_merkle_get (void *arg, unsigned level, uint64_t index, merkle_hash_t out)
 {
     s_merkle_ctx_t *ctx = (s_merkle_ctx_t *) arg;
     uint8_t k[9] = {(uint8_t) level};
-    s_be64 (k + 1, index);
+    codec_put_be64 (k + 1, index);
     MDB_val key = {sizeof (k), k}, val;
     if (mdb_get (ctx->txn, ctx->store->dbi[DB_MERKLE], &key, &val) != 0 ||
         val.mv_size != MERKLE_HASH_SIZE)
@@ -186,7 +172,7 @@ s_merkle_put (void *arg, unsigned level, uint64_t index, const merkle_hash_t has
 {
     s_merkle_ctx_t *ctx = (s_merkle_ctx_t *) arg;
     uint8_t k[9] = {(uint8_t) level};
-    s_be64 (k + 1, index);
+    codec_put_be64 (k + 1, index);
     MDB_val key = {sizeof (k), k}, val = {MERKLE_HASH_SIZE, (void *) hash};
     ctx->store->merkle_rc = mdb_put (ctx->txn, ctx->store->dbi[DB_MERKLE], &key, &val, 0);
     return ctx->store->merkle_rc == 0 ? 0 : -1;
@@ -233,7 +219,7 @@ store_dedup_find (store_t *self, const char *by, const char *client_id, uint64_t
     MDB_val key = {len, k}, val;
     if (mdb_get (self->txn, self->dbi[DB_DEDUP], &key, &val) != 0 || val.mv_size != 8)
         return false;
-    *seq = s_get_be64 (val.mv_data);
+    *seq = codec_get_be64 (val.mv_data);
     return true;
 }
 
@@ -252,7 +238,7 @@ store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, u
     if (ev->ts < self->txn_last_ts)
         return EINVAL;
     uint8_t k[LH_MAX_AGENT + 1 + EVENT_MAX_REF + 8];
-    s_be64 (k, seq);
+    codec_put_be64 (k, seq);
     MDB_val key = {8, k}, val = {size, (void *) leaf};
     int rc = mdb_put (self->txn, self->dbi[DB_EVENTS], &key, &val, MDB_APPEND);
     merkle_hash_t hash;
@@ -264,22 +250,22 @@ store_append (store_t *self, const void *leaf, size_t size, const event_t *ev, u
     size_t alen = strlen (ev->agent);
     memcpy (k, ev->agent, alen);
     k[alen] = 0;
-    s_be64 (k + alen + 1, seq);
+    codec_put_be64 (k + alen + 1, seq);
     if (rc == 0)
         rc = s_put_empty (self, DB_AGENT, k, alen + 9, 0);
     k[0] = (uint8_t) ev->type;
-    s_be64 (k + 1, seq);
+    codec_put_be64 (k + 1, seq);
     if (rc == 0)
         rc = s_put_empty (self, DB_TYPE, k, 9, 0);
-    s_be64 (k, (uint64_t) ev->ts ^ (UINT64_C (1) << 63));
-    s_be64 (k + 8, seq);
+    codec_put_be64 (k, (uint64_t) ev->ts ^ (UINT64_C (1) << 63));
+    codec_put_be64 (k + 8, seq);
     if (rc == 0)
         rc = s_put_empty (self, DB_TIME, k, 16, 0);
     if (rc == 0 && ev->client_id[0]) {
         size_t len;
         s_dedup_key (k, &len, ev->by, ev->client_id);
         uint8_t v[8];
-        s_be64 (v, seq);
+        codec_put_be64 (v, seq);
         MDB_val dkey = {len, k}, dval = {8, v};
         rc = mdb_put (self->txn, self->dbi[DB_DEDUP], &dkey, &dval, 0);
     }
@@ -312,7 +298,7 @@ int
 store_put_checkpoint (store_t *self, uint64_t size, const char *note)
 {
     uint8_t k[8];
-    s_be64 (k, size);
+    codec_put_be64 (k, size);
     MDB_val key = {8, k}, val = {strlen (note), (void *) note};
     return mdb_put (self->txn, self->dbi[DB_CHECKPOINTS], &key, &val, 0);
 }
@@ -321,16 +307,16 @@ int
 store_commit (store_t *self, store_mark_t mark)
 {
     uint8_t v[16];
-    s_be64 (v, self->txn_size);
+    codec_put_be64 (v, self->txn_size);
     MDB_val key = {4, "size"}, val = {8, v};
     int rc = mdb_put (self->txn, self->dbi[DB_META], &key, &val, 0);
-    s_be64 (v, mark.term);
-    s_be64 (v + 8, mark.counter);
+    codec_put_be64 (v, mark.term);
+    codec_put_be64 (v + 8, mark.counter);
     key = (MDB_val){4, "mark"};
     val = (MDB_val){16, v};
     if (rc == 0)
         rc = mdb_put (self->txn, self->dbi[DB_META], &key, &val, 0);
-    s_be64 (v, (uint64_t) self->txn_last_ts ^ (UINT64_C (1) << 63));
+    codec_put_be64 (v, (uint64_t) self->txn_last_ts ^ (UINT64_C (1) << 63));
     key = (MDB_val){7, "last_ts"};
     val = (MDB_val){8, v};
     if (rc == 0 && self->txn_size > 0)
@@ -365,7 +351,7 @@ store_update_checkpoints (store_t *self, const uint64_t *sizes, char *const *not
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t k[8];
-        s_be64 (k, sizes[i]);
+        codec_put_be64 (k, sizes[i]);
         MDB_val key = {8, k}, val;
         //  Only sizes this replica has applied and signed itself
         if (mdb_get (txn, self->dbi[DB_CHECKPOINTS], &key, &val) != 0)
@@ -417,7 +403,7 @@ store_get (store_t *self, uint64_t seq, void **leaf, size_t *size)
     if (rc != 0)
         return rc;
     uint8_t k[8];
-    s_be64 (k, seq);
+    codec_put_be64 (k, seq);
     MDB_val key = {8, k}, val;
     rc = mdb_get (txn, self->dbi[DB_EVENTS], &key, &val);
     if (rc == 0) {
@@ -468,13 +454,13 @@ store_checkpoint (store_t *self, uint64_t size, char **note, uint64_t *at_size)
         return rc;
     rc = mdb_cursor_open (txn, self->dbi[DB_CHECKPOINTS], &cursor);
     uint8_t k[8];
-    s_be64 (k, size);
+    codec_put_be64 (k, size);
     MDB_val key = {8, k}, val;
     if (rc == 0) {
         rc = mdb_cursor_get (cursor, &key, &val, size ? MDB_SET_KEY : MDB_LAST);
         if (rc == 0) {
             *note = (char *) s_dup (&val);
-            *at_size = s_get_be64 (key.mv_data);
+            *at_size = codec_get_be64 (key.mv_data);
         }
         mdb_cursor_close (cursor);
     }
@@ -554,12 +540,12 @@ store_query (store_t *self, const store_filter_t *filter, size_t limit, store_vi
         //  The first event stamped at or after since starts the scan
         MDB_cursor *time;
         uint8_t t[16];
-        s_be64 (t, (uint64_t) filter->since ^ (UINT64_C (1) << 63));
-        s_be64 (t + 8, 0);
+        codec_put_be64 (t, (uint64_t) filter->since ^ (UINT64_C (1) << 63));
+        codec_put_be64 (t + 8, 0);
         MDB_val key = {16, t}, val;
         if (mdb_cursor_open (txn, self->dbi[DB_TIME], &time) == 0) {
             if (mdb_cursor_get (time, &key, &val, MDB_SET_RANGE) == 0) {
-                uint64_t seq = s_get_be64 ((uint8_t *) key.mv_data + 8);
+                uint64_t seq = codec_get_be64 ((uint8_t *) key.mv_data + 8);
                 if (seq > first)
                     first = seq;
             } else
@@ -572,7 +558,7 @@ store_query (store_t *self, const store_filter_t *filter, size_t limit, store_vi
         rc = mdb_cursor_open (txn, self->dbi[db], &index);
     size_t found = 0;
     if (rc == 0 && index) {
-        s_be64 (k + prefix, first);
+        codec_put_be64 (k + prefix, first);
         MDB_val key = {prefix + 8, k}, val;
         int op = MDB_SET_RANGE;
         while (found < limit && mdb_cursor_get (index, &key, &val, op) == 0) {
@@ -586,12 +572,12 @@ store_query (store_t *self, const store_filter_t *filter, size_t limit, store_vi
                 !s_matches (filter, &leaf))
                 continue;
             found++;
-            if (!visit (arg, s_get_be64 (s), leaf.mv_data, leaf.mv_size))
+            if (!visit (arg, codec_get_be64 (s), leaf.mv_data, leaf.mv_size))
                 break;
         }
     } else if (rc == 0 && first != UINT64_MAX) {
         uint8_t s[8];
-        s_be64 (s, first);
+        codec_put_be64 (s, first);
         MDB_val key = {8, s}, leaf;
         int op = MDB_SET_RANGE;
         while (found < limit && mdb_cursor_get (events, &key, &leaf, op) == 0) {
@@ -599,7 +585,7 @@ store_query (store_t *self, const store_filter_t *filter, size_t limit, store_vi
             if (!s_matches (filter, &leaf))
                 continue;
             found++;
-            if (!visit (arg, s_get_be64 (key.mv_data), leaf.mv_data, leaf.mv_size))
+            if (!visit (arg, codec_get_be64 (key.mv_data), leaf.mv_data, leaf.mv_size))
                 break;
         }
     }
@@ -629,7 +615,7 @@ store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf,
             if (key.mv_size != 8)
                 continue;
             char *note = (char *) s_dup (&val);
-            more = checkpoint (arg, s_get_be64 (key.mv_data), note);
+            more = checkpoint (arg, codec_get_be64 (key.mv_data), note);
             free (note);
         }
         if (rc == 0)
@@ -640,7 +626,7 @@ store_walk (store_t *self, store_checkpoint_fn *checkpoint, store_leaf_fn *leaf,
         s_merkle_ctx_t ctx = {self, txn};
         for (int op = MDB_FIRST; rc == 0 && more && mdb_cursor_get (cursor, &key, &val, op) == 0;
              op = MDB_NEXT) {
-            uint64_t seq = key.mv_size == 8 ? s_get_be64 (key.mv_data) : UINT64_MAX;
+            uint64_t seq = key.mv_size == 8 ? codec_get_be64 (key.mv_data) : UINT64_MAX;
             merkle_hash_t stored;
             if (seq == UINT64_MAX || s_merkle_get (&ctx, 0, seq, stored) != 0)
                 memset (stored, 0, sizeof (stored));
@@ -672,7 +658,7 @@ store_check_nodes (store_t *self, unsigned *level, uint64_t *index)
     for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get (cursor, &key, &val, op) == 0;
          op = MDB_NEXT) {
         unsigned l = key.mv_size == 9 ? ((uint8_t *) key.mv_data)[0] : 0;
-        uint64_t i = key.mv_size == 9 ? s_get_be64 ((uint8_t *) key.mv_data + 1) : 0;
+        uint64_t i = key.mv_size == 9 ? codec_get_be64 ((uint8_t *) key.mv_data + 1) : 0;
         merkle_hash_t left, right, expected;
         if (key.mv_size != 9 || val.mv_size != MERKLE_HASH_SIZE)
             rc = -1;

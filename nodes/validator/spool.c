@@ -86,22 +86,6 @@ s_batch_destroy (void **item)
 }
 
 static void
-s_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--, value >>= 8)
-        out[i] = (uint8_t) value;
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = value << 8 | in[i];
-    return value;
-}
-
-static void
 s_update_bytes (spool_t *self)
 {
     MDB_envinfo info;
@@ -147,7 +131,7 @@ s_replay (spool_t *self)
          op = MDB_NEXT) {
         if (key.mv_size != 8 || val.mv_size + 1024 > BATCH_BYTES)
             continue;
-        uint64_t k = s_get_be64 ((const uint8_t *) key.mv_data);
+        uint64_t k = codec_get_be64 ((const uint8_t *) key.mv_data);
         s_enqueue (self, k, val.mv_data, val.mv_size, now);
         self->n.replayed++;
         self->next_key = k + 1;
@@ -341,7 +325,7 @@ spool_add (spool_t *self, const char *type, const char *agent, const void *data,
     msgpack_sbuffer_write (&self->staged_events.sbuf, (const char *) data, size);
     int rc = self->txn ? 0 : mdb_txn_begin (self->env, NULL, 0, &self->txn);
     uint8_t k[8];
-    s_be64 (k, key);
+    codec_put_be64 (k, key);
     MDB_val mkey = {8, k},
             mval = {self->staged_events.sbuf.size - offset, self->staged_events.sbuf.data + offset};
     if (rc == 0)
@@ -385,7 +369,7 @@ spool_commit (spool_t *self)
         if (mdb_txn_begin (self->env, NULL, 0, &txn) == 0) {
             for (size_t i = 0; i < self->staged_count; i++) {
                 uint8_t k[8];
-                s_be64 (k, self->staged[i].key);
+                codec_put_be64 (k, self->staged[i].key);
                 MDB_val mkey = {8, k};
                 mdb_del (txn, self->dbi, &mkey, NULL);
             }
@@ -421,7 +405,7 @@ s_forget (spool_t *self, batch_t *batch)
     int rc = txn ? 0 : mdb_txn_begin (self->env, NULL, 0, &txn);
     for (size_t i = 0; rc == 0 && i < batch->count; i++) {
         uint8_t k[8];
-        s_be64 (k, batch->keys[i]);
+        codec_put_be64 (k, batch->keys[i]);
         MDB_val mkey = {8, k};
         rc = mdb_del (txn, self->dbi, &mkey, NULL);
         if (rc == MDB_NOTFOUND)

@@ -260,17 +260,10 @@ typedef struct {
 } raw_t;
 
 static void
-s_seq_key (uint8_t k[8], uint64_t value)
-{
-    for (int i = 7; i >= 0; i--, value >>= 8)
-        k[i] = (uint8_t) value;
-}
-
-static void
 s_node_key (uint8_t k[9], unsigned level, uint64_t index)
 {
     k[0] = (uint8_t) level;
-    s_seq_key (k + 1, index);
+    codec_put_be64 (k + 1, index);
 }
 
 //  Closes the fixture's store and opens its file with plain LMDB for writing
@@ -339,7 +332,7 @@ s_put_note (fixture_t *fx, uint64_t size, const char *note)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[8];
-    s_seq_key (k, size);
+    codec_put_be64 (k, size);
     s_raw_put (&raw, "checkpoints", k, 8, note, strlen (note));
     s_raw_end (fx, &raw);
 }
@@ -979,7 +972,7 @@ test_changed_leaf_byte (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[8];
-    s_seq_key (k, 6);
+    codec_put_be64 (k, 6);
     size_t size;
     uint8_t *leaf = s_raw_get (&raw, "events", k, 8, &size);
     //  One byte of the path in the data map: still a well-formed event
@@ -997,7 +990,7 @@ test_deleted_event (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[8];
-    s_seq_key (k, 4);
+    codec_put_be64 (k, 4);
     s_raw_del (&raw, "events", k, 8);
     s_raw_end (fx, &raw);
     s_expect (fx, VERIFY_GAP, 4, 4, 1);
@@ -1010,7 +1003,7 @@ test_deleted_last_event (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[8];
-    s_seq_key (k, 9);
+    codec_put_be64 (k, 9);
     s_raw_del (&raw, "events", k, 8);
     s_raw_end (fx, &raw);
     //  Nothing follows it, but the checkpoint for size 10 cannot be reached
@@ -1156,7 +1149,7 @@ test_unparseable_leaf (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[9];
-    s_seq_key (k, 4);
+    codec_put_be64 (k, 4);
     s_raw_put (&raw, "events", k, 8, garbage, sizeof (garbage));
     s_node_key (k, 0, 4);
     s_raw_put (&raw, "merkle", k, 9, hash, sizeof (hash));
@@ -1172,7 +1165,7 @@ test_leaf_with_another_seq (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[9];
-    s_seq_key (k, 4);
+    codec_put_be64 (k, 4);
     s_raw_put (&raw, "events", k, 8, fx->leaves[5], fx->leaf_sizes[5]);
     s_node_key (k, 0, 4);
     s_raw_put (&raw, "merkle", k, 9, fx->hashes[5], MERKLE_HASH_SIZE);
@@ -1290,7 +1283,7 @@ test_checkpoints_stripped (void **state)
     raw_t raw;
     s_raw_begin (fx, &raw);
     uint8_t k[8];
-    s_seq_key (k, 5);
+    codec_put_be64 (k, 5);
     s_raw_put (&raw, "events", k, 8, forged.data, forged.size);
     for (uint64_t seq = 0; seq < fx->size; seq++) {
         merkle_hash_t hash;
@@ -1302,7 +1295,7 @@ test_checkpoints_stripped (void **state)
     }
     const uint64_t sizes[] = {3, 7, 10};
     for (int i = 0; i < 3; i++) {
-        s_seq_key (k, sizes[i]);
+        codec_put_be64 (k, sizes[i]);
         s_raw_del (&raw, "checkpoints", k, 8);
     }
     s_raw_end (fx, &raw);
