@@ -2,8 +2,9 @@
 
     Loading a policy from text, splitting a corpus line, one request
     context (cwd, home, project, role), a tool call given as JSON or a
-    Bash command given as bytes, and the check of a decision that every
-    policy test makes. Shared by test_policy, test_policy_paths
+    Bash command given as bytes, the check of a decision that every
+    policy test makes, and the session (s_ctx) and policy head (HEAD)
+    the tests share. Shared by test_policy, test_policy_paths
     and test_corpus; include after cmocka.h.
 */
 #ifndef LH_POLICY_TEST_H_INCLUDED
@@ -117,5 +118,37 @@ s_expect (policy_decision_t d, const char *label, policy_action_t action, const 
     if (d.action != POLICY_ALLOW)
         assert_true (d.reason[0] != 0);
 }
+
+//  The session the tests ask in: home /home/dev, project and working
+//  directory /home/dev/proj, role agent
+#define HOME    "/home/dev"
+#define PROJECT "/home/dev/proj"
+
+static const ctx_t s_ctx = {PROJECT, HOME, PROJECT, "agent"};
+
+static inline policy_decision_t
+s_bash_ctx (const policy_t *policy, const char *cmd, const ctx_t *ctx)
+{
+    return s_eval_bytes (policy, cmd, strlen (cmd), ctx);
+}
+
+static inline policy_decision_t
+s_bash (const policy_t *policy, const char *cmd)
+{
+    return s_bash_ctx (policy, cmd, &s_ctx);
+}
+
+//  A Bash command in s_ctx must get action by rule (NULL: any)
+static inline void
+s_bash_is (const policy_t *policy, const char *cmd, policy_action_t action, const char *rule)
+{
+    s_expect (s_bash (policy, cmd), cmd, action, rule);
+}
+
+//  The head of a test policy: rules come next, anything unmatched is allowed
+#define HEAD                                                                                       \
+    "policy\n"                                                                                     \
+    "    version = \"t1\"\n"                                                                       \
+    "    default = allow\n"
 
 #endif

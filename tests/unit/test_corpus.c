@@ -43,8 +43,6 @@
 bool policy_protect (policy_t *self, const char *patterns, char *err, size_t err_size)
     __attribute__ ((weak));
 
-#define HOME          "/home/dev"
-#define PROJECT       "/home/dev/proj"
 #define LH_PROTECTED  "/opt/lighthouse/** /var/lib/lighthouse/** ~/.config/lighthouse/**"
 #define MIN_FRICTION  350
 #define MIN_PER_GROUP 6

@@ -20,9 +20,6 @@
 #include "policy.h"
 #include "policy_test.h"
 
-#define HOME    "/home/dev"
-#define PROJECT "/home/dev/proj"
-
 //  --------------------------------------------------------------------------
 //  Helpers
 
@@ -42,25 +39,6 @@ s_load_error (const char *text, const char *fragment, const char *fragment2)
         fail_msg ("error '%s' lacks '%s'%s%s", err, fragment, fragment2 ? " / " : "",
                   fragment2 ? fragment2 : "");
 }
-
-static const ctx_t s_ctx = {PROJECT, HOME, PROJECT, "agent"};
-
-static policy_decision_t
-s_bash (const policy_t *policy, const char *cmd)
-{
-    return s_eval_bytes (policy, cmd, strlen (cmd), &s_ctx);
-}
-
-static void
-s_bash_is (const policy_t *policy, const char *cmd, policy_action_t action, const char *rule)
-{
-    s_expect (s_bash (policy, cmd), cmd, action, rule);
-}
-
-#define HEAD                                                                                       \
-    "policy\n"                                                                                     \
-    "    version = \"t1\"\n"                                                                       \
-    "    default = allow\n"
 
 //  --------------------------------------------------------------------------
 //  Loader

@@ -29,9 +29,6 @@
 #include "policy.h"
 #include "policy_test.h"
 
-#define HOME    "/home/dev"
-#define PROJECT "/home/dev/proj"
-
 //  --------------------------------------------------------------------------
 //  Helpers
 
@@ -57,31 +54,6 @@ s_load_default (void)
         fail_msg ("%s", err);
     return p;
 }
-
-static const ctx_t s_ctx = {PROJECT, HOME, PROJECT, "agent"};
-
-static policy_decision_t
-s_bash_ctx (const policy_t *policy, const char *cmd, const ctx_t *ctx)
-{
-    return s_eval_bytes (policy, cmd, strlen (cmd), ctx);
-}
-
-static policy_decision_t
-s_bash (const policy_t *policy, const char *cmd)
-{
-    return s_bash_ctx (policy, cmd, &s_ctx);
-}
-
-static void
-s_bash_is (const policy_t *policy, const char *cmd, policy_action_t action, const char *rule)
-{
-    s_expect (s_bash (policy, cmd), cmd, action, rule);
-}
-
-#define HEAD                                                                                       \
-    "policy\n"                                                                                     \
-    "    version = \"t1\"\n"                                                                       \
-    "    default = allow\n"
 
 //  --------------------------------------------------------------------------
 //  The class probe: one deny rule per class, `command = NAME`, `path =
