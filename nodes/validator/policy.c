@@ -2452,6 +2452,20 @@ s_uses_written (const eval_t *e, const view_t *v, bool run)
         if (!s_is_option (w) && !w.dynamic && s_noted_has (e, &e->written, w.s, w.n))
             return true;
     }
+    //  make reads a makefile of the directory without being told
+    static const char *makes[] = {"make", "gmake"};
+    if (!s_name_in (v->name, v->name_len, makes, 2))
+        return false;
+    static const char *makefiles[] = {"GNUmakefile", "makefile", "Makefile"};
+    for (size_t i = 0; i < 3; i++)
+        if (s_noted_has (e, &e->written, makefiles[i], strlen (makefiles[i])))
+            return true;
+    for (size_t i = 0; v->sargs && i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (s_is_option (w) && ((w.s[1] != '-' && memchr (w.s, 'C', w.n)) ||
+                                (w.n >= 5 && memcmp (w.s, "--dir", 5) == 0)))
+            return true; //  -C DIR: the makefile of a directory we do not follow
+    }
     return false;
 }
 
@@ -2962,31 +2976,63 @@ s_note_writes (eval_t *e, const shell_cmd_t *cmd, const view_t *v)
         const shell_redir_t *rd = &cmd->redirs[i];
         if ((rd->kind == SHELL_REDIR_OUT || rd->kind == SHELL_REDIR_APPEND ||
              rd->kind == SHELL_REDIR_OUT_ALL || rd->kind == SHELL_REDIR_INOUT) &&
-            rd->target.text && !rd->target.dynamic)
-            s_note_written (e, rd->target.text, strlen (rd->target.text));
+            rd->target.text) {
+            if (rd->target.dynamic)
+                e->written.lost = true; //  a file named only at run time
+            else
+                s_note_written (e, rd->target.text, strlen (rd->target.text));
+        }
     }
     if (!v || !v->sargs)
         return;
     static const char *copiers[] = {"cp", "mv", "install", "ln", "rsync"};
+    static const char *awks[] = {"awk", "gawk"};
     bool tee = s_streq_n (v->name, v->name_len, "tee");
     bool copier = s_name_in (v->name, v->name_len, copiers, 5);
     bool dd = s_streq_n (v->name, v->name_len, "dd");
+    bool sed = s_streq_n (v->name, v->name_len, "sed");
+    bool awk = s_name_in (v->name, v->name_len, awks, 2);
+    //  in-place editors write every operand: sed -i (-ni, -i.bak,
+    //  --in-place), gawk -i inplace (or an extension named at run time)
+    bool inplace = false;
+    bool include = false; //  the word before was gawk's -i / --include
+    for (size_t i = 0; (sed || awk) && i < v->argc; i++) {
+        word_t w = s_arg (v, i);
+        if (sed && s_is_option (w))
+            inplace = inplace || (w.s[1] != '-' && memchr (w.s, 'i', w.n)) ||
+                      (w.n >= 10 && memcmp (w.s, "--in-place", 10) == 0);
+        bool opt = awk && ((w.n >= 2 && memcmp (w.s, "-i", 2) == 0) ||
+                           (w.n >= 9 && memcmp (w.s, "--include", 9) == 0));
+        if (awk)
+            inplace = inplace || s_contains (w.s, w.n, "inplace", 7, false) ||
+                      (w.dynamic && (include || opt));
+        include = opt && (w.n == 2 || w.n == 9);
+    }
     size_t last = SIZE_MAX;
     for (size_t i = 0; i < v->argc; i++) {
         word_t w = s_arg (v, i);
-        if (w.dynamic)
+        bool operand = !s_is_option (w);
+        if (w.dynamic) {
+            if ((operand && (tee || inplace)) || (dd && w.n > 3 && memcmp (w.s, "of=", 3) == 0))
+                e->written.lost = true;
+            if (operand)
+                last = i;
             continue;
+        }
         if (dd && w.n > 3 && memcmp (w.s, "of=", 3) == 0)
             s_note_written (e, w.s + 3, w.n - 3);
-        else if (!s_is_option (w)) {
-            if (tee)
+        else if (operand) {
+            if (tee || inplace)
                 s_note_written (e, w.s, w.n);
             last = i;
         }
     }
     if (copier && last != SIZE_MAX) {
         word_t w = s_arg (v, last);
-        s_note_written (e, w.s, w.n);
+        if (w.dynamic)
+            e->written.lost = true;
+        else
+            s_note_written (e, w.s, w.n);
     }
 }
 
