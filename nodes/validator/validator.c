@@ -144,6 +144,21 @@ s_pack_kv (msgpack_packer *pk, const char *key, const char *value)
     codec_pack_str (pk, value);
 }
 
+//  The first six pairs of a decision's notice and of its event: when,
+//  who, which tool, what was decided by which rule
+static void
+s_pack_who (msgpack_packer *pk, int64_t now, const char *agent, const char *role, const char *tool,
+            const policy_decision_t *decision)
+{
+    codec_pack_str (pk, "time_ms");
+    msgpack_pack_int64 (pk, now);
+    s_pack_kv (pk, "agent", agent);
+    s_pack_kv (pk, "role", role);
+    s_pack_kv (pk, "tool", tool);
+    s_pack_kv (pk, "decision", policy_action_name (decision->action));
+    s_pack_kv (pk, "rule", decision->rule);
+}
+
 void
 validator_pack_loaded (validator_t *self, const char *by, const char *role, msgpack_packer *pk)
 {
@@ -524,13 +539,7 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     int64_t now = zclock_time ();
     pk = &notice->pk;
     msgpack_pack_map (pk, 10 + s_context_count (&ctx));
-    codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, now);
-    s_pack_kv (pk, "agent", agent);
-    s_pack_kv (pk, "role", role);
-    s_pack_kv (pk, "tool", tool);
-    s_pack_kv (pk, "decision", policy_action_name (decision.action));
-    s_pack_kv (pk, "rule", decision.rule);
+    s_pack_who (pk, now, agent, role, tool, &decision);
     s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
     s_pack_kv (pk, "cwd", cwd);
     codec_pack_str (pk, "subject");
@@ -543,13 +552,7 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     pk = &event->pk;
     size_t at = s_map_open (&event->sbuf);
     size_t fields = 15;
-    codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, now);
-    s_pack_kv (pk, "agent", agent);
-    s_pack_kv (pk, "role", role);
-    s_pack_kv (pk, "tool", tool);
-    s_pack_kv (pk, "decision", policy_action_name (decision.action));
-    s_pack_kv (pk, "rule", decision.rule);
+    s_pack_who (pk, now, agent, role, tool, &decision);
     s_pack_kv (pk, "reason", decision.reason);
     s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
     s_pack_kv (pk, "policy", policy_version (self->policy));
