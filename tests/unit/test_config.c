@@ -1,4 +1,4 @@
-/*  test_config -- unit tests for client/lh_config.c (cmocka). */
+/*  test_config -- unit tests for lib/lh_config.c (cmocka). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/*  test_idhash -- unit tests for client/lh_idhash.c (cmocka). */
+/*  test_idhash -- unit tests for lib/lh_idhash.c (cmocka). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

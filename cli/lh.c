@@ -3,7 +3,7 @@
     Connection settings come from the environment (. run/env sets them) or
     from --broker, --broker-key and --cert before the command.
 */
-#include "lh_cli.h"
+#include "cli.h"
 
 #include "codec.h"
 #include "jsonpack.h"

@@ -1,6 +1,6 @@
 /*  lh event, lh checkpoint, lh consistency, lh verify -- the integrity log
     from the command line. See nodes/integrity/EVENTS.md. */
-#include "lh_cli.h"
+#include "cli.h"
 
 #include "codec.h"
 #include "event.h"

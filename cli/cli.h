@@ -1,6 +1,6 @@
-/*  lh_cli -- what the lh commands share. */
-#ifndef LH_CLI_H_INCLUDED
-#define LH_CLI_H_INCLUDED
+/*  cli -- what the lh commands share. */
+#ifndef CLI_H_INCLUDED
+#define CLI_H_INCLUDED
 
 #include "lh_client.h"
 

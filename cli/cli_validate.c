@@ -8,7 +8,7 @@
     exit status lets the tool run, so every failure of the hook, down to a
     signal, ends in exit 2 (or "ask" for read-only tools).
 */
-#include "lh_cli.h"
+#include "cli.h"
 
 #include "codec.h"
 #include "jsonpack.h"
