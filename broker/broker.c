@@ -1,4 +1,4 @@
-/*  broker -- lh-broker. See broker.h and schemas/PROTOCOL.md. */
+/*  broker -- lh-broker. See broker.h and docs/PROTOCOL.md. */
 #include "broker.h"
 
 #include "auth.h"

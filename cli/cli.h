@@ -18,8 +18,13 @@ typedef struct {
 extern int cli_usage_status;
 #define CLI_EXIT_USAGE 64
 
+//  The usage text cli_usage_error prints (lh's; set by main).
+void cli_usage_set (const char *usage);
 //  Prints message and the usage text; returns cli_usage_status.
 int cli_usage_error (const char *message);
+//  True when a command's argv (argv[0] the command) asks for help: -h or
+//  --help right after the command or after its subcommand word.
+bool cli_wants_help (int argc, char **argv);
 
 //  What cli_setup found wrong.
 typedef enum {
@@ -59,14 +64,30 @@ zcert_t *cli_cert_load (const char *path, char *err, size_t err_size);
 //  True when key is 40 characters of valid Z85 (a 32-byte CURVE key).
 bool cli_key_valid (const char *key);
 
-//  Commands in lh_validate.c
+//  A command: argv[0] is the command word. Returns the exit status.
+typedef int cli_command_fn (cli_t *cli, int argc, char **argv);
+//  Whether the settings suit a command; 0, or -1 after a message.
+typedef int cli_check_fn (const cli_t *cli);
+
+//  Commands in cli_status.c
+int cli_status (cli_t *cli, int argc, char **argv);
+extern const char cli_status_usage[];
+
+//  Commands in cli_validate.c
+extern const char cli_validate_usage[];
+extern const char cli_hook_usage[];
+extern const char cli_policy_usage[];
 int cli_validate (cli_t *cli, int argc, char **argv);
 //  lh hook: the whole program (setup included) when the command is hook,
 //  so that every failure is a fail-closed answer.
 int cli_hook_main (int argc, char **argv);
 int cli_policy (cli_t *cli, int argc, char **argv);
 
-//  Commands in lh_event.c (the integrity log)
+//  Commands in cli_event.c (the integrity log)
+extern const char cli_event_usage[];
+extern const char cli_checkpoint_usage[];
+extern const char cli_consistency_usage[];
+extern const char cli_verify_usage[];
 int cli_event (cli_t *cli, int argc, char **argv);
 int cli_checkpoint (cli_t *cli, int argc, char **argv);
 int cli_consistency (cli_t *cli, int argc, char **argv);

@@ -1,5 +1,5 @@
 /*  lh event, lh checkpoint, lh consistency, lh verify -- the integrity log
-    from the command line. See nodes/integrity/EVENTS.md. */
+    from the command line. See docs/EVENTS.md. */
 #include "cli.h"
 
 #include "codec.h"
@@ -709,6 +709,39 @@ s_verify (int argc, char **argv)
 }
 
 //  --------------------------------------------------------------------------
+
+const char cli_event_usage[] =
+    "Usage: lh event append --type T [--data JSON|@FILE] [--id CLIENT_ID] [--agent A]\n"
+    "       lh event get SEQ\n"
+    "       lh event range A B\n"
+    "       lh event tail [-n N] [-f]\n"
+    "       lh event query [--agent A] [--type T] [--since TIME] [--until TIME] [--limit N]\n"
+    "       lh event proof SEQ [--keys FILE]\n"
+    "       lh event export FILE\n"
+    "\n"
+    "append returns once a majority of the replicas has the event on disk; the same\n"
+    "--id is appended once. proof checks an RFC 6962 inclusion proof against the\n"
+    "latest checkpoint, signed by the keys in FILE. export writes the log under the\n"
+    "latest checkpoint for lh verify. Events: docs/EVENTS.md.\n";
+
+const char cli_checkpoint_usage[] =
+    "Usage: lh checkpoint [--keys FILE]\n"
+    "\n"
+    "Prints the latest signed checkpoint (C2SP tlog-checkpoint); with --keys, checks\n"
+    "its signatures against the verifier keys in FILE.\n";
+
+const char cli_consistency_usage[] =
+    "Usage: lh consistency OLD NEW [--keys FILE]\n"
+    "\n"
+    "Fetches and checks the RFC 6962 consistency proof between the tree of size OLD\n"
+    "and the tree of size NEW.\n";
+
+const char cli_verify_usage[] =
+    "Usage: lh verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N]\n"
+    "                 [--origin O]\n"
+    "\n"
+    "Verifies a log offline: every leaf, every tree root and every checkpoint\n"
+    "signature. Exit 0 when all hold, 1 naming the first bad sequence number.\n";
 
 int
 cli_event (cli_t *cli, int argc, char **argv)

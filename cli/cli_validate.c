@@ -311,7 +311,7 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
 //  --------------------------------------------------------------------------
 //  lh validate
 
-static const char *s_validate_usage =
+const char cli_validate_usage[] =
     "Usage: lh validate --tool TOOL (--command CMD | --input JSON | --input @FILE)\n"
     "                   [--cwd DIR] [--json]\n"
     "\n"
@@ -334,9 +334,9 @@ static const char *s_validate_usage =
     "  64  usage: bad arguments, or an --input that is not a readable JSON object\n";
 
 static int
-s_validate_usage_error (const char *message)
+cli_validate_usage_error (const char *message)
 {
-    fprintf (stderr, "lh validate: %s\n\n%s", message, s_validate_usage);
+    fprintf (stderr, "lh validate: %s\n\n%s", message, cli_validate_usage);
     return CLI_EXIT_USAGE;
 }
 
@@ -347,7 +347,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
     bool json = false;
     for (int i = 1; i < argc; i++) {
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
-            fputs (s_validate_usage, stdout);
+            fputs (cli_validate_usage, stdout);
             return 0;
         } else if (streq (argv[i], "--json"))
             json = true;
@@ -360,10 +360,10 @@ cli_validate (cli_t *cli, int argc, char **argv)
         else if (i + 1 < argc && streq (argv[i], "--cwd"))
             cwd = argv[++i];
         else
-            return s_validate_usage_error ("unexpected argument");
+            return cli_validate_usage_error ("unexpected argument");
     }
     if (!tool || (!command && !input_text) || (command && input_text))
-        return s_validate_usage_error ("--tool and one of --command or --input are required");
+        return cli_validate_usage_error ("--tool and one of --command or --input are required");
 
     //  The input: {"command": CMD}, the JSON given, or the JSON in a file
     json_t *input = NULL;
@@ -371,7 +371,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
     if (command) {
         input = json_pack ("{s:s}", "command", command);
         if (!input)
-            return s_validate_usage_error ("--command must be valid UTF-8");
+            return cli_validate_usage_error ("--command must be valid UTF-8");
     } else {
         size_t size = strlen (input_text);
         char *file_text = NULL;
@@ -384,7 +384,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
             if (!file_text) {
                 snprintf (why, sizeof (why), "--input %s: %s", input_text,
                           error == EFBIG ? "larger than 16 MiB" : strerror (error));
-                return s_validate_usage_error (why);
+                return cli_validate_usage_error (why);
             }
             input_text = file_text;
         }
@@ -394,12 +394,12 @@ cli_validate (cli_t *cli, int argc, char **argv)
         if (!input) {
             snprintf (why, sizeof (why), "--input: line %d column %d: %s", error.line, error.column,
                       error.text);
-            return s_validate_usage_error (why);
+            return cli_validate_usage_error (why);
         }
     }
     if (!json_is_object (input)) {
         json_decref (input);
-        return s_validate_usage_error ("--input must be a JSON object");
+        return cli_validate_usage_error ("--input must be a JSON object");
     }
     char here[4096];
     if (!cwd)
@@ -462,7 +462,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  lh hook: the Claude Code PreToolUse contract
 
-static const char *s_hook_usage =
+const char cli_hook_usage[] =
     "Usage: lh [--env FILE] [--broker EP] [--broker-key Z85] [--cert FILE] hook\n"
     "\n"
     "Claude Code PreToolUse hook: reads the hook JSON on stdin, asks validate and\n"
@@ -803,7 +803,7 @@ cli_hook_main (int argc, char **argv)
     for (int i = command + 1; i < argc; i++)
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
             //  Never an answer Claude Code would take as "go ahead"
-            fputs (s_hook_usage, stdout);
+            fputs (cli_hook_usage, stdout);
             return 2;
         }
     //  Until the env file is read, the deadline comes from the environment
@@ -845,6 +845,14 @@ cli_hook_main (int argc, char **argv)
 
 //  --------------------------------------------------------------------------
 //  lh policy
+
+const char cli_policy_usage[] =
+    "Usage: lh policy check FILE\n"
+    "       lh policy reload\n"
+    "\n"
+    "check lints a policy file here (exit 1 naming the first error); reload tells\n"
+    "every validator to load its policy file again (each logs the version it loads;\n"
+    "an admin key is needed). The policy language: docs/POLICY.md.\n";
 
 int
 cli_policy (cli_t *cli, int argc, char **argv)

@@ -1,5 +1,6 @@
 /*  lh_config -- ZPL config with command-line overrides. See lh_config.h. */
 #include "lh_config.h"
+#include "lh_version.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@ s_usage (FILE *out, const char *prog, const char *summary, const lh_option_t *op
     fprintf (out, "Usage: %s [-c FILE] [--OPTION VALUE ...] [--set PATH=VALUE ...]\n\n%s\n\n", prog,
              summary);
     fprintf (out, "  -h, --help              this text\n"
+                  "  --version               print the version and exit\n"
                   "  -c, --config FILE       ZPL config file (czmq zconfig)\n"
                   "  --set PATH=VALUE        set any config path, e.g. --set broker/hwm=5000\n");
     for (const lh_option_t *o = opts; o->name; o++) {
@@ -40,6 +42,11 @@ lh_config_load (const char *prog, const char *summary, const lh_option_t *opts, 
     for (int i = 1; i < argc; i++) {
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
             s_usage (stdout, prog, summary, opts);
+            *exit_code = 0;
+            return NULL;
+        }
+        if (streq (argv[i], "--version")) {
+            printf ("%s %s\n", prog, lh_version ());
             *exit_code = 0;
             return NULL;
         }

@@ -18,8 +18,8 @@ typedef struct {
 } lh_option_t;
 
 //  Parses argv against opts (terminated by a zeroed entry). Understands
-//  -h/--help, -c/--config FILE and --set PATH=VALUE besides the table.
-//  Returns the merged tree, or NULL with *exit_code set (0 after --help,
+//  -h/--help, --version, -c/--config FILE and --set PATH=VALUE besides the table.
+//  Returns the merged tree, or NULL with *exit_code set (0 after --help or --version,
 //  2 after a usage error, which is printed).
 zconfig_t *lh_config_load (const char *prog, const char *summary, const lh_option_t *opts, int argc,
                            char **argv, int *exit_code);

@@ -2,6 +2,7 @@
 #include "lh_dispatch.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,4 +40,23 @@ bool
 lh_dispatch_allows (unsigned roles, const char *role)
 {
     return (roles & lh_role_bit (role)) != 0;
+}
+
+char *
+lh_dispatch_names (const void *table, size_t entry_size, char *buf, size_t size)
+{
+    assert (table && buf && size > 0);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *entry = (const char *) table;; entry += entry_size) {
+        const char *entry_name;
+        memcpy (&entry_name, entry, sizeof (entry_name));
+        if (!entry_name || used >= size)
+            break;
+        int n = snprintf (buf + used, size - used, "%s%s", used ? ", " : "", entry_name);
+        if (n < 0)
+            break;
+        used += (size_t) n;
+    }
+    return buf;
 }

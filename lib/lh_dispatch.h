@@ -5,11 +5,13 @@
     static const array of entries declared with LH_DISPATCH_ENTRY and ended
     by an entry whose name is NULL. The first member is the name; the
     handler and the argument check have the dispatcher's own types, so the
-    compiler checks them. One lookup serves every table:
+    compiler checks them; help is the entry's usage or one line about it,
+    for --help and for the error that names what exists. One lookup serves
+    every table:
 
         typedef LH_DISPATCH_ENTRY (read_fn *, read_check_fn *) read_op_t;
         static const read_op_t s_reads[] = {
-            {"get", s_read_get, LH_ROLES_READ, s_check_seq},
+            {"get", s_read_get, LH_ROLES_READ, s_check_seq, "get SEQ: one event"},
             {NULL}
         };
         const read_op_t *op = lh_dispatch_find (s_reads, sizeof *s_reads, name, len);
@@ -39,6 +41,7 @@
         handler_type handler;                                                                      \
         unsigned roles;                                                                            \
         check_type check;                                                                          \
+        const char *help;                                                                          \
     }
 
 //  The bit of a roster role name ("agent", "expert", "node", "admin"); 0
@@ -52,5 +55,9 @@ const void *lh_dispatch_find (const void *table, size_t entry_size, const char *
 
 //  True when an entry admitting roles may be used by role (a role name).
 bool lh_dispatch_allows (unsigned roles, const char *role);
+
+//  Writes the names of table's entries into buf, separated by ", ", for
+//  an error naming what exists; returns buf.
+char *lh_dispatch_names (const void *table, size_t entry_size, char *buf, size_t size);
 
 #endif

@@ -1,4 +1,4 @@
-/*  event -- the integrity log's event model (nodes/integrity/EVENTS.md).
+/*  event -- the integrity log's event model (docs/EVENTS.md).
 
     An event travels in three forms:
     - in an append request, a map the caller wrote ({type, data, ...});

@@ -64,7 +64,7 @@ static const lh_option_t s_options[] = {
     {"broker-key", "validator/broker_key", NULL, "broker public key (Z85); omit for plaintext",
      false},
     {"cert", "validator/cert", NULL, "this node's secret certificate", false},
-    {"policy", "validator/policy", NULL, "policy file (see nodes/validator/POLICY.md)", false},
+    {"policy", "validator/policy", NULL, "policy file (see docs/POLICY.md)", false},
     {"cache-size", "validator/cache_size", "100000", "decisions kept in the L1 cache", false},
     {"home", "validator/home", "/root", "home directory when a request names none", false},
     {"capacity", "validator/capacity", "64", "requests held at once", false},

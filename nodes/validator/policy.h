@@ -1,6 +1,6 @@
 /*  policy -- the Lighthouse policy engine.
 
-    A policy is a ZPL file (format: nodes/validator/POLICY.md) of ordered
+    A policy is a ZPL file (format: docs/POLICY.md) of ordered
     rules. policy_eval decides one tool call: for Bash it parses the command
     with the shell module and evaluates every simple command it would run
     (wrappers, substitutions and -c strings included) and every redirection;

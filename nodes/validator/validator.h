@@ -41,7 +41,7 @@ void validator_set_on_load (validator_t *self, validator_on_load_fn *fn, void *a
 //  notice (time_ms, agent, role, tool, decision, rule, risk, cwd, subject,
 //  policy, and session, tool_use_id, permission_mode when given) and, when
 //  event is not NULL, the data map of its validation.decision event to
-//  event (nodes/integrity/EVENTS.md section 2.5).
+//  event (docs/EVENTS.md section 2.5).
 bool validator_handle (validator_t *self, const msgpack_object *body, const char *agent,
                        const char *role, codec_buf_t *reply, codec_buf_t *notice,
                        codec_buf_t *event);

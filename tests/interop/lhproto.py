@@ -1,5 +1,5 @@
 """lhproto -- what the Python interop tests share, written from
-schemas/PROTOCOL.md alone: the error codes (section 6), strict msgpack
+docs/PROTOCOL.md alone: the error codes (section 6), strict msgpack
 (section 4.1), check helpers, free loopback ports, and a child process that
 dies with its parent.
 

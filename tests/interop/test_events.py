@@ -2,7 +2,7 @@
 """Lighthouse integrity-log interop test.
 
 An independent client and offline verifier for the integrity log, written
-from schemas/PROTOCOL.md and nodes/integrity/EVENTS.md alone (no Lighthouse
+from docs/PROTOCOL.md and docs/EVENTS.md alone (no Lighthouse
 C code, no lh client commands except the offline `lh verify`). It starts a
 CURVE lh-broker and three lh-integrity replicas, then, as an agent-role and
 a node-role client:

@@ -2,7 +2,7 @@
 """Lighthouse interop test.
 
 Drives the real lh-broker over CURVE with a client and workers written in
-Python from schemas/PROTOCOL.md alone: no Lighthouse C code is used, only
+Python from docs/PROTOCOL.md alone: no Lighthouse C code is used, only
 the frames, maps, limits and rules that document states.
 
     /usr/bin/python3 test_interop.py PATH/TO/lh-broker

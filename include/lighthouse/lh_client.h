@@ -13,6 +13,8 @@
 #define LH_CLIENT_H_INCLUDED
 
 #include <czmq.h>
+
+#include "lh_export.h"
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,45 +26,46 @@ typedef struct _lh_client_t lh_client_t;
 typedef struct _lh_reply_t lh_reply_t;
 
 //  Connects (asynchronously, as ZeroMQ does). NULL on bad arguments.
-lh_client_t *lh_client_new (const lh_connect_t *conn);
-void lh_client_destroy (lh_client_t **self_p);
+LH_EXPORT lh_client_t *lh_client_new (const lh_connect_t *conn);
+LH_EXPORT void lh_client_destroy (lh_client_t **self_p);
 
 //  Per-request deadline (default 3000 ms) and resends after it (default 2).
-void lh_client_set_timeout (lh_client_t *self, int timeout_ms);
-void lh_client_set_retries (lh_client_t *self, int retries);
+LH_EXPORT void lh_client_set_timeout (lh_client_t *self, int timeout_ms);
+LH_EXPORT void lh_client_set_retries (lh_client_t *self, int retries);
 
 //  Sends body (a msgpack map without "id") to service; the library adds
 //  the id and returns it in *id_p. Returns 0, or an lh_err_t with *why set
 //  when the body is malformed or the socket refuses it.
-int lh_client_send (lh_client_t *self, const char *service, const void *body, size_t size,
-                    uint64_t *id_p, const char **why);
+LH_EXPORT int lh_client_send (lh_client_t *self, const char *service, const void *body, size_t size,
+                              uint64_t *id_p, const char **why);
 
 //  Next reply, waiting up to timeout_ms (-1: until one is due). NULL when
 //  nothing arrived or expired in that time, or on interrupt.
-lh_reply_t *lh_client_recv (lh_client_t *self, int timeout_ms);
+LH_EXPORT lh_reply_t *lh_client_recv (lh_client_t *self, int timeout_ms);
 
 //  Send and wait for this request's reply (always non-NULL unless
 //  interrupted: failures come back as error replies).
-lh_reply_t *lh_client_call (lh_client_t *self, const char *service, const void *body, size_t size);
+LH_EXPORT lh_reply_t *lh_client_call (lh_client_t *self, const char *service, const void *body,
+                                      size_t size);
 
-size_t lh_client_pending (lh_client_t *self);
+LH_EXPORT size_t lh_client_pending (lh_client_t *self);
 //  Replies dropped because their request was no longer pending.
-uint64_t lh_client_dropped (lh_client_t *self);
+LH_EXPORT uint64_t lh_client_dropped (lh_client_t *self);
 //  Times the socket was torn down and connected again.
-uint64_t lh_client_reconnects (lh_client_t *self);
+LH_EXPORT uint64_t lh_client_reconnects (lh_client_t *self);
 
-uint64_t lh_reply_id (const lh_reply_t *self);
-const char *lh_reply_service (const lh_reply_t *self);
-bool lh_reply_ok (const lh_reply_t *self);
+LH_EXPORT uint64_t lh_reply_id (const lh_reply_t *self);
+LH_EXPORT const char *lh_reply_service (const lh_reply_t *self);
+LH_EXPORT bool lh_reply_ok (const lh_reply_t *self);
 //  LH_OK on success; LH_E_INTERNAL when the server sent a code this
 //  library does not know (the name is still in lh_reply_code_name).
-lh_err_t lh_reply_code (const lh_reply_t *self);
-const char *lh_reply_code_name (const lh_reply_t *self);
-const char *lh_reply_message (const lh_reply_t *self);
+LH_EXPORT lh_err_t lh_reply_code (const lh_reply_t *self);
+LH_EXPORT const char *lh_reply_code_name (const lh_reply_t *self);
+LH_EXPORT const char *lh_reply_message (const lh_reply_t *self);
 //  Whole decoded reply map; NULL for replies made locally (timeouts).
-const msgpack_object *lh_reply_root (const lh_reply_t *self);
+LH_EXPORT const msgpack_object *lh_reply_root (const lh_reply_t *self);
 //  Round trip from the last send of this request, microseconds.
-int64_t lh_reply_rtt_us (const lh_reply_t *self);
-void lh_reply_destroy (lh_reply_t **self_p);
+LH_EXPORT int64_t lh_reply_rtt_us (const lh_reply_t *self);
+LH_EXPORT void lh_reply_destroy (lh_reply_t **self_p);
 
 #endif

@@ -1,6 +1,6 @@
 /*  lh_proto.h -- wire constants of the Lighthouse protocol.
 
-    Normative text: schemas/PROTOCOL.md. Every number here is quoted there;
+    Normative text: docs/PROTOCOL.md. Every number here is quoted there;
     change both together and bump LH_PROTO_VERSION when a change is not
     backwards compatible.
 */

@@ -8,6 +8,8 @@
 
 #include <czmq.h>
 
+#include "lh_export.h"
+
 typedef struct {
     const char *endpoint;   //  broker endpoint, e.g. tcp://127.0.0.1:5555
     const char *server_key; //  broker public key (Z85); NULL means plaintext
@@ -23,12 +25,12 @@ typedef struct {
 
 //  A DEALER connected to the broker with the settings above, or NULL with
 //  errno set (EINVAL when server_key is given without cert).
-zsock_t *lh_connect_dealer (const lh_connect_t *conn);
+LH_EXPORT zsock_t *lh_connect_dealer (const lh_connect_t *conn);
 
 //  Fills conn from the environment: LH_BROKER (or fallback endpoint),
 //  LH_BROKER_KEY, LH_CERT (path of a zcert secret file, loaded into
 //  *cert_p, which the caller destroys). Returns 0, or -1 with a message on
 //  stderr when LH_CERT cannot be loaded.
-int lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback);
+LH_EXPORT int lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback);
 
 #endif
