@@ -8,7 +8,9 @@
 zsock_t *
 lh_connect_dealer (const lh_connect_t *conn)
 {
-    if (conn->server_key && !conn->cert) {
+    //  Three heartbeats must fit an int of milliseconds (czmq asserts otherwise)
+    if (!conn || !conn->endpoint || (conn->server_key && !conn->cert) || conn->heartbeat_ms < 0 ||
+        conn->heartbeat_ms > 3600 * 1000) {
         errno = EINVAL;
         return NULL;
     }
@@ -42,6 +44,7 @@ lh_connect_dealer (const lh_connect_t *conn)
 int
 lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback)
 {
+    *conn = (lh_connect_t){.endpoint = NULL};
     const char *endpoint = getenv ("LH_BROKER");
     conn->endpoint = endpoint && *endpoint ? endpoint : fallback;
     const char *key = getenv ("LH_BROKER_KEY");

@@ -24,10 +24,11 @@ typedef struct {
 #define LH_WORKER_HEARTBEAT_MS 2000
 
 //  A DEALER connected to the broker with the settings above, or NULL with
-//  errno set (EINVAL when server_key is given without cert).
+//  errno set (EINVAL when endpoint is missing, server_key is given without
+//  cert, or heartbeat_ms is negative or over an hour).
 LH_EXPORT zsock_t *lh_connect_dealer (const lh_connect_t *conn);
 
-//  Fills conn from the environment: LH_BROKER (or fallback endpoint),
+//  Fills every field of conn from the environment: LH_BROKER (or fallback endpoint),
 //  LH_BROKER_KEY, LH_CERT (path of a zcert secret file, loaded into
 //  *cert_p, which the caller destroys). Returns 0, or -1 with a message on
 //  stderr when LH_CERT cannot be loaded.

@@ -64,7 +64,8 @@ static const lh_option_t s_options[] = {
     {"broker-key", "validator/broker_key", NULL, "broker public key (Z85); omit for plaintext",
      false},
     {"cert", "validator/cert", NULL, "this node's secret certificate", false},
-    {"policy", "validator/policy", NULL, "policy file (see docs/POLICY.md)", false},
+    {"policy", "validator/policy", NULL,
+     "policy file (docs/POLICY.md); default PREFIX/share/lighthouse/default.policy", false},
     {"cache-size", "validator/cache_size", "100000", "decisions kept in the L1 cache", false},
     {"home", "validator/home", "/root", "home directory when a request names none", false},
     {"capacity", "validator/capacity", "64", "requests held at once", false},
@@ -341,6 +342,24 @@ s_default_run_dir (char *out, size_t size)
         snprintf (out, size, "%s/.local/state/lighthouse", home && *home ? home : "/tmp");
 }
 
+//  The default policy: beside an installed binary (PREFIX/bin/../share/
+//  lighthouse, so that a relocated or DESTDIR install finds its own), else
+//  where cmake --install puts it for the configured prefix.
+static void
+s_default_policy (char *out, size_t size)
+{
+    char exe[PATH_MAX], dir[PATH_MAX - 64];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof (exe) - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        s_dirname (exe, dir, sizeof (dir));
+        snprintf (out, size, "%s/../share/lighthouse/default.policy", dir);
+        if (access (out, R_OK) == 0)
+            return;
+    }
+    snprintf (out, size, "%s", LH_INSTALLED_POLICY);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -369,14 +388,12 @@ main (int argc, char **argv)
     pending_t *group = NULL;
     notices_t notices = {.agents = NULL};
     loads_t loads = {.spool = NULL};
-    const char *policy_path = lh_config_str (config, "validator/policy", NULL);
+    char default_policy[PATH_MAX];
+    s_default_policy (default_policy, sizeof (default_policy));
+    const char *policy_path = lh_config_str (config, "validator/policy", default_policy);
     const char *cert_path = lh_config_str (config, "validator/cert", NULL);
     const char *frontend = lh_config_str (config, "validator/frontend", NULL);
     char err[512], run_dir[PATH_MAX - 64], spool_dir[PATH_MAX], key_path[PATH_MAX], dir[PATH_MAX];
-    if (!policy_path) {
-        lh_error ("no policy file: --policy FILE", "%s", "");
-        goto done;
-    }
     if (lh_config_str (config, "validator/run_dir", NULL))
         snprintf (run_dir, sizeof (run_dir), "%s", lh_config_str (config, "validator/run_dir", ""));
     else
