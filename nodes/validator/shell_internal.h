@@ -504,11 +504,12 @@ void shell_find_recursion (shell_t *sh);
 //  shell_wrappers.c
 void shell_unwrap (shell_t *sh, const s_ectx_t *ctx, size_t index);
 
-//  shell_wrappers_table.c: lookups (NULL when name is not there)
+//  shell_wrappers_table.c: lookups (NULL or -1 when it is not there)
 const s_wrap_t *shell_find_wrap (const char *name);
 const char *shell_find_shell (const char *name);
 const s_runner_t *shell_find_runner (const char *prog, const s_runner_t *prev);
 const s_tmux_cmd_t *shell_find_tmux_cmd (const char *name);
 const s_pkgexec_t *shell_find_pkgexec (s_wtype_t type);
+int shell_bwrap_nargs (const char *opt);
 
 #endif

@@ -951,50 +951,11 @@ s_unwrap_after (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_
         }
 }
 
-//  bwrap: options take 0, 1 or 2 arguments; an unknown one is read with 0
+//  bwrap: options take 0 to 3 arguments (shell_bwrap_nargs); an unknown one is read with 0
 //  and with 1
 static void
 s_unwrap_bwrap (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_t *cmd)
 {
-    static const char *const two[] = {
-        "--bind",         "--bind-try",    "--dev-bind",    "--dev-bind-try",
-        "--ro-bind",      "--ro-bind-try", "--file",        "--bind-data",
-        "--ro-bind-data", "--symlink",     "--chmod",       "--setenv",
-        "--bind-fd",      "--ro-bind-fd",  "--overlay-src", NULL};
-    static const char *const one[] = {"--args",         "--argv0",
-                                      "--userns",       "--userns2",
-                                      "--pidns",        "--uid",
-                                      "--gid",          "--hostname",
-                                      "--chdir",        "--unsetenv",
-                                      "--lock-file",    "--sync-fd",
-                                      "--remount-ro",   "--exec-label",
-                                      "--file-label",   "--proc",
-                                      "--dev",          "--tmpfs",
-                                      "--mqueue",       "--dir",
-                                      "--seccomp",      "--add-seccomp-fd",
-                                      "--block-fd",     "--userns-block-fd",
-                                      "--info-fd",      "--json-status-fd",
-                                      "--cap-add",      "--cap-drop",
-                                      "--perms",        "--size",
-                                      "--tmp-overlay",  "--ro-overlay",
-                                      "--level-prefix", NULL};
-    static const char *const zero[] = {"--unshare-all",
-                                       "--share-net",
-                                       "--unshare-user",
-                                       "--unshare-user-try",
-                                       "--unshare-ipc",
-                                       "--unshare-pid",
-                                       "--unshare-net",
-                                       "--unshare-uts",
-                                       "--unshare-cgroup",
-                                       "--unshare-cgroup-try",
-                                       "--clearenv",
-                                       "--new-session",
-                                       "--die-with-parent",
-                                       "--as-pid-1",
-                                       "--disable-userns",
-                                       "--assert-userns-disabled",
-                                       NULL};
     const shell_word_t *v = cmd->argv;
     size_t n = cmd->argc, i = 1, alt = S_NONE;
     while (i < n) {
@@ -1008,22 +969,10 @@ s_unwrap_bwrap (shell_t *sh, const s_ectx_t *ctx, size_t index, const shell_cmd_
         i++;
         if (!strcmp (t, "--help") || !strcmp (t, "--version"))
             return;
-        bool known = !strcmp (t, "--overlay");
-        if (known)
-            i += 3;
-        for (size_t k = 0; one[k] && !known; k++)
-            if (!strcmp (t, one[k])) {
-                i++;
-                known = true;
-            }
-        for (size_t k = 0; two[k] && !known; k++)
-            if (!strcmp (t, two[k])) {
-                i += 2;
-                known = true;
-            }
-        for (size_t k = 0; zero[k] && !known; k++)
-            known = !strcmp (t, zero[k]);
-        if (!known) {
+        int nargs = shell_bwrap_nargs (t);
+        if (nargs >= 0)
+            i += (size_t) nargs;
+        else {
             if (alt == S_NONE && i < n)
                 alt = i; //  had it no argument, the command starts here
             i++;

@@ -1224,6 +1224,81 @@ static const s_pkgexec_t s_pkgexecs[] = {
 // clang-format on
 
 //  --------------------------------------------------------------------------
+//  bwrap: its long options and how many arguments each takes
+
+typedef struct {
+    const char *name;
+    int nargs;
+} s_bwrap_opt_t;
+
+static const s_bwrap_opt_t s_bwrap_opts[] = {{"--overlay", 3},
+                                             {"--args", 1},
+                                             {"--argv0", 1},
+                                             {"--userns", 1},
+                                             {"--userns2", 1},
+                                             {"--pidns", 1},
+                                             {"--uid", 1},
+                                             {"--gid", 1},
+                                             {"--hostname", 1},
+                                             {"--chdir", 1},
+                                             {"--unsetenv", 1},
+                                             {"--lock-file", 1},
+                                             {"--sync-fd", 1},
+                                             {"--remount-ro", 1},
+                                             {"--exec-label", 1},
+                                             {"--file-label", 1},
+                                             {"--proc", 1},
+                                             {"--dev", 1},
+                                             {"--tmpfs", 1},
+                                             {"--mqueue", 1},
+                                             {"--dir", 1},
+                                             {"--seccomp", 1},
+                                             {"--add-seccomp-fd", 1},
+                                             {"--block-fd", 1},
+                                             {"--userns-block-fd", 1},
+                                             {"--info-fd", 1},
+                                             {"--json-status-fd", 1},
+                                             {"--cap-add", 1},
+                                             {"--cap-drop", 1},
+                                             {"--perms", 1},
+                                             {"--size", 1},
+                                             {"--tmp-overlay", 1},
+                                             {"--ro-overlay", 1},
+                                             {"--level-prefix", 1},
+                                             {"--bind", 2},
+                                             {"--bind-try", 2},
+                                             {"--dev-bind", 2},
+                                             {"--dev-bind-try", 2},
+                                             {"--ro-bind", 2},
+                                             {"--ro-bind-try", 2},
+                                             {"--file", 2},
+                                             {"--bind-data", 2},
+                                             {"--ro-bind-data", 2},
+                                             {"--symlink", 2},
+                                             {"--chmod", 2},
+                                             {"--setenv", 2},
+                                             {"--bind-fd", 2},
+                                             {"--ro-bind-fd", 2},
+                                             {"--overlay-src", 2},
+                                             {"--unshare-all", 0},
+                                             {"--share-net", 0},
+                                             {"--unshare-user", 0},
+                                             {"--unshare-user-try", 0},
+                                             {"--unshare-ipc", 0},
+                                             {"--unshare-pid", 0},
+                                             {"--unshare-net", 0},
+                                             {"--unshare-uts", 0},
+                                             {"--unshare-cgroup", 0},
+                                             {"--unshare-cgroup-try", 0},
+                                             {"--clearenv", 0},
+                                             {"--new-session", 0},
+                                             {"--die-with-parent", 0},
+                                             {"--as-pid-1", 0},
+                                             {"--disable-userns", 0},
+                                             {"--assert-userns-disabled", 0},
+                                             {NULL, 0}};
+
+//  --------------------------------------------------------------------------
 //  Lookups
 
 const s_wrap_t *
@@ -1274,4 +1349,14 @@ shell_find_pkgexec (s_wtype_t type)
         if (s_pkgexecs[i].type == type)
             return &s_pkgexecs[i];
     return NULL;
+}
+
+//  Arguments the bwrap option takes, or -1 if it is not known
+int
+shell_bwrap_nargs (const char *opt)
+{
+    for (const s_bwrap_opt_t *o = s_bwrap_opts; o->name; o++)
+        if (!strcmp (opt, o->name))
+            return o->nargs;
+    return -1;
 }
