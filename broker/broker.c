@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "lh_config.h"
 #include "lh_connect.h"
+#include "lh_dispatch.h"
 #include "lh_idhash.h"
 #include "lh_log.h"
 #include "lh_proto.h"
@@ -563,122 +564,201 @@ s_pack_worker (msgpack_packer *pk, worker_t *worker, int64_t now)
     msgpack_pack_int64 (pk, worker->expiry - now);
 }
 
+//  Internal services: one handler each, answering into pk. Arguments
+//  were checked by the entry's check.
+typedef void internal_fn (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+                          msgpack_packer *pk);
+//  LH_OK, or an error with why
+typedef lh_err_t internal_check_fn (const msgpack_object *body, char *why, size_t why_size);
+
+static lh_err_t
+s_check_name (const msgpack_object *body, char *why, size_t why_size)
+{
+    const char *name;
+    size_t len;
+    return codec_get_str (body, "name", true, LH_MAX_SERVICE, &name, &len, why, why_size);
+}
+
+//  The service named by a checked body's "name"
+static service_t *
+s_named_service (broker_t *self, const msgpack_object *body, char *key, size_t key_size)
+{
+    const msgpack_object *name = codec_map_get (body, "name");
+    snprintf (key, key_size, "%.*s", (int) name->via.str.size, name->via.str.ptr);
+    return (service_t *) zhashx_lookup (self->services, key);
+}
+
+static void
+s_mmi_service (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+               msgpack_packer *pk)
+{
+    char key[LH_MAX_SERVICE + 1];
+    service_t *found = s_named_service (self, body, key, sizeof (key));
+    codec_pack_ok_head (pk, id, 3);
+    s_pack_kv_str (pk, "name", key);
+    codec_pack_str (pk, "found");
+    if (found && found->workers > 0)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    s_pack_kv_u64 (pk, "workers", found ? found->workers : 0);
+}
+
+static void
+s_mmi_workers (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+               msgpack_packer *pk)
+{
+    char key[LH_MAX_SERVICE + 1];
+    service_t *found = s_named_service (self, body, key, sizeof (key));
+    int64_t now = zclock_mono ();
+    size_t count = 0;
+    for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+         w = (worker_t *) zhashx_next (self->workers))
+        count += w->service == found;
+    codec_pack_ok_head (pk, id, 2);
+    s_pack_kv_str (pk, "name", key);
+    codec_pack_str (pk, "workers");
+    msgpack_pack_array (pk, count);
+    for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+         w = (worker_t *) zhashx_next (self->workers))
+        if (w->service == found)
+            s_pack_worker (pk, w, now);
+}
+
+static void
+s_mmi_services (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+                msgpack_packer *pk)
+{
+    (void) body;
+    codec_pack_ok_head (pk, id, 1);
+    codec_pack_str (pk, "services");
+    msgpack_pack_array (pk, zhashx_size (self->services));
+    for (service_t *s = (service_t *) zhashx_first (self->services); s;
+         s = (service_t *) zhashx_next (self->services)) {
+        msgpack_pack_map (pk, 2);
+        s_pack_kv_str (pk, "name", s->name);
+        s_pack_kv_u64 (pk, "workers", s->workers);
+    }
+}
+
+static lh_err_t
+s_check_announce (const msgpack_object *body, char *why, size_t why_size)
+{
+    const char *topic = NULL;
+    size_t topic_len = 0;
+    const msgpack_object *data = NULL;
+    lh_err_t rc =
+        codec_get_str (body, "topic", true, LH_MAX_TOPIC, &topic, &topic_len, why, why_size);
+    if (rc == LH_OK)
+        rc = codec_get_map (body, "data", true, &data, why, why_size);
+    if (rc == LH_OK && (topic_len < 9 || memcmp (topic, "control.", 8) != 0)) {
+        rc = LH_E_BAD_REQUEST;
+        snprintf (why, why_size, "announcements go to topics under 'control.'");
+    }
+    return rc;
+}
+
+//  An operator's notice to every subscriber: topics under "control."
+static void
+s_broker_announce (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+                   msgpack_packer *pk)
+{
+    const msgpack_object *topic = codec_map_get (body, "topic");
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_object (&buf.pk, *codec_map_get (body, "data"));
+    part_t parts[] = {{topic->via.str.ptr, topic->via.str.size}, {buf.sbuf.data, buf.sbuf.size}};
+    bool sent = s_sendv (self->pub, parts, 2, &self->n.drops_pub) == 0;
+    codec_buf_destroy (&buf);
+    if (sent)
+        self->n.published++;
+    codec_pack_ok_head (pk, id, 1);
+    codec_pack_str (pk, "published");
+    if (sent)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+static void
+s_broker_ping (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+               msgpack_packer *pk)
+{
+    (void) self, (void) body;
+    codec_pack_ok_head (pk, id, 1);
+    codec_pack_str (pk, "time_ms");
+    msgpack_pack_int64 (pk, zclock_time ());
+}
+
+static void
+s_broker_stats (broker_t *self, const msgpack_object *body, const msgpack_object *id,
+                msgpack_packer *pk)
+{
+    (void) body;
+    int64_t now = zclock_mono ();
+    codec_pack_ok_head (pk, id, 4);
+    codec_pack_str (pk, "broker");
+    msgpack_pack_map (pk, 9);
+    s_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
+    s_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
+    s_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
+    s_pack_kv_u64 (pk, "uptime_ms", (uint64_t) (now - self->started_ms));
+    s_pack_kv_str (pk, "frontend", self->endpoints[0]);
+    s_pack_kv_str (pk, "backend", self->endpoints[1]);
+    s_pack_kv_str (pk, "pub", self->endpoints[2]);
+    s_pack_kv_str (pk, "security", self->plaintext ? "plaintext" : "curve");
+    s_pack_kv_u64 (pk, "roster", self->auth ? auth_size (self->auth) : 0);
+    codec_pack_str (pk, "counters");
+    s_pack_counters (self, pk);
+    codec_pack_str (pk, "services");
+    msgpack_pack_array (pk, zhashx_size (self->services));
+    for (service_t *s = (service_t *) zhashx_first (self->services); s;
+         s = (service_t *) zhashx_next (self->services))
+        s_pack_service (self, pk, s);
+    codec_pack_str (pk, "workers");
+    msgpack_pack_array (pk, zhashx_size (self->workers));
+    for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
+         w = (worker_t *) zhashx_next (self->workers))
+        s_pack_worker (pk, w, now);
+}
+
+typedef LH_DISPATCH_ENTRY (internal_fn *, internal_check_fn *) internal_t;
+
+//  The roles here hold whatever role/<name>/call grants: the broker's
+//  counters and announcements are for nodes and admins only. Plaintext
+//  mode has no roles, so it checks none.
+static const internal_t s_internals[] = {
+    {"mmi.service", s_mmi_service, LH_ROLES_ANY, s_check_name, "is a service served: {name}"},
+    {"mmi.workers", s_mmi_workers, LH_ROLES_ANY, s_check_name, "a service's workers: {name}"},
+    {"mmi.services", s_mmi_services, LH_ROLES_ANY, NULL, "every known service"},
+    {"broker.ping", s_broker_ping, LH_ROLES_ANY, NULL, "a round trip"},
+    {"broker.stats", s_broker_stats, LH_ROLE_NODE | LH_ROLE_ADMIN, NULL,
+     "counters, services and workers (lh status)"},
+    {"broker.announce", s_broker_announce, LH_ROLE_NODE | LH_ROLE_ADMIN, s_check_announce,
+     "publish {topic: control.*, data} to every subscriber"},
+    {NULL, NULL, 0, NULL, NULL},
+};
+
 //  Answers a request for an internal service into pk.
 static void
-s_internal (broker_t *self, const char *service, const msgpack_object *body, msgpack_packer *pk)
+s_internal (broker_t *self, const char *service, const caller_t *caller,
+            const msgpack_object *body, msgpack_packer *pk)
 {
     const msgpack_object *id = codec_map_get (body, "id");
+    const internal_t *entry = (const internal_t *) lh_dispatch_find (
+        s_internals, sizeof (*s_internals), service, SIZE_MAX);
     char why[128];
-    int64_t now = zclock_mono ();
-    if (streq (service, "mmi.service") || streq (service, "mmi.workers")) {
-        const char *name = NULL;
-        size_t len = 0;
-        lh_err_t rc =
-            codec_get_str (body, "name", true, LH_MAX_SERVICE, &name, &len, why, sizeof (why));
-        if (rc != LH_OK) {
-            codec_pack_error (pk, id, rc, why);
-            return;
-        }
-        char key[LH_MAX_SERVICE + 1];
-        snprintf (key, sizeof (key), "%.*s", (int) len, name);
-        service_t *found = (service_t *) zhashx_lookup (self->services, key);
-        if (streq (service, "mmi.service")) {
-            codec_pack_ok_head (pk, id, 3);
-            s_pack_kv_str (pk, "name", key);
-            codec_pack_str (pk, "found");
-            if (found && found->workers > 0)
-                msgpack_pack_true (pk);
-            else
-                msgpack_pack_false (pk);
-            s_pack_kv_u64 (pk, "workers", found ? found->workers : 0);
-            return;
-        }
-        size_t count = 0;
-        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
-             w = (worker_t *) zhashx_next (self->workers))
-            count += w->service == found;
-        codec_pack_ok_head (pk, id, 2);
-        s_pack_kv_str (pk, "name", key);
-        codec_pack_str (pk, "workers");
-        msgpack_pack_array (pk, count);
-        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
-             w = (worker_t *) zhashx_next (self->workers))
-            if (w->service == found)
-                s_pack_worker (pk, w, now);
-    } else if (streq (service, "mmi.services")) {
-        codec_pack_ok_head (pk, id, 1);
-        codec_pack_str (pk, "services");
-        msgpack_pack_array (pk, zhashx_size (self->services));
-        for (service_t *s = (service_t *) zhashx_first (self->services); s;
-             s = (service_t *) zhashx_next (self->services)) {
-            msgpack_pack_map (pk, 2);
-            s_pack_kv_str (pk, "name", s->name);
-            s_pack_kv_u64 (pk, "workers", s->workers);
-        }
-    } else if (streq (service, "broker.announce")) {
-        //  An operator's notice to every subscriber: topics under "control."
-        const char *topic = NULL;
-        size_t topic_len = 0;
-        const msgpack_object *data = NULL;
-        lh_err_t rc = codec_get_str (body, "topic", true, LH_MAX_TOPIC, &topic, &topic_len, why,
-                                     sizeof (why));
-        if (rc == LH_OK)
-            rc = codec_get_map (body, "data", true, &data, why, sizeof (why));
-        if (rc == LH_OK && (topic_len < 9 || memcmp (topic, "control.", 8) != 0)) {
-            rc = LH_E_BAD_REQUEST;
-            snprintf (why, sizeof (why), "announcements go to topics under 'control.'");
-        }
-        if (rc != LH_OK) {
-            codec_pack_error (pk, id, rc, why);
-            return;
-        }
-        codec_buf_t buf;
-        codec_buf_init (&buf);
-        msgpack_pack_object (&buf.pk, *data);
-        part_t parts[] = {{topic, topic_len}, {buf.sbuf.data, buf.sbuf.size}};
-        bool sent = s_sendv (self->pub, parts, 2, &self->n.drops_pub) == 0;
-        codec_buf_destroy (&buf);
-        if (sent)
-            self->n.published++;
-        codec_pack_ok_head (pk, id, 1);
-        codec_pack_str (pk, "published");
-        if (sent)
-            msgpack_pack_true (pk);
-        else
-            msgpack_pack_false (pk);
-    } else if (streq (service, "broker.ping")) {
-        codec_pack_ok_head (pk, id, 1);
-        codec_pack_str (pk, "time_ms");
-        msgpack_pack_int64 (pk, zclock_time ());
-    } else if (streq (service, "broker.stats")) {
-        codec_pack_ok_head (pk, id, 4);
-        codec_pack_str (pk, "broker");
-        msgpack_pack_map (pk, 9);
-        s_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
-        s_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
-        s_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
-        s_pack_kv_u64 (pk, "uptime_ms", (uint64_t) (now - self->started_ms));
-        s_pack_kv_str (pk, "frontend", self->endpoints[0]);
-        s_pack_kv_str (pk, "backend", self->endpoints[1]);
-        s_pack_kv_str (pk, "pub", self->endpoints[2]);
-        s_pack_kv_str (pk, "security", self->plaintext ? "plaintext" : "curve");
-        s_pack_kv_u64 (pk, "roster", self->auth ? auth_size (self->auth) : 0);
-        codec_pack_str (pk, "counters");
-        s_pack_counters (self, pk);
-        codec_pack_str (pk, "services");
-        msgpack_pack_array (pk, zhashx_size (self->services));
-        for (service_t *s = (service_t *) zhashx_first (self->services); s;
-             s = (service_t *) zhashx_next (self->services))
-            s_pack_service (self, pk, s);
-        codec_pack_str (pk, "workers");
-        msgpack_pack_array (pk, zhashx_size (self->workers));
-        for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
-             w = (worker_t *) zhashx_next (self->workers))
-            s_pack_worker (pk, w, now);
-    } else {
+    lh_err_t rc;
+    if (!entry) {
         self->n.unknown_service++;
         codec_pack_error (pk, id, LH_E_UNKNOWN_SERVICE, "no such internal service");
-    }
+    } else if (!self->plaintext && !lh_dispatch_allows (entry->roles, role_name (caller->role))) {
+        self->n.forbidden++;
+        codec_pack_error (pk, id, LH_E_FORBIDDEN, "your role may not call this service");
+    } else if (entry->check && (rc = entry->check (body, why, sizeof (why))) != LH_OK)
+        codec_pack_error (pk, id, rc, why);
+    else
+        entry->handler (self, body, id, pk);
 }
 
 //  8/MMI: a body that is not a msgpack map is a bare service name; answer
@@ -784,7 +864,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
         codec_buf_t buf;
         codec_buf_init (&buf);
         if (doc)
-            s_internal (self, service, codec_doc_root (doc), &buf.pk);
+            s_internal (self, service, &caller, codec_doc_root (doc), &buf.pk);
         else
             codec_pack_error (&buf.pk, NULL, rc, why);
         if (s_send_client (self, client, service, buf.sbuf.data, buf.sbuf.size) == 0)
