@@ -1,6 +1,8 @@
 /*  validator -- the "validate" service. See validator.h. */
 #include "validator.h"
 
+#include "lh_dispatch.h"
+
 #include "cache.h"
 #include "lh_log.h"
 #include "policy.h"
@@ -266,7 +268,40 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
     }
 }
 
-//  Admin operations; returns false when body is not one.
+//  Operations ({op: NAME}) besides validating, for nodes and admins
+typedef void operation_fn (validator_t *self, const msgpack_object *id, const char *agent,
+                           const char *role, codec_buf_t *reply);
+
+static void
+s_op_stats (validator_t *self, const msgpack_object *id, const char *agent, const char *role,
+            codec_buf_t *reply)
+{
+    (void) agent, (void) role;
+    s_pack_stats (self, &reply->pk, id);
+}
+
+static void
+s_op_reload (validator_t *self, const msgpack_object *id, const char *agent, const char *role,
+             codec_buf_t *reply)
+{
+    char err[512];
+    if (s_reload (self, agent, role, err, sizeof (err)) == 0) {
+        lh_info ("policy reloaded", "version=%s", policy_version (self->policy));
+        codec_pack_ok_head (&reply->pk, id, 1);
+        s_pack_kv (&reply->pk, "policy", policy_version (self->policy));
+    } else
+        codec_pack_error (&reply->pk, id, LH_E_BAD_REQUEST, err);
+}
+
+typedef LH_DISPATCH_ENTRY (operation_fn *, void *) operation_t;
+
+static const operation_t s_operations[] = {
+    {"stats", s_op_stats, LH_ROLE_NODE | LH_ROLE_ADMIN, NULL, "counters (lh status)"},
+    {"reload", s_op_reload, LH_ROLE_NODE | LH_ROLE_ADMIN, NULL, "load the policy file again"},
+    {NULL, NULL, 0, NULL, NULL},
+};
+
+//  Answers an operation; returns false when body is not one.
 static bool
 s_operation (validator_t *self, const msgpack_object *body, const char *agent, const char *role,
              codec_buf_t *reply)
@@ -275,20 +310,17 @@ s_operation (validator_t *self, const msgpack_object *body, const char *agent, c
     if (!op)
         return false;
     const msgpack_object *id = codec_map_get (body, "id");
-    if (!streq (role, "admin") && !streq (role, "node"))
-        codec_pack_error (&reply->pk, id, LH_E_FORBIDDEN, "operations are for admins");
-    else if (codec_str_eq (op, "stats"))
-        s_pack_stats (self, &reply->pk, id);
-    else if (codec_str_eq (op, "reload")) {
-        char err[512];
-        if (s_reload (self, agent, role, err, sizeof (err)) == 0) {
-            lh_info ("policy reloaded", "version=%s", policy_version (self->policy));
-            codec_pack_ok_head (&reply->pk, id, 1);
-            s_pack_kv (&reply->pk, "policy", policy_version (self->policy));
-        } else
-            codec_pack_error (&reply->pk, id, LH_E_BAD_REQUEST, err);
-    } else
+    const operation_t *entry =
+        op->type == MSGPACK_OBJECT_STR
+            ? (const operation_t *) lh_dispatch_find (s_operations, sizeof (*s_operations),
+                                                      op->via.str.ptr, op->via.str.size)
+            : NULL;
+    if (!entry)
         codec_pack_error (&reply->pk, id, LH_E_UNSUPPORTED, "op is 'stats' or 'reload'");
+    else if (!lh_dispatch_allows (entry->roles, role))
+        codec_pack_error (&reply->pk, id, LH_E_FORBIDDEN, "operations are for admins");
+    else
+        entry->handler (self, id, agent, role, reply);
     return true;
 }
 
