@@ -741,8 +741,8 @@ static const internal_t s_internals[] = {
 
 //  Answers a request for an internal service into pk.
 static void
-s_internal (broker_t *self, const char *service, const caller_t *caller,
-            const msgpack_object *body, msgpack_packer *pk)
+s_internal (broker_t *self, const char *service, const caller_t *caller, const msgpack_object *body,
+            msgpack_packer *pk)
 {
     const msgpack_object *id = codec_map_get (body, "id");
     const internal_t *entry = (const internal_t *) lh_dispatch_find (

@@ -38,12 +38,12 @@ typedef struct {
 } policy_decision_t;
 
 typedef struct {
-    const char *tool;             //  "Bash", "Write", "Edit", "Read", ...
-    const msgpack_object *input;  //  the tool's input map (Claude Code tool_input)
-    const char *cwd;              //  absolute; relative paths resolve against it
-    const char *home;             //  for ~ and $HOME; NULL: "/root"
-    const char *project;          //  project root; NULL: cwd
-    const char *role;             //  caller role from the broker ("agent", ...)
+    const char *tool;            //  "Bash", "Write", "Edit", "Read", ...
+    const msgpack_object *input; //  the tool's input map (Claude Code tool_input)
+    const char *cwd;             //  absolute; relative paths resolve against it
+    const char *home;            //  for ~ and $HOME; NULL: "/root"
+    const char *project;         //  project root; NULL: cwd
+    const char *role;            //  caller role from the broker ("agent", ...)
 } policy_request_t;
 
 typedef struct _policy_t policy_t;

@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     char why[256] = "";
-    int rc = jsonpack_from_json ((const char *)data, size, &sb, why, sizeof (why));
+    int rc = jsonpack_from_json ((const char *) data, size, &sb, why, sizeof (why));
     FUZZ_ASSERT (rc == 0 || rc == -1);
     if (rc != 0) {
         FUZZ_ASSERT (why[0] != 0);
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (unpacked == MSGPACK_UNPACK_SUCCESS)
         FUZZ_ASSERT (off == sb.size);
 
-    uint8_t first = (uint8_t)sb.data[0];
+    uint8_t first = (uint8_t) sb.data[0];
     bool is_map = (first >= 0x80 && first <= 0x8F) || first == 0xDE || first == 0xDF;
     if (is_map) {
         const char *reason = NULL;

@@ -96,16 +96,15 @@ test_self_protection (void **state)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     cluster_start_validator (c, LH_DEFAULT_POLICY);
     char json[2048];
-    const char *bash = "{\"tool\":\"Bash\",\"input\":{\"command\":\"%s %s%s\"},"
-                       "\"cwd\":\"/work/p\"}";
+#define BASH_CALL "{\"tool\":\"Bash\",\"input\":{\"command\":\"%s %s%s\"},\"cwd\":\"/work/p\"}"
     //  its spool and its redaction key, deleted, overwritten or read
-    snprintf (json, sizeof (json), bash, "rm -rf", c->dir, "/validator-spool");
+    snprintf (json, sizeof (json), BASH_CALL, "rm -rf", c->dir, "/validator-spool");
     s_expect (c, json, "deny", NULL);
-    snprintf (json, sizeof (json), bash, "echo x >", c->dir, "/redact.key");
+    snprintf (json, sizeof (json), BASH_CALL, "echo x >", c->dir, "/redact.key");
     s_expect (c, json, "deny", NULL);
-    snprintf (json, sizeof (json), bash, "cat", c->dir, "/redact.key");
+    snprintf (json, sizeof (json), BASH_CALL, "cat", c->dir, "/redact.key");
     s_expect (c, json, "deny", NULL);
-    snprintf (json, sizeof (json), bash, "cp /tmp/x", c->dir, "/node-1.cert");
+    snprintf (json, sizeof (json), BASH_CALL, "cp /tmp/x", c->dir, "/node-1.cert");
     s_expect (c, json, "deny", NULL);
     snprintf (json, sizeof (json),
               "{\"tool\":\"Write\",\"input\":{\"file_path\":\"%s/validator-spool/spool.mdb\","

@@ -21,7 +21,7 @@
 static void
 test_pattern_match (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *patterns;
         const char *service;
@@ -68,7 +68,7 @@ test_pattern_match (void **state)
 static void
 test_roles (void **state)
 {
-    (void)state;
+    (void) state;
     assert_int_equal (role_parse ("agent"), ROLE_AGENT);
     assert_int_equal (role_parse ("expert"), ROLE_EXPERT);
     assert_int_equal (role_parse ("node"), ROLE_NODE);
@@ -79,7 +79,7 @@ test_roles (void **state)
     assert_int_equal (role_parse (""), ROLE_COUNT);
     assert_int_equal (role_parse (NULL), ROLE_COUNT);
     for (int role = 0; role < ROLE_COUNT; role++)
-        assert_int_equal (role_parse (role_name ((role_t)role)), role);
+        assert_int_equal (role_parse (role_name ((role_t) role)), role);
     assert_string_equal (role_name (ROLE_COUNT), "unknown");
 }
 
@@ -95,7 +95,7 @@ typedef struct {
 static int
 s_setup (void **state)
 {
-    fixture_t *f = (fixture_t *)calloc (1, sizeof (fixture_t));
+    fixture_t *f = (fixture_t *) calloc (1, sizeof (fixture_t));
     const char *tmp = getenv ("TMPDIR");
     snprintf (f->dir, sizeof (f->dir), "%s/lh-test-auth-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp (f->dir))
@@ -113,7 +113,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     unlink (f->path);
     rmdir (f->dir);
     free (f);
@@ -141,7 +141,7 @@ s_entry (char *buf, size_t size, const char *agent, const char *key, const char 
 static void
 test_roster_valid (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     char text[2048] = "#   Lighthouse roster\nprincipal\n";
     s_entry (text, sizeof (text), "agent-7", f->keys[0], "agent");
     s_entry (text, sizeof (text), "expert_1", f->keys[1], "expert");
@@ -184,7 +184,7 @@ s_expect_refused (fixture_t *f, const char *label, const char *text)
 static void
 test_roster_invalid (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     char text[2048];
     char key[48];
 
@@ -252,7 +252,7 @@ test_roster_invalid (void **state)
 static void
 test_reload_keeps_old_on_error (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     char text[2048] = "principal\n";
     s_entry (text, sizeof (text), "agent-1", f->keys[0], "agent");
     s_entry (text, sizeof (text), "agent-2", f->keys[1], "expert");
@@ -348,18 +348,18 @@ s_zap_call (auth_t *auth, zsock_t *client, const char *mechanism, const uint8_t 
     while (p < end) {
         assert_true (end - p >= 1);
         size_t name_len = *p++;
-        assert_true ((size_t)(end - p) >= name_len + 4);
-        const char *name = (const char *)p;
+        assert_true ((size_t) (end - p) >= name_len + 4);
+        const char *name = (const char *) p;
         p += name_len;
-        size_t value_len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        size_t value_len = (size_t) p[0] << 24 | (size_t) p[1] << 16 | (size_t) p[2] << 8 | p[3];
         p += 4;
-        assert_true ((size_t)(end - p) >= value_len);
+        assert_true ((size_t) (end - p) >= value_len);
         if (name_len == 7 && memcmp (name, "Lh-Role", 7) == 0)
-            snprintf (reply->role, sizeof (reply->role), "%.*s", (int)value_len, p);
+            snprintf (reply->role, sizeof (reply->role), "%.*s", (int) value_len, p);
         else if (name_len == 6 && memcmp (name, "Lh-Key", 6) == 0)
-            snprintf (reply->key, sizeof (reply->key), "%.*s", (int)value_len, p);
+            snprintf (reply->key, sizeof (reply->key), "%.*s", (int) value_len, p);
         else
-            fail_msg ("unexpected metadata %.*s", (int)name_len, name);
+            fail_msg ("unexpected metadata %.*s", (int) name_len, name);
         p += value_len;
     }
     zframe_destroy (&meta);
@@ -374,7 +374,7 @@ s_zap_call (auth_t *auth, zsock_t *client, const char *mechanism, const uint8_t 
 static void
 test_zap_handler (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     char text[2048] = "principal\n";
     s_entry (text, sizeof (text), "agent-7", f->keys[0], "expert");
     s_write (f, text);
@@ -431,7 +431,7 @@ int
 main (void)
 {
     //  Roster errors are logged; keep the test output readable
-    lh_log_init ("test_auth", (lh_log_level_t)(LH_LOG_ERROR + 1));
+    lh_log_init ("test_auth", (lh_log_level_t) (LH_LOG_ERROR + 1));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_pattern_match),
         cmocka_unit_test (test_roles),

@@ -86,7 +86,7 @@ s_nested_maps (buf_t *b, int levels)
 static void
 test_limits_default (void **state)
 {
-    (void)state;
+    (void) state;
     const codec_limits_t *limits = codec_limits_default ();
     assert_non_null (limits);
     assert_int_equal (limits->max_size, LH_MAX_BODY);
@@ -113,7 +113,7 @@ s_every_type (buf_t *b)
     b_str (b, "i8"), b_bytes (b, 2, 0xD0, 0x80);
     b_str (b, "i16"), b_bytes (b, 3, 0xD1, 0x80, 0x00);
     b_str (b, "i32"), b_bytes (b, 5, 0xD2, 0x80, 0x00, 0x00, 0x00);
-    b_str (b, "i64"), b_byte (b, 0xD3), b_be (b, (uint64_t)INT64_MIN, 8);
+    b_str (b, "i64"), b_byte (b, 0xD3), b_be (b, (uint64_t) INT64_MIN, 8);
     b_str (b, "f32"), b_bytes (b, 5, 0xCA, 0x3F, 0xC0, 0x00, 0x00);       //  1.5
     b_str (b, "f64"), b_bytes (b, 9, 0xCB, 0xC0, 0x02, 0, 0, 0, 0, 0, 0); //  -2.25
     b_str (b, "fixstr"), b_bytes (b, 4, 0xA3, 'a', 'b', 'c');
@@ -183,7 +183,7 @@ s_assert_one_map (const msgpack_object *root, const char *key)
 static void
 test_valid_every_type (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_every_type (&b);
     s_expect ("every type", b.data, b.size, LH_OK, NULL);
@@ -216,8 +216,8 @@ test_valid_every_type (void **state)
         lh_err_t rc =
             codec_get_int (root, ints[i].key, true, INT64_MIN, INT64_MAX, &n, why, sizeof (why));
         if (rc != LH_OK || n != ints[i].value)
-            fail_msg ("%s: rc %d value %lld, expected %lld", ints[i].key, rc, (long long)n,
-                      (long long)ints[i].value);
+            fail_msg ("%s: rc %d value %lld, expected %lld", ints[i].key, rc, (long long) n,
+                      (long long) ints[i].value);
     }
     const msgpack_object *f32 = codec_map_get (root, "f32");
     assert_int_equal (f32->type, MSGPACK_OBJECT_FLOAT32);
@@ -252,7 +252,7 @@ test_valid_every_type (void **state)
 static void
 test_valid_root_headers (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t fixmap_empty[] = {0x80};
     const uint8_t map16_empty[] = {0xDE, 0, 0};
     const uint8_t map32_empty[] = {0xDF, 0, 0, 0, 0};
@@ -271,21 +271,21 @@ test_valid_root_headers (void **state)
 static void
 test_reject_empty_and_not_map (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t one = 0x80;
     s_expect ("empty", &one, 0, LH_E_BAD_REQUEST, "empty body");
     s_expect ("NULL, 0", NULL, 0, LH_E_BAD_REQUEST, "empty body");
 
     const uint8_t *not_maps[] = {
-        (const uint8_t *)"\x90",
-        (const uint8_t *)"\xC0",
-        (const uint8_t *)"\x01",
-        (const uint8_t *)"\xA1"
-                         "a",
-        (const uint8_t *)"\xDC\x00\x00",
-        (const uint8_t *)"\xC4\x00",
-        (const uint8_t *)"\xC1",
-        (const uint8_t *)"\xFF",
+        (const uint8_t *) "\x90",
+        (const uint8_t *) "\xC0",
+        (const uint8_t *) "\x01",
+        (const uint8_t *) "\xA1"
+                          "a",
+        (const uint8_t *) "\xDC\x00\x00",
+        (const uint8_t *) "\xC4\x00",
+        (const uint8_t *) "\xC1",
+        (const uint8_t *) "\xFF",
     };
     const size_t sizes[] = {1, 1, 1, 2, 3, 2, 1, 1};
     for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++) {
@@ -298,7 +298,7 @@ test_reject_empty_and_not_map (void **state)
 static void
 test_reject_truncated_every_byte (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_every_type (&b);
     assert_true (b.size > 100);
@@ -313,7 +313,7 @@ test_reject_truncated_every_byte (void **state)
 static void
 test_reject_lying_counts (void **state)
 {
-    (void)state;
+    (void) state;
     codec_limits_t loose = *codec_limits_default ();
     loose.max_items = SIZE_MAX;
     const char *why = NULL;
@@ -358,7 +358,7 @@ test_reject_lying_counts (void **state)
 static void
 test_reject_depth (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_nested_maps (&b, LH_MAX_DEPTH);
     s_expect ("16 maps", b.data, b.size, LH_OK, NULL);
@@ -396,7 +396,7 @@ test_reject_depth (void **state)
 static void
 test_reject_key_too_long (void **state)
 {
-    (void)state;
+    (void) state;
     char key[LH_MAX_KEY + 2];
     memset (key, 'k', sizeof (key));
     buf_t b = {0};
@@ -436,14 +436,14 @@ s_big_value (buf_t *b, uint8_t type, size_t len, char fill)
     b_be (b, len, 4);
     size_t at = b->size;
     for (size_t i = 0; i < len; i++)
-        b_byte (b, (uint8_t)fill);
+        b_byte (b, (uint8_t) fill);
     assert_int_equal (b->size, at + len);
 }
 
 static void
 test_reject_string_too_long (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_big_value (&b, 0xDB, LH_MAX_STR, 'x');
     s_expect ("str LH_MAX_STR", b.data, b.size, LH_OK, NULL);
@@ -481,7 +481,7 @@ s_body_of_size (buf_t *b, size_t size)
 static void
 test_reject_body_too_large (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_body_of_size (&b, LH_MAX_BODY);
     s_expect ("body LH_MAX_BODY", b.data, b.size, LH_OK, NULL);
@@ -502,12 +502,12 @@ test_reject_body_too_large (void **state)
 static void
 test_reject_too_many_items (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     for (int n = LH_MAX_ITEMS; n <= LH_MAX_ITEMS + 1; n++) {
         b_bytes (&b, 3, 0x81, 0xA1, 'a');
         b_byte (&b, 0xDC);
-        b_be (&b, (uint64_t)n, 2);
+        b_be (&b, (uint64_t) n, 2);
         for (int i = 0; i < n; i++)
             b_byte (&b, 0xC0);
         if (n == LH_MAX_ITEMS)
@@ -518,7 +518,7 @@ test_reject_too_many_items (void **state)
         b_free (&b);
 
         b_byte (&b, 0xDE);
-        b_be (&b, (uint64_t)n, 2);
+        b_be (&b, (uint64_t) n, 2);
         for (int i = 0; i < n; i++) {
             char key[8];
             snprintf (key, sizeof (key), "k%d", i);
@@ -537,7 +537,7 @@ test_reject_too_many_items (void **state)
 static void
 test_reject_unsupported_types (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *label;
         uint8_t bytes[8];
@@ -570,7 +570,7 @@ test_reject_unsupported_types (void **state)
 static void
 test_reject_non_string_keys (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *label;
         uint8_t bytes[10];
@@ -653,7 +653,7 @@ static const text_t s_good_utf8[] = {
 static void
 test_utf8 (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     for (size_t i = 0; i < sizeof (s_bad_utf8) / sizeof (s_bad_utf8[0]); i++) {
         char label[64];
@@ -686,7 +686,7 @@ test_utf8 (void **state)
 static void
 test_reject_trailing_bytes (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t nil_after[] = {0x80, 0xC0};
     s_expect ("{} nil", nil_after, sizeof (nil_after), LH_E_BAD_REQUEST,
               "trailing bytes after the body map");
@@ -701,7 +701,7 @@ test_reject_trailing_bytes (void **state)
 static void
 test_duplicate_keys_short_map (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t dup[] = {0x82, 0xA1, 'a', 0x01, 0xA1, 'a', 0x02};
     const char *why = NULL;
     //  The byte walker does not look for duplicates; the decoder does
@@ -746,19 +746,19 @@ static void
 s_long_map (buf_t *b, int n, int dup_at, int dup_of)
 {
     b_byte (b, 0xDE);
-    b_be (b, (uint64_t)n, 2);
+    b_be (b, (uint64_t) n, 2);
     for (int i = 0; i < n; i++) {
         char key[16];
         snprintf (key, sizeof (key), "key-%d", i == dup_at ? dup_of : i);
         b_str (b, key);
-        b_byte (b, (uint8_t)(i & 0x7F));
+        b_byte (b, (uint8_t) (i & 0x7F));
     }
 }
 
 static void
 test_duplicate_keys_long_map (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         int n, at, of;
     } cases[] = {{17, 16, 0}, {20, 19, 0}, {20, 10, 9}, {100, 1, 99}, {4096, 4095, 0}};
@@ -800,7 +800,7 @@ test_duplicate_keys_long_map (void **state)
 static void
 test_doc_independent_of_input (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     b_bytes (&b, 1, 0x82);
     b_str (&b, "service");
@@ -836,7 +836,7 @@ s_fields_doc (buf_t *b)
     b_str (b, "name"), b_str (b, "echo");
     b_str (b, "n"), b_byte (b, 0x05);
     b_str (b, "neg"), b_byte (b, 0xF9);
-    b_str (b, "big"), b_byte (b, 0xCF), b_be (b, (uint64_t)INT64_MAX + 1, 8);
+    b_str (b, "big"), b_byte (b, 0xCF), b_be (b, (uint64_t) INT64_MAX + 1, 8);
     b_str (b, "f"), b_bytes (b, 9, 0xCB, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0);
     b_str (b, "b"), b_byte (b, 0xC3);
     b_str (b, "m"), b_bytes (b, 4, 0x81, 0xA1, 'x', 0x01);
@@ -846,7 +846,7 @@ s_fields_doc (buf_t *b)
 static void
 test_get_str (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     codec_doc_t *doc = s_fields_doc (&b);
     const msgpack_object *root = codec_doc_root (doc);
@@ -896,7 +896,7 @@ test_get_str (void **state)
 static void
 test_get_int (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     codec_doc_t *doc = s_fields_doc (&b);
     const msgpack_object *root = codec_doc_root (doc);
@@ -945,7 +945,7 @@ test_get_int (void **state)
 static void
 test_get_bool_and_map (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     codec_doc_t *doc = s_fields_doc (&b);
     const msgpack_object *root = codec_doc_root (doc);
@@ -981,7 +981,7 @@ test_get_bool_and_map (void **state)
 static void
 test_str_helpers_and_id (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     codec_doc_t *doc = s_fields_doc (&b);
     const msgpack_object *root = codec_doc_root (doc);
@@ -1029,14 +1029,14 @@ test_str_helpers_and_id (void **state)
 static void
 test_err_names (void **state)
 {
-    (void)state;
+    (void) state;
     for (int code = 0; code < LH_E_COUNT; code++) {
-        const char *name = codec_err_name ((lh_err_t)code);
+        const char *name = codec_err_name ((lh_err_t) code);
         assert_non_null (name);
         assert_true (strlen (name) > 0);
         assert_int_equal (codec_err_from_name (name, strlen (name)), code);
         for (int other = 0; other < code; other++)
-            assert_string_not_equal (name, codec_err_name ((lh_err_t)other));
+            assert_string_not_equal (name, codec_err_name ((lh_err_t) other));
     }
     //  The wire names are part of the protocol
     assert_string_equal (codec_err_name (LH_OK), "ok");
@@ -1054,8 +1054,8 @@ test_err_names (void **state)
     assert_string_equal (codec_err_name (LH_E_UNSUPPORTED), "unsupported");
 
     assert_string_equal (codec_err_name (LH_E_COUNT), "internal");
-    assert_string_equal (codec_err_name ((lh_err_t)-1), "internal");
-    assert_string_equal (codec_err_name ((lh_err_t)1000), "internal");
+    assert_string_equal (codec_err_name ((lh_err_t) -1), "internal");
+    assert_string_equal (codec_err_name ((lh_err_t) 1000), "internal");
 
     assert_int_equal (codec_err_from_name ("nope", 4), LH_E_COUNT);
     assert_int_equal (codec_err_from_name ("", 0), LH_E_COUNT);
@@ -1123,7 +1123,7 @@ s_reply_message (reply_t *r)
 static void
 test_pack_error (void **state)
 {
-    (void)state;
+    (void) state;
     reply_t r;
     msgpack_object id = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
     id.via.u64 = 42;
@@ -1173,7 +1173,7 @@ test_pack_error (void **state)
 static void
 test_pack_error_utf8_cut (void **state)
 {
-    (void)state;
+    (void) state;
     char message[LH_MAX_MESSAGE + 8];
     memset (message, 'a', LH_MAX_MESSAGE - 1);
     //  "é" (C3 A9) straddles byte LH_MAX_MESSAGE
@@ -1189,7 +1189,7 @@ test_pack_error_utf8_cut (void **state)
 static void
 test_pack_ok_head (void **state)
 {
-    (void)state;
+    (void) state;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);
     msgpack_packer pk;
@@ -1199,7 +1199,7 @@ test_pack_ok_head (void **state)
     codec_pack_ok_head (&pk, &id, 1);
     codec_pack_str (&pk, "answer");
     codec_pack_strn (&pk, "42xyz", 2);
-    buf_t b = {(uint8_t *)sb.data, sb.size, sb.size};
+    buf_t b = {(uint8_t *) sb.data, sb.size, sb.size};
     codec_doc_t *doc = s_decode_ok (&b);
     const msgpack_object *root = codec_doc_root (doc);
     assert_int_equal (root->via.map.size, 3);
@@ -1222,7 +1222,7 @@ s_with_id_ok (const buf_t *in, uint64_t id, uint32_t expect_entries)
     lh_err_t rc = codec_with_id (in->data, in->size, id, &out, &why);
     if (rc != LH_OK)
         fail_msg ("codec_with_id: %s (%s)", codec_err_name (rc), why ? why : "-");
-    buf_t b = {(uint8_t *)out.data, out.size, out.size};
+    buf_t b = {(uint8_t *) out.data, out.size, out.size};
     codec_doc_t *with = s_decode_ok (&b);
     codec_doc_t *orig = s_decode_ok (in);
     const msgpack_object *w = codec_doc_root (with);
@@ -1244,7 +1244,7 @@ s_with_id_ok (const buf_t *in, uint64_t id, uint32_t expect_entries)
 static void
 test_with_id (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     b_byte (&b, 0x82);
     b_str (&b, "a"), b_byte (&b, 0x01);
@@ -1275,7 +1275,7 @@ test_with_id (void **state)
     for (int i = 0; i < 15; i++) {
         char key[8];
         snprintf (key, sizeof (key), "k%d", i);
-        b_str (&b, key), b_byte (&b, (uint8_t)i);
+        b_str (&b, key), b_byte (&b, (uint8_t) i);
     }
     s_with_id_ok (&b, 77, 16);
     b_free (&b);
@@ -1297,7 +1297,7 @@ test_with_id (void **state)
 static void
 test_with_id_rejects (void **state)
 {
-    (void)state;
+    (void) state;
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
     const char *why = NULL;
@@ -1339,7 +1339,7 @@ test_with_id_rejects (void **state)
 static void
 test_with_id_size_limit (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     s_body_of_size (&b, LH_MAX_BODY);
     const char *why = NULL;
@@ -1366,7 +1366,7 @@ test_with_id_size_limit (void **state)
 static void
 test_empty_first_key (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t body[] = {0x82, 0xA0, 0x01, 0xA1, 'a', 0x02};
     lh_err_t err = LH_E_COUNT;
     const char *why = NULL;

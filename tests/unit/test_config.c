@@ -28,7 +28,7 @@ typedef struct {
 static int
 s_setup (void **state)
 {
-    fixture_t *f = (fixture_t *)calloc (1, sizeof (fixture_t));
+    fixture_t *f = (fixture_t *) calloc (1, sizeof (fixture_t));
     const char *tmp = getenv ("TMPDIR");
     snprintf (f->dir, sizeof (f->dir), "%s/lh-test-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp (f->dir))
@@ -52,7 +52,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     unlink (f->path);
     rmdir (f->dir);
     free (f);
@@ -69,7 +69,7 @@ s_load (int *exit_code, ...)
     va_start (args, exit_code);
     const char *arg;
     while ((arg = va_arg (args, const char *)) && argc < 31)
-        argv[argc++] = (char *)arg;
+        argv[argc++] = (char *) arg;
     va_end (args);
     argv[argc] = NULL;
     *exit_code = -1;
@@ -90,7 +90,7 @@ s_expect_usage_error (const char *label, zconfig_t *config, int exit_code)
 static void
 test_defaults (void **state)
 {
-    (void)state;
+    (void) state;
     int code;
     zconfig_t *config = s_load (&code, NULL);
     assert_non_null (config);
@@ -107,7 +107,7 @@ test_defaults (void **state)
 static void
 test_file_values (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     int code;
     zconfig_t *config = s_load (&code, "-c", f->path, NULL);
     assert_non_null (config);
@@ -128,7 +128,7 @@ test_file_values (void **state)
 static void
 test_command_line_beats_file (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     int code;
     zconfig_t *config =
         s_load (&code, "-c", f->path, "--frontend", "tcp://127.0.0.1:9000", "--hwm", "5", NULL);
@@ -166,7 +166,7 @@ test_command_line_beats_file (void **state)
 static void
 test_set_path (void **state)
 {
-    fixture_t *f = (fixture_t *)*state;
+    fixture_t *f = (fixture_t *) *state;
     int code;
     zconfig_t *config = s_load (&code, "--set", "broker/hwm=5000", "--set=extra/deep/path=x=y",
                                 "-c", f->path, "--set", "node/name=set-wins", NULL);
@@ -208,7 +208,7 @@ s_load_captured (int *exit_code, char *out, size_t size, const char *arg1, const
 static void
 test_help (void **state)
 {
-    (void)state;
+    (void) state;
     char out[4096];
     int code = -1;
     zconfig_t *config = s_load_captured (&code, out, sizeof (out), "--help", NULL, NULL);
@@ -237,7 +237,7 @@ test_help (void **state)
 static void
 test_usage_errors (void **state)
 {
-    (void)state;
+    (void) state;
     int code;
     zconfig_t *config = s_load (&code, "--nope", "1", NULL);
     s_expect_usage_error ("unknown option", config, code);
@@ -264,7 +264,7 @@ test_usage_errors (void **state)
 static void
 test_int_fallbacks (void **state)
 {
-    (void)state;
+    (void) state;
     int code;
     zconfig_t *config =
         s_load (&code, "--set", "v/ok=42", "--set", "v/neg=-7", "--set", "v/word=abc", "--set",
@@ -284,7 +284,7 @@ test_int_fallbacks (void **state)
 static void
 test_bool_fallbacks (void **state)
 {
-    (void)state;
+    (void) state;
     int code;
     zconfig_t *config =
         s_load (&code, "--set", "b/one=1", "--set", "b/true=true", "--set", "b/yes=yes", "--set",
@@ -311,7 +311,7 @@ test_bool_fallbacks (void **state)
 static void
 test_bool_malformed_falls_back (void **state)
 {
-    (void)state;
+    (void) state;
     int code;
     zconfig_t *config = s_load (&code, "--set", "b/maybe=maybe", "--set", "b/two=2", NULL);
     assert_non_null (config);

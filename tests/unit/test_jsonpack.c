@@ -49,7 +49,7 @@ s_to_json (const void *data, size_t size, bool pretty)
 static void
 test_from_json_bytes (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *json;
         const char *msgpack;
@@ -108,7 +108,7 @@ test_from_json_bytes (void **state)
 static void
 test_round_trip (void **state)
 {
-    (void)state;
+    (void) state;
     const char *texts[] = {
         "{}",
         "{\"a\":1,\"b\":[true,false,null],\"c\":\"x\",\"d\":1.5,\"e\":-3,\"f\":{}}",
@@ -142,7 +142,7 @@ test_round_trip (void **state)
 static void
 test_objects_pass_codec_check (void **state)
 {
-    (void)state;
+    (void) state;
     msgpack_sbuffer sb;
     s_from_json ("{\"service\":\"echo\",\"args\":{\"n\":[1,2,{\"k\":null}]}}", &sb);
     const char *why = NULL;
@@ -158,7 +158,7 @@ test_objects_pass_codec_check (void **state)
 static void
 test_duplicate_keys_rejected (void **state)
 {
-    (void)state;
+    (void) state;
     const char *texts[] = {
         "{\"a\":1,\"a\":2}",
         "{\"a\":1,\"b\":2,\"a\":1}",
@@ -181,7 +181,7 @@ test_duplicate_keys_rejected (void **state)
 static void
 test_invalid_json_message (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *text;
         const char *prefix;
@@ -227,7 +227,7 @@ test_invalid_json_message (void **state)
 static void
 test_to_json_types (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     b_byte (&b, 0x89);
     b_str (&b, "nil"), b_byte (&b, 0xC0);
@@ -258,7 +258,7 @@ test_to_json_types (void **state)
 static void
 test_to_json_big_uint (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     b_bytes (&b, 3, 0x81, 0xA1, 'u');
     b_byte (&b, 0xCF);
@@ -275,7 +275,7 @@ test_to_json_big_uint (void **state)
 static void
 test_bin_to_base64 (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *bytes;
         size_t size;
@@ -291,7 +291,7 @@ test_bin_to_base64 (void **state)
     for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
         buf_t b = {0};
         b_bytes (&b, 4, 0x81, 0xA1, 'b', 0xC4);
-        b_byte (&b, (uint8_t)cases[i].size);
+        b_byte (&b, (uint8_t) cases[i].size);
         b_put (&b, cases[i].bytes, cases[i].size);
         char *json = s_to_json (b.data, b.size, false);
         assert_non_null (json);
@@ -305,7 +305,7 @@ test_bin_to_base64 (void **state)
     b_byte (&b, 0xC6);
     b_be (&b, 1000, 4);
     for (int i = 0; i < 1000; i++)
-        b_byte (&b, (uint8_t)i);
+        b_byte (&b, (uint8_t) i);
     char *json = s_to_json (b.data, b.size, false);
     assert_non_null (json);
     assert_int_equal (strlen (json), strlen ("{\"b\":\"\"}") + 1336);
@@ -318,7 +318,7 @@ test_bin_to_base64 (void **state)
 static void
 test_to_json_nonfinite_not_dropped (void **state)
 {
-    (void)state;
+    (void) state;
     const uint8_t nan_bytes[] = {0xCB, 0x7F, 0xF8, 0, 0, 0, 0, 0, 0};
     const uint8_t inf_bytes[] = {0xCA, 0x7F, 0x80, 0x00, 0x00};
     const uint8_t *values[] = {nan_bytes, inf_bytes};
@@ -357,7 +357,7 @@ test_to_json_nonfinite_not_dropped (void **state)
 static void
 test_to_json_keys_with_nul (void **state)
 {
-    (void)state;
+    (void) state;
     buf_t b = {0};
     b_byte (&b, 0x82);
     b_bytes (&b, 4, 0xA3, 'a', 0x00, 'b'), b_byte (&b, 0x01);
@@ -387,7 +387,7 @@ test_to_json_keys_with_nul (void **state)
 static void
 test_to_json_empty_strings (void **state)
 {
-    (void)state;
+    (void) state;
     struct {
         const char *msgpack;
         size_t size;
@@ -430,7 +430,7 @@ test_to_json_empty_strings (void **state)
 static void
 test_nul_in_string_round_trip (void **state)
 {
-    (void)state;
+    (void) state;
     const char *text = "{\"s\":\"a\\u0000b\"}";
     msgpack_sbuffer sb;
     msgpack_sbuffer_init (&sb);

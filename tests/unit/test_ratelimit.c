@@ -21,7 +21,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     ratelimit_destroy (&rl);
     return rl == NULL ? 0 : -1;
 }
@@ -39,14 +39,14 @@ s_drain (ratelimit_t *rl, const char *agent, double rate, double burst, int64_t 
 static void
 test_new_is_empty (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     assert_int_equal (ratelimit_size (rl), 0);
 }
 
 static void
 test_burst_then_refusal_then_refill (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     const int64_t t0 = 1000 * SEC;
     //  rate 2/s, burst 5: a new agent starts with a full bucket
     for (int i = 0; i < 5; i++)
@@ -70,7 +70,7 @@ test_burst_then_refusal_then_refill (void **state)
 static void
 test_steady_rate (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     //  rate 10/s, burst 1: over 10 simulated seconds at 1 ms steps, about 100 pass
     int passed = 0;
     for (int64_t ms = 0; ms < 10000; ms++)
@@ -90,7 +90,7 @@ test_steady_rate (void **state)
 static void
 test_rate_zero_is_unlimited (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     for (int i = 0; i < 10000; i++)
         assert_true (ratelimit_take (rl, "free", 0, 1, 0));
     for (int i = 0; i < 100; i++)
@@ -102,7 +102,7 @@ test_rate_zero_is_unlimited (void **state)
 static void
 test_buckets_per_agent (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     assert_int_equal (s_drain (rl, "alice", 1, 3, 0), 3);
     assert_false (ratelimit_take (rl, "alice", 1, 3, 0));
     //  bob has his own full bucket
@@ -121,7 +121,7 @@ test_buckets_per_agent (void **state)
 static void
 test_burst_below_one (void **state)
 {
-    ratelimit_t *rl = (ratelimit_t *)*state;
+    ratelimit_t *rl = (ratelimit_t *) *state;
     //  A burst under one token would refuse everything: it counts as one
     assert_true (ratelimit_take (rl, "tiny", 1, 0, 0));
     assert_false (ratelimit_take (rl, "tiny", 1, 0, 0));

@@ -25,7 +25,7 @@ b_put (buf_t *b, const void *data, size_t n)
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->size + n)
             cap *= 2;
-        uint8_t *grown = (uint8_t *)realloc (b->data, cap);
+        uint8_t *grown = (uint8_t *) realloc (b->data, cap);
         if (!grown)
             abort ();
         b->data = grown;
@@ -48,7 +48,7 @@ b_bytes (buf_t *b, int n, ...)
     va_list args;
     va_start (args, n);
     for (int i = 0; i < n; i++)
-        b_byte (b, (uint8_t)va_arg (args, int));
+        b_byte (b, (uint8_t) va_arg (args, int));
     va_end (args);
 }
 
@@ -56,14 +56,14 @@ static inline void
 b_be (buf_t *b, uint64_t v, size_t n)
 {
     for (size_t i = n; i > 0; i--)
-        b_byte (b, (uint8_t)(v >> (8 * (i - 1))));
+        b_byte (b, (uint8_t) (v >> (8 * (i - 1))));
 }
 
 static inline void
 b_strn (buf_t *b, const void *text, size_t len)
 {
     if (len < 32)
-        b_byte (b, (uint8_t)(0xA0 | len));
+        b_byte (b, (uint8_t) (0xA0 | len));
     else if (len < 256) {
         b_byte (b, 0xD9);
         b_be (b, len, 1);
