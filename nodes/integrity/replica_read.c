@@ -445,15 +445,18 @@ s_read_stats (replica_t *self, const read_args_t *args, const msgpack_object *id
 //  The table (its order is the order the "unknown op" error lists the ops in)
 
 static const read_op_t s_reads[] = {
-    {"get", s_read_get, LH_ROLES_ANY, s_check_get},
-    {"range", s_read_range, LH_ROLES_ANY, s_check_range},
-    {"query", s_read_query, LH_ROLES_ANY, s_check_query},
-    {"checkpoint", s_read_checkpoint, LH_ROLES_ANY, s_check_checkpoint},
-    {"proof", s_read_proof, LH_ROLES_ANY, s_check_proof},
-    {"consistency", s_read_consistency, LH_ROLES_ANY, s_check_consistency},
-    {"status", s_read_status, LH_ROLES_ANY, NULL},
-    {"stats", s_read_stats, LH_ROLES_ANY, NULL},
-    {NULL, NULL, 0, NULL},
+    {"get", s_read_get, LH_ROLES_ANY, s_check_get, "one event: {seq, raw}"},
+    {"range", s_read_range, LH_ROLES_ANY, s_check_range, "events from..to: {from, to, limit, raw}"},
+    {"query", s_read_query, LH_ROLES_ANY, s_check_query,
+     "events by agent, type and time: {agent, type, since, until, after, limit, raw}"},
+    {"checkpoint", s_read_checkpoint, LH_ROLES_ANY, s_check_checkpoint,
+     "the latest signed checkpoint, or one of {size}"},
+    {"proof", s_read_proof, LH_ROLES_ANY, s_check_proof, "an inclusion proof: {seq, size}"},
+    {"consistency", s_read_consistency, LH_ROLES_ANY, s_check_consistency,
+     "a consistency proof: {old, new}"},
+    {"status", s_read_status, LH_ROLES_ANY, NULL, "role, term, size, monitor (lh status)"},
+    {"stats", s_read_stats, LH_ROLES_ANY, NULL, "counters"},
+    {NULL, NULL, 0, NULL, NULL},
 };
 
 //  Packs the reply to one read op into buf; returns LH_OK or an error with why.
@@ -469,12 +472,8 @@ s_read (replica_t *self, const msgpack_object *body, const char *role, codec_buf
     const read_op_t *entry =
         (const read_op_t *) lh_dispatch_find (s_reads, sizeof (*s_reads), op, op_len);
     if (!entry) {
-        char names[128] = "";
-        for (const read_op_t *each = s_reads; each->name; each++) {
-            size_t used = strlen (names);
-            snprintf (names + used, sizeof (names) - used, "%s%s", each == s_reads ? "" : ", ",
-                      each->name);
-        }
+        char names[128];
+        lh_dispatch_names (s_reads, sizeof (*s_reads), names, sizeof (names));
         snprintf (why, why_size, "unknown op '%.*s' (%s)", (int) (op_len > 32 ? 32 : op_len), op,
                   names);
         return LH_E_BAD_REQUEST;
