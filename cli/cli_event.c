@@ -26,6 +26,9 @@ s_call (lh_client_t *client, const char *service, const msgpack_sbuffer *body)
     return reply;
 }
 
+static lh_reply_t *s_read (lh_client_t *client, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 static lh_reply_t *
 s_read (lh_client_t *client, const char *format, ...)
 {

@@ -58,6 +58,9 @@ verify_destroy (verify_t **self_p)
     }
 }
 
+static int s_fail (verify_t *self, verify_kind_t kind, uint64_t seq, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
 static int
 s_fail (verify_t *self, verify_kind_t kind, uint64_t seq, const char *format, ...)
 {

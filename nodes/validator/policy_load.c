@@ -47,6 +47,9 @@ typedef struct {
     bool failed;
 } loader_t;
 
+static void s_fail (loader_t *l, const char *where, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 static void
 s_fail (loader_t *l, const char *where, const char *format, ...)
 {

@@ -434,7 +434,7 @@ typedef struct {
 //  Functions shared between the files
 
 //  shell_arena.c: the arena, and failing
-void shell_fail (shell_t *sh, const char *fmt, ...);
+void shell_fail (shell_t *sh, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 bool shell_charge (shell_t *sh, size_t units);
 void *shell_arena_alloc (shell_t *sh, size_t size);
 void *shell_arena_realloc (shell_t *sh, void *ptr, size_t old, size_t size);
@@ -452,7 +452,8 @@ bool shell_is_name_start (char c);
 bool shell_is_name_char (char c);
 bool shell_is_all_digits (const char *text);
 bool shell_is_assignment (const char *text);
-void shell_perr (s_parser_t *p, size_t at, const char *fmt, ...);
+void shell_perr (s_parser_t *p, size_t at, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 void shell_syntax_error (s_parser_t *p, const s_tok_t *tok);
 bool shell_enter (s_parser_t *p);
 void shell_leave (s_parser_t *p);

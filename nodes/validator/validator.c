@@ -410,29 +410,49 @@ s_pack_input (validator_t *self, msgpack_packer *pk, const msgpack_object *input
         msgpack_unpack_next (&u, red.sbuf.data, red.sbuf.size, &off) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_MAP;
     uint32_t n = ok ? u.data.via.map.size : 0;
-    size_t share = n ? (EVENT_INPUT - 64 * n) / n : 0;
-    msgpack_pack_map (pk, n);
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *k = &u.data.via.map.ptr[i].key;
-        const msgpack_object *v = &u.data.via.map.ptr[i].val;
-        msgpack_pack_object (pk, *k);
+    //  Entries go in while they fit, so that many small entries (their keys
+    //  count too) can never push the event over EVENT_MAX_DATA; the rest
+    //  are counted in input_omitted.
+    const size_t budget = EVENT_INPUT - 8;
+    size_t share = n ? budget / n : 0;
+    codec_buf_t entries;
+    codec_buf_init (&entries);
+    uint32_t kept = 0;
+    for (; kept < n; kept++) {
+        const msgpack_object *k = &u.data.via.map.ptr[kept].key;
+        const msgpack_object *v = &u.data.via.map.ptr[kept].val;
+        size_t before = entries.sbuf.size;
+        msgpack_pack_object (&entries.pk, *k);
         if (v->type == MSGPACK_OBJECT_STR)
-            codec_pack_strn (pk, v->via.str.ptr, s_cut (v->via.str.ptr, v->via.str.size, share));
+            codec_pack_strn (&entries.pk, v->via.str.ptr,
+                             s_cut (v->via.str.ptr, v->via.str.size, share));
         else {
             codec_buf_t one;
             codec_buf_init (&one);
             msgpack_pack_object (&one.pk, *v);
             if (one.sbuf.size <= share)
-                msgpack_sbuffer_write (pk->data, one.sbuf.data, one.sbuf.size);
+                msgpack_sbuffer_write (&entries.sbuf, one.sbuf.data, one.sbuf.size);
             else {
                 char note[64];
                 snprintf (note, sizeof (note), "(omitted: %zu bytes)", one.sbuf.size);
-                codec_pack_str (pk, note);
+                codec_pack_str (&entries.pk, note);
             }
             codec_buf_destroy (&one);
         }
+        if (entries.sbuf.size > budget) {
+            entries.sbuf.size = before;
+            break;
+        }
     }
+    msgpack_pack_map (pk, kept);
+    msgpack_sbuffer_write (pk->data, entries.sbuf.data, entries.sbuf.size);
+    codec_buf_destroy (&entries);
     msgpack_unpacked_destroy (&u);
+    if (kept < n) {
+        codec_pack_str (pk, "input_omitted");
+        msgpack_pack_uint64 (pk, n - kept);
+        (*fields)++;
+    }
     uint8_t hash[crypto_hash_sha256_BYTES];
     char hex[sizeof (hash) * 2 + 1];
     crypto_hash_sha256 (hash, (const uint8_t *) red.sbuf.data, red.sbuf.size);
@@ -514,6 +534,11 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
         rc = s_get_text (body, "home", false, home, sizeof (home), why, sizeof (why));
     if (rc == LH_OK)
         rc = s_get_text (body, "project", false, project, sizeof (project), why, sizeof (why));
+    //  Both anchor path classes (~, the project): a relative one would move them
+    if (rc == LH_OK && ((home[0] && home[0] != '/') || (project[0] && project[0] != '/'))) {
+        rc = LH_E_BAD_REQUEST;
+        snprintf (why, sizeof (why), "fields 'home' and 'project' must be absolute paths");
+    }
     if (rc == LH_OK)
         rc = s_get_text (body, "session", false, ctx.session, sizeof (ctx.session), why,
                          sizeof (why));

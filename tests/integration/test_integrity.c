@@ -235,6 +235,8 @@ static int s_flip (const char *path, const char *marker);
 
 //  Runs lh with the admin key and args; returns its exit status. Output
 //  goes to DIR/lh.out.
+static int s_lh (cluster_t *c, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
 static int
 s_lh (cluster_t *c, const char *format, ...)
 {

@@ -507,6 +507,12 @@ test_malformed_bodies (void **state)
         {"no cwd", {.tool = "Bash", .command = "ls"}, "bad_request"},
         {"relative cwd", {.tool = "Bash", .command = "ls", .cwd = "home/dev"}, "bad_request"},
         {"empty cwd", {.tool = "Bash", .command = "ls", .cwd = ""}, "bad_request"},
+        {"relative home",
+         {.tool = "Bash", .command = "cat ~/.ssh/id_rsa", .cwd = CWD, .home = "tmp"},
+         "bad_request"},
+        {"relative project",
+         {.tool = "Bash", .command = "ls", .cwd = CWD, .project = "../x"},
+         "bad_request"},
         {"tool over 64 bytes", {.tool = long_tool, .command = "ls", .cwd = CWD}, "too_large"},
         {"cwd over 4095 bytes", {.tool = "Bash", .command = "ls", .cwd = long_cwd}, "too_large"},
         {"home over 4095 bytes",
@@ -1130,13 +1136,12 @@ test_event_large_input (void **state)
 //  An input of many small entries (each within the request limits) must
 //  also give an event the log accepts
 static void
-test_event_wide_input (void **state)
+s_wide_input (fixture_t *fx, uint32_t entries, size_t key_size, size_t value_size)
 {
-    fixture_t *fx = (fixture_t *) *state;
-    const uint32_t entries = 4000;
-    char value[65];
-    memset (value, 'v', 64);
-    value[64] = 0;
+    char value[512];
+    assert_true (value_size < sizeof (value) && key_size >= 8 && key_size <= LH_MAX_KEY);
+    memset (value, 'v', value_size);
+    value[value_size] = 0;
     codec_buf_t body;
     codec_buf_init (&body);
     msgpack_pack_map (&body.pk, 4);
@@ -1148,8 +1153,8 @@ test_event_wide_input (void **state)
     msgpack_pack_map (&body.pk, entries);
     s_kv (&body.pk, "file_path", CWD "/wide.txt");
     for (uint32_t i = 1; i < entries; i++) {
-        char key[16];
-        snprintf (key, sizeof (key), "k%05u", i);
+        char key[LH_MAX_KEY + 1];
+        snprintf (key, sizeof (key), "k%05u%0*d", i, (int) key_size - 6, 0);
         s_kv (&body.pk, key, value);
     }
     answer_t a = s_handle (fx, &body, "agent");
@@ -1161,21 +1166,34 @@ test_event_wide_input (void **state)
     codec_doc_t *event = codec_doc_decode (a.event.sbuf.data, size, &err, &why);
     if (!event)
         fail_msg ("event: %s", why);
+    if (size > EVENT_MAX_DATA)
+        fail_msg ("event data of %zu bytes for %u entries, over EVENT_MAX_DATA (%d)", size, entries,
+                  EVENT_MAX_DATA);
+    //  What was left out is said, and the path the policy judged is kept
+    const msgpack_object *root = codec_doc_root (event);
+    assert_true (codec_map_get (root, "input_truncated") != NULL);
+    const msgpack_object *input = codec_map_get (root, "input");
+    assert_non_null (input);
+    assert_true (codec_str_eq (codec_map_get (input, "file_path"), CWD "/wide.txt"));
+    const msgpack_object *omitted = codec_map_get (root, "input_omitted");
+    if (omitted) {
+        assert_int_equal (omitted->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+        assert_int_equal (omitted->via.u64 + input->via.map.size, entries);
+    } else
+        assert_int_equal (input->via.map.size, entries);
     codec_doc_destroy (&event);
     s_answer_destroy (&a);
-    if (size > EVENT_MAX_DATA && !getenv ("LH_RUN_KNOWN_BUGS")) {
-        //  Known bug (validator.c, s_pack_input): the share of each entry is
-        //  (EVENT_INPUT - 64 * n) / n, which wraps around as a size_t when
-        //  n > EVENT_INPUT / 64 (3968), so nothing is cut; with fewer entries
-        //  the 64 bytes set aside per key and "(omitted: N bytes)" notes
-        //  can still overflow. The log refuses the event (and its batch).
-        print_message ("known bug: event data of %zu bytes for a %u-entry input, over "
-                       "EVENT_MAX_DATA (%d); LH_RUN_KNOWN_BUGS=1 fails here\n",
-                       size, entries, EVENT_MAX_DATA);
-        skip ();
-    }
-    if (size > EVENT_MAX_DATA)
-        fail_msg ("event data of %zu bytes, over EVENT_MAX_DATA (%d)", size, EVENT_MAX_DATA);
+}
+
+static void
+test_event_wide_input (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    //  Past the point where a share per key underflowed (n > 3968)
+    s_wide_input (fx, 4000, 8, 64);
+    //  Fewer entries, but long keys and values that do not fit their share
+    s_wide_input (fx, 3000, LH_MAX_KEY, 200);
+    s_wide_input (fx, 1500, 32, 400);
 }
 
 int
