@@ -239,8 +239,7 @@ s_publish (broker_t *self, const char *topic, size_t pairs, ...)
     codec_buf_t buf;
     codec_buf_init (&buf);
     msgpack_pack_map (&buf.pk, pairs + 1);
-    codec_pack_str (&buf.pk, "time_ms");
-    msgpack_pack_int64 (&buf.pk, zclock_time ());
+    codec_pack_kv_i64 (&buf.pk, "time_ms", zclock_time ());
     va_list args;
     va_start (args, pairs);
     for (size_t i = 0; i < pairs; i++) {
@@ -449,12 +448,9 @@ s_caller_frame (const caller_t *caller)
     codec_buf_t buf;
     codec_buf_init (&buf);
     msgpack_pack_map (&buf.pk, 3);
-    codec_pack_str (&buf.pk, "key");
-    codec_pack_str (&buf.pk, caller->key);
-    codec_pack_str (&buf.pk, "agent");
-    codec_pack_str (&buf.pk, caller->agent);
-    codec_pack_str (&buf.pk, "role");
-    codec_pack_str (&buf.pk, role_name (caller->role));
+    codec_pack_kv_str (&buf.pk, "key", caller->key);
+    codec_pack_kv_str (&buf.pk, "agent", caller->agent);
+    codec_pack_kv_str (&buf.pk, "role", role_name (caller->role));
     zframe_t *frame = zframe_new (buf.sbuf.data, buf.sbuf.size);
     codec_buf_destroy (&buf);
     return frame;
@@ -462,20 +458,6 @@ s_caller_frame (const caller_t *caller)
 
 //  --------------------------------------------------------------------------
 //  Internal services: mmi.* (8/MMI) and broker.*
-
-static void
-s_pack_kv_u64 (msgpack_packer *pk, const char *key, uint64_t value)
-{
-    codec_pack_str (pk, key);
-    msgpack_pack_uint64 (pk, value);
-}
-
-static void
-s_pack_kv_str (msgpack_packer *pk, const char *key, const char *value)
-{
-    codec_pack_str (pk, key);
-    codec_pack_str (pk, value);
-}
 
 static size_t
 s_service_inflight (service_t *service, broker_t *self)
@@ -532,36 +514,35 @@ s_pack_counters (broker_t *self, msgpack_packer *pk)
     size_t count = sizeof (counters) / sizeof (counters[0]);
     msgpack_pack_map (pk, count);
     for (size_t i = 0; i < count; i++)
-        s_pack_kv_u64 (pk, counters[i].name, counters[i].value);
+        codec_pack_kv_u64 (pk, counters[i].name, counters[i].value);
 }
 
 static void
 s_pack_service (broker_t *self, msgpack_packer *pk, service_t *service)
 {
     msgpack_pack_map (pk, 8);
-    s_pack_kv_str (pk, "name", service->name);
-    s_pack_kv_u64 (pk, "workers", service->workers);
-    s_pack_kv_u64 (pk, "idle", zlistx_size (service->waiting));
-    s_pack_kv_u64 (pk, "queued", zlistx_size (service->queue));
-    s_pack_kv_u64 (pk, "inflight", s_service_inflight (service, self));
-    s_pack_kv_u64 (pk, "requests", service->requests);
-    s_pack_kv_u64 (pk, "replies", service->replies);
-    s_pack_kv_u64 (pk, "failures", service->failures);
+    codec_pack_kv_str (pk, "name", service->name);
+    codec_pack_kv_u64 (pk, "workers", service->workers);
+    codec_pack_kv_u64 (pk, "idle", zlistx_size (service->waiting));
+    codec_pack_kv_u64 (pk, "queued", zlistx_size (service->queue));
+    codec_pack_kv_u64 (pk, "inflight", s_service_inflight (service, self));
+    codec_pack_kv_u64 (pk, "requests", service->requests);
+    codec_pack_kv_u64 (pk, "replies", service->replies);
+    codec_pack_kv_u64 (pk, "failures", service->failures);
 }
 
 static void
 s_pack_worker (msgpack_packer *pk, worker_t *worker, int64_t now)
 {
     msgpack_pack_map (pk, 8);
-    s_pack_kv_str (pk, "id", worker->id);
-    s_pack_kv_str (pk, "service", worker->service->name);
-    s_pack_kv_str (pk, "agent", worker->principal.agent);
-    s_pack_kv_str (pk, "role", role_name (worker->principal.role));
-    s_pack_kv_u64 (pk, "capacity", (uint64_t) worker->capacity);
-    s_pack_kv_u64 (pk, "inflight", zlistx_size (worker->inflight));
-    s_pack_kv_u64 (pk, "served", worker->served);
-    codec_pack_str (pk, "expires_in_ms");
-    msgpack_pack_int64 (pk, worker->expiry - now);
+    codec_pack_kv_str (pk, "id", worker->id);
+    codec_pack_kv_str (pk, "service", worker->service->name);
+    codec_pack_kv_str (pk, "agent", worker->principal.agent);
+    codec_pack_kv_str (pk, "role", role_name (worker->principal.role));
+    codec_pack_kv_u64 (pk, "capacity", (uint64_t) worker->capacity);
+    codec_pack_kv_u64 (pk, "inflight", zlistx_size (worker->inflight));
+    codec_pack_kv_u64 (pk, "served", worker->served);
+    codec_pack_kv_i64 (pk, "expires_in_ms", worker->expiry - now);
 }
 
 //  Internal services: one handler each, answering into pk. Arguments
@@ -595,13 +576,9 @@ s_mmi_service (broker_t *self, const msgpack_object *body, const msgpack_object 
     char key[LH_MAX_SERVICE + 1];
     service_t *found = s_named_service (self, body, key, sizeof (key));
     codec_pack_ok_head (pk, id, 3);
-    s_pack_kv_str (pk, "name", key);
-    codec_pack_str (pk, "found");
-    if (found && found->workers > 0)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-    s_pack_kv_u64 (pk, "workers", found ? found->workers : 0);
+    codec_pack_kv_str (pk, "name", key);
+    codec_pack_kv_bool (pk, "found", found && found->workers > 0);
+    codec_pack_kv_u64 (pk, "workers", found ? found->workers : 0);
 }
 
 static void
@@ -616,7 +593,7 @@ s_mmi_workers (broker_t *self, const msgpack_object *body, const msgpack_object 
          w = (worker_t *) zhashx_next (self->workers))
         count += w->service == found;
     codec_pack_ok_head (pk, id, 2);
-    s_pack_kv_str (pk, "name", key);
+    codec_pack_kv_str (pk, "name", key);
     codec_pack_str (pk, "workers");
     msgpack_pack_array (pk, count);
     for (worker_t *w = (worker_t *) zhashx_first (self->workers); w;
@@ -636,8 +613,8 @@ s_mmi_services (broker_t *self, const msgpack_object *body, const msgpack_object
     for (service_t *s = (service_t *) zhashx_first (self->services); s;
          s = (service_t *) zhashx_next (self->services)) {
         msgpack_pack_map (pk, 2);
-        s_pack_kv_str (pk, "name", s->name);
-        s_pack_kv_u64 (pk, "workers", s->workers);
+        codec_pack_kv_str (pk, "name", s->name);
+        codec_pack_kv_u64 (pk, "workers", s->workers);
     }
 }
 
@@ -673,11 +650,7 @@ s_broker_announce (broker_t *self, const msgpack_object *body, const msgpack_obj
     if (sent)
         self->n.published++;
     codec_pack_ok_head (pk, id, 1);
-    codec_pack_str (pk, "published");
-    if (sent)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
+    codec_pack_kv_bool (pk, "published", sent);
 }
 
 static void
@@ -686,8 +659,7 @@ s_broker_ping (broker_t *self, const msgpack_object *body, const msgpack_object 
 {
     (void) self, (void) body;
     codec_pack_ok_head (pk, id, 1);
-    codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, zclock_time ());
+    codec_pack_kv_i64 (pk, "time_ms", zclock_time ());
 }
 
 static void
@@ -699,15 +671,15 @@ s_broker_stats (broker_t *self, const msgpack_object *body, const msgpack_object
     codec_pack_ok_head (pk, id, 4);
     codec_pack_str (pk, "broker");
     msgpack_pack_map (pk, 9);
-    s_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
-    s_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
-    s_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
-    s_pack_kv_u64 (pk, "uptime_ms", (uint64_t) (now - self->started_ms));
-    s_pack_kv_str (pk, "frontend", self->endpoints[0]);
-    s_pack_kv_str (pk, "backend", self->endpoints[1]);
-    s_pack_kv_str (pk, "pub", self->endpoints[2]);
-    s_pack_kv_str (pk, "security", self->plaintext ? "plaintext" : "curve");
-    s_pack_kv_u64 (pk, "roster", self->auth ? auth_size (self->auth) : 0);
+    codec_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
+    codec_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
+    codec_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
+    codec_pack_kv_u64 (pk, "uptime_ms", (uint64_t) (now - self->started_ms));
+    codec_pack_kv_str (pk, "frontend", self->endpoints[0]);
+    codec_pack_kv_str (pk, "backend", self->endpoints[1]);
+    codec_pack_kv_str (pk, "pub", self->endpoints[2]);
+    codec_pack_kv_str (pk, "security", self->plaintext ? "plaintext" : "curve");
+    codec_pack_kv_u64 (pk, "roster", self->auth ? auth_size (self->auth) : 0);
     codec_pack_str (pk, "counters");
     s_pack_counters (self, pk);
     codec_pack_str (pk, "services");

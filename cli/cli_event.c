@@ -115,10 +115,8 @@ s_append (cli_t *cli, int argc, char **argv)
     codec_buf_init (&body);
     event_pack_append (&body.pk, 1);
     msgpack_pack_map (&body.pk, 3 + (agent != NULL) + (correlation != NULL) + (causation != NULL));
-    codec_pack_str (&body.pk, "type");
-    codec_pack_str (&body.pk, type);
-    codec_pack_str (&body.pk, "client_id");
-    codec_pack_str (&body.pk, client_id);
+    codec_pack_kv_str (&body.pk, "type", type);
+    codec_pack_kv_str (&body.pk, "client_id", client_id);
     const char *optional[][2] = {
         {"agent", agent}, {"correlation", correlation}, {"causation", causation}};
     for (size_t i = 0; i < 3; i++)
@@ -153,8 +151,7 @@ s_append (cli_t *cli, int argc, char **argv)
             else
                 msgpack_pack_nil (&out.pk);
         }
-        codec_pack_str (&out.pk, "client_id");
-        codec_pack_str (&out.pk, client_id);
+        codec_pack_kv_str (&out.pk, "client_id", client_id);
         const char *rest[] = {"size", "root", "checkpoint"};
         for (size_t i = 0; i < 3; i++) {
             const msgpack_object *v = codec_map_get (root, rest[i]);
@@ -510,10 +507,8 @@ s_export (cli_t *cli, int argc, char **argv)
         codec_buf_t out;
         codec_buf_init (&out);
         msgpack_pack_map (&out.pk, 2);
-        codec_pack_str (&out.pk, "format");
-        codec_pack_str (&out.pk, "lighthouse-log/1");
-        codec_pack_str (&out.pk, "origin");
-        codec_pack_str (&out.pk, origin);
+        codec_pack_kv_str (&out.pk, "format", "lighthouse-log/1");
+        codec_pack_kv_str (&out.pk, "origin", origin);
         uint64_t next = 0;
         rc = 0;
         //  Exactly the events under the checkpoint, whatever was appended since
@@ -527,18 +522,15 @@ s_export (cli_t *cli, int argc, char **argv)
                 rc = 1;
             for (uint32_t i = 0; rc == 0 && i < events->via.array.size; i++, next++) {
                 msgpack_pack_map (&out.pk, 2);
-                codec_pack_str (&out.pk, "seq");
-                msgpack_pack_uint64 (&out.pk, next);
+                codec_pack_kv_u64 (&out.pk, "seq", next);
                 codec_pack_str (&out.pk, "leaf");
                 msgpack_pack_object (&out.pk, events->via.array.ptr[i]);
             }
             lh_reply_destroy (&reply);
         }
         msgpack_pack_map (&out.pk, 2);
-        codec_pack_str (&out.pk, "size");
-        msgpack_pack_uint64 (&out.pk, size);
-        codec_pack_str (&out.pk, "checkpoint");
-        codec_pack_str (&out.pk, note);
+        codec_pack_kv_u64 (&out.pk, "size", size);
+        codec_pack_kv_str (&out.pk, "checkpoint", note);
         if (rc == 0 && fwrite (out.sbuf.data, 1, out.sbuf.size, file) != out.sbuf.size)
             rc = 1;
         codec_buf_destroy (&out);

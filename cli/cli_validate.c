@@ -286,12 +286,10 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
         for (size_t i = 0; i < count; i++)
             pairs += optional[i][1] != NULL;
         msgpack_pack_map (&body->pk, pairs);
-        codec_pack_str (&body->pk, "tool");
-        codec_pack_str (&body->pk, request->tool);
+        codec_pack_kv_str (&body->pk, "tool", request->tool);
         codec_pack_str (&body->pk, "input");
         msgpack_sbuffer_write (&body->sbuf, packed.data, packed.size);
-        codec_pack_str (&body->pk, "cwd");
-        codec_pack_str (&body->pk, request->cwd);
+        codec_pack_kv_str (&body->pk, "cwd", request->cwd);
         for (size_t i = 0; i < count; i++)
             if (optional[i][1]) {
                 codec_pack_str (&body->pk, optional[i][0]);

@@ -642,6 +642,45 @@ codec_pack_str (msgpack_packer *pk, const char *text)
 }
 
 void
+codec_pack_kv_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    codec_pack_str (pk, key);
+    codec_pack_str (pk, value);
+}
+
+void
+codec_pack_kv_u64 (msgpack_packer *pk, const char *key, uint64_t value)
+{
+    codec_pack_str (pk, key);
+    msgpack_pack_uint64 (pk, value);
+}
+
+void
+codec_pack_kv_i64 (msgpack_packer *pk, const char *key, int64_t value)
+{
+    codec_pack_str (pk, key);
+    msgpack_pack_int64 (pk, value);
+}
+
+void
+codec_pack_kv_bool (msgpack_packer *pk, const char *key, bool value)
+{
+    codec_pack_str (pk, key);
+    if (value)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+void
+codec_pack_kv_bin (msgpack_packer *pk, const char *key, const void *data, size_t size)
+{
+    codec_pack_str (pk, key);
+    msgpack_pack_bin (pk, size);
+    msgpack_pack_bin_body (pk, data, size);
+}
+
+void
 codec_pack_id (msgpack_packer *pk, const msgpack_object *id)
 {
     codec_pack_str (pk, "id");
@@ -669,8 +708,7 @@ codec_pack_error (msgpack_packer *pk, const msgpack_object *id, lh_err_t code, c
     msgpack_pack_false (pk);
     codec_pack_str (pk, "error");
     msgpack_pack_map (pk, 2);
-    codec_pack_str (pk, "code");
-    codec_pack_str (pk, codec_err_name (code));
+    codec_pack_kv_str (pk, "code", codec_err_name (code));
     codec_pack_str (pk, "message");
     //  Cut at a character boundary, and never send a message the strict
     //  decoder on the other side would reject
@@ -714,8 +752,7 @@ codec_with_id (const void *map, size_t size, uint64_t id, msgpack_sbuffer *out, 
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, entries + 1);
-    codec_pack_str (&pk, "id");
-    msgpack_pack_uint64 (&pk, id);
+    codec_pack_kv_u64 (&pk, "id", id);
     msgpack_sbuffer_write (out, (const char *) b + header, size - header);
     if (out->size - start > LH_MAX_BODY) {
         out->size = start;

@@ -99,6 +99,12 @@ void codec_buf_destroy (codec_buf_t *self);
 //  Packing helpers
 void codec_pack_str (msgpack_packer *pk, const char *text);
 void codec_pack_strn (msgpack_packer *pk, const char *text, size_t len);
+//  Key/value pairs of a map: the key a str, then the value
+void codec_pack_kv_str (msgpack_packer *pk, const char *key, const char *value);
+void codec_pack_kv_u64 (msgpack_packer *pk, const char *key, uint64_t value);
+void codec_pack_kv_i64 (msgpack_packer *pk, const char *key, int64_t value);
+void codec_pack_kv_bool (msgpack_packer *pk, const char *key, bool value);
+void codec_pack_kv_bin (msgpack_packer *pk, const char *key, const void *data, size_t size);
 //  Packs id (nil when NULL) as the value of "id".
 void codec_pack_id (msgpack_packer *pk, const msgpack_object *id);
 //  Packs the head of a reply map: {id, ok: true} plus room for extra pairs

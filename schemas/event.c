@@ -168,8 +168,7 @@ void
 event_pack_append (msgpack_packer *pk, size_t count)
 {
     msgpack_pack_map (pk, 2);
-    codec_pack_str (pk, "op");
-    codec_pack_str (pk, "append");
+    codec_pack_kv_str (pk, "op", "append");
     codec_pack_str (pk, "events");
     msgpack_pack_array (pk, count);
 }
@@ -182,27 +181,19 @@ event_pack_body (msgpack_packer *pk, const event_t *ev)
     msgpack_pack_map (pk, pairs);
     codec_pack_str (pk, "v");
     msgpack_pack_uint8 (pk, EVENT_VERSION);
-    codec_pack_str (pk, "ts");
-    msgpack_pack_int64 (pk, ev->ts);
-    codec_pack_str (pk, "type");
-    codec_pack_str (pk, event_type_name (ev->type));
-    codec_pack_str (pk, "agent");
-    codec_pack_str (pk, ev->agent);
-    codec_pack_str (pk, "by");
-    codec_pack_str (pk, ev->by);
-    codec_pack_str (pk, "role");
-    codec_pack_str (pk, ev->role);
+    codec_pack_kv_i64 (pk, "ts", ev->ts);
+    codec_pack_kv_str (pk, "type", event_type_name (ev->type));
+    codec_pack_kv_str (pk, "agent", ev->agent);
+    codec_pack_kv_str (pk, "by", ev->by);
+    codec_pack_kv_str (pk, "role", ev->role);
     if (ev->client_id[0]) {
-        codec_pack_str (pk, "client_id");
-        codec_pack_str (pk, ev->client_id);
+        codec_pack_kv_str (pk, "client_id", ev->client_id);
     }
     if (ev->correlation[0]) {
-        codec_pack_str (pk, "correlation");
-        codec_pack_str (pk, ev->correlation);
+        codec_pack_kv_str (pk, "correlation", ev->correlation);
     }
     if (ev->causation[0]) {
-        codec_pack_str (pk, "causation");
-        codec_pack_str (pk, ev->causation);
+        codec_pack_kv_str (pk, "causation", ev->causation);
     }
     codec_pack_str (pk, "data");
     msgpack_sbuffer *sbuf = (msgpack_sbuffer *) pk->data;
@@ -228,8 +219,7 @@ event_leaf (const void *body, size_t size, uint64_t seq, msgpack_sbuffer *out)
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, pairs + 1);
-    codec_pack_str (&pk, "seq");
-    msgpack_pack_uint64 (&pk, seq);
+    codec_pack_kv_u64 (&pk, "seq", seq);
     msgpack_sbuffer_write (out, (const char *) p + head, size - head);
     return 0;
 }

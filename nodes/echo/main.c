@@ -49,12 +49,9 @@ s_answer (lh_worker_t *worker, lh_request_t **request_p)
     msgpack_pack_object (&buf.pk, *body);
     codec_pack_str (&buf.pk, "caller");
     msgpack_pack_map (&buf.pk, 3);
-    codec_pack_str (&buf.pk, "agent");
-    codec_pack_str (&buf.pk, lh_request_agent (request));
-    codec_pack_str (&buf.pk, "role");
-    codec_pack_str (&buf.pk, lh_request_role (request));
-    codec_pack_str (&buf.pk, "key");
-    codec_pack_str (&buf.pk, lh_request_key (request));
+    codec_pack_kv_str (&buf.pk, "agent", lh_request_agent (request));
+    codec_pack_kv_str (&buf.pk, "role", lh_request_role (request));
+    codec_pack_kv_str (&buf.pk, "key", lh_request_key (request));
     lh_worker_reply (worker, request_p, buf.sbuf.data, buf.sbuf.size);
     codec_buf_destroy (&buf);
 }

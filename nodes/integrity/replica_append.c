@@ -34,21 +34,14 @@ s_reply_append (replica_t *self, lh_request_t **request_p, const result_t *resul
     msgpack_pack_array (&buf.pk, count);
     for (size_t i = first; i < first + count; i++) {
         msgpack_pack_map (&buf.pk, 2);
-        codec_pack_str (&buf.pk, "seq");
-        msgpack_pack_uint64 (&buf.pk, result->seqs[i]);
-        codec_pack_str (&buf.pk, "duplicate");
-        if (result->dups[i])
-            msgpack_pack_true (&buf.pk);
-        else
-            msgpack_pack_false (&buf.pk);
+        codec_pack_kv_u64 (&buf.pk, "seq", result->seqs[i]);
+        codec_pack_kv_bool (&buf.pk, "duplicate", result->dups[i]);
     }
-    codec_pack_str (&buf.pk, "size");
-    msgpack_pack_uint64 (&buf.pk, result->size);
+    codec_pack_kv_u64 (&buf.pk, "size", result->size);
     codec_pack_str (&buf.pk, "root");
     msgpack_pack_bin (&buf.pk, MERKLE_HASH_SIZE);
     msgpack_pack_bin_body (&buf.pk, result->root, MERKLE_HASH_SIZE);
-    codec_pack_str (&buf.pk, "checkpoint");
-    codec_pack_str (&buf.pk, result->note);
+    codec_pack_kv_str (&buf.pk, "checkpoint", result->note);
     lh_worker_reply (self->writer, request_p, buf.sbuf.data, buf.sbuf.size);
     codec_buf_destroy (&buf);
 }

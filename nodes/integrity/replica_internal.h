@@ -156,7 +156,6 @@ void replica_drop_pending (replica_t *self, const char *why);
 //  replica_read.c
 void replica_handle_read (replica_t *self, lh_request_t *request);
 const char *replica_describe_state (int raft_state);
-void replica_pack_u64 (msgpack_packer *pk, const char *key, uint64_t value);
 
 //  replica_sign.c
 void replica_publish_signature (replica_t *self, uint64_t size, const char *note);

@@ -36,16 +36,12 @@ replica_raise_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const ch
     codec_buf_t data;
     codec_buf_init (&data);
     msgpack_pack_map (&data.pk, peer ? 5 : 4);
-    codec_pack_str (&data.pk, "replica");
-    codec_pack_str (&data.pk, self->name);
-    codec_pack_str (&data.pk, "kind");
-    codec_pack_str (&data.pk, kind_name);
-    replica_pack_u64 (&data.pk, "seq", seq);
-    codec_pack_str (&data.pk, "detail");
-    codec_pack_str (&data.pk, detail);
+    codec_pack_kv_str (&data.pk, "replica", self->name);
+    codec_pack_kv_str (&data.pk, "kind", kind_name);
+    codec_pack_kv_u64 (&data.pk, "seq", seq);
+    codec_pack_kv_str (&data.pk, "detail", detail);
     if (peer) {
-        codec_pack_str (&data.pk, "peer");
-        codec_pack_str (&data.pk, peer);
+        codec_pack_kv_str (&data.pk, "peer", peer);
     }
     if (self->reader)
         lh_worker_publish (self->reader, "events.read.alert", data.sbuf.data, data.sbuf.size);
@@ -55,13 +51,11 @@ replica_raise_alert (replica_t *self, verify_kind_t kind, uint64_t seq, const ch
         codec_buf_init (&req);
         event_pack_append (&req.pk, 1);
         msgpack_pack_map (&req.pk, 3);
-        codec_pack_str (&req.pk, "type");
-        codec_pack_str (&req.pk, "integrity.alert");
+        codec_pack_kv_str (&req.pk, "type", "integrity.alert");
         char client_id[EVENT_MAX_REF + 1];
         snprintf (client_id, sizeof (client_id), "alert-%u-%s-%llu", self->id, kind_name,
                   (unsigned long long) seq);
-        codec_pack_str (&req.pk, "client_id");
-        codec_pack_str (&req.pk, client_id);
+        codec_pack_kv_str (&req.pk, "client_id", client_id);
         codec_pack_str (&req.pk, "data");
         msgpack_sbuffer_write (&req.sbuf, data.sbuf.data, data.sbuf.size);
         const char *why;

@@ -76,21 +76,6 @@ s_pack_hash_list (msgpack_packer *pk, merkle_hash_t *hashes, size_t count)
     }
 }
 
-static void
-s_pack_bin (msgpack_packer *pk, const char *key, const void *data, size_t size)
-{
-    codec_pack_str (pk, key);
-    msgpack_pack_bin (pk, size);
-    msgpack_pack_bin_body (pk, data, size);
-}
-
-void
-replica_pack_u64 (msgpack_packer *pk, const char *key, uint64_t value)
-{
-    codec_pack_str (pk, key);
-    msgpack_pack_uint64 (pk, value);
-}
-
 const char *
 replica_describe_state (int state)
 {
@@ -111,26 +96,22 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
     merkle_hash_t root;
     uint64_t size = store_size (self->store);
     store_root (self->store, size, root);
-    codec_pack_str (pk, "replica");
-    codec_pack_str (pk, self->name);
-    replica_pack_u64 (pk, "replica_id", self->id);
-    codec_pack_str (pk, "state");
-    codec_pack_str (pk, replica_describe_state (raft_state (&self->raft)));
-    replica_pack_u64 (pk, "leader", leader_id);
-    replica_pack_u64 (pk, "term", self->raft.current_term);
-    replica_pack_u64 (pk, "commit_index", self->raft.commit_index);
-    replica_pack_u64 (pk, "applied_index", raft_last_applied (&self->raft));
-    replica_pack_u64 (pk, "size", size);
-    s_pack_bin (pk, "root", root, MERKLE_HASH_SIZE);
-    codec_pack_str (pk, "origin");
-    codec_pack_str (pk, self->origin);
+    codec_pack_kv_str (pk, "replica", self->name);
+    codec_pack_kv_u64 (pk, "replica_id", self->id);
+    codec_pack_kv_str (pk, "state", replica_describe_state (raft_state (&self->raft)));
+    codec_pack_kv_u64 (pk, "leader", leader_id);
+    codec_pack_kv_u64 (pk, "term", self->raft.current_term);
+    codec_pack_kv_u64 (pk, "commit_index", self->raft.commit_index);
+    codec_pack_kv_u64 (pk, "applied_index", raft_last_applied (&self->raft));
+    codec_pack_kv_u64 (pk, "size", size);
+    codec_pack_kv_bin (pk, "root", root, MERKLE_HASH_SIZE);
+    codec_pack_kv_str (pk, "origin", self->origin);
     codec_pack_str (pk, "monitor");
     msgpack_pack_map (pk, 4);
-    replica_pack_u64 (pk, "last_pass_ms", (uint64_t) self->monitor_ms);
-    codec_pack_str (pk, "status");
-    codec_pack_str (pk, verify_kind_name (self->monitor_result.kind));
-    replica_pack_u64 (pk, "seq", self->monitor_result.seq);
-    replica_pack_u64 (pk, "leaves", self->monitor_result.leaves);
+    codec_pack_kv_u64 (pk, "last_pass_ms", (uint64_t) self->monitor_ms);
+    codec_pack_kv_str (pk, "status", verify_kind_name (self->monitor_result.kind));
+    codec_pack_kv_u64 (pk, "seq", self->monitor_result.seq);
+    codec_pack_kv_u64 (pk, "leaves", self->monitor_result.leaves);
     codec_pack_str (pk, "counters");
     struct {
         const char *name;
@@ -156,7 +137,7 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
     size_t n = sizeof (counters) / sizeof (counters[0]);
     msgpack_pack_map (pk, n);
     for (size_t i = 0; i < n; i++)
-        replica_pack_u64 (pk, counters[i].name, counters[i].value);
+        codec_pack_kv_u64 (pk, counters[i].name, counters[i].value);
 }
 
 //  --------------------------------------------------------------------------
@@ -295,7 +276,7 @@ s_pack_events (replica_t *self, store_filter_t filter, int64_t limit, bool raw, 
     msgpack_pack_array (&buf->pk, list.count);
     msgpack_sbuffer_write (&buf->sbuf, list.items.sbuf.data, list.items.sbuf.size);
     codec_buf_destroy (&list.items);
-    replica_pack_u64 (&buf->pk, "size", size);
+    codec_pack_kv_u64 (&buf->pk, "size", size);
     //  Where to continue: pass it back as "after" (query) or "from" (range);
     //  nil once a range has reached its end or the end of the log
     bool range = end != UINT64_MAX;
@@ -352,9 +333,8 @@ s_read_checkpoint (replica_t *self, const read_args_t *args, const msgpack_objec
         return LH_E_NOT_FOUND;
     }
     codec_pack_ok_head (&buf->pk, id, 2);
-    codec_pack_str (&buf->pk, "checkpoint");
-    codec_pack_str (&buf->pk, note);
-    replica_pack_u64 (&buf->pk, "size", at);
+    codec_pack_kv_str (&buf->pk, "checkpoint", note);
+    codec_pack_kv_u64 (&buf->pk, "size", at);
     free (note);
     return LH_OK;
 }
@@ -386,16 +366,15 @@ s_prove (replica_t *self, bool inclusion, const read_args_t *args, const msgpack
         return LH_E_NOT_FOUND;
     }
     codec_pack_ok_head (&buf->pk, id, 5);
-    replica_pack_u64 (&buf->pk, inclusion ? "seq" : "old", (uint64_t) a);
-    replica_pack_u64 (&buf->pk, inclusion ? "size" : "new", at);
+    codec_pack_kv_u64 (&buf->pk, inclusion ? "seq" : "old", (uint64_t) a);
+    codec_pack_kv_u64 (&buf->pk, inclusion ? "size" : "new", at);
     if (inclusion)
-        s_pack_bin (&buf->pk, "leaf_hash", leaf_hash, MERKLE_HASH_SIZE);
+        codec_pack_kv_bin (&buf->pk, "leaf_hash", leaf_hash, MERKLE_HASH_SIZE);
     else
-        s_pack_bin (&buf->pk, "old_root", old_root, MERKLE_HASH_SIZE);
+        codec_pack_kv_bin (&buf->pk, "old_root", old_root, MERKLE_HASH_SIZE);
     codec_pack_str (&buf->pk, "proof");
     s_pack_hash_list (&buf->pk, proof, count);
-    codec_pack_str (&buf->pk, "checkpoint");
-    codec_pack_str (&buf->pk, note);
+    codec_pack_kv_str (&buf->pk, "checkpoint", note);
     free (note);
     return LH_OK;
 }

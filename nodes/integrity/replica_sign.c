@@ -19,12 +19,9 @@ replica_publish_signature (replica_t *self, uint64_t size, const char *note)
     codec_buf_t buf;
     codec_buf_init (&buf);
     msgpack_pack_map (&buf.pk, 3);
-    codec_pack_str (&buf.pk, "replica");
-    codec_pack_str (&buf.pk, self->name);
-    codec_pack_str (&buf.pk, "size");
-    msgpack_pack_uint64 (&buf.pk, size);
-    codec_pack_str (&buf.pk, "checkpoint");
-    codec_pack_str (&buf.pk, note);
+    codec_pack_kv_str (&buf.pk, "replica", self->name);
+    codec_pack_kv_u64 (&buf.pk, "size", size);
+    codec_pack_kv_str (&buf.pk, "checkpoint", note);
     if (lh_worker_publish (self->reader, "events.read.checkpoint", buf.sbuf.data, buf.sbuf.size) ==
         0)
         self->stats.cosigs_sent++;

@@ -114,8 +114,7 @@ s_batch_publish (batch_t *batch, lh_worker_t *worker, const char *topic)
     codec_buf_t body;
     codec_buf_init (&body);
     msgpack_pack_map (&body.pk, 2);
-    codec_pack_str (&body.pk, "count");
-    msgpack_pack_uint64 (&body.pk, batch->count);
+    codec_pack_kv_u64 (&body.pk, "count", batch->count);
     codec_pack_str (&body.pk, "decisions");
     msgpack_pack_array (&body.pk, batch->count);
     msgpack_sbuffer_write (&body.sbuf, batch->items.sbuf.data, batch->items.sbuf.size);

@@ -313,14 +313,11 @@ spool_add (spool_t *self, const char *type, const char *agent, const void *data,
     size_t offset = self->staged_events.sbuf.size;
     msgpack_packer *pk = &self->staged_events.pk;
     msgpack_pack_map (pk, named ? 4 : 3);
-    codec_pack_str (pk, "type");
-    codec_pack_str (pk, type);
+    codec_pack_kv_str (pk, "type", type);
     if (named) {
-        codec_pack_str (pk, "agent");
-        codec_pack_str (pk, agent);
+        codec_pack_kv_str (pk, "agent", agent);
     }
-    codec_pack_str (pk, "client_id");
-    codec_pack_str (pk, ref);
+    codec_pack_kv_str (pk, "client_id", ref);
     codec_pack_str (pk, "data");
     msgpack_sbuffer_write (&self->staged_events.sbuf, (const char *) data, size);
     int rc = self->txn ? 0 : mdb_txn_begin (self->env, NULL, 0, &self->txn);

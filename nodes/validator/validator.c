@@ -139,43 +139,33 @@ validator_policy_sha256 (validator_t *self)
     return self->sha256;
 }
 
-static void
-s_pack_kv (msgpack_packer *pk, const char *key, const char *value)
-{
-    codec_pack_str (pk, key);
-    codec_pack_str (pk, value);
-}
-
 //  The first six pairs of a decision's notice and of its event: when,
 //  who, which tool, what was decided by which rule
 static void
 s_pack_who (msgpack_packer *pk, int64_t now, const char *agent, const char *role, const char *tool,
             const policy_decision_t *decision)
 {
-    codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, now);
-    s_pack_kv (pk, "agent", agent);
-    s_pack_kv (pk, "role", role);
-    s_pack_kv (pk, "tool", tool);
-    s_pack_kv (pk, "decision", policy_action_name (decision->action));
-    s_pack_kv (pk, "rule", decision->rule);
+    codec_pack_kv_i64 (pk, "time_ms", now);
+    codec_pack_kv_str (pk, "agent", agent);
+    codec_pack_kv_str (pk, "role", role);
+    codec_pack_kv_str (pk, "tool", tool);
+    codec_pack_kv_str (pk, "decision", policy_action_name (decision->action));
+    codec_pack_kv_str (pk, "rule", decision->rule);
 }
 
 void
 validator_pack_loaded (validator_t *self, const char *by, const char *role, msgpack_packer *pk)
 {
     msgpack_pack_map (pk, 9);
-    s_pack_kv (pk, "kind", "policy.loaded");
-    codec_pack_str (pk, "time_ms");
-    msgpack_pack_int64 (pk, zclock_time ());
-    s_pack_kv (pk, "path", self->policy_path);
-    s_pack_kv (pk, "sha256", self->sha256);
-    s_pack_kv (pk, "version", policy_version (self->policy));
-    codec_pack_str (pk, "rules");
-    msgpack_pack_uint64 (pk, policy_rule_count (self->policy));
-    s_pack_kv (pk, "by", by);
-    s_pack_kv (pk, "role", role);
-    s_pack_kv (pk, "protect", self->protect ? self->protect : "");
+    codec_pack_kv_str (pk, "kind", "policy.loaded");
+    codec_pack_kv_i64 (pk, "time_ms", zclock_time ());
+    codec_pack_kv_str (pk, "path", self->policy_path);
+    codec_pack_kv_str (pk, "sha256", self->sha256);
+    codec_pack_kv_str (pk, "version", policy_version (self->policy));
+    codec_pack_kv_u64 (pk, "rules", policy_rule_count (self->policy));
+    codec_pack_kv_str (pk, "by", by);
+    codec_pack_kv_str (pk, "role", role);
+    codec_pack_kv_str (pk, "protect", self->protect ? self->protect : "");
 }
 
 static int
@@ -236,7 +226,7 @@ static void
 s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
 {
     codec_pack_ok_head (pk, id, 2);
-    s_pack_kv (pk, "policy", policy_version (self->policy));
+    codec_pack_kv_str (pk, "policy", policy_version (self->policy));
     codec_pack_str (pk, "counters");
     const struct {
         const char *name;
@@ -288,7 +278,7 @@ s_op_reload (validator_t *self, const msgpack_object *id, const char *agent, con
     if (s_reload (self, agent, role, err, sizeof (err)) == 0) {
         lh_info ("policy reloaded", "version=%s", policy_version (self->policy));
         codec_pack_ok_head (&reply->pk, id, 1);
-        s_pack_kv (&reply->pk, "policy", policy_version (self->policy));
+        codec_pack_kv_str (&reply->pk, "policy", policy_version (self->policy));
     } else
         codec_pack_error (&reply->pk, id, LH_E_BAD_REQUEST, err);
 }
@@ -393,8 +383,7 @@ s_pack_input (validator_t *self, msgpack_packer *pk, const msgpack_object *input
     codec_buf_t red;
     codec_buf_init (&red);
     redact_pack (self->redact, input, &red.pk);
-    codec_pack_str (pk, "input_bytes");
-    msgpack_pack_uint64 (pk, red.sbuf.size);
+    codec_pack_kv_u64 (pk, "input_bytes", red.sbuf.size);
     (*fields)++;
     codec_pack_str (pk, "input");
     (*fields)++;
@@ -449,8 +438,7 @@ s_pack_input (validator_t *self, msgpack_packer *pk, const msgpack_object *input
     codec_buf_destroy (&entries);
     msgpack_unpacked_destroy (&u);
     if (kept < n) {
-        codec_pack_str (pk, "input_omitted");
-        msgpack_pack_uint64 (pk, n - kept);
+        codec_pack_kv_u64 (pk, "input_omitted", n - kept);
         (*fields)++;
     }
     uint8_t hash[crypto_hash_sha256_BYTES];
@@ -459,7 +447,7 @@ s_pack_input (validator_t *self, msgpack_packer *pk, const msgpack_object *input
     sodium_bin2hex (hex, sizeof (hex), hash, sizeof (hash));
     codec_pack_str (pk, "input_truncated");
     msgpack_pack_true (pk);
-    s_pack_kv (pk, "input_sha256", hex);
+    codec_pack_kv_str (pk, "input_sha256", hex);
     *fields += 2;
     codec_buf_destroy (&red);
 }
@@ -477,7 +465,7 @@ s_pack_context (msgpack_packer *pk, const context_t *ctx)
     size_t packed = 0;
     for (size_t i = 0; i < 3; i++)
         if (values[i][0]) {
-            s_pack_kv (pk, keys[i], values[i]);
+            codec_pack_kv_str (pk, keys[i], values[i]);
             packed++;
         }
     return packed;
@@ -580,28 +568,24 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     bool escalate = decision.action == POLICY_ESCALATE;
     msgpack_packer *pk = &reply->pk;
     codec_pack_ok_head (pk, id, 6 + escalate);
-    s_pack_kv (pk, "decision", policy_action_name (decision.action));
-    s_pack_kv (pk, "rule", decision.rule);
-    s_pack_kv (pk, "reason", decision.reason);
-    s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
+    codec_pack_kv_str (pk, "decision", policy_action_name (decision.action));
+    codec_pack_kv_str (pk, "rule", decision.rule);
+    codec_pack_kv_str (pk, "reason", decision.reason);
+    codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
     if (escalate)
-        s_pack_kv (pk, "capability", decision.capability);
-    codec_pack_str (pk, "cached");
-    if (cached)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-    s_pack_kv (pk, "policy", policy_version (self->policy));
+        codec_pack_kv_str (pk, "capability", decision.capability);
+    codec_pack_kv_bool (pk, "cached", cached);
+    codec_pack_kv_str (pk, "policy", policy_version (self->policy));
 
     int64_t now = zclock_time ();
     pk = &notice->pk;
     msgpack_pack_map (pk, 10 + s_context_count (&ctx));
     s_pack_who (pk, now, agent, role, tool, &decision);
-    s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
-    s_pack_kv (pk, "cwd", cwd);
+    codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
+    codec_pack_kv_str (pk, "cwd", cwd);
     codec_pack_str (pk, "subject");
     s_pack_subject (self, pk, input);
-    s_pack_kv (pk, "policy", policy_version (self->policy));
+    codec_pack_kv_str (pk, "policy", policy_version (self->policy));
     s_pack_context (pk, &ctx);
     if (!event)
         return true;
@@ -610,22 +594,18 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     size_t at = s_map_open (&event->sbuf);
     size_t fields = 15;
     s_pack_who (pk, now, agent, role, tool, &decision);
-    s_pack_kv (pk, "reason", decision.reason);
-    s_pack_kv (pk, "risk", policy_risk_name (decision.risk));
-    s_pack_kv (pk, "policy", policy_version (self->policy));
-    s_pack_kv (pk, "policy_sha256", self->sha256);
-    codec_pack_str (pk, "cached");
-    if (cached)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-    s_pack_kv (pk, "cwd", cwd);
-    s_pack_kv (pk, "home", home);
-    s_pack_kv (pk, "project", project);
+    codec_pack_kv_str (pk, "reason", decision.reason);
+    codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
+    codec_pack_kv_str (pk, "policy", policy_version (self->policy));
+    codec_pack_kv_str (pk, "policy_sha256", self->sha256);
+    codec_pack_kv_bool (pk, "cached", cached);
+    codec_pack_kv_str (pk, "cwd", cwd);
+    codec_pack_kv_str (pk, "home", home);
+    codec_pack_kv_str (pk, "project", project);
     codec_pack_str (pk, "subject");
     s_pack_subject (self, pk, input);
     if (escalate) {
-        s_pack_kv (pk, "capability", decision.capability);
+        codec_pack_kv_str (pk, "capability", decision.capability);
         fields++;
     }
     fields += s_pack_context (pk, &ctx);
