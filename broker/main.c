@@ -1,7 +1,7 @@
 /*  lh-broker -- entry point: configuration, logging, run. */
 #include "broker.h"
 
-#include "lh_config.h"
+#include "lh_node.h"
 #include "lh_log.h"
 
 #include <pthread.h>
@@ -33,24 +33,23 @@ static const lh_option_t s_options[] = {
 int
 main (int argc, char **argv)
 {
-    int exit_code = 0;
-    zconfig_t *config =
-        lh_config_load ("lh-broker",
-                        "Lighthouse broker: routes 7/MDP requests from agents to workers with\n"
-                        "CURVE authentication, roles, rate limits and deadlines. Services are\n"
-                        "declared under service/<name> (timeout, queue_max); role rules under\n"
-                        "role/<agent|expert|node|admin> (call, serve, rate, burst).",
-                        s_options, argc, argv, &exit_code);
-    if (!config)
-        return exit_code;
-    lh_log_init ("broker", lh_log_level_parse (lh_config_str (config, "broker/log_level", "info")));
-    //  Blocked in every thread; broker_run reads it through a signalfd
+    //  Blocked in every thread (czmq's too, so before it starts); broker_run
+    //  reads it through a signalfd
     sigset_t hup;
     sigemptyset (&hup);
     sigaddset (&hup, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &hup, NULL);
-    zsys_init ();
-    zsys_set_logsystem (false);
+    static const lh_node_t node = {
+        "lh-broker",
+        "Lighthouse broker: routes 7/MDP requests from agents to workers with\n"
+        "CURVE authentication, roles, rate limits and deadlines. Services are\n"
+        "declared under service/<name> (timeout, queue_max); role rules under\n"
+        "role/<agent|expert|node|admin> (call, serve, rate, burst).",
+        s_options, "broker"};
+    int exit_code;
+    zconfig_t *config = lh_node_start (&node, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
     //  Enough sockets and file descriptors for many thousands of peers
     zsys_set_max_sockets (0);
     zsys_set_io_threads ((size_t) lh_config_int (config, "broker/io_threads", 1));

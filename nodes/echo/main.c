@@ -6,7 +6,7 @@
     kill a worker while it holds a request.
 */
 #include "codec.h"
-#include "lh_config.h"
+#include "lh_node.h"
 #include "lh_log.h"
 #include "lh_worker.h"
 
@@ -59,19 +59,13 @@ s_answer (lh_worker_t *worker, lh_request_t **request_p)
 int
 main (int argc, char **argv)
 {
-    int exit_code = 0;
-    zconfig_t *config =
-        lh_config_load ("lh-echo", "Lighthouse echo node.", s_options, argc, argv, &exit_code);
+    static const lh_node_t node = {"lh-echo", "Lighthouse echo node.", s_options, "echo"};
+    int exit_code;
+    zconfig_t *config = lh_node_start (&node, argc, argv, &exit_code);
     if (!config)
         return exit_code;
-    lh_log_init ("echo", lh_log_level_parse (lh_config_str (config, "echo/log_level", "info")));
-    zsys_init ();
-    zsys_set_logsystem (false);
-
     zcert_t *cert = NULL;
-    const char *cert_path = lh_config_str (config, "echo/cert", NULL);
-    if (cert_path && !(cert = zcert_load (cert_path))) {
-        lh_error ("cannot load certificate", "path=%s", cert_path);
+    if (lh_node_cert (config, "echo", &cert) != 0) {
         zconfig_destroy (&config);
         return 1;
     }

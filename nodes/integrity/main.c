@@ -4,7 +4,7 @@
     to FILE (mode 0600) and prints its verifier key, for the keys file that
     every replica and every verifier reads.
 */
-#include "lh_config.h"
+#include "lh_node.h"
 #include "lh_log.h"
 #include "note.h"
 #include "replica.h"
@@ -85,12 +85,13 @@ s_keygen (const char *name, const char *path)
 int
 main (int argc, char **argv)
 {
-    int exit_code = 0;
-    zconfig_t *config =
-        lh_config_load ("lh-integrity",
-                        "Lighthouse integrity log replica: Raft-replicated, signed, Merkle-tree "
-                        "event log serving \"events\" (leader) and \"events.read\".",
-                        s_options, argc, argv, &exit_code);
+    static const lh_node_t node = {
+        "lh-integrity",
+        "Lighthouse integrity log replica: Raft-replicated, signed, Merkle-tree "
+        "event log serving \"events\" (leader) and \"events.read\".",
+        s_options, "integrity"};
+    int exit_code;
+    zconfig_t *config = lh_node_start (&node, argc, argv, &exit_code);
     if (!config)
         return exit_code;
     const char *keygen = lh_config_str (config, "integrity/keygen", NULL);
@@ -99,10 +100,6 @@ main (int argc, char **argv)
         zconfig_destroy (&config);
         return rc;
     }
-    lh_log_init ("integrity",
-                 lh_log_level_parse (lh_config_str (config, "integrity/log_level", "info")));
-    zsys_init ();
-    zsys_set_logsystem (false);
     //  libuv owns the signals: czmq's handler would only set zsys_interrupted
     zsys_handler_set (NULL);
     //  raft_uv writes to peers that may have gone: EPIPE, not death

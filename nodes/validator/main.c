@@ -24,7 +24,7 @@
     installation's key (--redact-key).
 */
 #include "codec.h"
-#include "lh_config.h"
+#include "lh_node.h"
 #include "lh_log.h"
 #include "lh_worker.h"
 #include "event.h"
@@ -362,17 +362,14 @@ s_default_policy (char *out, size_t size)
 int
 main (int argc, char **argv)
 {
-    int exit_code = 0;
-    zconfig_t *config = lh_config_load ("lh-validator",
-                                        "Lighthouse validator: answers allow / defer / escalate / "
-                                        "deny for the \"validate\" service.",
-                                        s_options, argc, argv, &exit_code);
+    static const lh_node_t node = {"lh-validator",
+                                   "Lighthouse validator: answers allow / defer / escalate / "
+                                   "deny for the \"validate\" service.",
+                                   s_options, "validator"};
+    int exit_code;
+    zconfig_t *config = lh_node_start (&node, argc, argv, &exit_code);
     if (!config)
         return exit_code;
-    lh_log_init ("validator",
-                 lh_log_level_parse (lh_config_str (config, "validator/log_level", "info")));
-    zsys_init ();
-    zsys_set_logsystem (false);
     struct sigaction action = {.sa_handler = s_on_hup};
     sigemptyset (&action.sa_mask);
     sigaction (SIGHUP, &action, NULL);
@@ -410,10 +407,8 @@ main (int argc, char **argv)
             goto done;
         }
     }
-    if (cert_path && !(cert = zcert_load (cert_path))) {
-        lh_error ("cannot load certificate", "path=%s", cert_path);
+    if (lh_node_cert (config, "validator", &cert) != 0)
         goto done;
-    }
     if (!(redact = redact_open (key_path, err, sizeof (err)))) {
         lh_error ("cannot load the redaction key", "error=\"%s\"", err);
         goto done;
