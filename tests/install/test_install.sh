@@ -36,7 +36,9 @@ echo "installed under $root ($libdir)"
 for f in include/lighthouse/lighthouse.h include/lighthouse/lh_version.h \
          "$libdir/liblighthouse.a" "$libdir/pkgconfig/lighthouse.pc" \
          "$libdir/cmake/lighthouse/lighthouseConfig.cmake" share/lighthouse/default.policy \
-         bin/lh bin/lh-broker bin/lh-validator bin/lh-integrity bin/lh-echo; do
+         bin/lh bin/lh-broker bin/lh-validator bin/lh-integrity bin/lh-echo \
+         share/lighthouse/config/broker.cfg share/lighthouse/config/validator.cfg \
+         share/lighthouse/config/integrity.cfg share/lighthouse/config/echo.cfg; do
     [ -e "$root/$f" ] || fail "missing $f"
 done
 for prog in lh lh-broker lh-validator lh-integrity lh-echo; do
@@ -83,9 +85,10 @@ lh=$root/bin/lh
 "$lh" keygen agent-1 --dir "$keys" --role agent --roster "$keys/roster.zpl" >/dev/null
 broker_key=$(sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$keys/broker.cert")
 front=ipc://$tmp/front back=ipc://$tmp/back pub=ipc://$tmp/pub
-"$root/bin/lh-broker" --frontend "$front" --backend "$back" --pub "$pub" \
-    --cert "$keys/broker.cert_secret" --roster "$keys/roster.zpl" \
-    --set service/validate/timeout=5000 >"$tmp/broker.log" 2>&1 &
+# The installed example configuration, with this test's endpoints and keys
+"$root/bin/lh-broker" -c "$root/share/lighthouse/config/broker.cfg" \
+    --frontend "$front" --backend "$back" --pub "$pub" \
+    --cert "$keys/broker.cert_secret" --roster "$keys/roster.zpl" >"$tmp/broker.log" 2>&1 &
 pids+=($!)
 # No --policy: the installed default policy
 "$root/bin/lh-validator" --broker "$back" --broker-key "$broker_key" \
