@@ -9,6 +9,8 @@
 
 #include "policy_internal.h"
 
+#include <stddef.h>
+
 #define MAX_POLICY_FILE (4 * 1024 * 1024)
 #define MAX_ZPL_LINE    1024 //  zconfig cuts longer lines silently; we refuse them
 //  zconfig finds each line's parent by walking all earlier siblings, so a
@@ -404,6 +406,39 @@ static const char *s_rule_keys[] = {
     "wrapper", "upstream", "role",       "when",    "assign",     "input", "nocase",  "action",
     "risk",    "reason",   "not_flag",   "not_arg", "not_assign", "tree",  "pre_flag"};
 
+//  The rule keys that hold a pattern list: where it goes, whether its
+//  patterns are paths, whether the rule's nocase applies to them
+typedef struct {
+    const char *key;
+    size_t offset;
+    bool paths;
+    bool nocase;
+} s_list_key_t;
+
+static const s_list_key_t s_list_keys[] = {
+    {"tool", offsetof (rule_t, tool), false, false},
+    {"command", offsetof (rule_t, command), false, true},
+    {"subcommand", offsetof (rule_t, subcommand), false, true},
+    {"arg", offsetof (rule_t, arg), false, true},
+    {"file", offsetof (rule_t, file), true, true},
+    {"wrapper", offsetof (rule_t, wrapper), false, false},
+    {"upstream", offsetof (rule_t, upstream), false, true},
+    {"role", offsetof (rule_t, role), false, false},
+    {"assign", offsetof (rule_t, assign), false, true},
+    {"input", offsetof (rule_t, input), false, true},
+    {"not_arg", offsetof (rule_t, not_arg), false, true},
+    {"not_assign", offsetof (rule_t, not_assign), false, true},
+};
+
+static const s_list_key_t *
+s_list_key (const char *key)
+{
+    for (size_t i = 0; i < sizeof (s_list_keys) / sizeof (s_list_keys[0]); i++)
+        if (strcmp (key, s_list_keys[i].key) == 0)
+            return &s_list_keys[i];
+    return NULL;
+}
+
 static bool
 s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
 {
@@ -469,30 +504,10 @@ s_load_rule (loader_t *l, policy_t *self, zconfig_t *item, rule_t *r)
         char kwhere[200];
         snprintf (kwhere, sizeof (kwhere), "%s/%s", where, key);
         bool ok = true;
-        if (strcmp (key, "tool") == 0)
-            ok = s_parse_list (l, kwhere, value, false, false, &r->tool);
-        else if (strcmp (key, "command") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->command);
-        else if (strcmp (key, "subcommand") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->subcommand);
-        else if (strcmp (key, "arg") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->arg);
-        else if (strcmp (key, "file") == 0)
-            ok = s_parse_list (l, kwhere, value, true, r->nocase, &r->file);
-        else if (strcmp (key, "wrapper") == 0)
-            ok = s_parse_list (l, kwhere, value, false, false, &r->wrapper);
-        else if (strcmp (key, "upstream") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->upstream);
-        else if (strcmp (key, "role") == 0)
-            ok = s_parse_list (l, kwhere, value, false, false, &r->role);
-        else if (strcmp (key, "assign") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->assign);
-        else if (strcmp (key, "input") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->input);
-        else if (strcmp (key, "not_arg") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->not_arg);
-        else if (strcmp (key, "not_assign") == 0)
-            ok = s_parse_list (l, kwhere, value, false, r->nocase, &r->not_assign);
+        const s_list_key_t *list = s_list_key (key);
+        if (list)
+            ok = s_parse_list (l, kwhere, value, list->paths, list->nocase && r->nocase,
+                               (plist_t *) ((char *) r + list->offset));
         else if (strcmp (key, "flag") == 0 || strcmp (key, "not_flag") == 0 ||
                  strcmp (key, "pre_flag") == 0) {
             ok = s_parse_flags (l, kwhere, value, r->nocase,
