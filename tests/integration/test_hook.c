@@ -21,12 +21,13 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LH_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define LH_SANITIZED 1
 #endif
 #endif
@@ -788,7 +789,7 @@ typedef enum { FAKE_ERROR, FAKE_NO_DECISION, FAKE_UNKNOWN, FAKE_NOT_STR, FAKE_AL
 typedef struct {
     cluster_t *cluster;
     fake_mode_t mode;
-    volatile bool stop;
+    atomic_bool stop; //  set by the test thread, read by the worker thread
     pthread_t thread;
     pthread_mutex_t lock;
     char *last; //  the last request body, as JSON
