@@ -359,6 +359,92 @@ s_default_policy (char *out, size_t size)
     snprintf (out, size, "%s", LH_INSTALLED_POLICY);
 }
 
+//  What the policy's class lighthouse protects besides its own patterns:
+//  validator/protect when set, else the policy's directory, the run
+//  directory, the spool (paths[2], NULL when off), the certificate and its
+//  public half, the redaction key and the directory of this binary.
+//  paths: {policy, run_dir, spool_dir, cert, redact_key}, any may be NULL.
+static void
+s_protect_list (zconfig_t *config, const char *paths[5], char *protect, size_t size)
+{
+    const char *given = lh_config_str (config, "validator/protect", NULL);
+    if (given) {
+        snprintf (protect, size, "%s", given);
+        return;
+    }
+    char dir[PATH_MAX];
+    s_dirname (paths[0], dir, sizeof (dir));
+    s_protect_add (protect, size, dir, true);
+    s_protect_add (protect, size, paths[1], true);
+    if (paths[2])
+        s_protect_add (protect, size, paths[2], true);
+    const char *cert_path = paths[3];
+    if (cert_path) {
+        s_protect_add (protect, size, cert_path, false);
+        //  zcert_save writes the public half beside the secret one
+        size_t len = strlen (cert_path);
+        if (len > 7 && streq (cert_path + len - 7, "_secret")) {
+            char pub[PATH_MAX];
+            snprintf (pub, sizeof (pub), "%.*s", (int) (len - 7), cert_path);
+            s_protect_add (protect, size, pub, false);
+        }
+    }
+    s_protect_add (protect, size, paths[4], false);
+    char exe[PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof (exe) - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        s_dirname (exe, dir, sizeof (dir));
+        s_protect_add (protect, size, dir, true);
+    }
+}
+
+//  Decides every request already here (request and what follows without
+//  waiting, up to GROUP_MAX), staging each decision's event in the spool;
+//  returns how many are in group.
+static size_t
+s_decide_group (validator_t *validator, lh_worker_t *worker, spool_t *spool, lh_request_t *request,
+                pending_t *group, codec_buf_t *event)
+{
+    size_t count = 0;
+    while (request) {
+        pending_t *p = &group[count++];
+        p->request = request;
+        msgpack_sbuffer_clear (&p->reply.sbuf);
+        msgpack_sbuffer_clear (&p->notice.sbuf);
+        msgpack_sbuffer_clear (&event->sbuf);
+        snprintf (p->agent, sizeof (p->agent), "%s", lh_request_agent (request));
+        p->decided = validator_handle (validator, lh_request_body (request), p->agent,
+                                       lh_request_role (request), &p->reply, &p->notice,
+                                       spool ? event : NULL);
+        p->stored = p->decided && spool &&
+                    spool_add (spool, event_type_name (EVENT_DECISION), p->agent, event->sbuf.data,
+                               event->sbuf.size);
+        request = count < GROUP_MAX ? lh_worker_recv (worker, 0) : NULL;
+    }
+    return count;
+}
+
+//  Answers a decided group: a decision whose event is not durable is not
+//  given (the log must hold every decision an agent acted on).
+static void
+s_answer_group (lh_worker_t *worker, spool_t *spool, bool durable, pending_t *group, size_t count,
+                notices_t *notices)
+{
+    for (size_t i = 0; i < count; i++) {
+        pending_t *p = &group[i];
+        if (p->decided && spool && !(p->stored && durable))
+            lh_worker_reply_error (worker, &p->request, LH_E_UNAVAILABLE,
+                                   "the decision could not be stored for the integrity log "
+                                   "(spool full or disk error): not answered");
+        else {
+            lh_worker_reply (worker, &p->request, p->reply.sbuf.data, p->reply.sbuf.size);
+            if (p->decided)
+                s_notices_add (notices, p->agent, p->notice.sbuf.data, p->notice.sbuf.size);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,7 +475,7 @@ main (int argc, char **argv)
     const char *policy_path = lh_config_str (config, "validator/policy", default_policy);
     const char *cert_path = lh_config_str (config, "validator/cert", NULL);
     const char *frontend = lh_config_str (config, "validator/frontend", NULL);
-    char err[512], run_dir[PATH_MAX - 64], spool_dir[PATH_MAX], key_path[PATH_MAX], dir[PATH_MAX];
+    char err[512], run_dir[PATH_MAX - 64], spool_dir[PATH_MAX], key_path[PATH_MAX];
     if (lh_config_str (config, "validator/run_dir", NULL))
         snprintf (run_dir, sizeof (run_dir), "%s", lh_config_str (config, "validator/run_dir", ""));
     else
@@ -413,35 +499,9 @@ main (int argc, char **argv)
         lh_error ("cannot load the redaction key", "error=\"%s\"", err);
         goto done;
     }
-    //  What the policy's class lighthouse protects besides its own patterns
     char protect[8192] = "";
-    if (lh_config_str (config, "validator/protect", NULL))
-        snprintf (protect, sizeof (protect), "%s", lh_config_str (config, "validator/protect", ""));
-    else {
-        s_dirname (policy_path, dir, sizeof (dir));
-        s_protect_add (protect, sizeof (protect), dir, true);
-        s_protect_add (protect, sizeof (protect), run_dir, true);
-        if (frontend)
-            s_protect_add (protect, sizeof (protect), spool_dir, true);
-        if (cert_path) {
-            s_protect_add (protect, sizeof (protect), cert_path, false);
-            //  zcert_save writes the public half beside the secret one
-            char pub[PATH_MAX];
-            size_t len = strlen (cert_path);
-            if (len > 7 && streq (cert_path + len - 7, "_secret")) {
-                snprintf (pub, sizeof (pub), "%.*s", (int) (len - 7), cert_path);
-                s_protect_add (protect, sizeof (protect), pub, false);
-            }
-        }
-        s_protect_add (protect, sizeof (protect), key_path, false);
-        char exe[PATH_MAX];
-        ssize_t n = readlink ("/proc/self/exe", exe, sizeof (exe) - 1);
-        if (n > 0) {
-            exe[n] = 0;
-            s_dirname (exe, dir, sizeof (dir));
-            s_protect_add (protect, sizeof (protect), dir, true);
-        }
-    }
+    const char *paths[] = {policy_path, run_dir, frontend ? spool_dir : NULL, cert_path, key_path};
+    s_protect_list (config, paths, protect, sizeof (protect));
     validator = validator_new (
         policy_path, (size_t) lh_config_int (config, "validator/cache_size", 100000),
         lh_config_str (config, "validator/home", "/root"), protect, redact, err, sizeof (err));
@@ -501,39 +561,12 @@ main (int argc, char **argv)
             s_reload (validator, "signal");
         }
         s_control_check (control, validator);
-        //  Every request already here is decided in this group
-        size_t count = 0;
         loads.in_group = true;
-        while (request) {
-            pending_t *p = &group[count++];
-            p->request = request;
-            msgpack_sbuffer_clear (&p->reply.sbuf);
-            msgpack_sbuffer_clear (&p->notice.sbuf);
-            msgpack_sbuffer_clear (&event.sbuf);
-            snprintf (p->agent, sizeof (p->agent), "%s", lh_request_agent (request));
-            p->decided = validator_handle (validator, lh_request_body (request), p->agent,
-                                           lh_request_role (request), &p->reply, &p->notice,
-                                           spool ? &event : NULL);
-            p->stored = p->decided && spool &&
-                        spool_add (spool, event_type_name (EVENT_DECISION), p->agent,
-                                   event.sbuf.data, event.sbuf.size);
-            request = count < GROUP_MAX ? lh_worker_recv (worker, 0) : NULL;
-        }
+        size_t count = s_decide_group (validator, worker, spool, request, group, &event);
         //  One commit, one sync for the whole group, before any answer
         loads.in_group = false;
         bool durable = !spool || spool_commit (spool);
-        for (size_t i = 0; i < count; i++) {
-            pending_t *p = &group[i];
-            if (p->decided && spool && !(p->stored && durable))
-                lh_worker_reply_error (worker, &p->request, LH_E_UNAVAILABLE,
-                                       "the decision could not be stored for the integrity log "
-                                       "(spool full or disk error): not answered");
-            else {
-                lh_worker_reply (worker, &p->request, p->reply.sbuf.data, p->reply.sbuf.size);
-                if (p->decided)
-                    s_notices_add (&notices, p->agent, p->notice.sbuf.data, p->notice.sbuf.size);
-            }
-        }
+        s_answer_group (worker, spool, durable, group, count, &notices);
         if (notices.all.count >= NOTICE_BATCH ||
             (notices.all.count && zclock_mono () >= notices.due))
             s_notices_flush (&notices);
