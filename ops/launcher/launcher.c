@@ -249,6 +249,7 @@ launcher_bin (launcher_t *self, launcher_kind_t kind)
 void
 launcher_set_args (launcher_t *self, launcher_kind_t kind, const char *args)
 {
+    zlist_purge (self->args[kind]);
     char *copy = strdup (args ? args : ""), *save = NULL;
     for (char *arg = strtok_r (copy, " ", &save); arg; arg = strtok_r (NULL, " ", &save))
         zlist_append (self->args[kind], arg);
@@ -746,6 +747,9 @@ int
 launcher_start_broker (launcher_t *self, const char *config)
 {
     s_base_keys (self);
+    //  The nodes' keys must be on the roster the broker reads now
+    for (int kind = LAUNCHER_ECHO; kind <= LAUNCHER_INTEGRITY; kind++)
+        s_keygen (self, self->cert_name[kind], "node");
     FILE *roster = s_roster (self);
     if (roster)
         fflush (roster);

@@ -54,8 +54,8 @@ void launcher_set_logs_dir (launcher_t *self, const char *subdir);
 //  The binary of a kind (default: the build tree's).
 void launcher_set_bin (launcher_t *self, launcher_kind_t kind, const char *path);
 const char *launcher_bin (launcher_t *self, launcher_kind_t kind);
-//  Options for every process of a kind: split on spaces (set) or one
-//  argument as is (add). Kept for restarts.
+//  Options for every process of a kind started from now on: set replaces
+//  them (split on spaces), add appends one argument as is.
 void launcher_set_args (launcher_t *self, launcher_kind_t kind, const char *args);
 void launcher_add_arg (launcher_t *self, launcher_kind_t kind, const char *arg);
 //  The certificate (a keygen name) that workers and replicas of kind
