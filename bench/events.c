@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "event.h"
 #include "launcher.h"
+#include "lh_config.h"
 #include "lh_client.h"
 #include "lh_proto.h"
 
@@ -90,43 +91,49 @@ static FILE *s_out;
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-events-bench [OPTIONS]\n"
-    "\n"
+static const char *s_summary =
     "Appends to the integrity log (service \"events\") through a CURVE lh-broker and\n"
     "three lh-integrity replicas on 127.0.0.1: replicated (Raft), signed (Ed25519\n"
     "checkpoints) and fsync'd. Closed loop, one append in flight per client, for each\n"
     "client count; then BATCH events per append; then a window with perf recording the\n"
     "leader. Beside it, on the same filesystem: one LMDB writer, one synchronous commit\n"
     "per record; 4 KiB pwrite + fdatasync; Ed25519 sign/verify and SHA-256 timings.\n"
-    "\n"
-    "  --clients LIST         client counts, one event per append [1,10,100]\n"
-    "  --batch N              events per append in the batched runs; 0: none [16]\n"
-    "  --batch-clients LIST   client counts of the batched runs [100]\n"
-    "  --duration S           measured seconds per run [5]\n"
-    "  --warmup S             unmeasured seconds before each [1]\n"
-    "  --drain S              most seconds to wait for the last replies [3]\n"
-    "  --baseline S           seconds of the LMDB baseline [the --duration]\n"
-    "  --profile S            seconds of perf on the leader (largest count); 0: none [3]\n"
-    "  --data-bytes N         packed size of each event's data map [200]\n"
-    "  --role ROLE            the clients' role in the roster: agent or node [agent]\n"
-    "  --timeout MS           per-append deadline, no resends [5000]\n"
-    "  --monitor-ms MS        replicas' full re-verification interval; 0: off [0]\n"
-    "  --replica-args TEXT    more lh-integrity options, e.g. \"--inflight 8\"\n"
-    "  --dir DIR              where the temporary directory goes [$TMPDIR or /tmp]\n"
-    "  --port-base P          ports P..P+2 (broker), P+10..P+12 (Raft) [17200]\n"
-    "  --broker-bin, --integrity-bin, --perf-bin PATH\n"
-    "                         the binaries [next to lh-events-bench in the build tree; perf\n"
-    "                         from PATH]\n"
-    "  --source TEXT          what was built (bench/run-events passes the commit)\n"
-    "  --json                 JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE        also write the JSON to FILE\n"
-    "  --keep                 keep the temporary directory (keys, logs, data, perf.data)\n"
+    "Ports: P..P+2 (broker), P+10..P+12 (Raft). --baseline defaults to --duration.\n"
     "\n"
     "Targets (reported, not asserted): >= 20,000 events/s with 100 clients, p99 of an\n"
     "append <= 20 ms. Exit status: 0 when every run ran (targets met or not), 1 when one\n"
     "could not run or the log size differs from the events acknowledged, 2 on usage\n"
-    "errors, 130 when interrupted.\n";
+    "errors, 130 when interrupted.";
+
+static const lh_option_t s_options[] = {
+    {"clients", "events/clients", "1,10,100", "client counts, one event per append", false},
+    {"batch", "events/batch", "16", "events per append in the batched runs; 0: none", false},
+    {"batch-clients", "events/batch_clients", "100", "client counts of the batched runs", false},
+    {"duration", "events/duration", "5", "measured seconds per run", false},
+    {"warmup", "events/warmup", "1", "unmeasured seconds before each", false},
+    {"drain", "events/drain", "3", "most seconds to wait for the last replies", false},
+    {"baseline", "events/baseline", NULL, "seconds of the LMDB baseline", false},
+    {"profile", "events/profile", "3", "seconds of perf on the leader; 0: none", false},
+    {"data-bytes", "events/data_bytes", "200", "packed size of each event's data map", false},
+    {"role", "events/role", "agent", "the clients' role in the roster: agent or node", false},
+    {"timeout", "events/timeout", "5000", "per-append deadline, ms, no resends", false},
+    {"monitor-ms", "events/monitor_ms", "0", "replicas' full re-verification interval; 0: off",
+     false},
+    {"replica-args", "events/replica_args", NULL,
+     "more lh-integrity options, e.g. \"--inflight 8\"", false},
+    {"dir", "events/dir", NULL, "where the temporary directory goes [$TMPDIR or /tmp]", false},
+    {"port-base", "events/port_base", "17200", "first port (see below)", false},
+    {"broker-bin", "events/broker_bin", NULL, "lh-broker [next to lh-events-bench]", false},
+    {"integrity-bin", "events/integrity_bin", NULL, "lh-integrity [next to lh-events-bench]",
+     false},
+    {"perf-bin", "events/perf_bin", NULL, "perf [from PATH]", false},
+    {"source", "events/source", NULL, "what was built (bench/run-events passes the commit)", false},
+    {"json", "events/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "events/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "events/keep", NULL, "keep the temporary directory (keys, logs, data, perf.data)",
+     true},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static int
 s_parse_list (const char *v, int *out, int *n)
@@ -145,93 +152,45 @@ s_parse_list (const char *v, int *out, int *n)
     return *n > 0 ? 0 : -1;
 }
 
+//  The options as lh_config_load reads them; the tree stays alive for
+//  the strings in o
 static int
-s_parse (eopts_t *o, int argc, char **argv)
+s_parse (eopts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (eopts_t){.counts = {1, 10, 100},
-                   .ncounts = 3,
-                   .batch = 16,
-                   .batch_counts = {100},
-                   .nbatch = 1,
-                   .duration = 5,
-                   .warmup = 1,
-                   .drain = 3,
-                   .baseline_s = -1,
-                   .profile_s = 3,
-                   .data_bytes = 200,
-                   .timeout_ms = 5000,
-                   .monitor_ms = 0,
-                   .port_base = 17200,
-                   .role = "agent"};
-    bool lists_ok = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        }
-        if (streq (a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (streq (a, "--keep")) {
-            o->keep = true;
-            continue;
-        }
-        if (!v) {
-            fprintf (stderr,
-                     "lh-events-bench: unknown argument '%s' or missing value (try "
-                     "--help)\n",
-                     a);
-            return 2;
-        }
-        i++;
-        if (streq (a, "--clients"))
-            lists_ok &= s_parse_list (v, o->counts, &o->ncounts) == 0;
-        else if (streq (a, "--batch"))
-            o->batch = atoi (v);
-        else if (streq (a, "--batch-clients"))
-            lists_ok &= s_parse_list (v, o->batch_counts, &o->nbatch) == 0;
-        else if (streq (a, "--duration"))
-            o->duration = atof (v);
-        else if (streq (a, "--warmup"))
-            o->warmup = atof (v);
-        else if (streq (a, "--drain"))
-            o->drain = atof (v);
-        else if (streq (a, "--baseline"))
-            o->baseline_s = atof (v);
-        else if (streq (a, "--profile"))
-            o->profile_s = atof (v);
-        else if (streq (a, "--data-bytes"))
-            o->data_bytes = atoi (v);
-        else if (streq (a, "--role"))
-            o->role = v;
-        else if (streq (a, "--timeout"))
-            o->timeout_ms = atoi (v);
-        else if (streq (a, "--monitor-ms"))
-            o->monitor_ms = atoi (v);
-        else if (streq (a, "--replica-args"))
-            o->replica_args = v;
-        else if (streq (a, "--dir"))
-            o->dir = v;
-        else if (streq (a, "--port-base"))
-            o->port_base = atoi (v);
-        else if (streq (a, "--broker-bin"))
-            o->broker_bin = v;
-        else if (streq (a, "--integrity-bin"))
-            o->integrity_bin = v;
-        else if (streq (a, "--perf-bin"))
-            o->perf_bin = v;
-        else if (streq (a, "--source"))
-            o->source = v;
-        else if (streq (a, "--json-out"))
-            o->json_out = v;
-        else {
-            fprintf (stderr, "lh-events-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
-    }
+    int exit_code = 0;
+    zconfig_t *config =
+        lh_config_load ("lh-events-bench", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+#define S(name) lh_config_str (config, "events/" name, NULL)
+#define I(name) (int) lh_config_int (config, "events/" name, -1)
+#define D(name) atof (lh_config_str (config, "events/" name, "-1"))
+    *o = (eopts_t){.batch = I ("batch"),
+                   .duration = D ("duration"),
+                   .warmup = D ("warmup"),
+                   .drain = D ("drain"),
+                   .baseline_s = D ("baseline"),
+                   .profile_s = D ("profile"),
+                   .data_bytes = I ("data_bytes"),
+                   .timeout_ms = I ("timeout"),
+                   .monitor_ms = I ("monitor_ms"),
+                   .port_base = I ("port_base"),
+                   .role = S ("role"),
+                   .replica_args = S ("replica_args"),
+                   .dir = S ("dir"),
+                   .broker_bin = S ("broker_bin"),
+                   .integrity_bin = S ("integrity_bin"),
+                   .perf_bin = S ("perf_bin"),
+                   .source = S ("source"),
+                   .json_out = S ("json_out"),
+                   .json = lh_config_bool (config, "events/json", false),
+                   .keep = lh_config_bool (config, "events/keep", false)};
+    bool lists_ok = s_parse_list (S ("clients"), o->counts, &o->ncounts) == 0 &&
+                    s_parse_list (S ("batch_clients"), o->batch_counts, &o->nbatch) == 0;
+#undef S
+#undef I
+#undef D
     if (o->baseline_s < 0)
         o->baseline_s = o->duration;
     if (!lists_ok || o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->baseline_s < 0 ||
@@ -2163,13 +2122,23 @@ s_log_check (eenv_t *env, check_t *check)
     }
 }
 
+static int s_main (eopts_t o);
+
 int
 main (int argc, char **argv)
 {
     eopts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
-        return rc;
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc < 0)
+        rc = s_main (o);
+    zconfig_destroy (&config);
+    return rc;
+}
+
+static int
+s_main (eopts_t o)
+{
     s_out = o.json ? stderr : stdout;
     zsys_init ();
     zsys_set_logsystem (false);

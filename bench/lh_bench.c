@@ -22,6 +22,7 @@
 #include "codec.h"
 #include "launcher.h"
 #include "lh_client.h"
+#include "lh_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,44 +162,47 @@ static launcher_t *s_launcher;
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-bench [OPTIONS]\n"
-    "\n"
+static const char *s_summary =
     "Lighthouse load generator. Starts its own lh-broker, lh-echo and direct\n"
     "ROUTER echo server on 127.0.0.1 and measures, side by side:\n"
     "  direct/broker x plain/curve x {1 synchronous client, CLIENTS x DEPTH pipelined}\n"
     "  and CONNS connected CURVE clients held by one broker (RSS per client).\n"
-    "\n"
-    "  --duration S      measured seconds per scenario [5]\n"
-    "  --warmup S        unmeasured seconds before each scenario [1]\n"
-    "  --drain S         most seconds to wait for in-flight replies after [3]\n"
-    "  --clients N       clients in the pipelined scenario [100]\n"
-    "  --depth N         requests in flight per pipelined client [16]\n"
-    "  --size BYTES      payload string in each request [256]\n"
-    "  --conns N         connected clients for the RSS test, 0 skips it [10000]\n"
-    "  --conn-procs N    processes holding them; 0: at least 8, more if the fd\n"
-    "                    limit needs it [0]\n"
-    "  --conn-window N   handshakes in progress per holder process [64]\n"
-    "  --conn-timeout S  bound on the whole connection phase [60]\n"
-    "  --workers N       lh-echo workers behind the broker [1]\n"
-    "  --capacity N      requests each worker may hold [128]\n"
-    "  --io-threads N    ZeroMQ I/O threads in the bench's clients [1]\n"
-    "  --timeout MS      per-request deadline in the client; no resends [5000]\n"
-    "  --security LIST   plain, curve or both [both]\n"
-    "  --only LIST       comma list of sync, pipe, conns [sync,pipe,conns]\n"
-    "  --port-base P     ports P..P+11 on 127.0.0.1 [17000]\n"
-    "  --broker-bin PATH lh-broker [next to lh-bench in the build tree]\n"
-    "  --echo-bin PATH   lh-echo [likewise]\n"
-    "  --json            JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE   also write the JSON to FILE\n"
-    "  --keep            keep the temporary directory (keys, config, logs)\n"
-    "  --suite NAME      echo: this suite [echo]; validate: echo vs validate\n"
-    "                    through the broker (lh-bench --suite validate --help)\n"
+    "--suite validate: echo vs validate through the broker (lh-bench --suite validate\n"
+    "--help). --conn-procs 0: at least 8 holders, more if the fd limit needs it.\n"
     "\n"
     "Targets: broker throughput >= 0.6x direct (CLIENTS x DEPTH); broker p99 <= 2x\n"
     "direct (1 synchronous client); <= 50 KiB broker RSS per connected CURVE client;\n"
     "CURVE costs <= 25% of broker throughput. Exit status: 0 when everything ran\n"
-    "(targets missed or not), 1 when a scenario could not run, 2 on usage errors.\n";
+    "(targets missed or not), 1 when a scenario could not run, 2 on usage errors.";
+
+static const lh_option_t s_options[] = {
+    {"duration", "bench/duration", "5", "measured seconds per scenario", false},
+    {"warmup", "bench/warmup", "1", "unmeasured seconds before each scenario", false},
+    {"drain", "bench/drain", "3", "most seconds to wait for in-flight replies after", false},
+    {"clients", "bench/clients", "100", "clients in the pipelined scenario", false},
+    {"depth", "bench/depth", "16", "requests in flight per pipelined client", false},
+    {"size", "bench/size", "256", "payload string in each request, bytes", false},
+    {"conns", "bench/conns", "10000", "connected clients for the RSS test, 0 skips it", false},
+    {"conn-procs", "bench/conn_procs", "0", "processes holding them (0: see below)", false},
+    {"conn-window", "bench/conn_window", "64", "handshakes in progress per holder process", false},
+    {"conn-timeout", "bench/conn_timeout", "60", "bound on the whole connection phase, s", false},
+    {"workers", "bench/workers", "1", "lh-echo workers behind the broker", false},
+    {"capacity", "bench/capacity", "128", "requests each worker may hold", false},
+    {"io-threads", "bench/io_threads", "1", "ZeroMQ I/O threads in the bench's clients", false},
+    {"timeout", "bench/timeout", "5000", "per-request deadline in the client, ms; no resends",
+     false},
+    {"security", "bench/security", "both", "plain, curve or both", false},
+    {"only", "bench/only", "sync,pipe,conns", "comma list of sync, pipe, conns", false},
+    {"port-base", "bench/port_base", "17000", "ports P..P+11 on 127.0.0.1", false},
+    {"broker-bin", "bench/broker_bin", NULL, "lh-broker [next to lh-bench in the build tree]",
+     false},
+    {"echo-bin", "bench/echo_bin", NULL, "lh-echo [likewise]", false},
+    {"json", "bench/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "bench/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "bench/keep", NULL, "keep the temporary directory (keys, config, logs)", true},
+    {"suite", "bench/suite", "echo", "echo: this suite; validate: echo vs validate", false},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static bool
 s_list_has (const char *list, const char *word)
@@ -215,99 +219,46 @@ s_list_has (const char *list, const char *word)
     return false;
 }
 
+//  The options as lh_config_load reads them (so -c FILE and --set work as
+//  for the daemons); the tree stays alive for the strings in o
 static int
-s_parse (opts_t *o, int argc, char **argv)
+s_parse (opts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (opts_t){.duration = 5,
-                  .warmup = 1,
-                  .drain = 3,
-                  .clients = 100,
-                  .depth = 16,
-                  .conns = 10000,
-                  .conn_procs = 0,
-                  .conn_window = 64,
-                  .conn_timeout_s = 60,
-                  .size = 256,
-                  .workers = 1,
-                  .capacity = 128,
-                  .io_threads = 1,
-                  .port_base = 17000,
-                  .timeout_ms = 5000,
-                  .plain = true,
-                  .curve = true,
-                  .do_sync = true,
-                  .do_pipe = true,
-                  .do_conns = true};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDS_VALUE                                                                                \
-    if (!v) {                                                                                      \
-        fprintf (stderr, "lh-bench: %s needs a value\n", a);                                       \
-        return 2;                                                                                  \
-    }                                                                                              \
-    i++;
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        } else if (streq (a, "--json"))
-            o->json = true;
-        else if (streq (a, "--keep"))
-            o->keep = true;
-        else if (streq (a, "--suite")) {
-            NEEDS_VALUE //  echo: this suite (validate is dispatched in main)
-        } else if (streq (a, "--duration")) {
-            NEEDS_VALUE o->duration = atof (v);
-        } else if (streq (a, "--warmup")) {
-            NEEDS_VALUE o->warmup = atof (v);
-        } else if (streq (a, "--drain")) {
-            NEEDS_VALUE o->drain = atof (v);
-        } else if (streq (a, "--clients")) {
-            NEEDS_VALUE o->clients = atoi (v);
-        } else if (streq (a, "--depth")) {
-            NEEDS_VALUE o->depth = atoi (v);
-        } else if (streq (a, "--size")) {
-            NEEDS_VALUE o->size = atoi (v);
-        } else if (streq (a, "--conns")) {
-            NEEDS_VALUE o->conns = atoi (v);
-        } else if (streq (a, "--conn-procs")) {
-            NEEDS_VALUE o->conn_procs = atoi (v);
-        } else if (streq (a, "--conn-window")) {
-            NEEDS_VALUE o->conn_window = atoi (v);
-        } else if (streq (a, "--conn-timeout")) {
-            NEEDS_VALUE o->conn_timeout_s = atoi (v);
-        } else if (streq (a, "--workers")) {
-            NEEDS_VALUE o->workers = atoi (v);
-        } else if (streq (a, "--capacity")) {
-            NEEDS_VALUE o->capacity = atoi (v);
-        } else if (streq (a, "--io-threads")) {
-            NEEDS_VALUE o->io_threads = atoi (v);
-        } else if (streq (a, "--timeout")) {
-            NEEDS_VALUE o->timeout_ms = atoi (v);
-        } else if (streq (a, "--port-base")) {
-            NEEDS_VALUE o->port_base = atoi (v);
-        } else if (streq (a, "--broker-bin")) {
-            NEEDS_VALUE o->broker_bin = v;
-        } else if (streq (a, "--echo-bin")) {
-            NEEDS_VALUE o->echo_bin = v;
-        } else if (streq (a, "--json-out")) {
-            NEEDS_VALUE o->json_out = v;
-        } else if (streq (a, "--security")) {
-            NEEDS_VALUE o->plain = streq (v, "plain") || streq (v, "both");
-            o->curve = streq (v, "curve") || streq (v, "both");
-            if (!o->plain && !o->curve) {
-                fprintf (stderr, "lh-bench: --security is plain, curve or both\n");
-                return 2;
-            }
-        } else if (streq (a, "--only")) {
-            NEEDS_VALUE o->do_sync = s_list_has (v, "sync");
-            o->do_pipe = s_list_has (v, "pipe");
-            o->do_conns = s_list_has (v, "conns");
-        } else {
-            fprintf (stderr, "lh-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
-#undef NEEDS_VALUE
+    int exit_code = 0;
+    zconfig_t *config = lh_config_load ("lh-bench", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+    const char *security = lh_config_str (config, "bench/security", "both");
+    const char *only = lh_config_str (config, "bench/only", "sync,pipe,conns");
+    *o = (opts_t){.duration = atof (lh_config_str (config, "bench/duration", "5")),
+                  .warmup = atof (lh_config_str (config, "bench/warmup", "1")),
+                  .drain = atof (lh_config_str (config, "bench/drain", "3")),
+                  .clients = (int) lh_config_int (config, "bench/clients", -1),
+                  .depth = (int) lh_config_int (config, "bench/depth", -1),
+                  .conns = (int) lh_config_int (config, "bench/conns", -1),
+                  .conn_procs = (int) lh_config_int (config, "bench/conn_procs", -1),
+                  .conn_window = (int) lh_config_int (config, "bench/conn_window", -1),
+                  .conn_timeout_s = (int) lh_config_int (config, "bench/conn_timeout", -1),
+                  .size = (int) lh_config_int (config, "bench/size", -1),
+                  .workers = (int) lh_config_int (config, "bench/workers", -1),
+                  .capacity = (int) lh_config_int (config, "bench/capacity", -1),
+                  .io_threads = (int) lh_config_int (config, "bench/io_threads", -1),
+                  .port_base = (int) lh_config_int (config, "bench/port_base", -1),
+                  .timeout_ms = (int) lh_config_int (config, "bench/timeout", -1),
+                  .json = lh_config_bool (config, "bench/json", false),
+                  .json_out = lh_config_str (config, "bench/json_out", NULL),
+                  .keep = lh_config_bool (config, "bench/keep", false),
+                  .broker_bin = lh_config_str (config, "bench/broker_bin", NULL),
+                  .echo_bin = lh_config_str (config, "bench/echo_bin", NULL),
+                  .plain = streq (security, "plain") || streq (security, "both"),
+                  .curve = streq (security, "curve") || streq (security, "both"),
+                  .do_sync = s_list_has (only, "sync"),
+                  .do_pipe = s_list_has (only, "pipe"),
+                  .do_conns = s_list_has (only, "conns")};
+    if (!o->plain && !o->curve) {
+        fprintf (stderr, "lh-bench: --security is plain, curve or both\n");
+        return 2;
     }
     if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->clients < 1 || o->depth < 1 ||
         o->size < 0 || o->size > 512 * 1024 || o->conns < 0 || o->conn_procs < 0 ||
@@ -1006,9 +957,12 @@ main (int argc, char **argv)
         }
 
     opts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc >= 0) {
+        zconfig_destroy (&config);
         return rc;
+    }
     s_out = o.json ? stderr : stdout;
 
     zsys_init ();
@@ -1029,6 +983,7 @@ main (int argc, char **argv)
     if (s_env_init (&env, &o) != 0) {
         env.failed = true;
         s_env_destroy (&env, o.keep);
+        zconfig_destroy (&config);
         return 1;
     }
     s_progress ("broker %s, echo %s, work dir %s", env.broker_bin, env.echo_bin, env.tmp);
@@ -1168,6 +1123,7 @@ main (int argc, char **argv)
     }
     launcher_stop_all (s_launcher, 2000);
     s_env_destroy (&env, o.keep);
+    zconfig_destroy (&config);
     if (bench_stop)
         return 130;
     return any_failed ? 1 : 0;

@@ -29,6 +29,7 @@
 #include "jsonpack.h"
 #include "launcher.h"
 #include "lh_client.h"
+#include "lh_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,43 +166,52 @@ static launcher_t *s_launcher;
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-bench --suite validate [OPTIONS]\n"
-    "\n"
-    "End-to-end \"validate\" against the \"echo\" baseline through one CURVE lh-broker\n"
-    "on 127.0.0.1, in one run: for each agent count, echo, validate with the L1 cache\n"
-    "warm and validate with it defeated (a new cwd per request), with the same agents\n"
-    "(closed loop, one request in flight each). Also runs lh-policy-bench.\n"
-    "\n"
-    "  --agents LIST          agent counts [1,100,1000]\n"
-    "  --duration S           measured seconds per scenario [5]\n"
-    "  --warmup S             unmeasured seconds before each [1]\n"
-    "  --drain S              most seconds to wait for the last replies [3]\n"
-    "  --cache LIST           warm, cold or both [warm,cold]\n"
-    "  --rounds N             repeat echo, warm, cold N times per agent count,\n"
-    "                         interleaved; figures merge the rounds [1]\n"
-    "  --workers N            lh-echo and lh-validator processes, each [1]\n"
-    "  --capacity N           requests each worker may hold [64]\n"
-    "  --agents-per-proc N    agents per driver process (one thread each) [250]\n"
-    "  --timeout MS           per-request deadline, no resends [5000]\n"
-    "  --connect-timeout S    bound on connecting the agents of one count [60]\n"
-    "  --policy-rounds N      lh-policy-bench rounds; 0 skips it [5]\n"
-    "  --spool-sync 0|1       lh-validator --spool-sync: 1 fdatasyncs each group of\n"
-    "                         decisions before replying, 0 leaves them to the page\n"
-    "                         cache (survives a killed validator, not a power cut) [1]\n"
-    "  --mix FILE             request mix [bench/validate-mix.tsv]\n"
-    "  --policy FILE          policy for lh-validator [nodes/validator/default.policy]\n"
-    "  --port-base P          ports P..P+2 on 127.0.0.1 [17100]\n"
-    "  --broker-bin, --echo-bin, --validator-bin, --policy-bench-bin PATH\n"
-    "                         the binaries [next to lh-bench in the build tree]\n"
-    "  --source TEXT          what was built (bench/run-validate passes the commit)\n"
-    "  --json                 JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE        also write the JSON to FILE\n"
-    "  --keep                 keep the temporary directory (keys, logs)\n"
+static const char *s_summary =
+    "lh-bench --suite validate: end-to-end \"validate\" against the \"echo\" baseline\n"
+    "through one CURVE lh-broker on 127.0.0.1, in one run: for each agent count, echo,\n"
+    "validate with the L1 cache warm and validate with it defeated (a new cwd per\n"
+    "request), with the same agents (closed loop, one request in flight each). Also\n"
+    "runs lh-policy-bench. --rounds N repeats echo, warm, cold N times per agent count,\n"
+    "interleaved; figures merge the rounds. --spool-sync 1 fdatasyncs each group of\n"
+    "decisions before replying, 0 leaves them to the page cache (survives a killed\n"
+    "validator, not a power cut).\n"
     "\n"
     "Targets: validate p99 <= 1.2x echo p99, validate throughput >= 0.8x echo,\n"
     "per agent count and cache mode. Exit status: 0 when every scenario ran (targets\n"
-    "met or not), 1 when one could not run, 2 on usage errors, 130 when interrupted.\n";
+    "met or not), 1 when one could not run, 2 on usage errors, 130 when interrupted.";
+
+static const lh_option_t s_options[] = {
+    {"suite", "validate/suite", "validate", "the suite (lh-bench --suite)", false},
+    {"agents", "validate/agents", "1,100,1000", "agent counts", false},
+    {"duration", "validate/duration", "5", "measured seconds per scenario", false},
+    {"warmup", "validate/warmup", "1", "unmeasured seconds before each", false},
+    {"drain", "validate/drain", "3", "most seconds to wait for the last replies", false},
+    {"cache", "validate/cache", "warm,cold", "warm, cold or both", false},
+    {"rounds", "validate/rounds", "1", "repeat echo, warm, cold N times per agent count", false},
+    {"workers", "validate/workers", "1", "lh-echo and lh-validator processes, each", false},
+    {"capacity", "validate/capacity", "64", "requests each worker may hold", false},
+    {"agents-per-proc", "validate/agents_per_proc", "250",
+     "agents per driver process (one thread each)", false},
+    {"timeout", "validate/timeout", "5000", "per-request deadline, ms, no resends", false},
+    {"connect-timeout", "validate/connect_timeout", "60",
+     "bound on connecting the agents of one count, s", false},
+    {"policy-rounds", "validate/policy_rounds", "5", "lh-policy-bench rounds; 0 skips it", false},
+    {"spool-sync", "validate/spool_sync", "1", "lh-validator --spool-sync (0 or 1)", false},
+    {"mix", "validate/mix", LH_BENCH_MIX, "request mix", false},
+    {"policy", "validate/policy", LH_BENCH_POLICY, "policy for lh-validator", false},
+    {"port-base", "validate/port_base", "17100", "ports P..P+2 on 127.0.0.1", false},
+    {"broker-bin", "validate/broker_bin", NULL, "lh-broker [next to lh-bench]", false},
+    {"echo-bin", "validate/echo_bin", NULL, "lh-echo [next to lh-bench]", false},
+    {"validator-bin", "validate/validator_bin", NULL, "lh-validator [next to lh-bench]", false},
+    {"policy-bench-bin", "validate/policy_bench_bin", NULL, "lh-policy-bench [next to lh-bench]",
+     false},
+    {"source", "validate/source", NULL, "what was built (bench/run-validate passes the commit)",
+     false},
+    {"json", "validate/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "validate/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "validate/keep", NULL, "keep the temporary directory (keys, logs)", true},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static bool
 s_list_has (const char *list, const char *word)
@@ -213,108 +223,57 @@ s_list_has (const char *list, const char *word)
     return false;
 }
 
+//  The options as lh_config_load reads them; the tree stays alive for
+//  the strings in o
 static int
-s_parse (vopts_t *o, int argc, char **argv)
+s_parse (vopts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (vopts_t){.counts = {1, 100, 1000},
-                   .ncounts = 3,
-                   .duration = 5,
-                   .warmup = 1,
-                   .drain = 3,
-                   .workers = 1,
-                   .capacity = 64,
-                   .per_proc = 250,
-                   .timeout_ms = 5000,
-                   .connect_s = 60,
-                   .port_base = 17100,
-                   .policy_rounds = 5,
-                   .rounds = 1,
-                   .spool_sync = 1,
-                   .warm = true,
-                   .cold = true,
-                   .mix_path = LH_BENCH_MIX,
-                   .policy_path = LH_BENCH_POLICY};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (streq (a, "--suite")) {
-            i++;
-            continue;
-        }
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        }
-        if (streq (a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (streq (a, "--keep")) {
-            o->keep = true;
-            continue;
-        }
-        if (!v) {
-            fprintf (stderr, "lh-bench: unknown argument '%s' or missing value (try --help)\n", a);
-            return 2;
-        }
-        i++;
-        if (streq (a, "--agents")) {
-            o->ncounts = 0;
-            for (const char *p = v; *p && o->ncounts < MAX_COUNTS;) {
-                o->counts[o->ncounts++] = atoi (p);
-                p = strchr (p, ',');
-                if (!p)
-                    break;
-                p++;
-            }
-        } else if (streq (a, "--duration"))
-            o->duration = atof (v);
-        else if (streq (a, "--warmup"))
-            o->warmup = atof (v);
-        else if (streq (a, "--drain"))
-            o->drain = atof (v);
-        else if (streq (a, "--cache")) {
-            o->warm = s_list_has (v, "warm");
-            o->cold = s_list_has (v, "cold");
-        } else if (streq (a, "--workers"))
-            o->workers = atoi (v);
-        else if (streq (a, "--capacity"))
-            o->capacity = atoi (v);
-        else if (streq (a, "--agents-per-proc"))
-            o->per_proc = atoi (v);
-        else if (streq (a, "--timeout"))
-            o->timeout_ms = atoi (v);
-        else if (streq (a, "--connect-timeout"))
-            o->connect_s = atoi (v);
-        else if (streq (a, "--rounds"))
-            o->rounds = atoi (v);
-        else if (streq (a, "--policy-rounds"))
-            o->policy_rounds = atoi (v);
-        else if (streq (a, "--spool-sync"))
-            o->spool_sync = atoi (v);
-        else if (streq (a, "--mix"))
-            o->mix_path = v;
-        else if (streq (a, "--policy"))
-            o->policy_path = v;
-        else if (streq (a, "--port-base"))
-            o->port_base = atoi (v);
-        else if (streq (a, "--broker-bin"))
-            o->broker_bin = v;
-        else if (streq (a, "--echo-bin"))
-            o->echo_bin = v;
-        else if (streq (a, "--validator-bin"))
-            o->validator_bin = v;
-        else if (streq (a, "--policy-bench-bin"))
-            o->policy_bench_bin = v;
-        else if (streq (a, "--source"))
-            o->source = v;
-        else if (streq (a, "--json-out"))
-            o->json_out = v;
-        else {
-            fprintf (stderr, "lh-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
+    int exit_code = 0;
+    zconfig_t *config =
+        lh_config_load ("lh-bench --suite validate", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+#define S(name) lh_config_str (config, "validate/" name, NULL)
+#define I(name) (int) lh_config_int (config, "validate/" name, -1)
+#define D(name) atof (lh_config_str (config, "validate/" name, "-1"))
+#define B(name) lh_config_bool (config, "validate/" name, false)
+    const char *cache = S ("cache");
+    *o = (vopts_t){.duration = D ("duration"),
+                   .warmup = D ("warmup"),
+                   .drain = D ("drain"),
+                   .workers = I ("workers"),
+                   .capacity = I ("capacity"),
+                   .per_proc = I ("agents_per_proc"),
+                   .timeout_ms = I ("timeout"),
+                   .connect_s = I ("connect_timeout"),
+                   .port_base = I ("port_base"),
+                   .policy_rounds = I ("policy_rounds"),
+                   .rounds = I ("rounds"),
+                   .spool_sync = I ("spool_sync"),
+                   .warm = s_list_has (cache, "warm"),
+                   .cold = s_list_has (cache, "cold"),
+                   .json = B ("json"),
+                   .keep = B ("keep"),
+                   .json_out = S ("json_out"),
+                   .source = S ("source"),
+                   .mix_path = S ("mix"),
+                   .policy_path = S ("policy"),
+                   .broker_bin = S ("broker_bin"),
+                   .echo_bin = S ("echo_bin"),
+                   .validator_bin = S ("validator_bin"),
+                   .policy_bench_bin = S ("policy_bench_bin")};
+    for (const char *p = S ("agents"); *p && o->ncounts < MAX_COUNTS;) {
+        o->counts[o->ncounts++] = atoi (p);
+        p = strchr (p, ',');
+        if (!p)
+            break;
+        p++;
     }
+#undef S
+#undef I
+#undef D
+#undef B
     bool counts_ok = o->ncounts > 0;
     for (int i = 0; i < o->ncounts; i++)
         counts_ok &= o->counts[i] >= 1 && o->counts[i] <= 20000;
@@ -1308,13 +1267,23 @@ s_echo_payload (double target)
     return 256;
 }
 
+static int s_suite (vopts_t o);
+
 int
 validate_main (int argc, char **argv)
 {
     vopts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
-        return rc;
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc < 0)
+        rc = s_suite (o);
+    zconfig_destroy (&config);
+    return rc;
+}
+
+static int
+s_suite (vopts_t o)
+{
     s_out = o.json ? stderr : stdout;
     zsys_init ();
     zsys_set_logsystem (false);
