@@ -1,7 +1,8 @@
 /*  bench.h -- the pieces of lh-bench, the Lighthouse load generator.
 
     hist    log-linear latency histogram (HDR-style, < 0.8% relative error)
-    proc    child processes (spawn, kill on exit or signal), /proc readers
+    proc    signals, /proc readers (child processes and clusters are the
+            launcher's: ops/launcher)
     load    closed-loop load: client threads each with a pipelining depth
     serve   the direct ROUTER echo server used as the baseline (a child)
     conns   the connection holders of the 10k-client test (children)
@@ -61,30 +62,14 @@ void bench_progress (const char *tool, const char *format, ...)
 extern volatile sig_atomic_t bench_stop;
 
 //  Installs SIGINT/SIGTERM/SIGHUP handlers that stop the run (a second
-//  signal kills the children at once and exits), ignores SIGPIPE, and
-//  registers an atexit hook that stops every child still running.
+//  signal kills the children at once and exits) and ignores SIGPIPE. The
+//  launcher stops every child still running at exit.
 void proc_init (void);
 
 //  Raises RLIMIT_NOFILE (soft and, if allowed, hard) to want; returns the
 //  soft limit now in force. Children inherit it.
 long proc_raise_nofile (long want);
 
-//  Starts argv[0] with argv; stdout and stderr go to log_path (appended)
-//  unless stdout_fd >= 0; stdin comes from stdin_fd when >= 0, else
-//  /dev/null. The child dies with us (PR_SET_PDEATHSIG). Returns the pid or
-//  -1. The pid is remembered until proc_stop.
-pid_t proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd,
-                  int stdout_fd);
-//  SIGTERM, up to grace_ms for it to exit, then SIGKILL. Reaps it.
-void proc_stop (pid_t pid, int grace_ms);
-void proc_stop_all (int grace_ms);
-//  True while the child has not exited (reaps it if it has).
-bool proc_alive (pid_t pid);
-
-//  Prints the last lines of a child's log on stderr (after a failure).
-void proc_log_tail (const char *path);
-//  Removes a temporary directory and everything in it.
-void proc_remove_tree (const char *path);
 //  Reads one line (without its newline) from a child's pipe into buf,
 //  waiting until the monotonic ms `until`. 0, or -1 on timeout, EOF, error
 //  or bench_stop.

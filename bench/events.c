@@ -31,6 +31,8 @@
 
 #include "codec.h"
 #include "event.h"
+#include "launcher.h"
+#include "lh_config.h"
 #include "lh_client.h"
 #include "lh_proto.h"
 
@@ -89,43 +91,49 @@ static FILE *s_out;
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-events-bench [OPTIONS]\n"
-    "\n"
+static const char *s_summary =
     "Appends to the integrity log (service \"events\") through a CURVE lh-broker and\n"
     "three lh-integrity replicas on 127.0.0.1: replicated (Raft), signed (Ed25519\n"
     "checkpoints) and fsync'd. Closed loop, one append in flight per client, for each\n"
     "client count; then BATCH events per append; then a window with perf recording the\n"
     "leader. Beside it, on the same filesystem: one LMDB writer, one synchronous commit\n"
     "per record; 4 KiB pwrite + fdatasync; Ed25519 sign/verify and SHA-256 timings.\n"
-    "\n"
-    "  --clients LIST         client counts, one event per append [1,10,100]\n"
-    "  --batch N              events per append in the batched runs; 0: none [16]\n"
-    "  --batch-clients LIST   client counts of the batched runs [100]\n"
-    "  --duration S           measured seconds per run [5]\n"
-    "  --warmup S             unmeasured seconds before each [1]\n"
-    "  --drain S              most seconds to wait for the last replies [3]\n"
-    "  --baseline S           seconds of the LMDB baseline [the --duration]\n"
-    "  --profile S            seconds of perf on the leader (largest count); 0: none [3]\n"
-    "  --data-bytes N         packed size of each event's data map [200]\n"
-    "  --role ROLE            the clients' role in the roster: agent or node [agent]\n"
-    "  --timeout MS           per-append deadline, no resends [5000]\n"
-    "  --monitor-ms MS        replicas' full re-verification interval; 0: off [0]\n"
-    "  --replica-args TEXT    more lh-integrity options, e.g. \"--inflight 8\"\n"
-    "  --dir DIR              where the temporary directory goes [$TMPDIR or /tmp]\n"
-    "  --port-base P          ports P..P+2 (broker), P+10..P+12 (Raft) [17200]\n"
-    "  --broker-bin, --integrity-bin, --perf-bin PATH\n"
-    "                         the binaries [next to lh-events-bench in the build tree; perf\n"
-    "                         from PATH]\n"
-    "  --source TEXT          what was built (bench/run-events passes the commit)\n"
-    "  --json                 JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE        also write the JSON to FILE\n"
-    "  --keep                 keep the temporary directory (keys, logs, data, perf.data)\n"
+    "Ports: P..P+2 (broker), P+10..P+12 (Raft). --baseline defaults to --duration.\n"
     "\n"
     "Targets (reported, not asserted): >= 20,000 events/s with 100 clients, p99 of an\n"
     "append <= 20 ms. Exit status: 0 when every run ran (targets met or not), 1 when one\n"
     "could not run or the log size differs from the events acknowledged, 2 on usage\n"
-    "errors, 130 when interrupted.\n";
+    "errors, 130 when interrupted.";
+
+static const lh_option_t s_options[] = {
+    {"clients", "events/clients", "1,10,100", "client counts, one event per append", false},
+    {"batch", "events/batch", "16", "events per append in the batched runs; 0: none", false},
+    {"batch-clients", "events/batch_clients", "100", "client counts of the batched runs", false},
+    {"duration", "events/duration", "5", "measured seconds per run", false},
+    {"warmup", "events/warmup", "1", "unmeasured seconds before each", false},
+    {"drain", "events/drain", "3", "most seconds to wait for the last replies", false},
+    {"baseline", "events/baseline", NULL, "seconds of the LMDB baseline", false},
+    {"profile", "events/profile", "3", "seconds of perf on the leader; 0: none", false},
+    {"data-bytes", "events/data_bytes", "200", "packed size of each event's data map", false},
+    {"role", "events/role", "agent", "the clients' role in the roster: agent or node", false},
+    {"timeout", "events/timeout", "5000", "per-append deadline, ms, no resends", false},
+    {"monitor-ms", "events/monitor_ms", "0", "replicas' full re-verification interval; 0: off",
+     false},
+    {"replica-args", "events/replica_args", NULL,
+     "more lh-integrity options, e.g. \"--inflight 8\"", false},
+    {"dir", "events/dir", NULL, "where the temporary directory goes [$TMPDIR or /tmp]", false},
+    {"port-base", "events/port_base", "17200", "first port (see below)", false},
+    {"broker-bin", "events/broker_bin", NULL, "lh-broker [next to lh-events-bench]", false},
+    {"integrity-bin", "events/integrity_bin", NULL, "lh-integrity [next to lh-events-bench]",
+     false},
+    {"perf-bin", "events/perf_bin", NULL, "perf [from PATH]", false},
+    {"source", "events/source", NULL, "what was built (bench/run-events passes the commit)", false},
+    {"json", "events/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "events/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "events/keep", NULL, "keep the temporary directory (keys, logs, data, perf.data)",
+     true},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static int
 s_parse_list (const char *v, int *out, int *n)
@@ -144,93 +152,45 @@ s_parse_list (const char *v, int *out, int *n)
     return *n > 0 ? 0 : -1;
 }
 
+//  The options as lh_config_load reads them; the tree stays alive for
+//  the strings in o
 static int
-s_parse (eopts_t *o, int argc, char **argv)
+s_parse (eopts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (eopts_t){.counts = {1, 10, 100},
-                   .ncounts = 3,
-                   .batch = 16,
-                   .batch_counts = {100},
-                   .nbatch = 1,
-                   .duration = 5,
-                   .warmup = 1,
-                   .drain = 3,
-                   .baseline_s = -1,
-                   .profile_s = 3,
-                   .data_bytes = 200,
-                   .timeout_ms = 5000,
-                   .monitor_ms = 0,
-                   .port_base = 17200,
-                   .role = "agent"};
-    bool lists_ok = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        }
-        if (streq (a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (streq (a, "--keep")) {
-            o->keep = true;
-            continue;
-        }
-        if (!v) {
-            fprintf (stderr,
-                     "lh-events-bench: unknown argument '%s' or missing value (try "
-                     "--help)\n",
-                     a);
-            return 2;
-        }
-        i++;
-        if (streq (a, "--clients"))
-            lists_ok &= s_parse_list (v, o->counts, &o->ncounts) == 0;
-        else if (streq (a, "--batch"))
-            o->batch = atoi (v);
-        else if (streq (a, "--batch-clients"))
-            lists_ok &= s_parse_list (v, o->batch_counts, &o->nbatch) == 0;
-        else if (streq (a, "--duration"))
-            o->duration = atof (v);
-        else if (streq (a, "--warmup"))
-            o->warmup = atof (v);
-        else if (streq (a, "--drain"))
-            o->drain = atof (v);
-        else if (streq (a, "--baseline"))
-            o->baseline_s = atof (v);
-        else if (streq (a, "--profile"))
-            o->profile_s = atof (v);
-        else if (streq (a, "--data-bytes"))
-            o->data_bytes = atoi (v);
-        else if (streq (a, "--role"))
-            o->role = v;
-        else if (streq (a, "--timeout"))
-            o->timeout_ms = atoi (v);
-        else if (streq (a, "--monitor-ms"))
-            o->monitor_ms = atoi (v);
-        else if (streq (a, "--replica-args"))
-            o->replica_args = v;
-        else if (streq (a, "--dir"))
-            o->dir = v;
-        else if (streq (a, "--port-base"))
-            o->port_base = atoi (v);
-        else if (streq (a, "--broker-bin"))
-            o->broker_bin = v;
-        else if (streq (a, "--integrity-bin"))
-            o->integrity_bin = v;
-        else if (streq (a, "--perf-bin"))
-            o->perf_bin = v;
-        else if (streq (a, "--source"))
-            o->source = v;
-        else if (streq (a, "--json-out"))
-            o->json_out = v;
-        else {
-            fprintf (stderr, "lh-events-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
-    }
+    int exit_code = 0;
+    zconfig_t *config =
+        lh_config_load ("lh-events-bench", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+#define S(name) lh_config_str (config, "events/" name, NULL)
+#define I(name) (int) lh_config_int (config, "events/" name, -1)
+#define D(name) atof (lh_config_str (config, "events/" name, "-1"))
+    *o = (eopts_t){.batch = I ("batch"),
+                   .duration = D ("duration"),
+                   .warmup = D ("warmup"),
+                   .drain = D ("drain"),
+                   .baseline_s = D ("baseline"),
+                   .profile_s = D ("profile"),
+                   .data_bytes = I ("data_bytes"),
+                   .timeout_ms = I ("timeout"),
+                   .monitor_ms = I ("monitor_ms"),
+                   .port_base = I ("port_base"),
+                   .role = S ("role"),
+                   .replica_args = S ("replica_args"),
+                   .dir = S ("dir"),
+                   .broker_bin = S ("broker_bin"),
+                   .integrity_bin = S ("integrity_bin"),
+                   .perf_bin = S ("perf_bin"),
+                   .source = S ("source"),
+                   .json_out = S ("json_out"),
+                   .json = lh_config_bool (config, "events/json", false),
+                   .keep = lh_config_bool (config, "events/keep", false)};
+    bool lists_ok = s_parse_list (S ("clients"), o->counts, &o->ncounts) == 0 &&
+                    s_parse_list (S ("batch_clients"), o->batch_counts, &o->nbatch) == 0;
+#undef S
+#undef I
+#undef D
     if (o->baseline_s < 0)
         o->baseline_s = o->duration;
     if (!lists_ok || o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->baseline_s < 0 ||
@@ -556,15 +516,14 @@ s_lmdb_baseline (const char *dir, const msgpack_sbuffer *record, double warmup, 
 //  Environment
 
 typedef struct {
-    char tmp[256]; //  short, so that every path built on it fits PATH_MAX
+    launcher_t *launcher; //  the cluster, its keys and logs in tmp
+    char tmp[256];        //  short, so that every path built on it fits PATH_MAX
     char fs[32];
     char broker_bin[PATH_MAX], integrity_bin[PATH_MAX], perf_bin[PATH_MAX];
-    char broker_secret[PATH_MAX], roster[PATH_MAX], keys[PATH_MAX];
-    char replica_secret[REPLICAS][PATH_MAX], signer[REPLICAS][PATH_MAX];
     char data[REPLICAS][PATH_MAX], replica_log[REPLICAS][PATH_MAX];
     char broker_log[PATH_MAX], baseline_dir[PATH_MAX];
     char broker_key[41];
-    char frontend[64], backend[64], pub[64], peers[256];
+    char frontend[64];
     zcert_t *probe_cert;
     lh_client_t *probe;
     zcert_t **certs; //  one per client
@@ -649,72 +608,48 @@ s_env_init (eenv_t *env, const eopts_t *o, int max_clients)
         fprintf (stderr, "lh-events-bench: %s: path too long for the temporary directory\n", base);
         return -1;
     }
-    snprintf (env->tmp, sizeof (env->tmp), "%s/lh-bench-events.XXXXXX",
+    char template[PATH_MAX];
+    snprintf (template, sizeof (template), "%s/lh-bench-events.XXXXXX",
               base && *base ? base : "/tmp");
-    if (!mkdtemp (env->tmp)) {
-        fprintf (stderr, "lh-events-bench: cannot create a directory in %s: %s\n",
-                 base && *base ? base : "/tmp", strerror (errno));
-        env->tmp[0] = 0;
+    env->launcher = launcher_new (template);
+    if (!env->launcher)
         return -1;
-    }
+    snprintf (env->tmp, sizeof (env->tmp), "%s", launcher_dir (env->launcher));
+    launcher_t *launcher = env->launcher;
+    launcher_set_bin (launcher, LAUNCHER_BROKER, env->broker_bin);
+    launcher_set_bin (launcher, LAUNCHER_INTEGRITY, env->integrity_bin);
+    launcher_set_port_base (launcher, o->port_base);
     struct statfs fs;
     snprintf (env->fs, sizeof (env->fs), "%s",
               statfs (env->tmp, &fs) == 0 ? s_fs_name ((long) fs.f_type) : "?");
-    snprintf (env->frontend, sizeof (env->frontend), "tcp://127.0.0.1:%d", o->port_base);
-    snprintf (env->backend, sizeof (env->backend), "tcp://127.0.0.1:%d", o->port_base + 1);
-    snprintf (env->pub, sizeof (env->pub), "tcp://127.0.0.1:%d", o->port_base + 2);
-    snprintf (env->peers, sizeof (env->peers), "1@127.0.0.1:%d 2@127.0.0.1:%d 3@127.0.0.1:%d",
-              o->port_base + 10, o->port_base + 11, o->port_base + 12);
     snprintf (env->broker_log, sizeof (env->broker_log), "%s/broker.log", env->tmp);
     snprintf (env->baseline_dir, sizeof (env->baseline_dir), "%s/baseline", env->tmp);
-    snprintf (env->roster, sizeof (env->roster), "%s/roster.zpl", env->tmp);
-    snprintf (env->keys, sizeof (env->keys), "%s/verifier.keys", env->tmp);
     if (zsys_dir_create ("%s", env->baseline_dir) != 0)
         return -1;
-
-    //  CURVE certificates as lh keygen makes them; every client its own key
-    char path[PATH_MAX];
-    int rc = 0;
-    zcert_t *broker = zcert_new ();
-    snprintf (path, sizeof (path), "%s/broker.cert", env->tmp);
-    rc |= zcert_save (broker, path);
-    snprintf (env->broker_secret, sizeof (env->broker_secret), "%s/broker.cert_secret", env->tmp);
-    snprintf (env->broker_key, sizeof (env->broker_key), "%s", zcert_public_txt (broker));
-    zcert_destroy (&broker);
-    char replica_keys[REPLICAS][41];
     for (int i = 0; i < REPLICAS; i++) {
-        zcert_t *cert = zcert_new ();
-        snprintf (path, sizeof (path), "%s/replica-%d.cert", env->tmp, i + 1);
-        rc |= zcert_save (cert, path);
-        snprintf (env->replica_secret[i], PATH_MAX, "%s/replica-%d.cert_secret", env->tmp, i + 1);
-        snprintf (replica_keys[i], sizeof (replica_keys[i]), "%s", zcert_public_txt (cert));
-        zcert_destroy (&cert);
-        snprintf (env->data[i], PATH_MAX, "%s/replica-%d", env->tmp, i + 1);
-        snprintf (env->signer[i], PATH_MAX, "%s/replica-%d.signer", env->tmp, i + 1);
-        snprintf (env->replica_log[i], PATH_MAX, "%s/replica-%d.log", env->tmp, i + 1);
+        char name[32];
+        snprintf (name, sizeof (name), "%d", i + 1);
+        launcher_integrity_path (launcher, name, env->data[i], PATH_MAX);
+        snprintf (name, sizeof (name), "replica-%d.log", i + 1);
+        launcher_integrity_path (launcher, name, env->replica_log[i], PATH_MAX);
     }
+    snprintf (env->broker_key, sizeof (env->broker_key), "%s", launcher_broker_key (launcher));
+    //  Every client its own key, in memory: only the roster needs them
     env->probe_cert = zcert_new ();
     env->nclients = max_clients;
     env->certs = (zcert_t **) calloc ((size_t) max_clients, sizeof (zcert_t *));
-    FILE *roster = fopen (env->roster, "w");
-    if (rc != 0 || !roster) {
-        fprintf (stderr, "lh-events-bench: cannot write keys in %s\n", env->tmp);
-        if (roster)
-            fclose (roster);
-        return -1;
-    }
-    fprintf (roster, "#   Generated by lh-events-bench\nprincipal\n");
-    for (int i = 0; i < REPLICAS; i++)
-        fprintf (roster, "    replica-%d\n        key = \"%s\"\n        role = node\n", i + 1,
-                 replica_keys[i]);
-    fprintf (roster, "    probe\n        key = \"%s\"\n        role = agent\n",
-             zcert_public_txt (env->probe_cert));
+    int rc =
+        launcher_add_principal (launcher, "probe", zcert_public_txt (env->probe_cert), "agent");
     for (int i = 0; i < max_clients; i++) {
         env->certs[i] = zcert_new ();
-        fprintf (roster, "    c%d\n        key = \"%s\"\n        role = %s\n", i,
-                 zcert_public_txt (env->certs[i]), o->role);
+        char name[16];
+        snprintf (name, sizeof (name), "c%d", i);
+        rc |= launcher_add_principal (launcher, name, zcert_public_txt (env->certs[i]), o->role);
     }
-    fclose (roster);
+    if (rc != 0) {
+        fprintf (stderr, "lh-events-bench: cannot write keys in %s\n", env->tmp);
+        return -1;
+    }
     return 0;
 }
 
@@ -727,13 +662,13 @@ s_env_destroy (eenv_t *env, bool keep)
         zcert_destroy (&env->certs[i]);
     free (env->certs);
     env->certs = NULL;
-    if (!env->tmp[0])
+    if (!env->launcher)
         return;
     if (keep || env->failed) {
         s_progress ("kept %s (keys, logs, data)", env->tmp);
-        return;
+        launcher_set_keep (env->launcher, true);
     }
-    proc_remove_tree (env->tmp);
+    launcher_destroy (&env->launcher);
 }
 
 //  --------------------------------------------------------------------------
@@ -807,115 +742,45 @@ s_status_all (eenv_t *env, rstatus_t st[REPLICAS])
     return 0;
 }
 
-//  Workers the broker has for service, -1 when it did not answer
-static int
-s_workers_of (lh_client_t *client, const char *service)
-{
-    codec_buf_t buf;
-    codec_buf_init (&buf);
-    msgpack_pack_map (&buf.pk, 1);
-    codec_pack_str (&buf.pk, "name");
-    codec_pack_str (&buf.pk, service);
-    lh_reply_t *reply = lh_client_call (client, "mmi.service", buf.sbuf.data, buf.sbuf.size);
-    codec_buf_destroy (&buf);
-    int workers = -1;
-    if (reply && lh_reply_ok (reply))
-        workers = (int) s_u64 (lh_reply_root (reply), "workers");
-    lh_reply_destroy (&reply);
-    return workers;
-}
-
 static bool
 s_cluster_alive (eenv_t *env)
 {
-    bool alive = proc_alive (env->broker);
+    bool alive = launcher_alive (env->launcher, env->broker);
     for (int i = 0; i < REPLICAS; i++)
-        alive &= proc_alive (env->replica[i]);
+        alive &= launcher_alive (env->launcher, env->replica[i]);
     return alive;
 }
 
 static void
 s_cluster_logs (eenv_t *env)
 {
-    proc_log_tail (env->broker_log);
+    launcher_log_tail (env->broker_log, 12);
     for (int i = 0; i < REPLICAS; i++)
-        proc_log_tail (env->replica_log[i]);
-}
-
-//  Writes each replica's signer key and collects the verifier keys
-static int
-s_keygen (eenv_t *env)
-{
-    int fd = open (env->keys, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    for (int i = 0; i < REPLICAS; i++) {
-        char name[32], log[PATH_MAX];
-        snprintf (name, sizeof (name), "replica-%d", i + 1);
-        snprintf (log, sizeof (log), "%s/keygen.log", env->tmp);
-        char *argv[] = {env->integrity_bin, "--keygen", name, "--signer", env->signer[i], NULL};
-        pid_t pid = proc_spawn ("keygen", argv, log, -1, fd);
-        for (int waited = 0; pid > 0 && proc_alive (pid) && waited < 5000; waited += 10)
-            zclock_sleep (10);
-        proc_stop (pid, 100);
-    }
-    close (fd);
-    FILE *file = fopen (env->keys, "r");
-    int lines = 0;
-    char line[256];
-    while (file && fgets (line, sizeof (line), file))
-        lines += strlen (line) > 10;
-    if (file)
-        fclose (file);
-    return lines == REPLICAS ? 0 : -1;
+        launcher_log_tail (env->replica_log[i], 12);
 }
 
 static int
 s_cluster_start (eenv_t *env, const eopts_t *o, int max_clients, int *leader)
 {
     *leader = 0;
-    if (s_keygen (env) != 0) {
-        fprintf (stderr, "lh-events-bench: lh-integrity --keygen failed\n");
-        proc_log_tail (env->keys);
+    launcher_t *launcher = env->launcher;
+    char args[256];
+    //  Bench clients may be agents: lift their 500/s default
+    snprintf (args, sizeof (args), "--queue-max %d --log-level warn --set role/agent/rate=0",
+              max_clients * 4 > 1000 ? max_clients * 4 : 1000);
+    launcher_set_args (launcher, LAUNCHER_BROKER, args);
+    //  info: state changes and snapshots, nothing per append
+    snprintf (args, sizeof (args), "--monitor-ms %d --log-level info", o->monitor_ms);
+    launcher_set_args (launcher, LAUNCHER_INTEGRITY, args);
+    if (launcher_start_broker (launcher, NULL) != 0 ||
+        launcher_start_integrity (launcher, REPLICAS, o->replica_args) != 0) {
+        env->failed = !bench_stop;
         return -1;
     }
-    char queue_max[32];
-    snprintf (queue_max, sizeof (queue_max), "%d", max_clients * 4 > 1000 ? max_clients * 4 : 1000);
-    char *bargv[] = {env->broker_bin, "--frontend", env->frontend, "--backend", env->backend,
-                     "--pub", env->pub, "--queue-max", queue_max, "--log-level", "warn", "--cert",
-                     env->broker_secret, "--roster", env->roster,
-                     //  Bench clients may be agents: lift their 500/s default
-                     "--set", "role/agent/rate=0", NULL};
-    env->broker = proc_spawn ("lh-broker", bargv, env->broker_log, -1, -1);
-    if (env->broker < 0)
-        return -1;
-    char monitor[16];
-    snprintf (monitor, sizeof (monitor), "%d", o->monitor_ms);
-    char *extra = o->replica_args ? strdup (o->replica_args) : NULL;
-    for (int i = 0; i < REPLICAS; i++) {
-        char id[8];
-        snprintf (id, sizeof (id), "%d", i + 1);
-        char *argv[64] = {env->integrity_bin, "--id", id, "--dir", env->data[i], "--peers",
-                          env->peers, "--signer", env->signer[i], "--keys", env->keys, "--broker",
-                          env->backend, "--frontend", env->frontend, "--pub", env->pub,
-                          "--broker-key", env->broker_key, "--cert", env->replica_secret[i],
-                          "--monitor-ms", monitor,
-                          //  info: state changes and snapshots, nothing per append
-                          "--log-level", "info"};
-        int argc = 25;
-        char *copy = extra ? strdup (extra) : NULL, *save = NULL;
-        for (char *arg = copy ? strtok_r (copy, " ", &save) : NULL; arg && argc < 62;
-             arg = strtok_r (NULL, " ", &save))
-            argv[argc++] = arg;
-        argv[argc] = NULL;
-        env->replica[i] = proc_spawn ("lh-integrity", argv, env->replica_log[i], -1, -1);
-        free (copy);
-        if (env->replica[i] < 0) {
-            free (extra);
-            return -1;
-        }
-    }
-    free (extra);
+    snprintf (env->frontend, sizeof (env->frontend), "%s", launcher_frontend (launcher));
+    env->broker = launcher_broker_pid (launcher);
+    for (int i = 0; i < REPLICAS; i++)
+        env->replica[i] = launcher_replica_pid (launcher, i + 1);
     lh_connect_t conn = {
         .endpoint = env->frontend, .server_key = env->broker_key, .cert = env->probe_cert};
     env->probe = lh_client_new (&conn);
@@ -923,16 +788,14 @@ s_cluster_start (eenv_t *env, const eopts_t *o, int max_clients, int *leader)
         return -1;
     lh_client_set_timeout (env->probe, 500);
     lh_client_set_retries (env->probe, 0);
+    //  The launcher saw a leader; this is the one every replica agrees on
     int64_t until = zclock_mono () + 20000;
     while (!bench_stop && zclock_mono () < until && s_cluster_alive (env)) {
-        if (s_workers_of (env->probe, "events.read") >= REPLICAS &&
-            s_workers_of (env->probe, "events") >= 1) {
-            rstatus_t st[REPLICAS];
-            *leader = s_status_all (env, st);
-            if (*leader) {
-                lh_client_set_timeout (env->probe, 3000);
-                return 0;
-            }
+        rstatus_t st[REPLICAS];
+        *leader = s_status_all (env, st);
+        if (*leader) {
+            lh_client_set_timeout (env->probe, 3000);
+            return 0;
         }
         zclock_sleep (100);
     }
@@ -948,12 +811,8 @@ s_cluster_start (eenv_t *env, const eopts_t *o, int max_clients, int *leader)
 static void
 s_cluster_stop (eenv_t *env)
 {
-    for (int i = 0; i < REPLICAS; i++)
-        if (env->replica[i] > 0)
-            kill (env->replica[i], SIGTERM);
-    for (int i = 0; i < REPLICAS; i++)
-        proc_stop (env->replica[i], 5000);
-    proc_stop (env->broker, 2000);
+    launcher_stop_kind (env->launcher, LAUNCHER_INTEGRITY, 5000);
+    launcher_stop_kind (env->launcher, LAUNCHER_BROKER, 2000);
 }
 
 //  Lines of a replica's log that contain text
@@ -1441,14 +1300,15 @@ s_run (eenv_t *env, const eopts_t *o, driver_t *d, escen_t *s, double duration, 
         char *argv[] = {env->perf_bin, "record",       "-q",          "-e", "cpu-clock", "-F",
                         "499",         "--call-graph", "dwarf,16384", "-p", pid,         "-o",
                         perf->path,    "--",           "sleep",       secs, NULL};
-        perf->pid = proc_spawn ("perf", argv, log, -1, -1);
+        perf->pid = launcher_spawn (env->launcher, "perf", argv, log, -1, -1);
     }
     s_snap (&snap[0], env);
     s_sleep_until (t1);
     s_snap (&snap[1], env);
     pthread_join (thread, NULL);
     if (perf && perf->pid > 0)
-        for (int waited = 0; proc_alive (perf->pid) && waited < 30000; waited += 20)
+        for (int waited = 0; launcher_alive (env->launcher, perf->pid) && waited < 30000;
+             waited += 20)
             zclock_sleep (20);
     s->leader_after = s_status_all (env, after);
     s->r = d->r;
@@ -1583,15 +1443,15 @@ s_perf_cmd (eenv_t *env, char *const argv[], const char *path, int timeout_ms)
         return false;
     char log[PATH_MAX];
     snprintf (log, sizeof (log), "%s/perf.log", env->tmp);
-    pid_t pid = proc_spawn ("perf", argv, log, -1, fd);
+    pid_t pid = launcher_spawn (env->launcher, "perf", argv, log, -1, fd);
     close (fd);
     int waited = 0;
-    while (pid > 0 && proc_alive (pid) && waited < timeout_ms && !bench_stop) {
+    while (pid > 0 && launcher_alive (env->launcher, pid) && waited < timeout_ms && !bench_stop) {
         zclock_sleep (20);
         waited += 20;
     }
-    bool done = pid > 0 && !proc_alive (pid);
-    proc_stop (pid, 100);
+    bool done = pid > 0 && !launcher_alive (env->launcher, pid);
+    launcher_stop (env->launcher, pid, 100);
     return done;
 }
 
@@ -2262,13 +2122,23 @@ s_log_check (eenv_t *env, check_t *check)
     }
 }
 
+static int s_main (eopts_t o);
+
 int
 main (int argc, char **argv)
 {
     eopts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
-        return rc;
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc < 0)
+        rc = s_main (o);
+    zconfig_destroy (&config);
+    return rc;
+}
+
+static int
+s_main (eopts_t o)
+{
     s_out = o.json ? stderr : stdout;
     zsys_init ();
     zsys_set_logsystem (false);
@@ -2479,7 +2349,7 @@ main (int argc, char **argv)
         } else
             fprintf (stderr, "lh-events-bench: cannot write %s\n", o.json_out);
     }
-    proc_stop_all (2000);
+    launcher_stop_all (env.launcher, 2000);
     for (int i = 0; i < MAX_PARTS; i++)
         zmq_msg_close (&d.parts[i]);
     msgpack_sbuffer_destroy (&d.buf);

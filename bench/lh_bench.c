@@ -20,7 +20,9 @@
 #include "bench.h"
 
 #include "codec.h"
+#include "launcher.h"
 #include "lh_client.h"
+#include "lh_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,10 +76,8 @@ typedef struct {
 } opts_t;
 
 typedef struct {
-    char tmp[64]; //  /tmp/lh-bench.XXXXXX
+    char tmp[64]; //  /tmp/lh-bench.XXXXXX, the launcher's
     char broker_secret[PATH_MAX];
-    char echo_secret[PATH_MAX];
-    char roster[PATH_MAX];
     char holder_keys[PATH_MAX];
     char broker_key[41];
     zcert_t **client_certs;
@@ -153,50 +153,56 @@ typedef struct {
 } target_t;
 
 static FILE *s_out; //  the table: stdout, or stderr when JSON goes to stdout
+//  Every process of the run: the brokers and their workers, one after the
+//  other, the direct servers and the holders
+static launcher_t *s_launcher;
 
 #define s_progress(...) bench_progress ("lh-bench", __VA_ARGS__)
 
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-bench [OPTIONS]\n"
-    "\n"
+static const char *s_summary =
     "Lighthouse load generator. Starts its own lh-broker, lh-echo and direct\n"
     "ROUTER echo server on 127.0.0.1 and measures, side by side:\n"
     "  direct/broker x plain/curve x {1 synchronous client, CLIENTS x DEPTH pipelined}\n"
     "  and CONNS connected CURVE clients held by one broker (RSS per client).\n"
-    "\n"
-    "  --duration S      measured seconds per scenario [5]\n"
-    "  --warmup S        unmeasured seconds before each scenario [1]\n"
-    "  --drain S         most seconds to wait for in-flight replies after [3]\n"
-    "  --clients N       clients in the pipelined scenario [100]\n"
-    "  --depth N         requests in flight per pipelined client [16]\n"
-    "  --size BYTES      payload string in each request [256]\n"
-    "  --conns N         connected clients for the RSS test, 0 skips it [10000]\n"
-    "  --conn-procs N    processes holding them; 0: at least 8, more if the fd\n"
-    "                    limit needs it [0]\n"
-    "  --conn-window N   handshakes in progress per holder process [64]\n"
-    "  --conn-timeout S  bound on the whole connection phase [60]\n"
-    "  --workers N       lh-echo workers behind the broker [1]\n"
-    "  --capacity N      requests each worker may hold [128]\n"
-    "  --io-threads N    ZeroMQ I/O threads in the bench's clients [1]\n"
-    "  --timeout MS      per-request deadline in the client; no resends [5000]\n"
-    "  --security LIST   plain, curve or both [both]\n"
-    "  --only LIST       comma list of sync, pipe, conns [sync,pipe,conns]\n"
-    "  --port-base P     ports P..P+11 on 127.0.0.1 [17000]\n"
-    "  --broker-bin PATH lh-broker [next to lh-bench in the build tree]\n"
-    "  --echo-bin PATH   lh-echo [likewise]\n"
-    "  --json            JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE   also write the JSON to FILE\n"
-    "  --keep            keep the temporary directory (keys, config, logs)\n"
-    "  --suite NAME      echo: this suite [echo]; validate: echo vs validate\n"
-    "                    through the broker (lh-bench --suite validate --help)\n"
+    "--suite validate: echo vs validate through the broker (lh-bench --suite validate\n"
+    "--help). --conn-procs 0: at least 8 holders, more if the fd limit needs it.\n"
     "\n"
     "Targets: broker throughput >= 0.6x direct (CLIENTS x DEPTH); broker p99 <= 2x\n"
     "direct (1 synchronous client); <= 50 KiB broker RSS per connected CURVE client;\n"
     "CURVE costs <= 25% of broker throughput. Exit status: 0 when everything ran\n"
-    "(targets missed or not), 1 when a scenario could not run, 2 on usage errors.\n";
+    "(targets missed or not), 1 when a scenario could not run, 2 on usage errors.";
+
+static const lh_option_t s_options[] = {
+    {"duration", "bench/duration", "5", "measured seconds per scenario", false},
+    {"warmup", "bench/warmup", "1", "unmeasured seconds before each scenario", false},
+    {"drain", "bench/drain", "3", "most seconds to wait for in-flight replies after", false},
+    {"clients", "bench/clients", "100", "clients in the pipelined scenario", false},
+    {"depth", "bench/depth", "16", "requests in flight per pipelined client", false},
+    {"size", "bench/size", "256", "payload string in each request, bytes", false},
+    {"conns", "bench/conns", "10000", "connected clients for the RSS test, 0 skips it", false},
+    {"conn-procs", "bench/conn_procs", "0", "processes holding them (0: see below)", false},
+    {"conn-window", "bench/conn_window", "64", "handshakes in progress per holder process", false},
+    {"conn-timeout", "bench/conn_timeout", "60", "bound on the whole connection phase, s", false},
+    {"workers", "bench/workers", "1", "lh-echo workers behind the broker", false},
+    {"capacity", "bench/capacity", "128", "requests each worker may hold", false},
+    {"io-threads", "bench/io_threads", "1", "ZeroMQ I/O threads in the bench's clients", false},
+    {"timeout", "bench/timeout", "5000", "per-request deadline in the client, ms; no resends",
+     false},
+    {"security", "bench/security", "both", "plain, curve or both", false},
+    {"only", "bench/only", "sync,pipe,conns", "comma list of sync, pipe, conns", false},
+    {"port-base", "bench/port_base", "17000", "ports P..P+11 on 127.0.0.1", false},
+    {"broker-bin", "bench/broker_bin", NULL, "lh-broker [next to lh-bench in the build tree]",
+     false},
+    {"echo-bin", "bench/echo_bin", NULL, "lh-echo [likewise]", false},
+    {"json", "bench/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "bench/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "bench/keep", NULL, "keep the temporary directory (keys, config, logs)", true},
+    {"suite", "bench/suite", "echo", "echo: this suite; validate: echo vs validate", false},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static bool
 s_list_has (const char *list, const char *word)
@@ -213,99 +219,46 @@ s_list_has (const char *list, const char *word)
     return false;
 }
 
+//  The options as lh_config_load reads them (so -c FILE and --set work as
+//  for the daemons); the tree stays alive for the strings in o
 static int
-s_parse (opts_t *o, int argc, char **argv)
+s_parse (opts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (opts_t){.duration = 5,
-                  .warmup = 1,
-                  .drain = 3,
-                  .clients = 100,
-                  .depth = 16,
-                  .conns = 10000,
-                  .conn_procs = 0,
-                  .conn_window = 64,
-                  .conn_timeout_s = 60,
-                  .size = 256,
-                  .workers = 1,
-                  .capacity = 128,
-                  .io_threads = 1,
-                  .port_base = 17000,
-                  .timeout_ms = 5000,
-                  .plain = true,
-                  .curve = true,
-                  .do_sync = true,
-                  .do_pipe = true,
-                  .do_conns = true};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDS_VALUE                                                                                \
-    if (!v) {                                                                                      \
-        fprintf (stderr, "lh-bench: %s needs a value\n", a);                                       \
-        return 2;                                                                                  \
-    }                                                                                              \
-    i++;
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        } else if (streq (a, "--json"))
-            o->json = true;
-        else if (streq (a, "--keep"))
-            o->keep = true;
-        else if (streq (a, "--suite")) {
-            NEEDS_VALUE //  echo: this suite (validate is dispatched in main)
-        } else if (streq (a, "--duration")) {
-            NEEDS_VALUE o->duration = atof (v);
-        } else if (streq (a, "--warmup")) {
-            NEEDS_VALUE o->warmup = atof (v);
-        } else if (streq (a, "--drain")) {
-            NEEDS_VALUE o->drain = atof (v);
-        } else if (streq (a, "--clients")) {
-            NEEDS_VALUE o->clients = atoi (v);
-        } else if (streq (a, "--depth")) {
-            NEEDS_VALUE o->depth = atoi (v);
-        } else if (streq (a, "--size")) {
-            NEEDS_VALUE o->size = atoi (v);
-        } else if (streq (a, "--conns")) {
-            NEEDS_VALUE o->conns = atoi (v);
-        } else if (streq (a, "--conn-procs")) {
-            NEEDS_VALUE o->conn_procs = atoi (v);
-        } else if (streq (a, "--conn-window")) {
-            NEEDS_VALUE o->conn_window = atoi (v);
-        } else if (streq (a, "--conn-timeout")) {
-            NEEDS_VALUE o->conn_timeout_s = atoi (v);
-        } else if (streq (a, "--workers")) {
-            NEEDS_VALUE o->workers = atoi (v);
-        } else if (streq (a, "--capacity")) {
-            NEEDS_VALUE o->capacity = atoi (v);
-        } else if (streq (a, "--io-threads")) {
-            NEEDS_VALUE o->io_threads = atoi (v);
-        } else if (streq (a, "--timeout")) {
-            NEEDS_VALUE o->timeout_ms = atoi (v);
-        } else if (streq (a, "--port-base")) {
-            NEEDS_VALUE o->port_base = atoi (v);
-        } else if (streq (a, "--broker-bin")) {
-            NEEDS_VALUE o->broker_bin = v;
-        } else if (streq (a, "--echo-bin")) {
-            NEEDS_VALUE o->echo_bin = v;
-        } else if (streq (a, "--json-out")) {
-            NEEDS_VALUE o->json_out = v;
-        } else if (streq (a, "--security")) {
-            NEEDS_VALUE o->plain = streq (v, "plain") || streq (v, "both");
-            o->curve = streq (v, "curve") || streq (v, "both");
-            if (!o->plain && !o->curve) {
-                fprintf (stderr, "lh-bench: --security is plain, curve or both\n");
-                return 2;
-            }
-        } else if (streq (a, "--only")) {
-            NEEDS_VALUE o->do_sync = s_list_has (v, "sync");
-            o->do_pipe = s_list_has (v, "pipe");
-            o->do_conns = s_list_has (v, "conns");
-        } else {
-            fprintf (stderr, "lh-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
-#undef NEEDS_VALUE
+    int exit_code = 0;
+    zconfig_t *config = lh_config_load ("lh-bench", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+    const char *security = lh_config_str (config, "bench/security", "both");
+    const char *only = lh_config_str (config, "bench/only", "sync,pipe,conns");
+    *o = (opts_t){.duration = atof (lh_config_str (config, "bench/duration", "5")),
+                  .warmup = atof (lh_config_str (config, "bench/warmup", "1")),
+                  .drain = atof (lh_config_str (config, "bench/drain", "3")),
+                  .clients = (int) lh_config_int (config, "bench/clients", -1),
+                  .depth = (int) lh_config_int (config, "bench/depth", -1),
+                  .conns = (int) lh_config_int (config, "bench/conns", -1),
+                  .conn_procs = (int) lh_config_int (config, "bench/conn_procs", -1),
+                  .conn_window = (int) lh_config_int (config, "bench/conn_window", -1),
+                  .conn_timeout_s = (int) lh_config_int (config, "bench/conn_timeout", -1),
+                  .size = (int) lh_config_int (config, "bench/size", -1),
+                  .workers = (int) lh_config_int (config, "bench/workers", -1),
+                  .capacity = (int) lh_config_int (config, "bench/capacity", -1),
+                  .io_threads = (int) lh_config_int (config, "bench/io_threads", -1),
+                  .port_base = (int) lh_config_int (config, "bench/port_base", -1),
+                  .timeout_ms = (int) lh_config_int (config, "bench/timeout", -1),
+                  .json = lh_config_bool (config, "bench/json", false),
+                  .json_out = lh_config_str (config, "bench/json_out", NULL),
+                  .keep = lh_config_bool (config, "bench/keep", false),
+                  .broker_bin = lh_config_str (config, "bench/broker_bin", NULL),
+                  .echo_bin = lh_config_str (config, "bench/echo_bin", NULL),
+                  .plain = streq (security, "plain") || streq (security, "both"),
+                  .curve = streq (security, "curve") || streq (security, "both"),
+                  .do_sync = s_list_has (only, "sync"),
+                  .do_pipe = s_list_has (only, "pipe"),
+                  .do_conns = s_list_has (only, "conns")};
+    if (!o->plain && !o->curve) {
+        fprintf (stderr, "lh-bench: --security is plain, curve or both\n");
+        return 2;
     }
     if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->clients < 1 || o->depth < 1 ||
         o->size < 0 || o->size > 512 * 1024 || o->conns < 0 || o->conn_procs < 0 ||
@@ -346,55 +299,35 @@ s_env_init (env_t *env, const opts_t *o)
         fprintf (stderr, "lh-bench: lh-echo not found (tried %s); use --echo-bin\n", env->echo_bin);
         return -1;
     }
-    snprintf (env->tmp, sizeof (env->tmp), "/tmp/lh-bench.XXXXXX");
-    if (!mkdtemp (env->tmp)) {
-        fprintf (stderr, "lh-bench: cannot create a temporary directory: %s\n", strerror (errno));
+    s_launcher = launcher_new ("/tmp/lh-bench.XXXXXX");
+    if (!s_launcher)
         return -1;
-    }
+    snprintf (env->tmp, sizeof (env->tmp), "%s", launcher_dir (s_launcher));
+    launcher_set_bin (s_launcher, LAUNCHER_BROKER, env->broker_bin);
+    launcher_set_bin (s_launcher, LAUNCHER_ECHO, env->echo_bin);
+    launcher_set_cert (s_launcher, LAUNCHER_ECHO, "echo");
+    launcher_set_timeout (s_launcher, 15000);
     msgpack_sbuffer_init (&env->body);
     load_body (&env->body, (size_t) o->size);
 
-    //  Keys as ops/run makes them with lh keygen: zcert files, roster in ZPL
-    char path[PATH_MAX];
-    zcert_t *broker = zcert_new ();
-    zcert_set_meta (broker, "name", "broker");
-    snprintf (path, sizeof (path), "%s/broker.cert", env->tmp);
-    int rc = zcert_save (broker, path);
-    snprintf (env->broker_secret, sizeof (env->broker_secret), "%s/broker.cert_secret", env->tmp);
-    snprintf (env->broker_key, sizeof (env->broker_key), "%s", zcert_public_txt (broker));
-    zcert_destroy (&broker);
-
-    zcert_t *echo = zcert_new ();
-    zcert_set_meta (echo, "name", "echo");
-    zcert_set_meta (echo, "role", "node");
-    snprintf (path, sizeof (path), "%s/echo.cert", env->tmp);
-    rc |= zcert_save (echo, path);
-    snprintf (env->echo_secret, sizeof (env->echo_secret), "%s/echo.cert_secret", env->tmp);
-
-    snprintf (env->roster, sizeof (env->roster), "%s/roster.zpl", env->tmp);
+    //  Keys: the launcher's broker and echo certificates, roster in ZPL
+    launcher_keygen (s_launcher, "echo", "node");
+    launcher_cert_path (s_launcher, "broker", env->broker_secret, sizeof (env->broker_secret));
+    snprintf (env->broker_key, sizeof (env->broker_key), "%s", launcher_broker_key (s_launcher));
     snprintf (env->holder_keys, sizeof (env->holder_keys), "%s/holders.keys", env->tmp);
-    FILE *roster = fopen (env->roster, "w");
     FILE *keys = fopen (env->holder_keys, "w");
-    if (rc != 0 || !roster || !keys) {
+    if (!keys) {
         fprintf (stderr, "lh-bench: cannot write keys in %s\n", env->tmp);
-        zcert_destroy (&echo);
-        if (roster)
-            fclose (roster);
-        if (keys)
-            fclose (keys);
         return -1;
     }
-    fprintf (roster, "#   Generated by lh-bench\nprincipal\n");
-    fprintf (roster, "    echo\n        key = \"%s\"\n        role = node\n",
-             zcert_public_txt (echo));
-    zcert_destroy (&echo);
     //  Load clients: agents c0.. with their own keys, kept in memory
     env->nclients = o->clients;
     env->client_certs = (zcert_t **) calloc ((size_t) env->nclients, sizeof (zcert_t *));
     for (int i = 0; i < env->nclients; i++) {
         env->client_certs[i] = zcert_new ();
-        fprintf (roster, "    c%d\n        key = \"%s\"\n        role = agent\n", i,
-                 zcert_public_txt (env->client_certs[i]));
+        char name[16];
+        snprintf (name, sizeof (name), "c%d", i);
+        launcher_add_principal (s_launcher, name, zcert_public_txt (env->client_certs[i]), "agent");
     }
     //  Connection holders: agents h0.., keys in a file for the holder processes
     int holders = o->do_conns ? o->conns : 0;
@@ -402,14 +335,14 @@ s_env_init (env_t *env, const opts_t *o)
         char pub[41], sec[41];
         if (zmq_curve_keypair (pub, sec) != 0) {
             fprintf (stderr, "lh-bench: zmq_curve_keypair failed (libzmq without CURVE?)\n");
-            fclose (roster);
             fclose (keys);
             return -1;
         }
-        fprintf (roster, "    h%d\n        key = \"%s\"\n        role = agent\n", i, pub);
+        char name[16];
+        snprintf (name, sizeof (name), "h%d", i);
+        launcher_add_principal (s_launcher, name, pub, "agent");
         fprintf (keys, "%s %s\n", pub, sec);
     }
-    fclose (roster);
     fclose (keys);
     return 0;
 }
@@ -421,13 +354,13 @@ s_env_destroy (env_t *env, bool keep)
         zcert_destroy (&env->client_certs[i]);
     free (env->client_certs);
     msgpack_sbuffer_destroy (&env->body);
-    if (!env->tmp[0])
+    if (!s_launcher)
         return;
     if (keep || env->failed) {
         s_progress ("kept %s (keys, config, logs)", env->tmp);
-        return;
+        launcher_set_keep (s_launcher, true);
     }
-    proc_remove_tree (env->tmp);
+    launcher_destroy (&s_launcher);
 }
 
 //  --------------------------------------------------------------------------
@@ -447,48 +380,18 @@ s_probe_client (const env_t *env, const cluster_t *c)
     return client;
 }
 
-//  Waits until the server answers (and, for a broker, until it has every
-//  worker). Returns 0, or -1 when a process died or time ran out.
+//  Waits until the direct server answers. Returns 0, or -1 when it died
+//  or time ran out.
 static int
-s_cluster_wait (env_t *env, cluster_t *c, int timeout_ms)
+s_direct_wait (env_t *env, cluster_t *c, int timeout_ms)
 {
     int64_t until = zclock_mono () + timeout_ms;
-    uint8_t query[16];
-    size_t query_size = 0;
-    {
-        codec_buf_t buf;
-        codec_buf_init (&buf);
-        msgpack_pack_map (&buf.pk, 1);
-        codec_pack_str (&buf.pk, "name");
-        codec_pack_str (&buf.pk, "echo");
-        memcpy (query, buf.sbuf.data, buf.sbuf.size);
-        query_size = buf.sbuf.size;
-        codec_buf_destroy (&buf);
-    }
-    while (!bench_stop && zclock_mono () < until) {
-        if (!proc_alive (c->server))
-            break;
-        bool workers_alive = true;
-        for (int i = 0; i < c->nworkers; i++)
-            workers_alive &= proc_alive (c->workers[i]);
-        if (!workers_alive)
-            break;
+    while (!bench_stop && zclock_mono () < until && launcher_alive (s_launcher, c->server)) {
         lh_client_t *client = s_probe_client (env, c);
         if (!client)
             break;
-        lh_reply_t *reply = c->is_broker
-                                ? lh_client_call (client, "mmi.service", query, query_size)
-                                : lh_client_call (client, "echo", env->body.data, env->body.size);
-        bool ready = false;
-        if (reply && lh_reply_ok (reply)) {
-            if (!c->is_broker)
-                ready = true;
-            else {
-                const msgpack_object *workers = codec_map_get (lh_reply_root (reply), "workers");
-                ready = workers && workers->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                        workers->via.u64 >= (uint64_t) c->nworkers;
-            }
-        }
+        lh_reply_t *reply = lh_client_call (client, "echo", env->body.data, env->body.size);
+        bool ready = reply && lh_reply_ok (reply);
         lh_reply_destroy (&reply);
         lh_client_destroy (&client);
         if (ready)
@@ -496,11 +399,8 @@ s_cluster_wait (env_t *env, cluster_t *c, int timeout_ms)
         zclock_sleep (100);
     }
     if (!bench_stop) {
-        fprintf (stderr, "lh-bench: %s at %s did not come up\n",
-                 c->is_broker ? "broker" : "direct server", c->endpoint);
-        proc_log_tail (c->log);
-        if (c->nworkers)
-            proc_log_tail (c->worker_log);
+        fprintf (stderr, "lh-bench: direct server at %s did not come up\n", c->endpoint);
+        launcher_log_tail (c->log, 12);
         env->failed = true;
     }
     return -1;
@@ -510,10 +410,10 @@ static void
 s_cluster_stop (cluster_t *c)
 {
     //  Workers first, so the broker does not log them as lost
-    for (int i = 0; i < c->nworkers; i++)
-        proc_stop (c->workers[i], 2000);
+    launcher_stop_kind (s_launcher, LAUNCHER_ECHO, 2000);
+    launcher_stop_kind (s_launcher, LAUNCHER_BROKER, 2000);
     if (c->server > 0)
-        proc_stop (c->server, 2000);
+        launcher_stop (s_launcher, c->server, 2000);
     c->server = 0;
     c->nworkers = 0;
 }
@@ -527,10 +427,10 @@ s_direct_start (env_t *env, bool curve, int port, cluster_t *c)
     snprintf (c->log, sizeof (c->log), "%s/direct-%s.log", env->tmp, curve ? "curve" : "plain");
     char *argv[] = {env->self_exe, "--serve-direct", c->endpoint, curve ? env->broker_secret : NULL,
                     NULL};
-    c->server = proc_spawn ("direct", argv, c->log, -1, -1);
+    c->server = launcher_spawn (s_launcher, "direct", argv, c->log, -1, -1);
     if (c->server < 0)
         return -1;
-    return s_cluster_wait (env, c, 10000);
+    return s_direct_wait (env, c, 10000);
 }
 
 static int
@@ -540,65 +440,44 @@ s_broker_start (env_t *env, const opts_t *o, bool curve, int port, int workers, 
     memset (c, 0, sizeof (*c));
     c->is_broker = true;
     c->curve = curve;
-    char frontend[64], backend[64], pub[64], queue_max[32];
-    snprintf (frontend, sizeof (frontend), "tcp://127.0.0.1:%d", port);
-    snprintf (backend, sizeof (backend), "tcp://127.0.0.1:%d", port + 1);
-    snprintf (pub, sizeof (pub), "tcp://127.0.0.1:%d", port + 2);
     //  Room for every request the load can have in flight
     long qmax = 2L * o->clients * o->depth;
-    snprintf (queue_max, sizeof (queue_max), "%ld", qmax > 1000 ? qmax : 1000);
-    snprintf (c->endpoint, sizeof (c->endpoint), "%s", frontend);
-    snprintf (c->log, sizeof (c->log), "%s/broker-%s-%d.log", env->tmp, curve ? "curve" : "plain",
-              port);
-    snprintf (c->worker_log, sizeof (c->worker_log), "%s/echo-%s-%d.log", env->tmp,
-              curve ? "curve" : "plain", port);
-    char *argv[24];
-    int n = 0;
-    argv[n++] = env->broker_bin;
-    argv[n++] = "--frontend";
-    argv[n++] = frontend;
-    argv[n++] = "--backend";
-    argv[n++] = backend;
-    argv[n++] = "--pub";
-    argv[n++] = pub;
-    argv[n++] = "--queue-max";
-    argv[n++] = queue_max;
-    argv[n++] = "--log-level";
-    argv[n++] = "warn";
-    if (curve) {
-        argv[n++] = "--cert";
-        argv[n++] = env->broker_secret;
-        argv[n++] = "--roster";
-        argv[n++] = env->roster;
-    } else {
-        //  Every peer gets the plaintext role: it must both call and serve
-        //  echo without a rate limit, which is what node may do
-        argv[n++] = "--plaintext";
-        argv[n++] = "--plaintext-role";
-        argv[n++] = "node";
-    }
-    if (unlimited) {
-        //  Bench clients are agents; lift the default 500/s per agent
-        argv[n++] = "--set";
-        argv[n++] = "role/agent/rate=0";
-    }
-    argv[n] = NULL;
-    c->server = proc_spawn ("lh-broker", argv, c->log, -1, -1);
-    if (c->server < 0)
+    char args[256];
+    snprintf (args, sizeof (args), "--queue-max %ld --log-level warn%s", qmax > 1000 ? qmax : 1000,
+              //  Bench clients are agents; lift the default 500/s per agent
+              unlimited ? " --set role/agent/rate=0" : "");
+    launcher_set_args (s_launcher, LAUNCHER_BROKER, args);
+    snprintf (args, sizeof (args), "--capacity %d --log-level warn", o->capacity);
+    launcher_set_args (s_launcher, LAUNCHER_ECHO, args);
+    //  Plaintext: every peer must both call and serve echo without a rate
+    //  limit, which is what node may do
+    launcher_set_plaintext (s_launcher, curve ? NULL : "node");
+    launcher_set_port_base (s_launcher, port);
+    if (launcher_start_broker (s_launcher, NULL) != 0) {
+        env->failed = !bench_stop;
         return -1;
-    char capacity[16];
-    snprintf (capacity, sizeof (capacity), "%d", o->capacity);
+    }
+    c->server = launcher_broker_pid (s_launcher);
+    snprintf (c->endpoint, sizeof (c->endpoint), "%s", launcher_frontend (s_launcher));
+    snprintf (c->log, sizeof (c->log), "%s", launcher_log_path (s_launcher, c->server));
     for (int i = 0; i < workers; i++) {
-        char *wargv[] = {
-            env->echo_bin,   "--broker",    backend,          "--capacity",
-            capacity,        "--log-level", "warn",           curve ? "--broker-key" : NULL,
-            env->broker_key, "--cert",      env->echo_secret, NULL};
-        c->workers[i] = proc_spawn ("lh-echo", wargv, c->worker_log, -1, -1);
+        c->workers[i] = launcher_start_echo (s_launcher, "echo", NULL, false);
         if (c->workers[i] < 0)
             return -1;
         c->nworkers++;
     }
-    return s_cluster_wait (env, c, 15000);
+    snprintf (c->worker_log, sizeof (c->worker_log), "%s",
+              launcher_log_path (s_launcher, c->workers[0]));
+    if (!launcher_wait_workers (s_launcher, "echo", workers, 15000)) {
+        if (!bench_stop) {
+            fprintf (stderr, "lh-bench: broker at %s did not get its workers\n", c->endpoint);
+            launcher_log_tail (c->log, 12);
+            launcher_log_tail (c->worker_log, 12);
+            env->failed = true;
+        }
+        return -1;
+    }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -749,7 +628,7 @@ s_conns (env_t *env, const opts_t *o, long nofile, conns_t *r)
         snprintf (log, sizeof (log), "%s/hold-%d.log", env->tmp, p);
         char *argv[] = {env->self_exe, "--hold", c.endpoint, env->broker_key, env->holder_keys,
                         first_s,       count_s,  window,     timeout,         NULL};
-        pids[started] = proc_spawn ("hold", argv, log, in[0], out[1]);
+        pids[started] = launcher_spawn (s_launcher, "hold", argv, log, in[0], out[1]);
         close (in[0]);
         close (out[1]);
         if (pids[started] < 0) {
@@ -802,9 +681,9 @@ s_conns (env_t *env, const opts_t *o, long nofile, conns_t *r)
     for (int p = 0; p < started; p++)
         close (to_child[p]);
     for (int p = 0; p < started; p++) {
-        for (int i = 0; i < 100 && proc_alive (pids[p]); i++)
+        for (int i = 0; i < 100 && launcher_alive (s_launcher, pids[p]); i++)
             zclock_sleep (50);
-        proc_stop (pids[p], 1000);
+        launcher_stop (s_launcher, pids[p], 1000);
         close (from_child[p]);
     }
     zclock_sleep (1000);
@@ -1078,9 +957,12 @@ main (int argc, char **argv)
         }
 
     opts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc >= 0) {
+        zconfig_destroy (&config);
         return rc;
+    }
     s_out = o.json ? stderr : stdout;
 
     zsys_init ();
@@ -1101,6 +983,7 @@ main (int argc, char **argv)
     if (s_env_init (&env, &o) != 0) {
         env.failed = true;
         s_env_destroy (&env, o.keep);
+        zconfig_destroy (&config);
         return 1;
     }
     s_progress ("broker %s, echo %s, work dir %s", env.broker_bin, env.echo_bin, env.tmp);
@@ -1140,9 +1023,9 @@ main (int argc, char **argv)
                 }
                 s_scenario (&env, &o, &c, s);
                 //  A dead server means the numbers are not what they seem
-                if (!proc_alive (c.server)) {
+                if (!launcher_alive (s_launcher, c.server)) {
                     fprintf (stderr, "lh-bench: the %s died during the run\n", s->path);
-                    proc_log_tail (c.log);
+                    launcher_log_tail (c.log, 12);
                     env.failed = true;
                     any_failed = true;
                 }
@@ -1238,8 +1121,9 @@ main (int argc, char **argv)
         } else
             fprintf (stderr, "lh-bench: cannot write %s\n", o.json_out);
     }
-    proc_stop_all (2000);
+    launcher_stop_all (s_launcher, 2000);
     s_env_destroy (&env, o.keep);
+    zconfig_destroy (&config);
     if (bench_stop)
         return 130;
     return any_failed ? 1 : 0;

@@ -1,5 +1,8 @@
-/*  proc -- child processes and /proc readers. See bench.h. */
+/*  proc -- the bench's signals and /proc readers. See bench.h. Child
+    processes are the launcher's (ops/launcher). */
 #include "bench.h"
+
+#include "launcher.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,29 +16,17 @@
 
 volatile sig_atomic_t bench_stop;
 
-#define MAX_CHILDREN 128
-static volatile pid_t s_children[MAX_CHILDREN];
-static char s_names[MAX_CHILDREN][32];
-
 static void
 s_on_signal (int signum)
 {
     (void) signum;
     if (bench_stop) {
         //  Second signal: do not wait for anything
-        for (int i = 0; i < MAX_CHILDREN; i++)
-            if (s_children[i] > 0)
-                kill (s_children[i], SIGKILL);
+        launcher_kill_all ();
         _exit (130);
     }
     bench_stop = 1;
     zsys_interrupted = 1;
-}
-
-static void
-s_at_exit (void)
-{
-    proc_stop_all (1000);
 }
 
 void
@@ -47,7 +38,6 @@ proc_init (void)
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGHUP, &action, NULL);
     signal (SIGPIPE, SIG_IGN);
-    atexit (s_at_exit);
 }
 
 long
@@ -67,116 +57,6 @@ proc_raise_nofile (long want)
     }
     getrlimit (RLIMIT_NOFILE, &rl);
     return rl.rlim_cur == RLIM_INFINITY ? want : (long) rl.rlim_cur;
-}
-
-pid_t
-proc_spawn (const char *name, char *const argv[], const char *log_path, int stdin_fd, int stdout_fd)
-{
-    int slot = -1;
-    for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
-        if (s_children[i] == 0)
-            slot = i;
-    if (slot < 0)
-        return -1;
-    int log_fd =
-        open (log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log_fd < 0 || null_fd < 0) {
-        if (log_fd >= 0)
-            close (log_fd);
-        if (null_fd >= 0)
-            close (null_fd);
-        return -1;
-    }
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  Only async-signal-safe calls from here to exec
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        signal (SIGPIPE, SIG_DFL);
-        signal (SIGINT, SIG_DFL);
-        signal (SIGTERM, SIG_DFL);
-        signal (SIGHUP, SIG_DFL);
-        sigset_t none;
-        sigemptyset (&none);
-        sigprocmask (SIG_SETMASK, &none, NULL);
-        dup2 (stdin_fd >= 0 ? stdin_fd : null_fd, 0);
-        dup2 (stdout_fd >= 0 ? stdout_fd : log_fd, 1);
-        dup2 (log_fd, 2);
-#ifdef SYS_close_range
-        if (syscall (SYS_close_range, 3U, ~0U, 0U) != 0)
-#endif
-        {
-            long max = sysconf (_SC_OPEN_MAX);
-            for (long fd = 3; fd < max; fd++)
-                close ((int) fd);
-        }
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    close (log_fd);
-    close (null_fd);
-    if (pid < 0)
-        return -1;
-    snprintf (s_names[slot], sizeof (s_names[slot]), "%s", name);
-    s_children[slot] = pid;
-    return pid;
-}
-
-static int
-s_slot (pid_t pid)
-{
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] == pid)
-            return i;
-    return -1;
-}
-
-bool
-proc_alive (pid_t pid)
-{
-    int slot = s_slot (pid);
-    if (slot < 0 || pid <= 0)
-        return false;
-    int status;
-    pid_t rc = waitpid (pid, &status, WNOHANG);
-    if (rc == pid || (rc < 0 && errno == ECHILD)) {
-        s_children[slot] = 0;
-        return false;
-    }
-    return true;
-}
-
-void
-proc_stop (pid_t pid, int grace_ms)
-{
-    if (!proc_alive (pid))
-        return;
-    kill (pid, SIGTERM);
-    for (int waited = 0; waited < grace_ms; waited += 10) {
-        if (!proc_alive (pid))
-            return;
-        usleep (10000);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
-    int slot = s_slot (pid);
-    if (slot >= 0)
-        s_children[slot] = 0;
-}
-
-void
-proc_stop_all (int grace_ms)
-{
-    //  TERM everyone first so they stop in parallel
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] > 0 && proc_alive (s_children[i]))
-            kill (s_children[i], SIGTERM);
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] > 0)
-            proc_stop (s_children[i], grace_ms);
 }
 
 static long
@@ -412,32 +292,6 @@ proc_loadavg (char *out, size_t size)
     if (fgets (out, (int) size, file))
         out[strcspn (out, "\n")] = 0;
     fclose (file);
-}
-
-void
-proc_log_tail (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    char lines[12][512];
-    int n = 0;
-    while (fgets (lines[n % 12], sizeof (lines[0]), file))
-        n++;
-    fclose (file);
-    fprintf (stderr, "---- last lines of %s\n", path);
-    for (int i = n > 12 ? n - 12 : 0; i < n; i++)
-        fprintf (stderr, "  %s", lines[i % 12]);
-}
-
-void
-proc_remove_tree (const char *path)
-{
-    zdir_t *dir = zdir_new (path, NULL);
-    if (dir) {
-        zdir_remove (dir, true);
-        zdir_destroy (&dir);
-    }
 }
 
 int

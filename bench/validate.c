@@ -27,7 +27,9 @@
 
 #include "codec.h"
 #include "jsonpack.h"
+#include "launcher.h"
 #include "lh_client.h"
+#include "lh_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +94,7 @@ typedef struct {
     char self_exe[PATH_MAX];
     char broker_bin[PATH_MAX], echo_bin[PATH_MAX], validator_bin[PATH_MAX];
     char policy_bench_bin[PATH_MAX];
-    char broker_secret[PATH_MAX], echo_secret[PATH_MAX], validator_secret[PATH_MAX];
-    char roster[PATH_MAX], keys[PATH_MAX];
+    char keys[PATH_MAX]; //  the agents' keys, for the driver processes
     char broker_key[41];
     zcert_t *probe; //  role agent: readiness and the mix check
     char frontend[64], backend[64], pub[64];
@@ -157,49 +158,60 @@ typedef struct {
 } check_t;
 
 static FILE *s_out;
+//  The broker, its workers, lh-policy-bench and the agent drivers
+static launcher_t *s_launcher;
 
 #define s_progress(...) bench_progress ("lh-bench validate", __VA_ARGS__)
 
 //  --------------------------------------------------------------------------
 //  Options
 
-static const char *s_usage =
-    "Usage: lh-bench --suite validate [OPTIONS]\n"
-    "\n"
-    "End-to-end \"validate\" against the \"echo\" baseline through one CURVE lh-broker\n"
-    "on 127.0.0.1, in one run: for each agent count, echo, validate with the L1 cache\n"
-    "warm and validate with it defeated (a new cwd per request), with the same agents\n"
-    "(closed loop, one request in flight each). Also runs lh-policy-bench.\n"
-    "\n"
-    "  --agents LIST          agent counts [1,100,1000]\n"
-    "  --duration S           measured seconds per scenario [5]\n"
-    "  --warmup S             unmeasured seconds before each [1]\n"
-    "  --drain S              most seconds to wait for the last replies [3]\n"
-    "  --cache LIST           warm, cold or both [warm,cold]\n"
-    "  --rounds N             repeat echo, warm, cold N times per agent count,\n"
-    "                         interleaved; figures merge the rounds [1]\n"
-    "  --workers N            lh-echo and lh-validator processes, each [1]\n"
-    "  --capacity N           requests each worker may hold [64]\n"
-    "  --agents-per-proc N    agents per driver process (one thread each) [250]\n"
-    "  --timeout MS           per-request deadline, no resends [5000]\n"
-    "  --connect-timeout S    bound on connecting the agents of one count [60]\n"
-    "  --policy-rounds N      lh-policy-bench rounds; 0 skips it [5]\n"
-    "  --spool-sync 0|1       lh-validator --spool-sync: 1 fdatasyncs each group of\n"
-    "                         decisions before replying, 0 leaves them to the page\n"
-    "                         cache (survives a killed validator, not a power cut) [1]\n"
-    "  --mix FILE             request mix [bench/validate-mix.tsv]\n"
-    "  --policy FILE          policy for lh-validator [nodes/validator/default.policy]\n"
-    "  --port-base P          ports P..P+2 on 127.0.0.1 [17100]\n"
-    "  --broker-bin, --echo-bin, --validator-bin, --policy-bench-bin PATH\n"
-    "                         the binaries [next to lh-bench in the build tree]\n"
-    "  --source TEXT          what was built (bench/run-validate passes the commit)\n"
-    "  --json                 JSON on stdout (the table goes to stderr)\n"
-    "  --json-out FILE        also write the JSON to FILE\n"
-    "  --keep                 keep the temporary directory (keys, logs)\n"
+static const char *s_summary =
+    "lh-bench --suite validate: end-to-end \"validate\" against the \"echo\" baseline\n"
+    "through one CURVE lh-broker on 127.0.0.1, in one run: for each agent count, echo,\n"
+    "validate with the L1 cache warm and validate with it defeated (a new cwd per\n"
+    "request), with the same agents (closed loop, one request in flight each). Also\n"
+    "runs lh-policy-bench. --rounds N repeats echo, warm, cold N times per agent count,\n"
+    "interleaved; figures merge the rounds. --spool-sync 1 fdatasyncs each group of\n"
+    "decisions before replying, 0 leaves them to the page cache (survives a killed\n"
+    "validator, not a power cut).\n"
     "\n"
     "Targets: validate p99 <= 1.2x echo p99, validate throughput >= 0.8x echo,\n"
     "per agent count and cache mode. Exit status: 0 when every scenario ran (targets\n"
-    "met or not), 1 when one could not run, 2 on usage errors, 130 when interrupted.\n";
+    "met or not), 1 when one could not run, 2 on usage errors, 130 when interrupted.";
+
+static const lh_option_t s_options[] = {
+    {"suite", "validate/suite", "validate", "the suite (lh-bench --suite)", false},
+    {"agents", "validate/agents", "1,100,1000", "agent counts", false},
+    {"duration", "validate/duration", "5", "measured seconds per scenario", false},
+    {"warmup", "validate/warmup", "1", "unmeasured seconds before each", false},
+    {"drain", "validate/drain", "3", "most seconds to wait for the last replies", false},
+    {"cache", "validate/cache", "warm,cold", "warm, cold or both", false},
+    {"rounds", "validate/rounds", "1", "repeat echo, warm, cold N times per agent count", false},
+    {"workers", "validate/workers", "1", "lh-echo and lh-validator processes, each", false},
+    {"capacity", "validate/capacity", "64", "requests each worker may hold", false},
+    {"agents-per-proc", "validate/agents_per_proc", "250",
+     "agents per driver process (one thread each)", false},
+    {"timeout", "validate/timeout", "5000", "per-request deadline, ms, no resends", false},
+    {"connect-timeout", "validate/connect_timeout", "60",
+     "bound on connecting the agents of one count, s", false},
+    {"policy-rounds", "validate/policy_rounds", "5", "lh-policy-bench rounds; 0 skips it", false},
+    {"spool-sync", "validate/spool_sync", "1", "lh-validator --spool-sync (0 or 1)", false},
+    {"mix", "validate/mix", LH_BENCH_MIX, "request mix", false},
+    {"policy", "validate/policy", LH_BENCH_POLICY, "policy for lh-validator", false},
+    {"port-base", "validate/port_base", "17100", "ports P..P+2 on 127.0.0.1", false},
+    {"broker-bin", "validate/broker_bin", NULL, "lh-broker [next to lh-bench]", false},
+    {"echo-bin", "validate/echo_bin", NULL, "lh-echo [next to lh-bench]", false},
+    {"validator-bin", "validate/validator_bin", NULL, "lh-validator [next to lh-bench]", false},
+    {"policy-bench-bin", "validate/policy_bench_bin", NULL, "lh-policy-bench [next to lh-bench]",
+     false},
+    {"source", "validate/source", NULL, "what was built (bench/run-validate passes the commit)",
+     false},
+    {"json", "validate/json", NULL, "JSON on stdout (the table goes to stderr)", true},
+    {"json-out", "validate/json_out", NULL, "also write the JSON to FILE", false},
+    {"keep", "validate/keep", NULL, "keep the temporary directory (keys, logs)", true},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 static bool
 s_list_has (const char *list, const char *word)
@@ -211,108 +223,57 @@ s_list_has (const char *list, const char *word)
     return false;
 }
 
+//  The options as lh_config_load reads them; the tree stays alive for
+//  the strings in o
 static int
-s_parse (vopts_t *o, int argc, char **argv)
+s_parse (vopts_t *o, int argc, char **argv, zconfig_t **config_p)
 {
-    *o = (vopts_t){.counts = {1, 100, 1000},
-                   .ncounts = 3,
-                   .duration = 5,
-                   .warmup = 1,
-                   .drain = 3,
-                   .workers = 1,
-                   .capacity = 64,
-                   .per_proc = 250,
-                   .timeout_ms = 5000,
-                   .connect_s = 60,
-                   .port_base = 17100,
-                   .policy_rounds = 5,
-                   .rounds = 1,
-                   .spool_sync = 1,
-                   .warm = true,
-                   .cold = true,
-                   .mix_path = LH_BENCH_MIX,
-                   .policy_path = LH_BENCH_POLICY};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (streq (a, "--suite")) {
-            i++;
-            continue;
-        }
-        if (streq (a, "-h") || streq (a, "--help")) {
-            fputs (s_usage, stdout);
-            return 0;
-        }
-        if (streq (a, "--json")) {
-            o->json = true;
-            continue;
-        }
-        if (streq (a, "--keep")) {
-            o->keep = true;
-            continue;
-        }
-        if (!v) {
-            fprintf (stderr, "lh-bench: unknown argument '%s' or missing value (try --help)\n", a);
-            return 2;
-        }
-        i++;
-        if (streq (a, "--agents")) {
-            o->ncounts = 0;
-            for (const char *p = v; *p && o->ncounts < MAX_COUNTS;) {
-                o->counts[o->ncounts++] = atoi (p);
-                p = strchr (p, ',');
-                if (!p)
-                    break;
-                p++;
-            }
-        } else if (streq (a, "--duration"))
-            o->duration = atof (v);
-        else if (streq (a, "--warmup"))
-            o->warmup = atof (v);
-        else if (streq (a, "--drain"))
-            o->drain = atof (v);
-        else if (streq (a, "--cache")) {
-            o->warm = s_list_has (v, "warm");
-            o->cold = s_list_has (v, "cold");
-        } else if (streq (a, "--workers"))
-            o->workers = atoi (v);
-        else if (streq (a, "--capacity"))
-            o->capacity = atoi (v);
-        else if (streq (a, "--agents-per-proc"))
-            o->per_proc = atoi (v);
-        else if (streq (a, "--timeout"))
-            o->timeout_ms = atoi (v);
-        else if (streq (a, "--connect-timeout"))
-            o->connect_s = atoi (v);
-        else if (streq (a, "--rounds"))
-            o->rounds = atoi (v);
-        else if (streq (a, "--policy-rounds"))
-            o->policy_rounds = atoi (v);
-        else if (streq (a, "--spool-sync"))
-            o->spool_sync = atoi (v);
-        else if (streq (a, "--mix"))
-            o->mix_path = v;
-        else if (streq (a, "--policy"))
-            o->policy_path = v;
-        else if (streq (a, "--port-base"))
-            o->port_base = atoi (v);
-        else if (streq (a, "--broker-bin"))
-            o->broker_bin = v;
-        else if (streq (a, "--echo-bin"))
-            o->echo_bin = v;
-        else if (streq (a, "--validator-bin"))
-            o->validator_bin = v;
-        else if (streq (a, "--policy-bench-bin"))
-            o->policy_bench_bin = v;
-        else if (streq (a, "--source"))
-            o->source = v;
-        else if (streq (a, "--json-out"))
-            o->json_out = v;
-        else {
-            fprintf (stderr, "lh-bench: unknown argument '%s' (try --help)\n", a);
-            return 2;
-        }
+    int exit_code = 0;
+    zconfig_t *config =
+        lh_config_load ("lh-bench --suite validate", s_summary, s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    *config_p = config;
+#define S(name) lh_config_str (config, "validate/" name, NULL)
+#define I(name) (int) lh_config_int (config, "validate/" name, -1)
+#define D(name) atof (lh_config_str (config, "validate/" name, "-1"))
+#define B(name) lh_config_bool (config, "validate/" name, false)
+    const char *cache = S ("cache");
+    *o = (vopts_t){.duration = D ("duration"),
+                   .warmup = D ("warmup"),
+                   .drain = D ("drain"),
+                   .workers = I ("workers"),
+                   .capacity = I ("capacity"),
+                   .per_proc = I ("agents_per_proc"),
+                   .timeout_ms = I ("timeout"),
+                   .connect_s = I ("connect_timeout"),
+                   .port_base = I ("port_base"),
+                   .policy_rounds = I ("policy_rounds"),
+                   .rounds = I ("rounds"),
+                   .spool_sync = I ("spool_sync"),
+                   .warm = s_list_has (cache, "warm"),
+                   .cold = s_list_has (cache, "cold"),
+                   .json = B ("json"),
+                   .keep = B ("keep"),
+                   .json_out = S ("json_out"),
+                   .source = S ("source"),
+                   .mix_path = S ("mix"),
+                   .policy_path = S ("policy"),
+                   .broker_bin = S ("broker_bin"),
+                   .echo_bin = S ("echo_bin"),
+                   .validator_bin = S ("validator_bin"),
+                   .policy_bench_bin = S ("policy_bench_bin")};
+    for (const char *p = S ("agents"); *p && o->ncounts < MAX_COUNTS;) {
+        o->counts[o->ncounts++] = atoi (p);
+        p = strchr (p, ',');
+        if (!p)
+            break;
+        p++;
     }
+#undef S
+#undef I
+#undef D
+#undef B
     bool counts_ok = o->ncounts > 0;
     for (int i = 0; i < o->ncounts; i++)
         counts_ok &= o->counts[i] >= 1 && o->counts[i] <= 20000;
@@ -364,68 +325,43 @@ s_env_init (venv_t *env, const vopts_t *o, int max_agents)
         !s_find (env->policy_bench_bin, o->policy_bench_bin, dir, "lh-policy-bench",
                  LH_BENCH_POLICY_BENCH, "lh-policy-bench (--policy-bench-bin)"))
         return -1;
-    snprintf (env->tmp, sizeof (env->tmp), "/tmp/lh-bench-validate.XXXXXX");
-    if (!mkdtemp (env->tmp)) {
-        fprintf (stderr, "lh-bench: cannot create a temporary directory: %s\n", strerror (errno));
+    s_launcher = launcher_new ("/tmp/lh-bench-validate.XXXXXX");
+    if (!s_launcher)
         return -1;
-    }
-    snprintf (env->frontend, sizeof (env->frontend), "tcp://127.0.0.1:%d", o->port_base);
-    snprintf (env->backend, sizeof (env->backend), "tcp://127.0.0.1:%d", o->port_base + 1);
-    snprintf (env->pub, sizeof (env->pub), "tcp://127.0.0.1:%d", o->port_base + 2);
+    snprintf (env->tmp, sizeof (env->tmp), "%s", launcher_dir (s_launcher));
+    launcher_set_bin (s_launcher, LAUNCHER_BROKER, env->broker_bin);
+    launcher_set_bin (s_launcher, LAUNCHER_ECHO, env->echo_bin);
+    launcher_set_bin (s_launcher, LAUNCHER_VALIDATOR, env->validator_bin);
+    launcher_set_port_base (s_launcher, o->port_base);
+    launcher_set_timeout (s_launcher, 15000);
+    launcher_set_cert (s_launcher, LAUNCHER_ECHO, "echo");
+    launcher_set_cert (s_launcher, LAUNCHER_VALIDATOR, "validator");
+    launcher_keygen (s_launcher, "echo", "node");
+    launcher_keygen (s_launcher, "validator", "node");
     snprintf (env->broker_log, sizeof (env->broker_log), "%s/broker.log", env->tmp);
-    snprintf (env->echo_log, sizeof (env->echo_log), "%s/echo.log", env->tmp);
-    snprintf (env->validator_log, sizeof (env->validator_log), "%s/validator.log", env->tmp);
+    snprintf (env->broker_key, sizeof (env->broker_key), "%s", launcher_broker_key (s_launcher));
 
-    //  Certificates as lh keygen makes them; the roster in ZPL
-    char path[PATH_MAX];
-    int rc = 0;
-    struct {
-        const char *name;
-        char *secret;
-    } certs[] = {{"broker", env->broker_secret},
-                 {"echo", env->echo_secret},
-                 {"validator", env->validator_secret}};
-    char node_keys[3][41];
-    for (int i = 0; i < 3; i++) {
-        zcert_t *cert = zcert_new ();
-        zcert_set_meta (cert, "name", "%s", certs[i].name);
-        snprintf (path, sizeof (path), "%s/%s.cert", env->tmp, certs[i].name);
-        rc |= zcert_save (cert, path);
-        snprintf (certs[i].secret, PATH_MAX, "%s/%s.cert_secret", env->tmp, certs[i].name);
-        snprintf (node_keys[i], sizeof (node_keys[i]), "%s", zcert_public_txt (cert));
-        zcert_destroy (&cert);
-    }
-    snprintf (env->broker_key, sizeof (env->broker_key), "%s", node_keys[0]);
     env->probe = zcert_new ();
-    snprintf (env->roster, sizeof (env->roster), "%s/roster.zpl", env->tmp);
     snprintf (env->keys, sizeof (env->keys), "%s/agents.keys", env->tmp);
-    FILE *roster = fopen (env->roster, "w");
     FILE *keys = fopen (env->keys, "w");
-    if (rc != 0 || !roster || !keys) {
+    if (!keys ||
+        launcher_add_principal (s_launcher, "probe", zcert_public_txt (env->probe), "agent") != 0) {
         fprintf (stderr, "lh-bench: cannot write keys in %s\n", env->tmp);
-        if (roster)
-            fclose (roster);
         if (keys)
             fclose (keys);
         return -1;
     }
-    fprintf (roster, "#   Generated by lh-bench --suite validate\nprincipal\n");
-    fprintf (roster, "    echo\n        key = \"%s\"\n        role = node\n", node_keys[1]);
-    fprintf (roster, "    validator\n        key = \"%s\"\n        role = node\n", node_keys[2]);
-    fprintf (roster, "    probe\n        key = \"%s\"\n        role = agent\n",
-             zcert_public_txt (env->probe));
     for (int i = 0; i < max_agents; i++) {
-        char pub[41], sec[41];
+        char pub[41], sec[41], name[16];
         if (zmq_curve_keypair (pub, sec) != 0) {
             fprintf (stderr, "lh-bench: zmq_curve_keypair failed (libzmq without CURVE?)\n");
-            fclose (roster);
             fclose (keys);
             return -1;
         }
-        fprintf (roster, "    a%d\n        key = \"%s\"\n        role = agent\n", i, pub);
+        snprintf (name, sizeof (name), "a%d", i);
+        launcher_add_principal (s_launcher, name, pub, "agent");
         fprintf (keys, "%s %s\n", pub, sec);
     }
-    fclose (roster);
     fclose (keys);
     return 0;
 }
@@ -434,13 +370,13 @@ static void
 s_env_destroy (venv_t *env, bool keep)
 {
     zcert_destroy (&env->probe);
-    if (!env->tmp[0])
+    if (!s_launcher)
         return;
     if (keep || env->failed) {
         s_progress ("kept %s (keys, logs)", env->tmp);
-        return;
+        launcher_set_keep (s_launcher, true);
     }
-    proc_remove_tree (env->tmp);
+    launcher_destroy (&s_launcher);
 }
 
 //  --------------------------------------------------------------------------
@@ -459,87 +395,65 @@ s_probe (venv_t *env, int timeout_ms)
     return client;
 }
 
-//  Workers the broker has for service, -1 when it did not answer
-static int
-s_workers_of (lh_client_t *client, const char *service)
-{
-    codec_buf_t buf;
-    codec_buf_init (&buf);
-    msgpack_pack_map (&buf.pk, 1);
-    codec_pack_str (&buf.pk, "name");
-    codec_pack_str (&buf.pk, service);
-    lh_reply_t *reply = lh_client_call (client, "mmi.service", buf.sbuf.data, buf.sbuf.size);
-    codec_buf_destroy (&buf);
-    int workers = -1;
-    if (reply && lh_reply_ok (reply)) {
-        const msgpack_object *w = codec_map_get (lh_reply_root (reply), "workers");
-        workers = w && w->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int) w->via.u64 : 0;
-    }
-    lh_reply_destroy (&reply);
-    return workers;
-}
-
 static bool
 s_cluster_alive (venv_t *env, const vopts_t *o)
 {
-    bool alive = proc_alive (env->broker);
+    bool alive = launcher_alive (s_launcher, env->broker);
     for (int i = 0; i < o->workers; i++)
-        alive &= proc_alive (env->echo[i]) && proc_alive (env->validator[i]);
+        alive &= launcher_alive (s_launcher, env->echo[i]) &&
+                 launcher_alive (s_launcher, env->validator[i]);
     return alive;
+}
+
+static void
+s_cluster_logs (venv_t *env)
+{
+    launcher_log_tail (env->broker_log, 12);
+    launcher_log_tail (env->echo_log, 12);
+    launcher_log_tail (env->validator_log, 12);
 }
 
 static int
 s_cluster_start (venv_t *env, const vopts_t *o, int max_agents)
 {
-    char queue_max[32], capacity[16];
+    char args[512];
     long qmax = 2L * max_agents;
-    snprintf (queue_max, sizeof (queue_max), "%ld", qmax > 1000 ? qmax : 1000);
-    snprintf (capacity, sizeof (capacity), "%d", o->capacity);
-    char *argv[] = {env->broker_bin, "--frontend", env->frontend, "--backend", env->backend,
-                    "--pub", env->pub, "--queue-max", queue_max, "--log-level", "warn", "--cert",
-                    env->broker_secret, "--roster", env->roster,
-                    //  Bench agents are agents: lift their 500/s default
-                    "--set", "role/agent/rate=0", NULL};
-    env->broker = proc_spawn ("lh-broker", argv, env->broker_log, -1, -1);
-    if (env->broker < 0)
+    //  Bench agents are agents: lift their 500/s default
+    snprintf (args, sizeof (args), "--queue-max %ld --log-level warn --set role/agent/rate=0",
+              qmax > 1000 ? qmax : 1000);
+    launcher_set_args (s_launcher, LAUNCHER_BROKER, args);
+    snprintf (args, sizeof (args), "--capacity %d --log-level warn", o->capacity);
+    launcher_set_args (s_launcher, LAUNCHER_ECHO, args);
+    launcher_set_args (s_launcher, LAUNCHER_VALIDATOR, args);
+    if (launcher_start_broker (s_launcher, NULL) != 0) {
+        env->failed = !bench_stop;
         return -1;
+    }
+    env->broker = launcher_broker_pid (s_launcher);
+    snprintf (env->frontend, sizeof (env->frontend), "%s", launcher_frontend (s_launcher));
     for (int i = 0; i < o->workers; i++) {
-        char *eargv[] = {env->echo_bin,   "--broker",    env->backend,     "--capacity",
-                         capacity,        "--log-level", "warn",           "--broker-key",
-                         env->broker_key, "--cert",      env->echo_secret, NULL};
-        env->echo[i] = proc_spawn ("lh-echo", eargv, env->echo_log, -1, -1);
-        char spool_dir[PATH_MAX];
-        snprintf (spool_dir, sizeof (spool_dir), "%s/spool-%d", env->tmp, i);
-        char sync[4];
-        snprintf (sync, sizeof (sync), "%d", o->spool_sync);
-        char *vargv[] = {
-            env->validator_bin, "--broker", env->backend, "--capacity", capacity, "--log-level",
-            "warn", "--broker-key", env->broker_key, "--cert", env->validator_secret, "--policy",
-            (char *) o->policy_path, "--home", MIX_HOME,
-            //  The durable spool on (issue 8): every decision written and
-            //  fdatasync'd before its reply; no log serves "events" here, so
-            //  the spool only grows (bounds lifted for the run)
-            "--frontend", env->frontend, "--run-dir", env->tmp, "--spool-dir", spool_dir,
-            "--spool-max", "100000000", "--spool-max-mb", "16384", "--spool-sync", sync, NULL};
-        env->validator[i] = proc_spawn ("lh-validator", vargv, env->validator_log, -1, -1);
+        env->echo[i] = launcher_start_echo (s_launcher, "echo", NULL, false);
+        //  The durable spool on (issue 8): every decision written and
+        //  fdatasync'd before its reply; no log serves "events" here, so
+        //  the spool only grows (bounds lifted for the run)
+        snprintf (args, sizeof (args),
+                  "--home %s --frontend %s --spool-dir %s/spool-%d --spool-max 100000000 "
+                  "--spool-max-mb 16384 --spool-sync %d",
+                  MIX_HOME, env->frontend, env->tmp, i, o->spool_sync);
+        env->validator[i] = launcher_start_validator (s_launcher, o->policy_path, args, false);
         if (env->echo[i] < 0 || env->validator[i] < 0)
             return -1;
     }
-    int64_t until = zclock_mono () + 15000;
-    while (!bench_stop && zclock_mono () < until && s_cluster_alive (env, o)) {
-        lh_client_t *client = s_probe (env, 300);
-        bool ready = client && s_workers_of (client, "echo") >= o->workers &&
-                     s_workers_of (client, "validate") >= o->workers;
-        lh_client_destroy (&client);
-        if (ready)
-            return 0;
-        zclock_sleep (100);
-    }
+    snprintf (env->echo_log, sizeof (env->echo_log), "%s",
+              launcher_log_path (s_launcher, env->echo[0]));
+    snprintf (env->validator_log, sizeof (env->validator_log), "%s",
+              launcher_log_path (s_launcher, env->validator[0]));
+    if (launcher_wait_workers (s_launcher, "echo", o->workers, 15000) &&
+        launcher_wait_workers (s_launcher, "validate", o->workers, 15000))
+        return 0;
     if (!bench_stop) {
         fprintf (stderr, "lh-bench: the broker and its workers did not come up\n");
-        proc_log_tail (env->broker_log);
-        proc_log_tail (env->echo_log);
-        proc_log_tail (env->validator_log);
+        s_cluster_logs (env);
         env->failed = true;
     }
     return -1;
@@ -548,11 +462,11 @@ s_cluster_start (venv_t *env, const vopts_t *o, int max_agents)
 static void
 s_cluster_stop (venv_t *env, const vopts_t *o)
 {
-    for (int i = 0; i < o->workers; i++) {
-        proc_stop (env->echo[i], 2000);
-        proc_stop (env->validator[i], 2000);
-    }
-    proc_stop (env->broker, 2000);
+    (void) env;
+    (void) o;
+    launcher_stop_kind (s_launcher, LAUNCHER_ECHO, 2000);
+    launcher_stop_kind (s_launcher, LAUNCHER_VALIDATOR, 2000);
+    launcher_stop_kind (s_launcher, LAUNCHER_BROKER, 2000);
 }
 
 //  Every mix entry once warm and once cold through the real validator:
@@ -656,7 +570,7 @@ s_policy_bench (venv_t *env, const vopts_t *o, pbench_t *pb)
     char log[PATH_MAX];
     snprintf (log, sizeof (log), "%s/policy-bench.log", env->tmp);
     s_progress ("lh-policy-bench --rounds %d (policy_eval alone, one thread)", o->policy_rounds);
-    pid_t pid = proc_spawn ("lh-policy-bench", argv, log, -1, out[1]);
+    pid_t pid = launcher_spawn (s_launcher, "lh-policy-bench", argv, log, -1, out[1]);
     close (out[1]);
     if (pid < 0) {
         close (out[0]);
@@ -665,9 +579,9 @@ s_policy_bench (venv_t *env, const vopts_t *o, pbench_t *pb)
     char *text = NULL;
     int rc = s_read_all (out[0], &text, zclock_mono () + 120000);
     close (out[0]);
-    for (int i = 0; i < 500 && proc_alive (pid); i++)
+    for (int i = 0; i < 500 && launcher_alive (s_launcher, pid); i++)
         zclock_sleep (10);
-    proc_stop (pid, 1000);
+    launcher_stop (s_launcher, pid, 1000);
     if (rc != 0 || !text)
         return;
     //  One JSON object on one line
@@ -728,9 +642,9 @@ s_drivers_stop (driver_proc_t *procs, int nprocs)
             procs[p].to = -1;
         }
     for (int p = 0; p < nprocs; p++) {
-        for (int i = 0; i < 200 && proc_alive (procs[p].pid); i++)
+        for (int i = 0; i < 200 && launcher_alive (s_launcher, procs[p].pid); i++)
             zclock_sleep (10);
-        proc_stop (procs[p].pid, 1000);
+        launcher_stop (s_launcher, procs[p].pid, 1000);
         if (procs[p].from >= 0)
             close (procs[p].from);
         procs[p].from = -1;
@@ -775,7 +689,7 @@ s_drivers_start (venv_t *env, const vopts_t *o, int count, int payload, driver_p
                         env->keys,     first_s,    count_s,       (char *) o->mix_path,
                         payload_s,     timeout_s,  connect_s,     d->result,
                         NULL};
-        d->pid = proc_spawn ("agents", argv, log, in[0], out[1]);
+        d->pid = launcher_spawn (s_launcher, "agents", argv, log, in[0], out[1]);
         close (in[0]);
         close (out[1]);
         if (d->pid < 0) {
@@ -1353,13 +1267,23 @@ s_echo_payload (double target)
     return 256;
 }
 
+static int s_suite (vopts_t o);
+
 int
 validate_main (int argc, char **argv)
 {
     vopts_t o;
-    int rc = s_parse (&o, argc, argv);
-    if (rc >= 0)
-        return rc;
+    zconfig_t *config = NULL;
+    int rc = s_parse (&o, argc, argv, &config);
+    if (rc < 0)
+        rc = s_suite (o);
+    zconfig_destroy (&config);
+    return rc;
+}
+
+static int
+s_suite (vopts_t o)
+{
     s_out = o.json ? stderr : stdout;
     zsys_init ();
     zsys_set_logsystem (false);
@@ -1462,9 +1386,7 @@ validate_main (int argc, char **argv)
                     s_round (&env, &o, procs, nprocs, s, r);
                     if (!s_cluster_alive (&env, &o)) {
                         fprintf (stderr, "lh-bench: the broker or a worker died during the run\n");
-                        proc_log_tail (env.broker_log);
-                        proc_log_tail (env.echo_log);
-                        proc_log_tail (env.validator_log);
+                        s_cluster_logs (&env);
                         env.failed = true;
                         s->failed = true;
                     }
@@ -1537,7 +1459,7 @@ validate_main (int argc, char **argv)
         } else
             fprintf (stderr, "lh-bench: cannot write %s\n", o.json_out);
     }
-    proc_stop_all (2000);
+    launcher_stop_all (s_launcher, 2000);
     if (any_failed)
         env.failed = true;
     s_env_destroy (&env, o.keep);

@@ -1,13 +1,15 @@
 /*  harness -- real Lighthouse processes for integration tests.
 
-    A cluster_t is a temp dir with fresh CURVE keys, a roster and a broker
-    config, a running lh-broker bound to ephemeral loopback ports (read back
-    from its log), and any lh-echo workers the test starts. Everything is
-    killed and removed by cluster_destroy.
+    A cluster_t is a launcher (ops/launcher: temp dir, fresh CURVE keys,
+    roster, broker config, processes) with a running lh-broker bound to
+    ephemeral loopback ports, and any workers and replicas the test starts;
+    this layer adds the test's principals and turns launcher failures into
+    cmocka failures. Everything is killed and removed by cluster_destroy.
 */
 #ifndef LH_HARNESS_H_INCLUDED
 #define LH_HARNESS_H_INCLUDED
 
+#include "launcher.h"
 #include "lh_client.h"
 #include "lh_worker.h"
 
@@ -15,26 +17,24 @@
 #include <sys/types.h>
 
 typedef struct {
+    launcher_t *launcher;
     char dir[256];
     char frontend[128];
     char backend[128];
     char pub[128];
     char broker_key[41];
+    //  The launcher's certificates (borrowed)
     zcert_t *broker_cert;
     zcert_t *admin;    //  role admin
     zcert_t *agent;    //  role agent, agent id "agent-1"
     zcert_t *agent2;   //  role agent, agent id "agent-2"
     zcert_t *node;     //  role node
     zcert_t *stranger; //  not on the roster
-    char set[256];     //  the broker's --set override, if any
     pid_t broker;
-    pid_t workers[8];
-    int worker_count;
+    int worker_count; //  echo and validator workers started (their log names)
     //  lh-integrity replicas (cluster_start_integrity), ids 1..replica_count
     int replica_count;
     pid_t replicas[6];
-    int raft_ports[6];
-    char replica_args[512]; //  extra options for every replica, split on spaces
 } cluster_t;
 
 //  cluster_destroy stops the workers and then the broker with SIGTERM and
