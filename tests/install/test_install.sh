@@ -46,6 +46,27 @@ for prog in lh lh-broker lh-validator lh-integrity lh-echo; do
     out=$("$root/bin/$prog" --version) || fail "$prog --version failed"
     [[ "$out" == "$prog "[0-9]* ]] || fail "$prog --version said '$out'"
 done
+# lh COMMAND --help for every command and subcommand: usage, exit 0, no cluster
+# (lh hook --help exits 2: a hook command that only printed help must still block)
+set +e
+out=$("$root/bin/lh" hook --help 2>&1)
+status=$?
+set -e
+[ "$status" -eq 2 ] && grep -q '^Usage: lh ' <<<"$out" || fail "lh hook --help: exit $status: $out"
+for cmd in keygen status call ping validate policy "policy check" "policy reload" event \
+    "event append" "event get" "event range" "event tail" "event query" "event proof" \
+    "event export" checkpoint consistency verify version; do
+    # shellcheck disable=SC2086
+    out=$("$root/bin/lh" $cmd --help 2>&1) || fail "lh $cmd --help exited $?: $out"
+    grep -q '^Usage: lh ' <<<"$out" || fail "lh $cmd --help printed no usage: $out"
+done
+# A value that looks like --help is a value, not a request for help
+set +e
+out=$("$root/bin/lh" --broker ipc:///nonexistent --timeout 200 validate --tool Bash --command --help 2>&1)
+status=$?
+set -e
+[ "$status" -ne 0 ] || fail "lh validate --command --help exited 0 (an allow): $out"
+
 soname=$(objdump -p "$root/$libdir/liblighthouse.so" | awk '/SONAME/ {print $2}')
 [[ "$soname" == liblighthouse.so.[0-9]* ]] || fail "SONAME is '$soname'"
 leaks=$(nm -D --defined-only "$root/$libdir/liblighthouse.so" | awk '{print $3}' | grep -v '^lh_' || true)

@@ -1032,6 +1032,38 @@ test_plaintext_needs_the_flag (void **state)
     assert_int_equal (system (command), 0);
 }
 
+//  The internal services' own table holds whatever role/<name>/call
+//  grants: an agent allowed to call everything still may not read the
+//  broker's counters nor announce to control.* (a policy reload)
+static void
+test_internal_roles_hold_over_config (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, "role/agent/call=*");
+    lh_reply_t *reply = cluster_call (c, c->agent, "broker.stats", "{}");
+    s_assert_error (reply, LH_E_FORBIDDEN);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->agent, "broker.announce",
+                          "{\"topic\":\"control.validate\",\"data\":{\"op\":\"reload\"}}");
+    s_assert_error (reply, LH_E_FORBIDDEN);
+    lh_reply_destroy (&reply);
+    //  What the table gives every role still works, and admins keep theirs
+    reply = cluster_call (c, c->agent, "broker.ping", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->agent, "mmi.services", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->admin, "broker.stats", "{}");
+    s_assert_ok (reply);
+    lh_reply_destroy (&reply);
+    //  An unknown internal name is unknown whoever asks
+    reply = cluster_call (c, c->agent, "broker.nosuch", "{}");
+    s_assert_error (reply, LH_E_UNKNOWN_SERVICE);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -1063,6 +1095,7 @@ main (void)
         cmocka_unit_test_teardown (test_request_id_rules, cluster_teardown),
         cmocka_unit_test_teardown (test_pub_agents_see_only_their_own, cluster_teardown),
         cmocka_unit_test_teardown (test_pub_revoked_on_roster_reload, cluster_teardown),
+        cmocka_unit_test_teardown (test_internal_roles_hold_over_config, cluster_teardown),
     };
     return cmocka_run_group_tests_name ("integration_broker", tests, NULL, NULL);
 }
