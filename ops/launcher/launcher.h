@@ -135,7 +135,7 @@ int launcher_workers (launcher_t *self, const char *service);
 bool launcher_wait_workers (launcher_t *self, const char *service, int count, int timeout_ms);
 
 //  Sends signum to one of our processes. For SIGTERM and SIGKILL also
-//  SIGCONT, then waits (SIGKILL after 5 s), returns the wait status and
+//  SIGCONT, then waits (SIGKILL after 15 s for SIGTERM), returns the wait status and
 //  forgets it; -1 otherwise or when pid is not ours.
 int launcher_signal (launcher_t *self, pid_t pid, int signum);
 //  SIGTERM, grace_ms, SIGKILL; the wait status (-1: not ours or gone).
