@@ -523,8 +523,12 @@ launcher_signal (launcher_t *self, pid_t pid, int signum)
     //  Not ours to signal any more once someone else reaped it
     if (!launcher_alive (self, pid))
         return -1;
-    kill (pid, signum);
+    //  SIGCONT first, so that a paused process can act on the signal; never
+    //  after it: a SIGCONT that lands while the exiting process is being
+    //  ptrace-stopped (LeakSanitizer's exit check does that) cancels the
+    //  stop and leaves the leak check waiting for ever
     kill (pid, SIGCONT);
+    kill (pid, signum);
     //  A clean exit is what is asserted, not a fast one: under the
     //  sanitizers on a loaded machine, exit-time checks take seconds
     int status = s_reap (pid, signum == SIGTERM ? 15000 : 5000);
@@ -537,8 +541,8 @@ launcher_stop (launcher_t *self, pid_t pid, int grace_ms)
 {
     if (!launcher_alive (self, pid))
         return -1;
+    kill (pid, SIGCONT); //  first: see launcher_signal
     kill (pid, SIGTERM);
-    kill (pid, SIGCONT);
     int status = s_reap (pid, grace_ms);
     s_forget (self, pid);
     return status;
@@ -561,8 +565,8 @@ launcher_stop_kind (launcher_t *self, launcher_kind_t kind, int grace_ms)
     for (proc_t *proc = (proc_t *) zlistx_first (self->procs); proc;
          proc = (proc_t *) zlistx_next (self->procs))
         if (proc->kind == kind && proc->pid > 0 && launcher_alive (self, proc->pid)) {
+            kill (proc->pid, SIGCONT); //  first: see launcher_signal
             kill (proc->pid, SIGTERM);
-            kill (proc->pid, SIGCONT);
         }
     for (proc_t *proc = (proc_t *) zlistx_first (self->procs); proc;
          proc = (proc_t *) zlistx_next (self->procs))
