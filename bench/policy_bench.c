@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "jsonpack.h"
+#include "lh_config.h"
 #include "policy.h"
 #include "shell.h"
 
@@ -342,38 +343,37 @@ s_list_slowest (const policy_t *policy, const call_t *calls, size_t count, int p
     free (ns);
 }
 
+static const lh_option_t s_options[] = {
+    {"rounds", "policy_bench/rounds", "5", "rounds of each configuration (the median is kept)",
+     false},
+    {"passes", "policy_bench/passes", "20", "passes over the corpus per round", false},
+    {"json", "policy_bench/json", NULL, "print the results as JSON", true},
+    {"only", "policy_bench/only", NULL, "one configuration: parse, empty, default, extra or scan",
+     false},
+    {"slowest", "policy_bench/slowest", "0", "list the N slowest cases", false},
+    {"policy", "policy_bench/policy", LH_POLICY_FILE, "policy file", false},
+    {"corpus", "policy_bench/corpus", LH_CORPUS_FILE, "corpus of labelled calls", false},
+    {NULL, NULL, NULL, NULL, false},
+};
+
 int
 main (int argc, char **argv)
 {
-    int passes = 20;
-    int rounds = 5;
-    bool json = false;
-    const char *policy_path = LH_POLICY_FILE;
-    const char *corpus_path = LH_CORPUS_FILE;
-    const char *only = NULL;
-    int slowest = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--passes") == 0 && i + 1 < argc)
-            passes = atoi (argv[++i]);
-        else if (strcmp (argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = atoi (argv[++i]);
-        else if (strcmp (argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp (argv[i], "--policy") == 0 && i + 1 < argc)
-            policy_path = argv[++i];
-        else if (strcmp (argv[i], "--corpus") == 0 && i + 1 < argc)
-            corpus_path = argv[++i];
-        else if (strcmp (argv[i], "--only") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strcmp (argv[i], "--slowest") == 0 && i + 1 < argc)
-            slowest = atoi (argv[++i]);
-        else {
-            fprintf (stderr, "usage: lh-policy-bench [--rounds R] [--passes N] [--json] "
-                             "[--only parse|empty|default|extra|scan] [--slowest N] "
-                             "[--policy FILE] [--corpus FILE]\n");
-            return 2;
-        }
-    }
+    int exit_code = 0;
+    zconfig_t *config = lh_config_load (
+        "lh-policy-bench",
+        "policy_eval latency over the policy corpus: the default policy, with 1,000 extra\n"
+        "rules, and the baselines (parsing only, an empty policy). Not a test.",
+        s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    int passes = (int) lh_config_int (config, "policy_bench/passes", 20);
+    int rounds = (int) lh_config_int (config, "policy_bench/rounds", 5);
+    bool json = lh_config_bool (config, "policy_bench/json", false);
+    const char *policy_path = lh_config_str (config, "policy_bench/policy", LH_POLICY_FILE);
+    const char *corpus_path = lh_config_str (config, "policy_bench/corpus", LH_CORPUS_FILE);
+    const char *only = lh_config_str (config, "policy_bench/only", NULL);
+    int slowest = (int) lh_config_int (config, "policy_bench/slowest", 0);
     if (passes < 1)
         passes = 1;
     if (rounds < 1)
@@ -507,5 +507,6 @@ main (int argc, char **argv)
     free (d0);
     free (d1);
     free (d2);
+    zconfig_destroy (&config);
     return changed || changed_scan ? 1 : 0;
 }
