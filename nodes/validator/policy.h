@@ -28,11 +28,14 @@ typedef enum {
 } policy_action_t;
 #define POLICY_ACTIONS 4
 typedef enum { RISK_NONE = 0, RISK_LOW, RISK_MEDIUM, RISK_HIGH, RISK_CRITICAL } policy_risk_t;
+//  escalate:CAPABILITY/N asks N distinct experts (docs/EXPERT.md, quorum)
+#define POLICY_QUORUM_MAX 5
 
 typedef struct {
     policy_action_t action;
     policy_risk_t risk;
     char capability[32]; //  for escalate: the expert capability asked for ("security")
+    uint8_t quorum;      //  for escalate: distinct experts who must allow (1.."/5"); else 0
     char rule[64];       //  name of the rule that decided, or "default", "parse-error", ...
     char reason[256];    //  for people: why
 } policy_decision_t;

@@ -49,7 +49,7 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     if (!decision)
         return;
     memset (decision, 0, sizeof (*decision));
-    static const action_t deny = {POLICY_DENY, RISK_CRITICAL, ""};
+    static const action_t deny = {POLICY_DENY, RISK_CRITICAL, "", 0};
     if (!self || !request) {
         policy_decide (decision, &deny, "bad-input", "no policy or no request");
         return;
@@ -150,6 +150,7 @@ policy_decide (policy_decision_t *d, const action_t *act, const char *rule, cons
     d->risk = act->risk;
     s_copy (d->capability, sizeof (d->capability),
             act->action == POLICY_ESCALATE ? act->capability : "");
+    d->quorum = act->action == POLICY_ESCALATE ? (act->quorum ? act->quorum : 1) : 0;
     s_copy (d->rule, sizeof (d->rule), rule);
     s_copy (d->reason, sizeof (d->reason), reason);
 }
@@ -778,7 +779,7 @@ policy_eval_bash (eval_t *e)
     }
     if (shell_count (sh) == 0) {
         //  nothing runs: there is nothing to defer to a person either
-        static const action_t nothing = {POLICY_ALLOW, RISK_NONE, ""};
+        static const action_t nothing = {POLICY_ALLOW, RISK_NONE, "", 0};
         policy_offer (e, &nothing, "empty", "nothing to run");
     } else
         s_eval_shell (e, sh);

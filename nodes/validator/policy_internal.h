@@ -109,6 +109,7 @@ typedef struct {
     policy_action_t action;
     policy_risk_t risk;
     char capability[32];
+    uint8_t quorum; //  escalate: distinct experts who must allow (1..POLICY_QUORUM_MAX)
 } action_t;
 
 typedef struct {

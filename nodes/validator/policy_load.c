@@ -279,7 +279,17 @@ s_parse_action (loader_t *l, const char *where, const char *value, action_t *act
         act->risk = RISK_MEDIUM;
     } else if (strncmp (value, "escalate:", 9) == 0) {
         const char *cap = value + 9;
-        size_t n = strlen (cap);
+        //  escalate:CAPABILITY or escalate:CAPABILITY/N (a quorum of N experts)
+        const char *slash = strchr (cap, '/');
+        size_t n = slash ? (size_t) (slash - cap) : strlen (cap);
+        act->quorum = 1;
+        if (slash) {
+            if (!(slash[1] >= '1' && slash[1] <= '0' + POLICY_QUORUM_MAX) || slash[2]) {
+                s_fail (l, where, "quorum must be /1 to /%d: '%s'", POLICY_QUORUM_MAX, value);
+                return false;
+            }
+            act->quorum = (uint8_t) (slash[1] - '0');
+        }
         if (n == 0 || n >= sizeof (act->capability)) {
             s_fail (l, where, "capability must be 1 to 31 characters: '%s'", value);
             return false;
@@ -292,9 +302,11 @@ s_parse_action (loader_t *l, const char *where, const char *value, action_t *act
             }
         act->action = POLICY_ESCALATE;
         act->risk = RISK_HIGH;
-        memcpy (act->capability, cap, n + 1);
+        memcpy (act->capability, cap, n);
+        act->capability[n] = 0;
     } else {
-        s_fail (l, where, "bad action '%s' (allow, defer, deny or escalate:CAPABILITY)", value);
+        s_fail (l, where, "bad action '%s' (allow, defer, deny or escalate:CAPABILITY[/N])",
+                value);
         return false;
     }
     return true;
@@ -894,11 +906,11 @@ policy_load_text (const char *text, const char *name, char *err, size_t err_size
     }
     self->name = strdup (l.name);
     //  fail-closed defaults for the policy's own actions
-    self->dflt = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
-    self->unknown_tool = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
-    self->parse_error = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
-    self->bad_input = (action_t){POLICY_DENY, RISK_CRITICAL, ""};
-    self->dynamic_command = (action_t){POLICY_ESCALATE, RISK_HIGH, "security"};
+    self->dflt = (action_t){POLICY_DENY, RISK_CRITICAL, "", 0};
+    self->unknown_tool = (action_t){POLICY_DENY, RISK_CRITICAL, "", 0};
+    self->parse_error = (action_t){POLICY_DENY, RISK_CRITICAL, "", 0};
+    self->bad_input = (action_t){POLICY_DENY, RISK_CRITICAL, "", 0};
+    self->dynamic_command = (action_t){POLICY_ESCALATE, RISK_HIGH, "security", 1};
     self->symlinks = true;
     //  built-in classes first in the table, placed at the end of the order
     //  unless the class section places them

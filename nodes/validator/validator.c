@@ -13,6 +13,7 @@
 
 #define MAX_PATH        4096
 #define MAX_CONTEXT     256                //  bytes of session, tool_use_id, permission_mode
+#define VALIDATE_WAIT_MAX_MS 600000        //  wait_ms, as docs/EXPERT.md bounds it
 #define MAX_POLICY_READ (16 * 1024 * 1024) //  policy_load_text has its own, lower bound
 #define NOTICE_INPUT    256                //  bytes of the command or path quoted in a notice
 //  The input logged whole up to this many packed bytes: the event's data may
@@ -536,6 +537,12 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     if (rc == LH_OK)
         rc = s_get_text (body, "permission_mode", false, ctx.permission_mode,
                          sizeof (ctx.permission_mode), why, sizeof (why));
+    //  How long the caller will wait for an expert's verdict (docs/EXPERT.md);
+    //  checked now so that a client learns its mistake before experts exist
+    int64_t wait_ms = 0;
+    if (rc == LH_OK)
+        rc = codec_get_int (body, "wait_ms", false, 0, VALIDATE_WAIT_MAX_MS, &wait_ms, why,
+                            sizeof (why));
     if (rc != LH_OK) {
         self->n.errors++;
         codec_pack_error (&reply->pk, id, rc, why);
@@ -567,13 +574,18 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
 
     bool escalate = decision.action == POLICY_ESCALATE;
     msgpack_packer *pk = &reply->pk;
-    codec_pack_ok_head (pk, id, 6 + escalate);
+    codec_pack_ok_head (pk, id, 7 + 2 * escalate);
     codec_pack_kv_str (pk, "decision", policy_action_name (decision.action));
+    //  Who decided: the policy (an expert's verdict or the shared verdict
+    //  cache will say "expert:<name>" or "cache")
+    codec_pack_kv_str (pk, "by", "policy");
     codec_pack_kv_str (pk, "rule", decision.rule);
     codec_pack_kv_str (pk, "reason", decision.reason);
     codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
-    if (escalate)
+    if (escalate) {
         codec_pack_kv_str (pk, "capability", decision.capability);
+        codec_pack_kv_u64 (pk, "quorum", decision.quorum);
+    }
     codec_pack_kv_bool (pk, "cached", cached);
     codec_pack_kv_str (pk, "policy", policy_version (self->policy));
 
@@ -606,7 +618,8 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     s_pack_subject (self, pk, input);
     if (escalate) {
         codec_pack_kv_str (pk, "capability", decision.capability);
-        fields++;
+        codec_pack_kv_u64 (pk, "quorum", decision.quorum);
+        fields += 2;
     }
     fields += s_pack_context (pk, &ctx);
     s_pack_input (self, pk, input, &fields);

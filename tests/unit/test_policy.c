@@ -264,6 +264,53 @@ test_cond_command (void **state)
     policy_destroy (&p);
 }
 
+//  escalate:CAPABILITY/N: a quorum of N distinct experts (docs/EXPERT.md)
+static void
+test_escalate_quorum (void **state)
+{
+    (void) state;
+    policy_t *p = s_load (HEAD "rule\n"
+                               "    two\n"
+                               "        command = terraform\n"
+                               "        action = escalate:security/2\n"
+                               "        reason = \"infrastructure\"\n"
+                               "    one\n"
+                               "        command = kubectl\n"
+                               "        action = escalate:ops\n"
+                               "        reason = \"cluster\"\n"
+                               "    five\n"
+                               "        command = psql\n"
+                               "        action = escalate:db-admins/5\n"
+                               "        reason = \"database\"\n");
+    policy_decision_t d = s_bash (p, "terraform apply");
+    assert_int_equal (d.action, POLICY_ESCALATE);
+    assert_string_equal (d.capability, "security");
+    assert_int_equal (d.quorum, 2);
+    d = s_bash (p, "kubectl get pods");
+    assert_string_equal (d.capability, "ops");
+    assert_int_equal (d.quorum, 1);
+    d = s_bash (p, "psql -c 'drop table x'");
+    assert_string_equal (d.capability, "db-admins");
+    assert_int_equal (d.quorum, 5);
+    //  Anything but escalate carries no quorum
+    d = s_bash (p, "ls");
+    assert_int_equal (d.action, POLICY_ALLOW);
+    assert_int_equal (d.quorum, 0);
+    policy_destroy (&p);
+    //  Out of range, empty, not a digit, trailing text, empty capability
+    const char *bad[] = {"escalate:security/0", "escalate:security/6", "escalate:security/",
+                         "escalate:security/x", "escalate:security/2x", "escalate:/2",
+                         "escalate:security/12"};
+    for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
+        char text[512];
+        snprintf (text, sizeof (text),
+                  HEAD "rule\n    r\n        command = x\n        action = \"%s\"\n"
+                       "        reason = \"r\"\n",
+                  bad[i]);
+        s_load_error (text, bad[i][9] == '/' ? "capability" : "quorum", NULL);
+    }
+}
+
 static void
 test_cond_tool_and_role (void **state)
 {
@@ -1052,6 +1099,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_path_classes),
         cmocka_unit_test (test_class_placement),
         cmocka_unit_test (test_bad_input),
+        cmocka_unit_test (test_escalate_quorum),
         cmocka_unit_test (test_default_policy_spot),
         cmocka_unit_test (test_corpus),
     };

@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "event.h"
+#include "policy.h"
 #include "redact.h"
 #include "validator.h"
 
@@ -325,6 +326,13 @@ s_assert_decision (const answer_t *a)
     assert_true (s_str (a->root, "policy")[0] != 0);
     assert_int_equal (codec_map_get (a->root, "capability") != NULL,
                       strcmp (decision, "escalate") == 0);
+    //  Who decided; an escalation says how many experts must allow
+    assert_string_equal (s_str (a->root, "by"), "policy");
+    const msgpack_object *quorum = codec_map_get (a->root, "quorum");
+    assert_int_equal (quorum != NULL, strcmp (decision, "escalate") == 0);
+    if (quorum)
+        assert_true (quorum->type == MSGPACK_OBJECT_POSITIVE_INTEGER && quorum->via.u64 >= 1 &&
+                     quorum->via.u64 <= POLICY_QUORUM_MAX);
 }
 
 //  An error reply with code, no decision, nothing in notice or event
@@ -1185,6 +1193,46 @@ s_wide_input (fixture_t *fx, uint32_t entries, size_t key_size, size_t value_siz
     s_answer_destroy (&a);
 }
 
+//  wait_ms: 0 to 600000, checked before anything is decided
+static void
+test_wait_ms (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    struct {
+        int kind; //  0 uint, 1 negative int, 2 str
+        int64_t value;
+        bool ok;
+    } cases[] = {{0, 0, true},       {0, 1000, true},      {0, 600000, true},
+                 {0, 600001, false}, {1, -1, false},       {2, 0, false},
+                 {0, INT64_MAX, false}};
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+        codec_buf_t body;
+        codec_buf_init (&body);
+        msgpack_pack_map (&body.pk, 5);
+        codec_pack_str (&body.pk, "id");
+        msgpack_pack_uint64 (&body.pk, 42);
+        s_kv (&body.pk, "tool", "Bash");
+        codec_pack_str (&body.pk, "input");
+        msgpack_pack_map (&body.pk, 1);
+        s_kv (&body.pk, "command", "ls");
+        s_kv (&body.pk, "cwd", CWD);
+        codec_pack_str (&body.pk, "wait_ms");
+        if (cases[i].kind == 0)
+            msgpack_pack_uint64 (&body.pk, (uint64_t) cases[i].value);
+        else if (cases[i].kind == 1)
+            msgpack_pack_int64 (&body.pk, cases[i].value);
+        else
+            codec_pack_str (&body.pk, "soon");
+        answer_t a = s_handle (fx, &body, "agent");
+        codec_buf_destroy (&body);
+        if (cases[i].ok)
+            s_assert_decision (&a);
+        else
+            s_assert_error (&a, "bad_request");
+        s_answer_destroy (&a);
+    }
+}
+
 static void
 test_event_wide_input (void **state)
 {
@@ -1213,6 +1261,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_extra_counters, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_redacted_and_cut, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_event_large_input, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_wait_ms, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_event_wide_input, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
