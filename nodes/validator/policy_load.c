@@ -305,8 +305,7 @@ s_parse_action (loader_t *l, const char *where, const char *value, action_t *act
         memcpy (act->capability, cap, n);
         act->capability[n] = 0;
     } else {
-        s_fail (l, where, "bad action '%s' (allow, defer, deny or escalate:CAPABILITY[/N])",
-                value);
+        s_fail (l, where, "bad action '%s' (allow, defer, deny or escalate:CAPABILITY[/N])", value);
         return false;
     }
     return true;

@@ -11,11 +11,11 @@
 #include <errno.h>
 #include <sodium.h>
 
-#define MAX_PATH        4096
-#define MAX_CONTEXT     256                //  bytes of session, tool_use_id, permission_mode
-#define VALIDATE_WAIT_MAX_MS 600000        //  wait_ms, as docs/EXPERT.md bounds it
-#define MAX_POLICY_READ (16 * 1024 * 1024) //  policy_load_text has its own, lower bound
-#define NOTICE_INPUT    256                //  bytes of the command or path quoted in a notice
+#define MAX_PATH             4096
+#define MAX_CONTEXT          256                //  bytes of session, tool_use_id, permission_mode
+#define VALIDATE_WAIT_MAX_MS 600000             //  wait_ms, as docs/EXPERT.md bounds it
+#define MAX_POLICY_READ      (16 * 1024 * 1024) //  policy_load_text has its own, lower bound
+#define NOTICE_INPUT         256                //  bytes of the command or path quoted in a notice
 //  The input logged whole up to this many packed bytes: the event's data may
 //  hold 256 KiB (EVENT_MAX_DATA), the rest of the map stays well under 8 KiB
 #define EVENT_INPUT (248 * 1024)

@@ -298,7 +298,7 @@ test_escalate_quorum (void **state)
     assert_int_equal (d.quorum, 0);
     policy_destroy (&p);
     //  Out of range, empty, not a digit, trailing text, empty capability
-    const char *bad[] = {"escalate:security/0", "escalate:security/6", "escalate:security/",
+    const char *bad[] = {"escalate:security/0", "escalate:security/6",  "escalate:security/",
                          "escalate:security/x", "escalate:security/2x", "escalate:/2",
                          "escalate:security/12"};
     for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {

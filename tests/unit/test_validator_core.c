@@ -1202,9 +1202,8 @@ test_wait_ms (void **state)
         int kind; //  0 uint, 1 negative int, 2 str
         int64_t value;
         bool ok;
-    } cases[] = {{0, 0, true},       {0, 1000, true},      {0, 600000, true},
-                 {0, 600001, false}, {1, -1, false},       {2, 0, false},
-                 {0, INT64_MAX, false}};
+    } cases[] = {{0, 0, true},   {0, 1000, true}, {0, 600000, true},    {0, 600001, false},
+                 {1, -1, false}, {2, 0, false},   {0, INT64_MAX, false}};
     for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
         codec_buf_t body;
         codec_buf_init (&body);
