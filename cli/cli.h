@@ -83,6 +83,12 @@ int cli_validate (cli_t *cli, int argc, char **argv);
 int cli_hook_main (int argc, char **argv);
 int cli_policy (cli_t *cli, int argc, char **argv);
 
+//  Commands in cli_review.c (escalations, docs/EXPERT.md)
+extern const char cli_review_usage[];
+extern const char cli_approve_usage[];
+int cli_review (cli_t *cli, int argc, char **argv);
+int cli_approve (cli_t *cli, int argc, char **argv);
+
 //  Commands in cli_event.c (the integrity log)
 extern const char cli_event_usage[];
 extern const char cli_checkpoint_usage[];

@@ -46,6 +46,8 @@ static const char s_usage[] =
     "  checkpoint [--keys FILE]   latest signed checkpoint (C2SP tlog-checkpoint)\n"
     "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N] [--origin O]\n"
     "                      verify a log offline; exit 1 naming the first bad seq\n"
+    "  review list|show|approve|deny   answer escalations with an expert key\n"
+    "  approve CODE        approve the escalation an agent was given CODE for\n"
     "  version             print lh's version (also lh --version)\n"
     "\n"
     "lh COMMAND --help describes each command.\n"
@@ -267,6 +269,8 @@ static const command_t s_commands[] = {
     {"checkpoint", cli_checkpoint, LH_ROLE_LOCAL, s_check_remote, cli_checkpoint_usage},
     {"consistency", cli_consistency, LH_ROLE_LOCAL, s_check_remote, cli_consistency_usage},
     {"verify", cli_verify, LH_ROLE_LOCAL, NULL, cli_verify_usage},
+    {"review", cli_review, LH_ROLE_LOCAL, s_check_remote, cli_review_usage},
+    {"approve", cli_approve, LH_ROLE_LOCAL, s_check_remote, cli_approve_usage},
     {"version", s_version, LH_ROLE_LOCAL, NULL, s_version_usage},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -1,0 +1,208 @@
+/*  lh review, lh approve -- a person answering escalations with an expert
+    key, through the expert service (docs/EXPERT.md). Who decides is the
+    key lh connects with; the broker tells lh-expert, the body cannot. */
+#include "cli.h"
+
+#include "codec.h"
+#include "jsonpack.h"
+
+#include <time.h>
+
+const char cli_review_usage[] =
+    "Usage: lh review list [--capability C] [--limit N] [--json]\n"
+    "       lh review show ID|CODE\n"
+    "       lh review approve ID|CODE [--reason R]\n"
+    "       lh review deny ID|CODE [--reason R]\n"
+    "\n"
+    "Escalations wait in lh-expert for an expert's verdict. list shows the pending ones\n"
+    "(id, agent, tool, subject, capability, rule, deadline, how long they have waited);\n"
+    "show prints one with its request; approve and deny give your verdict, as the key\n"
+    "you connect with (LH_CERT: an expert key). A quorum rule needs that many distinct\n"
+    "experts to approve; one deny decides. Exit 0 on success, 1 on an error reply.\n";
+
+const char cli_approve_usage[] =
+    "Usage: lh approve CODE [--reason R]\n"
+    "\n"
+    "Approves the escalation an agent was given CODE for (8 characters; case and the\n"
+    "look-alikes O/0 and I/L/1 do not matter), as the expert key you connect with.\n";
+
+//  Sends {op, ...} to expert; prints an error reply and returns NULL
+static lh_reply_t *
+s_call (cli_t *cli, lh_client_t **client_p, const codec_buf_t *body)
+{
+    *client_p = cli_client (cli);
+    if (!*client_p)
+        return NULL;
+    lh_reply_t *reply = lh_client_call (*client_p, "expert", body->sbuf.data, body->sbuf.size);
+    if (reply && !lh_reply_ok (reply)) {
+        cli_print_error (reply);
+        lh_reply_destroy (&reply);
+    }
+    return reply;
+}
+
+//  The key an escalation is named by: a 32-character id, else a code
+static const char *
+s_name_key (const char *name)
+{
+    return strlen (name) == 32 ? "escalation" : "code";
+}
+
+static int
+s_decide (cli_t *cli, const char *name, bool allow, int argc, char **argv, int first)
+{
+    const char *reason = NULL;
+    for (int i = first; i < argc; i++) {
+        if (streq (argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else
+            return cli_usage_error ("review: unexpected argument");
+    }
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 3 + (reason != NULL));
+    codec_pack_kv_str (&body.pk, "op", "decide");
+    codec_pack_kv_str (&body.pk, s_name_key (name), name);
+    codec_pack_kv_str (&body.pk, "decision", allow ? "allow" : "deny");
+    if (reason)
+        codec_pack_kv_str (&body.pk, "reason", reason);
+    lh_client_t *client = NULL;
+    lh_reply_t *reply = s_call (cli, &client, &body);
+    codec_buf_destroy (&body);
+    int rc = 1;
+    if (reply) {
+        const msgpack_object *root = lh_reply_root (reply);
+        char id[40] = "-", state[16] = "-";
+        codec_str_copy (codec_map_get (root, "escalation"), id, sizeof (id));
+        codec_str_copy (codec_map_get (root, "state"), state, sizeof (state));
+        printf ("%s %s: %s\n", allow ? "approved" : "denied", id,
+                streq (state, "decided") ? "decided" : "recorded; more experts must agree");
+        rc = 0;
+    }
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    return rc;
+}
+
+static const char *
+s_str (const msgpack_object *map, const char *key, char *buf, size_t size)
+{
+    if (!codec_str_copy (codec_map_get (map, key), buf, size))
+        snprintf (buf, size, "-");
+    return buf;
+}
+
+static int64_t
+s_int (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = codec_map_get (map, key);
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER   ? (int64_t) v->via.u64
+           : v && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? v->via.i64
+                                                             : 0;
+}
+
+static int
+s_list (cli_t *cli, int argc, char **argv)
+{
+    const char *capability = NULL;
+    long limit = 100;
+    bool json = false;
+    for (int i = 2; i < argc; i++) {
+        if (streq (argv[i], "--json"))
+            json = true;
+        else if (streq (argv[i], "--capability") && i + 1 < argc)
+            capability = argv[++i];
+        else if (streq (argv[i], "--limit") && i + 1 < argc)
+            limit = strtol (argv[++i], NULL, 10);
+        else
+            return cli_usage_error ("review list: unexpected argument");
+    }
+    if (limit < 1 || limit > 1000)
+        return cli_usage_error ("review list: --limit is 1 to 1000");
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 2 + (capability != NULL));
+    codec_pack_kv_str (&body.pk, "op", "list");
+    codec_pack_kv_u64 (&body.pk, "limit", (uint64_t) limit);
+    if (capability)
+        codec_pack_kv_str (&body.pk, "capability", capability);
+    lh_client_t *client = NULL;
+    lh_reply_t *reply = s_call (cli, &client, &body);
+    codec_buf_destroy (&body);
+    int rc = 1;
+    if (reply) {
+        const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
+        if (json) {
+            char *text = jsonpack_to_json (list, true);
+            printf ("%s\n", text ? text : "[]");
+            free (text);
+        } else if (list && list->type == MSGPACK_OBJECT_ARRAY) {
+            printf ("%-32s  %-16s %-8s %-12s %-20s %8s  %s\n", "ID", "AGENT", "TOOL", "CAPABILITY",
+                    "RULE", "WAITING", "SUBJECT");
+            for (uint32_t i = 0; i < list->via.array.size; i++) {
+                const msgpack_object *e = &list->via.array.ptr[i];
+                char id[40], agent[72], tool[72], cap[40], rule[72], subject[260];
+                //  The subject is the agent's text: shown, never interpreted
+                printf ("%-32s  %-16s %-8s %-12s %-20s %7llds  %s\n",
+                        s_str (e, "id", id, sizeof (id)), s_str (e, "agent", agent, sizeof (agent)),
+                        s_str (e, "tool", tool, sizeof (tool)),
+                        s_str (e, "capability", cap, sizeof (cap)),
+                        s_str (e, "rule", rule, sizeof (rule)),
+                        (long long) (s_int (e, "waiting_ms") / 1000),
+                        s_str (e, "subject", subject, sizeof (subject)));
+            }
+        }
+        rc = 0;
+    }
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    return rc;
+}
+
+static int
+s_show (cli_t *cli, const char *name)
+{
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 2);
+    codec_pack_kv_str (&body.pk, "op", "show");
+    codec_pack_kv_str (&body.pk, s_name_key (name), name);
+    lh_client_t *client = NULL;
+    lh_reply_t *reply = s_call (cli, &client, &body);
+    codec_buf_destroy (&body);
+    int rc = 1;
+    if (reply) {
+        char *text = jsonpack_to_json (codec_map_get (lh_reply_root (reply), "escalation"), true);
+        printf ("%s\n", text ? text : "null");
+        free (text);
+        rc = 0;
+    }
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_review (cli_t *cli, int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error ("review: list, show, approve or deny");
+    const char *sub = argv[1];
+    if (streq (sub, "list"))
+        return s_list (cli, argc, argv);
+    if (argc < 3)
+        return cli_usage_error ("review: ID or CODE is required");
+    if (streq (sub, "show") && argc == 3)
+        return s_show (cli, argv[2]);
+    if (streq (sub, "approve") || streq (sub, "deny"))
+        return s_decide (cli, argv[2], streq (sub, "approve"), argc, argv, 3);
+    return cli_usage_error ("review: list, show, approve or deny");
+}
+
+int
+cli_approve (cli_t *cli, int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error ("approve: CODE is required");
+    return s_decide (cli, argv[1], true, argc, argv, 2);
+}
