@@ -534,8 +534,8 @@ cache_store_revoke (cache_store_t *self, const char *id, int64_t now_ms, char *e
     return 1;
 }
 
-int
-cache_store_sweep (cache_store_t *self, int64_t now_ms, size_t max, char *err, size_t err_size)
+static int
+s_sweep (cache_store_t *self, int64_t now_ms, size_t max, char *err, size_t err_size)
 {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
@@ -623,6 +623,22 @@ cache_store_sweep (cache_store_t *self, int64_t now_ms, size_t max, char *err, s
     self->n.expired_swept += expired;
     self->n.versions_swept += versions;
     return (int) removed;
+}
+
+int
+cache_store_sweep (cache_store_t *self, int64_t now_ms, size_t max, char *err, size_t err_size)
+{
+    //  Deleting copies pages too: in a full map, smaller transactions
+    //  may fit where a large one does not
+    uint64_t full = self->n.map_full;
+    int rc = s_sweep (self, now_ms, max, err, err_size);
+    while (rc == CACHE_EFULL && max > 1) {
+        max /= 2;
+        rc = s_sweep (self, now_ms, max, err, err_size);
+    }
+    if (rc >= 0)
+        self->n.map_full = full; //  only a put that did not fit counts
+    return rc;
 }
 
 void
