@@ -359,8 +359,9 @@ static void
 s_cursor_format (const hook_call_t *call, hook_verdict_t verdict, const char *reason, char *out,
                  size_t size, int *status, bool *to_stderr)
 {
+    //  Exit 0 with the JSON: the documented answer; stderr is only logged
     *status = 0;
-    *to_stderr = false;
+    *to_stderr = verdict == HOOK_DENY || verdict == HOOK_ASK;
     bool read_file = s_streq (call->event, "beforeReadFile");
     if (verdict == HOOK_NONE)
         out[0] = 0;
@@ -416,9 +417,9 @@ s_copilot_format (const hook_call_t *call, hook_verdict_t verdict, const char *r
 {
     (void) call;
     *status = 0;
-    *to_stderr = false;
+    *to_stderr = verdict == HOOK_DENY || verdict == HOOK_ASK;
     out[0] = 0;
-    if (verdict == HOOK_DENY || verdict == HOOK_ASK)
+    if (*to_stderr)
         s_dump (json_pack ("{s:s,s:s}", "permissionDecision", "deny", "permissionDecisionReason",
                            reason),
                 out, size,
