@@ -181,7 +181,7 @@ s_claude_format (const hook_call_t *call, hook_verdict_t verdict, const char *re
     *to_stderr = verdict == HOOK_DENY;
     out[0] = 0;
     if (verdict != HOOK_NONE)
-        s_dump (s_pretooluse_json (verdict == HOOK_ALLOW  ? "allow"
+        s_dump (s_pretooluse_json (verdict == HOOK_ALLOW ? "allow"
                                    : verdict == HOOK_ASK ? "ask"
                                                          : "deny",
                                    reason),
@@ -242,8 +242,9 @@ s_gemini_parse (json_t *hook, hook_call_t *call, char *why, size_t why_size)
         char full[3 * HOOK_TOOL_MAX];
         if (!server || !tool || !*server || !*tool ||
             snprintf (full, sizeof (full), "mcp__%s__%s", server, tool) > HOOK_TOOL_MAX) {
-            snprintf (why, why_size, "the hook input's mcp_context has no server_name and "
-                                     "tool_name making a tool name of at most 64 bytes");
+            snprintf (why, why_size,
+                      "the hook input's mcp_context has no server_name and "
+                      "tool_name making a tool name of at most 64 bytes");
             return -1;
         }
         s_set_tool (call, full);
