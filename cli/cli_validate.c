@@ -1,6 +1,6 @@
 /*  lh validate, lh hook, lh policy -- asking Lighthouse before a tool runs.
 
-    lh hook speaks the Claude Code PreToolUse contract: exit 0 with a JSON
+    lh hook speaks, by default, the Claude Code PreToolUse contract: exit 0 with a JSON
     permissionDecision (allow, ask) on stdout, exit 0 with nothing on
     stdout for "no opinion" (the agent's own permission flow applies), and
     exit 2 to block, with the reason on stderr (Claude Code ignores stdout
@@ -9,6 +9,7 @@
     signal, ends in exit 2 (or "ask" for read-only tools).
 */
 #include "cli.h"
+#include "cli_hook_agents.h"
 
 #include "codec.h"
 #include "jsonpack.h"
@@ -238,6 +239,8 @@ typedef struct {
     const char *session;         //  optional, from the hook's session_id
     const char *tool_use_id;     //  optional
     const char *permission_mode; //  optional
+    const char *project_env;     //  the env variable naming the project, or NULL
+    const char *project;         //  else this project, when absolute, else LH_PROJECT
 } request_t;
 
 static const char *
@@ -274,7 +277,9 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
     }
     if (rc == 0) {
         const char *home = s_absolute_env ("HOME");
-        const char *project = s_absolute_env ("CLAUDE_PROJECT_DIR");
+        const char *project = request->project_env ? s_absolute_env (request->project_env) : NULL;
+        if (!project && request->project && request->project[0] == '/')
+            project = request->project;
         if (!project)
             project = s_absolute_env ("LH_PROJECT");
         const char *optional[][2] = {{"home", home},
@@ -404,7 +409,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
         cwd = getcwd (here, sizeof (here)) ? here : "/";
     codec_buf_t body;
     codec_buf_init (&body);
-    request_t request = {.tool = tool, .cwd = cwd};
+    request_t request = {.tool = tool, .cwd = cwd, .project_env = "CLAUDE_PROJECT_DIR"};
     int replaced = 0;
     if (s_pack_request (&body, &request, input, &replaced, why, sizeof (why)) != 0) {
         json_decref (input);
@@ -458,10 +463,11 @@ cli_validate (cli_t *cli, int argc, char **argv)
 }
 
 //  --------------------------------------------------------------------------
-//  lh hook: the Claude Code PreToolUse contract
+//  lh hook: the agents' hook contracts (cli_hook_agents.c), one shared flow
 
 const char cli_hook_usage[] =
     "Usage: lh [--env FILE] [--broker EP] [--broker-key Z85] [--cert FILE] hook\n"
+    "          [--agent claude|codex|gemini|cursor|copilot]\n"
     "\n"
     "Claude Code PreToolUse hook: reads the hook JSON on stdin, asks validate and\n"
     "answers as Claude Code expects:\n"
@@ -474,25 +480,46 @@ const char cli_hook_usage[] =
     "read-only tools (Read, Glob, Grep, LS, WebSearch, NotebookRead, TodoWrite,\n"
     "ExitPlanMode) it is \"ask\" instead. This text itself exits 2.\n"
     "\n"
-    "The request carries tool, input, cwd, home ($HOME), project ($CLAUDE_PROJECT_DIR),\n"
-    "and from the hook JSON session (session_id), tool_use_id and permission_mode\n"
-    "(each sent only when a string of at most 256 bytes). Large inputs are reduced as\n"
-    "lh validate --help describes.\n"
+    "--agent names the agent whose hook contract to speak (default claude):\n"
+    "  codex    Codex CLI PreToolUse. Only a deny is honoured: deny and escalate exit 2\n"
+    "           with the reason on stderr and the deny JSON; allow and defer print nothing.\n"
+    "  gemini   Gemini CLI BeforeTool. allow {\"decision\":\"allow\"}, defer {}, deny and\n"
+    "           escalate exit 2 with {\"decision\":\"deny\",\"reason\":...} and the reason on\n"
+    "           stderr.\n"
+    "  cursor   Cursor beforeShellExecution, beforeMCPExecution, beforeReadFile. Exit 0\n"
+    "           with {\"permission\": allow | ask | deny, user_message, agent_message};\n"
+    "           defer prints nothing; beforeReadFile cannot ask, so it is denied.\n"
+    "  copilot  GitHub Copilot CLI preToolUse. Only a deny is processed: deny and\n"
+    "           escalate exit 0 with {\"permissionDecision\":\"deny\",...}; allow and defer\n"
+    "           print nothing.\n"
+    "An agent that cannot ask gets a deny for an escalation, saying how to get the call\n"
+    "approved, and a deny for every failure, read-only tools included. Each agent's\n"
+    "tools are mapped to Lighthouse's: a shell command is Bash with input.command, a\n"
+    "file read Read with file_path, an MCP call mcp__SERVER__TOOL; an unknown event or\n"
+    "a payload without the documented fields is a failure. An unknown --agent is a\n"
+    "failure answered as Claude Code's.\n"
+    "\n"
+    "The request carries tool, input, cwd, home ($HOME), project ($CLAUDE_PROJECT_DIR;\n"
+    "gemini $GEMINI_PROJECT_DIR; cursor the first workspace root; else $LH_PROJECT),\n"
+    "and from the hook JSON session (session_id; cursor conversation_id; copilot\n"
+    "sessionId), tool_use_id and permission_mode (each sent only when a string of at\n"
+    "most 256 bytes). Large inputs are reduced as lh validate --help describes.\n"
     "\n"
     "LH_HOOK_TIMEOUT_MS (1 to 30000, default 2000) bounds the wait for validate; the\n"
-    "hook always answers within it plus 3 s. Keep the hook's \"timeout\" in Claude\n"
-    "Code's settings above that (its default, 60 s, is). The env file should hold an\n"
+    "hook always answers within it plus 3 s. Keep the hook's \"timeout\" in the agent's\n"
+    "settings above that (Claude Code's default, 60 s, is). The env file should hold an\n"
     "agent key (role agent), never an admin key: see lh keygen --help.\n";
 
 //  What the hook has learned, and the answer a signal gives (prepared in
 //  advance: a signal handler may only write and exit).
 static struct {
     int64_t start_ms;
-    const char *tool; //  NULL until the hook JSON is read
-    bool read_only;
+    const hook_agent_t *agent;
+    hook_call_t call; //  call.tool "" until the hook JSON is read
+    bool read_only;   //  a read-only tool, and the agent can ask
     volatile sig_atomic_t answered;
     volatile sig_atomic_t status;
-    char signal_out[1024]; //  stdout for an answer made in a signal handler
+    char signal_out[8192]; //  stdout for an answer made in a signal handler
     size_t signal_out_len;
     int signal_status;
     char signal_tail[192]; //  "; failing closed: TOOL is blocked"
@@ -519,41 +546,31 @@ s_read_only_tool (const char *tool)
     return false;
 }
 
-//  The hook's JSON answer, or NULL (out of memory).
-static char *
-s_hook_json (const char *decision, const char *reason)
-{
-    json_t *out =
-        json_pack ("{s:{s:s,s:s,s:s}}", "hookSpecificOutput", "hookEventName", "PreToolUse",
-                   "permissionDecision", decision, "permissionDecisionReason", reason);
-    char *text = out ? json_dumps (out, JSON_COMPACT) : NULL;
-    json_decref (out);
-    return text;
-}
-
-//  Prepares what a signal answers, for the tool known so far.
+//  Prepares what a signal answers, for the agent and tool known so far.
 static void
 s_hook_prepare_signal (void)
 {
-    const char *tool = s_hook.tool ? s_hook.tool : "the tool call";
+    const char *tool = s_hook.call.tool[0] ? s_hook.call.tool : "the tool call";
     if (s_hook.read_only)
         snprintf (s_hook.signal_tail, sizeof (s_hook.signal_tail), "; asking you before %.64s\n",
                   tool);
     else
         snprintf (s_hook.signal_tail, sizeof (s_hook.signal_tail),
                   "; failing closed: %.64s is blocked\n", tool);
-    char *text = s_hook_json (s_hook.read_only ? "ask" : "deny",
-                              "Lighthouse could not decide: the hook was stopped or ran out "
-                              "of time");
+    char out[sizeof (s_hook.signal_out) - 1];
+    int status = 2;
+    bool to_stderr;
+    s_hook.agent->format (&s_hook.call, s_hook.read_only ? HOOK_ASK : HOOK_DENY,
+                          "Lighthouse could not decide: the hook was stopped or ran out of time",
+                          out, sizeof (out), &status, &to_stderr);
     s_hook.signal_out_len = 0;
-    if (text) {
+    if (*out) {
         s_hook.signal_out_len =
-            (size_t) snprintf (s_hook.signal_out, sizeof (s_hook.signal_out), "%s\n", text);
+            (size_t) snprintf (s_hook.signal_out, sizeof (s_hook.signal_out), "%s\n", out);
         if (s_hook.signal_out_len >= sizeof (s_hook.signal_out))
             s_hook.signal_out_len = 0;
     }
-    free (text);
-    s_hook.signal_status = s_hook.read_only ? 0 : 2;
+    s_hook.signal_status = status;
 }
 
 static size_t
@@ -623,26 +640,26 @@ s_hook_arm (int timeout_ms)
     setitimer (ITIMER_REAL, &timer, NULL);
 }
 
-//  Prints the answer; decision NULL is "no opinion" (nothing printed).
-//  Returns the exit status: 2 for deny, else 0.
+//  Prints the agent's answer for verdict; returns its exit status.
 static int
-s_hook_answer (const char *decision, const char *reason)
+s_hook_answer (hook_verdict_t verdict, const char *reason)
 {
     sigset_t all;
     sigfillset (&all);
     sigprocmask (SIG_BLOCK, &all, NULL);
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer (ITIMER_REAL, &off, NULL);
-    bool deny = decision && streq (decision, "deny");
-    if (deny)
+    static char out[8192];
+    int status = 2;
+    bool to_stderr = true;
+    s_hook.agent->format (&s_hook.call, verdict, reason, out, sizeof (out), &status, &to_stderr);
+    if (to_stderr)
         fprintf (stderr, "%s\n", reason);
-    char *text = decision ? s_hook_json (decision, reason) : NULL;
-    if (text)
-        printf ("%s\n", text);
-    free (text);
+    if (*out)
+        printf ("%s\n", out);
     fflush (stdout);
     fflush (stderr);
-    s_hook.status = deny ? 2 : 0;
+    s_hook.status = status;
     s_hook.answered = 1;
     return s_hook.status;
 }
@@ -652,7 +669,7 @@ static int
 s_hook_fail (const char *what)
 {
     char reason[1100];
-    const char *tool = s_hook.tool ? s_hook.tool : "the tool call";
+    const char *tool = s_hook.call.tool[0] ? s_hook.call.tool : "the tool call";
     if (s_hook.read_only)
         snprintf (reason, sizeof (reason),
                   "Lighthouse could not decide (%.900s); asking you before %.64s", what, tool);
@@ -660,20 +677,7 @@ s_hook_fail (const char *what)
         snprintf (reason, sizeof (reason),
                   "Lighthouse could not decide (%.900s); failing closed: %.64s is blocked", what,
                   tool);
-    return s_hook_answer (s_hook.read_only ? "ask" : "deny", reason);
-}
-
-//  A hook field sent as context: a string of at most CONTEXT_MAX bytes
-//  without NUL, else NULL (not sent).
-static const char *
-s_context (json_t *hook, const char *key)
-{
-    json_t *value = json_object_get (hook, key);
-    const char *text = json_string_value (value);
-    if (!text || json_string_length (value) > CONTEXT_MAX ||
-        strlen (text) != json_string_length (value))
-        return NULL;
-    return text;
+    return s_hook_answer (s_hook.read_only ? HOOK_ASK : HOOK_DENY, reason);
 }
 
 //  LH_HOOK_TIMEOUT_MS: 1 to HOOK_TIMEOUT_MAX; -1 when malformed.
@@ -688,24 +692,11 @@ s_hook_timeout (const char *text)
     return *end || errno || ms < 1 || ms > HOOK_TIMEOUT_MAX ? -1 : (int) ms;
 }
 
-//  The part of the hook that needs the hook JSON; its failures are answered.
+//  The part of the hook after the call is known; its failures are answered.
 static int
-s_hook_run (int argc, char **argv, json_t *hook)
+s_hook_run (int argc, char **argv)
 {
-    json_t *input = json_object_get (hook, "tool_input");
-    const char *event = json_string_value (json_object_get (hook, "hook_event_name"));
-    const char *cwd = json_string_value (json_object_get (hook, "cwd"));
-    if (event && !streq (event, "PreToolUse")) {
-        char what[160];
-        snprintf (what, sizeof (what), "lh hook is for PreToolUse, not %.64s", event);
-        return s_hook_fail (what);
-    }
-    if (!json_is_object (input))
-        return s_hook_fail ("the hook input has no tool_input object");
-    if (!cwd || cwd[0] != '/' || strlen (cwd) >= 4096 ||
-        strlen (cwd) != json_string_length (json_object_get (hook, "cwd")))
-        return s_hook_fail ("the hook input has no absolute cwd");
-
+    hook_call_t *call = &s_hook.call;
     //  Configuration: czmq first (its signal handlers are replaced by ours)
     zsys_init ();
     zsys_set_logsystem (false);
@@ -737,13 +728,15 @@ s_hook_run (int argc, char **argv, json_t *hook)
 
     codec_buf_t body;
     codec_buf_init (&body);
-    request_t request = {.tool = s_hook.tool,
-                         .cwd = cwd,
-                         .session = s_context (hook, "session_id"),
-                         .tool_use_id = s_context (hook, "tool_use_id"),
-                         .permission_mode = s_context (hook, "permission_mode")};
+    request_t request = {.tool = call->tool,
+                         .cwd = call->cwd,
+                         .session = call->session,
+                         .tool_use_id = call->tool_use_id,
+                         .permission_mode = call->permission_mode,
+                         .project_env = call->project_env,
+                         .project = call->project};
     int replaced = 0;
-    if (s_pack_request (&body, &request, input, &replaced, err, sizeof (err)) != 0) {
+    if (s_pack_request (&body, &request, call->input, &replaced, err, sizeof (err)) != 0) {
         codec_buf_destroy (&body);
         zcert_destroy (&cli.cert);
         return s_hook_fail (err);
@@ -758,7 +751,7 @@ s_hook_run (int argc, char **argv, json_t *hook)
     codec_buf_destroy (&body);
 
     decision_t decision = reply && lh_reply_ok (reply) ? s_decision (reply) : DECISION_NONE;
-    char reason[1024], name[128], rule[64], text[512], capability[64];
+    char reason[1280], name[128], rule[64], text[512], capability[64];
     if (!client)
         snprintf (err, sizeof (err), "cannot connect to %s", cli.conn.endpoint);
     else if (!reply)
@@ -776,13 +769,20 @@ s_hook_run (int argc, char **argv, json_t *hook)
         if (decision == DECISION_ESCALATE)
             snprintf (name + strlen (name), sizeof (name) - strlen (name), " to %s",
                       s_field (reply, "capability", capability, sizeof (capability)));
-        snprintf (reason, sizeof (reason), "Lighthouse %s (rule %s): %s", name,
-                  s_field (reply, "rule", rule, sizeof (rule)),
-                  s_field (reply, "reason", text, sizeof (text)));
-        status = s_hook_answer (decision == DECISION_ALLOW      ? "allow"
-                                : decision == DECISION_ESCALATE ? "ask"
-                                : decision == DECISION_DENY     ? "deny"
-                                                                : NULL,
+        int n = snprintf (reason, sizeof (reason), "Lighthouse %s (rule %s): %s", name,
+                          s_field (reply, "rule", rule, sizeof (rule)),
+                          s_field (reply, "reason", text, sizeof (text)));
+        //  An agent that cannot ask blocks the call; the user can still approve it
+        if (decision == DECISION_ESCALATE && !call->can_ask && n > 0 &&
+            (size_t) n < sizeof (reason))
+            snprintf (reason + n, sizeof (reason) - (size_t) n,
+                      "; %s hooks cannot ask you, so it is blocked: to approve it, run it "
+                      "yourself, or have the Lighthouse policy allow it",
+                      s_hook.agent->label);
+        status = s_hook_answer (decision == DECISION_ALLOW      ? HOOK_ALLOW
+                                : decision == DECISION_ESCALATE ? HOOK_ASK
+                                : decision == DECISION_DENY     ? HOOK_DENY
+                                                                : HOOK_NONE,
                                 reason);
     }
     lh_reply_destroy (&reply);
@@ -795,18 +795,51 @@ int
 cli_hook_main (int argc, char **argv)
 {
     s_hook.start_ms = s_now_ms ();
+    s_hook.agent = hook_agent_default ();
     s_hook_prepare_signal ();
     s_hook_install_handlers ();
     int command = cli_command_index (argc, argv);
     for (int i = command + 1; i < argc; i++)
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
-            //  Never an answer Claude Code would take as "go ahead"
+            //  Never an answer an agent would take as "go ahead"
             fputs (cli_hook_usage, stdout);
             return 2;
         }
+    //  --agent NAME (or --agent=NAME) after hook; the rest goes to cli_setup
+    const char *agent_name = NULL;
+    bool agent_missing = false;
+    int kept = command + 1;
+    for (int i = command + 1; i < argc; i++) {
+        if (streq (argv[i], "--agent")) {
+            if (i + 1 < argc)
+                agent_name = argv[++i];
+            else
+                agent_missing = true;
+        } else if (strncmp (argv[i], "--agent=", 8) == 0)
+            agent_name = argv[i] + 8;
+        else
+            argv[kept++] = argv[i];
+    }
+    if (command < argc) {
+        argc = kept;
+        argv[argc] = NULL;
+    }
     //  Until the env file is read, the deadline comes from the environment
     int timeout_ms = s_hook_timeout (getenv ("LH_HOOK_TIMEOUT_MS"));
     s_hook_arm (timeout_ms > 0 ? timeout_ms : HOOK_TIMEOUT_DEFAULT);
+    if (agent_missing)
+        return s_hook_fail ("--agent needs a name: claude, codex, gemini, cursor or copilot");
+    if (agent_name) {
+        const hook_agent_t *agent = hook_agent_find (agent_name);
+        if (!agent) {
+            char what[160];
+            snprintf (what, sizeof (what), "unknown --agent '%.64s' (%s)", agent_name,
+                      hook_agent_names ());
+            return s_hook_fail (what);
+        }
+        s_hook.agent = agent;
+        s_hook_prepare_signal ();
+    }
 
     size_t size = 0;
     int error = 0;
@@ -826,17 +859,21 @@ cli_hook_main (int argc, char **argv)
                   parse_error.line, parse_error.column, parse_error.text);
         return s_hook_fail (what);
     }
-    json_t *tool = json_object_get (hook, "tool_name");
-    if (!json_string_value (tool) || json_string_length (tool) == 0 ||
-        json_string_length (tool) > 64 ||
-        strlen (json_string_value (tool)) != json_string_length (tool)) {
-        json_decref (hook);
-        return s_hook_fail ("the hook input has no tool_name string of 1 to 64 bytes");
+    char why[300];
+    //  Not an object: the adapter finds none of its fields
+    int rc = s_hook.agent->parse (hook, &s_hook.call, why, sizeof (why));
+    if (s_hook.call.tool[0]) {
+        s_hook.read_only = s_read_only_tool (s_hook.call.tool) && s_hook.call.can_ask;
+        s_hook_prepare_signal ();
     }
-    s_hook.tool = json_string_value (tool);
-    s_hook.read_only = s_read_only_tool (s_hook.tool);
-    s_hook_prepare_signal ();
-    int status = s_hook_run (argc, argv, hook);
+    int status;
+    if (rc != 0)
+        status = s_hook_fail (why);
+    else if (!s_hook.call.cwd)
+        status = s_hook_fail ("the hook input has no absolute cwd");
+    else
+        status = s_hook_run (argc, argv);
+    json_decref (s_hook.call.input);
     json_decref (hook);
     return status;
 }

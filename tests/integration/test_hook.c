@@ -1204,6 +1204,381 @@ test_validator_accepts_context (void **state)
     cluster_destroy (&c);
 }
 
+//  --------------------------------------------------------------------------
+//  lh hook --agent: each agent's documented contract, byte for byte
+
+#define PRE_ANSWER(decision)                                                                       \
+    "{\"hookSpecificOutput\":{\"hookEventName\":\"PreToolUse\",\"permissionDecision\":\"" decision \
+    "\",\"permissionDecisionReason\":\"%R\"}}\n"
+#define GEMINI_DENY  "{\"decision\":\"deny\",\"reason\":\"%R\"}\n"
+#define CURSOR_DENY  "{\"permission\":\"deny\",\"user_message\":\"%R\",\"agent_message\":\"%R\"}\n"
+#define COPILOT_DENY "{\"permissionDecision\":\"deny\",\"permissionDecisionReason\":\"%R\"}\n"
+#define NO_ASK_TAIL                                                                                \
+    " hooks cannot ask you, so it is blocked: to approve it, run it yourself, or have the "        \
+    "Lighthouse policy allow it"
+
+//  An agent, its shell payload (%C the command; cwd /work/p) as its docs
+//  show it, and its answers (%R the reason) with their exit status.
+typedef struct {
+    const char *name;
+    const char *label; //  NULL when the agent can ask
+    const char *shell;
+    const char *allow, *deny, *escalate, *defer, *block;
+    int allow_status, deny_status, escalate_status, block_status;
+} agent_case_t;
+
+static const agent_case_t s_agents[] = {
+    {"claude", NULL,
+     "{\"session_id\":\"sess-42\",\"transcript_path\":\"/tmp/t.jsonl\",\"cwd\":\"/work/p\","
+     "\"permission_mode\":\"default\",\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\","
+     "\"tool_input\":{\"command\":\"%C\",\"description\":\"d\"},\"tool_use_id\":\"toolu_01ABC\"}",
+     PRE_ANSWER ("allow"), PRE_ANSWER ("deny"), PRE_ANSWER ("ask"), "", PRE_ANSWER ("deny"), 0, 2,
+     0, 2},
+    {"codex", "Codex CLI",
+     "{\"session_id\":\"019a-codex\",\"turn_id\":\"t-1\",\"transcript_path\":null,"
+     "\"cwd\":\"/work/p\",\"hook_event_name\":\"PreToolUse\",\"model\":\"gpt-5-codex\","
+     "\"permission_mode\":\"default\",\"tool_name\":\"Bash\",\"tool_use_id\":\"call_1\","
+     "\"tool_input\":{\"command\":\"%C\"}}",
+     "", PRE_ANSWER ("deny"), PRE_ANSWER ("deny"), "", PRE_ANSWER ("deny"), 0, 2, 2, 2},
+    {"gemini", "Gemini CLI",
+     "{\"session_id\":\"g-1\",\"transcript_path\":\"/tmp/g.json\",\"cwd\":\"/work/p\","
+     "\"hook_event_name\":\"BeforeTool\",\"timestamp\":\"2026-01-01T00:00:00.000Z\","
+     "\"tool_name\":\"run_shell_command\",\"tool_input\":{\"command\":\"%C\","
+     "\"description\":\"d\"}}",
+     "{\"decision\":\"allow\"}\n", GEMINI_DENY, GEMINI_DENY, "{}\n", GEMINI_DENY, 0, 2, 2, 2},
+    {"cursor", NULL,
+     "{\"conversation_id\":\"c-1\",\"generation_id\":\"gen-1\",\"model\":\"m\","
+     "\"hook_event_name\":\"beforeShellExecution\",\"cursor_version\":\"1.7.2\","
+     "\"workspace_roots\":[\"/work/p\"],\"user_email\":null,\"command\":\"%C\","
+     "\"cwd\":\"/work/p\"}",
+     "{\"permission\":\"allow\"}\n", CURSOR_DENY,
+     "{\"permission\":\"ask\",\"user_message\":\"%R\",\"agent_message\":\"%R\"}\n", "", CURSOR_DENY,
+     0, 0, 0, 0},
+    {"copilot", "GitHub Copilot CLI",
+     "{\"timestamp\":1704614600000,\"cwd\":\"/work/p\",\"toolName\":\"bash\","
+     "\"toolArgs\":\"{\\\"command\\\":\\\"%C\\\",\\\"description\\\":\\\"d\\\"}\"}",
+     "", COPILOT_DENY, COPILOT_DENY, "", COPILOT_DENY, 0, 0, 0, 0},
+};
+
+//  template with every %<key> replaced by value (a new string)
+static char *
+s_subst (const char *template, char key, const char *value)
+{
+    size_t size = strlen (template) + 1, n = 0;
+    for (const char *p = template; *p; p++)
+        if (p[0] == '%' && p[1] == key)
+            size += strlen (value);
+    char *text = (char *) malloc (size);
+    assert_non_null (text);
+    for (const char *p = template; *p; p++)
+        if (p[0] == '%' && p[1] == key) {
+            memcpy (text + n, value, strlen (value));
+            n += strlen (value);
+            p++;
+        } else
+            text[n++] = *p;
+    text[n] = 0;
+    return text;
+}
+
+//  lh [--env ENV_FILE] hook --agent AGENT with payload on stdin
+static run_t
+s_agent_hook (const char *dir, const char *env_file, const char *const *env, const char *agent,
+              const char *payload)
+{
+    const char *args[] = {"--env", env_file, "hook", "--agent", agent, NULL};
+    return s_lh (dir, args, env, payload, strlen (payload));
+}
+
+static run_t
+s_agent_shell (const char *dir, const char *env_file, const char *const *env,
+               const agent_case_t *agent, const char *command)
+{
+    char *payload = s_subst (agent->shell, 'C', command);
+    run_t r = s_agent_hook (dir, env_file, env, agent->name, payload);
+    free (payload);
+    return r;
+}
+
+//  stdout is template with reason, byte for byte, and the exit status is status
+static void
+s_assert_answer (run_t *r, const char *agent, const char *template, const char *reason, int status)
+{
+    char *expected = s_subst (template, 'R', reason);
+    if (r->status != status || strcmp (r->out, expected) != 0)
+        fail_msg ("%s: expected exit %d and\n%s\ngot exit %d and\n%s\nstderr: %s", agent, status,
+                  expected, r->status, r->out, r->err);
+    free (expected);
+}
+
+//  The agent's block answer, the reason being what stderr says (each agent
+//  gets it there), naming what and failing closed.
+static void
+s_assert_agent_blocked (run_t *r, const agent_case_t *agent, const char *what)
+{
+    char reason[2048];
+    snprintf (reason, sizeof (reason), "%s", r->err);
+    size_t len = strlen (reason);
+    if (len > 0 && reason[len - 1] == '\n')
+        reason[len - 1] = 0;
+    if (!strstr (reason, "failing closed") || !strstr (reason, what) || strchr (reason, '\n'))
+        fail_msg ("%s: expected a fail-closed reason naming '%s'; got exit %d\nstdout: %s\n"
+                  "stderr: %s",
+                  agent->name, what, r->status, r->out, r->err);
+    s_assert_answer (r, agent->name, agent->block, reason, agent->block_status);
+}
+
+static void
+test_agents_decisions (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster_with_policy (s_test_policy);
+    const char *env_file = s_cluster_env (c, "agent-1");
+    for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
+        const agent_case_t *a = &s_agents[i];
+        char escalate[512];
+        snprintf (escalate, sizeof (escalate), "%s%s%s%s",
+                  "Lighthouse escalate to ops (rule ask-deploy): deploys need a person",
+                  a->label ? "; " : "", a->label ? a->label : "", a->label ? NO_ASK_TAIL : "");
+        run_t r = s_agent_shell (c->dir, env_file, NULL, a, "ls -l");
+        s_assert_answer (&r, a->name, a->allow, "Lighthouse allow (rule ok-ls): listing",
+                         a->allow_status);
+        s_run_free (&r);
+        r = s_agent_shell (c->dir, env_file, NULL, a, "rm -f x");
+        s_assert_answer (&r, a->name, a->deny, "Lighthouse deny (rule no-rm): no deletes here",
+                         a->deny_status);
+        assert_string_equal (r.err, "Lighthouse deny (rule no-rm): no deletes here\n");
+        s_run_free (&r);
+        r = s_agent_shell (c->dir, env_file, NULL, a, "deploy prod");
+        s_assert_answer (&r, a->name, a->escalate, escalate, a->escalate_status);
+        s_run_free (&r);
+        r = s_agent_shell (c->dir, env_file, NULL, a, "make -j4");
+        s_assert_answer (&r, a->name, a->defer, "", 0);
+        assert_string_equal (r.err, "");
+        s_run_free (&r);
+    }
+    //  Other tools, mapped to Lighthouse's: a Write to a protected file
+    struct {
+        const char *agent, *payload, *expected;
+        int status;
+    } writes[] = {
+        {"gemini",
+         "{\"session_id\":\"g-1\",\"cwd\":\"/work/p\",\"hook_event_name\":\"BeforeTool\","
+         "\"tool_name\":\"write_file\",\"tool_input\":{\"file_path\":\"/etc/hosts\","
+         "\"content\":\"x\"}}",
+         "{\"decision\":\"deny\",\"reason\":\"Lighthouse deny (rule protect-tool): writes a "
+         "protected file\"}\n",
+         2},
+        {"copilot",
+         "{\"timestamp\":1,\"cwd\":\"/work/p\",\"toolName\":\"create\","
+         "\"toolArgs\":\"{\\\"path\\\":\\\"/etc/hosts\\\",\\\"file_text\\\":\\\"x\\\"}\"}",
+         "{\"permissionDecision\":\"deny\",\"permissionDecisionReason\":\"Lighthouse deny (rule "
+         "protect-tool): writes a protected file\"}\n",
+         0},
+        {"codex",
+         "{\"session_id\":\"s\",\"cwd\":\"/work/p\",\"hook_event_name\":\"PreToolUse\","
+         "\"tool_name\":\"Write\",\"tool_input\":{\"file_path\":\"/etc/hosts\",\"content\":\"x\"}}",
+         PRE_ANSWER ("deny"), 2},
+        //  Cursor's beforeReadFile answers permission only
+        {"cursor",
+         "{\"conversation_id\":\"c-1\",\"hook_event_name\":\"beforeReadFile\","
+         "\"workspace_roots\":[\"/work/p\"],\"file_path\":\"/work/p/a.c\",\"content\":\"int x;\","
+         "\"attachments\":[]}",
+         "", 0},
+    };
+    for (size_t i = 0; i < sizeof (writes) / sizeof (writes[0]); i++) {
+        run_t r = s_agent_hook (c->dir, env_file, NULL, writes[i].agent, writes[i].payload);
+        s_assert_answer (&r, writes[i].agent, writes[i].expected,
+                         "Lighthouse deny (rule protect-tool): writes a protected file",
+                         writes[i].status);
+        s_run_free (&r);
+    }
+    cluster_destroy (&c);
+}
+
+//  The validate request each agent's payload becomes
+static void
+test_agents_requests (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n", NULL);
+    fake_t fake;
+    s_fake_start (&fake, c, FAKE_ALLOW);
+    const char *env_file = s_cluster_env (c, "agent-1");
+    struct {
+        const char *agent, *payload, *request;
+    } cases[] = {
+        {"codex",
+         "{\"session_id\":\"s-1\",\"turn_id\":\"t\",\"cwd\":\"/work/p\",\"hook_event_name\":"
+         "\"PreToolUse\",\"tool_name\":\"mcp__github__create_issue\",\"tool_use_id\":\"call_9\","
+         "\"tool_input\":{\"title\":\"t\"}}",
+         "{\"tool\":\"mcp__github__create_issue\",\"input\":{\"title\":\"t\"},\"cwd\":\"/work/p\","
+         "\"home\":\"/home/dev\",\"session\":\"s-1\",\"tool_use_id\":\"call_9\"}"},
+        {"gemini",
+         "{\"session_id\":\"g-1\",\"cwd\":\"/work/p\",\"hook_event_name\":\"BeforeTool\","
+         "\"tool_name\":\"read_file\",\"tool_input\":{\"absolute_path\":\"/work/p/a.c\"}}",
+         "{\"tool\":\"Read\",\"input\":{\"file_path\":\"/work/p/a.c\"},\"cwd\":\"/work/p\","
+         "\"home\":\"/home/dev\",\"session\":\"g-1\"}"},
+        {"gemini",
+         "{\"session_id\":\"g-1\",\"cwd\":\"/work/p\",\"hook_event_name\":\"BeforeTool\","
+         "\"tool_name\":\"query\",\"tool_input\":{\"sql\":\"select 1\"},\"mcp_context\":"
+         "{\"server_name\":\"db\",\"tool_name\":\"query\",\"command\":\"npx\"}}",
+         "{\"tool\":\"mcp__db__query\",\"input\":{\"sql\":\"select 1\"},\"cwd\":\"/work/p\","
+         "\"home\":\"/home/dev\",\"session\":\"g-1\"}"},
+        {"cursor",
+         "{\"conversation_id\":\"c-1\",\"generation_id\":\"gen-1\",\"hook_event_name\":"
+         "\"beforeMCPExecution\",\"workspace_roots\":[\"/work/p\"],\"tool_name\":\"query\","
+         "\"tool_input\":\"{\\\"sql\\\":\\\"select 1\\\"}\",\"url\":\"http://localhost:3000\"}",
+         "{\"tool\":\"mcp__unknown__query\",\"input\":{\"sql\":\"select 1\"},\"cwd\":\"/work/p\","
+         "\"home\":\"/home/dev\",\"project\":\"/work/p\",\"session\":\"c-1\"}"},
+        {"cursor",
+         "{\"conversation_id\":\"c-1\",\"hook_event_name\":\"beforeShellExecution\","
+         "\"workspace_roots\":[\"/work/p\"],\"command\":\"ls\",\"cwd\":\"/work/p/src\"}",
+         "{\"tool\":\"Bash\",\"input\":{\"command\":\"ls\"},\"cwd\":\"/work/p/src\","
+         "\"home\":\"/home/dev\",\"project\":\"/work/p\",\"session\":\"c-1\"}"},
+        {"copilot",
+         "{\"timestamp\":1,\"cwd\":\"/work/p\",\"toolName\":\"edit\",\"toolArgs\":"
+         "\"{\\\"path\\\":\\\"/work/p/a.c\\\",\\\"old_str\\\":\\\"a\\\",\\\"new_str\\\":"
+         "\\\"b\\\"}\"}",
+         "{\"tool\":\"Edit\",\"input\":{\"file_path\":\"/work/p/a.c\",\"old_string\":\"a\","
+         "\"new_string\":\"b\"},\"cwd\":\"/work/p\",\"home\":\"/home/dev\"}"},
+    };
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+        run_t r = s_agent_hook (c->dir, env_file, NULL, cases[i].agent, cases[i].payload);
+        s_run_free (&r);
+        pthread_mutex_lock (&fake.lock);
+        json_t *body = json_loads (fake.last, 0, NULL);
+        pthread_mutex_unlock (&fake.lock);
+        json_t *expected = json_loads (cases[i].request, 0, NULL);
+        assert_non_null (expected);
+        json_object_del (body, "id");
+        if (!json_equal (body, expected)) {
+            char *got = json_dumps (body, JSON_COMPACT);
+            fail_msg ("%s: expected the request\n%s\ngot\n%s", cases[i].agent, cases[i].request,
+                      got);
+        }
+        json_decref (body);
+        json_decref (expected);
+    }
+    s_fake_stop (&fake);
+    cluster_destroy (&c);
+}
+
+//  Every failure is the agent's block answer
+static void
+test_agents_fail_closed (void **state)
+{
+    (void) state;
+    fixture_t f;
+    s_fixture (&f);
+    const char *env[] = {"LH_HOOK_TIMEOUT_MS=300", NULL};
+    const char *refused = s_env_file (&f, NULL, NULL, NULL);
+    size_t big = 16 * 1024 * 1024 + 1;
+    char *oversize = (char *) malloc (big);
+    assert_non_null (oversize);
+    memset (oversize, ' ', big);
+    for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
+        const agent_case_t *a = &s_agents[i];
+        //  No reply
+        run_t r = s_agent_shell (f.dir, refused, env, a, "ls");
+        s_assert_agent_blocked (&r, a, "no reply within 300 ms");
+        s_run_free (&r);
+        //  Bad stdin, oversize stdin, a payload of another shape
+        r = s_agent_hook (f.dir, refused, env, a->name, "{\"tool_name\":");
+        s_assert_agent_blocked (&r, a, "the hook input is not JSON");
+        s_run_free (&r);
+        const char *args[] = {"--env", refused, "hook", "--agent", a->name, NULL};
+        r = s_lh (f.dir, args, env, oversize, big);
+        s_assert_agent_blocked (&r, a, "more than 16 MiB");
+        s_run_free (&r);
+        r = s_agent_hook (f.dir, refused, env, a->name, "{\"something\":\"else\"}");
+        s_assert_agent_blocked (&r, a,
+                                streq (a->name, "cursor")    ? "not (no hook_event_name)"
+                                : streq (a->name, "copilot") ? "no toolName string"
+                                                             : "no tool_name string");
+        s_run_free (&r);
+        //  A payload without an absolute cwd
+        char *payload = s_subst (a->shell, 'C', "ls");
+        char *relative = strstr (payload, "/work/p");
+        while (relative) {
+            relative[0] = 'w';
+            relative = strstr (payload, "/work/p");
+        }
+        r = s_agent_hook (f.dir, refused, env, a->name, payload);
+        free (payload);
+        s_assert_agent_blocked (&r, a, "no absolute cwd");
+        s_run_free (&r);
+    }
+    free (oversize);
+    //  An unknown or missing --agent: Claude Code's block (exit 2, deny JSON)
+    char *payload = s_subst (s_agents[0].shell, 'C', "ls");
+    run_t r = s_agent_hook (f.dir, refused, env, "aider", payload);
+    s_assert_agent_blocked (&r, &s_agents[0], "unknown --agent 'aider'");
+    s_run_free (&r);
+    const char *missing[] = {"--env", refused, "hook", "--agent", NULL};
+    r = s_lh (f.dir, missing, env, payload, strlen (payload));
+    s_assert_agent_blocked (&r, &s_agents[0], "--agent needs a name");
+    s_run_free (&r);
+    free (payload);
+    //  --help describes --agent and is no "go ahead" for anyone
+    const char *help[] = {"hook", "--agent", "codex", "--help", NULL};
+    r = s_lh (f.dir, help, NULL, NULL, 0);
+    assert_int_equal (r.status, 2);
+    assert_non_null (strstr (r.out, "--agent claude|codex|gemini|cursor|copilot"));
+    s_run_free (&r);
+    s_fixture_done (&f);
+}
+
+//  Error and malformed replies, a timeout and a signal, for every agent
+static void
+test_agents_fail_closed_cluster (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    validate\n", NULL);
+    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env[] = {"LH_HOOK_TIMEOUT_MS=500", NULL};
+    char in_path[512];
+    snprintf (in_path, sizeof (in_path), "%s/lh.in", c->dir);
+    for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
+        const agent_case_t *a = &s_agents[i];
+        //  No worker: the deadline passes
+        run_t r = s_agent_shell (c->dir, env_file, env, a, "ls");
+        s_assert_agent_blocked (&r, a, "no reply within 500 ms");
+        s_run_free (&r);
+        //  A signal while waiting: the answer prepared for it
+        char *payload = s_subst (a->shell, 'C', "ls");
+        s_write (in_path, payload, strlen (payload));
+        free (payload);
+        const char *args[] = {"--env", env_file, "hook", "--agent", a->name, NULL};
+        const char *long_env[] = {"LH_HOOK_TIMEOUT_MS=20000", NULL};
+        int64_t start = zclock_mono ();
+        pid_t pid = s_spawn (c->dir, args, long_env, in_path, -1);
+        zclock_sleep (400);
+        kill (pid, SIGTERM);
+        r = (run_t){0};
+        s_collect (c->dir, pid, start, &r);
+        assert_non_null (strstr (r.err, "stopped by signal 15; failing closed: Bash is blocked"));
+        s_assert_answer (&r, a->name, a->block,
+                         "Lighthouse could not decide: the hook was stopped or ran out of time",
+                         a->block_status);
+        s_run_free (&r);
+    }
+    fake_mode_t modes[] = {FAKE_ERROR, FAKE_NO_DECISION};
+    const char *whats[] = {"validate answered internal: policy engine exploded",
+                           "validate sent no known decision"};
+    for (size_t m = 0; m < 2; m++) {
+        fake_t fake;
+        s_fake_start (&fake, c, modes[m]);
+        for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
+            run_t r = s_agent_shell (c->dir, env_file, NULL, &s_agents[i], "ls");
+            s_assert_agent_blocked (&r, &s_agents[i], whats[m]);
+            s_run_free (&r);
+        }
+        s_fake_stop (&fake);
+    }
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -1236,6 +1611,10 @@ main (void)
         cmocka_unit_test_teardown (test_large_write, cluster_teardown),
         cmocka_unit_test_teardown (test_forwards_context, cluster_teardown),
         cmocka_unit_test_teardown (test_validator_accepts_context, cluster_teardown),
+        cmocka_unit_test (test_agents_fail_closed),
+        cmocka_unit_test_teardown (test_agents_decisions, cluster_teardown),
+        cmocka_unit_test_teardown (test_agents_requests, cluster_teardown),
+        cmocka_unit_test_teardown (test_agents_fail_closed_cluster, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
