@@ -34,7 +34,8 @@ typedef struct {
 //  Built-in role rules; the config's role/<name>/* override them.
 static const role_rules_t s_default_rules[ROLE_COUNT] = {
     [ROLE_AGENT] = {"validate events events.read cache echo mmi.* broker.ping", "", 500, 1000},
-    [ROLE_EXPERT] = {"validate events.read cache echo mmi.* broker.ping", "expert.*", 500, 1000},
+    [ROLE_EXPERT] = {"validate events.read cache expert echo mmi.* broker.ping", "expert.*", 500,
+                     1000},
     [ROLE_NODE] = {"*", "validate cache expert events events.read echo", 0, 0},
     [ROLE_ADMIN] = {"*", "", 0, 0},
 };

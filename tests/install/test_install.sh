@@ -36,12 +36,12 @@ echo "installed under $root ($libdir)"
 for f in include/lighthouse/lighthouse.h include/lighthouse/lh_version.h \
          "$libdir/liblighthouse.a" "$libdir/pkgconfig/lighthouse.pc" \
          "$libdir/cmake/lighthouse/lighthouseConfig.cmake" share/lighthouse/default.policy \
-         bin/lh bin/lh-broker bin/lh-validator bin/lh-integrity bin/lh-echo \
+         bin/lh bin/lh-broker bin/lh-validator bin/lh-integrity bin/lh-echo bin/lh-cache bin/lh-expert \
          share/lighthouse/config/broker.cfg share/lighthouse/config/validator.cfg \
          share/lighthouse/config/integrity.cfg share/lighthouse/config/echo.cfg; do
     [ -e "$root/$f" ] || fail "missing $f"
 done
-for prog in lh lh-broker lh-validator lh-integrity lh-echo; do
+for prog in lh lh-broker lh-validator lh-integrity lh-echo lh-cache lh-expert; do
     [ -s "$root/share/man/man1/$prog.1" ] || fail "no man page for $prog"
     out=$("$root/bin/$prog" --version) || fail "$prog --version failed"
     [[ "$out" == "$prog "[0-9]* ]] || fail "$prog --version said '$out'"
@@ -55,7 +55,7 @@ set -e
 [ "$status" -eq 2 ] && grep -q '^Usage: lh ' <<<"$out" || fail "lh hook --help: exit $status: $out"
 for cmd in keygen status call ping validate policy "policy check" "policy reload" event \
     "event append" "event get" "event range" "event tail" "event query" "event proof" \
-    "event export" checkpoint consistency verify version; do
+    "event export" checkpoint consistency verify version review "review list" approve; do
     # shellcheck disable=SC2086
     out=$("$root/bin/lh" $cmd --help 2>&1) || fail "lh $cmd --help exited $?: $out"
     grep -q '^Usage: lh ' <<<"$out" || fail "lh $cmd --help printed no usage: $out"
@@ -90,8 +90,11 @@ make -s -C "$tmp/agent" >/dev/null || fail "make (shared) failed"
 mv "$tmp/agent/agent" "$tmp/agent-shared"
 make -s -C "$tmp/agent" LINK=static >/dev/null || fail "make LINK=static failed"
 mv "$tmp/agent/agent" "$tmp/agent-static"
-LD_LIBRARY_PATH=$root/$libdir ldd "$tmp/agent-static" | grep -q liblighthouse && fail "the static build links liblighthouse.so"
-LD_LIBRARY_PATH=$root/$libdir ldd "$tmp/agent-shared" | grep -q 'liblighthouse.so' || fail "the shared build does not use liblighthouse.so"
+# (ldd's output taken whole: grep -q closing the pipe early fails the pipeline under pipefail)
+deps=$(LD_LIBRARY_PATH=$root/$libdir ldd "$tmp/agent-static")
+! grep -q liblighthouse <<<"$deps" || fail "the static build links liblighthouse.so"
+deps=$(LD_LIBRARY_PATH=$root/$libdir ldd "$tmp/agent-shared")
+grep -q 'liblighthouse.so' <<<"$deps" || fail "the shared build does not use liblighthouse.so"
 cmake -S "$tmp/agent" -B "$tmp/agent-cmake" -DCMAKE_PREFIX_PATH="$root" >/dev/null ||
     fail "find_package(lighthouse) failed"
 cmake --build "$tmp/agent-cmake" >/dev/null || fail "cmake build of the example failed"

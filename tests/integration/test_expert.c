@@ -1,0 +1,405 @@
+/*  Integration tests: lh-expert (service expert) behind a real broker, over
+    CURVE: a validator's submit (immediate and held), experts deciding by id
+    and by code (lh approve), quorum, who may do what, forged names in
+    bodies, malformed bodies, and escalations kept across a SIGKILL. */
+#include "harness.h"
+
+#include "codec.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t
+s_start_expert (cluster_t *c)
+{
+    char cert[512], dir[300], log[300];
+    launcher_cert_path (c->launcher, "node-1", cert, sizeof (cert));
+    snprintf (dir, sizeof (dir), "%s/expert", c->dir);
+    snprintf (log, sizeof (log), "%s/expert.log", c->dir);
+    char *argv[] = {(char *) LH_EXPERT_BIN,
+                    "--broker",
+                    c->backend,
+                    "--broker-key",
+                    c->broker_key,
+                    "--cert",
+                    cert,
+                    "--dir",
+                    dir,
+                    "--queue-max",
+                    "50",
+                    NULL};
+    pid_t pid = launcher_spawn (c->launcher, "expert", argv, log, -1, -1);
+    assert_true (pid > 0);
+    if (!cluster_wait_workers (c, "expert", 1, 10000)) {
+        launcher_log_tail (log, 30);
+        fail_msg ("lh-expert did not register");
+    }
+    return pid;
+}
+
+//  Two expert keys on the roster, the broker told to read it again
+static void
+s_experts (cluster_t *c, zcert_t **alice, zcert_t **bob)
+{
+    *alice = launcher_keygen (c->launcher, "alice", "expert");
+    *bob = launcher_keygen (c->launcher, "bob", "expert");
+    fflush (NULL); //  the launcher's roster file, then the broker reads it again
+    kill (c->broker, SIGHUP);
+    for (int i = 0; i < 50; i++) {
+        lh_reply_t *reply = cluster_call (c, *alice, "broker.ping", "{}");
+        bool ok = reply && lh_reply_ok (reply);
+        lh_reply_destroy (&reply);
+        if (ok)
+            return;
+        zclock_sleep (100);
+    }
+    fail_msg ("the broker did not take the expert keys");
+}
+
+static void
+s_pack_submit (codec_buf_t *b, const char *agent, int quorum, int wait_ms, bool with_key)
+{
+    static const uint8_t key[32] = {7};
+    msgpack_pack_map (&b->pk, 11 + with_key);
+    codec_pack_kv_str (&b->pk, "op", "submit");
+    codec_pack_kv_str (&b->pk, "agent", agent);
+    codec_pack_kv_str (&b->pk, "session", "s-1");
+    codec_pack_kv_str (&b->pk, "tool", "Bash");
+    codec_pack_kv_str (&b->pk, "subject", "terraform apply");
+    codec_pack_kv_str (&b->pk, "capability", "security");
+    codec_pack_kv_str (&b->pk, "rule", "infra");
+    codec_pack_kv_str (&b->pk, "policy", "p1");
+    codec_pack_kv_u64 (&b->pk, "quorum", (uint64_t) quorum);
+    codec_pack_kv_u64 (&b->pk, "wait_ms", (uint64_t) wait_ms);
+    codec_pack_str (&b->pk, "request");
+    msgpack_pack_map (&b->pk, 2);
+    codec_pack_kv_str (&b->pk, "tool", "Bash");
+    codec_pack_str (&b->pk, "input");
+    msgpack_pack_map (&b->pk, 1);
+    codec_pack_kv_str (&b->pk, "command", "terraform apply");
+    if (with_key)
+        codec_pack_kv_bin (&b->pk, "key", key, sizeof (key));
+}
+
+static lh_reply_t *
+s_call (cluster_t *c, zcert_t *cert, codec_buf_t *body)
+{
+    lh_client_t *client = cluster_client (c, cert);
+    lh_client_set_timeout (client, 8000);
+    lh_reply_t *reply = lh_client_call (client, "expert", body->sbuf.data, body->sbuf.size);
+    lh_client_destroy (&client);
+    codec_buf_destroy (body);
+    assert_non_null (reply);
+    return reply;
+}
+
+static void
+s_ok (const lh_reply_t *reply)
+{
+    if (!lh_reply_ok (reply))
+        fail_msg ("error %s: %s", lh_reply_code_name (reply), lh_reply_message (reply));
+}
+
+static void
+s_error (lh_reply_t **reply, lh_err_t code)
+{
+    if (lh_reply_ok (*reply) || lh_reply_code (*reply) != code)
+        fail_msg ("expected %d, got %s: %s", code,
+                  lh_reply_ok (*reply) ? "ok" : lh_reply_code_name (*reply),
+                  lh_reply_ok (*reply) ? "" : lh_reply_message (*reply));
+    lh_reply_destroy (reply);
+}
+
+//  Submits for agent; returns the reply (id and code in it)
+static lh_reply_t *
+s_submit (cluster_t *c, const char *agent, int quorum)
+{
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_submit (&b, agent, quorum, 0, true);
+    lh_reply_t *reply = s_call (c, c->node, &b);
+    s_ok (reply);
+    assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
+    return reply;
+}
+
+static void
+s_field (const lh_reply_t *reply, const char *key, char *out, size_t size)
+{
+    assert_true (codec_str_copy (codec_map_get (lh_reply_root (reply), key), out, size));
+}
+
+static lh_reply_t *
+s_decide (cluster_t *c, zcert_t *cert, const char *name_key, const char *name, const char *decision,
+          const char *forged_expert)
+{
+    codec_buf_t b;
+    codec_buf_init (&b);
+    msgpack_pack_map (&b.pk, 4 + (forged_expert != NULL));
+    codec_pack_kv_str (&b.pk, "op", "decide");
+    codec_pack_kv_str (&b.pk, name_key, name);
+    codec_pack_kv_str (&b.pk, "decision", decision);
+    codec_pack_kv_str (&b.pk, "reason", "checked the plan");
+    if (forged_expert)
+        codec_pack_kv_str (&b.pk, "expert", forged_expert);
+    return s_call (c, cert, &b);
+}
+
+static lh_reply_t *
+s_show (cluster_t *c, zcert_t *cert, const char *id)
+{
+    codec_buf_t b;
+    codec_buf_init (&b);
+    msgpack_pack_map (&b.pk, 2);
+    codec_pack_kv_str (&b.pk, "op", "show");
+    codec_pack_kv_str (&b.pk, "escalation", id);
+    return s_call (c, cert, &b);
+}
+
+//  A validator's escalation, seen and decided by an expert; the verdict is
+//  the authenticated expert's, whatever the body says
+static void
+test_submit_list_decide (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    s_start_expert (c);
+
+    lh_reply_t *sub = s_submit (c, "agent-1", 1);
+    char id[40], code[16];
+    s_field (sub, "escalation", id, sizeof (id));
+    s_field (sub, "code", code, sizeof (code));
+    assert_int_equal (strlen (id), 32);
+    assert_int_equal (strlen (code), 8);
+    lh_reply_destroy (&sub);
+
+    lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\"}");
+    s_ok (reply);
+    const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
+    assert_true (list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1);
+    const msgpack_object *e = &list->via.array.ptr[0];
+    assert_true (codec_str_eq (codec_map_get (e, "id"), id));
+    assert_true (codec_str_eq (codec_map_get (e, "agent"), "agent-1"));
+    assert_true (codec_str_eq (codec_map_get (e, "subject"), "terraform apply"));
+    assert_true (codec_str_eq (codec_map_get (e, "capability"), "security"));
+    lh_reply_destroy (&reply);
+
+    //  alice decides, claiming to be bob in the body: the verdict is alice's
+    reply = s_decide (c, alice, "code", code, "allow", "bob");
+    s_ok (reply);
+    assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "decided"));
+    lh_reply_destroy (&reply);
+    reply = s_show (c, bob, id);
+    s_ok (reply);
+    const msgpack_object *verdict =
+        codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "verdict");
+    assert_non_null (verdict);
+    assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:alice"));
+    assert_true (codec_str_eq (codec_map_get (verdict, "decision"), "allow"));
+    lh_reply_destroy (&reply);
+    //  Late: decided already
+    reply = s_decide (c, bob, "escalation", id, "deny", NULL);
+    s_error (&reply, LH_E_NOT_FOUND);
+    cluster_destroy (&c);
+}
+
+//  Who may do what: agents neither list nor decide (the broker refuses the
+//  service; the node's table refuses what the roles it admits may not do),
+//  experts do not submit, an expert does not decide its own agent's request
+static void
+test_roles (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    s_start_expert (c);
+    lh_reply_t *sub = s_submit (c, "alice", 1);
+    char id[40];
+    s_field (sub, "escalation", id, sizeof (id));
+    lh_reply_destroy (&sub);
+
+    lh_reply_t *reply = cluster_call (c, c->agent, "expert", "{\"op\":\"list\"}");
+    s_error (&reply, LH_E_FORBIDDEN);
+    reply = s_decide (c, c->agent, "escalation", id, "allow", NULL);
+    s_error (&reply, LH_E_FORBIDDEN);
+    reply = s_decide (c, c->node, "escalation", id, "allow", NULL);
+    s_error (&reply, LH_E_FORBIDDEN);
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 1, 0, true);
+    //  (the broker lets experts call expert; the node refuses the op)
+    reply = s_call (c, alice, &b);
+    s_error (&reply, LH_E_FORBIDDEN);
+    //  alice may not approve her own agent's request; bob may
+    reply = s_decide (c, alice, "escalation", id, "allow", NULL);
+    s_error (&reply, LH_E_FORBIDDEN);
+    reply = s_decide (c, bob, "escalation", id, "allow", NULL);
+    s_ok (reply);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
+//  A held submit is answered when the quorum is reached; a second verdict
+//  by the same expert is refused; a held submit nobody decides is answered
+//  pending when its wait ends
+static void
+test_held_quorum (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    s_start_expert (c);
+
+    lh_client_t *validator = cluster_client (c, c->node);
+    lh_client_set_timeout (validator, 15000);
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 2, 10000, true);
+    uint64_t rid;
+    assert_int_equal (lh_client_send (validator, "expert", b.sbuf.data, b.sbuf.size, &rid, NULL),
+                      0);
+    codec_buf_destroy (&b);
+    //  The experts find it and decide
+    char id[40] = "";
+    for (int i = 0; i < 50 && !id[0]; i++) {
+        lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\"}");
+        const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
+        if (list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1)
+            codec_str_copy (codec_map_get (&list->via.array.ptr[0], "id"), id, sizeof (id));
+        lh_reply_destroy (&reply);
+        if (!id[0])
+            zclock_sleep (100);
+    }
+    assert_int_equal (strlen (id), 32);
+    lh_reply_t *reply = s_decide (c, alice, "escalation", id, "allow", NULL);
+    s_ok (reply);
+    assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
+    lh_reply_destroy (&reply);
+    reply = s_decide (c, alice, "escalation", id, "allow", NULL);
+    s_error (&reply, LH_E_FORBIDDEN);
+    //  Not answered yet: one allow of two
+    assert_null (lh_client_recv (validator, 300));
+    reply = s_decide (c, bob, "escalation", id, "allow", NULL);
+    s_ok (reply);
+    lh_reply_destroy (&reply);
+    reply = lh_client_recv (validator, 5000);
+    assert_non_null (reply);
+    s_ok (reply);
+    assert_int_equal (lh_reply_id (reply), rid);
+    const msgpack_object *root = lh_reply_root (reply);
+    assert_true (codec_str_eq (codec_map_get (root, "state"), "decided"));
+    const msgpack_object *verdict = codec_map_get (root, "verdict");
+    assert_true (codec_str_eq (codec_map_get (verdict, "decision"), "allow"));
+    assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:bob"));
+    lh_reply_destroy (&reply);
+
+    //  Nobody decides: the wait ends, still pending, the code given
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 1, 400, true);
+    int64_t start = zclock_mono ();
+    assert_int_equal (lh_client_send (validator, "expert", b.sbuf.data, b.sbuf.size, &rid, NULL),
+                      0);
+    codec_buf_destroy (&b);
+    reply = lh_client_recv (validator, 5000);
+    assert_non_null (reply);
+    s_ok (reply);
+    assert_true (zclock_mono () - start >= 350);
+    assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
+    assert_non_null (codec_map_get (lh_reply_root (reply), "code"));
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&validator);
+    cluster_destroy (&c);
+}
+
+//  Malformed bodies change nothing; escalations survive a SIGKILL; lh
+//  approve CODE decides as the key it runs with
+static void
+test_bad_input_restart_cli (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    pid_t expert = s_start_expert (c);
+
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 1, 0, false); //  no key
+    lh_reply_t *reply = s_call (c, c->node, &b);
+    s_error (&reply, LH_E_BAD_REQUEST);
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 9, 0, true); //  quorum over 5
+    reply = s_call (c, c->node, &b);
+    s_error (&reply, LH_E_BAD_REQUEST);
+    reply = cluster_call (c, c->node, "expert", "{\"op\":\"nonsense\"}");
+    s_error (&reply, LH_E_BAD_REQUEST);
+    reply = cluster_call (c, c->node, "expert", "{\"op\":\"stats\"}");
+    s_ok (reply);
+    const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
+    assert_true (codec_map_get (counters, "pending")->via.u64 == 0);
+    lh_reply_destroy (&reply);
+
+    lh_reply_t *sub = s_submit (c, "agent-1", 1);
+    char id[40], code[16];
+    s_field (sub, "escalation", id, sizeof (id));
+    s_field (sub, "code", code, sizeof (code));
+    lh_reply_destroy (&sub);
+    reply = s_decide (c, alice, "escalation", id, "maybe", NULL);
+    s_error (&reply, LH_E_BAD_REQUEST);
+    reply = s_decide (c, alice, "code", "ZZZZZZZZ", "allow", NULL);
+    s_error (&reply, LH_E_NOT_FOUND);
+
+    //  Killed with the escalation pending: it comes back
+    launcher_signal (c->launcher, expert, SIGKILL);
+    s_start_expert (c);
+    reply = s_show (c, alice, id);
+    s_ok (reply);
+    assert_true (codec_str_eq (
+        codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "state"), "pending"));
+    lh_reply_destroy (&reply);
+
+    //  lh approve CODE (lower case) with bob's key
+    char cert[512], command[2048];
+    launcher_cert_path (c->launcher, "bob", cert, sizeof (cert));
+    for (char *p = code; *p; p++)
+        *p = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' '%s' approve %s --reason 'ok' "
+              ">%s/approve.out 2>&1",
+              c->frontend, c->broker_key, cert, LH_CLI_BIN, code, c->dir);
+    int status = system (command);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    reply = s_show (c, alice, id);
+    const msgpack_object *verdict =
+        codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "verdict");
+    assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:bob"));
+    lh_reply_destroy (&reply);
+    //  The agent's own key cannot: the broker refuses it the service
+    launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' '%s' approve %s >/dev/null 2>&1",
+              c->frontend, c->broker_key, cert, LH_CLI_BIN, code);
+    status = system (command);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+    cluster_destroy (&c);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown (test_submit_list_decide, cluster_teardown),
+        cmocka_unit_test_teardown (test_roles, cluster_teardown),
+        cmocka_unit_test_teardown (test_held_quorum, cluster_teardown),
+        cmocka_unit_test_teardown (test_bad_input_restart_cli, cluster_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
