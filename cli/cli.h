@@ -89,6 +89,10 @@ extern const char cli_approve_usage[];
 int cli_review (cli_t *cli, int argc, char **argv);
 int cli_approve (cli_t *cli, int argc, char **argv);
 
+//  Commands in cli_expert.c (automated experts, docs/EXPERT.md 4)
+extern const char cli_expert_usage[];
+int cli_expert (cli_t *cli, int argc, char **argv);
+
 //  Commands in cli_event.c (the integrity log)
 extern const char cli_event_usage[];
 extern const char cli_checkpoint_usage[];

@@ -48,6 +48,8 @@ static const char s_usage[] =
     "                      verify a log offline; exit 1 naming the first bad seq\n"
     "  review list|show|approve|deny   answer escalations with an expert key\n"
     "  approve CODE        approve the escalation an agent was given CODE for\n"
+    "  expert serve --capability C --exec PROGRAM --backend EP\n"
+    "                      a program as an automated expert (lh expert --help)\n"
     "  version             print lh's version (also lh --version)\n"
     "\n"
     "lh COMMAND --help describes each command.\n"
@@ -271,6 +273,7 @@ static const command_t s_commands[] = {
     {"verify", cli_verify, LH_ROLE_LOCAL, NULL, cli_verify_usage},
     {"review", cli_review, LH_ROLE_LOCAL, s_check_remote, cli_review_usage},
     {"approve", cli_approve, LH_ROLE_LOCAL, s_check_remote, cli_approve_usage},
+    {"expert", cli_expert, LH_ROLE_LOCAL, s_check_remote, cli_expert_usage},
     {"version", s_version, LH_ROLE_LOCAL, NULL, s_version_usage},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -392,6 +393,118 @@ test_bad_input_restart_cli (void **state)
     cluster_destroy (&c);
 }
 
+//  A program as an automated expert: lh expert serve runs it on each
+//  review and gives its verdict as its own key; a failing program denies
+static void
+test_expert_serve (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    launcher_keygen (c->launcher, "robot", "expert");
+    fflush (NULL);
+    kill (c->broker, SIGHUP);
+    zclock_sleep (300);
+    s_start_expert (c);
+
+    //  The reviewer reads the review (JSON) and answers by its content
+    char program[512], cert[512], log[512];
+    snprintf (program, sizeof (program), "%s/reviewer.sh", c->dir);
+    FILE *file = fopen (program, "w");
+    assert_non_null (file);
+    fputs ("#!/bin/sh\n"
+           "review=$(cat)\n"
+           "case \"$review\" in\n"
+           "  *crash-me*) exit 3 ;;\n"
+           "  *garbage*) echo 'allow it, sure' ;;\n"
+           "  *terraform*) echo '{\"verdict\": \"deny\", \"reason\": \"no applies today\"}' ;;\n"
+           "  *) echo '{\"verdict\": \"allow\", \"reason\": \"fine\"}' ;;\n"
+           "esac\n",
+           file);
+    fclose (file);
+    assert_int_equal (chmod (program, 0755), 0);
+    launcher_cert_path (c->launcher, "robot", cert, sizeof (cert));
+    snprintf (log, sizeof (log), "%s/robot.log", c->dir);
+    char env_cert[600], env_broker[200], env_key[100];
+    snprintf (env_cert, sizeof (env_cert), "%s", cert);
+    snprintf (env_broker, sizeof (env_broker), "%s", c->frontend);
+    snprintf (env_key, sizeof (env_key), "%s", c->broker_key);
+    char *argv[] = {(char *) LH_CLI_BIN,
+                    "--broker",
+                    env_broker,
+                    "--broker-key",
+                    env_key,
+                    "--cert",
+                    env_cert,
+                    "expert",
+                    "serve",
+                    "--capability",
+                    "security",
+                    "--exec",
+                    program,
+                    "--backend",
+                    c->backend,
+                    "--timeout",
+                    "3000",
+                    "--heartbeat",
+                    "200",
+                    NULL};
+    pid_t robot = launcher_spawn (c->launcher, "robot", argv, log, -1, -1);
+    assert_true (robot > 0);
+    if (!cluster_wait_workers (c, "expert.security", 1, 10000)) {
+        launcher_log_tail (log, 20);
+        fail_msg ("lh expert serve did not register");
+    }
+    const char *subjects[] = {"terraform apply", "ls", "crash-me", "garbage"};
+    const char *want[] = {"deny", "allow", "deny", "deny"};
+    const char *reason[] = {"no applies today", "fine", "exited 3", "not JSON"};
+    for (int i = 0; i < 4; i++) {
+        lh_reply_t *sub = s_submit (c, "agent-1", 1);
+        char id[40];
+        s_field (sub, "escalation", id, sizeof (id));
+        lh_reply_destroy (&sub);
+        //  Offered as lh-expert will offer it
+        codec_buf_t b;
+        codec_buf_init (&b);
+        msgpack_pack_map (&b.pk, 4);
+        codec_pack_kv_str (&b.pk, "op", "review");
+        codec_pack_kv_str (&b.pk, "escalation", id);
+        codec_pack_kv_str (&b.pk, "subject", subjects[i]);
+        codec_pack_kv_str (&b.pk, "capability", "security");
+        lh_client_t *client = cluster_client (c, c->node);
+        lh_client_set_timeout (client, 8000);
+        lh_reply_t *reply = lh_client_call (client, "expert.security", b.sbuf.data, b.sbuf.size);
+        lh_client_destroy (&client);
+        codec_buf_destroy (&b);
+        assert_non_null (reply);
+        s_ok (reply);
+        lh_reply_destroy (&reply);
+        //  The verdict arrives as robot's
+        const msgpack_object *verdict = NULL;
+        for (int t = 0; t < 50; t++) {
+            lh_reply_destroy (&reply);
+            reply = s_show (c, alice, id);
+            verdict =
+                codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "verdict");
+            if (verdict)
+                break;
+            zclock_sleep (100);
+        }
+        if (!verdict)
+            fail_msg ("no verdict for '%s'", subjects[i]);
+        assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:robot"));
+        if (!codec_str_eq (codec_map_get (verdict, "decision"), want[i]))
+            fail_msg ("'%s': not %s", subjects[i], want[i]);
+        char text[1100];
+        assert_true (codec_str_copy (codec_map_get (verdict, "reason"), text, sizeof (text)));
+        if (!strstr (text, reason[i]))
+            fail_msg ("'%s': reason '%s' lacks '%s'", subjects[i], text, reason[i]);
+        lh_reply_destroy (&reply);
+    }
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -400,6 +513,7 @@ main (void)
         cmocka_unit_test_teardown (test_roles, cluster_teardown),
         cmocka_unit_test_teardown (test_held_quorum, cluster_teardown),
         cmocka_unit_test_teardown (test_bad_input_restart_cli, cluster_teardown),
+        cmocka_unit_test_teardown (test_expert_serve, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
