@@ -55,7 +55,8 @@ set -e
 [ "$status" -eq 2 ] && grep -q '^Usage: lh ' <<<"$out" || fail "lh hook --help: exit $status: $out"
 for cmd in keygen status call ping validate policy "policy check" "policy reload" event \
     "event append" "event get" "event range" "event tail" "event query" "event proof" \
-    "event export" checkpoint consistency verify version review "review list" approve; do
+    "event export" checkpoint consistency verify version review "review list" approve expert \
+    "expert serve"; do
     # shellcheck disable=SC2086
     out=$("$root/bin/lh" $cmd --help 2>&1) || fail "lh $cmd --help exited $?: $out"
     grep -q '^Usage: lh ' <<<"$out" || fail "lh $cmd --help printed no usage: $out"
