@@ -128,6 +128,7 @@ s_release (expert_t *self, const expert_esc_t *esc)
 {
     held_t *h = (held_t *) zlistx_first (self->held);
     while (h) {
+        void *handle = zlistx_cursor (self->held); //  h's, before the cursor moves on
         held_t *next = (held_t *) zlistx_next (self->held);
         if (streq (h->id, esc->id)) {
             codec_buf_t buf;
@@ -135,7 +136,7 @@ s_release (expert_t *self, const expert_esc_t *esc)
             s_pack_submit_reply (&buf, lh_request_id (h->request), esc);
             lh_worker_reply (self->worker, &h->request, buf.sbuf.data, buf.sbuf.size);
             codec_buf_destroy (&buf);
-            zlistx_delete (self->held, zlistx_cursor (self->held));
+            zlistx_delete (self->held, handle);
         }
         h = next;
     }
@@ -451,6 +452,7 @@ s_held_timeouts (expert_t *self, int64_t now)
 {
     held_t *h = (held_t *) zlistx_first (self->held);
     while (h) {
+        void *handle = zlistx_cursor (self->held); //  h's, before the cursor moves on
         held_t *next = (held_t *) zlistx_next (self->held);
         if (now >= h->until_ms) {
             expert_esc_t esc;
@@ -464,7 +466,7 @@ s_held_timeouts (expert_t *self, int64_t now)
             lh_worker_reply (self->worker, &h->request, buf.sbuf.data, buf.sbuf.size);
             codec_buf_destroy (&buf);
             self->n.held_timeouts++;
-            zlistx_delete (self->held, zlistx_cursor (self->held));
+            zlistx_delete (self->held, handle);
         }
         h = next;
     }
