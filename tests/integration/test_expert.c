@@ -302,6 +302,45 @@ test_held_quorum (void **state)
     assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:bob"));
     lh_reply_destroy (&reply);
 
+    //  Two held at once, decided in the other order: each reply to its own
+    uint64_t rids[2];
+    char ids[2][40] = {"", ""};
+    for (int i = 0; i < 2; i++) {
+        codec_buf_init (&b);
+        s_pack_submit (&b, i ? "agent-2" : "agent-1", 1, 8000, true);
+        assert_int_equal (
+            lh_client_send (validator, "expert", b.sbuf.data, b.sbuf.size, &rids[i], NULL), 0);
+        codec_buf_destroy (&b);
+    }
+    for (int t = 0; t < 50 && (!ids[0][0] || !ids[1][0]); t++) {
+        reply = cluster_call (c, alice, "expert", "{\"op\":\"list\"}");
+        const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
+        for (uint32_t i = 0; list && i < list->via.array.size; i++) {
+            const msgpack_object *e = &list->via.array.ptr[i];
+            int which = codec_str_eq (codec_map_get (e, "agent"), "agent-2") ? 1 : 0;
+            codec_str_copy (codec_map_get (e, "id"), ids[which], sizeof (ids[which]));
+        }
+        lh_reply_destroy (&reply);
+        if (!ids[0][0] || !ids[1][0])
+            zclock_sleep (100);
+    }
+    assert_int_equal (strlen (ids[0]), 32);
+    assert_int_equal (strlen (ids[1]), 32);
+    const char *decisions[2] = {"deny", "allow"};
+    for (int i = 1; i >= 0; i--) {
+        reply = s_decide (c, bob, "escalation", ids[i], decisions[i], NULL);
+        s_ok (reply);
+        lh_reply_destroy (&reply);
+        reply = lh_client_recv (validator, 5000);
+        assert_non_null (reply);
+        s_ok (reply);
+        assert_int_equal (lh_reply_id (reply), rids[i]);
+        assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "escalation"), ids[i]));
+        verdict = codec_map_get (lh_reply_root (reply), "verdict");
+        assert_true (codec_str_eq (codec_map_get (verdict, "decision"), decisions[i]));
+        lh_reply_destroy (&reply);
+    }
+
     //  Nobody decides: the wait ends, still pending, the code given
     codec_buf_init (&b);
     s_pack_submit (&b, "agent-1", 1, 400, true);
