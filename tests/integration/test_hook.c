@@ -1293,6 +1293,13 @@ s_agent_hook (const char *dir, const char *env_file, const char *const *env, con
               const char *payload)
 {
     const char *args[] = {"--env", env_file, "hook", "--agent", agent, NULL};
+#ifdef LH_SANITIZED
+    //  Without an env of its own, a case checks decisions, not deadlines:
+    //  the sanitizers are slow
+    static const char *const slow[] = {"LH_HOOK_TIMEOUT_MS=20000", NULL};
+    if (!env)
+        env = slow;
+#endif
     return s_lh (dir, args, env, payload, strlen (payload));
 }
 
