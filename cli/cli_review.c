@@ -84,11 +84,16 @@ s_decide (cli_t *cli, const char *name, bool allow, int argc, char **argv, int f
     return rc;
 }
 
+//  A field for the terminal: agents write these texts, so control bytes
+//  (escape sequences that could rewrite what a reviewer sees) become '?'
 static const char *
 s_str (const msgpack_object *map, const char *key, char *buf, size_t size)
 {
     if (!codec_str_copy (codec_map_get (map, key), buf, size))
         snprintf (buf, size, "-");
+    for (char *p = buf; *p; p++)
+        if ((unsigned char) *p < 0x20 || (unsigned char) *p == 0x7F)
+            *p = '?';
     return buf;
 }
 

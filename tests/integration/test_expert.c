@@ -422,6 +422,42 @@ test_bad_input_restart_cli (void **state)
         codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "verdict");
     assert_true (codec_str_eq (codec_map_get (verdict, "by"), "expert:bob"));
     lh_reply_destroy (&reply);
+    //  A subject with terminal escapes (agents write it) reaches the
+    //  reviewer's terminal without them
+    codec_buf_init (&b);
+    msgpack_pack_map (&b.pk, 10);
+    codec_pack_kv_str (&b.pk, "op", "submit");
+    codec_pack_kv_str (&b.pk, "agent", "agent-1");
+    codec_pack_kv_str (&b.pk, "tool", "Bash");
+    codec_pack_kv_str (&b.pk, "subject", "\x1b[2J\x1b[1;1Hls  # harmless\r");
+    codec_pack_kv_str (&b.pk, "capability", "security");
+    codec_pack_kv_str (&b.pk, "rule", "infra");
+    codec_pack_kv_str (&b.pk, "policy", "p1");
+    static const uint8_t key[32] = {9};
+    codec_pack_kv_bin (&b.pk, "key", key, sizeof (key));
+    codec_pack_str (&b.pk, "request");
+    msgpack_pack_map (&b.pk, 0);
+    codec_pack_kv_u64 (&b.pk, "quorum", 1);
+    reply = s_call (c, c->node, &b);
+    s_ok (reply);
+    lh_reply_destroy (&reply);
+    launcher_cert_path (c->launcher, "alice", cert, sizeof (cert));
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' '%s' review list >%s/list.out 2>&1",
+              c->frontend, c->broker_key, cert, LH_CLI_BIN, c->dir);
+    status = system (command);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    char path[512], listing[8192] = "";
+    snprintf (path, sizeof (path), "%s/list.out", c->dir);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    size_t got = fread (listing, 1, sizeof (listing) - 1, file);
+    fclose (file);
+    listing[got] = 0;
+    assert_non_null (strstr (listing, "harmless"));
+    assert_null (strchr (listing, '\x1b'));
+    assert_null (strchr (listing, '\r'));
+
     //  The agent's own key cannot: the broker refuses it the service
     launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
     snprintf (command, sizeof (command),
