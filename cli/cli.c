@@ -337,6 +337,17 @@ cli_call_empty (lh_client_t *client, const char *service)
     return lh_client_call (client, service, &empty_map, 1);
 }
 
+lh_reply_t *
+cli_call (lh_client_t *client, const char *service, const void *body, size_t size)
+{
+    lh_reply_t *reply = lh_client_call (client, service, body, size);
+    if (reply && !lh_reply_ok (reply)) {
+        cli_print_error (reply);
+        lh_reply_destroy (&reply);
+    }
+    return reply;
+}
+
 int
 cli_print_error (const lh_reply_t *reply)
 {

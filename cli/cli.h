@@ -49,6 +49,9 @@ int cli_command_index (int argc, char **argv);
 lh_client_t *cli_client (cli_t *cli);
 //  Sends an empty request map to service and returns the reply.
 lh_reply_t *cli_call_empty (lh_client_t *client, const char *service);
+//  Calls service with body; an error reply is printed and destroyed (NULL),
+//  as is no reply at all.
+lh_reply_t *cli_call (lh_client_t *client, const char *service, const void *body, size_t size);
 //  Prints an error reply on stderr; returns 1.
 int cli_print_error (const lh_reply_t *reply);
 //  Sets environment variables from NAME=VALUE lines ("export " and single or

@@ -13,19 +13,6 @@
 #include <sodium.h>
 #include <time.h>
 
-//  Sends a JSON-built body and returns the reply (an error reply is printed
-//  and destroyed: NULL).
-static lh_reply_t *
-s_call (lh_client_t *client, const char *service, const msgpack_sbuffer *body)
-{
-    lh_reply_t *reply = lh_client_call (client, service, body->data, body->size);
-    if (reply && !lh_reply_ok (reply)) {
-        cli_print_error (reply);
-        lh_reply_destroy (&reply);
-    }
-    return reply;
-}
-
 static lh_reply_t *s_read (lh_client_t *client, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
@@ -42,7 +29,7 @@ s_read (lh_client_t *client, const char *format, ...)
     char why[256];
     lh_reply_t *reply = NULL;
     if (jsonpack_from_json (json, strlen (json), &body, why, sizeof (why)) == 0)
-        reply = s_call (client, "events.read", &body);
+        reply = cli_call (client, "events.read", body.data, body.size);
     else
         fprintf (stderr, "lh: %s\n", why);
     msgpack_sbuffer_destroy (&body);
@@ -128,7 +115,7 @@ s_append (cli_t *cli, int argc, char **argv)
     msgpack_sbuffer_write (&body.sbuf, data_pack.data, data_pack.size);
     msgpack_sbuffer_destroy (&data_pack);
     lh_client_t *client = cli_client (cli);
-    lh_reply_t *reply = client ? s_call (client, "events", &body.sbuf) : NULL;
+    lh_reply_t *reply = client ? cli_call (client, "events", body.sbuf.data, body.sbuf.size) : NULL;
     codec_buf_destroy (&body);
     int rc = 1;
     if (reply) {

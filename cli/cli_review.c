@@ -33,12 +33,7 @@ s_call (cli_t *cli, lh_client_t **client_p, const codec_buf_t *body)
     *client_p = cli_client (cli);
     if (!*client_p)
         return NULL;
-    lh_reply_t *reply = lh_client_call (*client_p, "expert", body->sbuf.data, body->sbuf.size);
-    if (reply && !lh_reply_ok (reply)) {
-        cli_print_error (reply);
-        lh_reply_destroy (&reply);
-    }
-    return reply;
+    return cli_call (*client_p, "expert", body->sbuf.data, body->sbuf.size);
 }
 
 //  The key an escalation is named by: a 32-character id, else a code
