@@ -195,6 +195,14 @@ s_review (cli_t *cli, lh_worker_t *worker, lh_request_t **request_p, const char 
         return;
     }
     char *input = jsonpack_to_json (body, false);
+    //  Accepted at once: the review may take longer than the broker's
+    //  deadline for the offer, and the verdict goes to lh-expert as ours
+    codec_buf_t reply;
+    codec_buf_init (&reply);
+    codec_pack_ok_head (&reply.pk, lh_request_id (request), 1);
+    codec_pack_kv_bool (&reply.pk, "accepted", true);
+    lh_worker_reply (worker, request_p, reply.sbuf.data, reply.sbuf.size);
+    codec_buf_destroy (&reply);
     char *output = (char *) malloc (OUTPUT_MAX + 1);
     char why[256] = "", reason[1025] = "";
     bool allow = false;
@@ -209,13 +217,6 @@ s_review (cli_t *cli, lh_worker_t *worker, lh_request_t **request_p, const char 
     }
     free (input);
     free (output);
-    //  The offer is answered at once; the verdict goes to lh-expert as ours
-    codec_buf_t reply;
-    codec_buf_init (&reply);
-    codec_pack_ok_head (&reply.pk, lh_request_id (request), 1);
-    codec_pack_kv_bool (&reply.pk, "accepted", true);
-    lh_worker_reply (worker, request_p, reply.sbuf.data, reply.sbuf.size);
-    codec_buf_destroy (&reply);
     s_decide (cli, escalation, allow, reason);
 }
 

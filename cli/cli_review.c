@@ -11,20 +11,31 @@
 const char cli_review_usage[] =
     "Usage: lh review list [--capability C] [--limit N] [--json]\n"
     "       lh review show ID|CODE\n"
-    "       lh review approve ID|CODE [--reason R]\n"
-    "       lh review deny ID|CODE [--reason R]\n"
+    "       lh review approve ID|CODE [--reason R] [--scope S] [--ttl SECONDS]\n"
+    "       lh review deny ID|CODE [--reason R] [--scope S] [--ttl SECONDS]\n"
+    "       lh review watch [--interval MS] [--capability C]\n"
+    "       lh review revoke VERDICT_ID\n"
     "\n"
     "Escalations wait in lh-expert for an expert's verdict. list shows the pending ones\n"
     "(id, agent, tool, subject, capability, rule, deadline, how long they have waited);\n"
     "show prints one with its request; approve and deny give your verdict, as the key\n"
     "you connect with (LH_CERT: an expert key). A quorum rule needs that many distinct\n"
-    "experts to approve; one deny decides. Exit 0 on success, 1 on an error reply.\n";
+    "experts to approve; one deny decides. A verdict is remembered by the shared cache\n"
+    "for the same request: --scope once (only the waiting request), session (the\n"
+    "agent's session; the default when the request named one), agent (the default\n"
+    "otherwise) or global (every agent), for --ttl seconds (lh-expert's --verdict-ttl,\n"
+    "3600, unless given). approve and deny print the verdict id; revoke forgets that\n"
+    "verdict, so the next such request is escalated again. watch prints a line each\n"
+    "time an escalation arrives or leaves the queue, until interrupted.\n"
+    "Exit 0 on success, 1 on an error reply.\n";
 
 const char cli_approve_usage[] =
-    "Usage: lh approve CODE [--reason R]\n"
+    "Usage: lh approve CODE [--reason R] [--scope S] [--ttl SECONDS]\n"
     "\n"
     "Approves the escalation an agent was given CODE for (8 characters; case and the\n"
-    "look-alikes O/0 and I/L/1 do not matter), as the expert key you connect with.\n";
+    "look-alikes O/0 and I/L/1 do not matter), as the expert key you connect with.\n"
+    "The verdict is remembered (lh review --help: --scope, --ttl), so the agent's\n"
+    "retry of the same request is allowed.\n";
 
 //  Sends {op, ...} to expert; prints an error reply and returns NULL
 static lh_reply_t *
@@ -46,32 +57,55 @@ s_name_key (const char *name)
 static int
 s_decide (cli_t *cli, const char *name, bool allow, int argc, char **argv, int first)
 {
-    const char *reason = NULL;
+    const char *reason = NULL, *scope = NULL;
+    long ttl = 0;
     for (int i = first; i < argc; i++) {
         if (streq (argv[i], "--reason") && i + 1 < argc)
             reason = argv[++i];
-        else
+        else if (streq (argv[i], "--scope") && i + 1 < argc)
+            scope = argv[++i];
+        else if (streq (argv[i], "--ttl") && i + 1 < argc) {
+            char *end = NULL;
+            ttl = strtol (argv[++i], &end, 10);
+            if (!end || *end || ttl < 1)
+                return cli_usage_error ("review: --ttl is a number of seconds, at least 1");
+        } else
             return cli_usage_error ("review: unexpected argument");
     }
+    if (scope && !streq (scope, "once") && !streq (scope, "session") && !streq (scope, "agent") &&
+        !streq (scope, "global"))
+        return cli_usage_error ("review: --scope is once, session, agent or global");
     codec_buf_t body;
     codec_buf_init (&body);
-    msgpack_pack_map (&body.pk, 3 + (reason != NULL));
+    msgpack_pack_map (&body.pk, 3 + (reason != NULL) + (scope != NULL) + (ttl > 0));
     codec_pack_kv_str (&body.pk, "op", "decide");
     codec_pack_kv_str (&body.pk, s_name_key (name), name);
     codec_pack_kv_str (&body.pk, "decision", allow ? "allow" : "deny");
     if (reason)
         codec_pack_kv_str (&body.pk, "reason", reason);
+    if (scope)
+        codec_pack_kv_str (&body.pk, "scope", scope);
+    if (ttl > 0)
+        codec_pack_kv_i64 (&body.pk, "ttl", ttl);
     lh_client_t *client = NULL;
     lh_reply_t *reply = s_call (cli, &client, &body);
     codec_buf_destroy (&body);
     int rc = 1;
     if (reply) {
         const msgpack_object *root = lh_reply_root (reply);
-        char id[40] = "-", state[16] = "-";
+        char id[40] = "-", state[16] = "-", verdict_id[40] = "", kept[16] = "";
         codec_str_copy (codec_map_get (root, "escalation"), id, sizeof (id));
         codec_str_copy (codec_map_get (root, "state"), state, sizeof (state));
-        printf ("%s %s: %s\n", allow ? "approved" : "denied", id,
+        const msgpack_object *verdict = codec_map_get (root, "verdict");
+        codec_str_copy (codec_map_get (verdict, "verdict_id"), verdict_id, sizeof (verdict_id));
+        codec_str_copy (codec_map_get (verdict, "scope"), kept, sizeof (kept));
+        printf ("%s %s: %s", allow ? "approved" : "denied", id,
                 streq (state, "decided") ? "decided" : "recorded; more experts must agree");
+        if (verdict_id[0])
+            printf ("; verdict %s remembered (scope %s)", verdict_id, kept);
+        else if (streq (state, "decided"))
+            printf ("; not remembered (no verdict cache): a retry is escalated again");
+        printf ("\n");
         rc = 0;
     }
     lh_reply_destroy (&reply);
@@ -182,21 +216,121 @@ s_show (cli_t *cli, const char *name)
     return rc;
 }
 
+static int
+s_revoke (cli_t *cli, const char *verdict_id)
+{
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 2);
+    codec_pack_kv_str (&body.pk, "op", "revoke");
+    codec_pack_kv_str (&body.pk, "verdict_id", verdict_id);
+    lh_client_t *client = NULL;
+    lh_reply_t *reply = s_call (cli, &client, &body);
+    codec_buf_destroy (&body);
+    int rc = 1;
+    if (reply) {
+        const msgpack_object *revoked = codec_map_get (lh_reply_root (reply), "revoked");
+        bool done = revoked && revoked->type == MSGPACK_OBJECT_BOOLEAN && revoked->via.boolean;
+        printf ("%s %s\n", done ? "revoked" : "nothing live to revoke:", verdict_id);
+        rc = 0;
+    }
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    return rc;
+}
+
+//  One line per escalation that arrived in or left the queue since the last look
+static void
+s_watch_diff (zhashx_t *seen, const msgpack_object *list)
+{
+    zhashx_t *now = zhashx_new ();
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+         i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        char id[40], agent[72], tool[72], cap[40], rule[72], subject[260];
+        s_str (e, "id", id, sizeof (id));
+        zhashx_insert (now, id, (void *) 1);
+        if (zhashx_lookup (seen, id))
+            continue;
+        printf ("+ %s  %s %s %s %s  %s\n", id, s_str (e, "agent", agent, sizeof (agent)),
+                s_str (e, "tool", tool, sizeof (tool)), s_str (e, "capability", cap, sizeof (cap)),
+                s_str (e, "rule", rule, sizeof (rule)),
+                s_str (e, "subject", subject, sizeof (subject)));
+    }
+    for (void *item = zhashx_first (seen); item; item = zhashx_next (seen)) {
+        const char *id = (const char *) zhashx_cursor (seen);
+        if (!zhashx_lookup (now, id))
+            printf ("- %s  (decided or expired)\n", id);
+    }
+    zhashx_purge (seen);
+    for (void *item = zhashx_first (now); item; item = zhashx_next (now))
+        zhashx_insert (seen, (const char *) zhashx_cursor (now), (void *) 1);
+    zhashx_destroy (&now);
+    fflush (stdout);
+}
+
+static int
+s_watch (cli_t *cli, int argc, char **argv)
+{
+    long interval = 1000;
+    const char *capability = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (streq (argv[i], "--interval") && i + 1 < argc)
+            interval = strtol (argv[++i], NULL, 10);
+        else if (streq (argv[i], "--capability") && i + 1 < argc)
+            capability = argv[++i];
+        else
+            return cli_usage_error ("review watch: unexpected argument");
+    }
+    if (interval < 100 || interval > 60000)
+        return cli_usage_error ("review watch: --interval is 100 to 60000 ms");
+    lh_client_t *client = cli_client (cli);
+    if (!client)
+        return 1;
+    zhashx_t *seen = zhashx_new ();
+    int rc = 0;
+    while (!zsys_interrupted) {
+        codec_buf_t body;
+        codec_buf_init (&body);
+        msgpack_pack_map (&body.pk, 2 + (capability != NULL));
+        codec_pack_kv_str (&body.pk, "op", "list");
+        codec_pack_kv_u64 (&body.pk, "limit", 1000);
+        if (capability)
+            codec_pack_kv_str (&body.pk, "capability", capability);
+        lh_reply_t *reply = cli_call (client, "expert", body.sbuf.data, body.sbuf.size);
+        codec_buf_destroy (&body);
+        if (!reply) {
+            rc = zsys_interrupted ? 0 : 1;
+            break;
+        }
+        s_watch_diff (seen, codec_map_get (lh_reply_root (reply), "escalations"));
+        lh_reply_destroy (&reply);
+        zclock_sleep ((int) interval);
+    }
+    zhashx_destroy (&seen);
+    lh_client_destroy (&client);
+    return rc;
+}
+
 int
 cli_review (cli_t *cli, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error ("review: list, show, approve or deny");
+        return cli_usage_error ("review: list, show, approve, deny, watch or revoke");
     const char *sub = argv[1];
     if (streq (sub, "list"))
         return s_list (cli, argc, argv);
+    if (streq (sub, "watch"))
+        return s_watch (cli, argc, argv);
     if (argc < 3)
-        return cli_usage_error ("review: ID or CODE is required");
+        return cli_usage_error ("review: ID, CODE or VERDICT_ID is required");
     if (streq (sub, "show") && argc == 3)
         return s_show (cli, argv[2]);
+    if (streq (sub, "revoke") && argc == 3)
+        return s_revoke (cli, argv[2]);
     if (streq (sub, "approve") || streq (sub, "deny"))
         return s_decide (cli, argv[2], streq (sub, "approve"), argc, argv, 3);
-    return cli_usage_error ("review: list, show, approve or deny");
+    return cli_usage_error ("review: list, show, approve, deny, watch or revoke");
 }
 
 int

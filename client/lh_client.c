@@ -124,6 +124,12 @@ lh_client_pending (lh_client_t *self)
     return zhashx_size (self->pending);
 }
 
+int
+lh_client_fd (lh_client_t *self)
+{
+    return self->sock ? zsock_fd (self->sock) : -1;
+}
+
 uint64_t
 lh_client_dropped (lh_client_t *self)
 {

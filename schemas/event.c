@@ -9,8 +9,8 @@ static const char *s_type_names[EVENT_TYPE_COUNT] = {
     [EVENT_COMMAND_VALIDATED] = "command.validated",
     [EVENT_COMMAND_EXECUTED] = "command.executed",
     [EVENT_DECISION] = "validation.decision",
-    [EVENT_ESCALATION] = "escalation.opened",
-    [EVENT_VERDICT] = "escalation.verdict",
+    [EVENT_ESCALATION] = "escalation.requested",
+    [EVENT_VERDICT] = "expert.verdict",
     [EVENT_FILE_WRITE] = "file.write",
     [EVENT_SESSION_START] = "session.start",
     [EVENT_SESSION_END] = "session.end",
@@ -19,6 +19,10 @@ static const char *s_type_names[EVENT_TYPE_COUNT] = {
     [EVENT_INTEGRITY_ALERT] = "integrity.alert",
     [EVENT_CUSTOM] = "custom",
     [EVENT_POLICY_LOADED] = "policy.loaded",
+    [EVENT_ESCALATION_ASSIGNED] = "escalation.assigned",
+    [EVENT_ESCALATION_EXPIRED] = "escalation.expired",
+    [EVENT_VERDICT_REVOKED] = "verdict.revoked",
+    [EVENT_VERDICT_USED] = "verdict.used",
 };
 
 const char *
@@ -48,6 +52,17 @@ event_type_allowed (event_type_t type, const char *role)
     return false;
 }
 
+bool
+event_ref_valid (const char *text, size_t len)
+{
+    if (len == 0 || len > EVENT_MAX_REF)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] < 0x21 || text[i] > 0x7e)
+            return false;
+    return true;
+}
+
 //  A reference (client_id, correlation, causation): printable ASCII.
 static lh_err_t
 s_ref (const msgpack_object *val, const char *key, char *out, char *why, size_t why_size)
@@ -60,13 +75,12 @@ s_ref (const msgpack_object *val, const char *key, char *out, char *why, size_t 
         snprintf (why, why_size, "field '%s' is longer than %d bytes", key, EVENT_MAX_REF);
         return LH_E_TOO_LARGE;
     }
-    for (uint32_t i = 0; i < val->via.str.size; i++)
-        if (val->via.str.ptr[i] < 0x21 || val->via.str.ptr[i] > 0x7e) {
-            snprintf (why, why_size, "field '%s' must be printable ASCII without spaces", key);
-            return LH_E_BAD_REQUEST;
-        }
     if (val->via.str.size == 0) {
         snprintf (why, why_size, "field '%s' is empty", key);
+        return LH_E_BAD_REQUEST;
+    }
+    if (!event_ref_valid (val->via.str.ptr, val->via.str.size)) {
+        snprintf (why, why_size, "field '%s' must be printable ASCII without spaces", key);
         return LH_E_BAD_REQUEST;
     }
     memcpy (out, val->via.str.ptr, val->via.str.size);

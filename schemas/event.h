@@ -24,8 +24,8 @@ typedef enum {
     EVENT_COMMAND_VALIDATED,
     EVENT_COMMAND_EXECUTED,
     EVENT_DECISION,
-    EVENT_ESCALATION,
-    EVENT_VERDICT,
+    EVENT_ESCALATION, //  escalation.requested: a case handed to experts (lh-expert)
+    EVENT_VERDICT,    //  expert.verdict: an expert's verdict (lh-expert)
     EVENT_FILE_WRITE,
     EVENT_SESSION_START,
     EVENT_SESSION_END,
@@ -33,7 +33,11 @@ typedef enum {
     EVENT_AGENT_LEAVE,
     EVENT_INTEGRITY_ALERT,
     EVENT_CUSTOM,
-    EVENT_POLICY_LOADED, //  a validator loaded its policy (node, admin)
+    EVENT_POLICY_LOADED,       //  a validator loaded its policy (node, admin)
+    EVENT_ESCALATION_ASSIGNED, //  lh-expert offered an escalation to an automated expert
+    EVENT_ESCALATION_EXPIRED,  //  an escalation's life ended without a verdict
+    EVENT_VERDICT_REVOKED,     //  a remembered verdict was revoked
+    EVENT_VERDICT_USED,        //  a validator allowed a request on a remembered verdict
     EVENT_TYPE_COUNT
 } event_type_t;
 
@@ -56,6 +60,9 @@ const char *event_type_name (event_type_t type);
 int event_type_parse (const char *name, size_t len);
 //  Whether a caller with this role may append events of this type.
 bool event_type_allowed (event_type_t type, const char *role);
+//  True when text[0..len) is a valid client_id, correlation or causation:
+//  1..EVENT_MAX_REF bytes of printable ASCII without spaces.
+bool event_ref_valid (const char *text, size_t len);
 
 //  Checks one event map of an append request from the authenticated caller
 //  and fills *ev (ts left 0). Returns LH_OK or an error with why set:

@@ -49,6 +49,11 @@ LH_EXPORT lh_reply_t *lh_client_call (lh_client_t *self, const char *service, co
                                       size_t size);
 
 LH_EXPORT size_t lh_client_pending (lh_client_t *self);
+//  For event loops: the socket's ZMQ_FD (it changes when the client
+//  reconnects). Edge-triggered, as ZeroMQ's is: whenever it is readable,
+//  after every send, and by the earliest deadline, read with
+//  lh_client_recv (self, 0) until it returns NULL.
+LH_EXPORT int lh_client_fd (lh_client_t *self);
 //  Replies dropped because their request was no longer pending.
 LH_EXPORT uint64_t lh_client_dropped (lh_client_t *self);
 //  Times the socket was torn down and connected again.

@@ -10,6 +10,11 @@
     requests: a reload happens between two requests, and a policy that
     fails to load leaves the old one serving.
 
+    With --frontend, a request the policy escalates is held (escalator.h)
+    while the shared verdict cache and then lh-expert are asked, never
+    blocking the others, and answered with the verdict or, when none comes
+    by the caller's wait_ms, the fallback (docs/EXPERT.md).
+
     With --frontend, every decision and every policy load is also appended
     to the integrity log ("events") through a durable spool (spool.h): the
     requests that arrived together are decided, their events written to the
@@ -29,6 +34,7 @@
 #include "lh_worker.h"
 #include "event.h"
 #include "redact.h"
+#include "escalator.h"
 #include "spool.h"
 #include "validator.h"
 
@@ -69,6 +75,12 @@ static const lh_option_t s_options[] = {
     {"cache-size", "validator/cache_size", "100000", "decisions kept in the L1 cache", false},
     {"home", "validator/home", "/root", "home directory when a request names none", false},
     {"capacity", "validator/capacity", "64", "requests held at once", false},
+    {"heartbeat", "validator/heartbeat", "2500",
+     "MDP heartbeat interval, ms (the broker's broker/heartbeat)", false},
+    {"escalations", "validator/escalations", "1024",
+     "escalated requests held at once while the verdict cache and experts are asked (needs "
+     "--frontend); beyond, the fallback answers at once",
+     false},
     {"log-level", "validator/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
@@ -205,7 +217,7 @@ s_on_load (void *arg, validator_t *validator, const char *by, const char *role)
     codec_buf_t data;
     codec_buf_init (&data);
     validator_pack_loaded (validator, by, role, &data.pk);
-    bool stored = spool_add (loads->spool, event_type_name (EVENT_POLICY_LOADED), NULL,
+    bool stored = spool_add (loads->spool, event_type_name (EVENT_POLICY_LOADED), NULL, NULL,
                              data.sbuf.data, data.sbuf.size);
     //  An op reload is committed with its group, before its reply; the others now
     if (stored && !loads->in_group)
@@ -399,28 +411,104 @@ s_protect_list (zconfig_t *config, const char *paths[5], char *protect, size_t s
     }
 }
 
-//  Decides every request already here (request and what follows without
-//  waiting, up to GROUP_MAX), staging each decision's event in the spool;
-//  returns how many are in group.
+//  What deciding a group needs
+typedef struct {
+    validator_t *validator;
+    lh_worker_t *worker;
+    spool_t *spool;
+    escalator_t *escalator; //  NULL without --frontend
+    validator_escalation_t escalation;
+    codec_buf_t event;
+} decider_t;
+
+//  A verdict.used event: a remembered verdict allowed this request
+static bool
+s_verdict_used (decider_t *d, pending_t *p, const validator_verdict_t *verdict)
+{
+    const msgpack_object *tool = codec_map_get (lh_request_body (p->request), "tool");
+    codec_buf_t data;
+    codec_buf_init (&data);
+    msgpack_pack_map (&data.pk, 5);
+    codec_pack_kv_i64 (&data.pk, "time_ms", zclock_time ());
+    codec_pack_kv_str (&data.pk, "verdict_id", verdict->verdict_id);
+    codec_pack_kv_str (&data.pk, "by", verdict->by);
+    codec_pack_kv_str (&data.pk, "agent", p->agent);
+    codec_pack_str (&data.pk, "tool");
+    msgpack_pack_object (&data.pk, *tool);
+    bool stored = spool_add (d->spool, event_type_name (EVENT_VERDICT_USED), p->agent,
+                             verdict->verdict_id, data.sbuf.data, data.sbuf.size);
+    codec_buf_destroy (&data);
+    return stored;
+}
+
+//  Decides p's request (with the verdict of its escalation, when it comes
+//  back from one) and stages its events; an escalated request goes to the
+//  escalator and leaves p (p->request NULL).
+static void
+s_decide_one (decider_t *d, pending_t *p, const validator_verdict_t *verdict)
+{
+    msgpack_sbuffer_clear (&p->reply.sbuf);
+    msgpack_sbuffer_clear (&p->notice.sbuf);
+    msgpack_sbuffer_clear (&d->event.sbuf);
+    snprintf (p->agent, sizeof (p->agent), "%s", lh_request_agent (p->request));
+    const msgpack_object *body = lh_request_body (p->request);
+    const char *role = lh_request_role (p->request);
+    codec_buf_t *event = d->spool ? &d->event : NULL;
+    validator_result_t result =
+        validator_decide (d->validator, body, p->agent, role, verdict,
+                          verdict ? NULL : &d->escalation, &p->reply, &p->notice, event);
+    if (result == VALIDATOR_ESCALATED && d->escalator &&
+        escalator_start (d->escalator, &p->request, &d->escalation)) {
+        p->decided = false;
+        return;
+    }
+    if (result == VALIDATOR_ESCALATED) {
+        //  Nowhere to send it: the fallback now, or, with no experts at all
+        //  and nobody waiting for them, the policy's escalate as it is
+        validator_verdict_t none = {
+            .reason = d->escalator ? "too many escalations held by this validator"
+                                   : "this validator has no expert service (no --frontend)",
+            .by = "policy",
+            .verdict_id = "",
+            .escalation = "",
+            .code = "",
+            .waited = d->escalation.wait_ms > 0};
+        memcpy (none.key, d->escalation.key, sizeof (none.key));
+        bool plain = !d->escalator && !none.waited;
+        result = validator_decide (d->validator, body, p->agent, role, plain ? NULL : &none, NULL,
+                                   &p->reply, &p->notice, event);
+    }
+    p->decided = result == VALIDATOR_DECIDED;
+    p->stored = p->decided && d->spool &&
+                spool_add (d->spool, event_type_name (EVENT_DECISION), p->agent, NULL,
+                           d->event.sbuf.data, d->event.sbuf.size);
+    if (p->stored && verdict && verdict->decision && streq (verdict->decision, "allow") &&
+        streq (verdict->by, "cache"))
+        p->stored = s_verdict_used (d, p, verdict);
+}
+
+//  Decides the escalations that ended, then every request already here
+//  (request and what follows without waiting), up to GROUP_MAX, staging
+//  each decision's events in the spool; returns how many are in group.
 static size_t
-s_decide_group (validator_t *validator, lh_worker_t *worker, spool_t *spool, lh_request_t *request,
-                pending_t *group, codec_buf_t *event)
+s_decide_group (decider_t *d, lh_request_t *request, pending_t *group)
 {
     size_t count = 0;
+    validator_verdict_t verdict;
+    lh_request_t *ended;
+    //  At most half the group, so that request always has a place; the
+    //  rest end in the next group
+    while (d->escalator && count < GROUP_MAX / 2 &&
+           (ended = escalator_next (d->escalator, &verdict))) {
+        pending_t *p = &group[count++];
+        p->request = ended;
+        s_decide_one (d, p, &verdict);
+    }
     while (request) {
         pending_t *p = &group[count++];
         p->request = request;
-        msgpack_sbuffer_clear (&p->reply.sbuf);
-        msgpack_sbuffer_clear (&p->notice.sbuf);
-        msgpack_sbuffer_clear (&event->sbuf);
-        snprintf (p->agent, sizeof (p->agent), "%s", lh_request_agent (request));
-        p->decided = validator_handle (validator, lh_request_body (request), p->agent,
-                                       lh_request_role (request), &p->reply, &p->notice,
-                                       spool ? event : NULL);
-        p->stored = p->decided && spool &&
-                    spool_add (spool, event_type_name (EVENT_DECISION), p->agent, event->sbuf.data,
-                               event->sbuf.size);
-        request = count < GROUP_MAX ? lh_worker_recv (worker, 0) : NULL;
+        s_decide_one (d, p, NULL);
+        request = count < GROUP_MAX ? lh_worker_recv (d->worker, 0) : NULL;
     }
     return count;
 }
@@ -433,6 +521,8 @@ s_answer_group (lh_worker_t *worker, spool_t *spool, bool durable, pending_t *gr
 {
     for (size_t i = 0; i < count; i++) {
         pending_t *p = &group[i];
+        if (!p->request)
+            continue; //  escalated: answered when its escalation ends
         if (p->decided && spool && !(p->stored && durable))
             lh_worker_reply_error (worker, &p->request, LH_E_UNAVAILABLE,
                                    "the decision could not be stored for the integrity log "
@@ -443,6 +533,43 @@ s_answer_group (lh_worker_t *worker, spool_t *spool, bool durable, pending_t *gr
                 s_notices_add (notices, p->agent, p->notice.sbuf.data, p->notice.sbuf.size);
         }
     }
+}
+
+//  The next request, waiting up to wait ms; while escalations are held their
+//  replies wake the loop too (both sockets' ZMQ_FD, edge-triggered: read
+//  before polling, and polled for at most ESCALATION_TICK_MS)
+#define ESCALATION_TICK_MS 10
+static lh_request_t *
+s_next_request (decider_t *d, int wait)
+{
+    int ends = d->escalator ? escalator_next_ms (d->escalator) : -1;
+    if (ends < 0)
+        return lh_worker_recv (d->worker, wait);
+    lh_request_t *request = lh_worker_recv (d->worker, 0);
+    if (request)
+        return request;
+    if (ends < wait)
+        wait = ends;
+    if (wait > ESCALATION_TICK_MS)
+        wait = ESCALATION_TICK_MS;
+    zmq_pollitem_t items[2] = {{NULL, lh_worker_fd (d->worker), ZMQ_POLLIN, 0},
+                               {NULL, escalator_fd (d->escalator), ZMQ_POLLIN, 0}};
+    if (wait > 0 && items[0].fd >= 0 && items[1].fd >= 0)
+        zmq_poll (items, 2, wait);
+    return lh_worker_recv (d->worker, 0);
+}
+
+static void
+s_escalator_counters (validator_t *validator, const escalator_counters_t *n)
+{
+    validator_add_counter (validator, "escalations_started", &n->started);
+    validator_add_counter (validator, "escalations_refused", &n->refused);
+    validator_add_counter (validator, "verdict_cache_hits", &n->cache_hits);
+    validator_add_counter (validator, "verdict_cache_misses", &n->cache_misses);
+    validator_add_counter (validator, "expert_submits", &n->submitted);
+    validator_add_counter (validator, "expert_errors", &n->expert_errors);
+    validator_add_counter (validator, "expert_verdicts", &n->verdicts);
+    validator_add_counter (validator, "escalations_unanswered", &n->unanswered);
 }
 
 int
@@ -468,6 +595,7 @@ main (int argc, char **argv)
     zsock_t *control = NULL;
     spool_t *spool = NULL;
     pending_t *group = NULL;
+    decider_t decider = {.escalator = NULL};
     notices_t notices = {.agents = NULL};
     loads_t loads = {.spool = NULL};
     char default_policy[PATH_MAX];
@@ -530,6 +658,9 @@ main (int argc, char **argv)
         lh_error ("cannot start worker", "broker=%s", conn.endpoint);
         goto done;
     }
+    //  Requests held for experts outlive many heartbeats: the broker must not
+    //  think the worker dead while it holds them
+    lh_worker_set_heartbeat (worker, (int) lh_config_int (config, "validator/heartbeat", 2500), 3);
     control = s_control (config, cert);
     lh_info ("serving",
              "service=validate broker=%s policy=%s version=%s events=%s spool=%s protect=\"%s\"",
@@ -546,8 +677,18 @@ main (int argc, char **argv)
         codec_buf_init (&group[i].reply);
         codec_buf_init (&group[i].notice);
     }
-    codec_buf_t event;
-    codec_buf_init (&event);
+    decider = (decider_t){.validator = validator, .worker = worker, .spool = spool};
+    codec_buf_init (&decider.event);
+    codec_buf_init (&decider.escalation.request);
+    if (frontend) {
+        lh_connect_t front = {.endpoint = frontend,
+                              .server_key = lh_config_str (config, "validator/broker_key", NULL),
+                              .cert = cert};
+        long most = lh_config_int (config, "validator/escalations", 1024);
+        decider.escalator = escalator_new (&front, most > 0 ? (size_t) most : 1);
+        if (decider.escalator)
+            s_escalator_counters (validator, escalator_counters (decider.escalator));
+    }
     while (!zsys_interrupted) {
         //  Short waits: reloads are checked between requests, never during one
         int64_t now = zclock_mono ();
@@ -555,14 +696,14 @@ main (int argc, char **argv)
         int spool_wait = spool ? spool_next_ms (spool) : -1;
         if (spool_wait >= 0 && spool_wait < wait)
             wait = spool_wait;
-        lh_request_t *request = lh_worker_recv (worker, wait);
+        lh_request_t *request = s_next_request (&decider, wait);
         if (s_hup) {
             s_hup = 0;
             s_reload (validator, "signal");
         }
         s_control_check (control, validator);
         loads.in_group = true;
-        size_t count = s_decide_group (validator, worker, spool, request, group, &event);
+        size_t count = s_decide_group (&decider, request, group);
         //  One commit, one sync for the whole group, before any answer
         loads.in_group = false;
         bool durable = !spool || spool_commit (spool);
@@ -573,7 +714,15 @@ main (int argc, char **argv)
         if (spool)
             spool_poll (spool);
     }
-    codec_buf_destroy (&event);
+    if (decider.escalator) {
+        //  Every held request gets its fallback before the worker leaves
+        escalator_end_all (decider.escalator, "the validator is shutting down");
+        while (escalator_held (decider.escalator)) {
+            size_t count = s_decide_group (&decider, NULL, group);
+            bool durable = !spool || spool_commit (spool);
+            s_answer_group (worker, spool, durable, group, count, &notices);
+        }
+    }
     s_notices_flush (&notices);
     //  Leave the broker first, so no request waits on the flush
     lh_worker_destroy (&worker);
@@ -581,6 +730,9 @@ main (int argc, char **argv)
     rc = 0;
     lh_info ("stopping", "%s", "");
 done:
+    escalator_destroy (&decider.escalator);
+    codec_buf_destroy (&decider.event);
+    codec_buf_destroy (&decider.escalation.request);
     if (group) {
         for (size_t i = 0; i < GROUP_MAX; i++) {
             codec_buf_destroy (&group[i].reply);

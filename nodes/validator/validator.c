@@ -28,6 +28,9 @@ typedef struct {
     uint64_t cache_misses;
     uint64_t reloads;
     uint64_t reload_failures;
+    uint64_t escalated;     //  handed to the verdict cache and the experts
+    uint64_t verdicts_used; //  answered from a verdict (cache or expert)
+    uint64_t fallbacks;     //  escalations that ended without a verdict
 } counters_t;
 
 struct _validator_t {
@@ -246,6 +249,9 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
         {"reloads", self->n.reloads},
         {"reload_failures", self->n.reload_failures},
         {"rules", policy_rule_count (self->policy)},
+        {"escalated", self->n.escalated},
+        {"verdicts_used", self->n.verdicts_used},
+        {"fallbacks", self->n.fallbacks},
     };
     size_t count = sizeof (counters) / sizeof (counters[0]);
     msgpack_pack_map (pk, count + self->extras);
@@ -315,13 +321,14 @@ s_operation (validator_t *self, const msgpack_object *body, const char *agent, c
     return true;
 }
 
-//  The cache key: everything the decision depends on.
+//  The request key: everything the decision depends on. The L1 cache uses
+//  its first CACHE_KEY_SIZE bytes, the shared verdict cache all of them.
 static void
 s_cache_key (validator_t *self, const char *tool, const msgpack_object *input, const char *cwd,
              const char *home, const char *project, const char *role, uint8_t *key)
 {
     crypto_generichash_state state;
-    crypto_generichash_init (&state, NULL, 0, CACHE_KEY_SIZE);
+    crypto_generichash_init (&state, NULL, 0, VALIDATOR_KEY_SIZE);
     const char *parts[] = {policy_version (self->policy), tool, cwd, home, project, role};
     for (size_t i = 0; i < sizeof (parts) / sizeof (parts[0]); i++)
         //  With the terminating NUL, so ("ab","c") and ("a","bc") differ
@@ -331,7 +338,7 @@ s_cache_key (validator_t *self, const char *tool, const msgpack_object *input, c
     msgpack_pack_object (&packed.pk, *input);
     crypto_generichash_update (&state, (const uint8_t *) packed.sbuf.data, packed.sbuf.size);
     codec_buf_destroy (&packed);
-    crypto_generichash_final (&state, key, CACHE_KEY_SIZE);
+    crypto_generichash_final (&state, key, VALIDATOR_KEY_SIZE);
 }
 
 //  The str field of the input a notice quotes: the command, or the path.
@@ -360,7 +367,25 @@ s_cut (const char *text, size_t len, size_t max)
 }
 
 //  The subject, secrets redacted first (so a cut never leaves half a
-//  secret), then cut to NOTICE_INPUT bytes.
+//  secret), then cut to NOTICE_INPUT bytes: into out (NUL-terminated) for
+//  an escalation, packed for notices and events.
+static void
+s_subject_text (validator_t *self, const msgpack_object *input, char out[NOTICE_INPUT + 1])
+{
+    const msgpack_object *v = s_subject (input);
+    out[0] = 0;
+    if (!v)
+        return;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    redact_text (self->redact, v->via.str.ptr, v->via.str.size, &buf);
+    size_t len = buf.data ? s_cut (buf.data, buf.size, NOTICE_INPUT) : 0;
+    //  A NUL inside ends the text: experts see what comes before it
+    memcpy (out, buf.data, len);
+    out[len] = 0;
+    msgpack_sbuffer_destroy (&buf);
+}
+
 static void
 s_pack_subject (validator_t *self, msgpack_packer *pk, const msgpack_object *input)
 {
@@ -501,10 +526,107 @@ bool
 validator_handle (validator_t *self, const msgpack_object *body, const char *agent,
                   const char *role, codec_buf_t *reply, codec_buf_t *notice, codec_buf_t *event)
 {
-    self->n.requests++;
+    return validator_decide (self, body, agent, role, NULL, NULL, reply, notice, event) ==
+           VALIDATOR_DECIDED;
+}
+
+//  What an escalation needs to travel: the caller fills key and wait_ms
+static void
+s_escalation_fill (validator_t *self, validator_escalation_t *esc, const char *agent,
+                   const char *tool, const msgpack_object *input, const char *cwd, const char *home,
+                   const char *project, const char *session, const policy_decision_t *decision)
+{
+    snprintf (esc->agent, sizeof (esc->agent), "%s", agent);
+    snprintf (esc->session, sizeof (esc->session), "%s", session);
+    snprintf (esc->tool, sizeof (esc->tool), "%s", tool);
+    snprintf (esc->capability, sizeof (esc->capability), "%s", decision->capability);
+    snprintf (esc->rule, sizeof (esc->rule), "%s", decision->rule);
+    snprintf (esc->reason, sizeof (esc->reason), "%s", decision->reason);
+    snprintf (esc->risk, sizeof (esc->risk), "%s", policy_risk_name (decision->risk));
+    snprintf (esc->policy, sizeof (esc->policy), "%s", policy_version (self->policy));
+    esc->quorum = decision->quorum ? decision->quorum : 1;
+    s_subject_text (self, input, esc->subject);
+    //  Experts see what the log sees: the input with its secrets redacted
+    msgpack_sbuffer_clear (&esc->request.sbuf);
+    msgpack_packer *pk = &esc->request.pk;
+    msgpack_pack_map (pk, 5);
+    codec_pack_kv_str (pk, "tool", tool);
+    codec_pack_str (pk, "input");
+    redact_pack (self->redact, input, pk);
+    codec_pack_kv_str (pk, "cwd", cwd);
+    codec_pack_kv_str (pk, "home", home);
+    codec_pack_kv_str (pk, "project", project);
+}
+
+//  The end of an escalation, as the answer gives it
+typedef struct {
+    const char *by, *verdict_id, *escalation, *code;
+    char reason[768];
+} outcome_t;
+
+//  Applies verdict (NULL: none) to an escalating decision: the verdict's
+//  decision, or the fallback (deny when the caller waited, else escalate),
+//  whose reason carries the approval code.
+static void
+s_outcome (validator_t *self, const validator_verdict_t *verdict, const uint8_t *key,
+           policy_decision_t *decision, outcome_t *out)
+{
+    bool same = verdict && memcmp (verdict->key, key, VALIDATOR_KEY_SIZE) == 0;
+    out->escalation = verdict ? verdict->escalation : "";
+    out->code = verdict ? verdict->code : "";
+    if (same && verdict->decision &&
+        (streq (verdict->decision, "allow") || streq (verdict->decision, "deny"))) {
+        self->n.verdicts_used++;
+        decision->action = streq (verdict->decision, "allow") ? POLICY_ALLOW : POLICY_DENY;
+        out->by = verdict->by;
+        out->verdict_id = verdict->verdict_id;
+        snprintf (out->reason, sizeof (out->reason), "%s: %s", verdict->by,
+                  verdict->reason && *verdict->reason ? verdict->reason : "(no reason given)");
+        return;
+    }
+    self->n.fallbacks++;
+    bool waited = verdict && verdict->waited;
+    const char *why = !verdict ? "no expert was asked"
+                      : !same  ? "the policy changed while waiting for an expert"
+                      : verdict->reason && *verdict->reason ? verdict->reason
+                                                            : "no verdict";
+    out->by = "policy";
+    out->verdict_id = "";
+    if (out->code[0])
+        snprintf (out->reason, sizeof (out->reason),
+                  "%s; approval code %s (lh approve %s), then retry. %s", why, out->code, out->code,
+                  decision->reason);
+    else
+        snprintf (out->reason, sizeof (out->reason), "%s. %s", why, decision->reason);
+    //  Fail closed: a caller that waited for an expert and got none is refused
+    if (waited)
+        decision->action = POLICY_DENY;
+}
+
+static void
+s_pack_outcome (msgpack_packer *pk, const outcome_t *out, size_t *fields)
+{
+    const char *keys[] = {"escalation", "code", "verdict_id"};
+    const char *values[] = {out->escalation, out->code, out->verdict_id};
+    for (size_t i = 0; i < 3; i++)
+        if (values[i] && values[i][0]) {
+            codec_pack_kv_str (pk, keys[i], values[i]);
+            (*fields)++;
+        }
+}
+
+validator_result_t
+validator_decide (validator_t *self, const msgpack_object *body, const char *agent,
+                  const char *role, const validator_verdict_t *verdict,
+                  validator_escalation_t *escalation, codec_buf_t *reply, codec_buf_t *notice,
+                  codec_buf_t *event)
+{
+    //  A request coming back with its verdict was counted when it came in
+    if (!verdict)
+        self->n.requests++;
     const msgpack_object *id = codec_map_get (body, "id");
     if (s_operation (self, body, agent, role, reply))
-        return false;
+        return VALIDATOR_ANSWERED;
 
     char why[256];
     char tool[65], cwd[MAX_PATH], home[MAX_PATH], project[MAX_PATH];
@@ -546,14 +668,14 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     if (rc != LH_OK) {
         self->n.errors++;
         codec_pack_error (&reply->pk, id, rc, why);
-        return false;
+        return VALIDATOR_ANSWERED;
     }
     if (!home[0])
         snprintf (home, sizeof (home), "%s", self->home);
     if (!project[0])
         snprintf (project, sizeof (project), "%s", cwd);
 
-    uint8_t key[CACHE_KEY_SIZE];
+    uint8_t key[VALIDATOR_KEY_SIZE];
     s_cache_key (self, tool, input, cwd, home, project, role, key);
     policy_decision_t decision;
     bool cached = cache_get (self->cache, key, &decision);
@@ -570,29 +692,48 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
         policy_eval (self->policy, &request, &decision);
         cache_put (self->cache, key, &decision);
     }
+    bool escalate = decision.action == POLICY_ESCALATE;
+    if (escalate && escalation && !verdict) {
+        self->n.escalated++;
+        memcpy (escalation->key, key, VALIDATOR_KEY_SIZE);
+        escalation->wait_ms = wait_ms;
+        s_escalation_fill (self, escalation, agent, tool, input, cwd, home, project, ctx.session,
+                           &decision);
+        return VALIDATOR_ESCALATED;
+    }
+    outcome_t out = {.by = "policy", .verdict_id = "", .escalation = "", .code = ""};
+    snprintf (out.reason, sizeof (out.reason), "%s", decision.reason);
+    if (escalate && verdict)
+        s_outcome (self, verdict, key, &decision, &out);
+    escalate = decision.action == POLICY_ESCALATE;
     self->n.decisions[decision.action]++;
 
-    bool escalate = decision.action == POLICY_ESCALATE;
     msgpack_packer *pk = &reply->pk;
-    codec_pack_ok_head (pk, id, 7 + 2 * escalate);
+    size_t at = s_map_open (&reply->sbuf);
+    size_t fields = 9;
+    codec_pack_id (pk, id);
+    codec_pack_kv_bool (pk, "ok", true);
     codec_pack_kv_str (pk, "decision", policy_action_name (decision.action));
-    //  Who decided: the policy (an expert's verdict or the shared verdict
-    //  cache will say "expert:<name>" or "cache")
-    codec_pack_kv_str (pk, "by", "policy");
+    //  Who decided: the policy, the shared verdict cache or an expert
+    codec_pack_kv_str (pk, "by", out.by);
     codec_pack_kv_str (pk, "rule", decision.rule);
-    codec_pack_kv_str (pk, "reason", decision.reason);
+    codec_pack_kv_str (pk, "reason", out.reason);
     codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
     if (escalate) {
         codec_pack_kv_str (pk, "capability", decision.capability);
         codec_pack_kv_u64 (pk, "quorum", decision.quorum);
+        fields += 2;
     }
+    s_pack_outcome (pk, &out, &fields);
     codec_pack_kv_bool (pk, "cached", cached);
     codec_pack_kv_str (pk, "policy", policy_version (self->policy));
+    s_map_close (&reply->sbuf, at, fields);
 
     int64_t now = zclock_time ();
     pk = &notice->pk;
-    msgpack_pack_map (pk, 10 + s_context_count (&ctx));
+    msgpack_pack_map (pk, 11 + s_context_count (&ctx));
     s_pack_who (pk, now, agent, role, tool, &decision);
+    codec_pack_kv_str (pk, "by", out.by);
     codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
     codec_pack_kv_str (pk, "cwd", cwd);
     codec_pack_str (pk, "subject");
@@ -600,13 +741,15 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     codec_pack_kv_str (pk, "policy", policy_version (self->policy));
     s_pack_context (pk, &ctx);
     if (!event)
-        return true;
+        return VALIDATOR_DECIDED;
 
     pk = &event->pk;
-    size_t at = s_map_open (&event->sbuf);
-    size_t fields = 15;
+    at = s_map_open (&event->sbuf);
+    fields = 16;
     s_pack_who (pk, now, agent, role, tool, &decision);
-    codec_pack_kv_str (pk, "reason", decision.reason);
+    codec_pack_kv_str (pk, "by", out.by);
+    s_pack_outcome (pk, &out, &fields);
+    codec_pack_kv_str (pk, "reason", out.reason);
     codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
     codec_pack_kv_str (pk, "policy", policy_version (self->policy));
     codec_pack_kv_str (pk, "policy_sha256", self->sha256);
@@ -624,5 +767,5 @@ validator_handle (validator_t *self, const msgpack_object *body, const char *age
     fields += s_pack_context (pk, &ctx);
     s_pack_input (self, pk, input, &fields);
     s_map_close (&event->sbuf, at, fields);
-    return true;
+    return VALIDATOR_DECIDED;
 }

@@ -14,6 +14,7 @@
 #define LH_VALIDATOR_H_INCLUDED
 
 #include "codec.h"
+#include "lh_proto.h"
 #include "redact.h"
 
 #include <msgpack.h>
@@ -46,6 +47,57 @@ bool validator_handle (validator_t *self, const msgpack_object *body, const char
                        const char *role, codec_buf_t *reply, codec_buf_t *notice,
                        codec_buf_t *event);
 
+//  What an escalated request needs on its way to the shared verdict cache
+//  and the experts (docs/EXPERT.md, docs/CACHE.md section 8).
+#define VALIDATOR_KEY_SIZE 32
+typedef struct {
+    uint8_t key[VALIDATOR_KEY_SIZE]; //  the request key: BLAKE2b-256 of what decides
+    int64_t wait_ms;                 //  how long the caller waits for a verdict
+    char agent[LH_MAX_AGENT + 1];
+    char session[257];
+    char tool[65];
+    char subject[257]; //  redacted, as a notice quotes it
+    char capability[32];
+    char rule[64];
+    char reason[256];
+    char risk[16];
+    uint8_t quorum;
+    char policy[129];
+    codec_buf_t request; //  {tool, input (redacted), cwd, home, project}; the caller inits it
+} validator_escalation_t;
+
+//  How an escalation ended, for validator_decide's second call
+typedef struct {
+    uint8_t key[VALIDATOR_KEY_SIZE]; //  the escalation's; a verdict for another key is not used
+    const char *decision;            //  "allow" or "deny"; NULL when no verdict came
+    const char *by;                  //  "cache" or "expert:<agent id>"
+    const char *reason;              //  the verdict's, or why there is none
+    const char *verdict_id;          //  "" when none
+    const char *escalation;          //  the escalation's id, "" when none was made
+    const char *code;                //  its approval code, "" when none
+    bool waited;                     //  the caller waited (wait_ms > 0): no verdict is a deny
+} validator_verdict_t;
+
+typedef enum {
+    VALIDATOR_ANSWERED = 0, //  reply holds an error or an operation's answer
+    VALIDATOR_DECIDED,      //  reply, notice (and event) hold a decision
+    VALIDATOR_ESCALATED,    //  escalation is filled; nothing was packed
+} validator_result_t;
+
+//  validator_handle, with escalations taken apart: given escalation (and
+//  no verdict), a request the policy escalates comes back ESCALATED, for
+//  the caller to ask the verdict cache and the experts without blocking;
+//  called again with the same body and the verdict (or its absence), it
+//  answers with it (by: "cache" | "expert:<id>"), or with the fallback:
+//  deny when the caller waited, else escalate, the reason carrying the
+//  approval code. A verdict is used only while the policy still escalates
+//  the same request key (a reload in between is answered afresh).
+validator_result_t validator_decide (validator_t *self, const msgpack_object *body,
+                                     const char *agent, const char *role,
+                                     const validator_verdict_t *verdict,
+                                     validator_escalation_t *escalation, codec_buf_t *reply,
+                                     codec_buf_t *notice, codec_buf_t *event);
+
 //  Packs the data map of a policy.loaded event for the policy in force.
 void validator_pack_loaded (validator_t *self, const char *by, const char *role,
                             msgpack_packer *pk);
@@ -61,7 +113,7 @@ const char *validator_policy_version (validator_t *self);
 //  Adds a counter kept elsewhere to what op "stats" reports; name and
 //  value must stay valid while requests are handled. -1 when
 //  VALIDATOR_EXTRA are taken.
-#define VALIDATOR_EXTRA 16
+#define VALIDATOR_EXTRA 32
 int validator_add_counter (validator_t *self, const char *name, const uint64_t *value);
 
 #endif

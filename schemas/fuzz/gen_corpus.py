@@ -172,7 +172,7 @@ EVENT = {
     "request_node": append(
         fixmap(s("type"), s("validation.decision"), s("agent"), s("agent-7"),
                s("data"), fixmap(s("decision"), s("allow")), s("correlation"), s("r-1")),
-        fixmap(s("type"), s("escalation.opened"), s("agent"), s("agent-7"), s("data"), fixmap()),
+        fixmap(s("type"), s("escalation.requested"), s("agent"), s("agent-7"), s("data"), fixmap()),
         fixmap(s("type"), s("agent.leave"), s("data"), fixmap(s("why"), s("done"))),
     ),
     "request_refused": append(

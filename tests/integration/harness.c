@@ -34,6 +34,7 @@ cluster_new (const char *extra_config, const char *set)
     launcher_set_cert (launcher, LAUNCHER_VALIDATOR, "node-1");
     launcher_set_cert (launcher, LAUNCHER_INTEGRITY, "node-1");
     launcher_set_args (launcher, LAUNCHER_ECHO, "--heartbeat 200");
+    launcher_set_args (launcher, LAUNCHER_VALIDATOR, "--heartbeat 200");
     if (set) {
         launcher_add_arg (launcher, LAUNCHER_BROKER, "--set");
         launcher_add_arg (launcher, LAUNCHER_BROKER, set);
@@ -209,6 +210,90 @@ s_start_validator (cluster_t *self, const char *policy, bool logging, const char
     self->worker_count = launcher_worker_count (self->launcher);
     assert_true (pid > 0);
     return pid;
+}
+
+//  Starts binary as name with the node key and the broker's endpoints;
+//  waits until the broker lists a worker of service
+static pid_t
+s_start_node (cluster_t *self, const char *binary, const char *name, const char *service,
+              const char *extra_args)
+{
+    char cert[512], dir[300], log[300], args[1024];
+    launcher_cert_path (self->launcher, "node-1", cert, sizeof (cert));
+    snprintf (dir, sizeof (dir), "%s/%s", self->dir, name);
+    snprintf (log, sizeof (log), "%s/%s.log", self->dir, name);
+    snprintf (args, sizeof (args), "--heartbeat 200 %s", extra_args ? extra_args : "");
+    char *argv[64] = {(char *) binary,
+                      "--broker",
+                      self->backend,
+                      "--broker-key",
+                      self->broker_key,
+                      "--cert",
+                      cert,
+                      "--dir",
+                      dir,
+                      NULL};
+    int argc = 9;
+    for (char *arg = strtok (args, " "); arg && argc < 63; arg = strtok (NULL, " "))
+        argv[argc++] = arg;
+    argv[argc] = NULL;
+    pid_t pid = launcher_spawn (self->launcher, name, argv, log, -1, -1);
+    assert_true (pid > 0);
+    if (!cluster_wait_workers (self, service, 1, 10000)) {
+        launcher_log_tail (log, 30);
+        fail_msg ("%s did not register", name);
+    }
+    return pid;
+}
+
+pid_t
+cluster_start_expert (cluster_t *self, const char *extra_args)
+{
+    return s_start_node (self, LH_EXPERT_BIN, "expert", "expert", extra_args);
+}
+
+pid_t
+cluster_start_cache (cluster_t *self, const char *extra_args)
+{
+    return s_start_node (self, LH_CACHE_BIN, "cache", "cache", extra_args);
+}
+
+zcert_t *
+cluster_keygen (cluster_t *self, const char *name, const char *role)
+{
+    zcert_t *cert = launcher_keygen (self->launcher, name, role);
+    assert_non_null (cert);
+    fflush (NULL); //  the launcher's roster file, then the broker reads it again
+    kill (self->broker, SIGHUP);
+    for (int i = 0; i < 50; i++) {
+        lh_reply_t *reply = cluster_call (self, cert, "broker.ping", "{}");
+        bool ok = reply && lh_reply_ok (reply);
+        lh_reply_destroy (&reply);
+        if (ok)
+            return cert;
+        zclock_sleep (100);
+    }
+    fail_msg ("the broker did not take the key %s", name);
+    return NULL;
+}
+
+void
+cluster_expect_ok (const lh_reply_t *reply)
+{
+    assert_non_null (reply);
+    if (!lh_reply_ok (reply))
+        fail_msg ("error %s: %s", lh_reply_code_name (reply), lh_reply_message (reply));
+}
+
+void
+cluster_expect_error (lh_reply_t **reply_p, lh_err_t code)
+{
+    assert_non_null (*reply_p);
+    if (lh_reply_ok (*reply_p) || lh_reply_code (*reply_p) != code)
+        fail_msg ("expected %s, got %s: %s", codec_err_name (code),
+                  lh_reply_ok (*reply_p) ? "ok" : lh_reply_code_name (*reply_p),
+                  lh_reply_ok (*reply_p) ? "" : lh_reply_message (*reply_p));
+    lh_reply_destroy (reply_p);
 }
 
 pid_t

@@ -63,6 +63,17 @@ pid_t cluster_start_validator (cluster_t *self, const char *policy);
 //  The same with --frontend, so that it appends its decisions to the
 //  integrity log; extra_args (NULL or options separated by spaces) follow.
 pid_t cluster_start_validator_logging (cluster_t *self, const char *policy, const char *extra_args);
+//  Starts lh-expert (data in DIR/expert) or lh-cache (DIR/cache) with the
+//  node key; extra_args (NULL or options separated by spaces) follow. Waits
+//  until the broker lists it.
+pid_t cluster_start_expert (cluster_t *self, const char *extra_args);
+pid_t cluster_start_cache (cluster_t *self, const char *extra_args);
+//  A new key on the roster with role (borrowed; the launcher keeps it),
+//  the broker told to read the roster again; returns once the key is served.
+zcert_t *cluster_keygen (cluster_t *self, const char *name, const char *role);
+//  Fails the test unless reply is ok / an error with code (then destroys it).
+void cluster_expect_ok (const lh_reply_t *reply);
+void cluster_expect_error (lh_reply_t **reply_p, lh_err_t code);
 //  Waits until the broker reports `count` workers for service; false on timeout.
 bool cluster_wait_workers (cluster_t *self, const char *service, uint64_t count, int timeout_ms);
 

@@ -57,7 +57,9 @@ ANYONE = {"agent", "node", "admin"}
 TYPES = {
     "command.received": NODE_ADMIN, "command.validated": NODE_ADMIN,
     "command.executed": ANYONE, "validation.decision": NODE_ADMIN,
-    "escalation.opened": NODE_ADMIN, "escalation.verdict": NODE_ADMIN,
+    "escalation.requested": NODE_ADMIN, "expert.verdict": NODE_ADMIN,
+    "escalation.assigned": NODE_ADMIN, "escalation.expired": NODE_ADMIN,
+    "verdict.revoked": NODE_ADMIN, "verdict.used": NODE_ADMIN,
     "file.write": ANYONE, "session.start": ANYONE, "session.end": ANYONE,
     "agent.join": NODE_ADMIN, "agent.leave": NODE_ADMIN, "integrity.alert": NODE_ADMIN,
     "policy.loaded": NODE_ADMIN,

@@ -123,7 +123,7 @@ s_add (spool_t *spool, uint64_t n, size_t pad, const char *agent)
     codec_buf_t data;
     codec_buf_init (&data);
     s_data (&data, n, pad);
-    bool ok = spool_add (spool, DECISION, agent, data.sbuf.data, data.sbuf.size);
+    bool ok = spool_add (spool, DECISION, agent, NULL, data.sbuf.data, data.sbuf.size);
     codec_buf_destroy (&data);
     return ok;
 }

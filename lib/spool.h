@@ -1,7 +1,8 @@
-/*  spool -- the validator's events on their way to the integrity log.
+/*  spool -- a node's events on their way to the integrity log.
 
-    Every event (a "validation.decision" per answer, a "policy.loaded" per
-    policy load) is first written to an LMDB environment in the spool
+    Every event (lh-validator: a "validation.decision" per answer, a
+    "policy.loaded" per policy load; lh-expert: each step of an escalation)
+    is first written to an LMDB environment in the spool
     directory and made durable, and only then answered: spool_add stages
     events in one write transaction and spool_commit commits the whole
     group with one fdatasync (MDB_NOSYNC + mdb_env_sync; or no sync at all
@@ -15,7 +16,7 @@
     the first one), several requests in flight. A request that fails is sent
     again, same events and client ids, after a backoff (100 ms doubling to
     5 s; while backing off one request probes the log at a time). Nothing
-    here blocks but spool_commit's sync: the validator's loop calls
+    here blocks but spool_commit's sync: the node's loop calls
     spool_poll between requests.
 
     The spool holds at most max_events and map_bytes: beyond either,
@@ -64,10 +65,12 @@ spool_t *spool_new (const lh_connect_t *conn, const char *dir, size_t max_events
                     bool sync, char *err, size_t err_size);
 void spool_destroy (spool_t **self_p);
 
-//  Stages an event {type, agent?, client_id, data} (data: a packed msgpack
-//  map) in the open group. False when it cannot be stored (spool or disk
-//  full): the event is not staged and counted as refused.
-bool spool_add (spool_t *self, const char *type, const char *agent, const void *data, size_t size);
+//  Stages an event {type, agent?, causation?, client_id, data} (data: a
+//  packed msgpack map; causation NULL for none) in the open group. False
+//  when it cannot be stored (spool or disk full): the event is not staged
+//  and counted as refused.
+bool spool_add (spool_t *self, const char *type, const char *agent, const char *causation,
+                const void *data, size_t size);
 
 //  Commits the staged group with one sync; its events are then durable and
 //  queued for the log. False when the commit failed: the whole group is

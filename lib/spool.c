@@ -1,4 +1,4 @@
-/*  spool -- the validator's decisions on their way to the integrity log. See spool.h. */
+/*  spool -- a node's events on their way to the integrity log. See spool.h. */
 #include "spool.h"
 
 #include "codec.h"
@@ -183,7 +183,8 @@ spool_new (const lh_connect_t *conn, const char *dir, size_t max_events, size_t 
     int lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock (lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf (err, err_size, "%s %s: %s", lock_fd < 0 ? "cannot open" : "another process uses",
-                  dir, lock_fd < 0 ? strerror (errno) : "give each validator its own --spool-dir");
+                  dir,
+                  lock_fd < 0 ? strerror (errno) : "give each process its own spool directory");
         if (lock_fd >= 0)
             close (lock_fd);
         return NULL;
@@ -292,7 +293,8 @@ s_group_fail (spool_t *self, int rc)
 }
 
 bool
-spool_add (spool_t *self, const char *type, const char *agent, const void *data, size_t size)
+spool_add (spool_t *self, const char *type, const char *agent, const char *causation,
+           const void *data, size_t size)
 {
     if (self->group_failed || self->n.queued + self->staged_count >= self->max_events) {
         self->n.refused++;
@@ -310,13 +312,16 @@ spool_add (spool_t *self, const char *type, const char *agent, const void *data,
     //  Without a valid agent id (as the log checks it: a bad one would make it
     //  refuse the whole batch) the event names its appender; data keeps the original
     bool named = agent && codec_name_valid (agent, strlen (agent), LH_MAX_AGENT);
+    //  A reference the log would refuse is left out rather than losing the event
+    bool caused = causation && event_ref_valid (causation, strlen (causation));
     size_t offset = self->staged_events.sbuf.size;
     msgpack_packer *pk = &self->staged_events.pk;
-    msgpack_pack_map (pk, named ? 4 : 3);
+    msgpack_pack_map (pk, 3 + named + caused);
     codec_pack_kv_str (pk, "type", type);
-    if (named) {
+    if (named)
         codec_pack_kv_str (pk, "agent", agent);
-    }
+    if (caused)
+        codec_pack_kv_str (pk, "causation", causation);
     codec_pack_kv_str (pk, "client_id", ref);
     codec_pack_str (pk, "data");
     msgpack_sbuffer_write (&self->staged_events.sbuf, (const char *) data, size);

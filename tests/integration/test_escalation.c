@@ -1,0 +1,455 @@
+/*  Integration tests: escalation end to end over CURVE. An agent's validate
+    request that the policy escalates (the default policy: sudo) goes from
+    lh-validator to the shared verdict cache (lh-cache) and to lh-expert,
+    where a person (lh review, lh approve) or an automated expert (lh expert
+    serve) decides; the agent gets the verdict, by whom, or the fail-closed
+    fallback with an approval code; the verdict is remembered for its scope
+    and can be revoked. Faults: no expert, no cache, an automated expert
+    that crashes or dies mid-review, a flood past the queue's bound. */
+#include "harness.h"
+
+#include "codec.h"
+#include "jsonpack.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SUDO  "sudo systemctl restart nginx"
+#define SUDO2 "sudo systemctl restart apache2"
+
+//  Broker deadlines above the longest wait the tests ask for
+static cluster_t *
+s_cluster (void)
+{
+    return cluster_new ("    validate\n        timeout = 30000\n"
+                        "    expert\n        timeout = 30000\n",
+                        NULL);
+}
+
+//  A validate request for command, waiting up to wait_ms for a verdict
+static void
+s_pack_validate (codec_buf_t *b, const char *command, int wait_ms, const char *session)
+{
+    msgpack_pack_map (&b->pk, 4 + (session != NULL));
+    codec_pack_kv_str (&b->pk, "tool", "Bash");
+    codec_pack_str (&b->pk, "input");
+    msgpack_pack_map (&b->pk, 1);
+    codec_pack_kv_str (&b->pk, "command", command);
+    codec_pack_kv_str (&b->pk, "cwd", "/home/dev/project");
+    codec_pack_kv_u64 (&b->pk, "wait_ms", (uint64_t) wait_ms);
+    if (session)
+        codec_pack_kv_str (&b->pk, "session", session);
+}
+
+static uint64_t
+s_send (lh_client_t *client, const char *command, int wait_ms, const char *session)
+{
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_validate (&b, command, wait_ms, session);
+    uint64_t id = 0;
+    assert_int_equal (lh_client_send (client, "validate", b.sbuf.data, b.sbuf.size, &id, NULL), 0);
+    codec_buf_destroy (&b);
+    return id;
+}
+
+static lh_reply_t *
+s_validate (cluster_t *c, zcert_t *cert, const char *command, int wait_ms, const char *session)
+{
+    lh_client_t *client = cluster_client (c, cert);
+    lh_client_set_timeout (client, wait_ms + 8000);
+    lh_client_set_retries (client, 0);
+    s_send (client, command, wait_ms, session);
+    lh_reply_t *reply = lh_client_recv (client, wait_ms + 9000);
+    lh_client_destroy (&client);
+    cluster_expect_ok (reply);
+    return reply;
+}
+
+static bool
+s_is (const lh_reply_t *reply, const char *key, const char *value)
+{
+    return codec_str_eq (codec_map_get (lh_reply_root (reply), key), value);
+}
+
+static void
+s_field (const lh_reply_t *reply, const char *key, char *out, size_t size)
+{
+    if (!codec_str_copy (codec_map_get (lh_reply_root (reply), key), out, size))
+        fail_msg ("reply has no str field '%s'", key);
+}
+
+//  The reply must say decision, by; prints the reply when it does not
+static void
+s_expect (const lh_reply_t *reply, const char *decision, const char *by)
+{
+    if (!s_is (reply, "decision", decision) || !s_is (reply, "by", by)) {
+        char *text = jsonpack_to_json (lh_reply_root (reply), false);
+        fail_msg ("expected %s by %s, got %s", decision, by, text ? text : "?");
+    }
+}
+
+//  The id of the only pending escalation, as an expert lists it (waits for it)
+static void
+s_pending_id (cluster_t *c, zcert_t *expert, char *id, size_t size)
+{
+    id[0] = 0;
+    for (int i = 0; i < 100 && !id[0]; i++) {
+        lh_reply_t *reply = cluster_call (c, expert, "expert", "{\"op\":\"list\"}");
+        cluster_expect_ok (reply);
+        const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
+        if (list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1)
+            codec_str_copy (codec_map_get (&list->via.array.ptr[0], "id"), id, size);
+        lh_reply_destroy (&reply);
+        if (!id[0])
+            zclock_sleep (50);
+    }
+    assert_int_equal (strlen (id), 32);
+}
+
+static lh_reply_t *
+s_decide (cluster_t *c, zcert_t *expert, const char *id, const char *decision, const char *scope)
+{
+    char json[512];
+    snprintf (json, sizeof (json),
+              "{\"op\":\"decide\",\"escalation\":\"%s\",\"decision\":\"%s\",\"reason\":\"looked "
+              "at it\",\"scope\":\"%s\",\"ttl\":600}",
+              id, decision, scope);
+    return cluster_call (c, expert, "expert", json);
+}
+
+//  Runs lh with an expert key (name); returns its exit status, output in DIR/name.out
+static int
+s_lh (cluster_t *c, const char *name, const char *args)
+{
+    char cert[512], command[2048];
+    launcher_cert_path (c->launcher, name, cert, sizeof (cert));
+    snprintf (command, sizeof (command),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' '%s' %s >%s/%s.out 2>&1", c->frontend,
+              c->broker_key, cert, LH_CLI_BIN, args, c->dir, name);
+    int status = system (command);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  A person's verdict reaches the waiting agent, named; it is remembered
+//  for its scope (agent-1, not agent-2) until revoked
+static void
+test_verdict_cache_revoke (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    zcert_t *alice = cluster_keygen (c, "alice", "expert");
+    cluster_start_cache (c, NULL);
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+
+    //  Policy decisions are the policy's
+    lh_reply_t *reply = s_validate (c, c->agent, "ls -la", 0, NULL);
+    s_expect (reply, "allow", "policy");
+    lh_reply_destroy (&reply);
+
+    //  The agent waits; alice approves for agent-1
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_set_timeout (agent, 20000);
+    lh_client_set_retries (agent, 0);
+    uint64_t rid = s_send (agent, SUDO, 10000, NULL);
+    char id[40];
+    s_pending_id (c, alice, id, sizeof (id));
+    assert_null (lh_client_recv (agent, 200)); //  still waiting
+    //  The expert sees what was asked, and why
+    char json[128];
+    snprintf (json, sizeof (json), "{\"op\":\"show\",\"escalation\":\"%s\"}", id);
+    reply = cluster_call (c, alice, "expert", json);
+    cluster_expect_ok (reply);
+    const msgpack_object *esc = codec_map_get (lh_reply_root (reply), "escalation");
+    assert_true (codec_str_eq (codec_map_get (esc, "subject"), SUDO));
+    assert_true (codec_str_eq (codec_map_get (esc, "agent"), "agent-1"));
+    assert_true (codec_str_eq (codec_map_get (esc, "capability"), "security"));
+    const msgpack_object *asked = codec_map_get (codec_map_get (esc, "request"), "input");
+    assert_true (codec_str_eq (codec_map_get (asked, "command"), SUDO));
+    lh_reply_destroy (&reply);
+    reply = s_decide (c, alice, id, "allow", "agent");
+    cluster_expect_ok (reply);
+    const msgpack_object *verdict = codec_map_get (lh_reply_root (reply), "verdict");
+    char verdict_id[40] = "";
+    assert_true (
+        codec_str_copy (codec_map_get (verdict, "verdict_id"), verdict_id, sizeof (verdict_id)));
+    assert_int_equal (strlen (verdict_id), 32);
+    assert_true (codec_str_eq (codec_map_get (verdict, "scope"), "agent"));
+    lh_reply_destroy (&reply);
+    reply = lh_client_recv (agent, 5000);
+    cluster_expect_ok (reply);
+    assert_int_equal (lh_reply_id (reply), rid);
+    s_expect (reply, "allow", "expert:alice");
+    assert_true (s_is (reply, "escalation", id));
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&agent);
+
+    //  The same request again: the shared cache answers, at once
+    reply = s_validate (c, c->agent, SUDO, 0, NULL);
+    s_expect (reply, "allow", "cache");
+    assert_true (s_is (reply, "verdict_id", verdict_id));
+    lh_reply_destroy (&reply);
+    //  Another agent is not covered by scope agent: escalated, with a code
+    reply = s_validate (c, c->agent2, SUDO, 0, NULL);
+    s_expect (reply, "escalate", "policy");
+    char code[16];
+    s_field (reply, "code", code, sizeof (code));
+    assert_int_equal (strlen (code), 8);
+    char reason[1024];
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_non_null (strstr (reason, code));
+    lh_reply_destroy (&reply);
+    //  Another command is not covered either
+    reply = s_validate (c, c->agent, SUDO2, 0, NULL);
+    s_expect (reply, "escalate", "policy");
+    lh_reply_destroy (&reply);
+
+    //  An agent may not revoke; alice does, and the request is escalated again
+    snprintf (json, sizeof (json), "{\"op\":\"revoke\",\"verdict_id\":\"%s\"}", verdict_id);
+    reply = cluster_call (c, c->agent, "expert", json);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
+    snprintf (args, sizeof (args), "review revoke %s", verdict_id);
+    assert_int_equal (s_lh (c, "alice", args), 0);
+    reply = s_validate (c, c->agent, SUDO, 0, NULL);
+    s_expect (reply, "escalate", "policy");
+    lh_reply_destroy (&reply);
+    //  A second revocation finds nothing live
+    reply = cluster_call (c, alice, "expert", json);
+    cluster_expect_ok (reply);
+    const msgpack_object *revoked = codec_map_get (lh_reply_root (reply), "revoked");
+    assert_true (revoked && revoked->type == MSGPACK_OBJECT_BOOLEAN && !revoked->via.boolean);
+    lh_reply_destroy (&reply);
+
+    //  The validator counts what happened
+    reply = cluster_call (c, c->admin, "validate", "{\"op\":\"stats\"}");
+    cluster_expect_ok (reply);
+    const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
+    assert_true (codec_map_get (counters, "verdict_cache_hits")->via.u64 >= 1);
+    assert_true (codec_map_get (counters, "expert_verdicts")->via.u64 >= 1);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
+//  Nobody answers in time: deny (fail closed), the reason carrying the
+//  approval code; lh approve CODE, and the agent's retry is allowed
+static void
+test_deadline_code_retry (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    cluster_keygen (c, "bob", "expert");
+    cluster_start_cache (c, NULL);
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+
+    int64_t start = zclock_mono ();
+    lh_reply_t *reply = s_validate (c, c->agent, SUDO, 600, "s-1");
+    int64_t took = zclock_mono () - start;
+    s_expect (reply, "deny", "policy");
+    assert_true (took >= 550 && took < 3000);
+    char code[16], reason[1024];
+    s_field (reply, "code", code, sizeof (code));
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_non_null (strstr (reason, "no expert answered within 600 ms"));
+    assert_non_null (strstr (reason, code));
+    lh_reply_destroy (&reply);
+
+    snprintf (args, sizeof (args), "approve %s --reason 'planned restart'", code);
+    assert_int_equal (s_lh (c, "bob", args), 0);
+    //  Remembered for the session (the default when the request named one)
+    reply = s_validate (c, c->agent, SUDO, 0, "s-1");
+    s_expect (reply, "allow", "cache");
+    lh_reply_destroy (&reply);
+    reply = s_validate (c, c->agent, SUDO, 0, "s-2");
+    s_expect (reply, "escalate", "policy");
+    lh_reply_destroy (&reply);
+    //  A verdict for a code that no longer names a live escalation changes nothing
+    snprintf (args, sizeof (args), "approve %s", code);
+    assert_int_equal (s_lh (c, "bob", args), 1);
+    cluster_destroy (&c);
+}
+
+//  Without lh-expert and lh-cache the validator still answers at once,
+//  failing closed for a caller that waits; with lh-cache down but lh-expert
+//  up it still escalates
+static void
+test_services_down (void **state)
+{
+    (void) state;
+    //  expert not configured in the broker: unknown until lh-expert registers
+    cluster_t *c = cluster_new ("    validate\n        timeout = 30000\n", NULL);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    int64_t start = zclock_mono ();
+    lh_reply_t *reply = s_validate (c, c->agent, SUDO, 5000, NULL);
+    s_expect (reply, "deny", "policy");
+    assert_true (zclock_mono () - start < 3000);
+    char reason[1024];
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_non_null (strstr (reason, "no expert could be asked"));
+    assert_null (codec_map_get (lh_reply_root (reply), "code"));
+    lh_reply_destroy (&reply);
+    //  Not waiting: the policy's escalate, for the agent's own prompt
+    reply = s_validate (c, c->agent, SUDO, 0, NULL);
+    s_expect (reply, "escalate", "policy");
+    lh_reply_destroy (&reply);
+
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
+    cluster_start_expert (c, args);
+    reply = s_validate (c, c->agent, SUDO, 300, NULL);
+    s_expect (reply, "deny", "policy");
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_non_null (strstr (reason, "no expert answered within 300 ms"));
+    assert_non_null (codec_map_get (lh_reply_root (reply), "code"));
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
+//  An automated expert (lh expert serve --exec) decides as its own key;
+//  one that crashes denies; one killed mid-review is replaced by another
+static void
+test_automated_expert (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    cluster_keygen (c, "robot", "expert");
+    cluster_start_cache (c, NULL);
+    char args[512];
+    snprintf (args, sizeof (args), "--frontend %s --review-ms 1500", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+
+    //  A reviewer that sleeps holds the first review and is killed during it
+    char sleeper[400], crasher[400];
+    snprintf (sleeper, sizeof (sleeper), "%s/sleeper.sh", c->dir);
+    snprintf (crasher, sizeof (crasher), "%s/crasher.sh", c->dir);
+    FILE *f = fopen (sleeper, "w");
+    fprintf (f, "#!/bin/sh\nsleep 30\n");
+    fclose (f);
+    f = fopen (crasher, "w");
+    fprintf (f, "#!/bin/sh\nkill -SEGV $$\n");
+    fclose (f);
+    chmod (sleeper, 0755);
+    chmod (crasher, 0755);
+    char cert[512], log[400];
+    launcher_cert_path (c->launcher, "robot", cert, sizeof (cert));
+    setenv ("LH_CERT", cert, 1);
+    setenv ("LH_BROKER", c->frontend, 1);
+    setenv ("LH_BROKER_KEY", c->broker_key, 1);
+    char *slow[] = {(char *) LH_CLI_BIN, "expert",      "serve", "--capability",
+                    "security",          "--exec",      sleeper, "--backend",
+                    c->backend,          "--heartbeat", "200",   NULL};
+    snprintf (log, sizeof (log), "%s/sleeper.log", c->dir);
+    pid_t slow_pid = launcher_spawn (c->launcher, "sleeper", slow, log, -1, -1);
+    assert_true (cluster_wait_workers (c, "expert.security", 1, 10000));
+
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_set_timeout (agent, 25000);
+    lh_client_set_retries (agent, 0);
+    uint64_t rid = s_send (agent, SUDO, 15000, NULL);
+    zclock_sleep (700); //  offered to the sleeper, which accepted
+    launcher_signal (c->launcher, slow_pid, SIGKILL);
+    char *good[] = {
+        (char *) LH_CLI_BIN,         "expert",    "serve",    "--capability", "security", "--exec",
+        (char *) LH_REVIEWER_SCRIPT, "--backend", c->backend, "--heartbeat",  "200",      NULL};
+    snprintf (log, sizeof (log), "%s/reviewer.log", c->dir);
+    pid_t good_pid = launcher_spawn (c->launcher, "reviewer", good, log, -1, -1);
+    assert_true (good_pid > 0);
+    //  The review lapses (1.5 s) and is offered again, to the reviewer
+    lh_reply_t *reply = lh_client_recv (agent, 15000);
+    cluster_expect_ok (reply);
+    assert_int_equal (lh_reply_id (reply), rid);
+    s_expect (reply, "allow", "expert:robot");
+    lh_reply_destroy (&reply);
+    reply = cluster_call (c, c->admin, "expert", "{\"op\":\"stats\"}");
+    cluster_expect_ok (reply);
+    const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
+    assert_true (codec_map_get (counters, "reoffers")->via.u64 >= 1);
+    lh_reply_destroy (&reply);
+    launcher_signal (c->launcher, good_pid, SIGTERM);
+
+    //  A reviewer that crashes is a deny naming the fault
+    char *bad[] = {(char *) LH_CLI_BIN, "expert",      "serve", "--capability",
+                   "security",          "--exec",      crasher, "--backend",
+                   c->backend,          "--heartbeat", "200",   NULL};
+    snprintf (log, sizeof (log), "%s/crasher.log", c->dir);
+    launcher_spawn (c->launcher, "crasher", bad, log, -1, -1);
+    zclock_sleep (500);
+    reply = s_validate (c, c->agent, SUDO2, 10000, NULL);
+    s_expect (reply, "deny", "expert:robot");
+    char reason[1024];
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_non_null (strstr (reason, "fail"));
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&agent);
+    cluster_destroy (&c);
+}
+
+//  A flood past lh-expert's bound: every request answered, the refused
+//  ones with a reason, exactly queue_max escalations kept
+static void
+test_flood (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    zcert_t *alice = cluster_keygen (c, "alice", "expert");
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s --queue-max 40", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_set_timeout (agent, 20000);
+    lh_client_set_retries (agent, 0);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++) {
+        char command[64];
+        snprintf (command, sizeof (command), "sudo systemctl restart svc-%d", i);
+        s_send (agent, command, 0, NULL);
+    }
+    int escalated = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        lh_reply_t *reply = lh_client_recv (agent, 20000);
+        cluster_expect_ok (reply);
+        s_expect (reply, "escalate", "policy");
+        if (codec_map_get (lh_reply_root (reply), "code"))
+            escalated++;
+        else {
+            char reason[1024];
+            s_field (reply, "reason", reason, sizeof (reason));
+            assert_non_null (strstr (reason, "overloaded"));
+            refused++;
+        }
+        lh_reply_destroy (&reply);
+    }
+    assert_int_equal (escalated, 40);
+    assert_int_equal (refused, N - 40);
+    lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\",\"limit\":1000}");
+    cluster_expect_ok (reply);
+    assert_int_equal (codec_map_get (lh_reply_root (reply), "escalations")->via.array.size, 40);
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&agent);
+    cluster_destroy (&c);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown (test_verdict_cache_revoke, cluster_teardown),
+        cmocka_unit_test_teardown (test_deadline_code_retry, cluster_teardown),
+        cmocka_unit_test_teardown (test_services_down, cluster_teardown),
+        cmocka_unit_test_teardown (test_automated_expert, cluster_teardown),
+        cmocka_unit_test_teardown (test_flood, cluster_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
