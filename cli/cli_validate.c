@@ -37,6 +37,8 @@
 //  The hook's validate deadline (LH_HOOK_TIMEOUT_MS) and what it may be
 #define HOOK_TIMEOUT_DEFAULT 2000
 #define HOOK_TIMEOUT_MAX     30000
+//  LH_HOOK_WAIT_MS: how long an escalated call waits for an expert's verdict
+#define HOOK_WAIT_MAX 50000
 //  The hook answers within its deadline plus this, whatever happens
 #define HOOK_SLACK_MS 3000
 
@@ -241,6 +243,7 @@ typedef struct {
     const char *permission_mode; //  optional
     const char *project_env;     //  the env variable naming the project, or NULL
     const char *project;         //  else this project, when absolute, else LH_PROJECT
+    int wait_ms;                 //  how long to wait for an expert's verdict (0: not at all)
 } request_t;
 
 static const char *
@@ -290,6 +293,7 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
         size_t count = sizeof (optional) / sizeof (optional[0]), pairs = 3;
         for (size_t i = 0; i < count; i++)
             pairs += optional[i][1] != NULL;
+        pairs += request->wait_ms > 0;
         msgpack_pack_map (&body->pk, pairs);
         codec_pack_kv_str (&body->pk, "tool", request->tool);
         codec_pack_str (&body->pk, "input");
@@ -300,6 +304,8 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
                 codec_pack_str (&body->pk, optional[i][0]);
                 codec_pack_str (&body->pk, optional[i][1]);
             }
+        if (request->wait_ms > 0)
+            codec_pack_kv_u64 (&body->pk, "wait_ms", (uint64_t) request->wait_ms);
         //  A write that failed for want of memory leaves a body that is cut short
         if (codec_check (body->sbuf.data, body->sbuf.size, codec_limits_default (), &problem) !=
             LH_OK) {
@@ -316,9 +322,13 @@ s_pack_request (codec_buf_t *body, const request_t *request, json_t *input, int 
 
 const char cli_validate_usage[] =
     "Usage: lh validate --tool TOOL (--command CMD | --input JSON | --input @FILE)\n"
-    "                   [--cwd DIR] [--json]\n"
+    "                   [--cwd DIR] [--wait MS] [--json]\n"
     "\n"
     "Asks the validate service for a decision on one tool call, as an agent would.\n"
+    "With --wait (1 to 600000 ms), a call the policy escalates waits that long for an\n"
+    "expert's verdict; without one by then it is denied, and the reason carries an\n"
+    "approval code (lh approve CODE; the retry is then allowed). The reply's \"by\" says\n"
+    "who decided: policy, cache (a remembered verdict) or expert:NAME.\n"
     "--command CMD is the input {\"command\": CMD}; --input is the tool's input, a JSON\n"
     "object (inline, or read from FILE, at most 16 MiB). An input whose encoding is over\n"
     "512 KiB (LH_MAX_BODY / 2) is sent with its longest strings that the policy does not\n"
@@ -348,6 +358,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
 {
     const char *tool = NULL, *command = NULL, *input_text = NULL, *cwd = NULL;
     bool json = false;
+    long wait_ms = 0;
     for (int i = 1; i < argc; i++) {
         if (streq (argv[i], "-h") || streq (argv[i], "--help")) {
             fputs (cli_validate_usage, stdout);
@@ -362,7 +373,12 @@ cli_validate (cli_t *cli, int argc, char **argv)
             input_text = argv[++i];
         else if (i + 1 < argc && streq (argv[i], "--cwd"))
             cwd = argv[++i];
-        else
+        else if (i + 1 < argc && streq (argv[i], "--wait")) {
+            char *end = NULL;
+            wait_ms = strtol (argv[++i], &end, 10);
+            if (!end || *end || wait_ms < 1 || wait_ms > 600000)
+                return cli_validate_usage_error ("--wait is 1 to 600000 ms");
+        } else
             return cli_validate_usage_error ("unexpected argument");
     }
     if (!tool || (!command && !input_text) || (command && input_text))
@@ -409,7 +425,8 @@ cli_validate (cli_t *cli, int argc, char **argv)
         cwd = getcwd (here, sizeof (here)) ? here : "/";
     codec_buf_t body;
     codec_buf_init (&body);
-    request_t request = {.tool = tool, .cwd = cwd, .project_env = "CLAUDE_PROJECT_DIR"};
+    request_t request = {
+        .tool = tool, .cwd = cwd, .project_env = "CLAUDE_PROJECT_DIR", .wait_ms = (int) wait_ms};
     int replaced = 0;
     if (s_pack_request (&body, &request, input, &replaced, why, sizeof (why)) != 0) {
         json_decref (input);
@@ -421,6 +438,11 @@ cli_validate (cli_t *cli, int argc, char **argv)
 
     int rc = 1;
     lh_client_t *client = cli_client (cli);
+    if (client && wait_ms > 0) {
+        //  The wait is the server's; a resend would escalate the call twice
+        lh_client_set_timeout (client, cli->timeout_ms + (int) wait_ms);
+        lh_client_set_retries (client, 0);
+    }
     lh_reply_t *reply =
         client ? lh_client_call (client, "validate", body.sbuf.data, body.sbuf.size) : NULL;
     codec_buf_destroy (&body);
@@ -430,7 +452,7 @@ cli_validate (cli_t *cli, int argc, char **argv)
         fprintf (stderr, "lh validate: no decision: a reply without a known decision ('%s')\n",
                  s_field (reply, "decision", value, sizeof (value)));
     } else if (reply && lh_reply_ok (reply)) {
-        char name[16], rule[64], reason[256], risk[16], capability[32];
+        char name[16], rule[64], reason[1024], risk[16], capability[32];
         s_field (reply, "decision", name, sizeof (name));
         if (json) {
             char *text = jsonpack_to_json (lh_reply_root (reply), true);
@@ -441,6 +463,10 @@ cli_validate (cli_t *cli, int argc, char **argv)
             printf ("%s", name);
             if (decision == DECISION_ESCALATE)
                 printf (" to %s", s_field (reply, "capability", capability, sizeof (capability)));
+            char by[96], code[16];
+            printf ("\n  by      %s", s_field (reply, "by", by, sizeof (by)));
+            if (codec_map_get (lh_reply_root (reply), "code"))
+                printf ("\n  code    %s", s_field (reply, "code", code, sizeof (code)));
             printf ("\n  rule    %s\n  reason  %s\n  risk    %s\n  cached  %s\n",
                     s_field (reply, "rule", rule, sizeof (rule)),
                     s_field (reply, "reason", reason, sizeof (reason)),
@@ -505,10 +531,13 @@ const char cli_hook_usage[] =
     "sessionId), tool_use_id and permission_mode (each sent only when a string of at\n"
     "most 256 bytes). Large inputs are reduced as lh validate --help describes.\n"
     "\n"
-    "LH_HOOK_TIMEOUT_MS (1 to 30000, default 2000) bounds the wait for validate; the\n"
-    "hook always answers within it plus 3 s. Keep the hook's \"timeout\" in the agent's\n"
-    "settings above that (Claude Code's default, 60 s, is). The env file should hold an\n"
-    "agent key (role agent), never an admin key: see lh keygen --help.\n";
+    "LH_HOOK_TIMEOUT_MS (1 to 30000, default 2000) bounds the wait for validate.\n"
+    "LH_HOOK_WAIT_MS (0 to 50000, default 0) is how long a call the policy escalates\n"
+    "waits for an expert's verdict (lh review, lh expert serve); with none by then it\n"
+    "is denied, the reason carrying an approval code (lh approve CODE, then retry).\n"
+    "The hook always answers within the two plus 3 s: keep the hook's \"timeout\" in\n"
+    "the agent's settings above that (Claude Code's default, 60 s, is). The env file\n"
+    "should hold an agent key (role agent), never an admin key: see lh keygen --help.\n";
 
 //  What the hook has learned, and the answer a signal gives (prepared in
 //  advance: a signal handler may only write and exit).
@@ -692,6 +721,18 @@ s_hook_timeout (const char *text)
     return *end || errno || ms < 1 || ms > HOOK_TIMEOUT_MAX ? -1 : (int) ms;
 }
 
+//  LH_HOOK_WAIT_MS: 0 to HOOK_WAIT_MAX; -1 when malformed.
+static int
+s_hook_wait (const char *text)
+{
+    if (!text || !*text)
+        return 0;
+    char *end;
+    errno = 0;
+    long ms = strtol (text, &end, 10);
+    return *end || errno || ms < 0 || ms > HOOK_WAIT_MAX ? -1 : (int) ms;
+}
+
 //  The part of the hook after the call is known; its failures are answered.
 static int
 s_hook_run (int argc, char **argv)
@@ -711,6 +752,7 @@ s_hook_run (int argc, char **argv)
     if (setup != CLI_SETUP_OK)
         return s_hook_fail (err);
     int status = -1;
+    int wait_ms = s_hook_wait (getenv ("LH_HOOK_WAIT_MS"));
     int timeout_ms = s_hook_timeout (getenv ("LH_HOOK_TIMEOUT_MS"));
     if (cli.timeout_set)
         timeout_ms = cli.timeout_ms <= HOOK_TIMEOUT_MAX ? cli.timeout_ms : -1;
@@ -718,12 +760,16 @@ s_hook_run (int argc, char **argv)
         status = s_hook_fail ("lh hook takes no arguments (it reads the hook JSON on stdin)");
     else if (timeout_ms < 0)
         status = s_hook_fail ("LH_HOOK_TIMEOUT_MS (or --timeout) is not 1 to 30000 ms");
+    else if (wait_ms < 0)
+        status = s_hook_fail ("LH_HOOK_WAIT_MS is not 0 to 50000 ms");
     else if (cli.conn.server_key && !cli.conn.cert)
         status = s_hook_fail ("LH_BROKER_KEY is set but LH_CERT is not");
     if (status >= 0) {
         zcert_destroy (&cli.cert);
         return status;
     }
+    //  The validator holds an escalated call up to wait_ms, then answers
+    timeout_ms += wait_ms;
     s_hook_arm (timeout_ms);
 
     codec_buf_t body;
@@ -734,7 +780,8 @@ s_hook_run (int argc, char **argv)
                          .tool_use_id = call->tool_use_id,
                          .permission_mode = call->permission_mode,
                          .project_env = call->project_env,
-                         .project = call->project};
+                         .project = call->project,
+                         .wait_ms = wait_ms};
     int replaced = 0;
     if (s_pack_request (&body, &request, call->input, &replaced, err, sizeof (err)) != 0) {
         codec_buf_destroy (&body);

@@ -279,6 +279,178 @@ test_deadline_code_retry (void **state)
     cluster_destroy (&c);
 }
 
+//  Runs lh hook --agent agent with a Bash payload of command, as agent-1,
+//  waiting wait_ms for a verdict; returns the exit status, stdout and
+//  stderr in DIR/hook.out
+static int
+s_hook (cluster_t *c, const char *agent, const char *command, int wait_ms, char *out, size_t size)
+{
+    char cert[512], payload[400], shell[2048];
+    launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
+    snprintf (payload, sizeof (payload), "%s/hook.json", c->dir);
+    FILE *f = fopen (payload, "w");
+    assert_non_null (f);
+    fprintf (f,
+             "{\"session_id\":\"s-9\",\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\","
+             "\"tool_input\":{\"command\":\"%s\"},\"cwd\":\"/home/dev/project\"}",
+             command);
+    fclose (f);
+    snprintf (shell, sizeof (shell),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' LH_HOOK_WAIT_MS=%d '%s' hook "
+              "--agent %s <%s >%s/hook.out 2>&1",
+              c->frontend, c->broker_key, cert, wait_ms, LH_CLI_BIN, agent, payload, c->dir);
+    int status = system (shell);
+    char path[400];
+    snprintf (path, sizeof (path), "%s/hook.out", c->dir);
+    f = fopen (path, "r");
+    size_t n = f ? fread (out, 1, size - 1, f) : 0;
+    out[n] = 0;
+    if (f)
+        fclose (f);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  An agent whose hook cannot ask (Codex) is denied with a code; an expert
+//  approves the code and the agent's retry (Claude Code's hook too, same
+//  session) is allowed from the cache
+static void
+test_hook_code_flow (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    cluster_keygen (c, "bob", "expert");
+    cluster_start_cache (c, NULL);
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    char out[4096];
+    int64_t start = zclock_mono ();
+    assert_int_equal (s_hook (c, "codex", SUDO, 400, out, sizeof (out)), 2);
+    assert_true (zclock_mono () - start >= 400);
+    const char *at = strstr (out, "approval code ");
+    if (!at)
+        fail_msg ("no approval code in: %s", out);
+    char code[9];
+    snprintf (code, sizeof (code), "%.8s", at + strlen ("approval code "));
+    snprintf (args, sizeof (args), "approve %s --reason 'restart is fine'", code);
+    assert_int_equal (s_lh (c, "bob", args), 0);
+    assert_int_equal (s_hook (c, "claude", SUDO, 0, out, sizeof (out)), 0);
+    if (!strstr (out, "\"permissionDecision\":\"allow\""))
+        fail_msg ("the retry was not allowed: %s", out);
+    //  Not for another command
+    assert_int_equal (s_hook (c, "codex", SUDO2, 0, out, sizeof (out)), 2);
+    cluster_destroy (&c);
+}
+
+//  The events of type in the log (waits up to 10 s for at least count)
+static lh_reply_t *
+s_events (cluster_t *c, const char *type, uint32_t count)
+{
+    char json[160];
+    snprintf (json, sizeof (json), "{\"op\":\"query\",\"type\":\"%s\",\"limit\":100}", type);
+    for (int i = 0; i < 100; i++) {
+        lh_reply_t *reply = cluster_call (c, c->admin, "events.read", json);
+        cluster_expect_ok (reply);
+        const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+        if (events && events->type == MSGPACK_OBJECT_ARRAY && events->via.array.size >= count)
+            return reply;
+        lh_reply_destroy (&reply);
+        zclock_sleep (100);
+    }
+    fail_msg ("fewer than %u %s events in the log", count, type);
+    return NULL;
+}
+
+static const msgpack_object *
+s_event_at (const lh_reply_t *reply, uint32_t i)
+{
+    return &codec_map_get (lh_reply_root (reply), "events")->via.array.ptr[i];
+}
+
+//  The log tells the whole story, each step naming its cause: requested,
+//  the verdict (with the verdict id), the decision it made, the verdict
+//  used from the cache, the revocation, an expiry
+static void
+test_events_story (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster ();
+    zcert_t *alice = cluster_keygen (c, "alice", "expert");
+    cluster_start_integrity (c, 1, NULL);
+    cluster_start_cache (c, NULL);
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_set_timeout (agent, 20000);
+    lh_client_set_retries (agent, 0);
+    s_send (agent, SUDO, 10000, NULL);
+    char id[40];
+    s_pending_id (c, alice, id, sizeof (id));
+    lh_reply_t *reply = s_decide (c, alice, id, "allow", "global");
+    cluster_expect_ok (reply);
+    char verdict_id[40];
+    assert_true (codec_str_copy (
+        codec_map_get (codec_map_get (lh_reply_root (reply), "verdict"), "verdict_id"), verdict_id,
+        sizeof (verdict_id)));
+    lh_reply_destroy (&reply);
+    reply = lh_client_recv (agent, 5000);
+    s_expect (reply, "allow", "expert:alice");
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&agent);
+    reply = s_validate (c, c->agent2, SUDO, 0, NULL);
+    s_expect (reply, "allow", "cache");
+    lh_reply_destroy (&reply);
+    snprintf (args, sizeof (args), "review revoke %s", verdict_id);
+    assert_int_equal (s_lh (c, "alice", args), 0);
+
+    reply = s_events (c, "escalation.requested", 1);
+    const msgpack_object *e = s_event_at (reply, 0);
+    assert_true (codec_str_eq (codec_map_get (e, "causation"), id));
+    assert_true (codec_str_eq (codec_map_get (e, "agent"), "agent-1"));
+    assert_true (codec_str_eq (codec_map_get (codec_map_get (e, "data"), "subject"), SUDO));
+    lh_reply_destroy (&reply);
+    reply = s_events (c, "expert.verdict", 1);
+    e = s_event_at (reply, 0);
+    const msgpack_object *data = codec_map_get (e, "data");
+    assert_true (codec_str_eq (codec_map_get (e, "causation"), id));
+    assert_true (codec_str_eq (codec_map_get (data, "expert"), "alice"));
+    assert_true (codec_str_eq (codec_map_get (data, "decision"), "allow"));
+    assert_true (codec_str_eq (codec_map_get (data, "scope"), "global"));
+    assert_true (codec_str_eq (codec_map_get (data, "verdict_id"), verdict_id));
+    lh_reply_destroy (&reply);
+    reply = s_events (c, "verdict.used", 1);
+    e = s_event_at (reply, 0);
+    assert_true (codec_str_eq (codec_map_get (e, "causation"), verdict_id));
+    assert_true (codec_str_eq (codec_map_get (e, "agent"), "agent-2"));
+    lh_reply_destroy (&reply);
+    reply = s_events (c, "verdict.revoked", 1);
+    e = s_event_at (reply, 0);
+    assert_true (codec_str_eq (codec_map_get (e, "causation"), verdict_id));
+    assert_true (codec_str_eq (codec_map_get (codec_map_get (e, "data"), "revoked_by"), "alice"));
+    lh_reply_destroy (&reply);
+    //  The decisions name who made them
+    reply = s_events (c, "validation.decision", 2);
+    int by_expert = 0, by_cache = 0;
+    const msgpack_object *events = codec_map_get (lh_reply_root (reply), "events");
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        data = codec_map_get (&events->via.array.ptr[i], "data");
+        if (codec_str_eq (codec_map_get (data, "by"), "expert:alice") &&
+            codec_str_eq (codec_map_get (data, "escalation"), id))
+            by_expert++;
+        if (codec_str_eq (codec_map_get (data, "by"), "cache") &&
+            codec_str_eq (codec_map_get (data, "verdict_id"), verdict_id))
+            by_cache++;
+    }
+    assert_int_equal (by_expert, 1);
+    assert_int_equal (by_cache, 1);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
 //  Without lh-expert and lh-cache the validator still answers at once,
 //  failing closed for a caller that waits; with lh-cache down but lh-expert
 //  up it still escalates
@@ -448,6 +620,8 @@ main (void)
         cmocka_unit_test_teardown (test_verdict_cache_revoke, cluster_teardown),
         cmocka_unit_test_teardown (test_deadline_code_retry, cluster_teardown),
         cmocka_unit_test_teardown (test_services_down, cluster_teardown),
+        cmocka_unit_test_teardown (test_hook_code_flow, cluster_teardown),
+        cmocka_unit_test_teardown (test_events_story, cluster_teardown),
         cmocka_unit_test_teardown (test_automated_expert, cluster_teardown),
         cmocka_unit_test_teardown (test_flood, cluster_teardown),
     };
