@@ -45,6 +45,8 @@ static const lh_option_t s_options[] = {
     {"cert", "expert/cert", NULL, "this node's secret certificate", false},
     {"dir", "expert/dir", NULL, "data directory (expert.mdb)", false},
     {"queue-max", "expert/queue_max", "10000", "escalations waiting at most", false},
+    {"agent-max", "expert/agent_max", "100",
+     "escalations waiting at most for one agent (one agent cannot fill the queue)", false},
     {"map-size-mb", "expert/map_size_mb", "1024", "largest the store may grow (LMDB map)", false},
     {"capacity", "expert/capacity", "1024", "requests held at once (held submits count)", false},
     {"heartbeat", "expert/heartbeat", "2500",
@@ -97,6 +99,8 @@ typedef struct {
     zhashx_t *calls;    //  request id -> call_t
     offers_t *offers;
     spool_t *spool;
+    zhashx_t *per_agent; //  agent id -> pending escalations (size_t)
+    size_t agent_max;
     int64_t verdict_ttl, max_ttl;
     struct {
         uint64_t submitted, decided, expired, verdicts, refused, held_timeouts, late_verdicts,
@@ -187,6 +191,42 @@ s_release (expert_t *self, const expert_esc_t *esc)
         }
         h = next;
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Pending escalations per agent
+
+static size_t *
+s_agent_count (expert_t *self, const char *agent)
+{
+    size_t *count = (size_t *) zhashx_lookup (self->per_agent, agent);
+    if (!count) {
+        count = (size_t *) zmalloc (sizeof (size_t));
+        zhashx_insert (self->per_agent, agent, count);
+    }
+    return count;
+}
+
+static void
+s_agent_done (expert_t *self, const char *agent)
+{
+    size_t *count = (size_t *) zhashx_lookup (self->per_agent, agent);
+    if (count && --*count == 0)
+        zhashx_delete (self->per_agent, agent);
+}
+
+static bool
+s_count_pending (const expert_esc_t *esc, void *arg)
+{
+    (*s_agent_count ((expert_t *) arg, esc->agent))++;
+    return true;
+}
+
+static void
+s_count_free (void **item)
+{
+    free (*item);
+    *item = NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -456,6 +496,14 @@ s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
         codec_pack_error (&buf->pk, id, rc, why);
         return false;
     }
+    if (*s_agent_count (self, esc.agent) >= self->agent_max) {
+        self->n.refused++;
+        snprintf (why, sizeof (why), "agent %s has %zu escalations waiting already: try later",
+                  esc.agent, self->agent_max);
+        lh_warn ("escalation refused", "agent=%s error=overloaded why=\"%s\"", esc.agent, why);
+        codec_pack_error (&buf->pk, id, LH_E_OVERLOADED, why);
+        return false;
+    }
     memcpy (esc.key, key->via.bin.ptr, sizeof (esc.key));
     esc.quorum = (uint8_t) quorum;
     int64_t now = s_now ();
@@ -474,6 +522,7 @@ s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
         return false;
     }
     self->n.submitted++;
+    (*s_agent_count (self, esc.agent))++;
     lh_info ("escalation", "id=%s code=%s agent=%s capability=%s quorum=%u rule=%s", esc.id,
              esc.code, esc.agent, esc.capability, (unsigned) esc.quorum, esc.rule);
     codec_buf_t data;
@@ -667,6 +716,7 @@ s_decide (expert_t *self, lh_request_t *request, codec_buf_t *buf)
         return false;
     }
     self->n.decided++;
+    s_agent_done (self, esc.agent);
     s_release (self, &esc);
     if (self->offers)
         offers_forget (self->offers, esc.id);
@@ -813,6 +863,7 @@ s_on_expired (const expert_esc_t *esc, void *arg)
 {
     expert_t *self = (expert_t *) arg;
     self->n.expired++;
+    s_agent_done (self, esc->agent);
     lh_info ("escalation expired", "id=%s agent=%s capability=%s", esc->id, esc->agent,
              esc->capability);
     s_release (self, esc);
@@ -915,6 +966,11 @@ main (int argc, char **argv)
         lh_error ("--verdict-ttl must be 1 to --max-ttl seconds", "%s", "");
         goto done;
     }
+    self.per_agent = zhashx_new ();
+    zhashx_set_destructor (self.per_agent, s_count_free);
+    long agent_max = lh_config_int (config, "expert/agent_max", 100);
+    self.agent_max = agent_max > 0 ? (size_t) agent_max : 1;
+    expert_store_pending (self.store, s_count_pending, &self);
     self.held = zlistx_new ();
     zlistx_set_destructor (self.held, s_held_destroy);
     self.calls = lh_idhash_new ();
@@ -981,6 +1037,7 @@ main (int argc, char **argv)
     rc = 0;
 done:
     offers_destroy (&self.offers);
+    zhashx_destroy (&self.per_agent);
     zhashx_destroy (&self.calls);
     spool_destroy (&self.spool);
     lh_client_destroy (&self.front);

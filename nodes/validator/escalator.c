@@ -27,12 +27,14 @@ typedef struct {
     char by[LH_MAX_AGENT + 16];
     char reason[1200];
     char verdict_id[33], escalation[33], code[9];
+    char agent[LH_MAX_AGENT + 1];
 } held_t;
 
 struct _escalator_t {
     lh_client_t *client;
     zlistx_t *held;  //  held_t, oldest first
     zhashx_t *calls; //  lh_client request id -> held_t
+    zhashx_t *per_agent; //  agent id -> escalations held (size_t)
     size_t max;
     held_t *taken; //  the last escalator_next returned, freed by the next call
     escalator_counters_t n;
@@ -56,6 +58,13 @@ s_held_destructor (void **item)
     s_held_destroy ((held_t **) item);
 }
 
+static void
+s_count_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 escalator_t *
 escalator_new (const lh_connect_t *conn, size_t max)
 {
@@ -72,6 +81,8 @@ escalator_new (const lh_connect_t *conn, size_t max)
     self->held = zlistx_new ();
     zlistx_set_destructor (self->held, s_held_destructor);
     self->calls = lh_idhash_new ();
+    self->per_agent = zhashx_new ();
+    zhashx_set_destructor (self->per_agent, s_count_free);
     self->max = max;
     return self;
 }
@@ -83,6 +94,7 @@ escalator_destroy (escalator_t **self_p)
         escalator_t *self = *self_p;
         s_held_destroy (&self->taken);
         zhashx_destroy (&self->calls);
+        zhashx_destroy (&self->per_agent);
         zlistx_destroy (&self->held);
         lh_client_destroy (&self->client);
         free (self);
@@ -135,11 +147,21 @@ s_submit (escalator_t *self, held_t *h)
 bool
 escalator_start (escalator_t *self, lh_request_t **request_p, const validator_escalation_t *esc)
 {
-    if (zlistx_size (self->held) >= self->max) {
+    //  One agent holds at most a quarter: it cannot keep everyone else's
+    //  escalations from their experts by waiting on many of its own
+    size_t *mine = (size_t *) zhashx_lookup (self->per_agent, esc->agent);
+    size_t agent_max = self->max / 4 ? self->max / 4 : 1;
+    if (zlistx_size (self->held) >= self->max || (mine && *mine >= agent_max)) {
         self->n.refused++;
         return false;
     }
+    if (!mine) {
+        mine = (size_t *) zmalloc (sizeof (size_t));
+        zhashx_insert (self->per_agent, esc->agent, mine);
+    }
+    (*mine)++;
     held_t *h = (held_t *) zmalloc (sizeof (held_t));
+    snprintf (h->agent, sizeof (h->agent), "%s", esc->agent);
     h->request = *request_p;
     *request_p = NULL;
     h->wait_ms = esc->wait_ms;
@@ -323,6 +345,9 @@ escalator_next (escalator_t *self, validator_verdict_t *verdict)
             continue;
         zlistx_detach_cur (self->held);
         self->taken = h;
+        size_t *mine = (size_t *) zhashx_lookup (self->per_agent, h->agent);
+        if (mine && --*mine == 0)
+            zhashx_delete (self->per_agent, h->agent);
         *verdict = (validator_verdict_t){.decision = h->decision[0] ? h->decision : NULL,
                                          .by = h->by,
                                          .reason = h->reason,

@@ -466,8 +466,9 @@ s_decide_one (decider_t *d, pending_t *p, const validator_verdict_t *verdict)
         //  Nowhere to send it: the fallback now, or, with no experts at all
         //  and nobody waiting for them, the policy's escalate as it is
         validator_verdict_t none = {
-            .reason = d->escalator ? "too many escalations held by this validator"
-                                   : "this validator has no expert service (no --frontend)",
+            .reason = d->escalator
+                          ? "too many escalations held by this validator, or by this agent on it"
+                          : "this validator has no expert service (no --frontend)",
             .by = "policy",
             .verdict_id = "",
             .escalation = "",

@@ -567,8 +567,41 @@ test_automated_expert (void **state)
     cluster_destroy (&c);
 }
 
-//  A flood past lh-expert's bound: every request answered, the refused
-//  ones with a reason, exactly queue_max escalations kept
+//  Sends n escalations from cert at once (wait 0); counts those given a
+//  code and those refused with a reason holding refusal
+static void
+s_flood (cluster_t *c, zcert_t *cert, int n, const char *refusal, int *escalated, int *refused)
+{
+    lh_client_t *agent = cluster_client (c, cert);
+    lh_client_set_timeout (agent, 20000);
+    lh_client_set_retries (agent, 0);
+    for (int i = 0; i < n; i++) {
+        char command[64];
+        snprintf (command, sizeof (command), "sudo systemctl restart svc-%d", i);
+        s_send (agent, command, 0, NULL);
+    }
+    *escalated = *refused = 0;
+    for (int i = 0; i < n; i++) {
+        lh_reply_t *reply = lh_client_recv (agent, 20000);
+        cluster_expect_ok (reply);
+        s_expect (reply, "escalate", "policy");
+        if (codec_map_get (lh_reply_root (reply), "code"))
+            (*escalated)++;
+        else {
+            char reason[1024];
+            s_field (reply, "reason", reason, sizeof (reason));
+            if (!strstr (reason, "overloaded") || !strstr (reason, refusal))
+                fail_msg ("unexpected refusal: %s", reason);
+            (*refused)++;
+        }
+        lh_reply_destroy (&reply);
+    }
+    lh_client_destroy (&agent);
+}
+
+//  A flood past lh-expert's bounds: every request answered, the refused
+//  ones with a reason; one agent cannot take the whole queue; exactly
+//  queue_max escalations kept
 static void
 test_flood (void **state)
 {
@@ -576,40 +609,68 @@ test_flood (void **state)
     cluster_t *c = s_cluster ();
     zcert_t *alice = cluster_keygen (c, "alice", "expert");
     char args[256];
-    snprintf (args, sizeof (args), "--frontend %s --queue-max 40", c->frontend);
+    snprintf (args, sizeof (args), "--frontend %s --queue-max 40 --agent-max 30", c->frontend);
     cluster_start_expert (c, args);
     cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
-    lh_client_t *agent = cluster_client (c, c->agent);
-    lh_client_set_timeout (agent, 20000);
-    lh_client_set_retries (agent, 0);
-    enum { N = 100 };
-    for (int i = 0; i < N; i++) {
-        char command[64];
-        snprintf (command, sizeof (command), "sudo systemctl restart svc-%d", i);
-        s_send (agent, command, 0, NULL);
-    }
-    int escalated = 0, refused = 0;
-    for (int i = 0; i < N; i++) {
-        lh_reply_t *reply = lh_client_recv (agent, 20000);
-        cluster_expect_ok (reply);
-        s_expect (reply, "escalate", "policy");
-        if (codec_map_get (lh_reply_root (reply), "code"))
-            escalated++;
-        else {
-            char reason[1024];
-            s_field (reply, "reason", reason, sizeof (reason));
-            assert_non_null (strstr (reason, "overloaded"));
-            refused++;
-        }
-        lh_reply_destroy (&reply);
-    }
-    assert_int_equal (escalated, 40);
-    assert_int_equal (refused, N - 40);
+    int escalated, refused;
+    s_flood (c, c->agent, 50, "agent agent-1 has 30", &escalated, &refused);
+    assert_int_equal (escalated, 30);
+    assert_int_equal (refused, 20);
+    s_flood (c, c->agent2, 20, "40 escalations are waiting", &escalated, &refused);
+    assert_int_equal (escalated, 10);
+    assert_int_equal (refused, 10);
     lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\",\"limit\":1000}");
     cluster_expect_ok (reply);
     assert_int_equal (codec_map_get (lh_reply_root (reply), "escalations")->via.array.size, 40);
     lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
+//  A validator holds a bounded number of waiting escalations, a quarter of
+//  them at most for one agent: beyond, the fallback answers at once
+static void
+test_validator_bound (void **state)
+{
+    (void) state;
+    cluster_t *c = s_cluster (); //  expert configured, no lh-expert: submits wait
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--escalations 8");
+    lh_client_t *agent = cluster_client (c, c->agent);
+    lh_client_set_timeout (agent, 20000);
+    lh_client_set_retries (agent, 0);
+    lh_client_t *other = cluster_client (c, c->agent2);
+    lh_client_set_timeout (other, 20000);
+    lh_client_set_retries (other, 0);
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < 4; i++)
+        s_send (agent, SUDO, 1500, NULL);
+    s_send (other, SUDO, 1500, NULL);
+    int at_once = 0, at_deadline = 0;
+    for (int i = 0; i < 4; i++) {
+        lh_reply_t *reply = lh_client_recv (agent, 10000);
+        cluster_expect_ok (reply);
+        s_expect (reply, "deny", "policy");
+        char reason[1024];
+        s_field (reply, "reason", reason, sizeof (reason));
+        if (strstr (reason, "too many escalations held")) {
+            assert_true (zclock_mono () - start < 1000);
+            at_once++;
+        } else {
+            assert_true (zclock_mono () - start >= 1500);
+            at_deadline++;
+        }
+        lh_reply_destroy (&reply);
+    }
+    assert_int_equal (at_once, 2);
+    assert_int_equal (at_deadline, 2);
+    lh_reply_t *reply = lh_client_recv (other, 10000);
+    cluster_expect_ok (reply);
+    s_expect (reply, "deny", "policy");
+    char reason[1024];
+    s_field (reply, "reason", reason, sizeof (reason));
+    assert_null (strstr (reason, "too many escalations held"));
+    lh_reply_destroy (&reply);
     lh_client_destroy (&agent);
+    lh_client_destroy (&other);
     cluster_destroy (&c);
 }
 
@@ -624,6 +685,7 @@ main (void)
         cmocka_unit_test_teardown (test_events_story, cluster_teardown),
         cmocka_unit_test_teardown (test_automated_expert, cluster_teardown),
         cmocka_unit_test_teardown (test_flood, cluster_teardown),
+        cmocka_unit_test_teardown (test_validator_bound, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
