@@ -37,6 +37,7 @@ static const lh_option_t s_options[] = {
 
 typedef struct {
     cache_store_t *store;
+    lh_worker_t *worker; //  for revocation notices
     int64_t max_ttl_s;
     uint64_t requests, errors, forbidden, bad_requests;
 } node_t;
@@ -272,6 +273,15 @@ s_op_revoke (node_t *self, const msgpack_object *id, args_t *args, codec_buf_t *
     }
     lh_info ("verdict revoked", "verdict_id=%s revoked=%s by=%s", args->verdict_id,
              rc ? "true" : "false", args->caller_agent);
+    if (rc == 1 && self->worker) {
+        //  Validators remember verdicts for a moment (escalator.h): they forget it now
+        codec_buf_t notice;
+        codec_buf_init (&notice);
+        msgpack_pack_map (&notice.pk, 1);
+        codec_pack_kv_str (&notice.pk, "verdict_id", args->verdict_id);
+        lh_worker_publish (self->worker, "cache.revoked", notice.sbuf.data, notice.sbuf.size);
+        codec_buf_destroy (&notice);
+    }
     codec_pack_ok_head (&reply->pk, id, 1);
     codec_pack_kv_bool (&reply->pk, "revoked", rc == 1);
 }
@@ -423,6 +433,7 @@ main (int argc, char **argv)
         return 1;
     }
     lh_worker_set_heartbeat (worker, (int) lh_config_int (config, "cache/heartbeat", 2500), 3);
+    self.worker = worker;
     cache_stats_t st;
     cache_store_stats (self.store, &st);
     lh_info ("serving",

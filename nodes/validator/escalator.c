@@ -28,13 +28,25 @@ typedef struct {
     char reason[1200];
     char verdict_id[33], escalation[33], code[9];
     char agent[LH_MAX_AGENT + 1];
+    char session[257];
 } held_t;
+
+//  A verdict from the shared cache, remembered for ESCALATOR_RECALL_MS
+typedef struct {
+    uint8_t key[VALIDATOR_KEY_SIZE];
+    char decision[8];
+    char reason[1200];
+    char verdict_id[33];
+    int64_t until; //  mono ms
+} recall_t;
 
 struct _escalator_t {
     lh_client_t *client;
     zlistx_t *held;  //  held_t, oldest first
     zhashx_t *calls; //  lh_client request id -> held_t
     zhashx_t *per_agent; //  agent id -> escalations held (size_t)
+    zhashx_t *recall;    //  "<key hex>/<agent>/<session>" -> recall_t
+    recall_t last;       //  what escalator_recall returned
     size_t max;
     held_t *taken; //  the last escalator_next returned, freed by the next call
     escalator_counters_t n;
@@ -83,6 +95,8 @@ escalator_new (const lh_connect_t *conn, size_t max)
     self->calls = lh_idhash_new ();
     self->per_agent = zhashx_new ();
     zhashx_set_destructor (self->per_agent, s_count_free);
+    self->recall = zhashx_new ();
+    zhashx_set_destructor (self->recall, s_count_free);
     self->max = max;
     return self;
 }
@@ -95,6 +109,7 @@ escalator_destroy (escalator_t **self_p)
         s_held_destroy (&self->taken);
         zhashx_destroy (&self->calls);
         zhashx_destroy (&self->per_agent);
+        zhashx_destroy (&self->recall);
         zlistx_destroy (&self->held);
         lh_client_destroy (&self->client);
         free (self);
@@ -162,6 +177,7 @@ escalator_start (escalator_t *self, lh_request_t **request_p, const validator_es
     (*mine)++;
     held_t *h = (held_t *) zmalloc (sizeof (held_t));
     snprintf (h->agent, sizeof (h->agent), "%s", esc->agent);
+    snprintf (h->session, sizeof (h->session), "%s", esc->session);
     h->request = *request_p;
     *request_p = NULL;
     h->wait_ms = esc->wait_ms;
@@ -218,6 +234,71 @@ escalator_start (escalator_t *self, lh_request_t **request_p, const validator_es
     return true;
 }
 
+//  Where a cache verdict for (key, agent, session) is remembered
+static void
+s_recall_name (const uint8_t *key, const char *agent, const char *session, char *out, size_t size)
+{
+    char hex[VALIDATOR_KEY_SIZE * 2 + 1];
+    for (size_t i = 0; i < VALIDATOR_KEY_SIZE; i++)
+        snprintf (hex + 2 * i, 3, "%02x", key[i]);
+    snprintf (out, size, "%s/%s/%s", hex, agent, session);
+}
+
+bool
+escalator_recall (escalator_t *self, const validator_escalation_t *esc,
+                  validator_verdict_t *verdict)
+{
+    char name[VALIDATOR_KEY_SIZE * 2 + LH_MAX_AGENT + 260];
+    s_recall_name (esc->key, esc->agent, esc->session, name, sizeof (name));
+    recall_t *r = (recall_t *) zhashx_lookup (self->recall, name);
+    if (!r)
+        return false;
+    if (zclock_mono () >= r->until) {
+        zhashx_delete (self->recall, name);
+        return false;
+    }
+    self->n.recalled++;
+    self->last = *r;
+    *verdict = (validator_verdict_t){.decision = self->last.decision,
+                                     .by = "cache",
+                                     .reason = self->last.reason,
+                                     .verdict_id = self->last.verdict_id,
+                                     .escalation = "",
+                                     .code = "",
+                                     .waited = esc->wait_ms > 0};
+    memcpy (verdict->key, esc->key, sizeof (verdict->key));
+    return true;
+}
+
+void
+escalator_forget (escalator_t *self, const char *verdict_id)
+{
+    zlistx_t *names = zhashx_keys (self->recall);
+    for (const char *name = (const char *) zlistx_first (names); name;
+         name = (const char *) zlistx_next (names)) {
+        recall_t *r = (recall_t *) zhashx_lookup (self->recall, name);
+        if (r && streq (r->verdict_id, verdict_id))
+            zhashx_delete (self->recall, name);
+    }
+    zlistx_destroy (&names);
+}
+
+static void
+s_remember (escalator_t *self, const held_t *h)
+{
+    if (zhashx_size (self->recall) >= ESCALATOR_RECALL_MAX)
+        zhashx_purge (self->recall); //  a moment's memory: losing it costs a round trip
+    recall_t *r = (recall_t *) zmalloc (sizeof (recall_t));
+    memcpy (r->key, h->key, sizeof (r->key));
+    snprintf (r->decision, sizeof (r->decision), "%s", h->decision);
+    snprintf (r->reason, sizeof (r->reason), "%s", h->reason);
+    snprintf (r->verdict_id, sizeof (r->verdict_id), "%s", h->verdict_id);
+    r->until = zclock_mono () + ESCALATOR_RECALL_MS;
+    char name[VALIDATOR_KEY_SIZE * 2 + LH_MAX_AGENT + 260];
+    s_recall_name (h->key, h->agent, h->session, name, sizeof (name));
+    zhashx_update (self->recall, name, r);
+}
+
 //  A str field of map into out; "" when absent or not a str
 static void
 s_copy (const msgpack_object *map, const char *key, char *out, size_t size)
@@ -251,6 +332,9 @@ s_on_cache (escalator_t *self, held_t *h, lh_reply_t *reply)
     s_copy (verdict, "verdict_id", h->verdict_id, sizeof (h->verdict_id));
     snprintf (h->reason, sizeof (h->reason), "verdict %s of expert:%s: %s", h->verdict_id, expert,
               why[0] ? why : "(no reason given)");
+    //  Only an identified verdict can be forgotten when revoked
+    if (strlen (h->verdict_id) == 32)
+        s_remember (self, h);
     s_end (self, h, NULL);
 }
 

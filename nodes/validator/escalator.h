@@ -21,8 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ESCALATOR_CACHE_MS 250 //  a cache that has not answered by then is a miss
-#define ESCALATOR_GRACE_MS 750 //  lh-expert's answer after the caller's wait
+#define ESCALATOR_CACHE_MS   250  //  a cache that has not answered by then is a miss
+#define ESCALATOR_GRACE_MS   750  //  lh-expert's answer after the caller's wait
+#define ESCALATOR_RECALL_MS  2000 //  a verdict from the cache is reused this long here
+#define ESCALATOR_RECALL_MAX 4096 //  verdicts remembered at most
 
 typedef struct _escalator_t escalator_t;
 
@@ -42,6 +44,17 @@ bool escalator_start (escalator_t *self, lh_request_t **request_p,
 //  ended in verdict (valid until the next call), or NULL.
 lh_request_t *escalator_next (escalator_t *self, validator_verdict_t *verdict);
 
+//  A live verdict the shared cache gave for the same request (key, agent
+//  and session) at most ESCALATOR_RECALL_MS ago: true, with verdict filled
+//  (valid until the next call). The validator answers it at once, which
+//  keeps a remembered verdict as fast as a policy decision; a revocation
+//  reaches here through escalator_forget, and the short life bounds what a
+//  lost notice costs.
+bool escalator_recall (escalator_t *self, const validator_escalation_t *escalation,
+                       validator_verdict_t *verdict);
+//  A verdict was revoked (lh-cache's "cache.revoked" notice): never recalled again.
+void escalator_forget (escalator_t *self, const char *verdict_id);
+
 //  Ends every escalation still waiting, without a verdict (at shutdown).
 void escalator_end_all (escalator_t *self, const char *reason);
 
@@ -55,6 +68,7 @@ size_t escalator_held (escalator_t *self);
 typedef struct {
     uint64_t started;       //  escalations taken
     uint64_t refused;       //  not taken: max were held
+    uint64_t recalled;      //  answered from a verdict remembered here
     uint64_t cache_hits;    //  ended by a live verdict in the shared cache
     uint64_t cache_misses;  //  the cache had none, failed or was late
     uint64_t submitted;     //  handed to lh-expert

@@ -310,12 +310,14 @@ s_control (zconfig_t *config, zcert_t *cert)
         zsock_set_curve_serverkey (sub, key);
     }
     zsock_set_subscribe (sub, "control.validate");
+    //  Revoked verdicts: forgotten at once, not when their moment is over
+    zsock_set_subscribe (sub, "cache.revoked");
     zsock_connect (sub, "%s", endpoint);
     return sub;
 }
 
 static void
-s_control_check (zsock_t *sub, validator_t *validator)
+s_control_check (zsock_t *sub, validator_t *validator, escalator_t *escalator)
 {
     while (sub && (zsock_events (sub) & ZMQ_POLLIN)) {
         zmsg_t *msg = zmsg_recv (sub);
@@ -323,9 +325,14 @@ s_control_check (zsock_t *sub, validator_t *validator)
         zframe_t *body = zmsg_next (msg);
         codec_doc_t *doc =
             body ? codec_doc_decode (zframe_data (body), zframe_size (body), NULL, NULL) : NULL;
+        char verdict_id[33];
         if (doc && zframe_streq (topic, "control.validate") &&
             codec_str_eq (codec_map_get (codec_doc_root (doc), "op"), "reload"))
             s_reload (validator, "announcement");
+        else if (doc && escalator && zframe_streq (topic, "cache.revoked") &&
+                 codec_str_copy (codec_map_get (codec_doc_root (doc), "verdict_id"), verdict_id,
+                                 sizeof (verdict_id)))
+            escalator_forget (escalator, verdict_id);
         codec_doc_destroy (&doc);
         zmsg_destroy (&msg);
     }
@@ -457,6 +464,15 @@ s_decide_one (decider_t *d, pending_t *p, const validator_verdict_t *verdict)
     validator_result_t result =
         validator_decide (d->validator, body, p->agent, role, verdict,
                           verdict ? NULL : &d->escalation, &p->reply, &p->notice, event);
+    validator_verdict_t recalled;
+    if (result == VALIDATOR_ESCALATED && d->escalator &&
+        escalator_recall (d->escalator, &d->escalation, &recalled)) {
+        msgpack_sbuffer_clear (&p->reply.sbuf);
+        msgpack_sbuffer_clear (&p->notice.sbuf);
+        verdict = &recalled;
+        result = validator_decide (d->validator, body, p->agent, role, verdict, NULL, &p->reply,
+                                   &p->notice, event);
+    }
     if (result == VALIDATOR_ESCALATED && d->escalator &&
         escalator_start (d->escalator, &p->request, &d->escalation)) {
         p->decided = false;
@@ -565,6 +581,7 @@ s_escalator_counters (validator_t *validator, const escalator_counters_t *n)
 {
     validator_add_counter (validator, "escalations_started", &n->started);
     validator_add_counter (validator, "escalations_refused", &n->refused);
+    validator_add_counter (validator, "verdicts_recalled", &n->recalled);
     validator_add_counter (validator, "verdict_cache_hits", &n->cache_hits);
     validator_add_counter (validator, "verdict_cache_misses", &n->cache_misses);
     validator_add_counter (validator, "expert_submits", &n->submitted);
@@ -702,7 +719,7 @@ main (int argc, char **argv)
             s_hup = 0;
             s_reload (validator, "signal");
         }
-        s_control_check (control, validator);
+        s_control_check (control, validator, decider.escalator);
         loads.in_group = true;
         size_t count = s_decide_group (&decider, request, group);
         //  One commit, one sync for the whole group, before any answer
