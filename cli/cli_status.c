@@ -100,9 +100,10 @@ s_print_node (const char *name, const msgpack_object *root)
 {
     char version[128];
     const msgpack_object *counters = codec_map_get (root, "counters");
-    printf ("\n%s (one worker's counters), policy %s\n", name,
-            codec_str_copy (codec_map_get (root, "policy"), version, sizeof (version)) ? version
-                                                                                       : "-");
+    printf ("\n%s (one worker's counters)", name);
+    if (codec_str_copy (codec_map_get (root, "policy"), version, sizeof (version)))
+        printf (", policy %s", version);
+    printf ("\n");
     for (uint32_t i = 0;
          counters && counters->type == MSGPACK_OBJECT_MAP && i < counters->via.map.size; i++) {
         char key[64];
@@ -138,8 +139,21 @@ s_print_integrity (const msgpack_object *root)
 const char cli_status_usage[] =
     "Usage: lh status [--json]\n"
     "\n"
-    "The broker's services, workers, queues and counters, then the validators' and\n"
-    "one integrity replica's own counters. --json prints them all as one object.\n";
+    "The broker's services, workers, queues and counters, then the own counters of\n"
+    "one worker of each node service (validate, expert, cache) and of one integrity\n"
+    "replica. --json prints them all as one object. Needs an admin key for the node\n"
+    "counters.\n";
+
+//  The node services whose counters lh status shows, in this order
+static const struct {
+    const char *service, *title;
+} s_nodes[] = {
+    {"validate", "VALIDATE"},
+    {"expert", "EXPERT (escalations)"},
+    {"cache", "CACHE (verdicts)"},
+    {"events.read", NULL}, //  printed as the integrity log
+};
+#define NODES (sizeof (s_nodes) / sizeof (s_nodes[0]))
 
 int
 cli_status (cli_t *cli, int argc, char **argv)
@@ -154,40 +168,37 @@ cli_status (cli_t *cli, int argc, char **argv)
     int rc = 1;
     if (reply && lh_reply_ok (reply)) {
         const msgpack_object *root = lh_reply_root (reply);
-        lh_reply_t *validate = s_node_stats (client, codec_map_get (root, "services"), "validate");
-        lh_reply_t *integrity =
-            s_node_stats (client, codec_map_get (root, "services"), "events.read");
+        lh_reply_t *nodes[NODES];
+        for (size_t i = 0; i < NODES; i++)
+            nodes[i] = s_node_stats (client, codec_map_get (root, "services"), s_nodes[i].service);
         if (json) {
-            //  {broker.stats..., "nodes": {"validate": {...}}}
+            //  {broker.stats..., "nodes": {"validate": {...}, ...}}
             char *text = jsonpack_to_json (root, false);
             json_t *all = text ? json_loads (text, 0, NULL) : NULL;
             free (text);
-            json_t *nodes = json_object ();
-            if (validate) {
-                text = jsonpack_to_json (lh_reply_root (validate), false);
-                json_object_set_new (nodes, "validate", text ? json_loads (text, 0, NULL) : NULL);
-                free (text);
-            }
-            if (integrity) {
-                text = jsonpack_to_json (lh_reply_root (integrity), false);
-                json_object_set_new (nodes, "events.read",
-                                     text ? json_loads (text, 0, NULL) : NULL);
-                free (text);
-            }
-            json_object_set_new (all, "nodes", nodes);
+            json_t *map = json_object ();
+            for (size_t i = 0; i < NODES; i++)
+                if (nodes[i]) {
+                    text = jsonpack_to_json (lh_reply_root (nodes[i]), false);
+                    json_object_set_new (map, s_nodes[i].service,
+                                         text ? json_loads (text, 0, NULL) : NULL);
+                    free (text);
+                }
+            json_object_set_new (all, "nodes", map);
             text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
             printf ("%s\n", text ? text : "null");
             free (text);
             json_decref (all);
         } else {
             s_print_status (root);
-            if (validate)
-                s_print_node ("VALIDATE", lh_reply_root (validate));
-            if (integrity)
-                s_print_integrity (lh_reply_root (integrity));
+            for (size_t i = 0; i < NODES; i++)
+                if (nodes[i] && s_nodes[i].title)
+                    s_print_node (s_nodes[i].title, lh_reply_root (nodes[i]));
+                else if (nodes[i])
+                    s_print_integrity (lh_reply_root (nodes[i]));
         }
-        lh_reply_destroy (&validate);
-        lh_reply_destroy (&integrity);
+        for (size_t i = 0; i < NODES; i++)
+            lh_reply_destroy (&nodes[i]);
         rc = 0;
     } else if (reply)
         cli_print_error (reply);
