@@ -2,10 +2,12 @@
 
     Request map: {id, tool: str, input: map, cwd: str (absolute), home?: str,
     project?: str, session?: str, tool_use_id?: str, permission_mode?: str
-    (those three at most 256 bytes)} or, for admins and nodes, {id, op:
-    "stats" | "reload"}. Reply map: {id, ok: true, decision: "allow" |
-    "defer" | "escalate" | "deny", rule, reason, risk, capability (escalate
-    only), cached: bool, policy: version}. Decisions are cached (L1, keyed
+    (those three at most 256 bytes), wait_ms?: uint} or, for admins and
+    nodes, {id, op: "stats" | "reload"}. Reply map: {id, ok: true, decision:
+    "allow" | "defer" | "escalate" | "deny", by, rule, reason, risk,
+    capability and quorum (escalate only), escalation, code, verdict_id
+    (when an escalation had them), cached: bool, policy: version}
+    (docs/POLICY.md, docs/EXPERT.md section 2.1). Decisions are cached (L1, keyed
     by policy version, tool, normalised input, paths and caller role) and
     described twice, secrets redacted (redact.h): a short notice for the PUB
     socket and the data of a "validation.decision" event for the log.
