@@ -246,6 +246,21 @@ s_event_head (msgpack_packer *pk, const expert_esc_t *esc, size_t extra)
     codec_pack_kv_str (pk, "rule", esc->rule);
 }
 
+//  Publishes a queue change as "expert.queue" {change, escalation summary}
+//  on the broker's PUB socket, for consoles (admins and nodes may subscribe)
+static void
+s_publish (expert_t *self, const char *change, const expert_esc_t *esc)
+{
+    codec_buf_t body;
+    codec_buf_init (&body);
+    msgpack_pack_map (&body.pk, 2);
+    codec_pack_kv_str (&body.pk, "change", change);
+    codec_pack_str (&body.pk, "escalation");
+    s_pack_summary (&body.pk, esc, s_now (), 0);
+    lh_worker_publish (self->worker, "expert.queue", body.sbuf.data, body.sbuf.size);
+    codec_buf_destroy (&body);
+}
+
 //  Stages and commits one event; false when it could not be made durable
 static bool
 s_event (expert_t *self, event_type_t type, const char *agent, const char *causation,
@@ -536,6 +551,7 @@ s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
     codec_pack_kv_i64 (&data.pk, "expires_ms", esc.expires_ms);
     s_event (self, EVENT_ESCALATION, esc.agent, esc.id, &data);
     codec_buf_destroy (&data);
+    s_publish (self, "requested", &esc);
     if (self->offers)
         offers_offer (self->offers, self->store, &esc, now);
     if (wait_ms == 0) {
@@ -717,6 +733,7 @@ s_decide (expert_t *self, lh_request_t *request, codec_buf_t *buf)
     }
     self->n.decided++;
     s_agent_done (self, esc.agent);
+    s_publish (self, "decided", &esc);
     s_release (self, &esc);
     if (self->offers)
         offers_forget (self->offers, esc.id);
@@ -864,6 +881,7 @@ s_on_expired (const expert_esc_t *esc, void *arg)
     expert_t *self = (expert_t *) arg;
     self->n.expired++;
     s_agent_done (self, esc->agent);
+    s_publish (self, "expired", esc);
     lh_info ("escalation expired", "id=%s agent=%s capability=%s", esc->id, esc->agent,
              esc->capability);
     s_release (self, esc);

@@ -155,6 +155,15 @@ test_verdict_cache_revoke (void **state)
     s_expect (reply, "allow", "policy");
     lh_reply_destroy (&reply);
 
+    //  Consoles (admins, nodes) follow the queue on the PUB socket
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zcert_apply (c->admin, sub);
+    zsock_set_curve_serverkey (sub, c->broker_key);
+    zsock_set_subscribe (sub, "expert.queue");
+    zsock_set_rcvtimeo (sub, 5000);
+    assert_int_equal (zsock_connect (sub, "%s", c->pub), 0);
+    zclock_sleep (300);
+
     //  The agent waits; alice approves for agent-1
     lh_client_t *agent = cluster_client (c, c->agent);
     lh_client_set_timeout (agent, 20000);
@@ -191,6 +200,24 @@ test_verdict_cache_revoke (void **state)
     assert_true (s_is (reply, "escalation", id));
     lh_reply_destroy (&reply);
     lh_client_destroy (&agent);
+    const char *changes[] = {"requested", "decided"};
+    for (int i = 0; i < 2; i++) {
+        zmsg_t *msg = zmsg_recv (sub);
+        assert_non_null (msg);
+        char *topic = zmsg_popstr (msg);
+        assert_string_equal (topic, "expert.queue");
+        zstr_free (&topic);
+        zframe_t *frame = zmsg_pop (msg);
+        codec_doc_t *doc = codec_doc_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+        assert_non_null (doc);
+        assert_true (codec_str_eq (codec_map_get (codec_doc_root (doc), "change"), changes[i]));
+        assert_true (codec_str_eq (
+            codec_map_get (codec_map_get (codec_doc_root (doc), "escalation"), "id"), id));
+        codec_doc_destroy (&doc);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&sub);
 
     //  The same request again: the shared cache answers, at once; then the
     //  validator's moment of memory of that verdict
