@@ -18,33 +18,7 @@ static const uint8_t s_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12
 static pid_t
 s_start_cache (cluster_t *c)
 {
-    char cert[512], dir[300], log[300];
-    launcher_cert_path (c->launcher, "node-1", cert, sizeof (cert));
-    snprintf (dir, sizeof (dir), "%s/cache", c->dir);
-    snprintf (log, sizeof (log), "%s/cache.log", c->dir);
-    char *argv[] = {(char *) LH_CACHE_BIN,
-                    "--broker",
-                    c->backend,
-                    "--broker-key",
-                    c->broker_key,
-                    "--cert",
-                    cert,
-                    "--dir",
-                    dir,
-                    "--heartbeat",
-                    "200",
-                    "--max-ttl",
-                    "3600",
-                    "--log-level",
-                    "debug",
-                    NULL};
-    pid_t pid = launcher_spawn (c->launcher, "cache", argv, log, -1, -1);
-    assert_true (pid > 0);
-    if (!cluster_wait_workers (c, "cache", 1, 10000)) {
-        launcher_log_tail (log, 30);
-        fail_msg ("lh-cache did not register");
-    }
-    return pid;
+    return cluster_start_cache (c, "--max-ttl 3600 --log-level debug");
 }
 
 //  Calls cache with a body packed by the caller (a map without id)

@@ -17,48 +17,15 @@
 static pid_t
 s_start_expert (cluster_t *c)
 {
-    char cert[512], dir[300], log[300];
-    launcher_cert_path (c->launcher, "node-1", cert, sizeof (cert));
-    snprintf (dir, sizeof (dir), "%s/expert", c->dir);
-    snprintf (log, sizeof (log), "%s/expert.log", c->dir);
-    char *argv[] = {(char *) LH_EXPERT_BIN,
-                    "--broker",
-                    c->backend,
-                    "--broker-key",
-                    c->broker_key,
-                    "--cert",
-                    cert,
-                    "--dir",
-                    dir,
-                    "--queue-max",
-                    "50",
-                    NULL};
-    pid_t pid = launcher_spawn (c->launcher, "expert", argv, log, -1, -1);
-    assert_true (pid > 0);
-    if (!cluster_wait_workers (c, "expert", 1, 10000)) {
-        launcher_log_tail (log, 30);
-        fail_msg ("lh-expert did not register");
-    }
-    return pid;
+    return cluster_start_expert (c, "--queue-max 50");
 }
 
-//  Two expert keys on the roster, the broker told to read it again
+//  Two expert keys on the roster
 static void
 s_experts (cluster_t *c, zcert_t **alice, zcert_t **bob)
 {
-    *alice = launcher_keygen (c->launcher, "alice", "expert");
-    *bob = launcher_keygen (c->launcher, "bob", "expert");
-    fflush (NULL); //  the launcher's roster file, then the broker reads it again
-    kill (c->broker, SIGHUP);
-    for (int i = 0; i < 50; i++) {
-        lh_reply_t *reply = cluster_call (c, *alice, "broker.ping", "{}");
-        bool ok = reply && lh_reply_ok (reply);
-        lh_reply_destroy (&reply);
-        if (ok)
-            return;
-        zclock_sleep (100);
-    }
-    fail_msg ("the broker did not take the expert keys");
+    *alice = cluster_keygen (c, "alice", "expert");
+    *bob = cluster_keygen (c, "bob", "expert");
 }
 
 static void
@@ -359,6 +326,50 @@ test_held_quorum (void **state)
     cluster_destroy (&c);
 }
 
+//  An escalation whose life ended takes no verdict: not_found, counted as
+//  late, and nothing changes
+static void
+test_late_verdict (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new ("    expert\n        timeout = 20000\n", NULL);
+    zcert_t *alice, *bob;
+    s_experts (c, &alice, &bob);
+    s_start_expert (c);
+    codec_buf_t b;
+    codec_buf_init (&b);
+    s_pack_submit (&b, "agent-1", 1, 0, true);
+    //  One more pair: a life of 300 ms (the map's header counted 12)
+    b.sbuf.data[0] = (char) (0x80 | 13);
+    codec_pack_kv_u64 (&b.pk, "ttl_ms", 300);
+    lh_reply_t *sub = s_call (c, c->node, &b);
+    s_ok (sub);
+    char id[40];
+    s_field (sub, "escalation", id, sizeof (id));
+    lh_reply_destroy (&sub);
+    lh_reply_t *reply = NULL;
+    bool expired = false;
+    for (int i = 0; i < 40 && !expired; i++) {
+        zclock_sleep (100);
+        reply = s_show (c, alice, id);
+        expired = codec_str_eq (
+            codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "state"),
+            "expired");
+        lh_reply_destroy (&reply);
+    }
+    assert_true (expired);
+    reply = s_decide (c, alice, "escalation", id, "allow", NULL);
+    s_error (&reply, LH_E_NOT_FOUND);
+    reply = cluster_call (c, c->node, "expert", "{\"op\":\"stats\"}");
+    s_ok (reply);
+    const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
+    assert_int_equal (codec_map_get (counters, "late_verdicts")->via.u64, 1);
+    assert_int_equal (codec_map_get (counters, "expired")->via.u64, 1);
+    assert_int_equal (codec_map_get (counters, "decided")->via.u64, 0);
+    lh_reply_destroy (&reply);
+    cluster_destroy (&c);
+}
+
 //  Malformed bodies change nothing; escalations survive a SIGKILL; lh
 //  approve CODE decides as the key it runs with
 static void
@@ -493,6 +504,8 @@ test_expert_serve (void **state)
            "case \"$review\" in\n"
            "  *crash-me*) exit 3 ;;\n"
            "  *garbage*) echo 'allow it, sure' ;;\n"
+           "  *huge*) printf '{\"verdict\": \"allow\", \"reason\": \"'; head -c 70000 /dev/zero "
+           "| tr '\\0' a; echo '\"}' ;;\n"
            "  *terraform*) echo '{\"verdict\": \"deny\", \"reason\": \"no applies today\"}' ;;\n"
            "  *) echo '{\"verdict\": \"allow\", \"reason\": \"fine\"}' ;;\n"
            "esac\n",
@@ -531,10 +544,10 @@ test_expert_serve (void **state)
         launcher_log_tail (log, 20);
         fail_msg ("lh expert serve did not register");
     }
-    const char *subjects[] = {"terraform apply", "ls", "crash-me", "garbage"};
-    const char *want[] = {"deny", "allow", "deny", "deny"};
-    const char *reason[] = {"no applies today", "fine", "exited 3", "not JSON"};
-    for (int i = 0; i < 4; i++) {
+    const char *subjects[] = {"terraform apply", "ls", "crash-me", "garbage", "huge"};
+    const char *want[] = {"deny", "allow", "deny", "deny", "deny"};
+    const char *reason[] = {"no applies today", "fine", "exited 3", "not JSON", "over 65536 bytes"};
+    for (int i = 0; i < 5; i++) {
         lh_reply_t *sub = s_submit (c, "agent-1", 1);
         char id[40];
         s_field (sub, "escalation", id, sizeof (id));
@@ -589,6 +602,7 @@ main (void)
         cmocka_unit_test_teardown (test_held_quorum, cluster_teardown),
         cmocka_unit_test_teardown (test_bad_input_restart_cli, cluster_teardown),
         cmocka_unit_test_teardown (test_expert_serve, cluster_teardown),
+        cmocka_unit_test_teardown (test_late_verdict, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
