@@ -81,27 +81,11 @@ s_revoke (cluster_t *c, zcert_t *cert, const char *verdict_id)
     return s_call (c, cert, &b);
 }
 
-static void
-s_ok (lh_reply_t *reply)
-{
-    if (!lh_reply_ok (reply))
-        fail_msg ("error %s: %s", lh_reply_code_name (reply), lh_reply_message (reply));
-}
-
-static void
-s_error (lh_reply_t **reply, lh_err_t code)
-{
-    if (lh_reply_ok (*reply) || lh_reply_code (*reply) != code)
-        fail_msg ("expected %s, got %s: %s", codec_err_name (code), lh_reply_code_name (*reply),
-                  lh_reply_ok (*reply) ? "" : lh_reply_message (*reply));
-    lh_reply_destroy (reply);
-}
-
 //  The verdict id of a put reply
 static void
 s_put_ok (lh_reply_t **reply, char *id, size_t size)
 {
-    s_ok (*reply);
+    cluster_expect_ok (*reply);
     assert_true (codec_str_copy (codec_map_get (lh_reply_root (*reply), "verdict_id"), id, size));
     assert_int_equal (strlen (id), 32);
     lh_reply_destroy (reply);
@@ -111,7 +95,7 @@ s_put_ok (lh_reply_t **reply, char *id, size_t size)
 static void
 s_found (lh_reply_t **reply, char *id, size_t size, char *decision, size_t dsize)
 {
-    s_ok (*reply);
+    cluster_expect_ok (*reply);
     const msgpack_object *root = lh_reply_root (*reply);
     const msgpack_object *found = codec_map_get (root, "found");
     assert_non_null (found);
@@ -164,24 +148,24 @@ test_cache_over_the_wire (void **state)
     s_expect (c, c->agent, NULL, NULL, aid, "allow");
     s_expect (c, c->agent2, NULL, NULL, gid, "deny");
     reply = s_get (c, c->agent2, "agent-1", NULL);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     //  once is answered but not stored
     char oid[64];
     reply = s_put (c, c->node, "once", "allow", "agent-2", NULL, 60);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_false (codec_map_get (lh_reply_root (reply), "stored")->via.boolean);
     s_put_ok (&reply, oid, sizeof (oid));
     s_expect (c, c->node, "agent-2", NULL, gid, NULL);
 
     //  put and revoke are for nodes and admins
     reply = s_put (c, c->agent, "global", "allow", NULL, NULL, 60);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_put (c, expert, "global", "allow", NULL, NULL, 60);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_revoke (c, c->agent, gid);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_revoke (c, expert, gid);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     s_expect (c, c->node, "agent-2", NULL, gid, "deny"); //  nothing changed
 
     //  Malformed bodies: bad_request, nothing changed
@@ -201,17 +185,17 @@ test_cache_over_the_wire (void **state)
         lh_reply_destroy (&reply);
     }
     reply = cluster_call (c, c->node, "cache", "{\"op\":\"flush\"}");
-    s_error (&reply, LH_E_UNSUPPORTED);
+    cluster_expect_error (&reply, LH_E_UNSUPPORTED);
     reply = s_put (c, c->node, "global", "maybe", NULL, NULL, 60);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = s_put (c, c->node, "global", "allow", NULL, NULL, 3601); //  over --max-ttl
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = s_put (c, c->node, "global", "allow", NULL, NULL, 0);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = s_put (c, c->node, "session", "allow", "agent-1", NULL, 60); //  no session
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = s_put (c, c->node, "everywhere", "allow", NULL, NULL, 60);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     {
         codec_buf_t b; //  a key of 31 bytes
         codec_buf_init (&b);
@@ -220,25 +204,25 @@ test_cache_over_the_wire (void **state)
         codec_pack_kv_str (&b.pk, "policy", "p1");
         codec_pack_kv_bin (&b.pk, "key", s_key, 31);
         reply = s_call (c, c->node, &b);
-        s_error (&reply, LH_E_BAD_REQUEST);
+        cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     }
     s_expect (c, c->node, "agent-2", NULL, gid, "deny");
     s_expect (c, c->node, "agent-1", "s1", sid, "deny");
 
     //  Revocation: the session verdict goes, the agent one shows through
     reply = s_revoke (c, c->node, sid);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (codec_map_get (lh_reply_root (reply), "revoked")->via.boolean);
     lh_reply_destroy (&reply);
     reply = s_revoke (c, c->admin, sid);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_false (codec_map_get (lh_reply_root (reply), "revoked")->via.boolean);
     lh_reply_destroy (&reply);
     s_expect (c, c->node, "agent-1", "s1", aid, "allow");
 
     //  stats: counters, for nodes and admins
     reply = cluster_call (c, c->admin, "cache", "{\"op\":\"stats\"}");
-    s_ok (reply);
+    cluster_expect_ok (reply);
     const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
     assert_non_null (counters);
     assert_int_equal (codec_map_get (counters, "entries")->via.u64, 2);
@@ -246,7 +230,7 @@ test_cache_over_the_wire (void **state)
     assert_true (codec_map_get (counters, "forbidden")->via.u64 >= 5);
     lh_reply_destroy (&reply);
     reply = cluster_call (c, c->agent, "cache", "{\"op\":\"stats\"}");
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
 
     //  A restart keeps the verdicts and the revocation
     int status = cluster_signal (c, cache, SIGTERM);
@@ -257,7 +241,7 @@ test_cache_over_the_wire (void **state)
     s_expect (c, c->node, "agent-1", "s1", aid, "allow");
     s_expect (c, c->node, "agent-2", "s1", gid, "deny");
     reply = s_revoke (c, c->node, sid);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_false (codec_map_get (lh_reply_root (reply), "revoked")->via.boolean);
     lh_reply_destroy (&reply);
     status = cluster_signal (c, cache, SIGTERM);

@@ -65,23 +65,6 @@ s_call (cluster_t *c, zcert_t *cert, codec_buf_t *body)
     return reply;
 }
 
-static void
-s_ok (const lh_reply_t *reply)
-{
-    if (!lh_reply_ok (reply))
-        fail_msg ("error %s: %s", lh_reply_code_name (reply), lh_reply_message (reply));
-}
-
-static void
-s_error (lh_reply_t **reply, lh_err_t code)
-{
-    if (lh_reply_ok (*reply) || lh_reply_code (*reply) != code)
-        fail_msg ("expected %d, got %s: %s", code,
-                  lh_reply_ok (*reply) ? "ok" : lh_reply_code_name (*reply),
-                  lh_reply_ok (*reply) ? "" : lh_reply_message (*reply));
-    lh_reply_destroy (reply);
-}
-
 //  Submits for agent; returns the reply (id and code in it)
 static lh_reply_t *
 s_submit (cluster_t *c, const char *agent, int quorum)
@@ -90,7 +73,7 @@ s_submit (cluster_t *c, const char *agent, int quorum)
     codec_buf_init (&b);
     s_pack_submit (&b, agent, quorum, 0, true);
     lh_reply_t *reply = s_call (c, c->node, &b);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
     return reply;
 }
@@ -148,7 +131,7 @@ test_submit_list_decide (void **state)
     lh_reply_destroy (&sub);
 
     lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\"}");
-    s_ok (reply);
+    cluster_expect_ok (reply);
     const msgpack_object *list = codec_map_get (lh_reply_root (reply), "escalations");
     assert_true (list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 1);
     const msgpack_object *e = &list->via.array.ptr[0];
@@ -160,11 +143,11 @@ test_submit_list_decide (void **state)
 
     //  alice decides, claiming to be bob in the body: the verdict is alice's
     reply = s_decide (c, alice, "code", code, "allow", "bob");
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "decided"));
     lh_reply_destroy (&reply);
     reply = s_show (c, bob, id);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     const msgpack_object *verdict =
         codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "verdict");
     assert_non_null (verdict);
@@ -173,7 +156,7 @@ test_submit_list_decide (void **state)
     lh_reply_destroy (&reply);
     //  Late: decided already
     reply = s_decide (c, bob, "escalation", id, "deny", NULL);
-    s_error (&reply, LH_E_NOT_FOUND);
+    cluster_expect_error (&reply, LH_E_NOT_FOUND);
     cluster_destroy (&c);
 }
 
@@ -194,22 +177,22 @@ test_roles (void **state)
     lh_reply_destroy (&sub);
 
     lh_reply_t *reply = cluster_call (c, c->agent, "expert", "{\"op\":\"list\"}");
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_decide (c, c->agent, "escalation", id, "allow", NULL);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_decide (c, c->node, "escalation", id, "allow", NULL);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     codec_buf_t b;
     codec_buf_init (&b);
     s_pack_submit (&b, "agent-1", 1, 0, true);
     //  (the broker lets experts call expert; the node refuses the op)
     reply = s_call (c, alice, &b);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     //  alice may not approve her own agent's request; bob may
     reply = s_decide (c, alice, "escalation", id, "allow", NULL);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     reply = s_decide (c, bob, "escalation", id, "allow", NULL);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     lh_reply_destroy (&reply);
     cluster_destroy (&c);
 }
@@ -248,19 +231,19 @@ test_held_quorum (void **state)
     }
     assert_int_equal (strlen (id), 32);
     lh_reply_t *reply = s_decide (c, alice, "escalation", id, "allow", NULL);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
     lh_reply_destroy (&reply);
     reply = s_decide (c, alice, "escalation", id, "allow", NULL);
-    s_error (&reply, LH_E_FORBIDDEN);
+    cluster_expect_error (&reply, LH_E_FORBIDDEN);
     //  Not answered yet: one allow of two
     assert_null (lh_client_recv (validator, 300));
     reply = s_decide (c, bob, "escalation", id, "allow", NULL);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     lh_reply_destroy (&reply);
     reply = lh_client_recv (validator, 5000);
     assert_non_null (reply);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_int_equal (lh_reply_id (reply), rid);
     const msgpack_object *root = lh_reply_root (reply);
     assert_true (codec_str_eq (codec_map_get (root, "state"), "decided"));
@@ -296,11 +279,11 @@ test_held_quorum (void **state)
     const char *decisions[2] = {"deny", "allow"};
     for (int i = 1; i >= 0; i--) {
         reply = s_decide (c, bob, "escalation", ids[i], decisions[i], NULL);
-        s_ok (reply);
+        cluster_expect_ok (reply);
         lh_reply_destroy (&reply);
         reply = lh_client_recv (validator, 5000);
         assert_non_null (reply);
-        s_ok (reply);
+        cluster_expect_ok (reply);
         assert_int_equal (lh_reply_id (reply), rids[i]);
         assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "escalation"), ids[i]));
         verdict = codec_map_get (lh_reply_root (reply), "verdict");
@@ -317,7 +300,7 @@ test_held_quorum (void **state)
     codec_buf_destroy (&b);
     reply = lh_client_recv (validator, 5000);
     assert_non_null (reply);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (zclock_mono () - start >= 350);
     assert_true (codec_str_eq (codec_map_get (lh_reply_root (reply), "state"), "pending"));
     assert_non_null (codec_map_get (lh_reply_root (reply), "code"));
@@ -343,7 +326,7 @@ test_late_verdict (void **state)
     b.sbuf.data[0] = (char) (0x80 | 13);
     codec_pack_kv_u64 (&b.pk, "ttl_ms", 300);
     lh_reply_t *sub = s_call (c, c->node, &b);
-    s_ok (sub);
+    cluster_expect_ok (sub);
     char id[40];
     s_field (sub, "escalation", id, sizeof (id));
     lh_reply_destroy (&sub);
@@ -359,9 +342,9 @@ test_late_verdict (void **state)
     }
     assert_true (expired);
     reply = s_decide (c, alice, "escalation", id, "allow", NULL);
-    s_error (&reply, LH_E_NOT_FOUND);
+    cluster_expect_error (&reply, LH_E_NOT_FOUND);
     reply = cluster_call (c, c->node, "expert", "{\"op\":\"stats\"}");
-    s_ok (reply);
+    cluster_expect_ok (reply);
     const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
     assert_int_equal (codec_map_get (counters, "late_verdicts")->via.u64, 1);
     assert_int_equal (codec_map_get (counters, "expired")->via.u64, 1);
@@ -385,15 +368,15 @@ test_bad_input_restart_cli (void **state)
     codec_buf_init (&b);
     s_pack_submit (&b, "agent-1", 1, 0, false); //  no key
     lh_reply_t *reply = s_call (c, c->node, &b);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     codec_buf_init (&b);
     s_pack_submit (&b, "agent-1", 9, 0, true); //  quorum over 5
     reply = s_call (c, c->node, &b);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = cluster_call (c, c->node, "expert", "{\"op\":\"nonsense\"}");
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = cluster_call (c, c->node, "expert", "{\"op\":\"stats\"}");
-    s_ok (reply);
+    cluster_expect_ok (reply);
     const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
     assert_true (codec_map_get (counters, "pending")->via.u64 == 0);
     lh_reply_destroy (&reply);
@@ -404,15 +387,15 @@ test_bad_input_restart_cli (void **state)
     s_field (sub, "code", code, sizeof (code));
     lh_reply_destroy (&sub);
     reply = s_decide (c, alice, "escalation", id, "maybe", NULL);
-    s_error (&reply, LH_E_BAD_REQUEST);
+    cluster_expect_error (&reply, LH_E_BAD_REQUEST);
     reply = s_decide (c, alice, "code", "ZZZZZZZZ", "allow", NULL);
-    s_error (&reply, LH_E_NOT_FOUND);
+    cluster_expect_error (&reply, LH_E_NOT_FOUND);
 
     //  Killed with the escalation pending: it comes back
     launcher_signal (c->launcher, expert, SIGKILL);
     s_start_expert (c);
     reply = s_show (c, alice, id);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     assert_true (codec_str_eq (
         codec_map_get (codec_map_get (lh_reply_root (reply), "escalation"), "state"), "pending"));
     lh_reply_destroy (&reply);
@@ -450,7 +433,7 @@ test_bad_input_restart_cli (void **state)
     msgpack_pack_map (&b.pk, 0);
     codec_pack_kv_u64 (&b.pk, "quorum", 1);
     reply = s_call (c, c->node, &b);
-    s_ok (reply);
+    cluster_expect_ok (reply);
     lh_reply_destroy (&reply);
     launcher_cert_path (c->launcher, "alice", cert, sizeof (cert));
     snprintf (command, sizeof (command),
@@ -566,7 +549,7 @@ test_expert_serve (void **state)
         lh_client_destroy (&client);
         codec_buf_destroy (&b);
         assert_non_null (reply);
-        s_ok (reply);
+        cluster_expect_ok (reply);
         lh_reply_destroy (&reply);
         //  The verdict arrives as robot's
         const msgpack_object *verdict = NULL;
