@@ -31,6 +31,19 @@ s_cluster (void)
                         NULL);
 }
 
+//  lh-cache (with_cache), lh-expert with --frontend and extra (NULL or
+//  options), and a validator with --frontend
+static void
+s_start_nodes (cluster_t *c, bool with_cache, const char *extra)
+{
+    if (with_cache)
+        cluster_start_cache (c, NULL);
+    char args[512];
+    snprintf (args, sizeof (args), "--frontend %s %s", c->frontend, extra ? extra : "");
+    cluster_start_expert (c, args);
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+}
+
 //  A validate request for command, waiting up to wait_ms for a verdict
 static void
 s_pack_validate (codec_buf_t *b, const char *command, int wait_ms, const char *session)
@@ -144,11 +157,8 @@ test_verdict_cache_revoke (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     zcert_t *alice = cluster_keygen (c, "alice", "expert");
-    cluster_start_cache (c, NULL);
+    s_start_nodes (c, true, NULL);
     char args[256];
-    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
 
     //  Policy decisions are the policy's
     lh_reply_t *reply = s_validate (c, c->agent, "ls -la", 0, NULL);
@@ -278,11 +288,8 @@ test_deadline_code_retry (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     cluster_keygen (c, "bob", "expert");
-    cluster_start_cache (c, NULL);
+    s_start_nodes (c, true, NULL);
     char args[256];
-    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
 
     int64_t start = zclock_mono ();
     lh_reply_t *reply = s_validate (c, c->agent, SUDO, 600, "s-1");
@@ -351,11 +358,8 @@ test_hook_code_flow (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     cluster_keygen (c, "bob", "expert");
-    cluster_start_cache (c, NULL);
+    s_start_nodes (c, true, NULL);
     char args[256];
-    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
     char out[4096];
     int64_t start = zclock_mono ();
     assert_int_equal (s_hook (c, "codex", SUDO, 400, out, sizeof (out)), 2);
@@ -410,11 +414,8 @@ test_events_story (void **state)
     cluster_t *c = s_cluster ();
     zcert_t *alice = cluster_keygen (c, "alice", "expert");
     cluster_start_integrity (c, 1, NULL);
-    cluster_start_cache (c, NULL);
+    s_start_nodes (c, true, NULL);
     char args[256];
-    snprintf (args, sizeof (args), "--frontend %s", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
 
     lh_client_t *agent = cluster_client (c, c->agent);
     lh_client_set_timeout (agent, 20000);
@@ -527,11 +528,7 @@ test_automated_expert (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     cluster_keygen (c, "robot", "expert");
-    cluster_start_cache (c, NULL);
-    char args[512];
-    snprintf (args, sizeof (args), "--frontend %s --review-ms 1500", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    s_start_nodes (c, true, "--review-ms 1500");
 
     //  A reviewer that sleeps holds the first review and is killed during it
     char sleeper[400], crasher[400];
@@ -640,10 +637,7 @@ test_flood (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     zcert_t *alice = cluster_keygen (c, "alice", "expert");
-    char args[256];
-    snprintf (args, sizeof (args), "--frontend %s --queue-max 40 --agent-max 30", c->frontend);
-    cluster_start_expert (c, args);
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    s_start_nodes (c, false, "--queue-max 40 --agent-max 30");
     int escalated, refused;
     s_flood (c, c->agent, 50, "agent agent-1 has 30", &escalated, &refused);
     assert_int_equal (escalated, 30);
