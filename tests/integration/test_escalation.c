@@ -290,6 +290,15 @@ test_deadline_code_retry (void **state)
     cluster_keygen (c, "bob", "expert");
     s_start_nodes (c, true, NULL);
     char args[256];
+    //  bob watches the queue meanwhile (for 4 s)
+    char cert[512], watch[2048];
+    launcher_cert_path (c->launcher, "bob", cert, sizeof (cert));
+    snprintf (watch, sizeof (watch),
+              "LH_BROKER='%s' LH_BROKER_KEY='%s' LH_CERT='%s' timeout -s INT 4 '%s' review watch "
+              "--interval 200 >%s/watch.out 2>&1 &",
+              c->frontend, c->broker_key, cert, LH_CLI_BIN, c->dir);
+    assert_int_equal (system (watch), 0);
+    zclock_sleep (500);
 
     int64_t start = zclock_mono ();
     lh_reply_t *reply = s_validate (c, c->agent, SUDO, 600, "s-1");
@@ -301,7 +310,7 @@ test_deadline_code_retry (void **state)
     s_field (reply, "reason", reason, sizeof (reason));
     assert_non_null (strstr (reason, "no expert answered within 600 ms"));
     assert_non_null (strstr (reason, code));
-    lh_reply_destroy (&reply);
+    lh_reply_t *first = reply;
 
     snprintf (args, sizeof (args), "approve %s --reason 'planned restart'", code);
     assert_int_equal (s_lh (c, "bob", args), 0);
@@ -315,6 +324,26 @@ test_deadline_code_retry (void **state)
     //  A verdict for a code that no longer names a live escalation changes nothing
     snprintf (args, sizeof (args), "approve %s", code);
     assert_int_equal (s_lh (c, "bob", args), 1);
+
+    //  The watch saw the escalation arrive and leave
+    zclock_sleep (4000 - (int) (zclock_mono () - start));
+    char path[400], seen[4096] = "";
+    snprintf (path, sizeof (path), "%s/watch.out", c->dir);
+    FILE *f = fopen (path, "r");
+    assert_non_null (f);
+    size_t n = fread (seen, 1, sizeof (seen) - 1, f);
+    seen[n] = 0;
+    fclose (f);
+    char id[40];
+    s_field (first, "escalation", id, sizeof (id));
+    lh_reply_destroy (&first);
+    char line[64];
+    snprintf (line, sizeof (line), "+ %s", id);
+    if (!strstr (seen, line) || !strstr (seen, SUDO))
+        fail_msg ("the watch did not show the escalation arrive: %s", seen);
+    snprintf (line, sizeof (line), "- %s", id);
+    if (!strstr (seen, line))
+        fail_msg ("the watch did not show the escalation leave: %s", seen);
     cluster_destroy (&c);
 }
 
