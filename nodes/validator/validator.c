@@ -679,10 +679,12 @@ validator_decide (validator_t *self, const msgpack_object *body, const char *age
     s_cache_key (self, tool, input, cwd, home, project, role, key);
     policy_decision_t decision;
     bool cached = cache_get (self->cache, key, &decision);
-    if (cached)
+    //  Counted once per request, not again when its verdict comes back
+    if (!verdict && cached)
         self->n.cache_hits++;
-    else {
+    else if (!verdict)
         self->n.cache_misses++;
+    if (!cached) {
         policy_request_t request = {.tool = tool,
                                     .input = input,
                                     .cwd = cwd,
