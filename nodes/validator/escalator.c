@@ -162,10 +162,10 @@ s_submit (escalator_t *self, held_t *h)
 bool
 escalator_start (escalator_t *self, lh_request_t **request_p, const validator_escalation_t *esc)
 {
-    //  One agent holds at most a quarter: it cannot keep everyone else's
+    //  One agent holds at most an eighth: it cannot keep everyone else's
     //  escalations from their experts by waiting on many of its own
     size_t *mine = (size_t *) zhashx_lookup (self->per_agent, esc->agent);
-    size_t agent_max = self->max / 4 ? self->max / 4 : 1;
+    size_t agent_max = self->max / 8 ? self->max / 8 : 1;
     if (zlistx_size (self->held) >= self->max || (mine && *mine >= agent_max)) {
         self->n.refused++;
         return false;

@@ -34,8 +34,8 @@ escalator_t *escalator_new (const lh_connect_t *conn, size_t max);
 void escalator_destroy (escalator_t **self_p);
 
 //  Takes the request (request_p is nulled) and starts its escalation.
-//  False, leaving the request with the caller, when max are held, or a
-//  quarter of max for the same agent.
+//  False, leaving the request with the caller, when max are held, or an
+//  eighth of max for the same agent.
 bool escalator_start (escalator_t *self, lh_request_t **request_p,
                       const validator_escalation_t *escalation);
 

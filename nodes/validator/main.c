@@ -74,12 +74,14 @@ static const lh_option_t s_options[] = {
      "policy file (docs/POLICY.md); default PREFIX/share/lighthouse/default.policy", false},
     {"cache-size", "validator/cache_size", "100000", "decisions kept in the L1 cache", false},
     {"home", "validator/home", "/root", "home directory when a request names none", false},
-    {"capacity", "validator/capacity", "64", "requests held at once", false},
+    {"capacity", "validator/capacity", "256",
+     "requests held at once (escalations waiting for experts included)", false},
     {"heartbeat", "validator/heartbeat", "2500",
      "MDP heartbeat interval, ms (the broker's broker/heartbeat)", false},
-    {"escalations", "validator/escalations", "1024",
+    {"escalations", "validator/escalations", NULL,
      "escalated requests held at once while the verdict cache and experts are asked (needs "
-     "--frontend); beyond, the fallback answers at once",
+     "--frontend), at most half the capacity, an eighth of them for one agent; beyond, the "
+     "fallback answers at once [capacity / 2]",
      false},
     {"log-level", "validator/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
@@ -670,7 +672,7 @@ main (int argc, char **argv)
     lh_connect_t conn = {.endpoint = lh_config_str (config, "validator/broker", NULL),
                          .server_key = lh_config_str (config, "validator/broker_key", NULL),
                          .cert = cert};
-    int capacity = (int) lh_config_int (config, "validator/capacity", 64);
+    int capacity = (int) lh_config_int (config, "validator/capacity", 256);
     worker = lh_worker_new (&conn, "validate", capacity);
     if (!worker) {
         lh_error ("cannot start worker", "broker=%s", conn.endpoint);
@@ -702,8 +704,12 @@ main (int argc, char **argv)
         lh_connect_t front = {.endpoint = frontend,
                               .server_key = lh_config_str (config, "validator/broker_key", NULL),
                               .cert = cert};
-        long most = lh_config_int (config, "validator/escalations", 1024);
-        decider.escalator = escalator_new (&front, most > 0 ? (size_t) most : 1);
+        //  Every escalation held takes one of the broker's slots for this
+        //  worker: half stay for the requests that need no expert
+        long most = lh_config_int (config, "validator/escalations", capacity / 2);
+        if (most < 1 || most > capacity / 2)
+            most = capacity / 2 > 0 ? capacity / 2 : 1;
+        decider.escalator = escalator_new (&front, (size_t) most);
         if (decider.escalator)
             s_escalator_counters (validator, escalator_counters (decider.escalator));
     }

@@ -681,14 +681,14 @@ test_flood (void **state)
     cluster_destroy (&c);
 }
 
-//  A validator holds a bounded number of waiting escalations, a quarter of
+//  A validator holds a bounded number of waiting escalations, an eighth of
 //  them at most for one agent: beyond, the fallback answers at once
 static void
 test_validator_bound (void **state)
 {
     (void) state;
     cluster_t *c = s_cluster (); //  expert configured, no lh-expert: submits wait
-    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--escalations 8");
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--escalations 16");
     lh_client_t *agent = cluster_client (c, c->agent);
     lh_client_set_timeout (agent, 20000);
     lh_client_set_retries (agent, 0);
