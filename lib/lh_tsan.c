@@ -9,7 +9,9 @@
     touch through intercepted calls, are theirs; races between our own
     threads (the replica's libuv work threads, the validator's) are still
     reported. czmq's fork handlers unlock in the child what the parent
-    locked.
+    locked. LMDB's copy thread (mdb_env_copy2 with compaction, the
+    replica's snapshots) writes to a file descriptor whose number a libuv
+    work thread used before: TSan sees one fd, the kernel two files.
 */
 const char *__tsan_default_suppressions (void);
 
@@ -20,6 +22,7 @@ __tsan_default_suppressions (void)
            "race:libczmq.so\n"
            "race:libsodium.so\n"
            "race:libstdc++.so\n"
+           "race:liblmdb.so\n"
            "called_from_lib:libzmq.so.5\n"
            "called_from_lib:libsodium.so.23\n"
            "mutex:__run_postfork_handlers\n";
