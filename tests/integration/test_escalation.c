@@ -666,7 +666,11 @@ test_flood (void **state)
     (void) state;
     cluster_t *c = s_cluster ();
     zcert_t *alice = cluster_keygen (c, "alice", "expert");
-    s_start_nodes (c, false, "--queue-max 40 --agent-max 30");
+    char args[256];
+    snprintf (args, sizeof (args), "--frontend %s --queue-max 40 --agent-max 30", c->frontend);
+    cluster_start_expert (c, args);
+    //  Room for the whole flood in the validator: lh-expert's bounds are tested
+    cluster_start_validator_logging (c, LH_DEFAULT_POLICY, "--capacity 1024");
     int escalated, refused;
     s_flood (c, c->agent, 50, "agent agent-1 has 30", &escalated, &refused);
     assert_int_equal (escalated, 30);
