@@ -1152,7 +1152,7 @@ s_lat_row (FILE *out, const char *name, const hist_t *h, const check_t *c)
 static void
 s_check_row (FILE *out, const check_t *c)
 {
-    fprintf (out, "  %-34s sent %6llu  as expected %6llu  failed %llu", c->name,
+    fprintf (out, "  %-36s sent %6llu  as expected %6llu  failed %llu", c->name,
              (unsigned long long) c->sent, (unsigned long long) c->ok,
              (unsigned long long) c->failed);
     if (c->failed) {
