@@ -10,7 +10,8 @@
     agents  many synchronous agents in one thread (children of --suite validate)
     validate  the validate suite: echo vs validate through one broker
 
-    lh-events-bench (events.c, bench/run-events) shares hist and proc.
+    lh-events-bench (events.c, bench/run-events) and lh-escalation-bench
+    (escalation.c, bench/run-escalation) share hist and proc.
 */
 #ifndef LH_BENCH_H_INCLUDED
 #define LH_BENCH_H_INCLUDED
@@ -79,6 +80,9 @@ int proc_read_line (int fd, char *buf, size_t size, int64_t until);
 //  Returns the number read, or -1 when the file cannot be opened.
 int proc_load_keys (const char *path, int first, int count, char (*pub)[41], char (*sec)[41]);
 
+//  The directory of this program's binary (the binaries it runs are found
+//  from there). 0, or -1 when /proc/self/exe cannot be read.
+int proc_self_dir (char *out, size_t size);
 //  The binary to run: given when set, else self_dir/relative, else built_in
 //  (a path fixed at build time). out gets the last one tried; false when it
 //  is not executable.

@@ -578,13 +578,8 @@ static int
 s_env_init (eenv_t *env, const eopts_t *o, int max_clients)
 {
     char self[PATH_MAX];
-    ssize_t n = readlink ("/proc/self/exe", self, sizeof (self) - 1);
-    if (n <= 0)
+    if (proc_self_dir (self, sizeof (self)) != 0)
         return -1;
-    self[n] = 0;
-    char *slash = strrchr (self, '/');
-    if (slash)
-        *slash = 0;
     if (!proc_find_bin (env->broker_bin, sizeof (env->broker_bin), o->broker_bin, self,
                         "../broker/lh-broker", LH_BENCH_BROKER)) {
         fprintf (stderr, "lh-events-bench: lh-broker not found (tried %s); use --broker-bin\n",

@@ -268,6 +268,19 @@ host_iowait_percent (const host_snap_t *a, const host_snap_t *b)
            (double) (b->total - a->total);
 }
 
+int
+proc_self_dir (char *out, size_t size)
+{
+    ssize_t n = readlink ("/proc/self/exe", out, size - 1);
+    if (n <= 0)
+        return -1;
+    out[n] = 0;
+    char *slash = strrchr (out, '/');
+    if (slash)
+        *slash = 0;
+    return 0;
+}
+
 bool
 proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
                const char *relative, const char *built_in)
