@@ -50,6 +50,10 @@ static const lh_option_t s_options[] = {
      false},
     {"spool-dir", "expert/spool_dir", NULL, "durable spool of events for the log [DIR/spool]",
      false},
+    {"spool-max", "expert/spool_max", "100000",
+     "events held for the log while it is away (about three per escalation); beyond, steps "
+     "are not logged and each loss is an error line",
+     false},
     {"review-ms", "expert/review_ms", "60000",
      "how long an automated expert that accepted a review has to give its verdict before the "
      "escalation is offered again",
@@ -169,9 +173,10 @@ main (int argc, char **argv)
                   lh_config_str (config, "expert/spool_dir", ""));
         if (!spool_dir[0])
             snprintf (spool_dir, sizeof (spool_dir), "%s/spool", dir);
+        long spool_max = lh_config_int (config, "expert/spool_max", 100000);
         self.front = lh_client_new (&front);
-        self.spool =
-            spool_new (&front, spool_dir, 100000, (size_t) 256 << 20, true, err, sizeof (err));
+        self.spool = spool_new (&front, spool_dir, (size_t) (spool_max > 0 ? spool_max : 1),
+                                (size_t) 256 << 20, true, err, sizeof (err));
         if (!self.front || !self.spool) {
             lh_error ("cannot start the frontend client or the event spool",
                       "frontend=%s spool=%s error=\"%s\"", frontend, spool_dir, err);

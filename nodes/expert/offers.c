@@ -14,6 +14,7 @@ typedef struct {
     int64_t next_ms;     //  not offered before this (retry after a failure)
     int64_t lease_until; //  a worker holds it until this
     uint32_t attempts;   //  offers sent
+    bool ended;          //  decided or expired while its offer was in flight
 } offer_t;
 
 struct _offers_t {
@@ -168,6 +169,9 @@ offers_take (offers_t *self, expert_store_t *store, const lh_reply_t *reply, int
     zhashx_delete (self->calls, LH_IDKEY (offer->call));
     offer->call = 0;
     const msgpack_object *root = lh_reply_root (reply);
+    //  A worker that accepts and decides at once may have its verdict read
+    //  before its acceptance: the acceptance is still a step of the story
+    bool ended = offer->ended;
     const msgpack_object *accepted = root ? codec_map_get (root, "accepted") : NULL;
     if (lh_reply_ok (reply) && accepted && accepted->type == MSGPACK_OBJECT_BOOLEAN &&
         accepted->via.boolean) {
@@ -176,6 +180,12 @@ offers_take (offers_t *self, expert_store_t *store, const lh_reply_t *reply, int
         expert_esc_t esc;
         if (self->assigned && expert_store_get (store, offer->id, &esc, NULL, NULL) == LH_OK)
             self->assigned (self->arg, &esc, offer->attempts);
+        if (ended)
+            zhashx_delete (self->offers, offer->id);
+        return true;
+    }
+    if (ended) {
+        zhashx_delete (self->offers, offer->id);
         return true;
     }
     self->n.failed++;
@@ -202,8 +212,9 @@ offers_forget (offers_t *self, const char *id)
     if (!offer)
         return;
     if (offer->call)
-        zhashx_delete (self->calls, LH_IDKEY (offer->call));
-    zhashx_delete (self->offers, id);
+        offer->ended = true; //  its answer still comes: offers_take ends it
+    else
+        zhashx_delete (self->offers, id);
 }
 
 const offers_counters_t *
