@@ -42,8 +42,8 @@ typedef struct {
 
 struct _escalator_t {
     lh_client_t *client;
-    zlistx_t *held;  //  held_t, oldest first
-    zhashx_t *calls; //  lh_client request id -> held_t
+    zlistx_t *held;      //  held_t, oldest first
+    zhashx_t *calls;     //  lh_client request id -> held_t
     zhashx_t *per_agent; //  agent id -> escalations held (size_t)
     zhashx_t *recall;    //  "<key hex>/<agent>/<session>" -> recall_t
     recall_t last;       //  what escalator_recall returned

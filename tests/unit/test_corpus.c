@@ -158,7 +158,7 @@ s_corpus_each (const policy_t *policy, const char *path, case_fn *fn, void *arg)
         }
         if (n == 0 || line[0] == '#')
             continue;
-        char *cols[5];
+        char *cols[5] = {"", "", "", "", ""}; //  gcc cannot see fail_msg not return
         if (!s_split_columns (line, cols))
             fail_msg ("%s:%d: expected 5 tab-separated columns", path, lineno);
         case_t c = {path,
