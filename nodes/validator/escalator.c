@@ -284,8 +284,12 @@ escalator_forget (escalator_t *self, const char *verdict_id)
 }
 
 static void
-s_remember (escalator_t *self, const held_t *h)
+s_remember (escalator_t *self, const held_t *h, int64_t expires_ms)
 {
+    //  Never past the verdict's own end
+    int64_t left = expires_ms - zclock_time ();
+    if (left <= 0)
+        return;
     if (zhashx_size (self->recall) >= ESCALATOR_RECALL_MAX)
         zhashx_purge (self->recall); //  a moment's memory: losing it costs a round trip
     recall_t *r = (recall_t *) zmalloc (sizeof (recall_t));
@@ -293,7 +297,7 @@ s_remember (escalator_t *self, const held_t *h)
     snprintf (r->decision, sizeof (r->decision), "%s", h->decision);
     snprintf (r->reason, sizeof (r->reason), "%s", h->reason);
     snprintf (r->verdict_id, sizeof (r->verdict_id), "%s", h->verdict_id);
-    r->until = zclock_mono () + ESCALATOR_RECALL_MS;
+    r->until = zclock_mono () + (left < ESCALATOR_RECALL_MS ? left : ESCALATOR_RECALL_MS);
     char name[VALIDATOR_KEY_SIZE * 2 + LH_MAX_AGENT + 260];
     s_recall_name (h->key, h->agent, h->session, name, sizeof (name));
     zhashx_update (self->recall, name, r);
@@ -333,8 +337,9 @@ s_on_cache (escalator_t *self, held_t *h, lh_reply_t *reply)
     snprintf (h->reason, sizeof (h->reason), "verdict %s of expert:%s: %s", h->verdict_id, expert,
               why[0] ? why : "(no reason given)");
     //  Only an identified verdict can be forgotten when revoked
-    if (strlen (h->verdict_id) == 32)
-        s_remember (self, h);
+    const msgpack_object *expires = codec_map_get (verdict, "expires_ms");
+    if (strlen (h->verdict_id) == 32 && expires && expires->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        s_remember (self, h, (int64_t) expires->via.u64);
     s_end (self, h, NULL);
 }
 

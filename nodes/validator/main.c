@@ -710,8 +710,11 @@ main (int argc, char **argv)
         if (most < 1 || most > capacity / 2)
             most = capacity / 2 > 0 ? capacity / 2 : 1;
         decider.escalator = escalator_new (&front, (size_t) most);
-        if (decider.escalator)
-            s_escalator_counters (validator, escalator_counters (decider.escalator));
+        if (!decider.escalator) {
+            lh_error ("cannot start asking experts", "frontend=%s", frontend);
+            goto done;
+        }
+        s_escalator_counters (validator, escalator_counters (decider.escalator));
     }
     while (!zsys_interrupted) {
         //  Short waits: reloads are checked between requests, never during one
