@@ -274,6 +274,7 @@ static const command_t s_commands[] = {
     {"review", cli_review, LH_ROLE_LOCAL, s_check_remote, cli_review_usage},
     {"approve", cli_approve, LH_ROLE_LOCAL, s_check_remote, cli_approve_usage},
     {"expert", cli_expert, LH_ROLE_LOCAL, s_check_remote, cli_expert_usage},
+    {"chaos", cli_chaos, LH_ROLE_LOCAL, NULL, cli_chaos_usage},
     {"version", s_version, LH_ROLE_LOCAL, NULL, s_version_usage},
     {NULL, NULL, 0, NULL, NULL},
 };
