@@ -206,8 +206,8 @@ main (int argc, char **argv)
         lh_error ("no links: --links NAME=LISTEN>UPSTREAM[,...]", "%s", "");
         goto done;
     }
-    if (!s_links (&self, links, err, sizeof (err))) {
-        lh_error ("bad links", "error=\"%s\"", err);
+    if (!s_links (&self, links, err, sizeof (err)) || self.count == 0) {
+        lh_error ("bad links", "error=\"%s\"", err[0] ? err : "no link given");
         goto done;
     }
     if (!s_control_local (endpoint)) {
