@@ -8,6 +8,7 @@
 #include "lh_dispatch.h"
 #include "lh_idhash.h"
 #include "lh_log.h"
+#include "lh_metrics.h"
 #include "lh_proto.h"
 #include "ratelimit.h"
 
@@ -156,6 +157,8 @@ struct _broker_t {
     int64_t heartbeat_at;
     int64_t started_ms;
     char endpoints[3][256];
+    lh_metrics_t *metrics; //  NULL without --metrics
+    int64_t metrics_at;
     counters_t n;
 };
 
@@ -544,6 +547,49 @@ s_pack_worker (msgpack_packer *pk, worker_t *worker, int64_t now)
     codec_pack_kv_u64 (pk, "inflight", zlistx_size (worker->inflight));
     codec_pack_kv_u64 (pk, "served", worker->served);
     codec_pack_kv_i64 (pk, "expires_in_ms", worker->expiry - now);
+}
+
+//  The broker's counters, and each service's, for Prometheus
+static void
+s_metrics_publish (broker_t *self)
+{
+    codec_buf_t counters;
+    codec_buf_init (&counters);
+    s_pack_counters (self, &counters.pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    msgpack_unpack_next (&u, counters.sbuf.data, counters.sbuf.size, NULL);
+    lh_metrics_text_t *text = lh_metrics_text_new ();
+    static const char *gauges[] = {"inflight", NULL};
+    lh_metrics_text_map (text, "lighthouse_broker", &u.data, gauges, NULL);
+    lh_metrics_text_add (text, "lighthouse_broker_workers", "gauge", "workers registered", NULL,
+                         (double) zhashx_size (self->workers));
+    for (service_t *s = (service_t *) zhashx_first (self->services); s;
+         s = (service_t *) zhashx_next (self->services)) {
+        char name[LH_MAX_SERVICE * 2 + 1], labels[LH_MAX_SERVICE * 2 + 16];
+        lh_metrics_label (s->name, name, sizeof (name));
+        snprintf (labels, sizeof (labels), "service=\"%s\"", name);
+        lh_metrics_text_add (text, "lighthouse_service_workers", "gauge", "workers of the service",
+                             labels, (double) s->workers);
+        lh_metrics_text_add (text, "lighthouse_service_idle_workers", "gauge", "workers with room",
+                             labels, (double) zlistx_size (s->waiting));
+        lh_metrics_text_add (text, "lighthouse_service_queued", "gauge", "requests waiting", labels,
+                             (double) zlistx_size (s->queue));
+        lh_metrics_text_add (text, "lighthouse_service_inflight", "gauge", "requests at workers",
+                             labels, (double) s_service_inflight (s, self));
+        lh_metrics_text_add (text, "lighthouse_service_requests_total", "counter",
+                             "requests accepted into the queue", labels, (double) s->requests);
+        lh_metrics_text_add (text, "lighthouse_service_replies_total", "counter",
+                             "replies from workers", labels, (double) s->replies);
+        lh_metrics_text_add (text, "lighthouse_service_failures_total", "counter",
+                             "requests answered with an error", labels, (double) s->failures);
+    }
+    size_t size;
+    const char *data = lh_metrics_text_data (text, &size);
+    lh_metrics_publish (self->metrics, data, size);
+    lh_metrics_text_destroy (&text);
+    msgpack_unpacked_destroy (&u);
+    codec_buf_destroy (&counters);
 }
 
 //  Internal services: one handler each, answering into pk. Arguments
@@ -1432,6 +1478,10 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         self->heartbeat_at = now + self->heartbeat_ms;
     }
     s_expire_requests (self, now);
+    if (self->metrics && now >= self->metrics_at) {
+        s_metrics_publish (self);
+        self->metrics_at = now + 1000;
+    }
     if (self->pub_reopen) {
         char endpoint[sizeof (self->endpoints[2])];
         snprintf (endpoint, sizeof (endpoint), "%s", self->endpoints[2]);
@@ -1583,6 +1633,17 @@ broker_new (zconfig_t *config)
         broker_destroy (&self);
         return NULL;
     }
+    const char *metrics = lh_config_str (config, "broker/metrics", NULL);
+    if (metrics) {
+        char err[256];
+        self->metrics = lh_metrics_new (metrics, err, sizeof (err));
+        if (!self->metrics) {
+            lh_error ("cannot serve metrics", "error=\"%s\"", err);
+            broker_destroy (&self);
+            return NULL;
+        }
+        lh_info ("metrics", "listen=%s port=%d", metrics, lh_metrics_port (self->metrics));
+    }
     zloop_reader (self->loop, self->frontend, s_frontend_ready, self);
     zloop_reader (self->loop, self->backend, s_backend_ready, self);
     zloop_timer (self->loop, TICK_MS, 0, s_tick, self);
@@ -1601,6 +1662,7 @@ broker_destroy (broker_t **self_p)
                  w = (worker_t *) zhashx_next (self->workers))
                 s_worker_disconnect (self, w->identity);
         zloop_destroy (&self->loop);
+        lh_metrics_destroy (&self->metrics);
         zhashx_destroy (&self->tokens);
         zhashx_destroy (&self->workers);
         zhashx_destroy (&self->services);

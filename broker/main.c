@@ -26,6 +26,8 @@ static const lh_option_t s_options[] = {
     {"client-heartbeat", "broker/client_heartbeat", "30000",
      "ZMTP heartbeat to clients, ms (0: none); workers always 2000", false},
     {"io-threads", "broker/io_threads", "1", "ZeroMQ I/O threads (CURVE work runs there)", false},
+    {"metrics", "broker/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "broker/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "lh_dispatch.h"
 #include "lh_log.h"
+#include "lh_metrics.h"
 #include "lh_node.h"
 #include "lh_worker.h"
 
@@ -31,6 +32,8 @@ static const lh_option_t s_options[] = {
     {"grace", "cache/grace", "300", "seconds before other policy versions are swept", false},
     {"capacity", "cache/capacity", "64", "requests held at once", false},
     {"heartbeat", "cache/heartbeat", "2500", "MDP heartbeat interval, ms", false},
+    {"metrics", "cache/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "cache/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
@@ -286,10 +289,10 @@ s_op_revoke (node_t *self, const msgpack_object *id, args_t *args, codec_buf_t *
     codec_pack_kv_bool (&reply->pk, "revoked", rc == 1);
 }
 
+//  The counters map of op "stats" (lh status, --metrics)
 static void
-s_op_stats (node_t *self, const msgpack_object *id, args_t *args, codec_buf_t *reply)
+s_pack_counters (node_t *self, msgpack_packer *pk)
 {
-    (void) args;
     cache_stats_t st;
     cache_store_stats (self->store, &st);
     const struct {
@@ -316,11 +319,18 @@ s_op_stats (node_t *self, const msgpack_object *id, args_t *args, codec_buf_t *r
         {"map_full", st.map_full},
     };
     size_t count = sizeof (counters) / sizeof (counters[0]);
+    msgpack_pack_map (pk, count);
+    for (size_t i = 0; i < count; i++)
+        codec_pack_kv_u64 (pk, counters[i].name, counters[i].value);
+}
+
+static void
+s_op_stats (node_t *self, const msgpack_object *id, args_t *args, codec_buf_t *reply)
+{
+    (void) args;
     codec_pack_ok_head (&reply->pk, id, 1);
     codec_pack_str (&reply->pk, "counters");
-    msgpack_pack_map (&reply->pk, count);
-    for (size_t i = 0; i < count; i++)
-        codec_pack_kv_u64 (&reply->pk, counters[i].name, counters[i].value);
+    s_pack_counters (self, &reply->pk);
 }
 
 typedef LH_DISPATCH_ENTRY (op_fn *, check_fn *) op_t;
@@ -441,9 +451,24 @@ main (int argc, char **argv)
              "map_size_mb=%ld",
              conn.endpoint, dir, (unsigned long long) st.entries, max_entries, max_ttl, map_mb);
 
+    lh_metrics_t *metrics = NULL;
+    bool failed = lh_config_str (config, "cache/metrics", NULL) &&
+                  !(metrics = lh_metrics_new (lh_config_str (config, "cache/metrics", ""), err,
+                                              sizeof (err)));
+    if (failed)
+        lh_error ("cannot serve metrics", "error=\"%s\"", err);
     int64_t next_sweep = zclock_mono () + SWEEP_EVERY_MS;
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !failed) {
         int64_t now = zclock_mono ();
+        if (now >= next_sweep && metrics) {
+            static const char *gauges[] = {"entries", "max_entries", "map_used", "map_size", NULL};
+            codec_buf_t counters;
+            codec_buf_init (&counters);
+            s_pack_counters (&self, &counters.pk);
+            lh_metrics_publish_map (metrics, "lighthouse_cache", counters.sbuf.data,
+                                    counters.sbuf.size, gauges);
+            codec_buf_destroy (&counters);
+        }
         if (now >= next_sweep) {
             int removed =
                 cache_store_sweep (self.store, zclock_time (), SWEEP_MAX, err, sizeof (err));
@@ -467,9 +492,10 @@ main (int argc, char **argv)
              (unsigned long long) self.requests, (unsigned long long) st.entries,
              (unsigned long long) st.puts, (unsigned long long) st.hits,
              (unsigned long long) st.revocations);
+    lh_metrics_destroy (&metrics);
     lh_worker_destroy (&worker);
     cache_store_destroy (&self.store);
     zcert_destroy (&cert);
     zconfig_destroy (&config);
-    return 0;
+    return failed ? 1 : 0;
 }

@@ -62,6 +62,8 @@ typedef struct {
 //  expert_ops.c: answers request (or holds it: a waiting submit, a decide
 //  or revoke waiting for the cache)
 void expert_handle (expert_t *self, lh_request_t *request);
+//  The counters map of op "stats" (lh status, --metrics)
+void expert_pack_counters (expert_t *self, msgpack_packer *pk);
 
 //  expert_tell.c
 int64_t expert_now (void); //  wall clock, ms: deadlines are stored as such

@@ -317,26 +317,32 @@ s_stats (expert_t *self, lh_request_t *request, codec_buf_t *buf)
 {
     codec_pack_ok_head (&buf->pk, lh_request_id (request), 1);
     codec_pack_str (&buf->pk, "counters");
+    expert_pack_counters (self, &buf->pk);
+    return false;
+}
+
+void
+expert_pack_counters (expert_t *self, msgpack_packer *pk)
+{
     const offers_counters_t none = {0};
     const offers_counters_t *o = self->offers ? offers_counters (self->offers) : &none;
-    msgpack_pack_map (&buf->pk, 16);
-    codec_pack_kv_u64 (&buf->pk, "pending", expert_store_pending_count (self->store));
-    codec_pack_kv_u64 (&buf->pk, "late_verdicts", self->n.late_verdicts);
-    codec_pack_kv_u64 (&buf->pk, "remembered", self->n.remembered);
-    codec_pack_kv_u64 (&buf->pk, "revoked", self->n.revoked);
-    codec_pack_kv_u64 (&buf->pk, "cache_errors", self->n.cache_errors);
-    codec_pack_kv_u64 (&buf->pk, "offers", o->offers);
-    codec_pack_kv_u64 (&buf->pk, "assigned", o->accepted);
-    codec_pack_kv_u64 (&buf->pk, "reoffers", o->reoffers);
-    codec_pack_kv_u64 (&buf->pk, "offers_failed", o->failed);
-    codec_pack_kv_u64 (&buf->pk, "held", zlistx_size (self->held));
-    codec_pack_kv_u64 (&buf->pk, "submitted", self->n.submitted);
-    codec_pack_kv_u64 (&buf->pk, "decided", self->n.decided);
-    codec_pack_kv_u64 (&buf->pk, "expired", self->n.expired);
-    codec_pack_kv_u64 (&buf->pk, "verdicts", self->n.verdicts);
-    codec_pack_kv_u64 (&buf->pk, "refused", self->n.refused);
-    codec_pack_kv_u64 (&buf->pk, "held_timeouts", self->n.held_timeouts);
-    return false;
+    msgpack_pack_map (pk, 16);
+    codec_pack_kv_u64 (pk, "pending", expert_store_pending_count (self->store));
+    codec_pack_kv_u64 (pk, "late_verdicts", self->n.late_verdicts);
+    codec_pack_kv_u64 (pk, "remembered", self->n.remembered);
+    codec_pack_kv_u64 (pk, "revoked", self->n.revoked);
+    codec_pack_kv_u64 (pk, "cache_errors", self->n.cache_errors);
+    codec_pack_kv_u64 (pk, "offers", o->offers);
+    codec_pack_kv_u64 (pk, "assigned", o->accepted);
+    codec_pack_kv_u64 (pk, "reoffers", o->reoffers);
+    codec_pack_kv_u64 (pk, "offers_failed", o->failed);
+    codec_pack_kv_u64 (pk, "held", zlistx_size (self->held));
+    codec_pack_kv_u64 (pk, "submitted", self->n.submitted);
+    codec_pack_kv_u64 (pk, "decided", self->n.decided);
+    codec_pack_kv_u64 (pk, "expired", self->n.expired);
+    codec_pack_kv_u64 (pk, "verdicts", self->n.verdicts);
+    codec_pack_kv_u64 (pk, "refused", self->n.refused);
+    codec_pack_kv_u64 (pk, "held_timeouts", self->n.held_timeouts);
 }
 
 typedef LH_DISPATCH_ENTRY (op_fn *, op_check_fn *) op_t;

@@ -22,6 +22,7 @@
 
 #include "lh_idhash.h"
 #include "lh_log.h"
+#include "lh_metrics.h"
 #include "lh_node.h"
 
 #include <limits.h>
@@ -62,6 +63,8 @@ static const lh_option_t s_options[] = {
      "seconds a verdict is remembered when the expert names no --ttl", false},
     {"max-ttl", "expert/max_ttl", "2592000", "the longest --ttl an expert may give, seconds",
      false},
+    {"metrics", "expert/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "expert/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
@@ -133,6 +136,7 @@ main (int argc, char **argv)
                      .verdict_ttl = lh_config_int (config, "expert/verdict_ttl", 3600),
                      .max_ttl = lh_config_int (config, "expert/max_ttl", 2592000)};
     zcert_t *cert = NULL;
+    lh_metrics_t *metrics = NULL;
     int rc = 1;
     const char *dir = lh_config_str (config, "expert/dir", NULL);
     char err[512] = "";
@@ -202,6 +206,12 @@ main (int argc, char **argv)
                              3);
     lh_info ("serving", "service=expert broker=%s dir=%s pending=%zu frontend=%s", conn.endpoint,
              dir, expert_store_pending_count (self.store), frontend ? frontend : "off");
+    if (lh_config_str (config, "expert/metrics", NULL) &&
+        !(metrics =
+              lh_metrics_new (lh_config_str (config, "expert/metrics", ""), err, sizeof (err)))) {
+        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+        goto done;
+    }
     int64_t next_sweep = 0;
     while (!zsys_interrupted) {
         lh_request_t *request = s_next_request (&self);
@@ -214,6 +224,15 @@ main (int argc, char **argv)
             if (self.offers)
                 offers_sweep (self.offers, self.store, now);
             next_sweep = now + SWEEP_MS;
+            if (metrics) {
+                static const char *gauges[] = {"pending", "held", NULL};
+                codec_buf_t counters;
+                codec_buf_init (&counters);
+                expert_pack_counters (&self, &counters.pk);
+                lh_metrics_publish_map (metrics, "lighthouse_expert", counters.sbuf.data,
+                                        counters.sbuf.size, gauges);
+                codec_buf_destroy (&counters);
+            }
         }
         s_held_timeouts (&self, now);
         if (self.spool)
@@ -225,6 +244,7 @@ main (int argc, char **argv)
         lh_warn ("events kept in the spool for the next start", "%s", "");
     rc = 0;
 done:
+    lh_metrics_destroy (&metrics);
     offers_destroy (&self.offers);
     zhashx_destroy (&self.per_agent);
     zhashx_destroy (&self.calls);

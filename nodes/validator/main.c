@@ -31,6 +31,7 @@
 #include "codec.h"
 #include "lh_node.h"
 #include "lh_log.h"
+#include "lh_metrics.h"
 #include "lh_worker.h"
 #include "event.h"
 #include "redact.h"
@@ -83,6 +84,8 @@ static const lh_option_t s_options[] = {
      "--frontend), at most half the capacity, an eighth of them for one agent; beyond, the "
      "fallback answers at once [capacity / 2]",
      false},
+    {"metrics", "validator/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "validator/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
@@ -616,6 +619,8 @@ main (int argc, char **argv)
     spool_t *spool = NULL;
     pending_t *group = NULL;
     decider_t decider = {.escalator = NULL};
+    lh_metrics_t *metrics = NULL;
+    int64_t metrics_at = 0;
     notices_t notices = {.agents = NULL};
     loads_t loads = {.spool = NULL};
     char default_policy[PATH_MAX];
@@ -682,6 +687,12 @@ main (int argc, char **argv)
     //  think the worker dead while it holds them
     lh_worker_set_heartbeat (worker, (int) lh_config_int (config, "validator/heartbeat", 2500), 3);
     control = s_control (config, cert);
+    if (lh_config_str (config, "validator/metrics", NULL) &&
+        !(metrics = lh_metrics_new (lh_config_str (config, "validator/metrics", ""), err,
+                                    sizeof (err)))) {
+        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+        goto done;
+    }
     lh_info ("serving",
              "service=validate broker=%s policy=%s version=%s events=%s spool=%s protect=\"%s\"",
              conn.endpoint, policy_path, validator_policy_version (validator),
@@ -740,6 +751,17 @@ main (int argc, char **argv)
             s_notices_flush (&notices);
         if (spool)
             spool_poll (spool);
+        if (metrics && zclock_mono () >= metrics_at) {
+            static const char *gauges[] = {"cache_size", "rules", "spool_queued", "spool_bytes",
+                                           NULL};
+            codec_buf_t counters;
+            codec_buf_init (&counters);
+            validator_pack_counters (validator, &counters.pk);
+            lh_metrics_publish_map (metrics, "lighthouse_validator", counters.sbuf.data,
+                                    counters.sbuf.size, gauges);
+            codec_buf_destroy (&counters);
+            metrics_at = zclock_mono () + 1000;
+        }
     }
     if (decider.escalator) {
         //  Every held request gets its fallback before the worker leaves
@@ -757,6 +779,7 @@ main (int argc, char **argv)
     rc = 0;
     lh_info ("stopping", "%s", "");
 done:
+    lh_metrics_destroy (&metrics);
     escalator_destroy (&decider.escalator);
     codec_buf_destroy (&decider.event);
     codec_buf_destroy (&decider.escalation.request);

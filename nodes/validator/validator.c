@@ -232,6 +232,12 @@ s_pack_stats (validator_t *self, msgpack_packer *pk, const msgpack_object *id)
     codec_pack_ok_head (pk, id, 2);
     codec_pack_kv_str (pk, "policy", policy_version (self->policy));
     codec_pack_str (pk, "counters");
+    validator_pack_counters (self, pk);
+}
+
+void
+validator_pack_counters (validator_t *self, msgpack_packer *pk)
+{
     const struct {
         const char *name;
         uint64_t value;

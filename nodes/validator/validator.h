@@ -112,6 +112,9 @@ int validator_reload (validator_t *self, const char *by, char *err, size_t err_s
 const char *validator_policy_sha256 (validator_t *self);
 const char *validator_policy_version (validator_t *self);
 
+//  The counters map op "stats" reports (lh status, --metrics).
+void validator_pack_counters (validator_t *self, msgpack_packer *pk);
+
 //  Adds a counter kept elsewhere to what op "stats" reports; name and
 //  value must stay valid while requests are handled. -1 when
 //  VALIDATOR_EXTRA are taken.
