@@ -48,6 +48,8 @@ static const lh_option_t s_options[] = {
      false},
     {"keygen", "integrity/keygen", NULL, "write a new signer key named NAME to --signer, exit",
      false},
+    {"metrics", "integrity/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "integrity/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -135,6 +135,8 @@ s_on_tick (uv_timer_t *timer)
     //  PUB drops what is sent before a peer subscribes: say it again each second
     if (++self->ticks % (1000 / TICK_MS) == 0 && self->own_note)
         replica_publish_signature (self, self->own_size, self->own_note);
+    if (self->metrics && self->ticks % (1000 / TICK_MS) == 0)
+        replica_publish_metrics (self);
     replica_receive_signatures (self);
     if (self->alerts) {
         lh_reply_t *reply;
@@ -386,6 +388,9 @@ s_connect_broker (replica_t *self, zconfig_t *config, char *err, size_t err_size
         if (self->alerts)
             lh_client_set_timeout (self->alerts, 10000);
     }
+    const char *metrics = lh_config_str (config, "integrity/metrics", NULL);
+    if (metrics && !(self->metrics = lh_metrics_new (metrics, err, err_size)))
+        return -1;
     const char *pub = lh_config_str (config, "integrity/pub", NULL);
     return pub ? s_subscribe (self, pub, err, err_size) : 0;
 }
@@ -567,6 +572,7 @@ replica_destroy (replica_t **self_p)
         lh_worker_destroy (&self->writer);
         lh_worker_destroy (&self->reader);
         lh_client_destroy (&self->alerts);
+        lh_metrics_destroy (&self->metrics);
         zsock_destroy (&self->sub);
         store_destroy (&self->store);
         note_key_destroy (&self->signer);

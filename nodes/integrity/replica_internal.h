@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "lh_client.h"
 #include "lh_connect.h"
+#include "lh_metrics.h"
 #include "lh_worker.h"
 #include "merkle.h"
 #include "note.h"
@@ -98,6 +99,7 @@ struct _replica_t {
     uint64_t generation;                  //  bumped every time writer is replaced
     uvzmq_t *reader_watch, *writer_watch; //  while the loop runs
     lh_client_t *alerts;                  //  appends integrity.alert events through the broker
+    lh_metrics_t *metrics;                //  --metrics, or NULL
     zsock_t *sub;                         //  peers' checkpoint signatures, from the broker's PUB
     //  Group commit
     codec_buf_t pending; //  entry bodies as msgpack bin, back to back
@@ -159,6 +161,8 @@ const char *replica_describe_state (int raft_state);
 
 //  replica_sign.c
 void replica_publish_signature (replica_t *self, uint64_t size, const char *note);
+//  Renders the status and counters for Prometheus (--metrics), each second
+void replica_publish_metrics (replica_t *self);
 //  Takes in the peers' signatures waiting on self->sub and merges those
 //  for sizes applied here.
 void replica_receive_signatures (replica_t *self);

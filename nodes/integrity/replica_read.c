@@ -140,6 +140,56 @@ s_pack_status (replica_t *self, msgpack_packer *pk)
         codec_pack_kv_u64 (pk, counters[i].name, counters[i].value);
 }
 
+void
+replica_publish_metrics (replica_t *self)
+{
+    codec_buf_t status;
+    codec_buf_init (&status);
+    msgpack_pack_map (&status.pk, STATUS_PAIRS);
+    s_pack_status (self, &status.pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    if (msgpack_unpack_next (&u, status.sbuf.data, status.sbuf.size, NULL) ==
+        MSGPACK_UNPACK_SUCCESS) {
+        char name[128], labels[160];
+        lh_metrics_label (self->name, name, sizeof (name));
+        snprintf (labels, sizeof (labels), "replica=\"%s\"", name);
+        lh_metrics_text_t *text = lh_metrics_text_new ();
+        static const char *gauges[] = {"inflight_entries", NULL};
+        lh_metrics_text_map (text, "lighthouse_integrity", codec_map_get (&u.data, "counters"),
+                             gauges, labels);
+        const struct {
+            const char *key, *help;
+        } levels[] = {
+            {"size", "events in the log"},
+            {"term", "Raft term"},
+            {"commit_index", "Raft commit index"},
+            {"applied_index", "Raft entries applied"},
+            {"leader", "the leader's Raft id (0: none known)"},
+        };
+        for (size_t i = 0; i < sizeof (levels) / sizeof (levels[0]); i++) {
+            const msgpack_object *v = codec_map_get (&u.data, levels[i].key);
+            char metric[64];
+            snprintf (metric, sizeof (metric), "lighthouse_integrity_%s", levels[i].key);
+            lh_metrics_text_add (
+                text, metric, "gauge", levels[i].help, labels,
+                v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double) v->via.u64 : 0);
+        }
+        lh_metrics_text_add (text, "lighthouse_integrity_is_leader", "gauge",
+                             "1 while this replica leads", labels,
+                             raft_state (&self->raft) == RAFT_LEADER ? 1 : 0);
+        lh_metrics_text_add (text, "lighthouse_integrity_monitor_ok", "gauge",
+                             "1 while the integrity monitor finds nothing wrong", labels,
+                             self->monitor_result.kind == VERIFY_OK ? 1 : 0);
+        size_t size;
+        const char *data = lh_metrics_text_data (text, &size);
+        lh_metrics_publish (self->metrics, data, size);
+        lh_metrics_text_destroy (&text);
+    }
+    msgpack_unpacked_destroy (&u);
+    codec_buf_destroy (&status);
+}
+
 //  --------------------------------------------------------------------------
 //  Argument checks, in the order the fields were always checked (the
 //  first bad field is the one an error names)

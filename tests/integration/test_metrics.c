@@ -1,7 +1,7 @@
 /*  Integration tests: every daemon's --metrics, scraped over HTTP and read
     with the Prometheus client library's own text-format parser
-    (tests/interop/scrape_metrics.py): broker, validator, lh-expert and
-    lh-cache, after real requests. Anything but GET /metrics is 404; a
+    (tests/interop/scrape_metrics.py): broker, validator, lh-expert,
+    lh-cache and an integrity replica, after real requests. Anything but GET /metrics is 404; a
     listen address that is not one is refused at start. */
 #include "harness.h"
 
@@ -49,12 +49,14 @@ static void
 test_scrape (void **state)
 {
     (void) state;
-    int ports[4];
-    for (int i = 0; i < 4; i++)
+    int ports[5];
+    for (int i = 0; i < 5; i++)
         ports[i] = s_free_port ();
     char set[64], args[256];
     snprintf (set, sizeof (set), "broker/metrics=127.0.0.1:%d", ports[0]);
     cluster_t *c = cluster_new ("    validate\n    expert\n        timeout = 10000\n", set);
+    snprintf (args, sizeof (args), "--metrics 127.0.0.1:%d", ports[4]);
+    cluster_start_integrity (c, 1, args);
     snprintf (args, sizeof (args), "--metrics 127.0.0.1:%d", ports[3]);
     cluster_start_cache (c, args);
     snprintf (args, sizeof (args), "--frontend %s --metrics 127.0.0.1:%d", c->frontend, ports[2]);
@@ -83,8 +85,11 @@ test_scrape (void **state)
               "http://127.0.0.1:%d/metrics 'lighthouse_expert_submitted_total>=1' "
               "'lighthouse_expert_pending>=1' -- "
               "http://127.0.0.1:%d/metrics 'lighthouse_cache_gets_total>=1' "
-              "'lighthouse_cache_max_entries>=1'",
-              LH_SCRAPE_SCRIPT, ports[0], ports[1], ports[2], ports[3]);
+              "'lighthouse_cache_max_entries>=1' -- "
+              "http://127.0.0.1:%d/metrics 'lighthouse_integrity_is_leader>=1' "
+              "'lighthouse_integrity_size>=3' 'lighthouse_integrity_events_applied_total>=3' "
+              "'lighthouse_integrity_monitor_ok>=1'",
+              LH_SCRAPE_SCRIPT, ports[0], ports[1], ports[2], ports[3], ports[4]);
     int status = system (command);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
 
