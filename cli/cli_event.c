@@ -570,11 +570,11 @@ s_verify_export (const char *path, verify_t *verify)
     msgpack_unpacked_init (&item);
     bool header = false;
     int rc = 0;
+    msgpack_unpack_return ret = MSGPACK_UNPACK_CONTINUE;
     while (rc == 0) {
         msgpack_unpacker_reserve_buffer (&unpacker, 1 << 16);
         size_t n = fread (msgpack_unpacker_buffer (&unpacker), 1, 1 << 16, file);
         msgpack_unpacker_buffer_consumed (&unpacker, n);
-        msgpack_unpack_return ret;
         while (rc == 0 &&
                (ret = msgpack_unpacker_next (&unpacker, &item)) == MSGPACK_UNPACK_SUCCESS) {
             const msgpack_object *obj = &item.data;
@@ -602,8 +602,19 @@ s_verify_export (const char *path, verify_t *verify)
                 rc = -1;
             }
         }
-        if (n == 0)
+        //  Bytes that are not msgpack, or a record cut short at the end, are
+        //  not an export: nothing after the last good record may be ignored
+        if (rc == 0 && ret != MSGPACK_UNPACK_SUCCESS && ret != MSGPACK_UNPACK_CONTINUE) {
+            fprintf (stderr, "lh verify: %s: malformed record\n", path);
+            rc = -1;
+        }
+        if (n == 0) {
+            if (rc == 0 && unpacker.used > unpacker.off) {
+                fprintf (stderr, "lh verify: %s: a record is cut short at the end\n", path);
+                rc = -1;
+            }
             break;
+        }
     }
     msgpack_unpacked_destroy (&item);
     msgpack_unpacker_destroy (&unpacker);

@@ -419,6 +419,18 @@ test_append_read_prove (void **state)
     assert_int_equal (s_lh (c, "event export '%s'", export_path), 0);
     assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 0);
     assert_true (s_lh_out (c, "verified: 26 events"));
+    //  Bytes after the last record, or a last record cut short: not an export
+    char damaged[600], shell[2048];
+    snprintf (damaged, sizeof (damaged), "%s.damaged", export_path);
+    snprintf (shell, sizeof (shell), "cp '%s' '%s' && printf '\\301\\301junk' >> '%s'", export_path,
+              damaged, damaged);
+    assert_int_equal (system (shell), 0);
+    assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", damaged, keys_path), 1);
+    assert_true (s_lh_out (c, "malformed record"));
+    snprintf (shell, sizeof (shell), "head -c -7 '%s' > '%s'", export_path, damaged);
+    assert_int_equal (system (shell), 0);
+    assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", damaged, keys_path), 1);
+    assert_true (s_lh_out (c, "cut short"));
     //  One changed byte in the export: verify names the event
     assert_true (s_flip (export_path, "/w/a.c") >= 1);
     assert_int_equal (s_lh (c, "verify --export '%s' --keys '%s'", export_path, keys_path), 1);
