@@ -1,0 +1,921 @@
+"""ops/cluster -- a Lighthouse cluster described in one ZPL file, run on this
+machine with one network namespace per host (docs/CLUSTER.md).
+
+    ops/cluster check FILE    parse and check FILE, print what runs where
+    ops/cluster up FILE       start it, as root: bridge, namespaces, keys, daemons
+    ops/cluster status FILE   each daemon alive or not, and lh status
+    ops/cluster down FILE     stop it and remove what up made; keys, data and logs stay
+
+Exit status: 0 done, 1 failed (not root, a tool missing, a daemon that does
+not come up, ...), 2 a bad FILE or usage (then nothing is started or made).
+"""
+import argparse
+import dataclasses
+import filecmp
+import ipaddress
+import json
+import os
+import pathlib
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_BUILD = ROOT / "build" / "release"
+# The only addresses up creates; the bridge in this namespace is the first
+SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
+BRIDGE_ADDRESS = SUBNET.network_address + 1
+DAEMONS = ("broker", "validator", "integrity", "expert", "cache", "echo")
+PROGRAMS = {
+    "broker": "broker/lh-broker",
+    "validator": "nodes/validator/lh-validator",
+    "integrity": "nodes/integrity/lh-integrity",
+    "expert": "nodes/expert/lh-expert",
+    "cache": "nodes/cache/lh-cache",
+    "echo": "nodes/echo/lh-echo",
+}
+DEFAULT_PORTS = {"frontend": 5555, "backend": 5556, "pub": 5557, "raft": 5565}
+# Interface names hold 15 characters (lhbr-NAME, veths lh-NAME-OCTET); no "-",
+# so that the prefix lh-NAME- names one cluster's namespaces and veths only
+CLUSTER_NAME = re.compile(r"[a-z0-9]{1,8}")
+HOST_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+KEEPS_DATA = ("validator", "integrity", "expert", "cache")    # in DATA/HOST/DAEMON
+STOP_GRACE_S = 10
+READY_TIMEOUT_S = 30
+
+
+class FileError(Exception):
+    """A bad cluster file: one line naming the file, the line and the key."""
+
+    def __init__(self, filename, line, key, message):
+        super().__init__(message)
+        self.filename, self.line, self.key = filename, line, key
+
+    def __str__(self):
+        where = f"{self.filename}:{self.line}" if self.line else self.filename
+        return f"{where}: {self.key}: {self.args[0]}" if self.key else f"{where}: {self.args[0]}"
+
+
+class Failure(Exception):
+    """Something up, down or status could not do (exit 1)."""
+
+
+# ZPL (czmq's zconfig): 4 spaces per level, "name" or "name = value", # comments
+
+@dataclasses.dataclass
+class Item:
+    name: str
+    value: str | None           # None: no "= value" at all
+    line: int
+    path: str                   # host/r1/address, for errors
+    children: list = dataclasses.field(default_factory=list)
+
+
+_ZPL_NAME = re.compile(r"[A-Za-z0-9$_@.&+/-]+")
+
+
+def parse_zpl(text, filename):
+    """The tree of a ZPL text, under a nameless root; what zconfig refuses is a FileError."""
+    root = Item("", None, 0, "")
+    chain = [root]              # chain[d]: the item that lines at depth d belong to
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip()
+        body = line.lstrip(" ")
+        if not body:
+            continue
+        indent = len(line) - len(body)
+        if body[0] == "\t":
+            raise FileError(filename, number, None, "a tab in the indentation: indent by 4 spaces")
+        if indent % 4:
+            raise FileError(filename, number, None, "indent by 4 spaces a level")
+        if body[0] == "#":
+            continue
+        name = _ZPL_NAME.match(body)
+        if not name:
+            raise FileError(filename, number, None, f"'{body}' is not a name")
+        rest = body[name.end():].lstrip()
+        value = None
+        if rest.startswith("="):
+            rest = rest[1:].lstrip()
+            if rest[:1] in ('"', "'"):
+                end = rest.find(rest[0], 1)
+                if end < 0:
+                    raise FileError(filename, number, None, f"no closing {rest[0]}")
+                value, rest = rest[1:end], rest[end + 1:].lstrip()
+            else:
+                value, rest = rest.split("#", 1)[0].rstrip(), ""
+        if rest and not rest.startswith("#"):
+            raise FileError(filename, number, None, f"'{rest}' after the value")
+        depth = indent // 4
+        if depth >= len(chain):
+            raise FileError(filename, number, None,
+                            "indented deeper than one level under the line above")
+        parent = chain[depth]
+        item = Item(name.group(), value, number,
+                    f"{parent.path}/{name.group()}" if parent.path else name.group())
+        parent.children.append(item)
+        del chain[depth + 1:]
+        chain.append(item)
+    return root
+
+
+# The cluster file (docs/CLUSTER.md)
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    daemons: tuple              # in DAEMONS order
+    replica: int | None         # the Raft id of its integrity replica
+    line: int = dataclasses.field(compare=False, default=0)     # its address's
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    name: str
+    keys: str                   # relative to the run directory, or absolute
+    data: str
+    frontend: int
+    backend: int
+    pub: int
+    raft: int
+    hosts: tuple
+    filename: str = dataclasses.field(compare=False, default="")
+
+    def running(self, daemon):
+        return [h for h in self.hosts if daemon in h.daemons]
+
+    @property
+    def broker(self):
+        return self.running("broker")[0]
+
+    @property
+    def replicas(self):
+        return sorted(self.running("integrity"), key=lambda h: h.replica)
+
+
+def _children(item, filename, allowed, what="repeated"):
+    """item's children by name: unknown or repeated ones are errors."""
+    seen = {}
+    for child in item.children:
+        if child.name not in allowed:
+            known = f" (known: {', '.join(allowed)})" if allowed else ""
+            raise FileError(filename, child.line, child.path, f"unknown key{known}")
+        if child.name in seen:
+            raise FileError(filename, child.line, child.path,
+                            f"{what} (first on line {seen[child.name].line})")
+        seen[child.name] = child
+    return seen
+
+
+def _section(item, filename):
+    if item.value is not None:
+        raise FileError(filename, item.line, item.path,
+                        "takes no value: its keys go on the lines below it")
+
+
+def _value(item, filename):
+    if item.children:
+        child = item.children[0]
+        raise FileError(filename, child.line, child.path,
+                        f"unknown key ({item.path} has a value, no keys)")
+    if not item.value:
+        raise FileError(filename, item.line, item.path, "needs a value: key = value")
+    return item.value
+
+
+def _port(item, filename):
+    value = _value(item, filename)
+    if not re.fullmatch(r"[0-9]{1,5}", value) or not 1 <= int(value) <= 65535:
+        raise FileError(filename, item.line, item.path, f"'{value}' is not a port (1 to 65535)")
+    return int(value)
+
+
+def _address(item, filename):
+    value = _value(item, filename)
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        raise FileError(filename, item.line, item.path,
+                        f"'{value}' is not an IPv4 address") from None
+    if address.is_unspecified or address.is_multicast or address.is_reserved or address.is_loopback:
+        raise FileError(filename, item.line, item.path, f"{value} is not a host address")
+    return value
+
+
+def load(filename):
+    """The Cluster that filename describes, checked; a FileError otherwise."""
+    try:
+        text = pathlib.Path(filename).read_text()
+    except (OSError, UnicodeError) as e:
+        why = getattr(e, "strerror", None) or e
+        raise FileError(filename, 0, None, f"cannot read: {why}") from None
+    top = _children(parse_zpl(text, filename), filename, ("cluster", "ports", "host"))
+    for item in top.values():
+        _section(item, filename)
+    if "cluster" not in top:
+        raise FileError(filename, 0, "cluster", "missing (cluster/name at least)")
+    settings = _children(top["cluster"], filename, ("name", "keys", "data"))
+    if "name" not in settings:
+        raise FileError(filename, top["cluster"].line, "cluster/name", "missing")
+    name = _value(settings["name"], filename)
+    if not CLUSTER_NAME.fullmatch(name):
+        raise FileError(filename, settings["name"].line, "cluster/name",
+                        f"'{name}' is not 1 to 8 of a-z and 0-9 (the bridge lhbr-{name} "
+                        "must fit in 15 characters)")
+    paths = {key: _value(settings[key], filename) if key in settings else key
+             for key in ("keys", "data")}
+    ports = _ports(top.get("ports"), filename)
+    if "host" not in top or not top["host"].children:
+        raise FileError(filename, top["host"].line if "host" in top else 0, "host", "no hosts")
+    return Cluster(name, paths["keys"], paths["data"], ports["frontend"], ports["backend"],
+                   ports["pub"], ports["raft"], _hosts(top["host"], filename), filename)
+
+
+def _ports(section, filename):
+    ports = dict(DEFAULT_PORTS)
+    given = _children(section, filename, tuple(DEFAULT_PORTS)) if section else {}
+    for key, item in given.items():
+        ports[key] = _port(item, filename)
+    owner = {}
+    for key, port in ports.items():
+        if port in owner:
+            line = given[key].line if key in given else section.line
+            raise FileError(filename, line, f"ports/{key}", f"{port} is also ports/{owner[port]}")
+        owner[port] = key
+    return ports
+
+
+def _hosts(section, filename):
+    """The hosts, and the rules about which daemons run where."""
+    hosts, lines, addresses, first, replicas = [], {}, {}, {}, {}
+    for item in section.children:
+        if not HOST_NAME.fullmatch(item.name):
+            raise FileError(filename, item.line, item.path,
+                            "a host name is 1 to 32 of a-z, 0-9 and -, "
+                            "starting with a letter or digit")
+        if item.name in lines:
+            raise FileError(filename, item.line, item.path,
+                            f"duplicate host (first on line {lines[item.name]})")
+        lines[item.name] = item.line
+        _section(item, filename)
+        keys = _children(item, filename, ("address",) + DAEMONS,
+                         "repeated: a host runs each daemon at most once")
+        if "address" not in keys:
+            raise FileError(filename, item.line, f"{item.path}/address", "missing")
+        address = _address(keys["address"], filename)
+        if address in addresses:
+            raise FileError(filename, keys["address"].line, keys["address"].path,
+                            f"{address} is also host {addresses[address]}'s address")
+        addresses[address] = item.name
+        daemons = tuple(d for d in DAEMONS if d in keys)
+        for daemon in daemons:
+            entry = keys[daemon]
+            _section(entry, filename)
+            if daemon in ("broker", "expert", "cache") and daemon in first:
+                many = "exactly one" if daemon == "broker" else "at most one"
+                raise FileError(filename, entry.line, entry.path,
+                                f"the {daemon} already runs on host {first[daemon]} "
+                                f"({many} a cluster)")
+            first.setdefault(daemon, item.name)
+            if daemon != "integrity":
+                _children(entry, filename, ())        # no options
+        replica = _replica(keys["integrity"], filename, replicas) if "integrity" in keys else None
+        hosts.append(Host(item.name, address, daemons, replica, keys["address"].line))
+
+    if "broker" not in first:
+        raise FileError(filename, section.line, "host",
+                        "no host runs the broker (exactly one does)")
+    if "validator" not in first:
+        raise FileError(filename, section.line, "host", "no host runs a validator (one or more do)")
+    count = len(replicas)
+    if count not in (3, 5):
+        on = " ".join(h.name for h in hosts if h.replica) or "none"
+        raise FileError(filename, section.line, "host",
+                        f"{count} hosts run integrity ({on}): a cluster has 3 or 5 replicas")
+    for replica, ident in replicas.items():
+        if replica > count:
+            raise FileError(filename, ident.line, ident.path,
+                            f"{replica}: {count} replicas are numbered 1 to {count}")
+    return tuple(hosts)
+
+
+def _replica(entry, filename, replicas):
+    """The Raft id of the replica entry describes; replicas: the ids so far, by id."""
+    options = _children(entry, filename, ("id",))
+    if "id" not in options:
+        raise FileError(filename, entry.line, f"{entry.path}/id",
+                        "missing: the replica's Raft id, 1 to 3 or 1 to 5")
+    ident = options["id"]
+    value = _value(ident, filename)
+    if not re.fullmatch(r"[1-9][0-9]{0,2}", value):
+        raise FileError(filename, ident.line, ident.path, f"'{value}' is not a replica id (1 to 5)")
+    if int(value) in replicas:
+        other = replicas[int(value)].path.split("/")[1]
+        raise FileError(filename, ident.line, ident.path,
+                        f"{value} is also the id of the replica on host {other}")
+    replicas[int(value)] = ident
+    return int(value)
+
+
+def check_local(cluster):
+    """up creates every address it uses: each one must be in SUBNET, .2 to .254."""
+    for host in cluster.hosts:
+        address = ipaddress.IPv4Address(host.address)
+        if address not in SUBNET or address in (SUBNET.network_address, BRIDGE_ADDRESS,
+                                                SUBNET.broadcast_address):
+            raise FileError(cluster.filename, host.line, f"host/{host.name}/address",
+                            f"{address}: ops/cluster up uses only {SUBNET} (.2 to .254), which it "
+                            "creates; a file naming other addresses is for real hosts")
+
+
+# This machine: where a cluster lives, and the names of what up makes
+
+class Run:
+    def __init__(self, cluster, run_dir=None, build=None):
+        self.cluster = cluster
+        self.dir = pathlib.Path(run_dir or ROOT / "run" / f"cluster-{cluster.name}").absolute()
+        self.keys = self.dir / cluster.keys
+        self.data = self.dir / cluster.data
+        self.logs = self.dir / "logs"
+        self.pids = self.dir / "pids"
+        self.build = pathlib.Path(build or DEFAULT_BUILD).absolute()
+        self.lh = self.build / "cli" / "lh"
+        self.prefix = f"lh-{cluster.name}-"     # namespaces and veths: the stale-state sweep
+        self.bridge = f"lhbr-{cluster.name}"
+        self.table = f"lh-{cluster.name}"        # nftables, family inet
+
+    def netns(self, host):
+        return self.prefix + host.name
+
+    def veth(self, host):
+        return self.prefix + host.address.rsplit(".", 1)[1]
+
+    def program(self, daemon):
+        return self.build / PROGRAMS[daemon]
+
+    def pidfile(self, host, daemon):
+        return self.pids / f"{host.name}-{daemon}.pid"
+
+    def endpoint(self, port):
+        return f"tcp://{self.cluster.broker.address}:{port}"
+
+
+def _sh(*argv, stdin=None):
+    """Runs a command; its output, or a Failure quoting it."""
+    argv = [str(a) for a in argv]
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        why = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+        raise Failure(f"{' '.join(argv)}: {why}")
+    return result.stdout
+
+
+def _need_root_and_tools(command):
+    if os.geteuid() != 0:
+        raise Failure(f"{command} needs root (network namespaces, veths, a bridge, nftables): "
+                      f"sudo ops/cluster {command} ...")
+    missing = [tool for tool in ("ip", "nft") if not shutil.which(tool)]
+    if missing:
+        raise Failure(f"{' and '.join(missing)} not found: "
+                      "install iproute2 and nftables (ops/deps)")
+
+
+def _namespaces(run):
+    return [ns["name"] for ns in json.loads(_sh("ip", "-j", "netns", "list") or "[]")
+            if ns["name"].startswith(run.prefix)]
+
+
+def _links(run):
+    return [link["ifname"] for link in json.loads(_sh("ip", "-j", "link", "show") or "[]")
+            if link["ifname"].startswith(run.prefix) or link["ifname"] == run.bridge]
+
+
+def _has_table(run):
+    return subprocess.run(["nft", "list", "table", "inet", run.table],
+                          capture_output=True).returncode == 0
+
+
+def _alive(pid, daemon=None):
+    """pid is a live process (a zombie is not), running daemon's program when named."""
+    try:
+        os.waitpid(pid, os.WNOHANG)      # up's own children, killed on Ctrl-C
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        if daemon is None:
+            return True
+        # By name, which anyone may read, not by path: the binary may have
+        # been rebuilt since, or come from another build
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip() == os.path.basename(PROGRAMS[daemon])
+    except (OSError, IndexError):
+        return False
+
+
+def _pid(run, host, daemon):
+    try:
+        return int(run.pidfile(host, daemon).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _stop(pids):
+    """SIGTERM, then SIGKILL whatever is left after STOP_GRACE_S."""
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5)):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            pids = [pid for pid in pids if _alive(pid)]
+            if not pids:
+                return []
+            time.sleep(0.1)
+    return pids
+
+
+def teardown(run):
+    """Stops every daemon and removes the namespaces, veths, bridge and nftables
+    table, found by name, whatever up left (pids or namespaces gone already is
+    fine); the run directory stays. Returns what could not be removed."""
+    pids = set()
+    for pidfile in run.pids.glob("*.pid"):
+        daemon = pidfile.stem.rsplit("-", 1)[-1]
+        try:
+            pid = int(pidfile.read_text())
+        except (OSError, ValueError):
+            continue
+        if daemon in PROGRAMS and _alive(pid, daemon):
+            pids.add(pid)
+    namespaces = _namespaces(run)
+    for ns in namespaces:
+        # Whatever runs in our namespaces is ours, pid file or not
+        pids.update(int(pid) for pid in _sh("ip", "netns", "pids", ns).split())
+    problems = [f"process {pid} did not die" for pid in _stop(sorted(pids))]
+    # Veths before namespaces: deleting one end deletes both, at once
+    removals = [("ip", "link", "del", link) for link in _links(run)]
+    removals += [("ip", "netns", "del", ns) for ns in namespaces]
+    if _has_table(run):
+        removals.append(("nft", "delete", "table", "inet", run.table))
+    for argv in removals:
+        try:
+            _sh(*argv)
+        except Failure as e:
+            problems.append(str(e))
+    for pidfile in run.pids.glob("*.pid"):
+        pidfile.unlink()
+    return problems
+
+
+def _leftovers(run):
+    table = [f"nftables table inet {run.table}"] if _has_table(run) else []
+    return _namespaces(run) + _links(run) + table
+
+
+# up
+
+def _state(run):
+    """'running', 'stale' (something of it is there) or 'absent'."""
+    saved = run.dir / "cluster.zpl"
+    expected = [(h, d) for h in run.cluster.hosts for d in h.daemons]
+    made = _namespaces(run) or _links(run) or _has_table(run) or any(run.pids.glob("*.pid"))
+    if not made:
+        return "absent"
+    try:
+        same = load(saved) == run.cluster
+    except FileError:
+        same = False
+    if not same and saved.exists():
+        raise Failure(f"cluster {run.cluster.name} was started from another description ({saved}): "
+                      f"ops/cluster down {saved} first")
+    alive = all((pid := _pid(run, h, d)) and _alive(pid, d) for h, d in expected)
+    complete = len(_namespaces(run)) == len(run.cluster.hosts)
+    return "running" if same and alive and complete else "stale"
+
+
+def _check_raft_unchanged(run):
+    """Replicas keep the Raft peers of their first start in their data: started
+    with other addresses or another port they would never elect a leader."""
+    try:
+        before = load(run.dir / "cluster.zpl")
+    except FileError:
+        return
+    old, new = ({(h.replica, f"{h.address}:{c.raft}") for h in c.replicas}
+                for c in (before, run.cluster))
+    kept = [run.data / h.name / "integrity" for h in before.replicas + run.cluster.replicas]
+    if old != new and any(path.exists() for path in kept):
+        peers = " ".join(f"{i}@{a}" for i, a in sorted(old))
+        raise Failure(f"the replicas' data in {run.data} know the Raft peers {peers}; "
+                      f"keep those, or delete {run.data}/*/integrity for an empty log")
+
+
+def _check_subnet_free(run):
+    """Nothing else in this namespace may hold an address or route in SUBNET."""
+    users = set()
+    for link in json.loads(_sh("ip", "-j", "address", "show")):
+        for address in link.get("addr_info", []):
+            if address.get("family") == "inet" and ipaddress.IPv4Network(
+                    f"{address['local']}/{address['prefixlen']}", strict=False).overlaps(SUBNET):
+                users.add(link["ifname"])
+    for route in json.loads(_sh("ip", "-j", "route", "show")):
+        if route["dst"] != "default" and ipaddress.IPv4Network(
+                route["dst"], strict=False).overlaps(SUBNET):
+            users.add(route.get("dev", route["dst"]))
+    if users:
+        raise Failure(f"{SUBNET} is in use here ({', '.join(sorted(users))}): another cluster? "
+                      "ops/cluster down its file first")
+
+
+def _binaries(run):
+    daemons = {d for h in run.cluster.hosts for d in h.daemons}
+    missing = [p for p in [run.lh] + [run.program(d) for d in sorted(daemons)] if not p.exists()]
+    if not missing:
+        return
+    if run.build != DEFAULT_BUILD:
+        raise Failure(f"{missing[0]} not found: build {run.build} first")
+    print(f"ops/cluster: building Lighthouse (Release) in {run.build}")
+    for argv in ([ROOT / "ops" / "deps"],
+                 ["cmake", "-S", ROOT, "-B", run.build, "-DCMAKE_BUILD_TYPE=Release",
+                  "-DLH_TESTS=OFF"],
+                 ["cmake", "--build", run.build, f"-j{os.cpu_count() or 1}"]):
+        if subprocess.run([str(a) for a in argv], stdout=subprocess.DEVNULL).returncode != 0:
+            raise Failure(f"{' '.join(map(str, argv))} failed")
+
+
+def _write(path, text, mode=0o644):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def _keys(run):
+    """CURVE keys and the roster (one node key per host), the validators' shared
+    redaction key, the replicas' signer keys: made when missing, then kept."""
+    cluster, keys = run.cluster, run.keys
+    keys.mkdir(parents=True, exist_ok=True)
+    roster = keys / "roster.zpl"
+    listed = roster.read_text() if roster.exists() else ""
+    wanted = [("broker", None), ("admin", "admin"), ("agent-1", "agent"), ("reviewer", "expert")]
+    wanted += [(f"node-{h.name}", "node") for h in cluster.hosts if set(h.daemons) - {"broker"}]
+    for name, role in wanted:
+        cert = keys / f"{name}.cert"
+        if cert.exists() and (role is None or f"\n    {name}\n" in listed):
+            continue
+        # A key the roster does not list (the roster was deleted) is made again
+        cert.unlink(missing_ok=True)
+        (keys / f"{name}.cert_secret").unlink(missing_ok=True)
+        role_args = ["--role", role, "--roster", roster] if role else []
+        _sh(run.lh, "keygen", name, "--dir", keys, *role_args)
+    redact = keys / "redact.key"
+    if not redact.exists():
+        # One for every validator: equal secrets give equal markers cluster-wide
+        fd = os.open(redact, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    verifiers = keys / "integrity.keys"
+    for host in cluster.replicas:
+        signer = keys / f"replica-{host.replica}.key"
+        known = verifiers.read_text() if verifiers.exists() else ""
+        if not signer.exists():
+            line = _sh(run.program("integrity"), "--keygen", f"replica-{host.replica}",
+                       "--signer", signer)
+            with open(verifiers, "a") as out:
+                out.write(line)
+        elif not re.search(rf"^replica-{host.replica}\+", known, re.M):
+            raise Failure(f"{verifiers} lacks the verifier key of {signer}: "
+                          "delete the signer key to make a new pair")
+    text = (keys / "broker.cert").read_text()
+    return re.search(r'public-key = "(.*)"', text).group(1)
+
+
+def _policy(run):
+    """run/policy starts as the shipped one and follows it until edited (as ops/run's)."""
+    shipped = ROOT / "nodes" / "validator" / "default.policy"
+    policy, copied = run.dir / "policy", run.dir / "policy.shipped"
+    if not policy.exists() or (copied.exists() and filecmp.cmp(policy, copied, shallow=False)
+                               and not filecmp.cmp(shipped, copied, shallow=False)):
+        shutil.copyfile(shipped, policy)
+        shutil.copyfile(shipped, copied)
+
+
+def _configs(run, broker_key):
+    """The broker's config, the env files, and a copy of the cluster file."""
+    cluster = run.cluster
+    broker = cluster.broker.address
+    _write(run.dir / "broker.cfg", f'''#   Generated by ops/cluster from {cluster.filename}
+broker
+    frontend = tcp://{broker}:{cluster.frontend}
+    backend = tcp://{broker}:{cluster.backend}
+    pub = tcp://{broker}:{cluster.pub}
+    cert = "{run.keys / 'broker.cert_secret'}"
+    roster = "{run.keys / 'roster.zpl'}"
+service
+    echo
+        timeout = 5000
+    validate
+        timeout = 60000
+    cache
+    expert
+        timeout = 660000
+    events
+    events.read
+''')
+    path = ":".join(str(run.build / d) for d in ("cli", "broker", "nodes/echo", "nodes/validator",
+                                                 "nodes/integrity", "nodes/expert", "nodes/cache"))
+    for name, key, who in (("env", "agent-1", "an agent's settings: agent key agent-1"),
+                           ("admin.env", "admin", "the operator's settings: admin key"),
+                           ("reviewer.env", "reviewer", "a reviewer's settings: expert key")):
+        _write(run.dir / name, f'''# lh --env {run.dir / name} (or . it) -- {who}
+export LH_BROKER='{run.endpoint(cluster.frontend)}'
+export LH_BROKER_KEY='{broker_key}'
+export LH_CERT='{run.keys / (key + '.cert_secret')}'
+export PATH='{path}':"$PATH"
+''', 0o600)
+    # What runs, for status and the next up
+    (run.dir / "cluster.zpl").write_text(pathlib.Path(cluster.filename).read_text())
+
+
+def _network(run):
+    """The bridge, a guard in nftables, and a namespace with a veth per host."""
+    cluster, bridge = run.cluster, run.bridge
+    # Belt and braces: even with forwarding on, nothing crosses between the
+    # subnet and any other interface (traffic within the bridge passes)
+    _sh("nft", "-f", "-", stdin=f'''table inet {run.table} {{
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        iifname "{bridge}" ip daddr != {SUBNET} drop
+        oifname "{bridge}" ip saddr != {SUBNET} drop
+    }}
+}}
+''')
+    _sh("ip", "link", "add", bridge, "type", "bridge")
+    _sh("ip", "address", "add", f"{BRIDGE_ADDRESS}/{SUBNET.prefixlen}", "dev", bridge)
+    _sh("ip", "link", "set", bridge, "up")
+    for host in cluster.hosts:
+        ns = run.netns(host)
+        _sh("ip", "netns", "add", ns)
+        _sh("ip", "link", "add", run.veth(host), "type", "veth",
+            "peer", "name", "eth0", "netns", ns)
+        _sh("ip", "link", "set", run.veth(host), "master", bridge, "up")
+        _sh("ip", "-n", ns, "address", "add", f"{host.address}/{SUBNET.prefixlen}", "dev", "eth0")
+        _sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        _sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def _commands(run, broker_key):
+    """(host, daemon, argv) of every daemon, the broker's first."""
+    cluster = run.cluster
+    frontend, backend, pub = (run.endpoint(port)
+                              for port in (cluster.frontend, cluster.backend, cluster.pub))
+    peers = " ".join(f"{h.replica}@{h.address}:{cluster.raft}" for h in cluster.replicas)
+    commands = []
+    for host in cluster.hosts:
+        for daemon in host.daemons:
+            data = run.data / host.name / daemon
+            argv = [run.program(daemon)]
+            if daemon == "broker":
+                argv += ["-c", run.dir / "broker.cfg"]
+            else:
+                argv += ["--broker", backend, "--broker-key", broker_key,
+                         "--cert", run.keys / f"node-{host.name}.cert_secret"]
+            if daemon == "validator":
+                argv += ["--pub", pub, "--frontend", frontend, "--policy", run.dir / "policy",
+                         "--home", os.environ.get("HOME", "/root"), "--run-dir", data,
+                         "--spool-dir", data / "spool", "--redact-key", run.keys / "redact.key"]
+            elif daemon == "integrity":
+                argv += ["--id", host.replica, "--dir", data, "--peers", peers,
+                         "--origin", f"lighthouse.local/{cluster.name}/log",
+                         "--signer", run.keys / f"replica-{host.replica}.key",
+                         "--keys", run.keys / "integrity.keys",
+                         "--frontend", frontend, "--pub", pub]
+            elif daemon == "expert":
+                argv += ["--dir", data, "--frontend", frontend]
+            elif daemon == "cache":
+                argv += ["--dir", data]
+            commands.append((host, daemon, [str(a) for a in argv]))
+    return sorted(commands, key=lambda command: command[1] != "broker")
+
+
+def _start(run, host, daemon, argv):
+    if daemon in KEEPS_DATA:
+        (run.data / host.name / daemon).mkdir(parents=True, exist_ok=True)
+    with open(run.logs / f"{host.name}-{daemon}.log", "ab") as log:
+        # ip netns exec execs the daemon: the pid is the daemon's. A session of
+        # its own keeps the terminal's Ctrl-C from it once up has returned.
+        process = subprocess.Popen(["ip", "netns", "exec", run.netns(host)] + argv,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    run.pidfile(host, daemon).write_text(f"{process.pid}\n")
+    return process
+
+
+def _workers(run, service):
+    result = subprocess.run([run.lh, "--env", run.dir / "admin.env", "--timeout", "500", "call",
+                             "mmi.service", json.dumps({"name": service})],
+                            capture_output=True, text=True)
+    try:
+        return json.loads(result.stdout).get("workers", 0) if result.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
+def _wait_ready(run, processes):
+    """Until every service answers through the broker with all its workers."""
+    cluster = run.cluster
+    pending = {"validate": len(cluster.running("validator")),
+               "events.read": len(cluster.replicas),
+               "events": 1}                     # the Raft leader's
+    for daemon in ("expert", "cache", "echo"):
+        if cluster.running(daemon):
+            pending[daemon] = len(cluster.running(daemon))
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while pending:
+        for (host, daemon), process in processes.items():
+            if process.poll() is not None:
+                raise Failure(f"{daemon} on {host.name} exited with status {process.returncode}; "
+                              f"see {run.logs}/{host.name}-{daemon}.log")
+        for service, count in list(pending.items()):
+            if _workers(run, service) >= count:
+                del pending[service]
+        if pending and time.monotonic() > deadline:
+            missing = ", ".join(f"{name} ({count} workers)" for name, count in pending.items())
+            raise Failure(f"no answer within {READY_TIMEOUT_S} s from {missing}; "
+                          f"logs in {run.logs}")
+        time.sleep(0.2)
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _usage(run, broker_key, filename):
+    cluster = run.cluster
+    print(f"lighthouse: cluster {cluster.name} running, {len(cluster.hosts)} hosts on bridge "
+          f"{run.bridge} ({BRIDGE_ADDRESS}/{SUBNET.prefixlen})")
+    for host in cluster.hosts:
+        daemons = " ".join(host.daemons)
+        print(f"  {host.name:<12} {host.address:<12} {daemons:<30} netns {run.netns(host)}")
+    print(f'''  clients    {run.endpoint(cluster.frontend)}   (CURVE, broker key {broker_key})
+  workers    {run.endpoint(cluster.backend)}
+  notices    {run.endpoint(cluster.pub)}   (PUB)
+  Raft       {' '.join(f'{h.replica}@{h.address}:{cluster.raft}' for h in cluster.replicas)}
+  run dir    {run.dir}: keys {run.keys}, data {run.data}/HOST/DAEMON, logs logs/HOST-DAEMON.log
+  policy     {run.dir / 'policy'}   (edit, then: lh policy reload)
+  try:       . {run.dir / 'admin.env'}; lh status
+             lh --env {run.dir / 'env'} validate --tool Bash --command 'ls -la'
+             lh event append --type custom --data '{{"note":"hi"}}'; lh event tail
+             lh verify --dir {run.data}/{cluster.replicas[0].name}/integrity \\
+                 --keys {run.keys / 'integrity.keys'}
+             (env: agent key; admin.env: admin key; reviewer.env: expert key)
+  on a host: ip netns exec {run.netns(cluster.hosts[-1])} {run.lh} --env {run.dir / 'env'} ping
+  status:    ops/cluster status {filename}
+  stop:      ops/cluster down {filename}   (keys, data and logs stay in {run.dir})''')
+
+
+def up(run, filename):
+    _need_root_and_tools("up")
+    state = _state(run)
+    if state == "running":
+        print(f"ops/cluster: cluster {run.cluster.name} is already running "
+              f'(ops/cluster status {filename}; settings in {run.dir / "admin.env"})')
+        return 0
+    if state == "stale":
+        print(f"ops/cluster: removing what an earlier run of cluster {run.cluster.name} left")
+        problems = teardown(run)
+        if problems:
+            raise Failure("; ".join(problems))
+    _check_raft_unchanged(run)
+    _check_subnet_free(run)
+    _binaries(run)
+    for directory in (run.dir, run.logs, run.pids):
+        directory.mkdir(parents=True, exist_ok=True)
+    # Also when started with SIGINT ignored (a shell's background job)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
+    processes = {}
+    try:
+        broker_key = _keys(run)
+        _policy(run)
+        _configs(run, broker_key)
+        _network(run)
+        for host, daemon, argv in _commands(run, broker_key):
+            processes[host, daemon] = _start(run, host, daemon, argv)
+        _wait_ready(run, processes)
+    except BaseException as e:
+        # Whatever happened (Ctrl-C included), nothing made is left behind
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        interrupted = isinstance(e, KeyboardInterrupt)
+        print(f'ops/cluster: {"interrupted" if interrupted else e}; removing what up made '
+              f"(logs stay in {run.logs})", file=sys.stderr)
+        if isinstance(e, Failure):
+            for log in sorted(run.logs.glob("*.log")):
+                lines = log.read_text(errors="replace").splitlines()[-5:]
+                print(f"--- {log.name}", *lines, sep="\n", file=sys.stderr)
+        for problem in teardown(run):
+            print(f"ops/cluster: {problem}", file=sys.stderr)
+        if interrupted:
+            return 130
+        if isinstance(e, Failure):
+            return 1
+        raise
+    _usage(run, broker_key, filename)
+    return 0
+
+
+def status(run, filename):
+    cluster = run.cluster
+    namespaces = set(_namespaces(run))
+    everything = True
+    print(f"cluster {cluster.name}: run directory {run.dir}, bridge {run.bridge} "
+          f'{"up" if run.bridge in _links(run) else "absent"}')
+    for host in cluster.hosts:
+        ns = run.netns(host)
+        absent = "" if ns in namespaces else " (absent)"
+        print(f"  {host.name:<12} {host.address:<12} netns {ns}{absent}")
+        everything &= ns in namespaces
+        for daemon in host.daemons:
+            pid = _pid(run, host, daemon)
+            alive = bool(pid) and _alive(pid, daemon)
+            everything &= alive
+            print(f'      {daemon:<10} {f"pid {pid}" if pid else "no pid":<11} '
+                  f'{"running" if alive else "not running"}')
+    if not everything:
+        print(f"cluster {cluster.name} is not (all) running: ops/cluster up {filename}")
+        return 1
+    if not run.lh.exists():
+        raise Failure(f"{run.lh} not found: --build DIR names the build up used")
+    result = subprocess.run([run.lh, "--env", run.dir / "admin.env", "--timeout", "2000", "status"],
+                            capture_output=True, text=True)
+    print("lh status:")
+    print("\n".join("    " + line for line in (result.stdout or result.stderr).splitlines()))
+    return 0 if result.returncode == 0 else 1
+
+
+def down(run, filename):
+    _need_root_and_tools("down")
+    problems = teardown(run) + [f"{name} is still there" for name in _leftovers(run)]
+    if problems:
+        raise Failure("; ".join(problems))
+    print(f"ops/cluster: cluster {run.cluster.name} is down; "
+          f"its keys, data and logs stay in {run.dir}")
+    return 0
+
+
+def check(cluster):
+    print(f"{cluster.filename}: cluster {cluster.name}, {len(cluster.hosts)} hosts, "
+          f'{len(cluster.replicas)} replicas, {len(cluster.running("validator"))} validator(s)')
+    for host in cluster.hosts:
+        replica = f" (replica {host.replica})" if host.replica else ""
+        print(f'  {host.name:<12} {host.address:<15} {" ".join(host.daemons)}{replica}')
+    try:
+        check_local(cluster)
+        print(f"  ops/cluster up: runs here, in {SUBNET}")
+    except FileError as e:
+        print(f"  ops/cluster up: refused here: {e.key}: {e.args[0]}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ops/cluster", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("command", choices=("check", "up", "status", "down"))
+    parser.add_argument("file", help="the cluster file (docs/CLUSTER.md)")
+    parser.add_argument("--run-dir", metavar="DIR",
+                        help="keys, data, logs and pids of the cluster [run/cluster-NAME]")
+    parser.add_argument("--build", metavar="DIR",
+                        help="the build with the binaries [build/release, built when missing]")
+    args = parser.parse_args(argv)
+    # ip and nft live in sbin, which a user's PATH may lack
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    try:
+        cluster = load(args.file)
+        if args.command == "check":
+            return check(cluster)
+        if args.command == "up":
+            check_local(cluster)
+        run = Run(cluster, args.run_dir, args.build)
+        return {"up": up, "status": status, "down": down}[args.command](run, args.file)
+    except FileError as e:
+        print(f"ops/cluster: {e}", file=sys.stderr)
+        return 2
+    except Failure as e:
+        print(f"ops/cluster: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"ops/cluster: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ops/cluster: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,393 @@
+"""Unit tests of ops/cluster's cluster-file parser (ops/cluster.py, docs/CLUSTER.md):
+every error is one line naming the file and the key, exit 2, nothing made."""
+import contextlib
+import ctypes
+import ctypes.util
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(ROOT / "ops"))
+import cluster  # noqa: E402
+
+# Three hosts: the smallest cluster up accepts
+GOOD = '''\
+#   a test cluster
+cluster
+    name = unit
+    keys = keys
+    data = data
+ports
+    frontend = 7750
+    backend = 7751
+    pub = 7752
+    raft = 7760
+host
+    a
+        address = 10.77.0.2
+        broker
+        validator
+        expert
+        cache
+        integrity
+            id = 1
+    b
+        address = 10.77.0.3
+        integrity
+            id = 2
+    c
+        address = 10.77.0.4
+        integrity
+            id = 3
+'''
+
+HOST_D = '''\
+    d
+        address = 10.77.0.5
+        integrity
+            id = 4
+'''
+
+
+class ClusterFileTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, text):
+        path = self.dir / "cluster.zpl"
+        path.write_text(text)
+        return str(path)
+
+    def edit(self, old, new, text=GOOD):
+        self.assertIn(old, text)
+        return text.replace(old, new, 1)
+
+    def error(self, text, key, words, line=None):
+        """load refuses text with key and words in a one-line message."""
+        path = self.write(text)
+        with self.assertRaises(cluster.FileError) as caught:
+            cluster.load(path)
+        e = caught.exception
+        self.assertEqual(e.key, key)
+        self.assertIn(words, str(e))
+        if line is not None:
+            self.assertEqual(e.line, line)
+        self.assertTrue(str(e).startswith(path))
+        self.assertNotIn("\n", str(e))
+        return e
+
+    def run_main(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = cluster.main(list(argv))
+        return rc, out.getvalue(), err.getvalue()
+
+    # The example and the defaults
+
+    def test_example(self):
+        c = cluster.load(str(ROOT / "ops" / "cluster.example.zpl"))
+        self.assertEqual(c.name, "demo")
+        self.assertEqual((c.frontend, c.backend, c.pub, c.raft), (5555, 5556, 5557, 5565))
+        self.assertEqual([h.name for h in c.hosts], ["hub", "r1", "r2", "r3"])
+        self.assertEqual(c.broker.name, "hub")
+        self.assertEqual(c.broker.daemons, ("broker", "expert", "cache"))
+        self.assertEqual([(h.replica, h.address) for h in c.replicas],
+                         [(1, "10.77.0.11"), (2, "10.77.0.12"), (3, "10.77.0.13")])
+        self.assertEqual([h.name for h in c.running("validator")], ["r1", "r2", "r3"])
+        cluster.check_local(c)
+
+    @unittest.skipUnless(ctypes.util.find_library("czmq"), "libczmq not found")
+    def test_czmq_agrees(self):
+        """What the parser accepts zconfig loads, and what it refuses zconfig refuses."""
+        czmq = ctypes.CDLL(ctypes.util.find_library("czmq"))
+        czmq.zconfig_str_load.restype = ctypes.c_void_p
+        czmq.zconfig_str_load.argtypes = [ctypes.c_char_p]
+        czmq.zconfig_destroy.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+
+        def zconfig_loads(text):
+            # zconfig reports each syntax error on stdout: not in the test's output
+            sys.stdout.flush()
+            stdout = os.dup(1)
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 1)
+            try:
+                config = ctypes.c_void_p(czmq.zconfig_str_load(text.encode()))
+            finally:
+                os.dup2(stdout, 1)
+                os.close(stdout)
+            loaded = bool(config)
+            czmq.zconfig_destroy(ctypes.byref(config))
+            return loaded
+        self.assertTrue(zconfig_loads((ROOT / "ops" / "cluster.example.zpl").read_text()))
+        self.assertTrue(zconfig_loads(GOOD))
+        for bad in ("\tcluster\n", "cluster\n  name = x\n", "cluster\n        name = x\n",
+                    'cluster\n    name = "x\n', 'cluster\n    name = "x" y\n', "= x\n"):
+            with self.assertRaises(cluster.FileError):
+                cluster.parse_zpl(bad, "f")
+            self.assertFalse(zconfig_loads(bad), bad)
+
+    def test_defaults(self):
+        text = GOOD.split("ports\n")[0].replace("    keys = keys\n    data = data\n", "")
+        text += "host\n" + GOOD.split("host\n", 1)[1]
+        c = cluster.load(self.write(text))
+        self.assertEqual((c.keys, c.data), ("keys", "data"))
+        self.assertEqual((c.frontend, c.backend, c.pub, c.raft), (5555, 5556, 5557, 5565))
+
+    def test_quotes_and_comments(self):
+        text = self.edit("    keys = keys", '    keys = "my keys"   # quoted')
+        text = self.edit("    data = data", "    data = 'the # data'", text)
+        text = self.edit("    raft = 7760", "    raft = 7760# no space", text)
+        c = cluster.load(self.write(text))
+        self.assertEqual((c.keys, c.data, c.raft), ("my keys", "the # data", 7760))
+
+    def test_five_replicas(self):
+        text = GOOD + HOST_D + "    e\n        address = 10.77.0.6\n        integrity\n"
+        text += "            id = 5\n"
+        replicas = cluster.load(self.write(text)).replicas
+        self.assertEqual([h.replica for h in replicas], [1, 2, 3, 4, 5])
+
+    def test_same_file_same_cluster(self):
+        """up compares the running cluster's saved file with the given one."""
+        a = cluster.load(self.write(GOOD))
+        b = cluster.load(self.write("#   another comment\n" + GOOD))
+        self.assertEqual(a, b)
+        self.assertNotEqual(a, cluster.load(self.write(self.edit("7760", "7761"))))
+
+    # ZPL syntax
+
+    def test_syntax(self):
+        self.error("cluster\n\tname = x\n", None, "tab", 2)
+        self.error("cluster\n  name = x\n", None, "indent by 4 spaces", 2)
+        self.error("cluster\n        name = x\n", None, "deeper than one level", 2)
+        self.error('cluster\n    name = "x\n', None, 'no closing "', 2)
+        self.error("cluster\n    name = 'x' y\n", None, "'y' after the value", 2)
+        self.error("= x\n", None, "not a name", 1)
+        self.error("cluster extra\n", None, "'extra' after the value", 1)
+
+    def test_unreadable(self):
+        with self.assertRaises(cluster.FileError) as caught:
+            cluster.load(str(self.dir / "missing.zpl"))
+        self.assertIn("cannot read", str(caught.exception))
+
+    # Unknown, repeated and malformed keys
+
+    def test_unknown_keys(self):
+        self.error("clusters\n    name = x\n", "clusters", "unknown key")
+        self.error(self.edit("    keys = keys", "    kyes = keys"), "cluster/kyes", "unknown key")
+        self.error(self.edit("    pub = 7752", "    pubs = 7752"), "ports/pubs", "unknown key")
+        self.error(self.edit("        address = 10.77.0.3", "        adress = 10.77.0.3"),
+                   "host/b/adress", "unknown key")
+        self.error(self.edit("        broker\n", "        broker\n            port = 1\n"),
+                   "host/a/broker/port", "unknown key")
+        self.error(self.edit("        cache\n", "        fuse\n"), "host/a/fuse", "unknown key")
+        self.error(self.edit("            id = 2\n", "            id = 2\n            role = x\n"),
+                   "host/b/integrity/role", "unknown key")
+        self.error(self.edit("    name = unit", "    name = unit\n        sub = x"),
+                   "cluster/name/sub", "unknown key")
+
+    def test_sections_and_values(self):
+        self.error(self.edit("\ncluster\n", "\ncluster = x\n"), "cluster", "takes no value")
+        self.error(self.edit("        broker\n", "        broker = yes\n"), "host/a/broker",
+                   "takes no value")
+        self.error(self.edit("    a\n", "    a = x\n"), "host/a", "takes no value")
+        self.error(self.edit("    keys = keys", "    keys"), "cluster/keys", "needs a value")
+        self.error(self.edit("    keys = keys", "    keys ="), "cluster/keys", "needs a value")
+
+    def test_repeated_sections(self):
+        self.error(GOOD + "cluster\n    name = x\n", "cluster", "repeated (first on line 2)")
+        self.error(self.edit("    data = data", "    data = data\n    name = x"), "cluster/name",
+                   "repeated")
+
+    def test_cluster_name(self):
+        self.error("ports\n", "cluster", "missing")
+        self.error(self.edit("    name = unit\n", ""), "cluster/name", "missing")
+        for bad in ("toolongname", "Unit", "a-b", "a_b"):
+            self.error(self.edit("name = unit", f"name = {bad}"), "cluster/name",
+                       "1 to 8 of a-z and 0-9")
+
+    def test_ports(self):
+        for bad in ("0", "65536", "99999", "http", "-1", "55 55"):
+            self.error(self.edit("pub = 7752", f"pub = {bad}"), "ports/pub",
+                       "is not a port (1 to 65535)")
+        self.error(self.edit("raft = 7760", "raft = 7750"), "ports/raft",
+                   "7750 is also ports/frontend")
+        # A default counts: backend left out is 5556
+        text = self.edit("    backend = 7751\n", "").replace("raft = 7760", "raft = 5556")
+        self.error(text, "ports/raft", "5556 is also ports/backend")
+        text = self.edit("pub = 7752", "pub = 65535")
+        self.assertEqual(cluster.load(self.write(text)).pub, 65535)
+
+    # Hosts and addresses
+
+    def test_hosts(self):
+        self.error(GOOD.split("host\n")[0], "host", "no hosts")
+        self.error(GOOD.split("host\n")[0] + "host\n", "host", "no hosts")
+        self.error(self.edit("    b\n", "    a\n"), "host/a", "duplicate host (first on line 12)")
+        for bad in ("-b", "B", "b_1", "x" * 33):
+            self.error(self.edit("    b\n", f"    {bad}\n"), f"host/{bad}", "host name")
+        self.error(self.edit("        address = 10.77.0.3\n", ""), "host/b/address", "missing")
+
+    def test_addresses(self):
+        for bad in ("10.77.0.300", "10.77.0", "ten", "10.77.0.3/24", "10.077.0.3", "::1"):
+            self.error(self.edit("10.77.0.3", bad), "host/b/address", "is not an IPv4 address")
+        for bad in ("0.0.0.0", "224.0.0.1", "255.255.255.255", "127.0.0.1"):
+            self.error(self.edit("10.77.0.3", bad), "host/b/address", "is not a host address")
+        self.error(self.edit("10.77.0.3", "10.77.0.2"), "host/b/address",
+                   "10.77.0.2 is also host a's address")
+
+    # Daemons
+
+    def test_broker(self):
+        self.error(self.edit("        broker\n", ""), "host", "no host runs the broker")
+        self.error(self.edit("            id = 2\n", "            id = 2\n        broker\n"),
+                   "host/b/broker", "the broker already runs on host a (exactly one")
+        self.error(self.edit("        broker\n", "        broker\n        broker\n"),
+                   "host/a/broker", "repeated: a host runs each daemon at most once")
+
+    def test_validators(self):
+        self.error(self.edit("        validator\n", ""), "host", "no host runs a validator")
+        self.error(self.edit("        validator\n", "        validator\n        validator\n"),
+                   "host/a/validator", "repeated")
+        text = self.edit("            id = 2\n", "            id = 2\n        validator\n")
+        self.assertEqual(len(cluster.load(self.write(text)).running("validator")), 2)
+
+    def test_expert_and_cache(self):
+        for daemon in ("expert", "cache"):
+            self.error(self.edit("            id = 3\n", f"            id = 3\n        {daemon}\n"),
+                       f"host/c/{daemon}", f"the {daemon} already runs on host a (at most one")
+            # Both are optional
+            c = cluster.load(self.write(self.edit(f"        {daemon}\n", "")))
+            self.assertEqual(c.running(daemon), [])
+
+    def test_echo(self):
+        text = self.edit("            id = 2\n", "            id = 2\n        echo\n")
+        text = self.edit("            id = 3\n", "            id = 3\n        echo\n", text)
+        echoes = cluster.load(self.write(text)).running("echo")
+        self.assertEqual([h.name for h in echoes], ["b", "c"])
+
+    def test_replica_count(self):
+        text = GOOD.split("    c\n")[0]
+        self.error(text, "host", "2 hosts run integrity (a b): a cluster has 3 or 5 replicas")
+        self.error(GOOD + HOST_D, "host", "4 hosts run integrity (a b c d)")
+        text = GOOD.replace("        integrity\n            id = 1\n", "")
+        text = text.replace("        integrity\n            id = 2\n", "").replace(
+            "        integrity\n            id = 3\n", "")
+        self.error(text, "host", "0 hosts run integrity (none)")
+
+    def test_two_replicas_on_one_host(self):
+        second = "        integrity\n            id = 4\n"
+        self.error(self.edit("            id = 1\n", "            id = 1\n" + second),
+                   "host/a/integrity", "repeated: a host runs each daemon at most once")
+
+    def test_replica_ids(self):
+        self.error(self.edit("            id = 1\n", ""), "host/a/integrity/id", "missing")
+        for bad in ("0", "one", "-1", "01", "1000"):
+            self.error(self.edit("id = 1", f"id = {bad}"), "host/a/integrity/id",
+                       "is not a replica id")
+        self.error(self.edit("id = 2", "id = 1"), "host/b/integrity/id",
+                   "1 is also the id of the replica on host a")
+        self.error(self.edit("id = 3", "id = 4"), "host/c/integrity/id",
+                   "3 replicas are numbered 1 to 3")
+
+    # What up accepts, and what the command line does with errors
+
+    def test_up_only_in_the_subnet(self):
+        for bad in ("192.168.1.5", "10.77.1.3", "10.77.0.1", "10.77.0.255", "10.77.0.0"):
+            c = cluster.load(self.write(self.edit("10.77.0.3", bad)))
+            with self.assertRaises(cluster.FileError) as caught:
+                cluster.check_local(c)
+            self.assertEqual(caught.exception.key, "host/b/address")
+            self.assertIn("10.77.0.0/24", str(caught.exception))
+
+    def test_main_bad_file(self):
+        """Exit 2, one line naming the file, line and key; no run directory made."""
+        run = self.dir / "run"
+        path = self.write(self.edit("10.77.0.3", "10.77.0.2"))
+        for command in ("check", "up", "down", "status"):
+            rc, out, err = self.run_main(command, path, "--run-dir", str(run))
+            self.assertEqual(rc, 2)
+            self.assertEqual(err, f"ops/cluster: {path}:21: host/b/address: "
+                                  "10.77.0.2 is also host a's address\n")
+            self.assertFalse(run.exists())
+        rc, out, err = self.run_main("up", str(self.dir / "missing.zpl"), "--run-dir", str(run))
+        self.assertEqual(rc, 2)
+        self.assertIn("cannot read", err)
+
+    def test_main_up_outside_the_subnet(self):
+        run = self.dir / "run"
+        path = self.write(self.edit("10.77.0.3", "192.168.1.5"))
+        rc, out, err = self.run_main("up", path, "--run-dir", str(run))
+        self.assertEqual(rc, 2)
+        self.assertIn("host/b/address: 192.168.1.5: ops/cluster up uses only 10.77.0.0/24", err)
+        self.assertFalse(run.exists())
+        # check says so but accepts the file: it is for real hosts
+        rc, out, err = self.run_main("check", path)
+        self.assertEqual(rc, 0)
+        self.assertIn("ops/cluster up: refused here: host/b/address", out)
+
+    def test_main_usage(self):
+        with contextlib.redirect_stderr(io.StringIO()):
+            for argv in ([], ["start", self.write(GOOD)], ["up"]):
+                with self.assertRaises(SystemExit) as caught:
+                    cluster.main(argv)
+                self.assertEqual(caught.exception.code, 2)
+
+    def test_main_check(self):
+        rc, out, err = self.run_main("check", self.write(GOOD))
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("cluster unit, 3 hosts, 3 replicas", out)
+        self.assertIn("broker validator integrity expert cache (replica 1)", out)
+        self.assertIn("ops/cluster up: runs here, in 10.77.0.0/24", out)
+
+    def test_raft_peers_kept(self):
+        """up refuses Raft peers other than those the replicas' data hold."""
+        run_dir = self.dir / "run"
+        (run_dir / "data" / "b" / "integrity").mkdir(parents=True)
+        (run_dir / "cluster.zpl").write_text(GOOD)
+        for changed in (self.edit("raft = 7760", "raft = 7761"),
+                        self.edit("10.77.0.3", "10.77.0.9")):
+            run = cluster.Run(cluster.load(self.write(changed)), run_dir)
+            with self.assertRaises(cluster.Failure) as caught:
+                cluster._check_raft_unchanged(run)
+            self.assertIn("know the Raft peers 1@10.77.0.2:7760 2@10.77.0.3:7760 3@10.77.0.4:7760",
+                          str(caught.exception))
+        # Other changes, or no replica data yet: up goes on
+        same_peers = cluster.load(self.write(self.edit("pub = 7752", "pub = 7753")))
+        cluster._check_raft_unchanged(cluster.Run(same_peers, run_dir))
+        shutil.rmtree(run_dir / "data")
+        cluster._check_raft_unchanged(run)
+
+    def test_up_and_down_need_root_and_tools(self):
+        """Refused before anything is made: no run directory, no namespace."""
+        run = self.dir / "run"
+        path = self.write(GOOD)
+        with mock.patch("os.geteuid", return_value=1000):
+            for command in ("up", "down"):
+                rc, out, err = self.run_main(command, path, "--run-dir", str(run))
+                self.assertEqual(rc, 1)
+                self.assertIn(f"{command} needs root", err)
+        real_which = cluster.shutil.which
+        with mock.patch("os.geteuid", return_value=0), \
+                mock.patch("shutil.which", lambda t: None if t == "nft" else real_which(t)):
+            rc, out, err = self.run_main("up", path, "--run-dir", str(run))
+        self.assertEqual(rc, 1)
+        self.assertIn("nft not found: install iproute2 and nftables (ops/deps)", err)
+        self.assertFalse(run.exists())
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        self.assertNotIn("lh-unit-", netns)
+
+
+if __name__ == "__main__":
+    unittest.main()
