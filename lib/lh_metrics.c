@@ -220,6 +220,9 @@ lh_metrics_text_destroy (lh_metrics_text_t **self_p)
     }
 }
 
+static void s_write (lh_metrics_text_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 static void
 s_write (lh_metrics_text_t *self, const char *format, ...)
 {
