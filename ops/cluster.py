@@ -5,6 +5,9 @@ machine with one network namespace per host (docs/CLUSTER.md).
     ops/cluster up FILE       start it, as root: bridge, namespaces, keys, daemons
     ops/cluster status FILE   each daemon alive or not, and lh status
     ops/cluster down FILE     stop it and remove what up made; keys, data and logs stay
+    ops/cluster partition FILE (--isolate HOST | --split H,H/H,H | --drop FROM>TO) [--for S]
+                              cut the network between hosts of a running cluster
+    ops/cluster heal FILE     remove every partition
 
 Exit status: 0 done, 1 failed (not root, a tool missing, a daemon that does
 not come up, ...), 2 a bad FILE or usage (then nothing is started or made).
@@ -872,6 +875,101 @@ def down(run, filename):
     return 0
 
 
+# --------------------------------------------------------------------------
+# Partitions: nftables rules inside the hosts' own namespaces, in one table
+# per host (inet lhchaos), so that heal, down (which deletes the namespaces)
+# and a later up each remove them all, whatever was interrupted
+
+PARTITION_TABLE = "lhchaos"
+
+
+def _host_named(cluster, name):
+    for host in cluster.hosts:
+        if host.name == name:
+            return host
+    raise Failure(f"no host named {name!r} in {cluster.filename}: "
+                  f'{", ".join(h.name for h in cluster.hosts)}')
+
+
+def _cuts(cluster, isolate=None, split=None, drop=None):
+    """The cuts to make as (host, direction, peer address): direction "in"
+    drops what the peer sends to host, "out" what host sends to the peer."""
+    if isolate:
+        host = _host_named(cluster, isolate)
+        return [(host, way, peer.address) for peer in cluster.hosts if peer is not host
+                for way in ("in", "out")]
+    if split:
+        sides = [side.split(",") for side in split.split("/")]
+        if len(sides) != 2 or not all(sides[0]) or not all(sides[1]):
+            raise Failure("--split is HOST,HOST/HOST,HOST: two sides, a comma between hosts")
+        a = [_host_named(cluster, n) for n in sides[0]]
+        b = [_host_named(cluster, n) for n in sides[1]]
+        if set(h.name for h in a) & set(h.name for h in b):
+            raise Failure("--split: a host is on both sides")
+        return [(host, "in", peer.address) for one, other in ((a, b), (b, a))
+                for host in one for peer in other]
+    source, _, target = (drop or "").partition(">")
+    if not source or not target:
+        raise Failure("--drop is FROM>TO: what FROM sends to TO is lost, not the way back")
+    frm, to = _host_named(cluster, source), _host_named(cluster, target)
+    if frm is to:
+        raise Failure("--drop: FROM and TO are the same host")
+    return [(to, "in", frm.address)]
+
+
+def heal(run, filename, quiet=False):
+    _need_root_and_tools("heal")
+    namespaces = set(_namespaces(run))
+    for host in run.cluster.hosts:
+        ns = run.netns(host)
+        if ns in namespaces:
+            subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet",
+                            PARTITION_TABLE], capture_output=True)
+    if not quiet:
+        print(f"ops/cluster: cluster {run.cluster.name} healed: no partition left")
+    return 0
+
+
+def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
+    _need_root_and_tools("partition")
+    cuts = _cuts(run.cluster, isolate, split, drop)
+    namespaces = set(_namespaces(run))
+    missing = [run.netns(h) for h, _, _ in cuts if run.netns(h) not in namespaces]
+    if missing:
+        raise Failure(f"not running ({', '.join(sorted(set(missing)))}): ops/cluster up {filename}")
+    by_host = {}
+    for host, way, peer in cuts:
+        by_host.setdefault(host.name, (host, []))[1].append(
+            f"add rule inet {PARTITION_TABLE} {way} ip {'saddr' if way == 'in' else 'daddr'} "
+            f"{peer} drop")
+    try:
+        for host, rules in by_host.values():
+            script = "\n".join([f"table inet {PARTITION_TABLE} {{",
+                                 "  chain in { type filter hook input priority 0; }",
+                                 "  chain out { type filter hook output priority 0; }", "}"]
+                                + rules) + "\n"
+            _sh("ip", "netns", "exec", run.netns(host), "nft", "-f", "-", stdin=script)
+    except Failure:
+        heal(run, filename, quiet=True)
+        raise
+    what = (f"{isolate} isolated" if isolate else f"split {split}" if split
+            else f"what {drop.replace('>', ' sends to ')} is dropped")
+    print(f"ops/cluster: cluster {run.cluster.name}: {what} ({len(cuts)} rules)")
+    if seconds is None:
+        return 0
+    # Held for a time: healed however this ends (a signal, Ctrl-C, the time)
+    previous = {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        heal(run, filename)
+    return 0
+
+
 def check(cluster):
     print(f"{cluster.filename}: cluster {cluster.name}, {len(cluster.hosts)} hosts, "
           f'{len(cluster.replicas)} replicas, {len(cluster.running("validator"))} validator(s)')
@@ -890,13 +988,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="ops/cluster", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    parser.add_argument("command", choices=("check", "up", "status", "down"))
+    parser.add_argument("command", choices=("check", "up", "status", "down", "partition", "heal"))
     parser.add_argument("file", help="the cluster file (docs/CLUSTER.md)")
     parser.add_argument("--run-dir", metavar="DIR",
                         help="keys, data, logs and pids of the cluster [run/cluster-NAME]")
     parser.add_argument("--build", metavar="DIR",
                         help="the build with the binaries [build/release, built when missing]")
+    cut = parser.add_argument_group("partition (one of)")
+    cut.add_argument("--isolate", metavar="HOST", help="HOST reaches no other host, both ways")
+    cut.add_argument("--split", metavar="H,H/H,H", help="two sides that do not reach each other")
+    cut.add_argument("--drop", metavar="FROM>TO", help="what FROM sends to TO is lost (one way)")
+    cut.add_argument("--for", dest="seconds", type=float, metavar="S",
+                     help="hold the partition S seconds, then heal (also on Ctrl-C or SIGTERM)")
     args = parser.parse_args(argv)
+    chosen = [x for x in (args.isolate, args.split, args.drop) if x]
+    if args.command == "partition" and len(chosen) != 1:
+        parser.error("partition takes one of --isolate, --split or --drop")
+    if args.command != "partition" and (chosen or args.seconds is not None):
+        parser.error("--isolate, --split, --drop and --for go with partition")
     # ip and nft live in sbin, which a user's PATH may lack
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     try:
@@ -906,7 +1015,10 @@ def main(argv=None):
         if args.command == "up":
             check_local(cluster)
         run = Run(cluster, args.run_dir, args.build)
-        return {"up": up, "status": status, "down": down}[args.command](run, args.file)
+        if args.command == "partition":
+            return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds)
+        return {"up": up, "status": status, "down": down, "heal": heal}[args.command](run,
+                                                                                      args.file)
     except FileError as e:
         print(f"ops/cluster: {e}", file=sys.stderr)
         return 2

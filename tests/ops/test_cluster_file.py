@@ -94,6 +94,34 @@ class ClusterFileTest(unittest.TestCase):
             rc = cluster.main(list(argv))
         return rc, out.getvalue(), err.getvalue()
 
+    # Partitions: which rules go where
+
+    def test_cuts(self):
+        c = cluster.load(self.write(GOOD))
+        cuts = cluster._cuts(c, isolate="b")
+        self.assertEqual(sorted((h.name, way, peer) for h, way, peer in cuts),
+                         [("b", "in", "10.77.0.2"), ("b", "in", "10.77.0.4"),
+                          ("b", "out", "10.77.0.2"), ("b", "out", "10.77.0.4")])
+        cuts = cluster._cuts(c, split="a/b,c")
+        self.assertEqual(sorted((h.name, way, peer) for h, way, peer in cuts),
+                         [("a", "in", "10.77.0.3"), ("a", "in", "10.77.0.4"),
+                          ("b", "in", "10.77.0.2"), ("c", "in", "10.77.0.2")])
+        cuts = cluster._cuts(c, drop="c>a")
+        self.assertEqual([(h.name, way, peer) for h, way, peer in cuts],
+                         [("a", "in", "10.77.0.4")])
+        for bad in ({"isolate": "z"}, {"split": "a,b"}, {"split": "a/"}, {"split": "a,b/b"},
+                    {"drop": "a"}, {"drop": "a>a"}, {"drop": "a>z"}):
+            with self.assertRaises(cluster.Failure, msg=str(bad)):
+                cluster._cuts(c, **bad)
+
+    def test_partition_usage(self):
+        path = self.write(GOOD)
+        for argv in (("partition", path), ("partition", path, "--isolate", "a", "--drop", "a>b"),
+                     ("heal", path, "--isolate", "a"), ("up", path, "--for", "3")):
+            with self.assertRaises(SystemExit, msg=str(argv)) as caught:
+                self.run_main(*argv)
+            self.assertEqual(caught.exception.code, 2)
+
     # The example and the defaults
 
     def test_example(self):

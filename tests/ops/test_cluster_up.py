@@ -126,6 +126,7 @@ def main():
             up = sh(CLUSTER, "up", *common, timeout=60)
             expect("cluster opstest running" in up.stdout, "ops/cluster up: running")
             check_cluster(build, run)
+            partitions(build, common, run)
             again = sh(CLUSTER, "up", *common)
             expect("already running" in again.stdout, "a second up says it is already running")
             status = sh(CLUSTER, "status", *common)
@@ -195,6 +196,46 @@ def check_cluster(build, run):
         pids = set(sh("ip", "netns", "pids", netns).stdout.split())
         for pidfile in (run / "pids").glob(f"{host}-*.pid"):
             expect(pidfile.read_text().strip() in pids, f"{pidfile.stem} runs in {netns}")
+
+
+def reaches(source, target, port):
+    """Whether host source opens a TCP connection to target's port within a second."""
+    probe = (f"import socket; socket.create_connection(('{ADDRESSES[target]}', {port}), 1)")
+    return sh("ip", "netns", "exec", f"lh-{NAME}-{source}", "/usr/bin/python3", "-c", probe,
+              check=False).returncode == 0
+
+
+def partitions(build, common, run):
+    """partition cuts what it says and nothing else; heal and --for undo it."""
+    expect(reaches("two", "one", 7750) and reaches("one", "two", 7760), "all hosts reach each other")
+    sh(CLUSTER, "partition", *common, "--isolate", "two")
+    expect(not reaches("two", "one", 7750) and not reaches("one", "two", 7760)
+           and not reaches("three", "two", 7760), "isolate two: nobody reaches two, nor two them")
+    expect(reaches("three", "one", 7750), "isolate two: three still reaches one")
+    # Two replicas of three are a majority: the log goes on without two
+    lh = build / "cli" / "lh"
+    appended = sh(lh, "--env", run / "admin.env", "event", "append", "--type", "custom",
+                  "--data", '{"note":"while two is cut off"}', check=False, timeout=30)
+    expect(appended.returncode == 0, "isolate two: appends still committed by one and three")
+    sh(CLUSTER, "heal", *common)
+    expect(reaches("two", "one", 7750) and reaches("one", "two", 7760), "heal: two is back")
+
+    sh(CLUSTER, "partition", *common, "--drop", "three>one")
+    expect(not reaches("three", "one", 7750), "drop three>one: three does not reach one")
+    expect(reaches("two", "one", 7750), "drop three>one: two still reaches one")
+    sh(CLUSTER, "heal", *common)
+    sh(CLUSTER, "partition", *common, "--split", "one/two,three")
+    expect(not reaches("two", "one", 7750) and not reaches("one", "three", 7760)
+           and reaches("two", "three", 7760), "split one/two,three: the sides are apart")
+    sh(CLUSTER, "heal", *common)
+    held = sh(CLUSTER, "partition", *common, "--isolate", "three", "--for", "0.5")
+    expect("healed" in held.stdout and reaches("three", "one", 7750),
+           "partition --for 0.5: held, then healed by itself")
+    bad = sh(CLUSTER, "partition", *common, "--isolate", "nosuch", check=False)
+    expect(bad.returncode == 1 and "no host named 'nosuch'" in bad.stderr,
+           "partition of an unknown host: exit 1, named")
+    none = sh(CLUSTER, "partition", *common, check=False)
+    expect(none.returncode == 2, "partition without a cut: usage, exit 2")
 
 
 def restart_half_up(common, run):
