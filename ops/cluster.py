@@ -8,6 +8,8 @@ machine with one network namespace per host (docs/CLUSTER.md).
     ops/cluster partition FILE (--isolate HOST | --split H,H/H,H | --drop FROM>TO) [--for S]
                               cut the network between hosts of a running cluster
     ops/cluster heal FILE     remove every partition
+    ops/cluster fault FILE HOST DAEMON (--kill | --stop | --cont | --restart)
+                              a process fault: SIGKILL, SIGSTOP, SIGCONT, or a restart
 
 Exit status: 0 done, 1 failed (not root, a tool missing, a daemon that does
 not come up, ...), 2 a bad FILE or usage (then nothing is started or made).
@@ -597,7 +599,11 @@ def _keys(run):
         elif not re.search(rf"^replica-{host.replica}\+", known, re.M):
             raise Failure(f"{verifiers} lacks the verifier key of {signer}: "
                           "delete the signer key to make a new pair")
-    text = (keys / "broker.cert").read_text()
+    return _broker_key(run)
+
+
+def _broker_key(run):
+    text = (run.keys / "broker.cert").read_text()
     return re.search(r'public-key = "(.*)"', text).group(1)
 
 
@@ -970,6 +976,44 @@ def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
     return 0
 
 
+# --------------------------------------------------------------------------
+# Process faults: the daemons up started, by their pid files
+
+def fault(run, filename, host_name, daemon, action):
+    _need_root_and_tools("fault")
+    host = _host_named(run.cluster, host_name)
+    if daemon not in host.daemons:
+        raise Failure(f"{host.name} runs no {daemon}: {' '.join(host.daemons)}")
+    if run.netns(host) not in set(_namespaces(run)):
+        raise Failure(f"not running: ops/cluster up {filename}")
+    pid = _pid(run, host, daemon)
+    alive = bool(pid) and _alive(pid, daemon)
+    if action != "restart" and not alive:
+        raise Failure(f"{daemon} on {host.name} is not running (ops/cluster fault ... --restart)")
+    if action == "kill":
+        _stop_with(pid, signal.SIGKILL)
+    elif action in ("stop", "cont"):
+        os.kill(pid, signal.SIGSTOP if action == "stop" else signal.SIGCONT)
+    else:
+        if alive:
+            os.kill(pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
+            if _stop([pid]):
+                raise Failure(f"{daemon} on {host.name} (pid {pid}) does not stop")
+        argv = next(a for h, d, a in _commands(run, _broker_key(run))
+                    if h.name == host.name and d == daemon)
+        _start(run, host, daemon, argv)
+    print(f"ops/cluster: {daemon} on {host.name}: "
+          f"{dict(kill='killed (SIGKILL)', stop='paused (SIGSTOP)', cont='resumed (SIGCONT)', restart='restarted')[action]}")
+    return 0
+
+
+def _stop_with(pid, sig):
+    os.kill(pid, sig)
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def check(cluster):
     print(f"{cluster.filename}: cluster {cluster.name}, {len(cluster.hosts)} hosts, "
           f'{len(cluster.replicas)} replicas, {len(cluster.running("validator"))} validator(s)')
@@ -988,8 +1032,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="ops/cluster", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    parser.add_argument("command", choices=("check", "up", "status", "down", "partition", "heal"))
+    parser.add_argument("command",
+                        choices=("check", "up", "status", "down", "partition", "heal", "fault"))
     parser.add_argument("file", help="the cluster file (docs/CLUSTER.md)")
+    parser.add_argument("target", nargs="*", metavar="HOST DAEMON", help="fault: whose process")
     parser.add_argument("--run-dir", metavar="DIR",
                         help="keys, data, logs and pids of the cluster [run/cluster-NAME]")
     parser.add_argument("--build", metavar="DIR",
@@ -1000,12 +1046,21 @@ def main(argv=None):
     cut.add_argument("--drop", metavar="FROM>TO", help="what FROM sends to TO is lost (one way)")
     cut.add_argument("--for", dest="seconds", type=float, metavar="S",
                      help="hold the partition S seconds, then heal (also on Ctrl-C or SIGTERM)")
-    args = parser.parse_args(argv)
+    hit = parser.add_argument_group("fault (one of)").add_mutually_exclusive_group()
+    for action, what in (("kill", "SIGKILL"), ("stop", "SIGSTOP: a paused process"),
+                         ("cont", "SIGCONT"), ("restart", "stop it if running, start it again")):
+        hit.add_argument(f"--{action}", dest="action", action="store_const", const=action,
+                         help=what)
+    args = parser.parse_intermixed_args(argv)
     chosen = [x for x in (args.isolate, args.split, args.drop) if x]
     if args.command == "partition" and len(chosen) != 1:
         parser.error("partition takes one of --isolate, --split or --drop")
     if args.command != "partition" and (chosen or args.seconds is not None):
         parser.error("--isolate, --split, --drop and --for go with partition")
+    if args.command == "fault" and (len(args.target) != 2 or not args.action):
+        parser.error("fault takes HOST DAEMON and one of --kill, --stop, --cont, --restart")
+    if args.command != "fault" and (args.target or args.action):
+        parser.error("HOST DAEMON and --kill, --stop, --cont, --restart go with fault")
     # ip and nft live in sbin, which a user's PATH may lack
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     try:
@@ -1017,6 +1072,8 @@ def main(argv=None):
         run = Run(cluster, args.run_dir, args.build)
         if args.command == "partition":
             return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds)
+        if args.command == "fault":
+            return fault(run, args.file, args.target[0], args.target[1], args.action)
         return {"up": up, "status": status, "down": down, "heal": heal}[args.command](run,
                                                                                       args.file)
     except FileError as e:

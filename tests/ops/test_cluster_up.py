@@ -127,6 +127,7 @@ def main():
             expect("cluster opstest running" in up.stdout, "ops/cluster up: running")
             check_cluster(build, run)
             partitions(build, common, run)
+            faults(build, common, run)
             again = sh(CLUSTER, "up", *common)
             expect("already running" in again.stdout, "a second up says it is already running")
             status = sh(CLUSTER, "status", *common)
@@ -236,6 +237,28 @@ def partitions(build, common, run):
            "partition of an unknown host: exit 1, named")
     none = sh(CLUSTER, "partition", *common, check=False)
     expect(none.returncode == 2, "partition without a cut: usage, exit 2")
+
+
+def faults(build, common, run):
+    """fault pauses, resumes, kills and restarts the daemons up started."""
+    lh = build / "cli" / "lh"
+    agent = ["--env", run / "env", "--timeout", "1500"]
+    sh(CLUSTER, "fault", *common, "one", "validator", "--stop")
+    paused = sh(lh, *agent, "validate", "--tool", "Bash", "--command", "ls -la", check=False)
+    expect(paused.returncode == 1, "validator paused: no decision, the client fails closed")
+    sh(CLUSTER, "fault", *common, "one", "validator", "--cont")
+    resumed = sh(lh, *agent, "validate", "--tool", "Bash", "--command", "ls -la", check=False)
+    expect(resumed.returncode == 0, "validator resumed: allow")
+    sh(CLUSTER, "fault", *common, "three", "integrity", "--kill")
+    status = sh(CLUSTER, "status", *common, check=False)
+    expect(status.returncode == 1 and re.search(r"integrity +pid \d+ +not running", status.stdout),
+           "fault --kill: the replica on three is gone")
+    sh(CLUSTER, "fault", *common, "three", "integrity", "--restart")
+    status = sh(CLUSTER, "status", *common, check=False)
+    expect(len(re.findall(r"pid \d+ +running", status.stdout)) == 7,
+           "fault --restart: all seven daemons run again")
+    bad = sh(CLUSTER, "fault", *common, "two", "broker", "--kill", check=False)
+    expect(bad.returncode == 1 and "runs no broker" in bad.stderr, "fault on a daemon not there")
 
 
 def restart_half_up(common, run):
