@@ -8,7 +8,7 @@
 #include "lh_dispatch.h"
 #include "lh_idhash.h"
 #include "lh_log.h"
-#include "lh_metrics.h"
+#include "lh_node.h"
 #include "lh_proto.h"
 #include "ratelimit.h"
 
@@ -1633,16 +1633,9 @@ broker_new (zconfig_t *config)
         broker_destroy (&self);
         return NULL;
     }
-    const char *metrics = lh_config_str (config, "broker/metrics", NULL);
-    if (metrics) {
-        char err[256];
-        self->metrics = lh_metrics_new (metrics, err, sizeof (err));
-        if (!self->metrics) {
-            lh_error ("cannot serve metrics", "error=\"%s\"", err);
-            broker_destroy (&self);
-            return NULL;
-        }
-        lh_info ("metrics", "listen=%s port=%d", metrics, lh_metrics_port (self->metrics));
+    if (lh_node_metrics (config, "broker", &self->metrics) != 0) {
+        broker_destroy (&self);
+        return NULL;
     }
     zloop_reader (self->loop, self->frontend, s_frontend_ready, self);
     zloop_reader (self->loop, self->backend, s_backend_ready, self);

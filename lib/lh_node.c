@@ -36,3 +36,21 @@ lh_node_cert (zconfig_t *config, const char *section, zcert_t **cert_p)
     }
     return 0;
 }
+
+int
+lh_node_metrics (zconfig_t *config, const char *section, lh_metrics_t **metrics_p)
+{
+    assert (config && section && metrics_p);
+    char path[128], err[256];
+    snprintf (path, sizeof (path), "%s/metrics", section);
+    const char *listen = lh_config_str (config, path, NULL);
+    *metrics_p = NULL;
+    if (!listen)
+        return 0;
+    if (!(*metrics_p = lh_metrics_new (listen, err, sizeof (err)))) {
+        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+        return -1;
+    }
+    lh_info ("metrics", "listen=%s port=%d", listen, lh_metrics_port (*metrics_p));
+    return 0;
+}

@@ -9,6 +9,7 @@
 #define LH_NODE_H_INCLUDED
 
 #include "lh_config.h"
+#include "lh_metrics.h"
 
 typedef struct {
     const char *prog;           //  program name, e.g. "lh-echo"
@@ -25,5 +26,10 @@ zconfig_t *lh_node_start (const lh_node_t *node, int argc, char **argv, int *exi
 //  Loads the certificate at <section>/cert into *cert_p (NULL when none is
 //  configured). Returns 0, or -1 after logging why.
 int lh_node_cert (zconfig_t *config, const char *section, zcert_t **cert_p);
+
+//  Serves Prometheus metrics at <section>/metrics (--metrics) into
+//  *metrics_p (NULL when none is configured). Returns 0, or -1 after
+//  logging why.
+int lh_node_metrics (zconfig_t *config, const char *section, lh_metrics_t **metrics_p);
 
 #endif

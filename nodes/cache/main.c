@@ -452,11 +452,7 @@ main (int argc, char **argv)
              conn.endpoint, dir, (unsigned long long) st.entries, max_entries, max_ttl, map_mb);
 
     lh_metrics_t *metrics = NULL;
-    bool failed = lh_config_str (config, "cache/metrics", NULL) &&
-                  !(metrics = lh_metrics_new (lh_config_str (config, "cache/metrics", ""), err,
-                                              sizeof (err)));
-    if (failed)
-        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+    bool failed = lh_node_metrics (config, "cache", &metrics) != 0;
     int64_t next_sweep = zclock_mono () + SWEEP_EVERY_MS;
     while (!zsys_interrupted && !failed) {
         int64_t now = zclock_mono ();

@@ -206,12 +206,8 @@ main (int argc, char **argv)
                              3);
     lh_info ("serving", "service=expert broker=%s dir=%s pending=%zu frontend=%s", conn.endpoint,
              dir, expert_store_pending_count (self.store), frontend ? frontend : "off");
-    if (lh_config_str (config, "expert/metrics", NULL) &&
-        !(metrics =
-              lh_metrics_new (lh_config_str (config, "expert/metrics", ""), err, sizeof (err)))) {
-        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+    if (lh_node_metrics (config, "expert", &metrics) != 0)
         goto done;
-    }
     int64_t next_sweep = 0;
     while (!zsys_interrupted) {
         lh_request_t *request = s_next_request (&self);

@@ -8,6 +8,7 @@
 #include "replica_internal.h"
 
 #include "lh_config.h"
+#include "lh_node.h"
 #include "lh_log.h"
 
 #include <errno.h>
@@ -388,9 +389,10 @@ s_connect_broker (replica_t *self, zconfig_t *config, char *err, size_t err_size
         if (self->alerts)
             lh_client_set_timeout (self->alerts, 10000);
     }
-    const char *metrics = lh_config_str (config, "integrity/metrics", NULL);
-    if (metrics && !(self->metrics = lh_metrics_new (metrics, err, err_size)))
+    if (lh_node_metrics (config, "integrity", &self->metrics) != 0) {
+        snprintf (err, err_size, "cannot serve metrics (--metrics)");
         return -1;
+    }
     const char *pub = lh_config_str (config, "integrity/pub", NULL);
     return pub ? s_subscribe (self, pub, err, err_size) : 0;
 }

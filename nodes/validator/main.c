@@ -687,12 +687,8 @@ main (int argc, char **argv)
     //  think the worker dead while it holds them
     lh_worker_set_heartbeat (worker, (int) lh_config_int (config, "validator/heartbeat", 2500), 3);
     control = s_control (config, cert);
-    if (lh_config_str (config, "validator/metrics", NULL) &&
-        !(metrics = lh_metrics_new (lh_config_str (config, "validator/metrics", ""), err,
-                                    sizeof (err)))) {
-        lh_error ("cannot serve metrics", "error=\"%s\"", err);
+    if (lh_node_metrics (config, "validator", &metrics) != 0)
         goto done;
-    }
     lh_info ("serving",
              "service=validate broker=%s policy=%s version=%s events=%s spool=%s protect=\"%s\"",
              conn.endpoint, policy_path, validator_policy_version (validator),
