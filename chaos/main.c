@@ -87,6 +87,20 @@ s_control_local (const char *endpoint)
     return strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "tcp://127.", 10) == 0;
 }
 
+//  Sends the packed reply as JSON, and frees it
+static void
+s_reply (zsock_t *control, codec_buf_t *buf)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    msgpack_unpack_next (&u, buf->sbuf.data, buf->sbuf.size, NULL);
+    char *text = jsonpack_to_json (&u.data, false);
+    zstr_send (control, text ? text : "{\"ok\":false}");
+    free (text);
+    msgpack_unpacked_destroy (&u);
+    codec_buf_destroy (buf);
+}
+
 static void
 s_reply_error (zsock_t *control, const char *message)
 {
@@ -95,14 +109,7 @@ s_reply_error (zsock_t *control, const char *message)
     msgpack_pack_map (&buf.pk, 2);
     codec_pack_kv_bool (&buf.pk, "ok", false);
     codec_pack_kv_str (&buf.pk, "error", message);
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    msgpack_unpack_next (&u, buf.sbuf.data, buf.sbuf.size, NULL);
-    char *text = jsonpack_to_json (&u.data, false);
-    zstr_send (control, text ? text : "{\"ok\":false}");
-    free (text);
-    msgpack_unpacked_destroy (&u);
-    codec_buf_destroy (&buf);
+    s_reply (control, &buf);
 }
 
 //  {ok: true, links: [...]} as JSON
@@ -117,14 +124,7 @@ s_reply_list (chaos_t *self, zsock_t *control)
     msgpack_pack_array (&buf.pk, self->count);
     for (size_t i = 0; i < self->count; i++)
         proxy_pack (self->links[i], &buf.pk);
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    msgpack_unpack_next (&u, buf.sbuf.data, buf.sbuf.size, NULL);
-    char *text = jsonpack_to_json (&u.data, false);
-    zstr_send (control, text ? text : "{\"ok\":false}");
-    free (text);
-    msgpack_unpacked_destroy (&u);
-    codec_buf_destroy (&buf);
+    s_reply (control, &buf);
 }
 
 static void
