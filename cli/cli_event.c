@@ -471,15 +471,102 @@ s_proof (cli_t *cli, bool inclusion, uint64_t a, uint64_t b, const char *keys_pa
 //  An export is a msgpack stream: {format: "lighthouse-log/1", origin},
 //  then one {seq, leaf: bin} per event in order, then {size, checkpoint}.
 
+static void
+s_export_header (codec_buf_t *out, const char *origin)
+{
+    msgpack_pack_map (&out->pk, 2);
+    codec_pack_kv_str (&out->pk, "format", "lighthouse-log/1");
+    codec_pack_kv_str (&out->pk, "origin", origin);
+}
+
+static void
+s_export_checkpoint (codec_buf_t *out, uint64_t size, const char *note)
+{
+    msgpack_pack_map (&out->pk, 2);
+    codec_pack_kv_u64 (&out->pk, "size", size);
+    codec_pack_kv_str (&out->pk, "checkpoint", note);
+}
+
+//  One replica's log, read from its directory (LMDB readers do not stop the
+//  replica, so it may run): the leaves under its latest checkpoint. Which
+//  replica holds what is the question a drill asks; the network export below
+//  reads whichever replica the broker picks.
+static int
+s_export_dir (const char *dir, FILE *file, const char *name)
+{
+    char path[4096], err[512], origin[256];
+    snprintf (path, sizeof (path), "%s/log.mdb", dir);
+    store_t *store = store_open (path, (size_t) 1 << 36, true, err, sizeof (err));
+    if (!store) {
+        fprintf (stderr, "lh event export: %s\n", err);
+        return 1;
+    }
+    char *note = NULL;
+    uint64_t size = 0;
+    merkle_hash_t root;
+    int rc = 0;
+    if (store_checkpoint (store, 0, &note, &size) != 0 ||
+        note_checkpoint_parse (note, origin, sizeof (origin), &size, root) != 0) {
+        fprintf (stderr, "lh event export: %s holds no readable checkpoint\n", dir);
+        rc = 1;
+    }
+    codec_buf_t out;
+    codec_buf_init (&out);
+    if (rc == 0)
+        s_export_header (&out, origin);
+    for (uint64_t seq = 0; rc == 0 && seq < size; seq++) {
+        void *leaf = NULL;
+        size_t leaf_size = 0;
+        if (store_get (store, seq, &leaf, &leaf_size) != 0) {
+            fprintf (stderr, "lh event export: %s lacks event %llu under its checkpoint\n", dir,
+                     (unsigned long long) seq);
+            rc = 1;
+            break;
+        }
+        msgpack_pack_map (&out.pk, 2);
+        codec_pack_kv_u64 (&out.pk, "seq", seq);
+        codec_pack_str (&out.pk, "leaf");
+        msgpack_pack_bin (&out.pk, leaf_size);
+        msgpack_pack_bin_body (&out.pk, leaf, leaf_size);
+        free (leaf);
+    }
+    if (rc == 0) {
+        s_export_checkpoint (&out, size, note);
+        if (fwrite (out.sbuf.data, 1, out.sbuf.size, file) != out.sbuf.size)
+            rc = 1;
+        else
+            fprintf (stderr, "lh: exported %llu events and the checkpoint for size %llu from %s to %s\n",
+                     (unsigned long long) size, (unsigned long long) size, dir, name);
+    }
+    codec_buf_destroy (&out);
+    free (note);
+    store_destroy (&store);
+    return rc;
+}
+
 static int
 s_export (cli_t *cli, int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage_error ("event export FILE");
+    const char *dir = NULL;
+    if (argc == 4 && streq (argv[1], "--dir")) {
+        dir = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 2 || argv[1][0] == '-')
+        return cli_usage_error ("event export [--dir REPLICA_DIR] FILE");
     FILE *file = fopen (argv[1], "wbx");
     if (!file) {
         fprintf (stderr, "lh: cannot create %s (it must not exist)\n", argv[1]);
         return 1;
+    }
+    if (dir) {
+        int rc = s_export_dir (dir, file, argv[1]);
+        if (fclose (file) != 0)
+            rc = 1;
+        if (rc != 0)
+            remove (argv[1]);
+        return rc;
     }
     lh_client_t *client = cli_client (cli);
     lh_reply_t *checkpoint = client ? s_read (client, "{\"op\":\"checkpoint\"}") : NULL;
@@ -493,9 +580,7 @@ s_export (cli_t *cli, int argc, char **argv)
         note_checkpoint_parse (note, origin, sizeof (origin), &size, root) == 0) {
         codec_buf_t out;
         codec_buf_init (&out);
-        msgpack_pack_map (&out.pk, 2);
-        codec_pack_kv_str (&out.pk, "format", "lighthouse-log/1");
-        codec_pack_kv_str (&out.pk, "origin", origin);
+        s_export_header (&out, origin);
         uint64_t next = 0;
         rc = 0;
         //  Exactly the events under the checkpoint, whatever was appended since
@@ -515,9 +600,7 @@ s_export (cli_t *cli, int argc, char **argv)
             }
             lh_reply_destroy (&reply);
         }
-        msgpack_pack_map (&out.pk, 2);
-        codec_pack_kv_u64 (&out.pk, "size", size);
-        codec_pack_kv_str (&out.pk, "checkpoint", note);
+        s_export_checkpoint (&out, size, note);
         if (rc == 0 && fwrite (out.sbuf.data, 1, out.sbuf.size, file) != out.sbuf.size)
             rc = 1;
         codec_buf_destroy (&out);
@@ -710,12 +793,13 @@ const char cli_event_usage[] =
     "       lh event tail [-n N] [-f]\n"
     "       lh event query [--agent A] [--type T] [--since TIME] [--until TIME] [--limit N]\n"
     "       lh event proof SEQ [--keys FILE]\n"
-    "       lh event export FILE\n"
+    "       lh event export [--dir REPLICA_DIR] FILE\n"
     "\n"
     "append returns once a majority of the replicas has the event on disk; the same\n"
     "--id is appended once. proof checks an RFC 6962 inclusion proof against the\n"
     "latest checkpoint, signed by the keys in FILE. export writes the log under the\n"
-    "latest checkpoint for lh verify. Events: docs/EVENTS.md.\n";
+    "latest checkpoint for lh verify; with --dir, from that replica's directory\n"
+    "(while it runs, too), without the broker. Events: docs/EVENTS.md.\n";
 
 const char cli_checkpoint_usage[] =
     "Usage: lh checkpoint [--keys FILE]\n"

@@ -41,7 +41,7 @@ static const char s_usage[] =
     "  event get SEQ | event range A B | event tail [-n N] [-f]\n"
     "  event query [--agent A] [--type T] [--since TIME] [--until TIME] [--limit N]\n"
     "  event proof SEQ [--keys FILE]   RFC 6962 inclusion proof, checked here\n"
-    "  event export FILE   the log under the latest checkpoint, for lh verify\n"
+    "  event export [--dir REPLICA_DIR] FILE  the log under the latest checkpoint, for lh verify\n"
     "  consistency OLD NEW [--keys FILE]   RFC 6962 consistency proof, checked here\n"
     "  checkpoint [--keys FILE]   latest signed checkpoint (C2SP tlog-checkpoint)\n"
     "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N] [--origin O]\n"

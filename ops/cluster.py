@@ -34,16 +34,22 @@ DEFAULT_BUILD = ROOT / "build" / "release"
 # The only addresses up creates; the bridge in this namespace is the first
 SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
 BRIDGE_ADDRESS = SUBNET.network_address + 1
-DAEMONS = ("broker", "validator", "integrity", "expert", "cache", "echo")
+DAEMONS = ("broker", "chaos", "validator", "integrity", "expert", "cache", "echo")
 PROGRAMS = {
     "broker": "broker/lh-broker",
+    "chaos": "chaos/lh-chaos",
     "validator": "nodes/validator/lh-validator",
     "integrity": "nodes/integrity/lh-integrity",
     "expert": "nodes/expert/lh-expert",
     "cache": "nodes/cache/lh-cache",
     "echo": "nodes/echo/lh-echo",
 }
-DEFAULT_PORTS = {"frontend": 5555, "backend": 5556, "pub": 5557, "raft": 5565}
+DEFAULT_PORTS = {"frontend": 5555, "backend": 5556, "pub": 5557, "raft": 5565, "chaos": 5570,
+                 "metrics": 9150}
+# Each daemon serves its metrics at its host's address, port ports/metrics + this
+METRICS_OFFSET = {"broker": 0, "validator": 1, "integrity": 2, "expert": 3, "cache": 4}
+# lh-chaos on a host carries that host's links to the broker (docs/CLUSTER.md)
+BROKER_LINKS = ("frontend", "backend", "pub")
 # Interface names hold 15 characters (lhbr-NAME, veths lh-NAME-OCTET); no "-",
 # so that the prefix lh-NAME- names one cluster's namespaces and veths only
 CLUSTER_NAME = re.compile(r"[a-z0-9]{1,8}")
@@ -148,6 +154,8 @@ class Cluster:
     backend: int
     pub: int
     raft: int
+    chaos: int                  # lh-chaos's control port, on the loopback of its host
+    metrics: int                # the first metrics port (METRICS_OFFSET)
     hosts: tuple
     filename: str = dataclasses.field(compare=False, default="")
 
@@ -238,7 +246,8 @@ def load(filename):
     if "host" not in top or not top["host"].children:
         raise FileError(filename, top["host"].line if "host" in top else 0, "host", "no hosts")
     return Cluster(name, paths["keys"], paths["data"], ports["frontend"], ports["backend"],
-                   ports["pub"], ports["raft"], _hosts(top["host"], filename), filename)
+                   ports["pub"], ports["raft"], ports["chaos"], ports["metrics"],
+                   _hosts(top["host"], filename), filename)
 
 
 def _ports(section, filename):
@@ -247,10 +256,22 @@ def _ports(section, filename):
     for key, item in given.items():
         ports[key] = _port(item, filename)
     owner = {}
-    for key, port in ports.items():
+    metrics = {f"metrics+{offset}": ports["metrics"] + offset
+               for offset in sorted(set(METRICS_OFFSET.values()))}
+    singles = [(key, port) for key, port in ports.items() if key != "metrics"]
+    for key, port in singles + list(metrics.items()):
+        name = key.split("+")[0]
+        line = given[name].line if name in given else section.line if section else 0
+        if port > 65535:
+            raise FileError(filename, line, f"ports/{name}",
+                            f"{ports[name]}: the metrics ports run to +{max(METRICS_OFFSET.values())}, "
+                            "past 65535")
         if port in owner:
-            line = given[key].line if key in given else section.line
-            raise FileError(filename, line, f"ports/{key}", f"{port} is also ports/{owner[port]}")
+            raise FileError(filename, line, f"ports/{name}",
+                            f"{port} is also ports/{owner[port]}"
+                            + (f" (metrics ports are {ports['metrics']} to "
+                               f"{ports['metrics'] + max(METRICS_OFFSET.values())})"
+                               if "metrics" in (name, owner[port].split("+")[0]) else ""))
         owner[port] = key
     return ports
 
@@ -292,6 +313,14 @@ def _hosts(section, filename):
         replica = _replica(keys["integrity"], filename, replicas) if "integrity" in keys else None
         hosts.append(Host(item.name, address, daemons, replica, keys["address"].line))
 
+    for host in hosts:
+        if "chaos" in host.daemons and "broker" in host.daemons:
+            raise FileError(filename, host.line, f"host/{host.name}/chaos",
+                            "lh-chaos carries a host's links to the broker: "
+                            "not on the broker's own host")
+        if host.daemons == ("chaos",):
+            raise FileError(filename, host.line, f"host/{host.name}/chaos",
+                            "lh-chaos carries the links of the host's other daemons: it has none")
     if "broker" not in first:
         raise FileError(filename, section.line, "host",
                         "no host runs the broker (exactly one does)")
@@ -366,8 +395,21 @@ class Run:
     def pidfile(self, host, daemon):
         return self.pids / f"{host.name}-{daemon}.pid"
 
-    def endpoint(self, port):
+    def endpoint(self, port, host=None):
+        """The broker's port as host's daemons reach it: through host's lh-chaos,
+        when it runs one, else directly."""
+        if host is not None and "chaos" in host.daemons:
+            return f"tcp://127.0.0.1:{port}"
         return f"tcp://{self.cluster.broker.address}:{port}"
+
+    def chaos_control(self):
+        """lh-chaos's control endpoint, inside the namespace of its host."""
+        return f"tcp://127.0.0.1:{self.cluster.chaos}"
+
+    def metrics(self, host, daemon):
+        """host:port of daemon's metrics on host, or None (lh-chaos, lh-echo have none)."""
+        offset = METRICS_OFFSET.get(daemon)
+        return None if offset is None else f"{host.address}:{self.cluster.metrics + offset}"
 
 
 def _sh(*argv, stdin=None):
@@ -571,7 +613,8 @@ def _keys(run):
     roster = keys / "roster.zpl"
     listed = roster.read_text() if roster.exists() else ""
     wanted = [("broker", None), ("admin", "admin"), ("agent-1", "agent"), ("reviewer", "expert")]
-    wanted += [(f"node-{h.name}", "node") for h in cluster.hosts if set(h.daemons) - {"broker"}]
+    wanted += [(f"node-{h.name}", "node") for h in cluster.hosts
+               if set(h.daemons) - {"broker", "chaos"}]
     for name, role in wanted:
         cert = keys / f"{name}.cert"
         if cert.exists() and (role is None or f"\n    {name}\n" in listed):
@@ -682,21 +725,30 @@ def _network(run):
 
 
 def _commands(run, broker_key):
-    """(host, daemon, argv) of every daemon, the broker's first."""
+    """(host, daemon, argv) of every daemon: the broker's first, then lh-chaos."""
     cluster = run.cluster
-    frontend, backend, pub = (run.endpoint(port)
-                              for port in (cluster.frontend, cluster.backend, cluster.pub))
     peers = " ".join(f"{h.replica}@{h.address}:{cluster.raft}" for h in cluster.replicas)
     commands = []
     for host in cluster.hosts:
+        frontend, backend, pub = (run.endpoint(port, host)
+                                  for port in (cluster.frontend, cluster.backend, cluster.pub))
         for daemon in host.daemons:
             data = run.data / host.name / daemon
             argv = [run.program(daemon)]
             if daemon == "broker":
                 argv += ["-c", run.dir / "broker.cfg"]
+            elif daemon == "chaos":
+                broker = cluster.broker.address
+                argv += ["--control", run.chaos_control(), "--links",
+                         ",".join(f"{link}=127.0.0.1:{port}>{broker}:{port}"
+                                  for link, port in zip(BROKER_LINKS, (cluster.frontend,
+                                                                       cluster.backend,
+                                                                       cluster.pub)))]
             else:
                 argv += ["--broker", backend, "--broker-key", broker_key,
                          "--cert", run.keys / f"node-{host.name}.cert_secret"]
+            if run.metrics(host, daemon):
+                argv += ["--metrics", run.metrics(host, daemon)]
             if daemon == "validator":
                 argv += ["--pub", pub, "--frontend", frontend, "--policy", run.dir / "policy",
                          "--home", os.environ.get("HOME", "/root"), "--run-dir", data,
@@ -712,7 +764,8 @@ def _commands(run, broker_key):
             elif daemon == "cache":
                 argv += ["--dir", data]
             commands.append((host, daemon, [str(a) for a in argv]))
-    return sorted(commands, key=lambda command: command[1] != "broker")
+    return sorted(commands, key=lambda command: ("broker", "chaos").index(command[1])
+                  if command[1] in ("broker", "chaos") else 2)
 
 
 def _start(run, host, daemon, argv):

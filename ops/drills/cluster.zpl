@@ -1,0 +1,38 @@
+#   The cluster every drill runs against (docs/DRILLS.md): the broker, lh-expert
+#   and lh-cache on hub; two validators on hosts of their own, v1's links to
+#   the broker through lh-chaos; three integrity replicas on r1, r2, r3.
+#       sudo ops/drill --list
+cluster
+    name = drill
+ports
+    frontend = 5555
+    backend = 5556
+    pub = 5557
+    raft = 5565
+    chaos = 5570                #   lh-chaos's control, on v1's loopback
+    metrics = 9150              #   GET /metrics: broker 9150, validator +1, integrity +2, expert +3, cache +4
+host
+    hub
+        address = 10.77.0.2
+        broker
+        expert
+        cache
+    v1
+        address = 10.77.0.21
+        chaos
+        validator
+    v2
+        address = 10.77.0.22
+        validator
+    r1
+        address = 10.77.0.11
+        integrity
+            id = 1
+    r2
+        address = 10.77.0.12
+        integrity
+            id = 2
+    r3
+        address = 10.77.0.13
+        integrity
+            id = 3
