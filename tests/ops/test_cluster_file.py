@@ -122,6 +122,49 @@ class ClusterFileTest(unittest.TestCase):
                 self.run_main(*argv)
             self.assertEqual(caught.exception.code, 2)
 
+    # Metrics ports and lh-chaos
+
+    def test_metrics_ports(self):
+        c = cluster.load(self.write(GOOD))
+        self.assertEqual(c.metrics, 9150)
+        run = cluster.Run(c, self.dir / "run")
+        a = c.hosts[0]
+        self.assertEqual(run.metrics(a, "broker"), "10.77.0.2:9150")
+        self.assertEqual(run.metrics(a, "cache"), "10.77.0.2:9154")
+        self.assertIsNone(run.metrics(a, "echo"))
+        argv = {d: v for h, d, v in cluster._commands(run, "K" * 40) if h.name == "a"}
+        self.assertEqual(argv["integrity"][argv["integrity"].index("--metrics") + 1],
+                         "10.77.0.2:9152")
+        # The five metrics ports collide with no other port and stay below 65536
+        self.error(self.edit("    raft = 7760\n", "    raft = 7760\n    metrics = 7748\n"),
+                   "ports/metrics", "7750 is also ports/frontend")
+        self.error(self.edit("    raft = 7760\n", "    raft = 7760\n    metrics = 65533\n"),
+                   "ports/metrics", "past 65535")
+        self.error(self.edit("    raft = 7760\n", "    raft = 9152\n"),
+                   "ports/metrics", "9152 is also ports/raft")
+
+    def test_chaos_host(self):
+        text = self.edit("        address = 10.77.0.3\n",
+                         "        address = 10.77.0.3\n        chaos\n        validator\n")
+        c = cluster.load(self.write(text))
+        run = cluster.Run(c, self.dir / "run")
+        commands = cluster._commands(run, "K" * 40)
+        self.assertEqual([d for h, d, v in commands][:2], ["broker", "chaos"])
+        chaos = next(v for h, d, v in commands if d == "chaos")
+        self.assertIn("frontend=127.0.0.1:7750>10.77.0.2:7750,backend=127.0.0.1:7751>"
+                      "10.77.0.2:7751,pub=127.0.0.1:7752>10.77.0.2:7752", chaos)
+        # b's daemons reach the broker through it, a's directly
+        on_b = [v for h, d, v in commands if h.name == "b" and d != "chaos"]
+        self.assertTrue(all(v[v.index("--broker") + 1] == "tcp://127.0.0.1:7751" for v in on_b))
+        on_a = [v for h, d, v in commands if h.name == "a" and d not in ("broker",)]
+        self.assertTrue(all(v[v.index("--broker") + 1] == "tcp://10.77.0.2:7751" for v in on_a))
+        self.error(self.edit("        broker\n", "        broker\n        chaos\n"),
+                   "host/a/chaos", "not on the broker's own host")
+        self.error(self.edit("    c\n        address = 10.77.0.4\n        integrity\n            id = 3\n",
+                             "    c\n        address = 10.77.0.4\n        chaos\n"
+                             "    d\n        address = 10.77.0.5\n        integrity\n            id = 3\n"),
+                   "host/c/chaos", "it has none")
+
     # The example and the defaults
 
     def test_example(self):
