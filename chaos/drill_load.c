@@ -380,8 +380,8 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "Usage: lh-drill-load --broker EP --broker-key Z85 --certs DIR --agents LIST\n"
-             "                     --duration S --history FILE [options]\n"
+             "Usage: lh-drill-load --broker EP --broker-key Z85 --certs DIR --agents LIST "
+             "--duration S --history FILE [options]\n"
              "Runs a chaos drill's load: appends and validate requests, one thread per agent,\n"
              "and records every operation as the drill's history (docs/DRILLS.md 1.1).\n"
              "\n"
