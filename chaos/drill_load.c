@@ -43,6 +43,7 @@
 #endif
 
 #define S_MAX_AGENTS  64
+#define S_MAX_TAG     48  //  bytes in --tag
 #define S_PAUSE_MIN   100 //  ms before a resend, at least...
 #define S_PAUSE_SPAN  100 //  ... and up to this much more
 #define S_NAP_MS      50  //  longest sleep between looks at the stop flag
@@ -53,7 +54,7 @@ static atomic_int s_stop;
 
 typedef struct {
     const char *broker, *broker_key, *certs, *history, *mix_path;
-    char tag[32];
+    char tag[S_MAX_TAG + 1];
     char *agent_list; //  the --agents value, cut in place into agents[]
     const char *agents[S_MAX_AGENTS];
     int agent_count;
@@ -396,8 +397,9 @@ s_usage (FILE *out)
              "                     slot missed while an operation stalled is skipped\n"
              "  --append-pct P     percent of operations that are appends, 0..100 (default\n"
              "                     50); the others are validate requests from the mix\n"
-             "  --tag T            prefix of client and request ids, [A-Za-z0-9._-]{1,16}\n"
-             "                     (default d<unix seconds>): unique per run\n"
+             "  --tag T            prefix of client and request ids, [A-Za-z0-9._-]{1,%d}\n"
+             "                     (default d<unix seconds>): unique per run; ids are\n"
+             "                     <tag>-<agent>-<n> (appends), <tag>-<agent>-v<n>, at most 64\n"
              "  --mix FILE         the validate request mix (default %s)\n"
              "  --timeout MS       deadline of one request, 100..60000 (default 2000)\n"
              "  --tries N          sends of one append, same client id, 1..100 (default 10)\n"
@@ -417,7 +419,7 @@ s_usage (FILE *out)
              "\n"
              "Exit status: 0 the run completed (faults during it are expected), 1 it could\n"
              "not start (a key, the mix or the history file), 2 bad usage.\n",
-             S_MAX_AGENTS, LH_DRILL_MIX[0] ? LH_DRILL_MIX : "(none built in)");
+             S_MAX_AGENTS, S_MAX_TAG, LH_DRILL_MIX[0] ? LH_DRILL_MIX : "(none built in)");
 }
 
 //  An integer option in [min, max]; -1 when it is not one
@@ -528,11 +530,16 @@ s_parse (s_config_t *config, int argc, char **argv)
     if (!*config->mix_path)
         return s_usage_error ("%s", "--mix FILE is required (no mix was built in)");
     if (tag) {
-        if (!codec_name_valid (tag, strlen (tag), 16))
-            return s_usage_error ("--tag must be 1..16 of [A-Za-z0-9._-], not '%s'", tag);
+        if (!codec_name_valid (tag, strlen (tag), S_MAX_TAG))
+            return s_usage_error ("--tag must be 1..%d of [A-Za-z0-9._-], not '%s'", S_MAX_TAG,
+                                  tag);
         snprintf (config->tag, sizeof (config->tag), "%s", tag);
     }
-    //  Agent ids; each id, with the tag and a counter, must make a valid client id
+    //  Agent ids; each id, with the tag and the largest counter the run can
+    //  reach (one operation a slot), must make a valid client id
+    int digits = 1;
+    for (long long most = (long long) config->rate * config->duration_s; most >= 10; most /= 10)
+        digits++;
     config->agent_list = strdup (agents);
     char *rest = config->agent_list;
     for (char *name = strsep (&rest, ","); name; name = strsep (&rest, ",")) {
@@ -540,8 +547,9 @@ s_parse (s_config_t *config, int argc, char **argv)
             return s_usage_error ("--agents: more than %d agents", S_MAX_AGENTS);
         if (!codec_name_valid (name, strlen (name), LH_MAX_AGENT))
             return s_usage_error ("--agents: '%s' is not an agent id ([A-Za-z0-9._-]{1,64})", name);
-        if (strlen (config->tag) + strlen (name) + 2 + 21 > EVENT_MAX_REF)
-            return s_usage_error ("--agents: '%s' is too long for client ids with this tag", name);
+        if (strlen (config->tag) + strlen (name) + 3 + (size_t) digits > EVENT_MAX_REF)
+            return s_usage_error ("--agents: '%s' with tag '%s' makes ids over %d bytes", name,
+                                  config->tag, EVENT_MAX_REF);
         for (int k = 0; k < config->agent_count; k++)
             if (streq (config->agents[k], name))
                 return s_usage_error ("--agents: '%s' is named twice", name);
