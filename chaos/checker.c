@@ -125,8 +125,9 @@ s_op_new (checker_t *self)
     return op;
 }
 
-int
-checker_add_append (checker_t *self, const checker_append_t *op, char *why, size_t why_size)
+//  Checks an append and fills rec with it; -1 with why set when a field is invalid
+static int
+s_append_fill (s_op_t *rec, const checker_append_t *op, char *why, size_t why_size)
 {
     //  A client id the log would refuse can never be in it
     if (!op->client_id || !event_ref_valid (op->client_id, strlen (op->client_id))) {
@@ -148,11 +149,7 @@ checker_add_append (checker_t *self, const checker_append_t *op, char *why, size
     }
     if (s_times (op->invoke_ms, op->complete_ms, why, why_size) != 0)
         return -1;
-    s_op_t *rec = s_op_new (self);
-    if (!rec) {
-        snprintf (why, why_size, "out of memory");
-        return -1;
-    }
+    memset (rec, 0, sizeof (*rec));
     rec->kind = S_APPEND;
     snprintf (rec->id, sizeof (rec->id), "%s", op->client_id);
     snprintf (rec->agent, sizeof (rec->agent), "%s", op->by);
@@ -161,12 +158,28 @@ checker_add_append (checker_t *self, const checker_append_t *op, char *why, size
     rec->outcome = op->outcome;
     rec->seq = op->outcome == CHECKER_OK ? op->seq : 0;
     s_copy_text (rec->error, sizeof (rec->error), op->error);
-    self->op_count++;
     return 0;
 }
 
 int
-checker_add_decision (checker_t *self, const checker_decision_t *op, char *why, size_t why_size)
+checker_add_append (checker_t *self, const checker_append_t *op, char *why, size_t why_size)
+{
+    s_op_t rec;
+    if (s_append_fill (&rec, op, why, why_size) != 0)
+        return -1;
+    s_op_t *slot = s_op_new (self);
+    if (!slot) {
+        snprintf (why, why_size, "out of memory");
+        return -1;
+    }
+    *slot = rec;
+    self->op_count++;
+    return 0;
+}
+
+//  Checks a decision and fills rec with it; -1 with why set when a field is invalid
+static int
+s_decision_fill (s_op_t *rec, const checker_decision_t *op, char *why, size_t why_size)
 {
     if (!op->request_id || !event_ref_valid (op->request_id, strlen (op->request_id))) {
         snprintf (why, why_size, "request_id must be 1..%d bytes of printable ASCII without spaces",
@@ -183,11 +196,7 @@ checker_add_decision (checker_t *self, const checker_decision_t *op, char *why, 
     }
     if (s_times (op->invoke_ms, op->complete_ms, why, why_size) != 0)
         return -1;
-    s_op_t *rec = s_op_new (self);
-    if (!rec) {
-        snprintf (why, why_size, "out of memory");
-        return -1;
-    }
+    memset (rec, 0, sizeof (*rec));
     rec->kind = S_DECISION;
     snprintf (rec->id, sizeof (rec->id), "%s", op->request_id);
     snprintf (rec->agent, sizeof (rec->agent), "%s", op->agent);
@@ -197,6 +206,21 @@ checker_add_decision (checker_t *self, const checker_decision_t *op, char *why, 
     if (op->answered)
         snprintf (rec->decision, sizeof (rec->decision), "%s", op->decision);
     s_copy_text (rec->error, sizeof (rec->error), op->error);
+    return 0;
+}
+
+int
+checker_add_decision (checker_t *self, const checker_decision_t *op, char *why, size_t why_size)
+{
+    s_op_t rec;
+    if (s_decision_fill (&rec, op, why, why_size) != 0)
+        return -1;
+    s_op_t *slot = s_op_new (self);
+    if (!slot) {
+        snprintf (why, why_size, "out of memory");
+        return -1;
+    }
+    *slot = rec;
     self->op_count++;
     return 0;
 }
@@ -789,6 +813,65 @@ checker_result_print (const checker_result_t *r, FILE *out)
 static const char *s_outcomes[] = {
     [CHECKER_OK] = "ok", [CHECKER_FAIL] = "fail", [CHECKER_INFO] = "info"};
 
+//  One operation as its history line (no newline); a heap string, NULL
+//  when out of memory
+static char *
+s_op_json (const s_op_t *op)
+{
+    bool append = op->kind == S_APPEND;
+    bool extra = append ? op->outcome == CHECKER_OK : op->answered;
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 6 + extra + (op->error[0] != 0));
+    codec_pack_kv_str (&buf.pk, "op", append ? "append" : "decision");
+    codec_pack_kv_str (&buf.pk, append ? "client_id" : "request_id", op->id);
+    codec_pack_kv_str (&buf.pk, append ? "by" : "agent", op->agent);
+    codec_pack_kv_i64 (&buf.pk, "invoke_ms", op->invoke_ms);
+    codec_pack_kv_i64 (&buf.pk, "complete_ms", op->complete_ms);
+    codec_pack_kv_str (&buf.pk, "outcome",
+                       append         ? s_outcomes[op->outcome]
+                       : op->answered ? "answered"
+                                      : "error");
+    if (extra && append)
+        codec_pack_kv_u64 (&buf.pk, "seq", op->seq);
+    else if (extra)
+        codec_pack_kv_str (&buf.pk, "decision", op->decision);
+    if (op->error[0])
+        codec_pack_kv_str (&buf.pk, "error", op->error);
+    msgpack_unpacked item;
+    msgpack_unpacked_init (&item);
+    char *line = NULL;
+    if (msgpack_unpack_next (&item, buf.sbuf.data, buf.sbuf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        line = jsonpack_to_json (&item.data, false);
+    msgpack_unpacked_destroy (&item);
+    codec_buf_destroy (&buf);
+    return line;
+}
+
+char *
+checker_append_line (const checker_append_t *op, char *why, size_t why_size)
+{
+    s_op_t rec;
+    if (s_append_fill (&rec, op, why, why_size) != 0)
+        return NULL;
+    char *line = s_op_json (&rec);
+    if (!line)
+        snprintf (why, why_size, "out of memory");
+    return line;
+}
+
+char *
+checker_decision_line (const checker_decision_t *op, char *why, size_t why_size)
+{
+    s_op_t rec;
+    if (s_decision_fill (&rec, op, why, why_size) != 0)
+        return NULL;
+    char *line = s_op_json (&rec);
+    if (!line)
+        snprintf (why, why_size, "out of memory");
+    return line;
+}
+
 int
 checker_history_write (checker_t *self, const char *path, char *why, size_t why_size)
 {
@@ -799,35 +882,7 @@ checker_history_write (checker_t *self, const char *path, char *why, size_t why_
     }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < self->op_count; i++) {
-        const s_op_t *op = &self->ops[i];
-        bool append = op->kind == S_APPEND;
-        bool extra = append ? op->outcome == CHECKER_OK : op->answered;
-        codec_buf_t buf;
-        codec_buf_init (&buf);
-        msgpack_pack_map (&buf.pk, 6 + extra + (op->error[0] != 0));
-        codec_pack_kv_str (&buf.pk, "op", append ? "append" : "decision");
-        codec_pack_kv_str (&buf.pk, append ? "client_id" : "request_id", op->id);
-        codec_pack_kv_str (&buf.pk, append ? "by" : "agent", op->agent);
-        codec_pack_kv_i64 (&buf.pk, "invoke_ms", op->invoke_ms);
-        codec_pack_kv_i64 (&buf.pk, "complete_ms", op->complete_ms);
-        codec_pack_kv_str (&buf.pk, "outcome",
-                           append         ? s_outcomes[op->outcome]
-                           : op->answered ? "answered"
-                                          : "error");
-        if (extra && append)
-            codec_pack_kv_u64 (&buf.pk, "seq", op->seq);
-        else if (extra)
-            codec_pack_kv_str (&buf.pk, "decision", op->decision);
-        if (op->error[0])
-            codec_pack_kv_str (&buf.pk, "error", op->error);
-        msgpack_unpacked item;
-        msgpack_unpacked_init (&item);
-        char *line = NULL;
-        if (msgpack_unpack_next (&item, buf.sbuf.data, buf.sbuf.size, NULL) ==
-            MSGPACK_UNPACK_SUCCESS)
-            line = jsonpack_to_json (&item.data, false);
-        msgpack_unpacked_destroy (&item);
-        codec_buf_destroy (&buf);
+        char *line = s_op_json (&self->ops[i]);
         if (!line || fprintf (file, "%s\n", line) < 0) {
             snprintf (why, why_size, "cannot write %s: %s", path,
                       line ? strerror (errno) : "cannot convert an operation");

@@ -138,6 +138,11 @@ void checker_result_print (const checker_result_t *result, FILE *out);
 //  recorded (docs/DRILLS.md). -1 with why set when the file cannot be
 //  written.
 int checker_history_write (checker_t *self, const char *path, char *why, size_t why_size);
+//  One operation as its history line, exactly as checker_history_write
+//  writes it (no newline), for a writer that appends as it goes: a heap
+//  string, or NULL with why set when a field is invalid.
+char *checker_append_line (const checker_append_t *op, char *why, size_t why_size);
+char *checker_decision_line (const checker_decision_t *op, char *why, size_t why_size);
 //  Reads a history file and records its operations after those recorded.
 //  -1 with why set ("FILE:LINE: ...") on the first bad line; the lines
 //  before it stay recorded.

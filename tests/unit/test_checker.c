@@ -675,6 +675,60 @@ test_history_round_trip (void **state)
     remove (two);
 }
 
+//  One line at a time, as lh-drill-load writes: the same bytes as the
+//  whole-file writer, and an invalid operation refused
+static void
+test_history_lines (void **state)
+{
+    (void) state;
+    char why[WHY_SIZE], path[300];
+    checker_append_t append = {"d-load-1-7", "load-1", 5, 9, CHECKER_OK, 42, NULL};
+    checker_append_t resend = {"d-load-1-8", "load-1", 6, 2006, CHECKER_INFO, 0, "timeout"};
+    checker_decision_t decision = {"d-load-1-v3", "load-1", 7, 8, true, "deny", NULL};
+    char *lines[3] = {checker_append_line (&append, why, sizeof (why)),
+                      checker_append_line (&resend, why, sizeof (why)),
+                      checker_decision_line (&decision, why, sizeof (why))};
+    assert_string_equal (lines[0], "{\"op\":\"append\",\"client_id\":\"d-load-1-7\",\"by\":"
+                                   "\"load-1\",\"invoke_ms\":5,\"complete_ms\":9,\"outcome\":"
+                                   "\"ok\",\"seq\":42}");
+    assert_string_equal (lines[1], "{\"op\":\"append\",\"client_id\":\"d-load-1-8\",\"by\":"
+                                   "\"load-1\",\"invoke_ms\":6,\"complete_ms\":2006,\"outcome\":"
+                                   "\"info\",\"error\":\"timeout\"}");
+    assert_string_equal (lines[2], "{\"op\":\"decision\",\"request_id\":\"d-load-1-v3\","
+                                   "\"agent\":\"load-1\",\"invoke_ms\":7,\"complete_ms\":8,"
+                                   "\"outcome\":\"answered\",\"decision\":\"deny\"}");
+    //  Read back and written whole: the same text
+    s_path (path, sizeof (path), "lines.jsonl");
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    for (int i = 0; i < 3; i++)
+        fprintf (file, "%s\n", lines[i]);
+    fclose (file);
+    checker_t *checker = checker_new ();
+    assert_int_equal (checker_history_read (checker, path, why, sizeof (why)), 0);
+    char again[300];
+    s_path (again, sizeof (again), "lines-again.jsonl");
+    assert_int_equal (checker_history_write (checker, again, why, sizeof (why)), 0);
+    size_t size_one, size_two;
+    char *one = s_read_file (path, &size_one), *two = s_read_file (again, &size_two);
+    assert_int_equal (size_one, size_two);
+    assert_memory_equal (one, two, size_one);
+    free (one);
+    free (two);
+    for (int i = 0; i < 3; i++)
+        free (lines[i]);
+    checker_destroy (&checker);
+    remove (path);
+    remove (again);
+    //  Refused as checker_add_* refuses
+    checker_append_t spaced = {"has space", "load-1", 5, 9, CHECKER_FAIL, 0, NULL};
+    assert_null (checker_append_line (&spaced, why, sizeof (why)));
+    assert_non_null (strstr (why, "client_id"));
+    checker_decision_t backwards = {"r-1", "load-1", 9, 5, false, NULL, "timeout"};
+    assert_null (checker_decision_line (&backwards, why, sizeof (why)));
+    assert_non_null (strstr (why, "invoke_ms"));
+}
+
 static void
 test_history_malformed (void **state)
 {
@@ -954,6 +1008,7 @@ main (void)
         cmocka_unit_test (test_decisions_missing),
         cmocka_unit_test (test_bad_operations),
         cmocka_unit_test (test_history_round_trip),
+        cmocka_unit_test (test_history_lines),
         cmocka_unit_test (test_history_malformed),
         cmocka_unit_test (test_drill_check_process),
     };
