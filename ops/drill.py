@@ -201,14 +201,14 @@ def sample_replicas(run):
 class Watcher(threading.Thread):
     """Samples the replicas twice a second: leader changes and terms."""
 
-    def __init__(self, run):
+    def __init__(self, cluster_run):
         super().__init__(daemon=True)
-        self.run, self.stopping = run, threading.Event()
+        self.cluster_run, self.stopping = cluster_run, threading.Event()
         self.leaders, self.terms = [], []
 
-    def run(self):   # noqa: D102 (threading's name)
+    def run(self):
         while not self.stopping.is_set():
-            samples = [s for s in sample_replicas(self.run).values() if s]
+            samples = [s for s in sample_replicas(self.cluster_run).values() if s]
             leading = [s["leader"] for s in samples if s["is_leader"] == 1]
             if leading and (not self.leaders or self.leaders[-1] != leading[0]):
                 self.leaders.append(leading[0])
@@ -334,7 +334,7 @@ def run_drill(drill, run, filename, args, out):
                              "--broker-key", broker_key, "--certs", str(run.keys),
                              "--agents", ",".join(agents), "--duration", str(duration),
                              "--rate", str(args.rate), "--append-pct", str(args.append_pct),
-                             "--tag", f"{drill.name}-{int(t0)}", "--history", str(history)],
+                             "--history", str(history)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     fault = {"what": "", "start_s": None, "end_s": None, "healed_s": None,
              "healed_in_drill": False}
