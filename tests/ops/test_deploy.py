@@ -199,6 +199,7 @@ class DeployTest(unittest.TestCase):
                                  daemon != "broker" and "broker" in daemons)
                 if daemon in ("validator", "integrity", "expert", "cache"):
                     self.assertIn(f"StateDirectory=lighthouse/{daemon}", unit)
+                self.assertEqual("ExecReload=/bin/kill -HUP $MAINPID" in unit, daemon == "broker")
         # The scrape config names every daemon's endpoint but echo's
         scrape = (self.out / "prometheus.yml").read_text()
         targets = re.findall(r"targets: \['([0-9.:]+)'\]", scrape)

@@ -163,7 +163,8 @@ def main():
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         net.logs = logs
         cluster._wait_ready(net, processes)
-        expect(True, f"every service answers through the broker ({time.monotonic() - started:.1f} s)")
+        expect(True, "every service answers through the broker "
+               f"({time.monotonic() - started:.1f} s)")
         check(build, out, spec)
     except BaseException:
         for log in sorted((tmp / "logs").glob("*.log")):
