@@ -32,6 +32,7 @@ ports
     backend = 6556
     pub = 6557
     raft = 6565
+    metrics = 9560
 host
     gw
         address = 192.0.2.10
@@ -265,11 +266,16 @@ class DeployTest(unittest.TestCase):
         bad.write_text(FILE.replace("198.51.100.2", "198.51.100.1"))
         result = deploy(bad, "--out", self.tmp / "bad", "--build", BUILD)
         self.assertEqual(result.returncode, 2)
-        self.assertRegex(result.stderr.strip(), r"^ops/deploy: \S+bad.zpl:23: host/r2/address: "
+        self.assertRegex(result.stderr.strip(), r"^ops/deploy: \S+bad.zpl:24: host/r2/address: "
                          r"198.51.100.1 is also host r1's address$")
         self.assertFalse((self.tmp / "bad").exists())
-        for args, message in ((["--metrics-base", "6553"], "hold ports/frontend"),
-                              (["--bin-dir", "bin"], "--bin-dir bin"),
+        clash = self.tmp / "clash.zpl"
+        clash.write_text(FILE.replace("    metrics = 9560\n", "    metrics = 6553\n"))
+        result = deploy(clash, "--out", self.tmp / "never", "--build", BUILD)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("ports/metrics: 6555 is also ports/frontend", result.stderr)
+        self.assertFalse((self.tmp / "never").exists())
+        for args, message in ((["--bin-dir", "bin"], "--bin-dir bin"),
                               (["--root", "/tmp/a b"], "--root /tmp/a b"),
                               ([], "required")):
             out = [] if not args and message == "required" else ["--out", self.tmp / "never"]

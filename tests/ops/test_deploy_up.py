@@ -38,6 +38,7 @@ ports
     backend = 7771
     pub = 7772
     raft = 7780
+    metrics = 7790
 host
     one
         address = 10.77.0.2
@@ -139,7 +140,7 @@ def main():
         path, out = tmp / "cluster.zpl", tmp / "out"
         path.write_text(FILE)
         sh(DEPLOY, path, "--out", out, "--build", build, "--bin-dir", bin_dir,
-           "--root", f"{out}/{{host}}", "--metrics-base", "7790")
+           "--root", f"{out}/{{host}}")
         spec = cluster.load(path)
         # ops/cluster's network, names and teardown; its Run's dir is admin/,
         # so that its readiness check uses the generated admin.env
