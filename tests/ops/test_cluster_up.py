@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,10 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from nstest import expect, leftovers, preconditions, sh  # noqa: E402
 CLUSTER = ROOT / "ops" / "cluster"
 NAME = "opstest"
 # Ports apart from ops/run's (5555-5567), though each namespace has ports of its own
@@ -53,53 +56,14 @@ host
 ADDRESSES = {"one": "10.77.0.2", "two": "10.77.0.3", "three": "10.77.0.4"}
 
 
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
-def sh(*argv, check=True, **kwargs):
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{" ".join(map(str, argv))}: exit {result.returncode}\n'
-                             f"{result.stdout}{result.stderr}")
-    return result
 
 
-def expect(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}")
 
 
-def preconditions():
-    if os.geteuid() != 0:
-        skip("needs root (network namespaces, veths, a bridge)")
-    os.environ["PATH"] += ":/usr/sbin:/sbin"
-    if not shutil.which("ip") or not shutil.which("nft"):
-        skip("needs ip (iproute2) and nft (nftables): ops/deps")
-    probe = f"lh-{NAME}-probe{os.getpid()}"
-    if sh("ip", "netns", "add", probe, check=False).returncode != 0:
-        skip("ip netns add fails here (no network namespaces)")
-    sh("ip", "netns", "del", probe)
-    if "10.77.0." in sh("ip", "-4", "-o", "address", "show").stdout:
-        skip("10.77.0.0/24 is in use here: another cluster is up")
 
 
-def leftovers(run):
-    """Namespaces, links, nftables table and processes of the test cluster still there."""
-    left = [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith(f"lh-{NAME}-")]
-    left += [link["ifname"] for link in json.loads(sh("ip", "-j", "link", "show").stdout)
-             if link["ifname"].startswith((f"lh-{NAME}-", f"lhbr-{NAME}"))]
-    if sh("nft", "list", "table", "inet", f"lh-{NAME}", check=False).returncode == 0:
-        left.append(f"table inet lh-{NAME}")
-    for proc in pathlib.Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(run) in (proc / "cmdline").read_text():
-                left.append(f"process {proc.name}")
-        except OSError:
-            pass
-    return left
 
 
 def sockets(netns, state):
@@ -115,7 +79,7 @@ def sockets(netns, state):
 
 def main():
     build = pathlib.Path(sys.argv[1]).resolve()
-    preconditions()
+    preconditions(NAME)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lh-cluster-test-") as tmp:
         run = pathlib.Path(tmp) / "run"
@@ -136,7 +100,7 @@ def main():
                    "status: 7 daemons running, and lh status")
             restart_half_up(common, run)
             sh(CLUSTER, "down", *common)
-            expect(leftovers(run) == [], "down leaves no namespace, veth, bridge, table or process")
+            expect(leftovers(NAME, run) == [], "down leaves no namespace, veth, bridge, table or process")
             expect((run / "data" / "two" / "integrity").is_dir(), "the data stays")
             status = sh(CLUSTER, "status", *common, check=False)
             expect(status.returncode == 1 and "not running" in status.stdout,
@@ -287,7 +251,7 @@ def failing_daemon(build, tmp, common, run):
     expect(up.returncode == 1 and "cache on one exited with status 3" in up.stderr
            and "lh-cache: cannot start (a test)" in up.stderr,
            "a daemon that exits during up: exit 1, named, its log shown")
-    expect(leftovers(run) == [], "after a failed up nothing is left")
+    expect(leftovers(NAME, run) == [], "after a failed up nothing is left")
 
 
 def interrupt_up(common, run):
@@ -300,7 +264,7 @@ def interrupt_up(common, run):
     up.send_signal(signal.SIGINT)
     out, _ = up.communicate(timeout=30)
     expect(up.returncode == 130 and "interrupted" in out, "Ctrl-C during up: exit 130, interrupted")
-    expect(leftovers(run) == [], "after Ctrl-C during up nothing is left")
+    expect(leftovers(NAME, run) == [], "after Ctrl-C during up nothing is left")
 
 
 if __name__ == "__main__":

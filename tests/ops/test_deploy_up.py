@@ -24,6 +24,10 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from nstest import expect, leftovers, preconditions, sh  # noqa: E402
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(ROOT / "ops"))
 import cluster  # noqa: E402
@@ -63,37 +67,12 @@ PROGRAMS = ("cli/lh", "broker/lh-broker", "nodes/validator/lh-validator",
             "nodes/echo/lh-echo")
 
 
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
-def sh(*argv, check=True, **kwargs):
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{" ".join(map(str, argv))}: exit {result.returncode}\n'
-                             f"{result.stdout}{result.stderr}")
-    return result
 
 
-def expect(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}")
 
 
-def preconditions():
-    if os.geteuid() != 0:
-        skip("needs root (network namespaces, veths, a bridge)")
-    os.environ["PATH"] += ":/usr/sbin:/sbin"
-    if not shutil.which("ip") or not shutil.which("nft"):
-        skip("needs ip (iproute2) and nft (nftables): ops/deps")
-    probe = f"lh-{NAME}-probe{os.getpid()}"
-    if sh("ip", "netns", "add", probe, check=False).returncode != 0:
-        skip("ip netns add fails here (no network namespaces)")
-    sh("ip", "netns", "del", probe)
-    if "10.77.0." in sh("ip", "-4", "-o", "address", "show").stdout:
-        skip("10.77.0.0/24 is in use here: another cluster is up")
 
 
 def exec_start(unit):
@@ -102,19 +81,6 @@ def exec_start(unit):
     return line[len("ExecStart="):].split()
 
 
-def leftovers(tmp):
-    left = [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith(f"lh-{NAME}-")]
-    left += [link["ifname"] for link in json.loads(sh("ip", "-j", "link", "show").stdout)
-             if link["ifname"].startswith((f"lh-{NAME}-", f"lhbr-{NAME}"))]
-    if sh("nft", "list", "table", "inet", f"lh-{NAME}", check=False).returncode == 0:
-        left.append(f"table inet lh-{NAME}")
-    for proc in pathlib.Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(tmp) in (proc / "cmdline").read_text():
-                left.append(f"process {proc.name}")
-        except OSError:
-            pass
-    return left
 
 
 def scrape(target):
@@ -124,7 +90,7 @@ def scrape(target):
 
 def main():
     build = pathlib.Path(sys.argv[1]).resolve()
-    preconditions()
+    preconditions(NAME)
     missing = [p for p in PROGRAMS if not (build / p).exists()]
     if missing:
         raise AssertionError(f"{build / missing[0]} not found: build first")
@@ -186,7 +152,7 @@ def main():
             problems = cluster.teardown(cluster.Run(spec, tmp / "net", build))
             if problems:
                 print("teardown:", *problems, sep="\n  ", file=sys.stderr)
-        left = leftovers(tmp)
+        left = leftovers(NAME, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
     expect(left == [], "no namespace, veth, bridge, table or process is left")
     print(f"ops/deploy integration test passed in {time.monotonic() - started:.1f} s")
