@@ -70,20 +70,34 @@ typedef struct {
     atomic_int failed; //  lines that could not be written
 } s_history_t;
 
-//  One agent: its thread, its key and what it did
+typedef struct _s_agent_t s_agent_t;
+
+//  One of an agent's two lanes, each a thread with a connection of its own:
+//  its validate requests and its appends. A real agent's hook does not wait
+//  for its event appends (nor they for it), so a log outage stalls only the
+//  append lane and a stalled broker path to the validators only the other.
 typedef struct {
+    s_agent_t *agent;
+    bool appends;
+    int rate; //  operations a second in this lane; 0: the lane does not run
+    uint64_t rng;
+    pthread_t thread;
+    bool started;
+} s_lane_t;
+
+//  One agent: its key, its lanes and what it did
+struct _s_agent_t {
     const s_config_t *config;
     const mix_t *mix;
     s_history_t *history;
     const char *name;
     zcert_t *cert;  //  owned
     int64_t end_us; //  monotonic: when the run ends
-    uint64_t rng;
-    pthread_t thread;
+    s_lane_t lanes[2];
     //  Counts (read by the main thread for progress)
     atomic_uint_fast64_t decisions, answered, appends, acked, failed, indeterminate, duplicates,
         resends, reconnects;
-} s_agent_t;
+};
 
 static int64_t
 s_mono_us (void)
@@ -235,7 +249,7 @@ s_after (s_agent_t *self, lh_client_t **client_p, const lh_reply_t *reply)
 }
 
 static void
-s_validate (s_agent_t *self, lh_client_t **client_p, uint64_t n)
+s_validate (s_agent_t *self, uint64_t *rng, lh_client_t **client_p, uint64_t n)
 {
     char request_id[CHECKER_MAX_ID + 1], cwd[64];
     snprintf (request_id, sizeof (request_id), "%s-%s-v%llu", self->config->tag, self->name,
@@ -243,7 +257,7 @@ s_validate (s_agent_t *self, lh_client_t **client_p, uint64_t n)
     mix_cwd (cwd, sizeof (cwd), NULL);
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
-    mix_body (self->mix, mix_pick (self->mix, &self->rng), cwd, &body);
+    mix_body (self->mix, mix_pick (self->mix, rng), cwd, &body);
     int64_t invoke_ms = s_wall_ms ();
     lh_reply_t *reply = lh_client_call (*client_p, "validate", body.data, body.size);
     int64_t complete_ms = s_wall_ms ();
@@ -270,7 +284,7 @@ s_validate (s_agent_t *self, lh_client_t **client_p, uint64_t n)
 //  One event appended, sent again with the same client id while the
 //  answer leaves it open
 static void
-s_append (s_agent_t *self, lh_client_t **client_p, uint64_t n)
+s_append (s_agent_t *self, uint64_t *rng, lh_client_t **client_p, uint64_t n)
 {
     char client_id[EVENT_MAX_REF + 1];
     snprintf (client_id, sizeof (client_id), "%s-%s-%llu", self->config->tag, self->name,
@@ -291,7 +305,7 @@ s_append (s_agent_t *self, lh_client_t **client_p, uint64_t n)
         if (attempt > 1) {
             //  Resend only while there is time for it
             int64_t pause_us =
-                (S_PAUSE_MIN + (int64_t) (mix_rand (&self->rng) % S_PAUSE_SPAN)) * 1000;
+                (S_PAUSE_MIN + (int64_t) (mix_rand (rng) % S_PAUSE_SPAN)) * 1000;
             if (s_mono_us () + pause_us >= self->end_us || !s_sleep_until (s_mono_us () + pause_us))
                 break;
             atomic_fetch_add (&self->resends, 1);
@@ -345,9 +359,10 @@ s_append (s_agent_t *self, lh_client_t **client_p, uint64_t n)
 }
 
 static void *
-s_agent_run (void *arg)
+s_lane_run (void *arg)
 {
-    s_agent_t *self = (s_agent_t *) arg;
+    s_lane_t *lane = (s_lane_t *) arg;
+    s_agent_t *self = lane->agent;
     lh_client_t *client = s_client_new (self);
     if (!client) {
         lh_error ("cannot connect", "agent=%s broker=%s", self->name, self->config->broker);
@@ -355,17 +370,17 @@ s_agent_run (void *arg)
     }
     //  A fixed schedule: slot k is due at start + k * period. After a stall
     //  the slots already missed are skipped, never sent in a burst.
-    int64_t period_us = 1000000 / self->config->rate;
+    int64_t period_us = 1000000 / lane->rate;
     int64_t start_us = s_mono_us ();
-    uint64_t slot = 0, appends = 0, validates = 0;
+    uint64_t slot = 0, n = 0;
     while (!atomic_load (&s_stop)) {
         int64_t due_us = start_us + (int64_t) slot * period_us;
         if (due_us >= self->end_us || !s_sleep_until (due_us))
             break;
-        if ((int) (mix_rand (&self->rng) % 100) < self->config->append_pct)
-            s_append (self, &client, ++appends);
+        if (lane->appends)
+            s_append (self, &lane->rng, &client, ++n);
         else
-            s_validate (self, &client, ++validates);
+            s_validate (self, &lane->rng, &client, ++n);
         int64_t late_us = s_mono_us () - start_us;
         uint64_t next = (uint64_t) (late_us / period_us) + 1;
         slot = next > slot + 1 ? next : slot + 1;
@@ -383,7 +398,7 @@ s_usage (FILE *out)
     fprintf (out,
              "Usage: lh-drill-load --broker EP --broker-key Z85 --certs DIR --agents LIST "
              "--duration S --history FILE [options]\n"
-             "Runs a chaos drill's load: appends and validate requests, one thread per agent,\n"
+             "Runs a chaos drill's load: validate requests and appends, two threads per agent,\n"
              "and records every operation as the drill's history (docs/DRILLS.md 1.1).\n"
              "\n"
              "  --broker EP        the broker's frontend, e.g. tcp://127.0.0.1:5555\n"
@@ -395,7 +410,8 @@ s_usage (FILE *out)
              "  --history FILE     the history to write (JSON Lines, replaced)\n"
              "  --rate N           operations a second per agent, 1..1000 (default 20); a\n"
              "                     slot missed while an operation stalled is skipped\n"
-             "  --append-pct P     percent of operations that are appends, 0..100 (default\n"
+             "  --append-pct P     percent of operations that are appends (a lane of their\n"
+             "                     own, so neither kind waits for the other), 0..100 (default\n"
              "                     50); the others are validate requests from the mix\n"
              "  --tag T            prefix of client and request ids, [A-Za-z0-9._-]{1,%d}\n"
              "                     (default d<unix seconds>): unique per run; ids are\n"
@@ -628,12 +644,27 @@ main (int argc, char **argv)
             agent->history = &history;
             agent->name = config.agents[i];
             agent->end_us = end_us;
-            //  A stream per agent, different for each, the same for each seed
-            agent->rng = config.seed * 0x9E3779B97F4A7C15ULL + (uint64_t) i + 1;
-            if (pthread_create (&agent->thread, NULL, s_agent_run, agent) != 0) {
-                lh_error ("cannot start a thread", "agent=%s", agent->name);
-                break;
+            //  The rate split between the lanes, at least one a second in a lane
+            //  that has a share
+            int share[2] = {100 - config.append_pct, config.append_pct};
+            bool failed = false;
+            for (int k = 0; k < 2 && !failed; k++) {
+                s_lane_t *lane = &agent->lanes[k];
+                lane->agent = agent;
+                lane->appends = k == 1;
+                lane->rate = share[k] ? (config.rate * share[k] + 99) / 100 : 0;
+                //  A stream per lane, different for each, the same for each seed
+                lane->rng = config.seed * 0x9E3779B97F4A7C15ULL + (uint64_t) (2 * i + k) + 1;
+                if (lane->rate == 0)
+                    continue;
+                if (pthread_create (&lane->thread, NULL, s_lane_run, lane) != 0) {
+                    lh_error ("cannot start a thread", "agent=%s", agent->name);
+                    failed = true;
+                } else
+                    lane->started = true;
             }
+            if (failed)
+                break;
             started++;
         }
         //  Progress while the agents run; they stop by themselves at the end
@@ -650,8 +681,10 @@ main (int argc, char **argv)
         }
         if (atomic_load (&s_stop))
             lh_info ("stopping on a signal", "%s", "in_flight=finishing");
-        for (int i = 0; i < started; i++)
-            pthread_join (agents[i].thread, NULL);
+        for (int i = 0; i < config.agent_count; i++)
+            for (int k = 0; k < 2; k++)
+                if (agents[i].lanes[k].started)
+                    pthread_join (agents[i].lanes[k].thread, NULL);
         double elapsed = (double) (s_mono_us () - start_us) / 1e6;
         uint64_t sum[9] = {0};
         for (int i = 0; i < started; i++) {
