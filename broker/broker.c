@@ -422,6 +422,32 @@ s_worker_delete (broker_t *self, worker_t *worker, const char *reason)
     s_dispatch (self, service);
 }
 
+//  Workers to remove in one sweep are named by id, not held by pointer:
+//  removing one re-dispatches its requests, and a send that fails there
+//  removes another worker at once, which a later step must not touch again
+//  (two workers lost in the same tick crashed the broker).
+static zlistx_t *
+s_worker_ids_new (void)
+{
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_duplicator (ids, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
+    return ids;
+}
+
+static void
+s_workers_delete (broker_t *self, zlistx_t *ids, const char *reason, uint64_t *counter)
+{
+    for (const char *id = (const char *) zlistx_first (ids); id;
+         id = (const char *) zlistx_next (ids)) {
+        worker_t *worker = (worker_t *) zhashx_lookup (self->workers, id);
+        if (worker) {
+            (*counter)++;
+            s_worker_delete (self, worker, reason);
+        }
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Who sent a message: ZAP metadata, or the plaintext principal
 
@@ -1453,26 +1479,18 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     if (now >= self->heartbeat_at) {
         //  Silent workers expire; ROUTER_MANDATORY tells us at once about
         //  one whose connection is gone (kill -9), without waiting for liveness
-        zlistx_t *expired = zlistx_new ();
-        zlistx_t *unreachable = zlistx_new ();
+        zlistx_t *expired = s_worker_ids_new ();
+        zlistx_t *unreachable = s_worker_ids_new ();
         for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
              worker = (worker_t *) zhashx_next (self->workers)) {
             if (worker->expiry <= now)
-                zlistx_add_end (expired, worker);
+                zlistx_add_end (expired, worker->id);
             else if (s_send_worker (self, worker->identity, MDPW_HEARTBEAT, NULL, 0) != 0 &&
                      errno == EHOSTUNREACH)
-                zlistx_add_end (unreachable, worker);
+                zlistx_add_end (unreachable, worker->id);
         }
-        for (worker_t *worker = (worker_t *) zlistx_first (expired); worker;
-             worker = (worker_t *) zlistx_next (expired)) {
-            self->n.workers_expired++;
-            s_worker_delete (self, worker, "heartbeat expired");
-        }
-        for (worker_t *worker = (worker_t *) zlistx_first (unreachable); worker;
-             worker = (worker_t *) zlistx_next (unreachable)) {
-            self->n.workers_unreachable++;
-            s_worker_delete (self, worker, "connection lost");
-        }
+        s_workers_delete (self, expired, "heartbeat expired", &self->n.workers_expired);
+        s_workers_delete (self, unreachable, "connection lost", &self->n.workers_unreachable);
         zlistx_destroy (&expired);
         zlistx_destroy (&unreachable);
         self->heartbeat_at = now + self->heartbeat_ms;
@@ -1676,19 +1694,20 @@ broker_destroy (broker_t **self_p)
 static void
 s_workers_recheck (broker_t *self)
 {
-    zlistx_t *revoked = zlistx_new ();
+    zlistx_t *revoked = s_worker_ids_new ();
     for (worker_t *worker = (worker_t *) zhashx_first (self->workers); worker;
          worker = (worker_t *) zhashx_next (self->workers)) {
         const auth_principal_t *now = auth_lookup (self->auth, worker->principal.key);
         if (!now || !s_may (self->rules[now->role].serve, worker->service->name))
-            zlistx_add_end (revoked, worker);
+            zlistx_add_end (revoked, worker->id);
     }
-    for (worker_t *worker = (worker_t *) zlistx_first (revoked); worker;
-         worker = (worker_t *) zlistx_next (revoked)) {
-        self->n.workers_revoked++;
-        s_worker_disconnect (self, worker->identity);
-        s_worker_delete (self, worker, "revoked");
+    for (const char *id = (const char *) zlistx_first (revoked); id;
+         id = (const char *) zlistx_next (revoked)) {
+        worker_t *worker = (worker_t *) zhashx_lookup (self->workers, id);
+        if (worker)
+            s_worker_disconnect (self, worker->identity);
     }
+    s_workers_delete (self, revoked, "revoked", &self->n.workers_revoked);
     zlistx_destroy (&revoked);
 }
 

@@ -489,6 +489,67 @@ test_worker_stops_heartbeating (void **state)
     cluster_destroy (&c);
 }
 
+//  A worker speaking MDP by hand: READY for echo, then nothing (no
+//  heartbeats, no replies, no DISCONNECT when it goes)
+static zsock_t *
+s_raw_worker (cluster_t *c)
+{
+    lh_connect_t conn = cluster_connect (c, c->node, true);
+    zsock_t *sock = lh_connect_dealer (&conn);
+    assert_non_null (sock);
+    zsock_set_linger (sock, 0);
+    static const uint8_t capacity[] = {0x81, 0xA8, 'c', 'a', 'p', 'a', 'c', 'i', 't', 'y', 0x04};
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, "", 0);
+    zmsg_addstr (msg, MDPW_WORKER);
+    zmsg_addmem (msg, &(char){MDPW_READY}, 1);
+    zmsg_addstr (msg, "echo");
+    zmsg_addmem (msg, capacity, sizeof (capacity));
+    assert_int_equal (zmsg_send (&msg, sock), 0);
+    return sock;
+}
+
+//  Worker A holds a request and falls silent; worker B's connection goes
+//  just before A's expiry, so that one heartbeat tick finds both. Removing
+//  A re-dispatches its request to B, the send fails and removes B, and the
+//  tick must not then remove B a second time (it crashed the broker: a
+//  drill isolating the broker from both validators found it).
+static void
+test_two_workers_lost_in_one_tick (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    lh_client_t *client = cluster_client (c, c->admin);
+    static const uint8_t map[] = {0x80};
+    for (int round = 0; round < 6; round++) {
+        zsock_t *a = s_raw_worker (c);
+        int64_t a_ready = zclock_mono ();
+        assert_true (cluster_wait_workers (c, "echo", 1, 2000));
+        //  A, the only worker, takes the request and never answers
+        assert_int_equal (lh_client_send (client, "echo", map, 1, NULL, NULL), 0);
+        zmsg_t *request = zmsg_recv (a);
+        assert_non_null (request);
+        zmsg_destroy (&request);
+        zsock_t *b = s_raw_worker (c);
+        assert_true (cluster_wait_workers (c, "echo", 2, 2000));
+        //  A expires 600 ms after its READY (heartbeat 200 ms x liveness 3);
+        //  B goes 20..120 ms before that, a different offset each round
+        zclock_sleep ((int) (a_ready + 480 + 20 * round - zclock_mono ()));
+        zsock_destroy (&b);
+        zclock_sleep (1000);
+        lh_reply_t *pong = cluster_call (c, c->admin, "broker.ping", "{}");
+        s_assert_ok (pong);
+        lh_reply_destroy (&pong);
+        assert_true (cluster_wait_workers (c, "echo", 0, 100));
+        zsock_destroy (&a);
+    }
+    //  Both ways of losing a worker were seen, and the broker lives on
+    assert_true (cluster_counter (c, "workers_expired") >= 6);
+    assert_true (cluster_counter (c, "workers_unreachable") >= 1);
+    lh_client_destroy (&client);
+    cluster_destroy (&c);
+}
+
 static void
 test_stranger_key_refused (void **state)
 {
@@ -1082,6 +1143,7 @@ main (void)
         cmocka_unit_test_teardown (test_worker_dies_retry_elsewhere, cluster_teardown),
         cmocka_unit_test_teardown (test_worker_dies_no_retry_clear_error, cluster_teardown),
         cmocka_unit_test_teardown (test_worker_stops_heartbeating, cluster_teardown),
+        cmocka_unit_test_teardown (test_two_workers_lost_in_one_tick, cluster_teardown),
         cmocka_unit_test_teardown (test_stranger_key_refused, cluster_teardown),
         cmocka_unit_test_teardown (test_agent_cannot_serve, cluster_teardown),
         cmocka_unit_test_teardown (test_unknown_worker_command, cluster_teardown),
