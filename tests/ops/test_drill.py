@@ -2,8 +2,9 @@
 
     test_drill.py unit              the report's figures and plot, and usage errors
     test_drill.py short BUILD_DIR   two short drills against a namespace cluster
-                                    (partition the leader, SIGKILL a validator), then
-                                    Ctrl-C in the middle of a third: faults healed,
+                                    (partition the leader, SIGKILL a validator), a
+                                    partition that never heals within its drill, and
+                                    Ctrl-C in the middle of a drill: faults healed,
                                     nothing left behind
 
 The short part exits 77 (skipped) when not root, when ip netns add fails, when
@@ -171,6 +172,20 @@ def short(build):
                "leader change(s) seen")
         killed = json.loads((out / "kill-validator.json").read_text())
         expect("killed (SIGKILL)" in killed["fault"]["what"], "kill-validator killed a validator")
+
+        # A partition held past the load's end: the drill ends anyway, healed,
+        # and fails saying so
+        began = time.monotonic()
+        result = subprocess.run([DRILL, "leader-partition", *map(str, common[:4]),
+                                 "--duration", "8", "--agents", "2", "--fault", "600"],
+                                capture_output=True, text=True, timeout=180)
+        report = json.loads((out / "leader-partition.json").read_text())
+        expect(result.returncode == 1 and not report["passed"]
+               and not report["fault"]["healed_in_drill"] and report["lost"] == 0
+               and "NOT healed within the drill" in result.stdout
+               and time.monotonic() - began < 90,
+               f"a fault that never heals: the drill fails in {time.monotonic() - began:.0f} s "
+               "and says so, losing nothing")
 
         # Ctrl-C while the leader is paused: healed (SIGCONT), taken down
         drill = subprocess.Popen([DRILL, "pause-leader", *map(str, common)],
