@@ -304,8 +304,7 @@ s_append (s_agent_t *self, uint64_t *rng, lh_client_t **client_p, uint64_t n)
     for (int attempt = 1; attempt <= self->config->tries; attempt++) {
         if (attempt > 1) {
             //  Resend only while there is time for it
-            int64_t pause_us =
-                (S_PAUSE_MIN + (int64_t) (mix_rand (rng) % S_PAUSE_SPAN)) * 1000;
+            int64_t pause_us = (S_PAUSE_MIN + (int64_t) (mix_rand (rng) % S_PAUSE_SPAN)) * 1000;
             if (s_mono_us () + pause_us >= self->end_us || !s_sleep_until (s_mono_us () + pause_us))
                 break;
             atomic_fetch_add (&self->resends, 1);

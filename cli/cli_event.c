@@ -535,7 +535,8 @@ s_export_dir (const char *dir, FILE *file, const char *name)
         if (fwrite (out.sbuf.data, 1, out.sbuf.size, file) != out.sbuf.size)
             rc = 1;
         else
-            fprintf (stderr, "lh: exported %llu events and the checkpoint for size %llu from %s to %s\n",
+            fprintf (stderr,
+                     "lh: exported %llu events and the checkpoint for size %llu from %s to %s\n",
                      (unsigned long long) size, (unsigned long long) size, dir, name);
     }
     codec_buf_destroy (&out);
