@@ -14,6 +14,14 @@ static const char *s_file_tools[] = {"Write", "Edit", "MultiEdit", "NotebookEdit
 static const char *s_other_tools[] = {"Glob",       "Grep",     "LS",        "WebFetch",
                                       "WebSearch",  "Task",     "TodoWrite", "ExitPlanMode",
                                       "BashOutput", "KillShell"};
+//  What a guarded workspace (lh-fuse) asks before a file-system change or a
+//  read: `path` is the file, `target` the second path of the three that
+//  have one (rename: the new name; link: the existing file; symlink: where
+//  the link points, resolved against the link's directory)
+static const char *s_fs_tools[] = {"FsRead",  "FsWrite", "FsCreate",  "FsTruncate",  "FsUnlink",
+                                   "FsRename", "FsMkdir", "FsRmdir",   "FsChmod",     "FsChown",
+                                   "FsSymlink", "FsLink", "FsSetxattr", "FsRemovexattr"};
+static const char *s_fs_two_paths[] = {"FsRename", "FsSymlink", "FsLink"};
 
 //  --------------------------------------------------------------------------
 //  Evaluation entry
@@ -110,7 +118,9 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
         !(e.project_len == 1 || policy_path_under (e.home, e.home_len, e.project, e.project_len));
 
     bool file_tool = s_in_list (e.tool, e.tool_len, s_file_tools,
-                                sizeof (s_file_tools) / sizeof (s_file_tools[0]));
+                                sizeof (s_file_tools) / sizeof (s_file_tools[0])) ||
+                     s_in_list (e.tool, e.tool_len, s_fs_tools,
+                                sizeof (s_fs_tools) / sizeof (s_fs_tools[0]));
     bool other_tool = s_in_list (e.tool, e.tool_len, s_other_tools,
                                  sizeof (s_other_tools) / sizeof (s_other_tools[0]));
     if (strcmp (e.tool, "Bash") == 0)
@@ -807,10 +817,13 @@ policy_eval_tool (eval_t *e, bool known, bool file_tool)
         }
         bool present;
         word_t path, text;
+        bool fs_tool = file_tool && e->tool_len > 2 && memcmp (e->tool, "Fs", 2) == 0;
         const char *key =
-            file_tool ? (policy_streq_n (e->tool, e->tool_len, "NotebookEdit") ? "notebook_path"
-                                                                               : "file_path")
-                      : "path";
+            fs_tool ? "path"
+            : file_tool
+                ? (policy_streq_n (e->tool, e->tool_len, "NotebookEdit") ? "notebook_path"
+                                                                         : "file_path")
+                : "path";
         char what[64];
         if (!s_str_field (input, key, &path, &present)) {
             snprintf (what, sizeof (what), "'%s' must be a string", key);
@@ -835,6 +848,27 @@ policy_eval_tool (eval_t *e, bool known, bool file_tool)
             }
             words[nwords++] = path;
             v.tool_path = true;
+        }
+        //  The second path of a workspace rename, link or symlink: a path like
+        //  the first, so that classes and rules see both ends
+        if (fs_tool) {
+            bool two = s_in_list (e->tool, e->tool_len, s_fs_two_paths,
+                                  sizeof (s_fs_two_paths) / sizeof (s_fs_two_paths[0]));
+            word_t target;
+            if (!s_str_field (input, "target", &target, &present) ||
+                (two && (!present || target.n == 0)) || (!two && present)) {
+                policy_offer_bad_input (e, two ? "'target' must be a non-empty string"
+                                               : "'target' is only for FsRename, FsLink, FsSymlink");
+                return;
+            }
+            if (two) {
+                if (memchr (target.s, 0, target.n) || target.n >= PATH_BUF) {
+                    policy_offer_bad_input (e, "'target' contains a NUL byte or is too long");
+                    return;
+                }
+                words[nwords++] = target;
+                v.tool_paths = 1;
+            }
         }
         //  Grep's glob: the files it reads are those below path (or the
         //  working directory) whose names match it, at any depth: PATH/GLOB
