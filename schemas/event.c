@@ -23,7 +23,18 @@ static const char *s_type_names[EVENT_TYPE_COUNT] = {
     [EVENT_ESCALATION_EXPIRED] = "escalation.expired",
     [EVENT_VERDICT_REVOKED] = "verdict.revoked",
     [EVENT_VERDICT_USED] = "verdict.used",
+    [EVENT_FILE_DELETE] = "file.delete",
+    [EVENT_FILE_RENAME] = "file.rename",
+    [EVENT_FILE_MKDIR] = "file.mkdir",
+    [EVENT_FILE_LINK] = "file.link",
+    [EVENT_FILE_ATTR] = "file.attr",
 };
+
+static bool
+s_file_type (event_type_t type)
+{
+    return type == EVENT_FILE_WRITE || (type >= EVENT_FILE_DELETE && type <= EVENT_FILE_ATTR);
+}
 
 const char *
 event_type_name (event_type_t type)
@@ -47,7 +58,7 @@ event_type_allowed (event_type_t type, const char *role)
         return true;
     //  An agent reports what it did; what was decided about it is not its to say
     if (strcmp (role, "agent") == 0)
-        return type == EVENT_COMMAND_EXECUTED || type == EVENT_FILE_WRITE ||
+        return type == EVENT_COMMAND_EXECUTED || s_file_type (type) ||
                type == EVENT_SESSION_START || type == EVENT_SESSION_END || type == EVENT_CUSTOM;
     return false;
 }
@@ -138,7 +149,7 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
         snprintf (why, why_size, "field 'data' is required and must be a map");
         return LH_E_BAD_REQUEST;
     }
-    if (ev->type == EVENT_FILE_WRITE) {
+    if (s_file_type (ev->type)) {
         const char *path;
         size_t len;
         lh_err_t rc =
@@ -146,7 +157,8 @@ event_check (const msgpack_object *obj, const char *caller_agent, const char *ca
         if (rc != LH_OK)
             return rc;
         if (len == 0 || memchr (path, 0, len)) {
-            snprintf (why, why_size, "file.write needs a non-empty data.path without NUL");
+            snprintf (why, why_size, "%s needs a non-empty data.path without NUL",
+                      event_type_name (ev->type));
             return LH_E_BAD_REQUEST;
         }
     }

@@ -17,7 +17,7 @@
 #define EVENT_MAX_REF   64           //  bytes in client_id, correlation, causation
 #define EVENT_MAX_DATA  (256 * 1024) //  bytes of the packed data map
 #define EVENT_MAX_BATCH 256          //  events in one append request
-#define EVENT_MAX_PATH  4096         //  bytes in a file.write path
+#define EVENT_MAX_PATH  4096         //  bytes in a file.* event's data.path
 
 typedef enum {
     EVENT_COMMAND_RECEIVED,
@@ -38,6 +38,14 @@ typedef enum {
     EVENT_ESCALATION_EXPIRED,  //  an escalation's life ended without a verdict
     EVENT_VERDICT_REVOKED,     //  a remembered verdict was revoked
     EVENT_VERDICT_USED,        //  a validator allowed a request on a remembered verdict
+    //  What a guarded workspace (lh-fuse) saw change, besides file.write; each
+    //  needs data.path as file.write does. New types go last: the store
+    //  indexes events by these numbers
+    EVENT_FILE_DELETE, //  a file or directory removed
+    EVENT_FILE_RENAME, //  renamed: data.path the old name, data.target the new
+    EVENT_FILE_MKDIR,  //  a directory made
+    EVENT_FILE_LINK,   //  a hard or symbolic link made (data.kind)
+    EVENT_FILE_ATTR,   //  mode, owner or extended attributes changed (data.op)
     EVENT_TYPE_COUNT
 } event_type_t;
 

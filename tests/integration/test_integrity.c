@@ -469,6 +469,10 @@ test_bad_appends (void **state)
          LH_E_BAD_REQUEST}, //  the log numbers events, not the caller
         {"{\"op\":\"append\",\"events\":[{\"type\":\"file.write\",\"data\":{\"content\":\"x\"}}]}",
          LH_E_BAD_REQUEST}, //  a file write without a path
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"file.rename\",\"data\":{\"target\":\"b\"}}]}",
+         LH_E_BAD_REQUEST}, //  every file.* event names its path
+        {"{\"op\":\"append\",\"events\":[{\"type\":\"file.delete\",\"data\":{\"path\":\"\"}}]}",
+         LH_E_BAD_REQUEST},
         {"{\"op\":\"append\",\"events\":[]}", LH_E_BAD_REQUEST},
         {"{\"op\":\"append\",\"events\":[{\"type\":\"custom\",\"data\":{},\"client_id\":\"a b\"}]}",
          LH_E_BAD_REQUEST},
@@ -522,8 +526,14 @@ test_bad_appends (void **state)
 
     //  Still exactly the one good event
     assert_int_equal (s_append (agent, "custom", NULL, "{}", NULL), 1);
+    //  An agent reports the changes it made, each type with its path
+    static const char *const file_types[] = {"file.delete", "file.rename", "file.mkdir",
+                                             "file.link", "file.attr"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true (s_append (agent, file_types[i], NULL, "{\"path\":\"src/a.c\"}", &code) ==
+                     (int64_t) i + 2);
     lh_client_destroy (&agent);
-    assert_int_equal (s_check_replicas (c), 2);
+    assert_int_equal (s_check_replicas (c), 7);
     cluster_destroy (&c);
 }
 
