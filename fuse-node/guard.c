@@ -23,10 +23,12 @@
 
 //  The policy's tool for each operation (POLICY.md, "Guarded workspaces")
 static const char *s_tools[WS_OPS] = {
-    [WS_READ] = "FsRead",         [WS_WRITE] = "FsWrite",     [WS_CREATE] = "FsCreate",
-    [WS_TRUNCATE] = "FsTruncate", [WS_UNLINK] = "FsUnlink",   [WS_RENAME] = "FsRename",
-    [WS_MKDIR] = "FsMkdir",       [WS_RMDIR] = "FsRmdir",     [WS_CHMOD] = "FsChmod",
-    [WS_CHOWN] = "FsChown",       [WS_SYMLINK] = "FsSymlink", [WS_LINK] = "FsLink",
+    [WS_READ] = "FsRead",         [WS_WRITE] = "FsWrite",
+    [WS_CREATE] = "FsCreate",     [WS_TRUNCATE] = "FsTruncate",
+    [WS_UNLINK] = "FsUnlink",     [WS_RENAME] = "FsRename",
+    [WS_MKDIR] = "FsMkdir",       [WS_RMDIR] = "FsRmdir",
+    [WS_CHMOD] = "FsChmod",       [WS_CHOWN] = "FsChown",
+    [WS_SYMLINK] = "FsSymlink",   [WS_LINK] = "FsLink",
     [WS_SETXATTR] = "FsSetxattr", [WS_REMOVEXATTR] = "FsRemovexattr",
 };
 
@@ -44,8 +46,8 @@ struct _guard_t {
     pthread_mutex_t lock;     //  cache, version, reporter pipe
     zhashx_t *cache;          //  "tool\npath\ntarget" -> s_decision_t
     char version[S_VERSION_MAX + 1];
-    spool_t *spool;           //  opened here, then the reporter's alone
-    policy_t *policy;         //  reads while the broker is away, or NULL
+    spool_t *spool;              //  opened here, then the reporter's alone
+    policy_t *policy;            //  reads while the broker is away, or NULL
     pthread_mutex_t policy_lock; //  policy_eval: one thread at a time
     zactor_t *reporter;
     atomic_uint_fast64_t checks, allowed, refused, cache_hits, errors, escalations, local_reads,
@@ -66,30 +68,33 @@ guard_options_default (guard_options_t *options)
 //  --------------------------------------------------------------------------
 //  Paths: what the workspace names relative to the source, as the policy sees it
 
-static void
+//  False when it does not fit: a path cut short would be judged as another
+static bool
 s_absolute (guard_t *self, const char *rel, char *out, size_t size)
 {
-    if (!rel || streq (rel, ".") || !*rel)
-        snprintf (out, size, "%s", self->source);
-    else
-        snprintf (out, size, "%s/%s", self->source, rel);
+    int n = !rel || streq (rel, ".") || !*rel ? snprintf (out, size, "%s", self->source)
+                                              : snprintf (out, size, "%s/%s", self->source, rel);
+    return n >= 0 && (size_t) n < size;
 }
 
 //  A symlink's text as the kernel will follow it from the link's directory
 //  (lexically: the policy resolves "..")
-static void
+static bool
 s_link_target (guard_t *self, const char *link_rel, const char *text, char *out, size_t size)
 {
-    if (text[0] == '/') {
-        snprintf (out, size, "%s", text);
-        return;
+    int n;
+    if (text[0] == '/')
+        n = snprintf (out, size, "%s", text);
+    else {
+        char link[PATH_MAX];
+        if (!s_absolute (self, link_rel, link, sizeof (link)))
+            return false;
+        char *slash = strrchr (link, '/');
+        if (slash)
+            *slash = 0;
+        n = snprintf (out, size, "%s/%s", link, text);
     }
-    char link[PATH_MAX];
-    s_absolute (self, link_rel, link, sizeof (link));
-    char *slash = strrchr (link, '/');
-    if (slash)
-        *slash = 0;
-    snprintf (out, size, "%s/%s", link, text);
+    return n >= 0 && (size_t) n < size;
 }
 
 //  --------------------------------------------------------------------------
@@ -122,7 +127,7 @@ static int
 s_refusal (ws_op_t op)
 {
     return op == WS_CHMOD || op == WS_CHOWN || op == WS_SETXATTR || op == WS_REMOVEXATTR ? -EPERM
-                                                                                          : -EACCES;
+                                                                                         : -EACCES;
 }
 
 //  The request: {tool, input: {path, target?, name?}, cwd, project, home?, session?, wait_ms}
@@ -200,8 +205,8 @@ s_local_read (guard_t *self, const char *path)
     d.action = POLICY_DENY;
     if (msgpack_unpack_next (&input, buf.sbuf.data, buf.sbuf.size, NULL) ==
         MSGPACK_UNPACK_SUCCESS) {
-        policy_request_t request = {"FsRead", &input.data, self->source, self->options.home,
-                                    self->source, "agent"};
+        policy_request_t request = {"FsRead",           &input.data,  self->source,
+                                    self->options.home, self->source, "agent"};
         pthread_mutex_lock (&self->policy_lock);
         policy_eval (self->policy, &request, &d);
         pthread_mutex_unlock (&self->policy_lock);
@@ -226,29 +231,34 @@ s_check (void *arg, ws_op_t op, const char *rel, const char *second, const struc
     atomic_fetch_add (&self->checks, 1);
     char path[PATH_MAX], target[PATH_MAX];
     const char *name = NULL, *tpath = NULL;
+    bool fits;
     switch (op) {
     case WS_RENAME:
-        s_absolute (self, rel, path, sizeof (path));
-        s_absolute (self, second, target, sizeof (target));
+        fits = s_absolute (self, rel, path, sizeof (path)) &&
+               s_absolute (self, second, target, sizeof (target));
         tpath = target;
         break;
     case WS_LINK: //  the workspace names the existing file first; the policy the new name
-        s_absolute (self, second, path, sizeof (path));
-        s_absolute (self, rel, target, sizeof (target));
+        fits = s_absolute (self, second, path, sizeof (path)) &&
+               s_absolute (self, rel, target, sizeof (target));
         tpath = target;
         break;
     case WS_SYMLINK:
-        s_absolute (self, rel, path, sizeof (path));
-        s_link_target (self, rel, second ? second : "", target, sizeof (target));
+        fits = s_absolute (self, rel, path, sizeof (path)) &&
+               s_link_target (self, rel, second ? second : "", target, sizeof (target));
         tpath = target;
         break;
     case WS_SETXATTR:
     case WS_REMOVEXATTR:
-        s_absolute (self, rel, path, sizeof (path));
+        fits = s_absolute (self, rel, path, sizeof (path));
         name = second;
         break;
     default:
-        s_absolute (self, rel, path, sizeof (path));
+        fits = s_absolute (self, rel, path, sizeof (path));
+    }
+    if (!fits) {
+        atomic_fetch_add (&self->refused, 1);
+        return -ENAMETOOLONG;
     }
     char key[3 * PATH_MAX];
     snprintf (key, sizeof (key), "%s\n%s\n%s\n%s", s_tools[op], path, tpath ? tpath : "",
@@ -425,7 +435,8 @@ s_changed (void *arg, ws_op_t op, const char *rel, const char *second, int fd)
     if ((int) op < 0 || op >= WS_OPS || op == WS_READ || !rel)
         return;
     char path[PATH_MAX], other[PATH_MAX];
-    s_absolute (self, rel, path, sizeof (path));
+    if (!s_absolute (self, rel, path, sizeof (path)))
+        return; //  never allowed: check refused it
     codec_buf_t data;
     codec_buf_init (&data);
     msgpack_packer *pk = &data.pk;
@@ -440,13 +451,19 @@ s_changed (void *arg, ws_op_t op, const char *rel, const char *second, int fd)
             s_pack_content (self, fd, pk);
     } else if (op == WS_RENAME || op == WS_LINK || op == WS_SYMLINK) {
         type = op == WS_RENAME ? "file.rename" : "file.link";
-        if (op == WS_LINK) { //  path: the new name; target: the file it now also names
-            s_absolute (self, second, path, sizeof (path));
-            s_absolute (self, rel, other, sizeof (other));
-        } else if (op == WS_RENAME)
-            s_absolute (self, second, other, sizeof (other));
+        bool fits = true;
+        if (op == WS_LINK) //  path: the new name; target: the file it now also names
+            fits = s_absolute (self, second, path, sizeof (path)) &&
+                   s_absolute (self, rel, other, sizeof (other));
+        else if (op == WS_RENAME)
+            fits = s_absolute (self, second, other, sizeof (other));
         else
-            snprintf (other, sizeof (other), "%s", second ? second : "");
+            fits = (size_t) snprintf (other, sizeof (other), "%s", second ? second : "") <
+                   sizeof (other);
+        if (!fits) {
+            codec_buf_destroy (&data);
+            return;
+        }
         msgpack_pack_map (pk, op == WS_RENAME ? 3 : 4);
         codec_pack_kv_str (pk, "path", path);
         codec_pack_kv_str (pk, "target", other);

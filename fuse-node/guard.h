@@ -36,12 +36,12 @@ typedef struct {
     const char *home;    //  the agent's home for the policy; NULL: the validator's
     const char *session; //  a session id for the log, or NULL
     const char *spool_dir;
-    const char *policy;  //  a policy file for reads while the broker is away, or NULL
-    int timeout_ms;      //  no decision within this (escalations: + wait_ms): refused
-    int wait_ms;         //  how long an escalation waits for an expert's verdict
-    int cache_ms;        //  how long a decision is reused; 0: never
-    size_t cache_max;    //  decisions remembered at most
-    size_t shadow_max;   //  content bytes carried in a file.write event
+    const char *policy; //  a policy file for reads while the broker is away, or NULL
+    int timeout_ms;     //  no decision within this (escalations: + wait_ms): refused
+    int wait_ms;        //  how long an escalation waits for an expert's verdict
+    int cache_ms;       //  how long a decision is reused; 0: never
+    size_t cache_max;   //  decisions remembered at most
+    size_t shadow_max;  //  content bytes carried in a file.write event
 } guard_options_t;
 
 typedef struct {

@@ -24,7 +24,8 @@
 
 static const lh_option_t s_workspace_options[] = {
     {"source", "workspace/source", NULL, "the directory shown (required)", false},
-    {"mount", "workspace/mount", NULL, "where it is shown: an existing directory (required)", false},
+    {"mount", "workspace/mount", NULL, "where it is shown: an existing directory (required)",
+     false},
     {"broker", "workspace/broker", "tcp://127.0.0.1:5555", "broker frontend endpoint", false},
     {"broker-key", "workspace/broker_key", NULL, "broker public key (Z85); omit for plaintext",
      false},
@@ -37,8 +38,8 @@ static const lh_option_t s_workspace_options[] = {
      "the validators' policy file: reads keep working (secrets refused) while the broker is away",
      false},
     {"session", "workspace/session", NULL, "a session id for the log", false},
-    {"timeout", "workspace/timeout", "5000",
-     "ms to wait for a decision; none by then: refused", false},
+    {"timeout", "workspace/timeout", "5000", "ms to wait for a decision; none by then: refused",
+     false},
     {"wait", "workspace/wait", "30000",
      "ms an escalated change waits for an expert's verdict; none by then: refused", false},
     {"cache-ms", "workspace/cache_ms", "60000", "ms a decision is reused (0: never)", false},

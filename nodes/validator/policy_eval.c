@@ -18,9 +18,9 @@ static const char *s_other_tools[] = {"Glob",       "Grep",     "LS",        "We
 //  read: `path` is the file, `target` the second path of the three that
 //  have one (rename: the new name; link: the existing file; symlink: where
 //  the link points, resolved against the link's directory)
-static const char *s_fs_tools[] = {"FsRead",  "FsWrite", "FsCreate",  "FsTruncate",  "FsUnlink",
-                                   "FsRename", "FsMkdir", "FsRmdir",   "FsChmod",     "FsChown",
-                                   "FsSymlink", "FsLink", "FsSetxattr", "FsRemovexattr"};
+static const char *s_fs_tools[] = {"FsRead",    "FsWrite", "FsCreate",   "FsTruncate",   "FsUnlink",
+                                   "FsRename",  "FsMkdir", "FsRmdir",    "FsChmod",      "FsChown",
+                                   "FsSymlink", "FsLink",  "FsSetxattr", "FsRemovexattr"};
 static const char *s_fs_two_paths[] = {"FsRename", "FsSymlink", "FsLink"};
 
 //  --------------------------------------------------------------------------
@@ -117,10 +117,10 @@ policy_eval (const policy_t *self, const policy_request_t *request, policy_decis
     e.project_on =
         !(e.project_len == 1 || policy_path_under (e.home, e.home_len, e.project, e.project_len));
 
-    bool file_tool = s_in_list (e.tool, e.tool_len, s_file_tools,
-                                sizeof (s_file_tools) / sizeof (s_file_tools[0])) ||
-                     s_in_list (e.tool, e.tool_len, s_fs_tools,
-                                sizeof (s_fs_tools) / sizeof (s_fs_tools[0]));
+    bool file_tool =
+        s_in_list (e.tool, e.tool_len, s_file_tools,
+                   sizeof (s_file_tools) / sizeof (s_file_tools[0])) ||
+        s_in_list (e.tool, e.tool_len, s_fs_tools, sizeof (s_fs_tools) / sizeof (s_fs_tools[0]));
     bool other_tool = s_in_list (e.tool, e.tool_len, s_other_tools,
                                  sizeof (s_other_tools) / sizeof (s_other_tools[0]));
     if (strcmp (e.tool, "Bash") == 0)
@@ -819,11 +819,10 @@ policy_eval_tool (eval_t *e, bool known, bool file_tool)
         word_t path, text;
         bool fs_tool = file_tool && e->tool_len > 2 && memcmp (e->tool, "Fs", 2) == 0;
         const char *key =
-            fs_tool ? "path"
-            : file_tool
-                ? (policy_streq_n (e->tool, e->tool_len, "NotebookEdit") ? "notebook_path"
-                                                                         : "file_path")
-                : "path";
+            fs_tool     ? "path"
+            : file_tool ? (policy_streq_n (e->tool, e->tool_len, "NotebookEdit") ? "notebook_path"
+                                                                                 : "file_path")
+                        : "path";
         char what[64];
         if (!s_str_field (input, key, &path, &present)) {
             snprintf (what, sizeof (what), "'%s' must be a string", key);
@@ -857,8 +856,9 @@ policy_eval_tool (eval_t *e, bool known, bool file_tool)
             word_t target;
             if (!s_str_field (input, "target", &target, &present) ||
                 (two && (!present || target.n == 0)) || (!two && present)) {
-                policy_offer_bad_input (e, two ? "'target' must be a non-empty string"
-                                               : "'target' is only for FsRename, FsLink, FsSymlink");
+                policy_offer_bad_input (e,
+                                        two ? "'target' must be a non-empty string"
+                                            : "'target' is only for FsRename, FsLink, FsSymlink");
                 return;
             }
             if (two) {

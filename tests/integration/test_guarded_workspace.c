@@ -13,9 +13,21 @@
 #include <cmocka.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static char s_mnt[512]; //  detached by the teardown if a failure left it mounted
+
+static int
+s_teardown (void **state)
+{
+    int rc = cluster_teardown (state);
+    if (s_mnt[0] && umount2 (s_mnt, MNT_DETACH) == 0)
+        printf ("teardown: detached %s\n", s_mnt);
+    return rc;
+}
 
 static void
 s_write_file (const char *path, const char *text)
@@ -106,9 +118,14 @@ test_guarded_workspace (void **state)
     cluster_t *c = cluster_new (NULL, NULL);
     cluster_start_integrity (c, 3, NULL);
     cluster_start_validator_logging (c, LH_DEFAULT_POLICY, NULL);
+    //  Not under the cluster's directory: that is the validator's own (class
+    //  lighthouse), where nothing may change
+    char top[] = "/tmp/lh-ws-XXXXXX";
+    assert_non_null (mkdtemp (top));
     char src[512], mnt[512], path[1024], other[1024];
-    s_path (src, sizeof (src), "%s/proj", c->dir);
-    s_path (mnt, sizeof (mnt), "%s/mnt", c->dir);
+    s_path (src, sizeof (src), "%s/proj", top);
+    s_path (mnt, sizeof (mnt), "%s/mnt", top);
+    snprintf (s_mnt, sizeof (s_mnt), "%s", mnt);
     assert_int_equal (mkdir (src, 0755), 0);
     assert_int_equal (mkdir (mnt, 0755), 0);
     s_path (path, sizeof (path), "%s/src", src);
@@ -128,16 +145,34 @@ test_guarded_workspace (void **state)
     s_path (path, sizeof (path), "%s/src/main.c", src);
     s_write_file (path, "#include <stdio.h>\nint main (void) { puts (\"built\"); return 0; }\n");
     s_path (path, sizeof (path), "%s/Makefile", src);
-    s_write_file (path, "hello: src/main.o\n\tcc -o $@ $^\nsrc/main.o: src/main.c\n\tcc -c -o $@ $<\n");
+    s_write_file (path,
+                  "hello: src/main.o\n\tcc -o $@ $^\nsrc/main.o: src/main.c\n\tcc -c -o $@ $<\n");
 
     char cert[512], spool[600], log[600];
     launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
     s_path (spool, sizeof (spool), "%s/ws-spool", c->dir);
     s_path (log, sizeof (log), "%s/lh-fuse.log", c->dir);
-    char *argv[] = {(char *) LH_FUSE_BIN, "workspace", "--source", src, "--mount", mnt,
-                    "--broker", c->frontend, "--broker-key", c->broker_key, "--cert", cert,
-                    "--spool-dir", spool, "--wait", "0", "--timeout", "2000", "--policy",
-                    (char *) LH_DEFAULT_POLICY, NULL};
+    char *argv[] = {(char *) LH_FUSE_BIN,
+                    "workspace",
+                    "--source",
+                    src,
+                    "--mount",
+                    mnt,
+                    "--broker",
+                    c->frontend,
+                    "--broker-key",
+                    c->broker_key,
+                    "--cert",
+                    cert,
+                    "--spool-dir",
+                    spool,
+                    "--wait",
+                    "0",
+                    "--timeout",
+                    "2000",
+                    "--policy",
+                    (char *) LH_DEFAULT_POLICY,
+                    NULL};
     pid_t fuse = launcher_spawn (c->launcher, "lh-fuse", argv, log, -1, -1);
     assert_true (fuse > 0);
     int64_t until = zclock_mono () + 10000;
@@ -183,8 +218,7 @@ test_guarded_workspace (void **state)
 
     //  A build inside the workspace succeeds, and its outputs are logged
     char command[1200];
-    snprintf (command, sizeof (command), "make -s -C '%s' >/dev/null 2>&1 && '%s/hello'", mnt,
-              mnt);
+    snprintf (command, sizeof (command), "make -s -C '%s' >/dev/null 2>&1 && '%s/hello'", mnt, mnt);
     assert_int_equal (system (command), 0);
 
     //  The log: the write with its content's SHA-256, the rename, the
@@ -231,6 +265,8 @@ test_guarded_workspace (void **state)
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
     assert_false (s_mounted (mnt));
+    snprintf (command, sizeof (command), "rm -rf '%s'", top);
+    assert_int_equal (system (command), 0);
     cluster_destroy (&c);
 }
 
@@ -244,7 +280,7 @@ main (void)
     if (sodium_init () < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown (test_guarded_workspace, cluster_teardown),
+        cmocka_unit_test_teardown (test_guarded_workspace, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
