@@ -38,6 +38,9 @@ s_write_file (const char *path, const char *text)
     fclose (f);
 }
 
+static void s_path (char *out, size_t size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 static void
 s_path (char *out, size_t size, const char *format, ...)
 {
