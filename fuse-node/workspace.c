@@ -771,6 +771,8 @@ s_reply_open (workspace_t *self, fuse_req_t req, ws_node_t *node, int fd, int fl
     //  A file opened only for reading keeps the kernel's page cache (the
     //  attributes' mtime still invalidates it: FUSE_CAP_AUTO_INVAL_DATA)
     fi->keep_cache = (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC);
+    //  Nothing to report at the close of such a handle: no FLUSH round trip
+    fi->noflush = fi->keep_cache;
     int rc = e ? fuse_reply_create (req, e, fi) : fuse_reply_open (req, fi);
     if (rc != 0) {
         //  The kernel never saw the open: no release will come
