@@ -81,7 +81,8 @@ s_key (uint8_t *out, const char *text, size_t len, uint64_t seq)
 static bool
 s_agent_ok (const char *s, size_t len)
 {
-    if (len < 1 || len > 64 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+    if (len < 1 || len > 64 || (len == 1 && s[0] == '.') ||
+        (len == 2 && s[0] == '.' && s[1] == '.'))
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -168,7 +169,8 @@ logmodel_new (const char *dir, size_t map_mb, char *err, size_t err_size)
     MDB_txn *txn = NULL;
     if (rc == 0)
         rc = mdb_txn_begin (self->env, NULL, 0, &txn);
-    const char *names[] = {"meta", "events", "jsonl", "agents", "types", "pending", "hist", "hseqs"};
+    const char *names[] = {"meta",  "events",  "jsonl", "agents",
+                           "types", "pending", "hist",  "hseqs"};
     MDB_dbi *dbis[] = {&self->meta,  &self->events,  &self->jsonl, &self->agents,
                        &self->types, &self->pending, &self->hist,  &self->hseqs};
     for (int i = 0; rc == 0 && i < 8; i++)
@@ -285,8 +287,8 @@ logmodel_event (logmodel_t *self, uint64_t seq, char **json, size_t *size)
     int rc = -ENOENT;
     if (mdb_get (txn, self->events, &k, &v) == 0 && v.mv_size >= S_HEAD) {
         const uint8_t *p = (const uint8_t *) v.mv_data;
-        size_t pretty = ((size_t) p[40] << 24) | ((size_t) p[41] << 16) | ((size_t) p[42] << 8) |
-                        p[43];
+        size_t pretty =
+            ((size_t) p[40] << 24) | ((size_t) p[41] << 16) | ((size_t) p[42] << 8) | p[43];
         if (pretty <= v.mv_size - S_HEAD) {
             rc = 0;
             if (size)
@@ -348,8 +350,8 @@ logmodel_jsonl_read (logmodel_t *self, uint64_t off, char *buf, size_t len)
             if (mdb_get (txn, self->events, &ek, &ev) != 0 || ev.mv_size < S_HEAD)
                 break;
             const uint8_t *p = (const uint8_t *) ev.mv_data;
-            size_t pretty = ((size_t) p[40] << 24) | ((size_t) p[41] << 16) |
-                            ((size_t) p[42] << 8) | p[43];
+            size_t pretty =
+                ((size_t) p[40] << 24) | ((size_t) p[41] << 16) | ((size_t) p[42] << 8) | p[43];
             if (pretty > ev.mv_size - S_HEAD)
                 break;
             const uint8_t *line = p + S_HEAD + pretty;
@@ -629,8 +631,8 @@ logmodel_recent (logmodel_t *self, const char *agent, const char *type, size_t c
             MDB_val ek = {8, sb}, ev;
             if (mdb_get (txn, self->events, &ek, &ev) == 0 && ev.mv_size >= S_HEAD) {
                 const uint8_t *p = (const uint8_t *) ev.mv_data;
-                size_t pretty = ((size_t) p[40] << 24) | ((size_t) p[41] << 16) |
-                                ((size_t) p[42] << 8) | p[43];
+                size_t pretty =
+                    ((size_t) p[40] << 24) | ((size_t) p[41] << 16) | ((size_t) p[42] << 8) | p[43];
                 if (pretty <= ev.mv_size - S_HEAD) {
                     size_t ll = ev.mv_size - S_HEAD - pretty;
                     char *line = (char *) malloc (ll + 1);
@@ -712,8 +714,8 @@ logmodel_shadow (logmodel_t *self, const char *path, uint64_t at, bool with_cont
 typedef bool (s_path_fn) (void *arg, const char *path, size_t len);
 
 static void
-s_live (logmodel_t *self, MDB_txn *txn, const char *prefix, size_t plen, uint64_t at,
-        s_path_fn *fn, void *arg)
+s_live (logmodel_t *self, MDB_txn *txn, const char *prefix, size_t plen, uint64_t at, s_path_fn *fn,
+        void *arg)
 {
     MDB_cursor *cur = NULL;
     if (mdb_cursor_open (txn, self->hist, &cur) != 0)
@@ -977,7 +979,7 @@ s_shadows (s_batch_t *b, const char *type, const msgpack_object *data)
         const msgpack_object *size = codec_map_get (data, "size");
         const msgpack_object *trunc = codec_map_get (data, "truncated");
         uint64_t n = size && size->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? size->via.u64
-                                                                             : content->via.bin.size;
+                                                                           : content->via.bin.size;
         bool cut = (trunc && trunc->type == MSGPACK_OBJECT_BOOLEAN && trunc->via.boolean) ||
                    n > content->via.bin.size;
         //  A directory there before is replaced by the file
@@ -1066,10 +1068,9 @@ s_apply (s_batch_t *b, const void *leaf, size_t size, uint64_t *jsonl)
         bool id_ok = id && s_id_ok (id->via.str.ptr, id->via.str.size);
         if (id_ok && streq (tname, "escalation.requested"))
             s_put (b, self->pending, id->via.str.ptr, id->via.str.size, sb, 8);
-        else if (id_ok &&
-                 (streq (tname, "escalation.expired") ||
-                  (streq (tname, "expert.verdict") &&
-                   codec_str_eq (codec_map_get (data, "state"), "decided")))) {
+        else if (id_ok && (streq (tname, "escalation.expired") ||
+                           (streq (tname, "expert.verdict") &&
+                            codec_str_eq (codec_map_get (data, "state"), "decided")))) {
             MDB_val k = {id->via.str.size, (void *) id->via.str.ptr};
             if (mdb_del (b->txn, self->pending, &k, NULL) == 0)
                 zlistx_add_end (b->closed, strndup (id->via.str.ptr, id->via.str.size));
@@ -1132,9 +1133,8 @@ s_fetch (logmodel_t *self, lh_client_t *client, logmodel_change_t *change, zlist
     const msgpack_object *events = root ? codec_map_get (root, "events") : NULL;
     if (!events || events->type != MSGPACK_OBJECT_ARRAY) {
         if (reply)
-            lh_debug ("range failed", "from=%llu code=%s message=\"%s\"",
-                      (unsigned long long) from, lh_reply_code_name (reply),
-                      lh_reply_message (reply));
+            lh_debug ("range failed", "from=%llu code=%s message=\"%s\"", (unsigned long long) from,
+                      lh_reply_code_name (reply), lh_reply_message (reply));
         lh_reply_destroy (&reply);
         return -1;
     }
@@ -1157,8 +1157,7 @@ s_fetch (logmodel_t *self, lh_client_t *client, logmodel_change_t *change, zlist
         const msgpack_object *leaf = &events->via.array.ptr[applied];
         if (leaf->type != MSGPACK_OBJECT_BIN ||
             !s_apply (&b, leaf->via.bin.ptr, leaf->via.bin.size, &jsonl)) {
-            lh_error ("unexpected event in a range reply", "seq=%llu",
-                      (unsigned long long) b.seq);
+            lh_error ("unexpected event in a range reply", "seq=%llu", (unsigned long long) b.seq);
             break;
         }
         b.seq++;
@@ -1201,8 +1200,7 @@ s_checkpoint (logmodel_t *self, lh_client_t *client)
         MDB_txn *txn = NULL;
         MDB_val k = {10, (void *) "checkpoint"}, v;
         if (mdb_txn_begin (self->env, NULL, 0, &txn) == 0) {
-            bool same = mdb_get (txn, self->meta, &k, &v) == 0 &&
-                        v.mv_size == note->via.str.size &&
+            bool same = mdb_get (txn, self->meta, &k, &v) == 0 && v.mv_size == note->via.str.size &&
                         memcmp (v.mv_data, note->via.str.ptr, v.mv_size) == 0;
             MDB_val nv = {note->via.str.size, (void *) note->via.str.ptr};
             if (!same && mdb_put (txn, self->meta, &k, &nv, 0) == 0)

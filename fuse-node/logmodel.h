@@ -34,32 +34,32 @@ typedef struct _logmodel_t logmodel_t;
 
 //  What a committed batch changed, for the file system's invalidations
 typedef struct {
-    uint64_t old_size, new_size;     //  events held before and after
-    uint64_t old_jsonl, new_jsonl;   //  events.jsonl's size before and after
-    bool checkpoint;                 //  a new checkpoint note
-    bool shadows;                    //  a shadow was written, moved or removed
-    const char *const *closed;       //  escalations no longer pending
+    uint64_t old_size, new_size;   //  events held before and after
+    uint64_t old_jsonl, new_jsonl; //  events.jsonl's size before and after
+    bool checkpoint;               //  a new checkpoint note
+    bool shadows;                  //  a shadow was written, moved or removed
+    const char *const *closed;     //  escalations no longer pending
     size_t nclosed;
 } logmodel_change_t;
 
 typedef void (logmodel_changed_fn) (void *arg, const logmodel_change_t *change);
 
 typedef struct {
-    uint64_t size;           //  events held: sequence numbers 0 .. size - 1
-    uint64_t resumed_from;   //  the position the follower started from
-    uint64_t fetched;        //  events fetched since the start
-    uint64_t batches;        //  batches committed since the start
-    uint64_t fetch_errors;   //  failed range or checkpoint requests
-    uint64_t paths_refused;  //  file.* events whose path was refused (kept in the model)
-    uint64_t pending;        //  escalations pending
+    uint64_t size;          //  events held: sequence numbers 0 .. size - 1
+    uint64_t resumed_from;  //  the position the follower started from
+    uint64_t fetched;       //  events fetched since the start
+    uint64_t batches;       //  batches committed since the start
+    uint64_t fetch_errors;  //  failed range or checkpoint requests
+    uint64_t paths_refused; //  file.* events whose path was refused (kept in the model)
+    uint64_t pending;       //  escalations pending
 } logmodel_counters_t;
 
 //  A shadow as of a sequence number
 typedef struct {
-    uint64_t seq;      //  the event that wrote it
-    uint64_t size;     //  the file's size as the event said (data.size)
-    bool truncated;    //  the event carried less than the whole file
-    char *content;     //  heap copy (when asked), content_size bytes
+    uint64_t seq;   //  the event that wrote it
+    uint64_t size;  //  the file's size as the event said (data.size)
+    bool truncated; //  the event carried less than the whole file
+    char *content;  //  heap copy (when asked), content_size bytes
     size_t content_size;
 } logmodel_file_t;
 

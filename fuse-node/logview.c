@@ -40,12 +40,12 @@
 
 extern char **environ;
 
-#define S_LIST_MAX     100000 //  names one directory listing shows at most
-#define S_PROOF_CACHE  1024
-#define S_RECENT       10
-#define S_DECISION     "validation.decision"
-#define S_REASON_MAX   1024
-#define S_TTL_MAX      (30 * 86400)
+#define S_LIST_MAX    100000 //  names one directory listing shows at most
+#define S_PROOF_CACHE 1024
+#define S_RECENT      10
+#define S_DECISION    "validation.decision"
+#define S_REASON_MAX  1024
+#define S_TTL_MAX     (30 * 86400)
 
 typedef enum {
     N_ROOT,
@@ -110,7 +110,7 @@ struct _logview_t {
     int stop_pipe[2];
     pthread_mutex_t lock;        //  nodes, proofs
     pthread_mutex_t notify_lock; //  held while telling the kernel; mounted changes under it
-    zhashx_t *nodes;      //  key -> s_node_t
+    zhashx_t *nodes;             //  key -> s_node_t
     s_node_t root;
     zhashx_t *proofs; //  "seq" -> rendered proof (char *)
     pthread_key_t client_key;
@@ -122,9 +122,9 @@ static const struct {
     const char *name;
     s_kind_t kind;
 } s_top[] = {
-    {"events", N_EVENTS},      {"events.jsonl", N_JSONL}, {"checkpoint", N_CHECKPOINT},
-    {"proofs", N_PROOFS},      {"decisions", N_DECISIONS}, {"agents", N_AGENTS},
-    {"escalations", N_ESCALATIONS}, {"shadows", N_SHADOWS},  {"history", N_HISTORY},
+    {"events", N_EVENTS},           {"events.jsonl", N_JSONL},  {"checkpoint", N_CHECKPOINT},
+    {"proofs", N_PROOFS},           {"decisions", N_DECISIONS}, {"agents", N_AGENTS},
+    {"escalations", N_ESCALATIONS}, {"shadows", N_SHADOWS},     {"history", N_HISTORY},
 };
 #define S_TOP (sizeof (s_top) / sizeof (s_top[0]))
 
@@ -713,10 +713,10 @@ s_proof (logview_t *self, uint64_t seq, int *err)
     }
     //  Verified: the leaf the model holds is the one proven, and the proof
     //  leads to the checkpoint's root (the note's signatures: lh event proof --keys)
-    bool verified = logmodel_leaf_hash (self->model, seq, mine) == 0 &&
-                    memcmp (mine, leaf->via.bin.ptr, 32) == 0 &&
-                    merkle_verify_inclusion (mine, seq, size, hashes, proof->via.array.size,
-                                             tree_root) == 0;
+    bool verified =
+        logmodel_leaf_hash (self->model, seq, mine) == 0 &&
+        memcmp (mine, leaf->via.bin.ptr, 32) == 0 &&
+        merkle_verify_inclusion (mine, seq, size, hashes, proof->via.array.size, tree_root) == 0;
     codec_buf_t out;
     codec_buf_init (&out);
     msgpack_pack_map (&out.pk, 7);
@@ -789,10 +789,10 @@ s_context (logview_t *self, s_node_t *node)
     const msgpack_object *esc =
         show && lh_reply_ok (show) ? codec_map_get (lh_reply_root (show), "escalation") : NULL;
     size_t nrecent = 0;
-    char **recent = agent[0] ? logmodel_recent (self->model, agent, S_DECISION, S_RECENT, &nrecent)
-                             : NULL;
-    static const char *keys[] = {"agent",  "tool",   "subject",    "capability", "rule",
-                                 "code",   "quorum", "expires_ms", "session",    "policy"};
+    char **recent =
+        agent[0] ? logmodel_recent (self->model, agent, S_DECISION, S_RECENT, &nrecent) : NULL;
+    static const char *keys[] = {"agent", "tool",   "subject",    "capability", "rule",
+                                 "code",  "quorum", "expires_ms", "session",    "policy"};
     size_t nkeys = sizeof (keys) / sizeof (keys[0]);
     codec_buf_t out;
     codec_buf_init (&out);
@@ -899,12 +899,13 @@ s_send_verdict (logview_t *self, s_handle_t *h)
         else
             ok = false;
     }
-    ok = ok && decision && (codec_str_eq (decision, "allow") || codec_str_eq (decision, "deny")) &&
-         (!reason || (reason->type == MSGPACK_OBJECT_STR && reason->via.str.size <= S_REASON_MAX)) &&
-         (!scope || codec_str_eq (scope, "once") || codec_str_eq (scope, "session") ||
-          codec_str_eq (scope, "agent") || codec_str_eq (scope, "global")) &&
-         (!ttl || (ttl->type == MSGPACK_OBJECT_POSITIVE_INTEGER && ttl->via.u64 >= 1 &&
-                   ttl->via.u64 <= S_TTL_MAX));
+    ok =
+        ok && decision && (codec_str_eq (decision, "allow") || codec_str_eq (decision, "deny")) &&
+        (!reason || (reason->type == MSGPACK_OBJECT_STR && reason->via.str.size <= S_REASON_MAX)) &&
+        (!scope || codec_str_eq (scope, "once") || codec_str_eq (scope, "session") ||
+         codec_str_eq (scope, "agent") || codec_str_eq (scope, "global")) &&
+        (!ttl || (ttl->type == MSGPACK_OBJECT_POSITIVE_INTEGER && ttl->via.u64 >= 1 &&
+                  ttl->via.u64 <= S_TTL_MAX));
     int rc = EINVAL;
     if (ok) {
         codec_buf_t body;
@@ -930,11 +931,11 @@ s_send_verdict (logview_t *self, s_handle_t *h)
         lh_reply_t *reply = s_call (self, "expert", &body);
         codec_buf_destroy (&body);
         lh_err_t code = reply ? lh_reply_code (reply) : LH_E_UNAVAILABLE;
-        rc = code == LH_OK                                              ? 0
-             : code == LH_E_BAD_REQUEST                                 ? EINVAL
-             : code == LH_E_FORBIDDEN                                   ? EACCES
-             : code == LH_E_NOT_FOUND                                   ? ENOENT
-                                                                        : EIO;
+        rc = code == LH_OK              ? 0
+             : code == LH_E_BAD_REQUEST ? EINVAL
+             : code == LH_E_FORBIDDEN   ? EACCES
+             : code == LH_E_NOT_FOUND   ? ENOENT
+                                        : EIO;
         if (rc == 0) {
             self->verdicts++;
             const msgpack_object *state = codec_map_get (lh_reply_root (reply), "state");
@@ -1176,8 +1177,7 @@ s_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
     logmodel_file_t file;
     if ((node->kind != N_SHADOW && node->kind != N_HIST_FILE) ||
         logmodel_shadow (self->model, node->name,
-                         node->kind == N_SHADOW ? LOGMODEL_LATEST : node->seq, false,
-                         &file) != 0) {
+                         node->kind == N_SHADOW ? LOGMODEL_LATEST : node->seq, false, &file) != 0) {
         fuse_reply_err (req, ENODATA);
         return;
     }
@@ -1492,7 +1492,8 @@ logview_new (logmodel_t *model, const lh_connect_t *conn, char *err, size_t err_
         zhashx_set_destructor (self->nodes, s_node_free);
     if (self->proofs)
         zhashx_set_destructor (self->proofs, (zhashx_destructor_fn *) zstr_free);
-    if (!self->nodes || !self->proofs || pthread_key_create (&self->client_key, s_client_free) != 0 ||
+    if (!self->nodes || !self->proofs ||
+        pthread_key_create (&self->client_key, s_client_free) != 0 ||
         pipe2 (self->stop_pipe, O_CLOEXEC) != 0 ||
         fcntl (self->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
         snprintf (err, err_size, "log view: %s", strerror (errno ? errno : ENOMEM));
@@ -1503,8 +1504,8 @@ logview_new (logmodel_t *model, const lh_connect_t *conn, char *err, size_t err_
 }
 
 int
-logview_mount (logview_t *self, const char *mountpoint, const logview_options_t *options,
-               char *err, size_t err_size)
+logview_mount (logview_t *self, const char *mountpoint, const logview_options_t *options, char *err,
+               size_t err_size)
 {
     if (self->se) {
         snprintf (err, err_size, "already mounted");
@@ -1659,7 +1660,8 @@ logview_destroy (logview_t **self_p)
         self->se = NULL;
     }
     //  The broker client of the thread that destroys (the others' went with them)
-    lh_client_t *client = self->nodes ? (lh_client_t *) pthread_getspecific (self->client_key) : NULL;
+    lh_client_t *client =
+        self->nodes ? (lh_client_t *) pthread_getspecific (self->client_key) : NULL;
     if (client) {
         pthread_setspecific (self->client_key, NULL);
         lh_client_destroy (&client);
