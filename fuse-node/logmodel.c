@@ -21,6 +21,7 @@
 #include "lh_client.h"
 #include "lh_log.h"
 #include "merkle.h"
+#include "note.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -1188,7 +1189,35 @@ s_fetch (logmodel_t *self, lh_client_t *client, logmodel_change_t *change, zlist
     return (int) applied;
 }
 
-//  The latest checkpoint, stored when new; true when it changed
+//  Signature lines of a note
+static size_t
+s_signatures (const char *note, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (note[i] == '\n' && (unsigned char) note[i + 1] == 0xE2) //  "\n— "
+            n++;
+    return n;
+}
+
+//  The note's tree size, 0 if it does not parse
+static uint64_t
+s_note_size (const char *note, size_t len)
+{
+    char *text = strndup (note, len);
+    char origin[256];
+    uint64_t size = 0;
+    uint8_t root[32];
+    if (!text || note_checkpoint_parse (text, origin, sizeof (origin), &size, root) != 0)
+        size = 0;
+    free (text);
+    return size;
+}
+
+//  The latest checkpoint, stored when it is newer than the one held: a
+//  larger tree, or the same tree with more signatures (replicas answer in
+//  turn, each with its own note: the file must not flip between them).
+//  True when it changed.
 static bool
 s_checkpoint (logmodel_t *self, lh_client_t *client)
 {
@@ -1196,14 +1225,20 @@ s_checkpoint (logmodel_t *self, lh_client_t *client)
     const msgpack_object *note =
         reply && lh_reply_ok (reply) ? s_str (lh_reply_root (reply), "checkpoint") : NULL;
     bool changed = false;
-    if (note) {
+    uint64_t size = note ? s_note_size (note->via.str.ptr, note->via.str.size) : 0;
+    if (note && size) {
         MDB_txn *txn = NULL;
         MDB_val k = {10, (void *) "checkpoint"}, v;
         if (mdb_txn_begin (self->env, NULL, 0, &txn) == 0) {
-            bool same = mdb_get (txn, self->meta, &k, &v) == 0 && v.mv_size == note->via.str.size &&
-                        memcmp (v.mv_data, note->via.str.ptr, v.mv_size) == 0;
+            bool newer = true;
+            if (mdb_get (txn, self->meta, &k, &v) == 0) {
+                uint64_t held = s_note_size ((const char *) v.mv_data, v.mv_size);
+                newer = size > held ||
+                        (size == held && s_signatures (note->via.str.ptr, note->via.str.size) >
+                                             s_signatures ((const char *) v.mv_data, v.mv_size));
+            }
             MDB_val nv = {note->via.str.size, (void *) note->via.str.ptr};
-            if (!same && mdb_put (txn, self->meta, &k, &nv, 0) == 0)
+            if (newer && mdb_put (txn, self->meta, &k, &nv, 0) == 0)
                 changed = mdb_txn_commit (txn) == 0;
             else
                 mdb_txn_abort (txn);
