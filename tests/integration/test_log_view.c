@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define SUDO "sudo systemctl restart nginx"
@@ -148,10 +149,11 @@ s_errno_of (int rc)
     return rc >= 0 ? 0 : errno;
 }
 
-//  Appends one file.* event as agent-1 (content as bin when not NULL);
-//  returns its seq
+//  Appends one file.* event as agent-1 (content as bin when not NULL, the
+//  file's size as given: over the content's length, cut short); returns its seq
 static uint64_t
-s_append (cluster_t *c, const char *type, const char *path, const char *target, const char *content)
+s_append_sized (cluster_t *c, const char *type, const char *path, const char *target,
+                const char *content, uint64_t size)
 {
     codec_buf_t b;
     codec_buf_init (&b);
@@ -167,10 +169,10 @@ s_append (cluster_t *c, const char *type, const char *path, const char *target, 
     if (target)
         codec_pack_kv_str (&b.pk, "target", target);
     if (content) {
-        codec_pack_kv_u64 (&b.pk, "size", strlen (content));
+        codec_pack_kv_u64 (&b.pk, "size", size);
         codec_pack_kv_str (&b.pk, "sha256", "");
         codec_pack_kv_bin (&b.pk, "content", content, strlen (content));
-        codec_pack_kv_bool (&b.pk, "truncated", false);
+        codec_pack_kv_bool (&b.pk, "truncated", size > strlen (content));
     }
     lh_client_t *client = cluster_client (c, c->agent);
     lh_reply_t *reply = lh_client_call (client, "events", b.sbuf.data, b.sbuf.size);
@@ -184,6 +186,12 @@ s_append (cluster_t *c, const char *type, const char *path, const char *target, 
     lh_reply_destroy (&reply);
     lh_client_destroy (&client);
     return value;
+}
+
+static uint64_t
+s_append (cluster_t *c, const char *type, const char *path, const char *target, const char *content)
+{
+    return s_append_sized (c, type, path, target, content, content ? strlen (content) : 0);
 }
 
 //  A validate of command by agent-1 (no wait)
@@ -270,7 +278,7 @@ static void
 test_log_view (void **state)
 {
     (void) state;
-    int64_t started = zclock_mono ();
+    int64_t started = zclock_mono (), until;
     cluster_t *c = cluster_new ("    validate\n        timeout = 30000\n"
                                 "    expert\n        timeout = 30000\n",
                                 NULL);
@@ -373,6 +381,9 @@ test_log_view (void **state)
     //  decisions/ and agents/agent-1/
     s_path (path, sizeof (path), "%s/decisions", mnt);
     char first[256];
+    until = zclock_mono () + 10000; //  the validator logs through its spool
+    while (s_count (path, first, sizeof (first)) < 2 && zclock_mono () < until)
+        zclock_sleep (100);
     assert_true (s_count (path, first, sizeof (first)) >= 2);
     s_path (path, sizeof (path), "%s/decisions/%s", mnt, first);
     char *text = s_read (path, NULL);
@@ -416,6 +427,9 @@ test_log_view (void **state)
     s_path (path, sizeof (path), "%s/shadows/proj", mnt);
     assert_int_equal (s_count (path, first, sizeof (first)), 1);
     assert_string_equal (first, "src");
+    s_path (path, sizeof (path), "%s/shadows/proj/src", mnt);
+    assert_int_equal (stat (path, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
     s_path (path, sizeof (path), "%s", mnt);
     assert_int_equal (s_count (path, NULL, 0), 9);
     const char *nowhere[] = {"/x",
@@ -433,6 +447,31 @@ test_log_view (void **state)
     }
     s_path (path, sizeof (path), "%s/x", top);
     assert_int_equal (access (path, F_OK), -1);
+    //  A shadow cut short by the workspace's bound: what the event carried,
+    //  marked in its extended attributes
+    uint64_t w4 = s_append_sized (c, "file.write", "/proj/big.bin", NULL, "head", 100000);
+    s_path (path, sizeof (path), "%s/shadows/proj/big.bin", mnt);
+    assert_true (s_appears (path, 10000));
+    text = s_read (path, &len);
+    assert_string_equal (text, "head");
+    free (text);
+    char value[64];
+    ssize_t vn = getxattr (path, "user.lighthouse.truncated", value, sizeof (value) - 1);
+    assert_int_equal (vn, 1);
+    assert_int_equal (value[0], '1');
+    vn = getxattr (path, "user.lighthouse.size", value, sizeof (value) - 1);
+    assert_true (vn > 0);
+    value[vn] = 0;
+    assert_string_equal (value, "100000");
+    vn = getxattr (path, "user.lighthouse.seq", value, sizeof (value) - 1);
+    assert_true (vn > 0);
+    value[vn] = 0;
+    assert_int_equal (strtoull (value, NULL, 10), w4);
+    assert_int_equal (s_errno_of (setxattr (path, "user.x", "1", 1, 0)), EACCES);
+    s_path (path, sizeof (path), "%s/shadows/proj/src/a.c", mnt);
+    vn = getxattr (path, "user.lighthouse.truncated", value, sizeof (value) - 1);
+    assert_int_equal (vn, 1);
+    assert_int_equal (value[0], '0');
     s_append (c, "file.delete", "/proj/src/a.c", NULL, NULL);
     s_path (path, sizeof (path), "%s/shadows/proj/src/a.c", mnt);
     assert_true (s_vanishes (path, 10000));
@@ -482,7 +521,7 @@ test_log_view (void **state)
     codec_buf_destroy (&b);
     s_path (path, sizeof (path), "%s/escalations/pending", mnt);
     char id[256] = "";
-    int64_t until = zclock_mono () + 10000;
+    until = zclock_mono () + 10000;
     while (s_count (path, id, sizeof (id)) < 1 && zclock_mono () < until)
         zclock_sleep (100);
     assert_int_equal (strlen (id), 32);
