@@ -1,5 +1,11 @@
 /*  lh-fuse -- Lighthouse's file-system node.
 
+    lh-fuse log --mount MNT --dir DIR ...
+        The integrity log as files at MNT (logview.c), from a read model in
+        DIR (logmodel.c) that follows the log through events.read. Read-only
+        except escalations/pending/<id>/verdict: a verdict written there is
+        the verdict of the expert whose key lh-fuse runs with (--cert).
+
     lh-fuse workspace --source DIR --mount MNT ...
         DIR shown at MNT: every change under MNT and every open for reading
         is asked of the policy through the broker first (guard.c), every
@@ -9,6 +15,8 @@
     (--cert): the decisions and file.* events are that agent's.
 */
 #include "guard.h"
+#include "logmodel.h"
+#include "logview.h"
 #include "workspace.h"
 
 #include "codec.h"
@@ -205,15 +213,186 @@ s_workspace_main (int argc, char **argv)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  lh-fuse log
+
+static const lh_option_t s_log_options[] = {
+    {"mount", "log/mount", NULL, "where the log is shown: an existing directory (required)", false},
+    {"dir", "log/dir", "/var/lib/lighthouse/logview", "the read model's directory (its LMDB)",
+     false},
+    {"broker", "log/broker", "tcp://127.0.0.1:5555", "broker frontend endpoint", false},
+    {"broker-key", "log/broker_key", NULL, "broker public key (Z85); omit for plaintext", false},
+    {"cert", "log/cert", NULL,
+     "an expert's secret certificate: the log is read, and verdicts given, as that expert", false},
+    {"poll-ms", "log/poll_ms", "500", "ms between reads of the log once caught up", false},
+    {"map-mb", "log/map_mb", "4096", "the read model's size bound on disk, MiB", false},
+    {"threads", "log/threads", "10", "file-system threads", false},
+    {"gid", "log/gid", NULL,
+     "group owning every file (read 0440, verdict 0220); default the daemon's", false},
+    {"metrics", "log/metrics", NULL,
+     "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
+    {"log-level", "log/log_level", "info", "debug, info, warn or error", false},
+    {NULL, NULL, NULL, NULL, false},
+};
+
+static logview_t *s_logview; //  for the signal handler
+
+static void
+s_on_log_signal (int signum)
+{
+    (void) signum;
+    if (s_logview)
+        logview_stop (s_logview);
+}
+
+typedef struct {
+    logmodel_t *model;
+    logview_t *view;
+    lh_metrics_t *metrics;
+    volatile bool done;
+} s_log_publisher_t;
+
+static void *
+s_log_publish (void *arg)
+{
+    s_log_publisher_t *p = (s_log_publisher_t *) arg;
+    static const char *const gauges[] = {"size", "resumed_from", "pending", NULL};
+    while (!p->done) {
+        logmodel_counters_t m;
+        logview_counters_t v;
+        logmodel_counters (p->model, &m);
+        logview_counters (p->view, &v);
+        codec_buf_t buf;
+        codec_buf_init (&buf);
+        msgpack_pack_map (&buf.pk, 12);
+        codec_pack_kv_u64 (&buf.pk, "size", m.size);
+        codec_pack_kv_u64 (&buf.pk, "resumed_from", m.resumed_from);
+        codec_pack_kv_u64 (&buf.pk, "pending", m.pending);
+        codec_pack_kv_u64 (&buf.pk, "fetched", m.fetched);
+        codec_pack_kv_u64 (&buf.pk, "batches", m.batches);
+        codec_pack_kv_u64 (&buf.pk, "fetch_errors", m.fetch_errors);
+        codec_pack_kv_u64 (&buf.pk, "paths_refused", m.paths_refused);
+        codec_pack_kv_u64 (&buf.pk, "verdicts", v.verdicts);
+        codec_pack_kv_u64 (&buf.pk, "verdicts_refused", v.verdicts_refused);
+        codec_pack_kv_u64 (&buf.pk, "proofs", v.proofs);
+        codec_pack_kv_u64 (&buf.pk, "proof_errors", v.proof_errors);
+        codec_pack_kv_u64 (&buf.pk, "invalidations", v.invalidations);
+        lh_metrics_publish_map (p->metrics, "lighthouse_logview", buf.sbuf.data, buf.sbuf.size,
+                                gauges);
+        codec_buf_destroy (&buf);
+        for (int i = 0; i < 10 && !p->done; i++)
+            zclock_sleep (100);
+    }
+    return NULL;
+}
+
+static int
+s_log_main (int argc, char **argv)
+{
+    static const lh_node_t node_def = {
+        "lh-fuse log",
+        "Lighthouse log view: the integrity log as files at MNT (events, checkpoint, proofs, "
+        "decisions, agents, pending escalations with a writable verdict, shadows, history).",
+        s_log_options, "log"};
+    int exit_code;
+    zconfig_t *config = lh_node_start (&node_def, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    const char *mount = lh_config_str (config, "log/mount", NULL);
+    const char *dir = lh_config_str (config, "log/dir", NULL);
+    long poll = lh_config_int (config, "log/poll_ms", 500);
+    long map_mb = lh_config_int (config, "log/map_mb", 4096);
+    long threads = lh_config_int (config, "log/threads", 10);
+    long gid = lh_config_int (config, "log/gid", -1);
+    if (!mount || !dir || poll < 10 || poll > 600000 || map_mb < 16 || map_mb > (1L << 24) ||
+        threads < 1 || threads > 256 || gid < -1) {
+        lh_error ("bad configuration",
+                  "mount=\"%s\" dir=\"%s\" (both required) poll_ms=%ld (10..600000) map_mb=%ld "
+                  "(16..16777216) threads=%ld (1..256) gid=%ld",
+                  mount ? mount : "", dir ? dir : "", poll, map_mb, threads, gid);
+        zconfig_destroy (&config);
+        return 2;
+    }
+    zcert_t *cert = NULL;
+    if (lh_node_cert (config, "log", &cert) != 0) {
+        zconfig_destroy (&config);
+        return 1;
+    }
+    lh_connect_t conn = {.endpoint = lh_config_str (config, "log/broker", NULL),
+                         .server_key = lh_config_str (config, "log/broker_key", NULL),
+                         .cert = cert};
+    char err[512];
+    int rc = 1;
+    logmodel_t *model = logmodel_new (dir, (size_t) map_mb, err, sizeof (err));
+    logview_t *view = model ? logview_new (model, &conn, err, sizeof (err)) : NULL;
+    logview_options_t options;
+    logview_options_default (&options);
+    options.max_threads = (unsigned) threads;
+    if (gid >= 0)
+        options.gid = (gid_t) gid;
+    lh_metrics_t *metrics = NULL;
+    pthread_t publisher;
+    s_log_publisher_t pub = {model, view, NULL, false};
+    bool publishing = false;
+    if (!view)
+        lh_error ("cannot start", "dir=\"%s\" error=\"%s\"", dir, err);
+    else if (logview_mount (view, mount, &options, err, sizeof (err)) != 0)
+        lh_error ("cannot mount", "mount=\"%s\" error=\"%s\"", mount, err);
+    else if (logmodel_follow (model, &conn, (int) poll, logview_changed, view) != 0)
+        lh_error ("cannot follow the log", "broker=%s", conn.endpoint);
+    else if (lh_node_metrics (config, "log", &metrics) == 0) {
+        s_logview = view;
+        struct sigaction sa;
+        memset (&sa, 0, sizeof (sa));
+        sa.sa_handler = s_on_log_signal;
+        sigaction (SIGTERM, &sa, NULL);
+        sigaction (SIGINT, &sa, NULL);
+        sigaction (SIGHUP, &sa, NULL);
+        if (metrics) {
+            pub.metrics = metrics;
+            publishing = pthread_create (&publisher, NULL, s_log_publish, &pub) == 0;
+        }
+        lh_info ("serving", "mount=\"%s\" dir=\"%s\" broker=%s poll_ms=%ld", mount, dir,
+                 conn.endpoint, poll);
+        rc = logview_run (view) == 0 ? 0 : 1;
+        s_logview = NULL;
+    }
+    if (publishing) {
+        pub.done = true;
+        pthread_join (publisher, NULL);
+    }
+    if (model) {
+        logmodel_stop (model);
+        logmodel_counters_t m;
+        logmodel_counters (model, &m);
+        lh_info ("stopping",
+                 "size=%llu resumed_from=%llu fetched=%llu fetch_errors=%llu "
+                 "paths_refused=%llu",
+                 (unsigned long long) m.size, (unsigned long long) m.resumed_from,
+                 (unsigned long long) m.fetched, (unsigned long long) m.fetch_errors,
+                 (unsigned long long) m.paths_refused);
+    }
+    logview_destroy (&view);
+    logmodel_destroy (&model);
+    lh_metrics_destroy (&metrics);
+    zcert_destroy (&cert);
+    zconfig_destroy (&config);
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
     if (argc >= 2 && streq (argv[1], "workspace"))
         return s_workspace_main (argc - 1, argv + 1);
+    if (argc >= 2 && streq (argv[1], "log"))
+        return s_log_main (argc - 1, argv + 1);
     bool help = argc >= 2 && (streq (argv[1], "--help") || streq (argv[1], "-h"));
     fprintf (help ? stdout : stderr,
              "Usage: lh-fuse workspace --source DIR --mount MNT [options]   (lh-fuse workspace "
              "--help)\n"
-             "Lighthouse's file-system node: a guarded workspace (fuse-node/README.md).\n");
+             "       lh-fuse log --mount MNT --dir DIR [options]   (lh-fuse log --help)\n"
+             "Lighthouse's file-system node: a guarded workspace, and the log as files "
+             "(fuse-node/README.md).\n");
     return help ? 0 : 2;
 }
