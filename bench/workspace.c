@@ -176,8 +176,9 @@ s_populate (const char *source, int files, int sources)
         if (i == 0)
             fprintf (c, "#include <stdio.h>\n");
         for (int f = 0; f < 20; f++)
-            fprintf (c, "int f%d_%d (int x) { int s = 0; for (int k = 0; k < x; k++) s += k * %d; "
-                        "return s; }\n",
+            fprintf (c,
+                     "int f%d_%d (int x) { int s = 0; for (int k = 0; k < x; k++) s += k * %d; "
+                     "return s; }\n",
                      i, f, f + 1);
         if (i == 0)
             fprintf (c, "int main (void) { printf (\"%%d\\n\", f0_0 (3)); return 0; }\n");
@@ -206,8 +207,10 @@ s_mounted (const char *mount)
 static void
 s_row (FILE *out, const measure_t *m, double target)
 {
-    double b50 = (double) hist_percentile (&m->base, 50), m50 = (double) hist_percentile (&m->mount, 50);
-    double b99 = (double) hist_percentile (&m->base, 99), m99 = (double) hist_percentile (&m->mount, 99);
+    double b50 = (double) hist_percentile (&m->base, 50),
+           m50 = (double) hist_percentile (&m->mount, 50);
+    double b99 = (double) hist_percentile (&m->base, 99),
+           m99 = (double) hist_percentile (&m->mount, 99);
     double ratio = b50 > 0 ? m50 / b50 : 0;
     fprintf (out, "%-26s %8.0f %8.0f %10.0f %10.0f %7.2fx %7.2fx  %s (<= %.1fx)\n", m->name, b50,
              b99, m50, m99, ratio, b99 > 0 ? m99 / b99 : 0, ratio <= target ? "met" : "NOT met",
@@ -218,26 +221,47 @@ int
 main (int argc, char **argv)
 {
     wopts_t o = {200, 20000, 40, 3, 17400, NULL, NULL, LH_BENCH_POLICY, NULL};
-    static struct option longs[] = {{"files", 1, 0, 'f'},   {"ops", 1, 0, 'o'},
-                                    {"sources", 1, 0, 's'}, {"runs", 1, 0, 'r'},
-                                    {"json", 1, 0, 'j'},    {"dir", 1, 0, 'd'},
-                                    {"port-base", 1, 0, 'p'}, {"policy", 1, 0, 'P'},
-                                    {"source", 1, 0, 'S'},  {"help", 0, 0, 'h'},
-                                    {0, 0, 0, 0}};
+    static struct option longs[] = {
+        {"files", 1, 0, 'f'},     {"ops", 1, 0, 'o'},    {"sources", 1, 0, 's'},
+        {"runs", 1, 0, 'r'},      {"json", 1, 0, 'j'},   {"dir", 1, 0, 'd'},
+        {"port-base", 1, 0, 'p'}, {"policy", 1, 0, 'P'}, {"source", 1, 0, 'S'},
+        {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
-        case 'f': o.files = atoi (optarg); break;
-        case 'o': o.ops = atoi (optarg); break;
-        case 's': o.sources = atoi (optarg); break;
-        case 'r': o.runs = atoi (optarg); break;
-        case 'j': o.json = optarg; break;
-        case 'd': o.dir = optarg; break;
-        case 'p': o.port_base = atoi (optarg); break;
-        case 'P': o.policy = optarg; break;
-        case 'S': o.source = optarg; break;
-        case 'h': s_usage (stdout); return 0;
-        default: s_usage (stderr); return 2;
+        case 'f':
+            o.files = atoi (optarg);
+            break;
+        case 'o':
+            o.ops = atoi (optarg);
+            break;
+        case 's':
+            o.sources = atoi (optarg);
+            break;
+        case 'r':
+            o.runs = atoi (optarg);
+            break;
+        case 'j':
+            o.json = optarg;
+            break;
+        case 'd':
+            o.dir = optarg;
+            break;
+        case 'p':
+            o.port_base = atoi (optarg);
+            break;
+        case 'P':
+            o.policy = optarg;
+            break;
+        case 'S':
+            o.source = optarg;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return 0;
+        default:
+            s_usage (stderr);
+            return 2;
         }
     }
     if (o.files < 1 || o.files > 9999 || o.ops < 1 || o.sources < 1 || o.sources > 999 ||
@@ -303,11 +327,25 @@ main (int argc, char **argv)
         launcher_start_validator (launcher, o.policy, "--home /root", true) <= 0)
         goto done;
     launcher_cert_path (launcher, "agent-1", cert, sizeof (cert));
-    char *fargv[] = {fuse,       "workspace",   "--source",   source,       "--mount",
-                     mount,      "--broker",    (char *) launcher_frontend (launcher),
-                     "--broker-key", (char *) launcher_broker_key (launcher), "--cert",
-                     cert,       "--spool-dir", spool,        "--wait",     "0",
-                     "--log-level", "warn",     NULL};
+    char *fargv[] = {fuse,
+                     "workspace",
+                     "--source",
+                     source,
+                     "--mount",
+                     mount,
+                     "--broker",
+                     (char *) launcher_frontend (launcher),
+                     "--broker-key",
+                     (char *) launcher_broker_key (launcher),
+                     "--cert",
+                     cert,
+                     "--spool-dir",
+                     spool,
+                     "--wait",
+                     "0",
+                     "--log-level",
+                     "warn",
+                     NULL};
     fuse_pid = launcher_spawn (launcher, "lh-fuse", fargv, log, -1, -1);
     for (int i = 0; i < 200 && !s_mounted (mount); i++)
         zclock_sleep (50);
@@ -377,8 +415,9 @@ main (int argc, char **argv)
                          (unsigned long long) hist_percentile (&m[k].base, 99),
                          (unsigned long long) hist_percentile (&m[k].mount, 50),
                          (unsigned long long) hist_percentile (&m[k].mount, 99));
-            fprintf (j, ", \"make\": {\"base_best_s\": %.3f, \"mount_cold_s\": %.3f, "
-                        "\"mount_warm_best_s\": %.3f}}\n",
+            fprintf (j,
+                     ", \"make\": {\"base_best_s\": %.3f, \"mount_cold_s\": %.3f, "
+                     "\"mount_warm_best_s\": %.3f}}\n",
                      best_base, make_mount[0], best_mount_warm);
             fclose (j);
         }

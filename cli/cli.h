@@ -92,6 +92,10 @@ extern const char cli_approve_usage[];
 int cli_review (cli_t *cli, int argc, char **argv);
 int cli_approve (cli_t *cli, int argc, char **argv);
 
+//  Commands in cli_workspace.c (lh-fuse workspace in the background)
+extern const char cli_workspace_usage[];
+int cli_workspace (cli_t *cli, int argc, char **argv);
+
 //  Commands in cli_chaos.c (orders for lh-chaos, the fault proxy)
 extern const char cli_chaos_usage[];
 int cli_chaos (cli_t *cli, int argc, char **argv);

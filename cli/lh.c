@@ -50,6 +50,8 @@ static const char s_usage[] =
     "  approve CODE        approve the escalation an agent was given CODE for\n"
     "  expert serve --capability C --exec PROGRAM --backend EP\n"
     "                      a program as an automated expert (lh expert --help)\n"
+    "  workspace mount --source DIR --mount MNT | workspace unmount MNT\n"
+    "                      a guarded workspace (lh-fuse): changes asked and logged\n"
     "  version             print lh's version (also lh --version)\n"
     "\n"
     "lh COMMAND --help describes each command.\n"
@@ -275,6 +277,7 @@ static const command_t s_commands[] = {
     {"approve", cli_approve, LH_ROLE_LOCAL, s_check_remote, cli_approve_usage},
     {"expert", cli_expert, LH_ROLE_LOCAL, s_check_remote, cli_expert_usage},
     {"chaos", cli_chaos, LH_ROLE_LOCAL, NULL, cli_chaos_usage},
+    {"workspace", cli_workspace, LH_ROLE_LOCAL, NULL, cli_workspace_usage},
     {"version", s_version, LH_ROLE_LOCAL, NULL, s_version_usage},
     {NULL, NULL, 0, NULL, NULL},
 };

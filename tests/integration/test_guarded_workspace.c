@@ -273,6 +273,50 @@ test_guarded_workspace (void **state)
     cluster_destroy (&c);
 }
 
+//  lh workspace mount | unmount: lh-fuse in the background with lh's broker
+//  and key, gone after the unmount
+static void
+test_lh_workspace_command (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_validator (c, LH_DEFAULT_POLICY);
+    char top[] = "/tmp/lh-ws-XXXXXX";
+    assert_non_null (mkdtemp (top));
+    char src[512], mnt[512], path[1024], command[4096], cert[512];
+    s_path (src, sizeof (src), "%s/proj", top);
+    s_path (mnt, sizeof (mnt), "%s/mnt", top);
+    snprintf (s_mnt, sizeof (s_mnt), "%s", mnt);
+    assert_int_equal (mkdir (src, 0755), 0);
+    assert_int_equal (mkdir (mnt, 0755), 0);
+    launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
+    setenv ("LH_BROKER", c->frontend, 1);
+    setenv ("LH_BROKER_KEY", c->broker_key, 1);
+    setenv ("LH_CERT", cert, 1);
+    snprintf (command, sizeof (command), "%s workspace mount --source %s --mount %s --wait 0",
+              LH_CLI_BIN, src, mnt);
+    assert_int_equal (system (command), 0);
+    assert_true (s_mounted (mnt));
+    //  Mounting it twice is refused; the first stays
+    assert_int_not_equal (system (command), 0);
+    s_path (path, sizeof (path), "%s/a.c", mnt);
+    assert_int_equal (s_create (path, "int a;\n"), 0);
+    s_path (path, sizeof (path), "%s/.git", mnt);
+    assert_int_equal (mkdir (path, 0755), 0);
+    s_path (path, sizeof (path), "%s/.git/hooks", mnt);
+    assert_int_equal (s_errno_of (mkdir (path, 0755)), EACCES);
+    snprintf (command, sizeof (command), "%s workspace unmount %s", LH_CLI_BIN, mnt);
+    assert_int_equal (system (command), 0);
+    assert_false (s_mounted (mnt));
+    s_path (path, sizeof (path), "%s/a.c", src);
+    assert_int_equal (access (path, F_OK), 0);
+    //  Not a workspace any more: unmount says so
+    assert_int_not_equal (system (command), 0);
+    snprintf (command, sizeof (command), "rm -rf '%s'", top);
+    assert_int_equal (system (command), 0);
+    cluster_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -284,6 +328,7 @@ main (void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_guarded_workspace, s_teardown),
+        cmocka_unit_test_teardown (test_lh_workspace_command, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
