@@ -11,7 +11,7 @@
 
 const char cli_workspace_usage[] =
     "Usage: lh workspace mount --source DIR --mount MNT [--spool-dir DIR] [--policy FILE]\n"
-    "                          [--wait MS] [--log FILE]\n"
+    "                          [--wait MS] [--log FILE] [--events-cert FILE --agent NAME]\n"
     "       lh workspace unmount MNT\n"
     "\n"
     "mount starts lh-fuse workspace in the background: DIR shown at MNT, every change\n"
@@ -21,7 +21,9 @@ const char cli_workspace_usage[] =
     "events not yet in the log (default: MNT's parent/.lh-spool-<name>); --policy, the\n"
     "validators' policy, keeps reads going while the broker is away; --wait is how long an\n"
     "escalated change waits for an expert (default 30000 ms); --log is lh-fuse's log\n"
-    "(default: next to the spool). unmount unmounts MNT: lh-fuse flushes its events and\n"
+    "(default: next to the spool); --events-cert, a node key, and --agent, the agent's name:\n"
+    "the file.* events go with the node key (the log view shows shadows only from nodes).\n"
+    "unmount unmounts MNT: lh-fuse flushes its events and\n"
     "exits. Both need root (a FUSE mount with allow_other).\n";
 
 //  lh-fuse beside lh (an install or the build tree), else on PATH
@@ -86,7 +88,7 @@ static int
 s_mount (int argc, char **argv)
 {
     const char *source = NULL, *mount = NULL, *spool = NULL, *policy = NULL, *wait = "30000",
-               *log = NULL;
+               *log = NULL, *events_cert = NULL, *agent = NULL;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             return cli_usage_error ("workspace mount: an option needs a value");
@@ -103,6 +105,10 @@ s_mount (int argc, char **argv)
             wait = value;
         else if (streq (opt, "--log"))
             log = value;
+        else if (streq (opt, "--events-cert"))
+            events_cert = value;
+        else if (streq (opt, "--agent"))
+            agent = value;
         else
             return cli_usage_error ("workspace mount: unknown option");
     }
@@ -146,6 +152,10 @@ s_mount (int argc, char **argv)
     args[n++] = "--wait", args[n++] = (char *) wait;
     if (policy)
         args[n++] = "--policy", args[n++] = (char *) policy;
+    if (events_cert)
+        args[n++] = "--events-cert", args[n++] = (char *) events_cert;
+    if (agent)
+        args[n++] = "--agent", args[n++] = (char *) agent;
     args[n] = NULL;
     const char *logfile = log ? log : log_path;
     pid_t pid = fork ();
@@ -169,8 +179,8 @@ s_mount (int argc, char **argv)
     }
     for (int i = 0; i < 200; i++) {
         if (s_mounted (mnt)) {
-            printf ("lh: %s shows %s as a guarded workspace (lh-fuse pid %d, log %s)\n", mnt,
-                    src, (int) pid, logfile);
+            printf ("lh: %s shows %s as a guarded workspace (lh-fuse pid %d, log %s)\n", mnt, src,
+                    (int) pid, logfile);
             return 0;
         }
         int status;

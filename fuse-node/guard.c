@@ -347,7 +347,8 @@ s_reporter (zsock_t *pipe, void *arg)
             else if (type && streq (type, "FLUSH") && data && zframe_size (data) == sizeof (int))
                 memcpy (&flush_ms, zframe_data (data), sizeof (int));
             else if (type && data &&
-                     !spool_add (spool, type, NULL, NULL, zframe_data (data), zframe_size (data)))
+                     !spool_add (spool, type, self->options.agent, NULL, zframe_data (data),
+                                 zframe_size (data)))
                 atomic_fetch_add (&self->events_refused, 1);
             zstr_free (&type);
             zframe_destroy (&data);
@@ -489,11 +490,14 @@ s_changed (void *arg, ws_op_t op, const char *rel, const char *second, int fd)
 //  --------------------------------------------------------------------------
 
 guard_t *
-guard_new (const lh_connect_t *conn, const guard_options_t *options, char *err, size_t err_size)
+guard_new (const lh_connect_t *conn, const lh_connect_t *events_conn,
+           const guard_options_t *options, char *err, size_t err_size)
 {
     if (!options || !options->source || options->source[0] != '/' || !options->spool_dir ||
-        options->timeout_ms <= 0 || options->wait_ms < 0) {
-        snprintf (err, err_size, "a guard needs an absolute source, a spool and a timeout");
+        options->timeout_ms <= 0 || options->wait_ms < 0 || (events_conn && !options->agent)) {
+        snprintf (err, err_size,
+                  "a guard needs an absolute source, a spool, a timeout, and "
+                  "the agent's name when events go with another key");
         return NULL;
     }
     if (sodium_init () < 0) {
@@ -502,6 +506,8 @@ guard_new (const lh_connect_t *conn, const guard_options_t *options, char *err, 
     }
     guard_t *self = (guard_t *) zmalloc (sizeof (guard_t));
     self->options = *options;
+    if (!events_conn)
+        self->options.agent = NULL; //  the caller's own events: the broker names it
     snprintf (self->source, sizeof (self->source), "%s", options->source);
     self->options.source = self->source;
     self->conn = *conn;
@@ -516,8 +522,8 @@ guard_new (const lh_connect_t *conn, const guard_options_t *options, char *err, 
         guard_destroy (&self, 0);
         return NULL;
     }
-    self->spool = spool_new (&self->conn, options->spool_dir, 100000, (size_t) 1 << 30, true, why,
-                             sizeof (why));
+    self->spool = spool_new (events_conn ? events_conn : &self->conn, options->spool_dir, 100000,
+                             (size_t) 1 << 30, true, why, sizeof (why));
     if (!self->spool) {
         snprintf (err, err_size, "spool %s: %s", options->spool_dir, why);
         guard_destroy (&self, 0);

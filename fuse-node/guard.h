@@ -35,6 +35,7 @@ typedef struct {
     const char *source;  //  the source directory, absolute and resolved (workspace's)
     const char *home;    //  the agent's home for the policy; NULL: the validator's
     const char *session; //  a session id for the log, or NULL
+    const char *agent;   //  whom the events are about, when they go with a node key
     const char *spool_dir;
     const char *policy; //  a policy file for reads while the broker is away, or NULL
     int timeout_ms;     //  no decision within this (escalations: + wait_ms): refused
@@ -53,10 +54,13 @@ typedef struct _guard_t guard_t;
 
 void guard_options_default (guard_options_t *options);
 
-//  A guard asking and reporting through the broker conn names (conn and its
-//  cert are borrowed and must outlive the guard). NULL with a message in err.
-guard_t *guard_new (const lh_connect_t *conn, const guard_options_t *options, char *err,
-                    size_t err_size);
+//  A guard asking through the broker conn names as the agent, and reporting
+//  through events_conn (a node key: the log view trusts file.* events from
+//  nodes only; options->agent then names the agent), or through conn when
+//  events_conn is NULL. Both and their certs are borrowed and must outlive
+//  the guard. NULL with a message in err.
+guard_t *guard_new (const lh_connect_t *conn, const lh_connect_t *events_conn,
+                    const guard_options_t *options, char *err, size_t err_size);
 //  Flushes the spool (up to flush_ms for the log to acknowledge it), stops
 //  the reporter, frees everything; NULLs *self_p.
 void guard_destroy (guard_t **self_p, int flush_ms);

@@ -1075,8 +1075,14 @@ s_apply (s_batch_t *b, const void *leaf, size_t size, uint64_t *jsonl)
             MDB_val k = {id->via.str.size, (void *) id->via.str.ptr};
             if (mdb_del (b->txn, self->pending, &k, NULL) == 0)
                 zlistx_add_end (b->closed, strndup (id->via.str.ptr, id->via.str.size));
-        } else if (strncmp (tname, "file.", 5) == 0)
-            s_shadows (b, tname, data);
+        } else if (strncmp (tname, "file.", 5) == 0) {
+            //  Shadows only from what a guarded workspace saw (it appends with
+            //  a node key): an agent may append file.* events of its own, and
+            //  its claims must not pass for the files' contents
+            const msgpack_object *role = s_str (ev, "role");
+            if (role && (codec_str_eq (role, "node") || codec_str_eq (role, "admin")))
+                s_shadows (b, tname, data);
+        }
     }
     msgpack_unpacked_destroy (&u);
     return true;

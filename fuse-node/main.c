@@ -39,6 +39,9 @@ static const lh_option_t s_workspace_options[] = {
      false},
     {"cert", "workspace/cert", NULL,
      "the agent's secret certificate: decisions and events are that agent's", false},
+    {"events-cert", "workspace/events_cert", NULL,
+     "a node key the file.* events go with (the log view trusts only those); needs --agent", false},
+    {"agent", "workspace/agent", NULL, "the agent the events are about, with --events-cert", false},
     {"spool-dir", "workspace/spool_dir", "/var/lib/lighthouse/workspace-spool",
      "durable spool of file.* events for the log", false},
     {"home", "workspace/home", NULL, "the agent's home directory for the policy", false},
@@ -126,6 +129,7 @@ s_workspace_main (int argc, char **argv)
     options.session = lh_config_str (config, "workspace/session", NULL);
     options.spool_dir = lh_config_str (config, "workspace/spool_dir", NULL);
     options.policy = lh_config_str (config, "workspace/policy", NULL);
+    options.agent = lh_config_str (config, "workspace/agent", NULL);
     options.timeout_ms = (int) lh_config_int (config, "workspace/timeout", 5000);
     options.wait_ms = (int) lh_config_int (config, "workspace/wait", 30000);
     options.cache_ms = (int) lh_config_int (config, "workspace/cache_ms", 60000);
@@ -160,9 +164,22 @@ s_workspace_main (int argc, char **argv)
     lh_connect_t conn = {.endpoint = lh_config_str (config, "workspace/broker", NULL),
                          .server_key = lh_config_str (config, "workspace/broker_key", NULL),
                          .cert = cert};
+    const char *events_path = lh_config_str (config, "workspace/events_cert", NULL);
+    zcert_t *events_cert = events_path ? zcert_load (events_path) : NULL;
+    if (events_path && (!events_cert || !options.agent)) {
+        lh_error ("bad configuration", "events_cert=\"%s\" (%s) needs agent", events_path,
+                  events_cert ? "loaded" : "cannot be loaded");
+        zcert_destroy (&events_cert);
+        zcert_destroy (&cert);
+        zconfig_destroy (&config);
+        return events_cert ? 2 : 1;
+    }
+    lh_connect_t events_conn = conn;
+    events_conn.cert = events_cert;
     char err[512];
     int rc = 1;
-    guard_t *guard = guard_new (&conn, &options, err, sizeof (err));
+    guard_t *guard =
+        guard_new (&conn, events_cert ? &events_conn : NULL, &options, err, sizeof (err));
     ws_hooks_t hooks = guard ? guard_hooks (guard) : (ws_hooks_t){0};
     workspace_t *workspace = guard ? workspace_new (real, &hooks, err, sizeof (err)) : NULL;
     ws_options_t ws;
@@ -208,6 +225,7 @@ s_workspace_main (int argc, char **argv)
     workspace_destroy (&workspace);
     guard_destroy (&guard, (int) flush);
     lh_metrics_destroy (&metrics);
+    zcert_destroy (&events_cert);
     zcert_destroy (&cert);
     zconfig_destroy (&config);
     return rc;

@@ -151,8 +151,11 @@ test_guarded_workspace (void **state)
     s_write_file (path,
                   "hello: src/main.o\n\tcc -o $@ $^\nsrc/main.o: src/main.c\n\tcc -c -o $@ $<\n");
 
-    char cert[512], spool[600], log[600];
+    //  Decisions as agent-1; events with the node key, about agent-1 (the
+    //  log view trusts file.* events from nodes only)
+    char cert[512], node_cert[512], spool[600], log[600];
     launcher_cert_path (c->launcher, "agent-1", cert, sizeof (cert));
+    launcher_cert_path (c->launcher, "node-1", node_cert, sizeof (node_cert));
     s_path (spool, sizeof (spool), "%s/ws-spool", c->dir);
     s_path (log, sizeof (log), "%s/lh-fuse.log", c->dir);
     char *argv[] = {(char *) LH_FUSE_BIN,
@@ -167,6 +170,10 @@ test_guarded_workspace (void **state)
                     c->broker_key,
                     "--cert",
                     cert,
+                    "--events-cert",
+                    node_cert,
+                    "--agent",
+                    "agent-1",
                     "--spool-dir",
                     spool,
                     "--wait",

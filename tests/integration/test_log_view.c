@@ -149,11 +149,12 @@ s_errno_of (int rc)
     return rc >= 0 ? 0 : errno;
 }
 
-//  Appends one file.* event as agent-1 (content as bin when not NULL, the
-//  file's size as given: over the content's length, cut short); returns its seq
+//  Appends one file.* event about agent-1 as cert: a node (as a guarded
+//  workspace does) or agent-1 itself (content as bin when not NULL, the
+//  file's size as given: over the content's length, cut short); its seq
 static uint64_t
-s_append_sized (cluster_t *c, const char *type, const char *path, const char *target,
-                const char *content, uint64_t size)
+s_append_as (cluster_t *c, zcert_t *cert, const char *type, const char *path, const char *target,
+             const char *content, uint64_t size)
 {
     codec_buf_t b;
     codec_buf_init (&b);
@@ -161,8 +162,10 @@ s_append_sized (cluster_t *c, const char *type, const char *path, const char *ta
     codec_pack_kv_str (&b.pk, "op", "append");
     codec_pack_str (&b.pk, "events");
     msgpack_pack_array (&b.pk, 1);
-    msgpack_pack_map (&b.pk, 2);
+    msgpack_pack_map (&b.pk, cert == c->node ? 3 : 2);
     codec_pack_kv_str (&b.pk, "type", type);
+    if (cert == c->node)
+        codec_pack_kv_str (&b.pk, "agent", "agent-1");
     codec_pack_str (&b.pk, "data");
     msgpack_pack_map (&b.pk, 1 + (target != NULL) + (content ? 4 : 0));
     codec_pack_kv_str (&b.pk, "path", path);
@@ -174,7 +177,7 @@ s_append_sized (cluster_t *c, const char *type, const char *path, const char *ta
         codec_pack_kv_bin (&b.pk, "content", content, strlen (content));
         codec_pack_kv_bool (&b.pk, "truncated", size > strlen (content));
     }
-    lh_client_t *client = cluster_client (c, c->agent);
+    lh_client_t *client = cluster_client (c, cert);
     lh_reply_t *reply = lh_client_call (client, "events", b.sbuf.data, b.sbuf.size);
     codec_buf_destroy (&b);
     cluster_expect_ok (reply);
@@ -186,6 +189,13 @@ s_append_sized (cluster_t *c, const char *type, const char *path, const char *ta
     lh_reply_destroy (&reply);
     lh_client_destroy (&client);
     return value;
+}
+
+static uint64_t
+s_append_sized (cluster_t *c, const char *type, const char *path, const char *target,
+                const char *content, uint64_t size)
+{
+    return s_append_as (c, c->node, type, path, target, content, size);
 }
 
 static uint64_t
@@ -305,6 +315,8 @@ test_log_view (void **state)
     s_append (c, "file.write", "/a/../../b", NULL, "evil\n");
     s_append (c, "file.write", "/proj/bad\nname", NULL, "evil\n");
     s_append (c, "file.write", "/proj/./dot", NULL, "evil\n");
+    //  An agent's own claim about a file is an event, not the file's content
+    s_append_as (c, c->agent, "file.write", "/proj/forged.c", NULL, "forged\n", 7);
 
     s_path (log, sizeof (log), "%s/lh-fuse-log.1.log", c->dir);
     pid_t view = s_start_view (c, mnt, log);
@@ -402,6 +414,9 @@ test_log_view (void **state)
     assert_non_null (text);
     assert_string_equal (text, "hello\n");
     free (text);
+    s_path (path, sizeof (path), "%s/shadows/proj/forged.c", mnt);
+    assert_int_equal (access (path, F_OK), -1);
+    assert_int_equal (errno, ENOENT);
     uint64_t w2 = s_append (c, "file.write", "/proj/src/a.c", NULL, "world\n");
     s_path (path, sizeof (path), "%s/history/%llu/proj/src/a.c", mnt, (unsigned long long) w2);
     assert_true (s_appears (path, 10000));
