@@ -308,8 +308,13 @@ test_lh_workspace_command (void **state)
     assert_int_not_equal (system (command), 0);
     s_path (path, sizeof (path), "%s/a.c", mnt);
     assert_int_equal (s_create (path, "int a;\n"), 0);
+    //  A .git made through the mount is escalated (no expert waits here: refused);
+    //  the hooks directory of an existing one is refused outright
     s_path (path, sizeof (path), "%s/.git", mnt);
+    assert_int_equal (s_errno_of (mkdir (path, 0755)), EACCES);
+    s_path (path, sizeof (path), "%s/.git", src);
     assert_int_equal (mkdir (path, 0755), 0);
+    zclock_sleep (1200); //  made behind the mount's back: past the kernel's 1 s name cache
     s_path (path, sizeof (path), "%s/.git/hooks", mnt);
     assert_int_equal (s_errno_of (mkdir (path, 0755)), EACCES);
     snprintf (command, sizeof (command), "%s workspace unmount %s", LH_CLI_BIN, mnt);
