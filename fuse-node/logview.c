@@ -83,6 +83,10 @@ typedef struct {
 
 typedef struct {
     s_kind_t kind;
+    //  The open's reference and one per read being answered: a read's reply
+    //  is sent from data, and the kernel may deliver it to the reader, which
+    //  may close and so have RELEASE run, before writev has returned
+    atomic_int refs;
     char *data;
     size_t size;
     //  verdict
@@ -977,7 +981,7 @@ s_verdict_close (logview_t *self, s_handle_t *h)
 static void
 s_handle_free (s_handle_t *h)
 {
-    if (h) {
+    if (h && atomic_fetch_sub (&h->refs, 1) == 1) {
         pthread_mutex_destroy (&h->lock);
         free (h->data);
         free (h->buf);
@@ -1005,6 +1009,7 @@ s_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     pthread_mutex_init (&h->lock, NULL);
+    atomic_init (&h->refs, 1);
     h->kind = node->kind;
     int rc = 0;
     logmodel_file_t file;
@@ -1086,7 +1091,9 @@ s_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
         return;
     }
     size_t n = h->size - (size_t) off < size ? h->size - (size_t) off : size;
+    atomic_fetch_add (&h->refs, 1);
     fuse_reply_buf (req, h->data + off, n);
+    s_handle_free (h);
 }
 
 static void
