@@ -23,6 +23,7 @@
 #include "bench.h"
 
 #include "launcher.h"
+#include "lh_mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,23 +188,6 @@ s_populate (const char *source, int files, int sources)
     return 0;
 }
 
-static bool
-s_mounted (const char *mount)
-{
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    size_t n = strlen (mount);
-    while (!found && fgets (line, sizeof (line), f)) {
-        const char *at = strstr (line, mount);
-        found = at && at[n] == ' ' && strstr (line, "lh-workspace");
-    }
-    fclose (f);
-    return found;
-}
-
 static void
 s_row (FILE *out, const measure_t *m, double target)
 {
@@ -347,9 +331,9 @@ main (int argc, char **argv)
                      "warn",
                      NULL};
     fuse_pid = launcher_spawn (launcher, "lh-fuse", fargv, log, -1, -1);
-    for (int i = 0; i < 200 && !s_mounted (mount); i++)
+    for (int i = 0; i < 200 && !lh_mounted (mount, "lh-workspace"); i++)
         zclock_sleep (50);
-    if (fuse_pid <= 0 || !s_mounted (mount)) {
+    if (fuse_pid <= 0 || !lh_mounted (mount, "lh-workspace")) {
         fprintf (stderr, TOOL ": lh-fuse did not mount %s\n", mount);
         launcher_log_tail (log, 20);
         goto done;
@@ -426,15 +410,15 @@ main (int argc, char **argv)
 done:
     if (fuse_pid > 0) {
         launcher_signal (launcher, fuse_pid, SIGTERM);
-        for (int i = 0; i < 100 && s_mounted (mount); i++)
+        for (int i = 0; i < 100 && lh_mounted (mount, "lh-workspace"); i++)
             zclock_sleep (50);
-        if (s_mounted (mount))
+        if (lh_mounted (mount, "lh-workspace"))
             umount2 (mount, MNT_DETACH);
     }
     launcher_destroy (&launcher);
     char command[400];
     snprintf (command, sizeof (command), "rm -rf '%s'", ws);
-    if (!s_mounted (mount) && system (command) != 0)
+    if (!lh_mounted (mount, "lh-workspace") && system (command) != 0)
         fprintf (stderr, TOOL ": could not remove %s\n", ws);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*  lh workspace -- mount and unmount a guarded workspace (lh-fuse
     workspace, fuse-node/README.md) with the broker and key lh uses. */
 #include "cli.h"
+#include "lh_mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,23 +47,6 @@ s_fuse_bin (char *out, size_t size)
         }
     }
     snprintf (out, size, "lh-fuse");
-}
-
-static bool
-s_mounted (const char *mount)
-{
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
-    if (!f)
-        return false;
-    char line[PATH_MAX + 512];
-    bool found = false;
-    size_t n = strlen (mount);
-    while (!found && fgets (line, sizeof (line), f)) {
-        const char *at = strstr (line, mount);
-        found = at && at[n] == ' ' && strstr (line, "lh-workspace");
-    }
-    fclose (f);
-    return found;
 }
 
 //  The last 2 KiB of a log on stderr
@@ -124,7 +108,7 @@ s_mount (int argc, char **argv)
         fprintf (stderr, "lh: workspace mount needs LH_BROKER and LH_CERT (or --env FILE)\n");
         return 2;
     }
-    if (s_mounted (mnt)) {
+    if (lh_mounted (mnt, "lh-workspace")) {
         fprintf (stderr, "lh: %s is a workspace already\n", mnt);
         return 1;
     }
@@ -178,7 +162,7 @@ s_mount (int argc, char **argv)
         _exit (127);
     }
     for (int i = 0; i < 200; i++) {
-        if (s_mounted (mnt)) {
+        if (lh_mounted (mnt, "lh-workspace")) {
             printf ("lh: %s shows %s as a guarded workspace (lh-fuse pid %d, log %s)\n", mnt, src,
                     (int) pid, logfile);
             return 0;
@@ -200,7 +184,7 @@ s_unmount (int argc, char **argv)
     if (argc != 2)
         return cli_usage_error ("workspace unmount MNT");
     char mnt[PATH_MAX];
-    if (!realpath (argv[1], mnt) || !s_mounted (mnt)) {
+    if (!realpath (argv[1], mnt) || !lh_mounted (mnt, "lh-workspace")) {
         fprintf (stderr, "lh: %s is not a workspace mount\n", argv[1]);
         return 1;
     }

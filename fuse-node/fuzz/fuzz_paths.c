@@ -9,20 +9,13 @@
     root, the same thing lexically as after resolving "." and "..". And a
     path made only of safe components joined by "/" is accepted.
 */
+#include "fuzz_common.h"
 #include "logmodel.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FUZZ_ASSERT(cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf (stderr, "%s:%d: oracle failed: %s\n", __FILE__, __LINE__, #cond);             \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include "codec.h"
+#include "lh_mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,23 +52,6 @@ s_path (char *out, size_t size, const char *format, ...)
 }
 
 //  True once mount is a FUSE mount of ours in /proc/self/mountinfo
-static bool
-s_mounted (const char *mount)
-{
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    size_t n = strlen (mount);
-    while (!found && fgets (line, sizeof (line), f)) {
-        const char *at = strstr (line, mount);
-        found = at && at[n] == ' ' && strstr (line, "lh-workspace");
-    }
-    fclose (f);
-    return found;
-}
-
 //  0 when the call succeeded, else its errno
 static int
 s_errno_of (int rc)
@@ -186,9 +170,9 @@ test_guarded_workspace (void **state)
     pid_t fuse = launcher_spawn (c->launcher, "lh-fuse", argv, log, -1, -1);
     assert_true (fuse > 0);
     int64_t until = zclock_mono () + 10000;
-    while (!s_mounted (mnt) && zclock_mono () < until)
+    while (!lh_mounted (mnt, "lh-workspace") && zclock_mono () < until)
         zclock_sleep (50);
-    assert_true (s_mounted (mnt));
+    assert_true (lh_mounted (mnt, "lh-workspace"));
 
     //  Project work: created, read, renamed, removed
     s_path (path, sizeof (path), "%s/src/new.c", mnt);
@@ -274,7 +258,7 @@ test_guarded_workspace (void **state)
         zclock_sleep (50);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    assert_false (s_mounted (mnt));
+    assert_false (lh_mounted (mnt, "lh-workspace"));
     snprintf (command, sizeof (command), "rm -rf '%s'", top);
     assert_int_equal (system (command), 0);
     cluster_destroy (&c);
@@ -303,7 +287,7 @@ test_lh_workspace_command (void **state)
     snprintf (command, sizeof (command), "%s workspace mount --source %s --mount %s --wait 0",
               LH_CLI_BIN, src, mnt);
     assert_int_equal (system (command), 0);
-    assert_true (s_mounted (mnt));
+    assert_true (lh_mounted (mnt, "lh-workspace"));
     //  Mounting it twice is refused; the first stays
     assert_int_not_equal (system (command), 0);
     s_path (path, sizeof (path), "%s/a.c", mnt);
@@ -319,7 +303,7 @@ test_lh_workspace_command (void **state)
     assert_int_equal (s_errno_of (mkdir (path, 0755)), EACCES);
     snprintf (command, sizeof (command), "%s workspace unmount %s", LH_CLI_BIN, mnt);
     assert_int_equal (system (command), 0);
-    assert_false (s_mounted (mnt));
+    assert_false (lh_mounted (mnt, "lh-workspace"));
     s_path (path, sizeof (path), "%s/a.c", src);
     assert_int_equal (access (path, F_OK), 0);
     //  Not a workspace any more: unmount says so

@@ -8,6 +8,8 @@
 */
 #include "harness.h"
 
+#include "lh_mountinfo.h"
+
 #include "codec.h"
 #include "jsonpack.h"
 
@@ -47,23 +49,6 @@ s_path (char *out, size_t size, const char *format, ...)
     va_start (args, format);
     vsnprintf (out, size, format, args);
     va_end (args);
-}
-
-static bool
-s_mounted (const char *mount)
-{
-    FILE *f = fopen ("/proc/self/mountinfo", "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    size_t n = strlen (mount);
-    while (!found && fgets (line, sizeof (line), f)) {
-        const char *at = strstr (line, mount);
-        found = at && at[n] == ' ' && strstr (line, "lh-log");
-    }
-    fclose (f);
-    return found;
 }
 
 //  A whole file read through the mount (heap, NUL-terminated), or NULL
@@ -243,9 +228,9 @@ s_start_view (cluster_t *c, const char *mnt, const char *log)
     pid_t pid = launcher_spawn (c->launcher, "lh-fuse-log", argv, log, -1, -1);
     assert_true (pid > 0);
     int64_t until = zclock_mono () + 10000;
-    while (!s_mounted (mnt) && zclock_mono () < until)
+    while (!lh_mounted (mnt, "lh-log") && zclock_mono () < until)
         zclock_sleep (50);
-    assert_true (s_mounted (mnt));
+    assert_true (lh_mounted (mnt, "lh-log"));
     return pid;
 }
 
@@ -259,7 +244,7 @@ s_stop_view (pid_t pid, const char *mnt)
         zclock_sleep (50);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    assert_false (s_mounted (mnt));
+    assert_false (lh_mounted (mnt, "lh-log"));
 }
 
 //  events/<seq>.json must be the replica's event, pretty, with a newline
