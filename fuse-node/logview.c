@@ -15,6 +15,8 @@
 */
 #include "logview.h"
 
+#include "fusemount.h"
+
 #include "codec.h"
 #include "jsonpack.h"
 #include "lh_client.h"
@@ -37,8 +39,6 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define S_LIST_MAX    100000 //  names one directory listing shows at most
 #define S_PROOF_CACHE 1024
@@ -108,13 +108,9 @@ struct _logview_t {
     logmodel_t *model;
     lh_connect_t conn;
     logview_options_t options;
-    struct fuse_session *se;
-    char *mountpoint;
-    bool mounted, is_root;
-    int stop_pipe[2];
-    pthread_mutex_t lock;        //  nodes, proofs
-    pthread_mutex_t notify_lock; //  held while telling the kernel; mounted changes under it
-    zhashx_t *nodes;             //  key -> s_node_t
+    fusemount_t *mount;   //  made with the view, so that a stop before the mount holds
+    pthread_mutex_t lock; //  nodes, proofs
+    zhashx_t *nodes;      //  key -> s_node_t
     s_node_t root;
     zhashx_t *proofs; //  "seq" -> rendered proof (char *)
     pthread_key_t client_key;
@@ -1437,22 +1433,22 @@ logview_changed (void *arg, const logmodel_change_t *change)
         }
     }
     pthread_mutex_unlock (&self->lock);
-    pthread_mutex_lock (&self->notify_lock);
-    for (size_t i = 0; self->mounted && i < n; i++) {
+    struct fuse_session *se = fusemount_hold (self->mount);
+    for (size_t i = 0; se && i < n; i++) {
         off_t off = kinds[i] == N_JSONL ? (off_t) change->old_jsonl : 0;
-        fuse_lowlevel_notify_inval_inode (self->se, inos[i], off, 0);
+        fuse_lowlevel_notify_inval_inode (se, inos[i], off, 0);
         self->invalidations++;
     }
     free (inos);
     free (kinds);
     //  Escalations decided or expired: their names leave pending/ now
     fuse_ino_t pending = s_known (self, N_PENDING, 0, "");
-    for (size_t i = 0; self->mounted && pending && i < change->nclosed; i++) {
-        fuse_lowlevel_notify_inval_entry (self->se, pending, change->closed[i],
+    for (size_t i = 0; se && pending && i < change->nclosed; i++) {
+        fuse_lowlevel_notify_inval_entry (se, pending, change->closed[i],
                                           strlen (change->closed[i]));
         self->invalidations++;
     }
-    pthread_mutex_unlock (&self->notify_lock);
+    fusemount_release (self->mount);
 }
 
 //  --------------------------------------------------------------------------
@@ -1485,12 +1481,9 @@ logview_new (logmodel_t *model, const lh_connect_t *conn, char *err, size_t err_
     }
     self->model = model;
     self->conn = *conn;
-    self->stop_pipe[0] = self->stop_pipe[1] = -1;
-    self->is_root = geteuid () == 0;
     self->started = time (NULL);
     logview_options_default (&self->options);
     pthread_mutex_init (&self->lock, NULL);
-    pthread_mutex_init (&self->notify_lock, NULL);
     self->root.kind = N_ROOT;
     self->root.nlookup = 1;
     self->nodes = zhashx_new ();
@@ -1500,10 +1493,13 @@ logview_new (logmodel_t *model, const lh_connect_t *conn, char *err, size_t err_
     if (self->proofs)
         zhashx_set_destructor (self->proofs, (zhashx_destructor_fn *) zstr_free);
     if (!self->nodes || !self->proofs ||
-        pthread_key_create (&self->client_key, s_client_free) != 0 ||
-        pipe2 (self->stop_pipe, O_CLOEXEC) != 0 ||
-        fcntl (self->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+        pthread_key_create (&self->client_key, s_client_free) != 0) {
         snprintf (err, err_size, "log view: %s", strerror (errno ? errno : ENOMEM));
+        logview_destroy (&self);
+        return NULL;
+    }
+    self->mount = fusemount_new (err, err_size);
+    if (!self->mount) {
         logview_destroy (&self);
         return NULL;
     }
@@ -1514,133 +1510,27 @@ int
 logview_mount (logview_t *self, const char *mountpoint, const logview_options_t *options, char *err,
                size_t err_size)
 {
-    if (self->se) {
-        snprintf (err, err_size, "already mounted");
-        return -1;
-    }
     if (options)
         self->options = *options;
-    if (self->options.max_threads == 0)
-        self->options.max_threads = 1;
     if (self->options.call_timeout_ms <= 0)
         self->options.call_timeout_ms = 5000;
-    self->mountpoint = realpath (mountpoint, NULL);
-    if (!self->mountpoint) {
-        snprintf (err, err_size, "mount point %s: %s", mountpoint, strerror (errno));
-        return -1;
-    }
-    bool allow_other = self->options.allow_other < 0 ? self->is_root : self->options.allow_other;
-    char opts[256];
-    snprintf (opts, sizeof opts, "fsname=lh-log,subtype=lighthouse,default_permissions%s",
-              allow_other ? ",allow_other" : "");
-    char *argv[] = {"lh-log", "-o", opts, self->options.debug ? "-d" : NULL, NULL};
-    struct fuse_args args = FUSE_ARGS_INIT (self->options.debug ? 4 : 3, argv);
-    self->se = fuse_session_new (&args, &s_ops, sizeof s_ops, self);
-    fuse_opt_free_args (&args);
-    if (!self->se) {
-        snprintf (err, err_size, "fuse_session_new failed");
-        return -1;
-    }
-    if (fuse_session_mount (self->se, self->mountpoint) != 0) {
-        snprintf (err, err_size, "cannot mount at %s (is /dev/fuse usable?)", self->mountpoint);
-        fuse_session_destroy (self->se);
-        self->se = NULL;
-        return -1;
-    }
-    pthread_mutex_lock (&self->notify_lock);
-    self->mounted = true;
-    pthread_mutex_unlock (&self->notify_lock);
-    return 0;
-}
-
-static void
-s_sleep_ms (long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-//  As the workspace's: root unmounts itself, cleanly while users let go
-//  within the grace, then aborts and detaches; others ask fusermount3
-static void
-s_unmount (logview_t *self)
-{
-    if (!self->is_root) {
-        char *argv[] = {"fusermount3", "-u", "-z", "--", self->mountpoint, NULL};
-        pid_t pid;
-        if (posix_spawnp (&pid, "fusermount3", NULL, NULL, argv, environ) == 0)
-            while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        return;
-    }
-    for (unsigned waited = 0;; waited += 50) {
-        if (umount2 (self->mountpoint, UMOUNT_NOFOLLOW) == 0 || errno != EBUSY)
-            return;
-        if (waited >= self->options.stop_grace_ms)
-            break;
-        s_sleep_ms (50);
-    }
-    (void) !umount2 (self->mountpoint, MNT_FORCE | UMOUNT_NOFOLLOW);
-    (void) !umount2 (self->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
-}
-
-static void *
-s_stopper (void *arg)
-{
-    logview_t *self = (logview_t *) arg;
-    for (;;) {
-        char c;
-        ssize_t n = read (self->stop_pipe[0], &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n != 1 || c == 'q')
-            return NULL;
-        if (c == 's')
-            break;
-    }
-    fuse_session_exit (self->se);
-    s_unmount (self);
-    return NULL;
+    fusemount_options_t mount = {"lh-log", self->options.allow_other, self->options.debug,
+                                 self->options.max_threads, self->options.stop_grace_ms};
+    return fusemount_mount (self->mount, &s_ops, sizeof s_ops, self, mountpoint, &mount, err,
+                            err_size);
 }
 
 int
 logview_run (logview_t *self)
 {
-    if (!self->se || !self->mounted)
-        return -1;
-    pthread_t stopper;
-    bool stopper_ok = pthread_create (&stopper, NULL, s_stopper, self) == 0;
-    struct fuse_loop_config *config = fuse_loop_cfg_create ();
-    int rc = -1;
-    if (config) {
-        fuse_loop_cfg_set_max_threads (config, self->options.max_threads);
-        fuse_loop_cfg_set_clone_fd (config, 0);
-        rc = fuse_session_loop_mt (self->se, config);
-        fuse_loop_cfg_destroy (config);
-    }
-    if (stopper_ok) {
-        char c = 'q';
-        while (write (self->stop_pipe[1], &c, 1) < 0 && errno == EAGAIN)
-            s_sleep_ms (1);
-        pthread_join (stopper, NULL);
-    }
-    pthread_mutex_lock (&self->notify_lock);
-    self->mounted = false;
-    pthread_mutex_unlock (&self->notify_lock);
-    fuse_session_unmount (self->se);
-    return rc == 0 ? 0 : -1;
+    return fusemount_run (self->mount);
 }
 
 void
 logview_stop (logview_t *self)
 {
-    if (self && self->stop_pipe[1] >= 0) {
-        int saved = errno;
-        char c = 's';
-        (void) !write (self->stop_pipe[1], &c, 1);
-        errno = saved;
-    }
+    if (self)
+        fusemount_stop (self->mount);
 }
 
 void
@@ -1659,13 +1549,7 @@ logview_destroy (logview_t **self_p)
     logview_t *self = *self_p;
     if (!self)
         return;
-    if (self->se) {
-        if (self->mounted)
-            fuse_session_unmount (self->se);
-        self->mounted = false;
-        fuse_session_destroy (self->se);
-        self->se = NULL;
-    }
+    fusemount_destroy (&self->mount);
     //  The broker client of the thread that destroys (the others' went with them)
     lh_client_t *client =
         self->nodes ? (lh_client_t *) pthread_getspecific (self->client_key) : NULL;
@@ -1677,12 +1561,7 @@ logview_destroy (logview_t **self_p)
         pthread_key_delete (self->client_key);
     zhashx_destroy (&self->nodes);
     zhashx_destroy (&self->proofs);
-    for (int i = 0; i < 2; i++)
-        if (self->stop_pipe[i] >= 0)
-            close (self->stop_pipe[i]);
     pthread_mutex_destroy (&self->lock);
-    pthread_mutex_destroy (&self->notify_lock);
-    free (self->mountpoint);
     free (self);
     *self_p = NULL;
 }

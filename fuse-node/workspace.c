@@ -15,6 +15,8 @@
 */
 #include "workspace.h"
 
+#include "fusemount.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,23 +24,18 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 typedef struct _ws_node_t ws_node_t;
 struct _ws_node_t {
@@ -70,15 +67,12 @@ struct _workspace_t {
     ws_hooks_t hooks;
     ws_options_t options;
     bool is_root;
+    fusemount_t *mount; //  made with the workspace, so that a stop before the mount holds
     ws_node_t root;
     pthread_mutex_t lock; //  the table and every node's nlookup
     ws_node_t **buckets;
     size_t nbuckets; //  a power of two
     size_t count;
-    struct fuse_session *se;
-    char *mountpoint; //  resolved
-    bool mounted;
-    int stop_pipe[2]; //  workspace_stop writes 's'; workspace_run 'q' when the loop ended
 };
 
 static const char *s_op_names[WS_OPS] = {
@@ -1245,10 +1239,14 @@ workspace_new (const char *source, const ws_hooks_t *hooks, char *err, size_t er
         return NULL;
     }
     self->root.fd = -1;
-    self->stop_pipe[0] = self->stop_pipe[1] = -1;
     pthread_mutex_init (&self->lock, NULL);
     workspace_options_default (&self->options);
-    self->is_root = geteuid () == 0;
+    self->mount = fusemount_new (err, err_size);
+    if (!self->mount) {
+        workspace_destroy (&self);
+        return NULL;
+    }
+    self->is_root = fusemount_is_root (self->mount);
     if (hooks)
         self->hooks = *hooks;
     self->source = realpath (source, NULL);
@@ -1273,8 +1271,7 @@ workspace_new (const char *source, const ws_hooks_t *hooks, char *err, size_t er
     self->root.nlookup = 1;
     self->nbuckets = 1024;
     self->buckets = calloc (self->nbuckets, sizeof (ws_node_t *));
-    if (!self->buckets || pipe2 (self->stop_pipe, O_CLOEXEC) != 0 ||
-        fcntl (self->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+    if (!self->buckets) {
         snprintf (err, err_size, "workspace: %s", strerror (errno ? errno : ENOMEM));
         workspace_destroy (&self);
         return NULL;
@@ -1288,130 +1285,25 @@ int
 workspace_mount (workspace_t *self, const char *mountpoint, const ws_options_t *options, char *err,
                  size_t err_size)
 {
-    if (self->se) {
-        snprintf (err, err_size, "already mounted");
-        return -1;
-    }
     if (options)
         self->options = *options;
-    if (self->options.max_threads == 0)
-        self->options.max_threads = 1;
-    self->mountpoint = realpath (mountpoint, NULL);
-    if (!self->mountpoint) {
-        snprintf (err, err_size, "mount point %s: %s", mountpoint, strerror (errno));
-        return -1;
-    }
-    bool allow_other = self->options.allow_other < 0 ? self->is_root : self->options.allow_other;
-    char opts[256];
-    snprintf (opts, sizeof opts, "fsname=lh-workspace,subtype=lighthouse,default_permissions%s",
-              allow_other ? ",allow_other" : "");
-    char *argv[] = {"lh-workspace", "-o", opts, self->options.debug ? "-d" : NULL, NULL};
-    struct fuse_args args = FUSE_ARGS_INIT (self->options.debug ? 4 : 3, argv);
-    self->se = fuse_session_new (&args, &s_ops, sizeof s_ops, self);
-    fuse_opt_free_args (&args);
-    if (!self->se) {
-        snprintf (err, err_size, "fuse_session_new failed");
-        return -1;
-    }
-    if (fuse_session_mount (self->se, self->mountpoint) != 0) {
-        snprintf (err, err_size, "cannot mount at %s (is /dev/fuse usable?)", self->mountpoint);
-        fuse_session_destroy (self->se);
-        self->se = NULL;
-        return -1;
-    }
-    self->mounted = true;
-    return 0;
-}
-
-static void
-s_sleep_ms (long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-//  Unmounts for workspace_stop: root unmounts itself, cleanly while the
-//  mount's users let go within the grace, then aborts the connection
-//  (MNT_FORCE: FUSE's umount_begin) and detaches; others ask fusermount3
-//  for a lazy unmount
-static void
-s_unmount (workspace_t *self)
-{
-    if (!self->is_root) {
-        char *argv[] = {"fusermount3", "-u", "-z", "--", self->mountpoint, NULL};
-        pid_t pid;
-        if (posix_spawnp (&pid, "fusermount3", NULL, NULL, argv, environ) == 0)
-            while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        return;
-    }
-    for (unsigned waited = 0;; waited += 50) {
-        if (umount2 (self->mountpoint, UMOUNT_NOFOLLOW) == 0 || errno != EBUSY)
-            return;
-        if (waited >= self->options.stop_grace_ms)
-            break;
-        s_sleep_ms (50);
-    }
-    (void) !umount2 (self->mountpoint, MNT_FORCE | UMOUNT_NOFOLLOW);
-    (void) !umount2 (self->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
-}
-
-static void *
-s_stopper (void *arg)
-{
-    workspace_t *self = arg;
-    for (;;) {
-        char c;
-        ssize_t n = read (self->stop_pipe[0], &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n != 1 || c == 'q')
-            return NULL;
-        if (c == 's')
-            break;
-    }
-    fuse_session_exit (self->se);
-    s_unmount (self);
-    return NULL;
+    fusemount_options_t mount = {"lh-workspace", self->options.allow_other, self->options.debug,
+                                 self->options.max_threads, self->options.stop_grace_ms};
+    return fusemount_mount (self->mount, &s_ops, sizeof s_ops, self, mountpoint, &mount, err,
+                            err_size);
 }
 
 int
 workspace_run (workspace_t *self)
 {
-    if (!self->se || !self->mounted)
-        return -1;
-    pthread_t stopper;
-    bool stopper_ok = pthread_create (&stopper, NULL, s_stopper, self) == 0;
-    struct fuse_loop_config *config = fuse_loop_cfg_create ();
-    int rc = -1;
-    if (config) {
-        fuse_loop_cfg_set_max_threads (config, self->options.max_threads);
-        fuse_loop_cfg_set_clone_fd (config, 0);
-        rc = fuse_session_loop_mt (self->se, config);
-        fuse_loop_cfg_destroy (config);
-    }
-    if (stopper_ok) {
-        char c = 'q';
-        //  Blocking would need a full pipe: 'q' after thousands of stops
-        while (write (self->stop_pipe[1], &c, 1) < 0 && errno == EAGAIN)
-            s_sleep_ms (1);
-        pthread_join (stopper, NULL);
-    }
-    fuse_session_unmount (self->se);
-    self->mounted = false;
-    return rc == 0 ? 0 : -1;
+    return fusemount_run (self->mount);
 }
 
 void
 workspace_stop (workspace_t *self)
 {
-    if (self && self->stop_pipe[1] >= 0) {
-        int saved = errno;
-        char c = 's';
-        (void) !write (self->stop_pipe[1], &c, 1);
-        errno = saved;
-    }
+    if (self)
+        fusemount_stop (self->mount);
 }
 
 void
@@ -1420,11 +1312,7 @@ workspace_destroy (workspace_t **self_p)
     workspace_t *self = *self_p;
     if (!self)
         return;
-    if (self->se) {
-        if (self->mounted)
-            fuse_session_unmount (self->se);
-        fuse_session_destroy (self->se);
-    }
+    fusemount_destroy (&self->mount);
     if (self->buckets)
         for (size_t i = 0; i < self->nbuckets; i++) {
             ws_node_t *node = self->buckets[i];
@@ -1440,12 +1328,8 @@ workspace_destroy (workspace_t **self_p)
     free (self->buckets);
     if (self->root.fd >= 0)
         close (self->root.fd);
-    for (int i = 0; i < 2; i++)
-        if (self->stop_pipe[i] >= 0)
-            close (self->stop_pipe[i]);
     pthread_mutex_destroy (&self->lock);
     free (self->source);
-    free (self->mountpoint);
     free (self);
     *self_p = NULL;
 }
