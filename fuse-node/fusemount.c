@@ -21,7 +21,7 @@ struct _fusemount_t {
     fusemount_options_t options;
     char *mountpoint; //  resolved
     bool mounted, is_root;
-    int stop_pipe[2]; //  fusemount_stop writes 's'; fusemount_run 'q' when the loop ended
+    int stop_pipe[2];     //  fusemount_stop writes 's'; fusemount_run 'q' when the loop ended
     pthread_mutex_t lock; //  mounted changes, and notifications happen, under it
 };
 
