@@ -156,6 +156,9 @@ struct _broker_t {
     int liveness;
     int64_t heartbeat_at;
     int64_t started_ms;
+    uint64_t boot; //  random per start: clients see a restart in broker.ping
+    char name[LH_MAX_AGENT + 1];
+    char label[LH_MAX_AGENT * 2 + 16]; //  broker="name", on every metric
     char endpoints[3][256];
     lh_metrics_t *metrics; //  NULL without --metrics
     int64_t metrics_at;
@@ -587,14 +590,14 @@ s_metrics_publish (broker_t *self)
     msgpack_unpack_next (&u, counters.sbuf.data, counters.sbuf.size, NULL);
     lh_metrics_text_t *text = lh_metrics_text_new ();
     static const char *gauges[] = {"inflight", NULL};
-    lh_metrics_text_map (text, "lighthouse_broker", &u.data, gauges, NULL);
-    lh_metrics_text_add (text, "lighthouse_broker_workers", "gauge", "workers registered", NULL,
-                         (double) zhashx_size (self->workers));
+    lh_metrics_text_map (text, "lighthouse_broker", &u.data, gauges, self->label);
+    lh_metrics_text_add (text, "lighthouse_broker_workers", "gauge", "workers registered",
+                         self->label, (double) zhashx_size (self->workers));
     for (service_t *s = (service_t *) zhashx_first (self->services); s;
          s = (service_t *) zhashx_next (self->services)) {
-        char name[LH_MAX_SERVICE * 2 + 1], labels[LH_MAX_SERVICE * 2 + 16];
+        char name[LH_MAX_SERVICE * 2 + 1], labels[sizeof (self->label) + LH_MAX_SERVICE * 2 + 16];
         lh_metrics_label (s->name, name, sizeof (name));
-        snprintf (labels, sizeof (labels), "service=\"%s\"", name);
+        snprintf (labels, sizeof (labels), "%s,service=\"%s\"", self->label, name);
         lh_metrics_text_add (text, "lighthouse_service_workers", "gauge", "workers of the service",
                              labels, (double) s->workers);
         lh_metrics_text_add (text, "lighthouse_service_idle_workers", "gauge", "workers with room",
@@ -730,9 +733,11 @@ static void
 s_broker_ping (broker_t *self, const msgpack_object *body, const msgpack_object *id,
                msgpack_packer *pk)
 {
-    (void) self, (void) body;
-    codec_pack_ok_head (pk, id, 1);
+    (void) body;
+    codec_pack_ok_head (pk, id, 3);
     codec_pack_kv_i64 (pk, "time_ms", zclock_time ());
+    codec_pack_kv_str (pk, "broker", self->name);
+    codec_pack_kv_u64 (pk, "boot", self->boot);
 }
 
 static void
@@ -743,7 +748,9 @@ s_broker_stats (broker_t *self, const msgpack_object *body, const msgpack_object
     int64_t now = zclock_mono ();
     codec_pack_ok_head (pk, id, 4);
     codec_pack_str (pk, "broker");
-    msgpack_pack_map (pk, 9);
+    msgpack_pack_map (pk, 11);
+    codec_pack_kv_str (pk, "name", self->name);
+    codec_pack_kv_u64 (pk, "boot", self->boot);
     codec_pack_kv_str (pk, "version", "lighthouse " LH_VERSION);
     codec_pack_kv_u64 (pk, "protocol", LH_PROTO_VERSION);
     codec_pack_kv_u64 (pk, "pid", (uint64_t) getpid ());
@@ -1595,6 +1602,19 @@ broker_new (zconfig_t *config)
     if (self->plaintext_role == ROLE_COUNT)
         self->plaintext_role = ROLE_ADMIN;
     self->started_ms = zclock_mono ();
+    zuuid_t *uuid = zuuid_new ();
+    memcpy (&self->boot, zuuid_data (uuid), sizeof (self->boot));
+    zuuid_destroy (&uuid);
+    const char *name = lh_config_str (config, "broker/name", "broker");
+    if (!codec_name_valid (name, strlen (name), LH_MAX_AGENT)) {
+        lh_error ("broker/name must be a name (letters, digits, . _ -)", "name=%s", name);
+        free (self);
+        return NULL;
+    }
+    snprintf (self->name, sizeof (self->name), "%s", name);
+    char escaped[LH_MAX_AGENT * 2 + 1];
+    lh_metrics_label (self->name, escaped, sizeof (escaped));
+    snprintf (self->label, sizeof (self->label), "broker=\"%s\"", escaped);
     s_load_rules (self);
 
     self->limits = ratelimit_new ();

@@ -8,6 +8,8 @@
 #include <signal.h>
 
 static const lh_option_t s_options[] = {
+    {"name", "broker/name", "broker",
+     "this broker's name: in broker.ping, lh status and every metric's broker label", false},
     {"frontend", "broker/frontend", "tcp://127.0.0.1:5555", "endpoint for clients (agents)", false},
     {"backend", "broker/backend", "tcp://127.0.0.1:5556", "endpoint for workers (nodes)", false},
     {"pub", "broker/pub", "tcp://127.0.0.1:5557", "endpoint for notifications (PUB)", false},

@@ -5,6 +5,25 @@
 #include "lh_idhash.h"
 
 #include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+//  One broker of the list, watched in the manner of the guide's Freelance
+//  pattern: a link with requests out and nothing heard for a while is asked
+//  "broker.ping"; one that does not answer in time is declared down, its
+//  requests go to the others, and it is probed again with backoff.
+typedef struct {
+    char *endpoint;
+    zsock_t *sock;
+    bool up;
+    int64_t last_rx;       //  ms, last message from this broker
+    uint64_t ping_id;      //  outstanding probe, 0 when none
+    int64_t ping_deadline; //  probe unanswered by then: down
+    int64_t probe_at;      //  a down link is probed again then
+    int probe_backoff;     //  ms
+    uint64_t boot;         //  the broker's boot id from its last ping reply
+    size_t inflight;       //  requests last sent through this link
+} link_t;
 
 typedef struct {
     uint64_t id;
@@ -13,23 +32,27 @@ typedef struct {
     int64_t deadline;
     int64_t sent_us;
     int tries_left;
+    int link;     //  where it was last sent
     void *handle; //  in self->order
 } pending_t;
 
 struct _lh_client_t {
     lh_connect_t conn;
-    char *endpoint;
     char *server_key;
-    zsock_t *sock;
+    link_t links[LH_MAX_BROKERS];
+    int nlinks;
+    int next_link;     //  round robin over the links that are up
+    int epoll;         //  every link's ZMQ_FD, so callers poll one descriptor
     zhashx_t *pending; //  id -> pending_t
     zlistx_t *order;   //  pending_t, oldest deadline first
     zlistx_t *ready;   //  lh_reply_t received while lh_client_call waited
     uint64_t next_id;
     int timeout_ms;
     int retries;
-    int64_t last_rx; //  ms, last message from the broker
+    int failover_ms;
     uint64_t dropped;
     uint64_t reconnects;
+    uint64_t failovers;
 };
 
 struct _lh_reply_t {
@@ -60,23 +83,52 @@ s_reply_destructor (void **item)
     lh_reply_destroy ((lh_reply_t **) item);
 }
 
+//  Opens (or opens again) a link's socket and keeps the epoll set current.
+static int
+s_link_open (lh_client_t *self, link_t *link)
+{
+    lh_connect_t conn = self->conn;
+    conn.endpoint = link->endpoint;
+    zsock_t *sock = lh_connect_dealer (&conn);
+    if (!sock)
+        return -1;
+    if (link->sock) {
+        epoll_ctl (self->epoll, EPOLL_CTL_DEL, zsock_fd (link->sock), NULL);
+        zsock_destroy (&link->sock);
+        self->reconnects++;
+    }
+    link->sock = sock;
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = link};
+    epoll_ctl (self->epoll, EPOLL_CTL_ADD, zsock_fd (sock), &event);
+    link->last_rx = zclock_mono ();
+    link->ping_id = 0;
+    return 0;
+}
+
 lh_client_t *
 lh_client_new (const lh_connect_t *conn)
 {
-    if (!conn || !conn->endpoint)
+    zlistx_t *endpoints = conn ? lh_connect_endpoints (conn->endpoint) : NULL;
+    if (!endpoints)
         return NULL;
     lh_client_t *self = (lh_client_t *) zmalloc (sizeof (lh_client_t));
-    self->endpoint = strdup (conn->endpoint);
     self->server_key = conn->server_key ? strdup (conn->server_key) : NULL;
-    self->conn = (lh_connect_t){.endpoint = self->endpoint,
-                                .server_key = self->server_key,
-                                .cert = conn->cert,
-                                .heartbeat_ms = conn->heartbeat_ms};
-    self->sock = lh_connect_dealer (&self->conn);
-    if (!self->sock) {
-        lh_client_destroy (&self);
-        return NULL;
+    self->conn = (lh_connect_t){
+        .server_key = self->server_key, .cert = conn->cert, .heartbeat_ms = conn->heartbeat_ms};
+    self->epoll = epoll_create1 (EPOLL_CLOEXEC);
+    for (char *endpoint = (char *) zlistx_first (endpoints); endpoint;
+         endpoint = (char *) zlistx_next (endpoints)) {
+        link_t *link = &self->links[self->nlinks++];
+        link->endpoint = strdup (endpoint);
+        link->up = true;
+        link->probe_backoff = 0;
+        if (self->epoll == -1 || s_link_open (self, link) != 0) {
+            zlistx_destroy (&endpoints);
+            lh_client_destroy (&self);
+            return NULL;
+        }
     }
+    zlistx_destroy (&endpoints);
     //  Keys are the ids themselves, stored in the pointer
     self->pending = lh_idhash_new ();
     self->order = zlistx_new ();
@@ -86,7 +138,9 @@ lh_client_new (const lh_connect_t *conn)
     self->next_id = 1;
     self->timeout_ms = 3000;
     self->retries = 2;
-    self->last_rx = zclock_mono ();
+    self->failover_ms = LH_CLIENT_FAILOVER_MS;
+    //  Short-lived clients (one hook call each) spread over the brokers too
+    self->next_link = self->nlinks > 1 ? (int) randof (self->nlinks) : 0;
     return self;
 }
 
@@ -98,8 +152,12 @@ lh_client_destroy (lh_client_t **self_p)
         zhashx_destroy (&self->pending);
         zlistx_destroy (&self->order);
         zlistx_destroy (&self->ready);
-        zsock_destroy (&self->sock);
-        free (self->endpoint);
+        for (int i = 0; i < self->nlinks; i++) {
+            zsock_destroy (&self->links[i].sock);
+            free (self->links[i].endpoint);
+        }
+        if (self->epoll != -1)
+            close (self->epoll);
         free (self->server_key);
         free (self);
         *self_p = NULL;
@@ -118,6 +176,12 @@ lh_client_set_retries (lh_client_t *self, int retries)
     self->retries = retries >= 0 ? retries : 0;
 }
 
+void
+lh_client_set_failover (lh_client_t *self, int failover_ms)
+{
+    self->failover_ms = failover_ms >= 2 ? failover_ms : 2;
+}
+
 size_t
 lh_client_pending (lh_client_t *self)
 {
@@ -127,7 +191,22 @@ lh_client_pending (lh_client_t *self)
 int
 lh_client_fd (lh_client_t *self)
 {
-    return self->sock ? zsock_fd (self->sock) : -1;
+    return self->epoll;
+}
+
+size_t
+lh_client_brokers (lh_client_t *self)
+{
+    return (size_t) self->nlinks;
+}
+
+size_t
+lh_client_brokers_up (lh_client_t *self)
+{
+    size_t up = 0;
+    for (int i = 0; i < self->nlinks; i++)
+        up += self->links[i].up;
+    return up;
 }
 
 uint64_t
@@ -142,18 +221,63 @@ lh_client_reconnects (lh_client_t *self)
     return self->reconnects;
 }
 
-static int
-s_send_pending (lh_client_t *self, pending_t *p)
+uint64_t
+lh_client_failovers (lh_client_t *self)
 {
-    void *handle = zsock_resolve (self->sock);
-    size_t service_len = strlen (p->service);
+    return self->failovers;
+}
+
+static int
+s_send_frames (link_t *link, const char *service, const void *body, size_t size)
+{
+    void *handle = zsock_resolve (link->sock);
     if (zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
     zmq_send (handle, MDPC_CLIENT, strlen (MDPC_CLIENT), ZMQ_SNDMORE);
-    zmq_send (handle, p->service, service_len, ZMQ_SNDMORE);
-    zmq_send (handle, zframe_data (p->body), zframe_size (p->body), 0);
+    zmq_send (handle, service, strlen (service), ZMQ_SNDMORE);
+    zmq_send (handle, body, size, 0);
+    return 0;
+}
+
+//  The next link that is up other than `avoid` in round-robin order, else
+//  the next one that is up, else simply the next one: with every broker
+//  down, requests still go out and the first to come back answers them.
+static int
+s_pick (lh_client_t *self, int avoid)
+{
+    int fallback = -1;
+    for (int step = 0; step < self->nlinks; step++) {
+        int i = (self->next_link + step) % self->nlinks;
+        if (!self->links[i].up)
+            continue;
+        if (i != avoid || self->nlinks == 1) {
+            self->next_link = (i + 1) % self->nlinks;
+            return i;
+        }
+        fallback = i;
+    }
+    if (fallback >= 0)
+        return fallback;
+    int i = self->next_link;
+    if (i == avoid && self->nlinks > 1)
+        i = (i + 1) % self->nlinks;
+    self->next_link = (i + 1) % self->nlinks;
+    return i;
+}
+
+//  Sends (or sends again, same id) through link i; the deadline is the
+//  caller's business.
+static int
+s_send_pending (lh_client_t *self, pending_t *p, int i)
+{
+    if (s_send_frames (&self->links[i], p->service, zframe_data (p->body), zframe_size (p->body)) !=
+        0)
+        return -1;
+    if (p->link >= 0)
+        self->links[p->link].inflight--;
+    p->link = i;
+    self->links[i].inflight++;
     p->sent_us = zclock_usecs ();
-    p->deadline = zclock_mono () + self->timeout_ms;
     return 0;
 }
 
@@ -187,11 +311,18 @@ lh_client_send (lh_client_t *self, const char *service, const void *body, size_t
     p->body = zframe_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
     p->tries_left = self->retries;
-    if (s_send_pending (self, p) != 0) {
-        *why = "client send queue is full";
-        s_pending_destroy ((void **) &p);
-        return LH_E_OVERLOADED;
+    p->link = -1;
+    //  A link whose queue is full is as good as down for this request
+    int first = s_pick (self, -1), i = first;
+    while (s_send_pending (self, p, i) != 0) {
+        i = (i + 1) % self->nlinks;
+        if (i == first) {
+            *why = "client send queue is full";
+            s_pending_destroy ((void **) &p);
+            return LH_E_OVERLOADED;
+        }
     }
+    p->deadline = zclock_mono () + self->timeout_ms;
     p->handle = zlistx_add_end (self->order, p);
     zhashx_insert (self->pending, LH_IDKEY (id), p);
     if (id_p)
@@ -215,25 +346,88 @@ s_reply_local (pending_t *p, lh_err_t code, const char *message)
 static void
 s_forget (lh_client_t *self, pending_t *p)
 {
+    if (p->link >= 0)
+        self->links[p->link].inflight--;
     zhashx_delete (self->pending, LH_IDKEY (p->id));
     zlistx_delete (self->order, p->handle);
 }
 
-//  Lazy Pirate: a socket whose peer went silent is closed and opened again.
 static void
-s_reconnect (lh_client_t *self)
+s_ping (lh_client_t *self, link_t *link, int64_t now)
 {
-    zsock_t *sock = lh_connect_dealer (&self->conn);
-    if (!sock)
-        return;
-    zsock_destroy (&self->sock);
-    self->sock = sock;
-    self->reconnects++;
-    self->last_rx = zclock_mono ();
+    uint64_t id = self->next_id++;
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 1);
+    codec_pack_kv_u64 (&buf.pk, "id", id);
+    if (s_send_frames (link, "broker.ping", buf.sbuf.data, buf.sbuf.size) == 0) {
+        link->ping_id = id;
+        link->ping_deadline = now + self->failover_ms / 2;
+    }
+    codec_buf_destroy (&buf);
 }
 
-//  Handles the oldest pending request if its deadline passed: resend it or
-//  give up on it. Returns a local timeout reply when given up.
+//  Sends every request last sent through link i again, elsewhere if any
+//  other broker is up. Deadlines stay: a failover never lengthens the
+//  time a caller waits for an answer.
+static void
+s_resend_from (lh_client_t *self, int i)
+{
+    for (pending_t *p = (pending_t *) zlistx_first (self->order); p;
+         p = (pending_t *) zlistx_next (self->order))
+        if (p->link == i) {
+            int to = s_pick (self, i);
+            if (s_send_pending (self, p, to) != 0 && to != i)
+                s_send_pending (self, p, i);
+        }
+}
+
+//  Link i did not answer a probe: the Lazy Pirate way, a new socket (a
+//  stuck connection's queue goes with the old one), then failover.
+static void
+s_link_down (lh_client_t *self, int i, int64_t now)
+{
+    link_t *link = &self->links[i];
+    if (link->up)
+        self->failovers++;
+    link->up = false;
+    link->ping_id = 0;
+    link->probe_backoff = link->probe_backoff
+                              ? (link->probe_backoff * 2 > 5000 ? 5000 : link->probe_backoff * 2)
+                              : self->failover_ms;
+    link->probe_at = now + link->probe_backoff;
+    s_link_open (self, link);
+    s_resend_from (self, i);
+}
+
+//  Probes due, links declared down; returns when it next needs a call.
+static int64_t
+s_tick (lh_client_t *self, int64_t now)
+{
+    int64_t wake = INT64_MAX;
+    bool waiting = zhashx_size (self->pending) > 0;
+    for (int i = 0; i < self->nlinks; i++) {
+        link_t *link = &self->links[i];
+        if (link->ping_id && now >= link->ping_deadline)
+            s_link_down (self, i, now);
+        if (!link->ping_id && waiting) {
+            int64_t due = link->up
+                              ? (link->inflight ? link->last_rx + self->failover_ms / 2 : INT64_MAX)
+                              : link->probe_at;
+            if (now >= due)
+                s_ping (self, link, now);
+            else if (due < wake)
+                wake = due;
+        }
+        if (link->ping_id && link->ping_deadline < wake)
+            wake = link->ping_deadline;
+    }
+    return wake;
+}
+
+//  Handles the oldest pending request if its deadline passed: resend it
+//  (through another broker when there is one) or give up on it. Returns a
+//  local timeout reply when given up.
 static lh_reply_t *
 s_expire (lh_client_t *self, int64_t now)
 {
@@ -242,9 +436,14 @@ s_expire (lh_client_t *self, int64_t now)
         return NULL;
     if (p->tries_left > 0) {
         p->tries_left--;
-        if (self->last_rx < p->deadline - self->timeout_ms)
-            s_reconnect (self);
-        if (s_send_pending (self, p) == 0) {
+        int from = p->link;
+        //  Nothing heard since the send: ask whether that broker lives
+        if (self->links[from].up && !self->links[from].ping_id &&
+            self->links[from].last_rx < p->deadline - self->timeout_ms)
+            s_ping (self, &self->links[from], now);
+        if (s_send_pending (self, p, s_pick (self, from)) == 0 ||
+            s_send_pending (self, p, from) == 0) {
+            p->deadline = now + self->timeout_ms;
             zlistx_move_end (self->order, p->handle);
             return NULL;
         }
@@ -257,14 +456,32 @@ s_expire (lh_client_t *self, int64_t now)
     return reply;
 }
 
-//  Reads one message from the socket; returns a reply for a pending request or NULL.
-static lh_reply_t *
-s_read (lh_client_t *self)
+//  A broker.ping reply on link i: the link is up; a new boot id means the
+//  broker restarted and lost whatever it held, so that goes out again.
+static void
+s_pong (lh_client_t *self, int i, const msgpack_object *root)
 {
-    zmsg_t *msg = zmsg_recv (self->sock);
+    link_t *link = &self->links[i];
+    link->ping_id = 0;
+    link->up = true;
+    link->probe_backoff = 0;
+    const msgpack_object *boot = codec_map_get (root, "boot");
+    if (boot && boot->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (link->boot && link->boot != boot->via.u64)
+            s_resend_from (self, i);
+        link->boot = boot->via.u64;
+    }
+}
+
+//  Reads one message from link i; returns a reply for a pending request or NULL.
+static lh_reply_t *
+s_read (lh_client_t *self, int i)
+{
+    link_t *link = &self->links[i];
+    zmsg_t *msg = zmsg_recv (link->sock);
     if (!msg)
         return NULL;
-    self->last_rx = zclock_mono ();
+    link->last_rx = zclock_mono ();
     lh_reply_t *reply = NULL;
     zframe_t *empty = zmsg_pop (msg);
     zframe_t *header = zmsg_pop (msg);
@@ -275,14 +492,25 @@ s_read (lh_client_t *self)
         self->dropped++;
         goto done;
     }
+    //  Whatever it says, the broker is there
+    if (!link->up) {
+        link->up = true;
+        link->probe_backoff = 0;
+    }
     lh_err_t err;
     const char *why;
     codec_doc_t *doc = codec_doc_decode (zframe_data (body), zframe_size (body), &err, &why);
     const msgpack_object *root = doc ? codec_doc_root (doc) : NULL;
     const msgpack_object *id = codec_map_get (root, "id");
     pending_t *p = NULL;
-    if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (link->ping_id && id->via.u64 == link->ping_id) {
+            s_pong (self, i, root);
+            codec_doc_destroy (&doc);
+            goto done;
+        }
         p = (pending_t *) zhashx_lookup (self->pending, LH_IDKEY (id->via.u64));
+    }
     if (!p) {
         self->dropped++;
         codec_doc_destroy (&doc);
@@ -330,20 +558,31 @@ lh_client_recv (lh_client_t *self, int timeout_ms)
         lh_reply_t *reply = s_expire (self, now);
         if (reply)
             return reply;
+        int64_t wake = s_tick (self, now);
         pending_t *first = (pending_t *) zlistx_first (self->order);
-        int64_t wake = first && first->deadline < until ? first->deadline : until;
+        if (first && first->deadline < wake)
+            wake = first->deadline;
+        if (until < wake)
+            wake = until;
         if (wake == INT64_MAX)
             return NULL; //  nothing pending and told to wait for it
         long wait = wake > now ? (long) (wake - now) : 0;
-        zmq_pollitem_t item = {zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll (&item, 1, wait);
+        zmq_pollitem_t items[LH_MAX_BROKERS];
+        for (int i = 0; i < self->nlinks; i++)
+            items[i] = (zmq_pollitem_t){zsock_resolve (self->links[i].sock), 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll (items, self->nlinks, wait);
         if (rc == -1 && errno != EINTR)
             return NULL;
-        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
-            reply = s_read (self);
-            if (reply)
-                return reply;
-        } else if (zclock_mono () >= until)
+        //  Read every ready link once per round, so that none starves another
+        for (int i = 0; rc > 0 && i < self->nlinks; i++)
+            if (items[i].revents & ZMQ_POLLIN) {
+                reply = s_read (self, i);
+                if (reply) {
+                    //  A later round reads the rest; ZMQ_FD stays signalled
+                    return reply;
+                }
+            }
+        if (rc <= 0 && zclock_mono () >= until)
             return NULL;
     }
     return NULL;

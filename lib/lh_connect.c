@@ -3,7 +3,34 @@
 
 #include "lh_proto.h"
 
+#include <ctype.h>
 #include <errno.h>
+
+zlistx_t *
+lh_connect_endpoints (const char *list)
+{
+    if (!list)
+        return NULL;
+    zlistx_t *endpoints = zlistx_new ();
+    zlistx_set_destructor (endpoints, (zlistx_destructor_fn *) zstr_free);
+    const char *at = list;
+    while (true) {
+        const char *end = strchr (at, ',');
+        size_t len = end ? (size_t) (end - at) : strlen (at);
+        while (len && isspace ((unsigned char) *at))
+            at++, len--;
+        while (len && isspace ((unsigned char) at[len - 1]))
+            len--;
+        if (len == 0 || zlistx_size (endpoints) == LH_MAX_BROKERS) {
+            zlistx_destroy (&endpoints);
+            return NULL;
+        }
+        zlistx_add_end (endpoints, strndup (at, len));
+        if (!end)
+            return endpoints;
+        at = end + 1;
+    }
+}
 
 zsock_t *
 lh_connect_dealer (const lh_connect_t *conn)

@@ -11,7 +11,7 @@
 #include "lh_export.h"
 
 typedef struct {
-    const char *endpoint;   //  broker endpoint, e.g. tcp://127.0.0.1:5555
+    const char *endpoint;   //  broker endpoint(s), e.g. tcp://a:5555,tcp://b:5555
     const char *server_key; //  broker public key (Z85); NULL means plaintext
     zcert_t *cert;          //  our keypair (borrowed); required with server_key
     int heartbeat_ms;       //  ZMTP heartbeat interval; 0 means LH_CLIENT_HEARTBEAT_MS
@@ -23,7 +23,15 @@ typedef struct {
 #define LH_CLIENT_HEARTBEAT_MS 30000
 #define LH_WORKER_HEARTBEAT_MS 2000
 
-//  A DEALER connected to the broker with the settings above, or NULL with
+//  Brokers one client or worker may use at once.
+#define LH_MAX_BROKERS 16
+
+//  Splits a comma-separated list of broker endpoints into a new list of
+//  strings (spaces around commas ignored). NULL when the list is empty,
+//  holds an empty entry or more than LH_MAX_BROKERS.
+LH_EXPORT zlistx_t *lh_connect_endpoints (const char *list);
+
+//  A DEALER connected to one broker with the settings above, or NULL with
 //  errno set (EINVAL when endpoint is missing, server_key is given without
 //  cert, or heartbeat_ms is negative or over an hour).
 LH_EXPORT zsock_t *lh_connect_dealer (const lh_connect_t *conn);

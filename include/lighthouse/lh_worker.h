@@ -1,10 +1,14 @@
 /*  lh_worker -- the service side of liblighthouse.
 
-    A DEALER to the broker's backend speaking 7/MDP worker frames. The
-    worker announces a capacity (requests it may hold at once) in its READY;
-    the broker never sends more than that. lh_worker_recv hides heartbeats
-    and reconnection: when the broker is silent for `liveness` heartbeats
-    or says DISCONNECT, the worker opens a new socket and says READY again.
+    A DEALER to each broker's backend (the endpoint may be a comma-separated
+    list) speaking 7/MDP worker frames. The worker announces a capacity
+    (requests it may hold at once) in its READY to every broker; each
+    broker never sends more than that, so with N brokers up to N x capacity
+    may arrive at once. lh_worker_recv reads every broker fairly and hides
+    heartbeats and reconnection: when a broker is silent for `liveness`
+    heartbeats or says DISCONNECT, the worker opens a new socket to it and
+    says READY again, while the other brokers go on being served. A reply
+    goes back through the broker the request came from.
 
     Each request carries the caller the broker authenticated (agent id,
     role, public key). That frame is the truth; names inside bodies are not.
@@ -44,16 +48,22 @@ LH_EXPORT int lh_worker_reply_error (lh_worker_t *self, lh_request_t **request_p
 //  Publishes body (a msgpack map) under topic on the broker's PUB socket.
 //  The broker accepts topics equal to the service name or under it
 //  ("validate.decisions"); anything else is a protocol error that costs the
-//  worker its registration. Fire and forget: returns 0 when queued.
+//  worker its registration. Sent through one broker (the one heard from
+//  last), since subscribers listen to every broker. Fire and forget:
+//  returns 0 when queued, -1 when no broker is connected.
 LH_EXPORT int lh_worker_publish (lh_worker_t *self, const char *topic, const void *body,
                                  size_t size);
 
-//  For event loops: the socket's ZMQ_FD (-1 while disconnected; it changes
-//  when the worker reconnects). Read with lh_worker_recv (self, 0) until it
-//  returns NULL whenever the FD is readable, after every send (ZMQ_FD is
-//  edge-triggered), and at least every heartbeat interval, which is when
-//  lh_worker_recv sends heartbeats and notices a silent broker.
+//  For event loops: one descriptor for every broker socket (an epoll set of
+//  their ZMQ_FDs, stable for the worker's life). Read with lh_worker_recv
+//  (self, 0) until it returns NULL whenever it is readable, after every
+//  send (ZMQ_FD is edge-triggered), and at least every heartbeat interval,
+//  which is when lh_worker_recv sends heartbeats and notices a silent broker.
 LH_EXPORT int lh_worker_fd (lh_worker_t *self);
+
+//  Brokers in the endpoint list, and those heard from within liveness.
+LH_EXPORT size_t lh_worker_brokers (lh_worker_t *self);
+LH_EXPORT size_t lh_worker_brokers_connected (lh_worker_t *self);
 
 //  Times the worker connected again (after silence or DISCONNECT).
 LH_EXPORT uint64_t lh_worker_reconnects (lh_worker_t *self);
