@@ -294,11 +294,21 @@ cli_setup (cli_t *cli, int argc, char **argv, bool strict, int *command, char *e
         }
         endpoint = "tcp://127.0.0.1:5555";
     }
-    if (!s_endpoint_valid (endpoint)) {
-        snprintf (err, err_size, "%s '%.300s' is not tcp://HOST:PORT or ipc://PATH", endpoint_from,
-                  endpoint);
+    zlistx_t *endpoints = lh_connect_endpoints (endpoint);
+    const char *bad = endpoints ? NULL : endpoint;
+    for (const char *e = endpoints ? (const char *) zlistx_first (endpoints) : NULL; e && !bad;
+         e = (const char *) zlistx_next (endpoints))
+        if (!s_endpoint_valid (e))
+            bad = e;
+    if (bad) {
+        snprintf (err, err_size,
+                  "%s '%.300s' is not tcp://HOST:PORT or ipc://PATH (several: comma-separated, "
+                  "at most %d)",
+                  endpoint_from, bad, LH_MAX_BROKERS);
+        zlistx_destroy (&endpoints);
         return CLI_SETUP_CONFIG;
     }
+    zlistx_destroy (&endpoints);
     if (key && *key && !cli_key_valid (key)) {
         snprintf (err, err_size, "%s is not a CURVE public key (40 characters of Z85)", key_from);
         return CLI_SETUP_CONFIG;

@@ -1,5 +1,5 @@
-/*  lh status -- the broker's services, workers and counters, with each
-    node's own counters. */
+/*  lh status -- every broker's services, workers and counters (each asked
+    on its own), then each node's own counters (asked once, through any). */
 #include "cli.h"
 
 #include "codec.h"
@@ -30,8 +30,9 @@ s_print_status (const msgpack_object *root)
 {
     char a[128], b[128], c[128];
     const msgpack_object *broker = codec_map_get (root, "broker");
-    printf ("broker   %s, protocol %llu, pid %llu, up %llu s, %s\n",
-            s_str (broker, "version", a, sizeof (a)),
+    char name[LH_MAX_AGENT + 1];
+    printf ("broker   %s: %s, protocol %llu, pid %llu, up %llu s, %s\n",
+            s_str (broker, "name", name, sizeof (name)), s_str (broker, "version", a, sizeof (a)),
             (unsigned long long) s_u64 (broker, "protocol"),
             (unsigned long long) s_u64 (broker, "pid"),
             (unsigned long long) s_u64 (broker, "uptime_ms") / 1000,
@@ -155,54 +156,113 @@ static const struct {
 };
 #define NODES (sizeof (s_nodes) / sizeof (s_nodes[0]))
 
+//  broker.stats from one broker of the list, asked directly
+static lh_reply_t *
+s_broker_stats (cli_t *cli, const char *endpoint)
+{
+    lh_connect_t conn = cli->conn;
+    conn.endpoint = endpoint;
+    lh_client_t *client = lh_client_new (&conn);
+    if (!client)
+        return NULL;
+    lh_client_set_timeout (client, cli->timeout_ms);
+    lh_client_set_retries (client, 0);
+    lh_reply_t *reply = cli_call_empty (client, "broker.stats");
+    lh_client_destroy (&client);
+    return reply;
+}
+
+static json_t *
+s_json (const msgpack_object *root)
+{
+    char *text = jsonpack_to_json (root, false);
+    json_t *json = text ? json_loads (text, 0, NULL) : NULL;
+    free (text);
+    return json;
+}
+
 int
 cli_status (cli_t *cli, int argc, char **argv)
 {
     bool json = argc == 2 && streq (argv[1], "--json");
     if (argc > 2 || (argc == 2 && !json))
         return cli_usage_error ("status: unexpected argument");
-    lh_client_t *client = cli_client (cli);
-    if (!client)
+    zlistx_t *endpoints = lh_connect_endpoints (cli->conn.endpoint);
+    lh_client_t *client = endpoints ? cli_client (cli) : NULL;
+    if (!client) {
+        zlistx_destroy (&endpoints);
         return 1;
-    lh_reply_t *reply = cli_call_empty (client, "broker.stats");
-    int rc = 1;
-    if (reply && lh_reply_ok (reply)) {
-        const msgpack_object *root = lh_reply_root (reply);
-        lh_reply_t *nodes[NODES];
+    }
+    size_t count = zlistx_size (endpoints), answered = 0;
+    lh_reply_t *brokers[LH_MAX_BROKERS] = {NULL};
+    const msgpack_object *first = NULL; //  the first broker that answered
+    size_t b = 0;
+    for (const char *e = (const char *) zlistx_first (endpoints); e;
+         e = (const char *) zlistx_next (endpoints), b++) {
+        brokers[b] = s_broker_stats (cli, e);
+        if (brokers[b] && lh_reply_ok (brokers[b])) {
+            answered++;
+            if (!first)
+                first = lh_reply_root (brokers[b]);
+        }
+    }
+    lh_reply_t *nodes[NODES] = {NULL};
+    for (size_t i = 0; first && i < NODES; i++)
+        nodes[i] = s_node_stats (client, codec_map_get (first, "services"), s_nodes[i].service);
+    if (json) {
+        //  {first broker's stats..., "brokers": [{endpoint, ok, error | stats}], "nodes": {...}}
+        json_t *all = first ? s_json (first) : json_object ();
+        json_t *list = json_array ();
+        b = 0;
+        for (const char *e = (const char *) zlistx_first (endpoints); e;
+             e = (const char *) zlistx_next (endpoints), b++) {
+            bool ok = brokers[b] && lh_reply_ok (brokers[b]);
+            json_t *item = ok ? s_json (lh_reply_root (brokers[b])) : json_object ();
+            json_object_set_new (item, "endpoint", json_string (e));
+            json_object_set_new (item, "ok", json_boolean (ok));
+            if (!ok)
+                json_object_set_new (
+                    item, "error",
+                    json_string (brokers[b] ? lh_reply_message (brokers[b]) : "cannot connect"));
+            json_array_append_new (list, item);
+        }
+        json_object_set_new (all, "brokers", list);
+        json_t *map = json_object ();
         for (size_t i = 0; i < NODES; i++)
-            nodes[i] = s_node_stats (client, codec_map_get (root, "services"), s_nodes[i].service);
-        if (json) {
-            //  {broker.stats..., "nodes": {"validate": {...}, ...}}
-            char *text = jsonpack_to_json (root, false);
-            json_t *all = text ? json_loads (text, 0, NULL) : NULL;
-            free (text);
-            json_t *map = json_object ();
-            for (size_t i = 0; i < NODES; i++)
-                if (nodes[i]) {
-                    text = jsonpack_to_json (lh_reply_root (nodes[i]), false);
-                    json_object_set_new (map, s_nodes[i].service,
-                                         text ? json_loads (text, 0, NULL) : NULL);
-                    free (text);
-                }
-            json_object_set_new (all, "nodes", map);
-            text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
-            printf ("%s\n", text ? text : "null");
-            free (text);
-            json_decref (all);
-        } else {
-            s_print_status (root);
-            for (size_t i = 0; i < NODES; i++)
-                if (nodes[i] && s_nodes[i].title)
-                    s_print_node (s_nodes[i].title, lh_reply_root (nodes[i]));
-                else if (nodes[i])
-                    s_print_integrity (lh_reply_root (nodes[i]));
+            if (nodes[i])
+                json_object_set_new (map, s_nodes[i].service, s_json (lh_reply_root (nodes[i])));
+        json_object_set_new (all, "nodes", map);
+        char *text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        printf ("%s\n", text ? text : "null");
+        free (text);
+        json_decref (all);
+    } else {
+        b = 0;
+        for (const char *e = (const char *) zlistx_first (endpoints); e;
+             e = (const char *) zlistx_next (endpoints), b++) {
+            if (count > 1)
+                printf ("%s== broker %zu of %zu at %s\n", b ? "\n" : "", b + 1, count, e);
+            if (brokers[b] && lh_reply_ok (brokers[b]))
+                s_print_status (lh_reply_root (brokers[b]));
+            else {
+                printf ("broker   DOWN: %s\n",
+                        brokers[b] ? lh_reply_message (brokers[b]) : "cannot connect");
+                if (brokers[b])
+                    cli_print_error (brokers[b]);
+            }
         }
         for (size_t i = 0; i < NODES; i++)
-            lh_reply_destroy (&nodes[i]);
-        rc = 0;
-    } else if (reply)
-        cli_print_error (reply);
-    lh_reply_destroy (&reply);
+            if (nodes[i] && s_nodes[i].title)
+                s_print_node (s_nodes[i].title, lh_reply_root (nodes[i]));
+            else if (nodes[i])
+                s_print_integrity (lh_reply_root (nodes[i]));
+    }
+    for (size_t i = 0; i < NODES; i++)
+        lh_reply_destroy (&nodes[i]);
+    for (b = 0; b < count; b++)
+        lh_reply_destroy (&brokers[b]);
+    zlistx_destroy (&endpoints);
     lh_client_destroy (&client);
-    return rc;
+    //  A degraded cluster is not a healthy one: some broker did not answer
+    return answered == count ? 0 : 1;
 }

@@ -79,7 +79,7 @@ static const char s_keygen_usage[] =
     "an admin key could reload policy and read every notification. For example:\n"
     "\n"
     "  lh keygen hook-$(hostname -s) --dir run/keys --role agent --roster run/keys/roster.zpl\n"
-    "  kill -HUP $(cat run/pids/broker.pid)\n"
+    "  kill -HUP $(cat run/pids/broker-*.pid)\n"
     "  # an env file for that machine's hook (lh --env FILE hook):\n"
     "  #   LH_BROKER=tcp://HOST:5555\n"
     "  #   LH_BROKER_KEY=<the broker's public key>\n"

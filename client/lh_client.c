@@ -32,7 +32,7 @@ typedef struct {
     int64_t deadline;
     int64_t sent_us;
     int tries_left;
-    int link;     //  where it was last sent
+    int link;     //  where it was last sent; -1 while held for a first pong
     void *handle; //  in self->order
 } pending_t;
 
@@ -41,11 +41,12 @@ struct _lh_client_t {
     char *server_key;
     link_t links[LH_MAX_BROKERS];
     int nlinks;
-    int next_link;     //  round robin over the links that are up
-    int epoll;         //  every link's ZMQ_FD, so callers poll one descriptor
-    zhashx_t *pending; //  id -> pending_t
-    zlistx_t *order;   //  pending_t, oldest deadline first
-    zlistx_t *ready;   //  lh_reply_t received while lh_client_call waited
+    int next_link;      //  round robin over the links that are up
+    int64_t hold_until; //  until then, with no broker known up, requests wait (link -1)
+    int epoll;          //  every link's ZMQ_FD, so callers poll one descriptor
+    zhashx_t *pending;  //  id -> pending_t
+    zlistx_t *order;    //  pending_t, oldest deadline first
+    zlistx_t *ready;    //  lh_reply_t received while lh_client_call waited
     uint64_t next_id;
     int timeout_ms;
     int retries;
@@ -82,6 +83,8 @@ s_reply_destructor (void **item)
 {
     lh_reply_destroy ((lh_reply_t **) item);
 }
+
+static void s_ping (lh_client_t *self, link_t *link, int64_t now);
 
 //  Opens (or opens again) a link's socket and keeps the epoll set current.
 static int
@@ -120,7 +123,6 @@ lh_client_new (const lh_connect_t *conn)
          endpoint = (char *) zlistx_next (endpoints)) {
         link_t *link = &self->links[self->nlinks++];
         link->endpoint = strdup (endpoint);
-        link->up = true;
         link->probe_backoff = 0;
         if (self->epoll == -1 || s_link_open (self, link) != 0) {
             zlistx_destroy (&endpoints);
@@ -141,6 +143,17 @@ lh_client_new (const lh_connect_t *conn)
     self->failover_ms = LH_CLIENT_FAILOVER_MS;
     //  Short-lived clients (one hook call each) spread over the brokers too
     self->next_link = self->nlinks > 1 ? (int) randof (self->nlinks) : 0;
+    if (self->nlinks == 1)
+        self->links[0].up = true;
+    else {
+        //  Which brokers live is not known yet: ask them all, and hold the
+        //  first requests until one answers (one round trip, which the
+        //  CURVE handshake costs anyway) rather than risk a dead one
+        int64_t now = zclock_mono ();
+        for (int i = 0; i < self->nlinks; i++)
+            s_ping (self, &self->links[i], now);
+        self->hold_until = now + self->failover_ms / 2;
+    }
     return self;
 }
 
@@ -265,6 +278,20 @@ s_pick (lh_client_t *self, int avoid)
     return i;
 }
 
+//  True while a new client waits for its first pong
+static bool
+s_holding (lh_client_t *self)
+{
+    if (!self->hold_until)
+        return false;
+    for (int i = 0; i < self->nlinks; i++)
+        if (self->links[i].up)
+            self->hold_until = 0;
+    if (self->hold_until && zclock_mono () >= self->hold_until)
+        self->hold_until = 0;
+    return self->hold_until != 0;
+}
+
 //  Sends (or sends again, same id) through link i; the deadline is the
 //  caller's business.
 static int
@@ -314,7 +341,7 @@ lh_client_send (lh_client_t *self, const char *service, const void *body, size_t
     p->link = -1;
     //  A link whose queue is full is as good as down for this request
     int first = s_pick (self, -1), i = first;
-    while (s_send_pending (self, p, i) != 0) {
+    while (!s_holding (self) && s_send_pending (self, p, i) != 0) {
         i = (i + 1) % self->nlinks;
         if (i == first) {
             *why = "client send queue is full";
@@ -377,17 +404,20 @@ s_resend_from (lh_client_t *self, int i)
          p = (pending_t *) zlistx_next (self->order))
         if (p->link == i) {
             int to = s_pick (self, i);
-            if (s_send_pending (self, p, to) != 0 && to != i)
+            if (s_send_pending (self, p, to) != 0 && to != i && i >= 0)
                 s_send_pending (self, p, i);
         }
 }
 
 //  Link i did not answer a probe: the Lazy Pirate way, a new socket (a
-//  stuck connection's queue goes with the old one), then failover.
+//  stuck connection's queue goes with the old one), then failover. A link
+//  never heard from keeps its socket: libzmq retries the connection, and a
+//  slow handshake is not cut short.
 static void
 s_link_down (lh_client_t *self, int i, int64_t now)
 {
     link_t *link = &self->links[i];
+    bool reopen = link->up || link->inflight > 0;
     if (link->up)
         self->failovers++;
     link->up = false;
@@ -396,15 +426,22 @@ s_link_down (lh_client_t *self, int i, int64_t now)
                               ? (link->probe_backoff * 2 > 5000 ? 5000 : link->probe_backoff * 2)
                               : self->failover_ms;
     link->probe_at = now + link->probe_backoff;
-    s_link_open (self, link);
+    if (reopen)
+        s_link_open (self, link);
     s_resend_from (self, i);
 }
 
-//  Probes due, links declared down; returns when it next needs a call.
+//  Probes due, links declared down, held requests sent once a broker
+//  answered (or the wait for one is over); returns when it next needs a call.
 static int64_t
 s_tick (lh_client_t *self, int64_t now)
 {
     int64_t wake = INT64_MAX;
+    bool held = self->hold_until != 0;
+    if (held && !s_holding (self))
+        s_resend_from (self, -1);
+    if (self->hold_until)
+        wake = self->hold_until;
     bool waiting = zhashx_size (self->pending) > 0;
     for (int i = 0; i < self->nlinks; i++) {
         link_t *link = &self->links[i];
@@ -438,11 +475,12 @@ s_expire (lh_client_t *self, int64_t now)
         p->tries_left--;
         int from = p->link;
         //  Nothing heard since the send: ask whether that broker lives
-        if (self->links[from].up && !self->links[from].ping_id &&
+        if (from >= 0 && self->links[from].up && !self->links[from].ping_id &&
             self->links[from].last_rx < p->deadline - self->timeout_ms)
             s_ping (self, &self->links[from], now);
-        if (s_send_pending (self, p, s_pick (self, from)) == 0 ||
-            s_send_pending (self, p, from) == 0) {
+        int to = s_pick (self, from);
+        if (s_send_pending (self, p, to) == 0 ||
+            (from >= 0 && s_send_pending (self, p, from) == 0)) {
             p->deadline = now + self->timeout_ms;
             zlistx_move_end (self->order, p->handle);
             return NULL;

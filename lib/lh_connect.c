@@ -68,6 +68,30 @@ lh_connect_dealer (const lh_connect_t *conn)
     return sock;
 }
 
+zsock_t *
+lh_connect_sub (const lh_connect_t *conn)
+{
+    zlistx_t *endpoints = conn ? lh_connect_endpoints (conn->endpoint) : NULL;
+    if (!endpoints || (conn->server_key && !conn->cert)) {
+        zlistx_destroy (&endpoints);
+        errno = EINVAL;
+        return NULL;
+    }
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (sub && conn->server_key) {
+        zcert_apply (conn->cert, sub);
+        zsock_set_curve_serverkey (sub, conn->server_key);
+    }
+    for (const char *endpoint = (const char *) zlistx_first (endpoints); sub && endpoint;
+         endpoint = (const char *) zlistx_next (endpoints))
+        if (zsock_connect (sub, "%s", endpoint) != 0) {
+            zsock_destroy (&sub);
+            errno = EINVAL;
+        }
+    zlistx_destroy (&endpoints);
+    return sub;
+}
+
 int
 lh_connect_from_env (lh_connect_t *conn, zcert_t **cert_p, const char *fallback)
 {

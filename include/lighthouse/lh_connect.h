@@ -36,6 +36,12 @@ LH_EXPORT zlistx_t *lh_connect_endpoints (const char *list);
 //  cert, or heartbeat_ms is negative or over an hour).
 LH_EXPORT zsock_t *lh_connect_dealer (const lh_connect_t *conn);
 
+//  A SUB socket connected to every PUB endpoint in conn->endpoint (a comma
+//  list: one per broker, since a notice goes out through one broker only),
+//  with CURVE when server_key is set. The caller subscribes. NULL with
+//  errno EINVAL on a bad list.
+LH_EXPORT zsock_t *lh_connect_sub (const lh_connect_t *conn);
+
 //  Fills every field of conn from the environment: LH_BROKER (or fallback endpoint),
 //  LH_BROKER_KEY, LH_CERT (path of a zcert secret file, loaded into
 //  *cert_p, which the caller destroys). Returns 0, or -1 with a message on

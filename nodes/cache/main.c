@@ -22,7 +22,8 @@
 #define SWEEP_MAX      256 //  entries removed per sweep
 
 static const lh_option_t s_options[] = {
-    {"broker", "cache/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
+    {"broker", "cache/broker", "tcp://127.0.0.1:5556",
+     "broker backend endpoint(s), comma-separated: one per broker", false},
     {"broker-key", "cache/broker_key", NULL, "broker public key (Z85); omit for plaintext", false},
     {"cert", "cache/cert", NULL, "this node's secret certificate", false},
     {"dir", "cache/dir", "/var/lib/lighthouse/cache", "directory of cache.mdb", false},

@@ -11,7 +11,8 @@
 #include "lh_worker.h"
 
 static const lh_option_t s_options[] = {
-    {"broker", "echo/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
+    {"broker", "echo/broker", "tcp://127.0.0.1:5556",
+     "broker backend endpoint(s), comma-separated: one per broker", false},
     {"broker-key", "echo/broker_key", NULL, "broker public key (Z85); omit for plaintext", false},
     {"cert", "echo/cert", NULL, "this node's secret certificate", false},
     {"service", "echo/service", "echo", "service name to serve", false},

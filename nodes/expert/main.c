@@ -32,7 +32,8 @@
 #define TICK_MS         10   //  longest poll while calls are in flight (ZMQ_FD is edge-triggered)
 
 static const lh_option_t s_options[] = {
-    {"broker", "expert/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
+    {"broker", "expert/broker", "tcp://127.0.0.1:5556",
+     "broker backend endpoint(s), comma-separated: one per broker", false},
     {"broker-key", "expert/broker_key", NULL, "broker public key (Z85); omit for plaintext", false},
     {"cert", "expert/cert", NULL, "this node's secret certificate", false},
     {"dir", "expert/dir", NULL, "data directory (expert.mdb)", false},

@@ -341,24 +341,20 @@ s_load_keys (replica_t *self, const char *signer_path, const char *keys_path, ch
     return 0;
 }
 
-//  A SUB that cannot connect is no error (there is no sub then); one that
-//  cannot be made is
+//  The SUB for peers' signatures, on every broker's PUB socket
 static int
 s_subscribe (replica_t *self, const char *endpoint, char *err, size_t err_size)
 {
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub) {
-        snprintf (err, err_size, "cannot create a SUB socket: %s", zmq_strerror (zmq_errno ()));
+    lh_connect_t conn = self->backend;
+    conn.endpoint = endpoint;
+    if (!self->cert)
+        conn.server_key = NULL;
+    self->sub = lh_connect_sub (&conn);
+    if (!self->sub) {
+        snprintf (err, err_size, "cannot subscribe to %s: %s", endpoint, zmq_strerror (errno));
         return -1;
     }
-    if (self->backend.server_key && self->cert) {
-        zcert_apply (self->cert, sub);
-        zsock_set_curve_serverkey (sub, self->backend.server_key);
-    }
-    zsock_set_subscribe (sub, "events.read.checkpoint");
-    if (zsock_connect (sub, "%s", endpoint) != 0)
-        zsock_destroy (&sub);
-    self->sub = sub;
+    zsock_set_subscribe (self->sub, "events.read.checkpoint");
     return 0;
 }
 

@@ -44,8 +44,10 @@
 #include <unistd.h>
 
 static const lh_option_t s_options[] = {
-    {"broker", "validator/broker", "tcp://127.0.0.1:5556", "broker backend endpoint", false},
-    {"pub", "validator/pub", NULL, "broker PUB endpoint, for reload announcements", false},
+    {"broker", "validator/broker", "tcp://127.0.0.1:5556",
+     "broker backend endpoint(s), comma-separated: one per broker", false},
+    {"pub", "validator/pub", NULL, "broker PUB endpoint(s), comma-separated: reload announcements",
+     false},
     {"frontend", "validator/frontend", NULL,
      "broker frontend endpoint: decisions also go to the integrity log (events)", false},
     {"run-dir", "validator/run_dir", NULL,
@@ -308,16 +310,17 @@ s_control (zconfig_t *config, zcert_t *cert)
     const char *endpoint = lh_config_str (config, "validator/pub", NULL);
     if (!endpoint)
         return NULL;
-    zsock_t *sub = zsock_new (ZMQ_SUB);
     const char *key = lh_config_str (config, "validator/broker_key", NULL);
-    if (key && cert) {
-        zcert_apply (cert, sub);
-        zsock_set_curve_serverkey (sub, key);
+    lh_connect_t conn = {
+        .endpoint = endpoint, .server_key = key && cert ? key : NULL, .cert = cert};
+    zsock_t *sub = lh_connect_sub (&conn);
+    if (!sub) {
+        lh_error ("cannot subscribe", "pub=%s", endpoint);
+        return NULL;
     }
     zsock_set_subscribe (sub, "control.validate");
     //  Revoked verdicts: forgotten at once, not when their moment is over
     zsock_set_subscribe (sub, "cache.revoked");
-    zsock_connect (sub, "%s", endpoint);
     return sub;
 }
 
