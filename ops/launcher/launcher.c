@@ -57,10 +57,13 @@ struct _launcher_t {
     zhashx_t *certs; //  name -> zcert_t
     FILE *roster_file;
     zlistx_t *procs; //  proc_t
-    //  The broker
+    //  The brokers: [0] is "the broker" of a one-broker cluster
     int broker_starts;
-    proc_t *broker;
-    char frontend[128], backend[128], pub[128];
+    int broker_count;
+    proc_t *brokers[LAUNCHER_MAX_BROKERS];
+    char endpoints[LAUNCHER_MAX_BROKERS][3][128]; //  frontend, backend, pub of each
+    char lists[3][LAUNCHER_MAX_BROKERS * 130];    //  the same, comma-separated
+    char *broker_config;                          //  what launcher_start_broker was given
     char broker_key[41];
     int worker_count;
     //  Replicas
@@ -196,6 +199,7 @@ launcher_destroy (launcher_t **self_p)
     zhashx_destroy (&self->certs);
     for (int kind = 0; kind < LAUNCHER_KINDS; kind++)
         zlist_destroy (&self->args[kind]);
+    free (self->broker_config);
     if (self->temporary && !self->keep && !getenv ("LH_KEEP_TMP")) {
         zdir_t *dir = zdir_new (self->dir, NULL);
         if (dir) {
@@ -639,10 +643,10 @@ s_argv (launcher_t *self, launcher_kind_t kind, char **argv, const char *const *
 //  Probing the broker
 
 static lh_client_t *
-s_probe (launcher_t *self, int timeout_ms)
+s_probe (launcher_t *self, int k, int timeout_ms)
 {
     bool plain = self->plaintext_role[0] != 0;
-    lh_connect_t conn = {.endpoint = self->frontend,
+    lh_connect_t conn = {.endpoint = self->endpoints[k][0],
                          .server_key = plain ? NULL : self->broker_key,
                          .cert = plain ? NULL : launcher_cert (self, "admin")};
     lh_client_t *client = lh_client_new (&conn);
@@ -655,9 +659,9 @@ s_probe (launcher_t *self, int timeout_ms)
 
 //  Calls service with {key: value} as the admin; the reply or NULL
 static lh_reply_t *
-s_call (launcher_t *self, const char *service, const char *key, const char *value)
+s_call (launcher_t *self, int k, const char *service, const char *key, const char *value)
 {
-    lh_client_t *client = s_probe (self, 2000);
+    lh_client_t *client = s_probe (self, k, 2000);
     if (!client)
         return NULL;
     codec_buf_t buf;
@@ -676,7 +680,15 @@ s_call (launcher_t *self, const char *service, const char *key, const char *valu
 int
 launcher_workers (launcher_t *self, const char *service)
 {
-    lh_reply_t *reply = s_call (self, "mmi.service", "name", service);
+    return launcher_workers_at (self, 0, service);
+}
+
+int
+launcher_workers_at (launcher_t *self, int k, const char *service)
+{
+    if (k < 0 || k >= self->broker_count)
+        return -1;
+    lh_reply_t *reply = s_call (self, k, "mmi.service", "name", service);
     if (!reply)
         return -1;
     const msgpack_object *workers = codec_map_get (lh_reply_root (reply), "workers");
@@ -687,17 +699,30 @@ launcher_workers (launcher_t *self, const char *service)
 }
 
 static bool
+s_broker_alive_at (launcher_t *self, int k)
+{
+    proc_t *broker = k < self->broker_count ? self->brokers[k] : NULL;
+    return broker && broker->pid > 0 && launcher_alive (self, broker->pid);
+}
+
+static bool
 s_broker_alive (launcher_t *self)
 {
-    return self->broker && self->broker->pid > 0 && launcher_alive (self, self->broker->pid);
+    return s_broker_alive_at (self, 0);
 }
 
 bool
 launcher_wait_workers (launcher_t *self, const char *service, int count, int timeout_ms)
 {
+    return launcher_wait_workers_at (self, 0, service, count, timeout_ms);
+}
+
+bool
+launcher_wait_workers_at (launcher_t *self, int k, const char *service, int count, int timeout_ms)
+{
     int64_t until = zclock_mono () + timeout_ms;
-    while (zclock_mono () < until && !zsys_interrupted && s_broker_alive (self)) {
-        if (launcher_workers (self, service) == count)
+    while (zclock_mono () < until && !zsys_interrupted && s_broker_alive_at (self, k)) {
+        if (launcher_workers_at (self, k, service) == count)
             return true;
         zclock_sleep (50);
     }
@@ -734,6 +759,7 @@ static void
 s_endpoint_of (launcher_t *self, int offset, char *out, size_t size)
 {
     if (self->port_base)
+        //  Broker k takes port_base + 3k .. + 2
         snprintf (out, size, "tcp://127.0.0.1:%d", self->port_base + offset);
     else
         snprintf (out, size, "tcp://127.0.0.1:*");
@@ -749,37 +775,48 @@ s_fail (launcher_t *self, const char *what, const char *log_path)
     return -1;
 }
 
-int
-launcher_start_broker (launcher_t *self, const char *config)
+//  The comma-separated lists every worker and client is given
+static void
+s_lists (launcher_t *self)
 {
-    s_base_keys (self);
-    //  The nodes' keys must be on the roster the broker reads now
-    for (int kind = LAUNCHER_ECHO; kind <= LAUNCHER_INTEGRITY; kind++)
-        s_keygen (self, self->cert_name[kind], "node");
-    FILE *roster = s_roster (self);
-    if (roster)
-        fflush (roster);
-    char path[PATH_MAX], log_path[PATH_MAX];
-    snprintf (path, sizeof (path), "%s/broker.cfg", self->dir);
+    for (int e = 0; e < 3; e++) {
+        self->lists[e][0] = 0;
+        for (int k = 0; k < self->broker_count; k++) {
+            if (k)
+                strcat (self->lists[e], ",");
+            strcat (self->lists[e], self->endpoints[k][e]);
+        }
+    }
+}
+
+//  Writes broker k's config and starts it; returns once its endpoints are
+//  known and (fixed ports) it answers
+static int
+s_start_broker (launcher_t *self, int k)
+{
+    char path[PATH_MAX], log_path[PATH_MAX], name[32];
+    snprintf (name, sizeof (name), k ? "broker-%d" : "broker", k + 1);
+    snprintf (path, sizeof (path), "%s/%s.cfg", self->dir, name);
     FILE *file = fopen (path, "w");
     if (!file)
-        return s_fail (self, "cannot write broker.cfg", NULL);
-    s_endpoint_of (self, 0, self->frontend, sizeof (self->frontend));
-    s_endpoint_of (self, 1, self->backend, sizeof (self->backend));
-    s_endpoint_of (self, 2, self->pub, sizeof (self->pub));
+        return s_fail (self, "cannot write a broker config", NULL);
+    char (*ep)[128] = self->endpoints[k];
+    for (int e = 0; e < 3; e++)
+        s_endpoint_of (self, 3 * k + e, ep[e], sizeof (ep[e]));
     fprintf (file,
              "#   Generated by the launcher\n"
              "broker\n"
+             "    name = broker-%d\n"
              "    frontend = %s\n"
              "    backend = %s\n"
              "    pub = %s\n",
-             self->frontend, self->backend, self->pub);
+             k + 1, ep[0], ep[1], ep[2]);
     if (self->plaintext_role[0])
         fprintf (file, "    plaintext = 1\n    plaintext_role = %s\n", self->plaintext_role);
     else
         fprintf (file, "    cert = %s/broker.cert_secret\n    roster = %s\n", self->keys,
                  self->roster);
-    fprintf (file, "%s", config ? config : "");
+    fprintf (file, "%s", self->broker_config ? self->broker_config : "");
     fclose (file);
 
     self->broker_starts++;
@@ -790,47 +827,111 @@ launcher_start_broker (launcher_t *self, const char *config)
     const char *base[] = {"-c", path, NULL};
     char *argv[MAX_ARGS], buf[16];
     s_argv (self, LAUNCHER_BROKER, argv, base, NULL, buf, sizeof (buf));
-    self->broker = s_proc_add (self, LAUNCHER_BROKER, "broker", argv, log_path);
-    if (s_proc_start (self->broker) < 0)
+    self->brokers[k] = s_proc_add (self, LAUNCHER_BROKER, name, argv, log_path);
+    self->broker_count = k + 1;
+    if (s_proc_start (self->brokers[k]) < 0)
         return s_fail (self, "cannot start lh-broker", log_path);
 
     int64_t until = zclock_mono () + self->timeout_ms;
-    while (zclock_mono () < until && !zsys_interrupted && s_broker_alive (self)) {
+    while (zclock_mono () < until && !zsys_interrupted && s_broker_alive_at (self, k)) {
         if (self->port_base) {
             //  Bound where we said: ready once it answers
-            if (launcher_workers (self, "mmi.service") >= 0)
-                return 0;
-        } else if (s_endpoint (log_path, "frontend", self->frontend, sizeof (self->frontend)) &&
-                   s_endpoint (log_path, "backend", self->backend, sizeof (self->backend)) &&
-                   s_endpoint (log_path, "pub", self->pub, sizeof (self->pub)))
-            return 0;
+            if (launcher_workers_at (self, k, "mmi.service") >= 0) {
+                s_lists (self);
+                return k;
+            }
+        } else if (s_endpoint (log_path, "frontend", ep[0], sizeof (ep[0])) &&
+                   s_endpoint (log_path, "backend", ep[1], sizeof (ep[1])) &&
+                   s_endpoint (log_path, "pub", ep[2], sizeof (ep[2]))) {
+            s_lists (self);
+            return k;
+        }
         zclock_sleep (50);
     }
     return s_fail (self, "the broker did not come up", log_path);
 }
 
+int
+launcher_start_broker (launcher_t *self, const char *config)
+{
+    s_base_keys (self);
+    //  The nodes' keys must be on the roster the broker reads now
+    for (int kind = LAUNCHER_ECHO; kind <= LAUNCHER_INTEGRITY; kind++)
+        s_keygen (self, self->cert_name[kind], "node");
+    FILE *roster = s_roster (self);
+    if (roster)
+        fflush (roster);
+    free (self->broker_config);
+    self->broker_config = config ? strdup (config) : NULL;
+    return s_start_broker (self, 0) < 0 ? -1 : 0;
+}
+
+int
+launcher_add_broker (launcher_t *self)
+{
+    if (self->broker_count == 0 || self->broker_count == LAUNCHER_MAX_BROKERS)
+        return s_fail (self, "launcher_add_broker needs a first broker, and room", NULL);
+    return s_start_broker (self, self->broker_count);
+}
+
+int
+launcher_broker_count (launcher_t *self)
+{
+    return self->broker_count;
+}
+
 pid_t
 launcher_broker_pid (launcher_t *self)
 {
-    return self->broker ? self->broker->pid : 0;
+    return launcher_broker_pid_at (self, 0);
+}
+
+pid_t
+launcher_broker_pid_at (launcher_t *self, int k)
+{
+    return k >= 0 && k < self->broker_count ? self->brokers[k]->pid : 0;
 }
 
 const char *
 launcher_frontend (launcher_t *self)
 {
-    return self->frontend;
+    return self->endpoints[0][0];
 }
 
 const char *
 launcher_backend (launcher_t *self)
 {
-    return self->backend;
+    return self->endpoints[0][1];
 }
 
 const char *
 launcher_pub (launcher_t *self)
 {
-    return self->pub;
+    return self->endpoints[0][2];
+}
+
+const char *
+launcher_frontend_at (launcher_t *self, int k)
+{
+    return k >= 0 && k < self->broker_count ? self->endpoints[k][0] : NULL;
+}
+
+const char *
+launcher_frontends (launcher_t *self)
+{
+    return self->lists[0];
+}
+
+const char *
+launcher_backends (launcher_t *self)
+{
+    return self->lists[1];
+}
+
+const char *
+launcher_pubs (launcher_t *self)
+{
+    return self->lists[2];
 }
 
 const char *
@@ -843,23 +944,29 @@ launcher_broker_key (launcher_t *self)
 pid_t
 launcher_restart_broker (launcher_t *self)
 {
-    if (!self->broker)
+    return launcher_restart_broker_at (self, 0);
+}
+
+pid_t
+launcher_restart_broker_at (launcher_t *self, int k)
+{
+    if (k < 0 || k >= self->broker_count)
         return -1;
-    if (self->broker->pid > 0)
-        launcher_signal (self, self->broker->pid, SIGKILL);
+    proc_t *broker = self->brokers[k];
+    if (broker->pid > 0)
+        launcher_signal (self, broker->pid, SIGKILL);
     //  Ephemeral ports: the ones it had, so that every peer finds it again
+    char (*ep)[128] = self->endpoints[k];
     int argc = 0;
-    while (self->broker->argv[argc])
+    while (broker->argv[argc])
         argc++;
-    if (!self->port_base && argc + 6 < MAX_ARGS &&
-        !streq (self->broker->argv[argc - 1], self->pub)) {
-        const char *more[] = {"--frontend",  self->frontend, "--backend",
-                              self->backend, "--pub",        self->pub};
+    if (!self->port_base && argc + 6 < MAX_ARGS && !streq (broker->argv[argc - 1], ep[2])) {
+        const char *more[] = {"--frontend", ep[0], "--backend", ep[1], "--pub", ep[2]};
         for (int i = 0; i < 6; i++)
-            self->broker->argv[argc++] = strdup (more[i]);
-        self->broker->argv[argc] = NULL;
+            broker->argv[argc++] = strdup (more[i]);
+        broker->argv[argc] = NULL;
     }
-    return s_proc_start (self->broker);
+    return s_proc_start (broker);
 }
 
 //  --------------------------------------------------------------------------
@@ -909,8 +1016,8 @@ launcher_start_echo (launcher_t *self, const char *service, const char *extra_ar
     s_node_cert (self, LAUNCHER_ECHO, cert, sizeof (cert));
     bool plain = self->plaintext_role[0] != 0;
     const char *base[] = {
-        "--broker",       self->backend, "--service", service, plain ? NULL : "--broker-key",
-        self->broker_key, "--cert",      cert,        NULL};
+        "--broker",       self->lists[1], "--service", service, plain ? NULL : "--broker-key",
+        self->broker_key, "--cert",       cert,        NULL};
     char *argv[MAX_ARGS];
     s_argv (self, LAUNCHER_ECHO, argv, base, extra_args, buf, sizeof (buf));
     return s_start_worker (self, LAUNCHER_ECHO, service, argv, wait);
@@ -924,9 +1031,9 @@ launcher_start_validator (launcher_t *self, const char *policy, const char *extr
     //  The validator's data (spool, redaction key) stays in our directory
     bool run_dir = !s_has_option (extra_args, "--run-dir");
     const char *base[] = {"--broker",
-                          self->backend,
+                          self->lists[1],
                           "--pub",
-                          self->pub,
+                          self->lists[2],
                           "--broker-key",
                           self->broker_key,
                           "--cert",
@@ -992,11 +1099,13 @@ launcher_start_replica (launcher_t *self, int id)
         launcher_integrity_path (self, "keys", keys, sizeof (keys));
         s_node_cert (self, LAUNCHER_INTEGRITY, cert, sizeof (cert));
         snprintf (log_path, sizeof (log_path), "%s/integrity/replica-%d.log", self->logs, id);
-        const char *base[] = {
-            "--id",       idtext,         "--dir",  data,      "--peers",      peers,
-            "--signer",   signer,         "--keys", keys,      "--broker",     self->backend,
-            "--frontend", self->frontend, "--pub",  self->pub, "--broker-key", self->broker_key,
-            "--cert",     cert,           NULL};
+        const char *base[] = {"--id",         idtext,         "--dir",
+                              data,           "--peers",      peers,
+                              "--signer",     signer,         "--keys",
+                              keys,           "--broker",     self->lists[1],
+                              "--frontend",   self->lists[0], "--pub",
+                              self->lists[2], "--broker-key", self->broker_key,
+                              "--cert",       cert,           NULL};
         char *argv[MAX_ARGS];
         s_argv (self, LAUNCHER_INTEGRITY, argv, base, self->replica_args, buf, sizeof (buf));
         char name[32];
@@ -1025,7 +1134,7 @@ launcher_leader (launcher_t *self, int timeout_ms)
     int64_t until = zclock_mono () + timeout_ms;
     while (zclock_mono () < until && !zsys_interrupted) {
         if (launcher_workers (self, "events") > 0) {
-            lh_reply_t *reply = s_call (self, "events.read", "op", "status");
+            lh_reply_t *reply = s_call (self, 0, "events.read", "op", "status");
             const msgpack_object *status =
                 reply ? codec_map_get (lh_reply_root (reply), "status") : NULL;
             const msgpack_object *leader = codec_map_get (status, "leader");

@@ -35,6 +35,7 @@ typedef enum {
 } launcher_kind_t;
 
 #define LAUNCHER_MAX_REPLICAS 5
+#define LAUNCHER_MAX_BROKERS  3
 
 //  dir: NULL for a fresh /tmp/lh-XXXXXX; a path ending in XXXXXX is made
 //  with mkdtemp; both are removed by destroy unless kept. Any other path is
@@ -94,6 +95,24 @@ const char *launcher_pub (launcher_t *self);
 const char *launcher_broker_key (launcher_t *self);
 //  SIGKILLs the broker and starts it again on the same endpoints; no wait.
 pid_t launcher_restart_broker (launcher_t *self);
+
+//  Several brokers: after launcher_start_broker, each call starts one more
+//  (same key, roster and config; name broker-K, its own ports) and returns
+//  its index K (1..LAUNCHER_MAX_BROKERS-1) or -1. Workers and replicas
+//  started afterwards serve through every broker; launcher_frontends ...
+//  are the comma-separated lists clients take. The _at forms name broker K
+//  (0 is the first).
+int launcher_add_broker (launcher_t *self);
+int launcher_broker_count (launcher_t *self);
+pid_t launcher_broker_pid_at (launcher_t *self, int k);
+const char *launcher_frontend_at (launcher_t *self, int k);
+const char *launcher_frontends (launcher_t *self);
+const char *launcher_backends (launcher_t *self);
+const char *launcher_pubs (launcher_t *self);
+pid_t launcher_restart_broker_at (launcher_t *self, int k);
+int launcher_workers_at (launcher_t *self, int k, const char *service);
+bool launcher_wait_workers_at (launcher_t *self, int k, const char *service, int count,
+                               int timeout_ms);
 
 //  Workers with the kind's certificate and args, then extra_args (NULL or
 //  options separated by spaces). When wait, returns once the broker lists

@@ -64,6 +64,9 @@ cluster_signal (cluster_t *self, pid_t pid, int signum)
     int status = launcher_signal (self->launcher, pid, signum);
     if ((signum == SIGKILL || signum == SIGTERM) && pid == self->broker)
         self->broker = 0;
+    for (int k = 1; k < LAUNCHER_MAX_BROKERS; k++)
+        if ((signum == SIGKILL || signum == SIGTERM) && pid == self->brokers[k])
+            self->brokers[k] = 0;
     return status;
 }
 
@@ -103,6 +106,11 @@ cluster_destroy (cluster_t **self_p)
         bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
         if (!clean)
             s_print_log (self->dir, "broker.log");
+        for (int k = 1; k < LAUNCHER_MAX_BROKERS && clean; k++)
+            if (self->brokers[k]) {
+                status = cluster_signal (self, self->brokers[k], SIGTERM);
+                clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            }
         launcher_destroy (&self->launcher);
         free (self);
         *self_p = NULL;
@@ -119,6 +127,43 @@ cluster_restart_broker (cluster_t *self)
 {
     self->broker = launcher_restart_broker (self->launcher);
     assert_true (self->broker > 0);
+}
+
+int
+cluster_add_broker (cluster_t *self)
+{
+    int k = launcher_add_broker (self->launcher);
+    if (k < 1)
+        fail_msg ("broker %d did not start; see %s", k, self->dir);
+    self->brokers[k] = launcher_broker_pid_at (self->launcher, k);
+    return k;
+}
+
+pid_t
+cluster_broker_pid (cluster_t *self, int k)
+{
+    return k == 0 ? self->broker : self->brokers[k];
+}
+
+pid_t
+cluster_restart_broker_at (cluster_t *self, int k)
+{
+    pid_t pid = launcher_restart_broker_at (self->launcher, k);
+    assert_true (pid > 0);
+    if (k == 0)
+        self->broker = pid;
+    else
+        self->brokers[k] = pid;
+    return pid;
+}
+
+lh_connect_t
+cluster_connect_all (cluster_t *self, zcert_t *cert, bool backend)
+{
+    return (lh_connect_t){.endpoint = backend ? launcher_backends (self->launcher)
+                                              : launcher_frontends (self->launcher),
+                          .server_key = self->broker_key,
+                          .cert = cert};
 }
 
 int
@@ -205,7 +250,7 @@ s_start_validator (cluster_t *self, const char *policy, bool logging, const char
 {
     char args[1024];
     snprintf (args, sizeof (args), "--home /home/dev%s%s %s", logging ? " --frontend " : "",
-              logging ? self->frontend : "", extra_args ? extra_args : "");
+              logging ? launcher_frontends (self->launcher) : "", extra_args ? extra_args : "");
     pid_t pid = launcher_start_validator (self->launcher, policy, args, true);
     self->worker_count = launcher_worker_count (self->launcher);
     assert_true (pid > 0);
@@ -225,7 +270,7 @@ s_start_node (cluster_t *self, const char *binary, const char *name, const char 
     snprintf (args, sizeof (args), "--heartbeat 200 %s", extra_args ? extra_args : "");
     char *argv[64] = {(char *) binary,
                       "--broker",
-                      self->backend,
+                      (char *) launcher_backends (self->launcher),
                       "--broker-key",
                       self->broker_key,
                       "--cert",

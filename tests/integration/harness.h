@@ -31,7 +31,8 @@ typedef struct {
     zcert_t *node;     //  role node
     zcert_t *stranger; //  not on the roster
     pid_t broker;
-    int worker_count; //  echo and validator workers started (their log names)
+    pid_t brokers[LAUNCHER_MAX_BROKERS]; //  cluster_add_broker's, [1..]; [0] unused
+    int worker_count;                    //  echo and validator workers started (their log names)
     //  lh-integrity replicas (cluster_start_integrity), ids 1..replica_count
     int replica_count;
     pid_t replicas[6];
@@ -53,6 +54,17 @@ int cluster_teardown (void **state);
 
 //  Kills the broker with SIGKILL and starts it again on the same endpoints.
 void cluster_restart_broker (cluster_t *self);
+
+//  Several brokers: starts one more (same key, roster and config) and
+//  returns its index K >= 1; workers started afterwards serve through every
+//  broker. cluster_destroy stops each cleanly, as the first. Broker 0 is
+//  the first (self->broker).
+int cluster_add_broker (cluster_t *self);
+pid_t cluster_broker_pid (cluster_t *self, int k);
+//  SIGKILLs broker k and starts it again on its endpoints; no wait.
+pid_t cluster_restart_broker_at (cluster_t *self, int k);
+//  Connection parameters naming every broker (comma-separated list).
+lh_connect_t cluster_connect_all (cluster_t *self, zcert_t *cert, bool backend);
 
 //  Starts an lh-echo worker with the node key; returns its pid. Waits until
 //  the broker lists it (mmi.service) unless wait is false.
