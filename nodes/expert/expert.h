@@ -55,7 +55,7 @@ typedef struct {
     int64_t verdict_ttl, max_ttl;
     struct {
         uint64_t submitted, decided, expired, verdicts, refused, held_timeouts, late_verdicts,
-            remembered, revoked, cache_errors;
+            remembered, revoked, cache_errors, joined;
     } n;
 } expert_t;
 

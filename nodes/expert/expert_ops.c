@@ -29,6 +29,28 @@ s_text (const msgpack_object *body, const char *key, bool required, size_t max, 
     return true;
 }
 
+typedef struct {
+    const expert_esc_t *want;
+    expert_esc_t found;
+    int64_t now;
+    bool hit;
+} same_t;
+
+static bool
+s_same_one (const expert_esc_t *esc, void *arg)
+{
+    same_t *same = (same_t *) arg;
+    const expert_esc_t *want = same->want;
+    if (esc->expires_ms > same->now && streq (esc->agent, want->agent) &&
+        streq (esc->session, want->session) && streq (esc->policy, want->policy) &&
+        streq (esc->capability, want->capability) && esc->quorum == want->quorum &&
+        memcmp (esc->key, want->key, sizeof (esc->key)) == 0) {
+        same->found = *esc;
+        same->hit = true;
+    }
+    return !same->hit;
+}
+
 static bool
 s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
 {
@@ -68,7 +90,19 @@ s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
         codec_pack_error (&buf->pk, id, rc, why);
         return false;
     }
-    if (*expert_agent_count (self, esc.agent) >= self->agent_max) {
+    memcpy (esc.key, key->via.bin.ptr, sizeof (esc.key));
+    esc.quorum = (uint8_t) quorum;
+    int64_t now = expert_now ();
+    //  The same request pending already (a resend through another broker
+    //  after one died, or the agent asking again): join it, so reviewers
+    //  see one escalation and one verdict releases every caller
+    same_t same = {.want = &esc, .now = now};
+    expert_store_pending (self->store, s_same_one, &same);
+    if (same.hit) {
+        esc = same.found;
+        self->n.joined++;
+        lh_info ("escalation joined", "id=%s agent=%s", esc.id, esc.agent);
+    } else if (*expert_agent_count (self, esc.agent) >= self->agent_max) {
         self->n.refused++;
         snprintf (why, sizeof (why), "agent %s has %zu escalations waiting already: try later",
                   esc.agent, self->agent_max);
@@ -76,30 +110,29 @@ s_submit (expert_t *self, lh_request_t *request, codec_buf_t *buf)
         codec_pack_error (&buf->pk, id, LH_E_OVERLOADED, why);
         return false;
     }
-    memcpy (esc.key, key->via.bin.ptr, sizeof (esc.key));
-    esc.quorum = (uint8_t) quorum;
-    int64_t now = expert_now ();
-    esc.expires_ms = now + (ttl_ms > wait_ms ? ttl_ms : wait_ms);
-    codec_buf_t packed;
-    codec_buf_init (&packed);
-    msgpack_pack_object (&packed.pk, *req);
-    rc = expert_store_submit (self->store, &esc, packed.sbuf.data, packed.sbuf.size, now, why,
-                              sizeof (why));
-    codec_buf_destroy (&packed);
-    if (rc != LH_OK) {
-        self->n.refused++;
-        lh_warn ("escalation refused", "agent=%s error=%s why=\"%s\"", esc.agent,
-                 codec_err_name (rc), why);
-        codec_pack_error (&buf->pk, id, rc, why);
-        return false;
+    if (!same.hit) {
+        esc.expires_ms = now + (ttl_ms > wait_ms ? ttl_ms : wait_ms);
+        codec_buf_t packed;
+        codec_buf_init (&packed);
+        msgpack_pack_object (&packed.pk, *req);
+        rc = expert_store_submit (self->store, &esc, packed.sbuf.data, packed.sbuf.size, now, why,
+                                  sizeof (why));
+        codec_buf_destroy (&packed);
+        if (rc != LH_OK) {
+            self->n.refused++;
+            lh_warn ("escalation refused", "agent=%s error=%s why=\"%s\"", esc.agent,
+                     codec_err_name (rc), why);
+            codec_pack_error (&buf->pk, id, rc, why);
+            return false;
+        }
+        self->n.submitted++;
+        (*expert_agent_count (self, esc.agent))++;
+        lh_info ("escalation", "id=%s code=%s agent=%s capability=%s quorum=%u rule=%s", esc.id,
+                 esc.code, esc.agent, esc.capability, (unsigned) esc.quorum, esc.rule);
+        expert_event_requested (self, &esc, wait_ms);
+        if (self->offers)
+            offers_offer (self->offers, self->store, &esc, now);
     }
-    self->n.submitted++;
-    (*expert_agent_count (self, esc.agent))++;
-    lh_info ("escalation", "id=%s code=%s agent=%s capability=%s quorum=%u rule=%s", esc.id,
-             esc.code, esc.agent, esc.capability, (unsigned) esc.quorum, esc.rule);
-    expert_event_requested (self, &esc, wait_ms);
-    if (self->offers)
-        offers_offer (self->offers, self->store, &esc, now);
     if (wait_ms == 0) {
         expert_pack_submit_reply (buf, id, &esc);
         return false;
@@ -326,7 +359,7 @@ expert_pack_counters (expert_t *self, msgpack_packer *pk)
 {
     const offers_counters_t none = {0};
     const offers_counters_t *o = self->offers ? offers_counters (self->offers) : &none;
-    msgpack_pack_map (pk, 16);
+    msgpack_pack_map (pk, 17);
     codec_pack_kv_u64 (pk, "pending", expert_store_pending_count (self->store));
     codec_pack_kv_u64 (pk, "late_verdicts", self->n.late_verdicts);
     codec_pack_kv_u64 (pk, "remembered", self->n.remembered);
@@ -338,6 +371,7 @@ expert_pack_counters (expert_t *self, msgpack_packer *pk)
     codec_pack_kv_u64 (pk, "offers_failed", o->failed);
     codec_pack_kv_u64 (pk, "held", zlistx_size (self->held));
     codec_pack_kv_u64 (pk, "submitted", self->n.submitted);
+    codec_pack_kv_u64 (pk, "joined", self->n.joined);
     codec_pack_kv_u64 (pk, "decided", self->n.decided);
     codec_pack_kv_u64 (pk, "expired", self->n.expired);
     codec_pack_kv_u64 (pk, "verdicts", self->n.verdicts);

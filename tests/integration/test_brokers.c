@@ -113,8 +113,7 @@ s_client_to (cluster_t *c, zcert_t *cert, const char *endpoint, int timeout_ms, 
 static uint64_t
 s_requests_at (cluster_t *c, int k)
 {
-    lh_client_t *client =
-        s_client_to (c, c->admin, launcher_frontend_at (c->launcher, k), 5000, 0);
+    lh_client_t *client = s_client_to (c, c->admin, launcher_frontend_at (c->launcher, k), 5000, 0);
     lh_reply_t *reply = lh_client_call (client, "broker.stats", "\x80", 1);
     cluster_expect_ok (reply);
     const msgpack_object *counters = codec_map_get (lh_reply_root (reply), "counters");
@@ -141,8 +140,8 @@ s_wait_everywhere (cluster_t *c, const char *service, int count)
 static void
 s_stream_through_fault (int brokers, int victim, int signum)
 {
-    cluster_t *c = cluster_new ("    validate\n        timeout = 10000\n    events\n    events.read\n",
-                                NULL);
+    cluster_t *c =
+        cluster_new ("    validate\n        timeout = 10000\n    events\n    events.read\n", NULL);
     for (int k = 1; k < brokers; k++)
         cluster_add_broker (c);
     cluster_start_integrity (c, 3, NULL);
@@ -223,8 +222,8 @@ s_stream_through_fault (int brokers, int victim, int signum)
     assert_true (lh_client_failovers (client) >= 1);
     printf ("  %d brokers, broker %d %s: %d requests answered once, longest %.0f ms, "
             "%llu failover(s)\n",
-            brokers, victim, signum == SIGKILL ? "killed" : "paused", answered,
-            max_rtt_us / 1000.0, (unsigned long long) lh_client_failovers (client));
+            brokers, victim, signum == SIGKILL ? "killed" : "paused", answered, max_rtt_us / 1000.0,
+            (unsigned long long) lh_client_failovers (client));
 
     //  Every acknowledged append is in the log exactly once (read through the rest)
     lh_connect_t admin = cluster_connect_all (c, c->admin, false);
@@ -331,9 +330,8 @@ test_notice_arrives_once (void **state)
     assert_int_equal (lh_worker_brokers_connected (worker), 2);
     s_wait_everywhere (c, "echo", 1);
 
-    lh_connect_t pubs = {.endpoint = launcher_pubs (c->launcher),
-                         .server_key = c->broker_key,
-                         .cert = c->admin};
+    lh_connect_t pubs = {
+        .endpoint = launcher_pubs (c->launcher), .server_key = c->broker_key, .cert = c->admin};
     zsock_t *sub = lh_connect_sub (&pubs);
     assert_non_null (sub);
     zsock_set_subscribe (sub, "echo.");
@@ -346,8 +344,8 @@ test_notice_arrives_once (void **state)
             s_client_to (c, c->admin, launcher_frontend_at (c->launcher, k), 2000, 0);
         bool joined = false;
         for (int i = 0; i < 100 && !joined; i++) {
-            lh_reply_t *reply = s_call_json (admin, "broker.announce",
-                                                     "{\"topic\":\"control.join\",\"data\":{}}");
+            lh_reply_t *reply =
+                s_call_json (admin, "broker.announce", "{\"topic\":\"control.join\",\"data\":{}}");
             lh_reply_destroy (&reply);
             zmsg_t *msg = zmsg_recv (sub);
             joined = msg != NULL;
@@ -373,8 +371,7 @@ test_notice_arrives_once (void **state)
             continue;
         zframe_t *topic = zmsg_first (msg);
         zframe_t *body = zmsg_next (msg);
-        if (zframe_streq (topic, "echo.n") && zframe_size (body) == 4 &&
-            zframe_data (body)[3] < 40)
+        if (zframe_streq (topic, "echo.n") && zframe_size (body) == 4 && zframe_data (body)[3] < 40)
             seen[zframe_data (body)[3]]++;
         zmsg_destroy (&msg);
     }
@@ -402,8 +399,7 @@ test_broker_restarted_with_changed_roster (void **state)
     fflush (NULL);
     cluster_restart_broker_at (c, 1);
     assert_true (launcher_wait_workers_at (c->launcher, 1, "echo", 1, 10000));
-    lh_client_t *client =
-        s_client_to (c, late, launcher_frontend_at (c->launcher, 1), 5000, 0);
+    lh_client_t *client = s_client_to (c, late, launcher_frontend_at (c->launcher, 1), 5000, 0);
     lh_reply_t *reply = lh_client_call (client, "echo", "\x80", 1);
     cluster_expect_ok (reply);
     lh_reply_destroy (&reply);

@@ -129,6 +129,13 @@ test_submit_list_decide (void **state)
     assert_int_equal (strlen (id), 32);
     assert_int_equal (strlen (code), 8);
     lh_reply_destroy (&sub);
+    //  The same request again while pending (a resend through another
+    //  broker after one died): it joins the first, so the list holds one
+    sub = s_submit (c, "agent-1", 1);
+    char again[40];
+    s_field (sub, "escalation", again, sizeof (again));
+    assert_string_equal (again, id);
+    lh_reply_destroy (&sub);
 
     lh_reply_t *reply = cluster_call (c, alice, "expert", "{\"op\":\"list\"}");
     cluster_expect_ok (reply);
