@@ -23,6 +23,7 @@ typedef struct {
     int probe_backoff;     //  ms
     uint64_t boot;         //  the broker's boot id from its last ping reply
     size_t inflight;       //  requests last sent through this link
+    int64_t busy_since;    //  when inflight last rose from 0
 } link_t;
 
 typedef struct {
@@ -303,7 +304,8 @@ s_send_pending (lh_client_t *self, pending_t *p, int i)
     if (p->link >= 0)
         self->links[p->link].inflight--;
     p->link = i;
-    self->links[i].inflight++;
+    if (self->links[i].inflight++ == 0)
+        self->links[i].busy_since = zclock_mono ();
     p->sent_us = zclock_usecs ();
     return 0;
 }
@@ -447,10 +449,12 @@ s_tick (lh_client_t *self, int64_t now)
         link_t *link = &self->links[i];
         if (link->ping_id && now >= link->ping_deadline)
             s_link_down (self, i, now);
-        if (!link->ping_id && waiting) {
-            int64_t due = link->up
-                              ? (link->inflight ? link->last_rx + self->failover_ms / 2 : INT64_MAX)
-                              : link->probe_at;
+        //  One broker has nowhere to fail over to: its silence is left to
+        //  the deadlines (s_expire), so a slow broker is never cut off
+        if (!link->ping_id && waiting && self->nlinks > 1) {
+            int64_t heard = link->last_rx > link->busy_since ? link->last_rx : link->busy_since;
+            int64_t due = link->up ? (link->inflight ? heard + self->failover_ms / 2 : INT64_MAX)
+                                   : link->probe_at;
             if (now >= due)
                 s_ping (self, link, now);
             else if (due < wake)
@@ -474,9 +478,12 @@ s_expire (lh_client_t *self, int64_t now)
     if (p->tries_left > 0) {
         p->tries_left--;
         int from = p->link;
-        //  Nothing heard since the send: ask whether that broker lives
-        if (from >= 0 && self->links[from].up && !self->links[from].ping_id &&
-            self->links[from].last_rx < p->deadline - self->timeout_ms)
+        //  Nothing heard since the send: with one broker, the Lazy Pirate
+        //  way (a new socket); with several, ask whether it lives (s_tick)
+        bool silent = from >= 0 && self->links[from].last_rx < p->deadline - self->timeout_ms;
+        if (silent && self->nlinks == 1)
+            s_link_open (self, &self->links[from]);
+        else if (silent && self->links[from].up && !self->links[from].ping_id)
             s_ping (self, &self->links[from], now);
         int to = s_pick (self, from);
         if (s_send_pending (self, p, to) == 0 ||

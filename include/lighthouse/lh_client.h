@@ -4,23 +4,26 @@
     are pipelined: lh_client_send returns at once with the request id,
     replies come back through lh_client_recv in any order, matched by id.
 
-    With several brokers (an endpoint list "tcp://a:5555,tcp://b:5555"),
-    requests go round robin over the brokers that are up. A broker that
-    holds requests and has been silent for half the failover time is asked
-    "broker.ping"; unanswered for the other half, it is down: its socket is
-    opened anew and its requests are sent again (same id) through the
-    others, so a dead, paused or cut-off broker stalls a request by at most
-    the failover time (default LH_CLIENT_FAILOVER_MS). A broker whose ping
-    reply carries a new boot id restarted; what it held is sent again too.
-    Down brokers are probed with backoff (up to 5 s) and used again once
-    they answer.
+    With several brokers (an endpoint list "tcp://a:5555,tcp://b:5555"), a
+    new client pings them all and holds its first requests until one
+    answers (at most half the failover time), then sends round robin over
+    the brokers that are up. A broker that holds requests and has been
+    silent for half the failover time is asked "broker.ping"; unanswered
+    for the other half, it is down: its socket is opened anew and its
+    requests are sent again (same id) through the others, so a dead, paused
+    or cut-off broker stalls a request by about the failover time (default
+    LH_CLIENT_FAILOVER_MS). A broker whose ping reply carries a new boot id
+    restarted; what it held is sent again too. Down brokers are probed with
+    backoff (up to 5 s) and used again once they answer.
 
     Each request also has a deadline; when it passes, the request is sent
     again (same id, through another broker when there is one) up to
     `retries` times, and then reported as a local LH_E_TIMEOUT reply: with
     every broker gone a caller fails closed within timeout x (retries + 1).
-    Replies that arrive for requests no longer pending (the first answer
-    wins) are counted and dropped.
+    With one broker nothing is pinged (there is nowhere to fail over to): a
+    socket silent since the send is replaced before the resend (the Lazy
+    Pirate pattern). Replies that arrive for requests no longer pending (the
+    first answer wins) are counted and dropped.
 */
 #ifndef LH_CLIENT_H_INCLUDED
 #define LH_CLIENT_H_INCLUDED
