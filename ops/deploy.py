@@ -441,12 +441,12 @@ def readme(cluster, out, layouts, metrics, bin_dir, source):
              "Every daemon reconnects to the broker by itself, so the order only spares the",
              "logs some retries; on the broker's host its workers start after it (After=).",
              *(["", f"The {len(brokers)} brokers ({' '.join(b.name for b in brokers)}) share one "
-                "key pair and one roster: every",
-                "daemon and client connects to all of them and carries on through the others "
-                "when one",
-                "is down. Keep the roster the same on every broker host: after a change, copy it "
-                "to each",
-                "and `systemctl reload lighthouse-broker` there."] if len(brokers) > 1 else []),
+                "key pair and one roster. Every daemon",
+                "and client connects to all of them and carries on through the others while one "
+                "is down.",
+                "Keep the roster the same on every broker host: after a change, copy it to each "
+                "and run",
+                "`systemctl reload lighthouse-broker` there."] if len(brokers) > 1 else []),
              "", "## 4. Firewall", "",
              "Open these TCP ports, and nothing else, between the hosts:", "",
              "| port | on | from |", "|---|---|---|",
