@@ -5,8 +5,8 @@ machine with one network namespace per host (docs/CLUSTER.md).
     ops/cluster up FILE       start it, as root: bridge, namespaces, keys, daemons
     ops/cluster status FILE   each daemon alive or not, and lh status
     ops/cluster down FILE     stop it and remove what up made; keys, data and logs stay
-    ops/cluster partition FILE (--isolate HOST | --split H,H/H,H | --drop FROM>TO) [--for S]
-                              cut the network between hosts of a running cluster
+    ops/cluster partition FILE (--isolate HOST [--clients] | --split H,H/H,H | --drop FROM>TO)
+                              [--for S]   cut the network between hosts of a running cluster
     ops/cluster heal FILE     remove every partition
     ops/cluster fault FILE HOST DAEMON (--kill | --stop | --cont | --restart)
                               a process fault: SIGKILL, SIGSTOP, SIGCONT, or a restart
@@ -1077,14 +1077,31 @@ def heal(run, filename, quiet=False):
     return 0
 
 
-def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
+def _client_cuts(run, host):
+    """The rules that cut this namespace (the bridge address: lh, a drill's
+    load) from host, all but host's metrics ports, which stay readable."""
+    ports = ", ".join(str(run.cluster.metrics + offset)
+                      for offset in sorted(set(METRICS_OFFSET.values())))
+    table = f"inet {PARTITION_TABLE}"
+    return [f"add rule {table} in ip saddr {BRIDGE_ADDRESS} tcp dport {{ {ports} }} accept",
+            f"add rule {table} in ip saddr {BRIDGE_ADDRESS} drop",
+            f"add rule {table} out ip daddr {BRIDGE_ADDRESS} tcp sport {{ {ports} }} accept",
+            f"add rule {table} out ip daddr {BRIDGE_ADDRESS} drop"]
+
+
+def partition(run, filename, isolate=None, split=None, drop=None, seconds=None, clients=False):
     _need_root_and_tools("partition")
+    if clients and not isolate:
+        raise Failure("--clients goes with --isolate")
     cuts = _cuts(run.cluster, isolate, split, drop)
     namespaces = set(_namespaces(run))
     missing = [run.netns(h) for h, _, _ in cuts if run.netns(h) not in namespaces]
     if missing:
         raise Failure(f"not running ({', '.join(sorted(set(missing)))}): ops/cluster up {filename}")
     by_host = {}
+    if clients:
+        host = _host_named(run.cluster, isolate)
+        by_host[host.name] = (host, _client_cuts(run, host))
     for host, way, peer in cuts:
         by_host.setdefault(host.name, (host, []))[1].append(
             f"add rule inet {PARTITION_TABLE} {way} ip {'saddr' if way == 'in' else 'daddr'} "
@@ -1099,7 +1116,8 @@ def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
     except Failure:
         heal(run, filename, quiet=True)
         raise
-    what = (f"{isolate} isolated" if isolate else f"split {split}" if split
+    what = (f"{isolate} isolated{' (from this namespace too)' if clients else ''}"
+            if isolate else f"split {split}" if split
             else f"what {drop.replace('>', ' sends to ')} is dropped")
     print(f"ops/cluster: cluster {run.cluster.name}: {what} ({len(cuts)} rules)")
     if seconds is None:
@@ -1183,6 +1201,9 @@ def main(argv=None):
                         help="the build with the binaries [build/release, built when missing]")
     cut = parser.add_argument_group("partition (one of)")
     cut.add_argument("--isolate", metavar="HOST", help="HOST reaches no other host, both ways")
+    cut.add_argument("--clients", action="store_true",
+                     help="with --isolate: this namespace (lh, a drill's load) does not reach "
+                          "HOST either, but for its metrics")
     cut.add_argument("--split", metavar="H,H/H,H", help="two sides that do not reach each other")
     cut.add_argument("--drop", metavar="FROM>TO", help="what FROM sends to TO is lost (one way)")
     cut.add_argument("--for", dest="seconds", type=float, metavar="S",
@@ -1196,8 +1217,10 @@ def main(argv=None):
     chosen = [x for x in (args.isolate, args.split, args.drop) if x]
     if args.command == "partition" and len(chosen) != 1:
         parser.error("partition takes one of --isolate, --split or --drop")
-    if args.command != "partition" and (chosen or args.seconds is not None):
-        parser.error("--isolate, --split, --drop and --for go with partition")
+    if args.command != "partition" and (chosen or args.seconds is not None or args.clients):
+        parser.error("--isolate, --split, --drop, --clients and --for go with partition")
+    if args.clients and not args.isolate:
+        parser.error("--clients goes with --isolate")
     if args.command == "fault" and (len(args.target) != 2 or not args.action):
         parser.error("fault takes HOST DAEMON and one of --kill, --stop, --cont, --restart")
     if args.command != "fault" and (args.target or args.action):
@@ -1212,7 +1235,8 @@ def main(argv=None):
             check_local(cluster)
         run = Run(cluster, args.run_dir, args.build)
         if args.command == "partition":
-            return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds)
+            return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds,
+                             args.clients)
         if args.command == "fault":
             return fault(run, args.file, args.target[0], args.target[1], args.action)
         return {"up": up, "status": status, "down": down, "heal": heal}[args.command](run,
