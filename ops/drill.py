@@ -7,8 +7,8 @@ that nothing acknowledged was lost (docs/DRILLS.md).
 Each drill brings up its cluster, ops/drills/cluster.zpl (six hosts in
 network namespaces, as root) or, for the drills of several brokers,
 ops/drills/brokers.zpl (a second broker on hub2), runs lh-drill-load against
-it (agents over
-CURVE validating a 70/20/10 mix and appending events with client ids), injects
+it (agents over CURVE, spread over every broker, validating a 70/20/10 mix
+and appending events with client ids), injects
 its fault after a quarter of the run, heals it, waits for the cluster to
 recover, reads every replica's log and checks it against the recorded history
 (lh-drill-check, lh verify). It writes a report (JSON), a text summary and a
@@ -154,7 +154,8 @@ def _kill(daemon, leader=False):
         if leader:
             ctx.target = ctx.leader()
         else:
-            ctx.target = ctx.run.cluster.running(daemon)[-1].name   # brokers: ctx.broker()
+            # The last in the file: for a broker, the one ctx.broker() names
+            ctx.target = ctx.run.cluster.running(daemon)[-1].name
         ctx.fault(ctx.target, daemon, "kill")
         return f"{daemon}{' (the leader)' if leader else ''} on {ctx.target} killed (SIGKILL)"
 
@@ -219,8 +220,9 @@ BY_NAME = {d.name: d for d in DRILLS}
 
 
 # --------------------------------------------------------------------------
-# The replicas, seen from this namespace through their metrics (a partition
-# never cuts the bridge address, so this works whatever the fault)
+# The replicas and brokers, seen from this namespace through their metrics
+# (a partition never cuts the bridge address from a metrics port, so this
+# works whatever the fault)
 
 def _series(address, timeout=0.4):
     """[(name, {label: value}, value)] of a /metrics page, or None (no answer)."""
@@ -538,8 +540,8 @@ def _write_outputs(report, out, json_path, plot_path):
 
 def results_table(results):
     """The table ops/drill prints after several drills (markdown, as docs/DRILLS.md's)."""
-    def dash(value, unit=""):
-        return "-" if value is None else f"{value}{unit}"
+    def dash(value):
+        return "-" if value is None else f"{value}"
     lines = ["| drill | passed | acked appends | lost / dup / reordered | decisions answered / "
              "asked | unavailable s | recovery s | worst p99 ms | longest stall in the fault ms "
              "| leader changes |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -117,10 +117,24 @@ class ClusterFileTest(unittest.TestCase):
     def test_partition_usage(self):
         path = self.write(GOOD)
         for argv in (("partition", path), ("partition", path, "--isolate", "a", "--drop", "a>b"),
-                     ("heal", path, "--isolate", "a"), ("up", path, "--for", "3")):
+                     ("heal", path, "--isolate", "a"), ("up", path, "--for", "3"),
+                     ("partition", path, "--split", "a/b,c", "--clients"),
+                     ("heal", path, "--clients")):
             with self.assertRaises(SystemExit, msg=str(argv)) as caught:
                 self.run_main(*argv)
             self.assertEqual(caught.exception.code, 2)
+
+    def test_client_cuts(self):
+        """--isolate HOST --clients: this namespace is cut from HOST too, but
+        for HOST's metrics ports."""
+        c = cluster.load(self.write(GOOD))
+        rules = cluster._client_cuts(cluster.Run(c, self.dir / "run"), c.hosts[1])
+        ports = "{ 9150, 9151, 9152, 9153, 9154 }"
+        self.assertEqual(rules, [
+            f"add rule inet lhchaos in ip saddr 10.77.0.1 tcp dport {ports} accept",
+            "add rule inet lhchaos in ip saddr 10.77.0.1 drop",
+            f"add rule inet lhchaos out ip daddr 10.77.0.1 tcp sport {ports} accept",
+            "add rule inet lhchaos out ip daddr 10.77.0.1 drop"])
 
     # Metrics ports and lh-chaos
 
