@@ -13,7 +13,7 @@ ports
 host
     hub
         address = 10.77.0.2
-        broker
+        broker                  #   a broker; list it under more hosts for several brokers
         expert
         cache
     r1

@@ -5,8 +5,8 @@ machine with one network namespace per host (docs/CLUSTER.md).
     ops/cluster up FILE       start it, as root: bridge, namespaces, keys, daemons
     ops/cluster status FILE   each daemon alive or not, and lh status
     ops/cluster down FILE     stop it and remove what up made; keys, data and logs stay
-    ops/cluster partition FILE (--isolate HOST | --split H,H/H,H | --drop FROM>TO) [--for S]
-                              cut the network between hosts of a running cluster
+    ops/cluster partition FILE (--isolate HOST [--clients] | --split H,H/H,H | --drop FROM>TO)
+                              [--for S]   cut the network between hosts of a running cluster
     ops/cluster heal FILE     remove every partition
     ops/cluster fault FILE HOST DAEMON (--kill | --stop | --cont | --restart)
                               a process fault: SIGKILL, SIGSTOP, SIGCONT, or a restart
@@ -48,8 +48,12 @@ DEFAULT_PORTS = {"frontend": 5555, "backend": 5556, "pub": 5557, "raft": 5565, "
                  "metrics": 9150}
 # Each daemon serves its metrics at its host's address, port ports/metrics + this
 METRICS_OFFSET = {"broker": 0, "validator": 1, "integrity": 2, "expert": 3, "cache": 4}
-# lh-chaos on a host carries that host's links to the broker (docs/CLUSTER.md)
+# lh-chaos on a host carries that host's links to the brokers (docs/CLUSTER.md)
 BROKER_LINKS = ("frontend", "backend", "pub")
+# A client or worker takes at most this many brokers (LH_MAX_BROKERS in
+# lh_connect.h); lh-chaos relays at most 16 links, three per broker
+MAX_BROKERS = 16
+CHAOS_MAX_BROKERS = 5
 # Interface names hold 15 characters (lhbr-NAME, veths lh-NAME-OCTET); no "-",
 # so that the prefix lh-NAME- names one cluster's namespaces and veths only
 CLUSTER_NAME = re.compile(r"[a-z0-9]{1,8}")
@@ -163,8 +167,14 @@ class Cluster:
         return [h for h in self.hosts if daemon in h.daemons]
 
     @property
+    def brokers(self):
+        """The hosts that run a broker, in the file's order."""
+        return self.running("broker")
+
+    @property
     def broker(self):
-        return self.running("broker")[0]
+        """The first broker's host (the file's order)."""
+        return self.brokers[0]
 
     @property
     def replicas(self):
@@ -302,28 +312,35 @@ def _hosts(section, filename):
         for daemon in daemons:
             entry = keys[daemon]
             _section(entry, filename)
-            if daemon in ("broker", "expert", "cache") and daemon in first:
-                many = "exactly one" if daemon == "broker" else "at most one"
+            if daemon in ("expert", "cache") and daemon in first:
                 raise FileError(filename, entry.line, entry.path,
                                 f"the {daemon} already runs on host {first[daemon]} "
-                                f"({many} a cluster)")
+                                "(at most one a cluster)")
             first.setdefault(daemon, item.name)
             if daemon != "integrity":
                 _children(entry, filename, ())        # no options
         replica = _replica(keys["integrity"], filename, replicas) if "integrity" in keys else None
         hosts.append(Host(item.name, address, daemons, replica, keys["address"].line))
 
+    brokers = [h.name for h in hosts if "broker" in h.daemons]
     for host in hosts:
         if "chaos" in host.daemons and "broker" in host.daemons:
             raise FileError(filename, host.line, f"host/{host.name}/chaos",
-                            "lh-chaos carries a host's links to the broker: "
-                            "not on the broker's own host")
+                            "lh-chaos carries a host's links to the brokers: "
+                            "not on a broker's own host")
         if host.daemons == ("chaos",):
             raise FileError(filename, host.line, f"host/{host.name}/chaos",
                             "lh-chaos carries the links of the host's other daemons: it has none")
-    if "broker" not in first:
+        if "chaos" in host.daemons and len(brokers) > CHAOS_MAX_BROKERS:
+            raise FileError(filename, host.line, f"host/{host.name}/chaos",
+                            f"lh-chaos relays three links a broker, {CHAOS_MAX_BROKERS} brokers "
+                            f"at most: {len(brokers)} hosts run one")
+    if not brokers:
         raise FileError(filename, section.line, "host",
-                        "no host runs the broker (exactly one does)")
+                        "no host runs a broker (one or more do)")
+    if len(brokers) > MAX_BROKERS:
+        raise FileError(filename, section.line, "host",
+                        f"{len(brokers)} hosts run a broker: a client takes {MAX_BROKERS} at most")
     if "validator" not in first:
         raise FileError(filename, section.line, "host", "no host runs a validator (one or more do)")
     count = len(replicas)
@@ -396,24 +413,55 @@ class Run:
     def datadir(self, host, daemon):
         return self.data / host.name / daemon
 
+    def broker_config(self, host):
+        return self.dir / f"broker-{host.name}.cfg"
+
     def pidfile(self, host, daemon):
         return self.pids / f"{host.name}-{daemon}.pid"
 
-    def endpoint(self, port, host=None):
-        """The broker's port as host's daemons reach it: through host's lh-chaos,
-        when it runs one, else directly."""
+    def endpoints(self, port, host=None):
+        """Every broker's port (frontend, backend or pub: all brokers use the
+        same), in the file's order, as host's daemons reach them: through
+        host's lh-chaos, when it runs one, else directly."""
         if host is not None and "chaos" in host.daemons:
-            return f"tcp://127.0.0.1:{port}"
-        return f"tcp://{self.cluster.broker.address}:{port}"
+            return [f"tcp://{chaos_listen(k)}:{port}" for k in range(len(self.cluster.brokers))]
+        return [f"tcp://{broker.address}:{port}" for broker in self.cluster.brokers]
+
+    def endpoint(self, port, host=None):
+        """The comma-separated list every daemon and client takes (LH_BROKER, --broker)."""
+        return ",".join(self.endpoints(port, host))
 
     def chaos_control(self):
         """lh-chaos's control endpoint, inside the namespace of its host."""
         return f"tcp://127.0.0.1:{self.cluster.chaos}"
 
+    def chaos_links(self, kind=None):
+        """lh-chaos's links on a host as (name, listen, upstream): for each
+        broker (file order) one link per port; kind picks frontend, backend or pub."""
+        cluster, links = self.cluster, []
+        for k, broker in enumerate(cluster.brokers):
+            for link, port in zip(BROKER_LINKS, (cluster.frontend, cluster.backend, cluster.pub)):
+                if kind in (None, link):
+                    links.append((chaos_link_name(link, k), f"{chaos_listen(k)}:{port}",
+                                  f"{broker.address}:{port}"))
+        return links
+
     def metrics(self, host, daemon):
         """host:port of daemon's metrics on host, or None (lh-chaos, lh-echo have none)."""
         offset = METRICS_OFFSET.get(daemon)
         return None if offset is None else f"{host.address}:{self.cluster.metrics + offset}"
+
+
+def chaos_listen(k):
+    """Where lh-chaos relays the k-th broker (0-based): 127.0.0.(k+1), on the
+    broker's own ports (the whole of 127/8 is the namespace's loopback)."""
+    return f"127.0.0.{k + 1}"
+
+
+def chaos_link_name(link, k):
+    """The first broker's links are frontend, backend, pub; the k-th's
+    (0-based, k >= 1) frontend-(k+1), backend-(k+1), pub-(k+1)."""
+    return link if k == 0 else f"{link}-{k + 1}"
 
 
 def _sh(*argv, stdin=None):
@@ -664,12 +712,14 @@ def _policy(run):
         shutil.copyfile(shipped, copied)
 
 
-def broker_config(run, by="ops/cluster"):
-    """The text of the broker's ZPL config (ops/deploy writes it too)."""
+def broker_config(run, host, by="ops/cluster"):
+    """The text of host's broker's ZPL config (ops/deploy writes it too): its
+    name is the host's, its key and roster every broker's."""
     cluster = run.cluster
-    broker = cluster.broker.address
+    broker = host.address
     return f'''#   Generated by {by} from {cluster.filename}
 broker
+    name = {host.name}
     frontend = tcp://{broker}:{cluster.frontend}
     backend = tcp://{broker}:{cluster.backend}
     pub = tcp://{broker}:{cluster.pub}
@@ -689,9 +739,10 @@ service
 
 
 def _configs(run, broker_key):
-    """The broker's config, the env files, and a copy of the cluster file."""
+    """Each broker's config, the env files, and a copy of the cluster file."""
     cluster = run.cluster
-    _write(run.dir / "broker.cfg", broker_config(run))
+    for host in cluster.brokers:
+        _write(run.broker_config(host), broker_config(run, host))
     path = ":".join(str(run.build / d) for d in ("cli", "broker", "nodes/echo", "nodes/validator",
                                                  "nodes/integrity", "nodes/expert", "nodes/cache"))
     for name, key, who in (("env", "agent-1", "an agent's settings: agent key agent-1"),
@@ -746,14 +797,11 @@ def _commands(run, broker_key):
             data = run.datadir(host, daemon)
             argv = [run.program(daemon)]
             if daemon == "broker":
-                argv += ["-c", run.dir / "broker.cfg"]
+                argv += ["-c", run.broker_config(host)]
             elif daemon == "chaos":
-                broker = cluster.broker.address
                 argv += ["--control", run.chaos_control(), "--links",
-                         ",".join(f"{link}=127.0.0.1:{port}>{broker}:{port}"
-                                  for link, port in zip(BROKER_LINKS, (cluster.frontend,
-                                                                       cluster.backend,
-                                                                       cluster.pub)))]
+                         ",".join(f"{name}={listen}>{upstream}"
+                                  for name, listen, upstream in run.chaos_links())]
             else:
                 argv += ["--broker", backend, "--broker-key", broker_key,
                          "--cert", run.keys / f"node-{host.name}.cert_secret"]
@@ -791,9 +839,11 @@ def _start(run, host, daemon, argv):
     return process
 
 
-def _workers(run, service):
-    result = subprocess.run([run.lh, "--env", run.dir / "admin.env", "--timeout", "500", "call",
-                             "mmi.service", json.dumps({"name": service})],
+def _workers(run, service, endpoint):
+    """How many workers the broker at endpoint (one, not a list) has for service."""
+    result = subprocess.run([run.lh, "--env", run.dir / "admin.env", "--broker", endpoint,
+                             "--timeout", "500", "call", "mmi.service",
+                             json.dumps({"name": service})],
                             capture_output=True, text=True)
     try:
         return json.loads(result.stdout).get("workers", 0) if result.returncode == 0 else 0
@@ -801,29 +851,49 @@ def _workers(run, service):
         return 0
 
 
-def _wait_ready(run, processes):
-    """Until every service answers through the broker with all its workers."""
-    cluster = run.cluster
-    pending = {"validate": len(cluster.running("validator")),
-               "events.read": len(cluster.replicas),
-               "events": 1}                     # the Raft leader's
+def expected_workers(cluster):
+    """service -> the workers every broker should have for it."""
+    wanted = {"validate": len(cluster.running("validator")),
+              "events.read": len(cluster.replicas),
+              "events": 1}                      # the Raft leader's
     for daemon in ("expert", "cache", "echo"):
         if cluster.running(daemon):
-            pending[daemon] = len(cluster.running(daemon))
+            wanted[daemon] = len(cluster.running(daemon))
+    return wanted
+
+
+def missing_workers(run, pending=None):
+    """{(broker host name, service): workers wanted} of what some broker lacks:
+    every worker serves through every broker. pending: only those to ask again."""
+    if pending is None:
+        wanted = expected_workers(run.cluster)
+        pending = {(b.name, service): count for b in run.cluster.brokers
+                   for service, count in wanted.items()}
+    endpoints = dict(zip((b.name for b in run.cluster.brokers),
+                         run.endpoints(run.cluster.frontend)))
+    return {(broker, service): count for (broker, service), count in pending.items()
+            if _workers(run, service, endpoints[broker]) < count}
+
+
+def _wait_ready(run, processes):
+    """Until every service answers through every broker with all its workers."""
+    pending = None
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while pending:
+    while pending != {}:
         for (host, daemon), process in processes.items():
             if process.poll() is not None:
                 raise Failure(f"{daemon} on {host.name} exited with status {process.returncode}; "
                               f"see {run.logs}/{host.name}-{daemon}.log")
-        for service, count in list(pending.items()):
-            if _workers(run, service) >= count:
-                del pending[service]
+        pending = missing_workers(run, pending)
         if pending and time.monotonic() > deadline:
-            missing = ", ".join(f"{name} ({count} workers)" for name, count in pending.items())
+            several = len(run.cluster.brokers) > 1
+            missing = ", ".join(f"{name} ({count} workers)" + (f" on broker {broker}"
+                                                                 if several else "")
+                                for (broker, name), count in pending.items())
             raise Failure(f"no answer within {READY_TIMEOUT_S} s from {missing}; "
                           f"logs in {run.logs}")
-        time.sleep(0.2)
+        if pending:
+            time.sleep(0.2)
 
 
 def _interrupted(signum, frame):
@@ -837,7 +907,9 @@ def _usage(run, broker_key, filename):
     for host in cluster.hosts:
         daemons = " ".join(host.daemons)
         print(f"  {host.name:<12} {host.address:<12} {daemons:<30} netns {run.netns(host)}")
-    print(f'''  clients    {run.endpoint(cluster.frontend)}   (CURVE, broker key {broker_key})
+    brokers = " ".join(h.name for h in cluster.brokers)
+    print(f'''  brokers    {brokers}   (each its own config, {run.dir}/broker-HOST.cfg; one key, one roster)
+  clients    {run.endpoint(cluster.frontend)}   (CURVE, broker key {broker_key})
   workers    {run.endpoint(cluster.backend)}
   notices    {run.endpoint(cluster.pub)}   (PUB)
   Raft       {' '.join(f'{h.replica}@{h.address}:{cluster.raft}' for h in cluster.replicas)}
@@ -931,7 +1003,13 @@ def status(run, filename):
                             capture_output=True, text=True)
     print("lh status:")
     print("\n".join("    " + line for line in (result.stdout or result.stderr).splitlines()))
-    return 0 if result.returncode == 0 else 1
+    # Every worker serves through every broker: a broker that lost some is not well
+    missing = missing_workers(run)
+    for (broker, service), count in sorted(missing.items()):
+        print(f"broker {broker}: fewer than {count} {service} worker(s)")
+    if not missing:
+        print(f"every broker ({', '.join(h.name for h in cluster.brokers)}) has every worker")
+    return 0 if result.returncode == 0 and not missing else 1
 
 
 def down(run, filename):
@@ -999,14 +1077,31 @@ def heal(run, filename, quiet=False):
     return 0
 
 
-def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
+def _client_cuts(run, host):
+    """The rules that cut this namespace (the bridge address: lh, a drill's
+    load) from host, all but host's metrics ports, which stay readable."""
+    ports = ", ".join(str(run.cluster.metrics + offset)
+                      for offset in sorted(set(METRICS_OFFSET.values())))
+    table = f"inet {PARTITION_TABLE}"
+    return [f"add rule {table} in ip saddr {BRIDGE_ADDRESS} tcp dport {{ {ports} }} accept",
+            f"add rule {table} in ip saddr {BRIDGE_ADDRESS} drop",
+            f"add rule {table} out ip daddr {BRIDGE_ADDRESS} tcp sport {{ {ports} }} accept",
+            f"add rule {table} out ip daddr {BRIDGE_ADDRESS} drop"]
+
+
+def partition(run, filename, isolate=None, split=None, drop=None, seconds=None, clients=False):
     _need_root_and_tools("partition")
+    if clients and not isolate:
+        raise Failure("--clients goes with --isolate")
     cuts = _cuts(run.cluster, isolate, split, drop)
     namespaces = set(_namespaces(run))
     missing = [run.netns(h) for h, _, _ in cuts if run.netns(h) not in namespaces]
     if missing:
         raise Failure(f"not running ({', '.join(sorted(set(missing)))}): ops/cluster up {filename}")
     by_host = {}
+    if clients:
+        host = _host_named(run.cluster, isolate)
+        by_host[host.name] = (host, _client_cuts(run, host))
     for host, way, peer in cuts:
         by_host.setdefault(host.name, (host, []))[1].append(
             f"add rule inet {PARTITION_TABLE} {way} ip {'saddr' if way == 'in' else 'daddr'} "
@@ -1021,7 +1116,8 @@ def partition(run, filename, isolate=None, split=None, drop=None, seconds=None):
     except Failure:
         heal(run, filename, quiet=True)
         raise
-    what = (f"{isolate} isolated" if isolate else f"split {split}" if split
+    what = (f"{isolate} isolated{' (from this namespace too)' if clients else ''}"
+            if isolate else f"split {split}" if split
             else f"what {drop.replace('>', ' sends to ')} is dropped")
     print(f"ops/cluster: cluster {run.cluster.name}: {what} ({len(cuts)} rules)")
     if seconds is None:
@@ -1105,6 +1201,9 @@ def main(argv=None):
                         help="the build with the binaries [build/release, built when missing]")
     cut = parser.add_argument_group("partition (one of)")
     cut.add_argument("--isolate", metavar="HOST", help="HOST reaches no other host, both ways")
+    cut.add_argument("--clients", action="store_true",
+                     help="with --isolate: this namespace (lh, a drill's load) does not reach "
+                          "HOST either, but for its metrics")
     cut.add_argument("--split", metavar="H,H/H,H", help="two sides that do not reach each other")
     cut.add_argument("--drop", metavar="FROM>TO", help="what FROM sends to TO is lost (one way)")
     cut.add_argument("--for", dest="seconds", type=float, metavar="S",
@@ -1118,8 +1217,10 @@ def main(argv=None):
     chosen = [x for x in (args.isolate, args.split, args.drop) if x]
     if args.command == "partition" and len(chosen) != 1:
         parser.error("partition takes one of --isolate, --split or --drop")
-    if args.command != "partition" and (chosen or args.seconds is not None):
-        parser.error("--isolate, --split, --drop and --for go with partition")
+    if args.command != "partition" and (chosen or args.seconds is not None or args.clients):
+        parser.error("--isolate, --split, --drop, --clients and --for go with partition")
+    if args.clients and not args.isolate:
+        parser.error("--clients goes with --isolate")
     if args.command == "fault" and (len(args.target) != 2 or not args.action):
         parser.error("fault takes HOST DAEMON and one of --kill, --stop, --cont, --restart")
     if args.command != "fault" and (args.target or args.action):
@@ -1134,7 +1235,8 @@ def main(argv=None):
             check_local(cluster)
         run = Run(cluster, args.run_dir, args.build)
         if args.command == "partition":
-            return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds)
+            return partition(run, args.file, args.isolate, args.split, args.drop, args.seconds,
+                             args.clients)
         if args.command == "fault":
             return fault(run, args.file, args.target[0], args.target[1], args.action)
         return {"up": up, "status": status, "down": down, "heal": heal}[args.command](run,

@@ -4,9 +4,11 @@ that nothing acknowledged was lost (docs/DRILLS.md).
     ops/drill --list                  the drills and what each does
     ops/drill NAME [NAME ...] | all   run them in turn, each on a fresh cluster
 
-Each drill brings up the cluster of ops/drills/cluster.zpl (six hosts in
-network namespaces, as root), runs lh-drill-load against it (agents over
-CURVE validating a 70/20/10 mix and appending events with client ids), injects
+Each drill brings up its cluster, ops/drills/cluster.zpl (six hosts in
+network namespaces, as root) or, for the drills of several brokers,
+ops/drills/brokers.zpl (a second broker on hub2), runs lh-drill-load against
+it (agents over CURVE, spread over every broker, validating a 70/20/10 mix
+and appending events with client ids), injects
 its fault after a quarter of the run, heals it, waits for the cluster to
 recover, reads every replica's log and checks it against the recorded history
 (lh-drill-check, lh verify). It writes a report (JSON), a text summary and a
@@ -33,15 +35,31 @@ import cluster as C  # noqa: E402
 import drill_report  # noqa: E402
 
 DEFAULT_FILE = C.ROOT / "ops" / "drills" / "cluster.zpl"
+BROKERS_FILE = C.ROOT / "ops" / "drills" / "brokers.zpl"     # two brokers: hub, hub2
 DEFAULT_OUT = C.ROOT / "run" / "drills"
 RECOVERY_TIMEOUT_S = 60
 SETTLE_S = 2.0                # replicas' sizes unchanged this long: caught up
 
 
 class Drill:
-    def __init__(self, name, summary, inject, heal, flap=False):
+    """brokers: (least, most) brokers its cluster has (most None: any); file:
+    the cluster it runs on unless --file names another."""
+
+    def __init__(self, name, summary, inject, heal, flap=False, brokers=(1, None),
+                 file=DEFAULT_FILE):
         self.name, self.summary, self.inject, self.heal, self.flap = (name, summary, inject,
                                                                       heal, flap)
+        self.brokers, self.file = brokers, file
+
+    def fits(self, cluster):
+        """None, or why the drill cannot run on cluster."""
+        least, most = self.brokers
+        count = len(cluster.brokers)
+        if count < least or (most is not None and count > most):
+            wanted = (f"exactly {least} broker" if least == most else
+                      f"{least} brokers or more")
+            return (f"{self.name} needs a cluster of {wanted}; {cluster.filename} has {count}")
+        return None
 
 
 class Context:
@@ -79,6 +97,11 @@ class Context:
               self.run.chaos_control(), *args)
         return host.name
 
+    def broker(self):
+        """The broker the broker drills hit: the last of the file (hub2 in
+        ops/drills/brokers.zpl, a host that runs nothing else)."""
+        return self.run.cluster.brokers[-1].name
+
 
 def _leader_alone(ctx):
     ctx.target = ctx.leader()
@@ -89,9 +112,11 @@ def _leader_alone(ctx):
 
 def _broker_from_validators(ctx):
     validators = [h.name for h in ctx.run.cluster.running("validator")]
-    ctx.target = ctx.run.cluster.broker.name
-    ctx.split([ctx.target], validators)
-    return f"broker {ctx.target} cut from validators {', '.join(validators)}"
+    brokers = [h.name for h in ctx.run.cluster.brokers]
+    ctx.target = brokers[0]
+    ctx.split(brokers, validators)
+    return f"broker{'s' if len(brokers) > 1 else ''} {', '.join(brokers)} cut from validators " \
+           f"{', '.join(validators)}"
 
 
 def _minority_majority(ctx):
@@ -112,10 +137,12 @@ def _flapping(ctx):
 
 
 def _slow_link(ctx):
-    host = ctx.chaos("add", "backend", "slow", "latency", "both", "ms=300", "jitter=150")
-    ctx.chaos("add", "frontend", "slow", "latency", "both", "ms=300", "jitter=150")
+    # The validator's links to every broker: backend (its work), frontend (its log appends)
+    for link, _, _ in ctx.run.chaos_links("backend") + ctx.run.chaos_links("frontend"):
+        host = ctx.chaos("add", link, "slow", "latency", "both", "ms=300", "jitter=150")
     ctx.target = host
-    return f"links of {host} to the broker slowed: 300 +- 150 ms each way (lh-chaos)"
+    brokers = "s" if len(ctx.run.cluster.brokers) > 1 else ""
+    return f"links of {host} to the broker{brokers} slowed: 300 +- 150 ms each way (lh-chaos)"
 
 
 def _slow_heal(ctx):
@@ -127,6 +154,7 @@ def _kill(daemon, leader=False):
         if leader:
             ctx.target = ctx.leader()
         else:
+            # The last in the file: for a broker, the one ctx.broker() names
             ctx.target = ctx.run.cluster.running(daemon)[-1].name
         ctx.fault(ctx.target, daemon, "kill")
         return f"{daemon}{' (the leader)' if leader else ''} on {ctx.target} killed (SIGKILL)"
@@ -146,6 +174,20 @@ def _heal_partition(ctx):
     ctx.heal()
 
 
+def _pause_broker(ctx):
+    ctx.target = ctx.broker()
+    ctx.fault(ctx.target, "broker", "stop")
+    others = [h.name for h in ctx.run.cluster.brokers if h.name != ctx.target]
+    return f"broker on {ctx.target} paused (SIGSTOP), {' and '.join(others)} running"
+
+
+def _partition_broker(ctx):
+    ctx.target = ctx.broker()
+    C.partition(ctx.run, ctx.filename, isolate=ctx.target, clients=True)
+    return (f"broker host {ctx.target} cut off from every host and from the agents "
+            "(its metrics stay readable)")
+
+
 DRILLS = [
     Drill("leader-partition", "partition the Raft leader from the other replicas",
           _leader_alone, _heal_partition),
@@ -161,30 +203,73 @@ DRILLS = [
           *_kill("integrity", leader=True)),
     Drill("kill-validator", "SIGKILL a validator under load, restart it at the heal",
           *_kill("validator")),
-    Drill("kill-broker", "SIGKILL the broker under load, restart it at the heal",
-          *_kill("broker")),
+    Drill("kill-only-broker", "SIGKILL the only broker under load, restart it at the heal",
+          *_kill("broker"), brokers=(1, 1)),
     Drill("pause-leader", "SIGSTOP the leading replica, SIGCONT at the heal",
           _pause_leader, lambda ctx: ctx.fault(ctx.target, "integrity", "cont")),
+    # Several brokers (ops/drills/brokers.zpl): the other broker carries the load
+    Drill("kill-broker", "two brokers: SIGKILL one under load, restart it at the heal",
+          *_kill("broker"), brokers=(2, None), file=BROKERS_FILE),
+    Drill("pause-broker", "two brokers: SIGSTOP one under load, SIGCONT at the heal",
+          _pause_broker, lambda ctx: ctx.fault(ctx.target, "broker", "cont"),
+          brokers=(2, None), file=BROKERS_FILE),
+    Drill("partition-broker", "two brokers: cut one's host off from every host and the agents",
+          _partition_broker, _heal_partition, brokers=(2, None), file=BROKERS_FILE),
 ]
 BY_NAME = {d.name: d for d in DRILLS}
 
 
 # --------------------------------------------------------------------------
-# The replicas, seen from this namespace through their metrics (a partition
-# never cuts the bridge address, so this works whatever the fault)
+# The replicas and brokers, seen from this namespace through their metrics
+# (a partition never cuts the bridge address from a metrics port, so this
+# works whatever the fault)
 
-def _scrape(address, timeout=0.4):
+def _series(address, timeout=0.4):
+    """[(name, {label: value}, value)] of a /metrics page, or None (no answer)."""
     try:
         with urllib.request.urlopen(f"http://{address}/metrics", timeout=timeout) as reply:
             text = reply.read().decode()
     except (OSError, ValueError):
         return None
-    values = {}
+    series = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
-            values[name.split("{")[0]] = float(value)
-    return values
+            name, _, labels = name.partition("{")
+            pairs = dict(pair.split("=", 1) for pair in labels.rstrip("}").split(",") if pair)
+            series.append((name, {k: v.strip('"') for k, v in pairs.items()}, float(value)))
+    return series
+
+
+def _scrape(address, timeout=0.4):
+    """{name: value} of a page (labels dropped: for daemons with one series a name)."""
+    series = _series(address, timeout)
+    return None if series is None else {name: value for name, _, value in series}
+
+
+# Requests a broker carried: what workers answered through it for the load's services
+CARRIED = ("validate", "events")
+
+
+def sample_brokers(run, wanted):
+    """{host: {answered, whole} or None (no answer)} of every broker: answered,
+    the replies its workers sent through it for CARRIED; whole, it has the
+    workers of every service (wanted: service -> count), by its metrics."""
+    out = {}
+    for host in run.cluster.brokers:
+        series = _series(run.metrics(host, "broker"))
+        if series is None:
+            out[host.name] = None
+            continue
+        answered, workers = 0, {}
+        for name, labels, value in series:
+            if name == "lighthouse_service_replies_total" and labels.get("service") in CARRIED:
+                answered += int(value)
+            elif name == "lighthouse_service_workers":
+                workers[labels.get("service")] = int(value)
+        out[host.name] = {"answered": answered,
+                          "whole": all(workers.get(s, 0) >= n for s, n in wanted.items())}
+    return out
 
 
 def sample_replicas(run):
@@ -199,12 +284,15 @@ def sample_replicas(run):
 
 
 class Watcher(threading.Thread):
-    """Samples the replicas twice a second: leader changes and terms."""
+    """Samples the replicas twice a second (leader changes and terms), and
+    the brokers (what each carried, whether it has every worker)."""
 
     def __init__(self, cluster_run):
         super().__init__(daemon=True)
         self.cluster_run, self.stopping = cluster_run, threading.Event()
         self.leaders, self.terms = [], []
+        self.brokers = []           # (time.time(), sample_brokers(...))
+        self.wanted = C.expected_workers(cluster_run.cluster)
 
     def run(self):
         while not self.stopping.is_set():
@@ -214,6 +302,7 @@ class Watcher(threading.Thread):
                 self.leaders.append(leading[0])
             if samples:
                 self.terms.append(max(s["term"] for s in samples))
+            self.brokers.append((time.time(), sample_brokers(self.cluster_run, self.wanted)))
             self.stopping.wait(0.5)
 
     def stop(self):
@@ -250,7 +339,8 @@ def _fresh(run, filename):
 
 def _settled(run, deadline):
     """Until every daemon runs, a replica leads, the validators' spools are
-    empty and every replica holds the same number of events for SETTLE_S."""
+    empty, every broker has every worker and every replica holds the same
+    number of events for SETTLE_S."""
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         samples = sample_replicas(run)
@@ -261,6 +351,8 @@ def _settled(run, deadline):
         ready = (alive and all(samples.values()) and len(sizes) == 1
                  and any(s["is_leader"] == 1 for s in samples.values())
                  and all(m and m.get("lighthouse_validator_spool_queued") == 0 for m in spools))
+        # Asked through each broker (mmi.service), once the rest is ready
+        ready = ready and not C.missing_workers(run)
         state = (sizes.pop(),) if ready else None
         if state != last:
             last, since = state, time.monotonic()
@@ -394,6 +486,7 @@ def run_drill(drill, run, filename, args, out):
     rows = drill_report.per_second(ops, t0 * 1000, int(duration))
     recovery = drill_report.recovery_s(ops, healed * 1000)
     terms = watcher.terms or [0]
+    start_ms = (t0 + (fault["start_s"] or 0)) * 1000
     report = {
         "drill": drill.name, "summary": drill.summary,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
@@ -415,6 +508,11 @@ def run_drill(drill, run, filename, args, out):
         "decisions_missing": check["decisions_missing"],
         "unavailable_s": drill_report.unavailable_s(rows),
         "recovery_s": recovery, "recovered": recovered and recovery is not None,
+        "worst_p99_ms": drill_report.worst_p99(rows),
+        "max_stall": drill_report.max_stall(ops, start_ms, healed * 1000),
+        "brokers": drill_report.broker_load(watcher.brokers, t0, fault["start_s"] or 0,
+                                            fault["end_s"], duration),
+        "brokers_whole_s": drill_report.whole_after_s(watcher.brokers, healed),
         "leader_changes": max(0, len(watcher.leaders) - 1),
         "leaders": watcher.leaders, "terms": [min(terms), max(terms)],
         "checker_ok": check["ok"],
@@ -440,6 +538,23 @@ def _write_outputs(report, out, json_path, plot_path):
     print(text + f"  report     {json_path}\n  plot       {plot_path}\n", flush=True)
 
 
+def results_table(results):
+    """The table ops/drill prints after several drills (markdown, as docs/DRILLS.md's)."""
+    def dash(value):
+        return "-" if value is None else f"{value}"
+    lines = ["| drill | passed | acked appends | lost / dup / reordered | decisions answered / "
+             "asked | unavailable s | recovery s | worst p99 ms | longest stall in the fault ms "
+             "| leader changes |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        stall = r.get("max_stall")
+        lines.append(f"| {r['drill']} | {'yes' if r['passed'] else 'NO'} | {r['acked']} | "
+                     f"{r['lost']} / {r['duplicated']} / {r['reordered']} | "
+                     f"{r['decisions_answered']} / {r['decisions']} | {r['unavailable_s']} | "
+                     f"{dash(r['recovery_s'])} | {dash(r.get('worst_p99_ms'))} | "
+                     f"{dash(stall and stall['ms'])} | {r['leader_changes']} |")
+    return "\n".join(lines)
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
@@ -462,14 +577,16 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="the report (one drill) [run/drills/NAME.json]")
     parser.add_argument("--plot", metavar="FILE", help="the plot, SVG (one drill) [run/drills/NAME.svg]")
     parser.add_argument("--out", metavar="DIR", help=f"where reports go [{DEFAULT_OUT}]")
-    parser.add_argument("--file", metavar="FILE", default=str(DEFAULT_FILE),
-                        help="the cluster file [ops/drills/cluster.zpl]")
+    parser.add_argument("--file", metavar="FILE",
+                        help="the cluster file of every drill named [ops/drills/cluster.zpl; "
+                             "ops/drills/brokers.zpl for kill-broker, pause-broker, "
+                             "partition-broker]")
     parser.add_argument("--build", metavar="DIR", help="the build with the binaries [build/release]")
     parser.add_argument("--keep", action="store_true", help="leave the last cluster running")
     args = parser.parse_args(argv)
     if args.list:
         for d in DRILLS:
-            print(f"  {d.name:<18} {d.summary}")
+            print(f"  {d.name:<18} {d.summary}   [{d.file.name}]")
         return 0
     names = [d.name for d in DRILLS] if args.names == ["all"] else args.names
     unknown = [n for n in names if n not in BY_NAME]
@@ -488,11 +605,21 @@ def main(argv=None):
     run = None
     results = []
     try:
-        cluster = C.load(args.file)
-        C.check_local(cluster)      # drills run only against namespaces made here
+        # Every file read and checked before anything is made
+        files = {name: str(args.file or BY_NAME[name].file) for name in names}
+        clusters = {}
+        for name, filename in files.items():
+            if filename not in clusters:
+                clusters[filename] = C.load(filename)
+                C.check_local(clusters[filename])   # drills run only against namespaces made here
+            why = BY_NAME[name].fits(clusters[filename])
+            if why:
+                raise C.FileError(filename, 0, None, why)
         C._need_root_and_tools("drill")
-        run = C.Run(cluster, None, args.build)
-        C._binaries(run)
+        runs = {filename: C.Run(cluster, None, args.build) for filename, cluster in clusters.items()}
+        for each in runs.values():
+            C._binaries(each)
+        run = next(iter(runs.values()))
         for tool in ("lh-drill-load", "lh-drill-check"):
             if not (run.build / "chaos" / tool).exists():
                 raise C.Failure(f"{run.build / 'chaos' / tool} not found: build {run.build}")
@@ -500,7 +627,8 @@ def main(argv=None):
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             out = out_dir / name
-            report = run_drill(BY_NAME[name], run, args.file, args, out)
+            run = runs[files[name]]
+            report = run_drill(BY_NAME[name], run, files[name], args, out)
             _write_outputs(report, out, args.json, args.plot)
             results.append(report)
     except C.FileError as e:
@@ -519,12 +647,7 @@ def main(argv=None):
             for problem in C.teardown(run):
                 print(f"ops/drill: {problem}", file=sys.stderr)
     if len(results) > 1:
-        print("drill               passed  acked   lost dup reord unavail_s recovery_s leaders")
-        for r in results:
-            print(f"{r['drill']:<19} {'yes' if r['passed'] else 'NO':<7} {r['acked']:<7} "
-                  f"{r['lost']:<4} {r['duplicated']:<3} {r['reordered']:<5} {r['unavailable_s']:<9} "
-                  f"{r['recovery_s'] if r['recovery_s'] is not None else '-':<10} "
-                  f"{r['leader_changes']}")
+        print(results_table(results))
     return 0 if all(r["passed"] for r in results) else 1
 
 

@@ -62,6 +62,67 @@ def recovery_s(history, healed_ms):
     return round(max(0.0, (max(firsts) - healed_ms) / 1000.0), 3)
 
 
+def worst_p99(rows):
+    """The highest per-second p99 of the load, ms; None when nothing succeeded."""
+    values = [row["p99_ms"] for row in rows if row["p99_ms"] is not None]
+    return max(values) if values else None
+
+
+def max_stall(history, start_ms, end_ms):
+    """The longest any one request waited (invocation to answer, or to giving
+    up) among those in flight at some time of the fault window: {ms, op,
+    outcome, invoke_s (since start_ms)}, or None when none was."""
+    worst = None
+    for op in history:
+        if op["invoke_ms"] <= end_ms and op["complete_ms"] >= start_ms:
+            took = op["complete_ms"] - op["invoke_ms"]
+            if worst is None or took > worst["ms"]:
+                worst = {"ms": took, "op": op["op"], "outcome": op["outcome"],
+                         "invoke_s": round((op["invoke_ms"] - start_ms) / 1000.0, 3)}
+    return worst
+
+
+# A broker publishes its metrics once a second: a sample shows its counters
+# as they were up to this much earlier
+METRICS_LAG_S = 1.0
+
+
+def broker_load(samples, t0, start_s, end_s, duration_s):
+    """What each broker carried, from samples [(time, {host: {answered, whole}
+    or None})] of its counter of answered requests: {host: {answered (during
+    the load), answered_in_fault}}. An increment between two samples at a
+    and b happened between a - METRICS_LAG_S and b: it counts in the fault
+    only when all of that lies within start_s..end_s (so the fault's first
+    1.5 s or so are not counted; a fault is 4 s or more). A counter that went
+    down (the broker restarted) counts from zero."""
+    out, last = {}, {}
+    for when, brokers in samples:
+        at = when - t0
+        for host, sample in brokers.items():
+            entry = out.setdefault(host, {"answered": 0, "answered_in_fault": 0})
+            if sample is None:
+                continue
+            value, before = sample["answered"], last.get(host)
+            last[host] = (value, at)
+            if before is None:
+                continue
+            step = value - before[0] if value >= before[0] else value
+            if 0 < at <= duration_s:
+                entry["answered"] += step
+            if before[1] - METRICS_LAG_S >= start_s and at <= end_s:
+                entry["answered_in_fault"] += step
+    return out
+
+
+def whole_after_s(samples, healed):
+    """Seconds from healed (a time) to the first sample in which every broker
+    answered and had every worker; None when none did."""
+    for when, brokers in samples:
+        if when >= healed and brokers and all(s and s["whole"] for s in brokers.values()):
+            return round(when - healed, 3)
+    return None
+
+
 def summary_text(report):
     """One screen: the verdict, the fault, the figures and the checks."""
     r = report
@@ -88,13 +149,27 @@ def summary_text(report):
              f"{r['decisions_logged']} logged",
              f"  service    unavailable {r['unavailable_s']} s, recovery {recovery}, "
              f"leader changes {r['leader_changes']} (terms {r['terms'][0]} to {r['terms'][1]})",
+             f"  latency    worst p99 {_ms(r.get('worst_p99_ms'))}; longest stall in the fault "
+             + (f"{_ms(stall['ms'])} ({stall['op']}, {stall['outcome']}, sent "
+                f"{stall['invoke_s']:+.1f} s into it)" if (stall := r.get("max_stall")) else "-"),
              f"  log        {r['log_size']} events on each of {r['replicas']} replicas"
              if r["replicas_identical"] else
              f"  log        replicas DIFFER: {json.dumps(r['first_difference'])}"]
+    brokers = r.get("brokers") or {}
+    if len(brokers) > 1:
+        whole = r.get("brokers_whole_s")
+        lines.append("  brokers    " + ", ".join(
+            f"{host} answered {b['answered']} ({b['answered_in_fault']} in the fault)"
+            for host, b in brokers.items())
+            + f"; all whole again {'never' if whole is None else f'{whole:.1f} s'} after the heal")
     lines += [f"  {'ok  ' if good else 'FAIL'}  {what}" for what, good in checks]
     if r.get("errors"):
         lines += [f"  note  {e}" for e in r["errors"]]
     return "\n".join(lines) + "\n"
+
+
+def _ms(value):
+    return "-" if value is None else f"{value:.0f} ms"
 
 
 def plot_svg(report, path):

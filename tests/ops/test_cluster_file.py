@@ -117,10 +117,24 @@ class ClusterFileTest(unittest.TestCase):
     def test_partition_usage(self):
         path = self.write(GOOD)
         for argv in (("partition", path), ("partition", path, "--isolate", "a", "--drop", "a>b"),
-                     ("heal", path, "--isolate", "a"), ("up", path, "--for", "3")):
+                     ("heal", path, "--isolate", "a"), ("up", path, "--for", "3"),
+                     ("partition", path, "--split", "a/b,c", "--clients"),
+                     ("heal", path, "--clients")):
             with self.assertRaises(SystemExit, msg=str(argv)) as caught:
                 self.run_main(*argv)
             self.assertEqual(caught.exception.code, 2)
+
+    def test_client_cuts(self):
+        """--isolate HOST --clients: this namespace is cut from HOST too, but
+        for HOST's metrics ports."""
+        c = cluster.load(self.write(GOOD))
+        rules = cluster._client_cuts(cluster.Run(c, self.dir / "run"), c.hosts[1])
+        ports = "{ 9150, 9151, 9152, 9153, 9154 }"
+        self.assertEqual(rules, [
+            f"add rule inet lhchaos in ip saddr 10.77.0.1 tcp dport {ports} accept",
+            "add rule inet lhchaos in ip saddr 10.77.0.1 drop",
+            f"add rule inet lhchaos out ip daddr 10.77.0.1 tcp sport {ports} accept",
+            "add rule inet lhchaos out ip daddr 10.77.0.1 drop"])
 
     # Metrics ports and lh-chaos
 
@@ -159,7 +173,7 @@ class ClusterFileTest(unittest.TestCase):
         on_a = [v for h, d, v in commands if h.name == "a" and d not in ("broker",)]
         self.assertTrue(all(v[v.index("--broker") + 1] == "tcp://10.77.0.2:7751" for v in on_a))
         self.error(self.edit("        broker\n", "        broker\n        chaos\n"),
-                   "host/a/chaos", "not on the broker's own host")
+                   "host/a/chaos", "not on a broker's own host")
         self.error(self.edit("    c\n        address = 10.77.0.4\n        integrity\n            id = 3\n",
                              "    c\n        address = 10.77.0.4\n        chaos\n"
                              "    d\n        address = 10.77.0.5\n        integrity\n            id = 3\n"),
@@ -173,11 +187,25 @@ class ClusterFileTest(unittest.TestCase):
         self.assertEqual((c.frontend, c.backend, c.pub, c.raft), (5555, 5556, 5557, 5565))
         self.assertEqual([h.name for h in c.hosts], ["hub", "r1", "r2", "r3"])
         self.assertEqual(c.broker.name, "hub")
+        self.assertEqual([h.name for h in c.brokers], ["hub"])
         self.assertEqual(c.broker.daemons, ("broker", "expert", "cache"))
         self.assertEqual([(h.replica, h.address) for h in c.replicas],
                          [(1, "10.77.0.11"), (2, "10.77.0.12"), (3, "10.77.0.13")])
         self.assertEqual([h.name for h in c.running("validator")], ["r1", "r2", "r3"])
         cluster.check_local(c)
+
+    def test_drill_files(self):
+        """The drills' clusters: one broker, and two (hub, hub2) for the broker drills."""
+        one = cluster.load(str(ROOT / "ops" / "drills" / "cluster.zpl"))
+        two = cluster.load(str(ROOT / "ops" / "drills" / "brokers.zpl"))
+        self.assertEqual([h.name for h in one.brokers], ["hub"])
+        self.assertEqual([h.name for h in two.brokers], ["hub", "hub2"])
+        self.assertEqual(two.running("broker")[1].daemons, ("broker",))
+        # The same cluster otherwise: name (run directory, keys) and the other hosts
+        self.assertEqual(one.name, two.name)
+        self.assertEqual([h for h in two.hosts if h.name != "hub2"], list(one.hosts))
+        for c in (one, two):
+            cluster.check_local(c)
 
     @unittest.skipUnless(ctypes.util.find_library("czmq"), "libczmq not found")
     def test_czmq_agrees(self):
@@ -321,11 +349,109 @@ class ClusterFileTest(unittest.TestCase):
     # Daemons
 
     def test_broker(self):
-        self.error(self.edit("        broker\n", ""), "host", "no host runs the broker")
-        self.error(self.edit("            id = 2\n", "            id = 2\n        broker\n"),
-                   "host/b/broker", "the broker already runs on host a (exactly one")
+        self.error(self.edit("        broker\n", ""), "host", "no host runs a broker (one or more")
         self.error(self.edit("        broker\n", "        broker\n        broker\n"),
                    "host/a/broker", "repeated: a host runs each daemon at most once")
+        c = cluster.load(self.write(GOOD))
+        self.assertEqual([h.name for h in c.brokers], ["a"])
+        run = cluster.Run(c, self.dir / "run")
+        self.assertEqual(run.endpoint(c.frontend), "tcp://10.77.0.2:7750")
+        # 17 brokers: more than a client takes (LH_MAX_BROKERS)
+        many = GOOD + "".join(f"    x{k}\n        address = 10.77.0.{100 + k}\n        broker\n"
+                              for k in range(16))
+        self.error(many, "host", "17 hosts run a broker: a client takes 16 at most")
+
+    def test_several_brokers(self):
+        """broker on several hosts: each its own config and name, every daemon
+        and env file the comma lists of all their endpoints (file order)."""
+        text = self.edit("            id = 2\n", "            id = 2\n        broker\n")
+        text = self.edit("            id = 3\n", "            id = 3\n        broker\n        validator\n",
+                         text)
+        c = cluster.load(self.write(text))
+        self.assertEqual([h.name for h in c.brokers], ["a", "b", "c"])
+        self.assertEqual(c.broker.name, "a")
+        run = cluster.Run(c, self.dir / "run")
+        fronts = "tcp://10.77.0.2:7750,tcp://10.77.0.3:7750,tcp://10.77.0.4:7750"
+        backs = fronts.replace(":7750", ":7751")
+        pubs = fronts.replace(":7750", ":7752")
+        self.assertEqual(run.endpoint(c.frontend), fronts)
+        self.assertEqual(run.endpoints(c.pub), pubs.split(","))
+        commands = cluster._commands(run, "K" * 40)
+        # The brokers first, each with its own config; the same key and roster
+        brokers = [(h.name, v) for h, d, v in commands if d == "broker"]
+        self.assertEqual([n for n, _ in brokers], ["a", "b", "c"])
+        self.assertEqual([d for h, d, v in commands][:3], ["broker"] * 3)
+        for name, argv in brokers:
+            self.assertEqual(argv[1:3], ["-c", str(run.dir / f"broker-{name}.cfg")])
+            host = next(h for h in c.hosts if h.name == name)
+            config = cluster.broker_config(run, host)
+            self.assertIn(f"\n    name = {name}\n", config)
+            self.assertIn(f"\n    frontend = tcp://{host.address}:7750\n", config)
+            self.assertIn(f"\n    backend = tcp://{host.address}:7751\n", config)
+            self.assertIn(f"\n    pub = tcp://{host.address}:7752\n", config)
+            self.assertIn(f'cert = "{run.keys / "broker.cert_secret"}"', config)
+            self.assertIn(f'roster = "{run.keys / "roster.zpl"}"', config)
+        def option(argv, name):
+            return argv[argv.index(name) + 1]
+        for h, d, v in commands:
+            if d == "broker":
+                continue
+            self.assertEqual(option(v, "--broker"), backs, f"{h.name} {d}")
+            if d in ("validator", "integrity"):
+                self.assertEqual(option(v, "--pub"), pubs, f"{h.name} {d}")
+            if d in ("validator", "integrity", "expert"):
+                self.assertEqual(option(v, "--frontend"), fronts, f"{h.name} {d}")
+        # Every broker answers metrics at its own host's address
+        self.assertEqual([run.metrics(h, "broker") for h in c.brokers],
+                         ["10.77.0.2:9150", "10.77.0.3:9150", "10.77.0.4:9150"])
+        # The env files: LH_BROKER lists every frontend
+        cluster._configs(run, "K" * 40)
+        for name in ("env", "admin.env", "reviewer.env"):
+            self.assertIn(f"export LH_BROKER='{fronts}'\n", (run.dir / name).read_text())
+        self.assertEqual(sorted(p.name for p in run.dir.glob("broker*.cfg")),
+                         ["broker-a.cfg", "broker-b.cfg", "broker-c.cfg"])
+        # Readiness: every broker is asked for every service, each at its own frontend
+        asked = []
+        with mock.patch.object(cluster, "_workers",
+                               lambda run, service, ep: asked.append((service, ep)) or
+                               (0 if (service, ep) == ("validate", "tcp://10.77.0.3:7750") else 9)):
+            missing = cluster.missing_workers(run)
+        self.assertEqual(missing, {("b", "validate"): 2})
+        self.assertEqual(sorted(set(ep for _, ep in asked)), fronts.split(","))
+        self.assertEqual(sorted(set(s for s, _ in asked)),
+                         ["cache", "events", "events.read", "expert", "validate"])
+        self.assertEqual(len(asked), 15)
+        rc, out, err = self.run_main("check", self.write(text))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("  b            10.77.0.3       broker integrity (replica 2)", out)
+
+    def test_chaos_with_several_brokers(self):
+        """lh-chaos relays each broker on its own loopback address: broker k
+        (file order) at 127.0.0.k, links NAME for the first, NAME-k after."""
+        text = self.edit("            id = 2\n", "            id = 2\n        broker\n")
+        text += "    v\n        address = 10.77.0.9\n        chaos\n        validator\n"
+        c = cluster.load(self.write(text))
+        run = cluster.Run(c, self.dir / "run")
+        commands = cluster._commands(run, "K" * 40)
+        self.assertEqual([d for h, d, v in commands][:3], ["broker", "broker", "chaos"])
+        chaos = next(v for h, d, v in commands if d == "chaos")
+        links = chaos[chaos.index("--links") + 1].split(",")
+        self.assertEqual(links, ["frontend=127.0.0.1:7750>10.77.0.2:7750",
+                                 "backend=127.0.0.1:7751>10.77.0.2:7751",
+                                 "pub=127.0.0.1:7752>10.77.0.2:7752",
+                                 "frontend-2=127.0.0.2:7750>10.77.0.3:7750",
+                                 "backend-2=127.0.0.2:7751>10.77.0.3:7751",
+                                 "pub-2=127.0.0.2:7752>10.77.0.3:7752"])
+        self.assertEqual([n for n, _, _ in run.chaos_links("backend")], ["backend", "backend-2"])
+        validator = next(v for h, d, v in commands if h.name == "v" and d == "validator")
+        self.assertEqual(validator[validator.index("--broker") + 1],
+                         "tcp://127.0.0.1:7751,tcp://127.0.0.2:7751")
+        self.assertEqual(validator[validator.index("--pub") + 1],
+                         "tcp://127.0.0.1:7752,tcp://127.0.0.2:7752")
+        # lh-chaos relays 16 links: five brokers at most behind it
+        more = text + "".join(f"    x{k}\n        address = 10.77.0.{100 + k}\n        broker\n"
+                              for k in range(4))
+        self.error(more, "host/v/chaos", "5 brokers at most: 6 hosts run one")
 
     def test_validators(self):
         self.error(self.edit("        validator\n", ""), "host", "no host runs a validator")

@@ -1,7 +1,9 @@
 """Unit tests of ops/deploy (ops/deploy.py, docs/DEPLOY.md), no root needed:
 each host gets exactly its files and no other host's secrets, modes, the
 units' directives (and systemd-analyze verify where it is), --dry-run writes
-nothing, a second run keeps the keys, bad files and options exit 2.
+nothing, a second run keeps the keys, bad files and options exit 2; with a
+second broker, both broker hosts get the broker secret and the roster and
+every config and env file lists both brokers.
 
     test_deploy.py BUILD_DIR
 """
@@ -283,6 +285,80 @@ class DeployTest(unittest.TestCase):
             self.assertEqual(result.returncode, 2, args)
             self.assertIn(message, result.stderr)
             self.assertFalse((self.tmp / "never").exists())
+
+
+class SeveralBrokersTest(unittest.TestCase):
+    """A second broker, on hub (with its workers): every broker host gets the
+    one broker secret and the roster and no other secret but its own node
+    key; configs and env files list every broker; both are scraped."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not (BUILD / "cli/lh").exists():
+            raise unittest.SkipTest(f"no {BUILD / 'cli/lh'}: build first")
+        cls.tmp = pathlib.Path(tempfile.mkdtemp(prefix="lh-deploy-brokers-"))
+        cls.file = cls.tmp / "two.zpl"
+        cls.file.write_text(FILE.replace("        expert\n", "        broker\n        expert\n", 1))
+        cls.out = cls.tmp / "out"
+        result = deploy(cls.file, "--out", cls.out, "--build", BUILD)
+        if result.returncode != 0:
+            raise AssertionError(f"ops/deploy: exit {result.returncode}: {result.stderr}")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_secrets(self):
+        keys = self.out / "keys"
+        secrets = {name: secret_of(keys / f"{name}.cert_secret")
+                   for name in ["broker", "admin", "agent-1", "reviewer"]
+                   + [f"node-{h}" for h in HOSTS if h != "gw"]}
+        roster = (keys / "roster.zpl").read_text()
+        for host in HOSTS:
+            files = {str(p.relative_to(self.out / host)): p for p in (self.out / host).rglob("*")
+                     if p.is_file()}
+            text = "".join(p.read_text() for p in files.values())
+            broker = host in ("gw", "hub")
+            mine = ({"broker"} if broker else set()) | ({f"node-{host}"} if host != "gw" else set())
+            for name, secret in secrets.items():
+                self.assertEqual(secret in text, name in mine, f"{name}'s secret on {host}")
+            self.assertEqual("etc/lighthouse/keys/roster.zpl" in files, broker, host)
+            if broker:
+                self.assertEqual(files["etc/lighthouse/keys/roster.zpl"].read_text(), roster)
+                self.assertEqual(stat.S_IMODE(files["etc/lighthouse/keys/broker.cert_secret"]
+                                              .stat().st_mode), 0o600)
+
+    def test_configs(self):
+        for host, address in (("gw", "192.0.2.10"), ("hub", "192.0.2.11")):
+            cfg = (self.out / host / "etc/lighthouse/broker.cfg").read_text()
+            self.assertIn(f"\n    name = {host}\n", cfg)
+            self.assertIn(f"frontend = tcp://{address}:6555", cfg)
+            self.assertIn(f"metrics = {address}:9560", cfg)
+            self.assertIn('cert = "/etc/lighthouse/keys/broker.cert_secret"', cfg)
+        both = "tcp://192.0.2.10:{0},tcp://192.0.2.11:{0}"
+        validator = (self.out / "r1" / "etc/lighthouse/validator.cfg").read_text()
+        for line in (f'broker = "{both.format(6556)}"', f'pub = "{both.format(6557)}"',
+                     f'frontend = "{both.format(6555)}"'):
+            self.assertIn(f"\n    {line}\n", validator)
+        expert = (self.out / "hub" / "etc/lighthouse/expert.cfg").read_text()
+        self.assertIn(f'\n    broker = "{both.format(6556)}"\n', expert)
+        unit = (self.out / "hub" / "etc/systemd/system/lighthouse-expert.service").read_text()
+        self.assertIn("After=network-online.target lighthouse-broker.service", unit)
+        for name in ("admin.env", "env", "reviewer.env"):
+            env = (self.out / "admin" / name).read_text()
+            self.assertIn(f"LH_BROKER='{both.format(6555)}'", env)
+        targets = re.findall(r"targets: \['([0-9.:]+)'\]", (self.out / "prometheus.yml").read_text())
+        self.assertEqual(len(targets), 9)
+        self.assertIn("192.0.2.10:9560", targets)
+        self.assertIn("192.0.2.11:9560", targets)
+        readme = (self.out / "README.md").read_text()
+        for text in ("| 6555 (frontend) | gw 192.0.2.10 hub 192.0.2.11 |",
+                     "| 6556 (backend) | gw 192.0.2.10 hub 192.0.2.11 |",
+                     "| 6557 (pub) | gw 192.0.2.10 hub 192.0.2.11 |",
+                     "# the brokers\nssh root@192.0.2.10 systemctl enable --now lighthouse-broker"
+                     "   # gw\nssh root@192.0.2.11 systemctl enable --now lighthouse-broker   # hub",
+                     "share one key pair and one roster"):
+            self.assertIn(text, readme)
 
 
 if __name__ == "__main__":

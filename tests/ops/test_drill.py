@@ -2,10 +2,11 @@
 
     test_drill.py unit              the report's figures and plot, and usage errors
     test_drill.py short BUILD_DIR   two short drills against a namespace cluster
-                                    (partition the leader, SIGKILL a validator), a
-                                    partition that never heals within its drill, and
-                                    Ctrl-C in the middle of a drill: faults healed,
-                                    nothing left behind
+                                    (partition the leader, SIGKILL a validator), one
+                                    against two brokers (SIGKILL one: the other
+                                    carries the load), a partition that never heals
+                                    within its drill, and Ctrl-C in the middle of a
+                                    drill: faults healed, nothing left behind
 
 The short part exits 77 (skipped) when not root, when ip netns add fails, when
 nft is missing or when another cluster holds 10.77.0.0/24.
@@ -24,6 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import drill  # noqa: E402
 import drill_report  # noqa: E402
 from nstest import expect, leftovers, preconditions  # noqa: E402
 
@@ -113,14 +115,76 @@ class ReportTest(unittest.TestCase):
         self.assertIn("unit&lt;&amp;&gt;", svg)                 # escaped
         self.assertNotIn("<fault>", svg)
 
+    def test_stall_and_p99(self):
+        ops = self.history()
+        rows = drill_report.per_second(ops, T0, 10)
+        self.assertEqual(drill_report.worst_p99(rows), 35)
+        self.assertIsNone(drill_report.worst_p99([{"p99_ms": None}]))
+        # In flight during 3..6 s: the 100 ms timeouts, and 35 ms appends of 2.75 s
+        # and 6.75 s are outside; a 3 s stall sent at 2.5 s overlaps the window
+        stall = drill_report.max_stall(ops, T0 + 3000, T0 + 6000)
+        self.assertEqual(stall, {"ms": 100, "op": "append", "outcome": "info", "invoke_s": 0.0})
+        ops.append(op("decision", 2.5, 3000, "error", error="timeout"))
+        stall = drill_report.max_stall(ops, T0 + 3000, T0 + 6000)
+        self.assertEqual((stall["ms"], stall["op"], stall["invoke_s"]), (3000, "decision", -0.5))
+        self.assertIsNone(drill_report.max_stall(ops, T0 + 50000, T0 + 60000))
+
+    def test_broker_load(self):
+        """Per broker, increments of its answered counter: all of them during
+        the load, and those wholly inside the fault (a sample shows the counter
+        up to a second old); a restart (the counter went down) counts from zero."""
+        t0 = 1000.0
+        a = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]       # steady, 10 a second
+        b = [0, 10, 20, None, None, None, 5, 15, 25, 35, 45]   # killed at 2.5 s, back at 6
+        samples = [(t0 + k, {"a": {"answered": a[k], "whole": True},
+                             "b": None if b[k] is None else {"answered": b[k], "whole": k >= 7}})
+                   for k in range(11)]
+        load = drill_report.broker_load(samples, t0, 2.5, 6.5, 10)
+        self.assertEqual(load["a"], {"answered": 100, "answered_in_fault": 20})  # 4..5, 5..6
+        self.assertEqual(load["b"], {"answered": 65, "answered_in_fault": 0})  # 10+10, 5, 4x10
+        self.assertEqual(drill_report.whole_after_s(samples, t0 + 6.5), 0.5)
+        self.assertIsNone(drill_report.whole_after_s(samples[:7], t0 + 6.5))
+
+    def test_results_table(self):
+        first = self.report()
+        second = dict(self.report(passed=False), drill="kill-broker", recovery_s=None,
+                      max_stall={"ms": 812, "op": "append", "outcome": "ok", "invoke_s": 0.1},
+                      worst_p99_ms=35)
+        text = drill.results_table([first, second]).splitlines()
+        self.assertEqual(len(text), 4)
+        self.assertIn("| longest stall in the fault ms |", text[0])
+        self.assertEqual(text[3], "| kill-broker | NO | 28 | 0 / 0 / 0 | 40 / 40 | 3 | - | 35 | "
+                                  "812 | 1 |")
+        self.assertEqual(text[2].split(" | ")[7:9], ["-", "-"])
+
+    def test_summary_brokers(self):
+        report = dict(self.report(), worst_p99_ms=35,
+                      max_stall={"ms": 812, "op": "append", "outcome": "ok", "invoke_s": 0.1},
+                      brokers={"hub": {"answered": 900, "answered_in_fault": 400},
+                               "hub2": {"answered": 300, "answered_in_fault": 0}},
+                      brokers_whole_s=1.5)
+        text = drill_report.summary_text(report)
+        self.assertIn("worst p99 35 ms; longest stall in the fault 812 ms (append, ok, sent +0.1 s "
+                      "into it)", text)
+        self.assertIn("brokers    hub answered 900 (400 in the fault), hub2 answered 300 (0 in the "
+                      "fault); all whole again 1.5 s after the heal", text)
+        self.assertLessEqual(len(text.splitlines()), 24)
+        # One broker: no broker line
+        report["brokers"] = {"hub": {"answered": 900, "answered_in_fault": 400}}
+        self.assertNotIn("brokers ", drill_report.summary_text(report))
+
     def test_usage(self):
         listed = subprocess.run([DRILL, "--list"], capture_output=True, text=True)
         self.assertEqual(listed.returncode, 0)
         names = [line.split()[0] for line in listed.stdout.splitlines()]
-        self.assertEqual(len(names), 9)
+        self.assertEqual(len(names), 12)
         for name in ("leader-partition", "broker-validators", "minority-majority", "flapping-link",
-                     "slow-link", "kill-replica", "kill-validator", "kill-broker", "pause-leader"):
+                     "slow-link", "kill-replica", "kill-validator", "kill-only-broker",
+                     "pause-leader", "kill-broker", "pause-broker", "partition-broker"):
             self.assertIn(name, names)
+        self.assertEqual({line.split()[-1] for line in listed.stdout.splitlines()
+                          if line.split()[0] in ("kill-broker", "pause-broker",
+                                                 "partition-broker")}, {"[brokers.zpl]"})
         for argv, words in ((["nosuch"], "unknown drill"), ([], "name a drill"),
                             (["kill-broker", "--duration", "3"], "--duration 8..600"),
                             (["all", "--json", "x.json"], "one drill's files")):
@@ -132,10 +196,22 @@ class ReportTest(unittest.TestCase):
             text = (ROOT / "ops" / "drills" / "cluster.zpl").read_text()
             real = pathlib.Path(tmp) / "real.zpl"
             real.write_text(text.replace("10.77.0.2\n", "192.0.2.2\n"))
-            result = subprocess.run([DRILL, "kill-broker", "--file", real],
+            result = subprocess.run([DRILL, "kill-only-broker", "--file", real],
                                     capture_output=True, text=True)
             self.assertEqual(result.returncode, 2)
             self.assertIn("ops/cluster up uses only 10.77.0.0/24", result.stderr)
+        # The broker drills need two brokers, kill-only-broker one: refused before
+        # anything is made
+        for argv, words in ((["kill-broker", "--file", ROOT / "ops/drills/cluster.zpl"],
+                             "kill-broker needs a cluster of 2 brokers or more; "),
+                            (["leader-partition", "pause-broker", "--file",
+                              ROOT / "ops/drills/cluster.zpl"], "pause-broker needs"),
+                            (["kill-only-broker", "--file", ROOT / "ops/drills/brokers.zpl"],
+                             "kill-only-broker needs a cluster of exactly 1 broker; ")):
+            result = subprocess.run([DRILL, *argv], capture_output=True, text=True)
+            self.assertEqual(result.returncode, 2, argv)
+            self.assertIn(words, result.stderr)
+            self.assertTrue(result.stderr.endswith("has 2\n" if "only" in argv[0] else "has 1\n"))
 
 
 def short(build):
@@ -146,11 +222,12 @@ def short(build):
     with tempfile.TemporaryDirectory(prefix="lh-drill-test-") as tmp:
         out = pathlib.Path(tmp)
         common = ["--build", build, "--out", out, "--duration", "10", "--agents", "4"]
-        result = subprocess.run([DRILL, "leader-partition", "kill-validator", *common],
-                                capture_output=True, text=True, timeout=240)
-        print(result.stdout[-3000:], result.stderr[-2000:])
-        expect(result.returncode == 0, "ops/drill leader-partition kill-validator exits 0")
-        for name in ("leader-partition", "kill-validator"):
+        result = subprocess.run([DRILL, "leader-partition", "kill-validator", "kill-broker",
+                                 *common], capture_output=True, text=True, timeout=300)
+        print(result.stdout[-4000:], result.stderr[-2000:])
+        expect(result.returncode == 0,
+               "ops/drill leader-partition kill-validator kill-broker exits 0")
+        for name in ("leader-partition", "kill-validator", "kill-broker"):
             report = json.loads((out / f"{name}.json").read_text())
             expect(report["passed"] and report["acked"] > 0 and report["lost"] == 0
                    and report["duplicated"] == 0 and report["reordered"] == 0
@@ -172,6 +249,25 @@ def short(build):
                "leader change(s) seen")
         killed = json.loads((out / "kill-validator.json").read_text())
         expect("killed (SIGKILL)" in killed["fault"]["what"], "kill-validator killed a validator")
+        # Two brokers (ops/drills/brokers.zpl): hub2's killed, hub carries the load;
+        # no request waits out its 2 s deadline, and hub2 takes work again
+        report = json.loads((out / "kill-broker.json").read_text())
+        brokers, stall = report["brokers"], report["max_stall"]
+        expect(report["fault"]["what"] == "broker on hub2 killed (SIGKILL)"
+               and sorted(brokers) == ["hub", "hub2"]
+               and brokers["hub"]["answered_in_fault"] > 0
+               and brokers["hub2"]["answered_in_fault"] == 0
+               and brokers["hub2"]["answered"] > 0,
+               f"kill-broker: hub2 killed; hub answered {brokers['hub']['answered_in_fault']} "
+               f"requests in the fault, hub2 {brokers['hub2']['answered_in_fault']} "
+               f"({brokers['hub2']['answered']} in the drill)")
+        expect(report["decisions_answered"] == report["decisions"] and report["failed"] == 0
+               and stall is not None and stall["ms"] < 2000
+               and report["brokers_whole_s"] is not None,
+               f"kill-broker: every decision answered, the longest stall {stall and stall['ms']} ms "
+               f"(under the 2 s deadline), both brokers whole {report['brokers_whole_s']} s "
+               "after the heal")
+        expect("| kill-broker | yes |" in result.stdout, "the table of the three drills")
 
         # A partition held past the load's end: the drill ends anyway, healed,
         # and fails saying so
