@@ -77,9 +77,10 @@ test_scrape (void **state)
     char command[2048];
     snprintf (command, sizeof (command),
               "/usr/bin/python3 '%s' "
-              "http://127.0.0.1:%d/metrics 'lighthouse_broker_requests_total>=3' "
+              "http://127.0.0.1:%d/metrics 'lighthouse_broker_requests_total{broker=broker-1}>=3' "
               "'lighthouse_service_replies_total{service=validate}>=3' "
-              "'lighthouse_service_workers{service=cache}>=1' -- "
+              "'lighthouse_service_workers{service=cache}>=1' "
+              "'lighthouse_broker_workers{broker=broker-1}>=1' -- "
               "http://127.0.0.1:%d/metrics 'lighthouse_validator_requests_total>=3' "
               "'lighthouse_validator_deny_total>=1' 'lighthouse_validator_escalated_total>=1' -- "
               "http://127.0.0.1:%d/metrics 'lighthouse_expert_submitted_total>=1' "
