@@ -18,6 +18,7 @@ typedef struct {
     bool up;
     int64_t last_rx;       //  ms, last message from this broker
     uint64_t ping_id;      //  outstanding probe, 0 when none
+    uint64_t stale_ping;   //  the last probe given up on: its late answer is no stray
     int64_t ping_deadline; //  probe unanswered by then: down
     int64_t probe_at;      //  a down link is probed again then
     int probe_backoff;     //  ms
@@ -253,22 +254,26 @@ s_send_frames (link_t *link, const char *service, const void *body, size_t size)
     return 0;
 }
 
-//  The next link that is up other than `avoid` in round-robin order, else
-//  the next one that is up, else simply the next one: with every broker
-//  down, requests still go out and the first to come back answers them.
+//  The link that is up, other than `avoid`, holding fewest of our requests
+//  (ties in round-robin order: a broker that falls behind gets less until
+//  it catches up), else `avoid` if it is up, else simply the next one: with
+//  every broker down, requests still go out and the first back answers.
 static int
 s_pick (lh_client_t *self, int avoid)
 {
-    int fallback = -1;
+    int best = -1, fallback = -1;
     for (int step = 0; step < self->nlinks; step++) {
         int i = (self->next_link + step) % self->nlinks;
         if (!self->links[i].up)
             continue;
-        if (i != avoid || self->nlinks == 1) {
-            self->next_link = (i + 1) % self->nlinks;
-            return i;
-        }
-        fallback = i;
+        if (i == avoid && self->nlinks > 1)
+            fallback = i;
+        else if (best < 0 || self->links[i].inflight < self->links[best].inflight)
+            best = i;
+    }
+    if (best >= 0) {
+        self->next_link = (best + 1) % self->nlinks;
+        return best;
     }
     if (fallback >= 0)
         return fallback;
@@ -423,6 +428,7 @@ s_link_down (lh_client_t *self, int i, int64_t now)
     if (link->up)
         self->failovers++;
     link->up = false;
+    link->stale_ping = link->ping_id;
     link->ping_id = 0;
     link->probe_backoff = link->probe_backoff
                               ? (link->probe_backoff * 2 > 5000 ? 5000 : link->probe_backoff * 2)
@@ -504,10 +510,13 @@ s_expire (lh_client_t *self, int64_t now)
 //  A broker.ping reply on link i: the link is up; a new boot id means the
 //  broker restarted and lost whatever it held, so that goes out again.
 static void
-s_pong (lh_client_t *self, int i, const msgpack_object *root)
+s_pong (lh_client_t *self, int i, const msgpack_object *root, uint64_t id)
 {
     link_t *link = &self->links[i];
-    link->ping_id = 0;
+    if (id == link->ping_id)
+        link->ping_id = 0;
+    else
+        link->stale_ping = 0;
     link->up = true;
     link->probe_backoff = 0;
     const msgpack_object *boot = codec_map_get (root, "boot");
@@ -549,8 +558,9 @@ s_read (lh_client_t *self, int i)
     const msgpack_object *id = codec_map_get (root, "id");
     pending_t *p = NULL;
     if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (link->ping_id && id->via.u64 == link->ping_id) {
-            s_pong (self, i, root);
+        if ((link->ping_id && id->via.u64 == link->ping_id) ||
+            (link->stale_ping && id->via.u64 == link->stale_ping)) {
+            s_pong (self, i, root, id->via.u64);
             codec_doc_destroy (&doc);
             goto done;
         }

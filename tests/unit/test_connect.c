@@ -29,8 +29,8 @@ test_lists (void **state)
     s_expect (" tcp://a:1 ,\ttcp://b:2 , ipc:///run/c ", 3, "tcp://a:1", "ipc:///run/c");
     char list[16 * 16 + 1] = "";
     for (int i = 0; i < LH_MAX_BROKERS; i++)
-        snprintf (list + strlen (list), sizeof (list) - strlen (list), "%stcp://h:%d",
-                  i ? "," : "", 1000 + i);
+        snprintf (list + strlen (list), sizeof (list) - strlen (list), "%stcp://h:%d", i ? "," : "",
+                  1000 + i);
     s_expect (list, LH_MAX_BROKERS, "tcp://h:1000", "tcp://h:1015");
 }
 
@@ -38,15 +38,15 @@ static void
 test_bad_lists (void **state)
 {
     (void) state;
-    const char *bad[] = {"", " ", ",", "tcp://a:1,", ",tcp://a:1", "tcp://a:1,,tcp://b:2",
-                         "tcp://a:1, ,tcp://b:2"};
+    const char *bad[] = {
+        "", " ", ",", "tcp://a:1,", ",tcp://a:1", "tcp://a:1,,tcp://b:2", "tcp://a:1, ,tcp://b:2"};
     for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++)
         assert_null (lh_connect_endpoints (bad[i]));
     assert_null (lh_connect_endpoints (NULL));
     char list[17 * 16 + 1] = "";
     for (int i = 0; i <= LH_MAX_BROKERS; i++)
-        snprintf (list + strlen (list), sizeof (list) - strlen (list), "%stcp://h:%d",
-                  i ? "," : "", 1000 + i);
+        snprintf (list + strlen (list), sizeof (list) - strlen (list), "%stcp://h:%d", i ? "," : "",
+                  1000 + i);
     assert_null (lh_connect_endpoints (list));
     //  The SDK refuses them too, rather than connect to part of a list
     lh_connect_t conn = {.endpoint = "tcp://127.0.0.1:1,"};
