@@ -1067,7 +1067,8 @@ typedef struct {
     //  From the spans, ms: the longest round trip of a request in flight
     //  during [at, restored), during [restored, end), and either
     double during_ms, after_ms, stall_ms;
-    int in_flight; //  requests in flight at some time in [at, end)
+    double after_sent_s; //  when the longest of after_ms was sent, from the restart
+    int in_flight;       //  requests in flight at some time in [at, end)
 } fault_t;
 
 typedef struct {
@@ -1085,23 +1086,32 @@ typedef struct {
     int clients;
 } faults_t;
 
-//  The longest round trip of a request in flight at some time in [a, b), ms
+//  The longest round trip of a request in flight at some time in [a, b),
+//  ms; how many were in flight, and when the longest was sent. With
+//  answered_by_b, requests still in flight at b are left out (at the end of
+//  a fault's cycle they belong to the next fault)
 static double
-s_longest (const driver_t *d, uint64_t a, uint64_t b, int *count)
+s_longest (const driver_t *d, uint64_t a, uint64_t b, bool answered_by_b, int *count,
+           uint64_t *sent_p)
 {
-    uint64_t longest = 0;
+    uint64_t longest = 0, sent = 0;
     int n = 0;
     for (size_t i = 0; i < d->nspans; i++) {
         const span_t *s = &d->spans[i];
         uint64_t done = s->done_ns ? s->done_ns : UINT64_MAX;
-        if (s->sent_ns >= b || done <= a)
+        if (s->sent_ns >= b || done <= a || (answered_by_b && done > b))
             continue;
         n++;
         uint64_t rtt = s->done_ns ? s->done_ns - s->sent_ns : 0;
-        longest = rtt > longest ? rtt : longest;
+        if (rtt > longest) {
+            longest = rtt;
+            sent = s->sent_ns;
+        }
     }
     if (count)
         *count = n;
+    if (sent_p)
+        *sent_p = sent;
     return (double) longest / 1e6;
 }
 
@@ -1192,9 +1202,12 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     //  Per fault, from the spans
     for (int i = 0; i < f->nfaults; i++) {
         fault_t *x = &f->fault[i];
-        x->during_ms = s_longest (d, x->at, x->restored, NULL);
-        x->after_ms = s_longest (d, x->restored, x->end, NULL);
-        x->stall_ms = s_longest (d, x->at, x->end, &x->in_flight);
+        uint64_t sent = 0;
+        x->during_ms = s_longest (d, x->at, x->restored, false, NULL, NULL);
+        x->after_ms = s_longest (d, x->restored, x->end, true, NULL, &sent);
+        x->after_sent_s = ((double) sent - (double) x->restored) / 1e9;
+        x->stall_ms = x->during_ms > x->after_ms ? x->during_ms : x->after_ms;
+        s_longest (d, x->at, x->end, true, &x->in_flight, NULL);
     }
     hist_reset (&f->base_hist);
     hist_reset (&f->all_hist);
@@ -1208,7 +1221,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     }
     //  The same measure without faults: windows as long as a fault
     for (uint64_t a = f->base0; a + hold <= f->base1 && f->base_windows < 256; a += hold)
-        f->base_window_ms[f->base_windows++] = s_longest (d, a, a + hold, NULL);
+        f->base_window_ms[f->base_windows++] = s_longest (d, a, a + hold, false, NULL, NULL);
     f->check = d->check;
     f->failovers = d->failovers;
     f->reconnects = d->reconnects;
@@ -1470,10 +1483,12 @@ s_table (FILE *out, const bopts_t *o, const meta_t *m, const results_t *r)
         }
         fprintf (out,
                  "(stall: per fault, the longest round trip of any request in flight at some "
-                 "time between the fault and the next one; during: from the fault to the "
-                 "restart / SIGCONT; after: from then to the next fault; back: from the restart "
-                 "/ SIGCONT until every client uses that broker again; listed: until it lists "
-                 "the validator again; requests: in flight during the cycles, summed)\n");
+                 "time from the fault to the next one, the greater of during: in flight at some "
+                 "time from the fault to the restart / SIGCONT, and after: from then to the next "
+                 "fault, answered before it (those still in flight count for the next fault); "
+                 "back: from the restart / SIGCONT until every client uses that broker again; "
+                 "listed: until it lists the validator again; requests: in flight during the "
+                 "cycles, summed)\n");
         lat_t all = s_lat (&f->all_hist);
         fprintf (out,
                  "requests of the stream: %llu sent, %llu answered ok, %llu failed or lost "
@@ -1492,10 +1507,11 @@ s_table (FILE *out, const bopts_t *o, const meta_t *m, const results_t *r)
         for (int i = 0; i < f->nfaults; i++) {
             const fault_t *x = &f->fault[i];
             fprintf (out,
-                     "  %2d %s broker %d at %7.2f s: stall %8.1f (during %8.1f, after %8.1f), "
-                     "back %5.2f s, failovers %llu\n",
+                     "  %2d %s broker %d at %7.2f s: stall %8.1f (during %8.1f, after %8.1f sent "
+                     "at %+.2f s), back %5.2f s, failovers %llu\n",
                      i + 1, x->signum == SIGKILL ? "SIGKILL" : "SIGSTOP", x->broker,
                      (double) (x->at - f->start) / 1e9, x->stall_ms, x->during_ms, x->after_ms,
+                     x->after_sent_s,
                      x->rejoined ? (double) (x->rejoined - x->restored) / 1e9 : -1.0,
                      (unsigned long long) x->failovers);
         }
@@ -1671,10 +1687,12 @@ s_json (FILE *out, const bopts_t *o, const meta_t *m, const results_t *r)
             const fault_t *x = &f->fault[i];
             fprintf (out,
                      "%s\n      {\"signal\": \"%s\", \"broker\": %d, \"at_s\": %.3f, "
-                     "\"stall_ms\": %.3f, \"during_ms\": %.3f, \"after_ms\": %.3f, \"back_s\": "
-                     "%.3f, \"listed_s\": %.3f, \"failovers\": %llu, \"requests_in_flight\": %d}",
+                     "\"stall_ms\": %.3f, \"during_ms\": %.3f, \"after_ms\": %.3f, "
+                     "\"after_sent_s\": %.3f, \"back_s\": %.3f, \"listed_s\": %.3f, "
+                     "\"failovers\": %llu, \"requests_in_flight\": %d}",
                      i ? "," : "", x->signum == SIGKILL ? "SIGKILL" : "SIGSTOP", x->broker,
                      (double) (x->at - f->start) / 1e9, x->stall_ms, x->during_ms, x->after_ms,
+                     x->after_sent_s,
                      x->rejoined ? (double) (x->rejoined - x->restored) / 1e9 : -1.0,
                      x->listed ? (double) (x->listed - x->restored) / 1e9 : -1.0,
                      (unsigned long long) x->failovers, x->in_flight);
