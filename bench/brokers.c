@@ -945,6 +945,11 @@ typedef struct {
     //  CPU percent over the windows (100 = one core), averaged over rounds
     double brokers, brokers_main, brokers_io, broker_top, validator, replicas, self, host, other;
     char broker_top_comm[24];
+    //  Per broker, summed over rounds: requests of the service in the window,
+    //  and held (queued + at the worker) at mid-window, from broker.stats
+    uint64_t broker_requests[LAUNCHER_MAX_BROKERS];
+    uint64_t broker_held[LAUNCHER_MAX_BROKERS];
+    int stats_rounds;
     double us_brokers, us_all; //  CPU us per ok reply
 } tput_t;
 
@@ -958,6 +963,47 @@ s_bsnap (bsnap_t *s, bcluster_t *c)
     for (int i = 0; i < REPLICAS; i++)
         cpu_snap (&s->replica[i], c->replica[i]);
     cpu_snap (&s->self, getpid ());
+}
+
+typedef struct {
+    uint64_t requests, queued, inflight;
+} bstat_t;
+
+//  The service's counters from broker k's broker.stats, as admin; false
+//  when it does not answer
+static bool
+s_broker_stats (bcluster_t *c, int k, const char *service, bstat_t *out)
+{
+    memset (out, 0, sizeof (*out));
+    lh_connect_t conn = {.endpoint = launcher_frontend_at (c->launcher, k),
+                         .server_key = launcher_broker_key (c->launcher),
+                         .cert = launcher_cert (c->launcher, "admin")};
+    lh_client_t *client = lh_client_new (&conn);
+    if (!client)
+        return false;
+    lh_client_set_timeout (client, 2000);
+    lh_client_set_retries (client, 0);
+    lh_reply_t *reply = lh_client_call (client, "broker.stats", "\x80", 1);
+    bool found = false;
+    const msgpack_object *services =
+        reply && lh_reply_ok (reply) ? codec_map_get (lh_reply_root (reply), "services") : NULL;
+    for (uint32_t i = 0; services && services->type == MSGPACK_OBJECT_ARRAY &&
+                         i < services->via.array.size && !found;
+         i++) {
+        const msgpack_object *s = &services->via.array.ptr[i];
+        if (!codec_str_eq (codec_map_get (s, "name"), service))
+            continue;
+        const msgpack_object *v[3] = {codec_map_get (s, "requests"), codec_map_get (s, "queued"),
+                                      codec_map_get (s, "inflight")};
+        uint64_t *into[3] = {&out->requests, &out->queued, &out->inflight};
+        for (int j = 0; j < 3; j++)
+            if (v[j] && v[j]->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                *into[j] = v[j]->via.u64;
+        found = true;
+    }
+    lh_reply_destroy (&reply);
+    lh_client_destroy (&client);
+    return found;
 }
 
 static void
@@ -995,11 +1041,29 @@ s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int 
         free (snap);
         return;
     }
+    const char *service = kind == REQ_VALIDATE ? "validate" : "events";
+    bstat_t before[LAUNCHER_MAX_BROKERS], mid[LAUNCHER_MAX_BROKERS], after[LAUNCHER_MAX_BROKERS];
+    bool stats = true;
     s_sleep_until (d->t0);
     s_bsnap (&snap[0], c);
+    for (int k = 0; k < c->brokers; k++)
+        stats &= s_broker_stats (c, k, service, &before[k]);
+    //  Where the requests in flight are: at each broker, mid-window
+    s_sleep_until (d->t0 + (atomic_load (&d->t1) - d->t0) / 2);
+    for (int k = 0; k < c->brokers; k++)
+        stats &= s_broker_stats (c, k, service, &mid[k]);
     s_sleep_until (atomic_load (&d->t1));
     s_bsnap (&snap[1], c);
+    for (int k = 0; k < c->brokers; k++)
+        stats &= s_broker_stats (c, k, service, &after[k]);
     pthread_join (thread, NULL);
+    if (stats) {
+        t->stats_rounds++;
+        for (int k = 0; k < c->brokers; k++) {
+            t->broker_requests[k] += after[k].requests - before[k].requests;
+            t->broker_held[k] += mid[k].queued + mid[k].inflight;
+        }
+    }
 
     double seconds = (double) (atomic_load (&d->t1) - d->t0) / 1e9;
     t->ran = true;
@@ -1432,6 +1496,22 @@ s_table (FILE *out, const bopts_t *o, const meta_t *m, const results_t *r)
                      s_ratio (b.p50, a.p50), s_ratio (b.p99, a.p99),
                      s_ratio (t[1].us_brokers, t[0].us_brokers));
         }
+        fprintf (out, "per broker, from broker.stats (requests of the service in the window, "
+                      "share; held = queued + at the worker, mid-window; mean over rounds):\n");
+        for (int kind = 0; kind < 2; kind++)
+            for (int k = 0; k < CONFIGS; k++) {
+                const tput_t *t = kind ? &r->append[k] : &r->validate[k];
+                uint64_t all = 0;
+                for (int b = 0; b < s_brokers[k]; b++)
+                    all += t->broker_requests[b];
+                fprintf (out, "  %-8s (%c):", kind ? "append" : "validate", 'a' + k);
+                for (int b = 0; b < s_brokers[k] && t->stats_rounds; b++)
+                    fprintf (out, "  broker %d: %llu requests (%.1f%%), held %.0f", b,
+                             (unsigned long long) (t->broker_requests[b] / t->stats_rounds),
+                             all ? 100.0 * (double) t->broker_requests[b] / (double) all : 0,
+                             (double) t->broker_held[b] / t->stats_rounds);
+                fprintf (out, "%s\n", t->stats_rounds ? "" : "  broker.stats did not answer");
+            }
         if (o->rounds > 1)
             for (int kind = 0; kind < 2; kind++)
                 for (int k = 0; k < CONFIGS; k++) {
@@ -1585,6 +1665,12 @@ s_json_tput (FILE *out, const tput_t *t, int config)
              t->self, t->host, t->other, t->us_brokers, t->us_all,
              (unsigned long long) t->failovers);
     s_json_check (out, &t->check);
+    fprintf (out, ", \"per_broker\": [");
+    for (int b = 0; b < s_brokers[config] && t->stats_rounds; b++)
+        fprintf (out, "%s{\"requests\": %llu, \"held_mid_window\": %.1f}", b ? ", " : "",
+                 (unsigned long long) (t->broker_requests[b] / t->stats_rounds),
+                 (double) t->broker_held[b] / t->stats_rounds);
+    fputs ("]", out);
     fputs ("}", out);
 }
 
