@@ -11,7 +11,8 @@
     validate  the validate suite: echo vs validate through one broker
 
     lh-events-bench (events.c, bench/run-events) and lh-escalation-bench
-    (escalation.c, bench/run-escalation) share hist and proc.
+    (escalation.c, bench/run-escalation) share hist and proc; lh-brokers-bench
+    (brokers.c, bench/run-brokers) hist, proc and mix.
 */
 #ifndef LH_BENCH_H_INCLUDED
 #define LH_BENCH_H_INCLUDED
