@@ -89,6 +89,19 @@ int proc_self_dir (char *out, size_t size);
 //  is not executable.
 bool proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
                     const char *relative, const char *built_in);
+//  What every bench that runs a cluster does first: zsys_init, czmq's own
+//  logging off, proc_init, RLIMIT_NOFILE raised to 65536, no czmq socket
+//  limit, linger 0.
+void proc_start (void);
+
+//  The command line as a shell would take it back, quoted where needed
+//  (for reports); the caller frees it. NULL when out of memory.
+char *proc_command_line (int argc, char **argv);
+
+//  Sleeps until the monotonic time t (bench_now_ns), in steps of at most
+//  50 ms so that bench_stop is seen.
+void proc_sleep_until (uint64_t t);
+
 //  /proc/loadavg without its newline ("?" when unreadable).
 void proc_loadavg (char *out, size_t size);
 
@@ -136,6 +149,9 @@ typedef struct {
 void host_snap (host_snap_t *snap);
 //  Busy percent between a and b, 100 = one core.
 double host_busy_percent (const host_snap_t *a, const host_snap_t *b);
+//  The host's busy percent over the next ms milliseconds (sleeps that long):
+//  what else the machine does, before a bench adds anything.
+double host_busy_over (int ms);
 //  I/O wait percent between a and b, 100 = one core.
 double host_iowait_percent (const host_snap_t *a, const host_snap_t *b);
 

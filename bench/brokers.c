@@ -218,33 +218,6 @@ s_parse (bopts_t *o, int argc, char **argv, zconfig_t **config_p)
     return -1;
 }
 
-//  The command line as a shell would take it back, quoted where needed
-static char *
-s_command_line (int argc, char **argv)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    if (!out)
-        return NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        fputs (i ? " " : "", out);
-        size_t safe = strspn (arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                   "0123456789-_./=:,+@%");
-        if (*arg && safe == strlen (arg)) {
-            fputs (arg, out);
-            continue;
-        }
-        fputc ('\'', out);
-        for (const char *c = arg; *c; c++)
-            fputs (*c == '\'' ? "'\\''" : (char[]){*c, 0}, out);
-        fputc ('\'', out);
-    }
-    fclose (out);
-    return text;
-}
-
 //  --------------------------------------------------------------------------
 //  Checking replies
 
@@ -1006,18 +979,6 @@ s_broker_stats (bcluster_t *c, int k, const char *service, bstat_t *out)
     return found;
 }
 
-static void
-s_sleep_until (uint64_t t)
-{
-    while (!bench_stop) {
-        uint64_t now = bench_now_ns ();
-        if (now >= t)
-            return;
-        uint64_t left = t - now;
-        usleep ((useconds_t) (left > 50000000 ? 50000 : left / 1000 + 1));
-    }
-}
-
 //  One closed-loop window of kind through cluster c, merged into t
 static void
 s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int count, int depth,
@@ -1044,15 +1005,15 @@ s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int 
     const char *service = kind == REQ_VALIDATE ? "validate" : "events";
     bstat_t before[LAUNCHER_MAX_BROKERS], mid[LAUNCHER_MAX_BROKERS], after[LAUNCHER_MAX_BROKERS];
     bool stats = true;
-    s_sleep_until (d->t0);
+    proc_sleep_until (d->t0);
     s_bsnap (&snap[0], c);
     for (int k = 0; k < c->brokers; k++)
         stats &= s_broker_stats (c, k, service, &before[k]);
     //  Where the requests in flight are: at each broker, mid-window
-    s_sleep_until (d->t0 + (atomic_load (&d->t1) - d->t0) / 2);
+    proc_sleep_until (d->t0 + (atomic_load (&d->t1) - d->t0) / 2);
     for (int k = 0; k < c->brokers; k++)
         stats &= s_broker_stats (c, k, service, &mid[k]);
-    s_sleep_until (atomic_load (&d->t1));
+    proc_sleep_until (atomic_load (&d->t1));
     s_bsnap (&snap[1], c);
     for (int k = 0; k < c->brokers; k++)
         stats &= s_broker_stats (c, k, service, &after[k]);
@@ -1221,7 +1182,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     f->base0 = f->start + 1000000000ULL;
     f->base1 = f->base0 + (uint64_t) (o->baseline * 1e9);
     s_progress ("  baseline: %.0f s without faults", o->baseline);
-    s_sleep_until (f->base1);
+    proc_sleep_until (f->base1);
     uint64_t rng = o->seed;
     uint64_t hold = (uint64_t) (o->hold * 1e9);
     for (int i = 0; i < o->kills + o->pauses && !bench_stop; i++) {
@@ -1235,7 +1196,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
             launcher_signal (c->launcher, pid, SIGKILL);
         else
             kill (pid, SIGSTOP);
-        s_sleep_until (x->at + hold);
+        proc_sleep_until (x->at + hold);
         x->restored = bench_now_ns ();
         if (x->signum == SIGKILL)
             c->broker[x->broker] = launcher_restart_broker_at (c->launcher, x->broker);
@@ -1246,7 +1207,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
         if (launcher_wait_workers_at (c->launcher, x->broker, "validate", 1, 20000))
             x->listed = bench_now_ns ();
         x->rejoined = s_wait_up (d, c->brokers, 20000);
-        s_sleep_until (bench_now_ns () + (uint64_t) (o->settle * 1e9));
+        proc_sleep_until (bench_now_ns () + (uint64_t) (o->settle * 1e9));
         x->end = bench_now_ns ();
         x->failovers = atomic_load (&d->failovers_now) - failovers;
         s_progress ("  %s broker %d: back in %.2f s (listed %.2f s), %llu failover(s)",
@@ -1848,28 +1809,19 @@ static int
 s_main (const bopts_t *o, int argc, char **argv)
 {
     FILE *out = o->json ? stderr : stdout;
-    zsys_init ();
-    zsys_set_logsystem (false);
-    proc_init (); //  after zsys_init, so our signal handlers win
-    proc_raise_nofile (65536);
-    zsys_set_max_sockets (0);
-    zsys_set_linger (0);
+    proc_start ();
     if (sodium_init () < 0 || !zmq_has ("curve")) {
         fprintf (stderr, TOOL ": libsodium or libzmq's CURVE is not usable\n");
         return 1;
     }
     meta_t meta;
     memset (&meta, 0, sizeof (meta));
-    meta.command = s_command_line (argc, argv);
+    meta.command = proc_command_line (argc, argv);
     time_t now = time (NULL);
     strftime (meta.when, sizeof (meta.when), "%Y-%m-%d %H:%M:%S", localtime (&now));
     //  What else the machine is doing, before we add anything
     proc_loadavg (meta.load_before, sizeof (meta.load_before));
-    host_snap_t h0, h1;
-    host_snap (&h0);
-    zclock_sleep (1000);
-    host_snap (&h1);
-    meta.host_before = host_busy_percent (&h0, &h1);
+    meta.host_before = host_busy_over (1000);
 
     benv_t *env = (benv_t *) calloc (1, sizeof (benv_t));
     results_t *r = (results_t *) calloc (1, sizeof (results_t));

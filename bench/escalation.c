@@ -198,37 +198,6 @@ s_parse (xopts_t *o, int argc, char **argv, zconfig_t **config_p)
     return -1;
 }
 
-//  The command line as a shell would take it back, quoted where needed
-static char *
-s_command_line (int argc, char **argv)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    if (!out)
-        return NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (i)
-            fputc (' ', out);
-        size_t safe = strspn (arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                   "0123456789-_./=:,+@%");
-        if (*arg && safe == strlen (arg)) {
-            fputs (arg, out);
-            continue;
-        }
-        fputc ('\'', out);
-        for (const char *c = arg; *c; c++)
-            if (*c == '\'')
-                fputs ("'\\''", out);
-            else
-                fputc (*c, out);
-        fputc ('\'', out);
-    }
-    fclose (out);
-    return text;
-}
-
 //  --------------------------------------------------------------------------
 //  Checking replies
 
@@ -1418,28 +1387,19 @@ main (int argc, char **argv)
 static int
 s_main (const xopts_t *o, int argc, char **argv)
 {
-    zsys_init ();
-    zsys_set_logsystem (false);
-    proc_init (); //  after zsys_init, so our signal handlers win
-    proc_raise_nofile (65536);
-    zsys_set_max_sockets (0);
-    zsys_set_linger (0);
+    proc_start ();
     if (sodium_init () < 0 || !zmq_has ("curve")) {
         fprintf (stderr, TOOL ": libsodium or libzmq's CURVE is not usable\n");
         return 1;
     }
     meta_t meta;
     memset (&meta, 0, sizeof (meta));
-    meta.command = s_command_line (argc, argv);
+    meta.command = proc_command_line (argc, argv);
     time_t now = time (NULL);
     strftime (meta.when, sizeof (meta.when), "%Y-%m-%d %H:%M:%S", localtime (&now));
     //  What else the machine is doing, before we add anything
     proc_loadavg (meta.load_before, sizeof (meta.load_before));
-    host_snap_t h0, h1;
-    host_snap (&h0);
-    zclock_sleep (1000);
-    host_snap (&h1);
-    meta.host_before = host_busy_percent (&h0, &h1);
+    meta.host_before = host_busy_over (1000);
 
     xenv_t *env = (xenv_t *) calloc (1, sizeof (xenv_t));
     results_t *r = (results_t *) calloc (1, sizeof (results_t));

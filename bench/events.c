@@ -1181,18 +1181,6 @@ typedef struct {
     double us_broker, us_leader, us_followers, us_clients, us_all;
 } escen_t;
 
-static void
-s_sleep_until (uint64_t t)
-{
-    while (!bench_stop) {
-        uint64_t now = bench_now_ns ();
-        if (now >= t)
-            return;
-        uint64_t left = t - now;
-        usleep ((useconds_t) (left > 50000000 ? 50000 : left / 1000 + 1));
-    }
-}
-
 //  The busiest thread of all our processes
 static void
 s_busiest (const cpu_snap_t *a, const cpu_snap_t *b, const char *who, escen_t *s)
@@ -1282,7 +1270,7 @@ s_run (eenv_t *env, const eopts_t *o, driver_t *d, escen_t *s, double duration, 
         return;
     }
     esnap_t *snap = (esnap_t *) calloc (2, sizeof (esnap_t));
-    s_sleep_until (t0);
+    proc_sleep_until (t0);
     if (perf) {
         char pid[16], secs[32];
         snprintf (pid, sizeof (pid), "%d", (int) env->replica[s->leader - 1]);
@@ -1298,7 +1286,7 @@ s_run (eenv_t *env, const eopts_t *o, driver_t *d, escen_t *s, double duration, 
         perf->pid = launcher_spawn (env->launcher, "perf", argv, log, -1, -1);
     }
     s_snap (&snap[0], env);
-    s_sleep_until (t1);
+    proc_sleep_until (t1);
     s_snap (&snap[1], env);
     pthread_join (thread, NULL);
     if (perf && perf->pid > 0)
@@ -2135,12 +2123,7 @@ static int
 s_main (eopts_t o)
 {
     s_out = o.json ? stderr : stdout;
-    zsys_init ();
-    zsys_set_logsystem (false);
-    proc_init (); //  after zsys_init, so our signal handlers win
-    proc_raise_nofile (65536);
-    zsys_set_max_sockets (0);
-    zsys_set_linger (0);
+    proc_start ();
     if (sodium_init () < 0 || !zmq_has ("curve")) {
         fprintf (stderr, "lh-events-bench: libsodium or libzmq's CURVE is not usable\n");
         return 1;
@@ -2169,11 +2152,7 @@ s_main (eopts_t o)
     strftime (meta.when, sizeof (meta.when), "%Y-%m-%d %H:%M:%S", localtime (&now));
     //  What else the machine is doing, before we add anything
     proc_loadavg (meta.load_before, sizeof (meta.load_before));
-    host_snap_t h0, h1;
-    host_snap (&h0);
-    zclock_sleep (1000);
-    host_snap (&h1);
-    meta.host_before = host_busy_percent (&h0, &h1);
+    meta.host_before = host_busy_over (1000);
 
     msgpack_sbuffer data, leaf, request;
     msgpack_sbuffer_init (&data);

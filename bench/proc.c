@@ -350,3 +350,66 @@ proc_load_keys (const char *path, int first, int count, char (*pub)[41], char (*
     fclose (file);
     return loaded;
 }
+
+void
+proc_start (void)
+{
+    zsys_init ();
+    zsys_set_logsystem (false);
+    proc_init (); //  after zsys_init, so our signal handlers win
+    proc_raise_nofile (65536);
+    zsys_set_max_sockets (0);
+    zsys_set_linger (0);
+}
+
+char *
+proc_command_line (int argc, char **argv)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (i)
+            fputc (' ', out);
+        size_t safe = strspn (arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789-_./=:,+@%");
+        if (*arg && safe == strlen (arg)) {
+            fputs (arg, out);
+            continue;
+        }
+        fputc ('\'', out);
+        for (const char *c = arg; *c; c++)
+            if (*c == '\'')
+                fputs ("'\\''", out);
+            else
+                fputc (*c, out);
+        fputc ('\'', out);
+    }
+    fclose (out);
+    return text;
+}
+
+void
+proc_sleep_until (uint64_t t)
+{
+    while (!bench_stop) {
+        uint64_t now = bench_now_ns ();
+        if (now >= t)
+            return;
+        uint64_t left = t - now;
+        usleep ((useconds_t) (left > 50000000 ? 50000 : left / 1000 + 1));
+    }
+}
+
+double
+host_busy_over (int ms)
+{
+    host_snap_t a, b;
+    host_snap (&a);
+    zclock_sleep (ms);
+    host_snap (&b);
+    return host_busy_percent (&a, &b);
+}

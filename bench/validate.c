@@ -739,18 +739,6 @@ s_snap (vsnap_t *s, venv_t *env, const vopts_t *o, driver_proc_t *procs, int npr
         cpu_snap (&s->drivers[p], procs[p].pid);
 }
 
-static void
-s_sleep_until (uint64_t t)
-{
-    while (!bench_stop) {
-        uint64_t now = bench_now_ns ();
-        if (now >= t)
-            return;
-        uint64_t left = t - now;
-        usleep ((useconds_t) (left > 50000000 ? 50000 : left / 1000 + 1));
-    }
-}
-
 //  One measured window of scenario s, added to what earlier rounds gathered
 static void
 s_round (venv_t *env, const vopts_t *o, driver_proc_t *procs, int nprocs, vscen_t *s, int round)
@@ -776,9 +764,9 @@ s_round (venv_t *env, const vopts_t *o, driver_proc_t *procs, int nprocs, vscen_
             failed = true;
     }
     vsnap_t *snap = (vsnap_t *) calloc (2, sizeof (vsnap_t));
-    s_sleep_until (t0);
+    proc_sleep_until (t0);
     s_snap (&snap[0], env, o, procs, nprocs);
-    s_sleep_until (t1);
+    proc_sleep_until (t1);
     s_snap (&snap[1], env, o, procs, nprocs);
 
     agents_result_t *sum = s->acc;
@@ -1327,11 +1315,7 @@ s_suite (vopts_t o)
     //  What else the machine is doing, before we add anything
     char load_before[64] = "?";
     proc_loadavg (load_before, sizeof (load_before));
-    host_snap_t h0, h1;
-    host_snap (&h0);
-    zclock_sleep (1000);
-    host_snap (&h1);
-    double host_before = host_busy_percent (&h0, &h1);
+    double host_before = host_busy_over (1000);
 
     pbench_t pb;
     memset (&pb, 0, sizeof (pb));
