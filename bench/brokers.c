@@ -789,7 +789,10 @@ s_cluster_start (bcluster_t *c, benv_t *env, const bopts_t *o, int config)
     snprintf (c->validator_args, sizeof (c->validator_args), "--capacity %d --home %s",
               o->validator_inflight / c->brokers, MIX_HOME);
     launcher_set_args (l, LAUNCHER_VALIDATOR, "--log-level warn");
-    if (launcher_start_broker (l, NULL) != 0)
+    //  Services declared, as every deployment does (ops/run, ops/cluster): a
+    //  restarted broker then queues requests until the workers are back,
+    //  rather than answer unknown_service to a client that found it up first
+    if (launcher_start_broker (l, "service\n    validate\n    events\n    events.read\n") != 0)
         goto failed;
     for (int k = 1; k < c->brokers; k++)
         if (launcher_add_broker (l) != k)
