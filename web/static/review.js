@@ -153,13 +153,17 @@
         li.appendChild(el('code', { class: 'wrapper', text: wrapperText(w) }));
         li.appendChild(document.createTextNode(' \u25B8 '));
       }
+      let firstWord = true;
       for (const word of Array.isArray(c.argv) ? c.argv : []) {
+        if (!firstWord) li.appendChild(document.createTextNode(' '));
+        firstWord = false;
         li.appendChild(el('code', { class: 'word', text: typeof word === 'string' ? word : JSON.stringify(word) }));
       }
       for (const r of Array.isArray(c.redirects) ? c.redirects : []) {
         li.appendChild(document.createTextNode(' '));
         if (r && typeof r === 'object') {
           li.appendChild(el('code', { class: 'redirect', text: String(r.op ?? '?') }));
+          li.appendChild(document.createTextNode(' '));
           li.appendChild(el('code', { class: 'redirect', text: String(r.target ?? '?') }));
         } else {
           li.appendChild(el('code', { class: 'redirect', text: JSON.stringify(r) }));

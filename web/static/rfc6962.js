@@ -356,8 +356,11 @@ const RFC6962 = (function () {
         result.valid++;
       }
     }
-    result.ok = result.valid > 0 && !result.unsupported;
-    if (result.unsupported && result.valid === 0) result.error = 'this browser cannot check Ed25519 signatures';
+    /* As Go's note.Open: a signature by a known key that does not verify spoils the note. */
+    const badKnown = result.results.filter((r) => r.status === 'invalid' || r.status.startsWith('invalid '));
+    result.ok = result.valid > 0 && !result.unsupported && badKnown.length === 0;
+    if (badKnown.length) result.error = 'invalid signature by ' + badKnown.map((r) => r.name).join(', ');
+    else if (result.unsupported) result.error = 'this browser cannot check Ed25519 signatures';
     else if (result.valid === 0) result.error = 'no valid signature';
     return result;
   }
@@ -611,6 +614,7 @@ const RFC6962 = (function () {
         else steps.push({ status: 'bad', text: t });
       }
       if (sigs.unsupported) bad('this browser has no Ed25519 in WebCrypto: signatures not checked', 'cannot check signatures: this browser has no Ed25519 in WebCrypto');
+      else if (!sigs.ok && sigs.error && sigs.error.startsWith('invalid signature')) bad(sigs.error + ': a known key signed something else', sigs.error);
       else if (sigs.valid === 0) bad('no valid signature from a known key (' + sigs.total + ' signature line(s))', 'no valid signature');
       else ok(sigs.valid + ' of ' + sigs.total + ' signatures valid');
     }
