@@ -49,7 +49,10 @@
     const table = el('table', { class: cls });
     const thead = document.createElement('thead');
     const htr = document.createElement('tr');
-    for (const c of cols) htr.appendChild(el('th', { text: c }));
+    for (const c of cols) {
+      const numeric = rows.every((r) => r[c] === undefined || typeof r[c] === 'number');
+      htr.appendChild(el('th', { class: numeric ? 'num' : '', text: c }));
+    }
     thead.appendChild(htr);
     table.appendChild(thead);
     const tb = document.createElement('tbody');
