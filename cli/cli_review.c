@@ -6,7 +6,10 @@
 #include "codec.h"
 #include "jsonpack.h"
 
+#include <sodium.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char cli_review_usage[] =
     "Usage: lh review list [--capability C] [--limit N] [--json]\n"
@@ -27,6 +30,10 @@ const char cli_review_usage[] =
     "3600, unless given). approve and deny print the verdict id; revoke forgets that\n"
     "verdict, so the next such request is escalated again. watch prints a line each\n"
     "time an escalation arrives or leaves the queue, until interrupted.\n"
+    "token issues NAME a login token for the console (lh-web --tokens FILE): it prints\n"
+    "the token once and keeps only its SHA-256 in FILE (made 0600), beside the path\n"
+    "of NAME's expert key, with which the console gives NAME's verdicts. A new token\n"
+    "for NAME replaces the old one and ends its sessions; --view-only logs in to look.\n"
     "Exit 0 on success, 1 on an error reply.\n";
 
 const char cli_approve_usage[] =
@@ -312,11 +319,111 @@ s_watch (cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+//  Writes the tokens file through a 0600 temporary file and a rename, so
+//  that lh-web never reads half of it
+static int
+s_tokens_save (zconfig_t *tokens, const char *path)
+{
+    char tmp[4096];
+    snprintf (tmp, sizeof (tmp), "%s.tmp", path);
+    mode_t old = umask (077);
+    int rc = zconfig_save (tokens, tmp);
+    umask (old);
+    if (rc == 0 && chmod (tmp, 0600) == 0 && rename (tmp, path) == 0)
+        return 0;
+    unlink (tmp);
+    return -1;
+}
+
+static int
+s_token (int argc, char **argv)
+{
+    const char *name = argv[2], *tokens_path = NULL, *cert_path = NULL;
+    bool view_only = false;
+    for (int i = 3; i < argc; i++) {
+        if (streq (argv[i], "--tokens") && i + 1 < argc)
+            tokens_path = argv[++i];
+        else if (streq (argv[i], "--cert") && i + 1 < argc)
+            cert_path = argv[++i];
+        else if (streq (argv[i], "--view-only"))
+            view_only = true;
+        else
+            return cli_usage_error ("review token: unexpected argument");
+    }
+    if (!codec_name_valid (name, strlen (name), LH_MAX_AGENT))
+        return cli_usage_error ("review token: NAME is 1 to 64 of [A-Za-z0-9._-]");
+    if (!tokens_path || view_only == (cert_path != NULL))
+        return cli_usage_error ("review token: --tokens FILE and one of --cert or --view-only");
+    char real[4096] = "";
+    if (cert_path) {
+        char err[256];
+        zcert_t *cert = cli_cert_load (cert_path, err, sizeof (err));
+        if (!cert) {
+            fprintf (stderr, "lh: review token: %s\n", err);
+            return 1;
+        }
+        zcert_destroy (&cert);
+        //  lh-web loads it by this path: absolute, and the secret file itself
+        char secret[4096];
+        snprintf (secret, sizeof (secret), "%s_secret", cert_path);
+        if (!realpath (access (secret, R_OK) == 0 ? secret : cert_path, real)) {
+            fprintf (stderr, "lh: review token: %s: %s\n", cert_path, strerror (errno));
+            return 1;
+        }
+    }
+    zconfig_t *old =
+        access (tokens_path, F_OK) == 0 ? zconfig_load (tokens_path) : zconfig_new ("root", NULL);
+    if (!old) {
+        fprintf (stderr, "lh: review token: %s is not a ZPL file\n", tokens_path);
+        return 1;
+    }
+    //  The other reviewers as they were; NAME's entry made anew
+    zconfig_t *tokens = zconfig_new ("root", NULL);
+    char path[200];
+    zconfig_t *reviewers = zconfig_locate (old, "reviewer");
+    for (zconfig_t *r = reviewers ? zconfig_child (reviewers) : NULL; r; r = zconfig_next (r)) {
+        if (streq (zconfig_name (r), name))
+            continue;
+        const char *keys[] = {"token_sha256", "cert"};
+        for (size_t k = 0; k < 2; k++) {
+            const char *value = zconfig_get (r, keys[k], NULL);
+            snprintf (path, sizeof (path), "reviewer/%s/%s", zconfig_name (r), keys[k]);
+            if (value)
+                zconfig_put (tokens, path, value);
+        }
+    }
+    zconfig_destroy (&old);
+    uint8_t bytes[32];
+    randombytes_buf (bytes, sizeof (bytes));
+    char token[4 + 64 + 1] = "lhr_";
+    sodium_bin2hex (token + 4, 65, bytes, sizeof (bytes));
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256 (hash, (const uint8_t *) token, strlen (token));
+    char digest[65];
+    sodium_bin2hex (digest, sizeof (digest), hash, sizeof (hash));
+    snprintf (path, sizeof (path), "reviewer/%s/token_sha256", name);
+    zconfig_put (tokens, path, digest);
+    if (real[0]) {
+        snprintf (path, sizeof (path), "reviewer/%s/cert", name);
+        zconfig_put (tokens, path, real);
+    }
+    zconfig_set_comment (tokens, " lh-web reviewer tokens (lh review token): SHA-256 only");
+    int rc = s_tokens_save (tokens, tokens_path);
+    zconfig_destroy (&tokens);
+    sodium_memzero (bytes, sizeof (bytes));
+    if (rc != 0) {
+        fprintf (stderr, "lh: review token: cannot write %s: %s\n", tokens_path, strerror (errno));
+        return 1;
+    }
+    printf ("%s\n", token);
+    return 0;
+}
+
 int
 cli_review (cli_t *cli, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error ("review: list, show, approve, deny, watch or revoke");
+        return cli_usage_error ("review: list, show, approve, deny, watch, revoke or token");
     const char *sub = argv[1];
     if (streq (sub, "list"))
         return s_list (cli, argc, argv);
@@ -328,6 +435,8 @@ cli_review (cli_t *cli, int argc, char **argv)
         return s_show (cli, argv[2]);
     if (streq (sub, "revoke") && argc == 3)
         return s_revoke (cli, argv[2]);
+    if (streq (sub, "token"))
+        return s_token (argc, argv);
     if (streq (sub, "approve") || streq (sub, "deny"))
         return s_decide (cli, argv[2], streq (sub, "approve"), argc, argv, 3);
     return cli_usage_error ("review: list, show, approve, deny, watch or revoke");

@@ -47,6 +47,7 @@ static const char s_usage[] =
     "  verify (--dir REPLICA_DIR | --export FILE) --keys FILE [--quorum N] [--origin O]\n"
     "                      verify a log offline; exit 1 naming the first bad seq\n"
     "  review list|show|approve|deny   answer escalations with an expert key\n"
+    "  review token NAME --tokens FILE --cert CERT   a console login for a reviewer\n"
     "  approve CODE        approve the escalation an agent was given CODE for\n"
     "  expert serve --capability C --exec PROGRAM --backend EP\n"
     "                      a program as an automated expert (lh expert --help)\n"

@@ -134,8 +134,12 @@ s_on_tick (uv_timer_t *timer)
     }
     s_leadership (self);
     //  PUB drops what is sent before a peer subscribes: say it again each second
-    if (++self->ticks % (1000 / TICK_MS) == 0 && self->own_note)
+    bool second = ++self->ticks % (1000 / TICK_MS) == 0;
+    if (second && self->own_note)
         replica_publish_signature (self, self->own_size, self->own_note);
+    //  Each replica's own word on its role, term and monitor (the console)
+    if (second)
+        replica_publish_status (self);
     if (self->metrics && self->ticks % (1000 / TICK_MS) == 0)
         replica_publish_metrics (self);
     replica_receive_signatures (self);

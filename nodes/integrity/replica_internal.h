@@ -161,6 +161,8 @@ const char *replica_describe_state (int raft_state);
 
 //  replica_sign.c
 void replica_publish_signature (replica_t *self, uint64_t size, const char *note);
+//  Publishes the status map (events.read op status) on "events.read.status".
+void replica_publish_status (replica_t *self);
 //  Renders the status and counters for Prometheus (--metrics), each second
 void replica_publish_metrics (replica_t *self);
 //  Takes in the peers' signatures waiting on self->sub and merges those

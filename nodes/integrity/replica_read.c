@@ -443,6 +443,19 @@ s_read_consistency (replica_t *self, const read_args_t *args, const msgpack_obje
     return s_prove (self, false, args, id, buf, why, why_size);
 }
 
+void
+replica_publish_status (replica_t *self)
+{
+    if (!self->reader)
+        return;
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, STATUS_PAIRS);
+    s_pack_status (self, &buf.pk);
+    lh_worker_publish (self->reader, "events.read.status", buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
+}
+
 static lh_err_t
 s_read_status (replica_t *self, const read_args_t *args, const msgpack_object *id, codec_buf_t *buf,
                char *why, size_t why_size)

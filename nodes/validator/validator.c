@@ -627,6 +627,7 @@ validator_decide (validator_t *self, const msgpack_object *body, const char *age
                   validator_escalation_t *escalation, codec_buf_t *reply, codec_buf_t *notice,
                   codec_buf_t *event)
 {
+    int64_t started = zclock_usecs ();
     //  A request coming back with its verdict was counted when it came in
     if (!verdict)
         self->n.requests++;
@@ -739,8 +740,10 @@ validator_decide (validator_t *self, const msgpack_object *body, const char *age
 
     int64_t now = zclock_time ();
     pk = &notice->pk;
-    msgpack_pack_map (pk, 11 + s_context_count (&ctx));
+    msgpack_pack_map (pk, 12 + s_context_count (&ctx));
     s_pack_who (pk, now, agent, role, tool, &decision);
+    //  What deciding took here (the console's latency; not the network's)
+    codec_pack_kv_u64 (pk, "latency_us", (uint64_t) (zclock_usecs () - started));
     codec_pack_kv_str (pk, "by", out.by);
     codec_pack_kv_str (pk, "risk", policy_risk_name (decision.risk));
     codec_pack_kv_str (pk, "cwd", cwd);

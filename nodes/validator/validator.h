@@ -41,10 +41,10 @@ void validator_set_on_load (validator_t *self, validator_on_load_fn *fn, void *a
 
 //  Answers one request: the complete reply map goes to reply. When a
 //  decision was made the function returns true, appends a notice map to
-//  notice (time_ms, agent, role, tool, decision, rule, by, risk, cwd, subject,
-//  policy, and session, tool_use_id, permission_mode when given) and, when
-//  event is not NULL, the data map of its validation.decision event to
-//  event (docs/EVENTS.md section 2.5).
+//  notice (time_ms, agent, role, tool, decision, rule, latency_us (time spent
+//  deciding), by, risk, cwd, subject, policy, and session, tool_use_id, permission_mode when given)
+//  and, when event is not NULL, the data map of its validation.decision event to event
+//  (docs/EVENTS.md section 2.5).
 bool validator_handle (validator_t *self, const msgpack_object *body, const char *agent,
                        const char *role, codec_buf_t *reply, codec_buf_t *notice,
                        codec_buf_t *event);
