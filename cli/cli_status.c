@@ -5,7 +5,10 @@
 #include "codec.h"
 #include "jsonpack.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 //  --------------------------------------------------------------------------
 //  status
@@ -143,7 +146,121 @@ const char cli_status_usage[] =
     "The broker's services, workers, queues and counters, then the own counters of\n"
     "one worker of each node service (validate, expert, cache) and of one integrity\n"
     "replica. --json prints them all as one object. Needs an admin key for the node\n"
-    "counters.\n";
+    "counters.\n"
+    "\n"
+    "Daemons that serve no broker service (lh-web, lh-fuse log) are read from their\n"
+    "Prometheus endpoints: LH_STATUS_METRICS=\"web=127.0.0.1:5586 logview=127.0.0.1:5583\"\n"
+    "(ops/run sets it in run/admin.env). One that does not answer makes the exit 1.\n";
+
+//  One daemon's /metrics, fetched over loopback HTTP/1.0; its samples as
+//  {name: value} (HELP and TYPE lines skipped), or NULL with why
+static json_t *
+s_scrape (const char *address, char *why, size_t why_size)
+{
+    char host[64];
+    const char *colon = strrchr (address, ':');
+    if (!colon || (size_t) (colon - address) >= sizeof (host)) {
+        snprintf (why, why_size, "not IPV4:PORT");
+        return NULL;
+    }
+    memcpy (host, address, (size_t) (colon - address));
+    host[colon - address] = 0;
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons ((uint16_t) atoi (colon + 1))};
+    if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
+        snprintf (why, why_size, "not IPV4:PORT");
+        return NULL;
+    }
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv));
+    char request[128];
+    int len =
+        snprintf (request, sizeof (request), "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n", address);
+    if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof (addr)) != 0 ||
+        send (fd, request, (size_t) len, MSG_NOSIGNAL) != len) {
+        snprintf (why, why_size, "%s", strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return NULL;
+    }
+    size_t size = 0, cap = 65536;
+    char *text = (char *) malloc (cap + 1);
+    ssize_t n;
+    while (text && size < cap && (n = recv (fd, text + size, cap - size, 0)) > 0)
+        size += (size_t) n;
+    close (fd);
+    if (!text) {
+        snprintf (why, why_size, "out of memory");
+        return NULL;
+    }
+    text[size] = 0;
+    char *body = strstr (text, "\r\n\r\n");
+    if (strncmp (text, "HTTP/1.", 7) != 0 || !strstr (text, " 200 ") || !body) {
+        snprintf (why, why_size, "no metrics answer");
+        free (text);
+        return NULL;
+    }
+    json_t *samples = json_object ();
+    char *save = NULL;
+    for (char *line = strtok_r (body + 4, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+        char name[128];
+        double value;
+        if (line[0] != '#' && sscanf (line, "%127s %lf", name, &value) == 2)
+            json_object_set_new (samples, name, json_real (value));
+    }
+    free (text);
+    return samples;
+}
+
+//  Every NAME=IPV4:PORT of LH_STATUS_METRICS: {name: samples | {error}}
+static json_t *
+s_daemons (size_t *down)
+{
+    json_t *all = json_object ();
+    const char *list = getenv ("LH_STATUS_METRICS");
+    char *copy = list ? strdup (list) : NULL, *save = NULL;
+    for (char *item = copy ? strtok_r (copy, " ,", &save) : NULL; item;
+         item = strtok_r (NULL, " ,", &save)) {
+        char *eq = strchr (item, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        char why[128];
+        json_t *samples = s_scrape (eq + 1, why, sizeof (why));
+        if (!samples) {
+            samples = json_object ();
+            json_object_set_new (samples, "error", json_string (why));
+            (*down)++;
+        }
+        json_object_set_new (samples, "address", json_string (eq + 1));
+        json_object_set_new (all, item, samples);
+    }
+    free (copy);
+    return all;
+}
+
+static void
+s_print_daemons (json_t *daemons)
+{
+    const char *name;
+    json_t *samples;
+    json_object_foreach (daemons, name, samples)
+    {
+        const char *address = json_string_value (json_object_get (samples, "address"));
+        json_t *error = json_object_get (samples, "error");
+        printf ("\n%s (metrics at %s)%s%s\n", name, address ? address : "-",
+                error ? "   DOWN: " : "", error ? json_string_value (error) : "");
+        const char *key;
+        json_t *value;
+        json_object_foreach (samples, key, value)
+        {
+            if (json_is_number (value))
+                printf ("  %-48s %.0f\n", key, json_number_value (value));
+        }
+    }
+}
 
 //  The node services whose counters lh status shows, in this order
 static const struct {
@@ -209,6 +326,8 @@ cli_status (cli_t *cli, int argc, char **argv)
     lh_reply_t *nodes[NODES] = {NULL};
     for (size_t i = 0; first && i < NODES; i++)
         nodes[i] = s_node_stats (client, codec_map_get (first, "services"), s_nodes[i].service);
+    size_t daemons_down = 0;
+    json_t *daemons = s_daemons (&daemons_down);
     if (json) {
         //  {first broker's stats..., "brokers": [{endpoint, ok, error | stats}], "nodes": {...}}
         json_t *all = first ? s_json (first) : json_object ();
@@ -232,6 +351,7 @@ cli_status (cli_t *cli, int argc, char **argv)
             if (nodes[i])
                 json_object_set_new (map, s_nodes[i].service, s_json (lh_reply_root (nodes[i])));
         json_object_set_new (all, "nodes", map);
+        json_object_set (all, "daemons", daemons);
         char *text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
         printf ("%s\n", text ? text : "null");
         free (text);
@@ -256,13 +376,15 @@ cli_status (cli_t *cli, int argc, char **argv)
                 s_print_node (s_nodes[i].title, lh_reply_root (nodes[i]));
             else if (nodes[i])
                 s_print_integrity (lh_reply_root (nodes[i]));
+        s_print_daemons (daemons);
     }
+    json_decref (daemons);
     for (size_t i = 0; i < NODES; i++)
         lh_reply_destroy (&nodes[i]);
     for (b = 0; b < count; b++)
         lh_reply_destroy (&brokers[b]);
     zlistx_destroy (&endpoints);
     lh_client_destroy (&client);
-    //  A degraded cluster is not a healthy one: some broker did not answer
-    return answered == count ? 0 : 1;
+    //  A degraded cluster is not a healthy one: some broker or daemon did not answer
+    return answered == count && daemons_down == 0 ? 0 : 1;
 }

@@ -11,7 +11,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#define RECENT_DECISIONS 20   //  an agent's decisions shown beside its escalation
+#define RECENT_DECISIONS 20 //  an agent's decisions shown beside its escalation
 #define MAX_TTL_S        (30 * 24 * 3600)
 #define MAX_REASON       1024
 
@@ -27,8 +27,8 @@ static json_t *
 s_body (req_t *req)
 {
     json_error_t error;
-    json_t *body = req->body ? json_loadb (req->body, req->body_size, JSON_REJECT_DUPLICATES, &error)
-                             : NULL;
+    json_t *body =
+        req->body ? json_loadb (req->body, req->body_size, JSON_REJECT_DUPLICATES, &error) : NULL;
     if (!json_is_object (body)) {
         json_decref (body);
         req->web->n.bad_requests++;
@@ -53,8 +53,8 @@ s_name_ok (const char *name)
 
 //  Sends {op, [key: value], [ukey: uvalue]} to service
 static bool
-s_send_ops (req_t *req, lh_client_t *client, const char *service, const char *op,
-            const char *key, const char *value, const char *ukey, uint64_t uvalue)
+s_send_ops (req_t *req, lh_client_t *client, const char *service, const char *op, const char *key,
+            const char *value, const char *ukey, uint64_t uvalue)
 {
     codec_buf_t buf;
     codec_buf_init (&buf);
@@ -201,13 +201,15 @@ s_escalation_done (req_t *req)
     codec_str_copy (codec_map_get (request, "home"), home, sizeof (home));
     if (command && command->type == MSGPACK_OBJECT_STR && command->via.str.size < 65536) {
         char *text = strndup (command->via.str.ptr, command->via.str.size);
-        json_object_update (reply, s_parse (text, home[0] ? home : NULL));
+        json_t *parsed = s_parse (text, home[0] ? home : NULL);
+        json_object_update (reply, parsed);
+        json_decref (parsed);
         free (text);
     }
     char agent[LH_MAX_AGENT + 1] = "";
     codec_str_copy (codec_map_get (escalation, "agent"), agent, sizeof (agent));
-    json_t *recent = agent[0] ? feed_decisions (req->web->feed, agent, NULL, NULL, RECENT_DECISIONS)
-                              : NULL;
+    json_t *recent =
+        agent[0] ? feed_decisions (req->web->feed, agent, NULL, NULL, RECENT_DECISIONS) : NULL;
     json_object_set (reply, "recent",
                      recent ? json_object_get (recent, "decisions") : json_array ());
     json_decref (recent);
@@ -222,8 +224,8 @@ s_escalation (req_t *req, const char *name)
         return;
     }
     req->finish = s_escalation_done;
-    s_send_ops (req, req->web->client, "expert", "show", strlen (name) == 32 ? "escalation" : "code",
-                name, NULL, 0);
+    s_send_ops (req, req->web->client, "expert", "show",
+                strlen (name) == 32 ? "escalation" : "code", name, NULL, 0);
 }
 
 static void
@@ -237,8 +239,8 @@ s_decide_done (req_t *req)
         json_object_del (reply, "id");
         json_object_del (reply, "ok");
     }
-    lh_info ("verdict given", "reviewer=%s escalation=%s",
-             req->session ? req->session->name : "-", req->arg);
+    lh_info ("verdict given", "reviewer=%s escalation=%s", req->session ? req->session->name : "-",
+             req->arg);
     web_respond_json (req, 200, reply ? reply : json_object ());
 }
 
@@ -269,11 +271,10 @@ s_decide (req_t *req, const char *name)
              (!json_is_string (reason) || json_string_length (reason) > MAX_REASON))
         why = "reason is a string of at most 1024 bytes";
     else if (scope && !json_is_null (scope) &&
-             (!json_is_string (scope) ||
-              (!streq (json_string_value (scope), "once") &&
-               !streq (json_string_value (scope), "session") &&
-               !streq (json_string_value (scope), "agent") &&
-               !streq (json_string_value (scope), "global"))))
+             (!json_is_string (scope) || (!streq (json_string_value (scope), "once") &&
+                                          !streq (json_string_value (scope), "session") &&
+                                          !streq (json_string_value (scope), "agent") &&
+                                          !streq (json_string_value (scope), "global"))))
         why = "scope is once, session, agent or global";
     else if (ttl && !json_is_null (ttl) &&
              (!json_is_integer (ttl) || json_integer_value (ttl) < 1 ||
@@ -322,9 +323,9 @@ s_log_done (req_t *req)
         reply = json_object ();
     //  An empty log has no checkpoint yet: that is not an error here
     call_t *checkpoint = &req->calls[1];
-    const msgpack_object *root =
-        checkpoint->reply && lh_reply_ok (checkpoint->reply) ? lh_reply_root (checkpoint->reply)
-                                                              : NULL;
+    const msgpack_object *root = checkpoint->reply && lh_reply_ok (checkpoint->reply)
+                                     ? lh_reply_root (checkpoint->reply)
+                                     : NULL;
     json_t *note = web_json_from (codec_map_get (root, "checkpoint"));
     json_object_set_new (reply, "checkpoint", note ? note : json_null ());
     json_object_del (reply, "root"); //  the page reads the root from the signed note
@@ -388,7 +389,8 @@ s_event_done (req_t *req)
     json_object_set_new (p, "leaf_hash", s_base64 (codec_map_get (proof, "leaf_hash")));
     json_t *path = json_array ();
     const msgpack_object *list = codec_map_get (proof, "proof");
-    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size; i++)
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+         i++)
         json_array_append_new (path, s_base64 (&list->via.array.ptr[i]));
     json_object_set_new (p, "proof", path);
     json_t *note = web_json_from (codec_map_get (proof, "checkpoint"));
@@ -429,8 +431,9 @@ s_keys (req_t *req)
     char line[512];
     while (file && fgets (line, sizeof (line), file) && json_array_size (keys) < 16) {
         line[strcspn (line, "\r\n")] = 0;
-        if (line[0] && line[0] != '#' && json_string (line))
-            json_array_append_new (keys, json_string (line));
+        json_t *key = line[0] && line[0] != '#' ? json_string (line) : NULL; //  NULL: not UTF-8
+        if (key)
+            json_array_append_new (keys, key);
     }
     if (file)
         fclose (file);
@@ -453,7 +456,8 @@ s_cluster_done (req_t *req)
     zlistx_t *endpoints = web->endpoints;
     const char *ep = (const char *) zlistx_first (endpoints);
     size_t i = 0;
-    for (; i < web->nbrokers && i < (size_t) req->ncalls; i++, ep = (const char *) zlistx_next (endpoints)) {
+    for (; i < web->nbrokers && i < (size_t) req->ncalls;
+         i++, ep = (const char *) zlistx_next (endpoints)) {
         call_t *call = &req->calls[i];
         json_t *item = call->reply && lh_reply_ok (call->reply)
                            ? web_json_from (lh_reply_root (call->reply))
@@ -464,9 +468,9 @@ s_cluster_done (req_t *req)
         } else {
             item = json_object ();
             json_object_set_new (item, "ok", json_false ());
-            json_object_set_new (item, "error",
-                                 json_string (call->reply ? lh_reply_message (call->reply)
-                                                          : "no answer"));
+            json_object_set_new (
+                item, "error",
+                json_string (call->reply ? lh_reply_message (call->reply) : "no answer"));
         }
         json_object_set_new (item, "endpoint", json_string (ep ? ep : ""));
         json_array_append_new (brokers, item);

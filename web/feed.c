@@ -162,8 +162,8 @@ s_decision (feed_t *self, const msgpack_object *notice)
         if (self->sampled < SAMPLES)
             self->samples[self->sampled++] = us;
         else {
-            uint32_t at = randombytes_uniform ((uint32_t) (self->seen < UINT32_MAX ? self->seen
-                                                                                    : UINT32_MAX));
+            uint32_t at = randombytes_uniform (
+                (uint32_t) (self->seen < UINT32_MAX ? self->seen : UINT32_MAX));
             if (at < SAMPLES)
                 self->samples[at] = us;
         }
@@ -215,9 +215,9 @@ feed_take (feed_t *self, zmsg_t *msg)
     zframe_t *body = zmsg_next (msg);
     lh_err_t err;
     const char *why;
-    codec_doc_t *doc =
-        topic && body ? codec_doc_decode (zframe_data (body), zframe_size (body), &err, &why)
-                      : NULL;
+    codec_doc_t *doc = topic && body
+                           ? codec_doc_decode (zframe_data (body), zframe_size (body), &err, &why)
+                           : NULL;
     if (!doc) {
         self->n.ignored++;
         return false;

@@ -73,8 +73,8 @@ main (int argc, char **argv)
     const char *tokens = lh_config_str (config, "web/tokens", NULL);
     const char *static_dir = lh_config_str (config, "web/static", NULL);
     if (!static_dir)
-        static_dir = s_is_dir (LH_WEB_STATIC_INSTALLED) ? LH_WEB_STATIC_INSTALLED
-                                                        : LH_WEB_STATIC_SOURCE;
+        static_dir =
+            s_is_dir (LH_WEB_STATIC_INSTALLED) ? LH_WEB_STATIC_INSTALLED : LH_WEB_STATIC_SOURCE;
     if (!tokens || !s_is_dir (static_dir)) {
         lh_error ("cannot start", "reason=\"%s\"",
                   !tokens ? "--tokens is required (lh review token makes the file)"

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SESSION_ID_SIZE 64 //  hex of 32 random bytes
+#define SESSION_ID_SIZE  64 //  hex of 32 random bytes
 #define SESSION_NAME_MAX 64
 
 typedef struct _sessions_t sessions_t;

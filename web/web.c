@@ -17,7 +17,7 @@
 
 //  What every response carries: no script, style or frame but our own
 #define CSP_PAGES                                                                                  \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "            \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 //  Drill reports are files others wrote: shown, never run
 #define CSP_FILES "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -34,7 +34,7 @@ typedef struct {
 static const struct {
     const char *path, *file;
 } s_pages[] = {
-    {"/", "live.html"},        {"/review", "review.html"}, {"/log", "log.html"},
+    {"/", "live.html"},           {"/review", "review.html"}, {"/log", "log.html"},
     {"/cluster", "cluster.html"}, {"/login", "login.html"},
 };
 
@@ -55,8 +55,7 @@ s_respond_text (req_t *req, unsigned status, const char *type, const char *text,
 {
     if (req->response)
         MHD_destroy_response (req->response);
-    req->response =
-        MHD_create_response_from_buffer (size, (void *) text, MHD_RESPMEM_MUST_COPY);
+    req->response = MHD_create_response_from_buffer (size, (void *) text, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header (req->response, "Content-Type", type);
     s_headers (req->response, CSP_PAGES, false);
     req->status = status;
@@ -146,8 +145,8 @@ web_call_result (req_t *req, int i)
         char message[600];
         snprintf (message, sizeof (message), "%s: %s", lh_reply_code_name (call->reply),
                   lh_reply_message (call->reply));
-        unsigned status = code == LH_E_NOT_FOUND   ? 404
-                          : code == LH_E_FORBIDDEN ? 403
+        unsigned status = code == LH_E_NOT_FOUND                               ? 404
+                          : code == LH_E_FORBIDDEN                             ? 403
                           : code == LH_E_BAD_REQUEST || code == LH_E_TOO_LARGE ? 400
                           : code == LH_E_TIMEOUT || code == LH_E_UNAVAILABLE   ? 504
                                                                                : 502;
@@ -479,8 +478,8 @@ s_route (req_t *req)
         if (post && !s_check_post (req))
             return;
         if (post && !login &&
-            !session_csrf_ok (req->session, MHD_lookup_connection_value (
-                                                req->conn, MHD_HEADER_KIND, "X-CSRF-Token"))) {
+            !session_csrf_ok (req->session, MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND,
+                                                                         "X-CSRF-Token"))) {
             self->n.refused_csrf++;
             web_respond_error (req, 403, "missing or wrong CSRF token");
             return;
@@ -597,6 +596,10 @@ s_unescape (void *cls, struct MHD_Connection *conn, char *text)
     return (size_t) (out - text);
 }
 
+//  libmicrohttpd's messages, as our log lines
+static void s_mhd_log (void *cls, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 2, 0)));
+
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
 {
@@ -667,8 +670,7 @@ web_new (const web_config_t *config, char *err, size_t err_size)
     self->daemon = MHD_start_daemon (
         flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr, MHD_OPTION_UNESCAPE_CALLBACK, s_unescape,
-        NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_CONNECTION_LIMIT,
+        NULL, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned) config->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned) config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 65536, MHD_OPTION_END);
@@ -677,7 +679,8 @@ web_new (const web_config_t *config, char *err, size_t err_size)
         web_destroy (&self);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : 0;
     char host[96];
     inet_ntop (AF_INET, &addr.sin_addr, host, sizeof (host));
@@ -878,10 +881,10 @@ web_run (web_t *self)
         zmq_pollitem_t items[3 + LH_MAX_BROKERS] = {{NULL, http_fd, ZMQ_POLLIN, 0}};
         int n = 1;
         if (self->sub)
-            items[n++] = (zmq_pollitem_t) {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t) {NULL, lh_client_fd (self->client), ZMQ_POLLIN, 0};
-            for (size_t i = 0; i < self->nbrokers; i++)
-            items[n++] = (zmq_pollitem_t) {NULL, lh_client_fd (self->brokers[i]), ZMQ_POLLIN, 0};
+            items[n++] = (zmq_pollitem_t){zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->client), ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < self->nbrokers; i++)
+            items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->brokers[i]), ZMQ_POLLIN, 0};
         MHD_UNSIGNED_LONG_LONG mhd_wait = LOOP_MAX_WAIT_MS;
         long wait = LOOP_MAX_WAIT_MS;
         if (MHD_get_timeout (self->daemon, &mhd_wait) == MHD_YES && mhd_wait < (unsigned) wait)

@@ -38,9 +38,9 @@ typedef struct {
     lh_connect_t conn;       //  brokers' frontends, broker key, lh-web's own (admin) key
     bool secure_cookie;      //  behind TLS: cookies marked Secure
     int idle_ms, max_age_ms, max_sessions;
-    int stream_rate;        //  decisions a second to one live page
-    int max_connections;    //  HTTP connections at once
-    int call_timeout_ms;    //  one broker request, before its one resend
+    int stream_rate;     //  decisions a second to one live page
+    int max_connections; //  HTTP connections at once
+    int call_timeout_ms; //  one broker request, before its one resend
 } web_config_t;
 
 //  Binds and connects; NULL with a message in err.

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#define WEB_MAX_BODY  16384 //  bytes of a request body (a verdict, a login)
+#define WEB_MAX_BODY  16384                //  bytes of a request body (a verdict, a login)
 #define WEB_MAX_CALLS (LH_MAX_BROKERS + 4) //  broker requests behind one page request
 #define WEB_ARG_SIZE  80
 
@@ -40,7 +40,7 @@ struct _req_t {
     call_t calls[WEB_MAX_CALLS];
     int ncalls, pending;
     req_finish_fn *finish;
-    bool failed; //  a call could not be sent: the error stands, finish never runs
+    bool failed;            //  a call could not be sent: the error stands, finish never runs
     char arg[WEB_ARG_SIZE]; //  what the path named (an escalation id, a seq)
     struct MHD_Response *response;
     unsigned status;
@@ -63,9 +63,9 @@ struct _web_t {
     zlistx_t *streams; //  stream_t, one per live page
     lh_metrics_t *metrics;
     struct {
-        uint64_t requests, api, static_files, not_found, refused_host, refused_origin,
-            refused_csrf, unauthenticated, bad_requests, too_large, broker_calls, broker_errors,
-            decides, streams_opened;
+        uint64_t requests, api, static_files, not_found, refused_host, refused_origin, refused_csrf,
+            unauthenticated, bad_requests, too_large, broker_calls, broker_errors, decides,
+            streams_opened;
     } n;
 };
 
@@ -74,8 +74,7 @@ void web_respond_json (req_t *req, unsigned status, json_t *body);
 void web_respond_error (req_t *req, unsigned status, const char *message);
 //  Sends a request for req; returns false (after answering req with an
 //  error) when it could not be sent. req->finish runs when all have come.
-bool web_call (req_t *req, lh_client_t *client, const char *service, const void *body,
-               size_t size);
+bool web_call (req_t *req, lh_client_t *client, const char *service, const void *body, size_t size);
 //  The reply of call i as a map, NULL (and req answered 502/504) on error.
 const msgpack_object *web_call_result (req_t *req, int i);
 //  The client deciding as the session's reviewer, made on first use.

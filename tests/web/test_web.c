@@ -42,8 +42,9 @@ static void
 s_static_copy (const char *dir)
 {
     char cmd[4096];
-    snprintf (cmd, sizeof (cmd), "mkdir -p %s && cp %s/*.html %s/*.js %s/*.css %s/ && "
-                                 "ln -sf /etc/passwd %s/passwd.js",
+    snprintf (cmd, sizeof (cmd),
+              "mkdir -p %s && cp %s/*.html %s/*.js %s/*.css %s/ && "
+              "ln -sf /etc/passwd %s/passwd.js",
               dir, LH_WEB_STATIC, LH_WEB_STATIC, LH_WEB_STATIC, dir, dir);
     s_run (cmd);
 }
@@ -124,11 +125,10 @@ s_console_start (console_t *self)
     char keys[400];
     launcher_integrity_path (c->launcher, "keys", keys, sizeof (keys));
     snprintf (self->web_log, sizeof (self->web_log), "%s/web.log", dir);
-    char *argv[] = {LH_WEB_BIN,   "--listen", "127.0.0.1:0", "--broker", c->frontend,
-                    "--pub",      c->pub,     "--broker-key", c->broker_key, "--cert",
-                    cert,         "--tokens", tokens,       "--static",   static_dir,
-                    "--keys",     keys,       "--drills",   drills,       "--stream-rate",
-                    "1000",       NULL};
+    char *argv[] = {LH_WEB_BIN, "--listen",      "127.0.0.1:0", "--broker", c->frontend, "--pub",
+                    c->pub,     "--broker-key",  c->broker_key, "--cert",   cert,        "--tokens",
+                    tokens,     "--static",      static_dir,    "--keys",   keys,        "--drills",
+                    drills,     "--stream-rate", "1000",        NULL};
     self->web = launcher_spawn (c->launcher, "web", argv, self->web_log, -1, -1);
     assert_true (self->web > 0);
     int port = s_web_port (self->web_log);
