@@ -913,7 +913,10 @@ web_run (web_t *self)
     //  Every live page is told the stream ended, every waiting page answered
     lh_info ("stopping", "streams=%zu calls=%zu", zlistx_size (self->streams),
              zlistx_size (self->calls));
-    MHD_quiesce_daemon (self->daemon);
+    //  No new connections; the listening socket is ours to close now
+    MHD_socket listener = MHD_quiesce_daemon (self->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close (listener);
     s_calls_abandon (self, NULL);
     s_streams_wake (self, true);
     int64_t until = zclock_mono () + SHUTDOWN_DRAIN_MS;
