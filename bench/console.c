@@ -1737,9 +1737,10 @@ s_run (cenv_t *env, const copts_t *o, results_t *r, ccluster_t *c)
                 s_window (env, c, o, clients, load, readers, nreaders, p);
                 lat_t l = s_lat (&p->hist);
                 s_progress ("round %d, %s (%s), %s: %.0f req/s, p99 %.3f ms (so far), lh-web %.1f "
-                            "us/decision",
+                            "us/decision, RSS %.1f MiB",
                             round + 1, s_phase_name[k], s_phase_what[k], s_load_name[load],
-                            p->rps[p->windows - 1], l.p99, s_web_us (p));
+                            p->rps[p->windows - 1], l.p99, s_web_us (p),
+                            c->web ? (double) proc_rss_kib (c->web) / 1024.0 : 0.0);
                 if (c->web && !r->web_rss_first)
                     r->web_rss_first = proc_rss_kib (c->web);
             }
