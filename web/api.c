@@ -11,7 +11,8 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#define RECENT_DECISIONS 20 //  an agent's decisions shown beside its escalation
+#define RECENT_DECISIONS 20     //  an agent's decisions shown beside its escalation
+#define RECENT_WINDOW_MS 600000 //  ... from the log, in the ten minutes before it asked
 #define MAX_TTL_S        (30 * 24 * 3600)
 #define MAX_REASON       1024
 
@@ -185,6 +186,51 @@ s_parse (const char *command, const char *home)
     return parsed;
 }
 
+//  The escalation with the agent's last decisions from the log; without
+//  them (the log did not answer) it is shown anyway
+static void
+s_recent_done (req_t *req)
+{
+    json_t *reply = req->partial;
+    req->partial = NULL;
+    call_t *call = &req->calls[req->ncalls - 1];
+    const msgpack_object *root = req->ncalls > 1 && call->reply && lh_reply_ok (call->reply)
+                                     ? lh_reply_root (call->reply)
+                                     : NULL;
+    const msgpack_object *events = codec_map_get (root, "events");
+    json_t *recent = json_object_get (reply, "recent");
+    uint32_t count = events && events->type == MSGPACK_OBJECT_ARRAY ? events->via.array.size : 0;
+    for (uint32_t i = count > RECENT_DECISIONS ? count - RECENT_DECISIONS : 0; i < count; i++) {
+        json_t *data = web_json_from (codec_map_get (&events->via.array.ptr[i], "data"));
+        if (json_is_object (data))
+            json_array_append (recent, data);
+        json_decref (data);
+    }
+    if (!root)
+        json_object_set_new (reply, "recent_error", json_string ("the log did not answer"));
+    //  The log is a moment behind the decisions: what the feed heard since
+    //  its last one follows (same time_ms in a notice and its event)
+    json_int_t last = 0;
+    size_t size = json_array_size (recent);
+    if (size)
+        last = json_integer_value (json_object_get (json_array_get (recent, size - 1), "time_ms"));
+    const char *agent =
+        json_string_value (json_object_get (json_object_get (reply, "escalation"), "agent"));
+    json_t *heard =
+        agent ? feed_decisions (req->web->feed, agent, NULL, NULL, RECENT_DECISIONS) : NULL;
+    json_t *item;
+    size_t i;
+    json_array_foreach (json_object_get (heard, "decisions"), i, item)
+    {
+        if (json_integer_value (json_object_get (item, "time_ms")) > last)
+            json_array_append (recent, item);
+    }
+    json_decref (heard);
+    while (json_array_size (recent) > RECENT_DECISIONS)
+        json_array_remove (recent, 0);
+    web_respond_json (req, 200, reply);
+}
+
 static void
 s_escalation_done (req_t *req)
 {
@@ -208,12 +254,30 @@ s_escalation_done (req_t *req)
     }
     char agent[LH_MAX_AGENT + 1] = "";
     codec_str_copy (codec_map_get (escalation, "agent"), agent, sizeof (agent));
-    json_t *recent =
-        agent[0] ? feed_decisions (req->web->feed, agent, NULL, NULL, RECENT_DECISIONS) : NULL;
-    json_object_set (reply, "recent",
-                     recent ? json_object_get (recent, "decisions") : json_array ());
-    json_decref (recent);
-    web_respond_json (req, 200, reply);
+    const msgpack_object *waiting = codec_map_get (escalation, "waiting_ms");
+    int64_t waited = waiting && waiting->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                         ? (int64_t) waiting->via.u64
+                         : 0;
+    json_object_set_new (reply, "recent", json_array ());
+    req->partial = reply;
+    if (!agent[0]) {
+        s_recent_done (req);
+        return;
+    }
+    //  The agent's decisions from the log (the record, not what the
+    //  console happened to hear) in the minutes before it asked
+    int64_t since = (zclock_time () - waited - RECENT_WINDOW_MS) * 1000000;
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 5);
+    codec_pack_kv_str (&buf.pk, "op", "query");
+    codec_pack_kv_str (&buf.pk, "agent", agent);
+    codec_pack_kv_str (&buf.pk, "type", "validation.decision");
+    codec_pack_kv_i64 (&buf.pk, "since", since > 0 ? since : 0);
+    codec_pack_kv_u64 (&buf.pk, "limit", 1000);
+    req->finish = s_recent_done;
+    web_call (req, req->web->client, "events.read", buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
 }
 
 static void
@@ -465,6 +529,10 @@ s_cluster_done (req_t *req)
         if (item) {
             json_object_del (item, "id");
             json_object_set_new (item, "ok", json_true ());
+            //  Its name and age where a page looks first
+            json_t *broker = json_object_get (item, "broker");
+            json_object_set (item, "name", json_object_get (broker, "name"));
+            json_object_set (item, "uptime_ms", json_object_get (broker, "uptime_ms"));
         } else {
             item = json_object ();
             json_object_set_new (item, "ok", json_false ());

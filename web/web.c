@@ -12,6 +12,7 @@
 
 #define LOOP_MAX_WAIT_MS  100 //  ticks, client deadlines and probes run at least this often
 #define STREAM_WAKE_MS    50  //  live pages woken at most this often
+#define NOTICES_MS        50  //  notices taken at most this often
 #define STREAM_BLOCK      16384
 #define SHUTDOWN_DRAIN_MS 500
 
@@ -102,6 +103,8 @@ s_call_done (web_t *self, call_t *call)
         return;
     if (!req->failed)
         req->finish (req);
+    if (req->pending > 0)
+        return; //  finish asked the brokers for more
     if (req->suspended) {
         req->suspended = false;
         MHD_resume_connection (req->conn);
@@ -233,6 +236,7 @@ s_req_free (req_t *req)
         lh_reply_destroy (&req->calls[i].reply);
     if (req->response)
         MHD_destroy_response (req->response);
+    json_decref (req->partial);
     free (req->body);
     free (req);
 }
@@ -475,6 +479,8 @@ s_route (req_t *req)
             web_respond_error (req, 401, "log in first");
             return;
         }
+        if (req->session)
+            web_watched (self);
         if (post && !s_check_post (req))
             return;
         if (post && !login &&
@@ -730,7 +736,6 @@ web_new (const web_config_t *config, char *err, size_t err_size)
     lh_client_set_timeout (self->client, config->call_timeout_ms);
     lh_client_set_retries (self->client, 1);
     if (self->sub) {
-        zsock_set_subscribe (self->sub, "validate.decisions");
         zsock_set_subscribe (self->sub, "expert.queue");
         zsock_set_subscribe (self->sub, "events.read.");
     }
@@ -870,37 +875,82 @@ s_take_notices (web_t *self, bool *woke)
     }
 }
 
+void
+web_watched (web_t *self)
+{
+    self->watched_until = zclock_mono () + WEB_WATCH_MS;
+}
+
+//  Follows validate.decisions while a page is open or was asked something
+//  lately, and not otherwise: a console nobody looks at costs the brokers
+//  and validators nothing per decision
+static void
+s_hearing (web_t *self, int64_t now)
+{
+    bool want = zlistx_size (self->streams) > 0 || now < self->watched_until;
+    if (!self->sub || want == self->hearing)
+        return;
+    if (want)
+        zsock_set_subscribe (self->sub, "validate.decisions");
+    else
+        zsock_set_unsubscribe (self->sub, "validate.decisions");
+    self->hearing = want;
+    lh_info (want ? "following decisions" : "not following decisions", "streams=%zu",
+             zlistx_size (self->streams));
+}
+
 int
 web_run (web_t *self)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     int http_fd = info ? info->epoll_fd : -1;
-    int64_t last_wake = 0, last_tick = 0;
+    int64_t last_wake = 0, last_tick = 0, last_metrics = 0, notices_at = 0;
     bool due = false;
     while (!zsys_interrupted) {
+        int64_t now = zclock_mono ();
+        s_hearing (self, now);
+        //  Notices are taken in batches, at most every NOTICES_MS: each
+        //  wake-up of ours is one taken from the guard's two cores
+        bool take = self->sub && now - notices_at >= NOTICES_MS;
         zmq_pollitem_t items[3 + LH_MAX_BROKERS] = {{NULL, http_fd, ZMQ_POLLIN, 0}};
-        int n = 1;
-        if (self->sub)
+        int n = 1, sub_at = -1;
+        if (take) {
+            sub_at = n;
             items[n++] = (zmq_pollitem_t){zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->client), ZMQ_POLLIN, 0};
-        for (size_t i = 0; i < self->nbrokers; i++)
-            items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->brokers[i]), ZMQ_POLLIN, 0};
-        MHD_UNSIGNED_LONG_LONG mhd_wait = LOOP_MAX_WAIT_MS;
+        }
+        bool calls = zlistx_size (self->calls) > 0;
+        if (calls) {
+            items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->client), ZMQ_POLLIN, 0};
+            for (size_t i = 0; i < self->nbrokers; i++)
+                items[n++] = (zmq_pollitem_t){NULL, lh_client_fd (self->brokers[i]), ZMQ_POLLIN, 0};
+        }
         long wait = LOOP_MAX_WAIT_MS;
+        MHD_UNSIGNED_LONG_LONG mhd_wait = 0;
         if (MHD_get_timeout (self->daemon, &mhd_wait) == MHD_YES && mhd_wait < (unsigned) wait)
             wait = (long) mhd_wait;
-        if (due || zlistx_size (self->calls) > 0)
-            wait = wait > 10 ? 10 : wait;
-        if (zmq_poll (items, n, wait) < 0 && errno != EINTR)
+        if (!take && self->sub && notices_at + NOTICES_MS - now < wait)
+            wait = (long) (notices_at + NOTICES_MS - now);
+        if (due && last_wake + STREAM_WAKE_MS - now < wait)
+            wait = (long) (last_wake + STREAM_WAKE_MS - now);
+        if (calls && wait > 10)
+            wait = 10; //  client deadlines and probes run inside lh_client_recv
+        if (zmq_poll (items, n, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
             break;
-        s_take_notices (self, &due);
-        s_drain_all (self);
-        int64_t now = zclock_mono ();
+        now = zclock_mono ();
+        if (sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN)) {
+            s_take_notices (self, &due);
+            notices_at = now;
+        }
+        if (calls)
+            s_drain_all (self);
         if (now - last_tick >= 200) {
             last_tick = now;
             if (feed_tick (self->feed))
                 due = true;
             sessions_tick (self->sessions);
+        }
+        if (now - last_metrics >= 1000) {
+            last_metrics = now;
             s_metrics_publish (self);
         }
         if (due && now - last_wake >= STREAM_WAKE_MS) {
@@ -908,6 +958,8 @@ web_run (web_t *self)
             last_wake = now;
             due = false;
         }
+        //  Every turn: cheap when nothing is ready (one epoll_wait), and a
+        //  resumed connection is handled at once
         MHD_run (self->daemon);
     }
     //  Every live page is told the stream ended, every waiting page answered

@@ -44,6 +44,7 @@ struct _req_t {
     char arg[WEB_ARG_SIZE]; //  what the path named (an escalation id, a seq)
     struct MHD_Response *response;
     unsigned status;
+    json_t *partial; //  an answer being built over several rounds of calls
 };
 
 struct _web_t {
@@ -62,6 +63,10 @@ struct _web_t {
     zlistx_t *calls;   //  call_t in flight
     zlistx_t *streams; //  stream_t, one per live page
     lh_metrics_t *metrics;
+    //  Decisions are heard only while someone watches: until then the
+    //  brokers send the console nothing per decision
+    bool hearing;
+    int64_t watched_until;
     struct {
         uint64_t requests, api, static_files, not_found, refused_host, refused_origin, refused_csrf,
             unauthenticated, bad_requests, too_large, broker_calls, broker_errors, decides,
@@ -75,6 +80,11 @@ void web_respond_error (req_t *req, unsigned status, const char *message);
 //  Sends a request for req; returns false (after answering req with an
 //  error) when it could not be sent. req->finish runs when all have come.
 bool web_call (req_t *req, lh_client_t *client, const char *service, const void *body, size_t size);
+//  True when someone looks (a page asked something): the feed follows
+//  the decisions for WEB_WATCH_MS more.
+void web_watched (web_t *self);
+#define WEB_WATCH_MS 120000
+
 //  The reply of call i as a map, NULL (and req answered 502/504) on error.
 const msgpack_object *web_call_result (req_t *req, int i);
 //  The client deciding as the session's reviewer, made on first use.

@@ -239,6 +239,8 @@ check(status == 200 and cluster["brokers"][0]["ok"] and
       any(s.get("name") == "validate" for s in cluster["brokers"][0]["services"]),
       "the cluster page sees the broker and its services")
 check("validate" in cluster["nodes"] and "expert" in cluster["nodes"], "and the nodes' counters")
+check(isinstance(cluster["brokers"][0].get("name"), str) and cluster["brokers"][0]["name"],
+      "each broker by its name")
 
 # An escalation answered through the console, as alice
 waiting = validate(env, "sudo systemctl restart nginx", wait_ms=25000, background=True)
@@ -261,7 +263,8 @@ if esc:
           any(c["wrappers"] == ["sudo"] for c in detail["parse"]),
           "the detail shows the parse through sudo")
     check(any(d.get("subject") == "rm -rf /" for d in detail.get("recent", [])),
-          "and the agent's recent decisions")
+          f"and the agent's recent decisions ({detail.get('recent_error')}, "
+          f"{[d.get('subject') for d in detail.get('recent', [])]})")
     status, _, data = request(env, "POST", f"/api/escalations/{eid}/decide",
                               {"decision": "allow"}, headers={"Cookie": bob_cookie,
                                                               "X-CSRF-Token": bob_csrf})
