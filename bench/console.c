@@ -976,24 +976,12 @@ s_web_start (ccluster_t *c, const cenv_t *env, const copts_t *o)
     char listen[64], rate[16];
     snprintf (listen, sizeof (listen), "127.0.0.1:%d", c->web_port);
     snprintf (rate, sizeof (rate), "%d", o->stream_rate);
-    char *const argv[] = {(char *) env->web_bin,
-                          "--listen",
-                          listen,
-                          "--broker",
-                          (char *) launcher_frontend (l),
-                          "--pub",
-                          (char *) launcher_pub (l),
-                          "--broker-key",
-                          (char *) launcher_broker_key (l),
-                          "--cert",
-                          c->web_cert,
-                          "--tokens",
-                          c->tokens,
-                          "--stream-rate",
-                          rate,
-                          "--log-level",
-                          "info",
-                          NULL};
+    char *const argv[] = {(char *) env->web_bin, "--listen", listen, "--broker",
+                          (char *) launcher_frontend (l), "--pub", (char *) launcher_pub (l),
+                          "--broker-key", (char *) launcher_broker_key (l), "--cert", c->web_cert,
+                          "--tokens", c->tokens, "--stream-rate", rate,
+                          //  A: nobody watching, from the first second after B's pages close
+                          "--watch", "1", "--log-level", "info", NULL};
     c->web_args[0] = 0;
     for (int i = 1; argv[i]; i++)
         snprintf (c->web_args + strlen (c->web_args), sizeof (c->web_args) - strlen (c->web_args),

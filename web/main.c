@@ -38,6 +38,8 @@ static const lh_option_t s_options[] = {
     {"stream-rate", "web/stream_rate", "200",
      "decisions a second sent to one live page (the rest are counted, not sent)", false},
     {"timeout", "web/timeout", "2000", "ms before a broker request is sent again, once", false},
+    {"watch", "web/watch", "120",
+     "seconds decisions are followed after a page last asked (none open: not followed)", false},
     {"metrics", "web/metrics", NULL,
      "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "web/log_level", "info", "debug, info, warn or error", false},
@@ -102,6 +104,7 @@ main (int argc, char **argv)
         .stream_rate = (int) lh_config_int (config, "web/stream_rate", 200),
         .max_connections = (int) lh_config_int (config, "web/max_connections", 128),
         .call_timeout_ms = (int) lh_config_int (config, "web/timeout", 2000),
+        .watch_ms = (int) lh_config_int (config, "web/watch", 120) * 1000,
     };
     char err[512];
     web_t *web = web_new (&wc, err, sizeof (err));

@@ -878,7 +878,7 @@ s_take_notices (web_t *self, bool *woke)
 void
 web_watched (web_t *self)
 {
-    self->watched_until = zclock_mono () + WEB_WATCH_MS;
+    self->watched_until = zclock_mono () + self->config.watch_ms;
 }
 
 //  Follows validate.decisions while a page is open or was asked something

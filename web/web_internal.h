@@ -80,10 +80,9 @@ void web_respond_error (req_t *req, unsigned status, const char *message);
 //  Sends a request for req; returns false (after answering req with an
 //  error) when it could not be sent. req->finish runs when all have come.
 bool web_call (req_t *req, lh_client_t *client, const char *service, const void *body, size_t size);
-//  True when someone looks (a page asked something): the feed follows
-//  the decisions for WEB_WATCH_MS more.
+//  Someone looks (a page asked something): the feed follows the
+//  decisions for config.watch_ms more.
 void web_watched (web_t *self);
-#define WEB_WATCH_MS 120000
 
 //  The reply of call i as a map, NULL (and req answered 502/504) on error.
 const msgpack_object *web_call_result (req_t *req, int i);
