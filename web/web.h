@@ -41,6 +41,7 @@ typedef struct {
     int stream_rate;     //  decisions a second to one live page
     int max_connections; //  HTTP connections at once
     int call_timeout_ms; //  one broker request, before its one resend
+    int watch_ms;        //  decisions followed this long after a page last asked
 } web_config_t;
 
 //  Binds and connects; NULL with a message in err.
