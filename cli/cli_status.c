@@ -292,10 +292,7 @@ s_broker_stats (cli_t *cli, const char *endpoint)
 static json_t *
 s_json (const msgpack_object *root)
 {
-    char *text = jsonpack_to_json (root, false);
-    json_t *json = text ? json_loads (text, 0, NULL) : NULL;
-    free (text);
-    return json;
+    return jsonpack_to_value (root);
 }
 
 int

@@ -157,6 +157,12 @@ s_to_json (const msgpack_object *obj)
     }
 }
 
+json_t *
+jsonpack_to_value (const msgpack_object *obj)
+{
+    return obj ? s_to_json (obj) : NULL;
+}
+
 char *
 jsonpack_to_json (const msgpack_object *obj, bool pretty)
 {

@@ -7,6 +7,7 @@
 #ifndef LH_JSONPACK_H_INCLUDED
 #define LH_JSONPACK_H_INCLUDED
 
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,5 +20,9 @@ int jsonpack_from_json (const char *text, size_t len, msgpack_sbuffer *out, char
 //  Renders obj as JSON. pretty: indented over several lines. Returns a
 //  heap string the caller frees, NULL on failure.
 char *jsonpack_to_json (const msgpack_object *obj, bool pretty);
+
+//  The same as a jansson value (a new reference; NULL for NULL or on
+//  failure), for programs that build JSON of their own around it.
+json_t *jsonpack_to_value (const msgpack_object *obj);
 
 #endif

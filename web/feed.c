@@ -170,15 +170,6 @@ s_decision (feed_t *self, const msgpack_object *notice)
     }
 }
 
-static json_t *
-s_to_json (const msgpack_object *obj)
-{
-    char *text = jsonpack_to_json (obj, false);
-    json_t *json = text ? json_loads (text, 0, NULL) : NULL;
-    free (text);
-    return json;
-}
-
 static void
 s_replica_status (feed_t *self, const msgpack_object *body)
 {
@@ -200,7 +191,7 @@ s_replica_status (feed_t *self, const msgpack_object *body)
             r->signed_size = size->via.u64;
         return;
     }
-    json_t *status = s_to_json (body);
+    json_t *status = jsonpack_to_value (body);
     if (status) {
         json_decref (r->status);
         r->status = status;
@@ -230,7 +221,7 @@ feed_take (feed_t *self, zmsg_t *msg)
              i++)
             s_decision (self, &list->via.array.ptr[i]);
     } else if (zframe_streq (topic, "expert.queue")) {
-        json_t *data = s_to_json (root);
+        json_t *data = jsonpack_to_value (root);
         if (data)
             s_push_json (self, "queue", data);
         json_decref (data);
@@ -238,7 +229,7 @@ feed_take (feed_t *self, zmsg_t *msg)
                zframe_streq (topic, "events.read.checkpoint"))
         s_replica_status (self, root);
     else if (zframe_streq (topic, "events.read.alert")) {
-        json_t *data = s_to_json (root);
+        json_t *data = jsonpack_to_value (root);
         if (data) {
             s_push_json (self, "alert", data);
             json_array_append_new (self->alerts, data);

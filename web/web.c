@@ -86,10 +86,7 @@ web_respond_error (req_t *req, unsigned status, const char *message)
 json_t *
 web_json_from (const msgpack_object *obj)
 {
-    char *text = obj ? jsonpack_to_json (obj, false) : NULL;
-    json_t *json = text ? json_loads (text, JSON_DECODE_ANY, NULL) : NULL;
-    free (text);
-    return json;
+    return jsonpack_to_value (obj);
 }
 
 //  Broker calls
