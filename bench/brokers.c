@@ -25,6 +25,7 @@
     Every reply is checked. Any failure: exit status 1.
 */
 #include "bench.h"
+#include "drive.h"
 
 #include "codec.h"
 #include "jsonpack.h"
@@ -61,11 +62,8 @@
 #define MAX_ROUNDS  10
 #define MAX_FAULTS  200
 #define REPLICAS    3
-#define CONFIGS     2           //  (a) one broker, (b) two
-#define RING        4096        //  requests in flight per client, at most
-#define SWEEP_NS    50000000ULL //  every client read at least this often
-#define SAMPLES     3           //  failed replies shown per phase
-#define DATA_BYTES  190         //  the payload of an appended event (as lh-events-bench)
+#define CONFIGS     2   //  (a) one broker, (b) two
+#define DATA_BYTES  190 //  the payload of an appended event (as lh-events-bench)
 
 typedef struct {
     double duration, warmup, drain;
@@ -205,8 +203,8 @@ s_parse (bopts_t *o, int argc, char **argv, zconfig_t **config_p)
     o->do_faults = s_listed (o->only, "faults");
     if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->rounds < 1 ||
         o->rounds > MAX_ROUNDS || o->clients < 1 || o->clients > MAX_CLIENTS || o->depth < 1 ||
-        o->depth > RING / 2 || o->append_clients < 1 || o->append_clients > MAX_CLIENTS ||
-        o->append_depth < 1 || o->append_depth > RING / 2 || o->validator_inflight < 2 ||
+        o->depth > DRIVE_RING / 2 || o->append_clients < 1 || o->append_clients > MAX_CLIENTS ||
+        o->append_depth < 1 || o->append_depth > DRIVE_RING / 2 || o->validator_inflight < 2 ||
         o->validator_inflight > 2 * LH_MAX_CAPACITY || o->stream_clients < 1 ||
         o->stream_clients > MAX_CLIENTS || o->rate <= 0 || o->rate > 100000 || o->baseline < 1 ||
         o->kills < 0 || o->pauses < 0 || o->kills + o->pauses > MAX_FAULTS || o->hold <= 0 ||
@@ -220,381 +218,6 @@ s_parse (bopts_t *o, int argc, char **argv, zconfig_t **config_p)
 
 //  --------------------------------------------------------------------------
 //  Checking replies
-
-typedef struct {
-    uint64_t sent, ok, failed;
-    uint64_t error_replies; //  ok: false from a service or a broker
-    uint64_t timeouts;      //  no reply by the client's deadline (no resends)
-    uint64_t send_failed;   //  lh_client_send refused
-    uint64_t lost;          //  unanswered when the phase ended
-    uint64_t bad_replies;   //  ok but not the promised shape
-    uint64_t duplicates;    //  appends acknowledged as duplicates (every client id is new)
-    uint64_t wrong;         //  validate decisions other than the mix file's (not failures)
-    uint64_t late;          //  replies to no pending request
-    uint64_t by_code[LOAD_ERR_KINDS];
-    char sample[SAMPLES][256];
-    int samples;
-} check_t;
-
-static void
-s_sample (check_t *c, const char *what, const lh_reply_t *reply)
-{
-    if (c->samples >= SAMPLES)
-        return;
-    if (reply)
-        snprintf (c->sample[c->samples], sizeof (c->sample[0]), "%s: %s: %s", what,
-                  lh_reply_code_name (reply), lh_reply_message (reply));
-    else
-        snprintf (c->sample[c->samples], sizeof (c->sample[0]), "%s", what);
-    c->samples++;
-}
-
-static void
-s_check_merge (check_t *into, const check_t *c)
-{
-    into->sent += c->sent;
-    into->ok += c->ok;
-    into->failed += c->failed;
-    into->error_replies += c->error_replies;
-    into->timeouts += c->timeouts;
-    into->send_failed += c->send_failed;
-    into->lost += c->lost;
-    into->bad_replies += c->bad_replies;
-    into->duplicates += c->duplicates;
-    into->wrong += c->wrong;
-    into->late += c->late;
-    for (int k = 0; k < LOAD_ERR_KINDS; k++)
-        into->by_code[k] += c->by_code[k];
-    for (int i = 0; i < c->samples && into->samples < SAMPLES; i++)
-        memcpy (into->sample[into->samples++], c->sample[i], sizeof (c->sample[0]));
-}
-
-//  --------------------------------------------------------------------------
-//  The driver: many lh_clients in one thread, closed loop or paced
-
-typedef enum { REQ_VALIDATE, REQ_APPEND } req_kind_t;
-
-typedef struct {
-    uint64_t id, sent_ns;
-    int entry; //  the mix entry of a validate
-    size_t span;
-} slot_t;
-
-typedef struct {
-    lh_client_t *client;
-    int index;
-    int inflight;
-    uint64_t next_due; //  paced: when the next request goes
-    uint64_t rng;
-    uint32_t seq; //  client ids of appends: nonce-index-seq
-    slot_t *ring; //  pending requests by id % RING
-} bclient_t;
-
-//  One request of the paced stream: when it went and when its answer came
-typedef struct {
-    uint64_t sent_ns, done_ns; //  done 0: never answered
-    bool ok;
-} span_t;
-
-typedef struct {
-    bclient_t *clients;
-    int count;
-    req_kind_t kind;
-    int depth;   //  closed loop: requests in flight per client
-    double rate; //  paced (depth 0): requests per second over all clients
-    bool once;   //  one request per client, then stop (the connect round)
-    const mix_t *mix;
-    const msgpack_sbuffer *data; //  an appended event's data map
-    uint32_t nonce;
-    uint64_t t0;         //  the window: replies in [t0, t1) are measured
-    _Atomic uint64_t t1; //  also when sending stops (UINT64_MAX: until told)
-    uint64_t drain_ns;   //  after t1, at most
-    bool spans_on;       //  record every request (the paced stream)
-    hist_t hist;         //  round trips of ok replies in the window, ns
-    uint64_t window_ok;
-    check_t check;
-    span_t *spans;
-    size_t nspans, spans_cap;
-    _Atomic int brokers_up_min;              //  over the clients, at the last sweep
-    _Atomic uint64_t failovers_now;          //  lh_client_failovers over the clients
-    uint64_t failovers, reconnects, dropped; //  at the end
-    int inflight;
-    codec_buf_t buf;
-    struct pollfd *fds;
-} driver_t;
-
-//  {op: append, events: [{type: custom, client_id, data}]}
-static void
-s_pack_append (driver_t *d, bclient_t *c)
-{
-    codec_buf_t *b = &d->buf;
-    char client_id[64];
-    snprintf (client_id, sizeof (client_id), "b%08x-%d-%u", d->nonce, c->index, c->seq++);
-    msgpack_pack_map (&b->pk, 2);
-    codec_pack_kv_str (&b->pk, "op", "append");
-    codec_pack_str (&b->pk, "events");
-    msgpack_pack_array (&b->pk, 1);
-    msgpack_pack_map (&b->pk, 3);
-    codec_pack_kv_str (&b->pk, "type", "custom");
-    codec_pack_kv_str (&b->pk, "client_id", client_id);
-    codec_pack_str (&b->pk, "data");
-    msgpack_sbuffer_write (&b->sbuf, d->data->data, d->data->size);
-}
-
-static bool
-s_send (driver_t *d, bclient_t *c)
-{
-    d->buf.sbuf.size = 0;
-    int entry = -1;
-    if (d->kind == REQ_VALIDATE) {
-        char cwd[MIX_CWD_LEN + 1];
-        mix_cwd (cwd, sizeof (cwd), NULL);
-        entry = mix_pick (d->mix, &c->rng);
-        mix_body (d->mix, entry, cwd, &d->buf.sbuf);
-    } else
-        s_pack_append (d, c);
-    uint64_t id = 0;
-    const char *why = NULL;
-    uint64_t now = bench_now_ns ();
-    d->check.sent++;
-    if (lh_client_send (c->client, d->kind == REQ_VALIDATE ? "validate" : "events",
-                        d->buf.sbuf.data, d->buf.sbuf.size, &id, &why) != 0) {
-        d->check.send_failed++;
-        d->check.failed++;
-        char what[160];
-        snprintf (what, sizeof (what), "send refused: %s", why ? why : "?");
-        s_sample (&d->check, what, NULL);
-        return false;
-    }
-    size_t span = 0;
-    if (d->spans_on) {
-        if (d->nspans == d->spans_cap) {
-            size_t cap = d->spans_cap ? d->spans_cap * 2 : 65536;
-            span_t *spans = (span_t *) realloc (d->spans, cap * sizeof (span_t));
-            if (spans) {
-                d->spans = spans;
-                d->spans_cap = cap;
-            }
-        }
-        if (d->nspans < d->spans_cap) {
-            span = d->nspans++;
-            d->spans[span] = (span_t){now, 0, false};
-        }
-    }
-    c->ring[id % RING] = (slot_t){id, now, entry, span};
-    c->inflight++;
-    d->inflight++;
-    return true;
-}
-
-//  True when the reply is ok and shaped as promised
-static bool
-s_check (driver_t *d, const lh_reply_t *reply, int entry)
-{
-    check_t *c = &d->check;
-    const msgpack_object *root = lh_reply_root (reply);
-    if (!lh_reply_ok (reply)) {
-        lh_err_t code = lh_reply_code (reply);
-        c->by_code[(int) code < LOAD_ERR_KINDS ? (int) code : (int) LH_E_INTERNAL]++;
-        //  A reply made locally (no root) is lh_client's own deadline
-        bool timeout = code == LH_E_TIMEOUT && !root;
-        c->timeouts += timeout;
-        c->error_replies += !timeout;
-        c->failed++;
-        s_sample (c, timeout ? "no reply by the deadline" : "error reply", reply);
-        return false;
-    }
-    if (d->kind == REQ_VALIDATE) {
-        if (!codec_str_eq (codec_map_get (root, "decision"), d->mix->entry[entry].expected))
-            c->wrong++;
-        c->ok++;
-        return true;
-    }
-    const msgpack_object *results = codec_map_get (root, "results");
-    const msgpack_object *item =
-        results && results->type == MSGPACK_OBJECT_ARRAY && results->via.array.size == 1
-            ? &results->via.array.ptr[0]
-            : NULL;
-    const msgpack_object *seq = codec_map_get (item, "seq");
-    const msgpack_object *dup = codec_map_get (item, "duplicate");
-    if (!seq || seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !dup ||
-        dup->type != MSGPACK_OBJECT_BOOLEAN) {
-        c->bad_replies++;
-        c->failed++;
-        s_sample (c, "append reply without results [{seq, duplicate}]", reply);
-        return false;
-    }
-    if (dup->via.boolean) {
-        c->duplicates++;
-        c->failed++;
-        s_sample (c, "a new event acknowledged as a duplicate", reply);
-        return false;
-    }
-    c->ok++;
-    return true;
-}
-
-static bool
-s_sending (driver_t *d, uint64_t now)
-{
-    return !d->once && now < atomic_load (&d->t1) && !bench_stop;
-}
-
-//  Reads every reply client c has (local timeouts too); in a closed loop
-//  each is followed by the next request, which is then read for as well,
-//  as the ZMQ_FD contract asks
-static void
-s_drain (driver_t *d, bclient_t *c)
-{
-    lh_reply_t *reply;
-    while ((reply = lh_client_recv (c->client, 0))) {
-        uint64_t now = bench_now_ns ();
-        uint64_t id = lh_reply_id (reply);
-        slot_t *slot = &c->ring[id % RING];
-        if (slot->id != id || id == 0) {
-            d->check.late++;
-            lh_reply_destroy (&reply);
-            continue;
-        }
-        slot->id = 0;
-        c->inflight--;
-        d->inflight--;
-        bool ok = s_check (d, reply, slot->entry);
-        if (d->spans_on && slot->span < d->nspans) {
-            d->spans[slot->span].done_ns = now;
-            d->spans[slot->span].ok = ok;
-        }
-        if (ok && now >= d->t0 && now < atomic_load (&d->t1)) {
-            d->window_ok++;
-            hist_record (&d->hist, now - slot->sent_ns);
-        }
-        lh_reply_destroy (&reply);
-        while (d->depth && c->inflight < d->depth && s_sending (d, now))
-            if (!s_send (d, c))
-                break;
-    }
-}
-
-//  Sends what is due: a closed loop fills up to depth, a paced client sends
-//  every count / rate seconds (catching up when late)
-static void
-s_refill (driver_t *d, bclient_t *c, uint64_t now)
-{
-    if (!s_sending (d, now))
-        return;
-    if (d->depth) {
-        while (c->inflight < d->depth)
-            if (!s_send (d, c))
-                return;
-        return;
-    }
-    uint64_t step = (uint64_t) ((double) d->count / d->rate * 1e9);
-    while (c->next_due <= now && c->inflight < RING / 2) {
-        c->next_due += step;
-        s_send (d, c);
-    }
-}
-
-static void *
-s_drive (void *arg)
-{
-    driver_t *d = (driver_t *) arg;
-    pthread_setname_np (pthread_self (), "driver");
-    uint64_t start = bench_now_ns ();
-    uint64_t step = d->depth ? 0 : (uint64_t) ((double) d->count / d->rate * 1e9);
-    for (int i = 0; i < d->count; i++) {
-        bclient_t *c = &d->clients[i];
-        c->inflight = 0;
-        c->next_due = start + step * (uint64_t) i / (uint64_t) d->count;
-        d->fds[i] = (struct pollfd){lh_client_fd (c->client), POLLIN, 0};
-        if (d->once)
-            s_send (d, c);
-        s_drain (d, c);
-    }
-    uint64_t next_sweep = 0;
-    while (true) {
-        uint64_t now = bench_now_ns ();
-        uint64_t t1 = atomic_load (&d->t1);
-        bool sending = s_sending (d, now);
-        if (!sending && d->inflight == 0)
-            break;
-        if (bench_stop || (now >= t1 && now - t1 >= d->drain_ns))
-            break;
-        //  Every client now and then: lh_client probes silent brokers and
-        //  keeps deadlines inside lh_client_recv
-        if (now >= next_sweep) {
-            int up_min = INT_MAX;
-            uint64_t failovers = 0;
-            for (int i = 0; i < d->count; i++) {
-                bclient_t *c = &d->clients[i];
-                s_refill (d, c, now);
-                s_drain (d, c);
-                int up = (int) lh_client_brokers_up (c->client);
-                up_min = up < up_min ? up : up_min;
-                failovers += lh_client_failovers (c->client);
-            }
-            atomic_store (&d->brokers_up_min, up_min);
-            atomic_store (&d->failovers_now, failovers);
-            next_sweep = now + SWEEP_NS;
-        }
-        uint64_t wake = next_sweep;
-        if (!d->depth && sending)
-            for (int i = 0; i < d->count; i++) {
-                bclient_t *c = &d->clients[i];
-                if (c->next_due <= now) {
-                    s_refill (d, c, now);
-                    s_drain (d, c);
-                }
-                if (c->next_due < wake)
-                    wake = c->next_due;
-            }
-        if (sending && t1 < wake)
-            wake = t1;
-        now = bench_now_ns ();
-        int wait_ms = wake > now ? (int) ((wake - now + 999999) / 1000000) : 0;
-        int rc = poll (d->fds, (nfds_t) d->count, wait_ms);
-        if (rc < 0 && errno != EINTR)
-            break;
-        for (int i = 0; rc > 0 && i < d->count; i++)
-            if (d->fds[i].revents)
-                s_drain (d, &d->clients[i]);
-    }
-    for (int i = 0; i < d->count; i++) {
-        bclient_t *c = &d->clients[i];
-        d->check.lost += (uint64_t) c->inflight;
-        d->check.failed += (uint64_t) c->inflight;
-        d->failovers += lh_client_failovers (c->client);
-        d->reconnects += lh_client_reconnects (c->client);
-        d->dropped += lh_client_dropped (c->client);
-        //  What stays pending is the next phase's late replies, not its requests
-        for (int k = 0; k < RING; k++)
-            c->ring[k].id = 0;
-    }
-    return NULL;
-}
-
-static void
-s_driver_init (driver_t *d, bclient_t *clients, int count, req_kind_t kind)
-{
-    memset (d, 0, sizeof (*d));
-    d->clients = clients;
-    d->count = count;
-    d->kind = kind;
-    atomic_store (&d->t1, UINT64_MAX);
-    hist_reset (&d->hist);
-    codec_buf_init (&d->buf);
-    d->fds = (struct pollfd *) calloc ((size_t) count, sizeof (struct pollfd));
-}
-
-static void
-s_driver_destroy (driver_t *d)
-{
-    codec_buf_destroy (&d->buf);
-    free (d->fds);
-    free (d->spans);
-    d->fds = NULL;
-    d->spans = NULL;
-}
 
 //  --------------------------------------------------------------------------
 //  Environment and clusters
@@ -841,20 +464,20 @@ failed:
 
 //  count lh_clients of the list, each its own key, each with one validate
 //  answered (CURVE handshakes with every broker it reached done)
-static bclient_t *
-s_clients_new (benv_t *env, bcluster_t *c, const bopts_t *o, int count, check_t *connect)
+static drive_client_t *
+s_clients_new (benv_t *env, bcluster_t *c, const bopts_t *o, int count, drive_check_t *connect)
 {
-    bclient_t *clients = (bclient_t *) calloc ((size_t) count, sizeof (bclient_t));
+    drive_client_t *clients = (drive_client_t *) calloc ((size_t) count, sizeof (drive_client_t));
     if (!clients)
         return NULL;
     bool ok = true;
     for (int i = 0; i < count && ok; i++) {
-        bclient_t *b = &clients[i];
+        drive_client_t *b = &clients[i];
         lh_connect_t conn = {.endpoint = launcher_frontends (c->launcher),
                              .server_key = launcher_broker_key (c->launcher),
                              .cert = env->certs[i]};
         b->client = lh_client_new (&conn);
-        b->ring = (slot_t *) calloc (RING, sizeof (slot_t));
+        b->ring = (drive_slot_t *) calloc (DRIVE_RING, sizeof (drive_slot_t));
         b->index = i;
         b->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t) (i + 1) * 0xBF58476D1CE4E5B9ULL);
         ok = b->client && b->ring;
@@ -866,16 +489,16 @@ s_clients_new (benv_t *env, bcluster_t *c, const bopts_t *o, int count, check_t 
     if (ok) {
         //  As many requests as brokers: round robin reaches each
         for (int round = 0; round < c->brokers && ok; round++) {
-            driver_t d;
-            s_driver_init (&d, clients, count, REQ_VALIDATE);
+            drive_t d;
+            drive_init (&d, clients, count, DRIVE_VALIDATE);
             d.mix = &env->mix;
             d.once = true;
             d.t0 = UINT64_MAX;
             d.drain_ns = (uint64_t) o->timeout_ms * 2000000ULL;
-            s_drive (&d);
+            drive_run (&d);
             ok = d.check.ok == (uint64_t) count;
-            s_check_merge (connect, &d.check);
-            s_driver_destroy (&d);
+            drive_check_merge (connect, &d.check);
+            drive_destroy (&d);
         }
     }
     if (!ok) {
@@ -890,9 +513,9 @@ s_clients_new (benv_t *env, bcluster_t *c, const bopts_t *o, int count, check_t 
 }
 
 static void
-s_clients_destroy (bclient_t **clients_p, int count)
+s_clients_destroy (drive_client_t **clients_p, int count)
 {
-    bclient_t *clients = *clients_p;
+    drive_client_t *clients = *clients_p;
     for (int i = 0; clients && i < count; i++) {
         lh_client_destroy (&clients[i].client);
         free (clients[i].ring);
@@ -916,7 +539,7 @@ typedef struct {
     uint64_t ok;    //  ok replies in the windows
     double rps[MAX_ROUNDS];
     hist_t hist;
-    check_t check;
+    drive_check_t check;
     uint64_t failovers;
     //  CPU percent over the windows (100 = one core), averaged over rounds
     double brokers, brokers_main, brokers_io, broker_top, validator, replicas, self, host, other;
@@ -984,12 +607,12 @@ s_broker_stats (bcluster_t *c, int k, const char *service, bstat_t *out)
 
 //  One closed-loop window of kind through cluster c, merged into t
 static void
-s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int count, int depth,
-          req_kind_t kind, tput_t *t)
+s_window (benv_t *env, bcluster_t *c, const bopts_t *o, drive_client_t *clients, int count,
+          int depth, drive_kind_t kind, tput_t *t)
 {
-    driver_t *d = (driver_t *) calloc (1, sizeof (driver_t));
+    drive_t *d = (drive_t *) calloc (1, sizeof (drive_t));
     bsnap_t *snap = (bsnap_t *) calloc (2, sizeof (bsnap_t));
-    s_driver_init (d, clients, count, kind);
+    drive_init (d, clients, count, kind);
     d->depth = depth;
     d->mix = &env->mix;
     d->data = &env->data;
@@ -999,13 +622,13 @@ s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int 
     atomic_store (&d->t1, d->t0 + (uint64_t) (o->duration * 1e9));
     d->drain_ns = (uint64_t) (o->drain * 1e9);
     pthread_t thread;
-    if (pthread_create (&thread, NULL, s_drive, d) != 0) {
-        s_driver_destroy (d);
+    if (pthread_create (&thread, NULL, drive_run, d) != 0) {
+        drive_destroy (d);
         free (d);
         free (snap);
         return;
     }
-    const char *service = kind == REQ_VALIDATE ? "validate" : "events";
+    const char *service = kind == DRIVE_VALIDATE ? "validate" : "events";
     bstat_t before[LAUNCHER_MAX_BROKERS], mid[LAUNCHER_MAX_BROKERS], after[LAUNCHER_MAX_BROKERS];
     bool stats = true;
     proc_sleep_until (d->t0);
@@ -1035,7 +658,7 @@ s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int 
     t->seconds += seconds;
     t->ok += d->window_ok;
     hist_merge (&t->hist, &d->hist);
-    s_check_merge (&t->check, &d->check);
+    drive_check_merge (&t->check, &d->check);
     t->failovers += d->failovers;
     //  CPU: a running mean over the rounds
     double w = 1.0 / t->rounds;
@@ -1079,7 +702,7 @@ s_window (benv_t *env, bcluster_t *c, const bopts_t *o, bclient_t *clients, int 
         t->us_brokers = t->brokers * per;
         t->us_all = (t->brokers + t->validator + t->replicas + t->self) * per;
     }
-    s_driver_destroy (d);
+    drive_destroy (d);
     free (d);
     free (snap);
 }
@@ -1108,8 +731,8 @@ typedef struct {
     double base_window_ms[256];   //  the longest in each hold-long window of it
     int base_windows;
     hist_t all_hist; //  every answered request of the stream
-    check_t check;
-    check_t connect;
+    drive_check_t check;
+    drive_check_t connect;
     uint64_t failovers, reconnects, dropped;
     int clients;
 } faults_t;
@@ -1119,13 +742,13 @@ typedef struct {
 //  answered_by_b, requests still in flight at b are left out (at the end of
 //  a fault's cycle they belong to the next fault)
 static double
-s_longest (const driver_t *d, uint64_t a, uint64_t b, bool answered_by_b, int *count,
+s_longest (const drive_t *d, uint64_t a, uint64_t b, bool answered_by_b, int *count,
            uint64_t *sent_p)
 {
     uint64_t longest = 0, sent = 0;
     int n = 0;
     for (size_t i = 0; i < d->nspans; i++) {
-        const span_t *s = &d->spans[i];
+        const drive_span_t *s = &d->spans[i];
         uint64_t done = s->done_ns ? s->done_ns : UINT64_MAX;
         if (s->sent_ns >= b || done <= a || (answered_by_b && done > b))
             continue;
@@ -1145,7 +768,7 @@ s_longest (const driver_t *d, uint64_t a, uint64_t b, bool answered_by_b, int *c
 
 //  Waits until every client believes `want` brokers are up; the time or 0
 static uint64_t
-s_wait_up (driver_t *d, int want, int timeout_ms)
+s_wait_up (drive_t *d, int want, int timeout_ms)
 {
     uint64_t until = bench_now_ns () + (uint64_t) timeout_ms * 1000000ULL;
     while (!bench_stop && bench_now_ns () < until) {
@@ -1160,13 +783,13 @@ static void
 s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
 {
     f->clients = o->stream_clients;
-    bclient_t *clients = s_clients_new (env, c, o, o->stream_clients, &f->connect);
+    drive_client_t *clients = s_clients_new (env, c, o, o->stream_clients, &f->connect);
     if (!clients) {
         fprintf (stderr, TOOL ": the stream's clients did not connect\n");
         return;
     }
-    driver_t *d = (driver_t *) calloc (1, sizeof (driver_t));
-    s_driver_init (d, clients, o->stream_clients, REQ_VALIDATE);
+    drive_t *d = (drive_t *) calloc (1, sizeof (drive_t));
+    drive_init (d, clients, o->stream_clients, DRIVE_VALIDATE);
     d->rate = o->rate;
     d->mix = &env->mix;
     d->spans_on = true;
@@ -1175,8 +798,8 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     f->start = bench_now_ns ();
     d->t0 = f->start;
     pthread_t thread;
-    if (pthread_create (&thread, NULL, s_drive, d) != 0) {
-        s_driver_destroy (d);
+    if (pthread_create (&thread, NULL, drive_run, d) != 0) {
+        drive_destroy (d);
         free (d);
         s_clients_destroy (&clients, o->stream_clients);
         return;
@@ -1240,7 +863,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     hist_reset (&f->base_hist);
     hist_reset (&f->all_hist);
     for (size_t i = 0; i < d->nspans; i++) {
-        const span_t *s = &d->spans[i];
+        const drive_span_t *s = &d->spans[i];
         if (!s->done_ns || !s->ok)
             continue;
         hist_record (&f->all_hist, s->done_ns - s->sent_ns);
@@ -1254,7 +877,7 @@ s_faults (benv_t *env, bcluster_t *c, const bopts_t *o, faults_t *f)
     f->failovers = d->failovers;
     f->reconnects = d->reconnects;
     f->dropped = d->dropped;
-    s_driver_destroy (d);
+    drive_destroy (d);
     free (d);
     s_clients_destroy (&clients, o->stream_clients);
 }
@@ -1271,7 +894,7 @@ typedef struct {
 
 typedef struct {
     tput_t validate[CONFIGS], append[CONFIGS];
-    check_t connect;
+    drive_check_t connect;
     char validator_args[CONFIGS][256], broker_args[CONFIGS][256];
     faults_t *faults;
     bool cluster_failed;
@@ -1366,7 +989,7 @@ s_fsum (const faults_t *f, int signum)
 }
 
 static void
-s_check_line (FILE *out, const char *name, const check_t *c)
+s_check_line (FILE *out, const char *name, const drive_check_t *c)
 {
     fprintf (out,
              "  %-28s sent %llu, ok %llu, failed %llu (error replies %llu, timeouts %llu, send "
@@ -1581,7 +1204,7 @@ s_table (FILE *out, const bopts_t *o, const meta_t *m, const results_t *r)
 }
 
 static void
-s_json_check (FILE *out, const check_t *c)
+s_json_check (FILE *out, const drive_check_t *c)
 {
     fprintf (out,
              "{\"sent\": %llu, \"ok\": %llu, \"failed\": %llu, \"error_replies\": %llu, "
@@ -1767,18 +1390,18 @@ s_throughput_round (benv_t *env, const bopts_t *o, int k, results_t *r, bcluster
     if (!o->do_throughput)
         return 0;
     int most = o->clients > o->append_clients ? o->clients : o->append_clients;
-    bclient_t *clients = s_clients_new (env, c, o, most, &r->connect);
+    drive_client_t *clients = s_clients_new (env, c, o, most, &r->connect);
     if (!clients) {
         fprintf (stderr, TOOL ": the clients did not connect (logs in %s)\n", c->tmp);
         c->failed = true;
         return -1;
     }
-    s_window (env, c, o, clients, o->clients, o->depth, REQ_VALIDATE, &r->validate[k]);
+    s_window (env, c, o, clients, o->clients, o->depth, DRIVE_VALIDATE, &r->validate[k]);
     const tput_t *v = &r->validate[k];
     s_progress ("  validate %dx%d: %.0f req/s, p99 %.3f ms, failed %llu", o->clients, o->depth,
                 v->rps[v->rounds - 1], s_lat (&v->hist).p99, (unsigned long long) v->check.failed);
     if (!bench_stop)
-        s_window (env, c, o, clients, o->append_clients, o->append_depth, REQ_APPEND,
+        s_window (env, c, o, clients, o->append_clients, o->append_depth, DRIVE_APPEND,
                   &r->append[k]);
     const tput_t *a = &r->append[k];
     if (a->rounds)
@@ -1863,16 +1486,16 @@ s_main (const bopts_t *o, int argc, char **argv)
             s_cluster_destroy (&c, o->keep);
         }
 
-    check_t all;
+    drive_check_t all;
     memset (&all, 0, sizeof (all));
-    s_check_merge (&all, &r->connect);
+    drive_check_merge (&all, &r->connect);
     for (int k = 0; k < CONFIGS; k++) {
-        s_check_merge (&all, &r->validate[k].check);
-        s_check_merge (&all, &r->append[k].check);
+        drive_check_merge (&all, &r->validate[k].check);
+        drive_check_merge (&all, &r->append[k].check);
     }
     if (r->faults) {
-        s_check_merge (&all, &r->faults->connect);
-        s_check_merge (&all, &r->faults->check);
+        drive_check_merge (&all, &r->faults->connect);
+        drive_check_merge (&all, &r->faults->check);
     }
     r->failures = all.failed;
     s_table (out, o, &meta, r);

@@ -24,6 +24,7 @@
     mix file's, counted); any failure: exit status 1.
 */
 #include "bench.h"
+#include "drive.h"
 
 #include "codec.h"
 #include "launcher.h"
@@ -67,12 +68,9 @@
 #define MAX_ROUNDS  10
 #define MAX_READERS 32
 #define VALIDATORS  2
-#define RING        4096        //  requests in flight per client, at most
-#define SWEEP_NS    50000000ULL //  every client read at least this often
-#define SAMPLES     3           //  failed replies shown per phase
-#define PHASES      3           //  A, B, C
-#define LOADS       2           //  closed loop, paced
-#define HTTP_MAX    (1 << 20)   //  most bytes of a non-stream answer we read
+#define PHASES      3         //  A, B, C
+#define LOADS       2         //  closed loop, paced
+#define HTTP_MAX    (1 << 20) //  most bytes of a non-stream answer we read
 
 typedef struct {
     double duration, warmup, drain, rate, poll_s;
@@ -204,7 +202,7 @@ s_parse (copts_t *o, int argc, char **argv, zconfig_t **config_p)
     o->phase_on[2] = s_listed (o->phases, "c");
     if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->rounds < 1 ||
         o->rounds > MAX_ROUNDS || o->clients < 1 || o->clients > MAX_CLIENTS || o->depth < 1 ||
-        o->depth > RING / 2 || o->stream_clients < 1 || o->stream_clients > o->clients ||
+        o->depth > DRIVE_RING / 2 || o->stream_clients < 1 || o->stream_clients > o->clients ||
         o->rate <= 0 || o->rate > 100000 || o->readers < 1 || o->readers > MAX_READERS ||
         o->poll_s < 0 || o->stream_rate < 1 || o->capacity < 1 || o->io_threads < 1 ||
         o->io_threads > 8 || o->capacity > LH_MAX_CAPACITY || o->timeout_ms < 1000 ||
@@ -217,266 +215,6 @@ s_parse (copts_t *o, int argc, char **argv, zconfig_t **config_p)
 
 //  --------------------------------------------------------------------------
 //  Checking replies
-
-typedef struct {
-    uint64_t sent, ok, failed;
-    uint64_t error_replies; //  ok: false from a service or the broker
-    uint64_t timeouts;      //  no reply by the client's deadline (no resends)
-    uint64_t send_failed;   //  lh_client_send refused
-    uint64_t lost;          //  unanswered when the window's drain ended
-    uint64_t wrong;         //  decisions other than the mix file's (not failures)
-    uint64_t late;          //  replies to no pending request
-    char sample[SAMPLES][256];
-    int samples;
-} check_t;
-
-static void
-s_sample (check_t *c, const char *what, const lh_reply_t *reply)
-{
-    if (c->samples >= SAMPLES)
-        return;
-    if (reply)
-        snprintf (c->sample[c->samples], sizeof (c->sample[0]), "%s: %s: %s", what,
-                  lh_reply_code_name (reply), lh_reply_message (reply));
-    else
-        snprintf (c->sample[c->samples], sizeof (c->sample[0]), "%s", what);
-    c->samples++;
-}
-
-static void
-s_check_merge (check_t *into, const check_t *c)
-{
-    into->sent += c->sent;
-    into->ok += c->ok;
-    into->failed += c->failed;
-    into->error_replies += c->error_replies;
-    into->timeouts += c->timeouts;
-    into->send_failed += c->send_failed;
-    into->lost += c->lost;
-    into->wrong += c->wrong;
-    into->late += c->late;
-    for (int i = 0; i < c->samples && into->samples < SAMPLES; i++)
-        memcpy (into->sample[into->samples++], c->sample[i], sizeof (c->sample[0]));
-}
-
-//  --------------------------------------------------------------------------
-//  The driver: many lh_clients in one thread, closed loop or paced (as in
-//  brokers.c, validate only)
-
-typedef struct {
-    uint64_t id, sent_ns;
-    int entry;
-} slot_t;
-
-typedef struct {
-    lh_client_t *client;
-    int index;
-    int inflight;
-    uint64_t next_due; //  paced: when the next request goes
-    uint64_t rng;
-    slot_t *ring; //  pending requests by id % RING
-} cclient_t;
-
-typedef struct {
-    cclient_t *clients;
-    int count;
-    int depth;   //  closed loop: requests in flight per client
-    double rate; //  paced (depth 0): requests per second over all clients
-    bool once;   //  one request per client, then stop (the connect round)
-    const mix_t *mix;
-    uint64_t t0;         //  the window: replies in [t0, t1) are measured
-    _Atomic uint64_t t1; //  also when sending stops
-    uint64_t drain_ns;   //  after t1, at most
-    hist_t hist;         //  round trips of ok replies in the window, ns
-    uint64_t window_ok;
-    check_t check;
-    int inflight;
-    codec_buf_t buf;
-    struct pollfd *fds;
-} driver_t;
-
-static bool
-s_send (driver_t *d, cclient_t *c)
-{
-    d->buf.sbuf.size = 0;
-    char cwd[MIX_CWD_LEN + 1];
-    mix_cwd (cwd, sizeof (cwd), NULL);
-    int entry = mix_pick (d->mix, &c->rng);
-    mix_body (d->mix, entry, cwd, &d->buf.sbuf);
-    uint64_t id = 0;
-    const char *why = NULL;
-    uint64_t now = bench_now_ns ();
-    d->check.sent++;
-    if (lh_client_send (c->client, "validate", d->buf.sbuf.data, d->buf.sbuf.size, &id, &why) !=
-        0) {
-        d->check.send_failed++;
-        d->check.failed++;
-        char what[160];
-        snprintf (what, sizeof (what), "send refused: %s", why ? why : "?");
-        s_sample (&d->check, what, NULL);
-        return false;
-    }
-    c->ring[id % RING] = (slot_t){id, now, entry};
-    c->inflight++;
-    d->inflight++;
-    return true;
-}
-
-static bool
-s_check (driver_t *d, const lh_reply_t *reply, int entry)
-{
-    check_t *c = &d->check;
-    if (!lh_reply_ok (reply)) {
-        //  A reply made locally (no root) is lh_client's own deadline
-        bool timeout = lh_reply_code (reply) == LH_E_TIMEOUT && !lh_reply_root (reply);
-        c->timeouts += timeout;
-        c->error_replies += !timeout;
-        c->failed++;
-        s_sample (c, timeout ? "no reply by the deadline" : "error reply", reply);
-        return false;
-    }
-    if (!codec_str_eq (codec_map_get (lh_reply_root (reply), "decision"),
-                       d->mix->entry[entry].expected))
-        c->wrong++;
-    c->ok++;
-    return true;
-}
-
-static bool
-s_sending (driver_t *d, uint64_t now)
-{
-    return !d->once && now < atomic_load (&d->t1) && !bench_stop;
-}
-
-static void
-s_drain (driver_t *d, cclient_t *c)
-{
-    lh_reply_t *reply;
-    while ((reply = lh_client_recv (c->client, 0))) {
-        uint64_t now = bench_now_ns ();
-        uint64_t id = lh_reply_id (reply);
-        slot_t *slot = &c->ring[id % RING];
-        if (slot->id != id || id == 0) {
-            d->check.late++;
-            lh_reply_destroy (&reply);
-            continue;
-        }
-        slot->id = 0;
-        c->inflight--;
-        d->inflight--;
-        bool ok = s_check (d, reply, slot->entry);
-        if (ok && now >= d->t0 && now < atomic_load (&d->t1)) {
-            d->window_ok++;
-            hist_record (&d->hist, now - slot->sent_ns);
-        }
-        lh_reply_destroy (&reply);
-        while (d->depth && c->inflight < d->depth && s_sending (d, now))
-            if (!s_send (d, c))
-                break;
-    }
-}
-
-static void
-s_refill (driver_t *d, cclient_t *c, uint64_t now)
-{
-    if (!s_sending (d, now))
-        return;
-    if (d->depth) {
-        while (c->inflight < d->depth)
-            if (!s_send (d, c))
-                return;
-        return;
-    }
-    uint64_t step = (uint64_t) ((double) d->count / d->rate * 1e9);
-    while (c->next_due <= now && c->inflight < RING / 2) {
-        c->next_due += step;
-        s_send (d, c);
-    }
-}
-
-static void *
-s_drive (void *arg)
-{
-    driver_t *d = (driver_t *) arg;
-    pthread_setname_np (pthread_self (), "driver");
-    uint64_t start = bench_now_ns ();
-    uint64_t step = d->depth ? 0 : (uint64_t) ((double) d->count / d->rate * 1e9);
-    for (int i = 0; i < d->count; i++) {
-        cclient_t *c = &d->clients[i];
-        c->inflight = 0;
-        c->next_due = start + step * (uint64_t) i / (uint64_t) d->count;
-        d->fds[i] = (struct pollfd){lh_client_fd (c->client), POLLIN, 0};
-        if (d->once)
-            s_send (d, c);
-        s_drain (d, c);
-    }
-    uint64_t next_sweep = 0;
-    while (true) {
-        uint64_t now = bench_now_ns ();
-        uint64_t t1 = atomic_load (&d->t1);
-        bool sending = s_sending (d, now);
-        if (!sending && d->inflight == 0)
-            break;
-        if (bench_stop || (now >= t1 && now - t1 >= d->drain_ns))
-            break;
-        if (now >= next_sweep) {
-            for (int i = 0; i < d->count; i++) {
-                s_refill (d, &d->clients[i], now);
-                s_drain (d, &d->clients[i]);
-            }
-            next_sweep = now + SWEEP_NS;
-        }
-        uint64_t wake = next_sweep;
-        if (!d->depth && sending)
-            for (int i = 0; i < d->count; i++) {
-                cclient_t *c = &d->clients[i];
-                if (c->next_due <= now) {
-                    s_refill (d, c, now);
-                    s_drain (d, c);
-                }
-                if (c->next_due < wake)
-                    wake = c->next_due;
-            }
-        if (sending && t1 < wake)
-            wake = t1;
-        now = bench_now_ns ();
-        int wait_ms = wake > now ? (int) ((wake - now + 999999) / 1000000) : 0;
-        int rc = poll (d->fds, (nfds_t) d->count, wait_ms);
-        if (rc < 0 && errno != EINTR)
-            break;
-        for (int i = 0; rc > 0 && i < d->count; i++)
-            if (d->fds[i].revents)
-                s_drain (d, &d->clients[i]);
-    }
-    for (int i = 0; i < d->count; i++) {
-        cclient_t *c = &d->clients[i];
-        d->check.lost += (uint64_t) c->inflight;
-        d->check.failed += (uint64_t) c->inflight;
-        for (int k = 0; k < RING; k++)
-            c->ring[k].id = 0;
-    }
-    return NULL;
-}
-
-static void
-s_driver_init (driver_t *d, cclient_t *clients, int count)
-{
-    memset (d, 0, sizeof (*d));
-    d->clients = clients;
-    d->count = count;
-    atomic_store (&d->t1, UINT64_MAX);
-    hist_reset (&d->hist);
-    codec_buf_init (&d->buf);
-    d->fds = (struct pollfd *) calloc ((size_t) count, sizeof (struct pollfd));
-}
-
-static void
-s_driver_destroy (driver_t *d)
-{
-    codec_buf_destroy (&d->buf);
-    free (d->fds);
-    d->fds = NULL;
-}
 
 //  --------------------------------------------------------------------------
 //  HTTP to lh-web: plain sockets, HTTP/1.0 (the answer ends when the
@@ -1108,21 +846,21 @@ s_cluster_destroy (ccluster_t *c, bool keep)
     launcher_destroy (&c->launcher);
 }
 
-static cclient_t *
-s_clients_new (cenv_t *env, ccluster_t *c, const copts_t *o, check_t *connect)
+static drive_client_t *
+s_clients_new (cenv_t *env, ccluster_t *c, const copts_t *o, drive_check_t *connect)
 {
     int count = o->clients;
-    cclient_t *clients = (cclient_t *) calloc ((size_t) count, sizeof (cclient_t));
+    drive_client_t *clients = (drive_client_t *) calloc ((size_t) count, sizeof (drive_client_t));
     if (!clients)
         return NULL;
     bool ok = true;
     for (int i = 0; i < count && ok; i++) {
-        cclient_t *b = &clients[i];
+        drive_client_t *b = &clients[i];
         lh_connect_t conn = {.endpoint = launcher_frontend (c->launcher),
                              .server_key = launcher_broker_key (c->launcher),
                              .cert = env->certs[i]};
         b->client = lh_client_new (&conn);
-        b->ring = (slot_t *) calloc (RING, sizeof (slot_t));
+        b->ring = (drive_slot_t *) calloc (DRIVE_RING, sizeof (drive_slot_t));
         b->index = i;
         b->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t) (i + 1) * 0xBF58476D1CE4E5B9ULL);
         ok = b->client && b->ring;
@@ -1132,16 +870,16 @@ s_clients_new (cenv_t *env, ccluster_t *c, const copts_t *o, check_t *connect)
         }
     }
     if (ok) {
-        driver_t d;
-        s_driver_init (&d, clients, count);
+        drive_t d;
+        drive_init (&d, clients, count, DRIVE_VALIDATE);
         d.mix = &env->mix;
         d.once = true;
         d.t0 = UINT64_MAX;
         d.drain_ns = (uint64_t) o->timeout_ms * 2000000ULL;
-        s_drive (&d);
+        drive_run (&d);
         ok = d.check.ok == (uint64_t) count;
-        s_check_merge (connect, &d.check);
-        s_driver_destroy (&d);
+        drive_check_merge (connect, &d.check);
+        drive_destroy (&d);
     }
     if (!ok) {
         for (int i = 0; i < count; i++) {
@@ -1155,9 +893,9 @@ s_clients_new (cenv_t *env, ccluster_t *c, const copts_t *o, check_t *connect)
 }
 
 static void
-s_clients_destroy (cclient_t **clients_p, int count)
+s_clients_destroy (drive_client_t **clients_p, int count)
 {
-    cclient_t *clients = *clients_p;
+    drive_client_t *clients = *clients_p;
     for (int i = 0; clients && i < count; i++) {
         lh_client_destroy (&clients[i].client);
         free (clients[i].ring);
@@ -1201,7 +939,7 @@ typedef struct {
     double rps[MAX_ROUNDS];
     double p99_by_round[MAX_ROUNDS];
     hist_t hist;
-    check_t check;
+    drive_check_t check;
     //  CPU seconds over the windows
     double web_cpu_s, broker_cpu_s, validators_cpu_s, self_cpu_s;
     double host_pct, other_pct; //  means over the windows, 100 = one core
@@ -1223,7 +961,7 @@ typedef struct {
 
 typedef struct {
     phase_t phase[PHASES];
-    check_t connect;
+    drive_check_t connect;
     bool cluster_failed, web_failed;
     char web_failure[PATH_MAX + 256];
     uint64_t failures;
@@ -1233,12 +971,12 @@ typedef struct {
 } results_t;
 
 static void
-s_window (cenv_t *env, ccluster_t *c, const copts_t *o, cclient_t *clients, int load,
+s_window (cenv_t *env, ccluster_t *c, const copts_t *o, drive_client_t *clients, int load,
           reader_t *readers, int nreaders, pload_t *p)
 {
-    driver_t *d = (driver_t *) calloc (1, sizeof (driver_t));
+    drive_t *d = (drive_t *) calloc (1, sizeof (drive_t));
     int count = load == 0 ? o->clients : o->stream_clients;
-    s_driver_init (d, clients, count);
+    drive_init (d, clients, count, DRIVE_VALIDATE);
     if (load == 0)
         d->depth = o->depth;
     else
@@ -1249,8 +987,8 @@ s_window (cenv_t *env, ccluster_t *c, const copts_t *o, cclient_t *clients, int 
     atomic_store (&d->t1, d->t0 + (uint64_t) (o->duration * 1e9));
     d->drain_ns = (uint64_t) (o->drain * 1e9);
     pthread_t thread;
-    if (pthread_create (&thread, NULL, s_drive, d) != 0) {
-        s_driver_destroy (d);
+    if (pthread_create (&thread, NULL, drive_run, d) != 0) {
+        drive_destroy (d);
         free (d);
         return;
     }
@@ -1280,7 +1018,7 @@ s_window (cenv_t *env, ccluster_t *c, const copts_t *o, cclient_t *clients, int 
     p->seconds += seconds;
     p->ok += d->window_ok;
     hist_merge (&p->hist, &d->hist);
-    s_check_merge (&p->check, &d->check);
+    drive_check_merge (&p->check, &d->check);
     if (c->web)
         p->web_cpu_s += w1 - w0;
     p->broker_cpu_s += b1 - b0;
@@ -1300,7 +1038,7 @@ s_window (cenv_t *env, ccluster_t *c, const copts_t *o, cclient_t *clients, int 
     s_rsum_add (&p->readers, s_rsum_diff (r1, r0));
     if (c->web)
         p->web_rss_kib = proc_rss_kib (c->web);
-    s_driver_destroy (d);
+    drive_destroy (d);
     free (d);
 }
 
@@ -1384,7 +1122,7 @@ s_web_us (const pload_t *p)
 }
 
 static void
-s_check_line (FILE *out, const char *name, const check_t *c)
+s_check_line (FILE *out, const char *name, const drive_check_t *c)
 {
     fprintf (out,
              "  %-22s sent %llu, ok %llu, failed %llu (error replies %llu, timeouts %llu, send "
@@ -1537,7 +1275,7 @@ s_table (FILE *out, const copts_t *o, const meta_t *m, const results_t *r)
 }
 
 static void
-s_json_check (FILE *out, const check_t *c)
+s_json_check (FILE *out, const drive_check_t *c)
 {
     fprintf (out,
              "{\"sent\": %llu, \"ok\": %llu, \"failed\": %llu, \"error_replies\": %llu, "
@@ -1688,7 +1426,7 @@ s_run (cenv_t *env, const copts_t *o, results_t *r, ccluster_t *c)
     for (int v = 0; v < VALIDATORS; v++)
         snprintf (r->validator_args[v], sizeof (r->validator_args[v]), "%s", c->validator_args[v]);
     snprintf (r->web_args, sizeof (r->web_args), "%s", c->web_args);
-    cclient_t *clients = s_clients_new (env, c, o, &r->connect);
+    drive_client_t *clients = s_clients_new (env, c, o, &r->connect);
     if (!clients) {
         fprintf (stderr, TOOL ": the clients did not connect (logs in %s)\n", c->tmp);
         r->cluster_failed = c->failed = true;
@@ -1821,12 +1559,12 @@ s_main (const copts_t *o, int argc, char **argv)
     s_run (env, o, r, &c);
     s_cluster_destroy (&c, o->keep);
 
-    check_t all;
+    drive_check_t all;
     memset (&all, 0, sizeof (all));
-    s_check_merge (&all, &r->connect);
+    drive_check_merge (&all, &r->connect);
     for (int k = 0; k < PHASES; k++)
         for (int load = 0; load < LOADS; load++)
-            s_check_merge (&all, &r->phase[k].load[load].check);
+            drive_check_merge (&all, &r->phase[k].load[load].check);
     r->failures = all.failed;
     s_table (out, o, &meta, r);
     if (o->json)
