@@ -89,6 +89,13 @@ int proc_self_dir (char *out, size_t size);
 //  is not executable.
 bool proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
                     const char *relative, const char *built_in);
+//  proc_find_bin, telling on stderr what was not found and which option
+//  names it ("TOOL: NAME not found (tried PATH); use OPTION").
+bool proc_find_bin_named (char *out, size_t size, const char *given, const char *self_dir,
+                          const char *relative, const char *built_in, const char *tool,
+                          const char *name, const char *option);
+//  True when word is one of the comma-separated list (--phases a,b,c).
+bool proc_listed (const char *list, const char *word);
 //  What every bench that runs a cluster does first: zsys_init, czmq's own
 //  logging off, proc_init, RLIMIT_NOFILE raised to 65536, no czmq socket
 //  limit, linger 0.

@@ -141,16 +141,6 @@ static const lh_option_t s_options[] = {
     {NULL, NULL, NULL, NULL, false},
 };
 
-static bool
-s_listed (const char *list, const char *word)
-{
-    size_t len = strlen (word);
-    for (const char *at = strstr (list, word); at; at = strstr (at + len, word))
-        if ((at == list || at[-1] == ',') && (at[len] == ',' || !at[len]))
-            return true;
-    return false;
-}
-
 //  -1 to run, else the exit status
 static int
 s_parse (copts_t *o, int argc, char **argv, zconfig_t **config_p)
@@ -197,9 +187,9 @@ s_parse (copts_t *o, int argc, char **argv, zconfig_t **config_p)
         o->policy = LH_BENCH_POLICY;
     if (!o->mix)
         o->mix = LH_BENCH_MIX;
-    o->phase_on[0] = s_listed (o->phases, "a");
-    o->phase_on[1] = s_listed (o->phases, "b");
-    o->phase_on[2] = s_listed (o->phases, "c");
+    o->phase_on[0] = proc_listed (o->phases, "a");
+    o->phase_on[1] = proc_listed (o->phases, "b");
+    o->phase_on[2] = proc_listed (o->phases, "c");
     if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->rounds < 1 ||
         o->rounds > MAX_ROUNDS || o->clients < 1 || o->clients > MAX_CLIENTS || o->depth < 1 ||
         o->depth > DRIVE_RING / 2 || o->stream_clients < 1 || o->stream_clients > o->clients ||
@@ -624,30 +614,20 @@ typedef struct {
     bool failed;
 } ccluster_t;
 
-static bool
-s_find (char *out, size_t size, const char *given, const char *self, const char *relative,
-        const char *built_in, const char *name, const char *option)
-{
-    if (proc_find_bin (out, size, given, self, relative, built_in))
-        return true;
-    fprintf (stderr, TOOL ": %s not found (tried %s); use %s\n", name, out, option);
-    return false;
-}
-
 static int
 s_env_init (cenv_t *env, const copts_t *o)
 {
     char self[PATH_MAX];
     if (proc_self_dir (self, sizeof (self)) != 0 ||
-        !s_find (env->broker_bin, PATH_MAX, o->broker_bin, self, "../broker/lh-broker",
-                 LH_BENCH_BROKER, "lh-broker", "--broker-bin") ||
-        !s_find (env->validator_bin, PATH_MAX, o->validator_bin, self,
-                 "../nodes/validator/lh-validator", LH_BENCH_VALIDATOR, "lh-validator",
-                 "--validator-bin") ||
-        !s_find (env->web_bin, PATH_MAX, o->web_bin, self, "../web/lh-web", LH_BENCH_WEB, "lh-web",
-                 "--web-bin") ||
-        !s_find (env->lh_bin, PATH_MAX, o->lh_bin, self, "../cli/lh", LH_BENCH_LH, "lh",
-                 "--lh-bin"))
+        !proc_find_bin_named (env->broker_bin, PATH_MAX, o->broker_bin, self, "../broker/lh-broker",
+                              LH_BENCH_BROKER, TOOL, "lh-broker", "--broker-bin") ||
+        !proc_find_bin_named (env->validator_bin, PATH_MAX, o->validator_bin, self,
+                              "../nodes/validator/lh-validator", LH_BENCH_VALIDATOR, TOOL,
+                              "lh-validator", "--validator-bin") ||
+        !proc_find_bin_named (env->web_bin, PATH_MAX, o->web_bin, self, "../web/lh-web",
+                              LH_BENCH_WEB, TOOL, "lh-web", "--web-bin") ||
+        !proc_find_bin_named (env->lh_bin, PATH_MAX, o->lh_bin, self, "../cli/lh", LH_BENCH_LH,
+                              TOOL, "lh", "--lh-bin"))
         return -1;
     if (access (o->policy, R_OK) != 0) {
         fprintf (stderr, TOOL ": cannot read the policy %s; use --policy\n", o->policy);

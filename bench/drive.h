@@ -46,7 +46,7 @@ typedef struct {
     int inflight;
     uint64_t next_due; //  paced: when the next request goes
     uint64_t rng;
-    uint32_t seq; //  client ids of appends: nonce-index-seq
+    uint32_t seq;       //  client ids of appends: nonce-index-seq
     drive_slot_t *ring; //  pending requests by id % DRIVE_RING
 } drive_client_t;
 

@@ -487,30 +487,22 @@ typedef struct {
     bool failed;
 } xenv_t;
 
-static bool
-s_find (char *out, size_t size, const char *given, const char *self, const char *relative,
-        const char *built_in, const char *name, const char *option)
-{
-    if (proc_find_bin (out, size, given, self, relative, built_in))
-        return true;
-    fprintf (stderr, TOOL ": %s not found (tried %s); use %s\n", name, out, option);
-    return false;
-}
-
 static int
 s_env_init (xenv_t *env, const xopts_t *o)
 {
     char self[PATH_MAX];
     if (proc_self_dir (self, sizeof (self)) != 0 ||
-        !s_find (env->broker_bin, PATH_MAX, o->broker_bin, self, "../broker/lh-broker",
-                 LH_BENCH_BROKER, "lh-broker", "--broker-bin") ||
-        !s_find (env->validator_bin, PATH_MAX, o->validator_bin, self,
-                 "../nodes/validator/lh-validator", LH_BENCH_VALIDATOR, "lh-validator",
-                 "--validator-bin") ||
-        !s_find (env->expert_bin, PATH_MAX, o->expert_bin, self, "../nodes/expert/lh-expert",
-                 LH_BENCH_EXPERT, "lh-expert", "--expert-bin") ||
-        !s_find (env->cache_bin, PATH_MAX, o->cache_bin, self, "../nodes/cache/lh-cache",
-                 LH_BENCH_CACHE, "lh-cache", "--cache-bin"))
+        !proc_find_bin_named (env->broker_bin, PATH_MAX, o->broker_bin, self, "../broker/lh-broker",
+                              LH_BENCH_BROKER, TOOL, "lh-broker", "--broker-bin") ||
+        !proc_find_bin_named (env->validator_bin, PATH_MAX, o->validator_bin, self,
+                              "../nodes/validator/lh-validator", LH_BENCH_VALIDATOR, TOOL,
+                              "lh-validator", "--validator-bin") ||
+        !proc_find_bin_named (env->expert_bin, PATH_MAX, o->expert_bin, self,
+                              "../nodes/expert/lh-expert", LH_BENCH_EXPERT, TOOL, "lh-expert",
+                              "--expert-bin") ||
+        !proc_find_bin_named (env->cache_bin, PATH_MAX, o->cache_bin, self,
+                              "../nodes/cache/lh-cache", LH_BENCH_CACHE, TOOL, "lh-cache",
+                              "--cache-bin"))
         return -1;
     if (access (o->policy, R_OK) != 0) {
         fprintf (stderr, TOOL ": cannot read the policy %s; use --policy\n", o->policy);

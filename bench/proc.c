@@ -295,6 +295,27 @@ proc_find_bin (char *out, size_t size, const char *given, const char *self_dir,
     return *out && access (out, X_OK) == 0;
 }
 
+bool
+proc_find_bin_named (char *out, size_t size, const char *given, const char *self_dir,
+                     const char *relative, const char *built_in, const char *tool, const char *name,
+                     const char *option)
+{
+    if (proc_find_bin (out, size, given, self_dir, relative, built_in))
+        return true;
+    fprintf (stderr, "%s: %s not found (tried %s); use %s\n", tool, name, out, option);
+    return false;
+}
+
+bool
+proc_listed (const char *list, const char *word)
+{
+    size_t len = strlen (word);
+    for (const char *at = strstr (list, word); at; at = strstr (at + len, word))
+        if ((at == list || at[-1] == ',') && (at[len] == ',' || !at[len]))
+            return true;
+    return false;
+}
+
 void
 proc_loadavg (char *out, size_t size)
 {
