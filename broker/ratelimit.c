@@ -1,15 +1,12 @@
 /*  ratelimit -- token buckets per agent. See ratelimit.h. */
 #include "ratelimit.h"
 
+#include "lh_bucket.h"
+
 #include <czmq.h>
 
-typedef struct {
-    double tokens;
-    int64_t last_us;
-} bucket_t;
-
 struct _ratelimit_t {
-    zhashx_t *buckets; //  agent -> bucket_t
+    zhashx_t *buckets; //  agent -> lh_bucket_t
 };
 
 static void
@@ -45,20 +42,13 @@ ratelimit_take (ratelimit_t *self, const char *agent, double rate, double burst,
         return true;
     if (burst < 1)
         burst = 1;
-    bucket_t *bucket = (bucket_t *) zhashx_lookup (self->buckets, agent);
+    lh_bucket_t *bucket = (lh_bucket_t *) zhashx_lookup (self->buckets, agent);
     if (!bucket) {
-        bucket = (bucket_t *) zmalloc (sizeof (bucket_t));
-        bucket->tokens = burst;
-        bucket->last_us = now_us;
+        bucket = (lh_bucket_t *) zmalloc (sizeof (lh_bucket_t));
+        lh_bucket_init (bucket, burst, now_us);
         zhashx_insert (self->buckets, agent, bucket);
     }
-    double refill = (double) (now_us - bucket->last_us) * rate / 1e6;
-    bucket->tokens = bucket->tokens + refill > burst ? burst : bucket->tokens + refill;
-    bucket->last_us = now_us;
-    if (bucket->tokens < 1)
-        return false;
-    bucket->tokens -= 1;
-    return true;
+    return lh_bucket_take (bucket, rate, burst, now_us);
 }
 
 size_t

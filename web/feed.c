@@ -3,6 +3,7 @@
 
 #include "codec.h"
 #include "jsonpack.h"
+#include "lh_bucket.h"
 #include "lh_log.h"
 
 #include <sodium.h>
@@ -55,8 +56,7 @@ struct _feed_reader_t {
     size_t pending_size, pending_off;
     uint64_t missed;
     bool hello;
-    double bucket;
-    int64_t bucket_at;
+    lh_bucket_t bucket; //  decisions it may still be sent
 };
 
 static void
@@ -370,8 +370,7 @@ feed_reader_new (feed_t *self, const char *agent, const char *decision, const ch
     reader->agent = s_dup_or_null (agent);
     reader->decision = s_dup_or_null (decision);
     reader->rule = s_dup_or_null (rule);
-    reader->bucket = self->rate;
-    reader->bucket_at = zclock_mono ();
+    lh_bucket_init (&reader->bucket, self->rate, zclock_usecs ());
     self->n.readers++;
     return reader;
 }
@@ -416,11 +415,7 @@ s_next (feed_reader_t *self)
         s_pending_set (self, "dropped", data);
         return true;
     }
-    int64_t now = zclock_mono ();
-    self->bucket += (double) (now - self->bucket_at) * feed->rate / 1000.0;
-    if (self->bucket > feed->rate)
-        self->bucket = feed->rate;
-    self->bucket_at = now;
+    int64_t now_us = zclock_usecs ();
     uint64_t oldest = feed->head > feed->ring_size ? feed->head - feed->ring_size : 0;
     if (self->cursor < oldest) {
         self->missed += oldest - self->cursor;
@@ -431,11 +426,10 @@ s_next (feed_reader_t *self)
         if (e->packed) {
             if (!s_match (e, self->agent, self->decision, self->rule))
                 continue;
-            if (self->bucket < 1.0) {
+            if (!lh_bucket_take (&self->bucket, feed->rate, feed->rate, now_us)) {
                 self->missed++;
                 continue;
             }
-            self->bucket -= 1.0;
         }
         const char *json = s_entry_json (e);
         if (!json)

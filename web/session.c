@@ -1,6 +1,7 @@
 /*  session -- who is logged in to the console, and with which key. */
 #include "session.h"
 
+#include "lh_bucket.h"
 #include "lh_log.h"
 
 #include <sodium.h>
@@ -18,8 +19,7 @@ struct _sessions_t {
     zhashx_t *by_id; //  id -> session_t
     int idle_ms, max_age_ms;
     size_t max;
-    double bucket;
-    int64_t bucket_at;
+    lh_bucket_t logins;
     session_close_fn *on_close;
     void *on_close_arg;
     sessions_counters_t n;
@@ -83,8 +83,7 @@ sessions_new (const char *tokens_path, int idle_ms, int max_age_ms, size_t max)
     self->idle_ms = idle_ms;
     self->max_age_ms = max_age_ms;
     self->max = max;
-    self->bucket = LOGIN_BURST;
-    self->bucket_at = zclock_mono ();
+    lh_bucket_init (&self->logins, LOGIN_BURST, zclock_usecs ());
     s_tokens_load (self);
     return self;
 }
@@ -112,20 +111,6 @@ sessions_set_on_close (sessions_t *self, session_close_fn *fn, void *arg)
     self->on_close_arg = arg;
 }
 
-static bool
-s_login_allowed (sessions_t *self)
-{
-    int64_t now = zclock_mono ();
-    self->bucket += (double) (now - self->bucket_at) * LOGIN_RATE / 1000.0;
-    if (self->bucket > LOGIN_BURST)
-        self->bucket = LOGIN_BURST;
-    self->bucket_at = now;
-    if (self->bucket < 1.0)
-        return false;
-    self->bucket -= 1.0;
-    return true;
-}
-
 //  The reviewer entry whose token hash is digest (every entry compared, in
 //  constant time each), else NULL
 static zconfig_t *
@@ -147,7 +132,7 @@ sessions_login (sessions_t *self, const char *token, session_t **session_p, char
                 size_t err_size)
 {
     *session_p = NULL;
-    if (!s_login_allowed (self)) {
+    if (!lh_bucket_take (&self->logins, LOGIN_RATE, LOGIN_BURST, zclock_usecs ())) {
         self->n.login_limited++;
         snprintf (err, err_size, "too many login attempts: wait a second");
         return 429;
