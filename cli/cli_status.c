@@ -4,6 +4,7 @@
 
 #include "codec.h"
 #include "jsonpack.h"
+#include "lh_metrics.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -157,17 +158,8 @@ const char cli_status_usage[] =
 static json_t *
 s_scrape (const char *address, char *why, size_t why_size)
 {
-    char host[64];
-    const char *colon = strrchr (address, ':');
-    if (!colon || (size_t) (colon - address) >= sizeof (host)) {
-        snprintf (why, why_size, "not IPV4:PORT");
-        return NULL;
-    }
-    memcpy (host, address, (size_t) (colon - address));
-    host[colon - address] = 0;
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons ((uint16_t) atoi (colon + 1))};
-    if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
+    struct sockaddr_in addr;
+    if (lh_metrics_address (address, &addr) != 0) {
         snprintf (why, why_size, "not IPV4:PORT");
         return NULL;
     }

@@ -118,22 +118,31 @@ s_serve (void *arg)
     }
 }
 
+int
+lh_metrics_address (const char *text, struct sockaddr_in *addr)
+{
+    char host[64];
+    const char *colon = text ? strrchr (text, ':') : NULL;
+    if (!colon || (size_t) (colon - text) >= sizeof (host))
+        return -1;
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535)
+        return -1;
+    memcpy (host, text, (size_t) (colon - text));
+    host[colon - text] = 0;
+    memset (addr, 0, sizeof (*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons ((uint16_t) port);
+    return inet_pton (AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
+}
+
 lh_metrics_t *
 lh_metrics_new (const char *listen_at, char *err, size_t err_size)
 {
-    char host[64];
-    const char *colon = strrchr (listen_at, ':');
-    long port = colon ? strtol (colon + 1, NULL, 10) : -1;
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    if (!colon || (size_t) (colon - listen_at) >= sizeof (host) || port < 0 || port > 65535) {
+    struct sockaddr_in addr;
+    if (lh_metrics_address (listen_at, &addr) != 0) {
         snprintf (err, err_size, "metrics: '%.64s' is not IPV4:PORT", listen_at);
-        return NULL;
-    }
-    memcpy (host, listen_at, (size_t) (colon - listen_at));
-    host[colon - listen_at] = 0;
-    addr.sin_port = htons ((uint16_t) port);
-    if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
-        snprintf (err, err_size, "metrics: '%.64s' is not an IPv4 address", host);
         return NULL;
     }
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

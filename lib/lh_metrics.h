@@ -12,6 +12,7 @@
 #define LH_METRICS_H_INCLUDED
 
 #include <msgpack.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,9 @@ typedef struct _lh_metrics_t lh_metrics_t;
 
 //  Listens on listen ("IPv4:PORT"; port 0 picks one). NULL with err.
 lh_metrics_t *lh_metrics_new (const char *listen, char *err, size_t err_size);
+//  An "IPV4:PORT" address as lh_metrics_new takes it (and lh-web's
+//  --listen, lh status's LH_STATUS_METRICS). 0, or -1 when it is not one.
+int lh_metrics_address (const char *text, struct sockaddr_in *addr);
 void lh_metrics_destroy (lh_metrics_t **self_p);
 int lh_metrics_port (lh_metrics_t *self);
 //  Replaces what scrapes get.

@@ -617,25 +617,6 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
 
 //  Set-up
 
-static int
-s_parse_listen (const char *listen, struct sockaddr_in *addr)
-{
-    char host[64];
-    const char *colon = listen ? strrchr (listen, ':') : NULL;
-    if (!colon || (size_t) (colon - listen) >= sizeof (host))
-        return -1;
-    memcpy (host, listen, (size_t) (colon - listen));
-    host[colon - listen] = 0;
-    char *end = NULL;
-    long port = strtol (colon + 1, &end, 10);
-    if (!end || *end || port < 0 || port > 65535)
-        return -1;
-    memset (addr, 0, sizeof (*addr));
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons ((uint16_t) port);
-    return inet_pton (AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
-}
-
 static void
 s_hosts_add (web_t *self, const char *host)
 {
@@ -646,7 +627,7 @@ web_t *
 web_new (const web_config_t *config, char *err, size_t err_size)
 {
     struct sockaddr_in addr;
-    if (s_parse_listen (config->listen, &addr) != 0) {
+    if (lh_metrics_address (config->listen, &addr) != 0) {
         snprintf (err, err_size, "listen must be IPV4:PORT, not '%s'",
                   config->listen ? config->listen : "");
         return NULL;
