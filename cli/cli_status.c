@@ -281,12 +281,6 @@ s_broker_stats (cli_t *cli, const char *endpoint)
     return reply;
 }
 
-static json_t *
-s_json (const msgpack_object *root)
-{
-    return jsonpack_to_value (root);
-}
-
 int
 cli_status (cli_t *cli, int argc, char **argv)
 {
@@ -319,13 +313,13 @@ cli_status (cli_t *cli, int argc, char **argv)
     json_t *daemons = s_daemons (&daemons_down);
     if (json) {
         //  {first broker's stats..., "brokers": [{endpoint, ok, error | stats}], "nodes": {...}}
-        json_t *all = first ? s_json (first) : json_object ();
+        json_t *all = first ? jsonpack_to_value (first) : json_object ();
         json_t *list = json_array ();
         b = 0;
         for (const char *e = (const char *) zlistx_first (endpoints); e;
              e = (const char *) zlistx_next (endpoints), b++) {
             bool ok = brokers[b] && lh_reply_ok (brokers[b]);
-            json_t *item = ok ? s_json (lh_reply_root (brokers[b])) : json_object ();
+            json_t *item = ok ? jsonpack_to_value (lh_reply_root (brokers[b])) : json_object ();
             json_object_set_new (item, "endpoint", json_string (e));
             json_object_set_new (item, "ok", json_boolean (ok));
             if (!ok)
@@ -338,7 +332,8 @@ cli_status (cli_t *cli, int argc, char **argv)
         json_t *map = json_object ();
         for (size_t i = 0; i < NODES; i++)
             if (nodes[i])
-                json_object_set_new (map, s_nodes[i].service, s_json (lh_reply_root (nodes[i])));
+                json_object_set_new (map, s_nodes[i].service,
+                                     jsonpack_to_value (lh_reply_root (nodes[i])));
         json_object_set_new (all, "nodes", map);
         json_object_set (all, "daemons", daemons);
         char *text = json_dumps (all, JSON_INDENT (2) | JSON_PRESERVE_ORDER);

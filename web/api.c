@@ -4,6 +4,7 @@
 #include "web_internal.h"
 
 #include "codec.h"
+#include "jsonpack.h"
 #include "lh_log.h"
 #include "shell.h"
 
@@ -128,7 +129,7 @@ s_escalations_done (req_t *req)
     if (!root)
         return;
     json_t *reply = json_object ();
-    json_t *list = web_json_from (codec_map_get (root, "escalations"));
+    json_t *list = jsonpack_to_value (codec_map_get (root, "escalations"));
     json_object_set_new (reply, "escalations", list ? list : json_array ());
     web_respond_json (req, 200, reply);
 }
@@ -201,7 +202,7 @@ s_recent_done (req_t *req)
     json_t *recent = json_object_get (reply, "recent");
     uint32_t count = events && events->type == MSGPACK_OBJECT_ARRAY ? events->via.array.size : 0;
     for (uint32_t i = count > RECENT_DECISIONS ? count - RECENT_DECISIONS : 0; i < count; i++) {
-        json_t *data = web_json_from (codec_map_get (&events->via.array.ptr[i], "data"));
+        json_t *data = jsonpack_to_value (codec_map_get (&events->via.array.ptr[i], "data"));
         if (json_is_object (data))
             json_array_append (recent, data);
         json_decref (data);
@@ -239,7 +240,7 @@ s_escalation_done (req_t *req)
         return;
     const msgpack_object *escalation = codec_map_get (root, "escalation");
     json_t *reply = json_object ();
-    json_t *json = web_json_from (escalation);
+    json_t *json = jsonpack_to_value (escalation);
     json_object_set_new (reply, "escalation", json ? json : json_null ());
     const msgpack_object *request = codec_map_get (escalation, "request");
     const msgpack_object *command = codec_map_get (codec_map_get (request, "input"), "command");
@@ -298,7 +299,7 @@ s_decide_done (req_t *req)
     const msgpack_object *root = web_call_result (req, 0);
     if (!root)
         return;
-    json_t *reply = web_json_from (root);
+    json_t *reply = jsonpack_to_value (root);
     if (reply) {
         json_object_del (reply, "id");
         json_object_del (reply, "ok");
@@ -382,7 +383,7 @@ s_log_done (req_t *req)
     const msgpack_object *status = web_call_result (req, 0);
     if (!status)
         return;
-    json_t *reply = web_json_from (codec_map_get (status, "status"));
+    json_t *reply = jsonpack_to_value (codec_map_get (status, "status"));
     if (!reply)
         reply = json_object ();
     //  An empty log has no checkpoint yet: that is not an error here
@@ -390,7 +391,7 @@ s_log_done (req_t *req)
     const msgpack_object *root = checkpoint->reply && lh_reply_ok (checkpoint->reply)
                                      ? lh_reply_root (checkpoint->reply)
                                      : NULL;
-    json_t *note = web_json_from (codec_map_get (root, "checkpoint"));
+    json_t *note = jsonpack_to_value (codec_map_get (root, "checkpoint"));
     json_object_set_new (reply, "checkpoint", note ? note : json_null ());
     json_object_del (reply, "root"); //  the page reads the root from the signed note
     json_object_set_new (reply, "replicas", feed_replicas (req->web->feed));
@@ -441,7 +442,7 @@ s_event_done (req_t *req)
     json_t *event = NULL;
     if (msgpack_unpack_next (&leaf, raw->via.bin.ptr, raw->via.bin.size, NULL) ==
         MSGPACK_UNPACK_SUCCESS)
-        event = web_json_from (&leaf.data);
+        event = jsonpack_to_value (&leaf.data);
     msgpack_unpacked_destroy (&leaf);
     json_object_set_new (reply, "event", event ? event : json_null ());
     json_object_set_new (reply, "raw", s_base64 (raw));
@@ -457,7 +458,7 @@ s_event_done (req_t *req)
          i++)
         json_array_append_new (path, s_base64 (&list->via.array.ptr[i]));
     json_object_set_new (p, "proof", path);
-    json_t *note = web_json_from (codec_map_get (proof, "checkpoint"));
+    json_t *note = jsonpack_to_value (codec_map_get (proof, "checkpoint"));
     json_object_set_new (p, "checkpoint", note ? note : json_null ());
     json_object_set_new (reply, "proof", p);
     web_respond_json (req, 200, reply);
@@ -524,7 +525,7 @@ s_cluster_done (req_t *req)
          i++, ep = (const char *) zlistx_next (endpoints)) {
         call_t *call = &req->calls[i];
         json_t *item = call->reply && lh_reply_ok (call->reply)
-                           ? web_json_from (lh_reply_root (call->reply))
+                           ? jsonpack_to_value (lh_reply_root (call->reply))
                            : NULL;
         if (item) {
             json_object_del (item, "id");
@@ -548,7 +549,7 @@ s_cluster_done (req_t *req)
     for (size_t k = 0; k < NODE_SERVICES && i + k < (size_t) req->ncalls; k++) {
         call_t *call = &req->calls[i + k];
         json_t *item = call->reply && lh_reply_ok (call->reply)
-                           ? web_json_from (lh_reply_root (call->reply))
+                           ? jsonpack_to_value (lh_reply_root (call->reply))
                            : NULL;
         if (item) {
             json_object_del (item, "id");
@@ -619,7 +620,7 @@ s_stats (req_t *req)
     json_t *json = NULL;
     if (msgpack_unpack_next (&counters, buf.sbuf.data, buf.sbuf.size, NULL) ==
         MSGPACK_UNPACK_SUCCESS)
-        json = web_json_from (&counters.data);
+        json = jsonpack_to_value (&counters.data);
     msgpack_unpacked_destroy (&counters);
     codec_buf_destroy (&buf);
     json_t *reply = json_object ();

@@ -83,12 +83,6 @@ web_respond_error (req_t *req, unsigned status, const char *message)
     web_respond_json (req, status, body);
 }
 
-json_t *
-web_json_from (const msgpack_object *obj)
-{
-    return jsonpack_to_value (obj);
-}
-
 //  Broker calls
 
 static void

@@ -100,7 +100,4 @@ void web_open_stream (req_t *req, const char *agent, const char *decision, const
 //  them (req answered or waiting for the broker), false for 404.
 bool api_route (req_t *req, const char *path);
 
-//  A JSON text from a msgpack object, as a jansson value (NULL on failure).
-json_t *web_json_from (const msgpack_object *obj);
-
 #endif
