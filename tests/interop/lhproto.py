@@ -1,11 +1,14 @@
 """lhproto -- what the Python interop tests share, written from
 docs/PROTOCOL.md alone: the error codes (section 6), strict msgpack
 (section 4.1), check helpers, free loopback ports, and a child process that
-dies with its parent.
+dies with its parent; and the RFC 6962 hashes and inclusion check of
+docs/EVENTS.md 4.1.
 
-Used by test_interop.py (the broker) and test_events.py (the integrity log).
+Used by test_interop.py (the broker), test_events.py (the integrity log) and
+tests/web (the console's proofs, checked apart from the page's own check).
 """
 import ctypes
+import hashlib
 import signal
 import socket
 import time
@@ -90,3 +93,37 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
     except OSError:
         pass
+
+
+#   ------------------------------------------------------------------------
+#   Merkle tree (EVENTS.md 4.1: RFC 6962 2.1, inclusion verified as RFC 9162 2.1.3.2)
+
+def leaf_hash(leaf):
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(index, size, lhash, proof, root):
+    """RFC 9162 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, lhash
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while True:
+                    fn >>= 1
+                    sn >>= 1
+                    if fn & 1 or fn == 0:
+                        break
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root

@@ -44,7 +44,8 @@ import nacl.exceptions
 import nacl.signing
 import zmq
 
-from lhproto import (ERROR_CODES, Failure, _die_with_parent, check, free_ports, pack,
+from lhproto import (ERROR_CODES, Failure, _die_with_parent, check, free_ports, leaf_hash,
+                     node_hash, pack, verify_inclusion,
                      strict_unpack, wait_until)
 
 #   PROTOCOL.md section 3
@@ -122,14 +123,6 @@ def differs(cond, text):
 #   ------------------------------------------------------------------------
 #   Merkle tree (EVENTS.md 4.1: RFC 6962 2.1, verified as RFC 9162 2.1.3.2 / 2.1.4.2)
 
-def leaf_hash(leaf):
-    return hashlib.sha256(b"\x00" + leaf).digest()
-
-
-def node_hash(left, right):
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
 def split_point(n):
     """Largest power of two smaller than n (n >= 2)."""
     k = 1
@@ -171,29 +164,6 @@ def rfc6962_proof(m, hashes):
             return subproof(m, d[:k], b) + [mth(d[k:])]
         return subproof(m - k, d[k:], False) + [mth(d[:k])]
     return subproof(m, hashes, True)
-
-
-def verify_inclusion(index, size, lhash, proof, root):
-    """RFC 9162 2.1.3.2."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, lhash
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
 
 
 def verify_consistency(first, second, first_hash, second_hash, proof):

@@ -1,15 +1,17 @@
 """What the console tests share: the environment test_web.c wrote, HTTP
 calls, lh as the agent, and an RFC 6962 inclusion check written from
-docs/EVENTS.md (the tests check the server's proofs independently of the
-page's own check)."""
+docs/EVENTS.md, from the interop tests (the tests check the server's proofs
+apart from the page's own check)."""
 import base64
-import hashlib
 import http.client
 import json
 import os
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from lhproto import leaf_hash, verify_inclusion  # noqa: E402  (the interop tests' RFC 6962)
 
 
 class Failure(Exception):
@@ -95,36 +97,11 @@ def wait_until(fn, timeout=15.0, step=0.1):
     return None
 
 
-def _h(data):
-    return hashlib.sha256(data).digest()
-
-
-def verify_inclusion(seq, size, leaf_hash, proof, root):
-    """RFC 9162 2.1.3.2."""
-    if seq >= size:
-        return False
-    fn, sn, r = seq, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = _h(b"\x01" + p + r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = _h(b"\x01" + r + p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
 def check_event_proof(reply):
     """The server's event, leaf and proof agree with the checkpoint's root."""
     raw = base64.b64decode(reply["raw"])
     p = reply["proof"]
-    leaf = _h(b"\x00" + raw)
+    leaf = leaf_hash(raw)
     lines = p["checkpoint"].split("\n")
     root = base64.b64decode(lines[2])
     return (leaf == base64.b64decode(p["leaf_hash"]) and int(lines[1]) == p["size"] and
