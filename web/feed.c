@@ -281,17 +281,30 @@ feed_tick (feed_t *self)
     return true;
 }
 
+//  A decision's notice as a JSON value (a new reference), NULL for others
+static json_t *
+s_entry_value (const entry_t *e)
+{
+    if (!e->packed)
+        return NULL;
+    msgpack_unpacked notice;
+    msgpack_unpacked_init (&notice);
+    json_t *value =
+        msgpack_unpack_next (&notice, e->packed, e->packed_size, NULL) == MSGPACK_UNPACK_SUCCESS
+            ? jsonpack_to_value (&notice.data)
+            : NULL;
+    msgpack_unpacked_destroy (&notice);
+    return value;
+}
+
 //  The data line of an entry, made on first use
 static const char *
 s_entry_json (entry_t *e)
 {
-    if (!e->json && e->packed) {
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        if (msgpack_unpack_next (&unpacked, e->packed, e->packed_size, NULL) ==
-            MSGPACK_UNPACK_SUCCESS)
-            e->json = jsonpack_to_json (&unpacked.data, false);
-        msgpack_unpacked_destroy (&unpacked);
+    if (!e->json) {
+        json_t *value = s_entry_value (e);
+        e->json = value ? json_dumps (value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref (value);
     }
     return e->json;
 }
@@ -314,8 +327,7 @@ feed_decisions (feed_t *self, const char *agent, const char *decision, const cha
         entry_t *e = &self->ring[(seq - 1) % self->ring_size];
         if (!e->packed || !s_match (e, agent, decision, rule))
             continue;
-        const char *text = s_entry_json (e);
-        json_t *item = text ? json_loads (text, 0, NULL) : NULL;
+        json_t *item = s_entry_value (e);
         if (item)
             json_array_insert_new (list, 0, item);
     }
