@@ -383,7 +383,6 @@ feed_reader_new (feed_t *self, const char *agent, const char *decision, const ch
     reader->decision = s_dup_or_null (decision);
     reader->rule = s_dup_or_null (rule);
     lh_bucket_init (&reader->bucket, self->rate, zclock_usecs ());
-    self->n.readers++;
     return reader;
 }
 

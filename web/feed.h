@@ -55,7 +55,7 @@ void feed_reader_destroy (feed_reader_t **self_p);
 size_t feed_reader_fill (feed_reader_t *self, char *buf, size_t size);
 
 typedef struct {
-    uint64_t messages, decisions, ignored, readers, sent, dropped;
+    uint64_t messages, decisions, ignored, sent, dropped;
 } feed_counters_t;
 feed_counters_t feed_counters (feed_t *self);
 

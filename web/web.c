@@ -86,9 +86,8 @@ web_respond_error (req_t *req, unsigned status, const char *message)
 //  Broker calls
 
 static void
-s_call_done (web_t *self, call_t *call)
+s_call_done (call_t *call)
 {
-    call->done = true;
     req_t *req = call->req;
     if (--req->pending > 0)
         return;
@@ -100,7 +99,6 @@ s_call_done (web_t *self, call_t *call)
         req->suspended = false;
         MHD_resume_connection (req->conn);
     }
-    (void) self;
 }
 
 bool
@@ -169,7 +167,7 @@ s_drain (web_t *self, lh_client_t *client)
             continue;
         }
         found->reply = reply;
-        s_call_done (self, found);
+        s_call_done (found);
     }
 }
 
@@ -181,7 +179,7 @@ s_calls_abandon (web_t *self, lh_client_t *client)
     while (c) {
         if (!client || c->client == client) {
             zlistx_delete (self->calls, zlistx_cursor (self->calls));
-            s_call_done (self, c);
+            s_call_done (c);
             c = (call_t *) zlistx_first (self->calls);
         } else
             c = (call_t *) zlistx_next (self->calls);

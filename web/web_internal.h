@@ -24,7 +24,6 @@ typedef struct {
     lh_client_t *client;
     uint64_t id;
     lh_reply_t *reply; //  NULL until it came (or when it could not be sent)
-    bool done;
     req_t *req;
 } call_t;
 
