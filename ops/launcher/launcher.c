@@ -755,14 +755,59 @@ s_endpoint (const char *log_path, const char *name, char *out, size_t size)
     return found;
 }
 
+//  Ports for daemons that may be restarted where they were: below the
+//  kernel's ephemeral range, so that while one is down no outgoing
+//  connection (a peer reconnecting to it can even connect to itself) takes
+//  its port and keeps it from binding again.
+static void
+s_port_range (int *first, int *last)
+{
+    int low = 32768, high = 60999;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose (file);
+    }
+    *last = low - 1;
+    *first = *last - 16000 > 1024 ? *last - 16000 : 1024;
+}
+
+static int
+s_free_port (void)
+{
+    //  Not randof: czmq seeds it with the second, the same in tests started together
+    static unsigned next;
+    if (!next)
+        next = (unsigned) getpid () * 2654435761u ^ (unsigned) zclock_usecs ();
+    int first, last;
+    s_port_range (&first, &last);
+    int port = first + (int) (next++ % (unsigned) (last - first + 1));
+    for (int tries = 0; tries < 100; tries++, port = port == last ? first : port + 1) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET,
+                                   .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+        int rc = bind (fd, (struct sockaddr *) &addr, sizeof (addr));
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    return -1;
+}
+
 static void
 s_endpoint_of (launcher_t *self, int offset, char *out, size_t size)
 {
     if (self->port_base)
         //  Broker k takes port_base + 3k .. + 2
         snprintf (out, size, "tcp://127.0.0.1:%d", self->port_base + offset);
-    else
-        snprintf (out, size, "tcp://127.0.0.1:*");
+    else {
+        //  The broker picks a free one in the range itself (czmq's "!")
+        int first, last;
+        s_port_range (&first, &last);
+        snprintf (out, size, "tcp://127.0.0.1:![%d-%d]", first, last);
+    }
 }
 
 static int
@@ -966,7 +1011,17 @@ launcher_restart_broker_at (launcher_t *self, int k)
             broker->argv[argc++] = strdup (more[i]);
         broker->argv[argc] = NULL;
     }
-    return s_proc_start (broker);
+    if (s_proc_start (broker) < 0)
+        return s_fail (self, "cannot start lh-broker", broker->log);
+    //  Back where it was before anyone is told it restarted; a broker that
+    //  could not bind its old ports says so here, not as a client's timeout
+    int64_t until = zclock_mono () + self->timeout_ms;
+    while (zclock_mono () < until && !zsys_interrupted && s_broker_alive_at (self, k)) {
+        if (launcher_workers_at (self, k, "mmi.service") >= 0)
+            return broker->pid;
+        zclock_sleep (50);
+    }
+    return s_fail (self, "the restarted broker did not come up", broker->log);
 }
 
 //  --------------------------------------------------------------------------
@@ -1056,20 +1111,6 @@ launcher_worker_count (launcher_t *self)
 
 //  --------------------------------------------------------------------------
 //  Integrity replicas
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    socklen_t len = sizeof (addr);
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof (addr)) == 0 &&
-        getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    close (fd);
-    return port;
-}
 
 void
 launcher_integrity_path (launcher_t *self, const char *name, char *out, size_t size)
