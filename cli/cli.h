@@ -78,7 +78,7 @@ extern const char cli_status_usage[];
 
 //  Commands in cli_validate.c
 extern const char cli_validate_usage[];
-extern const char cli_hook_usage[];
+
 extern const char cli_policy_usage[];
 int cli_validate (cli_t *cli, int argc, char **argv);
 //  lh hook: the whole program (setup included) when the command is hook,

@@ -18,7 +18,7 @@
     Agents that cannot ask get a deny for an escalation (cli_validate.c
     says how to get the call approved) and for every failure.
 */
-#include "cli_hook_agents.h"
+#include "hook_agents.h"
 
 #include <stdio.h>
 #include <string.h>

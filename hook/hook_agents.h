@@ -2,10 +2,10 @@
 
     An adapter reads the agent's hook JSON into a validate call and writes
     a verdict the way that agent understands it. The flow around them (the
-    request, the deadline, signals, failing closed) is in cli_validate.c.
+    request, the deadline, signals, failing closed) is in hook.c.
 */
-#ifndef LH_CLI_HOOK_AGENTS_H
-#define LH_CLI_HOOK_AGENTS_H
+#ifndef LH_HOOK_AGENTS_H
+#define LH_HOOK_AGENTS_H
 
 #include <jansson.h>
 #include <stdbool.h>
