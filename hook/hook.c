@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #ifndef streq
-#    define streq(a, b) (strcmp ((a), (b)) == 0)
+#define streq(a, b) (strcmp ((a), (b)) == 0)
 #endif
 
 //  A tool input whose msgpack form would exceed this (half of LH_MAX_BODY,
@@ -220,7 +220,6 @@ s_reduce (json_t *input, char *why, size_t why_size)
     return replaced;
 }
 
-
 static const char *
 s_absolute_env (const char *name)
 {
@@ -338,15 +337,21 @@ const char hook_usage[] =
     "is denied, the reason carrying an approval code (lh approve CODE, then retry).\n"
     "The hook always answers within the two plus 3 s: keep the hook's \"timeout\" in\n"
     "the agent's settings above that (Claude Code's default, 60 s, is). The env file\n"
-    "should hold an agent key (role agent), never an admin key: see lh keygen --help.\n";
+    "should hold an agent key (role agent), never an admin key: see lh keygen --help.\n"
+    "\n"
+    "lh-hook [--agent NAME] is the same hook, fast: it asks a warm lh-hookd at the Unix\n"
+    "socket $LH_HOOKD_SOCKET (else $XDG_RUNTIME_DIR/lighthouse/hookd.sock, else\n"
+    "/tmp/lighthouse-UID/hookd.sock) served by its own user or root, and hands the\n"
+    "call to lh hook (the lh beside it, with the same input) when none answers there,\n"
+    "when lh-hookd goes before it answers, or when given any option but --agent.\n";
 
 //  What the hook has learned, and the answer a signal gives (prepared in
 //  advance: a signal handler may only write and exit).
 static struct {
     int64_t start_ms;
     const hook_agent_t *agent;
-    json_t *json;     //  the hook JSON
-    char *text;       //  as read, for hook_handoff
+    json_t *json; //  the hook JSON
+    char *text;   //  as read, for hook_handoff
     size_t text_size;
     hook_call_t call; //  call.tool "" until the hook JSON is read
     bool read_only;   //  a read-only tool, and the agent can ask
