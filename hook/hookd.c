@@ -12,6 +12,8 @@
 
 //  The timer that drives the client's deadlines and ours
 #define TICK_MS 20
+//  A request frame must arrive within this after the connection
+#define READ_MS 5000
 
 //  One lh-hook's call
 typedef struct {
@@ -232,6 +234,7 @@ s_poll_listener (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         free (call);
         return 0;
     }
+    call->deadline = zclock_mono () + READ_MS;
     call->handle = zlistx_add_end (self->calls, call);
     self->n.accepted++;
     zmq_pollitem_t poll = {NULL, fd, ZMQ_POLLIN, 0};
@@ -279,6 +282,10 @@ s_timer (zloop_t *loop, int timer_id, void *arg)
             self->n.timeouts++;
             s_answer (self, call, "timeout", "no reply from validate within the hook's deadline",
                       NULL);
+        } else if (!call->id && now >= call->deadline) {
+            //  A peer that never finishes its frame does not keep the slot
+            self->n.bad_frames++;
+            zlistx_delete (self->calls, call->handle);
         }
         call = next;
     }
