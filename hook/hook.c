@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #ifndef streq
-#    define streq(a, b) (strcmp ((a), (b)) == 0)
+#define streq(a, b) (strcmp ((a), (b)) == 0)
 #endif
 
 //  A tool input whose msgpack form would exceed this (half of LH_MAX_BODY,
@@ -220,7 +220,6 @@ s_reduce (json_t *input, char *why, size_t why_size)
     return replaced;
 }
 
-
 static const char *
 s_absolute_env (const char *name)
 {
@@ -345,8 +344,8 @@ const char hook_usage[] =
 static struct {
     int64_t start_ms;
     const hook_agent_t *agent;
-    json_t *json;     //  the hook JSON
-    char *text;       //  as read, for hook_handoff
+    json_t *json; //  the hook JSON
+    char *text;   //  as read, for hook_handoff
     size_t text_size;
     hook_call_t call; //  call.tool "" until the hook JSON is read
     bool read_only;   //  a read-only tool, and the agent can ask

@@ -17,11 +17,11 @@
 typedef struct {
     hookd_t *owner;
     int fd;
-    uint8_t *in;        //  the request frame as it arrives
+    uint8_t *in; //  the request frame as it arrives
     size_t in_used, in_want;
-    uint64_t id;        //  the validate request's id, 0 before it is sent
-    int64_t deadline;   //  when it is answered "timeout"
-    void *handle;       //  in owner->calls
+    uint64_t id;      //  the validate request's id, 0 before it is sent
+    int64_t deadline; //  when it is answered "timeout"
+    void *handle;     //  in owner->calls
 } call_t;
 
 struct _hookd_t {
@@ -29,16 +29,15 @@ struct _hookd_t {
     int listen_fd;
     lh_client_t *client;
     zloop_t *loop;
-    zlistx_t *calls;  //  call_t, oldest first
-    zhashx_t *by_id;  //  request id -> call_t
+    zlistx_t *calls; //  call_t, oldest first
+    zhashx_t *by_id; //  request id -> call_t
     int max_clients;
     uint64_t listening_dev, listening_ino;
     hookd_tick_fn *tick;
     void *tick_arg;
     int64_t tick_at;
     struct {
-        uint64_t accepted, refused, busy, calls, answered, timeouts, errors, bad_frames,
-            dropped;
+        uint64_t accepted, refused, busy, calls, answered, timeouts, errors, bad_frames, dropped;
     } n;
 };
 
@@ -130,8 +129,8 @@ s_request (hookd_t *self, call_t *call)
 {
     const uint8_t *in = call->in + 4;
     size_t size = call->in_want - 4;
-    uint32_t timeout_ms = (uint32_t) in[0] << 24 | (uint32_t) in[1] << 16 | (uint32_t) in[2] << 8 |
-                          (uint32_t) in[3];
+    uint32_t timeout_ms =
+        (uint32_t) in[0] << 24 | (uint32_t) in[1] << 16 | (uint32_t) in[2] << 8 | (uint32_t) in[3];
     if (size < 5 || timeout_ms < 1 || timeout_ms > HOOK_TIMEOUT_MAX + HOOK_WAIT_MAX) {
         self->n.bad_frames++;
         s_answer (self, call, "bad_request", "a request frame needs a deadline of 1 to 80000 ms",
@@ -214,8 +213,8 @@ s_poll_listener (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         (cred.uid != geteuid () && cred.uid != 0)) {
         self->n.refused++;
-        lh_warn ("peer refused", "uid=%u pid=%d why=%s", (unsigned) cred.uid,
-                (int) cred.pid, "not our uid nor root");
+        lh_warn ("peer refused", "uid=%u pid=%d why=%s", (unsigned) cred.uid, (int) cred.pid,
+                 "not our uid nor root");
         close (fd);
         return 0;
     }
@@ -321,9 +320,8 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
     }
     snprintf (addr.sun_path, sizeof (addr.sun_path), "%s", config->socket_path);
     if (s_private_dir (addr.sun_path) != 0) {
-        lh_error ("socket directory refused", "path=%s error=%s why=%s",
-                addr.sun_path, strerror (errno),
-                "it must be a directory of ours that no one else may write");
+        lh_error ("socket directory refused", "path=%s error=%s why=%s", addr.sun_path,
+                  strerror (errno), "it must be a directory of ours that no one else may write");
         return NULL;
     }
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -331,7 +329,7 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
     if (fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof (addr)) == 0) {
         close (fd);
         lh_error ("socket in use", "path=%s why=%s", addr.sun_path,
-                "another lh-hookd answers there");
+                  "another lh-hookd answers there");
         return NULL;
     }
     struct stat st;
@@ -341,8 +339,7 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
     int rc = fd < 0 ? -1 : bind (fd, (struct sockaddr *) &addr, sizeof (addr));
     umask (mask);
     if (rc != 0 || listen (fd, 128) != 0) {
-        lh_error ("cannot listen", "path=%s error=%s", addr.sun_path,
-                strerror (errno));
+        lh_error ("cannot listen", "path=%s error=%s", addr.sun_path, strerror (errno));
         if (fd >= 0)
             close (fd);
         return NULL;

@@ -32,7 +32,7 @@ int hookd_run (hookd_t *self);
 //  Counters as a msgpack map into buf (for logs, metrics and lh status).
 void hookd_counters (hookd_t *self, codec_buf_t *buf);
 //  Called about once a second from hookd_run, with the counters.
-typedef void(hookd_tick_fn) (hookd_t *self, void *arg);
+typedef void (hookd_tick_fn) (hookd_t *self, void *arg);
 void hookd_set_tick (hookd_t *self, hookd_tick_fn *tick, void *arg);
 
 #endif

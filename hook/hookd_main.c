@@ -83,8 +83,8 @@ main (int argc, char **argv)
         char *counters = doc ? jsonpack_to_json (codec_doc_root (doc), false) : NULL;
         char quoted[1024];
         lh_info ("stopped", "counters=%s",
-                 lh_log_quote (counters ? counters : "{}", counters ? strlen (counters) : 2,
-                               quoted, sizeof (quoted)));
+                 lh_log_quote (counters ? counters : "{}", counters ? strlen (counters) : 2, quoted,
+                               sizeof (quoted)));
         free (counters);
         codec_doc_destroy (&doc);
         codec_buf_destroy (&buf);

@@ -149,8 +149,8 @@ s_ask (int fd, int timeout_ms, int wait_ms)
         return HOOK_GO_ON;
     if (rc == -2)
         return hook_fail ("lh-hookd did not answer within the hook's deadline");
-    uint32_t size = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 |
-                    (uint32_t) head[2] << 8 | (uint32_t) head[3];
+    uint32_t size = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 | (uint32_t) head[2] << 8 |
+                    (uint32_t) head[3];
     uint8_t *data = rc == 1 && size <= HOOK_WIRE_MAX ? (uint8_t *) malloc (size ? size : 1) : NULL;
     if (!data)
         return hook_fail ("lh-hookd sent a malformed reply frame");
@@ -167,8 +167,8 @@ s_ask (int fd, int timeout_ms, int wait_ms)
     if (!codec_str_copy (codec_map_get (root, "message"), message, sizeof (message)))
         message[0] = 0;
     const msgpack_object *reply = codec_map_get (root, "reply");
-    status = hook_verdict (code, message,
-                           reply && reply->type == MSGPACK_OBJECT_MAP ? reply : NULL);
+    status =
+        hook_verdict (code, message, reply && reply->type == MSGPACK_OBJECT_MAP ? reply : NULL);
     codec_doc_destroy (&doc);
     return status;
 }
