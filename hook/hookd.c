@@ -239,6 +239,9 @@ s_poll_listener (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     self->n.accepted++;
     zmq_pollitem_t poll = {NULL, fd, ZMQ_POLLIN, 0};
     zloop_poller (loop, &poll, s_poll_call, call);
+    //  A peer that hung up polls as an error (POLLHUP); zloop would drop the
+    //  poller on the second one, stranding a call whose frame is still unread
+    zloop_poller_set_tolerant (loop, &poll);
     return 0;
 }
 
