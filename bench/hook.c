@@ -108,12 +108,11 @@ s_once (char *const argv[], char *const envp[], int input, result_t *r)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-             "Usage: " TOOL " [--calls N] [--rounds N] [--json FILE] [--source TEXT]\n"
-             "The hook from spawn to exit, beside its floors (bench/README.md).\n"
-             "  --calls N    spawns of each kind per round (default 100)\n"
-             "  --rounds N   rounds, kinds interleaved (default 5)\n"
-             "  --json FILE  also write the figures as JSON\n");
+    fprintf (out, "Usage: " TOOL " [--calls N] [--rounds N] [--json FILE] [--source TEXT]\n"
+                  "The hook from spawn to exit, beside its floors (bench/README.md).\n"
+                  "  --calls N    spawns of each kind per round (default 100)\n"
+                  "  --rounds N   rounds, kinds interleaved (default 5)\n"
+                  "  --json FILE  also write the figures as JSON\n");
 }
 
 int
@@ -121,12 +120,10 @@ main (int argc, char **argv)
 {
     int calls = 100, rounds = 5;
     const char *json_path = NULL, *source = "unknown";
-    static const struct option longs[] = {{"calls", required_argument, NULL, 'n'},
-                                          {"rounds", required_argument, NULL, 'r'},
-                                          {"json", required_argument, NULL, 'j'},
-                                          {"source", required_argument, NULL, 's'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"calls", required_argument, NULL, 'n'}, {"rounds", required_argument, NULL, 'r'},
+        {"json", required_argument, NULL, 'j'},  {"source", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "h", longs, NULL)) != -1) {
         if (c == 'n')
@@ -171,8 +168,8 @@ main (int argc, char **argv)
     FILE *env = fopen (env_path, "w");
     if (!env)
         return 1;
-    fprintf (env, "LH_BROKER='%s'\nLH_BROKER_KEY='%s'\nLH_CERT='%s'\n", launcher_frontend (launcher),
-             launcher_broker_key (launcher), cert);
+    fprintf (env, "LH_BROKER='%s'\nLH_BROKER_KEY='%s'\nLH_CERT='%s'\n",
+             launcher_frontend (launcher), launcher_broker_key (launcher), cert);
     fclose (env);
 
     char hookd_log[PATH_MAX + 16];
