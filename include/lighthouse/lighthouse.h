@@ -6,6 +6,8 @@
 
     - lh_client: an agent's side. Ask the broker's services (validate,
       events, events.read...) with pipelined, deadline-bound requests.
+    - lh_appender: events to the integrity log, batched, exactly once, with
+      a pollable descriptor for event loops.
     - lh_worker: a node's side. Serve a service through the broker.
     - lh_connect: the connection settings both share (endpoint, CURVE keys).
     - lh_proto.h: the wire constants and the closed list of error codes.
@@ -25,6 +27,7 @@
 #include "lh_proto.h"
 #include "lh_connect.h"
 #include "lh_client.h"
+#include "lh_appender.h"
 #include "lh_worker.h"
 
 #endif

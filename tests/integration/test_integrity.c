@@ -3,6 +3,7 @@
     test the replicas are stopped and their stores opened read-only, so
     that what was acknowledged is checked on disk, replica by replica. */
 #include "harness.h"
+#include "lh_appender.h"
 
 #include "codec.h"
 #include "event.h"
@@ -13,6 +14,7 @@
 #include "verify.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <setjmp.h>
@@ -612,6 +614,129 @@ test_kill_leader_under_appends (void **state)
     cluster_destroy (&c);
 }
 
+//  The SDK's batching appender, driven from a poll loop on its descriptor:
+//  every event acknowledged once with its own seq, through a leader's death,
+//  and each in the log once, on every replica.
+static void
+test_appender_batches_exactly_once (void **state)
+{
+    (void) state;
+    cluster_t *c = cluster_new (NULL, NULL);
+    cluster_start_integrity (c, REPLICAS, NULL);
+    lh_connect_t conn = cluster_connect (c, c->node, false);
+    lh_appender_t *appender = lh_appender_new (&conn);
+    assert_non_null (appender);
+    lh_appender_set_batch (appender, 32, 2);
+    lh_appender_set_inflight (appender, 4);
+    lh_appender_set_deadline (appender, 20000);
+
+    //  Refused before anything is queued
+    const char *why = NULL;
+    static const uint8_t array[] = {0x91, 0x01}, map[] = {0x81, 0xA1, 'n', 0x01};
+    assert_int_equal (lh_appender_add (appender, "custom", array, sizeof (array), NULL, &why), 0);
+    assert_non_null (strstr (why, "map"));
+    assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), "has space", &why),
+                      0);
+    assert_int_equal (lh_appender_add (appender, "bad type!", map, sizeof (map), NULL, &why), 0);
+    assert_int_equal (lh_appender_add (appender, "custom", map, 2, NULL, &why), 0);
+    assert_int_equal (lh_appender_outstanding (appender), 0);
+
+    const int target = 2000, kill_after = 600;
+    int64_t *seq_of = (int64_t *) malloc (target * sizeof (int64_t));
+    for (int n = 0; n < target; n++)
+        seq_of[n] = -1;
+    int added = 0, acked = 0, killed = 0;
+    while (acked < target) {
+        //  Keep a few hundred outstanding, as a busy node would
+        while (added < target && lh_appender_outstanding (appender) < 300) {
+            char id[32];
+            snprintf (id, sizeof (id), "a-%d", added);
+            uint64_t ticket = lh_appender_add (appender, "custom", map, sizeof (map), id, &why);
+            assert_int_equal (ticket, (uint64_t) added + 1);
+            added++;
+        }
+        if (!killed && acked >= kill_after) {
+            killed = cluster_leader (c, 5000);
+            assert_true (killed > 0);
+            cluster_stop_replica (c, killed, SIGKILL);
+        }
+        struct pollfd item = {.fd = lh_appender_fd (appender), .events = POLLIN};
+        int wait = lh_appender_timeout_ms (appender);
+        poll (&item, 1, wait < 0 || wait > 100 ? 100 : wait);
+        lh_ack_t ack;
+        while (lh_appender_next (appender, 0, &ack)) {
+            assert_true (ack.ticket >= 1 && ack.ticket <= (uint64_t) target);
+            if (!ack.ok)
+                fail_msg ("ticket %llu failed: %s", (unsigned long long) ack.ticket, ack.message);
+            assert_int_equal (seq_of[ack.ticket - 1], -1);
+            seq_of[ack.ticket - 1] = (int64_t) ack.seq;
+            acked++;
+        }
+    }
+    assert_int_equal (lh_appender_outstanding (appender), 0);
+    print_message ("%llu append request(s) sent again around the leader's death\n",
+                   (unsigned long long) lh_appender_resends (appender));
+    lh_appender_destroy (&appender);
+    cluster_start_replica (c, killed);
+    assert_true (cluster_leader (c, 10000) > 0);
+
+    //  No log at all (every replica stopped): sent again with backoff until
+    //  the deadline, then failed; added again with the same client id once
+    //  the log is back, it is there once
+    appender = lh_appender_new (&conn);
+    lh_appender_set_deadline (appender, 2000);
+    pid_t pids[REPLICAS + 1];
+    for (int id = 1; id <= REPLICAS; id++) {
+        pids[id] = launcher_replica_pid (c->launcher, id);
+        kill (pids[id], SIGSTOP);
+    }
+    assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), "late-1", &why), 1);
+    lh_ack_t ack;
+    assert_true (lh_appender_next (appender, 10000, &ack));
+    assert_false (ack.ok);
+    assert_int_equal (ack.code, LH_E_TIMEOUT);
+    assert_non_null (strstr (ack.message, "same client id"));
+    assert_true (lh_appender_resends (appender) >= 1);
+    for (int id = 1; id <= REPLICAS; id++)
+        kill (pids[id], SIGCONT);
+    lh_appender_set_deadline (appender, 20000);
+    assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), "late-1", &why), 2);
+    assert_true (lh_appender_next (appender, 25000, &ack));
+    assert_true (ack.ok);
+    assert_int_equal (ack.ticket, 2);
+    int64_t late_seq = (int64_t) ack.seq;
+    lh_appender_destroy (&appender);
+
+    zclock_sleep (1500);
+    uint64_t size = s_check_replicas (c);
+    assert_int_equal (size, (uint64_t) target + 1);
+    for (int id = 1; id <= REPLICAS; id++) {
+        store_t *store = s_store (c, id);
+        for (uint64_t seq = 0; seq < size; seq++) {
+            void *leaf;
+            size_t leaf_size;
+            assert_int_equal (store_get (store, seq, &leaf, &leaf_size), 0);
+            event_t ev;
+            codec_doc_t *doc;
+            char err[128];
+            assert_int_equal (event_decode (leaf, leaf_size, &ev, &doc, err, sizeof (err)), LH_OK);
+            if (streq (ev.client_id, "late-1"))
+                assert_int_equal ((int64_t) seq, late_seq);
+            else {
+                int n = atoi (ev.client_id + 2);
+                assert_true (n >= 0 && n < target);
+                //  The seq each ticket was acknowledged with holds that very event
+                assert_int_equal (seq_of[n], (int64_t) seq);
+            }
+            codec_doc_destroy (&doc);
+            free (leaf);
+        }
+        store_destroy (&store);
+    }
+    free (seq_of);
+    cluster_destroy (&c);
+}
+
 static void
 test_empty_replica_catches_up (void **state)
 {
@@ -1025,6 +1150,7 @@ main (void)
         cmocka_unit_test_teardown (test_append_read_prove, cluster_teardown),
         cmocka_unit_test_teardown (test_bad_appends, cluster_teardown),
         cmocka_unit_test_teardown (test_kill_leader_under_appends, cluster_teardown),
+        cmocka_unit_test_teardown (test_appender_batches_exactly_once, cluster_teardown),
         cmocka_unit_test_teardown (test_empty_replica_catches_up, cluster_teardown),
         cmocka_unit_test_teardown (test_flipped_byte_alert, cluster_teardown),
         cmocka_unit_test_teardown (test_peer_divergence, cluster_teardown),
