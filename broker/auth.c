@@ -157,12 +157,24 @@ s_meta_add (zchunk_t *chunk, const char *name, const char *value)
     zchunk_extend (chunk, value, strlen (value));
 }
 
+static void s_zap_handle_one (auth_t *self, zmsg_t *request);
+
 void
 auth_zap_handle (auth_t *self)
 {
-    zmsg_t *request = zmsg_recv (self->zap);
-    if (!request)
-        return;
+    //  Every request waiting, not one a wake: a reconnecting fleet sends
+    //  thousands at once, and each handshake waits for its answer
+    for (int i = 0; i < 1024 && (zsock_events (self->zap) & ZMQ_POLLIN); i++) {
+        zmsg_t *request = zmsg_recv (self->zap);
+        if (!request)
+            return;
+        s_zap_handle_one (self, request);
+    }
+}
+
+static void
+s_zap_handle_one (auth_t *self, zmsg_t *request)
+{
     //  version, request id, domain, address, routing id, mechanism, credentials...
     char *version = zmsg_popstr (request);
     char *request_id = zmsg_popstr (request);

@@ -25,8 +25,10 @@ static const lh_option_t s_options[] = {
     {"heartbeat", "broker/heartbeat", "2500", "MDP heartbeat interval, ms", false},
     {"liveness", "broker/liveness", "3", "missed heartbeats before a worker expires", false},
     {"hwm", "broker/hwm", "1000", "high-water mark per peer, messages", false},
-    {"client-heartbeat", "broker/client_heartbeat", "30000",
-     "ZMTP heartbeat to clients, ms (0: none); workers always 2000", false},
+    {"client-heartbeat", "broker/client_heartbeat", "0",
+     "ZMTP heartbeat to clients, ms (0: none, TCP keepalive finds dead clients); workers always "
+     "2000",
+     false},
     {"io-threads", "broker/io_threads", "1", "ZeroMQ I/O threads (CURVE work runs there)", false},
     {"metrics", "broker/metrics", NULL,
      "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},

@@ -8,7 +8,7 @@
 //  What an append request may carry besides its events
 #define REQUEST_SLACK 4096
 //  An event's data at most (docs/EVENTS.md 2.2)
-#define DATA_MAX (256 * 1024)
+#define DATA_MAX     (256 * 1024)
 #define INFLIGHT_MAX 64
 //  Resends after unavailable and the like: from this, doubling, to the cap
 #define BACKOFF_MIN_MS 20
@@ -24,7 +24,7 @@ typedef struct {
 } event_t;
 
 typedef struct {
-    uint64_t id;     //  the pending request's id, 0 while waiting to be sent
+    uint64_t id; //  the pending request's id, 0 while waiting to be sent
     event_t **events;
     int count;
     size_t bytes;
@@ -40,7 +40,7 @@ struct _lh_appender_t {
     int64_t first_at;  //  when the oldest queued event was added
     zlistx_t *batches; //  batch_t sent or waiting to be sent again
     int inflight;
-    zlistx_t *acks;    //  lh_ack_t ready for lh_appender_next
+    zlistx_t *acks; //  lh_ack_t ready for lh_appender_next
     size_t outstanding;
     uint64_t resends;
 };
@@ -115,7 +115,7 @@ lh_appender_set_batch (lh_appender_t *self, int max_events, int linger_ms)
 void
 lh_appender_set_inflight (lh_appender_t *self, int max_inflight)
 {
-    self->max_inflight = max_inflight < 1             ? 1
+    self->max_inflight = max_inflight < 1              ? 1
                          : max_inflight > INFLIGHT_MAX ? INFLIGHT_MAX
                                                        : max_inflight;
 }
@@ -198,7 +198,10 @@ s_ack (lh_appender_t *self, const event_t *event, bool ok, uint64_t seq, bool du
        lh_err_t code, const char *message)
 {
     lh_ack_t *ack = (lh_ack_t *) zmalloc (sizeof (lh_ack_t));
-    *ack = (lh_ack_t){.ticket = event->ticket, .ok = ok, .seq = seq, .duplicate = duplicate,
+    *ack = (lh_ack_t){.ticket = event->ticket,
+                      .ok = ok,
+                      .seq = seq,
+                      .duplicate = duplicate,
                       .code = ok ? LH_OK : code};
     if (!ok)
         snprintf (ack->message, sizeof (ack->message), "%s", message ? message : "");
@@ -232,7 +235,8 @@ s_send (lh_appender_t *self, batch_t *batch)
         msgpack_sbuffer_write (&buf.sbuf, (const char *) event->data, event->size);
     }
     const char *why = NULL;
-    int rc = lh_client_send (self->client, "events", buf.sbuf.data, buf.sbuf.size, &batch->id, &why);
+    int rc =
+        lh_client_send (self->client, "events", buf.sbuf.data, buf.sbuf.size, &batch->id, &why);
     codec_buf_destroy (&buf);
     batch->attempts++;
     if (rc != 0) {
@@ -343,8 +347,8 @@ s_reply (lh_appender_t *self, lh_reply_t *reply)
         return;
     }
     const msgpack_object *results = codec_map_get (lh_reply_root (reply), "results");
-    bool shaped =
-        results && results->type == MSGPACK_OBJECT_ARRAY && (int) results->via.array.size == batch->count;
+    bool shaped = results && results->type == MSGPACK_OBJECT_ARRAY &&
+                  (int) results->via.array.size == batch->count;
     for (int i = 0; i < batch->count; i++) {
         const msgpack_object *result = shaped ? &results->via.array.ptr[i] : NULL;
         const msgpack_object *seq = result ? codec_map_get (result, "seq") : NULL;

@@ -53,7 +53,9 @@ lh_connect_dealer (const lh_connect_t *conn)
     int heartbeat = conn->heartbeat_ms > 0 ? conn->heartbeat_ms : LH_CLIENT_HEARTBEAT_MS;
     zsock_set_heartbeat_ivl (sock, heartbeat);
     zsock_set_heartbeat_timeout (sock, 3 * heartbeat);
-    zsock_set_heartbeat_ttl (sock, 3 * heartbeat);
+    //  No ZMQ_HEARTBEAT_TTL: it would make the broker keep (and cancel, in
+    //  time linear in all its timers) a timer per client; the broker finds
+    //  dead clients by TCP keepalive and dead workers by its own heartbeats
     zsock_set_reconnect_ivl (sock, 100);
     zsock_set_reconnect_ivl_max (sock, 2000);
     if (conn->server_key) {
