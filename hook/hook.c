@@ -341,9 +341,10 @@ const char hook_usage[] =
     "\n"
     "lh-hook [--agent NAME] is the same hook, fast: it asks a warm lh-hookd at the Unix\n"
     "socket $LH_HOOKD_SOCKET (else $XDG_RUNTIME_DIR/lighthouse/hookd.sock, else\n"
-    "/tmp/lighthouse-UID/hookd.sock) served by its own user or root, and hands the\n"
-    "call to lh hook (the lh beside it, with the same input) when none answers there,\n"
-    "when lh-hookd goes before it answers, or when given any option but --agent.\n";
+    "/tmp/lighthouse-UID/hookd.sock) served by its own user or root (or, when\n"
+    "LH_HOOKD_UID is set, by that uid alone), and hands the call to lh hook (the lh\n"
+    "beside it, with the same input) when none answers there, when lh-hookd goes\n"
+    "before it answers, or when given any option but --agent.\n";
 
 //  What the hook has learned, and the answer a signal gives (prepared in
 //  advance: a signal handler may only write and exit).

@@ -14,6 +14,8 @@
 #define TICK_MS 20
 //  A request frame must arrive within this after the connection
 #define READ_MS 5000
+//  Users allowed besides our own and root, at most
+#define HOOKD_ALLOW_MAX 16
 
 //  One lh-hook's call
 typedef struct {
@@ -34,6 +36,8 @@ struct _hookd_t {
     zlistx_t *calls; //  call_t, oldest first
     zhashx_t *by_id; //  request id -> call_t
     int max_clients;
+    uid_t allow_uids[HOOKD_ALLOW_MAX];
+    size_t allow_count;
     uint64_t listening_dev, listening_ino;
     hookd_tick_fn *tick;
     void *tick_arg;
@@ -202,6 +206,17 @@ s_poll_call (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+static bool
+s_allowed (hookd_t *self, uid_t uid)
+{
+    if (uid == geteuid () || uid == 0)
+        return true;
+    for (size_t i = 0; i < self->allow_count; i++)
+        if (self->allow_uids[i] == uid)
+            return true;
+    return false;
+}
+
 static int
 s_poll_listener (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -212,11 +227,10 @@ s_poll_listener (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         return 0;
     struct ucred cred;
     socklen_t len = sizeof (cred);
-    if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        (cred.uid != geteuid () && cred.uid != 0)) {
+    if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !s_allowed (self, cred.uid)) {
         self->n.refused++;
         lh_warn ("peer refused", "uid=%u pid=%d why=%s", (unsigned) cred.uid, (int) cred.pid,
-                 "not our uid nor root");
+                 "not our uid, root or an allowed uid");
         close (fd);
         return 0;
     }
@@ -299,9 +313,10 @@ s_timer (zloop_t *loop, int timer_id, void *arg)
     return zsys_interrupted ? -1 : 0;
 }
 
-//  The socket's directory: ours alone (0700), made when missing
+//  The socket's directory: ours, and no one else may write in it (made
+//  0700 when missing, 0711 when other users are to connect)
 static int
-s_private_dir (const char *path)
+s_private_dir (const char *path, bool shared)
 {
     char dir[sizeof (((struct sockaddr_un *) 0)->sun_path)];
     snprintf (dir, sizeof (dir), "%s", path);
@@ -309,7 +324,7 @@ s_private_dir (const char *path)
     if (!slash || slash == dir)
         return 0;
     *slash = 0;
-    if (mkdir (dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir (dir, shared ? 0711 : 0700) != 0 && errno != EEXIST)
         return -1;
     struct stat st;
     if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode) || st.st_uid != geteuid () ||
@@ -329,7 +344,12 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
         return NULL;
     }
     snprintf (addr.sun_path, sizeof (addr.sun_path), "%s", config->socket_path);
-    if (s_private_dir (addr.sun_path) != 0) {
+    if (config->allow_count > HOOKD_ALLOW_MAX) {
+        lh_error ("too many allowed users", "most=%d", HOOKD_ALLOW_MAX);
+        return NULL;
+    }
+    bool shared = config->allow_count > 0;
+    if (s_private_dir (addr.sun_path, shared) != 0) {
         lh_error ("socket directory refused", "path=%s error=%s why=%s", addr.sun_path,
                   strerror (errno), "it must be a directory of ours that no one else may write");
         return NULL;
@@ -345,7 +365,8 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
     struct stat st;
     if (lstat (addr.sun_path, &st) == 0 && S_ISSOCK (st.st_mode))
         unlink (addr.sun_path);
-    mode_t mask = umask (0177);
+    //  Shared: anyone may connect, the peer's uid decides (s_allowed)
+    mode_t mask = umask (shared ? 0111 : 0177);
     int rc = fd < 0 ? -1 : bind (fd, (struct sockaddr *) &addr, sizeof (addr));
     umask (mask);
     if (rc != 0 || listen (fd, 128) != 0) {
@@ -361,6 +382,8 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
     self->listen_fd = fd;
     self->client = client;
     self->max_clients = config->max_clients > 0 ? config->max_clients : 256;
+    for (size_t i = 0; i < config->allow_count; i++)
+        self->allow_uids[self->allow_count++] = config->allow_uids[i];
     self->calls = zlistx_new ();
     zlistx_set_destructor (self->calls, s_call_free);
     self->by_id = zhashx_new ();

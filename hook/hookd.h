@@ -14,12 +14,18 @@
 #include "lh_client.h"
 
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct _hookd_t hookd_t;
 
 typedef struct {
     const char *socket_path; //  created, mode 0600, in a directory only we may use
     int max_clients;         //  connections held at once; more wait in the backlog
+    //  More users served besides our own and root (an agent's, when lh-hookd
+    //  runs as a user of its own): the socket is then left open to all
+    //  (0666, the directory searchable) and each peer's uid is checked
+    const uid_t *allow_uids;
+    size_t allow_count;
 } hookd_config_t;
 
 //  Listens at config->socket_path; client is owned by the caller and

@@ -7,6 +7,9 @@
 #include "lh_metrics.h"
 #include "lh_node.h"
 
+#include <errno.h>
+#include <pwd.h>
+
 static const lh_option_t s_options[] = {
     {"socket", "hookd/socket", NULL,
      "Unix socket to serve [LH_HOOKD_SOCKET, else $XDG_RUNTIME_DIR/lighthouse/hookd.sock, else "
@@ -17,11 +20,38 @@ static const lh_option_t s_options[] = {
     {"broker-key", "hookd/broker_key", NULL, "broker public key (Z85); omit for plaintext", false},
     {"cert", "hookd/cert", NULL, "the agent's secret certificate (role agent)", false},
     {"max-clients", "hookd/max_clients", "256", "hook calls held at once", false},
+    {"allow-uid", "hookd/allow_uids", NULL,
+     "more users to serve (names or uids, comma-separated) when lh-hookd runs as a user of its "
+     "own: the socket is then 0666 in a 0711 directory, and each peer's uid is checked",
+     false},
     {"metrics", "hookd/metrics", NULL,
      "serve Prometheus metrics on IPV4:PORT (GET /metrics); off when not given", false},
     {"log-level", "hookd/log_level", "info", "debug, info, warn or error", false},
     {NULL, NULL, NULL, NULL, false},
 };
+
+//  "alice,1001" into uids; -1 after logging the first that is no user
+static int
+s_allow_uids (const char *list, uid_t *uids, size_t max, size_t *count)
+{
+    *count = 0;
+    char copy[1024];
+    snprintf (copy, sizeof (copy), "%s", list ? list : "");
+    for (char *save = NULL, *word = strtok_r (copy, ", ", &save); word;
+         word = strtok_r (NULL, ", ", &save)) {
+        char *end;
+        errno = 0;
+        unsigned long number = strtoul (word, &end, 10);
+        struct passwd *user = *end ? getpwnam (word) : NULL;
+        if ((*end && !user) || (!*end && (errno || number > 0x7fffffffUL)) || *count == max) {
+            lh_error ("cannot start", "reason=\"%s\" user=%s",
+                      *count == max ? "too many users in --allow-uid" : "no such user", word);
+            return -1;
+        }
+        uids[(*count)++] = user ? user->pw_uid : (uid_t) number;
+    }
+    return 0;
+}
 
 static void
 s_tick (hookd_t *hookd, void *arg)
@@ -62,12 +92,19 @@ main (int argc, char **argv)
         if (!client)
             lh_error ("cannot start", "reason=\"%s\"", "bad broker endpoint or key");
     }
+    uid_t allow[16];
+    size_t allow_count = 0;
+    if (client &&
+        s_allow_uids (lh_config_str (config, "hookd/allow_uids", NULL), allow, 16, &allow_count))
+        lh_client_destroy (&client);
     if (client) {
         //  Each call has its own deadline here; a resend could escalate it twice
         lh_client_set_timeout (client, HOOK_TIMEOUT_MAX + HOOK_WAIT_MAX);
         lh_client_set_retries (client, 0);
         hookd_config_t hc = {.socket_path = socket_path,
-                             .max_clients = (int) lh_config_int (config, "hookd/max_clients", 256)};
+                             .max_clients = (int) lh_config_int (config, "hookd/max_clients", 256),
+                             .allow_uids = allow,
+                             .allow_count = allow_count};
         hookd = hookd_new (&hc, client);
     }
     int rc = 1;

@@ -6,7 +6,8 @@
     connection with the agent's key. Whatever lh-hook cannot do itself goes
     to `lh hook` (the `lh` beside it), with the same input:
       - options other than --agent (--env FILE, --broker...);
-      - no lh-hookd answering at the socket, or one run by another user;
+      - no lh-hookd answering at the socket, or one run by another user
+        (than ours or root, or than LH_HOOKD_UID when it is set);
       - lh-hookd hanging up before it answered.
     The answer, and every way of failing closed, is hook.c's, as in lh hook.
 */
@@ -63,10 +64,17 @@ s_connect (void)
         return -1;
     struct ucred cred;
     socklen_t len = sizeof (cred);
-    //  Anyone can make a socket in /tmp; only ours may answer for us
-    if (connect (fd, (struct sockaddr *) &addr, sizeof (addr)) != 0 ||
+    //  Anyone can make a socket in /tmp; only ours may answer for us: our
+    //  own user or root, or exactly the user LH_HOOKD_UID names (lh-hookd
+    //  run as a user of its own, which the agent cannot impersonate)
+    const char *want = getenv ("LH_HOOKD_UID");
+    char *end = NULL;
+    unsigned long uid = want && *want ? strtoul (want, &end, 10) : 0;
+    bool pinned = want && *want;
+    if ((pinned && (*end || uid > 0x7fffffffUL)) ||
+        connect (fd, (struct sockaddr *) &addr, sizeof (addr)) != 0 ||
         getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        (cred.uid != geteuid () && cred.uid != 0)) {
+        (pinned ? cred.uid != (uid_t) uid : cred.uid != geteuid () && cred.uid != 0)) {
         close (fd);
         return -1;
     }

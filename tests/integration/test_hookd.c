@@ -196,6 +196,10 @@ s_child_reset (void)
 //  Starts bin with args (NULL-terminated) in a clean environment (PATH,
 //  HOME=/home/dev and env, NULL-terminated "K=V"), stdin from stdin_path,
 //  stdout and stderr to DIR/run.out and DIR/run.err.
+//  The user s_spawn runs its program as (0: ours), for test_dedicated_user
+static uid_t s_spawn_uid;
+static gid_t s_spawn_gid;
+
 static pid_t
 s_spawn (const char *dir, const char *bin, const char *const *args, const char *const *env,
          const char *stdin_path)
@@ -219,6 +223,9 @@ s_spawn (const char *dir, const char *bin, const char *const *args, const char *
         setenv ("HOME", "/home/dev", 1);
         for (int i = 0; env && env[i]; i++)
             putenv ((char *) env[i]);
+        if (s_spawn_uid &&
+            (setgroups (0, NULL) != 0 || setgid (s_spawn_gid) != 0 || setuid (s_spawn_uid) != 0))
+            _exit (125);
         char *argv[32] = {(char *) bin};
         int argc = 1;
         for (int i = 0; args && args[i] && argc < 31; i++)
@@ -397,6 +404,9 @@ typedef struct {
     int metrics; //  its metrics port, 0 when none
 } hookd_t;
 
+//  More arguments for the next lh-hookd started (test_dedicated_user)
+static const char *s_hookd_extra[4];
+
 //  Starts lh-hookd (as uid/gid when uid is not 0) with the agent's key (cert,
 //  NULL for the cluster's) at socket, logging to DIR/name.log; metrics on an
 //  ephemeral port when asked. No wait.
@@ -417,6 +427,8 @@ s_hookd_spawn (cluster_t *c, hookd_t *h, const char *name, const char *socket, u
         argv[argc++] = "--metrics";
         argv[argc++] = "127.0.0.1:0";
     }
+    for (int i = 0; s_hookd_extra[i] && argc < 19; i++)
+        argv[argc++] = s_hookd_extra[i];
     argv[argc] = NULL;
     int log = open (h->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     assert_true (log >= 0);
@@ -1012,6 +1024,98 @@ test_foreign_uid (void **state)
     cluster_destroy (&c);
 }
 
+//  lh-hookd as a user of its own (nobody) serving an agent's user (daemon)
+//  that --allow-uid names; that agent's lh-hook, told LH_HOOKD_UID, asks it
+//  and no one else
+static void
+test_dedicated_user (void **state)
+{
+    (void) state;
+    if (geteuid () != 0) {
+        print_message ("test_dedicated_user: skipped, it needs root (to switch users)\n");
+        skip ();
+    }
+    struct passwd *user = getpwnam ("nobody");
+    uid_t nobody_uid = user ? user->pw_uid : 0;
+    gid_t nobody_gid = user ? user->pw_gid : 0;
+    user = getpwnam ("daemon");
+    uid_t daemon_uid = user ? user->pw_uid : 0;
+    gid_t daemon_gid = user ? user->pw_gid : 0;
+    if (nobody_uid == 0 || daemon_uid == 0 || nobody_uid == daemon_uid ||
+        s_as_user (nobody_uid, nobody_gid, s_can_run_hookd, NULL) != 0) {
+        print_message ("test_dedicated_user: skipped, no users nobody and daemon able to run it\n");
+        skip ();
+    }
+    cluster_t *c = s_cluster (NULL);
+    assert_int_equal (chmod (c->dir, 0711), 0);
+    char home[300], sock_dir[320], cert[340], socket[340], work[320];
+    snprintf (home, sizeof (home), "%s/nobody", c->dir);
+    snprintf (sock_dir, sizeof (sock_dir), "%s/sock", home);
+    snprintf (cert, sizeof (cert), "%s/agent.cert_secret", home);
+    snprintf (socket, sizeof (socket), "%s/hookd.sock", sock_dir);
+    snprintf (work, sizeof (work), "%s/daemon", c->dir);
+    assert_int_equal (mkdir (home, 0711), 0);
+    char source[300];
+    snprintf (source, sizeof (source), "%s/agent-1.cert_secret", c->dir);
+    char *key = s_slurp (source);
+    s_write (cert, key, strlen (key));
+    free (key);
+    assert_int_equal (chmod (cert, 0600), 0);
+    assert_int_equal (chown (cert, nobody_uid, nobody_gid), 0);
+    assert_int_equal (chown (home, nobody_uid, nobody_gid), 0);
+    assert_int_equal (mkdir (work, 0755), 0);
+    assert_int_equal (chown (work, daemon_uid, daemon_gid), 0);
+
+    //  lh-hookd makes its directory 0711 and its socket 0666 for others to reach
+    hookd_t h;
+    s_hookd_extra[0] = "--allow-uid";
+    s_hookd_extra[1] = "daemon";
+    s_hookd_start_as (c, &h, "hookd-dedicated", socket, nobody_uid, nobody_gid, cert, false);
+    s_hookd_extra[0] = s_hookd_extra[1] = NULL;
+    struct stat st;
+    assert_int_equal (lstat (sock_dir, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0711);
+    assert_int_equal (lstat (socket, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0666);
+
+    //  The agent (daemon) pins lh-hookd's uid: served, and the decisions are lh hook's
+    char pin[64], sock_env[400];
+    snprintf (pin, sizeof (pin), "LH_HOOKD_UID=%u", (unsigned) nobody_uid);
+    snprintf (sock_env, sizeof (sock_env), "LH_HOOKD_SOCKET=%s", socket);
+    const char *env[] = {sock_env, pin, NULL};
+    s_spawn_uid = daemon_uid, s_spawn_gid = daemon_gid;
+    run_t allowed = s_run (work, LH_HOOK_BIN, NULL, env, NULL, BASH_ALLOWED);
+    run_t denied = s_run (work, LH_HOOK_BIN, NULL, env, NULL, BASH_DENIED);
+    //  Unpinned, nobody's lh-hookd is neither daemon nor root: not asked, and
+    //  lh hook (no broker settings here) fails closed
+    const char *unpinned[] = {sock_env, NULL};
+    run_t refused = s_run (work, LH_HOOK_BIN, NULL, unpinned, NULL, BASH_ALLOWED);
+    //  Pinned to another uid (root's): not asked either
+    const char *wrong[] = {sock_env, "LH_HOOKD_UID=0", NULL};
+    run_t mismatch = s_run (work, LH_HOOK_BIN, NULL, wrong, NULL, BASH_ALLOWED);
+    s_spawn_uid = 0, s_spawn_gid = 0;
+    if (allowed.status != 0 || denied.status != 2) {
+        s_dump ("allowed", &allowed);
+        s_dump ("denied", &denied);
+    }
+    assert_int_equal (allowed.status, 0);
+    assert_non_null (strstr (allowed.out, "\"permissionDecision\":\"allow\""));
+    assert_int_equal (denied.status, 2);
+    assert_int_equal (refused.status, 2);
+    assert_non_null (strstr (refused.err, "failing closed"));
+    assert_int_equal (mismatch.status, 2);
+    json_t *n = s_hookd_stop (&h);
+    assert_int_equal (s_count (n, "calls"), 2);
+    assert_int_equal (s_count (n, "answered"), 2);
+    assert_int_equal (s_count (n, "refused"), 0);
+    json_decref (n);
+    s_run_free (&allowed);
+    s_run_free (&denied);
+    s_run_free (&refused);
+    s_run_free (&mismatch);
+    cluster_destroy (&c);
+}
+
 //  --------------------------------------------------------------------------
 //  4. lh-hookd stopped: lh-hook fails closed by its own deadline
 
@@ -1335,6 +1439,7 @@ main (void)
         cmocka_unit_test_teardown (test_decisions_match, s_teardown),
         cmocka_unit_test_teardown (test_fallback, s_teardown),
         cmocka_unit_test_teardown (test_foreign_uid, s_teardown),
+        cmocka_unit_test_teardown (test_dedicated_user, s_teardown),
         cmocka_unit_test_teardown (test_hookd_stopped, s_teardown),
         cmocka_unit_test_teardown (test_hookd_killed, s_teardown),
         cmocka_unit_test_teardown (test_bad_frames, s_teardown),
