@@ -364,8 +364,8 @@ static struct {
     char signal_tail[192]; //  "; failing closed: TOOL is blocked"
 } s_hook;
 
-static int64_t
-s_now_ms (void)
+int64_t
+hook_now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -472,7 +472,7 @@ s_hook_install_handlers (void)
 static void
 s_hook_arm (int timeout_ms)
 {
-    int64_t left = s_hook.start_ms + timeout_ms + HOOK_SLACK_MS - s_now_ms ();
+    int64_t left = s_hook.start_ms + timeout_ms + HOOK_SLACK_MS - hook_now_ms ();
     if (left < 1)
         left = 1;
     struct itimerval timer = {.it_value = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}};
@@ -549,7 +549,7 @@ int
 hook_begin (int *argc_p, char **argv, int command)
 {
     int argc = *argc_p;
-    s_hook.start_ms = s_now_ms ();
+    s_hook.start_ms = hook_now_ms ();
     s_hook.agent = hook_agent_default ();
     s_hook_prepare_signal ();
     s_hook_install_handlers ();

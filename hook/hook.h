@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 //  The hook's stdin and lh validate --input @FILE: at most this much
 #define HOOK_INPUT_READ_MAX (16 * 1024 * 1024)
@@ -86,6 +87,8 @@ int hook_request (codec_buf_t *body, int wait_ms);
 int hook_verdict (const char *code, const char *message, const msgpack_object *root);
 //  No decision could be had: deny, or ask for a read-only tool. Returns the status.
 int hook_fail (const char *what);
+//  The monotonic clock the hook's deadlines count in, ms.
+int64_t hook_now_ms (void);
 //  Frees what hook_begin read.
 void hook_end (void);
 

@@ -21,19 +21,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 //  Beyond its deadline, how long lh-hookd (which answers "timeout" itself) may take
 #define GRACE_MS 1000
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 //  The lh beside this program (the build tree puts both in cli/)
 static int
@@ -104,7 +95,7 @@ s_recv_all (int fd, void *data, size_t size, int64_t deadline)
     char *at = (char *) data;
     size_t got = 0;
     while (got < size) {
-        int64_t left = deadline - s_now_ms ();
+        int64_t left = deadline - hook_now_ms ();
         if (left <= 0)
             return -2;
         struct pollfd item = {.fd = fd, .events = POLLIN};
@@ -150,7 +141,7 @@ s_ask (int fd, int timeout_ms, int wait_ms)
     codec_buf_destroy (&body);
     if (rc != 0)
         return HOOK_GO_ON;
-    int64_t deadline = s_now_ms () + timeout_ms + GRACE_MS;
+    int64_t deadline = hook_now_ms () + timeout_ms + GRACE_MS;
     uint8_t head[4];
     rc = s_recv_all (fd, head, 4, deadline);
     if (rc == 0)
