@@ -37,8 +37,10 @@ for f in include/lighthouse/lighthouse.h include/lighthouse/lh_version.h \
          "$libdir/liblighthouse.a" "$libdir/pkgconfig/lighthouse.pc" \
          "$libdir/cmake/lighthouse/lighthouseConfig.cmake" share/lighthouse/default.policy \
          bin/lh bin/lh-broker bin/lh-validator bin/lh-integrity bin/lh-echo bin/lh-cache bin/lh-expert \
+         bin/lh-hook bin/lh-hookd \
          share/lighthouse/config/broker.cfg share/lighthouse/config/validator.cfg \
-         share/lighthouse/config/integrity.cfg share/lighthouse/config/echo.cfg; do
+         share/lighthouse/config/integrity.cfg share/lighthouse/config/echo.cfg \
+         share/lighthouse/config/hookd.cfg; do
     [ -e "$root/$f" ] || fail "missing $f"
 done
 for prog in lh lh-broker lh-validator lh-integrity lh-echo lh-cache lh-expert; do
