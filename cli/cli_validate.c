@@ -204,10 +204,11 @@ cli_hook_main (int argc, char **argv)
         hook_end ();
         return status;
     }
-    //  Configuration: czmq first (hook_deadline puts our signal handlers back)
+    //  Configuration: czmq first, then our signal handlers back
     zsys_init ();
     zsys_set_logsystem (false);
     zsys_handler_set (NULL);
+    hook_signals_again ();
     cli_t cli;
     char err[1024];
     int command, timeout_ms, wait_ms;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
@@ -606,6 +607,14 @@ hook_begin (int *argc_p, char **argv, int command)
     }
     s_hook.text = text;
     s_hook.text_size = size;
+    //  jansson would read /dev/urandom for its hash seed; the kernel gave
+    //  every process 16 random bytes already
+    const uint8_t *random = (const uint8_t *) getauxval (AT_RANDOM);
+    if (random) {
+        size_t seed;
+        memcpy (&seed, random, sizeof (seed));
+        json_object_seed (seed ? seed : 1);
+    }
     json_error_t parse_error;
     s_hook.json = json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &parse_error);
     if (!s_hook.json) {
@@ -628,10 +637,15 @@ hook_begin (int *argc_p, char **argv, int command)
     return HOOK_GO_ON;
 }
 
+void
+hook_signals_again (void)
+{
+    s_hook_install_handlers ();
+}
+
 int
 hook_deadline (int override_ms, int *timeout_ms, int *wait_ms)
 {
-    s_hook_install_handlers ();
     *wait_ms = s_hook_wait (getenv ("LH_HOOK_WAIT_MS"));
     *timeout_ms = s_hook_timeout (getenv ("LH_HOOK_TIMEOUT_MS"));
     if (override_ms > 0)

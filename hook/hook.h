@@ -77,9 +77,11 @@ int hook_pack_request (codec_buf_t *body, const hook_request_t *request, json_t 
 //  handlers and the watchdog, takes --agent NAME out of argv (*argc_p
 //  shrinks), answers -h/--help, reads and parses the hook JSON on stdin.
 int hook_begin (int *argc_p, char **argv, int command);
-//  Installs the handlers again (after a library replaced them), reads
-//  LH_HOOK_TIMEOUT_MS (override_ms instead when > 0) and LH_HOOK_WAIT_MS,
-//  and arms the watchdog for their sum plus the slack.
+//  Puts the hook's signal handlers back after a library replaced them
+//  (czmq's zsys_init does).
+void hook_signals_again (void);
+//  Reads LH_HOOK_TIMEOUT_MS (override_ms instead when > 0) and
+//  LH_HOOK_WAIT_MS, and arms the watchdog for their sum plus the slack.
 int hook_deadline (int override_ms, int *timeout_ms, int *wait_ms);
 //  Packs the validate request for the call read, waiting wait_ms.
 int hook_request (codec_buf_t *body, int wait_ms);
