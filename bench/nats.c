@@ -41,13 +41,16 @@
        applied it, that is once a majority has written the Raft entry to
        the page cache; the stream's files are fsync'd every 2 minutes, the
        Raft log's every 5, and 2.9 has no option to change that
-       (sync_interval came with 2.10). "sync" puts the three store_dirs on
-       an ext4 file system of their own (a loop device in the temporary
-       directory) mounted with -o sync, so every write returns only once it
-       is on the disk: a majority's Raft entries, and the leader's stream
-       write, are durable before the acknowledgement, as 2.10's
-       "sync_interval: always" (and more: the Raft log too). Ours: a
-       majority has fsync'd before the reply. The sync mode needs root.
+       (sync_interval came with 2.10). "sync" sets the synchronous-updates
+       attribute (chattr +S, FS_SYNC_FL) on the store directory, which
+       every file and directory nats-server makes in it inherits: every
+       write returns only once it is on the disk, as with a mount -o sync
+       but on the same file system as ours. So a majority's Raft entries,
+       and the leader's stream write, are durable before the
+       acknowledgement: what 2.10's "sync_interval: always" gives (and more:
+       the Raft log too). Ours: a majority has fsync'd before the reply.
+       The sync mode needs a file system with that attribute (ext4, xfs,
+       btrfs; not tmpfs).
 
     Per run: throughput, p50/p99/p99.9 from send to checked reply, and the
     CPU of the server processes over the window (from /proc: broker + echo,
@@ -70,10 +73,9 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,7 +113,7 @@ typedef struct {
     bool do_rr, do_log, do_plain, do_curve, do_nats, do_default, do_sync;
     int send_asap; //  -1 auto (on at depth 1, off above), 0, 1
     int capacity;
-    int log_clients, batch, data_bytes, sync_mb;
+    int log_clients, batch, data_bytes;
     int timeout_ms, port_base;
     const char *dir, *source, *json_out;
     const char *broker_bin, *echo_bin, *integrity_bin, *events_bin, *nats_bin;
@@ -125,8 +127,8 @@ static const char *s_summary =
     "then the integrity log (lh-events-bench: three lh-integrity replicas, fsync'd)\n"
     "beside JetStream with three nats-servers, a stream of replicas 3 on file storage,\n"
     "published with acknowledgements (js_PublishMsgAsync), CLIENTS x 1 and CLIENTS x\n"
-    "BATCH in flight. --durability sync puts JetStream's store on an ext4 mounted -o\n"
-    "sync (a loop device; root), the closest nats-server 2.9 comes to acknowledging\n"
+    "BATCH in flight. --durability sync makes every write to JetStream's store\n"
+    "synchronous (chattr +S on it), the closest nats-server 2.9 comes to acknowledging\n"
     "after a majority's fsync. Everything on 127.0.0.1; ports P (Lighthouse\n"
     "plaintext), P+20 (CURVE), P+40 (nats-server), P+50..P+52 and P+60..P+62\n"
     "(JetStream), P+80 and on (lh-events-bench).\n"
@@ -137,8 +139,8 @@ static const char *s_summary =
     "usage errors, 130 when interrupted.";
 
 static const lh_option_t s_options[] = {
-    {"levels", "nats/levels", "1x1,1x100,100x16",
-     "request/reply: CLIENTSxDEPTH, comma-separated", false},
+    {"levels", "nats/levels", "1x1,1x100,100x16", "request/reply: CLIENTSxDEPTH, comma-separated",
+     false},
     {"payload", "nats/payload", "256", "request/reply: payload string, bytes", false},
     {"duration", "nats/duration", "5", "measured seconds per run", false},
     {"warmup", "nats/warmup", "1", "unmeasured seconds before each", false},
@@ -158,8 +160,8 @@ static const lh_option_t s_options[] = {
     {"data-bytes", "nats/data_bytes", "200", "durable log: packed size of an event's data map",
      false},
     {"durability", "nats/durability", "default,sync",
-     "JetStream: default (as shipped), sync (store on an ext4 mounted -o sync; root)", false},
-    {"sync-mb", "nats/sync_mb", "2048", "size of the sync file system, MiB (sparse)", false},
+     "JetStream: default (as shipped), sync (every write to the store synchronous: chattr +S)",
+     false},
     {"timeout", "nats/timeout", "5000", "per-request deadline, ms; no resends", false},
     {"dir", "nats/dir", NULL, "where the temporary directory goes [$TMPDIR or /tmp]", false},
     {"port-base", "nats/port_base", "17500", "first port (see above)", false},
@@ -212,7 +214,6 @@ s_parse (nopts_t *o, int argc, char **argv, zconfig_t **config_p)
                    .log_clients = I ("log_clients"),
                    .batch = I ("batch"),
                    .data_bytes = I ("data_bytes"),
-                   .sync_mb = I ("sync_mb"),
                    .timeout_ms = I ("timeout"),
                    .port_base = I ("port_base"),
                    .dir = S ("dir"),
@@ -242,9 +243,8 @@ s_parse (nopts_t *o, int argc, char **argv, zconfig_t **config_p)
     if (!levels_ok || o->payload < 1 || o->payload > 65536 || o->duration <= 0 || o->warmup < 0 ||
         o->drain < 0 || (!o->do_rr && !o->do_log) || o->send_asap == 2 || o->capacity < 1 ||
         o->log_clients < 1 || o->log_clients > MAX_CLIENTS || o->batch < 2 || o->batch > 64 ||
-        o->data_bytes < 16 || o->data_bytes > 65536 || o->sync_mb < 256 ||
-        o->timeout_ms < 100 || o->port_base < 1024 || o->port_base > 65000 ||
-        (o->do_rr && !o->do_plain && !o->do_curve && !o->do_nats)) {
+        o->data_bytes < 16 || o->data_bytes > 65536 || o->timeout_ms < 100 || o->port_base < 1024 ||
+        o->port_base > 65000 || (o->do_rr && !o->do_plain && !o->do_curve && !o->do_nats)) {
         fprintf (stderr, TOOL ": an option is out of range (try --help)\n");
         return 2;
     }
@@ -316,17 +316,15 @@ typedef struct {
     char self[PATH_MAX], self_dir[PATH_MAX];
     char broker_bin[PATH_MAX], echo_bin[PATH_MAX], integrity_bin[PATH_MAX];
     char events_bin[PATH_MAX], nats_bin[PATH_MAX];
-    char tmp[200]; //  ours (short, so that every path built on it fits): every launcher's directory is in it
-    launcher_t *nats;   //  nats-server(s), the responder, lh-events-bench, in tmp/nats.*
+    char tmp[200]; //  ours (short, so that every path built on it fits): every launcher's directory
+                   //  is in it
+    launcher_t *nats; //  nats-server(s), the responder, lh-events-bench, in tmp/nats.*
     msgpack_sbuffer body;
     zcert_t **certs; //  CURVE clients, one each
     int ncerts;
     uint32_t nonce;
     bool failed;
-    char mounted[PATH_MAX + 32]; //  the sync file system, while mounted
 } nenv_t;
-
-static nenv_t *s_env; //  for the unmount at exit
 
 static bool
 s_which (char *out, size_t size, const char *name)
@@ -343,46 +341,6 @@ s_which (char *out, size_t size, const char *name)
     }
     free (copy);
     return found;
-}
-
-//  Runs argv (a full path) to the end, output to log; its exit status or -1
-static int
-s_command (char *const argv[], const char *log)
-{
-    int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (fd >= 0) {
-            dup2 (fd, 1);
-            dup2 (fd, 2);
-        }
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    if (fd >= 0)
-        close (fd);
-    int status = 0;
-    while (pid > 0 && waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return pid > 0 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-static void
-s_unmount (nenv_t *env)
-{
-    if (!env || !env->mounted[0])
-        return;
-    //  A lazy detach if anything still holds it; the loop device goes with it
-    if (umount2 (env->mounted, 0) != 0)
-        umount2 (env->mounted, MNT_DETACH);
-    env->mounted[0] = 0;
-}
-
-static void
-s_at_exit (void)
-{
-    s_unmount (s_env);
 }
 
 static int
@@ -438,15 +396,12 @@ s_env_init (nenv_t *env, const nopts_t *o)
     msgpack_sbuffer_init (&env->body);
     load_body (&env->body, (size_t) o->payload);
     env->nonce = randombytes_random ();
-    s_env = env;
-    atexit (s_at_exit);
     return 0;
 }
 
 static void
 s_env_destroy (nenv_t *env, bool keep)
 {
-    s_unmount (env);
     for (int i = 0; i < env->ncerts; i++)
         zcert_destroy (&env->certs[i]);
     free (env->certs);
@@ -481,7 +436,7 @@ typedef struct {
     int clients, depth;
     bool send_asap; //  NATS
     double seconds;
-    uint64_t ok; //  in the window
+    uint64_t ok;                            //  in the window
     double rps, p50, p99, p999, pmax, mean; //  us
     //  CPU percent over the window (100 = one core)
     double cpu_server, cpu_worker, cpu_clients, cpu_host;
@@ -519,8 +474,7 @@ s_rr_finish (rr_t *r, const hist_t *h, const rsnap_t *a, const rsnap_t *b)
     r->cpu_clients = cpu_percent (&a->self, &b->self, NULL, NULL, 0);
     r->cpu_host = host_busy_percent (&a->host, &b->host);
     if (r->ok)
-        r->us_server =
-            (r->cpu_server + r->cpu_worker) / 100.0 * r->seconds / (double) r->ok * 1e6;
+        r->us_server = (r->cpu_server + r->cpu_worker) / 100.0 * r->seconds / (double) r->ok * 1e6;
 }
 
 //  --------------------------------------------------------------------------
@@ -725,8 +679,8 @@ s_nats_send (nclient_t *c)
     snprintf (reply, sizeof (reply), "%s.%llu", c->inbox, (unsigned long long) seq);
     uint64_t now = bench_now_ns ();
     c->sent++;
-    natsStatus s = natsConnection_PublishRequest (c->nc, NATS_SUBJECT, reply, run->body,
-                                                  (int) run->body_len);
+    natsStatus s =
+        natsConnection_PublishRequest (c->nc, NATS_SUBJECT, reply, run->body, (int) run->body_len);
     if (s != NATS_OK) {
         c->send_failed++;
         c->failed++;
@@ -899,8 +853,7 @@ s_nats_responder (natsrr_t *n, nenv_t *env)
     n->responder = 0;
     char log[PATH_MAX + 32];
     snprintf (log, sizeof (log), "%s/responder.log", launcher_dir (env->nats));
-    char *argv[] = {env->self, "--nats-echo", n->url, NATS_SUBJECT, n->send_asap ? "1" : "0",
-                    NULL};
+    char *argv[] = {env->self, "--nats-echo", n->url, NATS_SUBJECT, n->send_asap ? "1" : "0", NULL};
     n->responder = launcher_spawn (env->nats, "nats-echo", argv, log, -1, -1);
     if (n->responder < 0)
         return -1;
@@ -1016,7 +969,7 @@ static const char *s_log_durability[LOG_SYSTEMS] = {
     "ack after a majority wrote the entry to the page cache; fsync every 2 min (stream), 5 min "
     "(Raft log)",
     "ack after a majority wrote the Raft entry and the leader the stream, every write synchronous "
-    "(ext4 -o sync on a loop device)"};
+    "(chattr +S on the store, inherited by every file in it)"};
 
 typedef struct {
     bool asked, ran;
@@ -1035,7 +988,7 @@ typedef struct {
     bool checked, check_ok; //  the log holds what was acknowledged
     uint64_t acked, stored;
     char why[256]; //  when it did not run
-    char fs[32];
+    char fs[64];
     double floor_p50_us, floor_per_s; //  4 KiB synchronous appends, one writer
 } logsys_res_t;
 
@@ -1114,15 +1067,14 @@ s_lh_log (nenv_t *env, const nopts_t *o, logsys_res_t *res)
     json_error_t err;
     json_t *root = json_load_file (json_path, 0, &err);
     if (!root) {
-        snprintf (res->why, sizeof (res->why), "lh-events-bench wrote no JSON (see events-bench.log)");
+        snprintf (res->why, sizeof (res->why),
+                  "lh-events-bench wrote no JSON (see events-bench.log)");
         launcher_log_tail (log, 20);
         return;
     }
     json_t *cfg = json_object_get (root, "config");
-    snprintf (res->fs, sizeof (res->fs), "%s",
-              json_string_value (json_object_get (cfg, "filesystem"))
-                  ? json_string_value (json_object_get (cfg, "filesystem"))
-                  : "?");
+    const char *fs = json_string_value (json_object_get (cfg, "filesystem"));
+    snprintf (res->fs, sizeof (res->fs), "%s, O_DIRECT|O_DSYNC", fs ? fs : "?");
     json_t *floor = json_object_get (root, "write_floor_1_writer");
     res->floor_p50_us = s_jnum (floor, "p50_us");
     res->floor_per_s = s_jnum (floor, "per_s");
@@ -1148,8 +1100,7 @@ s_lh_log (nenv_t *env, const nopts_t *o, logsys_res_t *res)
         r->pmax = s_jnum (run, "max_ms");
         r->errors = (uint64_t) s_jnum (run, "errors");
         json_t *cpu = json_object_get (run, "cpu_pct");
-        r->cpu_server =
-            s_jnum (cpu, "broker") + s_jnum (cpu, "leader") + s_jnum (cpu, "followers");
+        r->cpu_server = s_jnum (cpu, "broker") + s_jnum (cpu, "leader") + s_jnum (cpu, "followers");
         json_t *us = json_object_get (run, "cpu_us_per_event");
         r->us_server = s_jnum (us, "broker") + s_jnum (us, "leader") + s_jnum (us, "followers");
         if (r->errors)
@@ -1474,8 +1425,9 @@ s_js_clients_open (jscluster_t *j, const nopts_t *o, const msgpack_sbuffer *data
     for (int i = 0; i < j->count; i++)
         ok += j->clients[i].acked == 1;
     if (ok != j->count)
-        fprintf (stderr, TOOL ": %d of %d JetStream clients had their first publish acknowledged%s%s\n",
-                 ok, j->count, j->clients[0].sample[0] ? ": " : "", j->clients[0].sample);
+        fprintf (stderr,
+                 TOOL ": %d of %d JetStream clients had their first publish acknowledged%s%s\n", ok,
+                 j->count, j->clients[0].sample[0] ? ": " : "", j->clients[0].sample);
     return ok == j->count ? 0 : -1;
 }
 
@@ -1559,10 +1511,10 @@ s_js_window (nenv_t *env, const nopts_t *o, jscluster_t *j, logrun_t *r)
 }
 
 //  4 KiB appends to a new file for seconds, each durable before the next:
-//  write + fdatasync, or (on the sync mount) the write alone. p50 in us,
+//  write + fdatasync, or (in a chattr +S directory) the write alone. p50 in us,
 //  appends per second.
 static void
-s_floor (const char *dir, bool sync_mount, double seconds, double *p50, double *rate)
+s_floor (const char *dir, bool sync_dir, double seconds, double *p50, double *rate)
 {
     char path[PATH_MAX + 64];
     snprintf (path, sizeof (path), "%s/floor.dat", dir);
@@ -1578,7 +1530,7 @@ s_floor (const char *dir, bool sync_mount, double seconds, double *p50, double *
     while (ok && !bench_stop && bench_now_ns () < until) {
         uint64_t t = bench_now_ns ();
         ok = write (fd, block, sizeof (block)) == (ssize_t) sizeof (block) &&
-             (sync_mount || fdatasync (fd) == 0);
+             (sync_dir || fdatasync (fd) == 0);
         hist_record (h, bench_now_ns () - t);
     }
     double took = (double) (bench_now_ns () - start) / 1e9;
@@ -1589,48 +1541,31 @@ s_floor (const char *dir, bool sync_mount, double seconds, double *p50, double *
     unlink (path);
 }
 
-//  An ext4 file system of its own, mounted -o sync at mnt (loop device)
+//  dir, made with the synchronous-updates attribute, which what is made in
+//  it inherits
 static int
-s_mount_sync (nenv_t *env, const nopts_t *o, const char *mnt, char *why, size_t why_size)
+s_sync_dir (const char *dir, char *why, size_t why_size)
 {
-    char image[PATH_MAX + 32], log[PATH_MAX + 32], opts[64];
-    snprintf (image, sizeof (image), "%s/sync.img", env->tmp);
-    snprintf (log, sizeof (log), "%s/mount.log", env->tmp);
-    if (geteuid () != 0) {
-        snprintf (why, why_size, "the sync mode mounts a file system: run as root");
+    if (zsys_dir_create ("%s", dir) != 0) {
+        snprintf (why, why_size, "cannot make the store directory");
         return -1;
     }
-    int fd = open (image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && ftruncate (fd, (off_t) o->sync_mb << 20) == 0;
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+    bool ok = fd >= 0 && ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0;
+    if (ok) {
+        flags |= FS_SYNC_FL;
+        ok = ioctl (fd, FS_IOC_SETFLAGS, &flags) == 0;
+    }
+    ok = ok && ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_SYNC_FL);
+    if (!ok)
+        snprintf (why, why_size,
+                  "this file system does not take the synchronous-updates attribute "
+                  "(chattr +S): %s",
+                  strerror (errno));
     if (fd >= 0)
         close (fd);
-    if (!ok || zsys_dir_create ("%s", mnt) != 0) {
-        snprintf (why, why_size, "cannot make sync.img or the mount point");
-        return -1;
-    }
-    char mkfs[PATH_MAX], mount_bin[PATH_MAX];
-    if (!s_which (mkfs, sizeof (mkfs), "mkfs.ext4") &&
-        access (strcpy (mkfs, "/usr/sbin/mkfs.ext4"), X_OK) != 0) {
-        snprintf (why, why_size, "mkfs.ext4 not found (e2fsprogs)");
-        return -1;
-    }
-    if (!s_which (mount_bin, sizeof (mount_bin), "mount"))
-        snprintf (mount_bin, sizeof (mount_bin), "/usr/bin/mount");
-    //  Inode tables and journal written now, not by a background thread
-    //  during the runs
-    char *mk[] = {mkfs, "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image, NULL};
-    if (s_command (mk, log) != 0) {
-        snprintf (why, why_size, "mkfs.ext4 failed (see mount.log)");
-        return -1;
-    }
-    snprintf (opts, sizeof (opts), "loop,sync,noatime");
-    char *mt[] = {mount_bin, "-o", opts, image, (char *) mnt, NULL};
-    if (s_command (mt, log) != 0) {
-        snprintf (why, why_size, "mount -o loop,sync failed (see mount.log)");
-        return -1;
-    }
-    snprintf (env->mounted, sizeof (env->mounted), "%s", mnt);
-    return 0;
+    return ok ? 0 : -1;
 }
 
 static void
@@ -1641,7 +1576,7 @@ s_js_log (nenv_t *env, const nopts_t *o, logsys_t which, const msgpack_sbuffer *
     const char *tag = sync_mode ? "sync" : "default";
     char store[PATH_MAX + 32];
     snprintf (store, sizeof (store), "%s/js-%s", launcher_dir (env->nats), tag);
-    if (sync_mode && s_mount_sync (env, o, store, res->why, sizeof (res->why)) != 0) {
+    if (sync_mode && s_sync_dir (store, res->why, sizeof (res->why)) != 0) {
         fprintf (stderr, TOOL ": JetStream sync: %s\n", res->why);
         return;
     }
@@ -1649,7 +1584,8 @@ s_js_log (nenv_t *env, const nopts_t *o, logsys_t which, const msgpack_sbuffer *
         snprintf (res->why, sizeof (res->why), "cannot make the store directory");
         return;
     }
-    snprintf (res->fs, sizeof (res->fs), "%s", sync_mode ? "ext4 -o sync (loop)" : "");
+    snprintf (res->fs, sizeof (res->fs), "%s",
+              sync_mode ? "write alone, chattr +S directory" : "write + fdatasync");
     s_floor (store, sync_mode, 1.0, &res->floor_p50_us, &res->floor_per_s);
     jscluster_t *j = (jscluster_t *) calloc (1, sizeof (jscluster_t));
     s_progress ("JetStream %s: three nats-servers, a stream of replicas 3 on file storage", tag);
@@ -1658,7 +1594,6 @@ s_js_log (nenv_t *env, const nopts_t *o, logsys_t which, const msgpack_sbuffer *
         snprintf (res->why, sizeof (res->why), "the JetStream cluster did not come up");
         s_js_stop (env, j);
         free (j);
-        s_unmount (env);
         return;
     }
     for (int k = 0; k < LOG_RUNS && !bench_stop; k++) {
@@ -1692,7 +1627,6 @@ s_js_log (nenv_t *env, const nopts_t *o, logsys_t which, const msgpack_sbuffer *
     res->ran = res->run[0].ran && res->run[1].ran;
     s_js_stop (env, j);
     free (j);
-    s_unmount (env);
 }
 
 //  The data map of an event: {"payload": str} packed to size bytes
@@ -1744,8 +1678,9 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
 {
     fprintf (out, "\n## NATS as the yardstick: %s, source %s\n\n", m->when,
              o->source ? o->source : "?");
-    fprintf (out, "load before: %s (host %.0f%% busy), %ld cores; %s; %.1f s windows (+%.1f s "
-                  "warmup)\n",
+    fprintf (out,
+             "load before: %s (host %.0f%% busy), %ld cores; %s; %.1f s windows (+%.1f s "
+             "warmup)\n",
              m->load_before, m->host_before, sysconf (_SC_NPROCESSORS_ONLN), m->nats_version,
              o->duration, o->warmup);
     if (o->do_rr) {
@@ -1771,8 +1706,8 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                 fprintf (out,
                          "| %dx%d | %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f + %.0f | %.0f | "
                          "%llu |\n",
-                         r->clients, r->depth, name, r->rps, r->p50, r->p99, r->p999,
-                         r->us_server, r->cpu_server, r->cpu_worker, r->cpu_clients,
+                         r->clients, r->depth, name, r->rps, r->p50, r->p99, r->p999, r->us_server,
+                         r->cpu_server, r->cpu_worker, r->cpu_clients,
                          (unsigned long long) r->failed);
             }
         fprintf (out, "\nLighthouse / NATS:\n\n| level | system | throughput | p99 | target "
@@ -1811,13 +1746,13 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                     snprintf (run, sizeof (run), "%dx%d in flight, 1 event each", r->clients,
                               r->inflight);
                 if (!r->ran) {
-                    fprintf (out, "| %s | %s | did not run%s%s | | | | | | |\n", run,
-                             s_log_name[s], ls->why[0] ? ": " : "", ls->why);
+                    fprintf (out, "| %s | %s | did not run%s%s | | | | | | |\n", run, s_log_name[s],
+                             ls->why[0] ? ": " : "", ls->why);
                     continue;
                 }
-                fprintf (out, "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %llu |\n",
-                         run, s_log_name[s], r->eps, r->aps, r->p50, r->p99, r->p999,
-                         r->us_server, (unsigned long long) r->errors);
+                fprintf (out, "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %llu |\n", run,
+                         s_log_name[s], r->eps, r->aps, r->p50, r->p99, r->p999, r->us_server,
+                         (unsigned long long) r->errors);
             }
         fprintf (out, "\nDurability and checks:\n\n");
         for (int s = 0; s < LOG_SYSTEMS; s++) {
@@ -1826,12 +1761,13 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                 continue;
             fprintf (out,
                      "- %s: %s. Log check: %s (%llu acknowledged, %llu stored). 4 KiB durable "
-                     "append, one writer, on its file system (%s): p50 %.0f us, %.0f/s.\n",
+                     "append, one writer, in its directory (%s): p50 %.0f us, %.0f/s.\n",
                      s_log_name[s], s_log_durability[s],
-                     !ls->checked ? "not run" : ls->check_ok ? "ok" : "FAILED",
-                     (unsigned long long) ls->acked, (unsigned long long) ls->stored,
-                     ls->fs[0] ? ls->fs : "the temporary directory's", ls->floor_p50_us,
-                     ls->floor_per_s);
+                     !ls->checked   ? "not run"
+                     : ls->check_ok ? "ok"
+                                    : "FAILED",
+                     (unsigned long long) ls->acked, (unsigned long long) ls->stored, ls->fs,
+                     ls->floor_p50_us, ls->floor_per_s);
         }
         fprintf (out, "\nLighthouse / JetStream (events/s, p99):\n\n| run | against | events/s | "
                       "p99 | ahead |\n|---|---|---:|---:|---|\n");
@@ -1842,8 +1778,8 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                     continue;
                 double tp = s_ratio (a->eps, b->eps), p99 = s_ratio (a->p99, b->p99);
                 fprintf (out, "| %s | %s%s | %.2f | %.2f | %s |\n",
-                         k == 0 ? "1 event in flight per client" : "batched",
-                         s_log_name[s], s == LOG_JS_SYNC ? " (equal durability)" : "", tp, p99,
+                         k == 0 ? "1 event in flight per client" : "batched", s_log_name[s],
+                         s == LOG_JS_SYNC ? " (equal durability)" : "", tp, p99,
                          tp >= 1 ? "yes" : "no");
             }
     }
@@ -1943,12 +1879,12 @@ s_json (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
             const rr_t *r = &res->rr[l][s], *n = &res->rr[l][SYS_NATS];
             if (!r->ran || !n->ran)
                 continue;
-            fprintf (out,
-                     "%s\n    {\"name\": \"request/reply %dx%d, %s vs NATS\", \"throughput_ratio\": "
-                     "%.3f, \"p99_ratio\": %.3f, \"met\": %s}",
-                     first ? "" : ",", r->clients, r->depth, s_system_name[s],
-                     s_ratio (r->rps, n->rps), s_ratio (r->p99, n->p99),
-                     r->rps >= n->rps && r->p99 < n->p99 ? "true" : "false");
+            fprintf (
+                out,
+                "%s\n    {\"name\": \"request/reply %dx%d, %s vs NATS\", \"throughput_ratio\": "
+                "%.3f, \"p99_ratio\": %.3f, \"met\": %s}",
+                first ? "" : ",", r->clients, r->depth, s_system_name[s], s_ratio (r->rps, n->rps),
+                s_ratio (r->p99, n->p99), r->rps >= n->rps && r->p99 < n->p99 ? "true" : "false");
             first = false;
         }
     for (int k = 0; o->do_log && k < LOG_RUNS; k++) {
@@ -2066,8 +2002,7 @@ s_main (const nopts_t *o, int argc, char **argv)
         }
         if (o->do_curve && !bench_stop) {
             s_progress ("Lighthouse CURVE: lh-broker, one lh-echo, %d clients", max_clients);
-            up[SYS_CURVE] =
-                s_lh_start (env, o, &lh[1], true, max_clients, o->port_base + 20) == 0;
+            up[SYS_CURVE] = s_lh_start (env, o, &lh[1], true, max_clients, o->port_base + 20) == 0;
         }
         if (o->do_nats && !bench_stop) {
             s_progress ("NATS: nats-server, one responder, %d connections", max_clients);
@@ -2092,8 +2027,7 @@ s_main (const nopts_t *o, int argc, char **argv)
                 }
                 s_progress ("%dx%d %s%s: %.1f s (+%.1f s warmup)", r->clients, r->depth,
                             s_system_name[s],
-                            s == SYS_NATS ? (nats->send_asap ? " (send asap)" : " (buffered)")
-                                          : "",
+                            s == SYS_NATS ? (nats->send_asap ? " (send asap)" : " (buffered)") : "",
                             o->duration, o->warmup);
                 if (s == SYS_NATS)
                     s_nats_window (o, nats, r);
@@ -2105,11 +2039,10 @@ s_main (const nopts_t *o, int argc, char **argv)
                                 r->rps, r->p50, r->p99, r->p999, r->us_server,
                                 (unsigned long long) r->failed, r->sample[0] ? ": " : "",
                                 r->sample);
-                bool alive = s == SYS_NATS
-                                 ? launcher_alive (env->nats, nats->server) &&
-                                       launcher_alive (env->nats, nats->responder)
-                                 : launcher_alive (lh[s].launcher, lh[s].broker) &&
-                                       launcher_alive (lh[s].launcher, lh[s].echo);
+                bool alive = s == SYS_NATS ? launcher_alive (env->nats, nats->server) &&
+                                                 launcher_alive (env->nats, nats->responder)
+                                           : launcher_alive (lh[s].launcher, lh[s].broker) &&
+                                                 launcher_alive (lh[s].launcher, lh[s].echo);
                 if (!alive) {
                     fprintf (stderr, TOOL ": a server of %s died\n", s_system_name[s]);
                     r->ran = false;
