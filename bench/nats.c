@@ -2006,9 +2006,10 @@ s_main (const nopts_t *o, int argc, char **argv)
         }
         if (o->do_nats && !bench_stop) {
             s_progress ("NATS: nats-server, one responder, %d connections", max_clients);
-            nats->send_asap = o->send_asap != 0;
-            up[SYS_NATS] = s_nats_start (nats, env, o->port_base + 40) == 0 &&
-                           s_nats_responder (nats, env) == 0 &&
+            up[SYS_NATS] = s_nats_start (nats, env, o->port_base + 40) == 0;
+            //  auto: as the first level wants it
+            nats->send_asap = o->send_asap < 0 ? o->depth[0] == 1 : o->send_asap == 1;
+            up[SYS_NATS] = up[SYS_NATS] && s_nats_responder (nats, env) == 0 &&
                            s_nats_clients_open (nats, env, o, max_clients) == 0;
         }
         for (int l = 0; l < o->nlevels && !bench_stop; l++)
