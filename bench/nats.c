@@ -1134,6 +1134,7 @@ typedef struct {
     nslot_t *ring;
     hist_t *hist;
     msgpack_sbuffer buf;
+    char client_id[64];
     uint64_t window_ok, acked, sent, failed, late;
     char sample[160];
 } jclient_t;
@@ -1156,13 +1157,13 @@ s_js_sample (jclient_t *c, const char *what)
 
 //  Under c->mu: one event {type: custom, client_id, data}, the client_id
 //  also its Nats-Msg-Id
-static bool
-s_js_send (jclient_t *c)
+static void
+s_js_event (jclient_t *c)
 {
     jrun_t *run = c->run;
     uint32_t seq = ++c->seq;
-    char client_id[64];
-    snprintf (client_id, sizeof (client_id), "j%08x-%d-%u", run->nonce, c->index, seq);
+    snprintf (c->client_id, sizeof (c->client_id), "j%08x-%d-%u", run->nonce, c->index, seq);
+    const char *client_id = c->client_id;
     msgpack_sbuffer *b = &c->buf;
     b->size = 0;
     msgpack_packer pk;
@@ -1172,6 +1173,16 @@ s_js_send (jclient_t *c)
     codec_pack_kv_str (&pk, "client_id", client_id);
     codec_pack_str (&pk, "data");
     msgpack_sbuffer_write (b, run->data->data, run->data->size);
+}
+
+static bool
+s_js_send (jclient_t *c)
+{
+    jrun_t *run = c->run;
+    s_js_event (c);
+    uint32_t seq = c->seq;
+    const char *client_id = c->client_id;
+    msgpack_sbuffer *b = &c->buf;
     natsMsg *msg = NULL;
     uint64_t now = bench_now_ns ();
     c->sent++;
@@ -1660,6 +1671,8 @@ typedef struct {
     char *command;
     char nats_version[64];
     size_t data_size;
+    size_t js_msg_size; //  one JetStream message: the event map
+    size_t body_size;   //  a request/reply body
 } meta_t;
 
 typedef struct {
@@ -1685,11 +1698,11 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
              o->duration, o->warmup);
     if (o->do_rr) {
         fprintf (out,
-                 "\n### Request/reply (%d-byte payload in a msgpack map, echoed)\n\n"
+                 "\n### Request/reply (%d-byte payload in a msgpack map of %zu bytes, echoed)\n\n"
                  "| level | system | req/s | p50 us | p99 us | p99.9 us | server CPU us/req | "
                  "server CPU %% | clients CPU %% | failed |\n"
                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-                 o->payload);
+                 o->payload, m->body_size);
         for (int l = 0; l < o->nlevels; l++)
             for (int s = 0; s < SYSTEMS; s++) {
                 const rr_t *r = &res->rr[l][s];
@@ -1728,10 +1741,11 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
     }
     if (o->do_log) {
         fprintf (out,
-                 "\n### Durable log (%d clients; events of %zu-byte data maps)\n\n"
+                 "\n### Durable log (%d clients; events of %zu-byte data maps: a JetStream "
+                 "message of %zu bytes)\n\n"
                  "| run | system | events/s | appends/s | p50 ms | p99 ms | p99.9 ms | server CPU "
                  "us/event | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
-                 o->log_clients, m->data_size);
+                 o->log_clients, m->data_size, m->js_msg_size);
         for (int k = 0; k < LOG_RUNS; k++)
             for (int s = 0; s < LOG_SYSTEMS; s++) {
                 const logsys_res_t *ls = &res->log[s];
@@ -1823,9 +1837,9 @@ s_json (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
     fprintf (out,
              ",\n  \"config\": {\"cores\": %ld, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
              "\"payload_bytes\": %d, \"body_bytes\": %d, \"log_clients\": %d, \"batch\": %d, "
-             "\"data_map_bytes\": %zu},\n  \"request_reply\": [",
-             sysconf (_SC_NPROCESSORS_ONLN), o->duration, o->warmup, o->payload,
-             (int) (o->payload + 12), o->log_clients, o->batch, m->data_size);
+             "\"data_map_bytes\": %zu, \"jetstream_message_bytes\": %zu},\n  \"request_reply\": [",
+             sysconf (_SC_NPROCESSORS_ONLN), o->duration, o->warmup, o->payload, (int) m->body_size,
+             o->log_clients, o->batch, m->data_size, m->js_msg_size);
     bool first = true;
     for (int l = 0; l < o->nlevels; l++) {
         fprintf (out, "%s\n    {\"level\": \"%dx%d\"", first ? "" : ",", o->clients[l],
@@ -1971,6 +1985,7 @@ s_main (const nopts_t *o, int argc, char **argv)
         return 1;
     }
     s_nats_version (env->nats_bin, meta.nats_version, sizeof (meta.nats_version));
+    meta.body_size = env->body.size;
     s_progress ("%s; broker %s; work dir %s", meta.nats_version, env->broker_bin, env->tmp);
 
     //  Request/reply
@@ -2070,6 +2085,19 @@ s_main (const nopts_t *o, int argc, char **argv)
     msgpack_sbuffer_init (&data);
     s_data_map (&data, o->data_bytes);
     meta.data_size = data.size;
+    {
+        //  The size of one JetStream message (a typical client_id)
+        jclient_t probe;
+        memset (&probe, 0, sizeof (probe));
+        jrun_t run = {.data = &data, .nonce = 0x12345678};
+        probe.run = &run;
+        probe.index = 17;
+        probe.seq = 123455;
+        msgpack_sbuffer_init (&probe.buf);
+        s_js_event (&probe);
+        meta.js_msg_size = probe.buf.size;
+        msgpack_sbuffer_destroy (&probe.buf);
+    }
     for (int s = 0; s < LOG_SYSTEMS; s++) {
         logsys_res_t *ls = &res->log[s];
         ls->asked = o->do_log && (s == LOG_LH || (s == LOG_JS_DEFAULT && o->do_default) ||
