@@ -978,6 +978,7 @@ typedef struct {
     uint64_t events, appends, errors;
     double eps, aps, p50, p99, p999, pmax; //  ms
     double cpu_server;                     //  percent, over the window
+    double cpu_server_sys;                 //  of which in the kernel
     double us_server;                      //  CPU us per event
     char sample[256];
 } logrun_t;
@@ -1101,6 +1102,8 @@ s_lh_log (nenv_t *env, const nopts_t *o, logsys_res_t *res)
         r->errors = (uint64_t) s_jnum (run, "errors");
         json_t *cpu = json_object_get (run, "cpu_pct");
         r->cpu_server = s_jnum (cpu, "broker") + s_jnum (cpu, "leader") + s_jnum (cpu, "followers");
+        r->cpu_server_sys =
+            s_jnum (cpu, "broker_sys") + s_jnum (cpu, "leader_sys") + s_jnum (cpu, "followers_sys");
         json_t *us = json_object_get (run, "cpu_us_per_event");
         r->us_server = s_jnum (us, "broker") + s_jnum (us, "leader") + s_jnum (us, "followers");
         if (r->errors)
@@ -1486,7 +1489,9 @@ s_js_window (nenv_t *env, const nopts_t *o, jscluster_t *j, logrun_t *r)
     host_snap (&snap[1].host);
     for (int i = 0; i < REPLICAS; i++)
         cpu_snap (&snap[1].server[i], j->server[i]);
-    int left = s_js_wait_idle (j, bench_now_ns () + (uint64_t) (o->drain * 1e9));
+    //  Every publish is acknowledged or timed out by libnats (MaxWait) by then
+    double drain = o->drain > o->timeout_ms / 1000.0 + 1 ? o->drain : o->timeout_ms / 1000.0 + 1;
+    int left = s_js_wait_idle (j, bench_now_ns () + (uint64_t) (drain * 1e9));
     r->seconds = (double) (atomic_load (&run->t1) - run->t0) / 1e9;
     uint64_t failed = 0;
     for (int i = 0; i < j->count; i++) {
@@ -1513,8 +1518,10 @@ s_js_window (nenv_t *env, const nopts_t *o, jscluster_t *j, logrun_t *r)
     r->p99 = (double) hist_percentile (hist, 99) / 1e6;
     r->p999 = (double) hist_percentile (hist, 99.9) / 1e6;
     r->pmax = (double) hist->max / 1e6;
-    for (int i = 0; i < REPLICAS; i++)
+    for (int i = 0; i < REPLICAS; i++) {
         r->cpu_server += cpu_percent (&snap[0].server[i], &snap[1].server[i], NULL, NULL, 0);
+        r->cpu_server_sys += cpu_percent_sys (&snap[0].server[i], &snap[1].server[i]);
+    }
     if (r->events)
         r->us_server = r->cpu_server / 100.0 * r->seconds / (double) r->events * 1e6;
     free (hist);
@@ -1744,7 +1751,8 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                  "\n### Durable log (%d clients; events of %zu-byte data maps: a JetStream "
                  "message of %zu bytes)\n\n"
                  "| run | system | events/s | appends/s | p50 ms | p99 ms | p99.9 ms | server CPU "
-                 "us/event | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                 "us/event | server CPU %% (sys) | errors |\n"
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
                  o->log_clients, m->data_size, m->js_msg_size);
         for (int k = 0; k < LOG_RUNS; k++)
             for (int s = 0; s < LOG_SYSTEMS; s++) {
@@ -1760,13 +1768,15 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                     snprintf (run, sizeof (run), "%dx%d in flight, 1 event each", r->clients,
                               r->inflight);
                 if (!r->ran) {
-                    fprintf (out, "| %s | %s | did not run%s%s | | | | | | |\n", run, s_log_name[s],
-                             ls->why[0] ? ": " : "", ls->why);
+                    fprintf (out, "| %s | %s | did not run%s%s | | | | | | | |\n", run,
+                             s_log_name[s], ls->why[0] ? ": " : "", ls->why);
                     continue;
                 }
-                fprintf (out, "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %llu |\n", run,
-                         s_log_name[s], r->eps, r->aps, r->p50, r->p99, r->p999, r->us_server,
-                         (unsigned long long) r->errors);
+                fprintf (
+                    out,
+                    "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %.0f (%.0f) | %llu |\n",
+                    run, s_log_name[s], r->eps, r->aps, r->p50, r->p99, r->p999, r->us_server,
+                    r->cpu_server, r->cpu_server_sys, (unsigned long long) r->errors);
             }
         fprintf (out, "\nDurability and checks:\n\n");
         for (int s = 0; s < LOG_SYSTEMS; s++) {
@@ -1872,15 +1882,17 @@ s_json (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                  ls->floor_per_s);
         for (int k = 0; k < LOG_RUNS; k++) {
             const logrun_t *r = &ls->run[k];
-            fprintf (out,
-                     "%s{\"clients\": %d, \"events_per_append\": %d, \"in_flight\": %d, "
-                     "\"ran\": %s, \"seconds\": %.3f, \"events\": %llu, \"events_per_s\": %.1f, "
-                     "\"appends_per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"p999_ms\": "
-                     "%.3f, \"max_ms\": %.3f, \"server_cpu_pct\": %.1f, "
-                     "\"server_cpu_us_per_event\": %.2f, \"errors\": %llu, \"sample\": ",
-                     k ? ", " : "", r->clients, r->batch, r->inflight, r->ran ? "true" : "false",
-                     r->seconds, (unsigned long long) r->events, r->eps, r->aps, r->p50, r->p99,
-                     r->p999, r->pmax, r->cpu_server, r->us_server, (unsigned long long) r->errors);
+            fprintf (
+                out,
+                "%s{\"clients\": %d, \"events_per_append\": %d, \"in_flight\": %d, "
+                "\"ran\": %s, \"seconds\": %.3f, \"events\": %llu, \"events_per_s\": %.1f, "
+                "\"appends_per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"p999_ms\": "
+                "%.3f, \"max_ms\": %.3f, \"server_cpu_pct\": %.1f, \"server_cpu_sys_pct\": %.1f, "
+                "\"server_cpu_us_per_event\": %.2f, \"errors\": %llu, \"sample\": ",
+                k ? ", " : "", r->clients, r->batch, r->inflight, r->ran ? "true" : "false",
+                r->seconds, (unsigned long long) r->events, r->eps, r->aps, r->p50, r->p99, r->p999,
+                r->pmax, r->cpu_server, r->cpu_server_sys, r->us_server,
+                (unsigned long long) r->errors);
             bench_json_string (out, r->sample);
             fprintf (out, "}");
         }
