@@ -1693,6 +1693,14 @@ s_ratio (double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+//  The host's busy share that is none of ours (other work on the machine)
+static double
+s_other (const rr_t *r)
+{
+    double other = r->cpu_host - r->cpu_server - r->cpu_worker - r->cpu_clients;
+    return other > 0 ? other : 0;
+}
+
 static void
 s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
 {
@@ -1707,8 +1715,8 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
         fprintf (out,
                  "\n### Request/reply (%d-byte payload in a msgpack map of %zu bytes, echoed)\n\n"
                  "| level | system | req/s | p50 us | p99 us | p99.9 us | server CPU us/req | "
-                 "server CPU %% | clients CPU %% | failed |\n"
-                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+                 "server CPU %% | clients CPU %% | other CPU %% | failed |\n"
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
                  o->payload, m->body_size);
         for (int l = 0; l < o->nlevels; l++)
             for (int s = 0; s < SYSTEMS; s++) {
@@ -1719,15 +1727,15 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
                 snprintf (name, sizeof (name), "%s%s", s_system_name[s],
                           s == SYS_NATS ? (r->send_asap ? " (send asap)" : " (buffered)") : "");
                 if (!r->ran) {
-                    fprintf (out, "| %dx%d | %s | did not run | | | | | | | |\n", r->clients,
+                    fprintf (out, "| %dx%d | %s | did not run | | | | | | | | |\n", r->clients,
                              r->depth, name);
                     continue;
                 }
                 fprintf (out,
                          "| %dx%d | %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f + %.0f | %.0f | "
-                         "%llu |\n",
+                         "%.0f | %llu |\n",
                          r->clients, r->depth, name, r->rps, r->p50, r->p99, r->p999, r->us_server,
-                         r->cpu_server, r->cpu_worker, r->cpu_clients,
+                         r->cpu_server, r->cpu_worker, r->cpu_clients, s_other (r),
                          (unsigned long long) r->failed);
             }
         fprintf (out, "\nLighthouse / NATS:\n\n| level | system | throughput | p99 | target "
@@ -1811,6 +1819,8 @@ s_table (FILE *out, const nopts_t *o, const meta_t *m, const results_t *res)
              "\nreq/s and events/s: replies checked ok in the window / its length. Latency: from "
              "the send call to the checked reply, in the client. Server CPU: from /proc over the "
              "window, 100 = one core (request/reply: broker + lh-echo, nats-server + responder; "
+             "other: the "
+             "host's busy time that is none of ours; "
              "log: broker + 3 replicas, 3 nats-servers), per ok reply or event.\n");
 }
 
