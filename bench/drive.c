@@ -33,6 +33,7 @@ drive_check_merge (drive_check_t *into, const drive_check_t *c)
     into->bad_replies += c->bad_replies;
     into->duplicates += c->duplicates;
     into->wrong += c->wrong;
+    into->mismatched += c->mismatched;
     into->late += c->late;
     for (int k = 0; k < LOAD_ERR_KINDS; k++)
         into->by_code[k] += c->by_code[k];
@@ -68,14 +69,17 @@ s_send (drive_t *d, drive_client_t *c)
         mix_cwd (cwd, sizeof (cwd), NULL);
         entry = mix_pick (d->mix, &c->rng);
         mix_body (d->mix, entry, cwd, &d->buf.sbuf);
-    } else
+    } else if (d->kind == DRIVE_ECHO)
+        msgpack_sbuffer_write (&d->buf.sbuf, d->data->data, d->data->size);
+    else
         s_pack_append (d, c);
     uint64_t id = 0;
     const char *why = NULL;
     uint64_t now = bench_now_ns ();
     d->check.sent++;
-    if (lh_client_send (c->client, d->kind == DRIVE_VALIDATE ? "validate" : "events",
-                        d->buf.sbuf.data, d->buf.sbuf.size, &id, &why) != 0) {
+    static const char *service[] = {"validate", "events", "echo"};
+    if (lh_client_send (c->client, service[d->kind], d->buf.sbuf.data, d->buf.sbuf.size, &id,
+                        &why) != 0) {
         d->check.send_failed++;
         d->check.failed++;
         char what[160];
@@ -120,6 +124,34 @@ s_check (drive_t *d, const lh_reply_t *reply, int entry)
         c->failed++;
         drive_sample (c, timeout ? "no reply by the deadline" : "error reply", reply);
         return false;
+    }
+    if (d->kind == DRIVE_ECHO) {
+        //  The payload sent, found once in the body
+        if (!d->echo_payload) {
+            msgpack_unpacked msg;
+            msgpack_unpacked_init (&msg);
+            if (msgpack_unpack_next (&msg, d->data->data, d->data->size, NULL) ==
+                MSGPACK_UNPACK_SUCCESS) {
+                const msgpack_object *p = codec_map_get (&msg.data, "payload");
+                if (p && p->type == MSGPACK_OBJECT_STR) {
+                    d->echo_len = p->via.str.size;
+                    d->echo_payload = (char *) malloc (d->echo_len + 1);
+                    memcpy (d->echo_payload, p->via.str.ptr, d->echo_len);
+                }
+            }
+            msgpack_unpacked_destroy (&msg);
+        }
+        const msgpack_object *p = codec_map_get (codec_map_get (root, "echo"), "payload");
+        if (!d->echo_payload || !p || p->type != MSGPACK_OBJECT_STR ||
+            p->via.str.size != d->echo_len ||
+            memcmp (p->via.str.ptr, d->echo_payload, d->echo_len) != 0) {
+            c->mismatched++;
+            c->failed++;
+            drive_sample (c, "echo reply without the payload sent", reply);
+            return false;
+        }
+        c->ok++;
+        return true;
     }
     if (d->kind == DRIVE_VALIDATE) {
         if (!codec_str_eq (codec_map_get (root, "decision"), d->mix->entry[entry].expected))
@@ -309,6 +341,8 @@ drive_destroy (drive_t *d)
     codec_buf_destroy (&d->buf);
     free (d->fds);
     free (d->spans);
+    free (d->echo_payload);
+    d->echo_payload = NULL;
     d->fds = NULL;
     d->spans = NULL;
 }

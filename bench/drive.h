@@ -1,8 +1,9 @@
 /*  drive -- many lh_clients in one thread, as agents: a closed loop (each
     client keeps DEPTH requests in flight) or a paced stream (RATE requests a
-    second over all clients), of validate requests from the request mix or
-    of appends; every reply checked, the round trips of a window recorded.
-    Shared by the benches that drive a whole cluster (brokers.c, console.c).
+    second over all clients), of validate requests from the request mix, of
+    appends, or of echo requests; every reply checked, the round trips of a
+    window recorded. Shared by the benches that drive a whole cluster
+    (brokers.c, console.c, nats.c).
 */
 #ifndef LH_BENCH_DRIVE_H_INCLUDED
 #define LH_BENCH_DRIVE_H_INCLUDED
@@ -26,13 +27,16 @@ typedef struct {
     uint64_t bad_replies;   //  ok but not the promised shape
     uint64_t duplicates;    //  appends acknowledged as duplicates (every client id is new)
     uint64_t wrong;         //  validate decisions other than the mix file's (not failures)
+    uint64_t mismatched;    //  echo replies whose payload is not the one sent
     uint64_t late;          //  replies to no pending request
     uint64_t by_code[LOAD_ERR_KINDS];
     char sample[DRIVE_SAMPLES][256];
     int samples;
 } drive_check_t;
 
-typedef enum { DRIVE_VALIDATE, DRIVE_APPEND } drive_kind_t;
+//  DRIVE_ECHO: service "echo" (lh-echo), the body is data as is (a map with
+//  a "payload" string, load_body), the reply's echo.payload must equal it
+typedef enum { DRIVE_VALIDATE, DRIVE_APPEND, DRIVE_ECHO } drive_kind_t;
 
 typedef struct {
     uint64_t id, sent_ns;
@@ -64,7 +68,7 @@ typedef struct {
     double rate; //  paced (depth 0): requests per second over all clients
     bool once;   //  one request per client, then stop (the connect round)
     const mix_t *mix;
-    const msgpack_sbuffer *data; //  an appended event's data map
+    const msgpack_sbuffer *data; //  an appended event's data map; an echo's body
     uint32_t nonce;
     uint64_t t0;         //  the window: replies in [t0, t1) are measured
     _Atomic uint64_t t1; //  also when sending stops (UINT64_MAX: until told)
@@ -81,6 +85,8 @@ typedef struct {
     int inflight;
     codec_buf_t buf;
     struct pollfd *fds;
+    char *echo_payload; //  DRIVE_ECHO: the payload of data, found on the first reply
+    size_t echo_len;
 } drive_t;
 
 //  A failure worth showing (reply NULL: what alone).
