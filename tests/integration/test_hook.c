@@ -7,11 +7,11 @@
     lets the call run. So every failure path below must end in exit 2 and
     "failing closed" (or "ask" for read-only tools). */
 #include "harness.h"
+#include "hookrun.h"
 
 #include "codec.h"
 #include "jsonpack.h"
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,150 +20,31 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LH_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LH_SANITIZED 1
-#endif
-#endif
-
 //  --------------------------------------------------------------------------
-//  Running lh
+//  Running lh (hookrun.h): in a clean environment, its output collected
 
-typedef struct {
-    int status; //  exit status, or 128 + signal
-    char *out;
-    char *err;
-    int64_t elapsed_ms;
-} run_t;
-
-static void
-s_run_free (run_t *r)
-{
-    free (r->out);
-    free (r->err);
-    r->out = r->err = NULL;
-}
-
-static char *
-s_slurp (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    fseek (file, 0, SEEK_END);
-    long size = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    char *text = (char *) malloc ((size_t) size + 1);
-    assert_non_null (text);
-    size_t n = fread (text, 1, (size_t) size, file);
-    text[n] = 0;
-    fclose (file);
-    return text;
-}
-
-static void
-s_write (const char *path, const char *text, size_t len)
-{
-    FILE *file = fopen (path, "w");
-    assert_non_null (file);
-    assert_int_equal (fwrite (text, 1, len, file), len);
-    fclose (file);
-}
-
-//  Starts lh with args (NULL-terminated) in a clean environment (PATH,
-//  HOME=/home/dev and env, NULL-terminated "K=V"), stdin from stdin_path
-//  (or the read end of a pipe when stdin_fd >= 0), stdout and stderr to
-//  files in dir.
-static pid_t
-s_spawn (const char *dir, const char *const *args, const char *const *env, const char *stdin_path,
-         int stdin_fd)
-{
-    char out_path[512], err_path[512];
-    snprintf (out_path, sizeof (out_path), "%s/lh.out", dir);
-    snprintf (err_path, sizeof (err_path), "%s/lh.err", dir);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        clearenv ();
-        setenv ("PATH", "/usr/bin:/bin", 1);
-        setenv ("HOME", "/home/dev", 1);
-        for (int i = 0; env && env[i]; i++)
-            putenv ((char *) env[i]);
-        int in = stdin_fd >= 0 ? stdin_fd : open (stdin_path, O_RDONLY);
-        int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0)
-            _exit (126);
-        dup2 (in, 0);
-        dup2 (out, 1);
-        dup2 (err, 2);
-        char *argv[32] = {(char *) LH_CLI_BIN};
-        int argc = 1;
-        for (int i = 0; args && args[i] && argc < 31; i++)
-            argv[argc++] = (char *) args[i];
-        argv[argc] = NULL;
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    return pid;
-}
-
-static void
-s_collect (const char *dir, pid_t pid, int64_t start, run_t *r)
-{
-    int status;
-    assert_int_equal (waitpid (pid, &status, 0), pid);
-    r->elapsed_ms = zclock_mono () - start;
-    r->status = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-    char path[512];
-    snprintf (path, sizeof (path), "%s/lh.out", dir);
-    r->out = s_slurp (path);
-    snprintf (path, sizeof (path), "%s/lh.err", dir);
-    r->err = s_slurp (path);
-}
+static const hookrun_prog_t s_lh_prog = {.bin = LH_CLI_BIN};
 
 //  Runs lh to its end with stdin_text (len bytes) on stdin.
-static run_t
+static hookrun_t
 s_lh (const char *dir, const char *const *args, const char *const *env, const char *stdin_text,
       size_t len)
 {
-    char in_path[512];
-    snprintf (in_path, sizeof (in_path), "%s/lh.in", dir);
-    s_write (in_path, stdin_text ? stdin_text : "", stdin_text ? len : 0);
-    run_t r = {0};
-    int64_t start = zclock_mono ();
-    s_collect (dir, s_spawn (dir, args, env, in_path, -1), start, &r);
-    return r;
-}
-
-//  Hook JSON as Claude Code sends it (cwd /work/p).
-static char *
-s_hook_json (const char *tool, const char *input)
-{
-    char *text = NULL;
-    assert_true (asprintf (&text,
-                           "{\"session_id\":\"sess-42\",\"transcript_path\":\"/tmp/t.jsonl\","
-                           "\"cwd\":\"/work/p\",\"permission_mode\":\"default\","
-                           "\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"%s\","
-                           "\"tool_input\":%s,\"tool_use_id\":\"toolu_01ABC\"}",
-                           tool, input) > 0);
-    return text;
+    return hookrun_run (&s_lh_prog, dir, args, env, stdin_text, len);
 }
 
 //  lh [--env ENV_FILE] hook with a Bash (or tool) call on stdin.
-static run_t
+static hookrun_t
 s_hook (const char *dir, const char *env_file, const char *const *env, const char *tool,
         const char *input)
 {
-    char *json = s_hook_json (tool, input);
+    char *json = hookrun_hook_json (tool, input);
     const char *with_env[] = {"--env", env_file, "hook", NULL};
     const char *without[] = {"hook", NULL};
-    run_t r = s_lh (dir, env_file ? with_env : without, env, json, strlen (json));
+    hookrun_t r = s_lh (dir, env_file ? with_env : without, env, json, strlen (json));
     free (json);
     return r;
 }
@@ -171,7 +52,7 @@ s_hook (const char *dir, const char *env_file, const char *const *env, const cha
 //  The hook blocked the call: exit 2, "failing closed" and what on stderr,
 //  the deny JSON on stdout.
 static void
-s_assert_blocked (run_t *r, const char *what)
+s_assert_blocked (hookrun_t *r, const char *what)
 {
     if (r->status != 2 || !strstr (r->err, "failing closed") || !strstr (r->err, what) ||
         !strstr (r->out, "\"permissionDecision\":\"deny\""))
@@ -181,7 +62,7 @@ s_assert_blocked (run_t *r, const char *what)
 
 //  The hook asked the user: exit 0, permissionDecision ask naming what.
 static void
-s_assert_asked (run_t *r, const char *what)
+s_assert_asked (hookrun_t *r, const char *what)
 {
     if (r->status != 0 || !strstr (r->out, "\"permissionDecision\":\"ask\"") ||
         !strstr (r->out, what))
@@ -250,7 +131,7 @@ s_file (fixture_t *f, const char *name, const char *text)
 {
     static char path[512];
     snprintf (path, sizeof (path), "%s/%s", f->dir, name);
-    s_write (path, text, strlen (text));
+    hookrun_write (path, text, strlen (text));
     return path;
 }
 
@@ -278,14 +159,14 @@ test_env_file_missing (void **state)
     s_fixture (&f);
     char path[512];
     snprintf (path, sizeof (path), "%s/no-such.env", f.dir);
-    run_t r = s_hook (f.dir, path, NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, path, NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "cannot read env file");
     assert_non_null (strstr (r.err, "No such file"));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A read-only tool asks instead
     r = s_hook (f.dir, path, NULL, "Read", "{\"file_path\":\"/work/p/a\"}");
     s_assert_asked (&r, "cannot read env file");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -296,9 +177,9 @@ test_env_file_unreadable (void **state)
     fixture_t f;
     s_fixture (&f);
     //  A directory opens but cannot be read (as root, modes do not stop reads)
-    run_t r = s_hook (f.dir, f.dir, NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, f.dir, NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "cannot read env file");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -320,9 +201,9 @@ test_env_file_bad_syntax (void **state)
         char text[512];
         snprintf (text, sizeof (text), "# fine\n\n%s", bad[i]);
         const char *path = s_file (&f, "bad.env", text);
-        run_t r = s_hook (f.dir, path, NULL, "Bash", BASH_LS);
+        hookrun_t r = s_hook (f.dir, path, NULL, "Bash", BASH_LS);
         s_assert_blocked (&r, "line 3: not NAME=VALUE");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     //  A line too long to be one
     char *long_line = (char *) malloc (10000);
@@ -330,10 +211,10 @@ test_env_file_bad_syntax (void **state)
     memcpy (long_line, "LH_X=", 5);
     long_line[9998] = '\n';
     long_line[9999] = 0;
-    run_t r = s_hook (f.dir, s_file (&f, "long.env", long_line), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_file (&f, "long.env", long_line), NULL, "Bash", BASH_LS);
     free (long_line);
     s_assert_blocked (&r, "line 1: longer than");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -343,13 +224,13 @@ test_no_broker_endpoint (void **state)
     (void) state;
     fixture_t f;
     s_fixture (&f);
-    run_t r = s_hook (f.dir, s_env_file (&f, "", NULL, NULL), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, "", NULL, NULL), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "LH_BROKER is not set");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  No env file and nothing in the environment: the same
     r = s_hook (f.dir, NULL, NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "LH_BROKER is not set");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -363,18 +244,18 @@ test_bad_endpoint (void **state)
                          "LH_BROKER=tcp://127.0.0.1\n", "LH_BROKER=tcp://:5555\n",
                          "LH_BROKER=ipc://\n"};
     for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
-        run_t r = s_hook (f.dir, s_env_file (&f, bad[i], NULL, NULL), NULL, "Bash", BASH_LS);
+        hookrun_t r = s_hook (f.dir, s_env_file (&f, bad[i], NULL, NULL), NULL, "Bash", BASH_LS);
         s_assert_blocked (&r, "is not tcp://HOST:PORT or ipc://PATH");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     //  --broker on the command line is checked the same way
     const char *args[] = {"--env", s_env_file (&f, NULL, NULL, NULL), "--broker", "tcp://x", "hook",
                           NULL};
-    char *json = s_hook_json ("Bash", BASH_LS);
-    run_t r = s_lh (f.dir, args, NULL, json, strlen (json));
+    char *json = hookrun_hook_json ("Bash", BASH_LS);
+    hookrun_t r = s_lh (f.dir, args, NULL, json, strlen (json));
     free (json);
     s_assert_blocked (&r, "--broker 'tcp://x' is not");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -386,10 +267,10 @@ test_cert_missing (void **state)
     s_fixture (&f);
     char line[600];
     snprintf (line, sizeof (line), "LH_CERT=%s/nobody.cert_secret\n", f.dir);
-    run_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "cannot read certificate");
     assert_non_null (strstr (r.err, "No such file"));
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -401,9 +282,9 @@ test_cert_unreadable (void **state)
     s_fixture (&f);
     char line[600];
     snprintf (line, sizeof (line), "LH_CERT=%s\n", f.dir);
-    run_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "is not a regular file");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -417,17 +298,17 @@ test_cert_malformed (void **state)
     //  Not ZPL at all
     const char *path = s_file (&f, "garbage.cert_secret", "\x01\x02 not a certificate\n\tx\n");
     snprintf (line, sizeof (line), "LH_CERT=%s\n", path);
-    run_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     assert_int_equal (r.status, 2);
     assert_true (strstr (r.err, "is not a ZPL file") ||
                  strstr (r.err, "no valid curve/public-key"));
     s_assert_blocked (&r, "certificate");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  The public half only (the .cert instead of the .cert_secret)
     snprintf (line, sizeof (line), "LH_CERT=%s\n", f.public);
     r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "no valid curve/secret-key");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A public key that is not the secret key's
     zcert_t *one = zcert_new (), *two = zcert_new ();
     char text[512];
@@ -439,7 +320,7 @@ test_cert_malformed (void **state)
     snprintf (line, sizeof (line), "LH_CERT=%s\n", path);
     r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "the secret key does not match the public key");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  Keys of the right length that are not Z85
     path = s_file (&f, "z85.cert_secret",
                    "curve\n    public-key = \"~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\"\n"
@@ -447,7 +328,7 @@ test_cert_malformed (void **state)
     snprintf (line, sizeof (line), "LH_CERT=%s\n", path);
     r = s_hook (f.dir, s_env_file (&f, NULL, NULL, line), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "no valid curve/public-key");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -462,17 +343,17 @@ test_broker_key_malformed (void **state)
                          "LH_BROKER_KEY='~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'\n",
                          "LH_BROKER_KEY=0123456789012345678901234567890123456789X\n"};
     for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
-        run_t r = s_hook (f.dir, s_env_file (&f, NULL, bad[i], NULL), NULL, "Bash", BASH_LS);
+        hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, bad[i], NULL), NULL, "Bash", BASH_LS);
         s_assert_blocked (&r, "LH_BROKER_KEY is not a CURVE public key");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     const char *args[] = {
         "--env", s_env_file (&f, NULL, NULL, NULL), "--broker-key", "short", "hook", NULL};
-    char *json = s_hook_json ("Bash", BASH_LS);
-    run_t r = s_lh (f.dir, args, NULL, json, strlen (json));
+    char *json = hookrun_hook_json ("Bash", BASH_LS);
+    hookrun_t r = s_lh (f.dir, args, NULL, json, strlen (json));
     free (json);
     s_assert_blocked (&r, "--broker-key is not a CURVE public key");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -482,9 +363,9 @@ test_broker_key_without_cert (void **state)
     (void) state;
     fixture_t f;
     s_fixture (&f);
-    run_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, ""), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, ""), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "LH_BROKER_KEY is set but LH_CERT is not");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -499,9 +380,9 @@ test_bad_timeout_setting (void **state)
                             "LH_HOOK_TIMEOUT_MS=999999", "LH_HOOK_TIMEOUT_MS=-5"};
     for (size_t i = 0; i < sizeof (values) / sizeof (values[0]); i++) {
         const char *env[] = {values[i], NULL};
-        run_t r = s_hook (f.dir, env_file, env, "Bash", BASH_LS);
+        hookrun_t r = s_hook (f.dir, env_file, env, "Bash", BASH_LS);
         s_assert_blocked (&r, "LH_HOOK_TIMEOUT_MS (or --timeout) is not 1 to 30000 ms");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     s_fixture_done (&f);
 }
@@ -513,25 +394,25 @@ test_bad_arguments (void **state)
     fixture_t f;
     s_fixture (&f);
     const char *env_file = s_env_file (&f, NULL, NULL, NULL);
-    char *json = s_hook_json ("Bash", BASH_LS);
+    char *json = hookrun_hook_json ("Bash", BASH_LS);
     const char *extra[] = {"--env", env_file, "hook", "now", NULL};
-    run_t r = s_lh (f.dir, extra, NULL, json, strlen (json));
+    hookrun_t r = s_lh (f.dir, extra, NULL, json, strlen (json));
     s_assert_blocked (&r, "lh hook takes no arguments");
-    s_run_free (&r);
+    hookrun_free (&r);
     const char *unknown[] = {"--env", env_file, "--verbose", "hook", NULL};
     r = s_lh (f.dir, unknown, NULL, json, strlen (json));
     s_assert_blocked (&r, "unknown option --verbose");
-    s_run_free (&r);
+    hookrun_free (&r);
     const char *slow[] = {"--env", env_file, "--timeout", "60000", "hook", NULL};
     r = s_lh (f.dir, slow, NULL, json, strlen (json));
     s_assert_blocked (&r, "is not 1 to 30000 ms");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  The help text is no answer either: exit 2
     const char *help[] = {"hook", "--help", NULL};
     r = s_lh (f.dir, help, NULL, json, strlen (json));
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.out, "PreToolUse"));
-    s_run_free (&r);
+    hookrun_free (&r);
     free (json);
     s_fixture_done (&f);
 }
@@ -547,19 +428,19 @@ test_stdin_not_json (void **state)
     const char *bad[] = {"not json", "{\"tool_name\":\"Bash\",", "[1,2]",
                          "{\"tool_name\":\"Bash\",\"tool_name\":\"Read\"}"};
     for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++) {
-        run_t r = s_lh (f.dir, args, NULL, bad[i], strlen (bad[i]));
+        hookrun_t r = s_lh (f.dir, args, NULL, bad[i], strlen (bad[i]));
         assert_int_equal (r.status, 2);
         assert_non_null (strstr (r.err, "failing closed"));
         assert_non_null (strstr (r.out, "\"permissionDecision\":\"deny\""));
-        s_run_free (&r);
+        hookrun_free (&r);
     }
-    run_t r = s_lh (f.dir, args, NULL, "not json", 8);
+    hookrun_t r = s_lh (f.dir, args, NULL, "not json", 8);
     s_assert_blocked (&r, "the hook input is not JSON");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  Nothing at all on stdin
     r = s_lh (f.dir, args, NULL, "", 0);
     s_assert_blocked (&r, "the hook input is not JSON");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -574,10 +455,10 @@ test_stdin_too_large (void **state)
     memset (text, ' ', size);
     memcpy (text, "{\"a\":1}", 7);
     const char *args[] = {"--env", s_env_file (&f, NULL, NULL, NULL), "hook", NULL};
-    run_t r = s_lh (f.dir, args, NULL, text, size);
+    hookrun_t r = s_lh (f.dir, args, NULL, text, size);
     free (text);
     s_assert_blocked (&r, "more than 16 MiB");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -604,15 +485,15 @@ test_stdin_missing_fields (void **state)
          "lh hook is for PreToolUse, not PostToolUse"},
     };
     for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
-        run_t r = s_lh (f.dir, args, NULL, cases[i].json, strlen (cases[i].json));
+        hookrun_t r = s_lh (f.dir, args, NULL, cases[i].json, strlen (cases[i].json));
         s_assert_blocked (&r, cases[i].what);
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     //  A read-only tool with a bad field asks
     const char *read = "{\"tool_name\":\"Read\",\"tool_input\":{\"file_path\":\"/w/a\"}}";
-    run_t r = s_lh (f.dir, args, NULL, read, strlen (read));
+    hookrun_t r = s_lh (f.dir, args, NULL, read, strlen (read));
     s_assert_asked (&r, "no absolute cwd");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -630,15 +511,15 @@ test_input_unencodable (void **state)
     for (int i = 0; i < 20; i++)
         strcat (deep, "]");
     strcat (deep, "}");
-    run_t r = s_hook (f.dir, env_file, NULL, "Write", deep);
+    hookrun_t r = s_hook (f.dir, env_file, NULL, "Write", deep);
     s_assert_blocked (&r, "the tool input breaks a protocol limit");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A key longer than LH_MAX_KEY
     char key[200];
     snprintf (key, sizeof (key), "{\"file_path\":\"/work/p/a\",\"%080d\":1}", 0);
     r = s_hook (f.dir, env_file, NULL, "Write", key);
     s_assert_blocked (&r, "the tool input breaks a protocol limit");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A command (judged: never cut) too large to send
     size_t big = 700 * 1024;
     char *command = (char *) malloc (big + 64);
@@ -648,7 +529,7 @@ test_input_unencodable (void **state)
     r = s_hook (f.dir, env_file, NULL, "Bash", command);
     free (command);
     s_assert_blocked (&r, "without its content fields");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -668,10 +549,10 @@ test_out_of_memory (void **state)
     int n = snprintf (input, 64, "{\"file_path\":\"/work/p/a\",\"content\":\"");
     memset (input + n, 'a', big);
     strcpy (input + n + big, "\"}");
-    run_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, NULL), env, "Write", input);
+    hookrun_t r = s_hook (f.dir, s_env_file (&f, NULL, NULL, NULL), env, "Write", input);
     free (input);
     s_assert_blocked (&r, "Cannot allocate memory");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 #endif
 }
@@ -688,34 +569,19 @@ test_stdin_stalled (void **state)
     const char *args[] = {"--env", s_env_file (&f, NULL, NULL, NULL), "hook", NULL};
     const char *env[] = {"LH_HOOK_TIMEOUT_MS=300", NULL};
     int64_t start = zclock_mono ();
-    pid_t pid = s_spawn (f.dir, args, env, NULL, fds[0]);
+    pid_t pid = hookrun_spawn (&s_lh_prog, f.dir, args, env, NULL, fds[0]);
     close (fds[0]);
-    run_t r = {0};
-    s_collect (f.dir, pid, start, &r);
+    hookrun_t r = {0};
+    hookrun_collect (f.dir, pid, start, &r);
     close (fds[1]);
     s_assert_blocked (&r, "the hook ran out of time");
     assert_true (r.elapsed_ms >= 3000 && r.elapsed_ms < 6000);
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
 //  --------------------------------------------------------------------------
 //  Against a broker
-
-//  An env file for the cluster's frontend with the certificate NAME.
-static const char *
-s_cluster_env (cluster_t *c, const char *cert_name)
-{
-    static char path[512];
-    char text[1024];
-    snprintf (path, sizeof (path), "%s/hook.env", c->dir);
-    snprintf (text, sizeof (text),
-              "# hook\nexport LH_BROKER='%s'\nexport LH_BROKER_KEY='%s'\n"
-              "export LH_CERT='%s/%s.cert_secret'\n",
-              c->frontend, c->broker_key, c->dir, cert_name);
-    s_write (path, text, strlen (text));
-    return path;
-}
 
 static void
 test_connect_refused (void **state)
@@ -726,13 +592,13 @@ test_connect_refused (void **state)
     //  Nobody listens on the endpoint: no answer within the deadline
     const char *env[] = {"LH_HOOK_TIMEOUT_MS=300", NULL};
     const char *env_file = s_env_file (&f, NULL, NULL, NULL);
-    run_t r = s_hook (f.dir, env_file, env, "Bash", BASH_LS);
+    hookrun_t r = s_hook (f.dir, env_file, env, "Bash", BASH_LS);
     s_assert_blocked (&r, "no reply within 300 ms");
     assert_true (r.elapsed_ms < 3000);
-    s_run_free (&r);
+    hookrun_free (&r);
     r = s_hook (f.dir, env_file, env, "Grep", "{\"pattern\":\"x\"}");
     s_assert_asked (&r, "no reply within 300 ms");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -743,14 +609,14 @@ test_timeout_no_validator (void **state)
     //  The service is known but has no worker: the request waits, the hook does not
     cluster_t *c = cluster_new ("    validate\n", NULL);
     const char *env[] = {"LH_HOOK_TIMEOUT_MS=500", NULL};
-    run_t r = s_hook (c->dir, s_cluster_env (c, "agent-1"), env, "Bash", BASH_LS);
+    hookrun_t r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), env, "Bash", BASH_LS);
     s_assert_blocked (&r, "no reply within 500 ms");
     assert_true (r.elapsed_ms < 3500);
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A key the roster does not know: the broker never answers it either
-    r = s_hook (c->dir, s_cluster_env (c, "stranger"), env, "Bash", BASH_LS);
+    r = s_hook (c->dir, hookrun_env_file (c, "stranger"), env, "Bash", BASH_LS);
     s_assert_blocked (&r, "no reply within 500 ms");
-    s_run_free (&r);
+    hookrun_free (&r);
     cluster_destroy (&c);
 }
 
@@ -759,26 +625,25 @@ test_signal_terminates (void **state)
 {
     (void) state;
     cluster_t *c = cluster_new ("    validate\n", NULL);
-    const char *args[] = {"--env", s_cluster_env (c, "agent-1"), "hook", NULL};
+    const char *args[] = {"--env", hookrun_env_file (c, "agent-1"), "hook", NULL};
     const char *env[] = {"LH_HOOK_TIMEOUT_MS=20000", NULL};
     char in_path[512];
-    snprintf (in_path, sizeof (in_path), "%s/lh.in", c->dir);
-    char *json = s_hook_json ("Bash", BASH_LS);
-    s_write (in_path, json, strlen (json));
+    char *json = hookrun_hook_json ("Bash", BASH_LS);
+    hookrun_stdin (c->dir, json, strlen (json), in_path, sizeof (in_path));
     free (json);
     //  Termination requests and crashes (a czmq assert is SIGABRT) alike
     int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGABRT, SIGSEGV};
     for (size_t i = 0; i < sizeof (signals) / sizeof (signals[0]); i++) {
         int64_t start = zclock_mono ();
-        pid_t pid = s_spawn (c->dir, args, env, in_path, -1);
+        pid_t pid = hookrun_spawn (&s_lh_prog, c->dir, args, env, in_path, -1);
         zclock_sleep (400); //  waiting for validate by now
         kill (pid, signals[i]);
-        run_t r = {0};
-        s_collect (c->dir, pid, start, &r);
+        hookrun_t r = {0};
+        hookrun_collect (c->dir, pid, start, &r);
         char what[64];
         snprintf (what, sizeof (what), "stopped by signal %d", signals[i]);
         s_assert_blocked (&r, what);
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     cluster_destroy (&c);
 }
@@ -867,17 +732,17 @@ test_reply_error (void **state)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     fake_t fake;
     s_fake_start (&fake, c, FAKE_ERROR);
-    run_t r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "validate answered internal: policy engine exploded");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fake_stop (&fake);
     cluster_destroy (&c);
     //  A broker refusal is an error reply too: agents may not call validate here
     c = cluster_new ("    validate\nrole\n    agent\n        call = \"echo\"\n", NULL);
     cluster_start_echo (c, "validate", true);
-    r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "Bash", BASH_LS);
+    r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "validate answered forbidden");
-    s_run_free (&r);
+    hookrun_free (&r);
     cluster_destroy (&c);
 }
 
@@ -888,16 +753,16 @@ test_reply_malformed (void **state)
     //  lh-echo serving validate: an ok reply without a decision
     cluster_t *c = cluster_new ("    validate\n", NULL);
     cluster_start_echo (c, "validate", true);
-    run_t r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "validate sent no known decision ('-')");
-    s_run_free (&r);
+    hookrun_free (&r);
     cluster_destroy (&c);
     c = cluster_new ("    validate\n", NULL);
     fake_t fake;
     s_fake_start (&fake, c, FAKE_NOT_STR);
-    r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "Bash", BASH_LS);
+    r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "validate sent no known decision");
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fake_stop (&fake);
     cluster_destroy (&c);
 }
@@ -909,20 +774,20 @@ test_reply_unknown_decision (void **state)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     fake_t fake;
     s_fake_start (&fake, c, FAKE_UNKNOWN);
-    run_t r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "Bash", BASH_LS);
     s_assert_blocked (&r, "validate sent no known decision ('maybe')");
-    s_run_free (&r);
-    r = s_hook (c->dir, s_cluster_env (c, "agent-1"), NULL, "LS", "{\"path\":\"/work/p\"}");
+    hookrun_free (&r);
+    r = s_hook (c->dir, hookrun_env_file (c, "agent-1"), NULL, "LS", "{\"path\":\"/work/p\"}");
     s_assert_asked (&r, "no known decision ('maybe')");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  lh validate: exit 1, not a decision's status
     const char *args[] = {
-        "--env", s_cluster_env (c, "agent-1"), "validate", "--tool", "Bash", "--command", "ls",
+        "--env", hookrun_env_file (c, "agent-1"), "validate", "--tool", "Bash", "--command", "ls",
         NULL};
     r = s_lh (c->dir, args, NULL, NULL, 0);
     assert_int_equal (r.status, 1);
     assert_non_null (strstr (r.err, "'maybe'"));
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fake_stop (&fake);
     cluster_destroy (&c);
 }
@@ -968,7 +833,7 @@ s_cluster_with_policy (const char *policy_text)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     char path[512];
     snprintf (path, sizeof (path), "%s/test.policy", c->dir);
-    s_write (path, policy_text, strlen (policy_text));
+    hookrun_write (path, policy_text, strlen (policy_text));
     cluster_start_validator (c, path);
     return c;
 }
@@ -978,36 +843,36 @@ test_decisions (void **state)
 {
     (void) state;
     cluster_t *c = s_cluster_with_policy (s_test_policy);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
     //  allow: exit 0, permissionDecision allow
-    run_t r = s_hook (c->dir, env_file, NULL, "Bash", BASH_LS);
+    hookrun_t r = s_hook (c->dir, env_file, NULL, "Bash", BASH_LS);
     assert_int_equal (r.status, 0);
     assert_non_null (strstr (r.out, "\"permissionDecision\":\"allow\""));
     assert_non_null (strstr (r.out, "Lighthouse allow (rule ok-ls): listing"));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  deny: exit 2, the reason on stderr
     r = s_hook (c->dir, env_file, NULL, "Bash", "{\"command\":\"rm -f x\"}");
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.err, "Lighthouse deny (rule no-rm): no deletes here"));
     assert_non_null (strstr (r.out, "\"permissionDecision\":\"deny\""));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  escalate: exit 0, ask
     r = s_hook (c->dir, env_file, NULL, "Bash", "{\"command\":\"deploy prod\"}");
     assert_int_equal (r.status, 0);
     assert_non_null (strstr (r.out, "\"permissionDecision\":\"ask\""));
     assert_non_null (strstr (r.out, "Lighthouse escalate to ops (rule ask-deploy)"));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  defer: exit 0 and nothing at all on stdout (Claude Code's own flow)
     r = s_hook (c->dir, env_file, NULL, "Bash", "{\"command\":\"make -j4\"}");
     assert_int_equal (r.status, 0);
     assert_string_equal (r.out, "");
-    s_run_free (&r);
+    hookrun_free (&r);
     //  A read-only tool is decided like the others when Lighthouse answers
     r = s_hook (c->dir, env_file, NULL, "Write",
                 "{\"file_path\":\"/etc/hosts\",\"content\":\"x\"}");
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.err, "rule protect-tool"));
-    s_run_free (&r);
+    hookrun_free (&r);
 
     //  lh validate: exit 0 allow, 2 deny, 3 escalate, 4 defer, 64 usage
     struct {
@@ -1024,24 +889,24 @@ test_decisions (void **state)
         r = s_lh (c->dir, args, NULL, NULL, 0);
         assert_int_equal (r.status, cases[i].status);
         assert_true (strncmp (r.out, cases[i].first, strlen (cases[i].first)) == 0);
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     const char *json_args[] = {"--env",     env_file,   "validate", "--tool", "Bash",
                                "--command", "make -j4", "--json",   NULL};
     r = s_lh (c->dir, json_args, NULL, NULL, 0);
     assert_int_equal (r.status, 4);
     assert_non_null (strstr (r.out, "\"decision\": \"defer\""));
-    s_run_free (&r);
+    hookrun_free (&r);
     const char *usage[] = {"--env", env_file, "validate", "--tool", "Bash", NULL};
     r = s_lh (c->dir, usage, NULL, NULL, 0);
     assert_int_equal (r.status, 64);
-    s_run_free (&r);
+    hookrun_free (&r);
     const char *bad_input[] = {"--env", env_file,  "validate", "--tool",
                                "Write", "--input", "[1]",      NULL};
     r = s_lh (c->dir, bad_input, NULL, NULL, 0);
     assert_int_equal (r.status, 64);
     assert_non_null (strstr (r.err, "must be a JSON object"));
-    s_run_free (&r);
+    hookrun_free (&r);
     cluster_destroy (&c);
 }
 
@@ -1064,7 +929,7 @@ test_large_write (void **state)
     //  The shipped policy: a 2 MiB write is judged by its path, never timed out
     cluster_t *c = cluster_new ("    validate\n", NULL);
     cluster_start_validator (c, LH_DEFAULT_POLICY);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
 #ifdef LH_SANITIZED
     //  The default deadline holds in normal builds; the sanitizers slow 2 MiB
     //  of JSON, msgpack and redaction past it on a loaded machine
@@ -1073,21 +938,21 @@ test_large_write (void **state)
     const char *env[] = {"CLAUDE_PROJECT_DIR=/work/p", NULL};
 #endif
     char *project = s_big_write ("/work/p/data/big.txt", 2 * 1024 * 1024);
-    run_t r = s_hook (c->dir, env_file, env, "Write", project);
+    hookrun_t r = s_hook (c->dir, env_file, env, "Write", project);
     assert_null (strstr (r.err, "could not decide"));
     assert_int_equal (r.status, 0);
     assert_true (streq (r.out, "") || strstr (r.out, "\"permissionDecision\":\"allow\""));
-    s_run_free (&r);
+    hookrun_free (&r);
     char *protected = s_big_write ("/etc/passwd", 2 * 1024 * 1024);
     r = s_hook (c->dir, env_file, env, "Write", protected);
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.err, "Lighthouse deny"));
     assert_null (strstr (r.err, "could not decide"));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  lh validate --input @FILE judges it the same way
     char path[512];
     snprintf (path, sizeof (path), "%s/big.json", c->dir);
-    s_write (path, project, strlen (project));
+    hookrun_write (path, project, strlen (project));
     char at[520];
     snprintf (at, sizeof (at), "@%s", path);
     const char *args[] = {"--env",   env_file, "validate", "--tool",  "Write",
@@ -1095,11 +960,11 @@ test_large_write (void **state)
     r = s_lh (c->dir, args, NULL, NULL, 0);
     assert_true (r.status == 0 || r.status == 4);
     assert_non_null (strstr (r.out, "1 oversized field sent as size and SHA-256"));
-    s_run_free (&r);
-    s_write (path, protected, strlen (protected));
+    hookrun_free (&r);
+    hookrun_write (path, protected, strlen (protected));
     r = s_lh (c->dir, args, NULL, NULL, 0);
     assert_int_equal (r.status, 2);
-    s_run_free (&r);
+    hookrun_free (&r);
     free (project);
     free (protected);
     //  A MultiEdit of many large edits: the largest strings go first, the
@@ -1119,7 +984,7 @@ test_large_write (void **state)
     free (text);
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.err, "Lighthouse deny"));
-    s_run_free (&r);
+    hookrun_free (&r);
     cluster_destroy (&c);
 }
 
@@ -1130,14 +995,14 @@ test_forwards_context (void **state)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     fake_t fake;
     s_fake_start (&fake, c, FAKE_ALLOW);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
     const char *env[] = {"CLAUDE_PROJECT_DIR=/work/p", NULL};
     size_t size = 2 * 1024 * 1024;
     char *input = s_big_write ("/work/p/big.txt", size);
-    run_t r = s_hook (c->dir, env_file, env, "Write", input);
+    hookrun_t r = s_hook (c->dir, env_file, env, "Write", input);
     assert_int_equal (r.status, 0);
     assert_non_null (strstr (r.out, "\"permissionDecision\":\"allow\""));
-    s_run_free (&r);
+    hookrun_free (&r);
     //  What validate was asked
     pthread_mutex_lock (&fake.lock);
     json_t *body = json_loads (fake.last, 0, NULL);
@@ -1179,7 +1044,7 @@ test_forwards_context (void **state)
     r = s_lh (c->dir, args, NULL, json, strlen (json));
     free (json);
     assert_int_equal (r.status, 0);
-    s_run_free (&r);
+    hookrun_free (&r);
     pthread_mutex_lock (&fake.lock);
     body = json_loads (fake.last, 0, NULL);
     pthread_mutex_unlock (&fake.lock);
@@ -1288,7 +1153,7 @@ s_subst (const char *template, char key, const char *value)
 }
 
 //  lh [--env ENV_FILE] hook --agent AGENT with payload on stdin
-static run_t
+static hookrun_t
 s_agent_hook (const char *dir, const char *env_file, const char *const *env, const char *agent,
               const char *payload)
 {
@@ -1303,19 +1168,20 @@ s_agent_hook (const char *dir, const char *env_file, const char *const *env, con
     return s_lh (dir, args, env, payload, strlen (payload));
 }
 
-static run_t
+static hookrun_t
 s_agent_shell (const char *dir, const char *env_file, const char *const *env,
                const agent_case_t *agent, const char *command)
 {
     char *payload = s_subst (agent->shell, 'C', command);
-    run_t r = s_agent_hook (dir, env_file, env, agent->name, payload);
+    hookrun_t r = s_agent_hook (dir, env_file, env, agent->name, payload);
     free (payload);
     return r;
 }
 
 //  stdout is template with reason, byte for byte, and the exit status is status
 static void
-s_assert_answer (run_t *r, const char *agent, const char *template, const char *reason, int status)
+s_assert_answer (hookrun_t *r, const char *agent, const char *template, const char *reason,
+                 int status)
 {
     char *expected = s_subst (template, 'R', reason);
     if (r->status != status || strcmp (r->out, expected) != 0)
@@ -1327,7 +1193,7 @@ s_assert_answer (run_t *r, const char *agent, const char *template, const char *
 //  The agent's block answer, the reason being what stderr says (each agent
 //  gets it there), naming what and failing closed.
 static void
-s_assert_agent_blocked (run_t *r, const agent_case_t *agent, const char *what)
+s_assert_agent_blocked (hookrun_t *r, const agent_case_t *agent, const char *what)
 {
     char reason[2048];
     snprintf (reason, sizeof (reason), "%s", r->err);
@@ -1346,29 +1212,29 @@ test_agents_decisions (void **state)
 {
     (void) state;
     cluster_t *c = s_cluster_with_policy (s_test_policy);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
     for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
         const agent_case_t *a = &s_agents[i];
         char escalate[512];
         snprintf (escalate, sizeof (escalate), "%s%s%s%s",
                   "Lighthouse escalate to ops (rule ask-deploy): deploys need a person",
                   a->label ? "; " : "", a->label ? a->label : "", a->label ? NO_ASK_TAIL : "");
-        run_t r = s_agent_shell (c->dir, env_file, NULL, a, "ls -l");
+        hookrun_t r = s_agent_shell (c->dir, env_file, NULL, a, "ls -l");
         s_assert_answer (&r, a->name, a->allow, "Lighthouse allow (rule ok-ls): listing",
                          a->allow_status);
-        s_run_free (&r);
+        hookrun_free (&r);
         r = s_agent_shell (c->dir, env_file, NULL, a, "rm -f x");
         s_assert_answer (&r, a->name, a->deny, "Lighthouse deny (rule no-rm): no deletes here",
                          a->deny_status);
         assert_string_equal (r.err, "Lighthouse deny (rule no-rm): no deletes here\n");
-        s_run_free (&r);
+        hookrun_free (&r);
         r = s_agent_shell (c->dir, env_file, NULL, a, "deploy prod");
         s_assert_answer (&r, a->name, a->escalate, escalate, a->escalate_status);
-        s_run_free (&r);
+        hookrun_free (&r);
         r = s_agent_shell (c->dir, env_file, NULL, a, "make -j4");
         s_assert_answer (&r, a->name, a->defer, "", 0);
         assert_string_equal (r.err, "");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     //  Other tools, mapped to Lighthouse's: a Write to a protected file
     struct {
@@ -1400,11 +1266,11 @@ test_agents_decisions (void **state)
          "", 0},
     };
     for (size_t i = 0; i < sizeof (writes) / sizeof (writes[0]); i++) {
-        run_t r = s_agent_hook (c->dir, env_file, NULL, writes[i].agent, writes[i].payload);
+        hookrun_t r = s_agent_hook (c->dir, env_file, NULL, writes[i].agent, writes[i].payload);
         s_assert_answer (&r, writes[i].agent, writes[i].expected,
                          "Lighthouse deny (rule protect-tool): writes a protected file",
                          writes[i].status);
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     cluster_destroy (&c);
 }
@@ -1417,7 +1283,7 @@ test_agents_requests (void **state)
     cluster_t *c = cluster_new ("    validate\n", NULL);
     fake_t fake;
     s_fake_start (&fake, c, FAKE_ALLOW);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
     struct {
         const char *agent, *payload, *request;
     } cases[] = {
@@ -1457,8 +1323,8 @@ test_agents_requests (void **state)
          "\"new_string\":\"b\"},\"cwd\":\"/work/p\",\"home\":\"/home/dev\"}"},
     };
     for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
-        run_t r = s_agent_hook (c->dir, env_file, NULL, cases[i].agent, cases[i].payload);
-        s_run_free (&r);
+        hookrun_t r = s_agent_hook (c->dir, env_file, NULL, cases[i].agent, cases[i].payload);
+        hookrun_free (&r);
         pthread_mutex_lock (&fake.lock);
         json_t *body = json_loads (fake.last, 0, NULL);
         pthread_mutex_unlock (&fake.lock);
@@ -1493,23 +1359,23 @@ test_agents_fail_closed (void **state)
     for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
         const agent_case_t *a = &s_agents[i];
         //  No reply
-        run_t r = s_agent_shell (f.dir, refused, env, a, "ls");
+        hookrun_t r = s_agent_shell (f.dir, refused, env, a, "ls");
         s_assert_agent_blocked (&r, a, "no reply within 300 ms");
-        s_run_free (&r);
+        hookrun_free (&r);
         //  Bad stdin, oversize stdin, a payload of another shape
         r = s_agent_hook (f.dir, refused, env, a->name, "{\"tool_name\":");
         s_assert_agent_blocked (&r, a, "the hook input is not JSON");
-        s_run_free (&r);
+        hookrun_free (&r);
         const char *args[] = {"--env", refused, "hook", "--agent", a->name, NULL};
         r = s_lh (f.dir, args, env, oversize, big);
         s_assert_agent_blocked (&r, a, "more than 16 MiB");
-        s_run_free (&r);
+        hookrun_free (&r);
         r = s_agent_hook (f.dir, refused, env, a->name, "{\"something\":\"else\"}");
         s_assert_agent_blocked (&r, a,
                                 streq (a->name, "cursor")    ? "not (no hook_event_name)"
                                 : streq (a->name, "copilot") ? "no toolName string"
                                                              : "no tool_name string");
-        s_run_free (&r);
+        hookrun_free (&r);
         //  A payload without an absolute cwd
         char *payload = s_subst (a->shell, 'C', "ls");
         char *relative = strstr (payload, "/work/p");
@@ -1520,25 +1386,25 @@ test_agents_fail_closed (void **state)
         r = s_agent_hook (f.dir, refused, env, a->name, payload);
         free (payload);
         s_assert_agent_blocked (&r, a, "no absolute cwd");
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     free (oversize);
     //  An unknown or missing --agent: Claude Code's block (exit 2, deny JSON)
     char *payload = s_subst (s_agents[0].shell, 'C', "ls");
-    run_t r = s_agent_hook (f.dir, refused, env, "aider", payload);
+    hookrun_t r = s_agent_hook (f.dir, refused, env, "aider", payload);
     s_assert_agent_blocked (&r, &s_agents[0], "unknown --agent 'aider'");
-    s_run_free (&r);
+    hookrun_free (&r);
     const char *missing[] = {"--env", refused, "hook", "--agent", NULL};
     r = s_lh (f.dir, missing, env, payload, strlen (payload));
     s_assert_agent_blocked (&r, &s_agents[0], "--agent needs a name");
-    s_run_free (&r);
+    hookrun_free (&r);
     free (payload);
     //  --help describes --agent and is no "go ahead" for anyone
     const char *help[] = {"hook", "--agent", "codex", "--help", NULL};
     r = s_lh (f.dir, help, NULL, NULL, 0);
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.out, "--agent claude|codex|gemini|cursor|copilot"));
-    s_run_free (&r);
+    hookrun_free (&r);
     s_fixture_done (&f);
 }
 
@@ -1548,33 +1414,32 @@ test_agents_fail_closed_cluster (void **state)
 {
     (void) state;
     cluster_t *c = cluster_new ("    validate\n", NULL);
-    const char *env_file = s_cluster_env (c, "agent-1");
+    const char *env_file = hookrun_env_file (c, "agent-1");
     const char *env[] = {"LH_HOOK_TIMEOUT_MS=500", NULL};
     char in_path[512];
-    snprintf (in_path, sizeof (in_path), "%s/lh.in", c->dir);
     for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
         const agent_case_t *a = &s_agents[i];
         //  No worker: the deadline passes
-        run_t r = s_agent_shell (c->dir, env_file, env, a, "ls");
+        hookrun_t r = s_agent_shell (c->dir, env_file, env, a, "ls");
         s_assert_agent_blocked (&r, a, "no reply within 500 ms");
-        s_run_free (&r);
+        hookrun_free (&r);
         //  A signal while waiting: the answer prepared for it
         char *payload = s_subst (a->shell, 'C', "ls");
-        s_write (in_path, payload, strlen (payload));
+        hookrun_stdin (c->dir, payload, strlen (payload), in_path, sizeof (in_path));
         free (payload);
         const char *args[] = {"--env", env_file, "hook", "--agent", a->name, NULL};
         const char *long_env[] = {"LH_HOOK_TIMEOUT_MS=20000", NULL};
         int64_t start = zclock_mono ();
-        pid_t pid = s_spawn (c->dir, args, long_env, in_path, -1);
+        pid_t pid = hookrun_spawn (&s_lh_prog, c->dir, args, long_env, in_path, -1);
         zclock_sleep (400);
         kill (pid, SIGTERM);
-        r = (run_t){0};
-        s_collect (c->dir, pid, start, &r);
+        r = (hookrun_t){0};
+        hookrun_collect (c->dir, pid, start, &r);
         assert_non_null (strstr (r.err, "stopped by signal 15; failing closed: Bash is blocked"));
         s_assert_answer (&r, a->name, a->block,
                          "Lighthouse could not decide: the hook was stopped or ran out of time",
                          a->block_status);
-        s_run_free (&r);
+        hookrun_free (&r);
     }
     fake_mode_t modes[] = {FAKE_ERROR, FAKE_NO_DECISION};
     const char *whats[] = {"validate answered internal: policy engine exploded",
@@ -1583,9 +1448,9 @@ test_agents_fail_closed_cluster (void **state)
         fake_t fake;
         s_fake_start (&fake, c, modes[m]);
         for (size_t i = 0; i < sizeof (s_agents) / sizeof (s_agents[0]); i++) {
-            run_t r = s_agent_shell (c->dir, env_file, NULL, &s_agents[i], "ls");
+            hookrun_t r = s_agent_shell (c->dir, env_file, NULL, &s_agents[i], "ls");
             s_assert_agent_blocked (&r, &s_agents[i], whats[m]);
-            s_run_free (&r);
+            hookrun_free (&r);
         }
         s_fake_stop (&fake);
     }

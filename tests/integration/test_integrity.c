@@ -106,6 +106,31 @@ s_store (cluster_t *c, int id)
     return store;
 }
 
+//  Called for each event of a replica's store: the replica's id, the event's
+//  seq and the event (valid during the call)
+typedef void (event_fn_t) (int replica, uint64_t seq, const event_t *ev, void *arg);
+
+//  Opens replica id's store (s_store) and calls fn for each of its events
+//  0 to size - 1, every one of which must be there and decode.
+static void
+s_each_event (cluster_t *c, int id, uint64_t size, event_fn_t *fn, void *arg)
+{
+    store_t *store = s_store (c, id);
+    for (uint64_t seq = 0; seq < size; seq++) {
+        void *leaf;
+        size_t leaf_size;
+        assert_int_equal (store_get (store, seq, &leaf, &leaf_size), 0);
+        event_t ev;
+        codec_doc_t *doc;
+        char why[128];
+        assert_int_equal (event_decode (leaf, leaf_size, &ev, &doc, why, sizeof (why)), LH_OK);
+        fn (id, seq, &ev, arg);
+        codec_doc_destroy (&doc);
+        free (leaf);
+    }
+    store_destroy (&store);
+}
+
 //  Waits until the log served by events.read has at least size events.
 static bool
 s_wait_size (cluster_t *c, uint64_t size, int timeout_ms)
@@ -539,6 +564,26 @@ test_bad_appends (void **state)
     cluster_destroy (&c);
 }
 
+//  test_kill_leader_under_appends' check of one replica's events: client id
+//  "k-<n>" once each, at the seq it was acknowledged with
+typedef struct {
+    int target;
+    const int64_t *acked; //  the seq of each n
+    char *seen;           //  [target], the n seen so far
+} acked_walk_t;
+
+static void
+s_check_acked (int replica, uint64_t seq, const event_t *ev, void *arg)
+{
+    acked_walk_t *walk = (acked_walk_t *) arg;
+    int n = atoi (ev->client_id + 2);
+    assert_true (n >= 0 && n < walk->target);
+    if (walk->seen[n])
+        fail_msg ("replica %d: client id %s appears twice", replica, ev->client_id);
+    walk->seen[n] = 1;
+    assert_int_equal ((int64_t) seq, walk->acked[n]);
+}
+
 //  Appends with client ids "k-<n>" until `target` are acknowledged, killing
 //  the leader with SIGKILL after `kill_after`; resends use the same id.
 static void
@@ -583,35 +628,41 @@ test_kill_leader_under_appends (void **state)
     uint64_t size = s_check_replicas (c);
 
     //  Every acknowledged event: once, in the order acknowledged, same on every replica
+    acked_walk_t walk = {.target = target, .acked = acked};
     for (int id = 1; id <= REPLICAS; id++) {
-        store_t *store = s_store (c, id);
-        char *seen = (char *) calloc (target, 1);
-        for (uint64_t seq = 0; seq < size; seq++) {
-            void *leaf;
-            size_t leaf_size;
-            assert_int_equal (store_get (store, seq, &leaf, &leaf_size), 0);
-            event_t ev;
-            codec_doc_t *doc;
-            char why[128];
-            assert_int_equal (event_decode (leaf, leaf_size, &ev, &doc, why, sizeof (why)), LH_OK);
-            int n = atoi (ev.client_id + 2);
-            assert_true (n >= 0 && n < target);
-            if (seen[n])
-                fail_msg ("replica %d: client id %s appears twice", id, ev.client_id);
-            seen[n] = 1;
-            assert_int_equal ((int64_t) seq, acked[n]);
-            codec_doc_destroy (&doc);
-            free (leaf);
-        }
+        walk.seen = (char *) calloc (target, 1);
+        s_each_event (c, id, size, s_check_acked, &walk);
         for (int n = 0; n < target; n++)
-            if (!seen[n])
+            if (!walk.seen[n])
                 fail_msg ("replica %d lost acknowledged event k-%d", id, n);
-        free (seen);
-        store_destroy (&store);
+        free (walk.seen);
     }
     assert_int_equal (size, (uint64_t) target);
     free (acked);
     cluster_destroy (&c);
+}
+
+//  test_appender_batches_exactly_once's check of one replica's events: each
+//  "a-<n>" at the seq its ticket was acknowledged with, "late-1" at its own
+typedef struct {
+    int target;
+    const int64_t *seq_of; //  the seq of each n
+    int64_t late_seq;
+} appended_walk_t;
+
+static void
+s_check_appended (int replica, uint64_t seq, const event_t *ev, void *arg)
+{
+    (void) replica;
+    appended_walk_t *walk = (appended_walk_t *) arg;
+    if (streq (ev->client_id, "late-1"))
+        assert_int_equal ((int64_t) seq, walk->late_seq);
+    else {
+        int n = atoi (ev->client_id + 2);
+        assert_true (n >= 0 && n < walk->target);
+        //  The seq each ticket was acknowledged with holds that very event
+        assert_int_equal (walk->seq_of[n], (int64_t) seq);
+    }
 }
 
 //  The SDK's batching appender, driven from a poll loop on its descriptor:
@@ -710,29 +761,9 @@ test_appender_batches_exactly_once (void **state)
     zclock_sleep (1500);
     uint64_t size = s_check_replicas (c);
     assert_int_equal (size, (uint64_t) target + 1);
-    for (int id = 1; id <= REPLICAS; id++) {
-        store_t *store = s_store (c, id);
-        for (uint64_t seq = 0; seq < size; seq++) {
-            void *leaf;
-            size_t leaf_size;
-            assert_int_equal (store_get (store, seq, &leaf, &leaf_size), 0);
-            event_t ev;
-            codec_doc_t *doc;
-            char err[128];
-            assert_int_equal (event_decode (leaf, leaf_size, &ev, &doc, err, sizeof (err)), LH_OK);
-            if (streq (ev.client_id, "late-1"))
-                assert_int_equal ((int64_t) seq, late_seq);
-            else {
-                int n = atoi (ev.client_id + 2);
-                assert_true (n >= 0 && n < target);
-                //  The seq each ticket was acknowledged with holds that very event
-                assert_int_equal (seq_of[n], (int64_t) seq);
-            }
-            codec_doc_destroy (&doc);
-            free (leaf);
-        }
-        store_destroy (&store);
-    }
+    appended_walk_t walk = {.target = target, .seq_of = seq_of, .late_seq = late_seq};
+    for (int id = 1; id <= REPLICAS; id++)
+        s_each_event (c, id, size, s_check_appended, &walk);
     free (seq_of);
     cluster_destroy (&c);
 }
