@@ -2,6 +2,7 @@
 #include "hookd.h"
 
 #include "hook.h"
+#include "lh_idhash.h"
 #include "lh_log.h"
 
 #include <errno.h>
@@ -60,7 +61,7 @@ s_call_destroy (call_t **call_p)
     zmq_pollitem_t item = {NULL, call->fd, ZMQ_POLLIN, 0};
     zloop_poller_end (self->loop, &item);
     if (call->id)
-        zhashx_delete (self->by_id, &call->id);
+        zhashx_delete (self->by_id, LH_IDKEY (call->id));
     close (call->fd);
     free (call->in);
     free (call);
@@ -71,24 +72,6 @@ static void
 s_call_free (void **item)
 {
     s_call_destroy ((call_t **) item);
-}
-
-static uint64_t *
-s_key (const void *key)
-{
-    return (uint64_t *) key;
-}
-
-static size_t
-s_hash (const void *key)
-{
-    return (size_t) *s_key (key);
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    return *s_key (a) < *s_key (b) ? -1 : *s_key (a) > *s_key (b);
 }
 
 //  Sends the reply frame and forgets the call (one call per connection).
@@ -153,7 +136,7 @@ s_request (hookd_t *self, call_t *call)
     }
     self->n.calls++;
     call->deadline = zclock_mono () + timeout_ms;
-    zhashx_insert (self->by_id, &call->id, call);
+    zhashx_insert (self->by_id, LH_IDKEY (call->id), call);
 }
 
 static int
@@ -266,7 +249,7 @@ s_replies (hookd_t *self)
     lh_reply_t *reply;
     while ((reply = lh_client_recv (self->client, 0))) {
         uint64_t id = lh_reply_id (reply);
-        call_t *call = (call_t *) zhashx_lookup (self->by_id, &id);
+        call_t *call = (call_t *) zhashx_lookup (self->by_id, LH_IDKEY (id));
         if (call) {
             if (!lh_reply_ok (reply))
                 self->n.errors++;
@@ -386,11 +369,7 @@ hookd_new (const hookd_config_t *config, lh_client_t *client)
         self->allow_uids[self->allow_count++] = config->allow_uids[i];
     self->calls = zlistx_new ();
     zlistx_set_destructor (self->calls, s_call_free);
-    self->by_id = zhashx_new ();
-    zhashx_set_key_hasher (self->by_id, s_hash);
-    zhashx_set_key_comparator (self->by_id, s_compare);
-    zhashx_set_key_duplicator (self->by_id, NULL);
-    zhashx_set_key_destructor (self->by_id, NULL);
+    self->by_id = lh_idhash_new ();
     self->loop = zloop_new ();
     zmq_pollitem_t listener = {NULL, fd, ZMQ_POLLIN, 0};
     zloop_poller (self->loop, &listener, s_poll_listener, self);
