@@ -30,6 +30,7 @@ typedef struct {
     size_t bytes;
     int attempts;
     int64_t send_at; //  ms: sent again no sooner (backoff)
+    void *handle;    //  in batches
 } batch_t;
 
 struct _lh_appender_t {
@@ -81,7 +82,7 @@ lh_appender_new (const lh_connect_t *conn)
     self->max_events = 64;
     self->linger_ms = 2;
     self->max_inflight = 8;
-    self->deadline_ms = 10000;
+    lh_appender_set_deadline (self, 10000);
     self->queue = zlistx_new ();
     zlistx_set_destructor (self->queue, (zlistx_destructor_fn *) s_event_destroy);
     self->batches = zlistx_new ();
@@ -276,19 +277,26 @@ s_pump (lh_appender_t *self, bool flush)
     while (batch) {
         batch_t *next = (batch_t *) zlistx_next (self->batches);
         if (!batch->id && now >= batch->send_at) {
-            void *handle = zlistx_cursor (self->batches);
             if (now >= batch->events[0]->deadline) {
                 s_batch_fail (self, batch, LH_E_TIMEOUT,
                               "no acknowledgement before the deadline, resends included: "
                               "append again with the same client id to learn whether it was");
-                zlistx_delete (self->batches, handle);
+                zlistx_delete (self->batches, batch->handle);
             } else if (self->inflight < self->max_inflight) {
                 self->resends++;
                 if (!s_send (self, batch))
-                    zlistx_delete (self->batches, handle);
+                    zlistx_delete (self->batches, batch->handle);
             }
         }
         batch = next;
+    }
+    //  Queued events that could not be sent in time (no room in flight) fail too
+    event_t *event;
+    while ((event = (event_t *) zlistx_first (self->queue)) && now >= event->deadline) {
+        s_ack (self, event, false, 0, false, LH_E_TIMEOUT,
+               "not sent before the deadline (no room while the log did not answer): append "
+               "again with the same client id");
+        zlistx_delete (self->queue, zlistx_cursor (self->queue));
     }
     while (zlistx_size (self->queue) > 0 && self->inflight < self->max_inflight) {
         bool full = (int) zlistx_size (self->queue) >= self->max_events;
@@ -296,7 +304,7 @@ s_pump (lh_appender_t *self, bool flush)
             break;
         batch = s_batch_take (self);
         if (s_send (self, batch))
-            zlistx_add_end (self->batches, batch);
+            batch->handle = zlistx_add_end (self->batches, batch);
         else
             s_batch_destroy (&batch);
     }
@@ -332,7 +340,6 @@ s_reply (lh_appender_t *self, lh_reply_t *reply)
     batch_t *batch = s_batch_of (self, lh_reply_id (reply));
     if (!batch)
         return;
-    void *handle = zlistx_cursor (self->batches);
     self->inflight--;
     batch->id = 0;
     if (!lh_reply_ok (reply)) {
@@ -343,7 +350,7 @@ s_reply (lh_appender_t *self, lh_reply_t *reply)
             return;
         }
         s_batch_fail (self, batch, code, lh_reply_message (reply));
-        zlistx_delete (self->batches, handle);
+        zlistx_delete (self->batches, batch->handle);
         return;
     }
     const msgpack_object *results = codec_map_get (lh_reply_root (reply), "results");
@@ -360,7 +367,7 @@ s_reply (lh_appender_t *self, lh_reply_t *reply)
             s_ack (self, batch->events[i], false, 0, false, LH_E_INTERNAL,
                    "the log's reply does not name this event's seq");
     }
-    zlistx_delete (self->batches, handle);
+    zlistx_delete (self->batches, batch->handle);
 }
 
 int

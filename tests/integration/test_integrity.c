@@ -643,11 +643,12 @@ test_kill_leader_under_appends (void **state)
 }
 
 //  test_appender_batches_exactly_once's check of one replica's events: each
-//  "a-<n>" at the seq its ticket was acknowledged with, "late-1" at its own
+//  "a-<n>" and "late-<n>" at the seq their tickets were acknowledged with
 typedef struct {
     int target;
-    const int64_t *seq_of; //  the seq of each n
-    int64_t late_seq;
+    const int64_t *seq_of; //  the seq of each a-n
+    int late;
+    const int64_t *late_seq; //  the seq of each late-n
 } appended_walk_t;
 
 static void
@@ -655,9 +656,11 @@ s_check_appended (int replica, uint64_t seq, const event_t *ev, void *arg)
 {
     (void) replica;
     appended_walk_t *walk = (appended_walk_t *) arg;
-    if (streq (ev->client_id, "late-1"))
-        assert_int_equal ((int64_t) seq, walk->late_seq);
-    else {
+    if (strncmp (ev->client_id, "late-", 5) == 0) {
+        int n = atoi (ev->client_id + 5);
+        assert_true (n >= 0 && n < walk->late);
+        assert_int_equal (walk->late_seq[n], (int64_t) seq);
+    } else {
         int n = atoi (ev->client_id + 2);
         assert_true (n >= 0 && n < walk->target);
         //  The seq each ticket was acknowledged with holds that very event
@@ -731,39 +734,65 @@ test_appender_batches_exactly_once (void **state)
     cluster_start_replica (c, killed);
     assert_true (cluster_leader (c, 10000) > 0);
 
-    //  No log at all (every replica stopped): sent again with backoff until
-    //  the deadline, then failed; added again with the same client id once
-    //  the log is back, it is there once
+    //  No log at all (every replica stopped): several batches sent again
+    //  with backoff until the deadline, then each event failed once; added
+    //  again with the same client ids once the log is back, each is there once
+    const int late = 100;
     appender = lh_appender_new (&conn);
+    lh_appender_set_batch (appender, 16, 0);
+    lh_appender_set_inflight (appender, 3);
     lh_appender_set_deadline (appender, 2000);
     pid_t pids[REPLICAS + 1];
     for (int id = 1; id <= REPLICAS; id++) {
         pids[id] = launcher_replica_pid (c->launcher, id);
         kill (pids[id], SIGSTOP);
     }
-    assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), "late-1", &why), 1);
+    char id[32];
+    for (int n = 0; n < late; n++) {
+        snprintf (id, sizeof (id), "late-%d", n);
+        assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), id, &why),
+                          (uint64_t) n + 1);
+    }
+    char *failed = (char *) calloc ((size_t) late, 1);
     lh_ack_t ack;
-    assert_true (lh_appender_next (appender, 10000, &ack));
-    assert_false (ack.ok);
-    assert_int_equal (ack.code, LH_E_TIMEOUT);
-    assert_non_null (strstr (ack.message, "same client id"));
+    for (int n = 0; n < late; n++) {
+        assert_true (lh_appender_next (appender, 15000, &ack));
+        assert_false (ack.ok);
+        assert_int_equal (ack.code, LH_E_TIMEOUT);
+        assert_non_null (strstr (ack.message, "same client id"));
+        assert_true (ack.ticket >= 1 && ack.ticket <= (uint64_t) late);
+        assert_int_equal (failed[ack.ticket - 1], 0);
+        failed[ack.ticket - 1] = 1;
+    }
+    free (failed);
+    assert_int_equal (lh_appender_outstanding (appender), 0);
     assert_true (lh_appender_resends (appender) >= 1);
-    for (int id = 1; id <= REPLICAS; id++)
-        kill (pids[id], SIGCONT);
+    for (int n = 0; n < REPLICAS; n++)
+        kill (pids[n + 1], SIGCONT);
     lh_appender_set_deadline (appender, 20000);
-    assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), "late-1", &why), 2);
-    assert_true (lh_appender_next (appender, 25000, &ack));
-    assert_true (ack.ok);
-    assert_int_equal (ack.ticket, 2);
-    int64_t late_seq = (int64_t) ack.seq;
+    int64_t *late_seq = (int64_t *) malloc ((size_t) late * sizeof (int64_t));
+    for (int n = 0; n < late; n++) {
+        snprintf (id, sizeof (id), "late-%d", n);
+        assert_int_equal (lh_appender_add (appender, "custom", map, sizeof (map), id, &why),
+                          (uint64_t) late + n + 1);
+        late_seq[n] = -1;
+    }
+    for (int n = 0; n < late; n++) {
+        assert_true (lh_appender_next (appender, 25000, &ack));
+        assert_true (ack.ok);
+        assert_true (ack.ticket > (uint64_t) late && ack.ticket <= 2 * (uint64_t) late);
+        assert_int_equal (late_seq[ack.ticket - late - 1], -1);
+        late_seq[ack.ticket - late - 1] = (int64_t) ack.seq;
+    }
     lh_appender_destroy (&appender);
 
     zclock_sleep (1500);
     uint64_t size = s_check_replicas (c);
-    assert_int_equal (size, (uint64_t) target + 1);
-    appended_walk_t walk = {.target = target, .seq_of = seq_of, .late_seq = late_seq};
-    for (int id = 1; id <= REPLICAS; id++)
-        s_each_event (c, id, size, s_check_appended, &walk);
+    assert_int_equal (size, (uint64_t) target + late);
+    appended_walk_t walk = {.target = target, .seq_of = seq_of, .late = late, .late_seq = late_seq};
+    for (int r = 1; r <= REPLICAS; r++)
+        s_each_event (c, r, size, s_check_appended, &walk);
+    free (late_seq);
     free (seq_of);
     cluster_destroy (&c);
 }
