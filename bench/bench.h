@@ -94,6 +94,8 @@ bool proc_find_bin (char *out, size_t size, const char *given, const char *self_
 bool proc_find_bin_named (char *out, size_t size, const char *given, const char *self_dir,
                           const char *relative, const char *built_in, const char *tool,
                           const char *name, const char *option);
+//  An executable called name in $PATH into out ("" and false when none).
+bool proc_which (char *out, size_t size, const char *name);
 //  True when word is one of the comma-separated list (--phases a,b,c).
 bool proc_listed (const char *list, const char *word);
 //  What every bench that runs a cluster does first: zsys_init, czmq's own

@@ -555,25 +555,6 @@ s_fs_name (long type)
     }
 }
 
-static bool
-s_which (char *out, size_t size, const char *name)
-{
-    const char *path = getenv ("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    char *copy = strdup (path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r (copy, ":", &save); dir && !found;
-         dir = strtok_r (NULL, ":", &save)) {
-        snprintf (out, size, "%s/%s", dir, name);
-        found = access (out, X_OK) == 0;
-    }
-    free (copy);
-    if (!found)
-        *out = 0;
-    return found;
-}
-
 static int
 s_env_init (eenv_t *env, const eopts_t *o, int max_clients)
 {
@@ -596,7 +577,7 @@ s_env_init (eenv_t *env, const eopts_t *o, int max_clients)
     if (o->perf_bin)
         snprintf (env->perf_bin, sizeof (env->perf_bin), "%s", o->perf_bin);
     else
-        s_which (env->perf_bin, sizeof (env->perf_bin), "perf");
+        proc_which (env->perf_bin, sizeof (env->perf_bin), "perf");
 
     const char *base = o->dir ? o->dir : getenv ("TMPDIR");
     if (base && strlen (base) > 200) {

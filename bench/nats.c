@@ -326,23 +326,6 @@ typedef struct {
     bool failed;
 } nenv_t;
 
-static bool
-s_which (char *out, size_t size, const char *name)
-{
-    const char *path = getenv ("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
-    char *copy = strdup (path), *save = NULL;
-    bool found = false;
-    for (char *dir = strtok_r (copy, ":", &save); dir && !found;
-         dir = strtok_r (NULL, ":", &save)) {
-        snprintf (out, size, "%s/%s", dir, name);
-        found = access (out, X_OK) == 0;
-    }
-    free (copy);
-    return found;
-}
-
 static int
 s_env_init (nenv_t *env, const nopts_t *o)
 {
@@ -367,7 +350,7 @@ s_env_init (nenv_t *env, const nopts_t *o)
         return -1;
     if (o->nats_bin)
         snprintf (env->nats_bin, sizeof (env->nats_bin), "%s", o->nats_bin);
-    else if (!s_which (env->nats_bin, sizeof (env->nats_bin), "nats-server"))
+    else if (!proc_which (env->nats_bin, sizeof (env->nats_bin), "nats-server"))
         snprintf (env->nats_bin, sizeof (env->nats_bin), "/usr/bin/nats-server");
     if (access (env->nats_bin, X_OK) != 0) {
         fprintf (stderr,

@@ -307,6 +307,25 @@ proc_find_bin_named (char *out, size_t size, const char *given, const char *self
 }
 
 bool
+proc_which (char *out, size_t size, const char *name)
+{
+    const char *path = getenv ("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    char *copy = strdup (path), *save = NULL;
+    bool found = false;
+    for (char *dir = copy ? strtok_r (copy, ":", &save) : NULL; dir && !found;
+         dir = strtok_r (NULL, ":", &save)) {
+        snprintf (out, size, "%s/%s", dir, name);
+        found = access (out, X_OK) == 0;
+    }
+    free (copy);
+    if (!found)
+        *out = 0;
+    return found;
+}
+
+bool
 proc_listed (const char *list, const char *word)
 {
     size_t len = strlen (word);
