@@ -47,18 +47,14 @@ typedef struct {
     char key[41];
 } caller_t;
 
-//  {key, agent, role} in msgpack: map, three keys and three strings
-#define CALLER_PACKED_MAX (1 + 3 * 6 + 3 * 2 + 40 + LH_MAX_AGENT + 16)
-
 typedef struct _service_t service_t;
 typedef struct _worker_t worker_t;
 
 typedef struct {
     uint64_t token; //  our handle, sent to the worker instead of the client address
     zframe_t *client;
+    zframe_t *caller; //  packed caller_t, handed to the worker
     zframe_t *body;
-    uint8_t caller[CALLER_PACKED_MAX]; //  packed caller_t, handed to the worker
-    size_t caller_size;
     service_t *service;
     worker_t *worker; //  set while in flight
     void *handle;     //  in service->queue or worker->inflight
@@ -278,6 +274,7 @@ s_request_destroy (request_t **self_p)
     if (self_p && *self_p) {
         request_t *self = *self_p;
         zframe_destroy (&self->client);
+        zframe_destroy (&self->caller);
         zframe_destroy (&self->body);
         free (self);
         *self_p = NULL;
@@ -375,10 +372,8 @@ s_dispatch (broker_t *self, service_t *service)
         uint8_t token[8];
         for (int i = 0; i < 8; i++)
             token[i] = (uint8_t) (request->token >> (8 * i));
-        part_t extra[] = {{token, 8},
-                          {"", 0},
-                          {request->caller, request->caller_size},
-                          FRAME_PART (request->body)};
+        part_t extra[] = {
+            {token, 8}, {"", 0}, FRAME_PART (request->caller), FRAME_PART (request->body)};
         if (s_send_worker (self, worker->identity, MDPW_REQUEST, extra, 4) != 0) {
             //  The worker is gone or choked: forget it, its requests go back in the queue
             self->n.workers_unreachable++;
@@ -480,33 +475,18 @@ s_caller (broker_t *self, zframe_t *frame, caller_t *caller)
     return true;
 }
 
-static size_t
-s_pack_short_str (uint8_t *out, const char *text)
+static zframe_t *
+s_caller_frame (const caller_t *caller)
 {
-    size_t len = strlen (text);
-    size_t head = len < 32 ? 1 : 2;
-    if (len < 32)
-        out[0] = (uint8_t) (0xa0 | len);
-    else
-        out[0] = 0xd9, out[1] = (uint8_t) len;
-    memcpy (out + head, text, len);
-    return head + len;
-}
-
-//  The caller map the worker gets, packed by hand into out (at least
-//  CALLER_PACKED_MAX): per request, it is cheaper than a packer and a frame
-static size_t
-s_caller_pack (const caller_t *caller, uint8_t *out)
-{
-    size_t at = 0;
-    out[at++] = 0x83;
-    at += s_pack_short_str (out + at, "key");
-    at += s_pack_short_str (out + at, caller->key);
-    at += s_pack_short_str (out + at, "agent");
-    at += s_pack_short_str (out + at, caller->agent);
-    at += s_pack_short_str (out + at, "role");
-    at += s_pack_short_str (out + at, role_name (caller->role));
-    return at;
+    codec_buf_t buf;
+    codec_buf_init (&buf);
+    msgpack_pack_map (&buf.pk, 3);
+    codec_pack_kv_str (&buf.pk, "key", caller->key);
+    codec_pack_kv_str (&buf.pk, "agent", caller->agent);
+    codec_pack_kv_str (&buf.pk, "role", role_name (caller->role));
+    zframe_t *frame = zframe_new (buf.sbuf.data, buf.sbuf.size);
+    codec_buf_destroy (&buf);
+    return frame;
 }
 
 //  --------------------------------------------------------------------------
@@ -962,7 +942,7 @@ s_client_message (broker_t *self, zmsg_t *msg)
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     request->token = ++self->next_token;
     request->client = client;
-    request->caller_size = s_caller_pack (&caller, request->caller);
+    request->caller = s_caller_frame (&caller);
     request->body = body;
     request->service = target;
     request->deadline = zclock_mono () + target->timeout_ms;
