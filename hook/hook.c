@@ -759,6 +759,19 @@ hook_handoff (const char *program, char *const argv[])
     s_hook_arm (HOOK_TIMEOUT_DEFAULT);
 }
 
+void
+hook_wire_put32 (uint8_t *at, uint32_t value)
+{
+    at[0] = (uint8_t) (value >> 24), at[1] = (uint8_t) (value >> 16);
+    at[2] = (uint8_t) (value >> 8), at[3] = (uint8_t) value;
+}
+
+uint32_t
+hook_wire_get32 (const uint8_t *at)
+{
+    return (uint32_t) at[0] << 24 | (uint32_t) at[1] << 16 | (uint32_t) at[2] << 8 | at[3];
+}
+
 int
 hook_socket_path (char *out, size_t size)
 {

@@ -108,6 +108,10 @@ void hook_handoff (const char *program, char *const argv[]);
 //  (reply only with "ok").
 #define HOOK_WIRE_MAX (LH_MAX_BODY + 4)
 
+//  The frames' 4-byte big-endian numbers.
+void hook_wire_put32 (uint8_t *at, uint32_t value);
+uint32_t hook_wire_get32 (const uint8_t *at);
+
 //  Where lh-hookd listens: LH_HOOKD_SOCKET, else
 //  $XDG_RUNTIME_DIR/lighthouse/hookd.sock, else /tmp/lighthouse-UID/hookd.sock.
 //  Returns 0, or -1 when it would not fit.

@@ -92,8 +92,7 @@ s_answer (hookd_t *self, call_t *call, const char *code, const char *message,
     }
     uint32_t size = (uint32_t) (buf.sbuf.size - 4);
     uint8_t *data = (uint8_t *) buf.sbuf.data;
-    data[0] = (uint8_t) (size >> 24), data[1] = (uint8_t) (size >> 16);
-    data[2] = (uint8_t) (size >> 8), data[3] = (uint8_t) size;
+    hook_wire_put32 (data, size);
     //  A reply fits the socket's buffer; a peer that does not read it is gone
     size_t done = 0;
     while (done < buf.sbuf.size) {
@@ -118,8 +117,7 @@ s_request (hookd_t *self, call_t *call)
 {
     const uint8_t *in = call->in + 4;
     size_t size = call->in_want - 4;
-    uint32_t timeout_ms =
-        (uint32_t) in[0] << 24 | (uint32_t) in[1] << 16 | (uint32_t) in[2] << 8 | (uint32_t) in[3];
+    uint32_t timeout_ms = hook_wire_get32 (in);
     if (size < 5 || timeout_ms < 1 || timeout_ms > HOOK_TIMEOUT_MAX + HOOK_WAIT_MAX) {
         self->n.bad_frames++;
         s_answer (self, call, "bad_request", "a request frame needs a deadline of 1 to 80000 ms",
@@ -168,8 +166,7 @@ s_poll_call (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (call->in_used < want)
         return 0;
     if (!call->in_want) {
-        uint32_t size = (uint32_t) call->in[0] << 24 | (uint32_t) call->in[1] << 16 |
-                        (uint32_t) call->in[2] << 8 | (uint32_t) call->in[3];
+        uint32_t size = hook_wire_get32 (call->in);
         if (size < 5 || size > HOOK_WIRE_MAX) {
             self->n.bad_frames++;
             s_answer (self, call, "bad_request", "a request frame is 5 bytes to 1 MiB", NULL);

@@ -114,13 +114,6 @@ s_recv_all (int fd, void *data, size_t size, int64_t deadline)
     return 1;
 }
 
-static void
-s_put32 (uint8_t *at, uint32_t value)
-{
-    at[0] = (uint8_t) (value >> 24), at[1] = (uint8_t) (value >> 16);
-    at[2] = (uint8_t) (value >> 8), at[3] = (uint8_t) value;
-}
-
 //  Asks lh-hookd on fd; answers, or returns HOOK_GO_ON when it hung up unanswered.
 static int
 s_ask (int fd, int timeout_ms, int wait_ms)
@@ -133,8 +126,8 @@ s_ask (int fd, int timeout_ms, int wait_ms)
         return status;
     }
     uint8_t frame[8];
-    s_put32 (frame, (uint32_t) (body.sbuf.size + 4));
-    s_put32 (frame + 4, (uint32_t) timeout_ms);
+    hook_wire_put32 (frame, (uint32_t) (body.sbuf.size + 4));
+    hook_wire_put32 (frame + 4, (uint32_t) timeout_ms);
     int rc = s_send_all (fd, frame, sizeof (frame));
     if (rc == 0)
         rc = s_send_all (fd, body.sbuf.data, body.sbuf.size);
@@ -148,8 +141,7 @@ s_ask (int fd, int timeout_ms, int wait_ms)
         return HOOK_GO_ON;
     if (rc == -2)
         return hook_fail ("lh-hookd did not answer within the hook's deadline");
-    uint32_t size = (uint32_t) head[0] << 24 | (uint32_t) head[1] << 16 | (uint32_t) head[2] << 8 |
-                    (uint32_t) head[3];
+    uint32_t size = hook_wire_get32 (head);
     uint8_t *data = rc == 1 && size <= HOOK_WIRE_MAX ? (uint8_t *) malloc (size ? size : 1) : NULL;
     if (!data)
         return hook_fail ("lh-hookd sent a malformed reply frame");
