@@ -790,8 +790,13 @@ s_free_port (void)
                                    .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
         int rc = bind (fd, (struct sockaddr *) &addr, sizeof (addr));
         close (fd);
-        if (rc == 0)
+        if (rc == 0) {
+            //  The next call starts past this one: the port stays free until
+            //  its daemon binds it, so a taken one skipped here would
+            //  otherwise hand the same port out twice
+            next = (unsigned) (port - first + 1);
             return port;
+        }
     }
     return -1;
 }
