@@ -345,7 +345,8 @@ const char hook_usage[] =
     "/tmp/lighthouse-UID/hookd.sock) served by its own user or root (or, when\n"
     "LH_HOOKD_UID is set, by that uid alone), and hands the call to lh hook (the lh\n"
     "beside it, with the same input) when none answers there, when lh-hookd goes\n"
-    "before it answers, or when given any option but --agent.\n";
+    "before it answers, or when given any option but --agent. lh-hook --version prints\n"
+    "its version and, as this text, exits 2.\n";
 
 //  What the hook has learned, and the answer a signal gives (prepared in
 //  advance: a signal handler may only write and exit).

@@ -189,6 +189,12 @@ main (int argc, char **argv)
     }
     handoff[n] = NULL;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv[i], "--version") == 0) {
+            //  Exit 2, as --help does: never an answer a hook caller takes as "go ahead"
+            printf ("lh-hook %s\n", LH_HOOK_VERSION);
+            return 2;
+        }
     int status = hook_begin (&argc, argv, 0);
     if (status == HOOK_GO_ON && n >= 60)
         status = hook_fail ("too many arguments");

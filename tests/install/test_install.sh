@@ -55,6 +55,15 @@ out=$("$root/bin/lh" hook --help 2>&1)
 status=$?
 set -e
 [ "$status" -eq 2 ] && grep -q '^Usage: lh ' <<<"$out" || fail "lh hook --help: exit $status: $out"
+# lh-hook's --version exits 2 as its --help does; both have a man page, as lh-hookd has
+for prog in lh-hook lh-hookd; do
+    [ -s "$root/share/man/man1/$prog.1" ] || fail "no man page for $prog"
+done
+set +e
+out=$("$root/bin/lh-hook" --version </dev/null 2>&1)
+status=$?
+set -e
+[ "$status" -eq 2 ] && [[ "$out" == "lh-hook "[0-9]* ]] || fail "lh-hook --version: exit $status: $out"
 for cmd in keygen status call ping validate policy "policy check" "policy reload" event \
     "event append" "event get" "event range" "event tail" "event query" "event proof" \
     "event export" checkpoint consistency verify version review "review list" approve expert \
