@@ -164,7 +164,7 @@ static const lh_option_t s_options[] = {
      false},
     {"timeout", "nats/timeout", "5000", "per-request deadline, ms; no resends", false},
     {"dir", "nats/dir", NULL, "where the temporary directory goes [$TMPDIR or /tmp]", false},
-    {"port-base", "nats/port_base", "17500", "first port (see above)", false},
+    {"port-base", "nats/port_base", "17600", "first port (see above)", false},
     {"broker-bin", "nats/broker_bin", NULL, "lh-broker [next to " TOOL "]", false},
     {"echo-bin", "nats/echo_bin", NULL, "lh-echo [likewise]", false},
     {"integrity-bin", "nats/integrity_bin", NULL, "lh-integrity [likewise]", false},

@@ -72,7 +72,7 @@ s_usage (FILE *out)
              "  --runs N       make runs on each side (default 3)\n"
              "  --json FILE    also write the figures as JSON\n"
              "  --dir DIR      where the cluster, source and mount go (default $TMPDIR or /tmp)\n"
-             "  --port-base P  the broker's ports (default 17400)\n");
+             "  --port-base P  the broker's ports (default 17800)\n");
 }
 
 static uint64_t
@@ -204,7 +204,7 @@ s_row (FILE *out, const measure_t *m, double target)
 int
 main (int argc, char **argv)
 {
-    wopts_t o = {200, 20000, 40, 3, 17400, NULL, NULL, LH_BENCH_POLICY, NULL};
+    wopts_t o = {200, 20000, 40, 3, 17800, NULL, NULL, LH_BENCH_POLICY, NULL};
     static struct option longs[] = {
         {"files", 1, 0, 'f'},     {"ops", 1, 0, 'o'},    {"sources", 1, 0, 's'},
         {"runs", 1, 0, 'r'},      {"json", 1, 0, 'j'},   {"dir", 1, 0, 'd'},
