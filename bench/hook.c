@@ -260,8 +260,11 @@ main (int argc, char **argv)
         double p99 = (double) hist_percentile (&r->wall, 99) / 1000.0;
         double cpu = r->runs ? r->cpu_us / r->runs / 1000.0 : 0;
         double hookd_cpu = k == K_HOOK && r->runs ? r->hookd_cpu_us / r->runs / 1000.0 : 0;
-        printf ("| %s | %.2f | %.2f | %.2f | %.2f | %s%.3f | %d |\n", s_kind_name[k], p50, p90, p99,
-                cpu, k == K_HOOK ? "" : "- ", hookd_cpu, r->wrong);
+        char hookd_text[32] = "-";
+        if (k == K_HOOK)
+            snprintf (hookd_text, sizeof (hookd_text), "%.3f", hookd_cpu);
+        printf ("| %s | %.2f | %.2f | %.2f | %.2f | %s | %d |\n", s_kind_name[k], p50, p90, p99,
+                cpu, hookd_text, r->wrong);
         if (json)
             fprintf (json,
                      "%s\"%s\": {\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, "
