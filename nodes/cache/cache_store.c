@@ -502,17 +502,24 @@ cache_store_get (cache_store_t *self, const char *policy, const uint8_t *key, co
     return found;
 }
 
-int
-cache_store_revoke (cache_store_t *self, const char *id, int64_t now_ms, char *err, size_t err_size)
+//  Deleting copies pages too, so in a map that puts have filled a
+//  revocation or a sweep may not fit, and a verdict that cannot be revoked
+//  stays in force. Deletions alone may grow the map into a reserve (an
+//  eighth of map_size, at least 256 KiB); afterwards it is given back as far
+//  as LMDB can shrink it (never below the pages in use), so the file stays
+//  within map_size plus the reserve.
+static int
+s_reserve (cache_store_t *self, bool take)
 {
-    uint8_t bin[ID_BYTES];
-    size_t bin_len = 0;
-    if (!id || strlen (id) != CACHE_ID_HEX ||
-        sodium_hex2bin (bin, sizeof (bin), id, CACHE_ID_HEX, NULL, &bin_len, NULL) != 0 ||
-        bin_len != ID_BYTES) {
-        snprintf (err, err_size, "a verdict id is 32 hex digits");
-        return -1;
-    }
+    size_t reserve = self->limits.map_size / 8;
+    if (reserve < (size_t) 256 * 1024)
+        reserve = (size_t) 256 * 1024;
+    return mdb_env_set_mapsize (self->env, self->limits.map_size + (take ? reserve : 0));
+}
+
+static int
+s_revoke (cache_store_t *self, const uint8_t *bin, int64_t now_ms, char *err, size_t err_size)
+{
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc != 0)
@@ -532,6 +539,28 @@ cache_store_revoke (cache_store_t *self, const char *id, int64_t now_ms, char *e
         return 0; //  it had expired: removed, but nothing live was revoked
     self->n.revocations++;
     return 1;
+}
+
+int
+cache_store_revoke (cache_store_t *self, const char *id, int64_t now_ms, char *err, size_t err_size)
+{
+    uint8_t bin[ID_BYTES];
+    size_t bin_len = 0;
+    if (!id || strlen (id) != CACHE_ID_HEX ||
+        sodium_hex2bin (bin, sizeof (bin), id, CACHE_ID_HEX, NULL, &bin_len, NULL) != 0 ||
+        bin_len != ID_BYTES) {
+        snprintf (err, err_size, "a verdict id is 32 hex digits");
+        return -1;
+    }
+    uint64_t full = self->n.map_full;
+    int rc = s_revoke (self, bin, now_ms, err, err_size);
+    if (rc == CACHE_EFULL && s_reserve (self, true) == 0) {
+        rc = s_revoke (self, bin, now_ms, err, err_size);
+        s_reserve (self, false);
+    }
+    if (rc >= 0)
+        self->n.map_full = full; //  only a put that did not fit counts
+    return rc;
 }
 
 static int
@@ -635,6 +664,10 @@ cache_store_sweep (cache_store_t *self, int64_t now_ms, size_t max, char *err, s
     while (rc == CACHE_EFULL && max > 1) {
         max /= 2;
         rc = s_sweep (self, now_ms, max, err, err_size);
+    }
+    if (rc == CACHE_EFULL && s_reserve (self, true) == 0) {
+        rc = s_sweep (self, now_ms, max, err, err_size);
+        s_reserve (self, false);
     }
     if (rc >= 0)
         self->n.map_full = full; //  only a put that did not fit counts

@@ -14,8 +14,10 @@
 
     Bounded: at most max_entries verdicts; a put into a full store evicts
     the verdict that expires first (an expired one, when there is one). The
-    file never grows past map_size: a put that does not fit fails with a
-    clear message and changes nothing. Revocation deletes the verdict in a
+    puts never grow the file past map_size: a put that does not fit fails
+    with a clear message and changes nothing. Revocations and the sweep may
+    use a reserve beyond it (map_size / 8, at least 256 KiB), so that a full
+    map can always be emptied again. Revocation deletes the verdict in a
     synced transaction, so it survives a restart. Times are milliseconds
     since the epoch, passed in by the caller (tests move the clock).
     Docs: docs/CACHE.md.
