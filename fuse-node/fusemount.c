@@ -16,8 +16,16 @@
 
 extern char **environ;
 
+typedef struct _open_t {
+    struct _open_t *prev, *next;
+    void *handle;
+    fusemount_free_fn *free_fn;
+} open_t;
+
 struct _fusemount_t {
     struct fuse_session *se;
+    open_t open;               //  the open handles' ring; open.next is the first
+    pthread_mutex_t open_lock; //  the ring
     fusemount_options_t options;
     char *mountpoint; //  resolved
     bool mounted, is_root;
@@ -36,6 +44,8 @@ fusemount_new (char *err, size_t err_size)
     self->stop_pipe[0] = self->stop_pipe[1] = -1;
     self->is_root = geteuid () == 0;
     pthread_mutex_init (&self->lock, NULL);
+    pthread_mutex_init (&self->open_lock, NULL);
+    self->open.prev = self->open.next = &self->open;
     if (pipe2 (self->stop_pipe, O_CLOEXEC) != 0 ||
         fcntl (self->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
         snprintf (err, err_size, "stop pipe: %s", strerror (errno));
@@ -197,6 +207,36 @@ fusemount_is_root (const fusemount_t *self)
     return self->is_root;
 }
 
+void *
+fusemount_open (fusemount_t *self, void *handle, fusemount_free_fn *free_fn)
+{
+    open_t *item = (open_t *) calloc (1, sizeof (open_t));
+    if (!item)
+        return NULL;
+    item->handle = handle;
+    item->free_fn = free_fn;
+    pthread_mutex_lock (&self->open_lock);
+    item->prev = self->open.prev;
+    item->next = &self->open;
+    self->open.prev->next = item;
+    self->open.prev = item;
+    pthread_mutex_unlock (&self->open_lock);
+    return item;
+}
+
+void
+fusemount_close (fusemount_t *self, void *token)
+{
+    open_t *item = (open_t *) token;
+    if (!item)
+        return;
+    pthread_mutex_lock (&self->open_lock);
+    item->prev->next = item->next;
+    item->next->prev = item->prev;
+    pthread_mutex_unlock (&self->open_lock);
+    free (item);
+}
+
 void
 fusemount_destroy (fusemount_t **self_p)
 {
@@ -208,6 +248,15 @@ fusemount_destroy (fusemount_t **self_p)
             fuse_session_unmount (self->se);
         fuse_session_destroy (self->se);
     }
+    //  The session is over: no RELEASE will come for what is still open
+    while (self->open.next != &self->open) {
+        open_t *item = self->open.next;
+        void *handle = item->handle;
+        fusemount_free_fn *free_fn = item->free_fn;
+        fusemount_close (self, item);
+        free_fn (handle);
+    }
+    pthread_mutex_destroy (&self->open_lock);
     for (int i = 0; i < 2; i++)
         if (self->stop_pipe[i] >= 0)
             close (self->stop_pipe[i]);

@@ -52,6 +52,16 @@ void fusemount_release (fusemount_t *self);
 //  Whether it runs as root (allow_other, ownership of what it creates)
 bool fusemount_is_root (const fusemount_t *self);
 
+//  Open files' and directories' handles (fi->fh). When the session ends
+//  the kernel sends no RELEASE for those still open, so the mount keeps a
+//  list: fusemount_open adds a handle with what frees it and returns a
+//  token (NULL when out of memory), fusemount_close takes the token out
+//  again (in RELEASE and RELEASEDIR; NULL is ignored), and
+//  fusemount_destroy frees the handles left. Any thread.
+typedef void (fusemount_free_fn) (void *handle);
+void *fusemount_open (fusemount_t *self, void *handle, fusemount_free_fn *free_fn);
+void fusemount_close (fusemount_t *self, void *token);
+
 //  Unmounts if still mounted, frees everything; NULLs *self_p.
 void fusemount_destroy (fusemount_t **self_p);
 

@@ -94,6 +94,7 @@ typedef struct {
     char id[40];
     char *buf;
     size_t len;
+    void *token; //  fusemount_open's
     bool sent;
 } s_handle_t;
 
@@ -102,6 +103,7 @@ typedef struct {
     size_t count, alloc;
     uint64_t numeric; //  events/ and proofs/: count of names made on the fly
     const char *suffix;
+    void *token; //  fusemount_open's
 } s_dir_t;
 
 struct _logview_t {
@@ -975,8 +977,9 @@ s_verdict_close (logview_t *self, s_handle_t *h)
 //  Files
 
 static void
-s_handle_free (s_handle_t *h)
+s_handle_free (void *arg)
 {
+    s_handle_t *h = (s_handle_t *) arg;
     if (h && atomic_fetch_sub (&h->refs, 1) == 1) {
         pthread_mutex_destroy (&h->lock);
         free (h->data);
@@ -1060,9 +1063,17 @@ s_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err (req, rc);
         return;
     }
-    fi->fh = (uint64_t) (uintptr_t) h;
-    if (fuse_reply_open (req, fi) != 0)
+    h->token = fusemount_open (self->mount, h, s_handle_free);
+    if (!h->token) {
         s_handle_free (h);
+        fuse_reply_err (req, ENOMEM);
+        return;
+    }
+    fi->fh = (uint64_t) (uintptr_t) h;
+    if (fuse_reply_open (req, fi) != 0) {
+        fusemount_close (self->mount, h->token);
+        s_handle_free (h);
+    }
 }
 
 static void
@@ -1160,6 +1171,7 @@ s_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     s_handle_t *h = (s_handle_t *) (uintptr_t) fi->fh;
     if (h->kind == N_ESC_VERDICT)
         s_verdict_close (self, h);
+    fusemount_close (self->mount, h->token);
     s_handle_free (h);
     fuse_reply_err (req, 0);
 }
@@ -1248,8 +1260,9 @@ s_dir_add (void *arg, const char *name, bool is_dir)
 }
 
 static void
-s_dir_free (s_dir_t *d)
+s_dir_free (void *arg)
 {
+    s_dir_t *d = (s_dir_t *) arg;
     for (size_t i = 0; i < d->count; i++)
         free (d->names[i]);
     free (d->names);
@@ -1313,10 +1326,18 @@ s_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     default:
         break;
     }
+    d->token = fusemount_open (self->mount, d, s_dir_free);
+    if (!d->token) {
+        s_dir_free (d);
+        fuse_reply_err (req, ENOMEM);
+        return;
+    }
     fi->fh = (uint64_t) (uintptr_t) d;
     fi->keep_cache = 0;
-    if (fuse_reply_open (req, fi) != 0)
+    if (fuse_reply_open (req, fi) != 0) {
+        fusemount_close (self->mount, d->token);
         s_dir_free (d);
+    }
 }
 
 static void
@@ -1356,8 +1377,11 @@ s_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 static void
 s_releasedir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    logview_t *self = (logview_t *) fuse_req_userdata (req);
     (void) ino;
-    s_dir_free ((s_dir_t *) (uintptr_t) fi->fh);
+    s_dir_t *d = (s_dir_t *) (uintptr_t) fi->fh;
+    fusemount_close (self->mount, d->token);
+    s_dir_free (d);
     fuse_reply_err (req, 0);
 }
 

@@ -53,13 +53,31 @@ typedef struct {
     bool readable;
     ws_op_t op;        //  WS_WRITE, or WS_CREATE when this open created the file
     atomic_bool dirty; //  wrote, created or truncated
+    void *token;       //  fusemount_open's
 } ws_handle_t;
 
 typedef struct {
     DIR *dir;
     off_t offset;
     struct dirent *entry; //  read but not yet sent
+    void *token;          //  fusemount_open's
 } ws_dir_t;
+
+static void
+s_handle_free (void *arg)
+{
+    ws_handle_t *h = (ws_handle_t *) arg;
+    close (h->fd);
+    free (h);
+}
+
+static void
+s_dir_free (void *arg)
+{
+    ws_dir_t *d = (ws_dir_t *) arg;
+    closedir (d->dir);
+    free (d);
+}
 
 struct _workspace_t {
     char *source; //  resolved, without a trailing '/' ("" for "/")
@@ -761,6 +779,14 @@ s_reply_open (workspace_t *self, fuse_req_t req, ws_node_t *node, int fd, int fl
     h->readable = (flags & O_ACCMODE) != O_WRONLY;
     h->op = op;
     atomic_init (&h->dirty, dirty);
+    h->token = fusemount_open (self->mount, h, s_handle_free);
+    if (!h->token) {
+        s_handle_free (h);
+        if (e)
+            s_node_forget (self, node, 1);
+        fuse_reply_err (req, ENOMEM);
+        return;
+    }
     fi->fh = (uint64_t) (uintptr_t) h;
     //  A file opened only for reading keeps the kernel's page cache (the
     //  attributes' mtime still invalidates it: FUSE_CAP_AUTO_INVAL_DATA)
@@ -770,8 +796,8 @@ s_reply_open (workspace_t *self, fuse_req_t req, ws_node_t *node, int fd, int fl
     int rc = e ? fuse_reply_create (req, e, fi) : fuse_reply_open (req, fi);
     if (rc != 0) {
         //  The kernel never saw the open: no release will come
-        close (fd);
-        free (h);
+        fusemount_close (self->mount, h->token);
+        s_handle_free (h);
         if (e)
             s_node_forget (self, node, 1);
     }
@@ -945,8 +971,8 @@ s_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     ws_handle_t *h = (ws_handle_t *) (uintptr_t) fi->fh;
     //  What changed after the last close(2) (through a shared mapping)
     s_report_handle (self, h);
-    close (h->fd);
-    free (h);
+    fusemount_close (self->mount, h->token);
+    s_handle_free (h);
     fuse_reply_err (req, 0);
 }
 
@@ -1002,10 +1028,16 @@ s_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err (req, rc);
         return;
     }
+    d->token = fusemount_open (self->mount, d, s_dir_free);
+    if (!d->token) {
+        s_dir_free (d);
+        fuse_reply_err (req, ENOMEM);
+        return;
+    }
     fi->fh = (uint64_t) (uintptr_t) d;
     if (fuse_reply_open (req, fi) != 0) {
-        closedir (d->dir);
-        free (d);
+        fusemount_close (self->mount, d->token);
+        s_dir_free (d);
     }
 }
 
@@ -1054,10 +1086,11 @@ s_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 static void
 s_releasedir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    workspace_t *self = fuse_req_userdata (req);
     (void) ino;
     ws_dir_t *d = (ws_dir_t *) (uintptr_t) fi->fh;
-    closedir (d->dir);
-    free (d);
+    fusemount_close (self->mount, d->token);
+    s_dir_free (d);
     fuse_reply_err (req, 0);
 }
 
